@@ -1,0 +1,32 @@
+"""Test-wide guards: no network, no hub, a private cache directory."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and (host in ("localhost", "::1") or host.startswith("127.")):
+        return _real_connect(self, address)
+    if self.family == socket.AF_UNIX:
+        return _real_connect(self, address)
+    raise RuntimeError(f"tests must not touch the network (tried to connect to {address!r})")
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own cross-collection cache so tests never share state."""
+    monkeypatch.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cdir-cache")))
