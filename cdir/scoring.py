@@ -18,6 +18,7 @@ fused modes have comparable scales whatever their raw cosine ranges are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,6 +56,17 @@ class FusionWeights:
 
     weights: Mapping[str, float]
 
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(BASE_MODES)
+        if unknown:
+            raise ModeError(
+                f"fusion weights name unknown modes {sorted(unknown)}; use {', '.join(BASE_MODES)}"
+            )
+        if not all(math.isfinite(w) for w in self.weights.values()):
+            raise ModeError(f"fusion weights must be finite numbers, got {dict(self.weights)}")
+        if not any(w != 0 for w in self.weights.values()):
+            raise ModeError("fusion needs at least one non-zero weight")
+
     @classmethod
     def parse(cls, spec: str | Mapping[str, float] | None) -> FusionWeights:
         """Accept ``None`` (defaults), a mapping, or ``"image=0.5,caption=1"``."""
@@ -65,15 +77,9 @@ class FusionWeights:
             try:
                 spec = {name.strip(): float(value) for name, value in pairs}
             except ValueError as exc:
-                raise ModeError(f"fusion weights must look like 'image=0.5,caption=1': {exc}") from exc
-        unknown = set(spec) - set(BASE_MODES)
-        if unknown:
-            raise ModeError(
-                f"fusion weights name unknown modes {sorted(unknown)}; use {', '.join(BASE_MODES)}"
-            )
-        if not any(w != 0 for w in spec.values()):
-            raise ModeError("fusion needs at least one non-zero weight")
-        return cls(dict(spec))
+                hint = "fusion weights must look like 'image=0.5,caption=1'"
+                raise ModeError(f"{hint}: {exc}") from exc
+        return cls({name: float(w) for name, w in spec.items()})
 
     def active(self) -> dict[str, float]:
         return {m: float(w) for m, w in self.weights.items() if w != 0}
@@ -109,7 +115,7 @@ def base_scores(
     mode: str, queries: Mapping[str, np.ndarray], gallery: Mapping[str, np.ndarray]
 ) -> np.ndarray:
     """Raw cosine scores (Q, N) of a non-fusion mode."""
-    q_kind, g_kind = MODE_VECTORS[check_mode(mode)]
+    q_kind, g_kind = _vectors_of(mode)
     if q_kind not in queries or queries[q_kind] is None:
         raise ModeError(f"mode {mode!r} needs a {q_kind} vector for the query")
     if g_kind not in gallery or gallery[g_kind] is None:
@@ -118,11 +124,20 @@ def base_scores(
     return q @ np.asarray(gallery[g_kind], dtype=np.float32).T
 
 
-def gallery_valid(mode: str, gallery_valid_kinds: Mapping[str, np.ndarray] | None, n: int) -> np.ndarray:
+def _vectors_of(mode: str) -> tuple[str, str]:
+    """(query kind, gallery kind) of a non-fusion mode."""
+    if check_mode(mode) not in MODE_VECTORS:
+        raise ModeError(f"mode {mode!r} combines other modes; it has no vectors of its own")
+    return MODE_VECTORS[mode]
+
+
+def gallery_valid(
+    mode: str, gallery_valid_kinds: Mapping[str, np.ndarray] | None, n: int
+) -> np.ndarray:
     """Which gallery rows have the vectors a base mode reads (e.g. a caption not yet computed)."""
+    g_kind = _vectors_of(mode)[1]
     if gallery_valid_kinds is None:
         return np.ones(n, dtype=bool)
-    g_kind = MODE_VECTORS[mode][1]
     valid = gallery_valid_kinds.get(g_kind)
     return np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
 
@@ -137,20 +152,32 @@ def score_matrix(
     """Scores (Q, N) of every query against every gallery item under ``mode``.
 
     ``valid`` maps a gallery vector kind to a boolean mask of rows that have that vector; rows
-    lacking it score ``-inf`` (they cannot be ranked by that mode).
+    lacking it score ``-inf`` (they cannot be ranked by that mode). In fusion a row must have the
+    vectors of every weighted mode, and each mode is standardised over exactly those rows, so the
+    z-scores of the fused modes describe the same population.
     """
-    n = len(next(v for v in gallery.values() if v is not None))
+    check_mode(mode)
+    n = _gallery_size(gallery)
     if mode != "fusion":
         scores = base_scores(mode, queries, gallery).astype(np.float64)
         scores[:, ~gallery_valid(mode, valid, n)] = -np.inf
         return scores
-    n_queries = len(np.atleast_2d(next(v for v in queries.values() if v is not None)))
-    total = np.zeros((n_queries, n))
-    invalid = np.zeros(n, dtype=bool)
-    for name, weight in (fusion or FusionWeights.parse(None)).active().items():
-        ok = gallery_valid(name, valid, n)
+    weights = (fusion or FusionWeights.parse(None)).active()
+    ok = np.logical_and.reduce([gallery_valid(name, valid, n) for name in weights])
+    total = np.zeros((_n_queries(queries), n))
+    for name, weight in weights.items():
         z = standardise(base_scores(name, queries, gallery), ok)
-        total += weight * np.where(ok, z, 0.0)
-        invalid |= ~ok
-    total[:, invalid] = -np.inf
+        total += weight * np.where(ok, z, 0.0)  # -inf * a negative weight would be +inf
+    total[:, ~ok] = -np.inf
     return total
+
+
+def _gallery_size(gallery: Mapping[str, np.ndarray]) -> int:
+    sizes = {len(v) for v in gallery.values() if v is not None}
+    if len(sizes) != 1:
+        raise ModeError(f"gallery matrices must be given and have one row count, got {sizes}")
+    return sizes.pop()
+
+
+def _n_queries(queries: Mapping[str, np.ndarray]) -> int:
+    return max((len(np.atleast_2d(v)) for v in queries.values() if v is not None), default=1)

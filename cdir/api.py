@@ -1,0 +1,118 @@
+"""One function per user action. The CLI and the web app call these and nothing deeper."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cdir.models import Models, load_models
+from cdir.pipeline import IngestConfig, IngestReport, Progress, ingest as run_ingest
+from cdir.presets import get_preset, list_presets
+from cdir.search import SearchOptions, SearchResult, Searcher
+from cdir.store import Store
+from cdir.weights import model_dir as resolve_model_dir
+
+log = logging.getLogger(__name__)
+
+_models_lock = threading.Lock()
+_loaded: dict[tuple[str, str | None], Models] = {}
+
+
+def get_models(preset: str, model_root: str | Path | None = None) -> Models:
+    """Models for a preset, loaded once per process (models are large; sessions share them)."""
+    root = resolve_model_dir(model_root)
+    key = (get_preset(preset).name, str(root) if root else None)
+    with _models_lock:
+        if key not in _loaded:
+            _loaded[key] = load_models(preset, root)
+        return _loaded[key]
+
+
+def presets() -> list[dict[str, Any]]:
+    return [{"name": p.name, "description": p.description, "trained": p.trained,
+             "needs_gpu": p.needs_gpu} for p in map(get_preset, list_presets())]
+
+
+def ingest(
+    sources: Sequence[str | Path],
+    store: str | Path,
+    preset: str = "default",
+    config: IngestConfig | None = None,
+    model_root: str | Path | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add images (folders, zips, files) to the collection at ``store``."""
+    if Store.exists(Path(store)):
+        preset = Store.load(store).preset or preset
+    models = get_models(preset, model_root)
+    return run_ingest(sources, store, models, config or IngestConfig(), progress)
+
+
+@dataclass
+class Session:
+    """An open collection with its models and searcher."""
+
+    store: Store
+    models: Models
+    searcher: Searcher
+
+    def reload(self) -> None:
+        """Re-read the store after an ingest or caption update."""
+        self.store = Store.load(self.store.root)
+        self.searcher = Searcher(self.store, self.models)
+
+
+def open_collection(store: str | Path, model_root: str | Path | None = None) -> Session:
+    loaded = Store.load(store)
+    models = get_models(loaded.preset, model_root)
+    return Session(loaded, models, Searcher(loaded, models))
+
+
+def search(
+    session: Session,
+    *,
+    image: str | Path | None = None,
+    text: str | None = None,
+    item_id: int | None = None,
+    options: SearchOptions = SearchOptions(),
+) -> SearchResult:
+    """Exactly one of ``image``, ``text`` or ``item_id`` is the query."""
+    given = [name for name, v in (("image", image), ("text", text), ("id", item_id))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one query (an image, a text or an id), not {given or 0}")
+    if image is not None:
+        return session.searcher.by_image(image, options)
+    if text is not None:
+        return session.searcher.by_text(text, options)
+    return session.searcher.by_id(int(item_id), options)  # type: ignore[arg-type]
+
+
+def info(store: str | Path) -> dict[str, Any]:
+    """What a collection holds: counts, domains, classes, preset, failures."""
+    loaded = Store.load(store)
+    items = loaded.items
+    ok = items[items["status"] == "ok"]
+    return {
+        "store": str(loaded.root),
+        "preset": loaded.preset,
+        "format_version": loaded.meta.get("format_version"),
+        "dim": loaded.meta.get("dim"),
+        "created": loaded.meta.get("created"),
+        "updated": loaded.meta.get("updated"),
+        **loaded.counts(),
+        "domains": {str(k): int(v) for k, v in ok["domain"].value_counts().sort_index().items()},
+        "classes": {str(k): int(v) for k, v in ok["class"].value_counts().sort_index().items()},
+        "predicted_domains": int((ok["label_source"] == "predicted").sum()),
+        "with_prompt": int(ok["prompt"].notna().sum()),
+        "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
+                   for r in items[items["status"] == "failed"].itertuples()],
+    }
+
+
+def with_options(options: SearchOptions, **changes: Any) -> SearchOptions:
+    return replace(options, **changes)

@@ -1,0 +1,352 @@
+"""Turn an image file into an RGB ``PIL.Image`` or a :class:`DecodeError` with a readable reason.
+
+Every image in cdir goes through :func:`load_rgb`: EXIF orientation applied, transparency on white,
+CMYK and 16-bit converted, the first frame of animations, and the format detected from the
+content (a PNG named ``.jpg`` is fine). Broken, truncated, oversized or unsupported files raise
+:class:`DecodeError`; no other exception escapes, so a caller records the failure and moves on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import stat
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError, features
+
+log = logging.getLogger(__name__)
+
+# Register every plugin now: threads that open images concurrently otherwise race inside
+# Image.init() and fail with KeyError('MPO').
+Image.init()
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+)
+
+# Formats Pillow may use to open a file (JPEG includes MPO). Anything else (EPS would run
+# Ghostscript, PSD, ...) is refused even when Pillow could read it: the allow-list keeps untrusted
+# uploads on well-tested decoders.
+SAFE_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF") + (
+    ("AVIF",) if features.check("avif") else ()
+)
+
+WHITE = (255, 255, 255)
+_HEAD_BYTES = 512
+_HASH_CHUNK = 1 << 20
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# ISO-BMFF brands (bytes 8..12 after "ftyp") of formats Pillow cannot read here.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Refuse images above these sizes before their pixels are decoded."""
+
+    max_pixels: int = 100_000_000
+    max_file_bytes: int = 200 * 2**20
+
+
+class DecodeError(Exception):
+    """An image that cannot be used; ``reason`` says why in words a user understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def is_image_name(name: str | os.PathLike[str]) -> bool:
+    """True when the file name has one of the :data:`SUPPORTED_EXTENSIONS` (any case)."""
+    return Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def load_rgb(path: Path, limits: DecodeLimits = DecodeLimits()) -> Image.Image:
+    """Decode the image at ``path`` into a new RGB image, or raise :class:`DecodeError`."""
+    path = Path(path)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a folder, or a FIFO that would block the read
+            raise DecodeError(f"not an image: {path.name} is not a regular file")
+        _check_file_size(info.st_size, limits)
+        with path.open("rb") as fp:
+            return _decode(fp, limits)
+    except FileNotFoundError:
+        raise DecodeError(f"file not found: {path}") from None
+    except PermissionError:
+        raise DecodeError(f"cannot read the file: permission denied ({path})") from None
+    except OSError as exc:
+        raise DecodeError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def load_rgb_bytes(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Image.Image:
+    """Like :func:`load_rgb` for an image held in memory (an upload)."""
+    _check_file_size(len(data), limits)
+    return _decode(io.BytesIO(data), limits)
+
+
+def _check_file_size(size: int, limits: DecodeLimits) -> None:
+    if size == 0:
+        raise DecodeError("empty file (0 bytes)")
+    if size > limits.max_file_bytes:
+        raise DecodeError(
+            f"file is {_mib(size)}, above the limit of {_mib(limits.max_file_bytes)} "
+            "(set max_file_bytes to raise it)"
+        )
+
+
+def _decode(fp: BinaryIO, limits: DecodeLimits) -> Image.Image:
+    head = fp.read(_HEAD_BYTES)
+    fp.seek(0)
+    img = _open(fp, head, limits)
+    try:
+        _check_pixels(img.size, limits)
+        _load_pixels(img, limits)
+        orientation = _orientation(img)
+        rgb = to_rgb(img)
+    finally:
+        img.close()
+    rgb = _apply_orientation(rgb, orientation)
+    rgb.info = {}
+    return rgb
+
+
+def _open(fp: BinaryIO, head: bytes, limits: DecodeLimits) -> Image.Image:
+    """Identify the format from the content; Pillow's own bomb check becomes a DecodeError."""
+    try:
+        with pillow_warnings_logged():
+            return Image.open(fp, formats=SAFE_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(_bomb_reason(exc, limits)) from None
+    except UnidentifiedImageError:
+        raise DecodeError(_unidentified_reason(head)) from None
+    except Exception as exc:  # a plugin can raise anything on hostile input; never crash
+        raise DecodeError(f"corrupt image header: {exc}") from None
+
+
+@contextmanager
+def pillow_warnings_logged() -> Iterator[None]:
+    """Pillow warns about corrupt EXIF, or a DecompressionBombWarning below our own max_pixels
+    check (the one that decides): log those at debug level instead of printing them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        log.debug("pillow: %s", warning.message)
+
+
+def _check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise DecodeError(f"image has an empty size ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise DecodeError(
+            f"image is {width}x{height} = {_pixels_words(width * height)}, above the limit of "
+            f"{_pixels_words(limits.max_pixels)} (set max_pixels to raise it)"
+        )
+
+
+def _load_pixels(img: Image.Image, limits: DecodeLimits) -> None:
+    fmt = img.format or "image"
+    try:
+        with pillow_warnings_logged():
+            img.load()
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(_bomb_reason(exc, limits)) from None
+    except (OSError, EOFError) as exc:
+        if "truncated" in str(exc) or isinstance(exc, EOFError):
+            raise DecodeError(f"truncated {fmt}") from None
+        raise DecodeError(f"corrupt {fmt}: {exc}") from None
+    except Exception as exc:  # a plugin can raise anything on hostile input; never crash
+        raise DecodeError(f"corrupt {fmt}: {exc}") from None
+
+
+def _bomb_reason(exc: Image.DecompressionBombError, limits: DecodeLimits) -> str:
+    """Pillow refuses images above 2 x ``Image.MAX_IMAGE_PIXELS`` before cdir sees their size;
+    its message holds the pixel count only."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = int(match.group(1)) if match else None
+    if pixels is not None and pixels > limits.max_pixels:
+        return (
+            f"image has {_pixels_words(pixels)}, above the limit of "
+            f"{_pixels_words(limits.max_pixels)} (set max_pixels to raise it)"
+        )
+    return f"image is above Pillow's safety limit (raise PIL.Image.MAX_IMAGE_PIXELS): {exc}"
+
+
+def _unidentified_reason(head: bytes) -> str:
+    """Say what a file Pillow could not identify most likely is."""
+    if not head:
+        return "empty file (0 bytes)"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "unsupported format HEIC: convert to JPEG"
+        if brand in _AVIF_BRANDS:
+            return "unsupported format AVIF: convert to JPEG or PNG"
+        return "not an image: the file is a video or other ISO media file"
+    known = _known_signature(head)
+    if known:
+        return known
+    if _looks_like_text(head):
+        lowered = head.lower()
+        if b"<svg" in lowered:
+            return "unsupported format SVG: convert it to PNG"
+        return "not an image: the file is text"
+    return "not an image: the content is not a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+
+
+def _known_signature(head: bytes) -> str | None:
+    signatures = {
+        b"%PDF": "unsupported format PDF: export the page as PNG",
+        b"8BPS": "unsupported format PSD: export it as PNG or JPEG",
+        b"%!PS": "unsupported format PostScript/EPS: convert it to PNG",
+        b"PK\x03\x04": "not an image: the file is a zip archive (add it as a zip source)",
+    }
+    for magic, reason in signatures.items():
+        if head.startswith(magic):
+            return reason
+    if head.lstrip().lower().startswith(b"<svg"):
+        return "unsupported format SVG: convert it to PNG"
+    return None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        return exc.start >= len(head) - 3
+    return True
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1..8); corrupt EXIF counts as 1 (no rotation)."""
+    try:
+        with pillow_warnings_logged():
+            value = int(img.getexif().get(_ORIENTATION_TAG, 1))
+        return value if value in _TRANSPOSE_FOR_ORIENTATION else 1
+    except Exception as exc:  # EXIF parsers raise many types: skip the rotation
+        log.debug("ignoring unreadable EXIF: %s", exc)
+        return 1
+
+
+def _apply_orientation(img: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return img.transpose(method) if method is not None else img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """A new RGB copy of the current frame: alpha on white, CMYK converted, 16-bit scaled."""
+    try:
+        if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+            return _scale_to_8bit(img).convert("RGB")
+        if _has_transparency(img):
+            return _on_white(img.convert("RGBA"))
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise DecodeError(f"unsupported colour mode {img.mode}: {exc}") from None
+
+
+def _has_transparency(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGB", rgba.size, WHITE)
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    """Map a 16/32-bit or float grayscale image onto 0..255 without clipping."""
+    arr = np.asarray(img, dtype=np.float64)
+    low, high = 0.0, _full_scale(img.mode, arr)
+    if high is None:
+        low, high = float(arr.min()), float(arr.max())
+    span = high - low if high > low else 1.0
+    scaled = np.clip((arr - low) * (255.0 / span), 0, 255)
+    return Image.fromarray(np.rint(scaled).astype(np.uint8), mode="L")
+
+
+def _full_scale(mode: str, arr: np.ndarray) -> float | None:
+    """The white value of the image's range, or None to stretch min..max."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    if arr.size == 0 or arr.min() < 0:
+        return None
+    peak = float(arr.max())
+    for white in (1.0, 255.0, 65535.0) if mode == "F" else (255.0, 65535.0):
+        if peak <= white:
+            return white
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fp:
+        while chunk := fp.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pixel_sha256(img: Image.Image) -> str:
+    """Hex SHA-256 of the RGB pixels and size: equal for lossless re-encodes and renames."""
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
+
+
+def make_thumbnail(img: Image.Image, max_side: int = 256) -> Image.Image:
+    """An RGB copy whose longer side is at most ``max_side`` (aspect ratio kept)."""
+    thumb = img.convert("RGB")
+    thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return thumb
+
+
+def save_jpeg_atomic(img: Image.Image, path: Path, quality: int = 85) -> None:
+    """Write ``img`` as JPEG to ``path`` through a temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            img.convert("RGB").save(fp, "JPEG", quality=quality)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{size / 1024:.0f} KB"
+
+
+def _pixels_words(pixels: int) -> str:
+    if pixels >= 1_000_000_000:
+        return f"{pixels / 1e9:.1f} gigapixels"
+    return f"{pixels / 1e6:.3g} megapixels" if pixels >= 1_000_000 else f"{pixels} pixels"

@@ -1,0 +1,757 @@
+"""The paper's evaluation protocol on embedding arrays: every retrieval mode, every domain pair.
+
+For every ordered pair of domains A → B (A ≠ B) the queries are the images of A and the gallery is
+the images of B; a gallery image is relevant when it has the query's class. Each *variant* (a
+retrieval mode, optionally on neutralised captions, and for fusion a set of weights) is scored
+with :func:`cdir.scoring.score_matrix` and measured with :mod:`cdir.metrics` (precision@k with the
+denominator ``min(k, relevant items)`` and mAP@all, reported in %).
+
+Rules worth knowing when reading a report:
+
+* A query whose class has no image in the gallery cannot be measured: it is skipped and counted
+  (``n_no_relevant``). A caption-based variant also skips queries without a caption vector (an
+  all-zero or non-finite row), counted in ``n_no_caption``. ``n_queries`` counts the rest.
+* Gallery images without a caption vector stay in the gallery; modes that read gallery captions
+  (caption-caption, fusion using it) cannot score them, so they rank last.
+* Averages are unweighted means over the domain pairs that have at least one measured query.
+* Domain bias: with the whole collection as gallery (the query itself excluded), the share of a
+  query's top ``bias_k`` that comes from the query's own domain, averaged over queries; *chance*
+  is the share a random ranking would give, ``(n_domain - 1) / (n - 1)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cdir.metrics import query_metrics, rank_order
+from cdir.scoring import FusionWeights, ModeError, check_mode, required_query_kinds, score_matrix
+
+logger = logging.getLogger(__name__)
+
+SMALL_KS: tuple[int, ...] = (1, 5, 15)  # Office-Home
+LARGE_KS: tuple[int, ...] = (50, 100, 200)  # DomainNet
+LARGE_DOMAIN = 5000  # a largest domain at least this big counts as DomainNet-sized
+ALL = "all"
+REPORT_FORMAT = "cdir-eval/1"
+
+Progress = Callable[[int, int], None]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_matrix(values: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+    matrix = np.asarray(values, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} embeddings must be a 2-D (items, dim) array, got {matrix.shape}")
+    if n is not None and len(matrix) != n:
+        raise ValueError(f"{name} has {len(matrix)} rows but there are {n} images")
+    return matrix
+
+
+def _as_labels(values: np.ndarray, name: str, n: int) -> np.ndarray:
+    labels = np.asarray(values).astype(str).reshape(-1)
+    if len(labels) != n:
+        raise ValueError(f"{name} has {len(labels)} entries but there are {n} images")
+    return labels
+
+
+@dataclass
+class EvalData:
+    """Embeddings and labels of a labelled collection, one row per image.
+
+    ``caption`` holds the CLIP text embeddings of the images' captions and ``caption_neutral``
+    those of the captions with style words removed; either may be ``None`` (not computed), and
+    a row that is all zero or non-finite means that image has no caption vector.
+    """
+
+    image: np.ndarray
+    caption: np.ndarray | None
+    caption_neutral: np.ndarray | None
+    domains: np.ndarray
+    classes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.image = _as_matrix(self.image, "image")
+        n, dim = self.image.shape
+        for name in ("caption", "caption_neutral"):
+            value = getattr(self, name)
+            if value is not None:
+                value = _as_matrix(value, name, n)
+                if value.shape[1] != dim:
+                    raise ValueError(f"{name} has dimension {value.shape[1]}, image has {dim}")
+                setattr(self, name, value)
+        self.domains = _as_labels(self.domains, "domains", n)
+        self.classes = _as_labels(self.classes, "classes", n)
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def subset(self, mask: np.ndarray) -> EvalData:
+        """The rows where ``mask`` is true."""
+        rows = {name: getattr(self, name) for name in ("image", "caption", "caption_neutral")}
+        rows = {name: None if value is None else value[mask] for name, value in rows.items()}
+        return EvalData(domains=self.domains[mask], classes=self.classes[mask], **rows)
+
+
+def caption_mask(vectors: np.ndarray) -> np.ndarray:
+    """Which rows hold a caption vector: all finite and not all zero."""
+    vectors = np.asarray(vectors)
+    return np.isfinite(vectors).all(axis=1) & np.any(vectors != 0, axis=1)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate. ``ks=None`` picks :data:`SMALL_KS` or :data:`LARGE_KS` by gallery size;
+    ``domains`` / ``classes`` restrict the collection; ``neutralise`` lists the caption kinds
+    (raw, neutralised) the caption-based modes run on; ``fusion_grid`` adds fusion weightings
+    evaluated beside the default one."""
+
+    modes: tuple[str, ...] = ("image", "caption", "caption-caption", "fusion")
+    ks: tuple[int, ...] | None = None
+    domains: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    neutralise: tuple[bool, ...] = (False, True)
+    fusion_grid: tuple[FusionWeights, ...] = ()
+    bias_k: int = 10
+    chunk_size: int = 256
+
+    def __post_init__(self) -> None:
+        for mode in self.modes:
+            if check_mode(mode) == "text":
+                raise ModeError("mode 'text' needs typed queries; it cannot be evaluated on images")
+        if self.ks is not None and (not self.ks or min(self.ks) < 1):
+            raise ValueError(f"ks must be positive integers, got {self.ks!r}")
+        if self.bias_k < 1 or self.chunk_size < 1:
+            raise ValueError("bias_k and chunk_size must be at least 1")
+
+
+def default_ks(domains: np.ndarray) -> tuple[int, ...]:
+    """Office-Home's k = 1, 5, 15 unless the largest domain is DomainNet-sized (50, 100, 200)."""
+    _, counts = np.unique(np.asarray(domains), return_counts=True)
+    return LARGE_KS if len(counts) and counts.max() >= LARGE_DOMAIN else SMALL_KS
+
+
+def _check_known(wanted: Sequence[str], labels: np.ndarray, what: str) -> None:
+    unknown = sorted(set(wanted) - set(labels))
+    if unknown:
+        known = ", ".join(sorted(set(labels)))
+        raise ValueError(f"unknown {what} {unknown}; the collection has: {known}")
+
+
+def select(data: EvalData, config: EvalConfig) -> EvalData:
+    """The part of ``data`` inside the configured domain and class subsets."""
+    mask = np.ones(len(data), dtype=bool)
+    for wanted, labels, what in (
+        (config.domains, data.domains, "domains"),
+        (config.classes, data.classes, "classes"),
+    ):
+        if wanted is not None:
+            _check_known(wanted, labels, what)
+            mask &= np.isin(labels, list(wanted))
+    return data if mask.all() else data.subset(mask)
+
+
+# --------------------------------------------------------------------------- variants
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One evaluated setting: a mode, on neutralised captions or not, with fusion weights."""
+
+    mode: str
+    neutral: bool = False
+    fusion: FusionWeights | None = None
+
+    @property
+    def uses_captions(self) -> bool:
+        return "caption" in required_query_kinds(self.mode, self.fusion)
+
+    @property
+    def name(self) -> str:
+        """``caption``, ``caption+neutral``, ``fusion(image=0.5,caption=1)``, ..."""
+        base = self.mode
+        if self.mode == "fusion":
+            weights = (self.fusion or FusionWeights.parse(None)).active()
+            base = "fusion(" + ",".join(f"{m}={w:g}" for m, w in weights.items()) + ")"
+        return base + ("+neutral" if self.neutral else "")
+
+
+def _candidate_variants(config: EvalConfig) -> list[Variant]:
+    fusions = [Variant("fusion", fusion=w) for w in config.fusion_grid]
+    out: list[Variant] = []
+    for mode in config.modes:
+        if mode == "fusion":
+            out += [Variant("fusion", fusion=FusionWeights.parse(None)), *fusions]
+            fusions = []
+        else:
+            out.append(Variant(mode))
+    return out + fusions
+
+
+def build_variants(config: EvalConfig, data: EvalData) -> tuple[list[Variant], list[str]]:
+    """The variants to evaluate, and notes on those that cannot be (missing caption vectors)."""
+    available = {False: data.caption is not None, True: data.caption_neutral is not None}
+    variants: dict[str, Variant] = {}
+    missing: dict[bool, list[str]] = {False: [], True: []}
+    for base in _candidate_variants(config):
+        for neutral in config.neutralise if base.uses_captions else (False,):
+            variant = Variant(base.mode, neutral, base.fusion)
+            if base.uses_captions and not available[neutral]:
+                missing[neutral].append(variant.name)
+            else:
+                variants.setdefault(variant.name, variant)
+    kinds = {False: "caption embeddings", True: "neutralised caption embeddings"}
+    notes = [
+        f"no {kinds[flag]}: not evaluated: {', '.join(names)}"
+        for flag, names in missing.items()
+        if names
+    ]
+    return list(variants.values()), notes
+
+
+# --------------------------------------------------------------------------- prepared arrays
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """EvalData ready for scoring: label codes and caption matrices with unusable rows zeroed."""
+
+    image: np.ndarray
+    captions: dict[bool, np.ndarray]
+    has_caption: dict[bool, np.ndarray]
+    domain_names: list[str]
+    domain_codes: np.ndarray
+    class_names: np.ndarray
+    class_codes: np.ndarray
+
+    @classmethod
+    def build(cls, data: EvalData, domain_order: Sequence[str] | None) -> _Prepared:
+        raw = {False: data.caption, True: data.caption_neutral}
+        masks = {flag: caption_mask(m) for flag, m in raw.items() if m is not None}
+        captions = {flag: np.where(masks[flag][:, None], raw[flag], 0.0) for flag in masks}
+        names = [d for d in domain_order or sorted(set(data.domains)) if d in set(data.domains)]
+        lookup = {name: i for i, name in enumerate(names)}
+        class_names, class_codes = np.unique(data.classes, return_inverse=True)
+        domain_codes = np.array([lookup[d] for d in data.domains], dtype=np.int64)
+        return cls(data.image, captions, masks, names, domain_codes, class_names, class_codes)
+
+    def indices(self, domain: str) -> np.ndarray:
+        return np.flatnonzero(self.domain_codes == self.domain_names.index(domain))
+
+    def vectors(self, variant: Variant, rows: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"image": self.image[rows]}
+        if variant.neutral in self.captions:
+            out["caption"] = self.captions[variant.neutral][rows]
+        return out
+
+    def valid(self, variant: Variant, rows: np.ndarray) -> dict[str, np.ndarray] | None:
+        mask = self.has_caption.get(variant.neutral)
+        return None if mask is None else {"caption": mask[rows]}
+
+    def can_query(self, variant: Variant, rows: np.ndarray) -> np.ndarray:
+        if not variant.uses_captions:
+            return np.ones(len(rows), dtype=bool)
+        return self.has_caption[variant.neutral][rows]
+
+
+def _score_chunks(
+    data: _Prepared, variant: Variant, queries: np.ndarray, gallery: np.ndarray, chunk: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(query rows, scores)`` for ``chunk`` queries at a time against the whole gallery."""
+    vectors, valid = data.vectors(variant, gallery), data.valid(variant, gallery)
+    for start in range(0, len(queries), chunk):
+        rows = queries[start : start + chunk]
+        q = data.vectors(variant, rows)
+        yield rows, score_matrix(variant.mode, q, vectors, variant.fusion, valid)
+
+
+# --------------------------------------------------------------------------- domain pairs
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """One variant on one domain pair; metrics in %, ``nan`` when no query could be measured."""
+
+    variant: str
+    query_domain: str
+    gallery_domain: str
+    precision: dict[int, float]
+    map: float
+    n_queries: int
+    n_no_relevant: int
+    n_no_caption: int
+    gallery_size: int
+
+
+def _percent_mean(values: list[np.ndarray] | list[float]) -> float:
+    flat = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
+    flat = flat[np.isfinite(flat)]
+    return float(100.0 * flat.mean()) if len(flat) else math.nan
+
+
+def evaluate_pair(
+    data: _Prepared, variant: Variant, a: str, b: str, ks: Sequence[int], chunk: int
+) -> PairResult:
+    """Queries from domain ``a`` against the gallery of domain ``b``."""
+    queries, gallery = data.indices(a), data.indices(b)
+    gallery_classes = data.class_codes[gallery]
+    has_relevant = np.isin(data.class_codes[queries], gallery_classes)
+    measured = queries[has_relevant & data.can_query(variant, queries)]
+    precision: dict[int, list[np.ndarray]] = {k: [] for k in ks}
+    aps = []
+    for rows, scores in _score_chunks(data, variant, measured, gallery, chunk):
+        relevant = data.class_codes[rows][:, None] == gallery_classes[None, :]
+        metrics = query_metrics(scores, relevant, ks, chunk)
+        aps.append(metrics.average_precision)
+        for k in ks:
+            precision[k].append(metrics.precision[k])
+    return PairResult(
+        variant=variant.name,
+        query_domain=a,
+        gallery_domain=b,
+        precision={k: _percent_mean(v) for k, v in precision.items()},
+        map=_percent_mean(aps),
+        n_queries=len(measured),
+        n_no_relevant=int((~has_relevant).sum()),
+        n_no_caption=int(has_relevant.sum()) - len(measured),
+        gallery_size=len(gallery),
+    )
+
+
+@dataclass(frozen=True)
+class AverageResult:
+    """A variant's metrics averaged (unweighted) over the pairs it could be measured on."""
+
+    variant: str
+    precision: dict[int, float]
+    map: float
+    n_pairs: int
+
+
+def average_pairs(
+    pairs: Sequence[PairResult], variants: Sequence[str], ks: Sequence[int]
+) -> list[AverageResult]:
+    out = []
+    for name in variants:
+        rows = [p for p in pairs if p.variant == name and p.n_queries > 0]
+        precision = {k: _percent_mean([p.precision[k] / 100 for p in rows]) for k in ks}
+        mean_ap = _percent_mean([p.map / 100 for p in rows])
+        out.append(AverageResult(name, precision, mean_ap, len(rows)))
+    return out
+
+
+# --------------------------------------------------------------------------- domain bias
+
+
+@dataclass(frozen=True)
+class BiasResult:
+    """Share (%) of the top ``k`` from the query's own domain; ``query_domain`` may be ``all``."""
+
+    variant: str
+    query_domain: str
+    own_domain: float
+    n_queries: int
+
+
+def _top_k_without_self(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Gallery indices of each row's top ``k``, the query itself (gallery = everything) removed."""
+    order = rank_order(scores)
+    order = order[order != rows[:, None]].reshape(len(rows), -1)
+    return order[:, :k]
+
+
+def own_domain_fractions(
+    data: _Prepared, variant: Variant, k: int, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(query rows, fraction of each one's top-k from its own domain)``; items that the
+    variant cannot score (``-inf``) do not count in the top k."""
+    everyone = np.arange(len(data.image))
+    queries = everyone[data.can_query(variant, everyone)]
+    fractions = []
+    for rows, scores in _score_chunks(data, variant, queries, everyone, chunk):
+        top = _top_k_without_self(scores, rows, k)
+        scored = np.isfinite(np.take_along_axis(scores, top, axis=1))
+        own = data.domain_codes[top] == data.domain_codes[rows][:, None]
+        count = scored.sum(axis=1)
+        share = (own & scored).sum(axis=1) / np.maximum(count, 1)
+        fractions.append(np.where(count > 0, share, np.nan))
+    return queries, np.concatenate(fractions) if fractions else np.zeros(0)
+
+
+def domain_bias(data: _Prepared, variant: Variant, k: int, chunk: int) -> list[BiasResult]:
+    """The own-domain share of the top ``k``, overall and per query domain."""
+    rows, fractions = own_domain_fractions(data, variant, k, chunk)
+    codes = data.domain_codes[rows]
+    out = [BiasResult(variant.name, ALL, _percent_mean([fractions]), len(rows))]
+    for code, name in enumerate(data.domain_names):
+        mine = fractions[codes == code]
+        out.append(BiasResult(variant.name, name, _percent_mean([mine]), len(mine)))
+    return out
+
+
+def chance_bias(data: _Prepared) -> dict[str, float]:
+    """The own-domain share (%) a random ranking gives, overall and per domain."""
+    sizes = np.bincount(data.domain_codes, minlength=len(data.domain_names))
+    share = (sizes - 1) / max(len(data.image) - 1, 1)
+    out = {ALL: float(100.0 * (sizes * share).sum() / max(sizes.sum(), 1))}
+    return out | {name: float(100.0 * s) for name, s in zip(data.domain_names, share, strict=True)}
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class EvalReport:
+    """Everything an evaluation measured; render with :meth:`to_markdown` / ``to_csv`` /
+    ``to_json``, or write all three with :func:`write_report`."""
+
+    variants: list[str]
+    ks: tuple[int, ...]
+    domain_sizes: dict[str, int]
+    n_classes: int
+    pairs: list[PairResult] = field(default_factory=list)
+    averages: list[AverageResult] = field(default_factory=list)
+    bias: list[BiasResult] = field(default_factory=list)
+    bias_chance: dict[str, float] = field(default_factory=dict)
+    bias_k: int = 10
+    notes: list[str] = field(default_factory=list)
+
+    def pair(self, variant: str, query_domain: str, gallery_domain: str) -> PairResult:
+        """The result of one variant on one pair (``KeyError`` if it was not evaluated)."""
+        key = (variant, query_domain, gallery_domain)
+        for row in self.pairs:
+            if (row.variant, row.query_domain, row.gallery_domain) == key:
+                return row
+        raise KeyError(f"no result for {variant!r} on {query_domain} → {gallery_domain}")
+
+    def average(self, variant: str) -> AverageResult:
+        return next(row for row in self.averages if row.variant == variant)
+
+    def own_domain(self, variant: str, query_domain: str = ALL) -> float:
+        """The domain-bias share (%) of a variant, overall or for one query domain."""
+        rows = (b for b in self.bias if (b.variant, b.query_domain) == (variant, query_domain))
+        return next(rows).own_domain
+
+    def to_markdown(self, header: Mapping[str, str] | None = None) -> str:
+        return render_markdown(self, header or {})
+
+    def to_csv(self) -> str:
+        return render_csv(self)
+
+    def to_json(self, header: Mapping[str, str] | None = None) -> dict:
+        return render_json(self, header or {})
+
+
+def _pairs_of(domains: Sequence[str]) -> list[tuple[str, str]]:
+    return [(a, b) for a in domains for b in domains if a != b]
+
+
+def _absent_class_notes(data: _Prepared) -> list[str]:
+    notes = []
+    for a, b in _pairs_of(data.domain_names):
+        absent = np.setdiff1d(data.class_codes[data.indices(a)], data.class_codes[data.indices(b)])
+        if len(absent):
+            n = int(np.isin(data.class_codes[data.indices(a)], absent).sum())
+            names = ", ".join(data.class_names[absent])
+            notes.append(f"{a} → {b}: {n} queries skipped, no {b} image of their class ({names})")
+    return notes
+
+
+def _caption_notes(data: _Prepared, variants: Sequence[Variant]) -> list[str]:
+    notes = []
+    for flag, mask in data.has_caption.items():
+        used = any(v.uses_captions and v.neutral == flag for v in variants)
+        if used and not mask.all():
+            kind = "neutralised caption" if flag else "caption"
+            notes.append(
+                f"{int((~mask).sum())} images have no {kind} vector: caption-based variants "
+                "skip them as queries and rank them last in the gallery"
+            )
+    return notes
+
+
+def _structure_notes(data: _Prepared) -> list[str]:
+    if not data.domain_names:
+        return ["no images to evaluate"]
+    if len(data.domain_names) == 1:
+        only = data.domain_names[0]
+        return [
+            f"only one domain ({only}): there is no cross-domain pair to evaluate; "
+            "give images from at least two domains"
+        ]
+    return []
+
+
+@dataclass
+class _Ticker:
+    """Counts finished work units and reports them to an optional ``progress(done, total)``."""
+
+    total: int
+    progress: Progress | None
+    done: int = 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _run_pairs(
+    data: _Prepared, variants: Sequence[Variant], ks: tuple[int, ...], chunk: int, tick: _Ticker
+) -> list[PairResult]:
+    results = []
+    for variant in variants:
+        for a, b in _pairs_of(data.domain_names):
+            results.append(evaluate_pair(data, variant, a, b, ks, chunk))
+            tick()
+    return results
+
+
+def _run_bias(
+    data: _Prepared, variants: Sequence[Variant], k: int, chunk: int, tick: _Ticker
+) -> list[BiasResult]:
+    results = []
+    for variant in variants:
+        results += domain_bias(data, variant, k, chunk)
+        tick()
+    return results
+
+
+def evaluate(
+    data: EvalData, config: EvalConfig | None = None, progress: Progress | None = None
+) -> EvalReport:
+    """Run the protocol: every variant on every ordered domain pair, then the domain-bias view.
+
+    ``progress(done, total)`` is called after each (variant, pair) and each bias pass.
+    """
+    config = config or EvalConfig()
+    data = select(data, config)
+    variants, notes = build_variants(config, data)
+    prepared = _Prepared.build(data, config.domains)
+    ks = tuple(config.ks or default_ks(data.domains))
+    n_pairs = len(_pairs_of(prepared.domain_names))
+    tick = _Ticker(len(variants) * (n_pairs + 1) if n_pairs else 0, progress)
+    logger.info("evaluating %d variants on %d domain pairs, k=%s", len(variants), n_pairs, ks)
+    report = EvalReport(
+        variants=[v.name for v in variants],
+        ks=ks,
+        domain_sizes={d: len(prepared.indices(d)) for d in prepared.domain_names},
+        n_classes=len(prepared.class_names),
+        bias_k=config.bias_k,
+        notes=_structure_notes(prepared) + notes,
+    )
+    if n_pairs:
+        report.pairs = _run_pairs(prepared, variants, ks, config.chunk_size, tick)
+        report.averages = average_pairs(report.pairs, report.variants, ks)
+        report.bias = _run_bias(prepared, variants, config.bias_k, config.chunk_size, tick)
+        report.bias_chance = chance_bias(prepared)
+        report.notes += _absent_class_notes(prepared) + _caption_notes(prepared, variants)
+    return report
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fmt(value: float) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.1f}"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(map(_cell, head)) + " |"]
+    lines.append("|:---|" + "---:|" * (len(head) - 1))
+    return lines + ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
+
+
+def _bold_best(values: Sequence[Sequence[float]], lowest: bool = False) -> list[list[str]]:
+    """Format a block of values (rows × columns), the best of each column (at the shown
+    precision) in bold; nothing is bold in a column with fewer than two values."""
+    shown = np.array([[round(v, 1) if np.isfinite(v) else np.nan for v in row] for row in values])
+    cells = [[_fmt(v) for v in row] for row in values]
+    for j in range(shown.shape[1] if shown.size else 0):
+        column = shown[:, j]
+        if np.isfinite(column).sum() < 2:
+            continue
+        best = np.nanmin(column) if lowest else np.nanmax(column)
+        for i in np.flatnonzero(column == best):
+            cells[i][j] = f"**{cells[i][j]}**"
+    return cells
+
+
+def _metric_names(ks: Sequence[int]) -> list[str]:
+    return [f"P@{k}" for k in ks] + ["mAP"]
+
+
+def _header_lines(report: EvalReport, header: Mapping[str, str]) -> list[str]:
+    sizes = ", ".join(f"{d} ({n})" for d, n in report.domain_sizes.items())
+    facts = [
+        *header.items(),
+        ("images", str(sum(report.domain_sizes.values()))),
+        ("domains", sizes or "none"),
+        ("classes", str(report.n_classes)),
+        ("k", ", ".join(map(str, report.ks))),
+        ("variants", ", ".join(report.variants)),
+    ]
+    return ["# Cross-domain retrieval evaluation", "", *_table(["", ""], facts)]
+
+
+def _averages_lines(report: EvalReport) -> list[str]:
+    n_pairs = len(_pairs_of(list(report.domain_sizes)))
+    values = [[*a.precision.values(), a.map] for a in report.averages]
+    cells = _bold_best(values)
+    rows = [[a.variant, *c, str(a.n_pairs)] for a, c in zip(report.averages, cells, strict=True)]
+    intro = (
+        "Precision@k (denominator min(k, relevant images)) and mAP@all in %, averaged over "
+        f"the {n_pairs} ordered domain pairs; best in bold."
+    )
+    head = ["variant", *_metric_names(report.ks), "pairs"]
+    return ["## Averages over domain pairs", "", intro, "", *_table(head, rows)]
+
+
+def _pair_lines(report: EvalReport, a: str, b: str) -> list[str]:
+    rows = [report.pair(v, a, b) for v in report.variants]
+    cells = _bold_best([[*r.precision.values(), r.map] for r in rows])
+    table = [
+        [r.variant, *c, str(r.n_queries), str(r.n_no_relevant + r.n_no_caption)]
+        for r, c in zip(rows, cells, strict=True)
+    ]
+    head = ["variant", *_metric_names(report.ks), "queries", "skipped"]
+    sizes = report.domain_sizes
+    intro = f"Queries: the {sizes[a]} images of {a}; gallery: the {sizes[b]} images of {b}."
+    return [f"### {a} → {b}", "", intro, "", *_table(head, table), ""]
+
+
+def _bias_lines(report: EvalReport) -> list[str]:
+    columns = [ALL, *report.domain_sizes]
+    values = [[report.own_domain(v, d) for d in columns] for v in report.variants]
+    rows = [[v, *c] for v, c in zip(report.variants, _bold_best(values, lowest=True), strict=True)]
+    rows.append(["*chance*", *(_fmt(report.bias_chance[d]) for d in columns)])
+    intro = (
+        f"Share (%) of each query's top {report.bias_k} (gallery: every image but the query) "
+        "from the query's own domain, by query domain; lower means less domain bias, lowest "
+        "in bold; *chance* is what a random ranking gives."
+    )
+    return ["## Domain bias", "", intro, "", *_table(["variant", *columns], rows)]
+
+
+def render_markdown(report: EvalReport, header: Mapping[str, str]) -> str:
+    """The report as a Markdown document (header, averages, per-pair tables, domain bias)."""
+    lines = _header_lines(report, header)
+    if report.pairs:
+        lines += ["", *_averages_lines(report), "", "## Per domain pair", ""]
+        for a, b in _pairs_of(list(report.domain_sizes)):
+            lines += _pair_lines(report, a, b)
+        lines += _bias_lines(report)
+    else:
+        lines += ["", "No retrieval metrics: there is no domain pair to evaluate."]
+    if report.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _long_rows(report: EvalReport) -> Iterator[tuple[str, str, str, str, float | int]]:
+    """``(variant, query_domain, gallery_domain, metric, value)`` for every number measured."""
+    for p in report.pairs:
+        where = (p.query_domain, p.gallery_domain)
+        for k, value in p.precision.items():
+            yield p.variant, *where, f"P@{k}", value
+        yield p.variant, *where, "mAP", p.map
+        for metric in ("n_queries", "n_no_relevant", "n_no_caption", "gallery_size"):
+            yield p.variant, *where, metric, getattr(p, metric)
+    for a in report.averages:
+        for k, value in a.precision.items():
+            yield a.variant, ALL, ALL, f"P@{k}", value
+        yield a.variant, ALL, ALL, "mAP", a.map
+        yield a.variant, ALL, ALL, "n_pairs", a.n_pairs
+    for b in report.bias:
+        yield b.variant, b.query_domain, ALL, f"own_domain@{report.bias_k}", b.own_domain
+    for domain, value in report.bias_chance.items():
+        yield "chance", domain, ALL, f"own_domain@{report.bias_k}", value
+
+
+def render_csv(report: EvalReport) -> str:
+    """Long format: ``variant,query_domain,gallery_domain,metric,value`` (empty value = none)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["variant", "query_domain", "gallery_domain", "metric", "value"])
+    for *key, value in _long_rows(report):
+        writer.writerow([*key, "" if isinstance(value, float) and math.isnan(value) else value])
+    return out.getvalue()
+
+
+def _json_clean(value: object) -> object:
+    """JSON-safe copy: ``nan`` becomes ``None``, mapping keys strings, numpy scalars Python."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def render_json(report: EvalReport, header: Mapping[str, str]) -> dict:
+    """The report as a JSON-serialisable dict (``nan`` → ``null``)."""
+    document = {
+        "format": REPORT_FORMAT,
+        "header": dict(header),
+        "ks": list(report.ks),
+        "variants": report.variants,
+        "domains": report.domain_sizes,
+        "n_classes": report.n_classes,
+        "pairs": [asdict(p) for p in report.pairs],
+        "averages": [asdict(a) for a in report.averages],
+        "bias": {
+            "k": report.bias_k,
+            "chance": report.bias_chance,
+            "rows": [asdict(b) for b in report.bias],
+        },
+        "notes": report.notes,
+    }
+    return _json_clean(document)  # type: ignore[return-value]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(
+    report: EvalReport, out_dir: str | os.PathLike, header: Mapping[str, str] | None = None
+) -> dict[str, Path]:
+    """Write report.md, report.csv and report.json into ``out_dir``, each atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "md": report.to_markdown(header),
+        "csv": report.to_csv(),
+        "json": json.dumps(report.to_json(header), indent=2, ensure_ascii=False) + "\n",
+    }
+    paths = {kind: out / f"report.{kind}" for kind in texts}
+    for kind, text in texts.items():
+        _atomic_write(paths[kind], text)
+    logger.info("wrote evaluation report to %s", out)
+    return paths

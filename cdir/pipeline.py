@@ -1,0 +1,328 @@
+"""Ingest: sources -> records -> image embeddings -> (store written: searchable) -> captions ->
+caption embeddings -> store written again.
+
+Every unit of work is keyed by content hash in the cache before it counts as done, so an ingest
+that is interrupted at any moment resumes where it stopped, and adding files to a collection only
+computes what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cdir.cache import Cache, text_key
+from cdir.collection import ArchiveLimits, SourceFile, scan_sources
+from cdir.decode import DecodeLimits, file_sha256
+from cdir.models import Models
+from cdir.reader import ImageInfo, read_batches, read_one
+from cdir.store import FILES_DIR, Store, StoreError, normalise_items
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+CAPTION_MODES = ("all", "lazy", "none")
+
+# Zero-shot domain prediction for collections whose files carry no domain label.
+DOMAIN_PROMPTS: dict[str, str] = {
+    "photo": "a photo of an object",
+    "sketch": "a pencil sketch of an object",
+    "painting": "a painting of an object",
+    "clipart": "a clipart illustration of an object",
+    "render3d": "a 3d render of an object",
+    "generated": "ai generated digital art",
+}
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    captions: str = "all"  # all | lazy (on demand) | none
+    batch_size: int = 32
+    caption_batch_size: int = 8
+    workers: int = 2
+    decode_limits: DecodeLimits = field(default_factory=DecodeLimits)
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    manifest: Path | None = None
+    shared_cache: bool = True
+    predict_domains: bool = True
+    checkpoint_seconds: float = 30.0  # write the store at least this often while captioning
+
+
+@dataclass
+class IngestReport:
+    store: str
+    preset: str
+    added: int = 0
+    already_present: int = 0
+    embedded: int = 0  # computed now (the rest came from the cache)
+    captioned: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _noop(done: int, total: int, stage: str) -> None:
+    return None
+
+
+def embed_key(models: Models) -> str:
+    spec = models.preset.embedder
+    return f"{models.preset.name}|{spec.arch}|{spec.pretrained}"
+
+
+def open_or_create(store_dir: Path, models: Models) -> Store:
+    if not Store.exists(store_dir):
+        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim)
+    store = Store.load(store_dir)
+    if store.preset != models.preset.name:
+        raise StoreError(f"{store_dir} was built with preset {store.preset!r}, not "
+                         f"{models.preset.name!r}: use --preset {store.preset} or a new --store")
+    return store
+
+
+# ------------------------------------------------------------------------------------- records
+def _relative_to_store(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) -> pd.DataFrame:
+    """Rows for files not already in the collection, with ids after the existing ones."""
+    known = set(existing["path"].dropna())
+    next_id = int(existing["id"].max()) + 1 if len(existing) else 0
+    rows = []
+    for f in files:
+        path = _relative_to_store(f.path, root)
+        if path in known:
+            continue
+        known.add(path)
+        rows.append({"id": next_id + len(rows), "path": path, "rel_path": f.rel_path,
+                     "domain": f.domain, "class": f.label,
+                     "label_source": f.label_source or "none", "caption": f.caption,
+                     "caption_source": "manifest" if f.caption else None, "status": "pending",
+                     "parent_id": -1, "file_size": f.path.stat().st_size})
+    return pd.DataFrame(rows)
+
+
+def _hash_rows(store: Store, rows: np.ndarray, progress: Progress) -> None:
+    for n, row in enumerate(rows):
+        path = store.image_path(store.items.iloc[row])
+        try:
+            store.items.at[row, "sha256"] = file_sha256(path)
+        except OSError as exc:
+            store.items.loc[row, ["status", "error"]] = ["failed", f"cannot read: {exc}"]
+        progress(n + 1, len(rows), "hashing")
+
+
+# ----------------------------------------------------------------------------------- embedding
+def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
+    for key in ("pixel_sha256", "phash", "width", "height"):
+        items.at[row, key] = info[key]
+    if info.get("prompt") and pd.isna(items.at[row, "prompt"]):
+        items.at[row, "prompt"] = info["prompt"]
+    items.at[row, "status"], items.at[row, "error"] = "ok", None
+
+
+def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray) -> dict[int, Any]:
+    """Embeddings and decode info already known for ``rows``; returns {row: vector}."""
+    shas = [store.items.at[r, "sha256"] for r in rows]
+    vectors = cache.get_vectors("image_emb", key, shas)
+    infos = cache.get_texts("image_info", "v1", shas)
+    found: dict[int, Any] = {}
+    for row, sha in zip(rows, shas, strict=True):
+        if sha in vectors and sha in infos and store.thumb_path(sha).exists():
+            _apply_info(store.items, row, json.loads(infos[sha]))
+            found[row] = vectors[sha]
+    return found
+
+
+def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfig,
+                 progress: Progress) -> int:
+    """Fill ``store.image_emb`` for every readable item; returns how many were computed now."""
+    items, key = store.items, embed_key(models)
+    todo = np.flatnonzero(items["status"].to_numpy() != "failed")
+    vectors = _cached_image_work(store, cache, key, todo)
+    missing = [r for r in todo if r not in vectors]
+    jobs = [partial(read_one, r, store.image_path(items.iloc[r]),
+                    store.thumb_path(items.at[r, "sha256"]), models.embedder.preprocess,
+                    config.decode_limits) for r in missing]
+    done = len(todo) - len(missing)
+    for batch in read_batches(jobs, config.batch_size, config.workers):
+        _embed_batch(store, models, cache, key, batch, vectors)
+        done += len(batch)
+        progress(done, len(todo), "embedding images")
+    store.image_emb = _matrix(vectors, len(items), models.embedder.dim)
+    return len(missing)
+
+
+def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: list[Any],
+                 vectors: dict[int, Any]) -> None:
+    import torch
+
+    good = [r for r in batch if r.error is None]
+    for r in batch:
+        if r.error is not None:
+            store.items.loc[r.row, ["status", "error"]] = ["failed", r.error]
+    if not good:
+        return
+    emb = models.embedder.encode_image_tensors(torch.stack([r.tensor for r in good]))
+    shas = [store.items.at[r.row, "sha256"] for r in good]
+    cache.put_vectors("image_emb", key, shas, emb)
+    cache.put_texts("image_info", "v1", {s: json.dumps(r.info.to_dict()) for s, r in
+                                         zip(shas, good, strict=True)})
+    for r, vec in zip(good, emb, strict=True):
+        _apply_info(store.items, r.row, r.info.to_dict())
+        vectors[r.row] = vec
+
+
+def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
+    matrix = np.zeros((n, dim), dtype=np.float32)
+    for row, vec in vectors.items():
+        matrix[row] = vec
+    return matrix
+
+
+# ------------------------------------------------------------------------------------ captions
+def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int],
+                 config: IngestConfig, progress: Progress, on_checkpoint: Callable[[], None]
+                 ) -> int:
+    """Caption ``rows`` (cache first); returns how many captions were computed now."""
+    items, key = store.items, models.caption_key
+    known = cache.get_texts("caption", key, [items.at[r, "sha256"] for r in rows])
+    for r in rows:
+        if items.at[r, "sha256"] in known:
+            items.at[r, "caption"], items.at[r, "caption_source"] = known[items.at[r, "sha256"]], "model"
+    missing = [r for r in rows if items.at[r, "sha256"] not in known]
+    jobs = [partial(read_one, r, store.image_path(items.iloc[r]), None, None,
+                    config.decode_limits, True) for r in missing]
+    done, last = len(rows) - len(missing), time.monotonic()
+    progress(done, len(rows), "captioning")
+    for batch in read_batches(jobs, config.caption_batch_size, config.workers):
+        good = [r for r in batch if r.image is not None]
+        captions = models.captioner.caption([r.image for r in good])
+        cache.put_texts("caption", key, {items.at[r.row, "sha256"]: c for r, c in
+                                         zip(good, captions, strict=True)})
+        for r, c in zip(good, captions, strict=True):
+            items.at[r.row, "caption"], items.at[r.row, "caption_source"] = c, "model"
+        done += len(batch)
+        progress(done, len(rows), "captioning")
+        if time.monotonic() - last > config.checkpoint_seconds:
+            on_checkpoint()
+            last = time.monotonic()
+    return len(missing)
+
+
+def embed_texts(texts: Sequence[str], models: Models, cache: Cache) -> np.ndarray:
+    """CLIP text embeddings of ``texts``, cached by text hash."""
+    key = embed_key(models)
+    keys = [text_key(t) for t in texts]
+    found = cache.get_vectors("text_emb", key, keys)
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+    if missing:
+        emb = models.embedder.encode_texts([t for _, t in missing])
+        cache.put_vectors("text_emb", key, [k for k, _ in missing], emb)
+        found.update({k: emb[i] for i, (k, _) in enumerate(missing)})
+    dim = models.embedder.dim
+    return np.stack([found[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+
+
+def embed_captions(store: Store, models: Models, cache: Cache, progress: Progress) -> None:
+    """``store.caption_emb`` from the captions in the table (zeros where there is none)."""
+    captions = store.items["caption"]
+    rows = np.flatnonzero(captions.notna().to_numpy() & store.ok_mask())
+    progress(0, len(rows), "embedding captions")
+    matrix = np.zeros((len(store.items), models.embedder.dim), dtype=np.float32)
+    if len(rows):
+        matrix[rows] = embed_texts([str(captions.iat[r]) for r in rows], models, cache)
+    store.caption_emb = matrix
+    progress(len(rows), len(rows), "embedding captions")
+
+
+def predict_domains(store: Store, models: Models, cache: Cache) -> int:
+    """Zero-shot domain for readable items without one, marked ``label_source=predicted``."""
+    items = store.items
+    rows = np.flatnonzero(items["domain"].isna().to_numpy() & store.ok_mask())
+    if not len(rows) or store.image_emb is None:
+        return 0
+    names = list(DOMAIN_PROMPTS)
+    text = embed_texts([DOMAIN_PROMPTS[n] for n in names], models, cache)
+    best = (store.image_emb[rows] @ text.T).argmax(axis=1)
+    items.loc[rows, "domain"] = [names[i] for i in best]
+    items.loc[rows, "label_source"] = "predicted"
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------- the runner
+def ingest(
+    sources: Sequence[str | Path],
+    store_dir: str | Path,
+    models: Models,
+    config: IngestConfig = IngestConfig(),
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add ``sources`` to the collection at ``store_dir`` (created if needed)."""
+    if config.captions not in CAPTION_MODES:
+        raise ValueError(f"captions must be one of {', '.join(CAPTION_MODES)}")
+    progress = progress or _noop
+    clock = time.monotonic()
+    store = open_or_create(Path(store_dir), models)
+    report = IngestReport(str(store.root), models.preset.name)
+    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
+                        config.manifest)
+    report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
+    added = new_rows(store.items, scan.files, store.root)
+    report.added, report.already_present = len(added), len(scan.files) - len(added)
+    store.items = normalise_items(pd.concat([store.items, added], ignore_index=True)
+                                  if len(added) else store.items)
+    _hash_rows(store, np.flatnonzero(store.items["sha256"].isna().to_numpy()), progress)
+    cache = Cache.for_store(store.root, config.shared_cache)
+    try:
+        report.embedded = embed_images(store, models, cache, config, progress)
+        if config.predict_domains:
+            predict_domains(store, models, cache)
+        report.seconds["embedding"] = round(time.monotonic() - clock, 2)
+        embed_captions(store, models, cache, progress)
+        store.write()  # searchable by image from here on
+        if config.captions == "all":
+            report.captioned = caption_all(store, models, cache, config, progress)
+        report.seconds["total"] = round(time.monotonic() - clock, 2)
+    finally:
+        cache.close()
+    report.failed = failures(store)
+    report.counts = store.counts()
+    return report
+
+
+def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig,
+                progress: Progress) -> int:
+    """Caption every readable item that has no caption yet, checkpointing the store as it goes."""
+    rows = np.flatnonzero(store.items["caption"].isna().to_numpy() & store.ok_mask())
+
+    def checkpoint() -> None:
+        embed_captions(store, models, cache, _noop)
+        store.write()
+
+    computed = caption_rows(store, models, cache, list(rows), config, progress, checkpoint)
+    checkpoint()
+    return computed
+
+
+def failures(store: Store) -> list[dict[str, str]]:
+    bad = store.items[store.items["status"] == "failed"]
+    return [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
+            for r in bad.itertuples()]

@@ -1,0 +1,297 @@
+"""Searching a collection: a query (an item, an image file, or text) -> ranked hits.
+
+The query's vectors are computed on demand and cached by content hash: its image embedding v(q),
+its caption c(q) and the caption's text embedding t(q). Scores follow ``cdir.scoring``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cdir.cache import Cache
+from cdir.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
+from cdir.index import IndexConfig, VectorIndex, build_index, load_index
+from cdir.models import Models
+from cdir.pipeline import embed_key, embed_texts
+from cdir.ranking import GalleryVectors, RankRequest, rank
+from cdir.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
+from cdir.store import Store, atomic_write_json, atomic_write_npy
+from cdir.textnorm import Neutraliser
+
+log = logging.getLogger(__name__)
+
+
+class QueryError(ValueError):
+    """A query that cannot be answered (unknown id, unreadable image, empty text)."""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    mode: str = DEFAULT_MODE
+    k: int = 12
+    domains: tuple[str, ...] = ()  # target domains; empty means every domain
+    neutralise: bool = False
+    style_words: tuple[str, ...] | None = None  # None: textnorm.DEFAULT_STYLE_WORDS
+    fusion: str | dict[str, float] | None = None
+    exclude_duplicates: bool = True
+
+    def neutraliser(self) -> Neutraliser:
+        return Neutraliser(self.style_words) if self.style_words is not None else Neutraliser()
+
+
+@dataclass
+class Query:
+    kind: str  # id | image | text
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    id: int | None = None
+    text: str | None = None
+    caption: str | None = None
+    caption_used: str | None = None  # after style-word neutralisation
+    pixel_sha256: str | None = None
+    domain: str | None = None
+    label: str | None = None
+
+
+@dataclass
+class Hit:
+    rank: int
+    id: int
+    score: float
+    path: str
+    rel_path: str
+    thumb: str
+    domain: str | None
+    label: str | None
+    caption: str | None
+    prompt: str | None
+    width: int
+    height: int
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    hits: list[Hit]
+    options: SearchOptions
+
+    def to_dict(self) -> dict[str, Any]:
+        query = {k: v for k, v in asdict(self.query).items() if k != "vectors"}
+        query["class"] = query.pop("label")
+        hits = []
+        for hit in self.hits:
+            row = asdict(hit)
+            row["class"] = row.pop("label")
+            hits.append(row)
+        return {"query": query, "hits": hits, "options": asdict(self.options)}
+
+
+def _text(value: Any) -> str | None:
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else str(value)
+
+
+class Searcher:
+    """Answers queries against one store; holds its indexes and neutralised matrices."""
+
+    def __init__(self, store: Store, models: Models, index_config: IndexConfig | None = None,
+                 decode_limits: DecodeLimits | None = None) -> None:
+        if store.preset != models.preset.name:
+            raise QueryError(f"the collection was built with preset {store.preset!r} but the "
+                             f"models are {models.preset.name!r}")
+        self.store, self.models = store, models
+        self.index_config = index_config or IndexConfig()
+        self.decode_limits = decode_limits or DecodeLimits()
+        self.cache = Cache.for_store(store.root)
+        self._lock = threading.RLock()
+        self._galleries: dict[str, GalleryVectors] = {}
+
+    # -------------------------------------------------------------------------------- queries
+    def by_id(self, item_id: int, options: SearchOptions = SearchOptions()) -> SearchResult:
+        items = self.store.items
+        if not 0 <= item_id < len(items) or items.at[item_id, "status"] != "ok":
+            raise QueryError(f"no searchable item with id {item_id} (ids run 0..{len(items) - 1})")
+        row = items.iloc[item_id]
+        query = Query("id", id=item_id, pixel_sha256=_text(row["pixel_sha256"]),
+                      domain=_text(row["domain"]), label=_text(row["class"]))
+        query.vectors["image"] = self.store.image_emb[item_id]
+        if self._needs_caption(options):
+            query.caption = self.item_caption(item_id)
+        return self._run(query, options)
+
+    def by_image(self, path: str | Path, options: SearchOptions = SearchOptions()) -> SearchResult:
+        from cdir.decode import DecodeError
+
+        path = Path(path)
+        try:
+            image = load_rgb(path, self.decode_limits)
+        except DecodeError as exc:
+            raise QueryError(f"cannot use {path.name} as a query: {exc.reason}") from exc
+        sha = file_sha256(path)
+        query = Query("image", pixel_sha256=pixel_sha256(image))
+        query.vectors["image"] = self.image_vector(image, sha)
+        if self._needs_caption(options):
+            query.caption = self.image_caption(image, sha)
+        return self._run(query, options)
+
+    def by_text(self, text: str, options: SearchOptions = SearchOptions()) -> SearchResult:
+        text = (text or "").strip()
+        if not text:
+            raise QueryError("the text query is empty: type what you are looking for")
+        query = Query("text", text=text)
+        query.vectors["text"] = embed_texts([text], self.models, self.cache)[0]
+        return self._run(query, _as_text_mode(options))
+
+    # ------------------------------------------------------------------------ query vectors
+    def image_vector(self, image: Any, sha: str) -> np.ndarray:
+        key = embed_key(self.models)
+        found = self.cache.get_vectors("image_emb", key, [sha])
+        if sha not in found:
+            vec = self.models.embedder.encode_images([image])[0]
+            self.cache.put_vectors("image_emb", key, [sha], vec[None, :])
+            return vec
+        return found[sha]
+
+    def image_caption(self, image: Any, sha: str) -> str:
+        key = self.models.caption_key
+        found = self.cache.get_texts("caption", key, [sha])
+        if sha not in found:
+            found[sha] = self.models.captioner.caption([image])[0]
+            self.cache.put_texts("caption", key, found)
+        return found[sha]
+
+    def item_caption(self, item_id: int) -> str:
+        """An item's caption, computed now (and saved in the store) if the ingest was lazy."""
+        items = self.store.items
+        caption = _text(items.at[item_id, "caption"])
+        if caption is not None:
+            return caption
+        image = load_rgb(self.store.image_path(items.iloc[item_id]), self.decode_limits)
+        caption = self.image_caption(image, str(items.at[item_id, "sha256"]))
+        with self._lock:
+            items.at[item_id, "caption"], items.at[item_id, "caption_source"] = caption, "model"
+        return caption
+
+    def _needs_caption(self, options: SearchOptions) -> bool:
+        fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
+        return "caption" in required_query_kinds(options.mode, fusion)
+
+    # ------------------------------------------------------------------------------ ranking
+    def _run(self, query: Query, options: SearchOptions) -> SearchResult:
+        fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
+        if query.caption is not None:
+            query.caption_used = (options.neutraliser()(query.caption) if options.neutralise
+                                  else query.caption)
+            query.vectors["caption"] = embed_texts([query.caption_used], self.models,
+                                                   self.cache)[0]
+        request = RankRequest(options.mode, options.k, self._allowed(options.domains),
+                              self._excluded(query, options), fusion)
+        ranked = rank(query.vectors, self.gallery(options), request)
+        return SearchResult(query, [self._hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)],
+                            options)
+
+    def _allowed(self, domains: tuple[str, ...]) -> np.ndarray:
+        allowed = self.store.ok_mask()
+        if domains:
+            known = set(self.store.items["domain"].dropna())
+            unknown = sorted(set(domains) - known)
+            if unknown:
+                raise QueryError(f"unknown domain(s) {unknown}; this collection has "
+                                 f"{sorted(known)}")
+            allowed &= self.store.items["domain"].isin(domains).to_numpy(dtype=bool)
+        return allowed
+
+    def _excluded(self, query: Query, options: SearchOptions) -> np.ndarray:
+        items = self.store.items
+        mask = np.zeros(len(items), dtype=bool)
+        if query.id is not None:
+            mask[query.id] = True
+        if options.exclude_duplicates and query.pixel_sha256:
+            mask |= (items["pixel_sha256"] == query.pixel_sha256).fillna(False).to_numpy(bool)
+        return mask
+
+    def _hit(self, rank_: int, row: int, score: float) -> Hit:
+        item = self.store.items.iloc[row]
+        return Hit(rank_, int(item["id"]), round(float(score), 6), str(item["path"]),
+                   str(item["rel_path"]), str(self.store.thumb_path(str(item["sha256"]))),
+                   _text(item["domain"]), _text(item["class"]), _text(item["caption"]),
+                   _text(item["prompt"]), int(item["width"]), int(item["height"]))
+
+    # ---------------------------------------------------------------------------- galleries
+    def gallery(self, options: SearchOptions) -> GalleryVectors:
+        """The gallery matrices (captions neutralised when asked), with their indexes."""
+        key = options.neutraliser().key() if options.neutralise else "raw"
+        with self._lock:
+            if key not in self._galleries:
+                caption = (self._neutral_captions(options.neutraliser()) if options.neutralise
+                           else self.store.caption_emb)
+                self._galleries[key] = GalleryVectors(
+                    self.store.image_emb, caption, indexes=self._indexes(key, caption))
+            return self._galleries[key]
+
+    def _neutral_captions(self, neutraliser: Neutraliser) -> np.ndarray | None:
+        store = self.store
+        if store.caption_emb is None:
+            return None
+        path = store.derived_dir() / f"caption_neutral_{neutraliser.key()}.npy"
+        if path.is_file():
+            matrix = np.load(path, allow_pickle=False)
+            if matrix.shape == store.caption_emb.shape:
+                return matrix
+        matrix = np.zeros_like(store.caption_emb)
+        rows = np.flatnonzero(store.caption_mask())
+        texts = [neutraliser(str(store.items.at[r, "caption"])) for r in rows]
+        if len(rows):
+            matrix[rows] = embed_texts(texts, self.models, self.cache)
+        atomic_write_npy(path, matrix)
+        return matrix
+
+    def _indexes(self, key: str, caption: np.ndarray | None) -> dict[str, VectorIndex]:
+        indexes = {"image": self._index(f"image_{key}", self.store.image_emb)}
+        if caption is not None:
+            indexes["caption"] = self._index(f"caption_{key}", caption)
+        return indexes
+
+    def _index(self, name: str, matrix: np.ndarray) -> VectorIndex:
+        """Load the saved index if it belongs to this version of the store, else build it."""
+        path = self.store.derived_dir() / f"{name}.index"
+        stamp = path.with_suffix(".json")
+        fingerprint = {"store": self.store.fingerprint(), "config": asdict(self.index_config)}
+        if path.is_file() and stamp.is_file() and _read_json(stamp) == fingerprint:
+            return load_index(path)
+        index = build_index(matrix, self.index_config)
+        index.save(path)
+        atomic_write_json(stamp, fingerprint)
+        return index
+
+    def invalidate(self) -> None:
+        """Forget galleries after the store changed (e.g. captions arrived)."""
+        with self._lock:
+            self._galleries.clear()
+
+
+def _read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _as_text_mode(options: SearchOptions) -> SearchOptions:
+    """A typed query is always scored in ``text`` mode (text embedding vs gallery images)."""
+    from dataclasses import replace
+
+    if options.mode not in ("text", DEFAULT_MODE, "image"):
+        log.info("a text query uses mode 'text', not %r", options.mode)
+    return replace(options, mode="text")
+
+
+__all__ = ["Hit", "ModeError", "Query", "QueryError", "SearchOptions", "SearchResult", "Searcher"]

@@ -1,0 +1,50 @@
+"""Where model weights come from, in one place.
+
+Order of resolution for a preset's embedder and captioner:
+1. a local directory ``<model_dir>/<preset>/embedder`` / ``<model_dir>/<preset>/captioner``, where
+   ``model_dir`` is ``--model-dir`` or ``$CDIR_MODEL_DIR`` (written by ``python -m cdir models save``);
+2. the Hugging Face hub cache (open_clip pretrained tags and transformers hub ids), which honours
+   ``HF_HUB_OFFLINE=1`` when the cache is populated;
+3. for presets with random weights (``tiny``), a build from the config.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODEL_DIR_ENV = "CDIR_MODEL_DIR"
+
+
+class ModelUnavailableError(RuntimeError):
+    """Weights for a preset cannot be had; the message says how to fix it."""
+
+
+def model_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local model directory: the explicit argument, else ``$CDIR_MODEL_DIR``, else None."""
+    value = explicit if explicit is not None else os.environ.get(MODEL_DIR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def component_dir(root: Path | None, preset: str, component: str) -> Path | None:
+    """``<root>/<preset>/<component>`` if it exists, else None."""
+    if root is None:
+        return None
+    path = root / preset / component
+    return path if path.is_dir() else None
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def unavailable(preset: str, what: str, cause: BaseException) -> ModelUnavailableError:
+    """An error that names the preset, what failed, and the ways to fix it."""
+    where = "offline (HF_HUB_OFFLINE=1)" if hub_offline() else "from the Hugging Face hub"
+    return ModelUnavailableError(
+        f"cannot load the {what} of preset {preset!r} {where}: {type(cause).__name__}: {cause}\n"
+        f"Fix: run once with internet access so the weights reach the hub cache, or save them "
+        f"with `python -m cdir models save --preset {preset} --model-dir DIR` on a machine that "
+        f"has them and point --model-dir / ${MODEL_DIR_ENV} at DIR, or use --preset tiny "
+        f"(random weights, for trying the app only)."
+    )

@@ -1,0 +1,200 @@
+"""rank(): one query against a gallery, through an index or the exact scan, with known answers."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from cdir.index import ExactIndex, FaissFlatIndex, FaissHNSWIndex, VectorIndex, build_index
+from cdir.ranking import NO_CAPTIONS_HINT, GalleryVectors, RankRequest, rank
+from cdir.scoring import FusionWeights, ModeError, score_matrix
+
+D = 16
+E = np.eye(D, dtype=np.float32)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def make_gallery(index_kind: str | None = None, **kwargs) -> GalleryVectors:
+    """Six items: image e_g, caption e_{8+g}."""
+    image, caption = E[:6].copy(), E[8:14].copy()
+    indexes: dict[str, VectorIndex] = {}
+    if index_kind is not None:
+        indexes = {"image": _index(index_kind, image), "caption": _index(index_kind, caption)}
+    return GalleryVectors(image=image, caption=caption, indexes=indexes, **kwargs)
+
+
+def image_gallery(image: np.ndarray, index_kind: str | None) -> GalleryVectors:
+    indexes = {} if index_kind is None else {"image": _index(index_kind, image)}
+    return GalleryVectors(image, indexes=indexes)
+
+
+def _index(kind: str, vectors: np.ndarray) -> VectorIndex:
+    index = {"exact": ExactIndex, "flat": FaissFlatIndex, "hnsw": FaissHNSWIndex}[kind](D)
+    index.add(vectors)
+    return index
+
+
+# the query's image is e1; its caption (e2 + e11)/√2 matches g2's IMAGE and g3's CAPTION
+QUERY = {"image": E[1], "caption": unit(E[2] + E[11]), "text": E[4]}
+INDEX_KINDS = [None, "exact", "flat", "hnsw"]
+
+
+def rows(result: list[tuple[int, float]]) -> list[int]:
+    return [r for r, _ in result]
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_each_mode_ranks_its_own_match_first(index_kind) -> None:
+    gallery = make_gallery(index_kind)
+    first = {
+        mode: rank(QUERY, gallery, RankRequest(mode, k=3))[0]
+        for mode in ("image", "caption", "caption-caption", "text")
+    }
+    assert first["image"] == (1, pytest.approx(1.0))
+    assert first["caption"] == (2, pytest.approx(2**-0.5))  # caption vs IMAGE: the paper's CM
+    assert first["caption-caption"] == (3, pytest.approx(2**-0.5))
+    assert first["text"] == (4, pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_result_is_best_first_and_at_most_k(index_kind) -> None:
+    rng = np.random.default_rng(0)
+    image = np.stack([unit(v) for v in rng.standard_normal((40, D))])
+    gallery = image_gallery(image, index_kind)
+    query = {"image": image[7]}
+    result = rank(query, gallery, RankRequest("image", k=5))
+    expected = np.argsort(-(image @ image[7]), kind="stable")[:5]
+    assert rows(result) == expected.tolist()
+    scores = [s for _, s in result]
+    assert scores == sorted(scores, reverse=True) and all(isinstance(s, float) for s in scores)
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_exclude_and_allowed(index_kind) -> None:
+    gallery = make_gallery(index_kind)
+    query = {"image": unit(E[1] + 0.5 * E[2] + 0.25 * E[3])}
+    assert rows(rank(query, gallery, RankRequest("image", k=3))) == [1, 2, 3]
+    exclude = np.zeros(6, dtype=bool)
+    exclude[1] = True  # the query itself
+    assert rows(rank(query, gallery, RankRequest("image", k=3, exclude=exclude))) == [2, 3, 0]
+    allowed = np.array([True, True, False, True, False, False])  # a target domain
+    request = RankRequest("image", k=5, allowed=allowed, exclude=exclude)
+    assert rows(rank(query, gallery, request)) == [3, 0]
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_items_without_captions_skipped_only_where_captions_are_read(index_kind) -> None:
+    gallery = make_gallery(index_kind, has_caption=np.array([1, 1, 1, 0, 1, 1], dtype=bool))
+    cc = rank(QUERY, gallery, RankRequest("caption-caption", k=6))
+    assert 3 not in rows(cc) and len(cc) == 5
+    assert sorted(rows(rank(QUERY, gallery, RankRequest("image", k=6)))) == list(range(6))
+    assert sorted(rows(rank(QUERY, gallery, RankRequest("caption", k=6)))) == list(range(6))
+
+
+def test_zero_rows_count_as_missing() -> None:
+    image, caption = E[:6].copy(), E[8:14].copy()
+    caption[[0, 5]] = 0.0  # captions not computed yet
+    image[4] = 0.0  # an image that failed to embed
+    gallery = GalleryVectors(image, caption)
+    assert gallery.has_caption.tolist() == [False, True, True, True, True, False]
+    assert rows(rank(QUERY, gallery, RankRequest("caption-caption", k=6))) == [3, 1, 2, 4]
+    assert 4 not in rows(rank(QUERY, gallery, RankRequest("image", k=6)))
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_ties_go_to_the_lower_row_even_at_the_k_boundary(index_kind) -> None:
+    image = np.tile(E[0], (12, 1))
+    image[[0, 4, 8]] = E[1]  # twelve items, nine of them identical
+    gallery = image_gallery(image, index_kind)
+    query = {"image": unit(E[0] + 0.1 * E[1])}
+    first = rank(query, gallery, RankRequest("image", k=4))
+    assert rows(first) == [1, 2, 3, 5]
+    assert rank(query, gallery, RankRequest("image", k=4)) == first
+
+
+@pytest.mark.parametrize("mode", ["image", "caption", "caption-caption"])
+def test_fusion_with_one_weight_equals_that_mode(mode) -> None:
+    rng = np.random.default_rng(3)
+    image = np.stack([unit(v) for v in rng.standard_normal((30, D))])
+    caption = np.stack([unit(v) for v in rng.standard_normal((30, D))])
+    gallery = GalleryVectors(image, caption)
+    query = {"image": unit(rng.standard_normal(D)), "caption": unit(rng.standard_normal(D))}
+    fused = rank(query, gallery, RankRequest("fusion", k=10, fusion=FusionWeights({mode: 1.0})))
+    assert rows(fused) == rows(rank(query, gallery, RankRequest(mode, k=10)))
+
+
+def test_fusion_standardises_over_the_candidates_only() -> None:
+    rng = np.random.default_rng(4)
+    image = np.stack([unit(v) for v in rng.standard_normal((30, D))])
+    caption = np.stack([unit(v) for v in rng.standard_normal((30, D))])
+    query = {"image": image[0], "caption": unit(rng.standard_normal(D))}
+    allowed = rng.random(30) < 0.5
+    allowed[0] = True
+    exclude = np.zeros(30, dtype=bool)
+    exclude[0] = True
+    keep = allowed & ~exclude
+    request = RankRequest("fusion", k=30, allowed=allowed, exclude=exclude)
+    result = rank(query, GalleryVectors(image, caption), request)
+    sub = score_matrix("fusion", query, {"image": image[keep], "caption": caption[keep]})[0]
+    order = np.argsort(-sub, kind="stable")
+    assert rows(result) == np.flatnonzero(keep)[order].tolist()
+    assert np.allclose([s for _, s in result], sub[order], atol=1e-5)
+
+
+def test_fusion_of_image_only_needs_no_captions() -> None:
+    gallery = GalleryVectors(E[:6])
+    request = RankRequest("fusion", k=2, fusion=FusionWeights.parse("image=1"))
+    assert rows(rank({"image": E[1]}, gallery, request))[0] == 1
+
+
+# ------------------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize("mode", ["caption-caption", "fusion"])
+def test_no_gallery_captions_says_what_to_do(mode) -> None:
+    gallery = GalleryVectors(E[:6])
+    with pytest.raises(ModeError, match="no captions yet: run ingest with --captions all, or use"):
+        rank(QUERY, gallery, RankRequest(mode))
+    all_missing = GalleryVectors(E[:6], np.zeros((6, D), dtype=np.float32))
+    with pytest.raises(ModeError, match=NO_CAPTIONS_HINT):
+        rank(QUERY, all_missing, RankRequest(mode))
+
+
+def test_query_without_caption_says_what_to_do() -> None:
+    gallery = make_gallery()
+    with pytest.raises(ModeError, match="needs the query's caption vector: no captions yet"):
+        rank({"image": E[1]}, gallery, RankRequest("caption"))
+    with pytest.raises(ModeError, match="needs the query's caption vector"):
+        rank({"image": E[1], "caption": np.zeros(D)}, gallery, RankRequest("caption"))
+    with pytest.raises(ModeError, match="give a text query"):
+        rank({"image": E[1]}, gallery, RankRequest("text"))
+    with pytest.raises(ModeError, match="unknown mode"):
+        rank(QUERY, gallery, RankRequest("clip"))
+
+
+def test_bad_inputs() -> None:
+    gallery = make_gallery()
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        rank(QUERY, gallery, RankRequest("image", k=0))
+    with pytest.raises(ValueError, match=r"allowed must be a bool mask of shape \(6,\)"):
+        rank(QUERY, gallery, RankRequest("image", allowed=np.ones(6)))
+    with pytest.raises(ValueError, match=r"query image vector must have shape \(16,\)"):
+        rank({"image": np.ones(3)}, gallery, RankRequest("image"))
+    with pytest.raises(ValueError, match="gallery caption matrix must have shape"):
+        GalleryVectors(E[:6], E[:5])
+
+
+def test_stale_index_is_ignored(caplog) -> None:
+    gallery = GalleryVectors(E[:6], indexes={"image": build_index(E[:4])})
+    with caplog.at_level(logging.WARNING, logger="cdir.ranking"):
+        result = rank({"image": E[5]}, gallery, RankRequest("image", k=1))
+    assert rows(result) == [5] and "stale image index" in caplog.text
+
+
+def test_query_vector_may_be_a_row() -> None:
+    assert rows(rank({"image": E[2][None, :]}, make_gallery(), RankRequest("image", k=1))) == [2]
