@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 MANIFEST_NAMES: tuple[str, ...] = ("manifest.csv", "labels.csv")
 MANIFEST_COLUMNS = "path,domain,class[,caption]"
 _JUNK_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini", "@eaDir", "$RECYCLE.BIN"}
-_SILENT_SUFFIXES = {".txt"}
+_SILENT_SUFFIXES = {".txt", ".md", ".json"}  # sidecars, READMEs, dataset manifests
 _CLASS_ALIASES = ("class", "label")
 
 

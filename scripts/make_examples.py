@@ -60,12 +60,15 @@ SCENE_DOMAINS = frozenset({"photo", "painting", "generated"})
 # --------------------------------------------------------------------------------------------
 
 
-def ellipse(cx: float, cy: float, rx: float, ry: float, rot: float = 0.0, n: int = 40) -> np.ndarray:
+def ellipse(
+    cx: float, cy: float, rx: float, ry: float, rot: float = 0.0, n: int = 40
+) -> np.ndarray:
     """An ellipse as an (n, 2) polygon, rotated by ``rot`` degrees about its centre."""
     t = np.linspace(0, 2 * math.pi, n, endpoint=False)
     x, y = rx * np.cos(t), ry * np.sin(t)
     a = math.radians(rot)
-    return np.stack([cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a)], 1)
+    cos, sin = math.cos(a), math.sin(a)
+    return np.stack([cx + x * cos - y * sin, cy + x * sin + y * cos], 1)
 
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -79,7 +82,9 @@ def poly(*xy: tuple[float, float]) -> np.ndarray:
 def rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float, n: int = 6) -> np.ndarray:
     """A rectangle with quarter-circle corners of radius ``r``."""
     pts: list[tuple[float, float]] = []
-    corners = ((x1 - r, y0 + r, -90), (x1 - r, y1 - r, 0), (x0 + r, y1 - r, 90), (x0 + r, y0 + r, 180))
+    corners = (
+        (x1 - r, y0 + r, -90), (x1 - r, y1 - r, 0), (x0 + r, y1 - r, 90), (x0 + r, y0 + r, 180)
+    )
     for cx, cy, start in corners:
         for k in range(n + 1):
             a = math.radians(start + 90 * k / n)
@@ -132,7 +137,8 @@ class Part:
 class Shape:
     label: str
     parts: tuple[Part, ...]
-    description: str
+    description: str  # with colours, e.g. "red car"
+    plain: str  # without colours, for the grey sketches, e.g. "car"
     scene: str  # land | road | sea | underwater
     grounded: bool = True
     directional: bool = False  # has a front, so a flip changes "facing"
@@ -166,7 +172,8 @@ def make_house(rng: np.random.Generator, variant: int) -> Shape:
     if rng.random() < 0.6:  # round attic window
         parts.append(Part(ellipse(0.5, (apex + 0.47) / 2 + 0.04, 0.05, 0.05), frame))
         parts.append(Part(ellipse(0.5, (apex + 0.47) / 2 + 0.04, 0.036, 0.036), glass))
-    return Shape("house", tuple(parts), f"{wall_name} house with a {roof_name} roof", "land")
+    desc = f"{wall_name} house with a {roof_name} roof"
+    return Shape("house", tuple(parts), desc, "house with a chimney", "land")
 
 
 def make_tree(rng: np.random.Generator, variant: int) -> Shape:
@@ -174,10 +181,11 @@ def make_tree(rng: np.random.Generator, variant: int) -> Shape:
     if variant % 3 == 2:  # a conifer
         green = (34 + int(rng.integers(20)), 100 + int(rng.integers(30)), 56)
         parts = [Part(poly((0.45, 1.0), (0.47, 0.7), (0.53, 0.7), (0.55, 1.0)), trunk)]
-        for k, (top, bottom, half) in enumerate(((0.38, 0.82, 0.36), (0.2, 0.6, 0.29), (0.02, 0.4, 0.21))):
+        tiers = ((0.38, 0.82, 0.36), (0.2, 0.6, 0.29), (0.02, 0.4, 0.21))
+        for k, (top, bottom, half) in enumerate(tiers):
             shade = tuple(min(255, c + 12 * k) for c in green)
             parts.append(Part(poly((0.5, top), (0.5 + half, bottom), (0.5 - half, bottom)), shade))
-        return Shape("tree", tuple(parts), "green pine tree", "land")
+        return Shape("tree", tuple(parts), "green pine tree", "pine tree", "land")
     name, leaf = pick([("leafy green", (70, 142, 58)), ("bright green", (96, 160, 52))], variant)
     parts = [
         Part(poly((0.41, 1.0), (0.46, 0.52), (0.36, 0.38), (0.40, 0.36), (0.5, 0.48), (0.6, 0.34),
@@ -189,7 +197,7 @@ def make_tree(rng: np.random.Generator, variant: int) -> Shape:
         jitter = rng.normal(0, 0.015, 3)
         tone = tuple(int(np.clip(c * (0.85 + 0.05 * k) + jitter[2] * 200, 0, 255)) for c in leaf)
         parts.append(Part(ellipse(x + jitter[0], y + jitter[1], r, r * 0.92), tone))
-    return Shape("tree", tuple(parts), f"{name} leafy tree", "land")
+    return Shape("tree", tuple(parts), f"{name} leafy tree", "leafy tree", "land")
 
 
 def make_car(rng: np.random.Generator, variant: int) -> Shape:
@@ -202,7 +210,8 @@ def make_car(rng: np.random.Generator, variant: int) -> Shape:
     parts = [
         Part(poly((back, 0.52), (0.3, roof_y), (0.66, roof_y), (0.8, 0.52)), body),
         Part(rounded_rect(0.02, 0.5, 0.98, 0.76, 0.07), body),
-        Part(poly((back + 0.06, 0.5), (0.32, roof_y + 0.04), (0.48, roof_y + 0.04), (0.48, 0.5)), glass),
+        Part(poly((back + 0.06, 0.5), (0.32, roof_y + 0.04), (0.48, roof_y + 0.04), (0.48, 0.5)),
+             glass),
         Part(poly((0.52, 0.5), (0.52, roof_y + 0.04), (0.64, roof_y + 0.04), (0.75, 0.5)), glass),
         Part(stroke(poly((0.5, 0.53), (0.5, 0.72)), 0.012), tuple(int(c * 0.6) for c in body)),
         Part(rect(0.41, 0.57, 0.46, 0.59), (60, 60, 60)),
@@ -212,10 +221,12 @@ def make_car(rng: np.random.Generator, variant: int) -> Shape:
     for wx in (0.24, 0.77):
         parts.append(Part(ellipse(wx, 0.76, 0.115, 0.115), dark))
         parts.append(Part(ellipse(wx, 0.76, 0.055, 0.055), (190, 192, 196)))
-    return Shape("car", tuple(parts), f"{name} car", "road", directional=True)
+    return Shape("car", tuple(parts), f"{name} car", "car", "road", directional=True)
 
 
-def make_fish(rng: np.random.Generator, variant: int, color: tuple[str, RGB] | None = None) -> Shape:
+def make_fish(
+    rng: np.random.Generator, variant: int, color: tuple[str, RGB] | None = None
+) -> Shape:
     name, body = color or pick([("orange", (244, 124, 30)), ("blue", (54, 116, 222)),
                                 ("yellow", (244, 204, 40)), ("red", (220, 44, 44))], variant)
     fin = tuple(int(c * 0.78) for c in body)
@@ -239,12 +250,13 @@ def make_fish(rng: np.random.Generator, variant: int, color: tuple[str, RGB] | N
         Part(ellipse(0.12, 0.12, 0.02, 0.02), (200, 230, 250), context=True),
     ]
     desc = f"{name} fish" + (" with white stripes" if striped else "")
-    return Shape("fish", tuple(parts), desc, "underwater", grounded=False, directional=True)
+    plain = "fish with stripes" if striped else "fish"
+    return Shape("fish", tuple(parts), desc, plain, "underwater", grounded=False, directional=True)
 
 
 def make_flower(rng: np.random.Generator, variant: int) -> Shape:
-    name, petal = pick([("red", (222, 38, 58)), ("pink", (240, 124, 182)), ("purple", (150, 84, 204)),
-                        ("yellow", (248, 204, 40))], variant)
+    name, petal = pick([("red", (222, 38, 58)), ("pink", (240, 124, 182)),
+                        ("purple", (150, 84, 204)), ("yellow", (248, 204, 40))], variant)
     centre = (110, 70, 30) if name == "yellow" else (248, 204, 40)
     stem = (52, 124, 44)
     cy = 0.3
@@ -262,12 +274,12 @@ def make_flower(rng: np.random.Generator, variant: int) -> Shape:
         px, py = 0.5 + 0.14 * math.cos(math.radians(a)), cy + 0.14 * math.sin(math.radians(a))
         parts.append(Part(ellipse(px, py, 0.13, 0.065, rot=a), petal))
     parts.append(Part(ellipse(0.5, cy, 0.08, 0.08), centre))
-    return Shape("flower", tuple(parts), f"{name} flower", "land")
+    return Shape("flower", tuple(parts), f"{name} flower", "flower", "land")
 
 
 def make_boat(rng: np.random.Generator, variant: int) -> Shape:
-    name, hull = pick([("dark red", (150, 40, 40)), ("navy", (40, 60, 124)), ("brown wooden", (128, 84, 48)),
-                       ("white", (238, 238, 234))], variant)
+    name, hull = pick([("dark red", (150, 40, 40)), ("navy", (40, 60, 124)),
+                       ("brown wooden", (128, 84, 48)), ("white", (238, 238, 234))], variant)
     sail = (246, 244, 236) if name != "white" else (230, 80, 60)
     jib = (246, 244, 236) if rng.random() < 0.5 else (236, 214, 120)
     parts = [
@@ -280,9 +292,11 @@ def make_boat(rng: np.random.Generator, variant: int) -> Shape:
              if name != "white" else (40, 60, 124)),
     ]
     xs = np.linspace(-0.06, 1.06, 40)
-    wave = np.vstack([np.stack([xs, 0.82 + 0.02 * np.sin(xs * 6 * math.pi)], 1), [(1.06, 0.95), (-0.06, 0.95)]])
+    crest = np.stack([xs, 0.82 + 0.02 * np.sin(xs * 6 * math.pi)], 1)
+    wave = np.vstack([crest, [(1.06, 0.95), (-0.06, 0.95)]])
     parts.append(Part(wave, (70, 150, 214), context=True))
-    return Shape("boat", tuple(parts), f"sailboat with a {name} hull", "sea", directional=True)
+    desc = f"sailboat with a {name} hull"
+    return Shape("boat", tuple(parts), desc, "sailboat", "sea", directional=True)
 
 
 BUILDERS: dict[str, Callable[[np.random.Generator, int], Shape]] = {
@@ -315,9 +329,14 @@ def visible_parts(shape: Shape, with_context: bool) -> list[Part]:
     return [p for p in shape.parts if with_context or not p.context]
 
 
+def extent(points: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a point set."""
+    lo, hi = points.min(0), points.max(0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
 def bbox(parts: list[Part]) -> tuple[float, float, float, float]:
-    allp = np.vstack([p.pts for p in parts])
-    return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
+    return extent(np.vstack([p.pts for p in parts]))
 
 
 def place(parts: list[Part], pose: Pose, grounded: bool, px: int = PX) -> list[Placed]:
@@ -338,8 +357,7 @@ def place(parts: list[Part], pose: Pose, grounded: bool, px: int = PX) -> list[P
 
 
 def object_box(placed: list[Placed]) -> tuple[float, float, float, float]:
-    allp = np.vstack([p.pts for p in placed])
-    return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
+    return extent(np.vstack([p.pts for p in placed]))
 
 
 def make_pose(shape: Shape, rng: np.random.Generator, horizon: float | None) -> Pose:
@@ -432,7 +450,8 @@ def composite(base: np.ndarray, color: np.ndarray | RGB, alpha: np.ndarray) -> n
 def saturate(color: RGB, factor: float, gain: float = 1.0) -> RGB:
     c = np.array(color, np.float32)
     m = c.mean()
-    return tuple(int(v) for v in np.clip((m + (c - m) * factor) * gain, 0, 255))  # type: ignore[return-value]
+    r, g, b = (int(v) for v in np.clip((m + (c - m) * factor) * gain, 0, 255))
+    return r, g, b
 
 
 def luminance(color: RGB) -> float:
@@ -450,8 +469,10 @@ def to_image(arr: np.ndarray, size: int = SIZE) -> Image.Image:
 # --------------------------------------------------------------------------------------------
 
 
-def soft_blobs(rng: np.random.Generator, n: int, box: tuple[float, float, float, float],
-               rx: tuple[float, float], ry: tuple[float, float], radius: float, px: int = PX) -> np.ndarray:
+def soft_blobs(
+    rng: np.random.Generator, n: int, box: tuple[float, float, float, float],
+    rx: tuple[float, float], ry: tuple[float, float], radius: float, px: int = PX,
+) -> np.ndarray:
     """A blurred mask of ``n`` random ellipses inside ``box`` (fractions): clouds, hills, bushes."""
     img = Image.new("L", (px, px), 0)
     draw = ImageDraw.Draw(img)
@@ -465,8 +486,9 @@ def soft_blobs(rng: np.random.Generator, n: int, box: tuple[float, float, float,
 def sky(rng: np.random.Generator, horizon: int, px: int = PX) -> np.ndarray:
     top = (int(rng.integers(60, 100)), int(rng.integers(120, 150)), int(rng.integers(196, 226)))
     arr = vgradient(top, (196, 218, 238), 0, horizon, px)
-    clouds = soft_blobs(rng, int(rng.integers(4, 9)), (0, 0.05, 1, 0.3), (0.06, 0.14), (0.025, 0.05),
-                        px / 60, px)[:horizon]
+    n = int(rng.integers(4, 9))
+    clouds = soft_blobs(rng, n, (0, 0.05, 1, 0.3), (0.06, 0.14), (0.025, 0.05), px / 60, px)
+    clouds = clouds[:horizon]
     return composite(arr, (248, 248, 250), clouds * 0.85)
 
 
@@ -477,7 +499,8 @@ def textured(arr: np.ndarray, rng: np.random.Generator, amount: float, cell: int
 
 def scene_land(rng: np.random.Generator, horizon: int, px: int = PX) -> np.ndarray:
     top = sky(rng, horizon, px)
-    hills = soft_blobs(rng, 6, (0, horizon / px, 1, horizon / px), (0.15, 0.35), (0.03, 0.07), 3, px)
+    line = horizon / px
+    hills = soft_blobs(rng, 6, (0, line, 1, line), (0.15, 0.35), (0.03, 0.07), 3, px)
     grass = vgradient((118, 156, 74), (58, 104, 40), horizon, px, px)
     grass = textured(textured(grass, rng, 0.12, px // 12), rng, 0.06, 4)
     arr = np.vstack([top, grass])
@@ -523,17 +546,21 @@ def seabed(rng: np.random.Generator, arr: np.ndarray, color: RGB, px: int = PX) 
     xs = np.arange(px)
     top = (0.86 + 0.03 * np.sin(xs / px * rng.uniform(4, 9) + rng.uniform(0, 6))) * px
     sand = (np.arange(px)[:, None] > top[None, :]).astype(np.float32)
-    sand_col = textured(np.broadcast_to(np.array(color, np.float32), arr.shape).copy(), rng, 0.08, 4)
+    flat = np.broadcast_to(np.array(color, np.float32), arr.shape).copy()
+    sand_col = textured(flat, rng, 0.08, 4)
     return arr * (1 - sand[..., None]) + sand_col * sand[..., None]
 
 
-def weeds(rng: np.random.Generator, arr: np.ndarray, color: RGB, n: int, px: int = PX) -> np.ndarray:
+def weeds(
+    rng: np.random.Generator, arr: np.ndarray, color: RGB, n: int, px: int = PX
+) -> np.ndarray:
     layer = Image.new("L", (px, px), 0)
     draw = ImageDraw.Draw(layer)
     for _ in range(n):
         x = rng.choice([rng.uniform(0, 0.2), rng.uniform(0.8, 1.0)]) * px
         h = rng.uniform(0.12, 0.3) * px
-        pts = curve((x, px), (x + rng.uniform(-0.05, 0.05) * px, px - h), rng.uniform(-0.04, 0.04) * px)
+        tip = (x + rng.uniform(-0.05, 0.05) * px, px - h)
+        pts = curve((x, px), tip, rng.uniform(-0.04, 0.04) * px)
         draw.line([tuple(p) for p in pts.tolist()], fill=255, width=int(px / 70))
     return composite(arr, color, np.asarray(layer, np.float32) / 255.0)
 
@@ -556,7 +583,8 @@ def ground_shadow(box: tuple[float, float, float, float], drop: float, squash: f
     w = (x1 - x0) * 0.55
     img = Image.new("L", (px, px), 0)
     cy = y1 + drop
-    ImageDraw.Draw(img).ellipse(((x0 + x1) / 2 - w, cy - w * squash, (x0 + x1) / 2 + w, cy + w * squash), fill=255)
+    cx = (x0 + x1) / 2
+    ImageDraw.Draw(img).ellipse((cx - w, cy - w * squash, cx + w, cy + w * squash), fill=255)
     return np.asarray(img.filter(ImageFilter.GaussianBlur(radius)), np.float32) / 255.0
 
 
@@ -607,7 +635,8 @@ def shade_part(pts: np.ndarray, mask: np.ndarray, color: RGB, light: Lighting) -
     diffuse = np.clip(nx * LIGHT[0] + ny * LIGHT[1] + nz * LIGHT[2], 0, 1)
     spec = np.clip(nx * HALF[0] + ny * HALF[1] + nz * HALF[2], 0, 1) ** light.shininess
     base = np.array(color, np.float32)
-    rgb = base * (light.ambient + light.diffuse * diffuse[..., None]) + 255 * light.specular * spec[..., None]
+    rgb = base * (light.ambient + light.diffuse * diffuse[..., None])
+    rgb += 255 * light.specular * spec[..., None]
     if light.rim is not None:
         rgb += np.array(light.rim, np.float32) * (0.8 * (1 - nz) ** 2)[..., None]
     return rgb
@@ -654,11 +683,15 @@ def render_photo(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image, P
     arr *= (1.08 - 0.16 * (xx + yy) / 2)[..., None]
     arr *= (1 - 0.35 * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2))[..., None]
     img = to_image(arr).filter(ImageFilter.GaussianBlur(0.6))
-    noisy = np.asarray(img, np.float32) + rng.normal(0, 3.5, (SIZE, SIZE, 1)) + rng.normal(0, 2.0, (SIZE, SIZE, 3))
+    # sensor noise: luma plus a little chroma
+    noise = rng.normal(0, 3.5, (SIZE, SIZE, 1)) + rng.normal(0, 2.0, (SIZE, SIZE, 3))
+    noisy = np.asarray(img, np.float32) + noise
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB"), pose
 
 
-def wobbly(pts: np.ndarray, closed: bool, rng: np.random.Generator, amp: float, step: float) -> np.ndarray:
+def wobbly(
+    pts: np.ndarray, closed: bool, rng: np.random.Generator, amp: float, step: float
+) -> np.ndarray:
     """Resample a path densely and add a smooth hand tremor; a closed path starts somewhere random
     and overshoots or falls short a little, like a pencil stroke."""
     path = np.vstack([pts, pts]) if closed else pts
@@ -692,7 +725,8 @@ def hatch(mask: np.ndarray, pts: np.ndarray, spacing: float, angle: float,
         o = off + rng.normal(0, spacing * 0.12)
         p0 = c + n * o - d * r + rng.normal(0, 1.5, 2)
         p1 = c + n * o + d * r + rng.normal(0, 1.5, 2)
-        draw.line([tuple(p0), tuple(p1)], fill=int(255 * strength * rng.uniform(0.6, 1.0)), width=SS)
+        value = int(255 * strength * rng.uniform(0.6, 1.0))
+        draw.line([tuple(p0), tuple(p1)], fill=value, width=SS)
     return np.asarray(layer, np.float32) / 255.0 * mask
 
 
@@ -715,7 +749,7 @@ def render_sketch(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image, 
         draw = ImageDraw.Draw(lines)
         for _ in range(int(rng.integers(2, 4))):
             path = wobbly(p.pts, True, rng, amp=0.9 * SS, step=3 * SS)
-            draw.line([tuple(q) for q in path.tolist()], fill=int(rng.uniform(110, 190)), width=SS)
+            draw.line([tuple(q) for q in path.tolist()], fill=int(rng.uniform(150, 215)), width=SS)
         ink = np.asarray(lines, np.float32) / 255.0
         lum = luminance(p.color)
         area = polygon_area(p.pts)
@@ -723,7 +757,8 @@ def render_sketch(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image, 
             ink = np.maximum(ink, 0.75 * m)  # pupils, tyres: solid graphite
         elif lum < 0.78:
             spacing = (4 + 9 * lum) * SS
-            ink = ink + hatch(m, p.pts, spacing, hatch_angle + rng.normal(0, 5), rng, 0.55 - 0.3 * lum)
+            angle = hatch_angle + rng.normal(0, 5)
+            ink = ink + hatch(m, p.pts, spacing, angle, rng, 0.55 - 0.3 * lum)
             if lum < 0.42:
                 ink = ink + hatch(m, p.pts, spacing * 1.3, hatch_angle - 90, rng, 0.35)
         graphite += ink * (1 - cov)
@@ -753,7 +788,8 @@ def canvas_weave(rng: np.random.Generator, px: int = PX) -> np.ndarray:
     yy, xx = np.mgrid[0:px, 0:px].astype(np.float32)
     period = 3.2 * SS
     weave = np.sin(2 * np.pi * xx / period) * np.sin(2 * np.pi * yy / period)
-    return 1 + 0.05 * weave + 0.03 * rng.normal(0, 1, (px, px)) + 0.03 * smooth_noise(rng, (px, px), px // 8)
+    grain = 0.03 * rng.normal(0, 1, (px, px)) + 0.03 * smooth_noise(rng, (px, px), px // 8)
+    return 1 + 0.05 * weave + grain
 
 
 def stroke_angles(src: np.ndarray) -> np.ndarray:
@@ -773,7 +809,8 @@ def brush(img: Image.Image, src: np.ndarray, angles: np.ndarray, ys: np.ndarray,
     lens = rng.uniform(*length, n)
     widths = rng.integers(width[0], width[1] + 1, n)
     ang = angles[ys, xs] + rng.normal(0, 0.35, n)
-    cols = np.clip(src[ys, xs] * rng.normal(1, 0.07, (n, 1)) + rng.normal(0, 6, (n, 3)), 0, 255).astype(int)
+    cols = src[ys, xs] * rng.normal(1, 0.07, (n, 1)) + rng.normal(0, 6, (n, 3))
+    cols = np.clip(cols, 0, 255).astype(int)
     dx, dy = np.cos(ang) * lens / 2, np.sin(ang) * lens / 2
     for i in range(n):
         draw.line([(xs[i] - dx[i], ys[i] - dy[i]), (xs[i] + dx[i], ys[i] + dy[i])],
@@ -798,7 +835,8 @@ def render_painting(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image
     brush(img, src, angles, ys, xs, rng, (10 * SS, 20 * SS), (3 * SS, 6 * SS))
     inside = np.argwhere(blur(obj, 2 * SS) > 0.05)
     pick_idx = rng.integers(0, len(inside), 3800)
-    brush(img, src, angles, inside[pick_idx, 0], inside[pick_idx, 1], rng, (4 * SS, 10 * SS), (2 * SS, 4 * SS))
+    ys, xs = inside[pick_idx, 0], inside[pick_idx, 1]
+    brush(img, src, angles, ys, xs, rng, (4 * SS, 10 * SS), (2 * SS, 4 * SS))
     arr = np.asarray(img, np.float32) * canvas_weave(rng)[..., None]
     return to_image(arr), pose
 
@@ -833,8 +871,8 @@ def render_render3d(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image
     box = object_box(placed)
     drop = 0.0 if shape.grounded else 0.08 * PX
     soft = ground_shadow(box, drop, 0.14, PX / 40)
-    contact = ground_shadow((box[0] + 0.1 * (box[2] - box[0]), box[1], box[2] - 0.1 * (box[2] - box[0]), box[3]),
-                            drop, 0.05, PX / 160)
+    inset = 0.1 * (box[2] - box[0])
+    contact = ground_shadow((box[0] + inset, box[1], box[2] - inset, box[3]), drop, 0.05, PX / 160)
     arr *= 1 - (0.35 * soft + (0.35 if shape.grounded else 0.1) * contact)[..., None]
     masks = masks_for(placed)
     arr = shaded_object(arr, placed, masks, RENDER_LIGHT, lambda c: saturate(c, 1.15))
@@ -856,7 +894,8 @@ STYLE_WORDS = {
 # the "generated" domain: vivid dreamy scenes, glossy volumes, bloom
 # --------------------------------------------------------------------------------------------
 
-GEN_LIGHT = Lighting(bulge=2.6, ambient=0.42, diffuse=0.75, specular=0.45, shininess=30, rim=(255, 170, 110))
+GEN_LIGHT = Lighting(bulge=2.6, ambient=0.42, diffuse=0.75, specular=0.45, shininess=30,
+                     rim=(255, 170, 110))
 REEF_LIGHT = replace(GEN_LIGHT, rim=(120, 230, 255))
 
 
@@ -870,20 +909,24 @@ def sunset_scene(rng: np.random.Generator, horizon: int, sea: bool, px: int) -> 
     if sea:
         bottom = vgradient((214, 120, 110), (30, 36, 96), horizon, px, px)
         bottom *= 1 + 0.18 * streaks(rng, px - horizon, px)[..., None]
-        glint = np.exp(-(((np.arange(px) - sx) / (0.05 * px)) ** 2))[None, :] * np.linspace(1, 0, px - horizon)[:, None]
+        column = np.exp(-(((np.arange(px) - sx) / (0.05 * px)) ** 2))  # the sun's path on water
+        glint = column[None, :] * np.linspace(1, 0, px - horizon)[:, None]
         bottom += (glint * 90)[..., None] * np.array([1.0, 0.8, 0.5])
         return np.vstack([top, bottom])
     arr = np.vstack([top, vgradient((70, 150, 96), (20, 80, 60), horizon, px, px)])
     arr = hill_layer(rng, arr, horizon - int(0.09 * px), (130, 80, 150), (90, 60, 120), px)
     arr = hill_layer(rng, arr, horizon - int(0.03 * px), (70, 120, 120), (40, 90, 90), px)
-    ground = np.vstack([np.zeros((horizon, px, 3)), vgradient((96, 170, 90), (24, 84, 62), horizon, px, px)])
+    meadow = vgradient((96, 170, 90), (24, 84, 62), horizon, px, px)
+    ground = np.vstack([np.zeros((horizon, px, 3)), meadow])
     mask = (np.arange(px)[:, None] >= horizon).astype(np.float32)
     arr = composite(arr, ground, mask)
     return textured(arr, rng, 0.05, px // 10)
 
 
-def hill_layer(rng: np.random.Generator, arr: np.ndarray, top: int, near: RGB, far: RGB, px: int) -> np.ndarray:
-    """Rolling hills whose crest wanders around ``top`` px, shaded from ``near`` at the crest to ``far``."""
+def hill_layer(
+    rng: np.random.Generator, arr: np.ndarray, top: int, near: RGB, far: RGB, px: int
+) -> np.ndarray:
+    """Rolling hills whose crest wanders around ``top`` px, coloured ``near`` (top) to ``far``."""
     xs = np.arange(px) / px
     crest = top + px * 0.035 * (np.sin(xs * rng.uniform(5, 9) + rng.uniform(0, 6))
                                + 0.6 * np.sin(xs * rng.uniform(11, 17) + rng.uniform(0, 6)))
@@ -900,7 +943,8 @@ def reef_scene(rng: np.random.Generator, px: int) -> np.ndarray:
     alpha = Image.new("L", (px, px), 0)
     d, da = ImageDraw.Draw(layer), ImageDraw.Draw(alpha)
     for _ in range(int(rng.integers(9, 14))):  # branching corals along the bottom
-        col = tuple(int(c) for c in rng.choice([(250, 90, 120), (255, 150, 60), (190, 90, 230), (250, 110, 180)]))
+        corals = [(250, 90, 120), (255, 150, 60), (190, 90, 230), (250, 110, 180)]
+        col = tuple(int(c) for c in corals[int(rng.integers(len(corals)))])
         x, base = rng.uniform(0, 1) * px, rng.uniform(0.88, 1.0) * px
         for _ in range(5):
             tip = (x + rng.uniform(-0.08, 0.08) * px, base - rng.uniform(0.1, 0.26) * px)
@@ -958,11 +1002,11 @@ class Entry:
 
     def as_json(self, root: Path) -> dict[str, object]:
         with Image.open(root / self.path) as im:
-            size = im.size
+            width, height = im.size
         out: dict[str, object] = {
             "path": self.path, "domain": self.domain, "class": self.label, "kind": self.kind,
-            "description": self.description, "prompt": self.prompt, "parameters": self.parameters,
-            "width": size[0], "height": size[1],
+            "description": self.description, "prompt": self.prompt,
+            "parameters": self.parameters, "width": width, "height": height,
         }
         out.update(self.extra or {})
         return out
@@ -973,12 +1017,17 @@ def seeded(seed: int, *key: object) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("/".join(map(str, key)).encode())])
 
 
+def a_or_an(phrase: str) -> str:
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
 def save_jpeg(img: Image.Image, path: Path, quality: int = 85) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, "JPEG", quality=quality, optimize=True)
 
 
 def save_png(img: Image.Image, path: Path, parameters: str) -> None:
+    """PNG with an AUTOMATIC1111-style ``parameters`` text chunk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", parameters)
@@ -993,7 +1042,8 @@ def render_original(task: tuple[Path, int, str, str, int]) -> Entry:
     img, pose = RENDERERS[domain](shape, rng)
     rel = f"{domain}/{label}/{domain}_{label}_{i + 1:02d}.jpg"
     save_jpeg(img, out / rel)
-    desc = f"{STYLE_WORDS[domain]} of a {shape.description}{facing(shape, pose)}"
+    what = shape.plain if domain == "sketch" else shape.description
+    desc = f"{STYLE_WORDS[domain]} of {a_or_an(what)}{facing(shape, pose)}"
     return Entry(rel, domain, label, "original", desc)
 
 
@@ -1013,12 +1063,19 @@ DUPLICATES: tuple[tuple[str, str], ...] = (
     ("render3d/boat/render3d_boat_02.jpg", "flip"),
 )
 DUP_WORDS = {
-    "resized": "downscaled to 60%", "crop": "centre crop of 90%", "q40": "re-saved as JPEG quality 40",
+    "resized": "downscaled to 60%",
+    "crop": "centre crop of 90%",
+    "q40": "re-saved as JPEG quality 40",
     "flip": "mirrored left-right",
 }
 
 
+def dup_name(src: str, transform: str) -> str:
+    return src.removesuffix(".jpg") + f"_dup_{transform}.jpg"
+
+
 def near_duplicate(img: Image.Image, transform: str) -> tuple[Image.Image, int]:
+    """The transformed copy and the JPEG quality to save it with."""
     if transform == "resized":
         return img.resize((round(img.width * 0.6), round(img.height * 0.6)), Image.LANCZOS), 85
     if transform == "crop":
@@ -1032,17 +1089,26 @@ def near_duplicate(img: Image.Image, transform: str) -> tuple[Image.Image, int]:
     raise ValueError(transform)
 
 
+def mirrored(description: str) -> str:
+    swap = {"facing left": "facing right", "facing right": "facing left"}
+    for old, new in swap.items():
+        if old in description:
+            return description.replace(old, new)
+    return description
+
+
 def make_duplicates(out: Path, originals: list[Entry]) -> list[Entry]:
     by_path = {e.path: e for e in originals}
     entries = []
     for src, transform in DUPLICATES:
-        with Image.open(out / src) as im:
+        with Image.open(out / src) as im:  # from the saved JPEG, as a user's copy would be
             dup, quality = near_duplicate(im.convert("RGB"), transform)
-        rel = src.removesuffix(".jpg") + f"_dup_{transform}.jpg"
+        rel = dup_name(src, transform)
         save_jpeg(dup, out / rel, quality)
         orig = by_path[src]
+        desc = mirrored(orig.description) if transform == "flip" else orig.description
         entries.append(Entry(rel, orig.domain, orig.label, f"near-duplicate of {src}",
-                             f"{orig.description} ({DUP_WORDS[transform]})",
+                             f"{desc} ({DUP_WORDS[transform]})",
                              extra={"duplicate_of": src, "transform": transform}))
     return entries
 
@@ -1050,8 +1116,9 @@ def make_duplicates(out: Path, originals: list[Entry]) -> list[Entry]:
 GRID_PROMPT = "a cute red fish in a coral reef, digital art"
 GRID_PARAMETERS = f"{GRID_PROMPT}\nNegative prompt: blurry\nSteps: 30, Sampler: Euler a, Seed: 42"
 UPSCALED_TILE = 2  # 1..4, row-major like Midjourney's U1..U4
+TILE_WHERE = {1: "top left", 2: "top right", 3: "bottom left", 4: "bottom right"}
 
-# other generated images: class -> (seed, sampler)
+# the other generated images: class -> (seed, sampler) written into their prompt chunk
 GENERATED: dict[str, tuple[int, str]] = {
     "house": (1234, "DPM++ 2M Karras"), "tree": (77, "Euler a"), "car": (90210, "DDIM"),
     "flower": (31337, "DPM++ 2M Karras"), "boat": (2024, "Euler a"),
@@ -1064,12 +1131,14 @@ def a1111(prompt: str, seed: int, sampler: str, size: int) -> str:
 
 
 def tile_box(n: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of grid tile ``n`` (1..4)."""
     row, col = divmod(n - 1, 2)
     x, y = col * (TILE + SEAM), row * (TILE + SEAM)
     return x, y, x + TILE, y + TILE
 
 
 def make_grid(out: Path, seed: int) -> list[Entry]:
+    """A Midjourney-style 2x2 grid of red fish, and a 2x upscale of one of its tiles."""
     grid = Image.new("RGB", (2 * TILE + SEAM, 2 * TILE + SEAM), (236, 236, 236))
     for n in range(1, 5):
         rng = seeded(seed, "generated", "grid", n)
@@ -1083,12 +1152,14 @@ def make_grid(out: Path, seed: int) -> list[Entry]:
     up = up.filter(ImageFilter.UnsharpMask(radius=2, percent=60, threshold=2))
     up_rel = "generated/fish/upscale_fish.png"
     save_png(up, out / up_rel, GRID_PARAMETERS)
-    grid_extra: dict[str, object] = {"tiles": [list(tile_box(n)) for n in range(1, 5)]}
+    tiles = [list(tile_box(n)) for n in range(1, 5)]
+    up_desc = f"2x upscale of tile {UPSCALED_TILE} ({TILE_WHERE[UPSCALED_TILE]}) of the fish grid"
     return [
-        Entry(rel, "generated", "fish", "grid", "Midjourney-style 2x2 grid of four red fish in a coral reef",
-              GRID_PROMPT, GRID_PARAMETERS, grid_extra),
-        Entry(up_rel, "generated", "fish", f"upscale of tile {UPSCALED_TILE} of {rel}",
-              f"2x upscale of tile {UPSCALED_TILE} (top right) of the fish grid", GRID_PROMPT, GRID_PARAMETERS,
+        Entry(rel, "generated", "fish", "grid",
+              "Midjourney-style 2x2 grid of four red fish in a coral reef",
+              GRID_PROMPT, GRID_PARAMETERS, {"tiles": tiles}),
+        Entry(up_rel, "generated", "fish", f"upscale of tile {UPSCALED_TILE} of {rel}", up_desc,
+              GRID_PROMPT, GRID_PARAMETERS,
               {"upscale_of": rel, "tile": UPSCALED_TILE, "tile_box": list(box)}),
     ]
 
@@ -1100,17 +1171,17 @@ def make_generated(out: Path, seed: int) -> list[Entry]:
         shape = BUILDERS[label](rng, k)
         img, _ = render_generated(shape, rng, 2 * GEN_SIZE)
         where = "on the sea at sunset" if shape.scene == "sea" else "at sunset, dreamy landscape"
-        prompt = f"a {shape.description} {where}, vibrant colors, digital art"
+        prompt = f"{a_or_an(shape.description)} {where}, vibrant colors, digital art"
         params = a1111(prompt, gen_seed, sampler, GEN_SIZE)
         rel = f"generated/{label}/gen_{label}.png"
         save_png(img, out / rel, params)
-        entries.append(Entry(rel, "generated", label, "original", f"AI-style picture of a {shape.description}",
-                             prompt, params))
+        desc = f"AI-style picture of {a_or_an(shape.description)}"
+        entries.append(Entry(rel, "generated", label, "original", desc, prompt, params))
     return entries
 
 
 def clear_previous(out: Path) -> None:
-    """Delete what a previous run wrote (only files listed in its manifest)."""
+    """Delete what a previous run wrote (only the files listed in its manifest)."""
     manifest = out / "manifest.json"
     if not manifest.exists():
         return
@@ -1122,7 +1193,6 @@ def clear_previous(out: Path) -> None:
 
 
 def write_manifest(out: Path, entries: list[Entry], seed: int) -> None:
-    files = [e.as_json(out) for e in sorted(entries, key=lambda e: e.path)]
     doc = {
         "generator": "scripts/make_examples.py",
         "seed": seed,
@@ -1130,63 +1200,76 @@ def write_manifest(out: Path, entries: list[Entry], seed: int) -> None:
         "layout": "<domain>/<class>/<file>",
         "domains": [*DOMAINS, "generated"],
         "classes": list(CLASSES),
-        "near_duplicate_pairs": [[src, src.removesuffix(".jpg") + f"_dup_{t}.jpg"] for src, t in DUPLICATES],
-        "files": files,
+        "near_duplicate_pairs": [[src, dup_name(src, t)] for src, t in DUPLICATES],
+        "files": [e.as_json(out) for e in sorted(entries, key=lambda e: e.path)],
     }
     (out / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def write_sources(out: Path, entries: list[Entry]) -> None:
-    lines = [
+DOMAIN_STYLES = {
+    "photo": "gradient sky/ground scene, shaded object, soft shadow, shallow blur, sensor noise",
+    "sketch": "grey jittered multi-stroke pencil outlines and hatching on off-white paper",
+    "painting": "canvas weave, thousands of short brush strokes over a saturated colour study",
+    "clipart": "flat colours, thick black outlines, white background",
+    "render3d": "inflated shaded volumes, specular highlight, ground shadow, studio backdrop",
+    "generated": "'AI art': vivid dreamy scenes, glossy volumes, bloom; PNG with a prompt chunk",
+}
+
+
+def sources_header() -> list[str]:
+    classes = ", ".join(f"`{c}`" for c in CLASSES)
+    return [
         "# Example collection",
         "",
-        "Every image here was drawn by code, by `scripts/make_examples.py` (pure Pillow + numpy, no",
-        "photographs, no models, no third-party art). They are released under **CC0 1.0** (public",
-        "domain dedication), like the rest of the project's own data.",
+        "Every image here was drawn by code, by `scripts/make_examples.py` (pure Pillow + numpy:",
+        "no photographs, no models, no third-party art). The images are dedicated to the public",
+        "domain under **CC0 1.0**.",
         "",
         "Layout: `<domain>/<class>/<file>` (the Office-Home layout the app reads labels from).",
-        "`manifest.json` lists every image with its domain, class, kind, description and prompt; tests",
-        "use it as ground truth.",
+        "`manifest.json` lists every image with its domain, class, kind (`original`,",
+        "`near-duplicate of X`, `grid`, `upscale of tile N of X`), description and prompt; the",
+        "tests use it as ground truth.",
         "",
         "## Domains",
         "",
         "| domain | style |",
         "|---|---|",
-        "| photo | gradient sky/ground scenes, lighting gradient, soft shadow, slight blur, sensor noise |",
-        "| sketch | grey jittered multi-stroke pencil outlines and hatching on off-white paper |",
-        "| painting | canvas weave and thousands of short brush strokes over a saturated colour study |",
-        "| clipart | flat colours, thick black outlines, white background |",
-        "| render3d | inflated shaded volumes, specular highlight, ground shadow, studio backdrop |",
-        "| generated | 'AI art': vivid dreamy scenes, glossy volumes, bloom; PNG with an A1111 `parameters` chunk |",
+        *(f"| {d} | {style} |" for d, style in DOMAIN_STYLES.items()),
         "",
-        f"Classes: {', '.join(f'`{c}`' for c in CLASSES)}; {PER_CELL} originals per (domain, class) in the five",
-        "first domains, and one or two per class in `generated`.",
+        f"Classes: {classes}.",
+        f"{PER_CELL} originals per (domain, class) in the first five domains; in `generated`, one",
+        "picture per class plus the fish grid and its upscale. Every object is drawn once as a",
+        "set of coloured polygons and rendered through each domain's style.",
         "",
+    ]
+
+
+def sources_pairs() -> list[str]:
+    box = tile_box(UPSCALED_TILE)
+    return [
         "## Near-duplicates",
         "",
         "| original | near-duplicate | transform |",
         "|---|---|---|",
-    ]
-    for src, t in DUPLICATES:
-        lines.append(f"| `{src}` | `{src.removesuffix('.jpg')}_dup_{t}.jpg` | {DUP_WORDS[t]} |")
-    box = tile_box(UPSCALED_TILE)
-    lines += [
+        *(f"| `{src}` | `{dup_name(src, t)}` | {DUP_WORDS[t]} |" for src, t in DUPLICATES),
         "",
         "## Midjourney-style grid",
         "",
-        f"`generated/fish/grid_fish.png` is a 2x2 grid of {TILE}px tiles with {SEAM}px seams (tiles numbered",
-        f"1-4 row by row, like U1-U4). `generated/fish/upscale_fish.png` is tile {UPSCALED_TILE} (box {box})",
-        "cropped and upscaled 2x, with the same prompt. Their `parameters` text chunk:",
+        f"`generated/fish/grid_fish.png` is a 2x2 grid of {TILE}px tiles with {SEAM}px seams",
+        "(tiles numbered 1-4 row by row, like Midjourney's U1-U4).",
+        f"`generated/fish/upscale_fish.png` is tile {UPSCALED_TILE} ({TILE_WHERE[UPSCALED_TILE]},",
+        f"box {box}) cropped and upscaled 2x, with the same prompt. Their `parameters` chunk:",
         "",
         "```",
         GRID_PARAMETERS,
         "```",
         "",
-        "## Every image",
-        "",
-        "| file | kind | what it shows | prompt |",
-        "|---|---|---|---|",
     ]
+
+
+def write_sources(out: Path, entries: list[Entry]) -> None:
+    lines = [*sources_header(), *sources_pairs(), "## Every image", "",
+             "| file | kind | what it shows | prompt |", "|---|---|---|---|"]
     for e in sorted(entries, key=lambda e: e.path):
         lines.append(f"| `{e.path}` | {e.kind} | {e.description} | {e.prompt or ''} |")
     lines += [
@@ -1194,16 +1277,18 @@ def write_sources(out: Path, entries: list[Entry]) -> None:
         "## Regenerate",
         "",
         "```",
-        "python scripts/make_examples.py            # rewrites assets/examples/ (deterministic)",
+        "python scripts/make_examples.py     # rewrites assets/examples/ (deterministic)",
         "python scripts/make_examples.py --contact /tmp/contact.png   # plus a contact sheet",
         "```",
+        "",
+        "The output is the same for a given `--seed` and Pillow/numpy version, whatever `--jobs`.",
         "",
     ]
     (out / "SOURCES.md").write_text("\n".join(lines))
 
 
 def contact_sheet(out: Path, entries: list[Entry], path: Path, thumb: int = 112) -> None:
-    """All originals in a grid, one row per domain (for looking, not committed)."""
+    """Every image in a grid, one row per domain (for looking at, not for committing)."""
     rows: dict[str, list[Entry]] = {}
     for e in entries:
         rows.setdefault(e.domain, []).append(e)
@@ -1212,8 +1297,8 @@ def contact_sheet(out: Path, entries: list[Entry], path: Path, thumb: int = 112)
     for r, domain in enumerate(rows):
         for c, e in enumerate(rows[domain]):
             with Image.open(out / e.path) as im:
-                sheet.paste(ImageOps.pad(im.convert("RGB"), (thumb, thumb), color=(255, 255, 255)),
-                            (c * thumb, r * thumb))
+                tile = ImageOps.pad(im.convert("RGB"), (thumb, thumb), color=(255, 255, 255))
+            sheet.paste(tile, (c * thumb, r * thumb))
     sheet.save(path)
 
 
@@ -1221,7 +1306,8 @@ def build(out: Path, seed: int, jobs: int = 1) -> list[Entry]:
     out.mkdir(parents=True, exist_ok=True)
     clear_previous(out)
     originals = make_originals(out, seed, jobs)
-    entries = originals + make_duplicates(out, originals) + make_grid(out, seed) + make_generated(out, seed)
+    entries = [*originals, *make_duplicates(out, originals), *make_grid(out, seed),
+               *make_generated(out, seed)]
     write_manifest(out, entries, seed)
     write_sources(out, entries)
     return entries
@@ -1229,9 +1315,11 @@ def build(out: Path, seed: int, jobs: int = 1) -> list[Entry]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="collection folder to (re)write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="collection folder to (re)write (default: assets/examples)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--contact", type=Path, help="also write a contact sheet of the originals here")
+    parser.add_argument("--contact", type=Path,
+                        help="also write a contact sheet of every image to this path")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes (the output does not depend on it)")
     args = parser.parse_args(argv)
