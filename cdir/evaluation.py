@@ -27,15 +27,15 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from cdir.metrics import query_metrics, rank_order
+from cdir.metrics import metrics_from_ranks, relevant_ranks, top_k_order
 from cdir.scoring import FusionWeights, ModeError, check_mode, required_query_kinds, score_matrix
+from cdir.store import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,8 @@ class _Prepared:
         raw = {False: data.caption, True: data.caption_neutral}
         masks = {flag: caption_mask(m) for flag, m in raw.items() if m is not None}
         captions = {flag: np.where(masks[flag][:, None], raw[flag], 0.0) for flag in masks}
-        names = [d for d in domain_order or sorted(set(data.domains)) if d in set(data.domains)]
+        present = set(data.domains)
+        names = [d for d in domain_order or sorted(present) if d in present]
         lookup = {name: i for i, name in enumerate(names)}
         class_names, class_codes = np.unique(data.classes, return_inverse=True)
         domain_codes = np.array([lookup[d] for d in data.domains], dtype=np.int64)
@@ -295,13 +296,14 @@ class PairResult:
     gallery_size: int
 
 
-def _percent_mean(values: list[np.ndarray] | list[float]) -> float:
-    flat = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
-    flat = flat[np.isfinite(flat)]
-    return float(100.0 * flat.mean()) if len(flat) else math.nan
+def _mean(values: Sequence[float] | np.ndarray) -> float:
+    """Mean of the finite values, ``nan`` when there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else math.nan
 
 
-def evaluate_pair(
+def _evaluate_pair(
     data: _Prepared, variant: Variant, a: str, b: str, ks: Sequence[int], chunk: int
 ) -> PairResult:
     """Queries from domain ``a`` against the gallery of domain ``b``."""
@@ -309,20 +311,16 @@ def evaluate_pair(
     gallery_classes = data.class_codes[gallery]
     has_relevant = np.isin(data.class_codes[queries], gallery_classes)
     measured = queries[has_relevant & data.can_query(variant, queries)]
-    precision: dict[int, list[np.ndarray]] = {k: [] for k in ks}
-    aps = []
+    ranks: list[np.ndarray] = []
     for rows, scores in _score_chunks(data, variant, measured, gallery, chunk):
-        relevant = data.class_codes[rows][:, None] == gallery_classes[None, :]
-        metrics = query_metrics(scores, relevant, ks, chunk)
-        aps.append(metrics.average_precision)
-        for k in ks:
-            precision[k].append(metrics.precision[k])
+        ranks += relevant_ranks(scores, data.class_codes[rows][:, None] == gallery_classes)
+    metrics = metrics_from_ranks(ranks, ks)
     return PairResult(
         variant=variant.name,
         query_domain=a,
         gallery_domain=b,
-        precision={k: _percent_mean(v) for k, v in precision.items()},
-        map=_percent_mean(aps),
+        precision={k: 100.0 * _mean(v) for k, v in metrics.precision.items()},
+        map=100.0 * _mean(metrics.average_precision),
         n_queries=len(measured),
         n_no_relevant=int((~has_relevant).sum()),
         n_no_caption=int(has_relevant.sum()) - len(measured),
@@ -340,15 +338,14 @@ class AverageResult:
     n_pairs: int
 
 
-def average_pairs(
+def _average_pairs(
     pairs: Sequence[PairResult], variants: Sequence[str], ks: Sequence[int]
 ) -> list[AverageResult]:
     out = []
     for name in variants:
         rows = [p for p in pairs if p.variant == name and p.n_queries > 0]
-        precision = {k: _percent_mean([p.precision[k] / 100 for p in rows]) for k in ks}
-        mean_ap = _percent_mean([p.map / 100 for p in rows])
-        out.append(AverageResult(name, precision, mean_ap, len(rows)))
+        precision = {k: _mean([p.precision[k] for p in rows]) for k in ks}
+        out.append(AverageResult(name, precision, _mean([p.map for p in rows]), len(rows)))
     return out
 
 
@@ -365,23 +362,17 @@ class BiasResult:
     n_queries: int
 
 
-def _top_k_without_self(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Gallery indices of each row's top ``k``, the query itself (gallery = everything) removed."""
-    order = rank_order(scores)
-    order = order[order != rows[:, None]].reshape(len(rows), -1)
-    return order[:, :k]
-
-
-def own_domain_fractions(
+def _own_domain_fractions(
     data: _Prepared, variant: Variant, k: int, chunk: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(query rows, fraction of each one's top-k from its own domain)``; items that the
-    variant cannot score (``-inf``) do not count in the top k."""
+    """``(query rows, share of each one's top k from its own domain)``, the gallery being every
+    image but the query. Items the variant cannot score (``-inf``) do not count in the top k."""
     everyone = np.arange(len(data.image))
     queries = everyone[data.can_query(variant, everyone)]
     fractions = []
     for rows, scores in _score_chunks(data, variant, queries, everyone, chunk):
-        top = _top_k_without_self(scores, rows, k)
+        scores[np.arange(len(rows)), rows] = -np.inf  # the query itself is not a result
+        top = top_k_order(scores, k)
         scored = np.isfinite(np.take_along_axis(scores, top, axis=1))
         own = data.domain_codes[top] == data.domain_codes[rows][:, None]
         count = scored.sum(axis=1)
@@ -390,18 +381,18 @@ def own_domain_fractions(
     return queries, np.concatenate(fractions) if fractions else np.zeros(0)
 
 
-def domain_bias(data: _Prepared, variant: Variant, k: int, chunk: int) -> list[BiasResult]:
+def _domain_bias(data: _Prepared, variant: Variant, k: int, chunk: int) -> list[BiasResult]:
     """The own-domain share of the top ``k``, overall and per query domain."""
-    rows, fractions = own_domain_fractions(data, variant, k, chunk)
+    rows, fractions = _own_domain_fractions(data, variant, k, chunk)
     codes = data.domain_codes[rows]
-    out = [BiasResult(variant.name, ALL, _percent_mean([fractions]), len(rows))]
+    out = [BiasResult(variant.name, ALL, 100.0 * _mean(fractions), len(rows))]
     for code, name in enumerate(data.domain_names):
         mine = fractions[codes == code]
-        out.append(BiasResult(variant.name, name, _percent_mean([mine]), len(mine)))
+        out.append(BiasResult(variant.name, name, 100.0 * _mean(mine), len(mine)))
     return out
 
 
-def chance_bias(data: _Prepared) -> dict[str, float]:
+def _chance_bias(data: _Prepared) -> dict[str, float]:
     """The own-domain share (%) a random ranking gives, overall and per domain."""
     sizes = np.bincount(data.domain_codes, minlength=len(data.domain_names))
     share = (sizes - 1) / max(len(data.image) - 1, 1)
@@ -477,7 +468,7 @@ def _caption_notes(data: _Prepared, variants: Sequence[Variant]) -> list[str]:
             kind = "neutralised caption" if flag else "caption"
             notes.append(
                 f"{int((~mask).sum())} images have no {kind} vector: caption-based variants "
-                "skip them as queries and rank them last in the gallery"
+                "skip them as queries; variants comparing gallery captions rank them last"
             )
     return notes
 
@@ -514,7 +505,7 @@ def _run_pairs(
     results = []
     for variant in variants:
         for a, b in _pairs_of(data.domain_names):
-            results.append(evaluate_pair(data, variant, a, b, ks, chunk))
+            results.append(_evaluate_pair(data, variant, a, b, ks, chunk))
             tick()
     return results
 
@@ -524,7 +515,7 @@ def _run_bias(
 ) -> list[BiasResult]:
     results = []
     for variant in variants:
-        results += domain_bias(data, variant, k, chunk)
+        results += _domain_bias(data, variant, k, chunk)
         tick()
     return results
 
@@ -554,9 +545,9 @@ def evaluate(
     )
     if n_pairs:
         report.pairs = _run_pairs(prepared, variants, ks, config.chunk_size, tick)
-        report.averages = average_pairs(report.pairs, report.variants, ks)
+        report.averages = _average_pairs(report.pairs, report.variants, ks)
         report.bias = _run_bias(prepared, variants, config.bias_k, config.chunk_size, tick)
-        report.bias_chance = chance_bias(prepared)
+        report.bias_chance = _chance_bias(prepared)
         report.notes += _absent_class_notes(prepared) + _caption_notes(prepared, variants)
     return report
 
@@ -572,9 +563,10 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = True) -> list[str]:
+    """A Markdown table; columns after the first are right-aligned when ``numeric``."""
     lines = ["| " + " | ".join(map(_cell, head)) + " |"]
-    lines.append("|:---|" + "---:|" * (len(head) - 1))
+    lines.append("|:---|" + ("---:|" if numeric else ":---|") * (len(head) - 1))
     return lines + ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
 
 
@@ -607,7 +599,7 @@ def _header_lines(report: EvalReport, header: Mapping[str, str]) -> list[str]:
         ("k", ", ".join(map(str, report.ks))),
         ("variants", ", ".join(report.variants)),
     ]
-    return ["# Cross-domain retrieval evaluation", "", *_table(["", ""], facts)]
+    return ["# Cross-domain retrieval evaluation", "", *_table(["", ""], facts, numeric=False)]
 
 
 def _averages_lines(report: EvalReport) -> list[str]:
@@ -728,17 +720,6 @@ def render_json(report: EvalReport, header: Mapping[str, str]) -> dict:
     return _json_clean(document)  # type: ignore[return-value]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     report: EvalReport, out_dir: str | os.PathLike, header: Mapping[str, str] | None = None
 ) -> dict[str, Path]:
@@ -752,6 +733,6 @@ def write_report(
     }
     paths = {kind: out / f"report.{kind}" for kind in texts}
     for kind, text in texts.items():
-        _atomic_write(paths[kind], text)
+        atomic_write_bytes(paths[kind], text.encode("utf-8"))
     logger.info("wrote evaluation report to %s", out)
     return paths
