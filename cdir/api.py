@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cdir.collection import check_sources
 from cdir.models import Models, load_models
 from cdir.pipeline import IngestConfig, IngestReport, Progress, ingest as run_ingest
 from cdir.presets import get_preset, list_presets
@@ -46,6 +47,7 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Add images (folders, zips, files) to the collection at ``store``."""
+    check_sources(sources)  # fail on a mistyped path before spending seconds loading models
     if Store.exists(Path(store)):
         preset = Store.load(store).preset or preset
     models = get_models(preset, model_root)
@@ -72,24 +74,70 @@ def open_collection(store: str | Path, model_root: str | Path | None = None) -> 
     return Session(loaded, models, Searcher(loaded, models))
 
 
+_sessions_lock = threading.Lock()
+_sessions: dict[str, Session] = {}
+
+
+def session_for(store: str | Path, model_root: str | Path | None = None) -> Session:
+    """A shared open session for ``store``, re-opened when the store changed on disk (captions
+    written by a background job, images added). Sessions hold models and indexes; UI state holds
+    only the store path."""
+    key = str(Path(store).resolve())
+    revision = Store.read_meta(key).get("revision")
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None or session.store.meta.get("revision") != revision:
+            session = _sessions[key] = open_collection(key, model_root)
+        return session
+
+
 def search(
     session: Session,
     *,
-    image: str | Path | None = None,
+    image: str | Path | Any = None,
     text: str | None = None,
     item_id: int | None = None,
     options: SearchOptions = SearchOptions(),
 ) -> SearchResult:
-    """Exactly one of ``image``, ``text`` or ``item_id`` is the query."""
+    """Exactly one of ``image`` (a file path or a PIL image), ``text`` or ``item_id`` is the
+    query."""
     given = [name for name, v in (("image", image), ("text", text), ("id", item_id))
              if v is not None]
     if len(given) != 1:
         raise ValueError(f"give exactly one query (an image, a text or an id), not {given or 0}")
+    if image is not None and not isinstance(image, str | Path):
+        return session.searcher.by_picture(image, options)
     if image is not None:
         return session.searcher.by_image(image, options)
     if text is not None:
         return session.searcher.by_text(text, options)
     return session.searcher.by_id(int(item_id), options)  # type: ignore[arg-type]
+
+
+def search_per_domain(
+    session: Session, *, options: SearchOptions = SearchOptions(), **query: Any
+) -> list[tuple[str, SearchResult]]:
+    """Cross-domain view: one ranked row per target domain (``options.domains``, or every domain
+    of the collection when empty)."""
+    domains = options.domains or tuple(domains_of(session.store))
+    return [(d, search(session, options=replace(options, domains=(d,)), **query))
+            for d in domains]
+
+
+def preview(session: Session, per_domain: int = 6) -> list[tuple[str, list[Any]]]:
+    """A few items of every domain, to show what a collection holds."""
+    items = session.store.items
+    ok = items[items["status"] == "ok"]
+    rows = []
+    for domain, group in ok.groupby(ok["domain"].fillna("unlabelled"), sort=True):
+        hits = [session.searcher.hit(0, int(r), 0.0) for r in group.index[:per_domain]]
+        rows.append((str(domain), hits))
+    return rows
+
+
+def domains_of(store: Store) -> list[str]:
+    ok = store.items[store.items["status"] == "ok"]
+    return sorted(str(d) for d in ok["domain"].dropna().unique())
 
 
 def info(store: str | Path) -> dict[str, Any]:
@@ -99,6 +147,7 @@ def info(store: str | Path) -> dict[str, Any]:
     ok = items[items["status"] == "ok"]
     return {
         "store": str(loaded.root),
+        "name": loaded.root.name,
         "preset": loaded.preset,
         "format_version": loaded.meta.get("format_version"),
         "dim": loaded.meta.get("dim"),

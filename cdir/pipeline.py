@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from cdir.cache import Cache, text_key
-from cdir.collection import ArchiveLimits, SourceFile, scan_sources
+from cdir.collection import ArchiveLimits, SourceFile, check_sources, scan_sources
 from cdir.decode import DecodeLimits, file_sha256
 from cdir.models import Models
 from cdir.reader import ImageInfo, read_batches, read_one
-from cdir.store import FILES_DIR, Store, StoreError, normalise_items
+from cdir.store import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
+from cdir.textnorm import Neutraliser
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class IngestConfig:
     shared_cache: bool = True
     predict_domains: bool = True
     checkpoint_seconds: float = 30.0  # write the store at least this often while captioning
+    only: frozenset[str] | None = None  # keep only the files with these rel_paths (None: all)
 
 
 @dataclass
@@ -115,8 +117,16 @@ def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) ->
                      "domain": f.domain, "class": f.label,
                      "label_source": f.label_source or "none", "caption": f.caption,
                      "caption_source": "manifest" if f.caption else None, "status": "pending",
-                     "parent_id": -1, "file_size": f.path.stat().st_size})
+                     "parent_id": -1, "file_size": _size(f.path)})
     return pd.DataFrame(rows)
+
+
+def _size(path: Path) -> int:
+    """File size, or -1 for a file that vanished (hashing then records the failure)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _hash_rows(store: Store, rows: np.ndarray, progress: Progress) -> None:
@@ -145,10 +155,25 @@ def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray) -
     infos = cache.get_texts("image_info", "v1", shas)
     found: dict[int, Any] = {}
     for row, sha in zip(rows, shas, strict=True):
-        if sha in vectors and sha in infos and store.thumb_path(sha).exists():
+        if sha in vectors and sha in infos:
             _apply_info(store.items, row, json.loads(infos[sha]))
             found[row] = vectors[sha]
     return found
+
+
+def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestConfig) -> None:
+    """Thumbnails for cached items that lack one here (the same file ingested into another
+    collection): decoding only, no model; an item that no longer decodes becomes a failure."""
+    items = store.items
+    rows = [r for r in vectors if not store.thumb_path(items.at[r, "sha256"]).exists()]
+    jobs = [partial(read_one, r, store.image_path(items.iloc[r]),
+                    store.thumb_path(items.at[r, "sha256"]), None, config.decode_limits)
+            for r in rows]
+    for batch in read_batches(jobs, config.batch_size, config.workers):
+        for result in batch:
+            if result.error is not None:
+                items.loc[result.row, ["status", "error"]] = ["failed", result.error]
+                del vectors[result.row]
 
 
 def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfig,
@@ -157,7 +182,8 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     items, key = store.items, embed_key(models)
     todo = np.flatnonzero(items["status"].to_numpy() != "failed")
     vectors = _cached_image_work(store, cache, key, todo)
-    missing = [r for r in todo if r not in vectors]
+    _restore_thumbnails(store, vectors, config)
+    missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
     jobs = [partial(read_one, r, store.image_path(items.iloc[r]),
                     store.thumb_path(items.at[r, "sha256"]), models.embedder.preprocess,
                     config.decode_limits) for r in missing]
@@ -253,6 +279,26 @@ def embed_captions(store: Store, models: Models, cache: Cache, progress: Progres
     progress(len(rows), len(rows), "embedding captions")
 
 
+def neutral_caption_matrix(store: Store, models: Models, cache: Cache,
+                           neutraliser: Neutraliser) -> np.ndarray | None:
+    """Embeddings of the captions with style words removed (zeros where there is no caption);
+    kept in ``derived/`` under the word list's key."""
+    if store.caption_emb is None:
+        return None
+    path = store.derived_dir() / f"caption_neutral_{neutraliser.key()}.npy"
+    if path.is_file():
+        matrix = np.load(path, allow_pickle=False)
+        if matrix.shape == store.caption_emb.shape:
+            return matrix
+    matrix = np.zeros_like(store.caption_emb)
+    rows = np.flatnonzero(store.caption_mask())
+    if len(rows):
+        texts = [neutraliser(str(store.items.at[r, "caption"])) for r in rows]
+        matrix[rows] = embed_texts(texts, models, cache)
+    atomic_write_npy(path, matrix)
+    return matrix
+
+
 def predict_domains(store: Store, models: Models, cache: Cache) -> int:
     """Zero-shot domain for readable items without one, marked ``label_source=predicted``."""
     items = store.items
@@ -280,13 +326,16 @@ def ingest(
         raise ValueError(f"captions must be one of {', '.join(CAPTION_MODES)}")
     progress = progress or _noop
     clock = time.monotonic()
+    check_sources(sources)  # before the store is created: a mistyped path leaves nothing behind
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
     scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
                         config.manifest)
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
-    added = new_rows(store.items, scan.files, store.root)
-    report.added, report.already_present = len(added), len(scan.files) - len(added)
+    files = scan.files if config.only is None else [f for f in scan.files
+                                                     if f.rel_path in config.only]
+    added = new_rows(store.items, files, store.root)
+    report.added, report.already_present = len(added), len(files) - len(added)
     store.items = normalise_items(pd.concat([store.items, added], ignore_index=True)
                                   if len(added) else store.items)
     _hash_rows(store, np.flatnonzero(store.items["sha256"].isna().to_numpy()), progress)

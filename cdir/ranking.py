@@ -31,7 +31,10 @@ from cdir.scoring import (
 log = logging.getLogger(__name__)
 
 GALLERY_KINDS: tuple[str, ...] = ("image", "caption")
-NO_CAPTIONS_HINT = "no captions yet: run ingest with --captions all, or use --mode image"
+NO_CAPTIONS_HINT = (
+    "no captions yet (they are made after the images are embedded: wait for captioning to "
+    "finish, or ingest with --captions all); meanwhile use the image or caption (CM) mode"
+)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from cdir.cache import Cache
 from cdir.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
 from cdir.index import IndexConfig, VectorIndex, build_index, load_index
 from cdir.models import Models
-from cdir.pipeline import embed_key, embed_texts
+from cdir.pipeline import embed_key, embed_texts, neutral_caption_matrix
 from cdir.ranking import GalleryVectors, RankRequest, rank
 from cdir.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
-from cdir.store import Store, atomic_write_json, atomic_write_npy
+from cdir.store import Store, atomic_write_json
 from cdir.textnorm import Neutraliser
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class Searcher:
         return self._run(query, options)
 
     def by_image(self, path: str | Path, options: SearchOptions = SearchOptions()) -> SearchResult:
+        """Query by an image file from anywhere (its caption is computed and cached by hash)."""
         from cdir.decode import DecodeError
 
         path = Path(path)
@@ -133,8 +134,14 @@ class Searcher:
             image = load_rgb(path, self.decode_limits)
         except DecodeError as exc:
             raise QueryError(f"cannot use {path.name} as a query: {exc.reason}") from exc
-        sha = file_sha256(path)
-        query = Query("image", pixel_sha256=pixel_sha256(image))
+        return self.by_picture(image, options, file_sha256(path))
+
+    def by_picture(self, image: Any, options: SearchOptions = SearchOptions(),
+                   sha: str | None = None) -> SearchResult:
+        """Query by an RGB PIL image (a sketch drawn in the browser, a pasted picture)."""
+        pixels = pixel_sha256(image)
+        sha = sha or pixels
+        query = Query("image", pixel_sha256=pixels)
         query.vectors["image"] = self.image_vector(image, sha)
         if self._needs_caption(options):
             query.caption = self.image_caption(image, sha)
@@ -193,7 +200,7 @@ class Searcher:
         request = RankRequest(options.mode, options.k, self._allowed(options.domains),
                               self._excluded(query, options), fusion)
         ranked = rank(query.vectors, self.gallery(options), request)
-        return SearchResult(query, [self._hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)],
+        return SearchResult(query, [self.hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)],
                             options)
 
     def _allowed(self, domains: tuple[str, ...]) -> np.ndarray:
@@ -216,7 +223,8 @@ class Searcher:
             mask |= (items["pixel_sha256"] == query.pixel_sha256).fillna(False).to_numpy(bool)
         return mask
 
-    def _hit(self, rank_: int, row: int, score: float) -> Hit:
+    def hit(self, rank_: int, row: int, score: float) -> Hit:
+        """A result card's data for gallery row ``row``."""
         item = self.store.items.iloc[row]
         return Hit(rank_, int(item["id"]), round(float(score), 6), str(item["path"]),
                    str(item["rel_path"]), str(self.store.thumb_path(str(item["sha256"]))),
@@ -236,21 +244,7 @@ class Searcher:
             return self._galleries[key]
 
     def _neutral_captions(self, neutraliser: Neutraliser) -> np.ndarray | None:
-        store = self.store
-        if store.caption_emb is None:
-            return None
-        path = store.derived_dir() / f"caption_neutral_{neutraliser.key()}.npy"
-        if path.is_file():
-            matrix = np.load(path, allow_pickle=False)
-            if matrix.shape == store.caption_emb.shape:
-                return matrix
-        matrix = np.zeros_like(store.caption_emb)
-        rows = np.flatnonzero(store.caption_mask())
-        texts = [neutraliser(str(store.items.at[r, "caption"])) for r in rows]
-        if len(rows):
-            matrix[rows] = embed_texts(texts, self.models, self.cache)
-        atomic_write_npy(path, matrix)
-        return matrix
+        return neutral_caption_matrix(self.store, self.models, self.cache, neutraliser)
 
     def _indexes(self, key: str, caption: np.ndarray | None) -> dict[str, VectorIndex]:
         indexes = {"image": self._index(f"image_{key}", self.store.image_emb)}
@@ -262,7 +256,7 @@ class Searcher:
         """Load the saved index if it belongs to this version of the store, else build it."""
         path = self.store.derived_dir() / f"{name}.index"
         stamp = path.with_suffix(".json")
-        fingerprint = {"store": self.store.fingerprint(), "config": asdict(self.index_config)}
+        fingerprint = {"vectors": matrix_fingerprint(matrix), "config": asdict(self.index_config)}
         if path.is_file() and stamp.is_file() and _read_json(stamp) == fingerprint:
             return load_index(path)
         index = build_index(matrix, self.index_config)
@@ -274,6 +268,14 @@ class Searcher:
         """Forget galleries after the store changed (e.g. captions arrived)."""
         with self._lock:
             self._galleries.clear()
+
+
+def matrix_fingerprint(matrix: np.ndarray) -> str:
+    """Shape and a hash of the bytes: changes whenever any vector changes."""
+    import hashlib
+
+    data = np.ascontiguousarray(matrix, dtype=np.float32)
+    return f"{data.shape}-{hashlib.blake2b(data.data, digest_size=16).hexdigest()}"
 
 
 def _read_json(path: Path) -> Any:

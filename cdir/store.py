@@ -62,6 +62,10 @@ COLUMNS: dict[str, str] = {
 }
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class StoreError(RuntimeError):
     """A store that cannot be read or written; the message says what to do."""
 
@@ -79,6 +83,7 @@ def atomic_write(path: Path, writer: Callable[[Any], Any]) -> None:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -136,15 +141,20 @@ class Store:
         return store
 
     @classmethod
-    def load(cls, root: Path | str) -> Store:
+    def read_meta(cls, root: Path | str) -> dict[str, Any]:
         root = Path(root)
         if not cls.exists(root):
             raise StoreError(f"no collection at {root}: create one with `python -m cdir ingest SRC "
                              f"--store {root}`")
         try:
-            meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
+            return dict(json.loads((root / META_FILE).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read {root / META_FILE}: {exc}") from exc
+
+    @classmethod
+    def load(cls, root: Path | str) -> Store:
+        root = Path(root)
+        meta = cls.read_meta(root)
         if meta.get("format_version", 0) > FORMAT_VERSION:
             raise StoreError(f"{root} was written by a newer cdir (format "
                              f"{meta['format_version']}); upgrade cdir to read it")
@@ -177,7 +187,8 @@ class Store:
         for name, matrix in ((IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb)):
             if matrix is not None:
                 atomic_write_npy(self.root / name, np.ascontiguousarray(matrix, dtype=np.float32))
-        self.meta.update(self.counts(), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.meta.update(self.counts(), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         revision=time.time_ns())
         atomic_write_json(self.root / META_FILE, self.meta)
 
     # ---------------------------------------------------------------------------------- reading
@@ -212,4 +223,4 @@ class Store:
 
     def fingerprint(self) -> str:
         """Changes whenever the items or their embeddings change (keys derived products)."""
-        return f"{len(self.items)}-{self.meta.get('updated', '')}"
+        return f"{len(self.items)}-{self.meta.get('revision', 0)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -158,10 +159,10 @@ def test_fusion_of_image_only_needs_no_captions() -> None:
 @pytest.mark.parametrize("mode", ["caption-caption", "fusion"])
 def test_no_gallery_captions_says_what_to_do(mode) -> None:
     gallery = GalleryVectors(E[:6])
-    with pytest.raises(ModeError, match="no captions yet: run ingest with --captions all, or use"):
+    with pytest.raises(ModeError, match=r"no captions yet .*ingest with --captions all"):
         rank(QUERY, gallery, RankRequest(mode))
     all_missing = GalleryVectors(E[:6], np.zeros((6, D), dtype=np.float32))
-    with pytest.raises(ModeError, match=NO_CAPTIONS_HINT):
+    with pytest.raises(ModeError, match=re.escape(NO_CAPTIONS_HINT)):
         rank(QUERY, all_missing, RankRequest(mode))
 
 

@@ -1,0 +1,216 @@
+"""cdir web app: explore an image collection across visual domains by caption matching.
+
+    python app.py [--preset default] [--store ./stores] [--host 127.0.0.1] [--port 7860]
+
+Layout and event wiring only; every handler lives in ``cdir.webui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from cdir import webui
+from cdir.presets import get_preset, list_presets
+from cdir.textnorm import Neutraliser
+from cdir.webui import AppActions
+from cdir.workspace import Workspace
+
+HERE = Path(__file__).resolve().parent
+ASSETS = HERE / "assets"
+APP_JS = (HERE / "cdir" / "static" / "app.js").read_text(encoding="utf-8")
+CSS = (HERE / "cdir" / "static" / "app.css").read_text(encoding="utf-8")
+METHOD_HTML = (HERE / "cdir" / "static" / "method.html").read_text(encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default=os.environ.get("CDIR_PRESET", "default"),
+                   help=f"model preset: {', '.join(list_presets())}")
+    p.add_argument("--store", default=os.environ.get("CDIR_STORE", "stores"),
+                   help="workspace directory holding the collections")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--model-dir", default=None, help="local model directory ($CDIR_MODEL_DIR)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    return p.parse_args(argv)
+
+
+def _collection_tab(actions: AppActions, ui: dict) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            gr.Markdown("#### Try it in one click")
+            ui["examples"] = gr.Button("Load the example collection", variant="primary",
+                                       elem_id="load-examples")
+            gr.Markdown("#### Or bring your own images")
+            ui["files"] = gr.File(file_count="multiple", file_types=["image", ".zip"],
+                                  label="Drop images or a zip — folders <domain>/<class>/ "
+                                        "give labels", elem_id="upload-files")
+            ui["name"] = gr.Textbox(label="Collection name", placeholder="my-collection")
+            ui["preset"] = gr.Dropdown(list_presets(), value=actions.preset, label="Model preset")
+            ui["captions"] = gr.Radio(webui.CAPTION_CHOICES, value="background",
+                                      label="Captions")
+            ui["build"] = gr.Button("Build the collection", elem_id="build-collection")
+            gr.Markdown("#### Saved collections")
+            ui["saved"] = gr.Dropdown(actions.workspace.collections(), label="Open a saved "
+                                      "collection", allow_custom_value=False)
+            ui["open"] = gr.Button("Open")
+        with gr.Column(scale=2):
+            ui["summary"] = gr.Markdown("Nothing loaded yet.", elem_id="collection-summary")
+            ui["preview"] = gr.HTML("", elem_id="collection-preview")
+
+
+def _search_tab(ui: dict) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=340):
+            with gr.Tabs():
+                with gr.Tab("Image"):
+                    ui["q_image"] = gr.Image(type="filepath", sources=["upload", "clipboard"],
+                                             label="Query image: drop, paste or click", height=240,
+                                             elem_id="query-image")
+                    ui["img_btn"] = gr.Button("Search with this image", variant="primary")
+                with gr.Tab("Sketch"):
+                    ui["sketch"] = gr.Sketchpad(type="pil", canvas_size=(384, 384),
+                                                label="Draw a query")
+                    ui["sketch_btn"] = gr.Button("Search with this sketch", variant="primary")
+                with gr.Tab("Text"):
+                    ui["q_text"] = gr.Textbox(label="Describe what you are looking for",
+                                              placeholder="a red boat")
+                    ui["text_btn"] = gr.Button("Search with this text", variant="primary")
+            ui["mode"] = gr.Radio(webui.MODE_CHOICES, value="caption", label="Retrieval mode",
+                                  elem_id="mode")
+            ui["k"] = gr.Slider(1, 48, value=12, step=1, label="Results (k)")
+            ui["cross"] = gr.Checkbox(label="Cross-domain view: one row per target domain",
+                                      elem_id="cross-domain")
+            ui["domains"] = gr.CheckboxGroup([], label="Target domains (none ticked = all)")
+            with gr.Accordion("Style words and fusion weights", open=False):
+                ui["neutral"] = gr.Checkbox(label="Remove style words from captions before "
+                                                  "matching ('a sketch of', 'painting', ...)")
+                ui["words"] = gr.Textbox(Neutraliser().to_text(), lines=6,
+                                         label="Style words (one per line)")
+                ui["w_img"] = gr.Slider(0, 2, value=0.5, step=0.1, label="fusion: image → image")
+                ui["w_cap"] = gr.Slider(0, 2, value=1.0, step=0.1, label="fusion: caption → image")
+                ui["w_cc"] = gr.Slider(0, 2, value=0.5, step=0.1,
+                                       label="fusion: caption → caption")
+        with gr.Column(scale=2):
+            ui["query_md"] = gr.Markdown("Choose a query on the left. Click any result to search "
+                                         "for more like it.", elem_id="query-info")
+            ui["results"] = gr.HTML('<div class="cdir-empty">Results appear here.</div>',
+                                    elem_id="results")
+            with gr.Accordion("Scores as a table", open=False):
+                ui["table"] = gr.Dataframe(headers=webui.views.HITS_HEADERS, wrap=True,
+                                           interactive=False)
+
+
+def _map_tab(ui: dict) -> None:
+    with gr.Row():
+        ui["method"] = gr.Radio([("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
+                                value="umap", label="Projection")
+        ui["vectors"] = gr.Radio([("image embeddings", "image"), ("caption embeddings",
+                                                                  "caption")],
+                                 value="image", label="Embeddings")
+        ui["color"] = gr.Radio(["domain", "class"], value="domain", label="Colour by")
+        ui["draw"] = gr.Button("Draw the map", variant="primary", elem_id="draw-map")
+    with gr.Row():
+        with gr.Column(scale=3):
+            ui["plot"] = gr.Plot(elem_id="cdir-map", label="Click a point to see the image")
+        with gr.Column(scale=2):
+            ui["sel_image"] = gr.Image(label="Selected image", interactive=False, height=220,
+                                       elem_id="map-selected-image")
+            ui["sel_md"] = gr.Markdown("Click a point on the map.", elem_id="map-selected")
+            ui["sel_cards"] = gr.HTML("", elem_id="map-neighbours")
+    ui["map_click"] = gr.Textbox(visible="hidden", elem_id="map-click")
+
+
+def build_app(actions: AppActions) -> gr.Blocks:
+    preset = get_preset(actions.preset)
+    ui: dict = {}
+    with gr.Blocks(title="cdir · cross-domain image retrieval") as demo:
+        store = gr.State(None)
+        gr.HTML(webui.header_html())
+        gr.HTML(webui.views.banner_html(preset.trained, preset.name))
+        status = gr.Markdown(webui.views.status_line(None, None), elem_id="status")
+        timer = gr.Timer(3.0, active=False)
+        with gr.Tabs():
+            with gr.Tab("Collection", id="collection"):
+                _collection_tab(actions, ui)
+            with gr.Tab("Search", id="search"):
+                _search_tab(ui)
+            with gr.Tab("Map", id="map") as map_tab:
+                _map_tab(ui)
+            with gr.Tab("How it works", id="method"):
+                gr.HTML(METHOD_HTML)
+        ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
+        _wire(actions, ui, store, status, timer, map_tab)
+    return demo
+
+
+def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
+          map_tab: gr.Tab) -> None:
+    loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer]
+
+    def load_examples(preset: str, progress: gr.Progress = gr.Progress()) -> tuple:
+        return webui.as_gr_error(actions.load_examples)(preset, progress)
+
+    def build(files: list, name: str, preset: str, captions: str,
+              progress: gr.Progress = gr.Progress()) -> tuple:
+        return webui.as_gr_error(actions.build)(files, name, preset, captions, progress)
+
+    ui["examples"].click(load_examples, [ui["preset"]], loaded)
+    ui["build"].click(build, [ui["files"], ui["name"], ui["preset"], ui["captions"]], loaded)
+    ui["open"].click(webui.as_gr_error(actions.open_saved), [ui["saved"]], loaded)
+    timer.tick(webui.as_gr_error(actions.tick), [store], [status, timer])
+
+    settings = [ui[n] for n in ("mode", "k", "cross", "domains", "neutral", "words", "w_img",
+                                "w_cap", "w_cc")]
+    results = [ui["query_md"], ui["results"], ui["table"]]
+    search = webui.as_gr_error
+    ui["img_btn"].click(search(actions.search_image), [store, ui["q_image"], *settings], results)
+    ui["q_image"].upload(search(actions.search_image), [store, ui["q_image"], *settings],
+                         results)
+    ui["sketch_btn"].click(search(actions.search_sketch), [store, ui["sketch"], *settings],
+                           results)
+    ui["text_btn"].click(search(actions.search_text), [store, ui["q_text"], *settings], results)
+    ui["q_text"].submit(search(actions.search_text), [store, ui["q_text"], *settings], results)
+    ui["result_click"].input(search(actions.on_result_click), [store, ui["result_click"],
+                                                                 *settings], results)
+
+    def draw(store_path: str, method: str, vectors: str, color: str,
+             progress: gr.Progress = gr.Progress()) -> object:
+        return webui.as_gr_error(actions.draw_map)(store_path, method, vectors, color, progress)
+
+    map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
+    ui["draw"].click(draw, map_inputs, [ui["plot"]])
+    map_tab.select(draw, map_inputs, [ui["plot"]])
+    point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
+    ui["map_click"].input(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
+    workspace = Workspace(Path(args.store))
+    actions = AppActions(workspace, args.preset, args.model_dir)
+    threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()
+    demo = build_app(actions)
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                **launch_options(workspace))
+
+
+def launch_options(workspace: Workspace) -> dict:
+    """What every launch needs: files served only from the workspace and assets/, upload limit,
+    theme, CSS, and the script that turns clicks on result cards and map points into events."""
+    return dict(allowed_paths=[str(workspace.root), str(ASSETS)], max_file_size="500mb",
+                theme=gr.themes.Soft(primary_hue="indigo"), css=CSS,
+                head=f"<script>{APP_JS}</script>")
+
+
+if __name__ == "__main__":
+    main()

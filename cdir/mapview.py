@@ -1,0 +1,53 @@
+"""A collection's 2-D map: which rows, which vectors, projected (cached in the store) and plotted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cdir.store import Store
+
+VECTOR_KINDS = ("image", "caption")
+COLOR_BY = ("domain", "class")
+
+
+def map_rows(store: Store, vectors: str) -> np.ndarray:
+    """Rows that have the chosen vectors (readable images; for captions, captioned ones)."""
+    if vectors not in VECTOR_KINDS:
+        raise ValueError(f"map vectors must be one of {', '.join(VECTOR_KINDS)}")
+    mask = store.ok_mask()
+    if vectors == "caption":
+        mask &= store.caption_mask()
+    return np.flatnonzero(mask)
+
+
+def collection_map(store: Store, method: str, vectors: str = "image", color_by: str = "domain",
+                   highlight: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> Any:
+    """The plotly figure of ``store`` projected with ``method`` (umap, tsne, pca)."""
+    from cdir.plots import map_figure
+    from cdir.projection import ProjectionConfig, cached_projection
+
+    if color_by not in COLOR_BY:
+        raise ValueError(f"colour by one of {', '.join(COLOR_BY)}")
+    rows = map_rows(store, vectors)
+    matrix = store.image_emb if vectors == "image" else store.caption_emb
+    xy = np.zeros((0, 2), dtype=np.float32)
+    if len(rows) and matrix is not None:
+        xy = cached_projection(store.derived_dir(), {"kind": vectors, "preset": store.preset},
+                               matrix[rows], ProjectionConfig(method=method), progress)
+    items = store.items.iloc[rows]
+    hover = [{"caption": _s(r["caption"]), "domain": _s(r["domain"]), "class": _s(r["class"]),
+              "id": int(r["id"]), "file": _s(r["rel_path"])} for _, r in items.iterrows()]
+    colours = [_s(v) or "unlabelled" for v in items[color_by]]
+    title = f"{method.upper()} of {vectors} embeddings · {len(rows)} images · colour: {color_by}"
+    return map_figure(xy, colours, hover, [int(i) for i in items["id"]], title,
+                      highlight=highlight, color_title=color_by)
+
+
+def _s(value: Any) -> str:
+    import pandas as pd
+
+    return "" if value is None or pd.isna(value) else str(value)

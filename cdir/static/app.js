@@ -1,0 +1,28 @@
+// Clicks that gradio components cannot report are handed to hidden textboxes, whose input event
+// runs the Python handler: a click on a result card (-> #result-click, "more like this"), a click
+// on a map point or on a neighbour card under the map (-> #map-click). "<id>:<time>" makes a
+// second click on the same item a new value.
+(function () {
+  function send(target, id) {
+    const box = document.querySelector(target + " textarea, " + target + " input");
+    if (!box) return;
+    box.value = id + ":" + Date.now();
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  document.addEventListener("click", function (event) {
+    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
+    if (!card) return;
+    send(card.closest("#map-neighbours") ? "#map-click" : "#result-click", card.dataset.id);
+  });
+  function bindMap() {
+    const plot = document.querySelector("#cdir-map .js-plotly-plot");
+    if (!plot || plot._cdirBound || typeof plot.on !== "function") return;
+    plot._cdirBound = true;
+    plot.on("plotly_click", function (event) {
+      const point = event && event.points && event.points[0];
+      if (!point || point.customdata === undefined) return;
+      send("#map-click", Array.isArray(point.customdata) ? point.customdata[0] : point.customdata);
+    });
+  }
+  setInterval(bindMap, 500);
+})();

@@ -1,0 +1,146 @@
+"""Plain-text and HTML views of cdir results for the web app (no gradio here)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from cdir.search import Hit, SearchResult
+
+MODE_LABELS: dict[str, str] = {
+    "caption": "Caption matching (CM): query caption → gallery images",
+    "image": "Image → image (plain CLIP baseline)",
+    "caption-caption": "Caption → caption",
+    "fusion": "Fusion of the three (weighted z-scores)",
+}
+
+
+def file_url(path: str) -> str:
+    """URL under which gradio serves a file of an allowed directory (relative: works when the app
+    is mounted under a sub-path, as on a Space)."""
+    from urllib.parse import quote
+
+    return "gradio_api/file=" + quote(str(path))
+
+
+def card_html(hit: Hit, clickable: bool = True) -> str:
+    """One result: thumbnail, score, domain and class badges, caption, prompt."""
+    attrs = f' data-id="{hit.id}" title="Click for more like this"' if clickable else ""
+    badges = "".join(f'<span class="badge {kind}">{esc(v)}</span>'
+                     for kind, v in (("dom", hit.domain), ("cls", hit.label)) if v)
+    prompt = (f'<div class="prompt" title="{esc(hit.prompt)}">prompt: {esc(shorten(hit.prompt, 90))}'
+              "</div>" if hit.prompt else "")
+    caption = esc(hit.caption) if hit.caption else '<i>caption pending…</i>'
+    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" alt="{esc(hit.rel_path)}"><div class="meta"><span class="score">'
+            f'{hit.score:.3f}</span>{badges}</div><div class="cap">{caption}</div>{prompt}</div>')
+
+
+def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False
+              ) -> str:
+    """A titled block of cards: a wrapping grid, or one scrollable line (``strip``)."""
+    cards = "".join(card_html(h, clickable) for h in hits) or '<div class="empty">no results</div>'
+    kind = "cdir-cards strip" if strip else "cdir-cards"
+    return (f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
+            f'<div class="{kind}">{cards}</div></div>')
+
+
+def results_html(rows: Sequence[tuple[str, SearchResult]]) -> str:
+    """Every row of results (one row, or one per target domain in the cross-domain view)."""
+    if not rows:
+        return '<div class="cdir-empty">No results.</div>'
+    strip = len(rows) > 1
+    return "".join(cards_row(title, result.hits, strip=strip) for title, result in rows)
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def query_markdown(result: SearchResult) -> str:
+    """What the query was and, for caption modes, the caption that did the matching."""
+    q = result.query
+    lines = [f"**Mode:** {MODE_LABELS.get(result.options.mode, result.options.mode)}"]
+    if q.kind == "text":
+        lines.append(f"**Text query:** “{q.text}”")
+    if q.kind == "id":
+        lines.append(f"**Query:** item #{q.id} ({q.domain or '?'} / {q.label or '?'})")
+    if q.caption:
+        lines.append(f"**The query's caption:** “{q.caption}”")
+        if q.caption_used and q.caption_used != q.caption:
+            lines.append(f"**After removing style words:** “{q.caption_used}”")
+    if not result.hits:
+        lines.append("No results: try another mode, more domains, or a larger k.")
+    return "  \n".join(lines)
+
+
+def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:
+    rows = []
+    for result in results:
+        for h in result.hits:
+            rows.append([h.rank, h.id, round(h.score, 4), h.domain, h.label, h.caption,
+                         h.prompt or "", h.rel_path])
+    return rows
+
+
+HITS_HEADERS = ["rank", "id", "score", "domain", "class", "caption", "prompt", "file"]
+
+
+def collection_summary(info: dict[str, Any]) -> str:
+    """Markdown: images, domains, classes and failures (with reasons) of a collection."""
+    domains = ", ".join(f"{k} ({v})" for k, v in info["domains"].items()) or "none"
+    classes = ", ".join(f"{k} ({v})" for k, v in info["classes"].items()) or "none"
+    lines = [
+        f"### {info['name']}",
+        f"**{info['n_ok']} images** searchable · {info['n_captioned']} captioned · "
+        f"{info['n_failed']} failed · preset `{info['preset']}`\n",
+        f"**Domains:** {domains}" + (" *(predicted zero-shot)*" if info["predicted_domains"]
+                                     else "") + "\n",
+        f"**Classes:** {classes}\n",
+    ]
+    if info.get("with_prompt"):
+        lines.append(f"**With a generation prompt:** {info['with_prompt']}")
+    if info["failed"]:
+        lines.append("\n**Files that could not be used:**\n")
+        lines.append("| file | reason |\n|---|---|")
+        lines += [f"| {esc(f['file'])} | {esc(f['reason'])} |" for f in info["failed"][:50]]
+        if len(info["failed"]) > 50:
+            lines.append(f"\n…and {len(info['failed']) - 50} more (see `python -m cdir info`).")
+    return "\n".join(lines)
+
+
+def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
+    if not rejected:
+        return ""
+    rows = "\n".join(f"| {esc(r['file'])} | {esc(r['reason'])} |" for r in rejected[:30])
+    more = f"\n…and {len(rejected) - 30} more." if len(rejected) > 30 else ""
+    return f"\n\n**Left out of the upload:**\n\n| file | reason |\n|---|---|\n{rows}{more}"
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text)).replace("|", "\\|")
+
+
+def banner_html(trained: bool, preset: str) -> str:
+    """The warning shown whenever results come from untrained models."""
+    if trained:
+        return ""
+    return (
+        '<div class="cdir-banner" id="untrained-banner"><b>Untrained models.</b> This app runs the '
+        f"<code>{html.escape(preset)}</code> preset: randomly initialised models, so captions are "
+        "random words and rankings mean nothing. It shows how cdir works, not what it finds. "
+        "For real results start it with <code>python app.py --preset default</code> on a machine "
+        "with internet access once (weights go to the Hugging Face cache), or point "
+        "<code>--model-dir</code> / <code>CDIR_MODEL_DIR</code> at weights saved with "
+        "<code>python -m cdir models save</code>.</div>"
+    )
+
+
+def status_line(info: dict[str, Any] | None, job: str | None) -> str:
+    if info is None:
+        return "No collection open yet: load the example collection or upload images."
+    text = (f"**Collection:** {info['name']} · {info['n_ok']} images · "
+            f"{len(info['domains'])} domains · {len(info['classes'])} classes · "
+            f"{info['n_captioned']} captioned")
+    return text + (f" · *{job}*" if job else "")
