@@ -1,7 +1,8 @@
 """2-D maps of embedding matrices: UMAP, t-SNE and PCA behind one projector interface.
 
-``project`` turns an (N, D) matrix into (N, 2) float32 map coordinates; ``cached_projection`` keeps
-the result in the store, keyed by the config, the caller's key parts and a fingerprint of the vectors.
+``project`` turns an (N, D) matrix into (N, 2) float32 map coordinates; ``cached_projection``
+keeps the result in the store, keyed by the config, the caller's key parts and a fingerprint of
+the vectors. Every method is a ``Projector`` in ``PROJECTORS``; ``project`` dispatches once.
 
 Geometry. With ``metric="cosine"`` rows are L2-normalised and the projector then runs with the
 Euclidean metric: on unit vectors ``|a - b|^2 = 2 - 2 cos(a, b)``, so neighbours are the same as
@@ -13,13 +14,19 @@ Determinism. PCA and t-SNE are deterministic for a fixed ``seed``. UMAP is deter
 ``DETERMINISTIC_MAX_N`` points: umap-learn then runs single-threaded (``random_state`` forces
 ``n_jobs=1``). Above that it runs on all cores without a seed, and repeated runs differ slightly.
 
-Compile time. UMAP and pynndescent are numba code: the first fit in a new process compiles for
-15-60 s. ``configure_numba_cache`` points numba's on-disk cache at a cdir folder before umap is
-imported and ``warm_up_umap`` triggers the compilation early (e.g. in a background thread).
+Speed. UMAP gets exact neighbours from sklearn (BLAS) up to ``EXACT_KNN_MAX_N`` points instead of
+umap-learn's own search, which below 4,096 points calls a numba metric once per pair from Python.
+
+Compile time. umap-learn and pynndescent are numba code. Importing umap compiles pynndescent
+(~35 s CPU) and the first fit compiles umap's layout code (~12 s CPU). ``configure_numba_cache``
+points numba's disk cache at a cdir folder before umap is imported, and ``_import_umap`` also turns
+the cache on for umap's own functions (umap-learn does not ask for it), so a later process loads
+both in ~4 s. ``warm_up_umap`` pays whatever is left early, e.g. in a background thread at start.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -100,12 +107,47 @@ def configure_numba_cache(cache_dir: Path | None = None) -> Path:
 
 
 def _import_umap() -> Any:
-    """Import umap-learn, configuring the numba cache first if nobody has."""
-    if "umap" not in sys.modules and "NUMBA_CACHE_DIR" not in os.environ:
-        configure_numba_cache()
+    """Import umap-learn with numba's disk cache configured and enabled for umap's own functions."""
+    if "umap" not in sys.modules:
+        configure_numba_cache()  # keeps an existing NUMBA_CACHE_DIR
     import umap
 
+    _enable_umap_disk_cache()
     return umap
+
+
+@functools.cache
+def _enable_umap_disk_cache() -> int:
+    """Turn on numba's disk cache for umap-learn's jitted functions; return how many.
+
+    pynndescent declares ``cache=True``, umap-learn (0.5.x) does not, so without this every new
+    process recompiles umap's layout and graph code (~10-15 s CPU). ``Dispatcher.enable_caching``
+    is what ``@njit(cache=True)`` calls; a function numba cannot cache is compiled as before.
+    """
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+
+        dispatchers = [
+            obj
+            for module in _umap_modules()
+            for obj in vars(module).values()
+            if isinstance(obj, Dispatcher) and isinstance(obj._cache, NullCache)
+        ]
+        for dispatcher in dispatchers:
+            dispatcher.enable_caching()
+    except (ImportError, AttributeError, RuntimeError) as exc:  # numba internals moved
+        log.warning("could not enable numba caching for umap (%s); it compiles on each start", exc)
+        return 0
+    log.debug("numba disk cache enabled for %d umap functions", len(dispatchers))
+    return len(dispatchers)
+
+
+def _umap_modules() -> list[Any]:
+    import importlib
+
+    names = ("umap_", "layouts", "spectral", "utils", "distances", "sparse")
+    return [importlib.import_module(f"umap.{name}") for name in names]
 
 
 def warm_up_umap(config: ProjectionConfig | None = None, approximate: bool = False) -> float:
@@ -213,14 +255,16 @@ def project(
 ) -> np.ndarray:
     """Map an (N, D) matrix to (N, 2) float32 coordinates with ``config.method``.
 
-    N = 0 gives an empty (0, 2) array and N = 1 the origin. UMAP and t-SNE need a few points:
-    below ``MIN_POINTS_FOR_MANIFOLD`` they fall back to PCA, and ``n_neighbors`` / ``perplexity``
-    are lowered when N is too small for them (each logged).
+    N = 0 gives an empty (0, 2) array; N = 1, or N identical rows, the origin. UMAP and t-SNE
+    need a few points: below ``MIN_POINTS_FOR_MANIFOLD`` they fall back to PCA, and
+    ``n_neighbors`` / ``perplexity`` are lowered when N is too small for them (each logged).
     """
     config = config or ProjectionConfig()
     x = _as_matrix(vectors)
     n = x.shape[0]
-    if n <= 1:
+    if n <= 1 or not np.ptp(x, axis=0).any():  # nothing to spread out (t-SNE would hang on it)
+        if n > 1:
+            log.info("all %d vectors are identical: every point goes to the origin", n)
         return np.zeros((n, 2), dtype=np.float32)
     method = _method_for(config.method, n)
     x, metric = _prepare(x, config, use_pca=method != "pca", progress=progress)
@@ -240,7 +284,7 @@ def _as_matrix(vectors: np.ndarray) -> np.ndarray:
 
 def _method_for(method: str, n: int) -> str:
     if method != "pca" and n < MIN_POINTS_FOR_MANIFOLD:
-        log.info("%s needs at least %d points, got %d: using PCA", method, MIN_POINTS_FOR_MANIFOLD, n)
+        log.info("%s needs >= %d points, got %d: using PCA", method, MIN_POINTS_FOR_MANIFOLD, n)
         return "pca"
     return method
 
@@ -283,13 +327,8 @@ def _report(progress: Progress | None, message: str) -> None:
 def fingerprint(vectors: np.ndarray) -> dict[str, Any]:
     """Shape, dtype and sha256 of the bytes: changes whenever any vector is added or changed."""
     x = np.ascontiguousarray(vectors)
-    digest = hashlib.sha256(memoryview(x).cast("B")).hexdigest()
+    digest = hashlib.sha256(x.reshape(-1).view(np.uint8)).hexdigest()  # no copy of the data
     return {"shape": list(x.shape), "dtype": str(x.dtype), "sha256": digest}
-
-
-def projection_key(key_parts: Mapping[str, Any], vectors: np.ndarray, config: ProjectionConfig) -> str:
-    """The cache key: sha256 of the config, the caller's parts and the vectors' fingerprint."""
-    return _hash_record(_key_record(key_parts, fingerprint(vectors), config))
 
 
 def _key_record(

@@ -1,0 +1,153 @@
+"""The plotly figures the app shows: a 2-D map of the collection, coloured by domain or class.
+
+Every point carries ``customdata = [id, caption, domain, class, file]``, so a click or a selection
+in the browser maps back to an item id with ``point["customdata"][0]``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+HOVER_KEYS: tuple[str, ...] = ("caption", "domain", "class", "file")
+HOVER_TEMPLATE = (
+    "%{customdata[1]}<br><b>domain</b> %{customdata[2]} · <b>class</b> %{customdata[3]}"
+    "<br><b>id</b> %{customdata[0]} · %{customdata[4]}<extra></extra>"
+)
+CAPTION_WIDTH = 60
+WEBGL_MIN_POINTS = 5_000  # draw with WebGL (Scattergl) from this many points on
+MARKER_SIZE = 7
+HIGHLIGHT_SIZE = 16
+MISSING_LABEL = "unknown"
+
+
+def map_figure(
+    xy: np.ndarray,
+    color_by: Sequence[str],
+    hover: Sequence[Mapping[str, Any]],
+    ids: Sequence[int],
+    title: str,
+    highlight: int | None = None,
+    *,
+    color_title: str = "domain",
+) -> Any:
+    """A scatter of map coordinates, one trace (legend entry) per value of ``color_by``.
+
+    ``hover[i]`` may hold ``caption``, ``domain``, ``class`` and ``file``; ``highlight`` is an
+    item id drawn on top as a larger outlined marker; ``color_title`` titles the legend. Returns a
+    ``plotly.graph_objects.Figure``; with no points it says "No embedded images yet".
+    """
+    import plotly.graph_objects as go
+
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    _check_lengths(len(xy), color_by=color_by, hover=hover, ids=ids)
+    if len(xy) == 0:
+        return empty_figure(title)
+    labels = np.array([str(v) if v not in (None, "") else MISSING_LABEL for v in color_by])
+    custom = np.array([_customdata(i, h) for i, h in zip(ids, hover, strict=True)], dtype=object)
+    colors = _palette(sorted(set(labels.tolist())))
+    scatter = go.Scattergl if len(xy) >= WEBGL_MIN_POINTS else go.Scatter
+    fig = go.Figure()
+    for label, color in colors.items():
+        mask = labels == label
+        fig.add_trace(_points(scatter, xy[mask], custom[mask], label, color))
+    if highlight is not None:
+        _add_highlight(fig, scatter, xy, custom, labels, colors, highlight)
+    _style(fig, title, color_title)
+    return fig
+
+
+def empty_figure(title: str, message: str = "No embedded images yet") -> Any:
+    """A blank map with ``message`` in the middle."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font_size=16
+    )
+    _style(fig, title, legend_title="")
+    return fig
+
+
+def wrap_caption(caption: str, width: int = CAPTION_WIDTH) -> str:
+    """HTML-escape a caption and break it into ``<br>``-joined lines of about ``width`` chars."""
+    lines: list[str] = []
+    for word in str(caption).split():  # greedy; textwrap is ~10x slower on 20k captions
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(html.escape(line) for line in lines)
+
+
+def _check_lengths(n: int, **columns: Sequence[Any]) -> None:
+    wrong = {name: len(col) for name, col in columns.items() if len(col) != n}
+    if wrong:
+        raise ValueError(f"expected {n} entries (one per point) but got {wrong}")
+
+
+def _customdata(item_id: int, hover: Mapping[str, Any]) -> list[Any]:
+    fields = [html.escape(str(hover.get(key) or "")) for key in HOVER_KEYS[1:]]
+    return [int(item_id), wrap_caption(hover.get("caption") or "", CAPTION_WIDTH), *fields]
+
+
+def _palette(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per label: colour-blind-safe up to 11 labels, then 26 distinct ones, then cycled."""
+    from plotly.colors import qualitative
+
+    colors = qualitative.Safe if len(labels) <= len(qualitative.Safe) else qualitative.Alphabet
+    return {label: colors[i % len(colors)] for i, label in enumerate(labels)}
+
+
+def _points(scatter: Any, xy: np.ndarray, custom: np.ndarray, name: str, color: str) -> Any:
+    return scatter(
+        x=xy[:, 0],
+        y=xy[:, 1],
+        mode="markers",
+        name=name,
+        legendgroup=name,
+        customdata=custom,
+        hovertemplate=HOVER_TEMPLATE,
+        marker={"size": MARKER_SIZE, "color": color, "opacity": 0.85, "line": {"width": 0}},
+    )
+
+
+def _add_highlight(
+    fig: Any,
+    scatter: Any,
+    xy: np.ndarray,
+    custom: np.ndarray,
+    labels: np.ndarray,
+    colors: Mapping[str, str],
+    item_id: int,
+) -> None:
+    """Draw the point with ``item_id`` last (on top), larger, with a dark outline."""
+    rows = np.flatnonzero(custom[:, 0] == item_id)
+    if len(rows) == 0:
+        log.debug("highlighted id %s is not on the map", item_id)
+        return
+    row = rows[:1]
+    label = str(labels[row[0]])
+    trace = _points(scatter, xy[row], custom[row], "selected", colors[label])
+    trace.update(marker={"size": HIGHLIGHT_SIZE, "line": {"width": 2.5, "color": "#222"}})
+    trace.update(showlegend=False, legendgroup=label, opacity=1.0)
+    fig.add_trace(trace)
+
+
+def _style(fig: Any, title: str, legend_title: str) -> None:
+    axis = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01},
+        legend={"title": {"text": legend_title}, "itemsizing": "constant"},
+        hovermode="closest",
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={**axis, "title": {"text": ""}},
+        yaxis={**axis, "title": {"text": ""}, "scaleanchor": "x", "scaleratio": 1},
+    )
