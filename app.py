@@ -147,6 +147,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 gr.HTML(METHOD_HTML)
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
         _wire(actions, ui, store, status, timer, map_tab)
+        demo.load(actions.saved_choices, None, [ui["saved"]])
     return demo
 
 
@@ -177,7 +178,7 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
                            results)
     ui["text_btn"].click(search(actions.search_text), [store, ui["q_text"], *settings], results)
     ui["q_text"].submit(search(actions.search_text), [store, ui["q_text"], *settings], results)
-    ui["result_click"].input(search(actions.on_result_click), [store, ui["result_click"],
+    ui["result_click"].change(search(actions.on_result_click), [store, ui["result_click"],
                                                                  *settings], results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
@@ -188,7 +189,7 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     ui["draw"].click(draw, map_inputs, [ui["plot"]])
     map_tab.select(draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
-    ui["map_click"].input(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
+    ui["map_click"].change(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class AppActions:
     preset: str
     model_root: str | None = None
     jobs: CaptionJobs = field(default_factory=CaptionJobs)
+    config: IngestConfig = field(default_factory=IngestConfig)  # decode and archive limits
 
     # ------------------------------------------------------------------------- collections
     def load_examples(self, preset: str, progress: Any = None) -> tuple[Any, ...]:
@@ -112,12 +113,16 @@ class AppActions:
             raise gr.Error("Drop some images or a zip file into the upload box first.")
         get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
         collection = self.workspace.new_collection(name)
-        uploads = copy_uploads([_upload_path(f) for f in files], collection)
-        return self._ingest(uploads, collection, preset or self.preset, captions, progress)
+        try:
+            uploads = copy_uploads([_upload_path(f) for f in files], collection)
+            return self._ingest(uploads, collection, preset or self.preset, captions, progress)
+        except BaseException:
+            self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing behind
+            raise
 
     def _ingest(self, sources: Sequence[Path], store: Path, preset: str, captions: str,
                 progress: Any) -> tuple[Any, ...]:
-        config = IngestConfig(captions="lazy" if captions == "background" else captions)
+        config = replace(self.config, captions="lazy" if captions == "background" else captions)
         report = api.ingest(sources, store, preset, config, self.model_root,
                             gradio_progress(progress) if progress else None)
         if captions == "background":
@@ -155,7 +160,9 @@ class AppActions:
                 gr.Timer(active=running))
 
     def saved_choices(self) -> Any:
-        return gr.update(choices=self.workspace.collections())
+        """The saved collections, newest first and preselected (refreshed on every page load)."""
+        names = self.workspace.collections()
+        return gr.update(choices=names, value=names[0] if names else None)
 
     # ------------------------------------------------------------------------------ search
     def search(self, store: str | None, query: dict[str, Any], settings: SearchSettings

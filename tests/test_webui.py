@@ -1,0 +1,111 @@
+"""The web app's handlers, called directly (no browser): what each user action shows."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from PIL import Image, ImageDraw
+
+from cdir.webui import AppActions, SearchSettings, _clicked_id, _sketch_image
+from cdir.workspace import Workspace
+from drawn import draw_collection
+
+SETTINGS = ("caption", 5, False, [], False, "", 0.5, 1.0, 0.5)  # the search widgets' values
+
+
+@pytest.fixture(scope="module")
+def actions(tmp_path_factory: pytest.TempPathFactory) -> AppActions:
+    return AppActions(Workspace(tmp_path_factory.mktemp("workspace")), "tiny")
+
+
+@pytest.fixture(scope="module")
+def loaded(actions: AppActions, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A collection built through the upload path: a zip of a labelled tree plus a loose file."""
+    src = tmp_path_factory.mktemp("upload")
+    draw_collection(src / "tree")
+    archive = src / "shapes.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((src / "tree").rglob("*.png")):
+            zf.write(path, path.relative_to(src / "tree").as_posix())
+    loose = src / "loose one.png"
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(loose)
+    out = actions.build([str(archive), str(loose)], "My Shapes!", "tiny", "lazy")
+    return out[0]
+
+
+def test_upload_builds_a_collection_inside_the_workspace(actions: AppActions, loaded: str) -> None:
+    assert Path(loaded).parent == actions.workspace.root
+    assert Path(loaded).name == "my-shapes"
+    out = actions.collection_view(loaded)
+    assert "37 images" in out[1]
+    assert "circle (9)" in out[1] and "cross (9)" in out[1]
+    assert "predicted zero-shot" in out[1]  # the loose file has no folder to give its domain
+    assert out[2].count('class="cdir-card"') >= 3  # a preview of every domain
+    assert "my-shapes" in out[5]["choices"]
+
+
+def test_saved_collection_opens_and_unknown_names_are_refused(actions: AppActions,
+                                                             loaded: str) -> None:
+    assert actions.open_saved("my-shapes")[0] == loaded
+    with pytest.raises(Exception, match="no collection named"):
+        actions.open_saved("nope")
+    with pytest.raises(Exception, match="not a collection"):
+        actions.open_saved("../etc")
+
+
+def test_search_shows_the_query_caption_and_result_cards(actions: AppActions, loaded: str) -> None:
+    query_md, html, table = actions.search_text(loaded, "a red circle", *SETTINGS)
+    assert "a red circle" in query_md
+    assert html.count('class="cdir-card"') == 5 and len(table) == 5
+    item = actions.search(loaded, {"item_id": 3}, SearchSettings(k=4))
+    assert "The query's caption" in item[0]
+    assert all(row[1] != 3 for row in item[2])  # the query itself is never a result
+
+
+def test_cross_domain_view_has_one_row_per_target_domain(actions: AppActions,
+                                                         loaded: str) -> None:
+    settings = ("image", 3, True, ["sketch", "photo"], False, "", 0.5, 1.0, 0.5)
+    _, html, table = actions.on_result_click(loaded, "0:123", *settings)
+    assert html.count('class="cdir-row"') == 2
+    assert {row[3] for row in table} == {"sketch", "photo"}
+
+
+def test_result_click_searches_more_like_the_clicked_item(actions: AppActions,
+                                                          loaded: str) -> None:
+    query_md, _, table = actions.on_result_click(loaded, "7:1700000000", *SETTINGS)
+    assert "item #7" in query_md
+    assert actions.on_result_click(loaded, "", *SETTINGS)[0] == gr.update()
+
+
+def test_sketch_queries_use_the_drawing_on_white(actions: AppActions, loaded: str) -> None:
+    canvas = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).ellipse((10, 10, 50, 50), outline=(0, 0, 0, 255), width=3)
+    picture = _sketch_image({"composite": canvas})
+    assert picture.mode == "RGB" and picture.getpixel((0, 0)) == (255, 255, 255)
+    assert _sketch_image({"composite": Image.new("RGBA", (64, 64))}) is None
+    assert actions.search_sketch(loaded, {"composite": canvas}, *SETTINGS)[1].count(
+        'class="cdir-card"') == 5
+
+
+def test_bad_input_gives_messages_not_crashes(actions: AppActions, loaded: str,
+                                              tmp_path: Path) -> None:
+    with pytest.raises(gr.Error, match="Open a collection first"):
+        actions.search_text(None, "x", *SETTINGS)
+    with pytest.raises(gr.Error, match="Drop some images"):
+        actions.build([], "", "tiny", "lazy")
+    with pytest.raises(gr.Error, match="Drop or paste"):
+        actions.search_image(loaded, None, *SETTINGS)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(Exception, match="not an image"):
+        actions.search_image(loaded, str(bad), *SETTINGS)
+
+
+def test_map_click_shows_the_point_and_its_neighbours(actions: AppActions, loaded: str) -> None:
+    assert _clicked_id("12:99") == 12 and _clicked_id("x") is None
+    thumb, text, cards = actions.show_point(loaded, "4:1")
+    assert Path(thumb).is_file() and Path(thumb).is_relative_to(Path(loaded))
+    assert "item #4" in text and 'data-id="' in cards
