@@ -1,0 +1,158 @@
+"""The real app in headless Chromium, driven as a user would (tiny preset).
+
+Screenshots of every tab go to ``$CDIR_SCREENSHOT_DIR`` (the README's come from
+``CDIR_SCREENSHOT_DIR=assets/screenshots python -m pytest tests/test_browser.py``), else to a
+temporary directory. Chromium comes from Debian (`apt-get install chromium`); without it these
+tests are skipped, except under CI where its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parent.parent
+QUERY = REPO / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing: .ci/run installs it with apt-get install chromium")
+    pytest.skip("Chromium not installed (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import app
+    from cdir.webui import AppActions
+    from cdir.workspace import Workspace
+
+    _require_chromium()
+    workspace = Workspace(tmp_path_factory.mktemp("workspace"))
+    demo = app.build_app(AppActions(workspace, "tiny"))
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                **app.launch_options(workspace))
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = os.environ.get("CDIR_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(400)
+
+
+def _search_done(page, previous: str) -> str:
+    """Wait until the query panel shows a new search, return its text."""
+    page.wait_for_function(
+        "prev => { const t = document.querySelector('#query-info').innerText;"
+        " return t.includes('Mode:') && t !== prev; }", arg=previous)
+    page.wait_for_timeout(500)
+    return page.inner_text("#query-info")
+
+
+def test_1_example_collection_loads_with_banner(page, shots: Path) -> None:
+    page.wait_for_selector("#untrained-banner", state="visible")
+    page.click("#load-examples")
+    page.wait_for_selector("#collection-summary h3")
+    summary = page.inner_text("#collection-summary")
+    assert "images" in summary and "sketch" in summary and "photo" in summary
+    assert page.locator("#collection-preview .cdir-card").count() >= 6
+    page.wait_for_function("document.querySelector('#status').innerText.includes('captions ready')",
+                           timeout=300_000)
+    page.screenshot(path=str(shots / "collection.png"), full_page=True)
+
+
+def test_2_query_upload_shows_results_with_captions(page, shots: Path) -> None:
+    _tab(page, "Search")
+    page.set_input_files("#query-image input[type=file]", str(QUERY))
+    text = _search_done(page, "")
+    assert "The query's caption" in text and "Caption matching" in text
+    cards = page.locator("#results .cdir-card")
+    assert cards.count() == 12
+    assert all(c.strip() for c in page.locator("#results .cdir-card .cap").all_inner_texts())
+    page.screenshot(path=str(shots / "search.png"), full_page=True)
+
+
+def test_3_mode_switch_and_cross_domain_rows(page, shots: Path) -> None:
+    previous = page.inner_text("#query-info")
+    page.get_by_label("Image → image").check()
+    page.get_by_role("button", name="Search with this image").click()
+    previous = _search_done(page, previous)
+    assert "Image → image" in previous
+    page.get_by_label("Caption matching (CM)").check()
+    page.click("#cross-domain input")
+    page.get_by_role("button", name="Search with this image").click()
+    _search_done(page, previous)
+    page.wait_for_function("document.querySelectorAll('#results .cdir-row').length >= 6")
+    titles = page.locator("#results .cdir-row-title").all_inner_texts()
+    assert {t.split(":")[0] for t in titles} >= {"photo", "sketch", "painting", "clipart"}
+    page.screenshot(path=str(shots / "search_cross_domain.png"), full_page=True)
+
+
+def test_4_clicking_a_result_searches_more_like_it(page) -> None:
+    previous = page.inner_text("#query-info")
+    card = page.locator("#results .cdir-card").first
+    item_id = card.get_attribute("data-id")
+    card.click()
+    assert f"item #{item_id}" in _search_done(page, previous)
+
+
+def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> None:
+    _tab(page, "Map")
+    points = page.locator("#cdir-map .scatterlayer .point")
+    page.wait_for_selector("#cdir-map .scatterlayer .point")
+    page.wait_for_timeout(1000)
+    box = points.nth(3).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_function("document.querySelector('#map-selected').innerText.includes('item #')")
+    assert page.locator("#map-neighbours .cdir-card").count() >= 4
+    page.screenshot(path=str(shots / "map.png"), full_page=True)
+
+
+def test_6_method_tab_explains_caption_matching(page, shots: Path) -> None:
+    _tab(page, "How it works")
+    assert "caption" in page.inner_text(".cdir-method").lower()
+    page.screenshot(path=str(shots / "method.png"), full_page=True)
