@@ -260,13 +260,15 @@ def test_zip_wrapper_unicode_names_and_manifest(tmp_path: Path, extract_dir: Pat
         "data/Art/Réveil/🐱 2.png": png_bytes(),
         "data/manifest.csv": "path,domain,class\nArt/Réveil/🐱 1.png,art,alarm\n".encode(),
         "data/readme.md": b"hello",
+        "data/notes.docx": b"hello",
     }
     result = scan_sources([make_zip(tmp_path / "set.zip", entries)], extract_dir)
     assert labels(result) == {
         "Art/Réveil/🐱 1.png": ("art", "alarm", "manifest"),
         "Art/Réveil/🐱 2.png": ("Art", "Réveil", "folder"),
     }
-    assert "unsupported file type .md" in reasons(result)["set.zip/data/readme.md"]
+    assert "set.zip/data/readme.md" not in reasons(result)  # READMEs are expected: ignored quietly
+    assert "unsupported file type .docx" in reasons(result)["set.zip/data/notes.docx"]
 
 
 def test_zip_manifest_beside_the_wrapper_keeps_it(tmp_path: Path, extract_dir: Path) -> None:
