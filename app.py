@@ -145,6 +145,10 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 _map_tab(ui)
             with gr.Tab("How it works", id="method"):
                 gr.HTML(METHOD_HTML)
+                ui["worked_btn"] = gr.Button("Run the worked example on the example collection",
+                                             variant="primary", elem_id="worked-example")
+                ui["worked_html"] = gr.HTML("", elem_id="worked-html")
+                ui["worked_md"] = gr.Markdown("", elem_id="worked-summary")
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
         _wire(actions, ui, store, status, timer, map_tab)
         demo.load(actions.saved_choices, None, [ui["saved"]])
@@ -184,6 +188,11 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:
         return webui.as_gr_error(actions.draw_map)(store_path, method, vectors, color, progress)
+
+    def worked(progress: gr.Progress = gr.Progress()) -> tuple:
+        return webui.as_gr_error(webui.worked_example)(actions, progress)
+
+    ui["worked_btn"].click(worked, None, [ui["worked_html"], ui["worked_md"]])
 
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
     ui["draw"].click(draw, map_inputs, [ui["plot"]])

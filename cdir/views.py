@@ -58,6 +58,18 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def worked_summary(rows: Sequence[tuple[str, SearchResult]]) -> str:
+    """What each mode's top results are, counted: the right class, and other domains."""
+    lines = []
+    for mode, result in rows:
+        hits = result.hits
+        houses = sum(h.label == "house" for h in hits)
+        other = sum(h.domain != "sketch" for h in hits)
+        lines.append(f"- **{MODE_LABELS[mode]}**: {houses} of the top {len(hits)} are houses; "
+                     f"{other} come from a domain other than sketch.")
+    return "\n".join(lines)
+
+
 def query_markdown(result: SearchResult) -> str:
     """What the query was and, for caption modes, the caption that did the matching."""
     q = result.query

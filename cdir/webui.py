@@ -234,6 +234,27 @@ class AppActions:
         return thumb, text, views.cards_row("Its caption-matching neighbours", result.hits)
 
 
+WORKED_QUERY = EXAMPLES_DIR / "sketch" / "house" / "sketch_house_01.jpg"
+
+
+def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]:
+    """The Method tab's live example: a sketch of a house as the query, its caption, and the top
+    results of image → image next to caption matching, with what they show counted."""
+    store = actions.workspace.examples_dir(actions.preset)
+    if not (store / "meta.json").is_file():
+        actions.load_examples(actions.preset, progress)
+    session = api.session_for(store, actions.model_root)
+    rows = [(mode, api.search(session, image=WORKED_QUERY, options=SearchOptions(mode=mode, k=6)))
+            for mode in ("image", "caption")]
+    caption = rows[1][1].query.caption or ""
+    html = (f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
+            f'alt="query"><div><b>Query:</b> a sketch of a house<br><b>Its caption:</b> '
+            f'“{views.esc(caption)}”</div></div>')
+    html += "".join(views.cards_row(views.MODE_LABELS[m], r.hits, clickable=False)
+                    for m, r in rows)
+    return html, views.worked_summary(rows)
+
+
 def _clicked_id(clicked: str | None) -> int | None:
     """The item id in a map click ("<id>:<nonce>"; the nonce makes repeated clicks distinct)."""
     head = str(clicked or "").split(":", 1)[0].strip()

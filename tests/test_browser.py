@@ -155,4 +155,7 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
 def test_6_method_tab_explains_caption_matching(page, shots: Path) -> None:
     _tab(page, "How it works")
     assert "caption" in page.inner_text(".cdir-method").lower()
+    page.click("#worked-example")
+    page.wait_for_function("document.querySelector('#worked-summary').innerText.includes('top')")
+    assert page.locator("#worked-html .cdir-card").count() == 12
     page.screenshot(path=str(shots / "method.png"), full_page=True)

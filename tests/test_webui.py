@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 from PIL import Image, ImageDraw
 
-from cdir.webui import AppActions, SearchSettings, _clicked_id, _sketch_image
+from cdir.webui import AppActions, SearchSettings, _clicked_id, _sketch_image, worked_example
 from cdir.workspace import Workspace
 from drawn import draw_collection
 
@@ -109,3 +109,10 @@ def test_map_click_shows_the_point_and_its_neighbours(actions: AppActions, loade
     thumb, text, cards = actions.show_point(loaded, "4:1")
     assert Path(thumb).is_file() and Path(thumb).is_relative_to(Path(loaded))
     assert "item #4" in text and 'data-id="' in cards
+
+
+def test_worked_example_compares_image_mode_with_caption_matching(actions: AppActions) -> None:
+    html, summary = worked_example(actions)
+    assert "Its caption:" in html and html.count('class="cdir-row"') == 2
+    assert "Image → image" in summary and "Caption matching" in summary
+    assert summary.count("of the top 6 are houses") == 2
