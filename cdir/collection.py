@@ -38,6 +38,7 @@ __all__ = [
     "SourceError",
     "SourceFile",
     "apply_manifest",
+    "check_sources",
     "extract_zip",
     "is_zip_name",
     "layout_labels",
@@ -113,11 +114,7 @@ def scan_sources(
     or absolute path. Raises :class:`SourceError` for a missing source, a corrupt or oversized
     archive, or a manifest without the expected columns.
     """
-    if isinstance(sources, str | Path):
-        sources = [sources]
-    paths = [_existing(Path(source).expanduser()) for source in sources]
-    if not paths:
-        raise SourceError("no source given: pass a folder, a .zip file or image files")
+    paths = check_sources(sources)
     result = ScanResult()
     loose: list[Path] = []
     taken: set[str] = set()
@@ -134,6 +131,17 @@ def scan_sources(
     _make_unique(result.files)
     log.info("found %d images, left out %d files", len(result.files), len(result.rejected))
     return result
+
+
+def check_sources(sources: Sequence[Path | str] | Path | str) -> list[Path]:
+    """The sources as paths; raises :class:`SourceError` for none or a missing one. Cheap, so
+    callers run it before loading models or creating a store."""
+    if isinstance(sources, str | Path):
+        sources = [sources]
+    paths = [_existing(Path(source).expanduser()) for source in sources]
+    if not paths:
+        raise SourceError("no source given: pass a folder, a .zip file or image files")
+    return paths
 
 
 def _existing(path: Path) -> Path:
