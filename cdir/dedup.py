@@ -1,0 +1,422 @@
+"""Near-duplicate groups in three tiers, each with its own threshold, without an N x N matrix.
+
+| tier         | two items are near-duplicates when                        | found with         |
+|--------------|-----------------------------------------------------------|--------------------|
+| `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table       |
+| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.knn`` graph |
+|              | of 64 bits (also against the mirrored image's hash)       |                    |
+| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.knn`` graph |
+
+The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.reader``). ImageHash is
+the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library most Python
+dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs everywhere (also on
+a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It") survives resizing,
+recompression and mild colour changes. A hash of our own would buy nothing and would lose
+comparability with thresholds published for it. Its pHash sets exactly the 32 of 64 bits above
+the median, so two hashes always differ in an even number of bits. The hash of the horizontally
+mirrored image (``phash_mirror``) is stored too, so a flipped copy is within a few bits.
+
+The perceptual and semantic tiers each build a graph linking every item to its ``k`` nearest
+neighbours that pass the threshold (memory O(N·k)); groups are then formed inside each connected
+component of that graph by the rule in :data:`GROUPING_RULE`, which checks pairs directly, so no
+similarity matrix over all items is ever held.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cdir.knn import cosine_knn, hamming_knn
+
+if TYPE_CHECKING:
+    from cdir.index import IndexConfig
+    from cdir.store import Store
+
+log = logging.getLogger(__name__)
+
+TIERS: tuple[str, ...] = ("exact", "perceptual", "semantic")
+
+# Measured (scripts/calibrate_dupes.py on the set of scripts/make_dupes_set.py: 95 originals of
+# assets/examples, each with 8 kinds of copy): 8 bits gives the best pair F1 (precision 0.97,
+# recall 0.72; resized, JPEG q25, PNG and flipped copies ~all found, 5 % crops a third); 6 bits
+# has precision 0.99 but recall 0.65; from 10 bits, drawings of one class on white backgrounds
+# start to pair up (precision 0.83).
+DEFAULT_PERCEPTUAL_MAX_DISTANCE = 8
+# Not measured here (the offline `tiny` preset's CLIP is random): common practice for CLIP
+# ViT-B-32 near-duplicates sits between cosine 0.90 ("similar") and 0.98-0.99 ("nearly
+# identical"), e.g. fastdup's report bands and Immich's max distance 0.001..0.1; 0.95 keeps
+# recompressed and resized copies while leaving apart different shots of one scene.
+DEFAULT_SEMANTIC_MIN_SIMILARITY = 0.95
+
+GROUPING_RULE = (
+    "Every pair of images in a group passes the tier's threshold (complete linkage), not just "
+    "a chain of pairs: if A looks like B and B looks like C, but A does not look like C, then A "
+    "and C are never put in one group. Groups are built inside each cluster of linked images: the "
+    "image with the most near-duplicates starts a group, its near-duplicates join it closest "
+    "first, and each joins only if it also passes against every image already in the group; the "
+    "images left over start the next groups. The image that started a group is its "
+    "representative, and every score shown is measured against it (cosine similarity for "
+    "'semantic', differing hash bits for 'perceptual', identical pixels for 'exact'). A group "
+    "already found by a stricter tier is not repeated by a looser one, and a tile of a grid "
+    "image is never grouped with its own grid."
+)
+
+
+@dataclass
+class DedupConfig:
+    """Which tiers to run and their thresholds; ``k`` neighbours per item in the kNN graphs."""
+
+    tiers: tuple[str, ...] = TIERS
+    perceptual_max_distance: int = DEFAULT_PERCEPTUAL_MAX_DISTANCE
+    semantic_min_similarity: float = DEFAULT_SEMANTIC_MIN_SIMILARITY
+    k: int = 10
+    mirror: bool = True  # perceptual: also compare each hash with the mirrored image's hash
+    index: IndexConfig | None = None  # semantic kNN index (default: cdir.index's auto choice)
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tiers if t not in TIERS]
+        if unknown or not self.tiers:
+            raise ValueError(f"unknown tier(s) {unknown or '(none given)'}; "
+                             f"choose from {', '.join(TIERS)}")
+        if not 0 <= self.perceptual_max_distance <= 64:
+            raise ValueError("perceptual_max_distance is a number of bits, 0..64")
+        if not -1.0 <= self.semantic_min_similarity <= 1.0:
+            raise ValueError("semantic_min_similarity is a cosine similarity, -1..1")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+
+    def threshold(self, tier: str) -> float | None:
+        return {"perceptual": float(self.perceptual_max_distance),
+                "semantic": self.semantic_min_similarity}.get(tier)
+
+
+@dataclass
+class DupGroup:
+    """One group of near-duplicates: item ids, representative first, then closest first.
+
+    ``scores`` maps each member id to its score against the representative: 1.0 for ``exact``,
+    differing pHash bits for ``perceptual`` (lower is closer), cosine for ``semantic``.
+    """
+
+    tier: str
+    members: list[int]
+    representative: int
+    scores: dict[int, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
+# ---------------------------------------------------------------------------------- metrics
+@dataclass
+class Metric:
+    """How one tier compares items: ``score(row, rows)``, and the threshold that passes."""
+
+    score: Callable[[int, np.ndarray], np.ndarray]
+    threshold: float
+    higher_is_closer: bool
+
+    def passes(self, values: np.ndarray) -> np.ndarray:
+        return values >= self.threshold if self.higher_is_closer else values <= self.threshold
+
+    def closest_first(self, values: np.ndarray) -> np.ndarray:
+        return np.argsort(-values if self.higher_is_closer else values, kind="stable")
+
+
+def apart_from_grids(metric: Metric, grid_of: np.ndarray) -> Metric:
+    """``metric`` under which a tile and its own grid image never pass (a tile is part of its
+    grid by construction, not a copy of it); ``grid_of[p]`` is the position of the grid of
+    position ``p``, or -1."""
+    if not (grid_of >= 0).any():
+        return metric
+    worst = -np.inf if metric.higher_is_closer else np.inf
+
+    def score(i: int, rows: np.ndarray) -> np.ndarray:
+        related = (grid_of[rows] == i) | (rows == grid_of[i])
+        return np.where(related, worst, metric.score(i, rows))
+
+    return Metric(score, metric.threshold, metric.higher_is_closer)
+
+
+def grid_positions(store: Store, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the position among ``rows`` of the grid it is a tile of, or -1."""
+    items = store.items
+    position = {int(i): n for n, i in enumerate(items["id"].to_numpy()[rows])}
+    parents = items["parent_id"].to_numpy()[rows]
+    return np.array([position.get(int(p), -1) for p in parents], dtype=np.int64)
+
+
+def cosine_metric(emb: np.ndarray, threshold: float) -> Metric:
+    return Metric(lambda i, rows: emb[rows] @ emb[i], threshold, True)
+
+
+def hamming_metric(hashes: np.ndarray, mirrors: np.ndarray | None, threshold: float) -> Metric:
+    """Differing bits between 64-bit hashes; with ``mirrors`` the least over the pair compared
+    as is and with either side mirrored."""
+
+    def score(i: int, rows: np.ndarray) -> np.ndarray:
+        dist = np.bitwise_count(hashes[rows] ^ hashes[i])
+        if mirrors is not None:
+            dist = np.minimum(dist, np.bitwise_count(hashes[rows] ^ mirrors[i]))
+            dist = np.minimum(dist, np.bitwise_count(mirrors[rows] ^ hashes[i]))
+        return dist.astype(np.float32)
+
+    return Metric(score, threshold, False)
+
+
+# ----------------------------------------------------------------------------------- hashes
+def hex_to_uint64(values: Sequence[Any]) -> np.ndarray:
+    """64-bit pHash hex strings as uint64 (a missing hash becomes 0; callers mask those out)."""
+    return np.array([int(str(v), 16) if _present(v) else 0 for v in values], dtype=np.uint64)
+
+
+def _present(value: Any) -> bool:
+    import pandas as pd
+
+    return not pd.isna(value) and str(value) != ""
+
+
+def perceptual_hashes(store: Store, rows: np.ndarray, mirror: bool
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pHash of ``rows`` and, with ``mirror``, that of their mirror image (from the store,
+    or computed from the thumbnail for items ingested before it was stored)."""
+    items = store.items
+    hashes = hex_to_uint64(items["phash"].to_numpy()[rows])
+    if not mirror:
+        return hashes, None
+    column = items["phash_mirror"] if "phash_mirror" in items else None
+    values = column.to_numpy()[rows] if column is not None else [None] * len(rows)
+    mirrors = hex_to_uint64(values)
+    for n, value in enumerate(values):
+        if not _present(value):
+            mirrors[n] = _thumbnail_mirror_hash(store, int(rows[n]), hashes[n])
+    return hashes, mirrors
+
+
+def _thumbnail_mirror_hash(store: Store, row: int, fallback: np.uint64) -> np.uint64:
+    from PIL import Image, ImageOps
+
+    from cdir.reader import perceptual_hash
+
+    path = store.thumb_path(str(store.items.at[row, "sha256"]))
+    try:
+        with Image.open(path) as thumb:
+            return np.uint64(int(perceptual_hash(ImageOps.mirror(thumb.convert("RGB"))), 16))
+    except OSError:
+        return fallback  # no thumbnail: compare this item unmirrored only
+
+
+# --------------------------------------------------------------------------------- grouping
+def threshold_edges(values: np.ndarray, nbr: np.ndarray, metric: Metric
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(sources, targets) of the kNN edges that pass the threshold (NaN slots never pass)."""
+    ok = (nbr >= 0) & metric.passes(values)
+    sources = np.broadcast_to(np.arange(len(nbr))[:, None], nbr.shape)[ok]
+    return sources, nbr[ok]
+
+
+def components(n: int, sources: np.ndarray, targets: np.ndarray) -> Iterator[np.ndarray]:
+    """The connected components with at least two nodes, as sorted index arrays."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(sources), np.int8), (sources, targets)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    for part in np.split(order, cuts):
+        if len(part) > 1:
+            yield part
+
+
+def complete_linkage(nodes: np.ndarray, metric: Metric, degree: np.ndarray
+                     ) -> list[tuple[int, list[int], list[float]]]:
+    """Greedy complete-linkage groups of one component (see :data:`GROUPING_RULE`):
+    [(representative, members closest first, their scores against it)] with >= 2 members."""
+    if len(nodes) > LARGE_COMPONENT:
+        log.warning("%d items are linked into one cluster: the threshold is probably too loose "
+                    "(see the calibration histogram); grouping them takes a while", len(nodes))
+    remaining = list(nodes[np.lexsort((nodes, -degree[nodes]))])
+    groups = []
+    while len(remaining) > 1:
+        members, scores = _grow(remaining[0], np.array(remaining[1:], dtype=np.int64), metric)
+        taken = set(members)
+        remaining = [r for r in remaining if r not in taken]
+        if len(members) > 1:
+            groups.append((members[0], members, scores))
+    return groups
+
+
+LARGE_COMPONENT = 10_000
+
+
+def _grow(seed: int, rest: np.ndarray, metric: Metric) -> tuple[list[int], list[float]]:
+    """``seed`` and, closest first, every item of ``rest`` that passes against all members so
+    far; with the scores against the seed."""
+    values = metric.score(seed, rest)
+    passing = np.flatnonzero(metric.passes(values))
+    members, scores = [int(seed)], [float(metric.score(seed, _positions([seed]))[0])]
+    for pos in passing[metric.closest_first(values[passing])]:
+        if metric.passes(metric.score(int(rest[pos]), _positions(members))).all():
+            members.append(int(rest[pos]))
+            scores.append(float(values[pos]))
+    return members, scores
+
+
+def _positions(values: list[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def graph_groups(values: np.ndarray, nbr: np.ndarray, metric: Metric
+                 ) -> list[tuple[int, list[int], list[float]]]:
+    """Groups over positions 0..n-1 from a kNN graph: threshold, components, complete linkage."""
+    sources, targets = threshold_edges(values, nbr, metric)
+    degree = np.bincount(np.concatenate([sources, targets]), minlength=len(nbr))
+    groups = []
+    for part in components(len(nbr), sources, targets):
+        groups.extend(complete_linkage(part, metric, degree))
+    return groups
+
+
+# ------------------------------------------------------------------------------------ tiers
+def _ok_rows(store: Store, column: str) -> np.ndarray:
+    items = store.items
+    present = items[column].notna().to_numpy() if column in items else np.zeros(len(items), bool)
+    return np.flatnonzero(store.ok_mask() & present)
+
+
+def exact_groups(store: Store) -> list[DupGroup]:
+    """Items whose decoded pixels hash the same; the lowest id represents the group."""
+    rows = _ok_rows(store, "pixel_sha256")
+    ids = store.items["id"].to_numpy()
+    by_hash: dict[str, list[int]] = {}
+    for row, value in zip(rows, store.items["pixel_sha256"].to_numpy()[rows], strict=True):
+        by_hash.setdefault(str(value), []).append(int(ids[row]))
+    return [DupGroup("exact", sorted(m), min(m), dict.fromkeys(sorted(m), 1.0))
+            for m in by_hash.values() if len(m) > 1]
+
+
+def perceptual_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
+    rows = _ok_rows(store, "phash")
+    if len(rows) < 2:
+        return []
+    hashes, mirrors = perceptual_hashes(store, rows, config.mirror)
+    metric = hamming_metric(hashes, mirrors, config.perceptual_max_distance)
+    metric = apart_from_grids(metric, grid_positions(store, rows))
+    values, nbr = hamming_knn(hashes, mirrors, config.k)
+    return _to_groups("perceptual", store, rows, graph_groups(values, nbr, metric))
+
+
+def semantic_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
+    rows = semantic_rows(store)
+    if len(rows) < 2:
+        return []
+    emb = np.ascontiguousarray(store.image_emb[rows], dtype=np.float32)
+    metric = apart_from_grids(cosine_metric(emb, config.semantic_min_similarity),
+                              grid_positions(store, rows))
+    values, nbr = cosine_knn(emb, config.k, config.index)
+    return _to_groups("semantic", store, rows, graph_groups(values, nbr, metric))
+
+
+def semantic_rows(store: Store) -> np.ndarray:
+    """Readable items that have an image embedding."""
+    if store.image_emb is None:
+        return np.zeros(0, dtype=np.int64)
+    has_vector = np.abs(store.image_emb).sum(axis=1) > 0
+    return np.flatnonzero(store.ok_mask() & has_vector)
+
+
+def _to_groups(tier: str, store: Store, rows: np.ndarray,
+               found: list[tuple[int, list[int], list[float]]]) -> list[DupGroup]:
+    """Positions within ``rows`` to item ids."""
+    ids = store.items["id"].to_numpy()[rows]
+    groups = []
+    for seed, members, scores in found:
+        member_ids = [int(ids[m]) for m in members]
+        groups.append(DupGroup(tier, member_ids, int(ids[seed]),
+                               dict(zip(member_ids, scores, strict=True))))
+    return groups
+
+
+TIER_FINDERS: dict[str, Callable[[Store, DedupConfig], list[DupGroup]]] = {
+    "exact": lambda store, config: exact_groups(store),
+    "perceptual": perceptual_groups,
+    "semantic": semantic_groups,
+}
+
+
+def find_groups(store: Store, config: DedupConfig | None = None) -> list[DupGroup]:
+    """Near-duplicate groups of the chosen tiers, largest first (then by tier, strictest first).
+
+    A group whose members all belong to one group of a stricter tier is left out (it would show
+    the same images again)."""
+    config = config or DedupConfig()
+    found: list[DupGroup] = []
+    owners: dict[int, set[int]] = {}  # item id -> numbers of the groups kept so far holding it
+    for tier in sorted(config.tiers, key=TIERS.index):
+        groups = TIER_FINDERS[tier](store, config)
+        for group in groups:
+            if not _repeats(group, owners):
+                for member in group.members:
+                    owners.setdefault(member, set()).add(len(found))
+                found.append(group)
+        log.info("%s tier: %d groups", tier, len(groups))
+    return sorted(found, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
+
+
+def _repeats(group: DupGroup, owners: dict[int, set[int]]) -> bool:
+    """Whether one earlier group holds every member of ``group``."""
+    common = set(owners.get(group.members[0], ()))
+    for member in group.members[1:]:
+        common &= owners.get(member, set())
+    return bool(common)
+
+
+# ------------------------------------------------------------------------------------- keep
+def suggest_keep(store: Store, members: Sequence[int]) -> int:
+    """The member to keep: highest resolution, then largest file, then lowest id. Tiles of grid
+    images are not files of their own, so a file is preferred to any tile."""
+    items = store.items.set_index("id", drop=False).loc[list(members)]
+    pixels = items["width"].astype("int64") * items["height"].astype("int64")
+    key = zip(items["tile"].astype("int64").to_numpy() > 0, -pixels.to_numpy(),
+              -items["file_size"].astype("int64").to_numpy(), items["id"].to_numpy(), strict=True)
+    return int(min(key)[3])
+
+
+def groups_report(store: Store, groups: list[DupGroup], config: DedupConfig) -> dict[str, Any]:
+    """A JSON-able summary: tiers, thresholds, the grouping rule and every group with its
+    members (id, file, score), representative and keep suggestion."""
+    files = dict(zip(store.items["id"].astype(int), store.items["rel_path"].astype(str),
+                     strict=True))
+    return {
+        "store": str(store.root),
+        "tiers": list(config.tiers),
+        "thresholds": {t: config.threshold(t) for t in config.tiers if t != "exact"},
+        "grouping_rule": GROUPING_RULE,
+        "n_groups": len(groups),
+        "groups": [{"tier": g.tier, "size": len(g), "representative": g.representative,
+                    "keep": suggest_keep(store, g.members),
+                    "members": [{"id": m, "file": files.get(m, ""), "score": g.scores.get(m)}
+                                for m in g.members]} for g in groups],
+    }
+
+
+def config_with_threshold(tiers: Sequence[str], threshold: float | None) -> DedupConfig:
+    """A config for ``tiers`` whose one thresholded tier (perceptual or semantic) uses
+    ``threshold`` (the CLI's ``--threshold``); ValueError says what to fix."""
+    if threshold is None:
+        return DedupConfig(tiers=tuple(tiers))
+    tuned = [t for t in tiers if t != "exact"]
+    if len(tuned) != 1:
+        raise ValueError("--threshold applies to one tier: add --tier perceptual (differing "
+                         "bits, e.g. 8) or --tier semantic (cosine, e.g. 0.95)")
+    if tuned[0] == "perceptual":
+        if threshold != int(threshold):
+            raise ValueError(f"the perceptual threshold is a number of bits, not {threshold}")
+        return DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(threshold))
+    return DedupConfig(tiers=tuple(tiers), semantic_min_similarity=float(threshold))

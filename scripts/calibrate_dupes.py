@@ -1,0 +1,195 @@
+"""Measure the near-duplicate tiers on the generated set (``make_dupes_set.py``) and sweep the
+perceptual threshold: the numbers behind ``cdir.dedup``'s defaults.
+
+Reads images with cdir's own reader (the same pixel hash, pHash and mirrored pHash as ingest), so
+no model is needed for the exact and perceptual tiers; ``--semantic PRESET`` also ingests the set
+with a model preset and reports the semantic tier (meaningless with ``tiny``: random weights).
+
+    python scripts/calibrate_dupes.py [--out DIR] [--semantic tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from make_dupes_set import EXACT_KINDS, TRANSFORMS, make_set  # noqa: E402
+
+from cdir.decode import DecodeLimits  # noqa: E402
+from cdir.dedup import (  # noqa: E402
+    DedupConfig,
+    DupGroup,
+    Metric,
+    find_groups,
+    hamming_metric,
+    hex_to_uint64,
+)
+from cdir.reader import read_one  # noqa: E402
+from cdir.store import Store, normalise_items  # noqa: E402
+
+Truth = dict[str, dict[str, str]]
+
+
+def hashed_store(root: Path, truth: Truth) -> Store:
+    """An in-memory store of the set's files with the reader's hashes (no embeddings)."""
+    rows = []
+    for n, rel in enumerate(sorted(truth)):
+        result = read_one(n, root / rel, None, None, DecodeLimits())
+        info = result.info
+        rows.append({"id": n, "path": str(root / rel), "rel_path": rel, "sha256": rel,
+                     "pixel_sha256": info.pixel_sha256, "phash": info.phash,
+                     "phash_mirror": info.phash_mirror, "width": info.width,
+                     "height": info.height, "file_size": (root / rel).stat().st_size,
+                     "status": "ok", "parent_id": -1, "tile": -1})
+    return Store(root, items=normalise_items(pd.DataFrame(rows)))
+
+
+# ------------------------------------------------------------------------------------ scores
+@dataclass
+class PairScores:
+    precision: float
+    recall: float
+    per_transform: dict[str, float]
+    predicted: int
+    true: int
+
+
+def pairs_of(groups: Iterable[list[int]]) -> set[tuple[int, int]]:
+    return {(min(a, b), max(a, b)) for g in groups for a, b in itertools.combinations(g, 2)}
+
+
+def true_pairs(store: Store, truth: Truth, kinds: frozenset[str] | None) -> set[tuple[int, int]]:
+    """Pairs within a family; with ``kinds``, only among the original and those transforms."""
+    families: dict[str, list[int]] = {}
+    for item_id, rel in zip(store.items["id"], store.items["rel_path"], strict=True):
+        t = truth[rel]
+        if kinds is None or t["transform"] == "original" or t["transform"] in kinds:
+            families.setdefault(t["family"], []).append(int(item_id))
+    return pairs_of(families.values())
+
+
+def score_groups(store: Store, truth: Truth, groups: list[DupGroup],
+                 kinds: frozenset[str] | None = None) -> PairScores:
+    """Pair precision and recall of ``groups`` against the families (restricted to ``kinds``),
+    and the recall of each transform's (original, copy) pairs."""
+    found, real = pairs_of(g.members for g in groups), true_pairs(store, truth, kinds)
+    rel = store.items["rel_path"].tolist()
+    origin = {truth[r]["family"]: i for i, r in enumerate(rel)
+              if truth[r]["transform"] == "original"}
+    per: dict[str, list[bool]] = {}
+    for i, r in enumerate(rel):
+        t = truth[r]
+        if t["transform"] != "original" and (kinds is None or t["transform"] in kinds):
+            pair = (min(i, origin[t["family"]]), max(i, origin[t["family"]]))
+            per.setdefault(t["transform"], []).append(pair in found)
+    hits = len(found & real)
+    return PairScores(hits / len(found) if found else 1.0, hits / len(real) if real else 1.0,
+                      {k: float(np.mean(v)) for k, v in per.items()}, len(found), len(real))
+
+
+# ------------------------------------------------------------------------------ distances
+def transform_distances(store: Store, truth: Truth) -> dict[str, list[int]]:
+    """pHash distance (mirror-aware) from each original to each of its copies, per transform."""
+    metric = _metric(store)
+    rel = store.items["rel_path"].tolist()
+    origin = {truth[r]["family"]: i for i, r in enumerate(rel)
+              if truth[r]["transform"] == "original"}
+    found: dict[str, list[int]] = {}
+    for i, r in enumerate(rel):
+        t = truth[r]
+        if t["transform"] != "original":
+            d = metric.score(origin[t["family"]], np.array([i]))[0]
+            found.setdefault(t["transform"], []).append(int(d))
+    return found
+
+
+def non_duplicate_distances(store: Store, truth: Truth) -> np.ndarray:
+    """pHash distances (mirror-aware) between every two different originals."""
+    metric = _metric(store)
+    rel = store.items["rel_path"].tolist()
+    rows = np.array([i for i, r in enumerate(rel) if truth[r]["transform"] == "original"])
+    return np.concatenate([metric.score(int(a), rows[n + 1:]) for n, a in enumerate(rows)])
+
+
+def _metric(store: Store) -> Metric:
+    items = store.items
+    return hamming_metric(hex_to_uint64(items["phash"]), hex_to_uint64(items["phash_mirror"]), 0)
+
+
+def sweep(store: Store, truth: Truth, thresholds: Iterable[int]) -> list[tuple[int, PairScores]]:
+    return [(t, score_groups(store, truth, find_groups(
+        store, DedupConfig(tiers=("perceptual",), perceptual_max_distance=t))))
+        for t in thresholds]
+
+
+# ----------------------------------------------------------------------------------- report
+def report(store: Store, truth: Truth) -> None:
+    exact = score_groups(store, truth, find_groups(store, DedupConfig(tiers=("exact",))),
+                         EXACT_KINDS)
+    print(f"exact tier on its own kind ({', '.join(sorted(EXACT_KINDS))}): precision "
+          f"{exact.precision:.3f} recall {exact.recall:.3f} ({exact.true} true pairs)")
+    print("\npHash distance original -> copy (mirror-aware): min / median / max")
+    for name, values in transform_distances(store, truth).items():
+        print(f"  {name:<10} {min(values):>3} {np.median(values):>6.1f} {max(values):>4}")
+    non = non_duplicate_distances(store, truth)
+    print(f"\nbetween different originals ({len(non)} pairs): min {non.min():.0f}, 1st pct "
+          f"{np.percentile(non, 1):.1f}, median {np.median(non):.0f}")
+    print("\nperceptual tier, recall per transform (pHash distances are even: imagehash's pHash "
+          "sets the 32 of 64 bits above the median)")
+    print(" t  pairs<=t  precision recall    F1  " + "  ".join(f"{k[:6]:>6}" for k in TRANSFORMS))
+    results = sweep(store, truth, range(0, 17, 2))
+    for t, s in results:
+        cells = "  ".join(f"{s.per_transform.get(k, float('nan')):6.2f}" for k in TRANSFORMS)
+        print(f"{t:>2}  {int((non <= t).sum()):>8}  {s.precision:9.3f} {s.recall:6.3f} "
+              f"{f1(s):5.3f}  {cells}")
+    best = max(results, key=lambda r: (round(f1(r[1]), 3), -r[0]))
+    print(f"best F1: perceptual_max_distance = {best[0]}")
+
+
+def f1(s: PairScores) -> float:
+    return 2 * s.precision * s.recall / (s.precision + s.recall) if s.precision + s.recall else 0.0
+
+
+def semantic_report(root: Path, truth: Truth, preset: str) -> None:
+    from cdir.models import load_models
+    from cdir.pipeline import IngestConfig, ingest
+
+    store_dir = root.parent / f"{root.name}-store-{preset}"
+    ingest([root], store_dir, load_models(preset), IngestConfig(captions="none"))
+    store = Store.load(store_dir)
+    print(f"\nsemantic tier, preset {preset!r}:\n t      precision recall  " + "  ".join(
+        f"{k[:6]:>6}" for k in TRANSFORMS))
+    for t in (0.9, 0.95, 0.98, 0.99, 0.995, 0.999):
+        groups = find_groups(store, DedupConfig(tiers=("semantic",), semantic_min_similarity=t))
+        s = score_groups(store, truth, groups)
+        cells = "  ".join(f"{s.per_transform.get(k, float('nan')):6.2f}" for k in TRANSFORMS)
+        print(f"{t:<6} {s.precision:9.3f} {s.recall:6.3f}  {cells}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="where to write the set (default: a temp dir)")
+    parser.add_argument("--semantic", metavar="PRESET",
+                        help="also ingest the set with this preset and run the semantic tier")
+    args = parser.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="cdir-dupes-")) / "set"
+    truth = make_set(root)
+    print(f"{len(truth)} images in {root}")
+    report(hashed_store(root, truth), truth)
+    if args.semantic:
+        semantic_report(root, truth, args.semantic)
+
+
+if __name__ == "__main__":
+    main()
