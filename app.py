@@ -130,7 +130,9 @@ def _map_tab(ui: dict) -> None:
 def build_app(actions: AppActions) -> gr.Blocks:
     preset = get_preset(actions.preset)
     ui: dict = {}
-    with gr.Blocks(title="cdir · cross-domain image retrieval") as demo:
+    # delete_cache: gradio's copies of uploads (already copied into a collection) go after a day
+    with gr.Blocks(title="cdir · cross-domain image retrieval",
+                   delete_cache=(3600, 86400)) as demo:
         store = gr.State(None)
         gr.HTML(webui.header_html())
         gr.HTML(webui.views.banner_html(preset.trained, preset.name))
@@ -143,6 +145,17 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 _search_tab(ui)
             with gr.Tab("Map", id="map") as map_tab:
                 _map_tab(ui)
+            with gr.Tab("Evaluate", id="evaluate"):
+                gr.Markdown("The paper's protocol on the open collection: for every ordered pair "
+                            "of domains A → B, each image of A queries the images of B, and a hit "
+                            "is an image of the same class. Precision@k (denominator min(k, number "
+                            "of relevant images)) and mAP for every mode, with and without style "
+                            "words, plus how often each mode's top 10 stays in the query's own "
+                            "domain. Needs domain and class labels (folders "
+                            "`<domain>/<class>/` or a CSV manifest).")
+                ui["eval_btn"] = gr.Button("Evaluate this collection", variant="primary",
+                                           elem_id="run-eval")
+                ui["eval_md"] = gr.Markdown("", elem_id="eval-report")
             with gr.Tab("How it works", id="method"):
                 gr.HTML(METHOD_HTML)
                 ui["worked_btn"] = gr.Button("Run the worked example on the example collection",
@@ -194,6 +207,11 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
 
     ui["worked_btn"].click(worked, None, [ui["worked_html"], ui["worked_md"]])
 
+    def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> str:
+        return webui.as_gr_error(actions.evaluate)(store_path, progress)
+
+    ui["eval_btn"].click(evaluate, [store], [ui["eval_md"]])
+
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
     ui["draw"].click(draw, map_inputs, [ui["plot"]])
     map_tab.select(draw, map_inputs, [ui["plot"]])
@@ -206,12 +224,25 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
     workspace = Workspace(Path(args.store))
+    keep_uploads_in(workspace)
     actions = AppActions(workspace, args.preset, args.model_dir)
     threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()
     demo = build_app(actions)
-    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.queue(**QUEUE_OPTIONS)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 **launch_options(workspace))
+
+
+# Two requests run at a time (two CPU cores; every session shares the same models) and at most
+# 64 wait: further requests are refused at once ("queue full") instead of piling up in memory.
+QUEUE_OPTIONS = dict(default_concurrency_limit=2, max_size=64)
+
+
+def keep_uploads_in(workspace: Workspace) -> None:
+    """gradio saves every upload in its cache folder before a handler sees it: keep that folder
+    inside the workspace (``.gradio``, never listed as a collection), so uploads live nowhere
+    else. Call it before ``build_app``; an explicit $GRADIO_TEMP_DIR wins."""
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(workspace.root / ".gradio"))
 
 
 def launch_options(workspace: Workspace) -> dict:

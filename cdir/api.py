@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from cdir.models import Models, load_models
 from cdir.pipeline import IngestConfig, IngestReport, Progress, ingest as run_ingest
 from cdir.presets import get_preset, list_presets
 from cdir.search import SearchOptions, SearchResult, Searcher
-from cdir.store import Store
+from cdir.store import Store, disk_full_error
 from cdir.weights import model_dir as resolve_model_dir
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,26 @@ def ingest(
     if Store.exists(Path(store)):
         preset = Store.load(store).preset or preset
     models = get_models(preset, model_root)
-    return run_ingest(sources, store, models, config or IngestConfig(), progress)
+    with _store_lock(store):
+        try:
+            return run_ingest(sources, store, models, config or IngestConfig(), progress)
+        except (OSError, sqlite3.Error) as exc:  # thumbnails and the cache fill the disk too
+            full = disk_full_error(exc, Path(store))
+            if full is None:
+                raise
+            raise full from exc
+
+
+_store_locks_lock = threading.Lock()
+_store_locks: dict[str, threading.Lock] = {}
+
+
+def _store_lock(store: str | Path) -> threading.Lock:
+    """One ingest at a time per collection in this process (two users loading the examples at
+    once would otherwise write the same files twice over)."""
+    key = str(Path(store).resolve())
+    with _store_locks_lock:
+        return _store_locks.setdefault(key, threading.Lock())
 
 
 @dataclass

@@ -83,10 +83,29 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                           shared_cache=not args.no_shared_cache)
     bars = ProgressBars(not args.quiet)
     try:
-        report = api.ingest(args.src, args.store, args.preset, config, args.model_dir, bars)
+        if args.engine == "ray":
+            report = _ingest_ray(args, config, bars)
+        else:
+            report = api.ingest(args.src, args.store, args.preset, config, args.model_dir, bars)
     finally:
         bars.close()
     emit(args, report.to_dict(), _ingest_text)
+
+
+def _ingest_ray(args: argparse.Namespace, config: Any, bars: ProgressBars) -> Any:
+    """``--engine ray``: the same ingest with the models on Ray workers (docs/distributed.md)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'ray[data]' (see "
+                         "docs/distributed.md)") from None
+    from cdir.distributed import ingest_ray
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    return ingest_ray(args.src, args.store, args.preset, config, args.address, args.workers,
+                      args.model_dir, bars, num_gpus=args.gpus_per_worker,
+                      num_cpus=args.cpus_per_worker)
 
 
 def _ingest_text(report: dict[str, Any]) -> str:
@@ -134,6 +153,68 @@ def cmd_models(args: argparse.Namespace) -> None:
     emit(args, {"preset": args.preset, "saved_to": str(out)}, lambda r: f"saved to {r['saved_to']}")
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from cdir.evaluate_store import evaluate_path
+    from cdir.evaluation import write_report
+
+    bars = ProgressBars(not args.quiet)
+    try:
+        report, header = evaluate_path(Path(args.root), _eval_store(args), args.preset,
+                                       _eval_config(args), args.max_per_class, args.model_dir, bars)
+    finally:
+        bars.close()
+    if args.out:
+        write_report(report, args.out, header)
+    emit(args, report.to_json(header), lambda _: report.to_markdown(header).rstrip("\n"))
+
+
+def _eval_store(args: argparse.Namespace) -> Path | None:
+    if args.store:
+        return Path(args.store)
+    return Path(args.out) / "store" if args.out else None
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b,c"`` -> ``("a", "b", "c")``; None or empty -> None."""
+    names = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    return names or None
+
+
+def _eval_config(args: argparse.Namespace) -> Any:
+    from cdir.evaluation import EvalConfig
+    from cdir.scoring import FusionWeights
+
+    try:
+        ks = tuple(int(k) for k in _names(args.k) or ()) or None
+    except ValueError:
+        raise UsageError(f"--k takes integers such as 1,5,15, not {args.k!r}") from None
+    grid = [spec for spec in (args.fusion_grid or "").split(";") if spec.strip()]
+    return EvalConfig(modes=_names(args.modes) or EvalConfig().modes, ks=ks,
+                      domains=_names(args.domains), classes=_names(args.classes),
+                      neutralise=(False,) if args.no_neutral else (False, True),
+                      fusion_grid=tuple(FusionWeights.parse(spec) for spec in grid))
+
+
+def cmd_dupes(args: argparse.Namespace) -> None:
+    from cdir.dedup import TIERS, config_with_threshold, find_groups, groups_report
+    from cdir.store import Store
+
+    store = Store.load(args.store)
+    config = config_with_threshold(tuple(dict.fromkeys(args.tier or TIERS)), args.threshold)
+    emit(args, groups_report(store, find_groups(store, config), config), _dupes_text)
+
+
+def _dupes_text(report: dict[str, Any]) -> str:
+    limits = ", ".join(f"{t} {v:g}" for t, v in report["thresholds"].items())
+    lines = [f"{report['n_groups']} near-duplicate groups ({', '.join(report['tiers'])}"
+             f"{'; ' + limits if limits else ''})"]
+    for n, g in enumerate(report["groups"]):
+        lines.append(f"group {n} [{g['tier']}], {g['size']} images:")
+        lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
+                  f"{m['score']:>7.4g}  {m['file']}" for m in g["members"]]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cdir", description=__doc__.split("\n")[0])
@@ -141,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ingest(sub)
     _add_search(sub)
+    _add_eval(sub)
     _add_simple(sub, "info", cmd_info, "what a collection holds")
+    _add_dupes(sub)
     _add_models(sub)
     return parser
 
@@ -162,6 +245,16 @@ def _add_ingest(sub: Any) -> None:
     p.add_argument("--no-shared-cache", action="store_true",
                    help="keep all cached work inside the store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: run the models on Ray workers (docs/distributed.md)")
+    p.add_argument("--address", help="Ray cluster address for --engine ray (e.g. auto, "
+                                     "ray://head:10001; default: start Ray on this machine)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="model-holding Ray workers for --engine ray (default: 2)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0,
+                   help="GPUs per Ray worker (default: 0, CPU)")
+    p.add_argument("--cpus-per-worker", type=float, default=1.0,
+                   help="CPUs per Ray worker (default: 1; give GPU workers several)")
     _common(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -180,6 +273,37 @@ def _add_search(sub: Any) -> None:
     p.add_argument("--fusion-weights", help="e.g. image=0.5,caption=1,caption-caption=0.5")
     _common(p)
     p.set_defaults(func=cmd_search)
+
+
+def _add_eval(sub: Any) -> None:
+    p = sub.add_parser("eval", help="the paper's protocol: every mode on every domain pair")
+    p.add_argument("root", help="a <root>/<domain>/<class>/<file> tree or a labelled collection")
+    p.add_argument("--preset", help="model preset for a tree (default: default); a collection "
+                                    "uses its own")
+    p.add_argument("--modes", help="comma-separated (default: image,caption,caption-caption,fusion)")
+    p.add_argument("--k", help="precision cut-offs, e.g. 1,5,15 (default: 1,5,15, or 50,100,200 "
+                               "when a domain has 5000+ images)")
+    p.add_argument("--domains", help="only these domains, comma-separated")
+    p.add_argument("--classes", help="only these classes, comma-separated")
+    p.add_argument("--max-per-class", type=int,
+                   help="only the first N files (by name) of each domain and class")
+    p.add_argument("--no-neutral", action="store_true", help="skip the neutralised-caption runs")
+    p.add_argument("--fusion-grid", help='extra fusion weightings, e.g. '
+                                         '"image=0.5,caption=1;image=1,caption=1"')
+    p.add_argument("--store", help="collection for a tree (default: OUT/store, or "
+                                   "./stores/eval-<dataset>-<preset>); reused when present")
+    p.add_argument("--out", help="write report.md, report.csv and report.json here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _common(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def _add_dupes(sub: Any) -> None:
+    p = _add_simple(sub, "dupes", cmd_dupes, "near-duplicate groups (exact, perceptual, semantic)")
+    p.add_argument("--tier", nargs="+", choices=("exact", "perceptual", "semantic"),
+                   help="tiers to run (default: all three)")
+    p.add_argument("--threshold", type=float, help="threshold of the one perceptual or semantic "
+                   "tier given: max differing pHash bits, or min cosine similarity")
 
 
 def _add_simple(sub: Any, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:

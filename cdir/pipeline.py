@@ -23,6 +23,7 @@ import pandas as pd
 from cdir.cache import Cache, text_key
 from cdir.collection import ArchiveLimits, SourceFile, check_sources, scan_sources
 from cdir.decode import DecodeLimits, file_sha256
+from cdir.grids import add_tile_items
 from cdir.models import Models
 from cdir.reader import ImageInfo, read_batches, read_one
 from cdir.store import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
@@ -55,6 +56,7 @@ class IngestConfig:
     manifest: Path | None = None
     shared_cache: bool = True
     predict_domains: bool = True
+    split_grids: bool = True  # the tiles of 2x2 grid images become items of their own
     checkpoint_seconds: float = 30.0  # write the store at least this often while captioning
     only: frozenset[str] | None = None  # keep only the files with these rel_paths (None: all)
 
@@ -130,19 +132,33 @@ def _size(path: Path) -> int:
 
 
 def _hash_rows(store: Store, rows: np.ndarray, progress: Progress) -> None:
+    shas: dict[int, str] = {}
+    unreadable: dict[int, str] = {}
     for n, row in enumerate(rows):
-        path = store.image_path(store.items.iloc[row])
+        path = store.item_path(row)
         try:
-            store.items.at[row, "sha256"] = file_sha256(path)
+            shas[row] = file_sha256(path)
         except OSError as exc:
-            store.items.loc[row, ["status", "error"]] = ["failed", f"cannot read: {exc}"]
+            unreadable[row] = f"cannot read: {exc}"
         progress(n + 1, len(rows), "hashing")
+    if shas:
+        store.items.loc[list(shas), "sha256"] = list(shas.values())
+    mark_failed(store.items, unreadable)
+
+
+def mark_failed(items: pd.DataFrame, reasons: dict[int, str]) -> None:
+    """Record failures in one assignment: one ``.loc`` per row takes ~10 ms on a large table,
+    so an archive of 50,000 broken files would otherwise take many minutes."""
+    if reasons:
+        items.loc[list(reasons), "status"] = "failed"
+        items.loc[list(reasons), "error"] = list(reasons.values())
 
 
 # ----------------------------------------------------------------------------------- embedding
 def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
     for key in ("pixel_sha256", "phash", "width", "height"):
         items.at[row, key] = info[key]
+    items.at[row, "phash_mirror"] = info.get("phash_mirror")  # absent in older cache entries
     if info.get("prompt") and pd.isna(items.at[row, "prompt"]):
         items.at[row, "prompt"] = info["prompt"]
     items.at[row, "status"], items.at[row, "error"] = "ok", None
@@ -166,14 +182,14 @@ def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestCon
     collection): decoding only, no model; an item that no longer decodes becomes a failure."""
     items = store.items
     rows = [r for r in vectors if not store.thumb_path(items.at[r, "sha256"]).exists()]
-    jobs = [partial(read_one, r, store.image_path(items.iloc[r]),
-                    store.thumb_path(items.at[r, "sha256"]), None, config.decode_limits)
-            for r in rows]
+    jobs = [partial(read_one, r, store.item_path(r),
+                    store.thumb_path(items.at[r, "sha256"]), None, config.decode_limits,
+                    tile=_tile(items, r)) for r in rows]
     for batch in read_batches(jobs, config.batch_size, config.workers):
-        for result in batch:
-            if result.error is not None:
-                items.loc[result.row, ["status", "error"]] = ["failed", result.error]
-                del vectors[result.row]
+        failed = {result.row: result.error for result in batch if result.error is not None}
+        mark_failed(items, failed)
+        for row in failed:
+            del vectors[row]
 
 
 def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfig,
@@ -184,9 +200,9 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     vectors = _cached_image_work(store, cache, key, todo)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
-    jobs = [partial(read_one, r, store.image_path(items.iloc[r]),
-                    store.thumb_path(items.at[r, "sha256"]), models.embedder.preprocess,
-                    config.decode_limits) for r in missing]
+    jobs = [partial(read_one, r, store.item_path(r),
+                    store.thumb_path(items.at[r, "sha256"]), models.embedder.prepare,
+                    config.decode_limits, tile=_tile(items, r)) for r in missing]
     done = len(todo) - len(missing)
     for batch in read_batches(jobs, config.batch_size, config.workers):
         _embed_batch(store, models, cache, key, batch, vectors)
@@ -198,15 +214,11 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
 
 def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: list[Any],
                  vectors: dict[int, Any]) -> None:
-    import torch
-
     good = [r for r in batch if r.error is None]
-    for r in batch:
-        if r.error is not None:
-            store.items.loc[r.row, ["status", "error"]] = ["failed", r.error]
+    mark_failed(store.items, {r.row: r.error for r in batch if r.error is not None})
     if not good:
         return
-    emb = models.embedder.encode_image_tensors(torch.stack([r.tensor for r in good]))
+    emb = models.embedder.encode_prepared([r.tensor for r in good])
     shas = [store.items.at[r.row, "sha256"] for r in good]
     cache.put_vectors("image_emb", key, shas, emb)
     cache.put_texts("image_info", "v1", {s: json.dumps(r.info.to_dict()) for s, r in
@@ -214,6 +226,11 @@ def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: li
     for r, vec in zip(good, emb, strict=True):
         _apply_info(store.items, r.row, r.info.to_dict())
         vectors[r.row] = vec
+
+
+def _tile(items: pd.DataFrame, row: int) -> int:
+    """The tile number of a tile item (decoded by cropping its grid), else -1."""
+    return int(items.at[row, "tile"]) if "tile" in items else -1
 
 
 def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
@@ -234,8 +251,8 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
         if items.at[r, "sha256"] in known:
             items.at[r, "caption"], items.at[r, "caption_source"] = known[items.at[r, "sha256"]], "model"
     missing = [r for r in rows if items.at[r, "sha256"] not in known]
-    jobs = [partial(read_one, r, store.image_path(items.iloc[r]), None, None,
-                    config.decode_limits, True) for r in missing]
+    jobs = [partial(read_one, r, store.item_path(r), None, None,
+                    config.decode_limits, True, tile=_tile(items, r)) for r in missing]
     done, last = len(rows) - len(missing), time.monotonic()
     progress(done, len(rows), "captioning")
     for batch in read_batches(jobs, config.caption_batch_size, config.workers):
@@ -249,6 +266,7 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
         progress(done, len(rows), "captioning")
         if time.monotonic() - last > config.checkpoint_seconds:
             on_checkpoint()
+            items = store.items  # Store.write replaces the table: write into the new one
             last = time.monotonic()
     return len(missing)
 
@@ -342,6 +360,8 @@ def ingest(
     cache = Cache.for_store(store.root, config.shared_cache)
     try:
         report.embedded = embed_images(store, models, cache, config, progress)
+        if config.split_grids and add_tile_items(store, cache, config.decode_limits):
+            report.embedded += embed_images(store, models, cache, config, progress)
         if config.predict_domains:
             predict_domains(store, models, cache)
         report.seconds["embedding"] = round(time.monotonic() - clock, 2)

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cdir.decode import DecodeError, DecodeLimits, load_rgb, make_thumbnail, pixel_sha256
+from PIL import ImageOps
+
+from cdir.decode import (
+    DecodeError,
+    DecodeLimits,
+    load_rgb,
+    make_thumbnail,
+    pixel_sha256,
+    save_jpeg_atomic,
+)
+from cdir.grids import crop_tile, detect_grid
 from cdir.metadata import extract_prompt
 
 log = logging.getLogger(__name__)
@@ -30,6 +40,8 @@ class ImageInfo:
     width: int
     height: int
     prompt: str | None
+    phash_mirror: str | None = None  # pHash of the mirrored image (flipped copies)
+    grid: list[list[int]] | None = None  # tile boxes when the image is a 2x2 grid
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -39,7 +51,7 @@ class ImageInfo:
 class ReadResult:
     row: int
     info: ImageInfo | None = None
-    tensor: Any = None  # preprocessed model input, when asked for
+    tensor: Any = None  # the model input from ``preprocess`` (e.g. ClipEmbedder.prepare)
     image: Any = None  # the RGB PIL image, when asked for
     error: str | None = None
 
@@ -58,25 +70,42 @@ def read_one(
     preprocess: Callable[[Any], Any] | None,
     limits: DecodeLimits,
     keep_image: bool = False,
+    tile: int = -1,
 ) -> ReadResult:
-    """Decode ``path``; write its thumbnail; hash it; preprocess it. Never raises for bad files."""
+    """Decode ``path`` (tile ``tile`` of it, for a tile of a grid image); write its thumbnail;
+    hash it; look for a 2x2 grid; preprocess it. Never raises for bad files."""
     try:
-        image = load_rgb(path, limits)
+        image = load_item_image(path, limits, tile)
     except DecodeError as exc:
         return ReadResult(row, error=exc.reason)
     except OSError as exc:
         return ReadResult(row, error=f"cannot read the file: {exc.strerror or exc}")
-    info = ImageInfo(pixel_sha256(image), perceptual_hash(image), image.width, image.height,
-                     extract_prompt(path))
+    grid = detect_grid(image) if tile < 1 else None
+    # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64 differ
+    # on JPEG photos) at a tenth of the cost of hashing the full image (bench/bench_ingest.py)
+    thumb = make_thumbnail(image, THUMB_SIDE)
+    info = ImageInfo(pixel_sha256(image), perceptual_hash(thumb), image.width, image.height,
+                     extract_prompt(path), perceptual_hash(ImageOps.mirror(thumb)),
+                     [list(box) for box in grid] if grid else None)
     if thumb_path is not None and not thumb_path.exists():
-        save_thumbnail(image, thumb_path)
+        save_jpeg_atomic(thumb, thumb_path)
     tensor = preprocess(image) if preprocess is not None else None
     return ReadResult(row, info, tensor, image if keep_image else None)
 
 
-def save_thumbnail(image: Any, path: Path) -> None:
-    from cdir.decode import save_jpeg_atomic
+def load_item_image(path: Path, limits: DecodeLimits, tile: int = -1) -> Any:
+    """The RGB image of an item: the file's, or for a tile (``tile`` >= 1) that tile of the
+    grid image in the file."""
+    image = load_rgb(path, limits)
+    if tile < 1:
+        return image
+    try:
+        return crop_tile(image, tile)
+    except ValueError as exc:
+        raise DecodeError(str(exc)) from None
 
+
+def save_thumbnail(image: Any, path: Path) -> None:
     save_jpeg_atomic(make_thumbnail(image, THUMB_SIDE), path)
 
 

@@ -16,6 +16,7 @@ reader never sees a partial file.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ COLUMNS: dict[str, str] = {
     "sha256": "string",  # of the file bytes
     "pixel_sha256": "string",  # of the decoded pixels (exact-duplicate tier)
     "phash": "string",  # perceptual hash, hex
+    "phash_mirror": "string",  # perceptual hash of the horizontally mirrored image, hex
     "width": "int64",
     "height": "int64",
     "file_size": "int64",
@@ -59,6 +61,7 @@ COLUMNS: dict[str, str] = {
     "status": "string",  # ok | failed
     "error": "string",
     "parent_id": "int64",  # for tiles of a grid image: the grid's id, else -1
+    "tile": "int64",  # 1..4 for a tile of a 2x2 grid image (row-major, like U1..U4), else -1
 }
 
 
@@ -75,19 +78,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write(path: Path, writer: Callable[[Any], Any]) -> None:
-    """Write through ``writer(file)`` to a temp file beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write through ``writer(file)`` to a temp file beside ``path``, fsync, then rename over it.
+    A full disk raises a :class:`StoreError` that says so; ``path`` keeps its old content."""
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        full = disk_full_error(exc, path)
+        if full is not None:
+            raise full from exc
         raise
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def disk_full_error(exc: BaseException, path: Path) -> StoreError | None:
+    """A StoreError saying the disk is full when ``exc`` means that (OSError ENOSPC/EDQUOT or
+    SQLite's "database or disk is full"), else None."""
+    if not (getattr(exc, "errno", None) in _DISK_FULL or "disk is full" in str(exc)):
+        return None
+    return StoreError(
+        f"disk full: cannot write {path} ({exc}). Free some space (or raise the quota) and "
+        "run the same ingest again: the collection keeps what it had, and the work done so far "
+        "is cached"
+    )
 
 
 def atomic_write_npy(path: Path, array: np.ndarray) -> None:
@@ -165,15 +189,32 @@ class Store:
     def _load_tables(self) -> None:
         items_path = self.root / ITEMS_FILE
         if items_path.is_file():
-            self.items = normalise_items(pd.read_parquet(items_path))
+            try:
+                self.items = normalise_items(pd.read_parquet(items_path))
+            except Exception as exc:  # pyarrow raises many types for a damaged file
+                raise self._damaged(items_path, exc) from exc
         self.image_emb = self._load_matrix(IMAGE_EMB_FILE)
         self.caption_emb = self._load_matrix(CAPTION_EMB_FILE)
+
+    def _damaged(self, path: Path, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}). Delete it and ingest the same "
+            "source into this collection again: work already done is cached, so it is quick"
+        )
 
     def _load_matrix(self, name: str) -> np.ndarray | None:
         path = self.root / name
         if not path.is_file():
             return None
-        matrix = np.load(path, allow_pickle=False)
+        try:
+            matrix = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise self._damaged(path, exc) from exc
+        if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.floating):
+            raise self._damaged(path, ValueError(f"a {matrix.dtype} array of shape "
+                                                 f"{matrix.shape}, not a matrix of vectors"))
+        if len(matrix) > len(self.items):  # written just before a table that never came
+            return matrix[: len(self.items)]
         if len(matrix) != len(self.items):
             log.warning("%s has %d rows for %d items; ignoring it", name, len(matrix), len(self.items))
             return None
@@ -181,12 +222,17 @@ class Store:
 
     # ---------------------------------------------------------------------------------- writing
     def write(self) -> None:
-        """Write the table, the matrices and meta.json (each atomically; meta last)."""
+        """Write the matrices, the table, then meta.json, each atomically.
+
+        Items are only ever appended, so a write stopped between two files (a crash, a full
+        disk) leaves at worst matrices with rows for items the table does not have yet, which
+        :meth:`load` leaves out: readers see the previous collection or the new one.
+        """
         self.items = normalise_items(self.items)
-        atomic_write(self.root / ITEMS_FILE, lambda f: self.items.to_parquet(f, index=False))
         for name, matrix in ((IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb)):
             if matrix is not None:
                 atomic_write_npy(self.root / name, np.ascontiguousarray(matrix, dtype=np.float32))
+        atomic_write(self.root / ITEMS_FILE, lambda f: self.items.to_parquet(f, index=False))
         self.meta.update(self.counts(), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          revision=time.time_ns())
         atomic_write_json(self.root / META_FILE, self.meta)
@@ -217,6 +263,10 @@ class Store:
         """The original file of an item (uploads and zip members live under the store)."""
         path = Path(str(row["path"]))
         return path if path.is_absolute() else self.root / path
+
+    def item_path(self, row: int) -> Path:
+        """:meth:`image_path` of table row ``row``, without building the row (fast in loops)."""
+        return self.image_path({"path": self.items.at[row, "path"]})
 
     def derived_dir(self) -> Path:
         return self.root / DERIVED_DIR

@@ -205,6 +205,22 @@ class AppActions:
             return gr.update(), gr.update(), gr.update()
         return self.search(store, {"item_id": item_id}, SearchSettings.from_widgets(*settings))
 
+    # ---------------------------------------------------------------------------- evaluate
+    def evaluate(self, store: str | None, progress: Any = None) -> str:
+        """The paper's protocol on the open collection (needs domain and class labels)."""
+        from cdir.evaluate_store import eval_header, evaluate_collection
+        from cdir.evaluation import EvalConfig
+
+        session = self._session(store)
+        config = EvalConfig()
+        report_progress = ((lambda done, total, stage: progress((done, total), desc=stage))
+                           if progress else None)
+        report = evaluate_collection(session.store, session.models, config,
+                                     progress=report_progress)
+        header = eval_header(session.models, session.store.root.name, session.store.root,
+                             session.store.root, config)
+        return report.to_markdown(header)
+
     def _session(self, store: str | None) -> api.Session:
         if not store:
             raise gr.Error("Open a collection first: load the example collection or upload "

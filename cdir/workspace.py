@@ -68,6 +68,21 @@ class Workspace:
             (self.root / candidate).mkdir(parents=True)
         return self.root / candidate
 
+    def discard_if_unusable(self, collection: Path) -> bool:
+        """Remove a collection of this workspace that has no searchable image (a build that
+        failed before its first write), with the uploads copied into it."""
+        collection = Path(collection).resolve()
+        if collection.parent != self.root:
+            raise WorkspaceError(f"{collection} is not a collection of this workspace")
+        try:
+            usable = Store.exists(collection) and Store.load(collection).counts()["n_ok"] > 0
+        except StoreError:
+            usable = False
+        if not usable:
+            shutil.rmtree(collection, ignore_errors=True)
+            log.info("removed the unusable collection %s", collection.name)
+        return not usable
+
     def examples_dir(self, preset: str) -> Path:
         return self.root / f"{EXAMPLES_NAME}-{slug(preset)}"
 

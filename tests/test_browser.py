@@ -152,7 +152,15 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
     page.screenshot(path=str(shots / "map.png"), full_page=True)
 
 
-def test_6_method_tab_explains_caption_matching(page, shots: Path) -> None:
+def test_6_evaluate_panel_shows_the_protocol_table(page, shots: Path) -> None:
+    _tab(page, "Evaluate")
+    page.click("#run-eval")
+    page.wait_for_function("document.querySelector('#eval-report').innerText.includes('mAP')")
+    assert "caption" in page.inner_text("#eval-report")
+    page.screenshot(path=str(shots / "evaluate.png"), full_page=True)
+
+
+def test_8_method_tab_explains_caption_matching(page, shots: Path) -> None:
     _tab(page, "How it works")
     assert "caption" in page.inner_text(".cdir-method").lower()
     page.click("#worked-example")

@@ -116,3 +116,9 @@ def test_worked_example_compares_image_mode_with_caption_matching(actions: AppAc
     assert "Its caption:" in html and html.count('class="cdir-row"') == 2
     assert "Image → image" in summary and "Caption matching" in summary
     assert summary.count("of the top 6 are houses") == 2
+
+
+def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: str) -> None:
+    report = actions.evaluate(loaded)
+    assert "P@1" in report and "mAP" in report and "caption" in report
+    assert "clipart" in report and "sketch" in report

@@ -1,0 +1,206 @@
+"""Many users at once (issue 7 §4): the real app, 8 gradio_client clients in parallel.
+
+Each client uploads its own small collection through ``/build`` and runs 20 queries (text, an
+uploaded image, a click on a result). gradio keeps a ``gr.State`` per session and every
+``gradio_client.Client`` is a session of its own (its ``session_hash``), so the collection a client
+built is the one its later calls search, without passing any path. The test checks that no call
+fails, that every result comes from the caller's own collection, that memory stays bounded, and
+that the queue runs with the limits the documentation states.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import ImageDraw
+
+import app
+from cdir import api
+from cdir.store import Store
+from cdir.webui import AppActions
+from cdir.workspace import Workspace
+from drawn import CLASSES, DOMAINS, draw_image
+
+N_USERS = 8
+N_QUERIES = 20
+RSS_GROWTH_BOUND_MB = 400  # measured on the 2-core machine: see docs/reliability.md
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = (6, False, [], False, "", 0.5, 1.0, 0.5)  # k, cross-domain, domains, style words...
+
+pytestmark = pytest.mark.slow
+
+
+def rss_mb() -> float:
+    """The resident memory of this process now (the server runs in it)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def user_images(user: int, folder: Path) -> list[Path]:
+    """12 drawn images of one user, each marked with the user's number (unique bytes)."""
+    folder.mkdir(parents=True)
+    paths = []
+    for n in range(12):
+        domain, cls = DOMAINS[n % 3], CLASSES[(n + user) % 4]
+        img = draw_image(domain, cls, (n + user) % 3)
+        ImageDraw.Draw(img).text((2, 84), f"u{user}", fill=(user * 30, 0, 0))
+        path = folder / f"user{user}_{domain}_{cls}_{n}.png"
+        img.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace, Any]]:
+    workspace = Workspace(tmp_path_factory.mktemp("workspace"))
+    api.get_models("tiny")  # loaded once before the clients arrive, as on a warm server
+    with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
+        mp.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.delenv("GRADIO_TEMP_DIR", raising=False)
+        app.keep_uploads_in(workspace)  # as `python app.py` does
+        demo = app.build_app(AppActions(workspace, "tiny"))
+        demo.queue(**app.QUEUE_OPTIONS)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
+                    quiet=True, **app.launch_options(workspace))
+        try:
+            yield f"http://127.0.0.1:{port}/", workspace, demo
+        finally:
+            demo.close()
+
+
+class User:
+    """One browser session: its own client, its own collection, its own checks."""
+
+    def __init__(self, url: str, number: int, folder: Path) -> None:
+        from gradio_client import Client
+
+        self.number, self.images = number, user_images(number, folder)
+        self.client = Client(url, verbose=False)
+        self.store: Path | None = None
+        self.rel_paths: set[str] = set()
+        self.calls = 0
+
+    def build(self, workspace: Workspace) -> None:
+        from gradio_client import handle_file
+
+        files = [handle_file(str(p)) for p in self.images]
+        summary = self.client.predict(files, f"user {self.number}", "tiny", "lazy",
+                                      api_name="/build")[0]
+        assert f"### user-{self.number}" in summary and "0 failed" in summary, summary
+        self.store = workspace.root / f"user-{self.number}"
+        self.rel_paths = {p.name for p in self.images}
+
+    def query(self, n: int, last_ids: list[int]) -> list[int]:
+        from gradio_client import handle_file
+
+        if n % 3 == 0:
+            out = self.client.predict(f"a drawing number {n}", "image", *SETTINGS,
+                                      api_name="/search_text")
+        elif n % 3 == 1:
+            image = handle_file(str(self.images[n % len(self.images)]))
+            out = self.client.predict(image, "image", *SETTINGS, api_name="/search_image")
+        else:  # caption matching: the clicked item's caption is computed now (lazy captions)
+            clicked = f"{last_ids[0] if last_ids else 0}:{n}"
+            out = self.client.predict(clicked, "caption", *SETTINGS, api_name="/on_result_click")
+        self.calls += 1
+        return self.check(out)
+
+    def check(self, out: tuple[str, str, dict[str, Any]]) -> list[int]:
+        """Every hit is an item of this user's collection: its file and its thumbnail."""
+        _, html, table = out
+        rows = table["data"]
+        assert rows, "no results"
+        files = {row[7].split("#tile")[0] for row in rows}  # a tile of a grid image: its file
+        assert files <= self.rel_paths, files - self.rel_paths
+        thumbs = [Path(src) for src in re.findall(r'src="gradio_api/file=([^"]+)"', html)]
+        assert len(thumbs) == len(rows)
+        assert all(t.parent.parent == self.store for t in thumbs), thumbs
+        return [int(row[1]) for row in rows]
+
+    def run(self, workspace: Workspace) -> None:
+        self.build(workspace)
+        ids: list[int] = []
+        for n in range(N_QUERIES):
+            ids = self.query(n, ids)
+
+
+def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any],
+                                        tmp_path: Path) -> None:
+    url, workspace, demo = server
+    rss_before = rss_mb()
+    start = time.monotonic()
+    users = [User(url, n, tmp_path / f"user{n}") for n in range(N_USERS)]
+    errors: list[tuple[int, BaseException]] = []
+
+    def work(user: User) -> None:
+        try:
+            user.run(workspace)
+        except BaseException as exc:  # noqa: BLE001 - reported below, with the user's number
+            errors.append((user.number, exc))
+
+    threads = [threading.Thread(target=work, args=(u,), name=f"user-{u.number}") for u in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    seconds = time.monotonic() - start
+    growth = rss_mb() - rss_before
+    print(f"{N_USERS} users x {N_QUERIES} queries in {seconds:.0f} s; RSS grew {growth:.0f} MB "
+          f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+    assert not errors, errors
+    assert [u.calls for u in users] == [N_QUERIES] * N_USERS
+    assert sorted(workspace.collections()) == sorted(f"user-{n}" for n in range(N_USERS))
+    for user in users:
+        items = Store.load(user.store).items
+        assert sorted(items.loc[items["parent_id"] < 0, "rel_path"]) == sorted(user.rel_paths)
+    assert growth < RSS_GROWTH_BOUND_MB
+
+
+def test_queue_limits_are_the_documented_ones(server: tuple[str, Workspace, Any]) -> None:
+    _, _, demo = server
+    limits = app.QUEUE_OPTIONS
+    assert (demo._queue.default_concurrency_limit, demo._queue.max_size) == (
+        limits["default_concurrency_limit"], limits["max_size"]) == (2, 64)
+    docs = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+    assert f"default_concurrency_limit={limits['default_concurrency_limit']}" in docs
+    assert f"max_size={limits['max_size']}" in docs
+    assert demo.max_file_size == 500 * 2**20
+    assert "max_file_size=\"500mb\"" in docs
+
+
+def test_a_second_round_does_not_grow_memory(server: tuple[str, Workspace, Any],
+                                             tmp_path: Path) -> None:
+    """The same queries again: caches are warm, nothing should pile up per request."""
+    url, workspace, _ = server
+    users = [User(url, n, tmp_path / f"again{n}") for n in range(2)]
+    for user in users:
+        user.store = workspace.root / f"user-{user.number}"
+        user.rel_paths = {p.name for p in user.images}
+        user.client.predict(api_name="/saved_choices")  # what a page load does in a browser
+        user.client.predict(f"user-{user.number}", api_name="/open_saved")
+    for user in users:
+        user.query(1, [])  # warm this session
+    before = rss_mb()
+    for user in users:
+        ids: list[int] = []
+        for n in range(N_QUERIES):
+            ids = user.query(n, ids)
+    assert rss_mb() - before < 100
