@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "open_clip_config.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
+MAX_ASPECT = 4  # longer side : shorter side an image keeps before the model's preprocessing
+REDUCING_GAP = 2.0  # images are box-reduced to no less than this times the model's input
 
 
 @dataclass
@@ -43,6 +45,34 @@ class ClipEmbedder:
         with torch.inference_mode():
             feats = self.model.encode_image(batch.to(self.device), normalize=True)
         return feats.float().cpu().numpy()
+
+    def prepare(self, image: Any) -> Any:
+        """The pixel half of ``preprocess``, for reader threads: the resized, cropped image as an
+        RGB uint8 (H, W, 3) array (or, for a preprocessing this cannot split, its tensor).
+
+        The conversion to float and the normalisation run in :meth:`encode_prepared`, once per
+        batch on the model's thread: torch ops in reader threads would each start a team of
+        OpenMP threads that competes with the model's (bench/bench_ingest.py).
+        """
+        pixels, _ = self._split
+        if pixels is None:
+            return self.preprocess(image)
+        out = pixels(image)
+        return np.asarray(out if out.mode == "RGB" else out.convert("RGB"))
+
+    def encode_prepared(self, items: Sequence[Any]) -> np.ndarray:
+        """Embed outputs of :meth:`prepare`; equal to ``encode_image_tensors`` of ``preprocess``."""
+        import torch
+
+        _, tensors = self._split
+        if tensors is None:
+            return self.encode_image_tensors(torch.stack(list(items)))
+        batch = torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float().div_(255)
+        return self.encode_image_tensors(tensors(batch))
+
+    @cached_property
+    def _split(self) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+        return split_preprocess(self.preprocess)
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         """Embed PIL images (preprocessing them on the calling thread)."""
@@ -95,7 +125,92 @@ def load_open_clip(
         raise unavailable(preset, f"embedder {spec.arch}/{spec.pretrained}", exc) from exc
     model.eval()
     log.info("embedder %s loaded from %s", spec.arch, local or pretrained or "config (random)")
+    preprocess = box_reduced(bounded_aspect(preprocess))
     return ClipEmbedder(model, preprocess, tokenizer, spec.arch, model_cfg, device)
+
+
+def bounded_aspect(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``preprocess`` with extreme aspect ratios cropped first, when it resizes the shorter side.
+
+    open_clip's default preprocessing scales the shorter side up to the input size and keeps the
+    centre square: a 1 x 100,000 PNG of a few hundred bytes (far below any pixel limit) would
+    become 224 x 22 million pixels (15 GB) on the way. Keeping the centre at most
+    :data:`MAX_ASPECT`:1 first changes nothing the model sees.
+    """
+    from torchvision import transforms
+
+    steps = list(getattr(preprocess, "transforms", [])) or [None]
+    size = getattr(steps[0], "size", None)
+    shorter_side = isinstance(size, int) or (isinstance(size, Sequence) and len(size) == 1)
+    if isinstance(steps[0], transforms.Resize) and shorter_side:
+        return transforms.Compose([crop_to_aspect, *steps])
+    return preprocess
+
+
+def crop_to_aspect(image: Any, max_aspect: int = MAX_ASPECT) -> Any:
+    """The centre of a PIL image, its longer side at most ``max_aspect`` times the shorter (the
+    crop keeps the parity of the side it cuts, so the centre stays exactly where it was)."""
+    width, height = image.size
+    short, long = sorted((width, height))
+    if long <= max_aspect * short:
+        return image
+    keep = max_aspect * short + (long - max_aspect * short) % 2
+    start = (long - keep) // 2
+    box = (0, start, width, start + keep) if height > width else (start, 0, start + keep, height)
+    return image.crop(box)
+
+
+def split_preprocess(preprocess: Callable[[Any], Any]
+                     ) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """(the PIL steps, the tensor steps) of a torchvision ``Compose`` whose tensor part is
+    ``ToTensor`` followed only by ``Normalize`` steps (open_clip's); (None, None) otherwise."""
+    from torchvision import transforms
+
+    steps = list(getattr(preprocess, "transforms", []))
+    for i, step in enumerate(steps):
+        if type(step).__name__ in ("ToTensor", "MaybeToTensor"):
+            rest = steps[i + 1 :]
+            if all(isinstance(s, transforms.Normalize) for s in rest):
+                return transforms.Compose(steps[:i]), transforms.Compose(rest)
+            break
+    return None, None
+
+
+def box_reduced(
+    preprocess: Callable[[Any], Any], gap: float = REDUCING_GAP
+) -> Callable[[Any], Any]:
+    """``preprocess`` with a :class:`BoxReduce` step before its resize (when that resizes the
+    shorter side), keeping images at least ``gap`` times the resize's size."""
+    from torchvision import transforms
+
+    steps = list(getattr(preprocess, "transforms", []))
+    for i, step in enumerate(steps):
+        if isinstance(step, transforms.Resize):
+            size = step.size if isinstance(step.size, int) else list(step.size)
+            if isinstance(size, list) and len(size) == 1:
+                size = size[0]
+            if not isinstance(size, int):
+                break
+            return transforms.Compose([*steps[:i], BoxReduce(int(gap * size)), *steps[i:]])
+    return preprocess
+
+
+@dataclass(frozen=True)
+class BoxReduce:
+    """Shrink a PIL image by the largest integer factor that keeps its shorter side at least
+    ``min_side`` (``Image.reduce``, a box filter: a few ms even for a 12-megapixel photo).
+
+    Before a resize to ``min_side / 2`` this is Pillow's own ``reducing_gap=2``, "indistinguishable
+    from fair resampling": embeddings agree with the unreduced path to cosine >= 0.99999, and the
+    bicubic resize of a large photo, the dearest step of preprocessing, costs a fraction of what it
+    did (bench/bench_ingest.py).
+    """
+
+    min_side: int
+
+    def __call__(self, image: Any) -> Any:
+        factor = min(image.size) // self.min_side
+        return image.reduce(factor) if factor >= 2 else image
 
 
 def save_open_clip(embedder: ClipEmbedder, out_dir: Path) -> Path:
