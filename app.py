@@ -8,6 +8,7 @@ Layout and event wiring only; every handler lives in ``cdir.webui``.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import threading
@@ -127,6 +128,38 @@ def _map_tab(ui: dict) -> None:
     ui["map_click"] = gr.Textbox(visible="hidden", elem_id="map-click")
 
 
+def _dupes_tab(ui: dict) -> None:
+    with gr.Row():
+        ui["tiers"] = gr.CheckboxGroup(["exact", "perceptual", "semantic"],
+                                       value=["exact", "perceptual", "semantic"], label="Tiers")
+        ui["perceptual"] = gr.Slider(0, 20, value=8, step=2,
+                                     label="perceptual: most differing pHash bits")
+        ui["semantic"] = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
+                                   label="semantic: least CLIP cosine similarity")
+        ui["find"] = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")
+    ui["dupes_md"] = gr.Markdown("", elem_id="dupes-summary")
+    ui["groups"] = gr.HTML("", elem_id="dupe-groups")
+    with gr.Row():
+        ui["export_csv"] = gr.Button("Export decisions as CSV")
+        ui["export_json"] = gr.Button("Export decisions as JSON")
+        ui["export_file"] = gr.File(label="Decisions (the app never deletes or moves files)",
+                                    interactive=False)
+    with gr.Accordion("Set the threshold by looking: nearest-neighbour histogram", open=False):
+        with gr.Row():
+            ui["hist_tier"] = gr.Radio(["perceptual", "semantic"], value="perceptual",
+                                       label="Tier")
+            ui["hist_btn"] = gr.Button("Show the histogram")
+        ui["hist_plot"] = gr.Plot()
+        ui["hist_examples"] = gr.HTML("")
+    with gr.Accordion("Prompt agreement: generated images that drifted from their prompt",
+                      open=False):
+        ui["drift_btn"] = gr.Button("Compare prompts with images and captions")
+        ui["drift_table"] = gr.Dataframe(
+            headers=["id", "file", "prompt", "caption", "prompt ↔ image", "prompt ↔ caption"],
+            wrap=True, interactive=False)
+    ui["dupe_click"] = gr.Textbox(visible="hidden", elem_id="dupe-click")
+
+
 def build_app(actions: AppActions) -> gr.Blocks:
     preset = get_preset(actions.preset)
     ui: dict = {}
@@ -145,6 +178,8 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 _search_tab(ui)
             with gr.Tab("Map", id="map") as map_tab:
                 _map_tab(ui)
+            with gr.Tab("Duplicates", id="duplicates"):
+                _dupes_tab(ui)
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown("The paper's protocol on the open collection: for every ordered pair "
                             "of domains A → B, each image of A queries the images of B, and a hit "
@@ -164,6 +199,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 ui["worked_md"] = gr.Markdown("", elem_id="worked-summary")
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
         _wire(actions, ui, store, status, timer, map_tab)
+        _wire_dupes(actions, ui, store)
         demo.load(actions.saved_choices, None, [ui["saved"]])
     return demo
 
@@ -217,6 +253,22 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     map_tab.select(draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
     ui["map_click"].change(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
+
+
+def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
+    groups, keeps = gr.State([]), gr.State({})
+    handle = webui.as_gr_error
+    ui["find"].click(handle(actions.find_dupes),
+                     [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
+                     [ui["dupes_md"], ui["groups"], groups, keeps])
+    ui["dupe_click"].change(handle(actions.choose_keep), [store, ui["dupe_click"], groups, keeps],
+                            [ui["groups"], keeps])
+    for fmt in ("csv", "json"):
+        ui[f"export_{fmt}"].click(handle(functools.partial(actions.export_dupes, fmt=fmt)),
+                                  [store, groups, keeps], [ui["export_file"]])
+    ui["hist_btn"].click(handle(actions.dupes_histogram), [store, ui["hist_tier"]],
+                         [ui["hist_plot"], ui["hist_examples"]])
+    ui["drift_btn"].click(handle(actions.prompt_drift), [store], [ui["drift_table"]])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ captions themselves are in the cache already).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from dataclasses import dataclass
@@ -39,14 +40,30 @@ class JobStatus:
         return f"captioning in the background: {self.done} / {self.total}"
 
 
+class JobCancelled(Exception):
+    """Raised inside a job's progress callback to stop it at the next batch boundary."""
+
+
 class CaptionJobs:
-    """Runs and tracks background captioning, one thread per store."""
+    """Runs and tracks background captioning, one thread per store.
+
+    At interpreter exit the jobs are stopped at their next batch and joined: a thread still
+    inside torch when the interpreter tears down aborts the whole process.
+    """
 
     def __init__(self, config: IngestConfig | None = None) -> None:
         self.config = config or IngestConfig(checkpoint_seconds=10.0)
         self._lock = threading.Lock()
         self._status: dict[str, JobStatus] = {}
         self._threads: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        atexit.register(self.shutdown)
+
+    def shutdown(self, timeout: float = 120.0) -> None:
+        """Stop every job at its next batch (captions made so far stay cached) and wait."""
+        self._stop.set()
+        for thread in list(self._threads.values()):
+            thread.join(timeout)
 
     def start(self, store_dir: Path, models: Models) -> JobStatus:
         key = str(Path(store_dir).resolve())
@@ -72,6 +89,8 @@ class CaptionJobs:
     def _run(self, key: str, models: Models, status: JobStatus) -> None:
         def progress(done: int, total: int, stage: str) -> None:
             status.done, status.total, status.stage = done, total, stage
+            if self._stop.is_set():
+                raise JobCancelled
 
         try:
             store = Store.load(key)
@@ -80,6 +99,8 @@ class CaptionJobs:
                 caption_all(store, models, cache, self.config, progress)
             finally:
                 cache.close()
+        except JobCancelled:
+            status.error = "stopped: the server is shutting down"
         except Exception as exc:  # reported in the UI; the store keeps its last checkpoint
             log.exception("background captioning of %s failed", key)
             status.error = f"{type(exc).__name__}: {exc}"

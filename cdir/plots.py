@@ -151,3 +151,20 @@ def _style(fig: Any, title: str, legend_title: str) -> None:
         xaxis={**axis, "title": {"text": ""}},
         yaxis={**axis, "title": {"text": ""}, "scaleanchor": "x", "scaleratio": 1},
     )
+
+
+def histogram_figure(edges: Sequence[float], counts: Sequence[int], threshold: float | None,
+                     title: str, x_title: str) -> Any:
+    """Bars of nearest-neighbour values with the current threshold as a dashed line."""
+    import plotly.graph_objects as go
+
+    centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    fig = go.Figure(go.Bar(x=centres, y=list(counts), width=widths, marker_color="#6366f1",
+                           hovertemplate="%{x:.3g}: %{y} images<extra></extra>"))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", line_color="#dc2626",
+                      annotation_text=f"threshold {threshold:g}")
+    fig.update_layout(template="plotly_white", title=title, height=320, bargap=0.05,
+                      xaxis_title=x_title, yaxis_title="images", margin=dict(l=40, r=20, t=50, b=40))
+    return fig

@@ -20,6 +20,7 @@ from cdir.index import IndexConfig, VectorIndex, build_index, load_index
 from cdir.models import Models
 from cdir.pipeline import embed_key, embed_texts, neutral_caption_matrix
 from cdir.ranking import GalleryVectors, RankRequest, rank
+from cdir.reader import load_item_image
 from cdir.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
 from cdir.store import Store, atomic_write_json
 from cdir.textnorm import Neutraliser
@@ -179,7 +180,8 @@ class Searcher:
         caption = _text(items.at[item_id, "caption"])
         if caption is not None:
             return caption
-        image = load_rgb(self.store.image_path(items.iloc[item_id]), self.decode_limits)
+        row = items.iloc[item_id]
+        image = load_item_image(self.store.image_path(row), self.decode_limits, int(row["tile"]))
         caption = self.image_caption(image, str(items.at[item_id, "sha256"]))
         with self._lock:
             items.at[item_id, "caption"], items.at[item_id, "caption_source"] = caption, "model"

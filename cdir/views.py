@@ -156,3 +156,63 @@ def status_line(info: dict[str, Any] | None, job: str | None) -> str:
             f"{len(info['domains'])} domains · {len(info['classes'])} classes · "
             f"{info['n_captioned']} captioned")
     return text + (f" · *{job}*" if job else "")
+
+
+# ------------------------------------------------------------------------------ duplicates
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 1024:.0f} KB"
+
+
+def member_card(group_no: int, member: dict[str, Any]) -> str:
+    """A near-duplicate: thumbnail, resolution, file size, domain, caption, keep/score badges."""
+    keep = '<span class="badge keep">keep</span>' if member["keep"] else ""
+    rep = '<span class="badge rep">representative</span>' if member["representative"] else ""
+    score = member["score"]
+    score_text = "" if score is None else f'<span class="score">{score:g}</span>'
+    cls = "cdir-card kept" if member["keep"] else "cdir-card"
+    return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
+            f'title="Click to keep this one"><img src="{file_url(member["thumb"])}" '
+            f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
+            f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
+            f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'
+            f'{esc(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
+
+
+def dupes_summary(groups: Sequence[Any]) -> str:
+    from collections import Counter
+
+    from cdir.dedup import GROUPING_RULE
+
+    if not groups:
+        return "No near-duplicate groups at these thresholds."
+    counts = Counter(g.tier for g in groups)
+    per_tier = ", ".join(f"{n} {tier}" for tier, n in counts.items())
+    images = sum(len(g) for g in groups)
+    return (f"**{len(groups)} groups** ({per_tier}) · {images} images. Largest first. Click an "
+            f"image to keep it instead of the suggestion (highest resolution, then largest file)."
+            f"\n\n*How groups are made:* {GROUPING_RULE}")
+
+
+def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
+    """Every group as a row of member cards (``tables``: (tier, review rows) per group)."""
+    if not tables:
+        return '<div class="cdir-empty">No near-duplicates at these thresholds.</div>'
+    blocks = []
+    for n, (tier, members) in enumerate(tables):
+        cards = "".join(member_card(n, m) for m in members)
+        blocks.append(f'<div class="cdir-row"><div class="cdir-row-title">Group {n + 1} · {tier} '
+                      f'· {len(members)} images</div><div class="cdir-cards strip">{cards}'
+                      "</div></div>")
+    return "".join(blocks)
+
+
+def histogram_examples_html(examples: Sequence[tuple[str, Sequence[tuple[Hit, Hit]]]]) -> str:
+    """Example nearest-neighbour pairs per histogram bin: look, then set the threshold."""
+    rows = []
+    for title, pairs in examples:
+        cards = "".join(card_html(a, False) + card_html(b, False) for a, b in pairs)
+        rows.append(f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
+                    f'<div class="cdir-cards strip pairs">{cards}</div></div>')
+    return "".join(rows) or '<div class="cdir-empty">No pairs.</div>'

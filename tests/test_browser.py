@@ -152,7 +152,20 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
     page.screenshot(path=str(shots / "map.png"), full_page=True)
 
 
-def test_6_evaluate_panel_shows_the_protocol_table(page, shots: Path) -> None:
+def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) -> None:
+    _tab(page, "Duplicates")
+    page.click("#find-dupes")
+    page.wait_for_selector("#dupe-groups .cdir-row")
+    first_group = page.locator("#dupe-groups .cdir-row").first
+    other = first_group.locator(".cdir-card:not(.kept)").first
+    item_id = other.get_attribute("data-id")
+    other.click()
+    page.wait_for_selector(f'#dupe-groups .cdir-card.kept[data-id="{item_id}"]')
+    assert "complete linkage" in page.inner_text("#dupes-summary")
+    page.screenshot(path=str(shots / "duplicates.png"), full_page=True)
+
+
+def test_7_evaluate_panel_shows_the_protocol_table(page, shots: Path) -> None:
     _tab(page, "Evaluate")
     page.click("#run-eval")
     page.wait_for_function("document.querySelector('#eval-report').innerText.includes('mAP')")

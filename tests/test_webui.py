@@ -122,3 +122,25 @@ def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: s
     report = actions.evaluate(loaded)
     assert "P@1" in report and "mAP" in report and "caption" in report
     assert "clipart" in report and "sketch" in report
+
+
+def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions,
+                                                             tmp_path: Path) -> None:
+    import json
+
+    store = actions.load_examples("tiny")[0]
+    summary, html, state, keeps = actions.find_dupes(store, ["exact", "perceptual"], 8, 0.95)
+    assert "groups" in summary and "complete linkage" in summary
+    assert len(state) >= 3 and html.count('class="cdir-row"') == len(state)
+    group = state[0]
+    other = next(m for m in group["members"] if m != group["representative"])
+    html, keeps = actions.choose_keep(store, f"0-{other}:5", state, keeps)
+    assert keeps == {0: other} and html.count("kept") >= 1
+    out = Path(actions.export_dupes(store, state, keeps, "json"))
+    assert out.is_relative_to(Path(store)) and out.suffix == ".json"
+    rows = json.loads(out.read_text())
+    assert [r["id"] for r in rows if r["group"] == 0 and r["keep"]] == [other]
+    figure, examples = actions.dupes_histogram(store, "perceptual")
+    assert figure.data and 'class="cdir-card"' in examples
+    drift = actions.prompt_drift(store)
+    assert len(drift) >= 5  # every generated image carries its prompt

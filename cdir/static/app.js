@@ -1,6 +1,7 @@
 // Clicks that gradio components cannot report are handed to hidden textboxes, whose input event
 // runs the Python handler: a click on a result card (-> #result-click, "more like this"), a click
-// on a map point or on a neighbour card under the map (-> #map-click). "<id>:<time>" makes a
+// on a map point or on a neighbour card under the map (-> #map-click), on a near-duplicate
+// (-> #dupe-click, "<group>-<id>": keep this one). "<id>:<time>" makes a
 // second click on the same item a new value.
 (function () {
   function send(target, id) {
@@ -12,7 +13,11 @@
   document.addEventListener("click", function (event) {
     const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
     if (!card) return;
-    send(card.closest("#map-neighbours") ? "#map-click" : "#result-click", card.dataset.id);
+    if (card.dataset.group !== undefined) {
+      send("#dupe-click", card.dataset.group + "-" + card.dataset.id);
+    } else {
+      send(card.closest("#map-neighbours") ? "#map-click" : "#result-click", card.dataset.id);
+    }
   });
   function bindMap() {
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
