@@ -128,10 +128,12 @@ def _map_tab(ui: dict) -> None:
     ui["map_click"] = gr.Textbox(visible="hidden", elem_id="map-click")
 
 
-def _dupes_tab(ui: dict) -> None:
+def _dupes_tab(ui: dict, trained: bool) -> None:
+    tiers = ["exact", "perceptual", "semantic"]
     with gr.Row():
-        ui["tiers"] = gr.CheckboxGroup(["exact", "perceptual", "semantic"],
-                                       value=["exact", "perceptual", "semantic"], label="Tiers")
+        ui["tiers"] = gr.CheckboxGroup(tiers, value=tiers if trained else tiers[:2],
+                                       label="Tiers" if trained else "Tiers (semantic needs "
+                                       "trained models)")
         ui["perceptual"] = gr.Slider(0, 20, value=8, step=2,
                                      label="perceptual: most differing pHash bits")
         ui["semantic"] = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
@@ -179,7 +181,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
             with gr.Tab("Map", id="map") as map_tab:
                 _map_tab(ui)
             with gr.Tab("Duplicates", id="duplicates"):
-                _dupes_tab(ui)
+                _dupes_tab(ui, preset.trained)
             with gr.Tab("Evaluate", id="evaluate"):
                 gr.Markdown("The paper's protocol on the open collection: for every ordered pair "
                             "of domains A → B, each image of A queries the images of B, and a hit "

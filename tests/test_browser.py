@@ -154,8 +154,13 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
 
 def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) -> None:
     _tab(page, "Duplicates")
+    # semantic is left unticked by default with random models (every pair looks close)
+    assert not page.get_by_label("semantic", exact=True).is_checked()
     page.click("#find-dupes")
     page.wait_for_selector("#dupe-groups .cdir-row")
+    groups = page.inner_text("#dupe-groups")
+    assert "upscale_fish.png" in groups and "grid_fish.png#tile" in groups  # tile ↔ its upscale
+    assert groups.count("_dup_") >= 3  # the bundled resized / re-encoded / flipped copies
     first_group = page.locator("#dupe-groups .cdir-row").first
     other = first_group.locator(".cdir-card:not(.kept)").first
     item_id = other.get_attribute("data-id")
