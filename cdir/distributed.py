@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cdir.cache import Cache
-from cdir.collection import check_sources, scan_sources
+from cdir.collection import check_sources
 from cdir.decode import DecodeLimits
 from cdir.grids import add_tile_items, tile_sha
 from cdir.models import Models, load_models
@@ -41,16 +41,14 @@ from cdir.pipeline import (
     IngestConfig,
     IngestReport,
     Progress,
-    _hash_rows,
     caption_all,
     embed_captions,
     embed_images,
     embed_key,
     failures,
     mark_failed,
-    new_rows,
-    open_or_create,
     predict_domains,
+    prepare_rows,
 )
 from cdir.presets import Preset, get_preset
 from cdir.reader import ReadResult, read_batches, read_one
@@ -63,7 +61,7 @@ from cdir.shards import (
     remove_unfinished,
     write_shard,
 )
-from cdir.store import FILES_DIR, Store, normalise_items
+from cdir.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +199,7 @@ def start_ray(plan: RayPlan = RayPlan()) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False, runtime_env=_cluster_env())
     else:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run reports nowhere
         cpus = max(1, int(np.ceil(plan.num_workers * plan.num_cpus)))
         ray.init(num_cpus=cpus, num_gpus=int(np.ceil(plan.num_workers * plan.num_gpus)) or None,
                  object_store_memory=plan.object_store_memory, include_dashboard=False,
@@ -403,24 +402,6 @@ def _task(models: Models, store: Store, config: IngestConfig, plan: RayPlan,
                       str(store.root.resolve()), config.captions == "all", config.split_grids,
                       config.batch_size, config.caption_batch_size, threads,
                       config.decode_limits, "cuda" if plan.num_gpus > 0 else "cpu")
-
-
-def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: Models,
-                 config: IngestConfig, progress: Progress) -> tuple[Store, IngestReport]:
-    """Scan, number and hash the new files exactly as ``cdir.pipeline.ingest`` does."""
-    store = open_or_create(Path(store_dir), models)
-    report = IngestReport(str(store.root), models.preset.name)
-    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest)
-    report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
-    files = scan.files if config.only is None else [f for f in scan.files
-                                                     if f.rel_path in config.only]
-    added = new_rows(store.items, files, store.root)
-    report.added, report.already_present = len(added), len(files) - len(added)
-    if len(added):
-        store.items = normalise_items(pd.concat([store.items, added], ignore_index=True))
-    _hash_rows(store, np.flatnonzero(store.items["sha256"].isna().to_numpy()), progress)
-    return store, report
 
 
 def _embed(stage: RayStage, config: IngestConfig) -> int:

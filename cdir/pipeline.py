@@ -332,6 +332,26 @@ def predict_domains(store: Store, models: Models, cache: Cache) -> int:
 
 
 # ---------------------------------------------------------------------------------- the runner
+def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: Models,
+                 config: IngestConfig, progress: Progress) -> tuple[Store, IngestReport]:
+    """Scan the sources, number the new files after the existing items and hash them: the
+    step every engine (local, Ray) shares, so they give the same ids."""
+    check_sources(sources)  # before the store is created: a mistyped path leaves nothing behind
+    store = open_or_create(Path(store_dir), models)
+    report = IngestReport(str(store.root), models.preset.name)
+    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
+                        config.manifest)
+    report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
+    files = scan.files if config.only is None else [f for f in scan.files
+                                                     if f.rel_path in config.only]
+    added = new_rows(store.items, files, store.root)
+    report.added, report.already_present = len(added), len(files) - len(added)
+    if len(added):
+        store.items = normalise_items(pd.concat([store.items, added], ignore_index=True))
+    _hash_rows(store, np.flatnonzero(store.items["sha256"].isna().to_numpy()), progress)
+    return store, report
+
+
 def ingest(
     sources: Sequence[str | Path],
     store_dir: str | Path,
@@ -344,19 +364,7 @@ def ingest(
         raise ValueError(f"captions must be one of {', '.join(CAPTION_MODES)}")
     progress = progress or _noop
     clock = time.monotonic()
-    check_sources(sources)  # before the store is created: a mistyped path leaves nothing behind
-    store = open_or_create(Path(store_dir), models)
-    report = IngestReport(str(store.root), models.preset.name)
-    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest)
-    report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
-    files = scan.files if config.only is None else [f for f in scan.files
-                                                     if f.rel_path in config.only]
-    added = new_rows(store.items, files, store.root)
-    report.added, report.already_present = len(added), len(files) - len(added)
-    store.items = normalise_items(pd.concat([store.items, added], ignore_index=True)
-                                  if len(added) else store.items)
-    _hash_rows(store, np.flatnonzero(store.items["sha256"].isna().to_numpy()), progress)
+    store, report = prepare_rows(sources, store_dir, models, config, progress)
     cache = Cache.for_store(store.root, config.shared_cache)
     try:
         report.embedded = embed_images(store, models, cache, config, progress)
