@@ -38,9 +38,13 @@ def centroid_purity(xy: np.ndarray, labels: np.ndarray) -> float:
 
 
 @pytest.fixture
-def numba_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep numba's compiled UMAP code in .pytest_cache so reruns skip ~50 s of compilation."""
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(request.config.cache.mkdir("cdir-numba")))
+def numba_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep numba's compiled UMAP code in .pytest_cache so reruns skip ~50 s of compilation
+    (in a temporary directory when pytest runs without its cache plugin)."""
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("cdir-numba") if cache is not None else tmp_path_factory.mktemp("numba")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
 
 
 # --------------------------------------------------------------------------- config
