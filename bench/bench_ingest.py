@@ -1,25 +1,34 @@
 """Ingest throughput: the real pipeline against the model's raw speed and a naive loop.
 
-    python bench/bench_ingest.py [--n 256] [--reps 3] [--quick] [--sweep]
+    python bench/bench_ingest.py [--n 256] [--reps 4] [--sweep] [--quick]
 
 ViT-B-32 (preset ``default`` architecture) with random weights: speed does not depend on weights.
 (a) raw: batched ``encode_image`` on tensors decoded and preprocessed beforehand (batch 32);
 (b) pipeline: ``cdir.pipeline.ingest(..., captions="none")`` from JPEG files on disk to a written
     store (hashing, decoding, thumbnails, perceptual hashes, preprocessing, embedding, cache);
-(c) naive: decode, preprocess and embed one image at a time.
-Targets: pipeline/raw >= 0.9, pipeline/naive >= 3.
+(c) naive: decode, preprocess and embed one image at a time;
+(d) with ``--sweep``: the pipeline with the reader as it was before (full-size pHashes and
+    thumbnail, torch preprocessing in the reader threads), workers=1 and batch=16.
+A last table gives the reader's CPU cost per image, as now and as before, at three image sizes.
+The variants run in rotating order, ``--reps`` rounds; "paired" ratios are the median over rounds
+of runs made next to each other (the steadiest figure on a shared machine), "best" compares each
+variant's fastest run. Targets: pipeline/raw >= 0.9, pipeline/naive >= 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
-from dataclasses import fields, replace
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import interleaved, log, make_jpegs, median, report
+import torch
+from common import interleaved, log, make_jpegs, median, report, table
+from legacy_reader import legacy_read_one, legacy_run, unreduced
 
 from cdir.decode import load_rgb
 from cdir.encoders import ClipEmbedder
@@ -40,9 +49,7 @@ def build_models(arch: str) -> Models:
     return Models(get_preset("default"), load_open_clip(spec, "default", None, "cpu"))
 
 
-def raw_run(models: Models, tensors, batch: int) -> float:  # noqa: ANN001
-    import time
-
+def raw_run(models: Models, tensors: torch.Tensor, batch: int) -> float:
     start = time.perf_counter()
     for i in range(0, len(tensors), batch):
         models.embedder.encode_image_tensors(tensors[i : i + batch])
@@ -71,71 +78,45 @@ def agreement(models: Models, src: Path, work: Path, config: IngestConfig,
     return float((got * reference).sum(axis=1).min())
 
 
-class TensorsInReaders(ClipEmbedder):
-    """The embedder as ingest used it before: torch preprocessing in the reader threads."""
-
-    def prepare(self, image):  # noqa: ANN001, ANN201
-        return self.preprocess(image)
-
-    def encode_prepared(self, items):  # noqa: ANN001, ANN201
-        import torch
-
-        return self.encode_image_tensors(torch.stack(list(items)))
+def run_all(jobs: list) -> None:
+    for job in jobs:
+        job()
 
 
-def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, ANN201
-                    keep_image=False, tile=-1):  # noqa: ANN001
-    """``cdir.reader.read_one`` before this benchmark's changes: pHashes and the thumbnail
-    computed from the full-size image (LANCZOS), torch preprocessing in the reader thread."""
-    from PIL import Image, ImageOps
+def reader_cost(embedder: ClipEmbedder, work: Path, reps: int) -> list[list]:
+    """CPU ms per image of the reader alone (one thread), as now and as before, by image size."""
+    from functools import partial
 
-    from cdir import reader
-    from cdir.decode import DecodeError
+    from cdir.decode import DecodeLimits
 
-    try:
-        image = reader.load_item_image(path, limits, tile)
-    except DecodeError as exc:
-        return reader.ReadResult(row, error=exc.reason)
-    grid = reader.detect_grid(image) if tile < 1 else None
-    info = reader.ImageInfo(reader.pixel_sha256(image), reader.perceptual_hash(image),
-                            image.width, image.height, reader.extract_prompt(path),
-                            reader.perceptual_hash(ImageOps.mirror(image)),
-                            [list(box) for box in grid] if grid else None)
-    if thumb_path is not None and not thumb_path.exists():
-        thumb = image.convert("RGB")
-        thumb.thumbnail((reader.THUMB_SIDE, reader.THUMB_SIDE), Image.Resampling.LANCZOS)
-        reader.save_jpeg_atomic(thumb, thumb_path)
-    return reader.ReadResult(row, info, preprocess(image))
-
-
-def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
-    import cdir.pipeline
-
-    embedder = TensorsInReaders(**{f.name: getattr(models.embedder, f.name)
-                                   for f in fields(ClipEmbedder)})
-    cdir.pipeline.read_one = legacy_read_one
-    try:
-        pipeline_run(Models(models.preset, embedder), src, work, config)
-    finally:
-        cdir.pipeline.read_one = read_one
+    rows = []
+    for size in ((640, 480), (1024, 1024), (4000, 3000)):
+        paths = make_jpegs(work / f"sizes{size[0]}", 8, size, seed=3)
+        now = [partial(read_one, i, p, None, embedder.prepare, DecodeLimits()) for i, p in
+               enumerate(paths)]
+        before = [partial(legacy_read_one, i, p, None, unreduced(embedder.preprocess),
+                          DecodeLimits()) for i, p in enumerate(paths)]
+        _, cpu = interleaved({"now": lambda jobs=now: run_all(jobs),
+                              "before": lambda jobs=before: run_all(jobs)}, reps)
+        now_ms, before_ms = (1000 * median(cpu[k]) / len(paths) for k in ("now", "before"))
+        rows.append([f"reader, {size[0]}x{size[1]} JPEG", f"{before_ms:.1f}", f"{now_ms:.1f}",
+                     f"{before_ms / now_ms:.2f}x"])
+    return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=256, help="images on disk")
-    p.add_argument("--naive-n", type=int, default=64, help="images in the naive loop")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--naive-n", type=int, default=16, help="images in the naive loop")
+    p.add_argument("--reps", type=int, default=4)
     p.add_argument("--batch", type=int, default=32, help="batch of the raw baseline")
     p.add_argument("--arch", default="ViT-B-32")
     p.add_argument("--sweep", action="store_true",
-                   help="also: the reader as before, workers=1, batch=16")
+                   help="also the reader as before, workers=1 and batch=16")
     p.add_argument("--quick", action="store_true", help="a small smoke run (32 images, 1 rep)")
     args = p.parse_args()
     if args.quick:
-        args.n, args.naive_n, args.reps = 32, 8, 1
-
-    import torch
-
+        args.n, args.naive_n, args.reps = 32, 4, 1
     work = Path(tempfile.mkdtemp(prefix="cdir-bench-ingest-"))
     try:
         log(f"writing {args.n} JPEG files (640x480) ...")
@@ -150,34 +131,47 @@ def main() -> None:
                           "pipeline batch=16": replace(base, batch_size=16)}
         variants = {"raw": lambda: raw_run(models, tensors, args.batch),
                     "naive": lambda: naive_run(models, paths[: args.naive_n])}
-        for name, cfg in pipelines.items():
-            variants[name] = lambda cfg=cfg: pipeline_run(models, work / "src", work, cfg)
         if args.sweep:
             variants["pipeline, reader as before"] = lambda: legacy_run(models, work / "src",
                                                                         work, base)
+        for name, cfg in pipelines.items():
+            variants[name] = lambda cfg=cfg: pipeline_run(models, work / "src", work, cfg)
         naive_run(models, paths[:2])  # warm-up
         wall, cpu = interleaved(variants, args.reps)
         cosine = agreement(models, work / "src", work, base, reference, paths)
+        log("reader CPU per image by size ...")
+        readers = reader_cost(models.embedder, work, max(2, args.reps // 2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    summarise(args, variants, wall, cpu, cosine)
+    print("\n" + table(["one image through the reader", "CPU ms before", "CPU ms now", "saved"],
+                       readers))
+    print("BENCH " + json.dumps({"bench": "ingest-reader", "rows": readers}))
 
+
+def summarise(args: argparse.Namespace, variants: dict, wall: dict, cpu: dict,
+              cosine: float) -> None:
+    """Ratios of runs made next to each other (median over the rounds), and of the best runs."""
     counts = {name: args.naive_n if name == "naive" else args.n for name in variants}
-    speed = {name: counts[name] / median(t) for name, t in wall.items()}
-    cpu_ms = {name: 1000 * median(t) / counts[name] for name, t in cpu.items()}
-    rows = [[name, f"{speed[name]:.2f}", f"{speed[name] / speed['raw']:.2f}",
-             f"{speed[name] / speed['naive']:.2f}", f"{cpu_ms[name]:.0f}",
-             f"{cpu_ms['raw'] / cpu_ms[name]:.2f}"] for name in variants]
-    ratio, ratio_cpu = speed["pipeline"] / speed["raw"], cpu_ms["raw"] / cpu_ms["pipeline"]
-    report("ingest", ["variant", "images/s", "x raw", "x naive", "CPU ms/image", "raw/this CPU"],
-           rows, {"arch": args.arch, "n": args.n, "torch_threads": torch.get_num_threads(),
-                  "images_per_s": speed, "cpu_ms_per_image": cpu_ms, "pipeline_over_raw": ratio,
-                  "pipeline_over_raw_cpu": ratio_cpu,
-                  "pipeline_over_naive": speed["pipeline"] / speed["naive"],
-                  "min_cosine_pipeline_vs_reference": cosine, "wall_s": wall, "cpu_s": cpu})
-    naive = speed["pipeline"] / speed["naive"]
-    print(f"\npipeline/raw = {ratio:.2f} by wall clock, {ratio_cpu:.2f} by CPU time (target "
-          f">= 0.9); pipeline/naive = {naive:.2f} (target >= 3); min cosine to the reference "
-          f"preprocessing = {cosine:.5f}; torch threads = {torch.get_num_threads()}")
+    per_run = {k: np.array([counts[k] / t for t in v]) for k, v in wall.items()}
+    paired = {k: float(np.median(v / per_run["raw"])) for k, v in per_run.items()}
+    best = {k: float(v.max()) for k, v in per_run.items()}
+    naive = {k: float(np.median(v / per_run["naive"])) for k, v in per_run.items()}
+    cpu_ms = {k: 1000 * median(v) / counts[k] for k, v in cpu.items()}
+    rows = [[k, f"{median(list(per_run[k])):.2f}", f"{best[k]:.2f}", f"{paired[k]:.2f}",
+             f"{best[k] / best['raw']:.2f}", f"{naive[k]:.2f}", f"{cpu_ms[k]:.0f}"]
+            for k in variants]
+    report("ingest", ["variant", "images/s (median)", "images/s (best)", "x raw (paired)",
+                      "x raw (best)", "x naive (paired)", "CPU ms/image"], rows,
+           {"arch": args.arch, "n": args.n, "reps": args.reps,
+            "torch_threads": torch.get_num_threads(), "x_raw_paired": paired,
+            "x_raw_best": {k: v / best["raw"] for k, v in best.items()}, "x_naive_paired": naive,
+            "cpu_ms_per_image": cpu_ms, "min_cosine_pipeline_vs_reference": cosine,
+            "wall_s": wall, "cpu_s": cpu})
+    print(f"\npipeline/raw = {paired['pipeline']:.2f} paired, "
+          f"{best['pipeline'] / best['raw']:.2f} best-of (target >= 0.9); pipeline/naive = "
+          f"{naive['pipeline']:.2f} (target >= 3); min cosine to the reference preprocessing "
+          f"= {cosine:.5f}; torch threads = {torch.get_num_threads()}")
 
 
 if __name__ == "__main__":

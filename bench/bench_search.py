@@ -147,6 +147,9 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--kinds", default="flat,ivf,hnsw")
+    p.add_argument("--hnsw-max", type=int, default=IndexConfig().ivf_from,
+                   help="build HNSW only up to this size (1M takes hours on 2 cores; the store "
+                        "uses IVF from this size)")
     p.add_argument("--app-queries", type=int, default=20, help="per mode; 0 skips the app")
     p.add_argument("--port", type=int, default=7899)
     p.add_argument("--quick", action="store_true", help="10k vectors, 50 queries")
@@ -160,6 +163,9 @@ def main() -> None:
         vectors, queries = dataset(n, args.queries)
         truth = exact_truth(vectors, queries)
         for kind in args.kinds.split(","):
+            if kind == "hnsw" and n > args.hnsw_max:
+                log(f"  hnsw: not built at {n} (above --hnsw-max {args.hnsw_max})")
+                continue
             rows += measure(kind, vectors, queries, truth, IndexConfig())
             gc.collect()
         del vectors
