@@ -12,6 +12,7 @@ from typing import Any
 
 from cdir.collection import check_sources
 from cdir.models import Models, load_models
+from cdir.quantize import quantize_mode
 from cdir.pipeline import IngestConfig, IngestReport, Progress, ingest as run_ingest
 from cdir.presets import get_preset, list_presets
 from cdir.search import SearchOptions, SearchResult, Searcher
@@ -21,16 +22,18 @@ from cdir.weights import model_dir as resolve_model_dir
 log = logging.getLogger(__name__)
 
 _models_lock = threading.Lock()
-_loaded: dict[tuple[str, str | None], Models] = {}
+_loaded: dict[tuple[str, str | None, str], Models] = {}
 
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
-    """Models for a preset, loaded once per process (models are large; sessions share them)."""
+    """Models for a preset, loaded once per process (models are large; sessions share them).
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.quantize)."""
     root = resolve_model_dir(model_root)
-    key = (get_preset(preset).name, str(root) if root else None)
+    mode = quantize_mode()
+    key = (get_preset(preset).name, str(root) if root else None, mode)
     with _models_lock:
         if key not in _loaded:
-            _loaded[key] = load_models(preset, root)
+            _loaded[key] = load_models(preset, root, quantize=mode)
         return _loaded[key]
 
 

@@ -94,6 +94,7 @@ class WorkerTask:
     read_threads: int = 2
     decode_limits: DecodeLimits = field(default_factory=DecodeLimits)
     device: str = "cpu"
+    quantize: str = "none"
 
 
 # ------------------------------------------------------------------------------------ the actor
@@ -107,7 +108,7 @@ class IngestWorker:
 
     def __init__(self, task: WorkerTask) -> None:
         self.task = task
-        self.models = load_models(task.preset, task.model_root, task.device)
+        self.models = load_models(task.preset, task.model_root, task.device, task.quantize)
         self.store = Store(Path(task.store_root))  # paths only: thumbnails, shards
         self.meta = {"preset": self.models.preset.name, "embed_key": embed_key(self.models),
                      "caption_key": self.models.caption_key, "dim": self.models.embedder.dim}
@@ -360,7 +361,9 @@ def ingest_ray(
     plan = RayPlan(address, num_workers, num_cpus, num_gpus, shard_size)
     clock = time.monotonic()
     check_sources(sources)
-    models = load_models(_preset_of(store_dir, preset), model_root, "cpu")  # text side only
+    # the text side only; int8 captioning is for CPU workers (the caption cache key tells)
+    models = load_models(_preset_of(store_dir, preset), model_root, "cpu",
+                         "none" if num_gpus > 0 else None)
     store, report = prepare_rows(sources, store_dir, models, config, progress)
     cache = Cache.for_store(store.root, config.shared_cache)
     ray_clock = time.monotonic()
@@ -401,7 +404,8 @@ def _task(models: Models, store: Store, config: IngestConfig, plan: RayPlan,
     return WorkerTask(get_preset(models.preset), str(model_root) if model_root else None,
                       str(store.root.resolve()), config.captions == "all", config.split_grids,
                       config.batch_size, config.caption_batch_size, threads,
-                      config.decode_limits, "cuda" if plan.num_gpus > 0 else "cpu")
+                      config.decode_limits, "cuda" if plan.num_gpus > 0 else "cpu",
+                      models.quantize)
 
 
 def _embed(stage: RayStage, config: IngestConfig) -> int:

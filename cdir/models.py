@@ -17,6 +17,7 @@ from cdir.captioners import (
 )
 from cdir.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.presets import Preset, get_preset
+from cdir.quantize import quantize_linear_int8, quantize_mode
 from cdir.weights import component_dir, model_dir
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Models:
     embedder: ClipEmbedder
     local_root: Path | None = None
     device: str = "cpu"
+    quantize: str = "none"  # "int8": the captioner's Linear layers run in int8 (cdir.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -49,43 +51,69 @@ class Models:
         with self._lock:
             if self._captioner is None:
                 self._captioner = load_captioner(self.preset, self.embedder, self.local_root,
-                                                 self.device)
+                                                 self.device, self.quantize)
             return self._captioner
 
     @property
     def caption_key(self) -> str:
         """Identifies preset + caption settings (the cache key of captions)."""
-        return f"{self.preset.name}|{self.preset.captioner.settings_key()}"
+        key = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
+        return key + "|int8" if self.captions_quantized else key
+
+    @property
+    def captions_quantized(self) -> bool:
+        """Whether captions come from an int8 model (BLIP / BLIP-2 on the CPU only)."""
+        return (self.quantize == "int8" and self.device == "cpu"
+                and self.preset.captioner.kind in ("blip", "blip2"))
 
 
 def load_captioner(
-    preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str
+    preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str,
+    quantize: str = "none",
 ) -> Captioner:
     spec = preset.captioner
     if spec.kind == "coca":
+        if quantize != "none":
+            log.info("CoCa shares its weights with the embedder: captioning stays float32")
         return CocaCaptioner(embedder, spec)
     if spec.kind not in ("blip", "blip2"):
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
     local = component_dir(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
-        return build_tiny_blip(spec, preset.seed)
-    return load_hf_captioner(spec, preset.name, local, device)
+        captioner = build_tiny_blip(spec, preset.seed)
+    else:
+        captioner = load_hf_captioner(spec, preset.name, local, device)
+    if quantize == "int8":
+        if device != "cpu":
+            log.info("int8 quantisation is for the CPU: the captioner stays as it is on %s",
+                     device)
+        else:
+            captioner.model = quantize_linear_int8(captioner.model)
+    return captioner
 
 
 def load_models(
-    preset: str | Preset, model_root: str | Path | None = None, device: str = "auto"
+    preset: str | Preset, model_root: str | Path | None = None, device: str = "auto",
+    quantize: str | None = None,
 ) -> Models:
-    """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them."""
+    """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them.
+
+    ``quantize`` ("none" or "int8", default ``$CDIR_QUANTIZE``) applies to the captioner only.
+    """
     preset = get_preset(preset)
+    mode = quantize_mode(quantize)
     root = model_dir(model_root)
     device = pick_device(device)
     local = component_dir(root, preset.name, EMBEDDER_DIR)
     embedder = load_open_clip(preset.embedder, preset.name, local, device, preset.seed)
-    return Models(preset, embedder, root, device)
+    return Models(preset, embedder, root, device, mode)
 
 
 def save_models(models: Models, root: str | Path) -> Path:
     """Write a preset's models under ``root/<preset>/`` so that ``load_models`` reads them offline."""
+    if models.captions_quantized:
+        raise ValueError("the captioner is quantised to int8: save the float32 models (leave out "
+                         "--quantize / $CDIR_QUANTIZE); int8 is applied again when they load")
     base = Path(root) / models.preset.name
     save_open_clip(models.embedder, base / EMBEDDER_DIR)
     captioner = models.captioner

@@ -1,0 +1,65 @@
+"""Optional int8 captioning on the CPU: dynamic quantisation of the captioner's Linear layers.
+
+Captioning is the slow stage of ingest on a CPU (BLIP base makes well under one caption per second
+on 2 cores), and its transformer is mostly ``nn.Linear``. Dynamic int8 quantisation stores those
+weights as int8 and quantises activations on the fly: measured by ``bench/bench_caption.py`` it
+captions faster at a small cost in agreement with float32 (both printed there; README
+"Performance"). bf16 autocast, ``torch.compile`` and thread settings were measured the same way
+and not kept (no gain on CPUs without bf16 instructions, or compile time larger than the gain).
+
+It applies to the BLIP / BLIP-2 captioners only. The embedder stays float32 because its vectors
+are stored and compared with every later query; a CoCa captioner shares its weights with the
+embedder, so it stays float32 too. Captions made in int8 are cached apart from float32 ones.
+
+Choose it with ``--quantize int8`` (CLI and app) or ``CDIR_QUANTIZE=int8``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+QUANTIZE_ENV = "CDIR_QUANTIZE"
+QUANTIZE_MODES = ("none", "int8")
+
+
+_process_default: str | None = None  # set by ``set_quantize_mode`` (CLI / app flags)
+
+
+def quantize_mode(explicit: str | None = None) -> str:
+    """The quantisation asked for: ``explicit``, else the process default set by the CLI or the
+    app, else ``$CDIR_QUANTIZE``, else ``none``."""
+    given = explicit or _process_default
+    mode = (given or os.environ.get(QUANTIZE_ENV) or "none").strip().lower()
+    if mode not in QUANTIZE_MODES:
+        source = "--quantize" if given else f"${QUANTIZE_ENV}"
+        raise ValueError(f"{source} must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
+    return mode
+
+
+def set_quantize_mode(mode: str | None) -> str | None:
+    """Make ``mode`` this process's default (None: back to ``$CDIR_QUANTIZE``); returns the
+    previous default so a caller can put it back."""
+    global _process_default
+    previous, _process_default = _process_default, quantize_mode(mode) if mode else None
+    return previous
+
+
+def quantize_linear_int8(model: Any) -> Any:
+    """``model`` with its ``nn.Linear`` layers replaced by dynamically quantised int8 ones (CPU
+    only). The model is changed in place and returned."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch marks the quantised tensor helpers as deprecated
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        quantized = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    count = sum(type(m).__name__ == "Linear" and "quantized" in type(m).__module__
+                for m in quantized.modules())
+    log.info("quantised %d Linear layers to int8", count)
+    return quantized
