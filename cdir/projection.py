@@ -14,8 +14,9 @@ Determinism. PCA and t-SNE are deterministic for a fixed ``seed``. UMAP is deter
 ``DETERMINISTIC_MAX_N`` points: umap-learn then runs single-threaded (``random_state`` forces
 ``n_jobs=1``). Above that it runs on all cores without a seed, and repeated runs differ slightly.
 
-Speed. UMAP gets exact neighbours from sklearn (BLAS) up to ``EXACT_KNN_MAX_N`` points instead of
-umap-learn's own search, which below 4,096 points calls a numba metric once per pair from Python.
+Speed. UMAP gets exact neighbours from faiss (cosine, Euclidean) or sklearn (other metrics) up to
+``EXACT_KNN_MAX_N`` points instead of umap-learn's own search, which below 4,096 points calls a
+numba metric once per pair from Python.
 
 Compile time. umap-learn and pynndescent are numba code. Importing umap compiles pynndescent
 (~35 s CPU) and the first fit compiles umap's layout code (~12 s CPU). ``configure_numba_cache``
@@ -50,13 +51,14 @@ Projector = Callable[[np.ndarray, "ProjectionConfig", str], np.ndarray]
 
 METHODS: tuple[str, ...] = ("umap", "tsne", "pca")
 DETERMINISTIC_MAX_N = 20_000  # above this UMAP runs multi-threaded and unseeded
-EXACT_KNN_MAX_N = 50_000  # up to this UMAP gets exact neighbours from sklearn, above it pynndescent
+EXACT_KNN_MAX_N = 50_000  # up to this UMAP gets exact neighbours (faiss, sklearn), above it pynndescent
 EXACT_KNN_METRICS = frozenset(
     {"euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "minkowski", "correlation"}
     | {"cosine", "braycurtis", "canberra"}
 )
+FAISS_KNN_METRICS = frozenset({"cosine", "euclidean", "l2"})  # exact neighbours from faiss
 MIN_POINTS_FOR_MANIFOLD = 4  # below this UMAP / t-SNE fall back to PCA
-CACHE_VERSION = 1  # bump when the projection code changes its output for the same inputs
+CACHE_VERSION = 2  # bump when the projection code changes its output for the same inputs
 PROJECTIONS_DIR = "projections"
 
 
@@ -219,7 +221,7 @@ def _run_umap(
 
 
 def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Exact k nearest neighbours (self included, as umap-learn expects) with vectorised sklearn.
+    """Exact k nearest neighbours (self included, as umap-learn expects), vectorised.
 
     umap-learn would otherwise, below 4,096 points, call its numba metric once per pair from Python
     through sklearn (~10 s for 2,000 points), or build a pynndescent index (tens of seconds of
@@ -227,10 +229,34 @@ def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
     """
     if metric not in EXACT_KNN_METRICS:
         return None
+    if metric in FAISS_KNN_METRICS:
+        return _faiss_knn(x, k, metric)
     from sklearn.neighbors import NearestNeighbors
 
     nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric=metric).fit(x)
     dists, indices = nn.kneighbors(x)
+    return indices.astype(np.int32), dists.astype(np.float32)
+
+
+def _faiss_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine / Euclidean neighbours with a faiss flat index: the same answer as sklearn's
+    brute force, which spends most of its time sorting N x N distance blocks (20,000 points:
+    seconds instead of a fraction of one; bench/bench_maps.py)."""
+    import faiss
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if metric == "cosine":
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+        index = faiss.IndexFlatIP(x.shape[1])
+        index.add(unit)
+        sims, indices = index.search(unit, k)
+        dists = np.clip(1.0 - sims, 0.0, 2.0)
+    else:
+        index = faiss.IndexFlatL2(x.shape[1])
+        index.add(x)
+        squared, indices = index.search(x, k)
+        dists = np.sqrt(np.maximum(squared, 0.0))
     return indices.astype(np.int32), dists.astype(np.float32)
 
 
