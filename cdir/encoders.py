@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cdir import text_tower
 from cdir.presets import EmbedderSpec
 from cdir.weights import unavailable
 
@@ -89,7 +90,7 @@ class ClipEmbedder:
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
-                chunks.append(self.model.encode_text(tokens, normalize=True).float().cpu().numpy())
+                chunks.append(text_tower.encode_text(self.model, tokens).float().cpu().numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
