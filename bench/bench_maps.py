@@ -6,6 +6,8 @@ Each measurement runs in a new Python process (as the app after a restart): ``co
 an empty numba cache (everything compiles), ``warm`` reuses the cache the cold run filled. The
 child imports umap, projects with ``cdir.projection.cached_projection`` (into a fresh store
 folder) and calls it again (the cached projection). Target: 20k points under 15 s once compiled.
+"first map" is the import of umap plus the projection, as in a fresh process; the app imports
+umap in a background thread at start, so there a first map costs the projection alone.
 """
 
 from __future__ import annotations
@@ -86,9 +88,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     report("maps", ["points", "numba cache", "runs", "import umap s", "PCA+UMAP s",
                     "first map s", "cached map s"], rows, {"results": results})
-    warm = results.get(f"{sizes[0]} warm", {}).get("first_map_s", float("nan"))
-    print(f"\nfirst map of {sizes[0]} points after the first compile: {warm:.1f} s "
-          f"(target < 15 s for 20k)")
+    warm = results.get(f"{sizes[0]} warm", {})
+    print(f"\nfirst map of {sizes[0]} points after the first compile: "
+          f"{warm.get('first_map_s', float('nan')):.1f} s in a fresh process, "
+          f"{warm.get('project_s', float('nan')):.1f} s in the app (which imports umap at start, "
+          f"in the background); target < 15 s for 20k")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ centres plus a shared low-rank spread plus a little isotropic noise, like CLIP e
 collection. Queries are fresh draws from the same distribution; recall@10 is against exact search.
 Every index goes through ``cdir.index.build_index`` and its ``search`` (the wrappers the app
 uses). Target at 1M: top-10 in under 20 ms per query with recall >= 0.95. Also the recall cost of
-storing embeddings as float16 (at the 100k size, or the largest below it).
+storing embeddings as float16 (at the 100k size, or the largest below it), and one query through
+the running app with gradio_client (image and CM mode; ``tiny`` and ``default`` architectures).
+HNSW is built up to ``--hnsw-max`` (the size where the store switches to IVF): a 1M HNSW build
+takes hours on 2 cores.
 """
 
 from __future__ import annotations
@@ -87,42 +90,55 @@ def float16_cost(n: int, n_queries: int) -> dict:
             "bytes_float32": vectors.nbytes, "bytes_float16": vectors.nbytes // 2}
 
 
-def app_latency(n_queries: int, port: int) -> dict:
-    """End-to-end seconds of one query through the running app (gradio_client), image and CM
-    mode, each query a new image (nothing cached); the ``tiny`` preset, the example collection."""
+def app_latency(n_queries: int, port: int, preset: str) -> dict:
+    """End-to-end milliseconds of one query through the running app (gradio_client), image and
+    CM mode alternating, each query a new image (nothing cached), on the example collection.
+
+    ``preset`` ``tiny`` measures the app's own overhead; ``default`` runs the real architectures
+    (ViT-B-32, BLIP base; random weights saved to a model directory and loaded through
+    ``--model-dir``), so a CM query includes captioning the query (30 new tokens: random weights
+    never stop early; real captions stop after 10-15).
+    """
     import subprocess
     import sys
     import tempfile
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from PIL import Image
 
     from common import REPO, photo_like
 
     work = Path(tempfile.mkdtemp(prefix="cdir-bench-app-"))
+    models = ["--preset", preset]
+    if preset == "default":
+        from bench_caption import save_random_default_models
+
+        save_random_default_models(work / "models")
+        models += ["--model-dir", str(work / "models")]
     subprocess.run([sys.executable, "-m", "cdir", "ingest", str(REPO / "assets" / "examples"),
-                    "--store", str(work / "ws" / "examples"), "--preset", "tiny", "-q"],
-                   cwd=REPO, check=True, capture_output=True, timeout=900)
+                    "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
+                    *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
     rng = np.random.default_rng(7)
     queries = []
-    for i in range(2 * n_queries):
+    for i in range(2 * n_queries + 2):
         queries.append(work / f"q{i}.jpg")
         Image.fromarray(photo_like(rng, 320, 240)).save(queries[-1])
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
-    app = subprocess.Popen([sys.executable, "app.py", "--preset", "tiny", "--store",
-                            str(work / "ws"), "--port", str(port)], cwd=REPO, env=env,
+    app = subprocess.Popen([sys.executable, "app.py", "--store", str(work / "ws"), "--port",
+                            str(port), *models], cwd=REPO, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = connect(f"http://127.0.0.1:{port}/")
         client.predict("examples", api_name="/open_saved")
         times: dict[str, list[float]] = {"image": [], "caption": []}
-        for i, path in enumerate(queries):  # alternate the modes
+        for i, path in enumerate(queries):  # alternate the modes; the first two warm up
             mode = "image" if i % 2 else "caption"
             start = time.perf_counter()
             client.predict(image=handle_file(str(path)), param_2=mode, api_name="/search_image")
-            times[mode].append(1000 * (time.perf_counter() - start))
-        return {f"{m}_{stat}_ms": f(t) for m, t in times.items()
-                for stat, f in (("p50", median), ("p95", lambda v: percentile(v, 95)))}
+            if i >= 2:
+                times[mode].append(1000 * (time.perf_counter() - start))
+        return {"preset": preset, **{f"{m}_{stat}_ms": f(t) for m, t in times.items()
+                for stat, f in (("p50", median), ("p95", lambda v: percentile(v, 95)))}}
     finally:
         app.terminate()
         app.wait(timeout=30)
@@ -152,10 +168,13 @@ def main() -> None:
                         "uses IVF from this size)")
     p.add_argument("--app-queries", type=int, default=20, help="per mode; 0 skips the app")
     p.add_argument("--port", type=int, default=7899)
-    p.add_argument("--quick", action="store_true", help="10k vectors, 50 queries")
+    p.add_argument("--app-presets", default="tiny,default",
+                   help="presets of the app measurement (default: tiny,default)")
+    p.add_argument("--quick", action="store_true",
+                   help="10k vectors, 50 queries, 3 app queries per mode with tiny models")
     args = p.parse_args()
     if args.quick:
-        args.sizes, args.queries, args.app_queries = "10000", 50, 3
+        args.sizes, args.queries, args.app_queries, args.app_presets = "10000", 50, 3, "tiny"
     sizes = [int(s) for s in args.sizes.split(",")]
     rows: list[dict] = []
     for n in sizes:
@@ -171,18 +190,19 @@ def main() -> None:
         del vectors
         gc.collect()
     fp16 = float16_cost(min(100_000, max(sizes)), args.queries)
-    app = app_latency(args.app_queries, args.port) if args.app_queries else {}
+    apps = [app_latency(args.app_queries, args.port, preset)
+            for preset in args.app_presets.split(",")] if args.app_queries else []
     table = [[r["n"], r["kind"], r["setting"] + (" (default)" if r["default"] and r["setting"]
               else ""), f"{r['build_s']:.1f}", f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}",
               f"{r['recall10']:.3f}"] for r in rows]
     report("search", ["N", "index", "setting", "build s", "p50 ms", "p95 ms", "recall@10"],
-           table, {"rows": rows, "float16": fp16, "queries": args.queries, "app": app})
+           table, {"rows": rows, "float16": fp16, "queries": args.queries, "app": apps})
     print(f"\nfloat16 storage at {fp16['n']}: recall@10 {fp16['recall10_float16']:.4f} of exact "
           f"float32, {fp16['bytes_float16'] / 2**20:.0f} MB instead of "
           f"{fp16['bytes_float32'] / 2**20:.0f} MB")
-    if app:
-        print(f"one query through the app (tiny preset, gradio_client): image mode p50 "
-              f"{app['image_p50_ms']:.0f} ms (p95 {app['image_p95_ms']:.0f}), CM mode p50 "
+    for app in apps:
+        print(f"one query through the app ({app['preset']} preset, gradio_client): image mode "
+              f"p50 {app['image_p50_ms']:.0f} ms (p95 {app['image_p95_ms']:.0f}), CM mode p50 "
               f"{app['caption_p50_ms']:.0f} ms (p95 {app['caption_p95_ms']:.0f})")
 
 
