@@ -281,8 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
-    set_quantize_mode(args.quantize)  # a bad $CDIR_QUANTIZE stops here too
-    quantize_mode()
+    set_quantize_mode(args.quantize)
+    quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
     workspace = Workspace(Path(args.store))
     keep_uploads_in(workspace)
     actions = AppActions(workspace, args.preset, args.model_dir)
