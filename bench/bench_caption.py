@@ -4,8 +4,8 @@ torch.compile/threads, each with its cost in agreement with float32.
     python bench/bench_caption.py [--images 16] [--reps 2] [--ingest-n 64] [--quick] [--text-only]
 
 BLIP base (``BlipConfig()`` defaults) and ViT-B-32 with random weights: speed does not depend on
-weights. Captions are exactly ``TOKENS`` (20) long (min = max new tokens) so random weights cannot stop
-early. Agreement is the cosine between float32 and the variant: BLIP's pooled vision output and
+weights. Captions are exactly ``TOKENS`` (20) long (min = max new tokens): random weights cannot
+stop early. Agreement is the cosine between float32 and the variant: BLIP's pooled vision output and
 its first-step logits; CLIP's image embeddings. Also: CLIP text embeddings of captions through
 open_clip's ``encode_text`` (77 padded tokens) against ``cdir.text_tower`` (padding cut). Times are
 the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
@@ -81,6 +81,7 @@ def save_random_default_models(root: Path) -> Path:
     """Preset ``default``'s architectures (ViT-B-32, BLIP base) with random weights, saved where
     ``--model-dir root`` loads them (the same code path as real saved weights)."""
     from bench_ingest import build_models
+
     from cdir.captioners import HFCaptioner
     from cdir.models import save_models
 
@@ -93,6 +94,7 @@ def save_random_default_models(root: Path) -> Path:
 def first_searchable(paths: list[Path], blip, work: Path) -> dict:  # noqa: ANN001
     """Ingest with captions: seconds until the store is searchable, and until fully captioned."""
     from bench_ingest import build_models
+
     from cdir.captioners import HFCaptioner
     from cdir.pipeline import IngestConfig, ingest
 

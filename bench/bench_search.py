@@ -103,10 +103,9 @@ def app_latency(n_queries: int, port: int, preset: str) -> dict:
     import sys
     import tempfile
 
+    from common import REPO, photo_like
     from gradio_client import handle_file
     from PIL import Image
-
-    from common import REPO, photo_like
 
     work = Path(tempfile.mkdtemp(prefix="cdir-bench-app-"))
     models = ["--preset", preset]

@@ -12,10 +12,11 @@ from typing import Any
 
 from cdir.collection import check_sources
 from cdir.models import Models, load_models
-from cdir.quantize import quantize_mode
-from cdir.pipeline import IngestConfig, IngestReport, Progress, ingest as run_ingest
+from cdir.pipeline import IngestConfig, IngestReport, Progress
+from cdir.pipeline import ingest as run_ingest
 from cdir.presets import get_preset, list_presets
-from cdir.search import SearchOptions, SearchResult, Searcher
+from cdir.quantize import quantize_mode
+from cdir.search import Searcher, SearchOptions, SearchResult
 from cdir.store import Store, disk_full_error
 from cdir.weights import model_dir as resolve_model_dir
 

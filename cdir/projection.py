@@ -51,7 +51,7 @@ Projector = Callable[[np.ndarray, "ProjectionConfig", str], np.ndarray]
 
 METHODS: tuple[str, ...] = ("umap", "tsne", "pca")
 DETERMINISTIC_MAX_N = 20_000  # above this UMAP runs multi-threaded and unseeded
-EXACT_KNN_MAX_N = 50_000  # up to this UMAP gets exact neighbours (faiss, sklearn), above it pynndescent
+EXACT_KNN_MAX_N = 50_000  # up to this, exact neighbours (faiss, sklearn); above it pynndescent
 EXACT_KNN_METRICS = frozenset(
     {"euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "minkowski", "correlation"}
     | {"cosine", "braycurtis", "canberra"}
