@@ -50,8 +50,14 @@ class Models:
     def captioner(self) -> Captioner:
         with self._lock:
             if self._captioner is None:
-                self._captioner = load_captioner(self.preset, self.embedder, self.local_root,
-                                                 self.device, self.quantize)
+                captioner = load_captioner(self.preset, self.embedder, self.local_root,
+                                           self.device)
+                if self.captions_quantized:
+                    captioner.model = quantize_linear_int8(captioner.model)  # an HFCaptioner
+                elif self.quantize != "none":
+                    log.info("int8 is for BLIP captioners on the CPU: %s on %s stays as it is",
+                             self.preset.captioner.kind, self.device)
+                self._captioner = captioner
             return self._captioner
 
     @property
@@ -68,28 +74,17 @@ class Models:
 
 
 def load_captioner(
-    preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str,
-    quantize: str = "none",
+    preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str
 ) -> Captioner:
     spec = preset.captioner
     if spec.kind == "coca":
-        if quantize != "none":
-            log.info("CoCa shares its weights with the embedder: captioning stays float32")
         return CocaCaptioner(embedder, spec)
     if spec.kind not in ("blip", "blip2"):
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
     local = component_dir(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
-        captioner = build_tiny_blip(spec, preset.seed)
-    else:
-        captioner = load_hf_captioner(spec, preset.name, local, device)
-    if quantize == "int8":
-        if device != "cpu":
-            log.info("int8 quantisation is for the CPU: the captioner stays as it is on %s",
-                     device)
-        else:
-            captioner.model = quantize_linear_int8(captioner.model)
-    return captioner
+        return build_tiny_blip(spec, preset.seed)
+    return load_hf_captioner(spec, preset.name, local, device)
 
 
 def load_models(
