@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from archives import make_zip, zip_bytes
 from PIL import Image
 
 from cdir.collection import (
@@ -33,22 +34,6 @@ def write_files(root: Path, names: list[str], data: bytes | None = None) -> Path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png_bytes() if data is None else data)
     return root
-
-
-def make_zip(path: Path, entries: dict[str, bytes], stored: bool = False) -> Path:
-    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-    with zipfile.ZipFile(path, "w", method) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return path
-
-
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def by_rel(result: ScanResult) -> dict[str, SourceFile]:

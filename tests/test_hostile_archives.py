@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from archives import make_zip, zip_bytes
 from PIL import Image
 
 from cdir import api
@@ -45,27 +46,6 @@ def _no_shared_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 def png_bytes(colour: str = "red", size: int = 24) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(out, "PNG")
-    return out.getvalue()
-
-
-def make_zip(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    """A zip of ``entries`` (deflated) plus symlink entries ``name -> target``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = 0o120777 << 16
-            zf.writestr(info, target)
-    return path
-
-
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
     return out.getvalue()
 
 
@@ -112,7 +92,7 @@ def unsafe_zip(path: Path) -> Path:
         "nested.zip": nested,
     }
     links = {"fine/passwd.png": "/etc/passwd", "fine/up.png": "../../../outside.png"}
-    return make_zip(path, entries, links)
+    return make_zip(path, entries, links=links)
 
 
 UNSAFE_REASONS = {
