@@ -239,18 +239,18 @@ def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _faiss_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosine / Euclidean neighbours with a faiss flat index: the same answer as sklearn's
-    brute force, which spends most of its time sorting N x N distance blocks (20,000 points:
-    seconds instead of a fraction of one; bench/bench_maps.py)."""
+    """Exact cosine / Euclidean neighbours with a faiss flat index (cosine through
+    ``cdir.index``'s): the same answer as sklearn's brute force, which spends most of its time
+    sorting N x N distance blocks (20,000 points: seconds instead of a fraction of one)."""
     import faiss
+
+    from cdir.index import IndexConfig, build_index
 
     x = np.ascontiguousarray(x, dtype=np.float32)
     if metric == "cosine":
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-        index = faiss.IndexFlatIP(x.shape[1])
-        index.add(unit)
-        sims, indices = index.search(unit, k)
+        sims, indices = build_index(unit, IndexConfig(kind="flat")).search(unit, k)
         dists = np.clip(1.0 - sims, 0.0, 2.0)
     else:
         index = faiss.IndexFlatL2(x.shape[1])
