@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from served import served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,27 +33,14 @@ def _require_chromium() -> None:
     pytest.skip("Chromium not installed (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import app
-    from cdir.webui import AppActions
     from cdir.workspace import Workspace
 
     _require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
-    demo = app.build_app(AppActions(workspace, "tiny"))
-    demo.queue(default_concurrency_limit=2, max_size=64)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                **app.launch_options(workspace))
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

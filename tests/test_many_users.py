@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import resource
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from drawn import CLASSES, DOMAINS, draw_image
 from PIL import ImageDraw
+from served import served_app
 
 import app
 from cdir import api
 from cdir.store import Store
-from cdir.webui import AppActions
 from cdir.workspace import Workspace
-from drawn import CLASSES, DOMAINS, draw_image
 
 N_USERS = 8
 N_QUERIES = 20
@@ -43,12 +42,6 @@ def rss_mb() -> float:
     """The resident memory of this process now (the server runs in it)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def user_images(user: int, folder: Path) -> list[Path]:
@@ -69,20 +62,8 @@ def user_images(user: int, folder: Path) -> list[Path]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace, Any]]:
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
     api.get_models("tiny")  # loaded once before the clients arrive, as on a warm server
-    with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
-        mp.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.delenv("GRADIO_TEMP_DIR", raising=False)
-        app.keep_uploads_in(workspace)  # as `python app.py` does
-        demo = app.build_app(AppActions(workspace, "tiny"))
-        demo.queue(**app.QUEUE_OPTIONS)
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                    quiet=True, **app.launch_options(workspace))
-        try:
-            yield f"http://127.0.0.1:{port}/", workspace, demo
-        finally:
-            demo.close()
+    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, demo):
+        yield url, workspace, demo
 
 
 class User:

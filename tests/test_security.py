@@ -7,7 +7,6 @@ The threat model and what each defence answers are in ``docs/reliability.md``.
 from __future__ import annotations
 
 import ast
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,23 +16,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from drawn import draw_collection
 from PIL import Image
+from served import served_app
 
 import app
 from cdir import api
 from cdir.store import IMAGE_EMB_FILE, Store, StoreError
-from cdir.webui import AppActions
 from cdir.workspace import Workspace, WorkspaceError
-from drawn import draw_collection
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(REPO / "cdir").rglob("*.py"), REPO / "app.py"])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +39,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     (base / "secret.txt").write_text("next to the workspace, not in it")
     src = base / "upload"
     draw_collection(src, domains=("photo",), classes=("circle", "square"), per_class=2)
-    with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
-        mp.setenv("CDIR_CACHE_DIR", str(base / "cache"))
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.delenv("GRADIO_TEMP_DIR", raising=False)
-        app.keep_uploads_in(workspace)
-        demo = app.build_app(AppActions(workspace, "tiny"))
-        demo.queue(**app.QUEUE_OPTIONS)
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                    quiet=True, **app.launch_options(workspace))
-        try:
-            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            files = [handle_file(str(p)) for p in sorted(src.rglob("*.png"))]
-            client.predict(files, "mine", "tiny", "lazy", api_name="/build")
-            yield {"url": f"http://127.0.0.1:{port}", "workspace": workspace, "base": base,
-                   "demo": demo, "store": workspace.root / "mine"}
-        finally:
-            demo.close()
+    with served_app(workspace, base / "cache") as (url, demo):
+        client = Client(url, verbose=False)
+        files = [handle_file(str(p)) for p in sorted(src.rglob("*.png"))]
+        client.predict(files, "mine", "tiny", "lazy", api_name="/build")
+        yield {"url": url.rstrip("/"), "workspace": workspace, "base": base,
+               "demo": demo, "store": workspace.root / "mine"}
 
 
 def get(url: str) -> tuple[int, bytes]:

@@ -1,0 +1,46 @@
+"""The real app served on a free localhost port, as ``python app.py`` runs it (tiny preset).
+
+Shared by the tests that talk to a running server (browser, many users, security).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdir.workspace import Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any]]:
+    """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder.
+    The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
+    outside conftest's per-test guard."""
+    import app
+    from cdir.webui import AppActions
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CDIR_CACHE_DIR", str(cache_dir))
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.delenv("GRADIO_TEMP_DIR", raising=False)
+        app.keep_uploads_in(workspace)  # as `python app.py` does
+        demo = app.build_app(AppActions(workspace, "tiny"))
+        demo.queue(**app.QUEUE_OPTIONS)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
+                    quiet=True, **app.launch_options(workspace))
+        try:
+            yield f"http://127.0.0.1:{port}/", demo
+        finally:
+            demo.close()
