@@ -2,7 +2,7 @@
 
     python app.py [--preset default] [--store ./stores] [--host 127.0.0.1] [--port 7860]
 
-Layout and event wiring only; every handler lives in ``cdir.webui``.
+Layout and event wiring only; every handler lives in ``cdir.app.handlers``.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from pathlib import Path
 
 import gradio as gr
 
-from cdir import webui
-from cdir.presets import get_preset, list_presets
-from cdir.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
-from cdir.textnorm import Neutraliser
-from cdir.webui import AppActions
-from cdir.workspace import Workspace
+from cdir.app import handlers as webui
+from cdir.app.handlers import AppActions
+from cdir.app.workspace import Workspace
+from cdir.models.presets import get_preset, list_presets
+from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
+from cdir.models.style_words import Neutraliser
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "assets"
-APP_JS = (HERE / "cdir" / "static" / "app.js").read_text(encoding="utf-8")
-CSS = (HERE / "cdir" / "static" / "app.css").read_text(encoding="utf-8")
-METHOD_HTML = (HERE / "cdir" / "static" / "method.html").read_text(encoding="utf-8")
+APP_JS = (HERE / "cdir" / "app" / "static" / "app.js").read_text(encoding="utf-8")
+CSS = (HERE / "cdir" / "app" / "static" / "app.css").read_text(encoding="utf-8")
+METHOD_HTML = (HERE / "cdir" / "app" / "static" / "method.html").read_text(encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,7 +7,7 @@ BLIP base (``BlipConfig()`` defaults) and ViT-B-32 with random weights: speed do
 weights. Captions are exactly ``TOKENS`` (20) long (min = max new tokens): random weights cannot
 stop early. Agreement is the cosine between float32 and the variant: BLIP's pooled vision output and
 its first-step logits; CLIP's image embeddings. Also: CLIP text embeddings of captions through
-open_clip's ``encode_text`` (77 padded tokens) against ``cdir.text_tower`` (padding cut). Times are
+open_clip's ``encode_text`` (77 padded tokens) against ``cdir.models.text_tower`` (padding cut). Times are
 the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
 """
 
@@ -39,7 +39,7 @@ def build_blip():  # noqa: ANN201
 def blip_pixels(paths: list[Path]) -> torch.Tensor:
     from transformers import BlipImageProcessor
 
-    from cdir.decode import load_rgb
+    from cdir.ingest.decode import load_rgb
 
     images = [load_rgb(p) for p in paths]
     return BlipImageProcessor()(images=images, return_tensors="pt")["pixel_values"]
@@ -68,7 +68,7 @@ def blip_processor(blip, work: Path):  # noqa: ANN001, ANN201
     for speed; BLIP's own vocabulary would be a download)."""
     from transformers import BertTokenizer, BlipImageProcessor, BlipProcessor
 
-    from cdir.captioners import SPECIAL_TOKENS
+    from cdir.models.captioners import SPECIAL_TOKENS
 
     size = blip.config.text_config.vocab_size
     (work / "vocab").mkdir(parents=True, exist_ok=True)
@@ -82,8 +82,8 @@ def save_random_default_models(root: Path) -> Path:
     ``--model-dir root`` loads them (the same code path as real saved weights)."""
     from bench_ingest import build_models
 
-    from cdir.captioners import HFCaptioner
-    from cdir.models import save_models
+    from cdir.models.captioners import HFCaptioner
+    from cdir.models.loaded import save_models
 
     models = build_models("ViT-B-32")
     blip = build_blip()
@@ -95,8 +95,8 @@ def first_searchable(paths: list[Path], blip, work: Path) -> dict:  # noqa: ANN0
     """Ingest with captions: seconds until the store is searchable, and until fully captioned."""
     from bench_ingest import build_models
 
-    from cdir.captioners import HFCaptioner
-    from cdir.pipeline import IngestConfig, ingest
+    from cdir.ingest.pipeline import IngestConfig, ingest
+    from cdir.models.captioners import HFCaptioner
 
     models = build_models("ViT-B-32")
     spec = replace(models.preset.captioner, max_new_tokens=TOKENS)
@@ -160,10 +160,10 @@ def main() -> None:
 
 def text_rows(reps: int, n: int = 64) -> list[list]:
     """CLIP ViT-B-32 text embeddings of ``n`` caption-like texts: open_clip's ``encode_text`` over
-    77 padded tokens against ``cdir.text_tower`` (padding cut); CPU seconds, best of ``reps``."""
+    77 padded tokens against ``cdir.models.text_tower`` (padding cut); CPU seconds, best of ``reps``."""
     from bench_ingest import build_models
 
-    from cdir import text_tower
+    from cdir.models import text_tower
 
     log(f"CLIP ViT-B-32: {n} caption embeddings, padded vs unpadded ...")
     model = build_models("ViT-B-32").embedder
@@ -199,7 +199,7 @@ def batching_rows(blip, pixels: torch.Tensor, reps: int) -> list[list]:  # noqa:
 def clip_rows(paths: list[Path], reps: int, use_compile: bool) -> list[list]:
     from bench_ingest import build_models
 
-    from cdir.decode import load_rgb
+    from cdir.ingest.decode import load_rgb
 
     embedder = build_models("ViT-B-32").embedder
     tensors = torch.stack([embedder.preprocess(load_rgb(p)) for p in paths])

@@ -5,7 +5,7 @@
 The collection: unit vectors around 1,000 cluster centres (two items of one cluster have cosine
 ~0.74, like CLIP images of one subject), plus ``--sets`` planted near-duplicate sets of 2-4
 copies of an item (cosine ~0.98 to it, ~0.96-0.98 to each other). ``find_groups`` runs the
-semantic tier exactly as the app does (kNN graph through ``cdir.index``: HNSW at this size, then
+semantic tier exactly as the app does (kNN graph through ``cdir.store.index``: HNSW at this size, then
 components and complete linkage). Printed: wall and CPU time of the grouping, peak RSS of the
 process (data included), and precision / recall of the planted pairs.
 Targets: under 60 s and under 2 GB.
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from common import log, peak_rss_mb, report
 
-from cdir.dedup import DedupConfig, find_groups
-from cdir.store import Store, normalise_items
+from cdir.duplicates.finder import DedupConfig, find_groups
+from cdir.store.collection import Store, normalise_items
 
 
 def clustered(n: int, dim: int, rng: np.random.Generator, n_clusters: int = 1000,

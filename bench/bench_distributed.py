@@ -3,7 +3,7 @@
     python bench/bench_distributed.py [--n 128] [--reps 2] [--workers 2] [--quick]
 
 Photo-like 640x480 JPEGs (``common.make_jpegs``), ingested into a fresh store each run (no cache)
-by ``cdir.pipeline.ingest`` and by ``cdir.distributed.ingest_ray`` on a local Ray with
+by ``cdir.ingest.pipeline.ingest`` and by ``cdir.ingest.ray_engine.ingest_ray`` on a local Ray with
 ``--workers`` single-CPU actors. Presets: ``tiny`` (captions on) and ViT-B-32 with random weights
 (the ``default`` preset's embedder architecture, captions off: BLIP base captions at ~0.5/s would
 swamp everything). Reported per engine: end-to-end images/s (for Ray, actor start and model load
@@ -23,10 +23,10 @@ from pathlib import Path
 
 from common import interleaved, log, make_jpegs, median, report
 
-from cdir.distributed import RayPlan, ingest_ray, start_ray
-from cdir.models import load_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.presets import CaptionerSpec, EmbedderSpec, Preset
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.models.loaded import load_models
+from cdir.models.presets import CaptionerSpec, EmbedderSpec, Preset
 
 SHARD = 16
 

@@ -4,7 +4,7 @@
 
 ViT-B-32 (preset ``default`` architecture) with random weights: speed does not depend on weights.
 (a) raw: batched ``encode_image`` on tensors decoded and preprocessed beforehand (batch 32);
-(b) pipeline: ``cdir.pipeline.ingest(..., captions="none")`` from JPEG files on disk to a written
+(b) pipeline: ``cdir.ingest.pipeline.ingest(..., captions="none")`` from JPEG files on disk to a written
     store (hashing, decoding, thumbnails, perceptual hashes, preprocessing, embedding, cache);
 (c) naive: decode, preprocess and embed one image at a time;
 (d) with ``--sweep``: the pipeline with the reader as it was before (full-size pHashes and
@@ -30,20 +30,20 @@ import torch
 from common import interleaved, log, make_jpegs, median, report, table
 from legacy_reader import legacy_read_one, legacy_run, unreduced
 
-from cdir.decode import load_rgb
-from cdir.encoders import ClipEmbedder
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.presets import EmbedderSpec, get_preset
-from cdir.reader import read_one
-from cdir.store import Store
+from cdir.ingest.decode import load_rgb
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.reader import read_one
+from cdir.models.encoders import ClipEmbedder
+from cdir.models.loaded import Models
+from cdir.models.presets import EmbedderSpec, get_preset
+from cdir.store.collection import Store
 
 
 def build_models(arch: str) -> Models:
     """The preset ``default`` embedder architecture, built through cdir's own loader (random)."""
     import open_clip
 
-    from cdir.encoders import load_open_clip
+    from cdir.models.encoders import load_open_clip
 
     spec = EmbedderSpec(arch, config=open_clip.get_model_config(arch))
     return Models(get_preset("default"), load_open_clip(spec, "default", None, "cpu"))
@@ -87,7 +87,7 @@ def reader_cost(embedder: ClipEmbedder, work: Path, reps: int) -> list[list]:
     """CPU ms per image of the reader alone (one thread), as now and as before, by image size."""
     from functools import partial
 
-    from cdir.decode import DecodeLimits
+    from cdir.ingest.decode import DecodeLimits
 
     rows = []
     for size in ((640, 480), (1024, 1024), (4000, 3000)):

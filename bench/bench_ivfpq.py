@@ -4,7 +4,7 @@
 
 1M synthetic CLIP-like 512-d vectors in clusters (``common.clustered``: uniform random vectors
 make recall meaningless), written to a .npy file and memory-mapped as a store's image_emb.npy
-would be. ``cdir.index.FaissIVFPQIndex``: nlist = 4·sqrt(N), 64 sub-quantisers of 8 bits, trained
+would be. ``cdir.store.index.FaissIVFPQIndex``: nlist = 4·sqrt(N), 64 sub-quantisers of 8 bits, trained
 on a random sample of ``--train`` vectors. For several ``nprobe``: recall@10 against exact search,
 and the median latency of one query at a time, with the compressed scores alone and with exact
 re-ranking of the best 100 candidates read from the memory-mapped float vectors. Then the same
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from common import DIM, clustered, log, peak_rss_mb, percentile, report
 
-from cdir.index import FaissIVFPQIndex, default_nlist
+from cdir.store.index import FaissIVFPQIndex, default_nlist
 
 K, RERANK, M = 10, 100, 64
 NPROBES = (1, 2, 4, 8, 16, 32, 64)

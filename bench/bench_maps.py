@@ -4,7 +4,7 @@
 
 Each measurement runs in a new Python process (as the app after a restart): ``cold`` starts with
 an empty numba cache (everything compiles), ``warm`` reuses the cache the cold run filled. The
-child imports umap, projects with ``cdir.projection.cached_projection`` (into a fresh store
+child imports umap, projects with ``cdir.maps.projection.cached_projection`` (into a fresh store
 folder) and calls it again (the cached projection). Target: 20k points under 15 s once compiled.
 "first map" is the import of umap plus the projection, as in a fresh process; the app imports
 umap in a background thread at start, so there a first map costs the projection alone.
@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve()
 def child(n: int, store: Path) -> None:
     """Runs in the fresh process: prints one JSON line of timings."""
     start = time.perf_counter()
-    from cdir.projection import ProjectionConfig, _import_umap, cached_projection
+    from cdir.maps.projection import ProjectionConfig, _import_umap, cached_projection
 
     _import_umap()
     imported = time.perf_counter()

@@ -3,7 +3,7 @@
     python bench/bench_memory.py [--ingest-n 10000] [--serve-n 100000] [--quick]
 
 Each part runs in its own process, so its peak RSS (VmHWM) is its own.
-- ingest: N distinct 640x480 JPEG files through ``cdir.pipeline.ingest`` with the ``tiny`` preset
+- ingest: N distinct 640x480 JPEG files through ``cdir.ingest.pipeline.ingest`` with the ``tiny`` preset
   (captions included). The tiny models are a few MB, so this is the memory of the pipeline itself
   (decode threads, bounded prefetch, the table, the matrices); a real preset adds its models'
   weights (ViT-B-32 ~0.6 GB, BLIP base ~1 GB in float32), measured in the serve part.
@@ -51,8 +51,8 @@ def write_images(folder: Path, n: int) -> None:
 
 
 def ingest_child(n: int, work: Path) -> dict:
-    from cdir.models import load_models
-    from cdir.pipeline import IngestConfig, ingest
+    from cdir.ingest.pipeline import IngestConfig, ingest
+    from cdir.models.loaded import load_models
 
     write_images(work / "src", n)
     models = load_models("tiny", device="cpu")
@@ -67,7 +67,7 @@ def ingest_child(n: int, work: Path) -> dict:
 def synthetic_store(root: Path, n: int, models) -> None:  # noqa: ANN001
     import pandas as pd
 
-    from cdir.store import Store
+    from cdir.store.collection import Store
 
     store = Store.create(root, "default", models.caption_key, DIM)
     domains = np.array(["photo", "sketch", "painting", "clipart", "render3d"])
@@ -86,8 +86,8 @@ def serve_child(n: int, work: Path) -> dict:
     sys.path.insert(0, str(HERE.parent))
     from bench_ingest import build_models
 
-    from cdir.search import SearchOptions, Searcher
-    from cdir.store import Store
+    from cdir.retrieval.search import Searcher, SearchOptions
+    from cdir.store.collection import Store
 
     out = {"n": n, "rss_start_mb": rss_mb()}
     models = build_models("ViT-B-32")

@@ -5,7 +5,7 @@
 Synthetic *clustered* 512-d unit vectors (uniform random vectors make recall meaningless): cluster
 centres plus a shared low-rank spread plus a little isotropic noise, like CLIP embeddings of a
 collection. Queries are fresh draws from the same distribution; recall@10 is against exact search.
-Every index goes through ``cdir.index.build_index`` and its ``search`` (the wrappers the app
+Every index goes through ``cdir.store.index.build_index`` and its ``search`` (the wrappers the app
 uses). Target at 1M: top-10 in under 20 ms per query with recall >= 0.95. Also the recall cost of
 storing embeddings as float16 (at the 100k size, or the largest below it), and one query through
 the running app with gradio_client (image and CM mode; ``tiny`` and ``default`` architectures).
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from common import DIM, clustered, log, median, percentile, report
 
-from cdir.index import IndexConfig, build_index
+from cdir.store.index import IndexConfig, build_index
 
 K = 10
 PER_CLUSTER = 1000  # gallery vectors per cluster

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import torch
 
-import cdir.pipeline
-from cdir.encoders import ClipEmbedder
-from cdir.models import Models
-from cdir.pipeline import IngestConfig
-from cdir.reader import read_one
+import cdir.ingest.pipeline
+from cdir.ingest.pipeline import IngestConfig
+from cdir.ingest.reader import read_one
+from cdir.models.encoders import ClipEmbedder
+from cdir.models.loaded import Models
 
 
 def unreduced(preprocess):  # noqa: ANN001, ANN201
     """``preprocess`` without its ``BoxReduce`` step."""
     from torchvision import transforms
 
-    from cdir.encoders import BoxReduce
+    from cdir.models.encoders import BoxReduce
 
     steps = list(getattr(preprocess, "transforms", []))
     kept = [step for step in steps if not isinstance(step, BoxReduce)]
@@ -40,11 +40,11 @@ class TensorsInReaders(ClipEmbedder):
 
 def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, ANN201
                     keep_image=False, tile=-1):  # noqa: ANN001
-    """``cdir.reader.read_one`` as it was (see the module docstring)."""
+    """``cdir.ingest.reader.read_one`` as it was (see the module docstring)."""
     from PIL import Image, ImageOps
 
-    from cdir import reader
-    from cdir.decode import DecodeError
+    from cdir.ingest import reader
+    from cdir.ingest.decode import DecodeError
 
     try:
         image = reader.load_item_image(path, limits, tile)
@@ -63,14 +63,14 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
 
 
 def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
-    """``cdir.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
+    """``cdir.ingest.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
     from bench_ingest import pipeline_run
 
     embedder = TensorsInReaders(**{f.name: getattr(models.embedder, f.name)
                                    for f in fields(ClipEmbedder)})
     embedder.preprocess = unreduced(embedder.preprocess)
-    cdir.pipeline.read_one = legacy_read_one
+    cdir.ingest.pipeline.read_one = legacy_read_one
     try:
         pipeline_run(Models(models.preset, embedder), src, work, config)
     finally:
-        cdir.pipeline.read_one = read_one
+        cdir.ingest.pipeline.read_one = read_one

@@ -10,15 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cdir.collection import check_sources
-from cdir.models import Models, load_models
-from cdir.pipeline import IngestConfig, IngestReport, Progress
-from cdir.pipeline import ingest as run_ingest
-from cdir.presets import get_preset, list_presets
-from cdir.quantize import quantize_mode
-from cdir.search import Searcher, SearchOptions, SearchResult
-from cdir.store import Store, disk_full_error
-from cdir.weights import model_dir as resolve_model_dir
+from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
+from cdir.ingest.pipeline import ingest as run_ingest
+from cdir.ingest.sources import check_sources
+from cdir.models.loaded import Models, load_models
+from cdir.models.presets import get_preset, list_presets
+from cdir.models.quantize import quantize_mode
+from cdir.models.weights import model_dir as resolve_model_dir
+from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
+from cdir.store.collection import Store, disk_full_error
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _loaded: dict[tuple[str, str | None, str], Models] = {}
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.quantize)."""
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
     root = resolve_model_dir(model_root)
     mode = quantize_mode()
     key = (get_preset(preset).name, str(root) if root else None, mode)

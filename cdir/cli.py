@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cdir import api
-from cdir.quantize import QUANTIZE_MODES, set_quantize_mode
-from cdir.scoring import MODES
+from cdir.models.quantize import QUANTIZE_MODES, set_quantize_mode
+from cdir.retrieval.scoring import MODES
 
 log = logging.getLogger("cdir")
 
@@ -29,12 +29,12 @@ class UsageError(ValueError):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the input or the setup is wrong, not cdir."""
-    from cdir.collection import SourceError
-    from cdir.presets import UnknownPresetError
-    from cdir.scoring import ModeError
-    from cdir.search import QueryError
-    from cdir.store import StoreError
-    from cdir.weights import ModelUnavailableError
+    from cdir.ingest.source_files import SourceError
+    from cdir.models.presets import UnknownPresetError
+    from cdir.models.weights import ModelUnavailableError
+    from cdir.retrieval.scoring import ModeError
+    from cdir.retrieval.search import QueryError
+    from cdir.store.collection import StoreError
 
     return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
             ModelUnavailableError, FileNotFoundError)
@@ -77,7 +77,7 @@ class ProgressBars:
 
 # ----------------------------------------------------------------------------------- commands
 def cmd_ingest(args: argparse.Namespace) -> None:
-    from cdir.pipeline import IngestConfig
+    from cdir.ingest.pipeline import IngestConfig
 
     config = IngestConfig(captions=args.captions, batch_size=args.batch_size,
                           manifest=Path(args.manifest) if args.manifest else None,
@@ -100,7 +100,7 @@ def _ingest_ray(args: argparse.Namespace, config: Any, bars: ProgressBars) -> An
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install 'ray[data]' (see "
                          "docs/distributed.md)") from None
-    from cdir.distributed import ingest_ray
+    from cdir.ingest.ray_engine import ingest_ray
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -119,7 +119,7 @@ def _ingest_text(report: dict[str, Any]) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from cdir.search import SearchOptions
+    from cdir.retrieval.search import SearchOptions
 
     session = api.open_collection(args.store, args.model_dir)
     options = SearchOptions(mode=args.mode, k=args.k, domains=tuple(args.domain or ()),
@@ -148,15 +148,15 @@ def cmd_models(args: argparse.Namespace) -> None:
         return
     if not args.model_dir:
         raise UsageError("models save needs --model-dir DIR (where to write the weights)")
-    from cdir.models import save_models
+    from cdir.models.loaded import save_models
 
     out = save_models(api.get_models(args.preset), args.model_dir)
     emit(args, {"preset": args.preset, "saved_to": str(out)}, lambda r: f"saved to {r['saved_to']}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from cdir.evaluate_store import evaluate_path
-    from cdir.evaluation import write_report
+    from cdir.evaluation.evaluate_store import evaluate_path
+    from cdir.evaluation.protocol import write_report
 
     bars = ProgressBars(not args.quiet)
     try:
@@ -182,8 +182,8 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 
 def _eval_config(args: argparse.Namespace) -> Any:
-    from cdir.evaluation import EvalConfig
-    from cdir.scoring import FusionWeights
+    from cdir.evaluation.protocol import EvalConfig
+    from cdir.retrieval.scoring import FusionWeights
 
     try:
         ks = tuple(int(k) for k in _names(args.k) or ()) or None
@@ -197,8 +197,8 @@ def _eval_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_dupes(args: argparse.Namespace) -> None:
-    from cdir.dedup import TIERS, config_with_threshold, find_groups, groups_report
-    from cdir.store import Store
+    from cdir.duplicates.finder import TIERS, config_with_threshold, find_groups, groups_report
+    from cdir.store.collection import Store
 
     store = Store.load(args.store)
     config = config_with_threshold(tuple(dict.fromkeys(args.tier or TIERS)), args.threshold)

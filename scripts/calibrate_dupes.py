@@ -1,5 +1,5 @@
 """Measure the near-duplicate tiers on the generated set (``make_dupes_set.py``) and sweep the
-perceptual threshold: the numbers behind ``cdir.dedup``'s defaults.
+perceptual threshold: the numbers behind ``cdir.duplicates.finder``'s defaults.
 
 Reads images with cdir's own reader (the same pixel hash, pHash and mirrored pHash as ingest), so
 no model is needed for the exact and perceptual tiers; ``--semantic PRESET`` also ingests the set
@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from make_dupes_set import EXACT_KINDS, TRANSFORMS, make_set  # noqa: E402
 
-from cdir.decode import DecodeLimits  # noqa: E402
-from cdir.dedup import (  # noqa: E402
+from cdir.duplicates.finder import (  # noqa: E402
     DedupConfig,
     DupGroup,
     Metric,
@@ -35,8 +34,9 @@ from cdir.dedup import (  # noqa: E402
     hamming_metric,
     hex_to_uint64,
 )
-from cdir.reader import read_one  # noqa: E402
-from cdir.store import Store, normalise_items  # noqa: E402
+from cdir.ingest.decode import DecodeLimits  # noqa: E402
+from cdir.ingest.reader import read_one  # noqa: E402
+from cdir.store.collection import Store, normalise_items  # noqa: E402
 
 Truth = dict[str, dict[str, str]]
 
@@ -162,8 +162,8 @@ def f1(s: PairScores) -> float:
 
 
 def semantic_report(root: Path, truth: Truth, preset: str) -> None:
-    from cdir.models import load_models
-    from cdir.pipeline import IngestConfig, ingest
+    from cdir.ingest.pipeline import IngestConfig, ingest
+    from cdir.models.loaded import load_models
 
     store_dir = root.parent / f"{root.name}-store-{preset}"
     ingest([root], store_dir, load_models(preset), IngestConfig(captions="none"))

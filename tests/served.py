@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cdir.workspace import Workspace
+from cdir.app.workspace import Workspace
 
 
 def free_port() -> int:
@@ -28,7 +28,7 @@ def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
     outside conftest's per-test guard."""
     import app
-    from cdir.webui import AppActions
+    from cdir.app.handlers import AppActions
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CDIR_CACHE_DIR", str(cache_dir))

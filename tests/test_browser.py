@@ -35,7 +35,7 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from cdir.workspace import Workspace
+    from cdir.app.workspace import Workspace
 
     _require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import cdir.encoders
-import cdir.models
-from cdir import cli
-from cdir.scoring import MODES
-from cdir.store import Store
 from drawn import CLASSES, draw_collection, draw_image
+
+import cdir.models.encoders
+import cdir.models.loaded
+from cdir import cli
+from cdir.retrieval.scoring import MODES
+from cdir.store.collection import Store
 
 REPO = Path(__file__).resolve().parents[1]
 N_IMAGES = 3 * 2 * 2  # 3 domains x 2 classes x 2 images
@@ -187,8 +187,8 @@ def test_saved_models_serve_an_ingest(
     assert Path(saved["saved_to"]) == model_dir / "tiny"
 
     loaded_from: list[Path | None] = []
-    real = cdir.encoders.load_open_clip
-    monkeypatch.setattr(cdir.models, "load_open_clip", lambda spec, preset, local, *a: (
+    real = cdir.models.encoders.load_open_clip
+    monkeypatch.setattr(cdir.models.loaded, "load_open_clip", lambda spec, preset, local, *a: (
         loaded_from.append(local) or real(spec, preset, local, *a)))
     report = main_json(capsys, "ingest", source, "--store", tmp_path / "store", "--preset",
                        "tiny", "--captions", "none", "--model-dir", model_dir)

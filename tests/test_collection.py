@@ -12,14 +12,9 @@ import pytest
 from archives import make_zip, zip_bytes
 from PIL import Image
 
-from cdir.collection import (
-    ArchiveLimits,
-    ScanResult,
-    SourceError,
-    SourceFile,
-    layout_labels,
-    scan_sources,
-)
+from cdir.ingest.archives import ArchiveLimits
+from cdir.ingest.source_files import ScanResult, SourceError, SourceFile, layout_labels
+from cdir.ingest.sources import scan_sources
 
 
 def png_bytes(colour: str = "red") -> bytes:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdir.decode import (
+from cdir.ingest.decode import (
     DecodeError,
     DecodeLimits,
     file_sha256,

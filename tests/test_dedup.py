@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdir.calibration import similarity_histogram
-from cdir.dedup import (
+from cdir.duplicates.calibration import similarity_histogram
+from cdir.duplicates.finder import (
     GROUPING_RULE,
     DedupConfig,
     DupGroup,
@@ -24,17 +24,17 @@ from cdir.dedup import (
     find_groups,
     suggest_keep,
 )
-from cdir.models import Models, load_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.prompts import prompt_agreement
-from cdir.review import (
+from cdir.duplicates.prompt_agreement import prompt_agreement
+from cdir.duplicates.review import (
     decision_rows,
     decisions_path,
     export_decisions,
     load_decisions,
     review_table,
 )
-from cdir.store import Store, normalise_items
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.models.loaded import Models, load_models
+from cdir.store.collection import Store, normalise_items
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -287,7 +287,7 @@ def test_threshold_applies_to_one_tier() -> None:
 
 # ---------------------------------------------------------------------------- prompts and CLI
 def test_prompt_agreement(ingested: Store, tiny: Models, tmp_path: Path) -> None:
-    from cdir.cache import Cache
+    from cdir.store.cache import Cache
 
     cache = Cache.for_store(tmp_path, shared=False)
     try:
@@ -318,7 +318,7 @@ def test_cli_dupes_json(ingested: Store) -> None:
 
 
 def test_partitioned_search_finds_the_planted_pairs_of_flat_search() -> None:
-    from cdir.knn import cosine_knn, partitioned_knn
+    from cdir.store.knn import cosine_knn, partitioned_knn
 
     emb, truth = planted(6000, 300, 64, seed=3)
     sims, nbr = partitioned_knn(emb, 5)
@@ -334,8 +334,8 @@ def test_mirror_hash_from_thumbnails_for_items_ingested_before_it_was_stored(tmp
                                                                             ) -> None:
     from PIL import ImageOps
 
-    from cdir.decode import load_rgb, make_thumbnail, save_jpeg_atomic
-    from cdir.reader import perceptual_hash
+    from cdir.ingest.decode import load_rgb, make_thumbnail, save_jpeg_atomic
+    from cdir.ingest.reader import perceptual_hash
 
     photo = load_rgb(REPO / "assets/examples/photo/boat/photo_boat_01.jpg")
     other = load_rgb(REPO / "assets/examples/painting/house/painting_house_02.jpg")

@@ -17,12 +17,12 @@ import pytest
 from drawn import draw_collection
 
 from cdir import cli
-from cdir.distributed import RayPlan, ingest_ray, start_ray
-from cdir.models import load_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.search import Searcher, SearchOptions
-from cdir.shards import SHARDS_DIR
-from cdir.store import Store
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.ingest.shards import SHARDS_DIR
+from cdir.models.loaded import load_models
+from cdir.retrieval.search import Searcher, SearchOptions
+from cdir.store.collection import Store
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

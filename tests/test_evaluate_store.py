@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from drawn import CLASSES, DOMAINS, draw_collection
 
 from cdir import cli
 from cdir.api import get_models
-from cdir.collection import SourceFile
-from cdir.evaluate_store import (
+from cdir.evaluation.evaluate_store import (
     LabelError,
     evaluate_store_dir,
     evaluate_tree,
@@ -26,12 +26,12 @@ from cdir.evaluate_store import (
     scan_tree,
     select_files,
 )
-from cdir.evaluation import EvalConfig, EvalReport
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.scoring import FusionWeights
-from cdir.store import Store
-from drawn import CLASSES, DOMAINS, draw_collection
+from cdir.evaluation.protocol import EvalConfig, EvalReport
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.source_files import SourceFile
+from cdir.models.loaded import Models
+from cdir.retrieval.scoring import FusionWeights
+from cdir.store.collection import Store
 
 REPO = Path(__file__).resolve().parents[1]
 PER_CLASS = 2

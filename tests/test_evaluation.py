@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from cdir.evaluation import (
+from cdir.evaluation.protocol import (
     EvalConfig,
     EvalData,
     build_variants,
@@ -17,7 +17,7 @@ from cdir.evaluation import (
     evaluate,
     write_report,
 )
-from cdir.scoring import FusionWeights, ModeError
+from cdir.retrieval.scoring import FusionWeights, ModeError
 
 DOMAINS = ("art", "clipart", "photo")
 CLASSES = ("bike", "cat", "mug", "tree", "vase")

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cdir.decode import load_rgb
-from cdir.dedup import DedupConfig, find_groups, suggest_keep
-from cdir.grids import crop_tile, detect_grid, tile_sha
-from cdir.models import load_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.store import Store
+from cdir.duplicates.finder import DedupConfig, find_groups, suggest_keep
+from cdir.ingest.decode import load_rgb
+from cdir.ingest.grids import crop_tile, detect_grid, tile_sha
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.models.loaded import load_models
+from cdir.store.collection import Store
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 MANIFEST = json.loads((EXAMPLES / "manifest.json").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Hostile zip archives through the whole ingest and through the app's upload path (issue 7 §2).
 
 ``tests/test_collection.py`` checks the extractor entry by entry; here the archives go through
-``cdir.pipeline.ingest`` and ``AppActions.build`` (with a file list as gradio hands it over), and
+``cdir.ingest.pipeline.ingest`` and ``AppActions.build`` (with a file list as gradio hands it over), and
 the tests check the end state: nothing written outside the store or the workspace, limits
 reported in words that say which limit to raise, and collections built before left untouched.
 """
@@ -21,12 +21,13 @@ from archives import make_zip, zip_bytes
 from PIL import Image
 
 from cdir import api
-from cdir.collection import ArchiveLimits, SourceError
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.store import FILES_DIR, Store
-from cdir.webui import AppActions, as_gr_error
-from cdir.workspace import Workspace
+from cdir.app.handlers import AppActions, as_gr_error
+from cdir.app.workspace import Workspace
+from cdir.ingest.archives import ArchiveLimits
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.source_files import SourceError
+from cdir.models.loaded import Models
+from cdir.store.collection import FILES_DIR, Store
 
 Snapshot = dict[str, tuple[int, int]]
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import draw_image
 from PIL import Image
 
 from cdir import api
-from cdir.decode import DecodeLimits
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, IngestReport, ingest
-from cdir.search import SearchOptions
-from cdir.store import Store
-from drawn import draw_image
+from cdir.ingest.decode import DecodeLimits
+from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
+from cdir.models.loaded import Models
+from cdir.retrieval.search import SearchOptions
+from cdir.store.collection import Store
 
 PIXEL_LIMIT = 4_000_000  # small, so a real 9-megapixel image is a "bomb" for this collection
 RED, BLUE = (255, 0, 0), (0, 0, 255)

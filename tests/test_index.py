@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from cdir import index as index_mod
-from cdir.index import (
+from cdir.store import index as index_mod
+from cdir.store.index import (
     INDEX_KINDS,
     ExactIndex,
     FaissFlatIndex,
@@ -184,7 +184,7 @@ def test_starved_selector_search_retries_until_full(kind, indexes, data, monkeyp
     monkeypatch.setattr(index, "ef_search" if kind == "hnsw" else "nprobe", 1)
     query = data[1][:1]
     allowed = far_rows(query[0], N // 2)
-    with caplog.at_level(logging.DEBUG, logger="cdir.index"):
+    with caplog.at_level(logging.DEBUG, logger="cdir.store.index"):
         _, ids = index.search(query, 50, allowed)
     assert (ids >= 0).all() and allowed[ids].all()
     assert "short of k=50" in caplog.text

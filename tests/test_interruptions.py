@@ -22,15 +22,22 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from drawn import CLASSES, draw_collection
 
 from cdir import api
-from cdir.cache import CACHE_FILE, Cache
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.store import CAPTION_EMB_FILE, IMAGE_EMB_FILE, ITEMS_FILE, META_FILE, Store, StoreError
-from cdir.webui import AppActions, as_gr_error
-from cdir.workspace import Workspace
-from drawn import CLASSES, draw_collection
+from cdir.app.handlers import AppActions, as_gr_error
+from cdir.app.workspace import Workspace
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.models.loaded import Models
+from cdir.store.cache import CACHE_FILE, Cache
+from cdir.store.collection import (
+    CAPTION_EMB_FILE,
+    IMAGE_EMB_FILE,
+    ITEMS_FILE,
+    META_FILE,
+    Store,
+    StoreError,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "domain", "class", "caption",
@@ -41,7 +48,7 @@ RESUMABLE = IngestConfig(caption_batch_size=2, workers=1, checkpoint_seconds=0.0
 RUNNER = """
 import sys
 from cdir.api import get_models
-from cdir.pipeline import IngestConfig, ingest
+from cdir.ingest.pipeline import IngestConfig, ingest
 config = IngestConfig(caption_batch_size=2, workers=1, checkpoint_seconds=0.0, shared_cache=False)
 ingest([sys.argv[1]], sys.argv[2], get_models("tiny"), config)
 """

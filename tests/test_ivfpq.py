@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_index import D, clustered, recall
 
-from cdir.index import (
+from cdir.store.index import (
     ExactIndex,
     FaissIVFPQIndex,
     IndexConfig,
@@ -88,7 +88,7 @@ def test_missing_vector_file_falls_back_to_pq_scores(index, data, tmp_path, capl
                                                      monkeypatch) -> None:
     monkeypatch.setattr(index, "vectors_file", str(tmp_path / "moved-away.npy"))
     index.save(tmp_path / "pq.index")
-    with caplog.at_level(logging.WARNING, logger="cdir.index"):
+    with caplog.at_level(logging.WARNING, logger="cdir.store.index"):
         loaded = load_index(tmp_path / "pq.index")
     assert loaded._vectors is None and "without re-ranking" in caplog.text
     monkeypatch.setattr(index, "rerank", 0)

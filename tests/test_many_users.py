@@ -26,8 +26,8 @@ from served import served_app
 
 import app
 from cdir import api
-from cdir.store import Store
-from cdir.workspace import Workspace
+from cdir.app.workspace import Workspace
+from cdir.store.collection import Store
 
 N_USERS = 8
 N_QUERIES = 20

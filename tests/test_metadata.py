@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cdir.metadata import (
+from cdir.ingest.metadata import (
     a1111_prompt,
     comfyui_prompt,
     decode_user_comment,

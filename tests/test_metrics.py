@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cdir.metrics import (
+from cdir.evaluation.metrics import (
     average_precision,
     metrics_from_ranks,
     precision_at_k,

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import draw_image
 from PIL import Image
 
-import cdir.encoders
-import cdir.models
-from cdir.captioners import CocaCaptioner, HFCaptioner
-from cdir.encoders import WEIGHTS_FILE
-from cdir.models import CAPTIONER_DIR, EMBEDDER_DIR, Models, load_models, save_models
-from cdir.presets import UnknownPresetError, get_preset, list_presets
-from cdir.weights import MODEL_DIR_ENV, ModelUnavailableError
-from drawn import draw_image
+import cdir.models.encoders
+import cdir.models.loaded
+from cdir.models.captioners import CocaCaptioner, HFCaptioner
+from cdir.models.encoders import WEIGHTS_FILE
+from cdir.models.loaded import CAPTIONER_DIR, EMBEDDER_DIR, Models, load_models, save_models
+from cdir.models.presets import UnknownPresetError, get_preset, list_presets
+from cdir.models.weights import MODEL_DIR_ENV, ModelUnavailableError
 
 TEXTS = ["a red circle", "a pencil sketch of a square"]
 
@@ -50,13 +50,13 @@ def saved_root(tmp_path_factory: pytest.TempPathFactory, tiny: Models, tiny_coca
 def open_clip_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
     """The ``local`` directory of every embedder load."""
     calls: list[Path | None] = []
-    real = cdir.encoders.load_open_clip
+    real = cdir.models.encoders.load_open_clip
 
     def spy(spec, preset, local, device, seed=0):  # noqa: ANN001, ANN202
         calls.append(local)
         return real(spec, preset, local, device, seed)
 
-    monkeypatch.setattr(cdir.models, "load_open_clip", spy)
+    monkeypatch.setattr(cdir.models.loaded, "load_open_clip", spy)
     return calls
 
 
@@ -111,7 +111,7 @@ def test_tiny_loads_back_from_a_saved_directory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built_tiny = []
-    monkeypatch.setattr(cdir.models, "build_tiny_blip", lambda *a: built_tiny.append(a))
+    monkeypatch.setattr(cdir.models.loaded, "build_tiny_blip", lambda *a: built_tiny.append(a))
     loaded = load_models("tiny", saved_root, device="cpu")
     assert open_clip_calls == [saved_root / "tiny" / EMBEDDER_DIR]
     assert isinstance(loaded.captioner, HFCaptioner) and not built_tiny  # read, not rebuilt

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import CLASSES, DOMAINS, draw_collection, draw_image
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cdir.cache import CACHE_FILE
-from cdir.collection import SourceError
-from cdir.models import Models, load_models
-from cdir.pipeline import IngestConfig, IngestReport, ingest
-from cdir.search import SearchOptions, Searcher
-from cdir.store import FILES_DIR, ITEMS_FILE, THUMBS_DIR, Store
-from drawn import CLASSES, DOMAINS, draw_collection, draw_image
+from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
+from cdir.ingest.source_files import SourceError
+from cdir.models.loaded import Models, load_models
+from cdir.retrieval.search import Searcher, SearchOptions
+from cdir.store.cache import CACHE_FILE
+from cdir.store.collection import FILES_DIR, ITEMS_FILE, THUMBS_DIR, Store
 
 REPO = Path(__file__).resolve().parents[1]
 N_DRAWN = len(DOMAINS) * len(CLASSES) * 3

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from cdir.plots import map_figure, wrap_caption
+from cdir.maps.plots import map_figure, wrap_caption
 
 DOMAINS = ["photo", "sketch", "painting", "photo", "clipart", "sketch", "photo"]
 

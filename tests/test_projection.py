@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdir import projection
-from cdir.projection import (
+from cdir.maps import projection
+from cdir.maps.projection import (
     ProjectionConfig,
     cached_projection,
     configure_numba_cache,
@@ -91,7 +91,7 @@ def test_empty_and_single_point(method: str, n: int) -> None:
 def test_too_few_points_fall_back_to_pca(
     method: str, n: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="cdir.projection")
+    caplog.set_level("INFO", logger="cdir.maps.projection")
     x = np.random.default_rng(0).normal(size=(n, 16)).astype(np.float32)
     xy = project(x, ProjectionConfig(method=method))
     assert xy.shape == (n, 2) and np.isfinite(xy).all()

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import CLASSES, draw_collection, draw_image
 from PIL import Image
 
 import app
 from cdir import api, cli
-from cdir.captioners import CocaCaptioner
-from cdir.models import Models, load_models, save_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.quantize import QUANTIZE_ENV, quantize_mode, set_quantize_mode
-from cdir.store import Store
-from drawn import CLASSES, draw_collection, draw_image
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.models.captioners import CocaCaptioner
+from cdir.models.loaded import Models, load_models, save_models
+from cdir.models.quantize import QUANTIZE_ENV, quantize_mode, set_quantize_mode
+from cdir.store.collection import Store
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from cdir.index import ExactIndex, FaissFlatIndex, FaissHNSWIndex, VectorIndex, build_index
-from cdir.ranking import NO_CAPTIONS_HINT, GalleryVectors, RankRequest, rank
-from cdir.scoring import FusionWeights, ModeError, score_matrix
+from cdir.retrieval.ranking import NO_CAPTIONS_HINT, GalleryVectors, RankRequest, rank
+from cdir.retrieval.scoring import FusionWeights, ModeError, score_matrix
+from cdir.store.index import ExactIndex, FaissFlatIndex, FaissHNSWIndex, VectorIndex, build_index
 
 D = 16
 E = np.eye(D, dtype=np.float32)
@@ -192,7 +192,7 @@ def test_bad_inputs() -> None:
 
 def test_stale_index_is_ignored(caplog) -> None:
     gallery = GalleryVectors(E[:6], indexes={"image": build_index(E[:4])})
-    with caplog.at_level(logging.WARNING, logger="cdir.ranking"):
+    with caplog.at_level(logging.WARNING, logger="cdir.retrieval.ranking"):
         result = rank({"image": E[5]}, gallery, RankRequest("image", k=1))
     assert rows(result) == [5] and "stale image index" in caplog.text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cdir.scoring import (
+from cdir.retrieval.scoring import (
     DEFAULT_FUSION_WEIGHTS,
     MODE_VECTORS,
     MODES,

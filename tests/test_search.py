@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from cdir.cache import Cache, text_key
-from cdir.models import Models, load_models
-from cdir.pipeline import embed_key, ingest
-from cdir.scoring import MODES
-from cdir.search import QueryError, SearchOptions, Searcher
-from cdir.store import Store
 from drawn import draw_collection, draw_image
+
+from cdir.ingest.pipeline import embed_key, ingest
+from cdir.models.loaded import Models, load_models
+from cdir.retrieval.scoring import MODES
+from cdir.retrieval.search import QueryError, Searcher, SearchOptions
+from cdir.store.cache import Cache, text_key
+from cdir.store.collection import Store
 
 HIT_KEYS = {"id", "path", "score", "domain", "class", "caption", "prompt"}
 

@@ -22,8 +22,8 @@ from served import served_app
 
 import app
 from cdir import api
-from cdir.store import IMAGE_EMB_FILE, Store, StoreError
-from cdir.workspace import Workspace, WorkspaceError
+from cdir.app.workspace import Workspace, WorkspaceError
+from cdir.store.collection import IMAGE_EMB_FILE, Store, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(REPO / "cdir").rglob("*.py"), REPO / "app.py"])
@@ -77,7 +77,7 @@ def test_assets_are_served(running: dict[str, Any]) -> None:
     [
         "/etc/passwd",
         "{repo}/app.py",
-        "{repo}/cdir/store.py",
+        "{repo}/cdir/store/collection.py",
         "{repo}/assets/../app.py",
         "{workspace}/../secret.txt",
         "{workspace}/mine/../../secret.txt",
@@ -160,7 +160,7 @@ def test_a_collection_name_can_never_escape(tmp_path: Path) -> None:
 
 
 def test_upload_file_names_cannot_escape(tmp_path: Path) -> None:
-    from cdir.workspace import copy_uploads
+    from cdir.app.workspace import copy_uploads
 
     collection = Workspace(tmp_path / "ws").new_collection("c")
     sources = []

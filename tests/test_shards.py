@@ -13,14 +13,10 @@ import pandas as pd
 import pytest
 from drawn import draw_collection
 
-from cdir import distributed
-from cdir.cache import Cache
-from cdir.distributed import IngestWorker, RayPlan, WorkerTask, ingest_ray
-from cdir.models import Models, load_models
-from cdir.pipeline import IngestConfig, ingest
-from cdir.presets import get_preset
-from cdir.search import Searcher, SearchOptions
-from cdir.shards import (
+from cdir.ingest import ray_engine as distributed
+from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.ray_engine import IngestWorker, RayPlan, WorkerTask, ingest_ray
+from cdir.ingest.shards import (
     SHARDS_DIR,
     Shard,
     list_shards,
@@ -30,7 +26,11 @@ from cdir.shards import (
     remove_unfinished,
     write_shard,
 )
-from cdir.store import THUMBS_DIR, Store, StoreError
+from cdir.models.loaded import Models, load_models
+from cdir.models.presets import get_preset
+from cdir.retrieval.search import Searcher, SearchOptions
+from cdir.store.cache import Cache
+from cdir.store.collection import THUMBS_DIR, Store, StoreError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdir.cache import CACHE_FILE, Cache, shared_cache_dir
-from cdir.store import (
+from cdir.store.cache import CACHE_FILE, Cache, shared_cache_dir
+from cdir.store.collection import (
     FORMAT_VERSION,
     META_FILE,
     Store,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cdir import text_tower
-from cdir.models import Models, load_models
+from cdir.models import text_tower
+from cdir.models.loaded import Models, load_models
 
 TEXTS = ["a photo of a dog", "x", "",
          "a pencil sketch of a house with a red door, two windows and a chimney at dusk"]

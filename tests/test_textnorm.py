@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdir.textnorm import DEFAULT_STYLE_WORDS, Neutraliser
+from cdir.models.style_words import DEFAULT_STYLE_WORDS, Neutraliser
 
 neutral = Neutraliser()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from drawn import draw_collection
 from PIL import Image, ImageDraw
 
-from cdir.webui import AppActions, SearchSettings, _clicked_id, _sketch_image, worked_example
-from cdir.workspace import Workspace
-from drawn import draw_collection
+from cdir.app.handlers import AppActions, SearchSettings, _clicked_id, _sketch_image, worked_example
+from cdir.app.workspace import Workspace
 
 SETTINGS = ("caption", 5, False, [], False, "", 0.5, 1.0, 0.5)  # the search widgets' values
 

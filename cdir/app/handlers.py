@@ -15,16 +15,17 @@ from typing import Any
 
 import gradio as gr
 
-from cdir import api, views
-from cdir.jobs import CaptionJobs
-from cdir.pipeline import IngestConfig
-from cdir.presets import get_preset
-from cdir.search import SearchOptions, SearchResult
-from cdir.workspace import Workspace, copy_uploads
+from cdir import api
+from cdir.app import views
+from cdir.app.workspace import Workspace, copy_uploads
+from cdir.ingest.jobs import CaptionJobs
+from cdir.ingest.pipeline import IngestConfig
+from cdir.models.presets import get_preset
+from cdir.retrieval.search import SearchOptions, SearchResult
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
@@ -84,7 +85,7 @@ class SearchSettings:
         return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
 
     def options(self) -> SearchOptions:
-        from cdir.textnorm import Neutraliser
+        from cdir.models.style_words import Neutraliser
 
         words = Neutraliser.from_text(self.style_words).words if self.style_words.strip() else None
         fusion = dict(zip(("image", "caption", "caption-caption"), self.weights, strict=True))
@@ -209,7 +210,7 @@ class AppActions:
     def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
                    semantic: float) -> tuple[str, str, list[dict[str, Any]], dict[int, int]]:
         """(summary, groups HTML, groups state, keep choices) for the chosen tiers."""
-        from cdir.dedup import DedupConfig, find_groups
+        from cdir.duplicates.finder import DedupConfig, find_groups
 
         session = self._session(store)
         if not tiers:
@@ -234,7 +235,7 @@ class AppActions:
     def export_dupes(self, store: str | None, state: list[dict[str, Any]],
                      keeps: dict[int, int], fmt: str) -> str:
         """Write the decisions inside the store (never touching the images); returns the file."""
-        from cdir.review import decision_rows, decisions_path, export_decisions
+        from cdir.duplicates.review import decision_rows, decisions_path, export_decisions
 
         if not state:
             raise gr.Error("Find near-duplicates first.")
@@ -244,8 +245,8 @@ class AppActions:
 
     def dupes_histogram(self, store: str | None, tier: str) -> tuple[Any, str]:
         """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
-        from cdir.calibration import similarity_histogram
-        from cdir.plots import histogram_figure
+        from cdir.duplicates.calibration import similarity_histogram
+        from cdir.maps.plots import histogram_figure
 
         session = self._session(store)
         hist = similarity_histogram(session.store, tier)
@@ -261,8 +262,8 @@ class AppActions:
 
     def prompt_drift(self, store: str | None) -> list[list[Any]]:
         """Images with an embedded prompt, those that drifted furthest from it first."""
-        from cdir.cache import Cache
-        from cdir.prompts import prompt_agreement
+        from cdir.duplicates.prompt_agreement import prompt_agreement
+        from cdir.store.cache import Cache
 
         session = self._session(store)
         cache = Cache.for_store(session.store.root)
@@ -276,7 +277,7 @@ class AppActions:
 
     def _groups_html(self, session: api.Session, state: list[dict[str, Any]],
                      keeps: dict[int, int]) -> str:
-        from cdir.review import review_table
+        from cdir.duplicates.review import review_table
 
         tables = [(g.tier, review_table(session.store, g, keeps.get(n)))
                   for n, g in enumerate(_dup_groups(state))]
@@ -285,8 +286,8 @@ class AppActions:
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:
         """The paper's protocol on the open collection (needs domain and class labels)."""
-        from cdir.evaluate_store import eval_header, evaluate_collection
-        from cdir.evaluation import EvalConfig
+        from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
+        from cdir.evaluation.protocol import EvalConfig
 
         session = self._session(store)
         config = EvalConfig()
@@ -307,7 +308,7 @@ class AppActions:
     # --------------------------------------------------------------------------------- map
     def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
                  progress: Any = None) -> Any:
-        from cdir.mapview import collection_map
+        from cdir.maps.collection_map import collection_map
 
         session = self._session(store)
         report = (lambda msg: progress(None, desc=msg)) if progress else None
@@ -349,7 +350,7 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
 
 
 def _dup_groups(state: list[dict[str, Any]]) -> list[Any]:
-    from cdir.dedup import DupGroup
+    from cdir.duplicates.finder import DupGroup
 
     return [DupGroup(g["tier"], list(g["members"]), g["representative"],
                      {int(k): v for k, v in g["scores"].items()}) for g in state]
@@ -380,7 +381,7 @@ def header_html() -> str:
 def warm_up() -> None:
     """Compile UMAP's numba code in the background so the first map is quick."""
     try:
-        from cdir.projection import warm_up_umap
+        from cdir.maps.projection import warm_up_umap
 
         seconds = warm_up_umap()
         log.info("UMAP warmed up in %.1f s", seconds)

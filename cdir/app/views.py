@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from cdir.search import Hit, SearchResult
+from cdir.retrieval.search import Hit, SearchResult
 
 MODE_LABELS: dict[str, str] = {
     "caption": "Caption matching (CM): query caption → gallery images",
@@ -183,7 +183,7 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
 def dupes_summary(groups: Sequence[Any]) -> str:
     from collections import Counter
 
-    from cdir.dedup import GROUPING_RULE
+    from cdir.duplicates.finder import GROUPING_RULE
 
     if not groups:
         return "No near-duplicate groups at these thresholds."

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.store import FILES_DIR, Store, StoreError
+from cdir.store.collection import FILES_DIR, Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cdir.dedup import DedupConfig, perceptual_hashes, semantic_rows
-from cdir.knn import cosine_knn, hamming_knn
+from cdir.duplicates.finder import DedupConfig, perceptual_hashes, semantic_rows
+from cdir.store.knn import cosine_knn, hamming_knn
 
 if TYPE_CHECKING:
-    from cdir.store import Store
+    from cdir.store.collection import Store
 
 CALIBRATED_TIERS = ("perceptual", "semantic")
 

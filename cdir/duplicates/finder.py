@@ -3,11 +3,11 @@
 | tier         | two items are near-duplicates when                        | found with         |
 |--------------|-----------------------------------------------------------|--------------------|
 | `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table       |
-| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.knn`` graph |
+| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.store.knn`` graph |
 |              | of 64 bits (also against the mirrored image's hash)       |                    |
-| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.knn`` graph |
+| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
 
-The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.reader``). ImageHash is
+The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``). ImageHash is
 the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library most Python
 dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs everywhere (also on
 a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It") survives resizing,
@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cdir.knn import cosine_knn, hamming_knn
+from cdir.store.knn import cosine_knn, hamming_knn
 
 if TYPE_CHECKING:
-    from cdir.index import IndexConfig
-    from cdir.store import Store
+    from cdir.store.collection import Store
+    from cdir.store.index import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class DedupConfig:
     semantic_min_similarity: float = DEFAULT_SEMANTIC_MIN_SIMILARITY
     k: int = 10
     mirror: bool = True  # perceptual: also compare each hash with the mirrored image's hash
-    index: IndexConfig | None = None  # semantic kNN index (default: cdir.index's auto choice)
+    index: IndexConfig | None = None  # semantic kNN index (default: cdir.store.index's auto choice)
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tiers if t not in TIERS]
@@ -201,7 +201,7 @@ def perceptual_hashes(store: Store, rows: np.ndarray, mirror: bool
 def _thumbnail_mirror_hash(store: Store, row: int, fallback: np.uint64) -> np.uint64:
     from PIL import Image, ImageOps
 
-    from cdir.reader import perceptual_hash
+    from cdir.ingest.reader import perceptual_hash
 
     path = store.thumb_path(str(store.items.at[row, "sha256"]))
     try:

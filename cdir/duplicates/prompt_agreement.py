@@ -20,9 +20,9 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cdir.cache import Cache
-    from cdir.models import Models
-    from cdir.store import Store
+    from cdir.models.loaded import Models
+    from cdir.store.cache import Cache
+    from cdir.store.collection import Store
 
 COLUMNS = ("id", "file", "prompt", "caption", "prompt_image_sim", "prompt_caption_sim")
 
@@ -41,7 +41,7 @@ def prompt_agreement(store: Store, models: Models, cache: Cache) -> pd.DataFrame
     by ``prompt_image_sim`` (the images that drifted most from their prompt first)."""
     import pandas as pd
 
-    from cdir.pipeline import embed_texts
+    from cdir.ingest.pipeline import embed_texts
 
     rows = prompted_rows(store)
     items = store.items.iloc[rows]

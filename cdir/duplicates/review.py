@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cdir.dedup import DupGroup, suggest_keep
-from cdir.store import atomic_write_bytes
+from cdir.duplicates.finder import DupGroup, suggest_keep
+from cdir.store.collection import atomic_write_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cdir.store import Store
+    from cdir.store.collection import Store
 
 FORMATS = ("csv", "json")
 DECISIONS_DIR = "dupes"

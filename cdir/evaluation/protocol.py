@@ -3,7 +3,7 @@
 For every ordered pair of domains A → B (A ≠ B) the queries are the images of A and the gallery is
 the images of B; a gallery image is relevant when it has the query's class. Each *variant* (a
 retrieval mode, optionally on neutralised captions, and for fusion a set of weights) is scored
-with :func:`cdir.scoring.score_matrix` and measured with :mod:`cdir.metrics` (precision@k with the
+with :func:`cdir.retrieval.scoring.score_matrix` and measured with :mod:`cdir.evaluation.metrics` (precision@k with the
 denominator ``min(k, relevant items)`` and mAP@all, reported in %).
 
 Rules worth knowing when reading a report:
@@ -33,9 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cdir.metrics import metrics_from_ranks, relevant_ranks, top_k_order
-from cdir.scoring import FusionWeights, ModeError, check_mode, required_query_kinds, score_matrix
-from cdir.store import atomic_write_bytes
+from cdir.evaluation.metrics import metrics_from_ranks, relevant_ranks, top_k_order
+from cdir.retrieval.scoring import (
+    FusionWeights,
+    ModeError,
+    check_mode,
+    required_query_kinds,
+    score_matrix,
+)
+from cdir.store.collection import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

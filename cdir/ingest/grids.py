@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from PIL import Image
 
-    from cdir.cache import Cache
-    from cdir.decode import DecodeLimits
-    from cdir.store import Store
+    from cdir.ingest.decode import DecodeLimits
+    from cdir.store.cache import Cache
+    from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
 
 
 def _detect_file(store: Store, row: int, limits: DecodeLimits) -> list[Box] | None:
-    from cdir.decode import DecodeError, load_rgb
+    from cdir.ingest.decode import DecodeError, load_rgb
 
     try:
         return detect_grid(load_rgb(store.image_path(store.items.iloc[row]), limits))
@@ -267,7 +267,7 @@ def add_tile_items(store: Store, cache: Cache, limits: DecodeLimits) -> int:
     """Append an item for each tile of each grid image not split yet; returns how many."""
     import pandas as pd
 
-    from cdir.store import normalise_items
+    from cdir.store.collection import normalise_items
 
     grids = grids_to_split(store, cache, limits)
     if not grids:

@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.cache import Cache
-from cdir.models import Models
-from cdir.pipeline import IngestConfig, caption_all
-from cdir.store import Store
+from cdir.ingest.pipeline import IngestConfig, caption_all
+from cdir.models.loaded import Models
+from cdir.store.cache import Cache
+from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from cdir.decode import SAFE_FORMATS, pillow_warnings_logged
+from cdir.ingest.decode import SAFE_FORMATS, pillow_warnings_logged
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.cache import Cache, text_key
-from cdir.collection import ArchiveLimits, SourceFile, check_sources, scan_sources
-from cdir.decode import DecodeLimits, file_sha256
-from cdir.grids import add_tile_items
-from cdir.models import Models
-from cdir.reader import ImageInfo, read_batches, read_one
-from cdir.store import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
-from cdir.textnorm import Neutraliser
+from cdir.ingest.archives import ArchiveLimits
+from cdir.ingest.decode import DecodeLimits, file_sha256
+from cdir.ingest.grids import add_tile_items
+from cdir.ingest.reader import ImageInfo, read_batches, read_one
+from cdir.ingest.source_files import SourceFile
+from cdir.ingest.sources import check_sources, scan_sources
+from cdir.models.loaded import Models
+from cdir.models.style_words import Neutraliser
+from cdir.store.cache import Cache, text_key
+from cdir.store.collection import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
 
 log = logging.getLogger(__name__)
 

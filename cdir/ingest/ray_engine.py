@@ -4,7 +4,7 @@ The driver does exactly what the local ingest does around the models (scan the s
 the new rows, hash the files, so ids are the same), then sends one record per distinct content key
 still to compute through ``Dataset.map_batches`` to a pool of :class:`IngestWorker` actors. Each
 actor loads the preset's models once, and turns each batch into a worker shard
-(``cdir.shards``): it decodes with :func:`cdir.reader.read_one` (writing the thumbnails into the
+(``cdir.ingest.shards``): it decodes with :func:`cdir.ingest.reader.read_one` (writing the thumbnails into the
 store), embeds, captions when asked, embeds the captions, and splits 2x2 grid images into their
 tiles as the local engine does. The driver merges every shard into the store's cache as it
 arrives, then runs the local engine's own steps, which find every result in the cache: nothing is
@@ -31,12 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.cache import Cache
-from cdir.collection import check_sources
-from cdir.decode import DecodeLimits
-from cdir.grids import add_tile_items, tile_sha
-from cdir.models import Models, load_models
-from cdir.pipeline import (
+from cdir.ingest.decode import DecodeLimits
+from cdir.ingest.grids import add_tile_items, tile_sha
+from cdir.ingest.pipeline import (
     CAPTION_MODES,
     IngestConfig,
     IngestReport,
@@ -50,9 +47,8 @@ from cdir.pipeline import (
     predict_domains,
     prepare_rows,
 )
-from cdir.presets import Preset, get_preset
-from cdir.reader import ReadResult, read_batches, read_one
-from cdir.shards import (
+from cdir.ingest.reader import ReadResult, read_batches, read_one
+from cdir.ingest.shards import (
     SHARDS_DIR,
     MergeStats,
     Shard,
@@ -61,7 +57,11 @@ from cdir.shards import (
     remove_unfinished,
     write_shard,
 )
-from cdir.store import Store
+from cdir.ingest.sources import check_sources
+from cdir.models.loaded import Models, load_models
+from cdir.models.presets import Preset, get_preset
+from cdir.store.cache import Cache
+from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _info_json(result: ReadResult) -> str:
 
 
 def tile_records(grids: list[tuple[dict[str, Any], int]], captions: bool) -> list[dict[str, Any]]:
-    """Records for the tiles of grid images (as ``cdir.grids.tile_rows`` makes their items)."""
+    """Records for the tiles of grid images (as ``cdir.ingest.grids.tile_rows`` makes their items)."""
     return [{"key": tile_sha(str(rec["key"]), n), "row": -1, "path": rec["path"], "tile": n,
              "caption": captions, "text": ""}
             for rec, count in grids for n in range(1, count + 1)]
@@ -211,7 +211,7 @@ def start_ray(plan: RayPlan = RayPlan()) -> bool:
 
 def local_env() -> dict[str, Any]:
     """Runtime env of a Ray started on this machine: workers import cdir from this checkout."""
-    here = str(Path(__file__).resolve().parents[1])
+    here = str(Path(__file__).resolve().parents[2])
     paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
 
@@ -223,7 +223,7 @@ def _cluster_env() -> dict[str, Any]:
     """Runtime env on a cluster: cdir's code is shipped with the job (its dependencies must be
     installed on the nodes), and the driver's model locations are the workers' too."""
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    return {"py_modules": [str(Path(__file__).resolve().parent)], "env_vars": env}
+    return {"py_modules": [str(Path(__file__).resolve().parents[1])], "env_vars": env}
 
 
 def quiet_ray_data() -> None:
@@ -346,7 +346,7 @@ def ingest_ray(
 ) -> IngestReport:
     """Add ``sources`` to the collection at ``store_dir`` with the models running on Ray.
 
-    The result is the collection ``cdir.pipeline.ingest`` makes (same ids, captions, embeddings
+    The result is the collection ``cdir.ingest.pipeline.ingest`` makes (same ids, captions, embeddings
     within float tolerance). ``address`` is a Ray cluster (``auto``, ``ray://head:10001``); None
     uses the Ray running in this process (or ``$RAY_ADDRESS``) or starts a local one with
     ``num_workers`` x ``num_cpus`` CPUs. ``num_gpus`` and ``num_cpus`` are per worker (a GPU

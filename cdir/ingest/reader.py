@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import ImageOps
 
-from cdir.decode import (
+from cdir.ingest.decode import (
     DecodeError,
     DecodeLimits,
     load_rgb,
@@ -23,8 +23,8 @@ from cdir.decode import (
     pixel_sha256,
     save_jpeg_atomic,
 )
-from cdir.grids import crop_tile, detect_grid
-from cdir.metadata import extract_prompt
+from cdir.ingest.grids import crop_tile, detect_grid
+from cdir.ingest.metadata import extract_prompt
 
 log = logging.getLogger(__name__)
 

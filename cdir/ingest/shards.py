@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.cache import CACHE_FILE, TABLES, Cache, text_key
-from cdir.store import (
+from cdir.store.cache import CACHE_FILE, TABLES, Cache, text_key
+from cdir.store.collection import (
     IMAGE_EMB_FILE,
     ITEMS_FILE,
     META_FILE,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cdir.store import Store
+from cdir.store.collection import Store
 
 VECTOR_KINDS = ("image", "caption")
 COLOR_BY = ("domain", "class")
@@ -27,8 +27,8 @@ def collection_map(store: Store, method: str, vectors: str = "image", color_by: 
                    highlight: int | None = None,
                    progress: Callable[[str], None] | None = None) -> Any:
     """The plotly figure of ``store`` projected with ``method`` (umap, tsne, pca)."""
-    from cdir.plots import map_figure
-    from cdir.projection import ProjectionConfig, cached_projection
+    from cdir.maps.plots import map_figure
+    from cdir.maps.projection import ProjectionConfig, cached_projection
 
     if color_by not in COLOR_BY:
         raise ValueError(f"colour by one of {', '.join(COLOR_BY)}")

@@ -240,11 +240,11 @@ def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
 
 def _faiss_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine / Euclidean neighbours with a faiss flat index (cosine through
-    ``cdir.index``'s): the same answer as sklearn's brute force, which spends most of its time
+    ``cdir.store.index``'s): the same answer as sklearn's brute force, which spends most of its time
     sorting N x N distance blocks (20,000 points: seconds instead of a fraction of one)."""
     import faiss
 
-    from cdir.index import IndexConfig, build_index
+    from cdir.store.index import IndexConfig, build_index
 
     x = np.ascontiguousarray(x, dtype=np.float32)
     if metric == "cosine":

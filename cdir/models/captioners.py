@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cdir.presets import CaptionerSpec
-from cdir.weights import unavailable
+from cdir.models.presets import CaptionerSpec
+from cdir.models.weights import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class CocaCaptioner:
     decoding is done here: greedy, with the model's own forward pass.
     """
 
-    embedder: Any  # cdir.encoders.ClipEmbedder holding a CoCa model
+    embedder: Any  # cdir.models.encoders.ClipEmbedder holding a CoCa model
     spec: CaptionerSpec
     sot_id: int = 49406
     eos_id: int = 49407

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from cdir import text_tower
-from cdir.presets import EmbedderSpec
-from cdir.weights import unavailable
+from cdir.models import text_tower
+from cdir.models.presets import EmbedderSpec
+from cdir.models.weights import unavailable
 
 log = logging.getLogger(__name__)
 

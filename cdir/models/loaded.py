@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdir.captioners import (
+from cdir.models.captioners import (
     Captioner,
     CocaCaptioner,
     HFCaptioner,
@@ -15,10 +15,10 @@ from cdir.captioners import (
     load_hf_captioner,
     save_hf_captioner,
 )
-from cdir.encoders import ClipEmbedder, load_open_clip, save_open_clip
-from cdir.presets import Preset, get_preset
-from cdir.quantize import quantize_linear_int8, quantize_mode
-from cdir.weights import component_dir, model_dir
+from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
+from cdir.models.presets import Preset, get_preset
+from cdir.models.quantize import quantize_linear_int8, quantize_mode
+from cdir.models.weights import component_dir, model_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Models:
     embedder: ClipEmbedder
     local_root: Path | None = None
     device: str = "cpu"
-    quantize: str = "none"  # "int8": the captioner's Linear layers run in int8 (cdir.quantize)
+    quantize: str = "none"  # "int8": the captioner's Linear layers run in int8 (cdir.models.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

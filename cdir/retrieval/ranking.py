@@ -1,7 +1,7 @@
 """Top-k ranking of one query against a gallery under a retrieval mode.
 
 A non-fusion mode compares one query vector with one gallery matrix (see
-:data:`cdir.scoring.MODE_VECTORS`), so it is answered by the prebuilt index of that matrix when the
+:data:`cdir.retrieval.scoring.MODE_VECTORS`), so it is answered by the prebuilt index of that matrix when the
 gallery has one, and by an exact numpy scan otherwise. Fusion standardises every mode's scores over
 the candidate rows, so it always scans the whole gallery exactly: O(N·D) per query and per fused
 mode.
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cdir.index import VectorIndex, exact_search, top_k
-from cdir.scoring import (
+from cdir.retrieval.scoring import (
     MODE_VECTORS,
     FusionWeights,
     ModeError,
     check_mode,
     score_matrix,
 )
+from cdir.store.index import VectorIndex, exact_search, top_k
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def rank(
     Non-fusion modes use ``gallery.indexes`` when present; fusion is a full exact scan, O(N·D)
     per query and per fused mode.
 
-    Raises :class:`cdir.scoring.ModeError` when the mode needs vectors that do not exist (no
+    Raises :class:`cdir.retrieval.scoring.ModeError` when the mode needs vectors that do not exist (no
     captions yet, no caption for the query).
     """
     mode = check_mode(request.mode)

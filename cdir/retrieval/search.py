@@ -1,7 +1,7 @@
 """Searching a collection: a query (an item, an image file, or text) -> ranked hits.
 
 The query's vectors are computed on demand and cached by content hash: its image embedding v(q),
-its caption c(q) and the caption's text embedding t(q). Scores follow ``cdir.scoring``.
+its caption c(q) and the caption's text embedding t(q). Scores follow ``cdir.retrieval.scoring``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from cdir.cache import Cache
-from cdir.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
-from cdir.index import IndexConfig, VectorIndex, build_index, load_index
-from cdir.models import Models
-from cdir.pipeline import embed_key, embed_texts, neutral_caption_matrix
-from cdir.ranking import GalleryVectors, RankRequest, rank
-from cdir.reader import load_item_image
-from cdir.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
-from cdir.store import Store, atomic_write_json
-from cdir.textnorm import Neutraliser
+from cdir.ingest.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
+from cdir.ingest.pipeline import embed_key, embed_texts, neutral_caption_matrix
+from cdir.ingest.reader import load_item_image
+from cdir.models.loaded import Models
+from cdir.models.style_words import Neutraliser
+from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank
+from cdir.retrieval.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
+from cdir.store.cache import Cache
+from cdir.store.collection import Store, atomic_write_json
+from cdir.store.index import IndexConfig, VectorIndex, build_index, load_index
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Searcher:
 
     def by_image(self, path: str | Path, options: SearchOptions = SearchOptions()) -> SearchResult:
         """Query by an image file from anywhere (its caption is computed and cached by hash)."""
-        from cdir.decode import DecodeError
+        from cdir.ingest.decode import DecodeError
 
         path = Path(path)
         try:

@@ -3,11 +3,11 @@ two (N, k) arrays (values, neighbour positions), so memory grows with N·k, neve
 
 | what                   | below ``EXACT_BELOW``              | from it on                       |
 |------------------------|------------------------------------|----------------------------------|
-| cosine (CLIP vectors)  | ``cdir.index`` flat search: exact  | partitioned exact search (below) |
+| cosine (CLIP vectors)  | ``cdir.store.index`` flat search: exact  | partitioned exact search (below) |
 | Hamming (64-bit pHash) | faiss ``IndexBinaryFlat``: exact   | faiss ``IndexBinaryHNSW``        |
 
 Partitioned search (from 50,000 vectors): k-means splits the vectors into ~sqrt(N) cells;
-each vector is searched exactly (``cdir.index`` flat, BLAS) from its nearest and from its
+each vector is searched exactly (``cdir.store.index`` flat, BLAS) from its nearest and from its
 second-nearest cell, among the members of the ``probes`` cells whose centres are nearest to that
 cell's centre. Near-duplicates (cosine 0.9 and up) lie in one cell or across the boundary of two,
 so they are found (all planted pairs in ``bench/bench_dedup.py``), while the work is about
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from cdir.index import IndexConfig
+    from cdir.store.index import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ PROBES = 4  # partitioned search: cells searched around each cell (measured: rec
 def cosine_knn(emb: np.ndarray, k: int, config: IndexConfig | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, neighbours) of each row's ``k`` nearest other rows, (n, k) each, missing
-    slots NaN / -1. With ``config``, the index it describes (``cdir.index.build_index``); else
+    slots NaN / -1. With ``config``, the index it describes (``cdir.store.index.build_index``); else
     exact flat search below ``EXACT_BELOW`` rows and partitioned search above."""
-    from cdir.index import IndexConfig, build_index
+    from cdir.store.index import IndexConfig, build_index
 
     if config is None and len(emb) >= EXACT_BELOW:
         return partitioned_knn(emb, k)
@@ -79,7 +79,7 @@ def kmeans_cells(emb: np.ndarray, n_cells: int, seed: int = 0) -> tuple[np.ndarr
 
 
 def _nearest_cells(centroids: np.ndarray, probes: int) -> np.ndarray:
-    from cdir.index import exact_search
+    from cdir.store.index import exact_search
 
     return exact_search(centroids, centroids, min(probes, len(centroids)))[1]
 
@@ -92,7 +92,7 @@ def _members(cells: np.ndarray, n_cells: int) -> list[np.ndarray]:
 def _search_block(emb: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of ``rows`` among ``candidates`` (padded with -inf / -1 to ``k``)."""
-    from cdir.index import FaissFlatIndex
+    from cdir.store.index import FaissFlatIndex
 
     index = FaissFlatIndex(emb.shape[1])
     index.add(emb[candidates])
