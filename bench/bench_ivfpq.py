@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from common import DIM, clustered, log, peak_rss_mb, percentile, report
 
-from cdir.store.index import FaissIVFPQIndex, default_nlist
+from cdir.store.faiss_indexes import FaissIVFPQIndex, default_nlist
 
 K, RERANK, M = 10, 100, 64
 NPROBES = (1, 2, 4, 8, 16, 32, 64)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from common import DIM, clustered, log, median, percentile, report
 
-from cdir.store.index import IndexConfig, build_index
+from cdir.store.index import build_index
+from cdir.store.vector_index import IndexConfig
 
 K = 10
 PER_CLUSTER = 1000  # gallery vectors per cluster

@@ -7,21 +7,10 @@ import logging
 import numpy as np
 import pytest
 
-from cdir.store import index as index_mod
-from cdir.store.index import (
-    INDEX_KINDS,
-    ExactIndex,
-    FaissFlatIndex,
-    FaissHNSWIndex,
-    FaissIVFIndex,
-    IndexConfig,
-    VectorIndex,
-    build_index,
-    default_nlist,
-    exact_search,
-    load_index,
-    top_k,
-)
+from cdir.store import vector_index as index_mod
+from cdir.store.faiss_indexes import FaissFlatIndex, FaissHNSWIndex, FaissIVFIndex, default_nlist
+from cdir.store.index import INDEX_KINDS, build_index, load_index
+from cdir.store.vector_index import ExactIndex, IndexConfig, VectorIndex, exact_search, top_k
 
 N, D, N_QUERIES, K = 5000, 64, 200, 10
 
@@ -184,7 +173,7 @@ def test_starved_selector_search_retries_until_full(kind, indexes, data, monkeyp
     monkeypatch.setattr(index, "ef_search" if kind == "hnsw" else "nprobe", 1)
     query = data[1][:1]
     allowed = far_rows(query[0], N // 2)
-    with caplog.at_level(logging.DEBUG, logger="cdir.store.index"):
+    with caplog.at_level(logging.DEBUG, logger="cdir.store.faiss_indexes"):
         _, ids = index.search(query, 50, allowed)
     assert (ids >= 0).all() and allowed[ids].all()
     assert "short of k=50" in caplog.text

@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 from test_index import D, clustered, recall
 
-from cdir.store.index import (
-    ExactIndex,
-    FaissIVFPQIndex,
-    IndexConfig,
-    build_index,
-    load_index,
-    pq_shape,
-    rerank_exact,
-)
+from cdir.store.faiss_indexes import FaissIVFPQIndex, pq_shape, rerank_exact
+from cdir.store.index import build_index, load_index
+from cdir.store.vector_index import ExactIndex, IndexConfig
 
 N, K = 4000, 10
 
@@ -88,7 +82,7 @@ def test_missing_vector_file_falls_back_to_pq_scores(index, data, tmp_path, capl
                                                      monkeypatch) -> None:
     monkeypatch.setattr(index, "vectors_file", str(tmp_path / "moved-away.npy"))
     index.save(tmp_path / "pq.index")
-    with caplog.at_level(logging.WARNING, logger="cdir.store.index"):
+    with caplog.at_level(logging.WARNING, logger="cdir.store.faiss_indexes"):
         loaded = load_index(tmp_path / "pq.index")
     assert loaded._vectors is None and "without re-ranking" in caplog.text
     monkeypatch.setattr(index, "rerank", 0)

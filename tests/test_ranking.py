@@ -10,7 +10,9 @@ import pytest
 
 from cdir.retrieval.ranking import NO_CAPTIONS_HINT, GalleryVectors, RankRequest, rank
 from cdir.retrieval.scoring import FusionWeights, ModeError, score_matrix
-from cdir.store.index import ExactIndex, FaissFlatIndex, FaissHNSWIndex, VectorIndex, build_index
+from cdir.store.faiss_indexes import FaissFlatIndex, FaissHNSWIndex
+from cdir.store.index import build_index
+from cdir.store.vector_index import ExactIndex, VectorIndex
 
 D = 16
 E = np.eye(D, dtype=np.float32)

@@ -21,7 +21,7 @@ from cdir.app.workspace import Workspace, copy_uploads
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
-from cdir.retrieval.search import SearchOptions, SearchResult
+from cdir.retrieval.search import SearchOptions
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from cdir.store.knn import cosine_knn, hamming_knn
 
 if TYPE_CHECKING:
     from cdir.store.collection import Store
-    from cdir.store.index import IndexConfig
+    from cdir.store.vector_index import IndexConfig
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import pandas as pd
 from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.decode import DecodeLimits, file_sha256
 from cdir.ingest.grids import add_tile_items
-from cdir.ingest.reader import ImageInfo, read_batches, read_one
+from cdir.ingest.reader import read_batches, read_one
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.loaded import Models

@@ -244,7 +244,8 @@ def _faiss_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
     sorting N x N distance blocks (20,000 points: seconds instead of a fraction of one)."""
     import faiss
 
-    from cdir.store.index import IndexConfig, build_index
+    from cdir.store.index import build_index
+    from cdir.store.vector_index import IndexConfig
 
     x = np.ascontiguousarray(x, dtype=np.float32)
     if metric == "cosine":

@@ -26,7 +26,7 @@ from cdir.retrieval.scoring import (
     check_mode,
     score_matrix,
 )
-from cdir.store.index import VectorIndex, exact_search, top_k
+from cdir.store.vector_index import VectorIndex, exact_search, top_k
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank
 from cdir.retrieval.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
 from cdir.store.cache import Cache
 from cdir.store.collection import Store, atomic_write_json
-from cdir.store.index import IndexConfig, VectorIndex, build_index, load_index
+from cdir.store.index import build_index, load_index
+from cdir.store.vector_index import IndexConfig, VectorIndex
 
 log = logging.getLogger(__name__)
 

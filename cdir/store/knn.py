@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from cdir.store.index import IndexConfig
+    from cdir.store.vector_index import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def cosine_knn(emb: np.ndarray, k: int, config: IndexConfig | None = None
     """(similarities, neighbours) of each row's ``k`` nearest other rows, (n, k) each, missing
     slots NaN / -1. With ``config``, the index it describes (``cdir.store.index.build_index``); else
     exact flat search below ``EXACT_BELOW`` rows and partitioned search above."""
-    from cdir.store.index import IndexConfig, build_index
+    from cdir.store.index import build_index
+    from cdir.store.vector_index import IndexConfig
 
     if config is None and len(emb) >= EXACT_BELOW:
         return partitioned_knn(emb, k)
@@ -79,7 +80,7 @@ def kmeans_cells(emb: np.ndarray, n_cells: int, seed: int = 0) -> tuple[np.ndarr
 
 
 def _nearest_cells(centroids: np.ndarray, probes: int) -> np.ndarray:
-    from cdir.store.index import exact_search
+    from cdir.store.vector_index import exact_search
 
     return exact_search(centroids, centroids, min(probes, len(centroids)))[1]
 
@@ -92,7 +93,7 @@ def _members(cells: np.ndarray, n_cells: int) -> list[np.ndarray]:
 def _search_block(emb: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of ``rows`` among ``candidates`` (padded with -inf / -1 to ``k``)."""
-    from cdir.store.index import FaissFlatIndex
+    from cdir.store.faiss_indexes import FaissFlatIndex
 
     index = FaissFlatIndex(emb.shape[1])
     index.add(emb[candidates])
