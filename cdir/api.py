@@ -13,30 +13,29 @@ from typing import Any
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
-from cdir.models.quantize import quantize_mode
-from cdir.models.weights import model_dir as resolve_model_dir
 from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
 from cdir.store.collection import Store, disk_full_error
 
 log = logging.getLogger(__name__)
 
-_models_lock = threading.Lock()
-_loaded: dict[tuple[str, str | None, str], Models] = {}
+class UsageError(ValueError):
+    """Bad arguments or bad input: exit status 2 in the CLI, a message in the app."""
 
 
-def get_models(preset: str, model_root: str | Path | None = None) -> Models:
-    """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
-    root = resolve_model_dir(model_root)
-    mode = quantize_mode()
-    key = (get_preset(preset).name, str(root) if root else None, mode)
-    with _models_lock:
-        if key not in _loaded:
-            _loaded[key] = load_models(preset, root, quantize=mode)
-        return _loaded[key]
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the input or the setup is wrong, not cdir: shown to the user as
+    their one-line message (the CLI exits with status 2)."""
+    from cdir.ingest.source_files import SourceError
+    from cdir.models.presets import UnknownPresetError
+    from cdir.models.weights import ModelUnavailableError
+    from cdir.retrieval.scoring import ModeError
+    from cdir.retrieval.search import QueryError
+    from cdir.store.collection import StoreError
 
+    return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
+            ModelUnavailableError, FileNotFoundError)
 
 def presets() -> list[dict[str, Any]]:
     return [{"name": p.name, "description": p.description, "trained": p.trained,

@@ -15,29 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cdir import api
+from cdir.api import UsageError
 from cdir.models.quantize import QUANTIZE_MODES, set_quantize_mode
 from cdir.retrieval.scoring import MODES
 
 log = logging.getLogger("cdir")
 
 Handler = Callable[[argparse.Namespace], Any]
-
-
-class UsageError(ValueError):
-    """Bad arguments or bad input: exit status 2."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the input or the setup is wrong, not cdir."""
-    from cdir.ingest.source_files import SourceError
-    from cdir.models.presets import UnknownPresetError
-    from cdir.models.weights import ModelUnavailableError
-    from cdir.retrieval.scoring import ModeError
-    from cdir.retrieval.search import QueryError
-    from cdir.store.collection import StoreError
-
-    return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError)
 
 
 # ------------------------------------------------------------------------------------- output
@@ -156,7 +140,7 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from cdir.evaluation.evaluate_store import evaluate_path
-    from cdir.evaluation.protocol import write_report
+    from cdir.evaluation.report import render_json, render_markdown, write_report
 
     bars = ProgressBars(not args.quiet)
     try:
@@ -166,7 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         bars.close()
     if args.out:
         write_report(report, args.out, header)
-    emit(args, report.to_json(header), lambda _: report.to_markdown(header).rstrip("\n"))
+    emit(args, render_json(report, header), lambda _: render_markdown(report, header).rstrip("\n"))
 
 
 def _eval_store(args: argparse.Namespace) -> Path | None:
@@ -343,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         previous = set_quantize_mode(getattr(args, "quantize", None))
         args.func(args)
-    except _user_errors() as exc:
+    except api.user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -26,7 +26,9 @@ from cdir.evaluation.evaluate_store import (
     scan_tree,
     select_files,
 )
-from cdir.evaluation.protocol import EvalConfig, EvalReport
+from cdir.evaluation.protocol import EvalConfig
+from cdir.evaluation.report import render_json, render_markdown
+from cdir.evaluation.results import EvalReport
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.source_files import SourceFile
 from cdir.models.loaded import Models
@@ -95,7 +97,7 @@ def test_header_names_preset_dataset_and_work_done(first_run) -> None:  # noqa: 
     n = len(DOMAINS) * len(CLASSES) * PER_CLASS
     assert header["ingest"] == f"{n} new images; computed now: {n} image embeddings, " \
                                f"{n} captions; 0 unreadable"
-    markdown = report.to_markdown(header)
+    markdown = render_markdown(report, header)
     assert "| preset | tiny (random weights" in markdown and "### photo → sketch" in markdown
 
 
@@ -279,5 +281,5 @@ def test_cli_json_on_a_generated_tree(
     assert all(set(p["precision"]) == {"1", "5", "15"} for p in document["pairs"])
     assert (tmp_path / "stores" / "eval-shapes-tiny" / "meta.json").is_file()
     assert document["header"]["ingest"].endswith("0 image embeddings, 0 captions; 0 unreadable")
-    assert document["pairs"] == json.loads(json.dumps(first_run[0].to_json()))["pairs"]
+    assert document["pairs"] == json.loads(json.dumps(render_json(first_run[0])))["pairs"]
 

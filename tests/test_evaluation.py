@@ -9,14 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from cdir.evaluation.protocol import (
-    EvalConfig,
-    EvalData,
-    build_variants,
-    default_ks,
-    evaluate,
-    write_report,
-)
+from cdir.evaluation.protocol import EvalConfig, EvalData, build_variants, default_ks, evaluate
+from cdir.evaluation.report import render_csv, render_json, render_markdown, write_report
 from cdir.retrieval.scoring import FusionWeights, ModeError
 
 DOMAINS = ("art", "clipart", "photo")
@@ -125,10 +119,10 @@ def test_single_domain_gives_a_report_that_says_so() -> None:
     report = evaluate(data.subset(data.domains == "art"))
     assert report.pairs == [] and report.averages == [] and report.bias == []
     assert any("only one domain (art)" in note for note in report.notes)
-    markdown = report.to_markdown(HEADER)
+    markdown = render_markdown(report, HEADER)
     assert "no domain pair" in markdown and "only one domain" in markdown
-    assert report.to_csv().strip() == "variant,query_domain,gallery_domain,metric,value"
-    json.dumps(report.to_json(), allow_nan=False)
+    assert render_csv(report).strip() == "variant,query_domain,gallery_domain,metric,value"
+    json.dumps(render_json(report), allow_nan=False)
 
 
 def test_missing_captions_are_skipped_as_queries_and_ranked_last_in_gallery() -> None:
@@ -224,7 +218,7 @@ def test_progress_reaches_the_total() -> None:
 
 def test_markdown_has_header_variants_and_sections() -> None:
     report = evaluate(perfect(), EvalConfig(fusion_grid=GRID[:1]))
-    markdown = report.to_markdown(HEADER)
+    markdown = render_markdown(report, HEADER)
     for key, value in HEADER.items():
         assert f"| {key} | {value} |" in markdown
     for name in report.variants:
@@ -236,7 +230,7 @@ def test_markdown_has_header_variants_and_sections() -> None:
 
 def test_csv_is_long_format() -> None:
     report = evaluate(perfect(), EvalConfig(modes=("image", "caption"), neutralise=(False,)))
-    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
     assert set(rows[0]) == {"variant", "query_domain", "gallery_domain", "metric", "value"}
     p1 = [r for r in rows if r["metric"] == "P@1" and r["query_domain"] != "all"]
     assert len(p1) == 2 * 6 and all(float(r["value"]) == 100.0 for r in p1)

@@ -150,7 +150,7 @@ def test_the_store_layer_and_the_shared_layer(tmp_path: Path) -> None:
 def test_found_only_in_shared_is_copied_into_the_store(tmp_path: Path) -> None:
     cache = Cache.for_store(tmp_path / "store")
     store_layer, shared_layer = cache.layers
-    shared_layer.put("caption", "m", [("sha", "a shared caption".encode())])
+    shared_layer.put("caption", "m", [("sha", b"a shared caption")])
     assert store_layer.get("caption", "m", ["sha"]) == {}
     assert cache.get_texts("caption", "m", ["sha"]) == {"sha": "a shared caption"}
     assert store_layer.get("caption", "m", ["sha"]) == {"sha": b"a shared caption"}

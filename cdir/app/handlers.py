@@ -34,9 +34,7 @@ MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from cdir.cli import _user_errors
-
-    return (*_user_errors(), ValueError)
+    return (*api.user_errors(), ValueError)
 
 
 def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -288,6 +286,7 @@ class AppActions:
         """The paper's protocol on the open collection (needs domain and class labels)."""
         from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
         from cdir.evaluation.protocol import EvalConfig
+        from cdir.evaluation.report import render_markdown
 
         session = self._session(store)
         config = EvalConfig()
@@ -297,7 +296,7 @@ class AppActions:
                                      progress=report_progress)
         header = eval_header(session.models, session.store.root.name, session.store.root,
                              session.store.root, config)
-        return report.to_markdown(header)
+        return render_markdown(report, header)
 
     def _session(self, store: str | None) -> api.Session:
         if not store:

@@ -24,7 +24,7 @@ from cdir.evaluation.protocol import EvalConfig, EvalData, EvalReport, evaluate
 from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest, neutral_caption_matrix
 from cdir.ingest.source_files import SourceError, SourceFile
 from cdir.ingest.sources import scan_sources
-from cdir.models.loaded import Models
+from cdir.models.loaded import Models, get_models
 from cdir.models.style_words import Neutraliser
 from cdir.retrieval.scoring import FusionWeights, required_query_kinds
 from cdir.store.cache import Cache
@@ -328,8 +328,6 @@ def _ingest_header(report: IngestReport) -> dict[str, str]:
 def _models(preset: str, model_root: str | Path | None, models: Models | None) -> Models:
     if models is not None:
         return models
-    from cdir.api import get_models  # api sits above this module
-
     return get_models(preset, model_root)
 
 
@@ -351,7 +349,7 @@ def evaluate_tree(
     ``store_dir`` (default :func:`default_store_dir`; reused when present), evaluate.
 
     ``domains`` / ``classes`` override the subsets of ``config``. Returns the report and the
-    header to render it with (``report.to_markdown(header)``).
+    header to render it with (``render_markdown(report, header)``).
     """
     root = Path(root)
     config = _with_subsets(config or EvalConfig(), domains, classes)

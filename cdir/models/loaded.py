@@ -116,3 +116,19 @@ def save_models(models: Models, root: str | Path) -> Path:
         save_hf_captioner(captioner, base / CAPTIONER_DIR)
     log.info("saved preset %s to %s", models.preset.name, base)
     return base
+
+
+_models_lock = threading.Lock()
+_loaded: dict[tuple[str, str | None, str], Models] = {}
+
+
+def get_models(preset: str, model_root: str | Path | None = None) -> Models:
+    """Models for a preset, loaded once per process (models are large; sessions share them).
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
+    root = model_dir(model_root)
+    mode = quantize_mode()
+    key = (get_preset(preset).name, str(root) if root else None, mode)
+    with _models_lock:
+        if key not in _loaded:
+            _loaded[key] = load_models(preset, root, quantize=mode)
+        return _loaded[key]
