@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import interleaved, log, make_jpegs, median, report, table
+from common import interleaved, log, make_jpegs, median, pipeline_run, report, table
 from legacy_reader import legacy_read_one, legacy_run, unreduced
 
 from cdir.ingest.decode import load_rgb
-from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.pipeline import IngestConfig
 from cdir.ingest.reader import read_one
 from cdir.models.encoders import ClipEmbedder
 from cdir.models.loaded import Models
@@ -60,12 +60,6 @@ def naive_run(models: Models, paths: list[Path]) -> None:
     embedder = models.embedder
     for path in paths:
         embedder.encode_image_tensors(embedder.preprocess(load_rgb(path))[None])
-
-
-def pipeline_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
-    store = work / "store"
-    shutil.rmtree(store, ignore_errors=True)  # a fresh store and cache every run: nothing cached
-    ingest([src], store, models, config)
 
 
 def agreement(models: Models, src: Path, work: Path, config: IngestConfig,

@@ -153,3 +153,15 @@ def report(name: str, headers: list[str], rows: list[list[object]], results: dic
     payload = {"bench": name, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
                "load_avg_1min": os.getloadavg()[0], **results}
     print("BENCH " + json.dumps(payload, default=float))
+
+
+def pipeline_run(models, src: Path, work: Path, config) -> None:
+    """``cdir.ingest.pipeline.ingest`` of ``src`` into a fresh ``work/store`` (nothing cached).
+    ``models``: a loaded :class:`cdir.models.loaded.Models`; ``config``: an ``IngestConfig``."""
+    import shutil
+
+    from cdir.ingest.pipeline import ingest
+
+    store = work / "store"
+    shutil.rmtree(store, ignore_errors=True)
+    ingest([src], store, models, config)

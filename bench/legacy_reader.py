@@ -64,7 +64,7 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
 
 def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
     """``cdir.ingest.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
-    from bench_ingest import pipeline_run
+    from common import pipeline_run
 
     embedder = TensorsInReaders(**{f.name: getattr(models.embedder, f.name)
                                    for f in fields(ClipEmbedder)})
