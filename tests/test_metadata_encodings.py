@@ -254,10 +254,17 @@ def test_sidecar_that_cannot_be_decoded_is_reported(tmp_path: Path) -> None:
     assert meta.prompt is None and "sidecar img.txt" in meta.issues[0]
 
 
-def test_decoders_never_return_nul_or_replacement_marks() -> None:
-    for data in (b"abc\x00def", "x\ufffdy".encode("utf-8")):
+def test_decoders_never_return_nul() -> None:
+    for data in (b"abc\x00def", b"\x00\x00abc", "a\x00b".encode("utf-16-le")):
         try:
             text = decode_sidecar(data, "t")
         except TextDecodeError:
             continue
-        assert "\x00" not in text and "\ufffd" not in text
+        assert "\x00" not in text
+
+
+def test_prompt_already_holding_replacement_marks_is_reported_not_stored(tmp_path: Path) -> None:
+    path = jpeg(tmp_path, name="img.jpg")
+    (tmp_path / "img.txt").write_text("a caf\ufffd on the corner", encoding="utf-8")
+    meta = extract_metadata(path)
+    assert meta.prompt is None and "replacement marks" in meta.issues[0]

@@ -312,3 +312,33 @@ def test_plain_photo_has_no_generator(tmp_path: Path) -> None:
     meta = extract_metadata(png(tmp_path, Description="holiday at the lake"))
     assert meta.prompt == "holiday at the lake" and meta.generator is None
     assert meta.fields()["generation_settings"] is None
+
+
+def test_comfyui_efficient_loader_and_prompt_styler_give_the_side_they_are_reached_from() -> None:
+    graph = {
+        "1": {"class_type": "Efficient Loader",
+              "inputs": {"ckpt_name": "m.safetensors", "positive": ["5", 0],
+                         "negative": "a very long negative prompt text, lowres, blurry, bad"}},
+        "5": {"class_type": "SDXL Prompt Styler",
+              "inputs": {"text_positive": "a tiny house in a meadow",
+                         "text_negative": "the styler's own negative words", "style": "photo"}},
+        "2": {"class_type": "KSampler (Efficient)",
+              "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2],
+                         "seed": 3}},
+    }
+    meta = graph_metadata(graph)
+    assert meta.prompt == "a tiny house in a meadow"
+    assert meta.negative_prompt == "a very long negative prompt text, lowres, blurry, bad"
+
+
+def test_comfyui_shared_concatenations_cost_linear_time() -> None:
+    """Each concatenation joins the previous one twice: 2**60 parts if not memoised."""
+    graph: dict[str, Any] = {"0": {"class_type": "PrimitiveString", "inputs": {"value": "x"}}}
+    for n in range(1, 61):
+        graph[str(n)] = {"class_type": "StringConcatenate",
+                         "inputs": {"string_a": [str(n - 1), 0], "string_b": [str(n - 1), 0],
+                                    "delimiter": ""}}
+    graph["e"] = {"class_type": "CLIPTextEncode", "inputs": {"text": ["60", 0], "clip": ["c", 0]}}
+    graph["s"] = {"class_type": "KSampler", "inputs": {"positive": ["e", 0]}}
+    meta = graph_metadata(graph)
+    assert meta.prompt == "x" * 100_000  # capped length

@@ -22,8 +22,12 @@ _SETTINGS_START = ("Steps:", "Sampler:", "Seed:", "CFG scale:", "Size:", "Model:
 KEYS = ("parameters", "exif:UserComment", "xmp:UserComment", "jpeg:comment", "iptc:caption")
 
 
+MAX_SETTINGS_LINE = 16 * 1024  # real ones are a few KiB (LoRA hashes); bounds regex time
+
+
 def is_settings_line(line: str) -> bool:
-    return line.lstrip().startswith(_SETTINGS_START) and len(_PARAM.findall(line)) >= 3
+    return (len(line) <= MAX_SETTINGS_LINE and line.lstrip().startswith(_SETTINGS_START)
+            and len(_PARAM.findall(line)) >= 3)
 
 
 def looks_like_infotext(text: str) -> bool:

@@ -129,22 +129,29 @@ def _is_link(value: Any) -> bool:
 def graph_metadata(graph: Graph) -> GenerationMetadata | None:
     """Positive and negative prompt and sampler settings of an API-shaped graph, or None when
     it holds no text encoder."""
-    encoders = {key for key, node in graph.items() if _encoder_text(graph, key) is not None}
+    texts = _Texts(graph)
+    encoders = [key for key in graph if texts.node_text(key, True) is not None]
     if not encoders:
         return None
     starts = _inputs_named(graph, "positive") or _guider_conditioning(graph)
-    negative_keys = _trace(graph, _inputs_named(graph, "negative"), positive=False)
-    positive_keys = _trace(graph, starts, positive=True)
+    negative_keys = _trace(graph, texts, _inputs_named(graph, "negative"), positive=False)
+    positive_keys = _trace(graph, texts, starts, positive=True)
     if not positive_keys:  # nothing traceable: any encoder not feeding a negative input
         positive_keys = [k for k in encoders if k not in negative_keys]
-    positive = _texts(graph, positive_keys)
-    negative = _texts(graph, [k for k in negative_keys if k not in positive_keys])
+    positive = _unique(texts.node_text(k, True) for k in positive_keys)
+    negative = _unique(texts.node_text(k, False) for k in negative_keys
+                       if k not in positive_keys or _polar(graph[k].get("inputs") or {}))
+    negative = [t for t in negative if t not in positive]
     settings = _settings(graph)
     if len(positive) > 1:
         settings["other_positive_texts"] = sorted(positive, key=len)[:-1]
     return GenerationMetadata(max(positive, key=len) if positive else None,
                               max(negative, key=len) if negative else None,
                               "ComfyUI", settings)
+
+
+def _unique(texts: Any) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
 
 
 def _inputs_named(graph: Graph, name: str) -> list[list[Any]]:
@@ -159,18 +166,18 @@ def _guider_conditioning(graph: Graph) -> list[list[Any]]:
             and _is_link(value := (node.get("inputs") or {}).get("conditioning"))]
 
 
-def _trace(graph: Graph, starts: list[list[Any]], positive: bool) -> list[str]:
-    """Keys of the text encoders reached backwards from the links ``starts``."""
+def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool) -> list[str]:
+    """Keys of the text-giving nodes reached backwards from the links ``starts``."""
     found: list[str] = []
     queue: deque[list[Any]] = deque(starts)
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, Any]] = set()
     while queue and len(seen) < MAX_NODES:
         key, slot = str(queue[0][0]), queue[0][1]
         queue.popleft()
         if (key, slot) in seen or key not in graph:
             continue
         seen.add((key, slot))
-        if _encoder_text(graph, key) is not None:
+        if texts.node_text(key, positive) is not None:
             if key not in found:
                 found.append(key)
             continue
@@ -188,58 +195,97 @@ def _trace(graph: Graph, starts: list[list[Any]], positive: bool) -> list[str]:
     return found
 
 
-def _texts(graph: Graph, keys: list[str]) -> list[str]:
-    texts = [_encoder_text(graph, key) for key in keys]
-    return list(dict.fromkeys(t for t in texts if t))
+_POSITIVE_KEYS = ("positive", "text_positive", "positive_prompt", "positive_text")
+_NEGATIVE_KEYS = ("negative", "text_negative", "negative_prompt", "negative_text")
+_STRING_KINDS = ("string", "text", "primitive", "prompt", "wildcard", "concat", "join")
+MAX_TEXT_CHARS = 100_000
+MAX_DEPTH = 200
 
 
-def _encoder_text(graph: Graph, key: str) -> str | None:
-    node = graph.get(key) or {}
-    kind = str(node.get("class_type", ""))
-    inputs = node.get("inputs") or {}
-    if not (_is_encoder_kind(kind) or ("clip" in inputs and any(k in inputs for k in
-                                                                 _ENCODER_TEXT_KEYS))):
+def _polar(inputs: dict[str, Any]) -> bool:
+    """Whether a node takes both a positive and a negative text (Efficient Loader, prompt
+    stylers): which one it gives depends on the side it is reached from."""
+    return any(k in inputs for k in _POSITIVE_KEYS) and any(k in inputs for k in _NEGATIVE_KEYS)
+
+
+class _Texts:
+    """The text a node gives, resolved through string nodes, memoised (a graph of shared
+    concatenations costs linear time, not exponential)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.memo: dict[tuple[str, bool], str | None] = {}
+        self.busy: set[str] = set()
+
+    def node_text(self, key: str, positive: bool) -> str | None:
+        """The prompt text of a text encoder, or of a node holding both prompts as text
+        (its ``positive`` side when ``positive``); None for other nodes."""
+        node = self.graph.get(key) or {}
+        kind = str(node.get("class_type", ""))
+        inputs = node.get("inputs") or {}
+        if _is_encoder_kind(kind) or ("clip" in inputs and any(k in inputs for k in
+                                                                _ENCODER_TEXT_KEYS)):
+            return next((t for name in _ENCODER_TEXT_KEYS
+                         if (t := self.string(inputs.get(name), positive))), None)
+        if _polar(inputs):
+            keys = _POSITIVE_KEYS if positive else _NEGATIVE_KEYS
+            values = [inputs.get(k) for k in keys]
+            return next((t for v in values if (isinstance(v, str) or self._stringy(v))
+                         and (t := self.string(v, positive))), None)
         return None
-    for name in _ENCODER_TEXT_KEYS:
-        text = _string(graph, inputs.get(name), set())
-        if text:
-            return text
-    return None
 
+    def _stringy(self, value: Any) -> bool:
+        if not _is_link(value):
+            return False
+        kind = str((self.graph.get(str(value[0])) or {}).get("class_type", "")).lower()
+        return any(word in kind for word in _STRING_KINDS) and "encode" not in kind
 
-def _string(graph: Graph, value: Any, seen: set[str]) -> str | None:
-    """A literal string, or the string a linked node puts out."""
-    if isinstance(value, str):
-        return value.strip() or None
-    if not _is_link(value) or str(value[0]) in seen or len(seen) > 200:
-        return None
-    key = str(value[0])
-    node = graph.get(key)
-    if not isinstance(node, dict):
-        return None
-    seen = seen | {key}
-    inputs = node.get("inputs") or {}
-    if _joins(str(node.get("class_type", ""))):
-        return _joined(graph, inputs, seen)
-    for name in _STRING_KEYS:
-        if (text := _string(graph, inputs.get(name), seen)) is not None:
-            return text
-    links = [v for k, v in inputs.items() if _is_link(v) and k not in _NOT_CONDITIONING]
-    return next((t for v in links if (t := _string(graph, v, seen))), None)  # reroutes
+    def string(self, value: Any, positive: bool) -> str | None:
+        """A literal string, or the string a linked node puts out."""
+        if isinstance(value, str):
+            return value.strip()[:MAX_TEXT_CHARS] or None
+        if not _is_link(value):
+            return None
+        key = str(value[0])
+        if (key, positive) in self.memo:
+            return self.memo[(key, positive)]
+        if key in self.busy or len(self.busy) > MAX_DEPTH or not isinstance(self.graph.get(key),
+                                                                             dict):
+            return None
+        self.busy.add(key)
+        try:
+            text = self._node_string(self.graph[key], positive)
+        finally:
+            self.busy.discard(key)
+        text = text[:MAX_TEXT_CHARS] if text else None
+        self.memo[(key, positive)] = text
+        return text
 
+    def _node_string(self, node: dict[str, Any], positive: bool) -> str | None:
+        inputs = node.get("inputs") or {}
+        if _joins(str(node.get("class_type", ""))):
+            return self._joined(inputs, positive)
+        if _polar(inputs):
+            keys = _POSITIVE_KEYS if positive else _NEGATIVE_KEYS
+            return next((t for k in keys if (t := self.string(inputs.get(k), positive))), None)
+        for name in _STRING_KEYS:
+            if (text := self.string(inputs.get(name), positive)) is not None:
+                return text
+        links = [v for k, v in inputs.items() if _is_link(v) and k not in _NOT_CONDITIONING]
+        return next((t for v in links if (t := self.string(v, positive))), None)  # reroutes
 
-def _joined(graph: Graph, inputs: dict[str, Any], seen: set[str]) -> str | None:
-    delimiter = next((inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)),
-                     ", ")
-    delimiter = delimiter.replace("\\n", "\n")
-    parts = []
-    for name, value in inputs.items():
-        if name in _DELIMITER_KEYS or not (_is_link(value) or any(
-                word in name.lower() for word in ("text", "string", "prompt", "str"))):
-            continue
-        if (text := _string(graph, value, seen)) is not None:
-            parts.append(text)
-    return delimiter.join(parts) or None
+    def _joined(self, inputs: dict[str, Any], positive: bool) -> str | None:
+        delimiter = next((inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)),
+                         ", ")
+        delimiter = delimiter.replace("\\n", "\n")
+        parts = []
+        for name, value in inputs.items():
+            if name in _DELIMITER_KEYS or not (_is_link(value) or any(
+                    word in name.lower() for word in ("text", "string", "prompt", "str"))):
+                continue
+            if (text := self.string(value, positive)) is not None:
+                parts.append(text)
+        return delimiter.join(parts) or None
 
 
 def _settings(graph: Graph) -> dict[str, Any]:

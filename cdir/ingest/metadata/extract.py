@@ -50,6 +50,7 @@ def extract_metadata(path: Path) -> GenerationMetadata:
     if clean(sidecar):
         result.prompt, result.source = clean(sidecar), "sidecar"
     result.issues = raw.issues + result.issues
+    result.refuse_broken_text()
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
+MAX_DREAM_CHARS = 64 * 1024
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _SETTING_KEYS = ("seed", "steps", "cfg_scale", "scheduler", "sampler", "width", "height",
                  "generation_mode", "model", "model_weights", "app_version", "strength",
@@ -65,6 +66,7 @@ def _v2(text: str) -> GenerationMetadata | None:
 
 
 def _dream(text: str) -> GenerationMetadata:
+    text = text[:MAX_DREAM_CHARS]
     match = re.match(r'\s*"(.*?)"(\s+-|\s*$)', text, re.S)
     prompt = match.group(1) if match else re.split(r"\s+-[A-Za-z]\b", text, maxsplit=1)[0]
     options = text[match.end(1) + 1:] if match else text[len(prompt):]

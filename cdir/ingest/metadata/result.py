@@ -56,6 +56,17 @@ class GenerationMetadata:
         self.prompt = clean(self.prompt)
         self.negative_prompt = clean(self.negative_prompt, placeholders=False)
 
+    def refuse_broken_text(self) -> None:
+        """Drop a prompt or negative prompt that holds U+FFFD replacement marks or NULs (text
+        already damaged by the tool that wrote it), with the reason in ``issues``."""
+        for name in ("prompt", "negative_prompt"):
+            text = getattr(self, name)
+            if text and ("\ufffd" in text or "\x00" in text):
+                setattr(self, name, None)
+                where = f" ({self.source})" if self.source else ""
+                self.issues.append(f"{name.replace('_', ' ')}{where}: holds replacement marks "
+                                   "from a broken encoding (not stored)")
+
     def fields(self) -> dict[str, str | None]:
         """The item-table fields (see :data:`FIELDS`); settings as JSON text."""
         settings = {k: v for k, v in self.settings.items() if v not in (None, "", [], {})}

@@ -29,9 +29,11 @@ class TextDecodeError(ValueError):
 
 def checked(text: str, what: str) -> str:
     """``text`` without trailing NULs (C strings) and outer white space; raises
-    :class:`TextDecodeError` when NUL characters or U+FFFD replacement marks remain inside."""
+    :class:`TextDecodeError` when NUL characters remain inside (text read in the wrong encoding,
+    UTF-16 read as bytes). Decoding here is always strict, so a U+FFFD replacement mark can only
+    come from the file itself; prompt fields holding one are refused in ``result``."""
     text = text.rstrip("\x00").strip()
-    if "\x00" in text or "\ufffd" in text:
+    if "\x00" in text:
         raise TextDecodeError(f"{what}: the text does not decode cleanly (not stored)")
     return text
 
