@@ -342,3 +342,31 @@ def test_comfyui_shared_concatenations_cost_linear_time() -> None:
     graph["s"] = {"class_type": "KSampler", "inputs": {"positive": ["e", 0]}}
     meta = graph_metadata(graph)
     assert meta.prompt == "x" * 100_000  # capped length
+
+
+# --- SwarmUI, Easy Diffusion, graphs in comments --------------------------------------------------
+def test_swarmui_json_parameters(tmp_path: Path) -> None:
+    data = {"sui_image_params": {"prompt": "a paper boat on a puddle", "negativeprompt": "dark",
+                                 "model": "sdxl_base", "seed": 17, "steps": 30},
+            "sui_extra_data": {"date": "2024-05-01"}}
+    meta = extract_metadata(png(tmp_path, parameters=json.dumps(data)))
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (
+        "a paper boat on a puddle", "dark", "SwarmUI")
+    assert meta.settings["seed"] == 17
+
+
+def test_easy_diffusion_one_chunk_per_field(tmp_path: Path) -> None:
+    meta = extract_metadata(png(tmp_path, prompt="a lantern in the fog",
+                                negative_prompt="text, watermark", seed="5",
+                                use_stable_diffusion_model="sd-v1-5"))
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (
+        "a lantern in the fog", "text, watermark", "Easy Diffusion")
+
+
+def test_comfyui_graph_in_a_jpeg_user_comment(tmp_path: Path) -> None:
+    wrapper = {"prompt": concat_graph(), "workflow": {"nodes": []}}
+    path = tmp_path / "saved.jpg"
+    Image.new("RGB", (16, 16)).save(path, exif=user_comment_exif(json.dumps(wrapper)))
+    meta = extract_metadata(path)
+    assert meta.prompt == "ネオンの東京の路地, 雨の夜, cinematic photo"
+    assert meta.generator == "ComfyUI"

@@ -39,8 +39,10 @@ _SETTING_KEYS = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "schedule
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
-    """ComfyUI metadata from the ``prompt`` graph, else from the ``workflow`` graph."""
-    for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph)):
+    """ComfyUI metadata from the ``prompt`` graph, else from the ``workflow`` graph (PNG chunks,
+    EXIF tags of ComfyUI's WebP), else from a graph that a saver node put in a comment."""
+    for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph),
+                          ("exif:UserComment", _any_graph), ("jpeg:comment", _any_graph)):
         text = raw.texts.get(key)
         if not text or not text.lstrip().startswith("{"):
             continue
@@ -63,6 +65,14 @@ def _api_graph(data: dict[str, Any]) -> Graph | None:
     nodes = {str(k): v for k, v in list(data.items())[:MAX_NODES]
              if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)}
     return nodes if any("class_type" in n for n in nodes.values()) else None
+
+
+def _any_graph(data: dict[str, Any]) -> Graph | None:
+    """An API graph, a UI graph, or ``{"prompt": graph, "workflow": graph}``."""
+    for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph)):
+        if isinstance(data.get(key), dict) and (graph := to_graph(data[key])):
+            return graph
+    return _api_graph(data) or workflow_graph(data)
 
 
 def workflow_graph(workflow: dict[str, Any]) -> Graph | None:

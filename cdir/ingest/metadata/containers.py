@@ -94,10 +94,10 @@ def _exif_texts(img: Image.Image, raw: RawMetadata) -> None:
     comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT) or exif.get(_USER_COMMENT)
     if comment is not None:
         _decoded(raw, "exif:UserComment", lambda: decode_user_comment(comment, byte_order))
-    for key, prefix in (("exif:Model", "prompt:"), ("exif:Make", "workflow:")):
-        value = raw.texts.get(key, "")
-        if value.startswith(prefix):  # ComfyUI's WebP/JPEG: the graphs in Make / Model
-            raw.add(prefix[:-1], value[len(prefix):])
+    for key in ("exif:Model", "exif:Make", "exif:ImageDescription"):
+        name, colon, graph = raw.texts.get(key, "").partition(":")
+        if colon and name.lower() in ("prompt", "workflow") and graph.lstrip().startswith("{"):
+            raw.add(name.lower(), graph)  # ComfyUI's WebP: "prompt:{...}" in Model, and so on
 
 
 def _xmp(img: Image.Image, raw: RawMetadata) -> None:

@@ -1,13 +1,13 @@
 """The generation metadata of an image file: :func:`extract_metadata`.
 
 Reads every metadata container (see :mod:`cdir.ingest.metadata.containers`), then asks the
-generator parsers in turn - ComfyUI, InvokeAI, NovelAI, Fooocus, A1111/Forge/SD.Next,
-Midjourney, C2PA - and falls back to a plain description field (PNG ``Description`` /
-``Comment`` / ``Title``, EXIF ImageDescription / UserComment / XPComment / XPTitle, XMP
-``dc:description`` / ``dc:title`` / ``exif:UserComment``, IPTC caption, image comment). A sidecar
-``.txt`` / ``.caption`` next to the image gives the prompt when present (the embedded record
-still gives negative prompt, generator and settings). Only metadata is read, never pixels;
-nothing here raises for bad data.
+generator parsers in turn - ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, A1111/Forge/SD.Next,
+Easy Diffusion, Midjourney, C2PA - and falls back to a plain description field (PNG
+``Description`` / ``Comment`` / ``Title``, EXIF ImageDescription / UserComment / XPComment /
+XPTitle, XMP ``dc:description`` / ``dc:title`` / ``exif:UserComment``, IPTC caption, image
+comment). A sidecar ``.txt`` / ``.caption`` next to the image gives the prompt when present (the
+embedded record still gives negative prompt, generator and settings). Only metadata is read,
+never pixels; nothing here raises for bad data.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from cdir.ingest.metadata import (
     a1111,
     c2pa,
     comfyui,
+    easydiffusion,
     fooocus,
     invokeai,
     midjourney,
     novelai,
+    swarmui,
 )
 from cdir.ingest.metadata.containers import read_raw_metadata, sidecar_text
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata, clean
@@ -34,7 +36,8 @@ Parser = Callable[[RawMetadata], GenerationMetadata | None]
 # Most specific first: ComfyUI's and InvokeAI's keys are theirs alone; NovelAI and Fooocus before
 # A1111 (a Fooocus JSON sits in ``parameters``); Midjourney before the plain description.
 PARSERS: tuple[Parser, ...] = (comfyui.parse, invokeai.parse, novelai.parse, fooocus.parse,
-                               a1111.parse, midjourney.parse, c2pa.parse)
+                               swarmui.parse, a1111.parse, easydiffusion.parse, midjourney.parse,
+                               c2pa.parse)
 DESCRIPTION_KEYS = ("Description", "Comment", "Title", "exif:ImageDescription",
                     "exif:UserComment", "exif:XPComment", "exif:XPTitle", "xmp:description",
                     "xmp:UserComment", "xmp:title", "iptc:caption", "jpeg:comment", "prompt")
