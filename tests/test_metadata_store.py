@@ -123,3 +123,13 @@ def test_undecodable_metadata_is_reported_in_the_ingest(tmp_path: Path, tiny: Mo
     [issue] = report.metadata["issues"]
     assert issue["file"] == "img.png" and "sidecar img.txt" in issue["reason"]
     assert str(tmp_path) not in issue["reason"]
+
+
+def test_generation_markdown_of_a_map_point() -> None:
+    from cdir.app.views import generation_markdown
+
+    text = generation_markdown({"generator": "ComfyUI", "prompt": "a <b>castle</b>",
+                                "negative_prompt": pd.NA})
+    assert "**Generated with:** ComfyUI" in text and "&lt;b&gt;castle" in text
+    assert "Negative" not in text
+    assert generation_markdown({"generator": None, "prompt": None, "negative_prompt": None}) == ""

@@ -91,6 +91,18 @@ def query_markdown(result: SearchResult) -> str:
     return "  \n".join(lines)
 
 
+def generation_markdown(item: dict[str, Any]) -> str:
+    """Markdown lines for an item's generator, prompt and negative prompt ("" when it has none;
+    values that are not text, such as missing ones, are left out)."""
+    lines = []
+    for key, label in (("generator", "Generated with"), ("prompt", "Prompt"),
+                       ("negative_prompt", "Negative prompt")):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            lines.append(f"**{label}:** {esc(shorten(value, 400))}")
+    return "  \n".join(lines)
+
+
 def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:
     rows = []
     for result in results:

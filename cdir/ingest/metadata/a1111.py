@@ -19,7 +19,8 @@ _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _NEGATIVE = "Negative prompt:"
 _SETTINGS_START = ("Steps:", "Sampler:", "Seed:", "CFG scale:", "Size:", "Model:")
 # Where A1111-style infotext is found, in order.
-KEYS = ("parameters", "exif:UserComment", "xmp:UserComment", "jpeg:comment", "iptc:caption")
+KEYS = ("parameters", "exif:UserComment", "xmp:UserComment", "jpeg:comment", "iptc:caption",
+        "exif:ImageDescription", "Description", "Comment", "xmp:description", "exif:XPComment")
 
 
 MAX_SETTINGS_LINE = 16 * 1024  # real ones are a few KiB (LoRA hashes); bounds regex time
