@@ -268,3 +268,11 @@ def test_prompt_already_holding_replacement_marks_is_reported_not_stored(tmp_pat
     (tmp_path / "img.txt").write_text("a caf\ufffd on the corner", encoding="utf-8")
     meta = extract_metadata(path)
     assert meta.prompt is None and "replacement marks" in meta.issues[0]
+
+
+@pytest.mark.parametrize("text", [RUSSIAN, JAPANESE, "a ceramic teapot with blue flowers"])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_sidecar_utf16_without_bom(tmp_path: Path, text: str, encoding: str) -> None:
+    path = jpeg(tmp_path, name="img.jpg")
+    (tmp_path / "img.jpg.txt").write_bytes(text.encode(encoding))
+    assert extract_metadata(path).prompt == text
