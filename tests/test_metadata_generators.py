@@ -370,3 +370,18 @@ def test_comfyui_graph_in_a_jpeg_user_comment(tmp_path: Path) -> None:
     meta = extract_metadata(path)
     assert meta.prompt == "ネオンの東京の路地, 雨の夜, cinematic photo"
     assert meta.generator == "ComfyUI"
+
+
+def test_comfyui_workflow_with_the_sampler_inside_a_subgraph() -> None:
+    inner = ui_workflow()
+    workflow = {"nodes": [{"id": 90, "type": "a1b2c3-subgraph", "inputs": []}], "links": [],
+                "definitions": {"subgraphs": [{"id": "a1b2c3-subgraph", **inner}]}}
+    meta = graph_metadata(workflow_graph(workflow))
+    assert meta.prompt == "a snowy owl on a branch" and meta.negative_prompt.startswith("cartoon")
+
+
+def test_comfyui_odd_workflow_values_do_not_break_parsing() -> None:
+    workflow = ui_workflow()
+    workflow["nodes"][1]["inputs"].append({"name": "odd", "link": [1, 2]})
+    workflow["links"].append([[5], 1, 0, 2, 0, "X"])
+    assert graph_metadata(workflow_graph(workflow)).prompt == "a snowy owl on a branch"

@@ -76,28 +76,39 @@ def _any_graph(data: dict[str, Any]) -> Graph | None:
 
 
 def workflow_graph(workflow: dict[str, Any]) -> Graph | None:
-    """The UI graph (``nodes``, ``links``, ``widgets_values``) as an API-shaped graph."""
-    nodes = workflow.get("nodes")
-    if not isinstance(nodes, list):
+    """The UI graph (``nodes``, ``links``, ``widgets_values``) as an API-shaped graph; the nodes
+    of subgraphs (``definitions.subgraphs``) join it under ``<subgraph id>:<node id>`` keys, so
+    a sampler inside a subgraph is traced within it."""
+    if not isinstance(workflow.get("nodes"), list):
         return None
-    links: dict[Any, list[Any]] = {}
-    for link in workflow.get("links") or []:
-        if isinstance(link, list) and len(link) >= 3:
-            links[link[0]] = [str(link[1]), link[2]]
-        elif isinstance(link, dict) and "id" in link:
-            links[link["id"]] = [str(link.get("origin_id")), link.get("origin_slot", 0)]
     graph: Graph = {}
-    for node in nodes[:MAX_NODES]:
-        if not isinstance(node, dict) or "id" not in node:
+    _add_ui_nodes(graph, workflow, "")
+    definitions = workflow.get("definitions")
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+    for sub in (subgraphs if isinstance(subgraphs, list) else [])[:100]:
+        if isinstance(sub, dict) and isinstance(sub.get("nodes"), list):
+            _add_ui_nodes(graph, sub, f"{sub.get('id', '')}:")
+    return graph or None
+
+
+def _add_ui_nodes(graph: Graph, workflow: dict[str, Any], prefix: str) -> None:
+    links: dict[int | str, list[Any]] = {}
+    for link in workflow.get("links") or []:
+        if isinstance(link, list) and len(link) >= 3 and isinstance(link[0], int | str):
+            links[link[0]] = [f"{prefix}{link[1]}", link[2]]
+        elif isinstance(link, dict) and isinstance(link.get("id"), int | str):
+            links[link["id"]] = [f"{prefix}{link.get('origin_id')}", link.get("origin_slot", 0)]
+    for node in workflow["nodes"][:MAX_NODES]:
+        if not isinstance(node, dict) or "id" not in node or len(graph) >= MAX_NODES:
             continue
         kind = str(node.get("type", ""))
         inputs: dict[str, Any] = {}
         for slot in node.get("inputs") or []:
-            if isinstance(slot, dict) and slot.get("link") in links:
-                inputs[str(slot.get("name", ""))] = links[slot["link"]]
+            link = slot.get("link") if isinstance(slot, dict) else None
+            if isinstance(link, int | str) and link in links:
+                inputs[str(slot.get("name", ""))] = links[link]
         _name_widgets(kind, node.get("widgets_values"), inputs)
-        graph[str(node["id"])] = {"class_type": kind, "inputs": inputs}
-    return graph or None
+        graph[f"{prefix}{node['id']}"] = {"class_type": kind, "inputs": inputs}
 
 
 def _name_widgets(kind: str, widgets: Any, inputs: dict[str, Any]) -> None:
