@@ -276,3 +276,21 @@ def test_sidecar_utf16_without_bom(tmp_path: Path, text: str, encoding: str) -> 
     path = jpeg(tmp_path, name="img.jpg")
     (tmp_path / "img.jpg.txt").write_bytes(text.encode(encoding))
     assert extract_metadata(path).prompt == text
+
+
+@pytest.mark.parametrize("text", [JAPANESE, RUSSIAN, "a plain ascii prompt"])
+def test_user_comment_unicode_header_with_a_utf8_body(text: str) -> None:
+    assert decode_user_comment(b"UNICODE\x00" + text.encode("utf-8")) == text
+
+
+def test_png_text_in_windows_1252(tmp_path: Path) -> None:
+    text = "\u201ca caf\u00e9\u201d \u2013 night\u2026"
+    path = tmp_path / "x.png"
+    path.write_bytes(png_bytes((b"tEXt", b"Description\x00" + text.encode("cp1252"))))
+    assert extract_metadata(path).prompt == text
+
+
+def test_xmp_empty_default_falls_back_to_a_language_with_text(tmp_path: Path) -> None:
+    packet = xmp('<dc:description><rdf:Alt><rdf:li xml:lang="x-default"></rdf:li>'
+                 '<rdf:li xml:lang="ru">' + RUSSIAN + "</rdf:li></rdf:Alt></dc:description>")
+    assert extract_metadata(jpeg(tmp_path, xmp=packet.encode("utf-8"))).prompt == RUSSIAN

@@ -106,12 +106,24 @@ def decode_user_comment(value: bytes | str, byte_order: str | None = None) -> st
         return checked(value, what)
     header, body = bytes(value[:8]), bytes(value[8:])
     if header.startswith(b"UNICODE"):
+        if body and b"\x00" not in body.rstrip(b"\x00") and _is_utf8(body.rstrip(b"\x00")):
+            # UTF-16 of ASCII always holds zero bytes and UTF-16 of other scripts is almost never
+            # valid UTF-8: this is a writer that put UTF-8 behind the UNICODE header
+            return checked(body.rstrip(b"\x00").decode("utf-8"), what)
         return decode_utf16(body, byte_order, what)
     if header.startswith(b"JIS"):
         return decode_jis(body, what)
     if header.startswith(b"ASCII") or header == b"\x00" * 8:
         return decode_legacy(body, what)
     return decode_legacy(bytes(value), what)  # no header: some writers store bare text
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def decode_jis(body: bytes, what: str) -> str:
@@ -148,8 +160,9 @@ def decode_legacy(data: bytes, what: str) -> str:
 
 def decode_latin1_field(text: str, what: str) -> str:
     """A field a reader decoded as Latin-1 (Pillow does so for PNG ``tEXt``/``zTXt`` and EXIF
-    ASCII fields) that may hold UTF-8 bytes: re-read as UTF-8 when the bytes are valid UTF-8,
-    else kept as Latin-1 (what the PNG standard prescribes)."""
+    ASCII fields) that may hold UTF-8 bytes: re-read as UTF-8 when the bytes are valid UTF-8;
+    else Latin-1 (what the PNG standard prescribes), or Windows-1252 when the text holds C1
+    control characters (0x80-0x9F: Windows' quotes, dashes and ellipsis)."""
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError:
@@ -157,7 +170,13 @@ def decode_latin1_field(text: str, what: str) -> str:
     try:
         return checked(raw.decode("utf-8"), what)
     except UnicodeDecodeError:
-        return checked(text, what)
+        pass
+    if any(0x80 <= byte <= 0x9F for byte in raw):
+        try:
+            return checked(raw.decode("cp1252"), what)
+        except UnicodeDecodeError:
+            pass
+    return checked(text, what)
 
 
 def decode_exif_ascii(value: bytes | str, what: str) -> str:

@@ -71,14 +71,15 @@ def _attribute(packet: str, name: str) -> str | None:
 
 
 def _value(content: str) -> str | None:
+    """A simple value, or of a list: the non-empty ``x-default`` item, else the first non-empty."""
     items = _list_items(content)
     if not items:
         return _unescape(content)
     for attributes, text in items:
         lang = _LANG.search(attributes)
-        if lang and lang.group(1).lower() == "x-default":
-            return _unescape(text)
-    return _unescape(items[0][1])
+        if lang and lang.group(1).lower() == "x-default" and (value := _unescape(text)):
+            return value
+    return next((value for _, text in items if (value := _unescape(text))), None)
 
 
 def _list_items(content: str) -> list[tuple[str, str]]:
