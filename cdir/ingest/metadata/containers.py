@@ -73,11 +73,18 @@ def _safely(reader: Callable[[Image.Image, RawMetadata], None], img: Image.Image
         log.debug("%s: unreadable metadata: %s", reader.__name__, exc)
 
 
+# Fields that never hold a prompt: text that does not decode there is not worth a report.
+_UNREPORTED = {"exif:Make", "exif:Model", "exif:Software"}
+
+
 def _decoded(raw: RawMetadata, key: str, decode: Callable[[], str]) -> None:
     try:
         raw.add(key, decode())
     except TextDecodeError as exc:
-        raw.issues.append(str(exc))
+        if key in _UNREPORTED:
+            log.debug("%s", exc)
+        else:
+            raw.issues.append(str(exc))
 
 
 def _exif_texts(img: Image.Image, raw: RawMetadata) -> None:
