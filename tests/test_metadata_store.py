@@ -133,3 +133,18 @@ def test_generation_markdown_of_a_map_point() -> None:
     assert "**Generated with:** ComfyUI" in text and "&lt;b&gt;castle" in text
     assert "Negative" not in text
     assert generation_markdown({"generator": None, "prompt": None, "negative_prompt": None}) == ""
+
+
+def test_reingest_keeps_the_prompt_of_an_item_whose_file_is_gone(tmp_path: Path, tiny: Models
+                                                                  ) -> None:
+    src, store_dir = source(tmp_path), tmp_path / "store"
+    ingest([src], store_dir, tiny, IngestConfig(captions="none"))
+    make_it_old(store_dir)
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.new("RGB", (64, 64), "gold").save(other / "new.png")
+    (src / "comfy.png").unlink()
+    ingest([other], store_dir, tiny, IngestConfig(captions="none"))
+    items = Store.load(store_dir).items.set_index("rel_path")
+    assert items.at["comfy.png", "prompt"] == NEGATIVE  # nothing to re-read: kept as it was
+    assert items.at["a1111.png", "prompt"] == "a red lighthouse"  # re-read from its file

@@ -193,13 +193,16 @@ def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray,
 
 
 def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) -> None:
+    """Apply the parsed generation metadata of ``rows``: from the cache, else parsed from the
+    files again (and cached). A row whose file is gone keeps the fields it has."""
     from concurrent.futures import ThreadPoolExecutor
 
     items = store.items
     shas = [str(items.at[r, "sha256"]) for r in rows]
     known = {sha: json.loads(text) for sha, text in
              cache.get_texts("image_info", METADATA_VERSION, shas).items()}
-    missing = [r for r, sha in zip(rows, shas, strict=True) if sha not in known]
+    missing = [r for r, sha in zip(rows, shas, strict=True)
+               if sha not in known and store.item_path(r).is_file()]
     if missing:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="cdir-meta") as pool:
             parsed = pool.map(lambda r: extract_metadata(store.item_path(r)).fields(), missing)
@@ -210,7 +213,8 @@ def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) 
         known.update(fresh)
         log.info("read the generation metadata of %d cached item(s) again", len(missing))
     for row, sha in zip(rows, shas, strict=True):
-        _apply_metadata(items, row, known[sha])
+        if sha in known:
+            _apply_metadata(items, row, known[sha])
 
 
 def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestConfig) -> None:
