@@ -181,6 +181,9 @@ def info(store: str | Path) -> dict[str, Any]:
         "classes": {str(k): int(v) for k, v in ok["class"].value_counts().sort_index().items()},
         "predicted_domains": int((ok["label_source"] == "predicted").sum()),
         "with_prompt": int(ok["prompt"].notna().sum()),
+        "with_negative_prompt": int(ok["negative_prompt"].notna().sum()),
+        "generators": {str(k): int(v) for k, v in
+                       ok["generator"].dropna().value_counts().sort_index().items()},
         "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
                    for r in items[items["status"] == "failed"].itertuples()],
     }

@@ -97,6 +97,12 @@ def _ingest_text(report: dict[str, Any]) -> str:
     counts = report["counts"]
     lines = [f"{report['store']}: {counts['n_ok']} images searchable, {counts['n_captioned']} "
              f"captioned ({report['added']} new, {report['embedded']} embedded now)"]
+    meta = report.get("metadata") or {}
+    if meta.get("with_prompt") or meta.get("generators"):
+        made = ", ".join(f"{k} {v}" for k, v in meta.get("generators", {}).items()) or "none"
+        lines.append(f"  prompts: {meta['with_prompt']} (negative prompts: "
+                     f"{meta['with_negative_prompt']}); generators: {made}")
+    lines += [f"  metadata not stored: {m['file']}: {m['reason']}" for m in meta.get("issues", [])]
     lines += [f"  failed: {f['file']}: {f['reason']}" for f in report["failed"]]
     lines += [f"  left out: {r['file']}: {r['reason']}" for r in report["rejected"]]
     return "\n".join(lines)

@@ -9,13 +9,11 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cdir.ingest.metadata import (
-    a1111_prompt,
-    comfyui_prompt,
-    decode_user_comment,
-    extract_prompt,
-    xmp_description,
-)
+from cdir.ingest.metadata.a1111 import parse_infotext
+from cdir.ingest.metadata.comfyui import graph_metadata
+from cdir.ingest.metadata.extract import extract_prompt
+from cdir.ingest.metadata.text_encodings import decode_user_comment
+from cdir.ingest.metadata.xmp import xmp_property
 
 USER_COMMENT, EXIF_IFD, IMAGE_DESCRIPTION = 0x9286, 0x8769, 0x010E
 
@@ -92,8 +90,15 @@ def test_a1111_parameters_keep_the_positive_prompt(tmp_path: Path) -> None:
 
 
 def test_a1111_without_negative_prompt() -> None:
-    assert a1111_prompt("a lighthouse\nSteps: 30, Seed: 5") == "a lighthouse"
-    assert a1111_prompt("Negative prompt: bad\nSteps: 30") is None
+    assert parse_infotext("a lighthouse\nSteps: 30, Seed: 5, Sampler: Euler").prompt == (
+        "a lighthouse")
+    only_negative = parse_infotext("Negative prompt: bad\nSteps: 30, Seed: 5, CFG scale: 7")
+    assert only_negative.prompt is None and only_negative.negative_prompt == "bad"
+
+
+def comfyui_prompt(graph: dict) -> str | None:
+    result = graph_metadata(graph)
+    return result.prompt if result else None
 
 
 def test_comfyui_prefers_the_positive_input(tmp_path: Path) -> None:
@@ -111,6 +116,12 @@ def test_comfyui_without_sampler_takes_the_longest_text() -> None:
     graph = comfy_graph("short", "the longest text of all")
     del graph["3"]
     assert comfyui_prompt(graph) == "the longest text of all"
+
+
+def test_comfyui_without_sampler_never_takes_text_that_feeds_a_negative_input() -> None:
+    graph = comfy_graph("short", "the longest text of all")
+    graph["3"]["inputs"].pop("positive")
+    assert comfyui_prompt(graph) == "short"
 
 
 def test_comfyui_sdxl_encoder() -> None:
@@ -207,11 +218,11 @@ def test_xmp_in_png(tmp_path: Path) -> None:
 
 def test_xmp_attribute_form() -> None:
     packet = '<rdf:Description dc:description="a &quot;quoted&quot; prompt"/>'
-    assert xmp_description(packet) == 'a "quoted" prompt'
+    assert xmp_property(packet, "dc:description") == 'a "quoted" prompt'
 
 
 def test_xmp_without_description() -> None:
-    assert xmp_description("<x:xmpmeta><dc:title>t</dc:title></x:xmpmeta>") is None
+    assert xmp_property("<x:xmpmeta><dc:title>t</dc:title></x:xmpmeta>", "dc:description") is None
 
 
 # --- files that are not images -------------------------------------------------------------------

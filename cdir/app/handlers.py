@@ -324,6 +324,9 @@ class AppActions:
         row = session.store.items.iloc[item_id]
         thumb = str(session.store.thumb_path(str(row["sha256"])))
         text = views.query_markdown(result)
+        generation = views.generation_markdown(
+            {k: row[k] for k in ("generator", "prompt", "negative_prompt")})
+        text = f"{text}  \n{generation}" if generation else text
         return thumb, text, views.cards_row("Its caption-matching neighbours", result.hits)
 
 

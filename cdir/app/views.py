@@ -25,12 +25,16 @@ def file_url(path: str) -> str:
 
 
 def card_html(hit: Hit, clickable: bool = True) -> str:
-    """One result: thumbnail, score, domain and class badges, caption, prompt."""
+    """One result: thumbnail, score, domain, class and generator badges, caption, prompt and
+    negative prompt."""
     attrs = f' data-id="{hit.id}" title="Click for more like this"' if clickable else ""
     badges = "".join(f'<span class="badge {kind}">{esc(v)}</span>'
-                     for kind, v in (("dom", hit.domain), ("cls", hit.label)) if v)
-    prompt = (f'<div class="prompt" title="{esc(hit.prompt)}">prompt: {esc(shorten(hit.prompt, 90))}'
-              "</div>" if hit.prompt else "")
+                     for kind, v in (("dom", hit.domain), ("cls", hit.label),
+                                     ("gen", hit.generator)) if v)
+    prompt = "".join(
+        f'<div class="{kind}" title="{esc(text)}">{label}: {esc(shorten(text, 90))}</div>'
+        for kind, label, text in (("prompt", "prompt", hit.prompt),
+                                  ("prompt negative", "negative", hit.negative_prompt)) if text)
     caption = esc(hit.caption) if hit.caption else '<i>caption pending…</i>'
     return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" alt="{esc(hit.rel_path)}"><div class="meta"><span class="score">'
             f'{hit.score:.3f}</span>{badges}</div><div class="cap">{caption}</div>{prompt}</div>')
@@ -87,16 +91,29 @@ def query_markdown(result: SearchResult) -> str:
     return "  \n".join(lines)
 
 
+def generation_markdown(item: dict[str, Any]) -> str:
+    """Markdown lines for an item's generator, prompt and negative prompt ("" when it has none;
+    values that are not text, such as missing ones, are left out)."""
+    lines = []
+    for key, label in (("generator", "Generated with"), ("prompt", "Prompt"),
+                       ("negative_prompt", "Negative prompt")):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            lines.append(f"**{label}:** {esc(shorten(value, 400))}")
+    return "  \n".join(lines)
+
+
 def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:
     rows = []
     for result in results:
         for h in result.hits:
             rows.append([h.rank, h.id, round(h.score, 4), h.domain, h.label, h.caption,
-                         h.prompt or "", h.rel_path])
+                         h.prompt or "", h.negative_prompt or "", h.generator or "", h.rel_path])
     return rows
 
 
-HITS_HEADERS = ["rank", "id", "score", "domain", "class", "caption", "prompt", "file"]
+HITS_HEADERS = ["rank", "id", "score", "domain", "class", "caption", "prompt",
+                "negative prompt", "generator", "file"]
 
 
 def collection_summary(info: dict[str, Any]) -> str:
@@ -113,6 +130,9 @@ def collection_summary(info: dict[str, Any]) -> str:
     ]
     if info.get("with_prompt"):
         lines.append(f"**With a generation prompt:** {info['with_prompt']}")
+    if info.get("generators"):
+        made = ", ".join(f"{k} ({v})" for k, v in info["generators"].items())
+        lines.append(f"**Generated with:** {made}")
     if info["failed"]:
         lines.append("\n**Files that could not be used:**\n")
         lines.append("| file | reason |\n|---|---|")

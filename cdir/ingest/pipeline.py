@@ -23,7 +23,9 @@ import pandas as pd
 from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.decode import DecodeLimits, file_sha256
 from cdir.ingest.grids import add_tile_items
-from cdir.ingest.reader import read_batches, read_one
+from cdir.ingest.metadata.extract import extract_metadata
+from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
+from cdir.ingest.reader import METADATA_VERSION, ImageInfo, read_batches, read_one
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.loaded import Models
@@ -75,6 +77,7 @@ class IngestReport:
     rejected: list[dict[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # see metadata_summary
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -161,13 +164,22 @@ def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
     for key in ("pixel_sha256", "phash", "width", "height"):
         items.at[row, key] = info[key]
     items.at[row, "phash_mirror"] = info.get("phash_mirror")  # absent in older cache entries
-    if info.get("prompt") and pd.isna(items.at[row, "prompt"]):
-        items.at[row, "prompt"] = info["prompt"]
     items.at[row, "status"], items.at[row, "error"] = "ok", None
 
 
-def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray) -> dict[int, Any]:
-    """Embeddings and decode info already known for ``rows``; returns {row: vector}."""
+def _apply_metadata(items: pd.DataFrame, row: int, meta: dict[str, Any]) -> None:
+    """The parsed generation metadata of a file: replaces what an earlier ingest stored."""
+    for key in METADATA_FIELDS:
+        items.at[row, key] = meta.get(key)
+
+
+def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray,
+                       workers: int = 2) -> dict[int, Any]:
+    """Embeddings and decode info already known for ``rows``; returns {row: vector}.
+
+    The generation metadata of these rows comes from the cache under :data:`METADATA_VERSION`;
+    rows cached by an older parser are parsed again from their files (metadata only, no pixels,
+    no model), so a re-ingest updates prompts without recomputing embeddings."""
     shas = [store.items.at[r, "sha256"] for r in rows]
     vectors = cache.get_vectors("image_emb", key, shas)
     infos = cache.get_texts("image_info", "v1", shas)
@@ -176,7 +188,33 @@ def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray) -
         if sha in vectors and sha in infos:
             _apply_info(store.items, row, json.loads(infos[sha]))
             found[row] = vectors[sha]
+    _cached_metadata(store, cache, list(found), workers)
     return found
+
+
+def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) -> None:
+    """Apply the parsed generation metadata of ``rows``: from the cache, else parsed from the
+    files again (and cached). A row whose file is gone keeps the fields it has."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = store.items
+    shas = [str(items.at[r, "sha256"]) for r in rows]
+    known = {sha: json.loads(text) for sha, text in
+             cache.get_texts("image_info", METADATA_VERSION, shas).items()}
+    missing = [r for r, sha in zip(rows, shas, strict=True)
+               if sha not in known and store.item_path(r).is_file()]
+    if missing:
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="cdir-meta") as pool:
+            parsed = pool.map(lambda r: extract_metadata(store.item_path(r)).fields(), missing)
+            fresh = {str(items.at[r, "sha256"]): meta
+                     for r, meta in zip(missing, parsed, strict=True)}
+        cache.put_texts("image_info", METADATA_VERSION,
+                        {sha: json.dumps(meta) for sha, meta in fresh.items()})
+        known.update(fresh)
+        log.info("read the generation metadata of %d cached item(s) again", len(missing))
+    for row, sha in zip(rows, shas, strict=True):
+        if sha in known:
+            _apply_metadata(items, row, known[sha])
 
 
 def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestConfig) -> None:
@@ -199,7 +237,7 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     """Fill ``store.image_emb`` for every readable item; returns how many were computed now."""
     items, key = store.items, embed_key(models)
     todo = np.flatnonzero(items["status"].to_numpy() != "failed")
-    vectors = _cached_image_work(store, cache, key, todo)
+    vectors = _cached_image_work(store, cache, key, todo, config.workers)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
     jobs = [partial(read_one, r, store.item_path(r),
@@ -225,8 +263,11 @@ def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: li
     cache.put_vectors("image_emb", key, shas, emb)
     cache.put_texts("image_info", "v1", {s: json.dumps(r.info.to_dict()) for s, r in
                                          zip(shas, good, strict=True)})
+    cache.put_texts("image_info", METADATA_VERSION, {s: json.dumps(r.info.metadata()) for s, r
+                                                     in zip(shas, good, strict=True)})
     for r, vec in zip(good, emb, strict=True):
         _apply_info(store.items, r.row, r.info.to_dict())
+        _apply_metadata(store.items, r.row, r.info.metadata())
         vectors[r.row] = vec
 
 
@@ -384,6 +425,7 @@ def ingest(
         cache.close()
     report.failed = failures(store)
     report.counts = store.counts()
+    report.metadata = metadata_summary(store)
     return report
 
 
@@ -399,6 +441,20 @@ def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig
     computed = caption_rows(store, models, cache, list(rows), config, progress, checkpoint)
     checkpoint()
     return computed
+
+
+def metadata_summary(store: Store) -> dict[str, Any]:
+    """What the files' generation metadata gave: how many readable items have a prompt and a
+    negative prompt, items per generator, and the files whose metadata text could not be
+    decoded (with the reason)."""
+    items = store.items[store.ok_mask()]
+    generators = items["generator"].dropna().value_counts().sort_index()
+    issues = items[items["metadata_issue"].notna()]
+    return {"with_prompt": int(items["prompt"].notna().sum()),
+            "with_negative_prompt": int(items["negative_prompt"].notna().sum()),
+            "generators": {str(k): int(v) for k, v in generators.items()},
+            "issues": [{"file": str(r.rel_path), "reason": str(r.metadata_issue)}
+                       for r in issues.itertuples()]}
 
 
 def failures(store: Store) -> list[dict[str, str]]:

@@ -44,6 +44,7 @@ from cdir.ingest.pipeline import (
     embed_key,
     failures,
     mark_failed,
+    metadata_summary,
     predict_domains,
     prepare_rows,
 )
@@ -384,6 +385,7 @@ def ingest_ray(
 
             ray.shutdown()
     report.failed, report.counts = failures(store), store.counts()
+    report.metadata = metadata_summary(store)
     return report
 
 

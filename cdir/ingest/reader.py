@@ -24,11 +24,15 @@ from cdir.ingest.decode import (
     save_jpeg_atomic,
 )
 from cdir.ingest.grids import crop_tile, detect_grid
-from cdir.ingest.metadata import extract_prompt
+from cdir.ingest.metadata.extract import extract_metadata
+from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 
 log = logging.getLogger(__name__)
 
 THUMB_SIDE = 256
+# Cache version of the parsed generation metadata (``image_info`` table): bumped whenever the
+# parsers change, so a re-ingest parses the files again while pixels and embeddings stay cached.
+METADATA_VERSION = "meta-v2"
 
 
 @dataclass
@@ -42,9 +46,17 @@ class ImageInfo:
     prompt: str | None
     phash_mirror: str | None = None  # pHash of the mirrored image (flipped copies)
     grid: list[list[int]] | None = None  # tile boxes when the image is a 2x2 grid
+    negative_prompt: str | None = None
+    generator: str | None = None  # the tool that made the image (A1111, ComfyUI, ...)
+    generation_settings: str | None = None  # the tool's other parameters, JSON text
+    metadata_issue: str | None = None  # why some metadata text was not stored
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def metadata(self) -> dict[str, str | None]:
+        """The parsed generation metadata fields (``cdir.ingest.metadata.result.FIELDS``)."""
+        return {key: getattr(self, key) for key in METADATA_FIELDS}
 
 
 @dataclass
@@ -84,9 +96,10 @@ def read_one(
     # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64 differ
     # on JPEG photos) at a tenth of the cost of hashing the full image (bench/bench_ingest.py)
     thumb = make_thumbnail(image, THUMB_SIDE)
+    meta = extract_metadata(path).fields()
     info = ImageInfo(pixel_sha256(image), perceptual_hash(thumb), image.width, image.height,
-                     extract_prompt(path), perceptual_hash(ImageOps.mirror(thumb)),
-                     [list(box) for box in grid] if grid else None)
+                     meta.pop("prompt"), perceptual_hash(ImageOps.mirror(thumb)),
+                     [list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         save_jpeg_atomic(thumb, thumb_path)
     tensor = preprocess(image) if preprocess is not None else None

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
+from cdir.ingest.reader import METADATA_VERSION
 from cdir.store.cache import CACHE_FILE, TABLES, Cache, text_key
 from cdir.store.collection import (
     IMAGE_EMB_FILE,
@@ -177,6 +179,7 @@ def merge_shard_into_cache(path: Path, cache: Cache, embed_key: str, caption_key
     keys = [shard.keys[i] for i in ok]
     cache.put_vectors("image_emb", embed_key, keys, shard.matrix("image_emb")[ok])
     cache.put_texts("image_info", "v1", {shard.keys[i]: str(shard.infos[i]) for i in ok})
+    cache.put_texts("image_info", METADATA_VERSION, _metadata(shard, ok))
     captions = {k: c for k, c in zip(shard.keys, shard.captions, strict=True) if c is not None}
     cache.put_texts("caption", caption_key, captions)
     texts = [i for i, t in enumerate(shard.texts) if t]
@@ -185,6 +188,17 @@ def merge_shard_into_cache(path: Path, cache: Cache, embed_key: str, caption_key
     shutil.rmtree(path, ignore_errors=True)
     return MergeStats(len(shard), len(captions), shard.failures(),
                       float(shard.meta.get("seconds", 0.0)))
+
+
+def _metadata(shard: Any, ok: Sequence[int]) -> dict[str, str]:
+    """{key: parsed generation metadata JSON} from the shard's decode infos (infos written by an
+    older worker, without the metadata fields, are left for the main process to parse)."""
+    found = {}
+    for i in ok:
+        info = json.loads(str(shard.infos[i]))
+        if isinstance(info, dict) and all(k in info for k in METADATA_FIELDS):
+            found[shard.keys[i]] = json.dumps({k: info[k] for k in METADATA_FIELDS})
+    return found
 
 
 # --------------------------------------------------------------------------------- whole stores

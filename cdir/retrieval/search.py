@@ -71,9 +71,12 @@ class Hit:
     domain: str | None
     label: str | None
     caption: str | None
-    prompt: str | None
+    prompt: str | None  # the positive generation prompt
     width: int
     height: int
+    negative_prompt: str | None = None
+    generator: str | None = None  # the tool that made the image (A1111, ComfyUI, ...)
+    generation_settings: str | None = None  # the tool's other parameters, JSON text
 
 
 @dataclass
@@ -232,7 +235,9 @@ class Searcher:
         return Hit(rank_, int(item["id"]), round(float(score), 6), str(item["path"]),
                    str(item["rel_path"]), str(self.store.thumb_path(str(item["sha256"]))),
                    _text(item["domain"]), _text(item["class"]), _text(item["caption"]),
-                   _text(item["prompt"]), int(item["width"]), int(item["height"]))
+                   _text(item["prompt"]), int(item["width"]), int(item["height"]),
+                   _text(item["negative_prompt"]), _text(item["generator"]),
+                   _text(item["generation_settings"]))
 
     # ---------------------------------------------------------------------------- galleries
     def gallery(self, options: SearchOptions) -> GalleryVectors:

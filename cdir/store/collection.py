@@ -57,7 +57,11 @@ COLUMNS: dict[str, str] = {
     "label_source": "string",  # folder | manifest | predicted | none
     "caption": "string",
     "caption_source": "string",  # model | manifest
-    "prompt": "string",  # generation prompt embedded in the file, if any
+    "prompt": "string",  # positive generation prompt embedded in the file (or its sidecar)
+    "negative_prompt": "string",  # negative generation prompt, if any
+    "generator": "string",  # the tool that made the image: A1111, ComfyUI, NovelAI, ...
+    "generation_settings": "string",  # the tool's other parameters (sampler, seed...), JSON
+    "metadata_issue": "string",  # why some metadata text was not stored (undecodable), if so
     "status": "string",  # ok | failed
     "error": "string",
     "parent_id": "int64",  # for tiles of a grid image: the grid's id, else -1
