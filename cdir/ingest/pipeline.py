@@ -25,7 +25,7 @@ from cdir.ingest.decode import DecodeLimits, file_sha256
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.metadata.extract import extract_metadata
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
-from cdir.ingest.reader import METADATA_VERSION, ImageInfo, read_batches, read_one
+from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.loaded import Models
