@@ -106,6 +106,9 @@ def test_default_list_is_curated() -> None:
         ("sketch with a horse", "a horse"),  # a preposition left dangling at the start
         ("a dog sketch , on grass", "a dog, on grass"),  # punctuation joins the word before
         ("a sketch of X", "X"),  # a capital X is a word like any other
+        ("sketch: and a dog", "a dog"),  # a colon, a semicolon or a dash, then a connector
+        ("sketch; and a dog", "a dog"),
+        ("sketch - and a dog", "a dog"),
     ],
 )
 def test_what_a_removal_leaves_dangling_is_tidied(caption: str, expected: str) -> None:
