@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from required import missing
 from served import served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,11 +27,8 @@ QUERY = REPO / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg
 
 
 def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("Chromium is missing: .ci/run installs it with apt-get install chromium")
-    pytest.skip("Chromium not installed (apt-get install chromium)")
+    if not Path(CHROMIUM).exists():
+        missing("Chromium", "apt-get install chromium; .ci/run installs it")
 
 
 @pytest.fixture(scope="module")

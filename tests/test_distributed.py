@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from drawn import draw_collection
+from required import missing
 
 from cdir import cli
 from cdir.ingest.pipeline import IngestConfig, ingest
@@ -24,7 +25,10 @@ from cdir.models.loaded import load_models
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.collection import Store
 
-ray = pytest.importorskip("ray")
+try:
+    import ray
+except ImportError:
+    missing("Ray", "pip install -r requirements-dev.txt", module_level=True)
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"

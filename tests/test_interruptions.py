@@ -27,7 +27,7 @@ from drawn import CLASSES, draw_collection
 from cdir import api
 from cdir.app.handlers import AppActions, as_gr_error
 from cdir.app.workspace import Workspace
-from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.pipeline import STEP_DELAY_ENV, IngestConfig, ingest
 from cdir.models.loaded import Models
 from cdir.store.cache import CACHE_FILE, Cache
 from cdir.store.collection import (
@@ -45,10 +45,11 @@ COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "domain", "class"
 # Checkpoint after every caption batch of 2: many store writes for a kill to land in.
 RESUMABLE = IngestConfig(caption_batch_size=2, workers=1, checkpoint_seconds=0.0,
                          shared_cache=False)
+STEP_DELAY = 0.3  # seconds a killed run pauses after each batch
 RUNNER = """
 import sys
 from cdir.api import get_models
-from cdir.ingest.pipeline import IngestConfig, ingest
+from cdir.ingest.pipeline import STEP_DELAY_ENV, IngestConfig, ingest
 config = IngestConfig(caption_batch_size=2, workers=1, checkpoint_seconds=0.0, shared_cache=False)
 ingest([sys.argv[1]], sys.argv[2], get_models("tiny"), config)
 """
@@ -98,9 +99,12 @@ def _progress(store: Path) -> int:
     return (len(list(thumbs.iterdir())) if thumbs.is_dir() else 0) + _cached_captions(store)
 
 
-def _run(src: Path, store: Path, log: Path) -> subprocess.Popen[bytes]:
+def _run(src: Path, store: Path, log: Path, step_delay: float = 0.0) -> subprocess.Popen[bytes]:
+    """The ingest in a process of its own; ``step_delay`` seconds after each embedding or
+    captioning batch (the pipeline's test-only STEP_DELAY_ENV hook)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": "off",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           STEP_DELAY_ENV: str(step_delay)}
     with log.open("ab") as err:
         return subprocess.Popen([sys.executable, "-c", RUNNER, str(src), str(store)], cwd=REPO,
                                 env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -120,6 +124,31 @@ def _kill_when(proc: subprocess.Popen[bytes], store: Path, target: int, delay: f
     return True
 
 
+def test_the_step_delay_hook_pauses_after_batches_only_when_set(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cdir.ingest import pipeline
+
+    calls: list[tuple[int, int, str]] = []
+    slept: list[float] = []
+    monkeypatch.setattr(pipeline.time, "sleep", slept.append)
+
+    def report(done: int, total: int, stage: str) -> None:
+        calls.append((done, total, stage))
+
+    for unset in ("", "0", "soon"):
+        monkeypatch.setenv(STEP_DELAY_ENV, unset)
+        assert pipeline._slowed(report) is report
+    assert "ignoring CDIR_TEST_STEP_DELAY='soon'" in caplog.text
+    monkeypatch.setenv(STEP_DELAY_ENV, "0.25")
+    slowed = pipeline._slowed(report)
+    for stage in ("hashing", "embedding images", "captioning", "embedding captions"):
+        slowed(1, 2, stage)
+    assert [c[2] for c in calls] == ["hashing", "embedding images", "captioning",
+                                     "embedding captions"]
+    assert slept == [0.25, 0.25]
+
+
 @pytest.mark.slow
 def test_killed_three_times_at_random_moments_ends_as_one_run(tmp_path: Path, tiny: Models) -> None:
     src, store, log = source(tmp_path / "src"), tmp_path / "killed", tmp_path / "stderr.txt"
@@ -127,16 +156,18 @@ def test_killed_three_times_at_random_moments_ends_as_one_run(tmp_path: Path, ti
     rng = random.Random(7)
     # progress runs 0..12 (thumbnails) then 12..24 (captions): kill once in each stretch, once
     # anywhere, each a random few milliseconds after the mark (often in the middle of a write).
+    # The killed runs pause STEP_DELAY s after each batch, and at least 3 batches remain after
+    # any mark, so a kill always lands before the ingest could end: no race with its end.
     targets = sorted([rng.randint(1, n_images - 1), rng.randint(n_images + 1, 2 * n_images - 3),
                       rng.randint(1, 2 * n_images - 3)])
     kills, seen = 0, []
     for target in targets:
-        proc = _run(src, store, log)
-        if _kill_when(proc, store, target, rng.uniform(0.0, 0.15)):
+        proc = _run(src, store, log, step_delay=STEP_DELAY)
+        if _kill_when(proc, store, target, rng.uniform(0.0, STEP_DELAY / 2)):
             kills += 1
         seen.append((target, _progress(store), consistent(store)))
     print(f"kills (target, progress, items in the store): {seen}")
-    assert kills >= 3, (seen, log.read_text(errors="replace")[-2000:])
+    assert kills == 3, (seen, log.read_text(errors="replace")[-2000:])
 
     final = _run(src, store, log)
     assert final.wait(timeout=600) == 0, log.read_text(errors="replace")[-2000:]

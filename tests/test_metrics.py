@@ -118,3 +118,26 @@ def test_top_k_order_matches_the_full_ranking() -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="shape"):
         query_metrics(np.zeros((2, 3)), np.zeros((2, 4), bool), ks=(1,))
+
+
+# ------------------------------------------------------------- what the mutation check asked for
+
+
+def test_no_query_at_all_gives_empty_metrics() -> None:
+    """A domain pair where no query can be measured: empty arrays, not an error."""
+    metrics = metrics_from_ranks([], (1, 5))
+    assert metrics.average_precision.shape == (0,) and metrics.n_relevant.shape == (0,)
+    assert {k: v.shape for k, v in metrics.precision.items()} == {1: (0,), 5: (0,)}
+
+
+def test_truthy_relevance_counts_once() -> None:
+    assert precision_at_k([2, 0, 1], 3) == 1.0  # 2 relevant, both in the top 3
+    assert average_precision([0, 5, 1]) == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_orders_are_integer_indices_and_relevance_stays_boolean() -> None:
+    scores = np.array([[0.1, 0.9, 0.5, 0.7]], dtype=np.float32)
+    top = top_k_order(scores, 2)
+    assert top.dtype == np.int64 and top.tolist() == [[1, 3]]
+    ranked = ranked_relevance(scores, [[True, False, True, False]])
+    assert ranked.dtype == bool and ranked.tolist() == [[False, False, True, True]]

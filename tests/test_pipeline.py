@@ -18,7 +18,7 @@ from drawn import CLASSES, DOMAINS, draw_collection, draw_image
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
+from cdir.ingest.pipeline import STEP_DELAY_ENV, IngestConfig, IngestReport, ingest
 from cdir.ingest.source_files import SourceError
 from cdir.models.loaded import Models, load_models
 from cdir.retrieval.search import Searcher, SearchOptions
@@ -233,7 +233,9 @@ def _cached_captions(store: Path) -> int:
 
 
 def _start_cli_ingest(src: Path, store: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": "off",
+    # a pause after each batch (the pipeline's test-only hook): the kill below always lands
+    # while captioning is under way, never after the ingest ended
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": "off", STEP_DELAY_ENV: "0.3",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "cdir", "ingest", str(src), "--store", str(store),
                "--preset", "tiny", "-q"]

@@ -150,13 +150,6 @@ def test_umap_tiny_inputs_lower_n_neighbors(n: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("numba_cache")
-def test_warm_up_umap_runs() -> None:
-    assert projection.warm_up_umap() >= 0.0
-    assert "umap" in sys.modules
-
-
-@pytest.mark.slow
 def test_tsne_keeps_clusters_apart_and_handles_tiny_input() -> None:
     x, labels = clusters(n=120)
     xy = project(x, ProjectionConfig(method="tsne"))

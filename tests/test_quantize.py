@@ -4,6 +4,7 @@ that it reaches the models through the CLI, the API and a saved model directory.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +99,18 @@ def test_int8_applies_to_a_model_loaded_from_a_saved_directory(
     models = load_models("tiny", tmp_path, device="cpu", quantize="int8")
     assert quantized_linears(models.captioner.model) > 0
     assert len(models.captioner.caption(images)) == 2
+
+
+def test_int8_captions_are_made_of_words(tiny_int8: Models, images: list[Image.Image]) -> None:
+    """The same word-pattern check as the float32 captions (tests/test_models.py): quantising
+    must not turn the decoder's output into sub-word debris or empty strings."""
+    drawings = [*images, *(draw_image(d, c, 2) for d, c in (("clipart", "cross"),
+                                                             ("sketch", "square")))]
+    captions = tiny_int8.captioner.caption(drawings)
+    assert len(captions) == len(drawings)
+    for caption in captions:
+        assert re.fullmatch(r"[a-z]+( [a-z]+)+", caption), caption
+        assert len(caption.split()) >= 3
 
 
 def test_saving_int8_models_is_refused(tiny_int8: Models, tmp_path: Path) -> None:

@@ -201,3 +201,111 @@ def test_stale_index_is_ignored(caplog) -> None:
 
 def test_query_vector_may_be_a_row() -> None:
     assert rows(rank({"image": E[2][None, :]}, make_gallery(), RankRequest("image", k=1))) == [2]
+
+
+# ------------------------------------------------------------- what the mutation check asked for
+
+
+class HighestTiesIndex(ExactIndex):
+    """An index that, among rows tied at the cut, returns the HIGHEST ids (as an approximate
+    index may), ordering what it returns by score then id: ranking must fetch past the tie."""
+
+    def _search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None):  # noqa: ANN202
+        scores = queries @ self._vectors.T
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        out_s, out_i = [], []
+        for row in scores:
+            order = np.lexsort((-np.arange(len(row)), -row))[:k]  # ties: highest id first
+            order = order[np.lexsort((order, -row[order]))]  # then returned by score, id
+            out_s.append(row[order])
+            out_i.append(order)
+        return np.array(out_s, np.float32), np.array(out_i, np.int64)
+
+
+def test_a_tie_at_the_cut_goes_to_the_lower_rows_whatever_the_index_returns() -> None:
+    image = np.tile(E[0], (6, 1))
+    image[0] = E[1]  # row 0 is the best; rows 1..5 tie below it
+    index = HighestTiesIndex(D)
+    index.add(image)
+    gallery = GalleryVectors(image, indexes={"image": index})
+    query = {"image": unit(E[0] + 2 * E[1])}
+    assert rows(rank(query, gallery, RankRequest("image", k=2))) == [0, 1]
+    assert rows(rank(query, gallery, RankRequest("image", k=3))) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_one_or_no_allowed_row(index_kind) -> None:
+    gallery = make_gallery(index_kind)
+    one = np.zeros(6, dtype=bool)
+    one[4] = True
+    assert rows(rank(QUERY, gallery, RankRequest("image", k=3, allowed=one))) == [4]
+    assert rank(QUERY, gallery, RankRequest("image", k=3, allowed=np.zeros(6, bool))) == []
+
+
+def test_the_callers_masks_are_not_modified() -> None:
+    allowed, exclude = np.ones(6, dtype=bool), np.zeros(6, dtype=bool)
+    exclude[1] = True
+    rank(QUERY, make_gallery(), RankRequest("image", k=3, allowed=allowed, exclude=exclude))
+    assert allowed.all() and exclude.tolist() == [False, True, False, False, False, False]
+
+
+def test_a_missing_query_vector_before_a_present_one_is_skipped() -> None:
+    query = {"text": None, "caption": None, "image": E[3]}
+    assert rows(rank(query, make_gallery(), RankRequest("image", k=1))) == [3]
+
+
+@pytest.mark.parametrize("shape", [(2, D // 2), (1, 1, D)])
+def test_a_query_vector_of_the_right_size_but_wrong_shape_is_refused(shape) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"must have shape ({D},), got {shape}")):
+        rank({"image": np.ones(shape)}, make_gallery(), RankRequest("image"))
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_float64_inputs_rank_as_float32(index_kind) -> None:
+    gallery = GalleryVectors(E[:6].astype(np.float64), E[8:14].astype(np.float64))
+    assert gallery.image.dtype == gallery.caption.dtype == np.float32
+    if index_kind is not None:
+        gallery = make_gallery(index_kind)
+    query = {"image": E[2].astype(np.float64)}
+    assert rank(query, gallery, RankRequest("image", k=1)) == [(2, pytest.approx(1.0))]
+
+
+def test_one_non_finite_row_leaves_the_others_valid() -> None:
+    image = E[:6].copy()
+    image[2, 0] = np.nan
+    gallery = GalleryVectors(image)
+    assert gallery.valid("image").tolist() == [True, True, False, True, True, True]
+
+
+def test_the_error_messages_in_full() -> None:
+    gallery = make_gallery()
+    cases = [
+        (lambda: GalleryVectors(np.ones(3)),
+         "gallery image matrix must have shape (N, D), got (3,)"),
+        (lambda: GalleryVectors(E[:6], E[:5]),
+         f"gallery caption matrix must have shape (6, {D}), got (5, {D})"),
+        (lambda: GalleryVectors(E[:6], has_caption=np.ones(6, int)),
+         "has_caption must be a bool mask of shape (6,), got int64 (6,)"),
+        (lambda: gallery.matrix("text"), "unknown gallery vector kind 'text'; use image, caption"),
+        (lambda: rank(QUERY, gallery, RankRequest("image", exclude=np.ones(6, int))),
+         "exclude must be a bool mask of shape (6,), got int64 (6,)"),
+        (lambda: rank({"image": E[1]}, gallery, RankRequest("text")),
+         "mode 'text' needs the query's text vector: give a text query (--text), or use "
+         "--mode image"),
+        (lambda: rank(QUERY, GalleryVectors(np.zeros((3, D))), RankRequest("image")),
+         "mode 'image' reads the gallery's image vectors: none of these images could be "
+         "embedded; re-run ingest"),
+    ]
+    for call, message in cases:
+        with pytest.raises((ValueError, ModeError)) as error:
+            call()
+        assert str(error.value) == message
+
+
+def test_the_stale_index_warning_in_full(caplog) -> None:
+    gallery = GalleryVectors(E[:6], indexes={"image": build_index(E[:4])})
+    with caplog.at_level(logging.WARNING, logger="cdir.retrieval.ranking"):
+        rank({"image": E[5]}, gallery, RankRequest("image", k=1))
+    assert caplog.messages == [
+        f"ignoring the stale image index (4 x {D} vs 6 x {D} vectors); scanning exactly"]

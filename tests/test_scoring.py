@@ -184,3 +184,74 @@ def test_bad_fusion_weights(spec: str, message: str) -> None:
 def test_direct_construction_is_validated_too() -> None:
     with pytest.raises(ModeError, match="unknown modes"):
         FusionWeights({"fusion": 1.0})
+
+
+# ------------------------------------------------------------- what the mutation check asked for
+
+
+def test_the_fusion_error_messages_in_full() -> None:
+    with pytest.raises(ModeError) as unknown:
+        FusionWeights.parse("text=1")
+    assert str(unknown.value) == (
+        "fusion weights name unknown modes ['text']; use image, caption, caption-caption")
+    with pytest.raises(ModeError) as zero:
+        FusionWeights.parse("image=0")
+    assert str(zero.value) == "fusion needs at least one non-zero weight"
+    with pytest.raises(ModeError) as twice:
+        FusionWeights.parse("image=0.5=1")  # only the first '=' separates name and weight
+    assert str(twice.value) == ("fusion weights must look like 'image=0.5,caption=1': "
+                                "could not convert string to float: '0.5=1'")
+
+
+def test_fusion_of_captions_alone_needs_only_the_query_caption() -> None:
+    only = FusionWeights.parse("caption=1")
+    assert required_query_kinds("fusion", only) == {"caption"}
+    assert required_query_kinds("fusion", FusionWeights.parse("image=1")) == {"image"}
+
+
+def test_standardise_each_row_of_several_and_a_single_1d_row() -> None:
+    scores = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0]])
+    z = standardise(scores)
+    np.testing.assert_allclose(z[0], [-(1.5**0.5), 0.0, 1.5**0.5])
+    np.testing.assert_allclose(z[1], [-(0.5**0.5), -(0.5**0.5), 2**0.5])
+    np.testing.assert_allclose(standardise(scores[0]), z[0])  # one row given as 1-D
+
+
+def test_standardise_computes_in_float64_whatever_the_input() -> None:
+    scores = np.array([[0.1, 0.2, 0.7]], dtype=np.float32)
+    exact = scores.astype(np.float64)
+    want = (exact - exact.mean()) / exact.std()
+    got = standardise(scores)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_masks_given_as_zeros_and_ones_are_masks_not_indices() -> None:
+    scores = np.array([[1.0, 5.0, 3.0]])
+    np.testing.assert_allclose(standardise(scores, np.array([1, 0, 1])),
+                               [[-1.0, -np.inf, 1.0]])
+    _, gallery = orthonormal_case()
+    query = {"image": E[0][None, :]}
+    out = score_matrix("image", query, gallery, valid={"image": np.array([1, 0, 1, 1])})
+    np.testing.assert_array_equal(out, [[1.0, -np.inf, 0.0, 0.0]])
+
+
+def test_raw_scores_stay_float32_for_float64_inputs() -> None:
+    """(Q, N) score matrices of an evaluation are large: they are computed in float32."""
+    gallery = {"image": E[:4].astype(np.float64)}
+    assert base_scores("image", {"image": E[0].astype(np.float64)}, gallery).dtype == np.float32
+
+
+def test_fusion_of_several_queries_at_once_matches_one_by_one() -> None:
+    query, gallery = orthonormal_case()
+    two = {"image": np.stack([E[1], E[2]]), "caption": np.stack([query["caption"], E[5]])}
+    both = score_matrix("fusion", two, gallery)
+    for i in range(2):
+        one = score_matrix("fusion", {k: v[i] for k, v in two.items()}, gallery)
+        np.testing.assert_allclose(both[i], one[0])
+
+
+def test_fusion_without_any_query_vector_is_a_mode_error() -> None:
+    _, gallery = orthonormal_case()
+    with pytest.raises(ModeError, match="needs a image vector"):
+        score_matrix("fusion", {"image": None, "caption": None}, gallery)

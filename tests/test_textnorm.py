@@ -93,3 +93,34 @@ def test_default_list_is_curated() -> None:
     for phrase in ("a sketch of", "clipart", "3d render", "illustration", "drawing", "painting"):
         assert phrase in DEFAULT_STYLE_WORDS
     assert hash(neutral) == hash(Neutraliser())  # frozen: usable as a cache key
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("the cartoon dog", "the dog"),  # "the" is never changed by a/an agreement
+        ("an anime owl", "an owl"),  # "an" kept before a vowel
+        ("an anime elephant", "an elephant"),
+        ("a dog and sketch", "a dog"),  # a connector left dangling at the end
+        ("a dog - sketch", "a dog"),  # a dash left dangling
+        ("sketch with a horse", "a horse"),  # a preposition left dangling at the start
+        ("a dog sketch , on grass", "a dog, on grass"),  # punctuation joins the word before
+        ("a sketch of X", "X"),  # a capital X is a word like any other
+        ("sketch: and a dog", "a dog"),  # a colon, a semicolon or a dash, then a connector
+        ("sketch; and a dog", "a dog"),
+        ("sketch - and a dog", "a dog"),
+    ],
+)
+def test_what_a_removal_leaves_dangling_is_tidied(caption: str, expected: str) -> None:
+    assert neutral(caption) == expected
+
+
+def test_only_the_first_hash_starts_a_comment() -> None:
+    assert Neutraliser.from_text("pencil # a note # with two hashes\nsketch").words == (
+        "pencil", "sketch")
+
+
+def test_the_key_of_a_list_is_pinned() -> None:
+    """Cached neutralised embeddings are stored under this key: it changes only on purpose
+    (bump ``_KEY_VERSION`` with the rules, and update this value)."""
+    assert Neutraliser(("sketch",)).key() == "3ead198dfb4f"

@@ -215,9 +215,9 @@ class _Extractor:
                 scratch.unlink()
 
     def _copy(self, zf: zipfile.ZipFile, member: _Member, dest: Path) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.parent.resolve().is_relative_to(self._real_root):
+        if not dest.parent.resolve().is_relative_to(self._real_root):  # before mkdir: a
             raise SourceError(f"refusing {self.archive}: entry {member.shown} escapes the folder")
+        dest.parent.mkdir(parents=True, exist_ok=True)  # symlinked folder must not get one
         with dest.open("xb") as out:
             try:
                 with zf.open(member.info) as src:

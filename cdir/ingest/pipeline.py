@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,33 @@ class IngestReport:
 
 def _noop(done: int, total: int, stage: str) -> None:
     return None
+
+
+# Test-only hook: seconds to pause after each embedding or captioning batch (see _slowed).
+STEP_DELAY_ENV = "CDIR_TEST_STEP_DELAY"
+_SLOWED_STAGES = ("embedding images", "captioning")
+
+
+def _slowed(progress: Progress) -> Progress:
+    """``progress``, followed by a pause of ``$CDIR_TEST_STEP_DELAY`` seconds after each
+    embedding or captioning batch. Only the tests that kill an ingest set it
+    (tests/test_interruptions.py, tests/test_pipeline.py), so that the kill always lands in the
+    middle of the ingest instead of racing its end; unset, ``progress`` is returned as it is."""
+    value = os.environ.get(STEP_DELAY_ENV, "")
+    try:
+        delay = float(value) if value else 0.0
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number of seconds", STEP_DELAY_ENV, value)
+        return progress
+    if delay <= 0:
+        return progress
+
+    def slowed(done: int, total: int, stage: str) -> None:
+        progress(done, total, stage)
+        if stage in _SLOWED_STAGES:
+            time.sleep(delay)
+
+    return slowed
 
 
 def embed_key(models: Models) -> str:
@@ -405,7 +433,7 @@ def ingest(
     """Add ``sources`` to the collection at ``store_dir`` (created if needed)."""
     if config.captions not in CAPTION_MODES:
         raise ValueError(f"captions must be one of {', '.join(CAPTION_MODES)}")
-    progress = progress or _noop
+    progress = _slowed(progress or _noop)
     clock = time.monotonic()
     store, report = prepare_rows(sources, store_dir, models, config, progress)
     cache = Cache.for_store(store.root, config.shared_cache)
