@@ -115,6 +115,7 @@ def _ingest_text(report: dict[str, Any]) -> str:
              f"captioned ({report['added']} new, {report['embedded']} embedded now)"]
     lines += [f"  failed: {f['file']}: {f['reason']}" for f in report["failed"]]
     lines += [f"  left out: {r['file']}: {r['reason']}" for r in report["rejected"]]
+    lines += [f"  note: {note}" for note in report.get("notes", [])]
     return "\n".join(lines)
 
 

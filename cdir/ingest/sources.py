@@ -54,7 +54,7 @@ def scan_sources(
         if path.is_dir():
             result.files += _scan_folder(path, result.rejected)
         elif is_zip_name(path.name):
-            result.files += _scan_zip(path, Path(extract_dir), limits, taken, result.rejected)
+            result.files += _scan_zip(path, Path(extract_dir), limits, taken, result)
         else:
             loose.append(path)
     result.files += _scan_loose(loose, result.rejected)
@@ -150,10 +150,11 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _scan_zip(
-    path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], rejected: Rejected
+    path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], result: ScanResult
 ) -> list[SourceFile]:
     """Extract ``path`` (see :func:`extract_archive`) and list its images with their labels."""
-    target, rels = extract_archive(path, extract_dir, limits, taken, rejected)
+    target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected,
+                                   result.notes)
     files = labelled((rel, target / rel) for rel in rels if is_image_name(rel))
     apply_root_manifest(files, target)
     return files
