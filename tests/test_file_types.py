@@ -197,3 +197,34 @@ def test_the_name_picks_which_files_are_read(tmp_path: Path) -> None:
     assert [f.rel_path for f in result.files] == ["a.jfif", "b.jpe", "c.heic", "d.avif",
                                                   "e.mpo", "f.apng"]
     assert [name for name, _ in result.rejected] == ["g.xcf"]
+
+
+# --- through ingest: the duplicates the handed cases expect --------------------------------------
+
+
+def groups_of(folder: Path, store_dir: Path, tiers: tuple[str, ...]) -> list[set[str]]:
+    from cdir.duplicates.finder import DedupConfig, find_groups
+    from cdir.ingest.pipeline import IngestConfig, ingest
+    from cdir.models.loaded import load_models
+    from cdir.store.collection import Store
+
+    ingest([folder], store_dir, load_models("tiny", device="cpu"),
+           IngestConfig(captions="none", predict_domains=False))
+    store = Store.load(store_dir)
+    assert (store.items["status"] == "ok").all()
+    rel = dict(zip(store.items["id"], store.items["rel_path"], strict=True))
+    return [{rel[m] for m in g.members} for g in find_groups(store, DedupConfig(tiers=tiers))]
+
+
+def test_case_13_ingested_as_exact_duplicates(tmp_path: Path) -> None:
+    folder = case_input("13")
+    assert groups_of(folder, tmp_path / "store", ("exact",)) == [
+        {"P1000001.JPG", "same_scene_plain.jpg"}]
+
+
+def test_case_12_rotations_found_as_duplicates(tmp_path: Path) -> None:
+    folder = case_input("12")
+    groups = groups_of(folder, tmp_path / "store", ("exact", "perceptual"))
+    names = {"baked_rotation.png", "exif_rotation.png", "baked_rotation.jpg", "exif_rotation.jpg"}
+    assert {"baked_rotation.png", "exif_rotation.png"} in groups  # the same pixels once upright
+    assert any(group == names for group in groups)
