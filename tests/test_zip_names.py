@@ -221,3 +221,51 @@ def test_ingest_report_names_the_assumed_code_page(tmp_path: Path) -> None:
     items = Store.load(tmp_path / "store").items
     assert sorted(zip(items["domain"], items["class"], strict=True)) == [
         ("照片", "狗"), ("照片", "猫"), ("素描", "猫")]
+
+
+# --- zips found inside a source folder (ingest) --------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["09", "10"])
+def test_cases_09_10_as_folders_holding_the_zip(tmp_path: Path, case: str) -> None:
+    folder = case_input(case)
+    result = scan_sources([folder], tmp_path / "x", zips_in_folders=True)
+    expected = {
+        "09": {"sketch/cat/c1.png": ("sketch", "cat"), "sketch/dog/d1.png": ("sketch", "dog"),
+               "photo/cat/c2.png": ("photo", "cat")},
+        "10": {"写真/猫/ねこ1.png": ("写真", "猫"), "写真/犬/いぬ1.png": ("写真", "犬"),
+               "スケッチ/猫/ねこ2.png": ("スケッチ", "猫"), "写真/猫/表紙.png": ("写真", "猫")},
+    }
+    assert labels(result) == expected[case] and result.rejected == []
+
+
+def test_zips_in_a_folder_are_labelled_from_their_layout(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sets").mkdir(parents=True)
+    (folder / "loose.png").write_bytes(png_bytes())
+    (folder / "sets" / "sketch.zip").write_bytes(zip_bytes({"sketch/aircraft/1.png": png_bytes()}))
+    (folder / "sets" / "photos.zip").write_bytes(zip_bytes({"cat/3.png": png_bytes(),
+                                                            "dog/4.png": png_bytes()}))
+    (folder / "sets" / "office.zip").write_bytes(zip_bytes({"Art/Alarm/2.png": png_bytes()}))
+    legacy_zip(folder / "ru.zip", LAYOUTS["cp1251"][:1], "cp1251")
+    (folder / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    result = scan_sources([folder], tmp_path / "x", zips_in_folders=True)
+    assert labels(result) == {
+        "loose.png": (None, None),
+        "sets/sketch/aircraft/1.png": ("sketch", "aircraft"),
+        "sets/photos/cat/3.png": ("photos", "cat"),  # shallow: the zip's name is the domain
+        "sets/photos/dog/4.png": ("photos", "dog"),
+        "sets/Art/Alarm/2.png": ("Art", "Alarm"),
+        "Фото/Кошки/кошка1.png": ("Фото", "Кошки"),
+    }
+    assert "not a valid zip" in dict(result.rejected)["broken.zip"]
+    assert result.notes == ["names in ru.zip read as cp1251"]
+
+
+def test_without_the_option_a_zip_in_a_folder_is_left_out(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "set.zip").write_bytes(zip_bytes({"a/b/1.png": png_bytes()}))
+    result = scan_sources([folder], folder)  # as cdir.evaluation scans a tree: nothing written
+    assert result.files == [] and "add it as a source" in dict(result.rejected)["set.zip"]
+    assert sorted(p.name for p in folder.iterdir()) == ["set.zip"]

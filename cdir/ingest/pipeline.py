@@ -343,7 +343,7 @@ def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: M
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
     scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest)
+                        config.manifest, zips_in_folders=True)
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
     report.notes = list(scan.notes)
     files = scan.files if config.only is None else [f for f in scan.files
