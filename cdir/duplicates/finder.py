@@ -163,9 +163,8 @@ def apart_unless_close(metric: Metric, check: PixelCheck) -> Metric:
 
     def score(i: int, rows: np.ndarray) -> np.ndarray:
         values = metric.score(i, rows)
-        for n in np.flatnonzero(metric.passes(values)):
-            if int(rows[n]) != i and not check.close(i, int(rows[n])):
-                values[n] = worst
+        passing = np.flatnonzero(metric.passes(values) & (rows != i))
+        values[passing[~check.close_many(i, rows[passing])]] = worst
         return values
 
     return Metric(score, metric.threshold, metric.higher_is_closer)

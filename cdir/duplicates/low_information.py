@@ -100,6 +100,26 @@ class PixelCheck:
             diff = min(diff, float(np.abs(sa.thumb - sb.mirror).mean()))
         return diff <= self.config.close_max
 
+    def close_many(self, a: int, others: np.ndarray) -> np.ndarray:
+        """:meth:`close` of ``a`` with each of ``others`` (positions), as a bool array."""
+        out = np.ones(len(others), dtype=bool)
+        sa = self.signature(a)
+        if sa is None or not len(others):
+            return out
+        sigs = [self.signature(int(b)) for b in others]
+        known = np.array([sig is not None for sig in sigs])
+        if not known.any():
+            return out
+        thumbs = np.stack([sig.thumb for sig in sigs if sig is not None])
+        low = np.array([sig.detail <= self.config.detail_max for sig in sigs if sig is not None])
+        low |= sa.detail <= self.config.detail_max
+        diff = np.abs(thumbs - sa.thumb).mean(axis=(1, 2, 3))
+        if self.mirror:
+            mirrors = np.stack([sig.mirror for sig in sigs if sig is not None])
+            diff = np.minimum(diff, np.abs(mirrors - sa.thumb).mean(axis=(1, 2, 3)))
+        out[known] = ~low | (diff <= self.config.close_max)
+        return out
+
     def _read(self, row: int) -> Signature | None:
         from PIL import Image
 
