@@ -105,6 +105,7 @@ def _ingest_text(report: dict[str, Any]) -> str:
     lines += [f"  metadata not stored: {m['file']}: {m['reason']}" for m in meta.get("issues", [])]
     lines += [f"  failed: {f['file']}: {f['reason']}" for f in report["failed"]]
     lines += [f"  left out: {r['file']}: {r['reason']}" for r in report["rejected"]]
+    lines += [f"  note: {note}" for note in report.get("notes", [])]
     return "\n".join(lines)
 
 

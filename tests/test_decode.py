@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from cdir.ingest.decode import (
+    HEIF_NEEDS,
+    HEIF_SUPPORTED,
     DecodeError,
     DecodeLimits,
     file_sha256,
@@ -109,10 +111,11 @@ def test_svg_is_unsupported(tmp_path: Path) -> None:
     assert reason_of(path) == "unsupported format SVG: convert it to PNG"
 
 
-def test_heic_is_unsupported(tmp_path: Path) -> None:
+def test_broken_heic_says_why(tmp_path: Path) -> None:
     path = tmp_path / "IMG_0001.HEIC"
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
-    assert reason_of(path) == "unsupported format HEIC: convert to JPEG"
+    expected = "corrupt HEIC: cannot read its image" if HEIF_SUPPORTED else HEIF_NEEDS
+    assert reason_of(path) == expected
 
 
 def test_formats_outside_the_allow_list_are_refused(tmp_path: Path) -> None:
@@ -315,7 +318,8 @@ def test_save_jpeg_atomic_leaves_no_temp_file_on_failure(
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("a.JPG", True), ("x.tiff", True), ("dir/b.webp", True), ("c.svg", False), ("d", False)],
+    [("a.JPG", True), ("x.tiff", True), ("dir/b.webp", True), ("c.svg", False), ("d", False),
+     ("e.jfif", True), ("f.JPE", True), ("g.heic", True), ("h.avif", True), ("i.mpo", True)],
 )
 def test_is_image_name(name: str, expected: bool) -> None:
     assert is_image_name(name) is expected

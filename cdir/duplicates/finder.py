@@ -4,7 +4,9 @@
 |--------------|-----------------------------------------------------------|--------------------|
 | `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table       |
 | `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.store.knn`` graph |
-|              | of 64 bits (also against the mirrored image's hash)       |                    |
+|              | of 64 bits (also against the mirrored image's hash); for  |                    |
+|              | a flat or nearly flat image, its 8x8 colour thumbnail is  |                    |
+|              | also close (``cdir.duplicates.low_information``)          |                    |
 | `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
 
 The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``). ImageHash is
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cdir.duplicates.low_information import LowInfoConfig, PixelCheck
 from cdir.store.knn import cosine_knn, hamming_knn
 
 if TYPE_CHECKING:
@@ -76,6 +79,8 @@ class DedupConfig:
     semantic_min_similarity: float = DEFAULT_SEMANTIC_MIN_SIMILARITY
     k: int = 10
     mirror: bool = True  # perceptual: also compare each hash with the mirrored image's hash
+    # perceptual: flat images pass only when their pixels are close (None: trust every pHash)
+    low_info: LowInfoConfig | None = field(default_factory=LowInfoConfig)
     index: IndexConfig | None = None  # semantic kNN index (default: cdir.store.index's auto choice)
 
     def __post_init__(self) -> None:
@@ -149,6 +154,20 @@ def grid_positions(store: Store, rows: np.ndarray) -> np.ndarray:
     position = {int(i): n for n, i in enumerate(items["id"].to_numpy()[rows])}
     parents = items["parent_id"].to_numpy()[rows]
     return np.array([position.get(int(p), -1) for p in parents], dtype=np.int64)
+
+
+def apart_unless_close(metric: Metric, check: PixelCheck) -> Metric:
+    """``metric`` under which a pair with a low-information image (flat, nearly flat) passes
+    only when :meth:`PixelCheck.close` finds their pixels close: such images all hash alike."""
+    worst = -np.inf if metric.higher_is_closer else np.inf
+
+    def score(i: int, rows: np.ndarray) -> np.ndarray:
+        values = metric.score(i, rows)
+        passing = np.flatnonzero(metric.passes(values) & (rows != i))
+        values[passing[~check.close_many(i, rows[passing])]] = worst
+        return values
+
+    return Metric(score, metric.threshold, metric.higher_is_closer)
 
 
 def cosine_metric(emb: np.ndarray, threshold: float) -> Metric:
@@ -307,6 +326,9 @@ def perceptual_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
         return []
     hashes, mirrors = perceptual_hashes(store, rows, config.mirror)
     metric = hamming_metric(hashes, mirrors, config.perceptual_max_distance)
+    if config.low_info is not None:
+        metric = apart_unless_close(metric, PixelCheck(store, rows, config.mirror,
+                                                       config.low_info))
     metric = apart_from_grids(metric, grid_positions(store, rows))
     values, nbr = hamming_knn(hashes, mirrors, config.k)
     return _to_groups("perceptual", store, rows, graph_groups(values, nbr, metric))

@@ -28,6 +28,7 @@ from cdir.ingest.source_files import (
     silently_ignored,
     unsupported_reason,
 )
+from cdir.ingest.zip_names import name_decoder
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,17 @@ class ArchiveLimits:
 
 
 def extract_archive(
-    path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], rejected: Rejected
+    path: Path,
+    extract_dir: Path,
+    limits: ArchiveLimits,
+    taken: set[str],
+    rejected: Rejected,
+    notes: list[str] | None = None,
 ) -> tuple[Path, list[str]]:
     """Extract ``path`` into ``extract_dir/<stem>``; return that folder and the POSIX paths of
-    what was written, relative to it.
+    what was written, relative to it. ``notes`` receives one line per archive (this one or a
+    zip inside it) whose names were read in a legacy code page, e.g. "names in x.zip read as
+    cp932".
 
     The folder is reused only for the same archive (same entries, sizes and CRCs); another zip
     with the same name goes to ``<stem>-2``, so files extracted earlier are never replaced by
@@ -56,7 +64,7 @@ def extract_archive(
     with _open_zip(path) as archive:
         fingerprint = _fingerprint(archive)
         target = _extraction_dir(extract_dir, path.stem or "archive", fingerprint, taken)
-        rels = _extract_into(archive, path.name, target, fingerprint, limits, rejected)
+        rels = _extract_into(archive, path.name, target, fingerprint, limits, rejected, notes)
     return target, rels
 
 
@@ -65,12 +73,15 @@ def is_zip_name(name: str) -> bool:
     return Path(name).suffix.lower() == ".zip"
 
 
-def extract_zip(path: Path, dest: Path, limits: ArchiveLimits, rejected: Rejected) -> list[str]:
+def extract_zip(
+    path: Path, dest: Path, limits: ArchiveLimits, rejected: Rejected,
+    notes: list[str] | None = None,
+) -> list[str]:
     """Extract the images, sidecars and manifests of the zip at ``path`` into ``dest``; return
     their POSIX paths relative to ``dest``. A single wrapper folder is dropped, and zips inside
-    the zip are unpacked one level deep into a folder named after them."""
+    the zip are unpacked one level deep (see :func:`_nested_prefix` for where)."""
     with _open_zip(path) as archive:
-        extractor = _Extractor(path.name, Path(dest), limits, rejected)
+        extractor = _Extractor(path.name, Path(dest), limits, rejected, notes)
         extractor.extract(archive, PurePosixPath(), path.name, depth=0)
     return extractor.written
 
@@ -92,6 +103,7 @@ def _extract_into(
     fingerprint: str,
     limits: ArchiveLimits,
     rejected: Rejected,
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Extract into a hidden partial folder, then swap it in for ``target``: a refused or
     interrupted extraction leaves nothing behind."""
@@ -100,7 +112,7 @@ def _extract_into(
     prefix = f".{target.name}."
     partial = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=target.parent))
     try:
-        extractor = _Extractor(name, partial, limits, rejected)
+        extractor = _Extractor(name, partial, limits, rejected, notes)
         extractor.extract(archive, PurePosixPath(), name, depth=0)
         (partial / _MARKER).write_text(fingerprint, encoding="utf-8")
         _remove(target)
@@ -153,8 +165,10 @@ class _Extractor:
     """Writes the members of one archive (and of the zips inside it) under ``root``, keeping
     count of members and bytes against the limits across all of them."""
 
-    def __init__(self, archive: str, root: Path, limits: ArchiveLimits, rejected: Rejected):
+    def __init__(self, archive: str, root: Path, limits: ArchiveLimits, rejected: Rejected,
+                 notes: list[str] | None = None):
         self.archive, self.root, self.limits, self.rejected = archive, root, limits, rejected
+        self.notes = notes if notes is not None else []
         self._real_root = root.resolve()
         self.members = self.declared = self.actual = 0
         self.written: list[str] = []
@@ -164,19 +178,26 @@ class _Extractor:
         """Write the members of ``zf`` under ``root / prefix`` (``shown`` names it to the user)."""
         infos = zf.infolist()
         self._check_declared(infos)
-        members = [m for info in infos if (m := self._plan(info, shown, depth)) is not None]
+        decoding, decode = name_decoder(infos)
+        if decoding.legacy:
+            self.notes.append(f"names in {shown} read as {decoding.encoding}")
+        members = [m for info in infos
+                   if (m := self._plan(info, decode(info), shown, depth)) is not None]
         stem = PurePosixPath(shown).stem
-        wrapper = _wrapper([m.rel for m in members if m.shapes_layout()], stem, depth > 0)
+        layout = [m.rel for m in members if m.shapes_layout()]
+        wrapper = _wrapper(layout, stem, depth > 0)
+        if depth:
+            prefix = _nested_prefix(prefix, [_strip(rel, wrapper) for rel in layout])
         for member in members:
             rel = prefix / _strip(member.rel, wrapper)
             if member.is_zip:
                 self._extract_nested(zf, member, rel)
             else:
-                self._write_member(zf, member, rel)
+                self._write_member(zf, member, rel, renumber=depth > 0)
 
-    def _plan(self, info: zipfile.ZipInfo, shown: str, depth: int) -> _Member | None:
-        """What to do with one entry; unwanted entries are recorded in ``rejected``."""
-        name = _member_name(info)
+    def _plan(self, info: zipfile.ZipInfo, name: str, shown: str, depth: int) -> _Member | None:
+        """What to do with one entry (``name`` decoded); unwanted entries go to ``rejected``."""
+        name = nfc(name)
         shown = f"{shown}/{name}"
         rel = _safe_member_path(name)
         if info.is_dir() or (rel is not None and any(is_junk(part) for part in rel.parts)):
@@ -187,8 +208,14 @@ class _Extractor:
             return None
         return _Member(info, shown, rel, is_zip_name(rel.name))
 
-    def _write_member(self, zf: zipfile.ZipFile, member: _Member, rel: PurePosixPath) -> None:
+    def _write_member(self, zf: zipfile.ZipFile, member: _Member, rel: PurePosixPath,
+                      renumber: bool = False) -> None:
+        """Write one member; a path already written by another zip in the zip is numbered
+        (``a (2).jpg``), a repeated entry of the same zip is skipped."""
         key = rel.as_posix()
+        if key in self._taken and renumber:
+            rel = _numbered(rel, self._taken)
+            key = rel.as_posix()
         if key in self._taken:
             self.rejected.append((member.shown, "duplicate entry in archive: kept the first"))
             return
@@ -201,12 +228,12 @@ class _Extractor:
         self.written.append(key)
 
     def _extract_nested(self, zf: zipfile.ZipFile, member: _Member, rel: PurePosixPath) -> None:
-        """Unpack a zip inside the zip into the folder ``<its name without .zip>``."""
+        """Unpack a zip inside the zip beside it (see :func:`_nested_prefix`)."""
         scratch = self.root / f".nested-{len(self.written)}-{self.members}.zip"
         try:
             self._copy(zf, member, scratch)
             with zipfile.ZipFile(scratch) as inner:
-                self.extract(inner, rel.parent / rel.stem, member.shown, depth=1)
+                self.extract(inner, rel, member.shown, depth=1)
         except _MEMBER_ERRORS as exc:
             self.rejected.append((member.shown, f"cannot read nested archive: {exc}"))
         finally:
@@ -296,16 +323,27 @@ _MEMBER_ERRORS = (
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name with ``/`` separators; UTF-8 names stored without the UTF-8 flag (as
-    some zip tools do) are decoded as UTF-8 rather than cp437."""
-    name = info.filename
-    if not info.flag_bits & 0x800:
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return nfc(name.replace("\\", "/"))
+def _nested_prefix(zip_rel: PurePosixPath, layout: list[PurePosixPath]) -> PurePosixPath:
+    """Where the content of the zip at ``zip_rel`` (inside the outer zip) goes.
+
+    Labels come from the inner zip's own layout, as for a zip given as a source: when its
+    images lie in ``<domain>/<class>/`` folders, the inner zip's name is dropped
+    (``outer.zip: inner.zip: photo/car/a.jpg`` is domain ``photo``, class ``car``); when they
+    lie less deep, the zip's name stands for the missing domain folder, as DomainNet's
+    per-domain zips need (``sketch.zip: aircraft/2.png`` is ``sketch/aircraft/2.png``).
+    """
+    depths = [len(rel.parts) - 1 for rel in layout
+              if rel.name not in MANIFEST_NAMES and not is_zip_name(rel.name)]
+    if depths and min(depths) >= 2:
+        return zip_rel.parent
+    return zip_rel.parent / zip_rel.stem
+
+
+def _numbered(rel: PurePosixPath, taken: set[str]) -> PurePosixPath:
+    number = 2
+    while (candidate := rel.with_name(f"{rel.stem} ({number}){rel.suffix}")).as_posix() in taken:
+        number += 1
+    return candidate
 
 
 def _safe_member_path(name: str) -> PurePosixPath | None:
@@ -340,17 +378,18 @@ def _wrapper(rels: list[PurePosixPath], stem: str, nested: bool) -> str | None:
 
     ``OfficeHome.zip: OfficeHome/Art/Alarm/1.jpg`` drops ``OfficeHome`` (still domain/class
     below it) and ``photos.zip: photos/1.jpg`` drops ``photos``; but DomainNet's
-    ``clipart.zip: clipart/aircraft/1.jpg`` keeps ``clipart``, which is the domain. A zip inside
-    a zip is unpacked into a folder named after it, so there only a wrapper of that same name
-    is dropped. A manifest moves with the wrapper but does not count towards the depths.
+    ``clipart.zip: clipart/aircraft/1.jpg`` keeps ``clipart``, which is the domain. In a zip
+    inside a zip, a wrapper named like that zip is dropped too (its name may stand for the
+    domain, see :func:`_nested_prefix`), as is one above ``<domain>/<class>/`` folders. A
+    manifest moves with the wrapper but does not count towards the depths.
     """
     tops = {rel.parts[0] for rel in rels}
     depths = {len(rel.parts) - 1 for rel in rels if rel.name not in MANIFEST_NAMES}
     if len(tops) != 1 or not depths or any(len(rel.parts) < 2 for rel in rels):
         return None
     top = tops.pop()
-    if nested:
-        return top if top.casefold() == stem.casefold() else None
+    if nested:  # the zip's own name may stand for the domain (see _nested_prefix)
+        return top if top.casefold() == stem.casefold() or min(depths) >= 3 else None
     return top if min(depths) >= 3 or max(depths) == 1 else None
 
 

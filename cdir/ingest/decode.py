@@ -1,9 +1,12 @@
 """Turn an image file into an RGB ``PIL.Image`` or a :class:`DecodeError` with a readable reason.
 
 Every image in cdir goes through :func:`load_rgb`: EXIF orientation applied, transparency on white,
-CMYK and 16-bit converted, the first frame of animations, and the format detected from the
-content (a PNG named ``.jpg`` is fine). Broken, truncated, oversized or unsupported files raise
-:class:`DecodeError`; no other exception escapes, so a caller records the failure and moves on.
+CMYK and 16-bit converted, the first frame of animations (and the primary picture of a camera's
+MPO), and the format detected from the file's signature, never from its name: a PNG named ``.jpg``,
+a JPEG named ``.jfif`` or ``.jpe`` are fine; the name only picks which files a scan looks at
+(:data:`SUPPORTED_EXTENSIONS`). HEIC/HEIF is read through pillow-heif when it is installed.
+Broken, truncated, oversized or unsupported files raise :class:`DecodeError`; no other exception
+escapes, so a caller records the failure and moves on.
 """
 
 from __future__ import annotations
@@ -31,16 +34,36 @@ log = logging.getLogger(__name__)
 # Image.init() and fail with KeyError('MPO').
 Image.init()
 
+
+def _register_heif() -> bool:
+    """Register pillow-heif's HEIF opener (https://github.com/bigcat88/pillow_heif) if installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+HEIF_SUPPORTED = _register_heif()
+AVIF_SUPPORTED = bool(features.check("avif"))
+
+# File names a scan picks up; whether a file is an image, and of which format, is then decided
+# by its content. JPEG also comes as .jfif (browsers, Windows), .jpe, .jif, .jfi, and as .mpo.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".jfif", ".jpe", ".jif", ".jfi", ".mpo", ".png", ".apng", ".webp", ".gif",
+     ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".hif"}
 )
 
 # Formats Pillow may use to open a file (JPEG includes MPO). Anything else (EPS would run
 # Ghostscript, PSD, ...) is refused even when Pillow could read it: the allow-list keeps untrusted
 # uploads on well-tested decoders.
-SAFE_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF") + (
-    ("AVIF",) if features.check("avif") else ()
+SAFE_FORMATS: tuple[str, ...] = (
+    ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")
+    + (("AVIF",) if AVIF_SUPPORTED else ())
+    + (("HEIF",) if HEIF_SUPPORTED else ())
 )
+HEIF_NEEDS = "HEIC needs pillow-heif: install it (pip install pillow-heif) or convert to JPEG"
 
 WHITE = (255, 255, 255)
 _HEAD_BYTES = 512
@@ -55,9 +78,10 @@ _TRANSPOSE_FOR_ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# ISO-BMFF brands (bytes 8..12 after "ftyp") of formats Pillow cannot read here.
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+# ISO-BMFF brands (in the "ftyp" box: the major brand, then the compatible ones).
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+_IMAGE_CONTAINER_BRANDS = {b"mif1", b"msf1"}
 
 
 @dataclass(frozen=True)
@@ -199,11 +223,15 @@ def _unidentified_reason(head: bytes) -> str:
     if not head:
         return "empty file (0 bytes)"
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIF_BRANDS:
-            return "unsupported format HEIC: convert to JPEG"
-        if brand in _AVIF_BRANDS:
-            return "unsupported format AVIF: convert to JPEG or PNG"
+        brands = _ftyp_brands(head)
+        if brands & _HEIF_BRANDS:
+            return HEIF_NEEDS if not HEIF_SUPPORTED else "corrupt HEIC: cannot read its image"
+        if brands & _AVIF_BRANDS:
+            if not AVIF_SUPPORTED:
+                return "unsupported format AVIF: this Pillow lacks AVIF, convert to JPEG or PNG"
+            return "corrupt AVIF: cannot read its image"
+        if brands & _IMAGE_CONTAINER_BRANDS:
+            return "unsupported HEIF image coding: convert to JPEG or PNG"
         return "not an image: the file is a video or other ISO media file"
     known = _known_signature(head)
     if known:
@@ -213,7 +241,19 @@ def _unidentified_reason(head: bytes) -> str:
         if b"<svg" in lowered:
             return "unsupported format SVG: convert it to PNG"
         return "not an image: the file is text"
-    return "not an image: the content is not a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+    return f"not an image: the content is not a supported format ({_format_names()})"
+
+
+def _format_names() -> str:
+    names = ["JPEG", "PNG", "WebP", "GIF", "BMP", "TIFF"]
+    return ", ".join(names + ["AVIF"] * AVIF_SUPPORTED + ["HEIC"] * HEIF_SUPPORTED)
+
+
+def _ftyp_brands(head: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO-BMFF ``ftyp`` box at the start of ``head``."""
+    size = int.from_bytes(head[:4], "big")
+    end = min(max(size, 16), len(head))
+    return {head[8:12]} | {head[i : i + 4] for i in range(16, end - 3, 4)}
 
 
 def _known_signature(head: bytes) -> str | None:

@@ -4,14 +4,28 @@ A grid is recognised at its centre lines only, in two ways:
 
 * **seams**: a thin band of uniform pixels (a gap or a line) crosses the whole image at the
   vertical *and* the horizontal middle, with image content right beside it on both sides (so a
-  plain background is not a seam);
+  plain background is not a seam), or, when no jump is found either, on one side (the two tiles
+  below a seam may both start with a plain sky);
 * **abutting tiles** (images of 256 pixels and more): no gap, but the pixel jump across the
   exact middle column and row is many times the jumps just beside them (compared with columns of
-  the same 8-pixel phase too, so JPEG block edges do not count), in each half of both lines and
-  in at least half of the rows (an object's edge that happens to lie on the middle covers less).
+  the same 8-pixel phase too, so JPEG block edges do not count), in at least one half of each
+  line (two tiles may match colours along theirs) and in at least 35 % of the rows.
 
 Both lines must be found, and split the image into four tiles of (nearly) equal size. Only the
-middle is searched, so the check costs a few milliseconds whatever the image size.
+middle is searched, so the check costs a few milliseconds whatever the image size. A split found
+there is then checked against what a grid is, so patterns are not taken for grids:
+
+* **four distinct pictures**: no two tiles are the same picture, or one the negative of the other
+  (a checkerboard, a wallpaper tiled 2x2 or 4x4);
+* **the middle lines are the only ones**: no other straight line crosses the whole image as
+  strongly (a checkerboard of 6x6 squares, bricks, window panes, a comic page of 3 columns);
+* **no frame**: the layout does not sit inside a uniform margin (comic pages and collages have
+  one; Midjourney grids run to the image's edges).
+
+That decides the layout (:func:`detect_grid`, also used to crop a tile). Whether a layout is
+split into tile items at ingest also needs evidence that it is a generator's grid
+(:mod:`cdir.ingest.grid_evidence`: a Midjourney size, a prompt, or an upscale in the collection
+that matches a tile), so a 2x2 collage of holiday photos stays one item.
 
 Tiles are numbered 1..4 row-major (Midjourney's U1..U4: top left, top right, bottom left, bottom
 right). At ingest each tile of a grid becomes an item of its own (``tile`` = N, ``parent_id`` = the
@@ -29,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cdir.ingest.grid_evidence import grid_evidence
+
 if TYPE_CHECKING:
     import pandas as pd
     from PIL import Image
@@ -45,8 +61,9 @@ TILE_SEPARATOR = "#tile"
 
 @dataclass(frozen=True)
 class GridConfig:
-    """Thresholds of :func:`detect_grid` (checked on every image of ``assets/examples`` and on
-    JPEG-compressed grids in ``tests/test_grids.py``)."""
+    """Thresholds of :func:`detect_grid` (checked on every image of ``assets/examples``, on
+    JPEG-compressed grids in ``tests/test_grids.py``, and measured on the layouts of
+    ``scripts/make_grid_set.py`` by ``bench/bench_grids.py``)."""
 
     min_side: int = 64  # smaller images are never grids
     centre_tolerance: float = 0.02  # a seam's middle may be this fraction of the side off-centre
@@ -57,9 +74,14 @@ class GridConfig:
     edge_ratio: float = 4.0  # abutting tiles: the step across the middle vs the usual step
     half_ratio: float = 1.5  # ... and in each half of the line at least this
     min_edge: float = 6.0  # ... and at least this many grey levels on average
-    jump_coverage: float = 0.5  # ... standing out in at least this share of the rows
+    jump_coverage: float = 0.35  # ... standing out in at least this share of the rows
+    halves_needed: int = 1  # ... and in this many halves of the line (tiles may match in one)
+    seam_one_side: bool = True  # then a seam with content on one side only (a shared sky)
     min_jump_side: int = 256  # abutting tiles are only looked for from this size on
     band: int = 40  # least half-width (pixels) of the strip examined around each middle line
+    same_tiles: float = 4.0  # tiles closer than this (mean grey levels, 16x16) are one picture
+    other_line: float = 0.5  # another full line this strong (vs the middle one) means a pattern
+    validate: bool = True  # check the split against what grids are (False: the split alone)
 
 
 def detect_grid(image: Image.Image, config: GridConfig = GridConfig()) -> list[Box] | None:
@@ -74,8 +96,16 @@ def detect_grid(image: Image.Image, config: GridConfig = GridConfig()) -> list[B
     if ys is None:
         return None
     (x_end, x_start), (y_end, y_start) = xs, ys
-    return [(0, 0, x_end, y_end), (x_start, 0, width, y_end),
-            (0, y_start, x_end, height), (x_start, y_start, width, height)]
+    boxes = [(0, 0, x_end, y_end), (x_start, 0, width, y_end),
+             (0, y_start, x_end, height), (x_start, y_start, width, height)]
+    if not config.validate:
+        return boxes
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    if _repeated_tiles(image, boxes, config) or _framed(grey, config):
+        return None
+    if _other_lines(grey, xs, config) or _other_lines(grey.T, ys, config):
+        return None
+    return boxes
 
 
 def crop_tile(image: Image.Image, tile: int, config: GridConfig = GridConfig()) -> Image.Image:
@@ -115,11 +145,76 @@ def _split(strip: tuple[np.ndarray, int], side: int, config: GridConfig) -> tupl
     """(end of the first tile, start of the second) along ``side``, from a seam or a jump."""
     pixels, offset = strip
     middle = side / 2 - offset  # the middle line in strip coordinates
-    found = _seam(pixels, middle, side, config) or _jump(pixels, middle, side, config)
+    found = (_seam(pixels, middle, side, config, both_sides=True)
+             or _jump(pixels, middle, side, config)
+             or (_seam(pixels, middle, side, config, both_sides=False)
+                 if config.seam_one_side else None))
     if found is None:
         return None
     end, start = found[0] + offset, found[1] + offset
     return (end, start) if abs(end - (side - start)) <= 2 + side // 100 else None
+
+
+# ------------------------------------------------------------------------------ what grids are
+def _repeated_tiles(image: Image.Image, boxes: list[Box], config: GridConfig) -> bool:
+    """Whether two tiles are one picture, its mirror image, or its negative (16x16 grey): the
+    quadrants of checkerboards and of wallpapers tiled plainly or mirrored."""
+    from PIL import Image as PILImage
+
+    tiles = [np.asarray(image.crop(box).convert("L").resize((16, 16), PILImage.Resampling.BOX),
+                        dtype=np.float32) for box in boxes]
+    for a in range(4):
+        for b in range(a + 1, 4):
+            other = tiles[b]
+            for seen in (other, 255.0 - other, other[:, ::-1], other[::-1, :], other[::-1, ::-1]):
+                if float(np.abs(tiles[a] - seen).mean()) < config.same_tiles:
+                    return True
+    return False
+
+
+def _framed(grey: np.ndarray, config: GridConfig) -> bool:
+    """Whether all four outer edges are uniform lines (a comic page's or a collage's margin)."""
+    edges = (grey[:2, :], grey[-2:, :], grey[:, :2].T, grey[:, -2:].T)
+    for edge in edges:
+        uniform = np.abs(edge - np.median(edge)) <= config.seam_tolerance
+        if uniform.mean() < config.seam_fraction:
+            return False
+    return True
+
+
+def _other_lines(grey: np.ndarray, split: tuple[int, int], config: GridConfig) -> bool:
+    """Whether the image repeats a line pattern across the middle split: away from it, a column
+    that is a line across the whole image (a jump standing out over the whole height, at least
+    ``other_line`` as strong as the split's, or a thin uniform run between content) has a
+    partner one tile further on, as the squares of a checkerboard, bricks, grout and panels
+    have. A line in one picture only (two seascapes' horizons at one height) has none."""
+    height, width = grey.shape
+    end, start = split
+    margin = max(4, width // 50)
+    steps = np.abs(np.diff(grey, axis=1))  # (rows, width - 1)
+    strength = steps.mean(axis=0)
+    middle = float(strength[max(0, end - 1):start + 1].max())
+    cover = (np.abs(steps - np.median(steps, axis=1, keepdims=True)) > 6).mean(axis=0)
+    away = np.ones(len(strength), bool)
+    away[max(0, end - margin):start + margin] = False
+    away[:margin] = away[-margin:] = False
+    lines = away & (strength >= max(config.other_line * middle,
+                                    config.edge_ratio * float(np.median(strength)),
+                                    config.min_edge)) & (cover >= config.jump_coverage)
+    share = _uniform_share(grey, config.seam_tolerance)
+    for run_start, run_end in _runs(share >= config.seam_fraction):
+        if (run_end - run_start <= max(2, config.max_seam * width) and away[run_start]
+                and run_start >= margin and run_end <= width - margin):
+            beside = (share[max(0, run_start - 3):run_start].min(),
+                      share[run_end:run_end + 3].min())
+            if max(beside) < config.content_fraction:
+                lines[run_start:min(run_end, len(lines))] = True
+    found = np.flatnonzero(lines)
+    return bool(len(found)) and bool(np.isin(found + start, _widen(found, 2)).any())
+
+
+def _widen(positions: np.ndarray, by: int) -> np.ndarray:
+    return np.unique((positions[:, None] + np.arange(-by, by + 1)[None, :]).ravel())
 
 
 # -------------------------------------------------------------------------------------- seams
@@ -129,8 +224,8 @@ def _uniform_share(pixels: np.ndarray, tolerance: float) -> np.ndarray:
     return (np.abs(pixels - median) <= tolerance).mean(axis=0)
 
 
-def _seam(pixels: np.ndarray, middle: float, side: int, config: GridConfig
-          ) -> tuple[int, int] | None:
+def _seam(pixels: np.ndarray, middle: float, side: int, config: GridConfig,
+          both_sides: bool = True) -> tuple[int, int] | None:
     """A thin run of uniform columns near the middle with content columns on both sides."""
     share = _uniform_share(pixels, config.seam_tolerance)
     uniform = share >= config.seam_fraction
@@ -142,7 +237,10 @@ def _seam(pixels: np.ndarray, middle: float, side: int, config: GridConfig
         if abs((start + end) / 2 - middle) > config.centre_tolerance * side + 1:
             continue
         beside = (share[max(0, start - 3):start].min(), share[end:end + 3].min())
-        if max(beside) < config.content_fraction:  # 3 pixels: resampling blurs a seam's edges
+        # 3 pixels: resampling blurs a seam's edges; with one side, the tiles of a row may
+        # share a plain edge (a sky)
+        content = max(beside) if both_sides else min(beside)
+        if content < config.content_fraction:
             return start, end
     return None
 
@@ -168,7 +266,8 @@ def _jump(pixels: np.ndarray, middle: float, side: int, config: GridConfig
     for boundary in sorted({int(np.floor(middle)), int(np.ceil(middle))}):
         j = boundary - 1  # step j goes from column j to column j + 1
         if (_jump_ratio(whole, j) >= config.edge_ratio and whole[j] >= config.min_edge
-                and all(_jump_ratio(h, j) >= config.half_ratio for h in halves)
+                and sum(_jump_ratio(h, j) >= config.half_ratio for h in halves)
+                >= config.halves_needed
                 and _coverage(pixels, j) >= config.jump_coverage):
             return boundary, boundary
     return None
@@ -235,6 +334,9 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
 
     The boxes come from the decode info cached at ingest (``ImageInfo.grid``); an item decoded by
     an older cdir, whose info has no ``grid`` entry, is decoded once more and its info updated.
+    A layout is a grid only with evidence (:func:`cdir.ingest.grid_evidence.grid_evidence`);
+    one without stays a single item and is looked at again at the next ingest (an upscale of one
+    of its tiles may come later).
     """
     items = store.items
     has_tiles = set(items.loc[items["parent_id"] >= 0, "parent_id"].astype(int))
@@ -250,7 +352,14 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
             if sha in infos:
                 cache.put_texts("image_info", "v1", {sha: json.dumps(info)})
         if info["grid"]:
-            found[row] = [tuple(box) for box in info["grid"]]
+            boxes = [tuple(box) for box in info["grid"]]
+            why = grid_evidence(store, row, boxes, limits)
+            if why is None:
+                log.info("%s has a 2x2 layout but nothing says it is a generator's grid: kept "
+                         "whole", items.at[row, "rel_path"])
+                continue
+            log.debug("%s is a grid (%s)", items.at[row, "rel_path"], why)
+            found[row] = boxes
     return found
 
 

@@ -76,6 +76,7 @@ class IngestReport:
     captioned: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how sources were read, e.g. zip encodings
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)  # see metadata_summary
@@ -411,8 +412,9 @@ def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: M
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
     scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest)
+                        config.manifest, zips_in_folders=True)
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
+    report.notes = list(scan.notes)
     files = scan.files if config.only is None else [f for f in scan.files
                                                      if f.rel_path in config.only]
     added = new_rows(store.items, files, store.root)

@@ -31,10 +31,12 @@ class SourceFile:
 
 @dataclass
 class ScanResult:
-    """The images found, and the (name, reason) of every file left out."""
+    """The images found, the (name, reason) of every file left out, and notes on how the
+    sources were read (e.g. "names in x.zip read as cp932")."""
 
     files: list[SourceFile] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 Rejected = list[tuple[str, str]]

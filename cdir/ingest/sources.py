@@ -25,6 +25,7 @@ from cdir.ingest.source_files import (
     SourceFile,
     is_junk,
     labelled,
+    layout_labels,
     nfc,
     silently_ignored,
     unsupported_reason,
@@ -38,13 +39,17 @@ def scan_sources(
     extract_dir: Path,
     limits: ArchiveLimits = ArchiveLimits(),
     manifest: Path | None = None,
+    zips_in_folders: bool = False,
 ) -> ScanResult:
     """List the images of every source, in source order and sorted within a source.
 
     A source is a folder (walked recursively), a ``.zip`` (extracted into ``extract_dir``) or an
-    image file (an item of its own). ``manifest`` applies to every file, matched by ``rel_path``
-    or absolute path. Raises :class:`SourceError` for a missing source, a corrupt or oversized
-    archive, or a manifest without the expected columns.
+    image file (an item of its own). With ``zips_in_folders`` (ingest, whose ``extract_dir`` is
+    inside the store), a zip found in a folder is extracted too and labelled from its own layout
+    (see :func:`_scan_folder_zip`); otherwise it is left out with a reason. ``manifest`` applies
+    to every file, matched by ``rel_path`` or absolute path. Raises :class:`SourceError` for a
+    missing source, a corrupt or oversized archive given as a source, or a manifest without the
+    expected columns.
     """
     paths = check_sources(sources)
     result = ScanResult()
@@ -52,9 +57,13 @@ def scan_sources(
     taken: set[str] = set()
     for path in paths:
         if path.is_dir():
-            result.files += _scan_folder(path, result.rejected)
+            zips: list[Path] | None = [] if zips_in_folders else None
+            result.files += _scan_folder(path, result.rejected, zips)
+            for inner in zips or ():
+                result.files += _scan_folder_zip(inner, path.resolve(), Path(extract_dir),
+                                                 limits, taken, result)
         elif is_zip_name(path.name):
-            result.files += _scan_zip(path, Path(extract_dir), limits, taken, result.rejected)
+            result.files += _scan_zip(path, Path(extract_dir), limits, taken, result)
         else:
             loose.append(path)
     result.files += _scan_loose(loose, result.rejected)
@@ -87,17 +96,47 @@ def _existing(path: Path) -> Path:
 # --- folders -------------------------------------------------------------------------------------
 
 
-def _scan_folder(root: Path, rejected: Rejected) -> list[SourceFile]:
+def _scan_folder(root: Path, rejected: Rejected, zips: list[Path] | None = None
+                 ) -> list[SourceFile]:
     root = root.resolve()
     if not os.access(root, os.R_OK | os.X_OK):
         raise SourceError(f"cannot read folder {root}: permission denied; check its permissions")
-    files = labelled(_walk(root, rejected))
+    files = labelled(_walk(root, rejected, zips))
     apply_root_manifest(files, root)
     return files
 
 
-def _walk(root: Path, rejected: Rejected) -> Iterator[tuple[str, Path]]:
-    """(rel_path, real path) of the images under ``root``, sorted, hidden and junk skipped."""
+def _scan_folder_zip(path: Path, root: Path, extract_dir: Path, limits: ArchiveLimits,
+                     taken: set[str], result: ScanResult) -> list[SourceFile]:
+    """The images of a zip found in the folder ``root``: labels from the zip's own layout, as
+    for a zip given as a source, with the zip's name standing for the domain folder when its
+    images lie less than two folders deep (as for a zip inside a zip); ``rel_path`` keeps the
+    folder the zip lies in. A zip that cannot be read is left out with the reason."""
+    where = _rel(path, root)
+    try:
+        target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected,
+                                       result.notes)
+    except SourceError as exc:
+        result.rejected.append((where, str(exc)))
+        return []
+    images = [rel for rel in rels if is_image_name(rel)]
+    shallow = any(len(PurePosixPath(rel).parts) < 3 for rel in images)
+    stem, folder = PurePosixPath(where).stem, PurePosixPath(where).parent
+    files = labelled((rel, target / rel) for rel in images)
+    apply_root_manifest(files, target)
+    for file in files:
+        if shallow:
+            file.rel_path = f"{stem}/{file.rel_path}"
+            if file.label_source != "manifest":
+                file.domain, file.label, file.label_source = layout_labels(file.rel_path)
+        file.rel_path = nfc(str(folder / file.rel_path))
+    return files
+
+
+def _walk(root: Path, rejected: Rejected, zips: list[Path] | None = None
+          ) -> Iterator[tuple[str, Path]]:
+    """(rel_path, real path) of the images under ``root``, sorted, hidden and junk skipped;
+    zips go to ``zips`` when it is given."""
 
     def on_error(exc: OSError) -> None:
         where = _rel(Path(exc.filename), root) if exc.filename else "?"
@@ -107,6 +146,10 @@ def _walk(root: Path, rejected: Rejected) -> Iterator[tuple[str, Path]]:
         here = Path(dirpath)
         dirnames[:] = sorted(name for name in dirnames if _enter_dir(here / name, root, rejected))
         for name in sorted(filenames):
+            if zips is not None and is_zip_name(name) and not is_junk(name):
+                if _zip_entry(here / name, root, rejected):
+                    zips.append(here / name)
+                continue
             entry = _folder_entry(here / name, root, rejected)
             if entry is not None:
                 yield entry
@@ -141,6 +184,17 @@ def _folder_entry(path: Path, root: Path, rejected: Rejected) -> tuple[str, Path
     return rel, real
 
 
+def _zip_entry(path: Path, root: Path, rejected: Rejected) -> bool:
+    """Whether a zip in a folder is extracted: a regular file, not a link out of the folder."""
+    if path.is_symlink() and not _inside(path.resolve(), root):
+        rejected.append((_rel(path, root), "symlink skipped: it points outside the source folder"))
+        return False
+    if not path.resolve().is_file():
+        rejected.append((_rel(path, root), "not a regular file"))
+        return False
+    return True
+
+
 def _inside(path: Path, root: Path) -> bool:
     return path == root or path.is_relative_to(root)
 
@@ -150,10 +204,11 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _scan_zip(
-    path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], rejected: Rejected
+    path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], result: ScanResult
 ) -> list[SourceFile]:
     """Extract ``path`` (see :func:`extract_archive`) and list its images with their labels."""
-    target, rels = extract_archive(path, extract_dir, limits, taken, rejected)
+    target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected,
+                                   result.notes)
     files = labelled((rel, target / rel) for rel in rels if is_image_name(rel))
     apply_root_manifest(files, target)
     return files
