@@ -202,7 +202,8 @@ def _dupes_text(report: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cdir", description=__doc__.split("\n")[0])
+    prog = "cdir" if Path(sys.argv[0]).name == "cdir" else "python -m cdir"  # the console script
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (on stderr)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ingest(sub)
