@@ -27,6 +27,7 @@ class UsageError(ValueError):
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the input or the setup is wrong, not cdir: shown to the user as
     their one-line message (the CLI exits with status 2)."""
+    from cdir.export.datasets_out import ExportError
     from cdir.ingest.source_files import SourceError
     from cdir.models.presets import UnknownPresetError
     from cdir.models.weights import ModelUnavailableError
@@ -35,7 +36,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from cdir.store.collection import StoreError
 
     return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError)
+            ModelUnavailableError, FileNotFoundError, ExportError)
 
 def presets() -> list[dict[str, Any]]:
     return [{"name": p.name, "description": p.description, "trained": p.trained,
@@ -184,6 +185,15 @@ def info(store: str | Path) -> dict[str, Any]:
         "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
                    for r in items[items["status"] == "failed"].itertuples()],
     }
+
+
+def export(store: str | Path, out: str | Path, fmt: str = "datasets",
+           push: str | None = None) -> Any:
+    """The collection as a 🤗 dataset or Parquet at ``out`` (see
+    :func:`cdir.export.datasets_out.export_store`); returns its ExportReport."""
+    from cdir.export.datasets_out import export_store
+
+    return export_store(store, out, fmt, push)
 
 
 def with_options(options: SearchOptions, **changes: Any) -> SearchOptions:

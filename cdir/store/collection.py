@@ -58,6 +58,7 @@ COLUMNS: dict[str, str] = {
     "caption": "string",
     "caption_source": "string",  # model | manifest
     "prompt": "string",  # generation prompt embedded in the file, if any
+    "negative_prompt": "string",  # from a 🤗 dataset's negative_prompt column, if any
     "status": "string",  # ok | failed
     "error": "string",
     "parent_id": "int64",  # for tiles of a grid image: the grid's id, else -1
