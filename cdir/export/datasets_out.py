@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cdir.export.table import ExportTable
+from cdir.ingest.hf_datasets import hub_offline
 from cdir.store.collection import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def push_to_hub(out: Path, fmt: str, repo: str) -> str:
     Raises :class:`ExportError` offline or when the hub refuses (not logged in, no rights)."""
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ExportError(f"--push takes ORG/NAME, not {repo!r}")
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if hub_offline():
         raise ExportError("cannot push: the Hugging Face hub is off (HF_HUB_OFFLINE); the export "
                           "is written, push it later when online")
     datasets = _datasets()

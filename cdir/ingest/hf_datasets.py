@@ -38,6 +38,13 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+def hub_offline() -> bool:
+    """Whether the user turned the Hugging Face hub off (``HF_HUB_OFFLINE`` or
+    ``HF_DATASETS_OFFLINE``), read now rather than when ``huggingface_hub`` was imported."""
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
 def is_hub_id(source: object) -> bool:
     return isinstance(source, str) and source.startswith(HUB_PREFIX)
 
@@ -55,12 +62,12 @@ def dataset_kind(source: Path | str) -> str | None:
         return "saved"
     if _has_metadata(path):
         return "imagefolder"
-    return "parquet" if _parquet_files(path) and not _has_images(path) else None
+    return "parquet" if not _has_images(path) and _parquet_files(path) else None
 
 
 def _has_metadata(root: Path) -> bool:
     """A metadata file at the root or one folder down (``train/metadata.jsonl``)."""
-    dirs = [root] + [d for d in _subdirs(root)]
+    dirs = [root, *_subdirs(root)]
     return any((d / name).is_file() for d in dirs for name in METADATA_NAMES)
 
 
@@ -188,9 +195,7 @@ def _hub_tables(source: str) -> tuple[str, Iterator[Table]]:
     repo, _, split = source[len(HUB_PREFIX):].partition(":")
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise SourceError(f"{source}: a hub dataset is hf://datasets/ORG/NAME[:split]")
-    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes")
-                  for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-    if offline:
+    if hub_offline():
         raise SourceError(f"{source}: the Hugging Face hub is off (HF_HUB_OFFLINE): go online, "
                           "or save the dataset with save_to_disk and ingest its folder")
     datasets = _datasets()
