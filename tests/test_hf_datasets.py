@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from cdir.cli import main
+from cdir.duplicates.review import decisions_path, export_decisions
 from cdir.export.datasets_out import ExportError, export_store
 from cdir.ingest.dataset_columns import parse_column_overrides
 from cdir.ingest.hf_datasets import dataset_kind
@@ -220,6 +221,19 @@ def test_parquet_export_and_cli(tmp_path: Path, saved: Path, tiny: Models,
     reread = datasets.Dataset.from_parquet(str(tmp_path / "t.parquet"),
                                            cache_dir=str(tmp_path / "hfcache"))
     assert isinstance(reread.features["image"], datasets.Image)
+    # saved near-duplicate decisions travel with the rows
+    store = Store.load(store_dir)
+    ids = [int(i) for i in store.items["id"][:2]]
+    export_decisions([{"group": 0, "tier": "exact", "id": ids[0], "file": "a", "keep": True,
+                       "representative": True},
+                      {"group": 0, "tier": "exact", "id": ids[1], "file": "b", "keep": False,
+                       "representative": False}], decisions_path(store, "csv"))
+    assert main(["export", str(store_dir), str(tmp_path / "with-dupes")]) == 0
+    rows = {r["file_name"]: r for r in datasets.load_from_disk(str(tmp_path / "with-dupes"))}
+    names = [str(n) for n in store.items["rel_path"]]
+    assert (rows[names[0]]["duplicate_group"], rows[names[0]]["duplicate_keep"]) == (0, True)
+    assert (rows[names[1]]["duplicate_tier"], rows[names[1]]["duplicate_keep"]) == ("exact", False)
+    assert rows[names[2]]["duplicate_group"] is None
     # an output folder that already holds files is refused, nothing overwritten
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")

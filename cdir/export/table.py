@@ -154,13 +154,6 @@ def _vector(matrix: np.ndarray | None, row: int) -> list[float] | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or value is np.nan:
-        return None
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+    return None if value is None or pd.isna(value) else str(value)
