@@ -9,8 +9,9 @@ precision, outputs returned as float32 (embeddings within ~1e-3 cosine of the CP
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
+
+from cdir.models.process_setting import ProcessSetting
 
 DEVICE_ENV = "CDIR_DEVICE"
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -18,26 +19,19 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 # out of memory (a CPU gains nothing past 32/8; a 16 GB GPU holds BLIP large at 32 in fp16)
 BATCH_SIZES: dict[str, tuple[int, int]] = {"cpu": (32, 8), "cuda": (128, 32)}
 
-_process_default: str | None = None  # set by ``set_device_choice`` (CLI flags)
+_SETTING = ProcessSetting("--device", DEVICE_ENV, DEVICE_CHOICES, "auto")
 
 
 def device_choice(explicit: str | None = None) -> str:
     """The device asked for: ``explicit``, else the process default set by the CLI, else
     ``$CDIR_DEVICE``, else ``auto``. Raises ValueError for anything not in DEVICE_CHOICES."""
-    given = explicit or _process_default
-    choice = (given or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
-    if choice not in DEVICE_CHOICES:
-        source = "--device" if given else f"${DEVICE_ENV}"
-        raise ValueError(f"{source} must be one of {', '.join(DEVICE_CHOICES)}, not {choice!r}")
-    return choice
+    return _SETTING.get(explicit)
 
 
 def set_device_choice(choice: str | None) -> str | None:
     """Make ``choice`` this process's default (None: back to ``$CDIR_DEVICE``); returns the
     previous default so a caller can put it back."""
-    global _process_default
-    previous, _process_default = _process_default, device_choice(choice) if choice else None
-    return previous
+    return _SETTING.set(choice)
 
 
 def resolve_device(choice: str | None = None) -> str:
