@@ -23,16 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_memory import rss_mb
 from common import log, report
 
 HERE = Path(__file__).resolve()
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def png(i: int, side: int) -> bytes:

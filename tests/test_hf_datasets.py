@@ -242,3 +242,13 @@ def test_parquet_export_and_cli(tmp_path: Path, saved: Path, tiny: Models,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ExportError, match="hub is off"):
         export_store(store_dir, tmp_path / "pushed", push="org/name")
+
+
+def test_a_users_own_metadata_csv_leaves_a_folder_ordinary(tmp_path: Path) -> None:
+    (tmp_path / "src" / "photo" / "cat").mkdir(parents=True)
+    (tmp_path / "src" / "photo" / "cat" / "a.png").write_bytes(_png(0))
+    (tmp_path / "src" / "metadata.csv").write_text("camera,iso\nx,100\n", encoding="utf-8")
+    assert dataset_kind(tmp_path / "src") is None
+    scan = scan_sources([tmp_path / "src"], tmp_path / "files")
+    assert [(f.domain, f.label) for f in scan.files] == [("photo", "cat")]
+    assert [name for name, _ in scan.rejected] == ["metadata.csv"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from cdir.ingest.dataset_columns import ColumnMap, features_from_schema_metadata, resolve_columns
 from cdir.ingest.decode import is_image_name
-from cdir.ingest.imagefolder import METADATA_NAMES
+from cdir.ingest.imagefolder import metadata_files
 from cdir.ingest.source_files import Rejected, SourceError, SourceFile, is_junk, nfc
 from cdir.store.collection import atomic_write_bytes
 
@@ -60,22 +60,9 @@ def dataset_kind(source: Path | str) -> str | None:
         return None
     if any((path / name).is_file() for name in SAVED_MARKERS):
         return "saved"
-    if _has_metadata(path):
+    if metadata_files(path):
         return "imagefolder"
     return "parquet" if not _has_images(path) and _parquet_files(path) else None
-
-
-def _has_metadata(root: Path) -> bool:
-    """A metadata file at the root or one folder down (``train/metadata.jsonl``)."""
-    dirs = [root, *_subdirs(root)]
-    return any((d / name).is_file() for d in dirs for name in METADATA_NAMES)
-
-
-def _subdirs(root: Path) -> list[Path]:
-    try:
-        return sorted(d for d in root.iterdir() if d.is_dir() and not is_junk(d.name))
-    except OSError:
-        return []
 
 
 def _parquet_files(root: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cdir.ingest.dataset_columns import resolve_columns
-from cdir.ingest.source_files import Rejected, SourceError, SourceFile, nfc
+from cdir.ingest.source_files import Rejected, SourceError, SourceFile, is_junk, nfc
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[st
     """Label the scanned ``files`` of the imagefolder at ``root`` in place, and drop the
     metadata files from ``rejected`` (they are read, not left out). Raises
     :class:`SourceError` for unreadable metadata or an override naming a missing column."""
-    rejected[:] = [(name, reason) for name, reason in rejected
-                   if PurePosixPath(name).name not in METADATA_NAMES]
+    metas = metadata_files(root)
+    read = {nfc(meta.relative_to(root).as_posix()) for meta in metas}
+    rejected[:] = [(name, reason) for name, reason in rejected if name not in read]
     for file in files:
         file.domain, file.label, file.label_source = None, None, None
         folders = [p for p in PurePosixPath(file.rel_path).parts[:-1]
@@ -41,7 +42,7 @@ def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[st
             file.label, file.label_source = folders[-1], "folder"
     by_rel = {file.rel_path: file for file in files}
     unused = 0
-    for meta in _metadata_files(root):
+    for meta in metas:
         rows = list(_read_metadata(meta))
         if not rows:
             continue
@@ -70,9 +71,28 @@ def _apply(file: SourceFile, domain: str | None, label: str | None, row: Mapping
     file.negative_prompt = columns.get(row, "negative_prompt") or file.negative_prompt
 
 
-def _metadata_files(root: Path) -> list[Path]:
-    folders = [root] + sorted(d for d in root.iterdir() if d.is_dir())
-    return [d / name for d in folders for name in METADATA_NAMES if (d / name).is_file()]
+def metadata_files(root: Path) -> list[Path]:
+    """The imagefolder metadata files at ``root`` and one folder down: every
+    ``metadata.jsonl``, and the ``metadata.csv`` files whose header has a ``file_name`` column
+    (another CSV of that name is the user's own file, not a dataset's)."""
+    try:
+        folders = [root, *sorted(d for d in root.iterdir()
+                                 if d.is_dir() and not is_junk(d.name))]
+    except OSError:  # unreadable: the folder scan says so
+        return []
+    return [d / name for d in folders for name in METADATA_NAMES
+            if (d / name).is_file() and _names_files(d / name)]
+
+
+def _names_files(path: Path) -> bool:
+    if path.suffix != ".csv":
+        return True
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return "file_name" in (name.strip() for name in header)
 
 
 def _read_metadata(path: Path) -> Iterator[dict[str, Any]]:
