@@ -12,6 +12,7 @@ Imagefolders with ``metadata.jsonl``/``metadata.csv`` are in :mod:`cdir.ingest.i
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -138,6 +139,65 @@ def _datasets() -> Any:
 
 
 def _saved_tables(path: Path) -> Iterator[Table]:
+    """The splits of a ``save_to_disk`` folder, read straight from its Arrow files (see
+    :func:`_arrow_batches`); a folder without the usual ``state.json`` files goes through
+    ``datasets.load_from_disk``."""
+    try:
+        layout = _saved_layout(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        layout = None
+    if layout is None:
+        yield from _loaded_tables(path)
+        return
+    for split, folder, files, features in layout:
+        yield Table(split if len(layout) > 1 else None, _arrow_columns(files[0]), features,
+                    _arrow_batches(files), folder)
+
+
+def _saved_layout(path: Path) -> list[tuple[str | None, Path, list[Path], dict[str, Any]]] | None:
+    """[(split, folder, Arrow files, features)] from ``dataset_dict.json``, ``state.json`` and
+    ``dataset_info.json``, or None when the folder is not laid out that way."""
+    if (path / "dataset_dict.json").is_file():
+        splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        folders: list[tuple[str | None, Path]] = [(str(s), path / str(s)) for s in splits]
+    else:
+        folders = [(None, path)]
+    layout = []
+    for split, folder in folders:
+        if not (folder / "state.json").is_file():
+            return None
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        files = [folder / PurePosixPath(f["filename"]).name for f in state["_data_files"]]
+        if not files or not all(f.is_file() for f in files):
+            return None
+        info_path = folder / "dataset_info.json"
+        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+        layout.append((split, folder, files, info.get("features") or {}))
+    return layout
+
+
+def _arrow_columns(file: Path) -> list[str]:
+    import pyarrow as pa
+
+    with pa.OSFile(str(file)) as source:
+        return list(pa.ipc.open_stream(source).schema.names)
+
+
+def _arrow_batches(files: list[Path]) -> Iterator[list[dict[str, Any]]]:
+    """Rows of Arrow stream files, :data:`BATCH_ROWS` at a time, read with plain reads rather
+    than a memory map: only the record batch being read is in memory (``datasets`` writes
+    image data in batches of 100 rows), where a memory map would keep every page it has read
+    resident until the end."""
+    import pyarrow as pa
+
+    for file in files:
+        with pa.OSFile(str(file)) as source:
+            for batch in pa.ipc.open_stream(source):
+                for start in range(0, batch.num_rows, BATCH_ROWS):
+                    yield batch.slice(start, BATCH_ROWS).to_pylist()
+
+
+def _loaded_tables(path: Path) -> Iterator[Table]:
     datasets = _datasets()
     try:
         loaded = datasets.load_from_disk(str(path))
