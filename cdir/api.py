@@ -27,6 +27,8 @@ class UsageError(ValueError):
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the input or the setup is wrong, not cdir: shown to the user as
     their one-line message (the CLI exits with status 2)."""
+    from cdir.export.datasets_out import ExportError
+    from cdir.export.downloads import DownloadError
     from cdir.ingest.source_files import SourceError
     from cdir.models.presets import UnknownPresetError
     from cdir.models.weights import ModelUnavailableError
@@ -35,7 +37,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from cdir.store.collection import StoreError
 
     return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError)
+            ModelUnavailableError, FileNotFoundError, ExportError, DownloadError)
 
 def presets() -> list[dict[str, Any]]:
     return [{"name": p.name, "description": p.description, "trained": p.trained,
@@ -187,6 +189,41 @@ def info(store: str | Path) -> dict[str, Any]:
         "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
                    for r in items[items["status"] == "failed"].itertuples()],
     }
+
+
+def export(store: str | Path, out: str | Path, fmt: str = "datasets",
+           push: str | None = None) -> Any:
+    """The collection as a 🤗 dataset or Parquet at ``out`` (see
+    :func:`cdir.export.datasets_out.export_store`); returns its ExportReport."""
+    from cdir.export.datasets_out import export_store
+
+    return export_store(store, out, fmt, push)
+
+
+def download_search(store: str | Path, results: Any, fmt: str = "json") -> Path:
+    """Search results (a SearchResult, or search_per_domain's list) as a JSON or CSV file in
+    ``<store>/exports/``; returns its path (cdir.export.downloads)."""
+    from cdir.export.downloads import search_results_file
+
+    return search_results_file(store, results, fmt)
+
+
+def download_map(store: str | Path, figure: Any, fmt: str = "html") -> Path:
+    """The map's plotly figure as interactive HTML (or PNG, with kaleido) in
+    ``<store>/exports/``; returns its path."""
+    from cdir.export.downloads import DownloadError, map_html_file, map_png_file
+
+    if fmt not in ("html", "png"):
+        raise DownloadError(f"the map downloads as html or png, not {fmt!r}")
+    return map_html_file(store, figure) if fmt == "html" else map_png_file(store, figure)
+
+
+def download_eval_report(store: str | Path, report: Any,
+                         header: dict[str, str] | None = None) -> dict[str, Path]:
+    """An EvalReport as report.md/.csv/.json in a new ``<store>/exports/eval-<time>/`` folder."""
+    from cdir.export.downloads import evaluation_report_files
+
+    return evaluation_report_files(store, report, header)
 
 
 def with_options(options: SearchOptions, **changes: Any) -> SearchOptions:

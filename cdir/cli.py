@@ -16,6 +16,7 @@ from typing import Any
 
 from cdir import api
 from cdir.api import UsageError
+from cdir.models.device import DEVICE_CHOICES, default_batch_sizes, set_device_choice
 from cdir.models.quantize import QUANTIZE_MODES, set_quantize_mode
 from cdir.retrieval.scoring import MODES
 
@@ -61,11 +62,16 @@ class ProgressBars:
 
 # ----------------------------------------------------------------------------------- commands
 def cmd_ingest(args: argparse.Namespace) -> None:
+    from cdir.ingest.dataset_columns import parse_column_overrides
     from cdir.ingest.pipeline import IngestConfig
+    from cdir.models.loaded import pick_device
 
-    config = IngestConfig(captions=args.captions, batch_size=args.batch_size,
+    embed_batch, caption_batch = default_batch_sizes(pick_device())
+    config = IngestConfig(captions=args.captions, batch_size=args.batch_size or embed_batch,
+                          caption_batch_size=caption_batch,
                           manifest=Path(args.manifest) if args.manifest else None,
-                          shared_cache=not args.no_shared_cache)
+                          shared_cache=not args.no_shared_cache,
+                          columns=tuple(parse_column_overrides(args.columns).items()))
     bars = ProgressBars(not args.quiet)
     try:
         if args.engine == "ray":
@@ -196,6 +202,19 @@ def cmd_dupes(args: argparse.Namespace) -> None:
     emit(args, groups_report(store, find_groups(store, config), config), _dupes_text)
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    report = api.export(args.store, args.out, args.format, args.push)
+    emit(args, report.to_dict(), _export_text)
+
+
+def _export_text(report: dict[str, Any]) -> str:
+    lines = [f"{report['rows']} rows written as {report['format']} to {report['out']}"]
+    if report["pushed_to"]:
+        lines.append(f"pushed to {report['pushed_to']}")
+    lines += [f"  left out: {s['file']}: {s['reason']}" for s in report["skipped"]]
+    return "\n".join(lines)
+
+
 def _dupes_text(report: dict[str, Any]) -> str:
     limits = ", ".join(f"{t} {v:g}" for t, v in report["thresholds"].items())
     lines = [f"{report['n_groups']} near-duplicate groups ({', '.join(report['tiers'])}"
@@ -209,7 +228,8 @@ def _dupes_text(report: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cdir", description=__doc__.split("\n")[0])
+    prog = "cdir" if Path(sys.argv[0]).name == "cdir" else "python -m cdir"  # the console script
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (on stderr)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ingest(sub)
@@ -218,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simple(sub, "info", cmd_info, "what a collection holds")
     _add_dupes(sub)
     _add_models(sub)
+    _add_export(sub)
     return parser
 
 
@@ -227,16 +248,25 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", choices=QUANTIZE_MODES,
                    help="int8: caption faster on a CPU at a small cost in agreement "
                         "(default: $CDIR_QUANTIZE or none; README Performance)")
+    p.add_argument("--device", choices=DEVICE_CHOICES,
+                   help="where the models run: auto (a CUDA GPU when there is one), cpu, cuda "
+                        "(default: $CDIR_DEVICE or auto)")
 
 
 def _add_ingest(sub: Any) -> None:
-    p = sub.add_parser("ingest", help="add a folder, zip or files to a collection")
-    p.add_argument("src", nargs="+", help="folder(s), zip file(s) or image files")
+    p = sub.add_parser("ingest", help="add a folder, zip, files or a 🤗 dataset to a collection")
+    p.add_argument("src", nargs="+", help="folder(s), zip file(s), image files, 🤗 datasets: a "
+                   "save_to_disk folder, Parquet file(s), an imagefolder with metadata.jsonl/csv,"
+                   " or hf://datasets/ORG/NAME[:split] (online)")
     p.add_argument("--store", required=True, help="the collection directory (created if new)")
     p.add_argument("--preset", default="default", help="model preset (see `models list`)")
     p.add_argument("--captions", choices=("all", "lazy", "none"), default="all")
     p.add_argument("--manifest", help="CSV with path,domain,class[,caption]")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--columns", help="🤗 dataset columns by role, e.g. domain=style,class=label"
+                   ",caption=text (roles: image, file_name, domain, class, caption, prompt, "
+                   "negative_prompt; default: found by name)")
+    p.add_argument("--batch-size", type=int,
+                   help="images per embedding batch (default: 32 on a CPU, 128 on a GPU)")
     p.add_argument("--no-shared-cache", action="store_true",
                    help="keep all cached work inside the store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -301,6 +331,17 @@ def _add_dupes(sub: Any) -> None:
                    "tier given: max differing pHash bits, or min cosine similarity")
 
 
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser("export", help="write a collection as a 🤗 dataset or Parquet")
+    p.add_argument("store")
+    p.add_argument("out", help="datasets: a new folder (datasets.load_from_disk opens it); "
+                               "parquet: a .parquet file or a folder")
+    p.add_argument("--format", choices=("datasets", "parquet"), default="datasets")
+    p.add_argument("--push", metavar="ORG/NAME", help="also push it to the Hugging Face hub")
+    _common(p)
+    p.set_defaults(func=cmd_export)
+
+
 def _add_simple(sub: Any, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_)
     p.add_argument("store")
@@ -330,9 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    previous = None
+    previous = previous_device = None
     try:
         previous = set_quantize_mode(getattr(args, "quantize", None))
+        previous_device = set_device_choice(getattr(args, "device", None))
         args.func(args)
     except api.user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -348,4 +390,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         set_quantize_mode(previous)
+        set_device_choice(previous_device)
     return 0

@@ -64,6 +64,7 @@ class IngestConfig:
     split_grids: bool = True  # the tiles of 2x2 grid images become items of their own
     checkpoint_seconds: float = 30.0  # write the store at least this often while captioning
     only: frozenset[str] | None = None  # keep only the files with these rel_paths (None: all)
+    columns: tuple[tuple[str, str], ...] = ()  # 🤗 dataset role=column overrides (--columns)
 
 
 @dataclass
@@ -152,7 +153,8 @@ def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) ->
         rows.append({"id": next_id + len(rows), "path": path, "rel_path": f.rel_path,
                      "domain": f.domain, "class": f.label,
                      "label_source": f.label_source or "none", "caption": f.caption,
-                     "caption_source": "manifest" if f.caption else None, "status": "pending",
+                     "caption_source": "manifest" if f.caption else None,
+                     "prompt": f.prompt, "negative_prompt": f.negative_prompt, "status": "pending",
                      "parent_id": -1, "file_size": _size(f.path)})
     return pd.DataFrame(rows)
 
@@ -412,7 +414,7 @@ def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: M
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
     scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest, zips_in_folders=True)
+                        config.manifest, dict(config.columns), zips_in_folders=True)
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
     report.notes = list(scan.notes)
     files = scan.files if config.only is None else [f for f in scan.files

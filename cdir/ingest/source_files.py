@@ -27,6 +27,8 @@ class SourceFile:
     label: str | None = None
     label_source: str | None = None
     caption: str | None = None
+    prompt: str | None = None  # from a dataset's prompt column (files' own prompts: read later)
+    negative_prompt: str | None = None
 
 
 @dataclass

@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 
 from cdir.ingest.archives import ArchiveLimits, extract_archive, is_zip_name
 from cdir.ingest.decode import is_image_name
+from cdir.ingest.hf_datasets import dataset_kind, is_hub_id, scan_dataset
+from cdir.ingest.imagefolder import label_imagefolder
 from cdir.ingest.manifest import apply_manifest, apply_root_manifest, read_manifest
 from cdir.ingest.source_files import (
     Rejected,
@@ -39,6 +41,7 @@ def scan_sources(
     extract_dir: Path,
     limits: ArchiveLimits = ArchiveLimits(),
     manifest: Path | None = None,
+    columns: dict[str, str] | None = None,
     zips_in_folders: bool = False,
 ) -> ScanResult:
     """List the images of every source, in source order and sorted within a source.
@@ -47,16 +50,26 @@ def scan_sources(
     image file (an item of its own). With ``zips_in_folders`` (ingest, whose ``extract_dir`` is
     inside the store), a zip found in a folder is extracted too and labelled from its own layout
     (see :func:`_scan_folder_zip`); otherwise it is left out with a reason. ``manifest`` applies
-    to every file, matched by ``rel_path`` or absolute path. Raises :class:`SourceError` for a
-    missing source, a corrupt or oversized archive given as a source, or a manifest without the
-    expected columns.
+    to every file, matched by ``rel_path`` or absolute path. 🤗 datasets (saved folders, Parquet,
+    imagefolders, ``hf://datasets/...``) are read by :mod:`cdir.ingest.hf_datasets`, ``columns``
+    naming their columns. Raises :class:`SourceError` for a missing source, a corrupt or
+    oversized archive given as a source, a manifest without the expected columns, or a dataset
+    that cannot be read.
     """
     paths = check_sources(sources)
     result = ScanResult()
     loose: list[Path] = []
     taken: set[str] = set()
     for path in paths:
-        if path.is_dir():
+        kind = dataset_kind(path)
+        if kind == "imagefolder":
+            files = _scan_folder(path, result.rejected)
+            label_imagefolder(files, path, columns or {}, result.rejected)
+            result.files += files
+        elif kind is not None:
+            result.files += scan_dataset(path, kind, Path(extract_dir), columns or {},
+                                         result.rejected)
+        elif path.is_dir():
             zips: list[Path] | None = [] if zips_in_folders else None
             result.files += _scan_folder(path, result.rejected, zips)
             for inner in zips or ():
@@ -74,12 +87,14 @@ def scan_sources(
     return result
 
 
-def check_sources(sources: Sequence[Path | str] | Path | str) -> list[Path]:
-    """The sources as paths; raises :class:`SourceError` for none or a missing one. Cheap, so
-    callers run it before loading models or creating a store."""
+def check_sources(sources: Sequence[Path | str] | Path | str) -> list[Path | str]:
+    """The sources as paths (hub ids ``hf://datasets/...`` as they are); raises
+    :class:`SourceError` for none or a missing one. Cheap, so callers run it before loading
+    models or creating a store."""
     if isinstance(sources, str | Path):
         sources = [sources]
-    paths = [_existing(Path(source).expanduser()) for source in sources]
+    paths = [source if is_hub_id(source) else _existing(Path(source).expanduser())
+             for source in sources]
     if not paths:
         raise SourceError("no source given: pass a folder, a .zip file or image files")
     return paths

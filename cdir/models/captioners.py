@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cdir.models.device import inference_context
 from cdir.models.presets import CaptionerSpec
 from cdir.models.weights import unavailable
+from cdir.models.zerogpu import run_on_gpu
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,16 @@ class HFCaptioner:
         return self.spec.settings_key()
 
     def caption(self, images: Sequence[Any]) -> list[str]:
-        import torch
-
+        """One caption per PIL image; on CUDA in float16 autocast, on a ZeroGPU Space inside
+        ``spaces.GPU`` (:mod:`cdir.models.zerogpu`)."""
         if not images:
             return []
-        inputs = self.processor(images=list(images), return_tensors="pt").to(self.device)
-        with torch.inference_mode():
+        inputs = self.processor(images=list(images), return_tensors="pt")
+        return run_on_gpu(self._generate, inputs, kind="caption", n=len(images))
+
+    def _generate(self, inputs: Any) -> list[str]:
+        inputs = inputs.to(self.device)
+        with inference_context(self.device):
             out = self.model.generate(
                 **inputs,
                 max_new_tokens=self.spec.max_new_tokens,
@@ -162,11 +168,14 @@ class CocaCaptioner:
 
         if not images:
             return []
+        pixels = torch.stack([self.embedder.preprocess(im) for im in images])
+        tokens = run_on_gpu(self._tokens, pixels, kind="caption", n=len(images))
+        return [self._decode(row) for row in tokens]
+
+    def _tokens(self, pixels: Any) -> list[list[int]]:
         model, device = self.embedder.model, self.embedder.device
-        pixels = torch.stack([self.embedder.preprocess(im) for im in images]).to(device)
-        with torch.inference_mode():
-            tokens = self._greedy(model, pixels)
-        return [self._decode(row) for row in tokens.tolist()]
+        with inference_context(device):
+            return self._greedy(model, pixels.to(device)).tolist()
 
     def _greedy(self, model: Any, pixels: Any) -> Any:
         import torch

@@ -15,6 +15,7 @@ from cdir.models.captioners import (
     load_hf_captioner,
     save_hf_captioner,
 )
+from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.models.presets import Preset, get_preset
 from cdir.models.quantize import quantize_linear_int8, quantize_mode
@@ -26,12 +27,12 @@ EMBEDDER_DIR = "embedder"
 CAPTIONER_DIR = "captioner"
 
 
-def pick_device(device: str = "auto") -> str:
-    if device != "auto":
+def pick_device(device: str | None = None) -> str:
+    """``cpu`` or ``cuda`` for ``auto``/``cpu``/``cuda`` (None: ``--device`` or ``$CDIR_DEVICE``,
+    see :mod:`cdir.models.device`); other torch device strings (``cuda:1``) pass through."""
+    if device is not None and device not in ("auto", "cpu", "cuda"):
         return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(device)
 
 
 @dataclass
@@ -83,15 +84,20 @@ def load_captioner(
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
     local = component_dir(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
-        return build_tiny_blip(spec, preset.seed)
+        tiny = build_tiny_blip(spec, preset.seed)
+        tiny.model, tiny.device = tiny.model.to(device), device
+        return tiny
     return load_hf_captioner(spec, preset.name, local, device)
 
 
 def load_models(
-    preset: str | Preset, model_root: str | Path | None = None, device: str = "auto",
+    preset: str | Preset, model_root: str | Path | None = None, device: str | None = None,
     quantize: str | None = None,
 ) -> Models:
     """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them.
+
+    ``device``: ``auto`` (CUDA when there is a GPU), ``cpu``, ``cuda``; None: ``--device`` /
+    ``$CDIR_DEVICE`` (:mod:`cdir.models.device`).
 
     ``quantize`` ("none" or "int8", default ``$CDIR_QUANTIZE``) applies to the captioner only.
     """
@@ -119,7 +125,7 @@ def save_models(models: Models, root: str | Path) -> Path:
 
 
 _models_lock = threading.Lock()
-_loaded: dict[tuple[str, str | None, str], Models] = {}
+_loaded: dict[tuple[str, str | None, str, str], Models] = {}
 
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
@@ -127,8 +133,9 @@ def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
     root = model_dir(model_root)
     mode = quantize_mode()
-    key = (get_preset(preset).name, str(root) if root else None, mode)
+    device = pick_device()
+    key = (get_preset(preset).name, str(root) if root else None, mode, device)
     with _models_lock:
         if key not in _loaded:
-            _loaded[key] = load_models(preset, root, quantize=mode)
+            _loaded[key] = load_models(preset, root, device, quantize=mode)
         return _loaded[key]

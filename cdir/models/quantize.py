@@ -20,9 +20,10 @@ Choose it with ``--quantize int8`` (CLI and app) or ``CDIR_QUANTIZE=int8``.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from typing import Any
+
+from cdir.models.process_setting import ProcessSetting
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +31,19 @@ QUANTIZE_ENV = "CDIR_QUANTIZE"
 QUANTIZE_MODES = ("none", "int8")
 
 
-_process_default: str | None = None  # set by ``set_quantize_mode`` (CLI / app flags)
+_SETTING = ProcessSetting("--quantize", QUANTIZE_ENV, QUANTIZE_MODES, "none")
 
 
 def quantize_mode(explicit: str | None = None) -> str:
     """The quantisation asked for: ``explicit``, else the process default set by the CLI or the
     app, else ``$CDIR_QUANTIZE``, else ``none``."""
-    given = explicit or _process_default
-    mode = (given or os.environ.get(QUANTIZE_ENV) or "none").strip().lower()
-    if mode not in QUANTIZE_MODES:
-        source = "--quantize" if given else f"${QUANTIZE_ENV}"
-        raise ValueError(f"{source} must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
-    return mode
+    return _SETTING.get(explicit)
 
 
 def set_quantize_mode(mode: str | None) -> str | None:
     """Make ``mode`` this process's default (None: back to ``$CDIR_QUANTIZE``); returns the
     previous default so a caller can put it back."""
-    global _process_default
-    previous, _process_default = _process_default, quantize_mode(mode) if mode else None
-    return previous
+    return _SETTING.set(mode)
 
 
 def quantize_linear_int8(model: Any) -> Any:
