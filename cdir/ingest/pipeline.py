@@ -154,7 +154,9 @@ def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) ->
                      "domain": f.domain, "class": f.label,
                      "label_source": f.label_source or "none", "caption": f.caption,
                      "caption_source": "manifest" if f.caption else None,
-                     "prompt": f.prompt, "negative_prompt": f.negative_prompt, "status": "pending",
+                     "prompt": f.prompt, "negative_prompt": f.negative_prompt,
+                     "prompt_source": "dataset" if f.prompt or f.negative_prompt else None,
+                     "status": "pending",
                      "parent_id": -1, "file_size": _size(f.path)})
     return pd.DataFrame(rows)
 
@@ -198,9 +200,17 @@ def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
     items.at[row, "status"], items.at[row, "error"] = "ok", None
 
 
+_SOURCE_PROMPTS = ("prompt", "negative_prompt")
+
+
 def _apply_metadata(items: pd.DataFrame, row: int, meta: dict[str, Any]) -> None:
-    """The parsed generation metadata of a file: replaces what an earlier ingest stored."""
+    """The parsed generation metadata of a file: replaces what an earlier ingest stored, except
+    a prompt or negative prompt a dataset's columns gave (``prompt_source`` "dataset"): the
+    user's own column wins over text embedded in the file."""
+    from_dataset = str(items.at[row, "prompt_source"]) == "dataset"  # NA reads "<NA>"
     for key in METADATA_FIELDS:
+        if from_dataset and key in _SOURCE_PROMPTS and not pd.isna(items.at[row, key]):
+            continue
         items.at[row, key] = meta.get(key)
 
 

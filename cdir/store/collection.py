@@ -62,6 +62,7 @@ COLUMNS: dict[str, str] = {
     "generator": "string",  # the tool that made the image: A1111, ComfyUI, NovelAI, ...
     "generation_settings": "string",  # the tool's other parameters (sampler, seed...), JSON
     "metadata_issue": "string",  # why some metadata text was not stored (undecodable), if so
+    "prompt_source": "string",  # dataset (a 🤗 dataset's column) | none: read from the file
     "status": "string",  # ok | failed
     "error": "string",
     "parent_id": "int64",  # for tiles of a grid image: the grid's id, else -1
