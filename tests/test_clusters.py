@@ -92,3 +92,27 @@ def test_bad_settings_say_what_to_do() -> None:
         ClusterConfig(n_clusters=0)
     with pytest.raises(ValueError, match="one text, id and vector per point"):
         name_clusters(np.zeros((3, 2)), ["a"], [1, 2, 3])
+
+
+def test_a_collections_map_clusters_are_named(tmp_path) -> None:  # noqa: ANN001
+    import pandas as pd
+
+    from cdir.maps.collection_map import map_clusters
+    from cdir.store.collection import Store, normalise_items
+
+    _, texts, ids, truth = blobs(per=12)
+    rng = np.random.default_rng(3)
+    emb = np.repeat(np.eye(3)[truth], 3, axis=1) + rng.normal(scale=0.02, size=(36, 9))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    items = normalise_items(pd.DataFrame({
+        "id": ids, "path": [f"/x/{i}.png" for i in ids], "rel_path": [f"{i}.png" for i in ids],
+        "sha256": [f"s{i}" for i in ids], "caption": texts, "status": "ok",
+        "prompt": [None] * 35 + ["a cat on a sofa"]}))
+    (tmp_path / "s").mkdir()
+    store = Store(tmp_path / "s", {"preset": "tiny"}, items, emb.astype(np.float32))
+    for on in ("map", "vectors"):
+        clusters = map_clusters(store, "pca", config=ClusterConfig(n_clusters=3), on=on)
+        names = {int(truth[c.ids[0]]): c.words[0][0] for c in clusters}
+        assert names == {0: "cat", 1: "car", 2: "tree"}, on
+    with pytest.raises(ValueError, match="'map' or 'vectors'"):
+        map_clusters(store, "pca", on="pixels")

@@ -168,6 +168,8 @@ def name_clusters(xy: np.ndarray, texts: Sequence[str | None], ids: Sequence[int
 
 
 def item_texts(captions: Sequence[str | None], prompts: Sequence[str | None]) -> list[str]:
-    """Caption and prompt of each item joined (either may be missing)."""
-    return [" ".join(str(t) for t in pair if t is not None and t == t and str(t).strip())
+    """Caption and prompt of each item joined (either may be missing: None, NaN or pandas NA)."""
+    import pandas as pd
+
+    return [" ".join(str(t).strip() for t in pair if not pd.isna(t) and str(t).strip())
             for pair in zip(captions, prompts, strict=True)]
