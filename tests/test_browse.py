@@ -192,3 +192,17 @@ def test_tags_export_as_csv_and_json(store: Store, tmp_path: Path) -> None:
     assert json.loads(export_tags(rows, tmp_path / "tags.json").read_text()) == rows
     with pytest.raises(ValueError, match=".csv or a .json"):
         export_tags(rows, tmp_path / "tags.png")
+
+
+def test_filters_written_as_text(store: Store) -> None:
+    from cdir.browse.filters import parse_filters
+
+    query = parse_filters(["domain=sketch", "domain=photo", "text=cat", "has_prompt=no",
+                           "status=ok", "tag=a", "class=cat", "label-source=folder"])
+    assert query.domains == ("sketch", "photo") and query.text == "cat"
+    assert query.has_prompt is False and query.status == "ok" and query.tags == ("a",)
+    assert query.classes == ("cat",) and query.label_sources == ("folder",)
+    assert ids(Browser(store), **{"domains": query.domains, "text": query.text}) == [2, 0]
+    for bad in ("domain", "colour=red", "has_prompt=maybe", "status=gone", "text="):
+        with pytest.raises(ValueError, match="filters are KEY=VALUE"):
+            parse_filters([bad])
