@@ -34,9 +34,11 @@ STYLE = """<style>
 .cdir-member.remove { opacity: 0.55; } .cdir-member.not_duplicate { border-color: #0ea5e9; }
 .cdir-member .decision { padding: 0 6px; font-size: 0.9em; }
 .cdir-member .buttons { display: flex; flex-wrap: wrap; gap: 3px; padding: 4px 6px 6px 6px; }
-.cdir-decide { border: 1px solid #cbd5e1; border-radius: 6px; padding: 1px 5px; font-size: 0.85em;
-  background: white; cursor: pointer; }
-.cdir-decide.on { background: #6366f1; color: white; border-color: #6366f1; }
+#browse-groups button.cdir-decide { border: 1px solid #cbd5e1 !important; border-radius: 6px;
+  padding: 1px 5px !important; font-size: 0.8em !important; font-weight: 500; line-height: 1.4;
+  background: white; cursor: pointer; min-width: 0 !important; width: auto !important; }
+#browse-groups button.cdir-decide.on { background: #6366f1 !important; color: white;
+  border-color: #6366f1 !important; }
 .cdir-hover-thumb { position: fixed; z-index: 1000; max-width: 160px; max-height: 160px;
   border: 2px solid #6366f1; border-radius: 6px; background: white; pointer-events: none;
   display: none; }
