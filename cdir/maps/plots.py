@@ -55,7 +55,7 @@ def map_figure(
     if len(xy) == 0:
         return empty_figure(title)
     labels = np.array([str(v) if v not in (None, "") else MISSING_LABEL for v in color_by])
-    custom = np.array([_customdata(i, h) for i, h in zip(ids, hover, strict=True)], dtype=object)
+    custom = _customdata_matrix(ids, hover)
     colors = _palette(sorted(set(labels.tolist())))
     scatter = go.Scattergl if len(xy) >= WEBGL_MIN_POINTS else go.Scatter
     fig = go.Figure()
@@ -88,7 +88,7 @@ def wrap_caption(caption: str, width: int = CAPTION_WIDTH) -> str:
             lines[-1] += " " + word
         else:
             lines.append(word)
-    return "<br>".join(html.escape(line) for line in lines)
+    return html.escape("\n".join(lines)).replace("\n", "<br>")  # one escape per caption
 
 
 def _check_lengths(n: int, **columns: Sequence[Any]) -> None:
@@ -97,10 +97,21 @@ def _check_lengths(n: int, **columns: Sequence[Any]) -> None:
         raise ValueError(f"expected {n} entries (one per point) but got {wrong}")
 
 
-def _customdata(item_id: int, hover: Mapping[str, Any]) -> list[Any]:
-    fields = [html.escape(str(hover.get(key) or "")) for key in HOVER_KEYS[1:]]
-    return [int(item_id), wrap_caption(hover.get("caption") or "", CAPTION_WIDTH), *fields,
-            str(hover.get("thumb") or "")]
+def _customdata_matrix(ids: Sequence[int], hover: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(N, 6) object array, one :data:`HOVER_TEMPLATE` row per point, filled column by column
+    (domain and class repeat, so each distinct value is escaped once)."""
+    custom = np.empty((len(hover), 6), dtype=object)
+    custom[:, 0] = [int(i) for i in ids]
+    custom[:, 1] = [wrap_caption(h.get("caption") or "", CAPTION_WIDTH) for h in hover]
+    escaped: dict[str, str] = {}
+    for column, key in enumerate(HOVER_KEYS[1:3], start=2):
+        values = [str(h.get(key) or "") for h in hover]
+        for value in set(values) - escaped.keys():
+            escaped[value] = html.escape(value)
+        custom[:, column] = [escaped[v] for v in values]
+    custom[:, 4] = [html.escape(str(h.get("file") or "")) for h in hover]
+    custom[:, THUMB_INDEX] = [str(h.get("thumb") or "") for h in hover]
+    return custom
 
 
 def _palette(labels: Sequence[str]) -> dict[str, str]:
