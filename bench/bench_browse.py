@@ -1,6 +1,6 @@
 """Browsing a big collection: the grid's first page and filter changes, the map at 100,000 points.
 
-    python bench/bench_browse.py [--n 10000] [--map-n 100000] [--reps 5]
+    python bench/bench_browse.py [--n 10000] [--map-n 100000] [--reps 5] [--browser]
 
 Targets (issue 15): a grid of 10,000 items shows its first page in < 1 s and a filter change in
 < 0.5 s; a 100,000-point map stays interactive. The grid is timed on a synthetic collection
@@ -10,7 +10,10 @@ Targets (issue 15): a grid of 10,000 items shows its first page in < 1 s and a f
 The map is timed on the server side: building the plotly ``Scattergl`` figure with hover data
 (``customdata`` with caption and thumbnail URL), serialising it to JSON (what the browser
 receives), mapping a 200-vertex lasso and a box to ids, and naming clusters (k-means + c-TF-IDF).
-Drawing in the browser (WebGL) is not timed here.
+With ``--browser`` the figure is also drawn in headless Chromium (``/usr/bin/chromium``, software
+WebGL: no GPU) with the plotly.js that the plotly package ships: time for ``Plotly.newPlot``, and
+from releasing the mouse at the end of a lasso over about half the points to the
+``plotly_selected`` event.
 """
 
 from __future__ import annotations
@@ -121,17 +124,72 @@ def map_timings(n: int, reps: int) -> dict[str, float]:
         "name 20 clusters (k-means + c-TF-IDF)": named, "figure JSON MB": size / 2**20}
 
 
+def browser_timings(n: int, work: Path) -> dict[str, float]:
+    """Draw the n-point figure in headless Chromium and lasso about half of it."""
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(2)
+    xy = rng.normal(size=(n, 2))
+    hover = [{"caption": f"point {i}", "domain": DOMAINS[i % 6], "file": f"{i}.jpg"}
+             for i in range(n)]
+    fig = map_figure(xy, [h["domain"] for h in hover], hover, list(range(n)), "bench")
+    fig.update_layout(dragmode="lasso", width=1000, height=800)
+    js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    (work / "figure.json").write_text(fig.to_json())
+    (work / "map.html").write_text(
+        f'<html><body><div id="map"></div><script src="{js.as_uri()}"></script></body></html>')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--headless", "--no-sandbox", "--allow-file-access-"
+                                          "from-files", "--enable-unsafe-swiftshader"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto((work / "map.html").as_uri())
+        figure = (work / "figure.json").read_text()
+        drawn = page.evaluate("""async (text) => { const f = JSON.parse(text);
+            const t0 = performance.now();
+            await Plotly.newPlot('map', f.data, f.layout);
+            const gd = document.getElementById('map');
+            gd.on('plotly_selected', e => { window._selected = performance.now();
+                window._count = e ? e.points.length : 0; });
+            return performance.now() - t0; }""", figure)
+        box = page.locator("#map .nsewdrag").first.bounding_box()
+        x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+        corners = [(x + 0.1 * w, y + 0.1 * h), (x + 0.5 * w, y + 0.1 * h),
+                   (x + 0.5 * w, y + 0.9 * h), (x + 0.1 * w, y + 0.9 * h)]
+        page.mouse.move(*corners[0])
+        page.mouse.down()
+        for cx, cy in [*corners[1:], corners[0]]:
+            page.mouse.move(cx, cy, steps=5)
+        released = page.evaluate("performance.now()")
+        page.mouse.up()
+        page.wait_for_function("window._selected !== undefined")
+        selected_ms = page.evaluate("window._selected") - released
+        count = page.evaluate("window._count")
+        browser.close()
+    log(f"  browser: drawn in {drawn / 1000:.2f} s, lasso of {count} points in "
+        f"{selected_ms / 1000:.2f} s")
+    return {"browser draw (Plotly.newPlot)": drawn / 1000,
+            "browser lasso -> plotly_selected": selected_ms / 1000, "lassoed points": count}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="grid items")
     parser.add_argument("--map-n", type=int, default=100_000, help="map points")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--browser", action="store_true",
+                        help="also draw and lasso the map in headless Chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log(f"building a {args.n}-item collection")
         grid = grid_timings(synthetic_store(Path(tmp) / "store", args.n), args.reps)
     log(f"building {args.map_n}-point maps")
     maps = map_timings(args.map_n, max(1, args.reps // 2))
+    if args.browser:
+        with tempfile.TemporaryDirectory() as tmp:
+            maps |= browser_timings(args.map_n, Path(tmp))
     targets = {"first page (build + query)": 1.0}
     rows = [[f"grid {args.n}: {k}", v, targets.get(k, 0.5)] for k, v in grid.items()]
     rows += [[f"map {args.map_n}: {k}", v, ""] for k, v in maps.items()]
