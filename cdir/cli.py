@@ -107,7 +107,8 @@ def cmd_search(args: argparse.Namespace) -> None:
 
     session = api.open_collection(args.store, args.model_dir)
     options = SearchOptions(mode=args.mode, k=args.k, domains=tuple(args.domain or ()),
-                            neutralise=args.neutralise, fusion=args.fusion_weights)
+                            neutralise=args.neutralise, fusion=args.fusion_weights,
+                            tags=tuple(args.tag or ()))
     result = api.search(session, image=args.image, text=args.text, item_id=args.id,
                         options=options)
     emit(args, result.to_dict(), _search_text)
@@ -333,6 +334,7 @@ def _add_search(sub: Any) -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--domain", nargs="+", help="only return items of these domains")
     p.add_argument("--neutralise", action="store_true", help="drop style words from captions")
+    p.add_argument("--tag", nargs="+", help="only return items holding any of these tags")
     p.add_argument("--fusion-weights", help="e.g. image=0.5,caption=1,caption-caption=0.5")
     _common(p)
     p.set_defaults(func=cmd_search)

@@ -89,7 +89,7 @@ def test_a_lasso_on_the_map_selects_exactly_the_points_inside(browse: BrowseActi
 
 def test_opening_an_item_and_tagging(browse: BrowseActions, store: str) -> None:
     image, text, neighbours = browse.open_item(store, "0:123")
-    assert Path(image).is_file() and "id 0" in text and "caption" in text
+    assert image.size == (96, 96) and "id 0" in text and "caption" in text  # the full image
     assert "neighbours" in neighbours
     copy = browse.session(store).store.items
     copy_id = int(copy.index[copy["rel_path"] == "photo/circle/zz_copy.png"][0])

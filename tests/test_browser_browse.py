@@ -119,6 +119,11 @@ def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: 
 
 
 def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> None:  # noqa: ANN001
+    first = grid_ids(page)[0]
+    page.locator(f"#browse-grid .cdir-card[data-browse-id='{first}']").click()
+    page.wait_for_function("id => document.querySelector('#browse-item').innerText"
+                           ".includes('id ' + id)", arg=str(first))
+    page.wait_for_selector("#browse-item-neighbours .cdir-card")
     page.get_by_text("Map: draw a box or a lasso").click()
     page.locator("#browse-method").get_by_label("PCA").check()
     page.click("#browse-draw")

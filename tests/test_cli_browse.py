@@ -100,3 +100,18 @@ def test_dupes_decisions_from_the_command_line(tmp_path: Path,
     capsys.readouterr()
     code = cli.main([*map(str, base), "--show"])
     assert code == 0 and "not_duplicate" in capsys.readouterr().out
+
+
+def test_search_takes_a_tag_filter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    store = make_store(tmp_path / "s", np.eye(6, 8, dtype=np.float32) + 0.1)
+    root = on_disk(store)
+    written = Store.load(root)
+    written.image_emb = store.image_emb
+    written.write()
+    assert run(capsys, "tag", root, "--add", "x", "--ids", 2, 3)[0] == 0
+    code, doc, err = run(capsys, "search", root, "--id", 0, "--mode", "image", "--k", 5,
+                         "--tag", "x")
+    assert code == 0, err
+    assert sorted(h["id"] for h in doc["hits"]) == [2, 3]

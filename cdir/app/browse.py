@@ -177,8 +177,7 @@ class BrowseActions:
         if not 0 <= item < len(items):
             raise _error(f"No item {item} in this collection.")
         row = items.iloc[item]
-        image = str(session.store.image_path(row)) if int(row["tile"]) < 1 else \
-            str(session.store.thumb_path(str(row["sha256"])))
+        image = _full_image(session.store, row)
         neighbours = ""
         if row["status"] == "ok":
             result = api.search(session, item_id=item)
@@ -210,6 +209,19 @@ class BrowseActions:
             return f"Tag **{esc(tag)}** added to {n} of {len(chosen)} items."
         n = remove_tags(session.store.root, chosen, [tag])
         return f"Tag **{esc(tag)}** removed from {n} items."
+
+
+def _full_image(store: Any, row: Any) -> Any:
+    """The item's image decoded here (a PIL image: the original may lie outside the folders the
+    app serves; a tile is cut from its grid), else its thumbnail's path, else None."""
+    from cdir.ingest.decode import DecodeError, DecodeLimits
+    from cdir.ingest.reader import load_item_image
+
+    try:
+        return load_item_image(store.image_path(row), DecodeLimits(), int(row["tile"]))
+    except (DecodeError, OSError):
+        thumb = store.thumb_path(str(row["sha256"]))
+        return str(thumb) if thumb.is_file() else None
 
 
 def _clicked_id(clicked: str | None) -> int | None:
