@@ -148,7 +148,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> Any:
         _dupes_panel(ui)
         for key in ("click", "region", "decide"):
             ui[key] = gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
-    ui["selection"], ui["groups"] = gr.State(None), gr.State([])
+    ui["selection"], ui["groups"], ui["drawn"] = gr.State(None), gr.State([]), gr.State(None)
     _wire(browse, ui, store, tab)
     _wire_dupes(DupeActions(browse), ui, store)
     return tab
@@ -239,9 +239,15 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
         ).then(as_gr_error(browse.facets), [store], facet_widgets).then(
             as_gr_error(browse.grid), paged, shown)
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"], ui["named"]]
-    ui["draw"].click(as_gr_error(browse.draw_map), map_inputs, [ui["plot"]])
-    ui["region"].change(as_gr_error(browse.select_region),
-                        [store, ui["method"], ui["vectors"], ui["region"]],
+    def draw(store_path: str | None, method: str, vectors: str, *rest: Any) -> tuple[Any, list]:
+        return browse.draw_map(store_path, method, vectors, *rest), [method, vectors]
+
+    def select(store_path: str | None, drawn: list | None, region: str) -> tuple[Any, str]:
+        method, vectors = drawn or ("umap", "image")  # the projection on screen
+        return browse.select_region(store_path, method, vectors, region)
+
+    ui["draw"].click(as_gr_error(draw), map_inputs, [ui["plot"], ui["drawn"]])
+    ui["region"].change(as_gr_error(select), [store, ui["drawn"], ui["region"]],
                         [ui["selection"], ui["sel_md"]]).then(refresh, inputs, shown)
     ui["clear"].click(lambda: (None, "Selection cleared: the grid shows every item."), None,
                       [ui["selection"], ui["sel_md"]]).then(refresh, inputs, shown)

@@ -95,7 +95,6 @@ class Browser:
         self._ok = store.ok_mask()
         self._orders: dict[str, np.ndarray] = {}
         self._mtime: np.ndarray | None = None
-        self._scores: np.ndarray | None = None
         self.tags: dict[int, list[str]] = {}
         self.reload_tags()
 
@@ -148,8 +147,9 @@ class Browser:
         vector last. A page past the end gives the last page. Raises ValueError for a similarity
         sort without a vector or with a vector of the wrong size."""
         mask = self.mask(query)
+        scores: np.ndarray | None = None
         if query.sort == "similarity":
-            order = self._similarity_order(query_vector, vectors)
+            order, scores = self._similarity_order(query_vector, vectors)
         else:
             order = self._order(query.sort)
             if query.descending:
@@ -159,7 +159,6 @@ class Browser:
         n_pages = max(1, math.ceil(total / query.page_size))
         page = min(max(0, int(query.page)), n_pages - 1)
         rows = matched[page * query.page_size:(page + 1) * query.page_size]
-        scores = self._scores if query.sort == "similarity" else None
         cards = [self.card(int(r), None if scores is None else float(scores[r])) for r in rows]
         return GridPage(cards, [int(self._ids[r]) for r in rows], total, page, n_pages,
                         self._ids[matched])
@@ -203,7 +202,9 @@ class Browser:
             self._mtime = values
         return self._mtime
 
-    def _similarity_order(self, vector: np.ndarray | None, vectors: str) -> np.ndarray:
+    def _similarity_order(self, vector: np.ndarray | None, vectors: str
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows most similar first, (N,) cosine scores; -inf for items without a vector)."""
         if vector is None:
             raise ValueError("sorting by similarity needs a query: pick an item or type a text")
         matrix = self.store.image_emb if vectors == "image" else self.store.caption_emb
@@ -216,8 +217,7 @@ class Browser:
         norm = float(np.linalg.norm(vector)) or 1.0
         scores = matrix @ (vector / norm)
         scores[np.abs(matrix).sum(axis=1) == 0] = -np.inf
-        self._scores = scores
-        return np.lexsort((self._ids, -scores)).astype(np.int64)
+        return np.lexsort((self._ids, -scores)).astype(np.int64), scores
 
 
 def _text(value: Any) -> str | None:
