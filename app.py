@@ -181,9 +181,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Collection", id="collection"):
                 _collection_tab(actions, ui)
+                build_browse_tab(actions, store)
             with gr.Tab("Search", id="search"):
                 _search_tab(ui)
-            build_browse_tab(actions, store)
             with gr.Tab("Map", id="map") as map_tab:
                 _map_tab(ui)
             with gr.Tab("Duplicates", id="duplicates"):

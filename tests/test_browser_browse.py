@@ -92,7 +92,7 @@ def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: 
     page.wait_for_selector("#collection-summary h3")
     page.wait_for_function("document.querySelector('#status').innerText.includes('captions ready')",
                            timeout=300_000)
-    page.get_by_role("tab", name="Browse").click()
+    page.get_by_text("Browse the whole collection").click()
     page.wait_for_selector("#browse-grid .cdir-card")
     line = page.inner_text("#browse-page")
     assert len(grid_ids(page)) == 48 and "page 1 of" in line

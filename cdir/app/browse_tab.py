@@ -1,4 +1,4 @@
-"""The Browse tab's layout and wiring: the filtered grid, the map's box/lasso selection, one item,
+"""The Browse panel's layout and wiring: the filtered grid, the map's box/lasso selection, one item,
 tags, and duplicate decisions. Handlers live in :mod:`cdir.app.browse` and
 :mod:`cdir.app.browse_dupes`; ``app.py`` adds the tab with one call to :func:`build_browse_tab`.
 
@@ -99,13 +99,15 @@ if (!window._cdirBrowse) {
 
 
 def build_browse_tab(actions: AppActions, store: Any) -> Any:
-    """Lay out the Browse tab inside the app's ``gr.Tabs`` and wire it; ``store`` is the app's
-    ``gr.State`` holding the open collection's path. Returns the tab."""
+    """Lay out the Browse panel (an accordion, opened on demand, placed in the Collection tab so
+    the tab bar keeps its width) and wire it; ``store`` is the app's ``gr.State`` holding the
+    open collection's path. Returns the accordion."""
     import gradio as gr
 
     browse = BrowseActions(actions)
     ui: dict[str, Any] = {}
-    with gr.Tab("Browse", id="browse") as tab:
+    with gr.Accordion("Browse the whole collection: filter, select on the map, tag, decide on "
+                      "duplicates", open=False, elem_id="browse-panel") as tab:
         gr.HTML(STYLE, js_on_load=JS, elem_id="browse-js")
         with gr.Row():
             for key, label in (("domains", "Domain"), ("classes", "Class"),
@@ -229,7 +231,8 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
     ui["prev"].click(as_gr_error(functools.partial(step, -1)), paged, shown)
     ui["next"].click(as_gr_error(functools.partial(step, 1)), paged, shown)
     facet_widgets = [ui[k] for k in ("domains", "classes", "sources", "tags")]
-    tab.select(as_gr_error(browse.facets), [store], facet_widgets).then(refresh, inputs, shown)
+    for event in (tab.expand, store.change):  # opened, or another collection opened
+        event(as_gr_error(browse.facets), [store], facet_widgets).then(refresh, inputs, shown)
     ui["click"].change(as_gr_error(browse.open_item), [store, ui["click"]],
                        [ui["item_image"], ui["item_md"], ui["item_html"]])
     for action in ("add", "remove"):
