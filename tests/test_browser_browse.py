@@ -107,7 +107,7 @@ def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: 
                                       "cs => cs.map(c => c.title + ' ' + c.innerText)")
     assert cards and all("house" in c.lower() for c in cards), cards
     assert set(page.locator("#browse-grid .badge.dom").all_inner_texts()) == {"sketch"}
-    page.screenshot(path=str(shots / "browse_grid.png"), full_page=True)
+    page.locator("#browse-panel").screenshot(path=str(shots / "browse_grid.png"))
     page.fill("#browse-text input, #browse-text textarea", "")
     page.press("#browse-text input, #browse-text textarea", "Enter")
     line = changed(page, "#browse-page", line)
