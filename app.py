@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from cdir.app import handlers as webui
+from cdir.app.browse_tab import build_browse_tab
 from cdir.app.handlers import AppActions
 from cdir.app.workspace import Workspace
 from cdir.models.presets import get_preset, list_presets
@@ -180,6 +181,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Collection", id="collection"):
                 _collection_tab(actions, ui)
+                build_browse_tab(actions, store)
             with gr.Tab("Search", id="search"):
                 _search_tab(ui)
             with gr.Tab("Map", id="map") as map_tab:

@@ -254,3 +254,15 @@ def test_the_query_and_its_duplicate_never_appear(known: Searcher) -> None:
         assert 0 not in ids and 5 not in ids and len(ids) == len(HAND_BUILT) - 2
     kept = known.by_id(0, SearchOptions(mode="image", k=2, exclude_duplicates=False))
     assert ranked(kept) == [2, 5]  # a tie at 1.0 goes to the lower row
+
+
+def test_a_tag_filter_returns_only_tagged_items(known: Searcher) -> None:
+    from cdir.store.tags import add_tags
+
+    add_tags(known.store.root, [4, 6], ["reviewed"])
+    add_tags(known.store.root, [3], ["other"])
+    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed",)))) == [
+        4, 6]
+    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed", "other"))
+                              )) == [4, 3, 6]
+    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("nobody",)))) == []

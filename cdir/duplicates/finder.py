@@ -372,16 +372,21 @@ TIER_FINDERS: dict[str, Callable[[Store, DedupConfig], list[DupGroup]]] = {
 }
 
 
-def find_groups(store: Store, config: DedupConfig | None = None) -> list[DupGroup]:
+def find_groups(store: Store, config: DedupConfig | None = None,
+                split: Callable[[list[DupGroup]], list[DupGroup]] | None = None) -> list[DupGroup]:
     """Near-duplicate groups of the chosen tiers, largest first (then by tier, strictest first).
 
     A group whose members all belong to one group of a stricter tier is left out (it would show
-    the same images again)."""
+    the same images again). ``split``, if given, rewrites each tier's groups before that check
+    (e.g. :func:`cdir.duplicates.decisions.split_hook`: items the user marked "not a
+    duplicate")."""
     config = config or DedupConfig()
     found: list[DupGroup] = []
     owners: dict[int, set[int]] = {}  # item id -> numbers of the groups kept so far holding it
     for tier in sorted(config.tiers, key=TIERS.index):
         groups = TIER_FINDERS[tier](store, config)
+        if split is not None:
+            groups = split(groups)
         for group in groups:
             if not _repeats(group, owners):
                 for member in group.members:

@@ -1,7 +1,9 @@
 """The plotly figures the app shows: a 2-D map of the collection, coloured by domain or class.
 
-Every point carries ``customdata = [id, caption, domain, class, file]``, so a click or a selection
-in the browser maps back to an item id with ``point["customdata"][0]``.
+Every point carries ``customdata = [id, caption, domain, class, file, thumbnail URL]``, so a click
+or a selection in the browser maps back to an item id with ``point["customdata"][0]`` (see
+:mod:`cdir.maps.selection`), and a hover handler in the page can show the thumbnail
+(``customdata[5]``, empty when the caller gave none).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ CAPTION_WIDTH = 60
 WEBGL_MIN_POINTS = 5_000  # draw with WebGL (Scattergl) from this many points on
 MARKER_SIZE = 7
 HIGHLIGHT_SIZE = 16
+HIGHLIGHT_NAME = "selected"
 MISSING_LABEL = "unknown"
+THUMB_INDEX = 5  # customdata[5]: the thumbnail URL shown on hover
 
 
 def map_figure(
@@ -39,7 +43,8 @@ def map_figure(
 ) -> Any:
     """A scatter of map coordinates, one trace (legend entry) per value of ``color_by``.
 
-    ``hover[i]`` may hold ``caption``, ``domain``, ``class`` and ``file``; ``highlight`` is an
+    ``hover[i]`` may hold ``caption``, ``domain``, ``class``, ``file`` and ``thumb`` (a URL the
+    page shows on hover; not escaped, set it as an image's ``src`` only); ``highlight`` is an
     item id drawn on top as a larger outlined marker; ``color_title`` titles the legend. Returns a
     ``plotly.graph_objects.Figure``; with no points it says "No embedded images yet".
     """
@@ -50,7 +55,7 @@ def map_figure(
     if len(xy) == 0:
         return empty_figure(title)
     labels = np.array([str(v) if v not in (None, "") else MISSING_LABEL for v in color_by])
-    custom = np.array([_customdata(i, h) for i, h in zip(ids, hover, strict=True)], dtype=object)
+    custom = _customdata_matrix(ids, hover)
     colors = _palette(sorted(set(labels.tolist())))
     scatter = go.Scattergl if len(xy) >= WEBGL_MIN_POINTS else go.Scatter
     fig = go.Figure()
@@ -83,7 +88,7 @@ def wrap_caption(caption: str, width: int = CAPTION_WIDTH) -> str:
             lines[-1] += " " + word
         else:
             lines.append(word)
-    return "<br>".join(html.escape(line) for line in lines)
+    return html.escape("\n".join(lines)).replace("\n", "<br>")  # one escape per caption
 
 
 def _check_lengths(n: int, **columns: Sequence[Any]) -> None:
@@ -92,9 +97,21 @@ def _check_lengths(n: int, **columns: Sequence[Any]) -> None:
         raise ValueError(f"expected {n} entries (one per point) but got {wrong}")
 
 
-def _customdata(item_id: int, hover: Mapping[str, Any]) -> list[Any]:
-    fields = [html.escape(str(hover.get(key) or "")) for key in HOVER_KEYS[1:]]
-    return [int(item_id), wrap_caption(hover.get("caption") or "", CAPTION_WIDTH), *fields]
+def _customdata_matrix(ids: Sequence[int], hover: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """(N, 6) object array, one :data:`HOVER_TEMPLATE` row per point, filled column by column
+    (domain and class repeat, so each distinct value is escaped once)."""
+    custom = np.empty((len(hover), 6), dtype=object)
+    custom[:, 0] = [int(i) for i in ids]
+    custom[:, 1] = [wrap_caption(h.get("caption") or "", CAPTION_WIDTH) for h in hover]
+    escaped: dict[str, str] = {}
+    for column, key in enumerate(HOVER_KEYS[1:3], start=2):
+        values = [str(h.get(key) or "") for h in hover]
+        for value in set(values) - escaped.keys():
+            escaped[value] = html.escape(value)
+        custom[:, column] = [escaped[v] for v in values]
+    custom[:, 4] = [html.escape(str(h.get("file") or "")) for h in hover]
+    custom[:, THUMB_INDEX] = [str(h.get("thumb") or "") for h in hover]
+    return custom
 
 
 def _palette(labels: Sequence[str]) -> dict[str, str]:
@@ -134,10 +151,43 @@ def _add_highlight(
         return
     row = rows[:1]
     label = str(labels[row[0]])
-    trace = _points(scatter, xy[row], custom[row], "selected", colors[label])
+    trace = _points(scatter, xy[row], custom[row], HIGHLIGHT_NAME, colors[label])
     trace.update(marker={"size": HIGHLIGHT_SIZE, "line": {"width": 2.5, "color": "#222"}})
     trace.update(showlegend=False, legendgroup=label, opacity=1.0)
     fig.add_trace(trace)
+
+
+def highlight_point(fig: Any, item_id: int | None) -> Any:
+    """``fig`` (a :func:`map_figure`) with its highlighted point moved to ``item_id`` (None: no
+    highlight), without rebuilding the other traces; returns ``fig``."""
+    fig.data = tuple(t for t in fig.data if t.name != HIGHLIGHT_NAME)
+    if item_id is None:
+        return fig
+    for trace in list(fig.data):
+        custom = np.asarray(trace.customdata if trace.customdata is not None else [], dtype=object)
+        if custom.ndim != 2 or not len(custom):
+            continue
+        rows = np.flatnonzero(custom[:, 0].astype(np.int64) == int(item_id))
+        if len(rows):
+            xy = np.column_stack([np.asarray(trace.x)[rows[:1]], np.asarray(trace.y)[rows[:1]]])
+            marker = {"size": HIGHLIGHT_SIZE, "color": trace.marker.color,
+                      "line": {"width": 2.5, "color": "#222"}}
+            fig.add_trace(type(trace)(x=xy[:, 0], y=xy[:, 1], mode="markers", name=HIGHLIGHT_NAME,
+                                      customdata=custom[rows[:1]], showlegend=False,
+                                      hovertemplate=HOVER_TEMPLATE, marker=marker))
+            return fig
+    log.debug("highlighted id %s is not on the map", item_id)
+    return fig
+
+
+def add_cluster_labels(fig: Any, labels: Sequence[tuple[str, tuple[float, float]]]) -> Any:
+    """Write each ``(name, (x, y))`` on ``fig`` as a boxed annotation (cluster names, see
+    :mod:`cdir.maps.clusters`); names are HTML-escaped. Returns ``fig``."""
+    for name, (x, y) in labels:
+        fig.add_annotation(x=x, y=y, text=f"<b>{html.escape(name)}</b>", showarrow=False,
+                           font={"size": 13, "color": "#111"}, bgcolor="rgba(255,255,255,0.75)",
+                           bordercolor="#555", borderwidth=1, borderpad=3)
+    return fig
 
 
 def _style(fig: Any, title: str, legend_title: str) -> None:

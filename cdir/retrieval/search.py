@@ -24,6 +24,7 @@ from cdir.retrieval.scoring import DEFAULT_MODE, FusionWeights, ModeError, requi
 from cdir.store.cache import Cache
 from cdir.store.collection import Store, atomic_write_json
 from cdir.store.index import build_index, load_index
+from cdir.store.tags import load_tags, tagged_mask
 from cdir.store.vector_index import IndexConfig, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class SearchOptions:
     style_words: tuple[str, ...] | None = None  # None: textnorm.DEFAULT_STYLE_WORDS
     fusion: str | dict[str, float] | None = None
     exclude_duplicates: bool = True
+    tags: tuple[str, ...] = ()  # only items holding any of these tags (cdir.store.tags)
 
     def neutraliser(self) -> Neutraliser:
         return Neutraliser(self.style_words) if self.style_words is not None else Neutraliser()
@@ -203,7 +205,8 @@ class Searcher:
                                   else query.caption)
             query.vectors["caption"] = embed_texts([query.caption_used], self.models,
                                                    self.cache)[0]
-        request = RankRequest(options.mode, options.k, self._allowed(options.domains),
+        allowed = self._allowed(options.domains) & self._tagged(options.tags)
+        request = RankRequest(options.mode, options.k, allowed,
                               self._excluded(query, options), fusion)
         ranked = rank(query.vectors, self.gallery(options), request)
         return SearchResult(query, [self.hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)],
@@ -219,6 +222,13 @@ class Searcher:
                                  f"{sorted(known)}")
             allowed &= self.store.items["domain"].isin(domains).to_numpy(dtype=bool)
         return allowed
+
+    def _tagged(self, tags: tuple[str, ...]) -> np.ndarray:
+        """(N,) bool: items holding any of ``tags`` (all items when none are given)."""
+        n = len(self.store.items)
+        if not tags:
+            return np.ones(n, dtype=bool)
+        return tagged_mask(load_tags(self.store.root), tags, n)
 
     def _excluded(self, query: Query, options: SearchOptions) -> np.ndarray:
         items = self.store.items
