@@ -128,7 +128,9 @@ register_preset(Preset(
 register_preset(Preset(
     name="paper",
     description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; needs a GPU",
-    embedder=EmbedderSpec("ViT-L-14", "openai"),
+    # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them without
+    # an error and give wrong embeddings (open_clip only warns)
+    embedder=EmbedderSpec("ViT-L-14-quickgelu", "openai"),
     captioner=CaptionerSpec("blip2", "Salesforce/blip2-opt-2.7b", num_beams=3),
     needs_gpu=True,
 ))
