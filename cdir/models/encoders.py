@@ -214,8 +214,11 @@ class BoxReduce:
         return image.reduce(factor) if factor >= 2 else image
 
 
-def save_open_clip(embedder: ClipEmbedder, out_dir: Path) -> Path:
-    """Write the model in the layout open_clip's ``local-dir:`` schema reads."""
+def save_open_clip(embedder: ClipEmbedder, out_dir: Path, half: bool = False) -> Path:
+    """Write the model in the layout open_clip's ``local-dir:`` schema reads: the config, the
+    weights (float32, or float16 with ``half``: open_clip casts them back to the model's float32
+    on load) and, for a model whose config names a Hugging Face tokenizer, that tokenizer's files
+    (open_clip reads them from the same folder)."""
     from open_clip.model import get_model_preprocess_cfg
     from safetensors.torch import save_file
 
@@ -226,5 +229,9 @@ def save_open_clip(embedder: ClipEmbedder, out_dir: Path) -> Path:
     }
     (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     state = {k: v.contiguous() for k, v in embedder.model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(out_dir / WEIGHTS_FILE))
+    if embedder.model_cfg.get("text_cfg", {}).get("hf_tokenizer_name"):
+        embedder.tokenizer.save_pretrained(str(out_dir))
     return out_dir
