@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     result = measure(args.root, args.preset, args.model_dir)
     text = table(result)
     if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
         args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
     sys.stdout.write(text)

@@ -149,6 +149,12 @@ def train(args: argparse.Namespace) -> None:
     # and its init_parameters() fails): left alone, caption losses start at 1e11
     decoder = model.text_decoder
     torch.nn.init.normal_(decoder.text_projection, std=decoder.width ** -0.5)
+    if args.init is not None:  # a second stage: continue from a model this script wrote
+        from safetensors.torch import load_file
+
+        state = load_file(str(args.init / "open_clip_model.safetensors"))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        log.info("continuing from %s", args.init)
     tokenizer = open_clip.tokenizer.HFTokenizer(str(out_dir), context_length=
                                                 config["text_cfg"]["context_length"])
     n_params = sum(p.numel() for p in model.parameters())
@@ -259,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--init", type=Path, help="an embedder folder this script wrote, to "
+                        "continue training from (same data, so the same vocabulary)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train(args)

@@ -124,10 +124,25 @@ def load_open_clip(
         model_cfg = open_clip.get_model_config(name)
     except Exception as exc:  # download, missing file, corrupt checkpoint: all told the same way
         raise unavailable(preset, f"embedder {spec.arch}/{spec.pretrained}", exc) from exc
+    if local is None and spec.config is not None:
+        init_decoder_projection(model)
     model.eval()
     log.info("embedder %s loaded from %s", spec.arch, local or pretrained or "config (random)")
     preprocess = box_reduced(bounded_aspect(preprocess))
     return ClipEmbedder(model, preprocess, tokenizer, spec.arch, model_cfg, device)
+
+
+def init_decoder_projection(model: Any) -> None:
+    """Give a CoCa built from a config a seeded output projection: open_clip leaves its
+    ``text_decoder.text_projection`` as ``torch.empty`` (uninitialised memory, NaN at times),
+    which made random CoCa captions differ between runs."""
+    import torch
+
+    decoder = getattr(model, "text_decoder", None)
+    projection = getattr(decoder, "text_projection", None)
+    if isinstance(projection, torch.nn.Parameter):
+        with torch.no_grad():
+            torch.nn.init.normal_(projection, std=decoder.width ** -0.5)
 
 
 def bounded_aspect(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:

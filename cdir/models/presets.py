@@ -141,6 +141,14 @@ register_preset(Preset(
     captioner=CaptionerSpec("coca", max_new_tokens=30),
 ))
 register_preset(Preset(
+    name="demo",
+    description="small CoCa trained here on drawn domains and shipped in assets/models "
+                "(offline demo: knows 6 drawn classes in 5 styles only)",
+    # no hub tag: the weights are read from assets/models/demo/embedder (cdir.models.weights)
+    embedder=EmbedderSpec("cdir-demo-coca"),
+    captioner=CaptionerSpec("coca", max_new_tokens=12),
+))
+register_preset(Preset(
     name="tiny",
     description="tiny randomly initialised CLIP + BLIP for tests and offline runs (meaningless)",
     embedder=EmbedderSpec("cdir-tiny-clip", config=TINY_CLIP_CONFIG),
