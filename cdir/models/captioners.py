@@ -151,13 +151,23 @@ class CocaCaptioner:
     """Captions with an open_clip CoCa model by greedy decoding.
 
     open_clip's own ``generate`` imports ``BeamSearchScorer``, which transformers 5 removed, so
-    decoding is done here: greedy, with the model's own forward pass.
+    decoding is done here: greedy, with the model's own forward pass. The start / end token ids
+    and the decoding come from the embedder's tokenizer: open_clip's CLIP BPE (49406 / 49407) or
+    a Hugging Face tokenizer (its ``bos_token_id`` / ``eos_token_id``), as the ``demo`` preset has.
     """
 
     embedder: Any  # cdir.models.encoders.ClipEmbedder holding a CoCa model
     spec: CaptionerSpec
     sot_id: int = 49406
     eos_id: int = 49407
+    banned: tuple[int, ...] = ()  # never generated besides padding and start (e.g. [UNK])
+
+    def __post_init__(self) -> None:
+        hf = getattr(getattr(self.embedder, "tokenizer", None), "tokenizer", None)
+        if hf is not None and getattr(hf, "bos_token_id", None) is not None:
+            self.sot_id, self.eos_id = int(hf.bos_token_id), int(hf.eos_token_id)
+            unk = getattr(hf, "unk_token_id", None)
+            self.banned = (int(unk),) if unk is not None else ()
 
     @property
     def settings_key(self) -> str:
@@ -196,7 +206,7 @@ class CocaCaptioner:
 
     def _constrain(self, logits: Any, out: Any) -> Any:
         """Never padding or start-of-text; no end-of-text before two tokens; repetition penalty."""
-        logits[:, [0, self.sot_id]] = -float("inf")
+        logits[:, [0, self.sot_id, *self.banned]] = -float("inf")
         if out.shape[1] < 3:
             logits[:, self.eos_id] = -float("inf")
         penalty = self.spec.repetition_penalty
@@ -206,9 +216,13 @@ class CocaCaptioner:
         return logits
 
     def _decode(self, row: list[int]) -> str:
-        from open_clip.tokenizer import _tokenizer
-
         ids = [t for t in row[1:] if t not in (self.sot_id, 0)]
         if self.eos_id in ids:
             ids = ids[: ids.index(self.eos_id)]
+        hf = getattr(self.embedder.tokenizer, "tokenizer", None)
+        if hf is not None and hasattr(hf, "decode"):
+            text = hf.decode(ids, skip_special_tokens=True)
+            return " ".join(text.replace(" ,", ",").split())
+        from open_clip.tokenizer import _tokenizer
+
         return _tokenizer.decode(ids).strip()

@@ -132,10 +132,25 @@ def load_open_clip(
         model_cfg = open_clip.get_model_config(name)
     except Exception as exc:  # download, missing file, corrupt checkpoint: all told the same way
         raise unavailable(preset, f"embedder {spec.arch}/{spec.pretrained}", exc) from exc
+    if local is None and spec.config is not None:
+        init_decoder_projection(model)
     model.eval()
     log.info("embedder %s loaded from %s", spec.arch, local or pretrained or "config (random)")
     preprocess = box_reduced(bounded_aspect(preprocess))
     return ClipEmbedder(model, preprocess, tokenizer, spec.arch, model_cfg, device)
+
+
+def init_decoder_projection(model: Any) -> None:
+    """Give a CoCa built from a config a seeded output projection: open_clip leaves its
+    ``text_decoder.text_projection`` as ``torch.empty`` (uninitialised memory, NaN at times),
+    which made random CoCa captions differ between runs."""
+    import torch
+
+    decoder = getattr(model, "text_decoder", None)
+    projection = getattr(decoder, "text_projection", None)
+    if isinstance(projection, torch.nn.Parameter):
+        with torch.no_grad():
+            torch.nn.init.normal_(projection, std=decoder.width ** -0.5)
 
 
 def bounded_aspect(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -222,8 +237,11 @@ class BoxReduce:
         return image.reduce(factor) if factor >= 2 else image
 
 
-def save_open_clip(embedder: ClipEmbedder, out_dir: Path) -> Path:
-    """Write the model in the layout open_clip's ``local-dir:`` schema reads."""
+def save_open_clip(embedder: ClipEmbedder, out_dir: Path, half: bool = False) -> Path:
+    """Write the model in the layout open_clip's ``local-dir:`` schema reads: the config, the
+    weights (float32, or float16 with ``half``: open_clip casts them back to the model's float32
+    on load) and, for a model whose config names a Hugging Face tokenizer, that tokenizer's files
+    (open_clip reads them from the same folder)."""
     from open_clip.model import get_model_preprocess_cfg
     from safetensors.torch import save_file
 
@@ -234,5 +252,9 @@ def save_open_clip(embedder: ClipEmbedder, out_dir: Path) -> Path:
     }
     (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     state = {k: v.contiguous() for k, v in embedder.model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(out_dir / WEIGHTS_FILE))
+    if embedder.model_cfg.get("text_cfg", {}).get("hf_tokenizer_name"):
+        embedder.tokenizer.save_pretrained(str(out_dir))
     return out_dir

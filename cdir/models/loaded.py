@@ -19,7 +19,7 @@ from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.models.presets import Preset, get_preset
 from cdir.models.quantize import quantize_linear_int8, quantize_mode
-from cdir.models.weights import component_dir, model_dir
+from cdir.models.weights import local_component, model_dir
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def load_captioner(
         return CocaCaptioner(embedder, spec)
     if spec.kind not in ("blip", "blip2"):
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
-    local = component_dir(root, preset.name, CAPTIONER_DIR)
+    local = local_component(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
         tiny = build_tiny_blip(spec, preset.seed)
         tiny.model, tiny.device = tiny.model.to(device), device
@@ -94,7 +94,8 @@ def load_models(
     preset: str | Preset, model_root: str | Path | None = None, device: str | None = None,
     quantize: str | None = None,
 ) -> Models:
-    """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them.
+    """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them,
+    else from the bundled ``assets/models`` (the ``demo`` preset), else the hub cache or a config.
 
     ``device``: ``auto`` (CUDA when there is a GPU), ``cpu``, ``cuda``; None: ``--device`` /
     ``$CDIR_DEVICE`` (:mod:`cdir.models.device`).
@@ -105,7 +106,7 @@ def load_models(
     mode = quantize_mode(quantize)
     root = model_dir(model_root)
     device = pick_device(device)
-    local = component_dir(root, preset.name, EMBEDDER_DIR)
+    local = local_component(root, preset.name, EMBEDDER_DIR)
     embedder = load_open_clip(preset.embedder, preset.name, local, device, preset.seed)
     return Models(preset, embedder, root, device, mode)
 

@@ -128,7 +128,9 @@ register_preset(Preset(
 register_preset(Preset(
     name="paper",
     description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; needs a GPU",
-    embedder=EmbedderSpec("ViT-L-14", "openai"),
+    # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them without
+    # an error and give wrong embeddings (open_clip only warns)
+    embedder=EmbedderSpec("ViT-L-14-quickgelu", "openai"),
     captioner=CaptionerSpec("blip2", "Salesforce/blip2-opt-2.7b", num_beams=3),
     needs_gpu=True,
 ))
@@ -137,6 +139,14 @@ register_preset(Preset(
     description="open_clip CoCa ViT-B-32: one model that both embeds and captions",
     embedder=EmbedderSpec("coca_ViT-B-32", "mscoco_finetuned_laion2b_s13b_b90k"),
     captioner=CaptionerSpec("coca", max_new_tokens=30),
+))
+register_preset(Preset(
+    name="demo",
+    description="small CoCa trained here on drawn domains and shipped in assets/models "
+                "(offline demo: knows 6 drawn classes in 5 styles only)",
+    # no hub tag: the weights are read from assets/models/demo/embedder (cdir.models.weights)
+    embedder=EmbedderSpec("cdir-demo-coca"),
+    captioner=CaptionerSpec("coca", max_new_tokens=12),
 ))
 register_preset(Preset(
     name="tiny",

@@ -2,7 +2,9 @@
 
 Order of resolution for a preset's embedder and captioner:
 1. a local directory ``<model_dir>/<preset>/embedder`` / ``<model_dir>/<preset>/captioner``, where
-   ``model_dir`` is ``--model-dir`` or ``$CDIR_MODEL_DIR`` (written by ``python -m cdir models save``);
+   ``model_dir`` is ``--model-dir`` or ``$CDIR_MODEL_DIR`` (written by ``cdir models save``),
+   else the same layout under the repository's ``assets/models/`` (:data:`BUNDLED_MODEL_DIR`: the
+   ``demo`` preset's weights ship there, read by the very same code as a user's model directory);
 2. the Hugging Face hub cache (open_clip pretrained tags and transformers hub ids), which honours
    ``HF_HUB_OFFLINE=1`` when the cache is populated;
 3. for presets with random weights (``tiny``), a build from the config.
@@ -14,6 +16,14 @@ import os
 from pathlib import Path
 
 MODEL_DIR_ENV = "CDIR_MODEL_DIR"
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+FALLBACK_PRESET = "demo"  # small, trained on drawn domains, shipped in BUNDLED_MODEL_DIR
+FALLBACK_NOTE = (
+    "Offline model: the small 'demo' model shipped with the app, trained only on drawn "
+    "pictures of six classes (house, tree, car, fish, flower, boat) in five styles (photo, "
+    "pencil sketch, oil painting, clipart, 3d render). Its captions and rankings mean "
+    "something for such drawings only; install or save a real preset for your own images."
+)
 
 
 class ModelUnavailableError(RuntimeError):
@@ -32,6 +42,24 @@ def component_dir(root: Path | None, preset: str, component: str) -> Path | None
         return None
     path = root / preset / component
     return path if path.is_dir() else None
+
+
+def local_component(root: Path | None, preset: str, component: str) -> Path | None:
+    """The local directory of a preset's component: the user's model directory first, else the
+    bundled one (:data:`BUNDLED_MODEL_DIR`); None when neither has it."""
+    return component_dir(root, preset, component) or component_dir(
+        BUNDLED_MODEL_DIR, preset, component)
+
+
+def offline_fallback() -> str | None:
+    """The preset to use when the configured preset's weights cannot be had (offline, no cache):
+    :data:`FALLBACK_PRESET` when its weights are bundled, else None. Show :data:`FALLBACK_NOTE`
+    with it. Usage: ``load_models(preset)``; on :class:`ModelUnavailableError`,
+    ``load_models(offline_fallback())`` if that is not None."""
+    folder = component_dir(BUNDLED_MODEL_DIR, FALLBACK_PRESET, "embedder")
+    if folder is None or not any(folder.glob("*.safetensors")):
+        return None
+    return FALLBACK_PRESET
 
 
 def hub_offline() -> bool:
