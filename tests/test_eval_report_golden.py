@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cdir.evaluation.protocol import EvalConfig, EvalData, evaluate, write_report
+from cdir.evaluation.protocol import EvalConfig, EvalData, evaluate
+from cdir.evaluation.report import write_report
 from cdir.retrieval.scoring import FusionWeights
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
