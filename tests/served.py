@@ -5,6 +5,8 @@ Shared by the tests that talk to a running server (browser, many users, security
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +16,33 @@ from typing import Any
 import pytest
 
 from cdir.app.workspace import Workspace
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    """Skip without Chromium (apt-get install chromium), except under CI where it must be."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing: .ci/run installs it with apt-get install chromium")
+    pytest.skip("Chromium not installed (apt-get install chromium)")
+
+
+@contextmanager
+def browser(**launch: Any) -> Iterator[Any]:
+    """A headless Chromium (Playwright), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, **launch)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from cdir.app.workspace import Workspace, copy_uploads
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
-from cdir.retrieval.search import SearchOptions, SearchResult
+from cdir.retrieval.search import SearchOptions
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,14 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def gradio_progress(progress: Any) -> Callable[[int, int, str], None]:
+def gradio_progress(progress: Any, unit: str = "images") -> Callable[[int, int, str], None]:
+    """A ``progress(done, total, stage)`` callback that drives a ``gr.Progress``: the page shows
+    the stage and ``done / total``, and an API caller reads them from ``Job.status()``.
+
+    Test ``progress is not None``, never ``if progress``: a ``gr.Progress`` is falsy."""
+
     def report(done: int, total: int, stage: str) -> None:
-        progress((done, total or None), desc=f"{stage}: {done} / {total}", unit="images")
+        progress((done, total or None), desc=stage, unit=unit)
 
     return report
 
@@ -125,7 +130,7 @@ class AppActions:
                 progress: Any) -> tuple[Any, ...]:
         config = replace(self.config, captions="lazy" if captions == "background" else captions)
         report = api.ingest(sources, store, preset, config, self.model_root,
-                            gradio_progress(progress) if progress else None)
+                            gradio_progress(progress) if progress is not None else None)
         if captions == "background":
             self.jobs.start(store, api.get_models(preset, self.model_root))
         return self.collection_view(str(store), report.rejected)
@@ -291,8 +296,7 @@ class AppActions:
 
         session = self._session(store)
         config = EvalConfig()
-        report_progress = ((lambda done, total, stage: progress((done, total), desc=stage))
-                           if progress else None)
+        report_progress = gradio_progress(progress, "pairs") if progress is not None else None
         report = evaluate_collection(session.store, session.models, config,
                                      progress=report_progress)
         header = eval_header(session.models, session.store.root.name, session.store.root,
@@ -311,7 +315,7 @@ class AppActions:
         from cdir.maps.collection_map import collection_map
 
         session = self._session(store)
-        report = (lambda msg: progress(None, desc=msg)) if progress else None
+        report = (lambda msg: progress(None, desc=msg)) if progress is not None else None
         return collection_map(session.store, method, vectors, color_by, progress=report)
 
     def show_point(self, store: str | None, clicked: str, settings_k: int = 8
