@@ -12,12 +12,16 @@ import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
+from cdir.app.widgets import QueryImage
 from cdir.app.workspace import Workspace
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
@@ -43,6 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="int8: caption faster on a CPU at a small cost in agreement "
                         "($CDIR_QUANTIZE; default none)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--shared-workspace", action="store_true",
+                   default=os.environ.get("CDIR_SHARED_WORKSPACE", "") not in ("", "0"),
+                   help="every visitor sees every collection (a private deployment); by "
+                        "default a visitor sees the examples and the collections they built")
     return p.parse_args(argv)
 
 
@@ -61,10 +69,24 @@ def _collection_tab(actions: AppActions, ui: dict) -> None:
             ui["captions"] = gr.Radio(webui.CAPTION_CHOICES, value="background",
                                       label="Captions")
             ui["build"] = gr.Button("Build the collection", elem_id="build-collection")
+            with gr.Group(visible=False, elem_id="name-taken") as ui["taken_row"]:
+                gr.Markdown("A collection of that name exists already. Add these files to it, "
+                            "or make a new collection?")
+                with gr.Row():
+                    ui["build_add"] = gr.Button("Add to it", elem_id="build-add")
+                    ui["build_new"] = gr.Button("Make a new collection", elem_id="build-new")
             gr.Markdown("#### Saved collections")
-            ui["saved"] = gr.Dropdown(actions.workspace.collections(), label="Open a saved "
-                                      "collection", allow_custom_value=False)
-            ui["open"] = gr.Button("Open")
+            ui["saved"] = gr.Dropdown([], label="Open a saved collection",
+                                      allow_custom_value=False, elem_id="saved")
+            with gr.Row():
+                ui["open"] = gr.Button("Open", elem_id="open-saved")
+                ui["delete"] = gr.Button("Delete…", variant="stop", elem_id="delete-saved")
+            with gr.Group(visible=False, elem_id="confirm-delete") as ui["delete_row"]:
+                ui["delete_md"] = gr.Markdown("")
+                with gr.Row():
+                    ui["delete_yes"] = gr.Button("Yes, delete it", variant="stop",
+                                                 elem_id="delete-yes")
+                    ui["delete_no"] = gr.Button("Cancel", elem_id="delete-no")
         with gr.Column(scale=2):
             ui["summary"] = gr.Markdown("Nothing loaded yet.", elem_id="collection-summary")
             ui["preview"] = gr.HTML("", elem_id="collection-preview")
@@ -75,7 +97,7 @@ def _search_tab(ui: dict) -> None:
         with gr.Column(scale=1, min_width=340):
             with gr.Tabs():
                 with gr.Tab("Image"):
-                    ui["q_image"] = gr.Image(type="filepath", sources=["upload", "clipboard"],
+                    ui["q_image"] = QueryImage(type="filepath", sources=["upload", "clipboard"],
                                              label="Query image: drop, paste or click", height=240,
                                              elem_id="query-image")
                     ui["img_btn"] = gr.Button("Search with this image", variant="primary")
@@ -204,77 +226,156 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 ui["worked_html"] = gr.HTML("", elem_id="worked-html")
                 ui["worked_md"] = gr.Markdown("", elem_id="worked-summary")
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
-        _wire(actions, ui, store, status, timer, map_tab)
+        owner = gr.BrowserState("", storage_key="cdir-owner")
+        ui["groups_state"], ui["keeps"] = gr.State([]), gr.State({})
+        _wire(actions, ui, store, status, timer, map_tab, owner)
         _wire_dupes(actions, ui, store)
-        demo.load(actions.saved_choices, None, [ui["saved"]])
+        private(demo.load)(actions.greet, [owner], [owner, ui["saved"]])
+        _api(endpoints.Endpoints(actions))
     return demo
 
 
+def _api(calls: endpoints.Endpoints) -> None:
+    """The documented API (``cdir.app.endpoints``): hidden inputs named as the parameters, one
+    JSON output, one named event per call. Nothing on the page shows them."""
+    with gr.Group(visible=False):
+        c = dict(collection=gr.Textbox(label="collection"), name=gr.Textbox(label="name"),
+                 owner=gr.Textbox("", label="owner"),
+                 files=gr.File(file_count="multiple", label="files"),
+                 preset=gr.Textbox("", label="preset"),
+                 captions=gr.Textbox("background", label="captions"),
+                 if_exists=gr.Textbox("new", label="if_exists"),
+                 image=gr.Image(type="filepath", label="image"), text=gr.Textbox(label="text"),
+                 item_id=gr.Number(0, precision=0, label="item_id"),
+                 mode=gr.Textbox("caption", label="mode"),
+                 k=gr.Number(12, precision=0, label="k"),
+                 domains=gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
+                                     label="domains"),
+                 tiers=gr.Dropdown(list(endpoints.TIERS), value=["exact", "perceptual"],
+                                   multiselect=True, label="tiers"),
+                 perceptual=gr.Number(8, label="perceptual"),
+                 semantic=gr.Number(0.95, label="semantic"))
+        out, trigger = gr.JSON(), gr.Button()
+
+    def build_collection(files: list, name: str, preset: str, captions: str, owner: str,
+                         if_exists: str, progress: gr.Progress = gr.Progress()) -> dict:
+        return webui.as_gr_error(calls.build_collection)(
+            [webui._upload_path(f) for f in files or []], name, preset, captions, owner,
+            if_exists, progress)
+
+    build_collection.__doc__ = calls.build_collection.__doc__
+    api = [(calls.list_collections, ["owner"]), (calls.open_collection, ["name", "owner"]),
+           (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
+           (calls.search_image, ["collection", "image", "mode", "k", "domains", "owner"]),
+           (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
+           (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
+           (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
+           (calls.delete_collection, ["name", "owner"])]
+    for fn, params in api:
+        wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
+        trigger.click(wrapped, [c[p] for p in params], out, api_name=fn.__name__,
+                      api_description=(fn.__doc__ or "").split("\n\n")[0])
+
+
+def private(event: Any) -> Any:
+    """An event listener kept off the API page: only the page's own widgets call it (the
+    documented API is in ``cdir.app.endpoints``)."""
+    return functools.partial(event, api_name=False, api_visibility="private")
+
+
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
-          map_tab: gr.Tab) -> None:
+          map_tab: gr.Tab, owner: gr.BrowserState) -> None:
     loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer]
+    stale = [ui[n] for n in webui.STALE_VIEWS]
+    handle = webui.as_gr_error
 
-    def load_examples(preset: str, progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(actions.load_examples)(preset, progress)
+    def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()
+                      ) -> tuple:
+        return handle(actions.load_examples)(preset, progress, owner_key)
 
-    def build(files: list, name: str, preset: str, captions: str,
+    def build(files: list, name: str, preset: str, captions: str, owner_key: str,
               progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(actions.build)(files, name, preset, captions, progress)
+        return handle(actions.build_or_ask)(files, name, preset, captions, progress, owner_key)
 
-    ui["examples"].click(load_examples, [ui["preset"]], loaded)
-    ui["build"].click(build, [ui["files"], ui["name"], ui["preset"], ui["captions"]], loaded)
-    ui["open"].click(webui.as_gr_error(actions.open_saved), [ui["saved"]], loaded)
-    timer.tick(webui.as_gr_error(actions.tick), [store], [status, timer])
+    def build_as(add: bool) -> Callable[..., tuple]:
+        def run(files: list, name: str, preset: str, captions: str, owner_key: str,
+                progress: gr.Progress = gr.Progress()) -> tuple:
+            return (*handle(actions.build)(files, name, preset, captions, progress, owner_key,
+                                           add), gr.update(visible=False))
+        return run
+
+    build_inputs = [ui["files"], ui["name"], ui["preset"], ui["captions"], owner]
+    for event in (private(ui["examples"].click)(load_examples, [ui["preset"], owner], loaded),
+                  private(ui["build"].click)(build, build_inputs, [*loaded, ui["taken_row"]]),
+                  private(ui["build_add"].click)(build_as(True), build_inputs,
+                                                 [*loaded, ui["taken_row"]]),
+                  private(ui["build_new"].click)(build_as(False), build_inputs,
+                                                 [*loaded, ui["taken_row"]]),
+                  private(ui["open"].click)(handle(actions.open_saved), [ui["saved"], owner],
+                                            loaded)):
+        private(event.success)(actions.cleared_views, [store], stale)
+    private(ui["delete"].click)(handle(actions.ask_delete), [ui["saved"], owner],
+                                [ui["delete_row"], ui["delete_md"]])
+    private(ui["delete_no"].click)(lambda: gr.update(visible=False), None, [ui["delete_row"]])
+    private(ui["delete_yes"].click)(handle(actions.delete_and_close), [ui["saved"], store, owner],
+                                    [ui["saved"], ui["delete_row"], *loaded[:4]]
+                                    ).success(actions.cleared_views, [store], stale,
+                                              api_name=False, api_visibility="private")
+    private(timer.tick)(handle(actions.tick), [store], [status, timer])
 
     settings = [ui[n] for n in ("mode", "k", "cross", "domains", "neutral", "words", "w_img",
                                 "w_cap", "w_cc")]
     results = [ui["query_md"], ui["results"], ui["table"]]
-    search = webui.as_gr_error
-    ui["img_btn"].click(search(actions.search_image), [store, ui["q_image"], *settings], results)
-    ui["q_image"].upload(search(actions.search_image), [store, ui["q_image"], *settings],
-                         results)
-    ui["sketch_btn"].click(search(actions.search_sketch), [store, ui["sketch"], *settings],
-                           results)
-    ui["text_btn"].click(search(actions.search_text), [store, ui["q_text"], *settings], results)
-    ui["q_text"].submit(search(actions.search_text), [store, ui["q_text"], *settings], results)
-    ui["result_click"].change(search(actions.on_result_click), [store, ui["result_click"],
-                                                                 *settings], results)
+    private(ui["img_btn"].click)(handle(actions.search_image), [store, ui["q_image"], *settings],
+                                 results)
+    private(ui["q_image"].upload)(handle(actions.search_image), [store, ui["q_image"], *settings],
+                                  results)
+    private(ui["sketch_btn"].click)(handle(actions.search_sketch),
+                                    [store, ui["sketch"], *settings], results)
+    private(ui["text_btn"].click)(handle(actions.search_text), [store, ui["q_text"], *settings],
+                                  results)
+    private(ui["q_text"].submit)(handle(actions.search_text), [store, ui["q_text"], *settings],
+                                 results)
+    private(ui["result_click"].change)(handle(actions.on_result_click),
+                                       [store, ui["result_click"], *settings], results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:
-        return webui.as_gr_error(actions.draw_map)(store_path, method, vectors, color, progress)
+        return handle(actions.draw_map)(store_path, method, vectors, color, progress)
 
     def worked(progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(webui.worked_example)(actions, progress)
+        return handle(webui.worked_example)(actions, progress)
 
-    ui["worked_btn"].click(worked, None, [ui["worked_html"], ui["worked_md"]])
+    private(ui["worked_btn"].click)(worked, None, [ui["worked_html"], ui["worked_md"]])
 
     def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> str:
-        return webui.as_gr_error(actions.evaluate)(store_path, progress)
+        return handle(actions.evaluate)(store_path, progress)
 
-    ui["eval_btn"].click(evaluate, [store], [ui["eval_md"]])
+    private(ui["eval_btn"].click)(evaluate, [store], [ui["eval_md"]])
 
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
-    ui["draw"].click(draw, map_inputs, [ui["plot"]])
-    map_tab.select(draw, map_inputs, [ui["plot"]])
+    private(ui["draw"].click)(draw, map_inputs, [ui["plot"]])
+    private(map_tab.select)(draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
-    ui["map_click"].change(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
+    private(ui["map_click"].change)(handle(actions.show_point), [store, ui["map_click"]], point)
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
-    groups, keeps = gr.State([]), gr.State({})
+    groups, keeps = ui["groups_state"], ui["keeps"]
     handle = webui.as_gr_error
-    ui["find"].click(handle(actions.find_dupes),
-                     [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
-                     [ui["dupes_md"], ui["groups"], groups, keeps])
-    ui["dupe_click"].change(handle(actions.choose_keep), [store, ui["dupe_click"], groups, keeps],
-                            [ui["groups"], keeps])
+    private(ui["find"].click)(handle(actions.find_dupes),
+                              [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
+                              [ui["dupes_md"], ui["groups"], groups, keeps])
+    private(ui["dupe_click"].change)(handle(actions.choose_keep),
+                                     [store, ui["dupe_click"], groups, keeps],
+                                     [ui["groups"], keeps])
     for fmt in ("csv", "json"):
-        ui[f"export_{fmt}"].click(handle(functools.partial(actions.export_dupes, fmt=fmt)),
-                                  [store, groups, keeps], [ui["export_file"]])
-    ui["hist_btn"].click(handle(actions.dupes_histogram), [store, ui["hist_tier"]],
-                         [ui["hist_plot"], ui["hist_examples"]])
-    ui["drift_btn"].click(handle(actions.prompt_drift), [store], [ui["drift_table"]])
+        private(ui[f"export_{fmt}"].click)(handle(functools.partial(actions.export_dupes,
+                                                                    fmt=fmt)),
+                                           [store, groups, keeps], [ui["export_file"]])
+    private(ui["hist_btn"].click)(handle(actions.dupes_histogram), [store, ui["hist_tier"]],
+                                  [ui["hist_plot"], ui["hist_examples"]])
+    private(ui["drift_btn"].click)(handle(actions.prompt_drift), [store], [ui["drift_table"]])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -283,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
     set_quantize_mode(args.quantize)
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
-    workspace = Workspace(Path(args.store))
+    workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     keep_uploads_in(workspace)
     actions = AppActions(workspace, args.preset, args.model_dir)
     threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()

@@ -115,6 +115,12 @@ def session_for(store: str | Path, model_root: str | Path | None = None) -> Sess
         return session
 
 
+def forget(store: str | Path) -> None:
+    """Drop the shared session of a collection (after it was deleted)."""
+    with _sessions_lock:
+        _sessions.pop(str(Path(store).resolve()), None)
+
+
 def search(
     session: Session,
     *,

@@ -78,3 +78,100 @@ def test_a_build_of_120_images_shows_its_stage_and_count(page, shots: Path,
     page.wait_for_function(
         "document.querySelector('#collection-summary').innerText.includes('120 images')",
         timeout=300_000)
+
+
+def _toast(page, text: str) -> str:
+    """Wait for an error toast containing ``text``; return the toast's text."""
+    toast = page.locator(".toast-body", has_text=text).first
+    toast.wait_for(state="visible")
+    return toast.inner_text()
+
+
+def _choices(page, dropdown: str) -> list[str]:
+    page.click(f"{dropdown} input")
+    page.wait_for_timeout(300)
+    names = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    page.keyboard.press("Escape")
+    return names
+
+
+def _choose(page, dropdown: str, name: str) -> None:
+    page.click(f"{dropdown} input")
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_timeout(300)
+
+
+def test_b_switching_collection_clears_every_tab(page) -> None:
+    _tab(page, "Search")
+    page.get_by_label("Describe what you are looking for").fill("a red circle")
+    page.get_by_role("button", name="Search with this text").click()
+    page.wait_for_selector("#results .cdir-card")
+    _tab(page, "Duplicates")
+    page.click("#find-dupes")
+    page.wait_for_function("document.querySelector('#dupes-summary').innerText.length > 0")
+    _tab(page, "Collection")
+    page.click("#load-examples")
+    page.wait_for_function(
+        "document.querySelector('#collection-summary').innerText.includes('examples-tiny')")
+    page.wait_for_function("document.querySelectorAll('#results .cdir-card').length === 0")
+    assert "Results appear here" in page.inner_text("#results")
+    assert page.inner_text("#dupes-summary").strip() == ""
+    assert page.locator("#dupe-groups .cdir-card").count() == 0
+    assert "Choose a query" in page.inner_text("#query-info")
+
+
+def test_c_an_upload_with_no_image_is_refused_with_reasons(page, tmp_path: Path,
+                                                            shots: Path) -> None:
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is a text file with an image's name")
+    page.set_input_files("#upload-files input[type=file]", [str(fake)])
+    page.get_by_label("Collection name").fill("nothing here")
+    page.click("#build-collection")
+    text = _toast(page, "No collection was made")
+    assert "holiday.png" in text and "Drop JPEG" in text
+    assert "/tmp" not in text
+    page.screenshot(path=str(shots / "refused_upload.png"))
+    assert "nothing-here" not in _choices(page, "#saved")
+
+
+def test_d_same_name_asks_then_delete_with_confirmation(page, many_images: list[Path]) -> None:
+    page.set_input_files("#upload-files input[type=file]", [str(p) for p in many_images[:3]])
+    page.get_by_label("Collection name").fill("many")
+    page.click("#build-collection")
+    page.wait_for_selector("#name-taken", state="visible")
+    page.click("#build-new")
+    page.wait_for_function(
+        "document.querySelector('#collection-summary').innerText.includes('many-2')")
+    assert "3 images" in page.inner_text("#collection-summary")
+    _choose(page, "#saved", "many-2")
+    page.click("#delete-saved")
+    page.wait_for_selector("#confirm-delete", state="visible")
+    assert "many-2" in page.inner_text("#confirm-delete")
+    page.click("#delete-yes")
+    page.wait_for_function(
+        "document.querySelector('#collection-summary').innerText.includes('Deleted')")
+    assert "many-2" not in _choices(page, "#saved")
+
+
+def test_e_another_visitor_sees_only_the_examples(page, app_url: str) -> None:
+    assert {"many", "examples-tiny"} <= set(_choices(page, "#saved"))
+    context = page.context.browser.new_context()
+    try:
+        other = context.new_page()
+        other.goto(app_url)
+        other.wait_for_timeout(1500)
+        assert _choices(other, "#saved") == ["examples-tiny"]
+    finally:
+        context.close()
+    page.reload()
+    page.wait_for_timeout(1500)
+    assert "many" in _choices(page, "#saved")  # the owner key survives a reload
+
+
+def test_f_a_bad_query_file_gives_a_message_not_a_bare_error(page, tmp_path: Path) -> None:
+    _tab(page, "Search")
+    fake = tmp_path / "query.png"
+    fake.write_text("not an image at all")
+    page.set_input_files("#query-image input[type=file]", str(fake))
+    text = _toast(page, "query.png")
+    assert "not an image" in text and "JPEG" in text

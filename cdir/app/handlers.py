@@ -17,7 +17,8 @@ import gradio as gr
 
 from cdir import api
 from cdir.app import views
-from cdir.app.workspace import Workspace, copy_uploads
+from cdir.app.dupes import DuplicateActions
+from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
@@ -29,6 +30,10 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
+# Widgets (app.py's names) that show items of the open collection: emptied on every switch.
+STALE_VIEWS = ("query_md", "results", "table", "dupes_md", "groups", "groups_state", "keeps",
+               "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
+               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
                 ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
 
@@ -100,7 +105,7 @@ class SearchSettings:
 
 
 @dataclass
-class AppActions:
+class AppActions(DuplicateActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
@@ -108,40 +113,119 @@ class AppActions:
     config: IngestConfig = field(default_factory=IngestConfig)  # decode and archive limits
 
     # ------------------------------------------------------------------------- collections
-    def load_examples(self, preset: str, progress: Any = None) -> tuple[Any, ...]:
+    def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
+                      ) -> tuple[Any, ...]:
         preset = preset or self.preset
-        return self._ingest([EXAMPLES_DIR], self.workspace.examples_dir(preset), preset,
-                            "background", progress)
+        store = self.workspace.examples_dir(preset)
+        report = self._ingest([EXAMPLES_DIR], store, preset, "background", progress)
+        return self.collection_view(str(store), report.rejected, owner)
 
     def build(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
-              progress: Any = None) -> tuple[Any, ...]:
+              progress: Any = None, owner: str | None = None, add: bool = False
+              ) -> tuple[Any, ...]:
+        store, report = self.build_store(files, name, preset, captions, progress, owner, add)
+        return self.collection_view(str(store), report.rejected, owner)
+
+    def build_store(self, files: Sequence[Any] | None, name: str, preset: str, captions: str,
+                    progress: Any = None, owner: str | None = None, add: bool = False
+                    ) -> tuple[Path, Any]:
+        """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller may
+        see it) and ingest them. A build that yields no searchable image leaves nothing behind
+        and raises ValueError with the reasons."""
         if not files:
-            raise gr.Error("Drop some images or a zip file into the upload box first.")
+            raise ValueError("Drop some images or a zip file into the upload box first.")
         get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
-        collection = self.workspace.new_collection(name)
+        existing = slug(name) if add and name and self.workspace.name_taken(name) else None
+        if existing:
+            collection = self.workspace.path(existing, owner)
+        else:
+            collection = self.workspace.new_collection(name)
+            self.workspace.claim(collection, owner)
         try:
             uploads = copy_uploads([_upload_path(f) for f in files], collection)
-            return self._ingest(uploads, collection, preset or self.preset, captions, progress)
+            report = self._ingest(uploads, collection, preset or self.preset, captions,
+                                  progress)
         except BaseException:
-            self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing behind
+            if not existing:
+                self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
             raise
+        if not existing and self.workspace.discard_if_unusable(collection):
+            raise ValueError(views.nothing_usable(report))
+        return collection, report
 
     def _ingest(self, sources: Sequence[Path], store: Path, preset: str, captions: str,
-                progress: Any) -> tuple[Any, ...]:
+                progress: Any) -> Any:
         config = replace(self.config, captions="lazy" if captions == "background" else captions)
         report = api.ingest(sources, store, preset, config, self.model_root,
                             gradio_progress(progress) if progress is not None else None)
         if captions == "background":
             self.jobs.start(store, api.get_models(preset, self.model_root))
-        return self.collection_view(str(store), report.rejected)
+        return report
 
-    def open_saved(self, name: str) -> tuple[Any, ...]:
+    def name_taken(self, name: str, owner: str | None) -> bool:
+        """True when building under ``name`` would meet a collection the caller can see."""
+        if not name or not self.workspace.name_taken(name):
+            return False
+        try:
+            self.workspace.path(slug(name), owner)
+        except ValueError:
+            return False
+        return True
+
+    def open_saved(self, name: str, owner: str | None = None) -> tuple[Any, ...]:
         if not name:
-            raise gr.Error("Choose a saved collection first.")
-        return self.collection_view(str(self.workspace.path(name)))
+            raise ValueError("Choose a saved collection first.")
+        return self.collection_view(str(self.workspace.path(name, owner)), (), owner)
 
-    def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = ()
-                        ) -> tuple[Any, ...]:
+    def delete(self, name: str, owner: str | None = None) -> Any:
+        """Delete a collection the caller built; returns the refreshed saved-collections list."""
+        if not name:
+            raise ValueError("Choose the collection to delete first.")
+        self.workspace.delete(name, owner)
+        api.forget(self.workspace.root / name)
+        return self.saved_choices(owner)
+
+    def build_or_ask(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
+                     progress: Any = None, owner: str | None = None) -> tuple[Any, ...]:
+        """Build, or, when the caller already has a collection of that name, leave every view
+        as it is and show the question (add to it, or make a new one)."""
+        if files and self.name_taken(name, owner):
+            return (*[gr.update()] * 7, gr.update(visible=True))
+        return (*self.build(files, name, preset, captions, progress, owner),
+                gr.update(visible=False))
+
+    def ask_delete(self, name: str, owner: str | None = None) -> tuple[Any, str]:
+        """The confirmation row for deleting ``name`` (refused at once if the caller may not)."""
+        if not name:
+            raise ValueError("Choose the collection to delete first.")
+        path = self.workspace.path(name, owner)
+        info = api.info(path)
+        return (gr.update(visible=True), f"Delete **{views.esc(name)}** ({info['n_ok']} images) "
+                "and the files copied into it? This cannot be undone.")
+
+    def delete_and_close(self, name: str, store: str | None, owner: str | None = None
+                         ) -> tuple[Any, ...]:
+        """Delete ``name``; when it is the open collection, close it as well."""
+        choices = self.delete(name, owner)
+        closing = bool(store) and Path(store).name == name
+        if not closing:
+            return (choices, gr.update(visible=False), *[gr.update()] * 4)
+        return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
+                views.status_line(None, None))
+
+    def greet(self, owner: str | None) -> tuple[str, Any]:
+        """On page load: the visitor's owner key (a new one on a first visit) and the
+        collections the visitor may open."""
+        owner = owner or new_owner_key()
+        return owner, self.saved_choices(owner)
+
+    def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
+        """Every view that shows items of a collection, emptied (in ``STALE_VIEWS`` order):
+        after opening, building or deleting a collection nothing of the previous one stays."""
+        return views.cleared(STALE_VIEWS)
+
+    def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
+                        owner: str | None = None) -> tuple[Any, ...]:
         """(state, summary, preview, status, domain choices, collection choices, timer)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
@@ -153,7 +237,7 @@ class AppActions:
         return (store, summary, preview,
                 views.status_line(info, job.describe() if job else None),
                 gr.update(choices=sorted(info["domains"]), value=[]),
-                gr.update(choices=self.workspace.collections(), value=info["name"]),
+                gr.update(choices=self.workspace.collections(owner), value=info["name"]),
                 gr.Timer(active=running))
 
     def tick(self, store: str | None) -> tuple[Any, Any]:
@@ -165,10 +249,10 @@ class AppActions:
         return (views.status_line(api.info(store), job.describe() if job else None),
                 gr.Timer(active=running))
 
-    def saved_choices(self) -> Any:
-        """The saved collections, newest first and preselected (refreshed on every page load)."""
-        names = self.workspace.collections()
-        return gr.update(choices=names, value=names[0] if names else None)
+    def saved_choices(self, owner: str | None = None) -> Any:
+        """The collections this visitor may open, newest first, none preselected (refreshed on
+        every page load: a preselected name could be one the visitor never chose)."""
+        return gr.update(choices=self.workspace.collections(owner), value=None)
 
     # ------------------------------------------------------------------------------ search
     def search(self, store: str | None, query: dict[str, Any], settings: SearchSettings
@@ -210,83 +294,6 @@ class AppActions:
         if item_id is None:
             return gr.update(), gr.update(), gr.update()
         return self.search(store, {"item_id": item_id}, SearchSettings.from_widgets(*settings))
-
-    # -------------------------------------------------------------------------- duplicates
-    def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float) -> tuple[str, str, list[dict[str, Any]], dict[int, int]]:
-        """(summary, groups HTML, groups state, keep choices) for the chosen tiers."""
-        from cdir.duplicates.finder import DedupConfig, find_groups
-
-        session = self._session(store)
-        if not tiers:
-            raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
-        config = DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(perceptual),
-                             semantic_min_similarity=float(semantic))
-        groups = find_groups(session.store, config)
-        state = [{"tier": g.tier, "members": list(map(int, g.members)),
-                  "representative": int(g.representative),
-                  "scores": {int(k): float(v) for k, v in g.scores.items()}} for g in groups]
-        return (views.dupes_summary(groups), self._groups_html(session, state, {}), state, {})
-
-    def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    keeps: dict[int, int]) -> tuple[Any, Any]:
-        """A click on a member card makes it the one to keep in its group."""
-        group_no, item_id = _clicked_pair(clicked)
-        if group_no is None or not 0 <= group_no < len(state):
-            return gr.update(), gr.update()
-        keeps = {**keeps, group_no: item_id}
-        return self._groups_html(self._session(store), state, keeps), keeps
-
-    def export_dupes(self, store: str | None, state: list[dict[str, Any]],
-                     keeps: dict[int, int], fmt: str) -> str:
-        """Write the decisions inside the store (never touching the images); returns the file."""
-        from cdir.duplicates.review import decision_rows, decisions_path, export_decisions
-
-        if not state:
-            raise gr.Error("Find near-duplicates first.")
-        session = self._session(store)
-        rows = decision_rows(session.store, _dup_groups(state), keeps)
-        return str(export_decisions(rows, decisions_path(session.store, fmt), fmt))
-
-    def dupes_histogram(self, store: str | None, tier: str) -> tuple[Any, str]:
-        """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
-        from cdir.duplicates.calibration import similarity_histogram
-        from cdir.maps.plots import histogram_figure
-
-        session = self._session(store)
-        hist = similarity_histogram(session.store, tier)
-        x_title = ("cosine similarity to the nearest other image" if tier == "semantic"
-                   else "differing pHash bits to the nearest other image")
-        figure = histogram_figure(hist.edges, hist.counts, hist.threshold,
-                                  f"{tier}: how close is each image's nearest neighbour?", x_title)
-        hit = session.searcher.hit
-        examples = [(f"{hist.edges[b]:.3g} – {hist.edges[b + 1]:.3g}",
-                     [(hit(0, a, v), hit(0, c, v)) for a, c, v in pairs])
-                    for b, pairs in sorted(hist.examples.items()) if pairs]
-        return figure, views.histogram_examples_html(examples)
-
-    def prompt_drift(self, store: str | None) -> list[list[Any]]:
-        """Images with an embedded prompt, those that drifted furthest from it first."""
-        from cdir.duplicates.prompt_agreement import prompt_agreement
-        from cdir.store.cache import Cache
-
-        session = self._session(store)
-        cache = Cache.for_store(session.store.root)
-        try:
-            table = prompt_agreement(session.store, session.models, cache)
-        finally:
-            cache.close()
-        if table.empty:
-            raise gr.Error("No image in this collection carries a generation prompt.")
-        return table.round(3).values.tolist()
-
-    def _groups_html(self, session: api.Session, state: list[dict[str, Any]],
-                     keeps: dict[int, int]) -> str:
-        from cdir.duplicates.review import review_table
-
-        tables = [(g.tier, review_table(session.store, g, keeps.get(n)))
-                  for n, g in enumerate(_dup_groups(state))]
-        return views.groups_html(tables)
 
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:
@@ -351,20 +358,6 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
     html += "".join(views.cards_row(views.MODE_LABELS[m], r.hits, clickable=False)
                     for m, r in rows)
     return html, views.worked_summary(rows)
-
-
-def _dup_groups(state: list[dict[str, Any]]) -> list[Any]:
-    from cdir.duplicates.finder import DupGroup
-
-    return [DupGroup(g["tier"], list(g["members"]), g["representative"],
-                     {int(k): v for k, v in g["scores"].items()}) for g in state]
-
-
-def _clicked_pair(clicked: str | None) -> tuple[int | None, int]:
-    """(group, item) from a member-card click ("<group>-<id>:<nonce>")."""
-    head = str(clicked or "").split(":", 1)[0]
-    group, _, item = head.partition("-")
-    return (int(group), int(item)) if group.isdigit() and item.isdigit() else (None, -1)
 
 
 def _clicked_id(clicked: str | None) -> int | None:

@@ -130,6 +130,33 @@ def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
     return f"\n\n**Left out of the upload:**\n\n| file | reason |\n|---|---|\n{rows}{more}"
 
 
+EMPTY_VIEWS: dict[str, Any] = {
+    "query_md": "Choose a query on the left. Click any result to search for more like it.",
+    "results": '<div class="cdir-empty">Results appear here.</div>',
+    "table": [], "groups_state": [], "keeps": {}, "dupes_md": "", "groups": "",
+    "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
+    "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
+    "eval_md": "", "worked_html": "", "worked_md": "",
+}
+
+
+def cleared(names: Sequence[str]) -> tuple[Any, ...]:
+    """The empty value of each named view (``EMPTY_VIEWS``), in order."""
+    return tuple(EMPTY_VIEWS[name] for name in names)
+
+
+def nothing_usable(report: Any) -> str:
+    """One line for a build that gave no searchable image: why, for the first files, and what
+    to do (``report``: an IngestReport; its ``failed`` and ``rejected`` rows name files inside
+    the upload, never a server path)."""
+    reasons = [f"{r['file']}: {r['reason']}" for r in [*report.failed, *report.rejected]]
+    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3
+                                      else "")
+    why = f" ({shown})" if shown else ""
+    return (f"No collection was made: none of the uploaded files is an image cdir can read{why}."
+            " Drop JPEG, PNG, WebP or GIF images, or a zip of them.")
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text)).replace("|", "\\|")
 
