@@ -21,7 +21,7 @@ import gradio as gr
 from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
-from cdir.app.widgets import QueryImage
+from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
@@ -97,9 +97,9 @@ def _search_tab(ui: dict) -> None:
         with gr.Column(scale=1, min_width=340):
             with gr.Tabs():
                 with gr.Tab("Image"):
-                    ui["q_image"] = QueryImage(type="filepath", sources=["upload", "clipboard"],
-                                             label="Query image: drop, paste or click", height=240,
-                                             elem_id="query-image")
+                    ui["q_image"] = refuse_unreadable(gr.Image(
+                        type="filepath", sources=["upload", "clipboard"], height=240,
+                        label="Query image: drop, paste or click", elem_id="query-image"))
                     ui["img_btn"] = gr.Button("Search with this image", variant="primary")
                 with gr.Tab("Sketch"):
                     ui["sketch"] = gr.Sketchpad(type="pil", canvas_size=(384, 384),
@@ -230,7 +230,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
         ui["groups_state"], ui["keeps"] = gr.State([]), gr.State({})
         _wire(actions, ui, store, status, timer, map_tab, owner)
         _wire_dupes(actions, ui, store)
-        private(demo.load)(actions.greet, [owner], [owner, ui["saved"]])
+        on(demo.load, actions.greet, [owner], [owner, ui["saved"]])
         _api(endpoints.Endpoints(actions))
     return demo
 
@@ -277,105 +277,88 @@ def _api(calls: endpoints.Endpoints) -> None:
                       api_description=(fn.__doc__ or "").split("\n\n")[0])
 
 
-def private(event: Any) -> Any:
-    """An event listener kept off the API page: only the page's own widgets call it (the
-    documented API is in ``cdir.app.endpoints``)."""
-    return functools.partial(event, api_name=False, api_visibility="private")
+
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list) -> Any:
+    """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
+    shows its one-line message and leaves the outputs as they were."""
+    return event(webui.as_message(fn, len(outputs)), inputs, outputs, api_name=False,
+                 api_visibility="private")
 
 
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
           map_tab: gr.Tab, owner: gr.BrowserState) -> None:
-    loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer]
     stale = [ui[n] for n in webui.STALE_VIEWS]
-    handle = webui.as_gr_error
+    loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer,
+              *stale]
 
     def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()
                       ) -> tuple:
-        return handle(actions.load_examples)(preset, progress, owner_key)
+        return actions.load_examples(preset, progress, owner_key)
 
-    def build(files: list, name: str, preset: str, captions: str, owner_key: str,
-              progress: gr.Progress = gr.Progress()) -> tuple:
-        return handle(actions.build_or_ask)(files, name, preset, captions, progress, owner_key)
-
-    def build_as(add: bool) -> Callable[..., tuple]:
-        def run(files: list, name: str, preset: str, captions: str, owner_key: str,
-                progress: gr.Progress = gr.Progress()) -> tuple:
-            return (*handle(actions.build)(files, name, preset, captions, progress, owner_key,
-                                           add), gr.update(visible=False))
-        return run
+    def build_as(add: bool | None) -> Callable[..., tuple]:
+        def build(files: list, name: str, preset: str, captions: str, owner_key: str,
+                  progress: gr.Progress = gr.Progress()) -> tuple:
+            return actions.build_or_ask(files, name, preset, captions, progress, owner_key, add)
+        return build
 
     build_inputs = [ui["files"], ui["name"], ui["preset"], ui["captions"], owner]
-    for event in (private(ui["examples"].click)(load_examples, [ui["preset"], owner], loaded),
-                  private(ui["build"].click)(build, build_inputs, [*loaded, ui["taken_row"]]),
-                  private(ui["build_add"].click)(build_as(True), build_inputs,
-                                                 [*loaded, ui["taken_row"]]),
-                  private(ui["build_new"].click)(build_as(False), build_inputs,
-                                                 [*loaded, ui["taken_row"]]),
-                  private(ui["open"].click)(handle(actions.open_saved), [ui["saved"], owner],
-                                            loaded)):
-        private(event.success)(actions.cleared_views, [store], stale)
-    private(ui["delete"].click)(handle(actions.ask_delete), [ui["saved"], owner],
-                                [ui["delete_row"], ui["delete_md"]])
-    private(ui["delete_no"].click)(lambda: gr.update(visible=False), None, [ui["delete_row"]])
-    private(ui["delete_yes"].click)(handle(actions.delete_and_close), [ui["saved"], store, owner],
-                                    [ui["saved"], ui["delete_row"], *loaded[:4]]
-                                    ).success(actions.cleared_views, [store], stale,
-                                              api_name=False, api_visibility="private")
-    private(timer.tick)(handle(actions.tick), [store], [status, timer])
+    built = [*loaded, ui["taken_row"], owner]
+    on(ui["examples"].click, load_examples, [ui["preset"], owner], loaded)
+    on(ui["build"].click, build_as(None), build_inputs, built)
+    on(ui["build_add"].click, build_as(True), build_inputs, built)
+    on(ui["build_new"].click, build_as(False), build_inputs, built)
+    on(ui["open"].click, actions.open_saved, [ui["saved"], owner], loaded)
+    on(ui["delete"].click, actions.ask_delete, [ui["saved"], owner],
+       [ui["delete_row"], ui["delete_md"]])
+    on(ui["delete_no"].click, lambda: gr.update(visible=False), None, [ui["delete_row"]])
+    on(ui["delete_yes"].click, actions.delete_and_close, [ui["saved"], store, owner],
+       [ui["saved"], ui["delete_row"], *loaded[:4], *stale])
+    on(timer.tick, actions.tick, [store], [status, timer])
 
     settings = [ui[n] for n in ("mode", "k", "cross", "domains", "neutral", "words", "w_img",
                                 "w_cap", "w_cc")]
     results = [ui["query_md"], ui["results"], ui["table"]]
-    private(ui["img_btn"].click)(handle(actions.search_image), [store, ui["q_image"], *settings],
-                                 results)
-    private(ui["q_image"].upload)(handle(actions.search_image), [store, ui["q_image"], *settings],
-                                  results)
-    private(ui["sketch_btn"].click)(handle(actions.search_sketch),
-                                    [store, ui["sketch"], *settings], results)
-    private(ui["text_btn"].click)(handle(actions.search_text), [store, ui["q_text"], *settings],
-                                  results)
-    private(ui["q_text"].submit)(handle(actions.search_text), [store, ui["q_text"], *settings],
-                                 results)
-    private(ui["result_click"].change)(handle(actions.on_result_click),
-                                       [store, ui["result_click"], *settings], results)
+    on(ui["img_btn"].click, actions.search_image, [store, ui["q_image"], *settings], results)
+    on(ui["q_image"].upload, actions.search_image, [store, ui["q_image"], *settings], results)
+    on(ui["sketch_btn"].click, actions.search_sketch, [store, ui["sketch"], *settings], results)
+    on(ui["text_btn"].click, actions.search_text, [store, ui["q_text"], *settings], results)
+    on(ui["q_text"].submit, actions.search_text, [store, ui["q_text"], *settings], results)
+    on(ui["result_click"].change, actions.on_result_click,
+       [store, ui["result_click"], *settings], results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:
-        return handle(actions.draw_map)(store_path, method, vectors, color, progress)
+        return actions.draw_map(store_path, method, vectors, color, progress)
 
     def worked(progress: gr.Progress = gr.Progress()) -> tuple:
-        return handle(webui.worked_example)(actions, progress)
+        return webui.worked_example(actions, progress)
 
-    private(ui["worked_btn"].click)(worked, None, [ui["worked_html"], ui["worked_md"]])
+    on(ui["worked_btn"].click, worked, None, [ui["worked_html"], ui["worked_md"]])
 
     def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> str:
-        return handle(actions.evaluate)(store_path, progress)
+        return actions.evaluate(store_path, progress)
 
-    private(ui["eval_btn"].click)(evaluate, [store], [ui["eval_md"]])
-
+    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"]])
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
-    private(ui["draw"].click)(draw, map_inputs, [ui["plot"]])
-    private(map_tab.select)(draw, map_inputs, [ui["plot"]])
+    on(ui["draw"].click, draw, map_inputs, [ui["plot"]])
+    on(map_tab.select, draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
-    private(ui["map_click"].change)(handle(actions.show_point), [store, ui["map_click"]], point)
+    on(ui["map_click"].change, actions.show_point, [store, ui["map_click"]], point)
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
     groups, keeps = ui["groups_state"], ui["keeps"]
-    handle = webui.as_gr_error
-    private(ui["find"].click)(handle(actions.find_dupes),
-                              [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
-                              [ui["dupes_md"], ui["groups"], groups, keeps])
-    private(ui["dupe_click"].change)(handle(actions.choose_keep),
-                                     [store, ui["dupe_click"], groups, keeps],
-                                     [ui["groups"], keeps])
+    on(ui["find"].click, actions.find_dupes,
+       [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
+       [ui["dupes_md"], ui["groups"], groups, keeps])
+    on(ui["dupe_click"].change, actions.choose_keep, [store, ui["dupe_click"], groups, keeps],
+       [ui["groups"], keeps])
     for fmt in ("csv", "json"):
-        private(ui[f"export_{fmt}"].click)(handle(functools.partial(actions.export_dupes,
-                                                                    fmt=fmt)),
-                                           [store, groups, keeps], [ui["export_file"]])
-    private(ui["hist_btn"].click)(handle(actions.dupes_histogram), [store, ui["hist_tier"]],
-                                  [ui["hist_plot"], ui["hist_examples"]])
-    private(ui["drift_btn"].click)(handle(actions.prompt_drift), [store], [ui["drift_table"]])
+        on(ui[f"export_{fmt}"].click, functools.partial(actions.export_dupes, fmt=fmt),
+           [store, groups, keeps], [ui["export_file"]])
+    on(ui["hist_btn"].click, actions.dupes_histogram, [store, ui["hist_tier"]],
+       [ui["hist_plot"], ui["hist_examples"]])
+    on(ui["drift_btn"].click, actions.prompt_drift, [store], [ui["drift_table"]])
 
 
 def main(argv: list[str] | None = None) -> None:

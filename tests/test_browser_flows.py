@@ -34,7 +34,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(app_url: str) -> Iterator[object]:
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(60_000)
         page.goto(app_url)
         yield page
 
@@ -61,6 +61,16 @@ def many_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
+def _upload(page, files: list[Path]) -> None:
+    """Replace what the upload box holds with ``files``."""
+    clear = page.locator("#upload-files button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+        page.wait_for_timeout(300)
+    page.set_input_files("#upload-files input[type=file]", [str(p) for p in files])
+    page.wait_for_timeout(500)
+
+
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
     page.wait_for_timeout(400)
@@ -68,7 +78,7 @@ def _tab(page, name: str) -> None:
 
 def test_a_build_of_120_images_shows_its_stage_and_count(page, shots: Path,
                                                          many_images: list[Path]) -> None:
-    page.set_input_files("#upload-files input[type=file]", [str(p) for p in many_images])
+    _upload(page, many_images)
     page.get_by_label("Collection name").fill("many")
     page.click("#build-collection")
     # the page shows the stage and done / total while the build runs, not only a timer
@@ -76,18 +86,21 @@ def test_a_build_of_120_images_shows_its_stage_and_count(page, shots: Path,
         "() => /embedding images[\\s\\S]*\\d+\\/120 images/.test(document.body.innerText)")
     page.screenshot(path=str(shots / "progress_build.png"), full_page=False)
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.includes('120 images')",
+        "document.querySelector('#collection-summary').innerText.includes('120 images searchable')",
         timeout=300_000)
 
 
-def _toast(page, text: str) -> str:
-    """Wait for an error toast containing ``text``; return the toast's text."""
-    toast = page.locator(".toast-body", has_text=text).first
-    toast.wait_for(state="visible")
-    return toast.inner_text()
+def _message(page, text: str) -> str:
+    """Wait for the one-line message containing ``text``; return it. No widget may show a bare
+    "Error" badge meanwhile."""
+    message = page.get_by_text(text).first
+    message.wait_for(state="visible")
+    assert page.get_by_text("Error", exact=True).count() == 0
+    return message.inner_text()
 
 
 def _choices(page, dropdown: str) -> list[str]:
+    page.fill(f"{dropdown} input", "")  # typed text would filter the list
     page.click(f"{dropdown} input")
     page.wait_for_timeout(300)
     names = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
@@ -103,6 +116,7 @@ def _choose(page, dropdown: str, name: str) -> None:
 
 def test_b_switching_collection_clears_every_tab(page) -> None:
     _tab(page, "Search")
+    _tab(page, "Text")
     page.get_by_label("Describe what you are looking for").fill("a red circle")
     page.get_by_role("button", name="Search with this text").click()
     page.wait_for_selector("#results .cdir-card")
@@ -124,10 +138,10 @@ def test_c_an_upload_with_no_image_is_refused_with_reasons(page, tmp_path: Path,
                                                             shots: Path) -> None:
     fake = tmp_path / "holiday.png"
     fake.write_text("this is a text file with an image's name")
-    page.set_input_files("#upload-files input[type=file]", [str(fake)])
+    _upload(page, [fake])
     page.get_by_label("Collection name").fill("nothing here")
     page.click("#build-collection")
-    text = _toast(page, "No collection was made")
+    text = _message(page, "No collection was made")
     assert "holiday.png" in text and "Drop JPEG" in text
     assert "/tmp" not in text
     page.screenshot(path=str(shots / "refused_upload.png"))
@@ -135,7 +149,7 @@ def test_c_an_upload_with_no_image_is_refused_with_reasons(page, tmp_path: Path,
 
 
 def test_d_same_name_asks_then_delete_with_confirmation(page, many_images: list[Path]) -> None:
-    page.set_input_files("#upload-files input[type=file]", [str(p) for p in many_images[:3]])
+    _upload(page, many_images[:3])
     page.get_by_label("Collection name").fill("many")
     page.click("#build-collection")
     page.wait_for_selector("#name-taken", state="visible")
@@ -170,8 +184,9 @@ def test_e_another_visitor_sees_only_the_examples(page, app_url: str) -> None:
 
 def test_f_a_bad_query_file_gives_a_message_not_a_bare_error(page, tmp_path: Path) -> None:
     _tab(page, "Search")
+    _tab(page, "Image")
     fake = tmp_path / "query.png"
     fake.write_text("not an image at all")
     page.set_input_files("#query-image input[type=file]", str(fake))
-    text = _toast(page, "query.png")
+    text = _message(page, "query.png")
     assert "not an image" in text and "JPEG" in text

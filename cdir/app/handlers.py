@@ -18,11 +18,13 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 from cdir.app.dupes import DuplicateActions
+from cdir.app.widgets import UnreadableFile
 from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
 from cdir.retrieval.search import SearchOptions
+from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,29 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
             log.exception("handler %s failed", func.__name__)
             raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). "
                            "Nothing was lost; try again or check the server log.") from exc
+
+    return wrapper
+
+
+def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
+    """For the page's own events: a failure shows its one-line message (a warning toast) and
+    leaves the ``outputs`` widgets as they were, instead of gradio's bare "Error" badges on
+    them. Unexpected failures are logged with their stack trace and shown in one line too."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (gr.Error, *user_errors()) as exc:
+            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+        except Exception as exc:
+            log.exception("handler %s failed", func.__name__)
+            message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
+                       "again, and if it happens again tell whoever runs this app.")
+        gr.Warning(message)
+        unchanged = tuple(gr.update() for _ in range(outputs))
+        return unchanged[0] if outputs == 1 else unchanged
 
     return wrapper
 
@@ -118,6 +143,7 @@ class AppActions(DuplicateActions):
         preset = preset or self.preset
         store = self.workspace.examples_dir(preset)
         report = self._ingest([EXAMPLES_DIR], store, preset, "background", progress)
+        self._caption_in_background(store, preset, "background")
         return self.collection_view(str(store), report.rejected, owner)
 
     def build(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
@@ -151,16 +177,19 @@ class AppActions(DuplicateActions):
             raise
         if not existing and self.workspace.discard_if_unusable(collection):
             raise ValueError(views.nothing_usable(report))
+        self._caption_in_background(collection, preset or self.preset, captions)
         return collection, report
 
     def _ingest(self, sources: Sequence[Path], store: Path, preset: str, captions: str,
                 progress: Any) -> Any:
         config = replace(self.config, captions="lazy" if captions == "background" else captions)
-        report = api.ingest(sources, store, preset, config, self.model_root,
-                            gradio_progress(progress) if progress is not None else None)
+        return api.ingest(sources, store, preset, config, self.model_root,
+                          gradio_progress(progress) if progress is not None else None)
+
+    def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
         if captions == "background":
-            self.jobs.start(store, api.get_models(preset, self.model_root))
-        return report
+            self.jobs.start(store, api.get_models(Store.load(store).preset or preset,
+                                                  self.model_root))
 
     def name_taken(self, name: str, owner: str | None) -> bool:
         """True when building under ``name`` would meet a collection the caller can see."""
@@ -186,13 +215,17 @@ class AppActions(DuplicateActions):
         return self.saved_choices(owner)
 
     def build_or_ask(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
-                     progress: Any = None, owner: str | None = None) -> tuple[Any, ...]:
-        """Build, or, when the caller already has a collection of that name, leave every view
-        as it is and show the question (add to it, or make a new one)."""
-        if files and self.name_taken(name, owner):
-            return (*[gr.update()] * 7, gr.update(visible=True))
-        return (*self.build(files, name, preset, captions, progress, owner),
-                gr.update(visible=False))
+                     progress: Any = None, owner: str | None = None, add: bool | None = None
+                     ) -> tuple[Any, ...]:
+        """The Build buttons: ``collection_view``, whether to show the question, and the owner
+        key. With ``add`` None and a collection of that name the caller can see, every view
+        stays as it is and the question shows (add to it, or make a new one). A page that built
+        before its owner key arrived gets one now."""
+        owner = owner or new_owner_key()
+        if add is None and files and self.name_taken(name, owner):
+            return (*[gr.update()] * (7 + len(STALE_VIEWS)), gr.update(visible=True), owner)
+        return (*self.build(files, name, preset, captions, progress, owner, bool(add)),
+                gr.update(visible=False), owner)
 
     def ask_delete(self, name: str, owner: str | None = None) -> tuple[Any, str]:
         """The confirmation row for deleting ``name`` (refused at once if the caller may not)."""
@@ -209,9 +242,9 @@ class AppActions(DuplicateActions):
         choices = self.delete(name, owner)
         closing = bool(store) and Path(store).name == name
         if not closing:
-            return (choices, gr.update(visible=False), *[gr.update()] * 4)
+            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(STALE_VIEWS)))
         return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
-                views.status_line(None, None))
+                views.status_line(None, None), *self.cleared_views())
 
     def greet(self, owner: str | None) -> tuple[str, Any]:
         """On page load: the visitor's owner key (a new one on a first visit) and the
@@ -226,7 +259,8 @@ class AppActions(DuplicateActions):
 
     def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
                         owner: str | None = None) -> tuple[Any, ...]:
-        """(state, summary, preview, status, domain choices, collection choices, timer)."""
+        """(state, summary, preview, status, domain choices, collection choices, timer, then
+        every view of ``STALE_VIEWS`` emptied: nothing of the previous collection stays)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
@@ -238,7 +272,7 @@ class AppActions(DuplicateActions):
                 views.status_line(info, job.describe() if job else None),
                 gr.update(choices=sorted(info["domains"]), value=[]),
                 gr.update(choices=self.workspace.collections(owner), value=info["name"]),
-                gr.Timer(active=running))
+                gr.Timer(active=running), *self.cleared_views())
 
     def tick(self, store: str | None) -> tuple[Any, Any]:
         """Periodic status while captions are computed in the background."""
@@ -274,6 +308,8 @@ class AppActions(DuplicateActions):
 
     def search_image(self, store: str | None, image: str | None, *settings: Any
                      ) -> tuple[Any, ...]:
+        if isinstance(image, UnreadableFile):
+            raise ValueError(image.message)
         if not image:
             raise gr.Error("Drop or paste a query image first.")
         return self.search(store, {"image": image}, SearchSettings.from_widgets(*settings))

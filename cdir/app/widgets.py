@@ -1,33 +1,43 @@
-"""gradio widgets with the app's own refusals (the page shows them as one-line messages)."""
+"""The app's refusals for what gradio's widgets hand over (no gradio import here)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
-
-import gradio as gr
 
 QUERY_FORMATS = "a JPEG, PNG, WebP or GIF image"
 
 
-class QueryImage(gr.Image):
-    """``gr.Image`` whose upload of a file that is no image (a text file renamed ``.png``) gives
-    "<name> is not an image ...: drop <formats>" instead of gradio's bare "Error"."""
+@dataclass(frozen=True)
+class UnreadableFile:
+    """What a query-image widget hands to its handler when the upload is no image."""
 
-    def get_block_name(self) -> str:
-        return "image"  # the same widget in the page
-
-    def preprocess(self, payload: Any) -> Any:
-        from PIL import UnidentifiedImageError
-
-        try:
-            return super().preprocess(payload)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise gr.Error(bad_image_message(getattr(payload, "orig_name", None))) from exc
+    message: str
 
 
 def bad_image_message(name: str | None) -> str:
     """The one line for a query file that cannot be read as an image (no server path)."""
-    from pathlib import PurePath
-
     shown = PurePath(name).name if name else "That file"
     return f"{shown} is not an image cdir can read: drop {QUERY_FORMATS} as the query."
+
+
+def refuse_unreadable(image_widget: Any) -> Any:
+    """Make a ``gr.Image`` hand an ``UnreadableFile`` to its handlers when the upload is no
+    image (a text file renamed ``.png``): gradio would otherwise fail before the handler runs
+    and show a bare "Error". Returns the widget."""
+    preprocess: Callable[[Any], Any] = image_widget.preprocess
+
+    @functools.wraps(preprocess)
+    def checked(payload: Any) -> Any:
+        from PIL import UnidentifiedImageError
+
+        try:
+            return preprocess(payload)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            return UnreadableFile(bad_image_message(getattr(payload, "orig_name", None)))
+
+    image_widget.preprocess = checked
+    return image_widget
