@@ -102,13 +102,18 @@ def _search_tab(ui: dict) -> None:
                         label="Query image: drop, paste or click", elem_id="query-image"))
                     ui["img_btn"] = gr.Button("Search with this image", variant="primary")
                 with gr.Tab("Sketch"):
-                    ui["sketch"] = gr.Sketchpad(type="pil", canvas_size=(384, 384),
-                                                label="Draw a query")
+                    ui["sketch"] = gr.Sketchpad(
+                        type="pil", canvas_size=(384, 384), label="Draw a query",
+                        elem_id="query-sketch",
+                        brush=gr.Brush(default_size=3, colors=["#000000"],
+                                       default_color="#000000", color_mode="fixed"))
                     ui["sketch_btn"] = gr.Button("Search with this sketch", variant="primary")
                 with gr.Tab("Text"):
                     ui["q_text"] = gr.Textbox(label="Describe what you are looking for",
                                               placeholder="a red boat")
                     ui["text_btn"] = gr.Button("Search with this text", variant="primary")
+            ui["current"] = gr.Image(label="Current query", interactive=False, height=150,
+                                     elem_id="current-query", show_label=True)
             ui["mode"] = gr.Radio(webui.MODE_CHOICES, value="caption", label="Retrieval mode",
                                   elem_id="mode")
             ui["k"] = gr.Slider(1, 48, value=12, step=1, label="Results (k)")
@@ -228,6 +233,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
         owner = gr.BrowserState("", storage_key="cdir-owner")
         ui["groups_state"], ui["keeps"] = gr.State([]), gr.State({})
+        ui["query"] = gr.State(None)
         _wire(actions, ui, store, status, timer, map_tab, owner)
         _wire_dupes(actions, ui, store)
         on(demo.load, actions.greet, [owner], [owner, ui["saved"]])
@@ -318,13 +324,20 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     settings = [ui[n] for n in ("mode", "k", "cross", "domains", "neutral", "words", "w_img",
                                 "w_cap", "w_cc")]
     results = [ui["query_md"], ui["results"], ui["table"]]
-    on(ui["img_btn"].click, actions.search_image, [store, ui["q_image"], *settings], results)
-    on(ui["q_image"].upload, actions.search_image, [store, ui["q_image"], *settings], results)
-    on(ui["sketch_btn"].click, actions.search_sketch, [store, ui["sketch"], *settings], results)
-    on(ui["text_btn"].click, actions.search_text, [store, ui["q_text"], *settings], results)
-    on(ui["q_text"].submit, actions.search_text, [store, ui["q_text"], *settings], results)
-    on(ui["result_click"].change, actions.on_result_click,
-       [store, ui["result_click"], *settings], results)
+    searched = [*results, ui["query"], ui["current"]]
+    for event, kind, value in ((ui["img_btn"].click, "image", "q_image"),
+                               (ui["q_image"].upload, "image", "q_image"),
+                               (ui["sketch_btn"].click, "sketch", "sketch"),
+                               (ui["text_btn"].click, "text", "q_text"),
+                               (ui["q_text"].submit, "text", "q_text"),
+                               (ui["result_click"].change, "item", "result_click")):
+        on(event, functools.partial(actions.ui_search, kind), [store, ui[value], *settings],
+           searched)
+    # any option change re-runs the current query with the new options
+    for name, trigger in (("mode", "change"), ("k", "release"), ("cross", "change"),
+                          ("domains", "change"), ("neutral", "change"), ("words", "blur"),
+                          ("w_img", "release"), ("w_cap", "release"), ("w_cc", "release")):
+        on(getattr(ui[name], trigger), actions.rerun, [store, ui["query"], *settings], results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:

@@ -190,3 +190,47 @@ def test_f_a_bad_query_file_gives_a_message_not_a_bare_error(page, tmp_path: Pat
     page.set_input_files("#query-image input[type=file]", str(fake))
     text = _message(page, "query.png")
     assert "not an image" in text and "JPEG" in text
+
+
+def _open(page, name: str) -> None:
+    _tab(page, "Collection")
+    _choose(page, "#saved", name)
+    page.click("#open-saved")
+    page.wait_for_function(
+        f"document.querySelector('#collection-summary').innerText.includes('{name}')")
+
+
+def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
+    _open(page, "examples-tiny")
+    _tab(page, "Search")
+    _tab(page, "Sketch")
+    page.wait_for_timeout(1500)  # the page selects the brush
+    canvas = page.locator("#query-sketch canvas").first
+    box = canvas.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + w * 0.3, y + h * 0.7)
+    page.mouse.down()
+    for px, py in ((0.3, 0.4), (0.5, 0.2), (0.7, 0.4), (0.7, 0.7), (0.3, 0.7)):
+        page.mouse.move(x + w * px, y + h * py, steps=8)
+    page.mouse.up()
+    page.get_by_role("button", name="Search with this sketch").click()
+    page.wait_for_selector("#results .cdir-card")
+    page.wait_for_function("document.querySelector('#current-query img') !== null")
+    page.screenshot(path=str(shots / "search_sketch.png"))
+
+
+def test_h_changing_an_option_reruns_the_current_query(page) -> None:
+    before = page.inner_text("#query-info")
+    assert "Caption matching" in before
+    page.get_by_label("Image → image").check()
+    page.wait_for_function("document.querySelector('#query-info').innerText.includes('Image →')")
+    card = page.locator("#results .cdir-card").first
+    item_id = card.get_attribute("data-id")
+    card.click()
+    page.wait_for_function(f"document.querySelector('#query-info').innerText"
+                           f".includes('item #{item_id}')")
+    # the left panel shows the clicked item, and an option change keeps that query
+    page.wait_for_function("document.querySelector('#current-query img') !== null")
+    page.click("#cross-domain input")
+    page.wait_for_function("document.querySelectorAll('#results .cdir-row').length >= 4")
+    assert f"item #{item_id}" in page.inner_text("#query-info")

@@ -33,7 +33,7 @@ CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
 # Widgets (app.py's names) that show items of the open collection: emptied on every switch.
-STALE_VIEWS = ("query_md", "results", "table", "dupes_md", "groups", "groups_state", "keeps",
+STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups", "groups_state", "keeps",
                "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
                "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
@@ -59,7 +59,7 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
         except user_errors() as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:
-            log.exception("handler %s failed", func.__name__)
+            log.exception("handler %s failed", getattr(func, "__name__", func))
             raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). "
                            "Nothing was lost; try again or check the server log.") from exc
 
@@ -79,7 +79,7 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
         except (gr.Error, *user_errors()) as exc:
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
         except Exception as exc:
-            log.exception("handler %s failed", func.__name__)
+            log.exception("handler %s failed", getattr(func, "__name__", func))
             message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
                        "again, and if it happens again tell whoever runs this app.")
         gr.Warning(message)
@@ -330,6 +330,39 @@ class AppActions(DuplicateActions):
         if item_id is None:
             return gr.update(), gr.update(), gr.update()
         return self.search(store, {"item_id": item_id}, SearchSettings.from_widgets(*settings))
+
+    def ui_search(self, kind: str, store: str | None, value: Any, *settings: Any
+                  ) -> tuple[Any, ...]:
+        """A search from the page: (query markdown, results, table, the query to re-run when an
+        option changes, the picture of the current query for the left panel). ``kind``:
+        image, sketch, text or item (a click on a result, ``value`` "<id>:<nonce>")."""
+        out = self._searches()[kind](store, value, *settings)
+        if kind == "item" and _clicked_id(value) is None:
+            return (*out, gr.update(), gr.update())
+        return (*out, {"kind": kind, "value": value}, self._query_picture(store, kind, value))
+
+    def rerun(self, store: str | None, query: dict[str, Any] | None, *settings: Any
+              ) -> tuple[Any, ...]:
+        """An option changed: run the current query again with the new options (nothing when
+        there is no query or no collection yet)."""
+        if not query or not store:
+            return gr.update(), gr.update(), gr.update()
+        return self._searches()[query["kind"]](store, query["value"], *settings)
+
+    def _searches(self) -> dict[str, Callable[..., tuple[Any, ...]]]:
+        return {"image": self.search_image, "sketch": self.search_sketch,
+                "text": self.search_text, "item": self.on_result_click}
+
+    def _query_picture(self, store: str | None, kind: str, value: Any) -> Any:
+        if kind == "image":
+            return value
+        if kind == "sketch":
+            return _sketch_image(value)
+        if kind == "item" and store:
+            session = self._session(store)
+            row = session.store.items.iloc[int(_clicked_id(value))]
+            return str(session.store.thumb_path(str(row["sha256"])))
+        return None
 
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:

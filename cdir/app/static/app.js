@@ -29,5 +29,14 @@
       send("#map-click", Array.isArray(point.customdata) ? point.customdata[0] : point.customdata);
     });
   }
-  setInterval(bindMap, 500);
+  // the sketchpad starts with its brush (thin, black) selected: dragging draws at once
+  function selectBrush() {
+    const pad = document.querySelector("#query-sketch");
+    if (!pad || pad._cdirBrush || pad.offsetParent === null) return;
+    const brush = pad.querySelector('button[aria-label="Brush"]');
+    if (!brush) return;
+    pad._cdirBrush = true;
+    brush.click();
+  }
+  setInterval(function () { bindMap(); selectBrush(); }, 500);
 })();
