@@ -33,7 +33,8 @@ CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
 # Widgets (app.py's names) that show items of the open collection: emptied on every switch.
-STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups", "groups_state", "keeps",
+STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
+               "groups_state", "keeps",
                "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
                "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),

@@ -133,7 +133,8 @@ def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
 EMPTY_VIEWS: dict[str, Any] = {
     "query_md": "Choose a query on the left. Click any result to search for more like it.",
     "results": '<div class="cdir-empty">Results appear here.</div>',
-    "table": [], "query": None, "current": None, "groups_state": [], "keeps": {}, "dupes_md": "", "groups": "",
+    "table": [], "query": None, "current": None, "groups_state": [], "keeps": {},
+    "dupes_md": "", "groups": "",
     "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
     "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
     "eval_md": "", "worked_html": "", "worked_md": "",
