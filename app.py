@@ -22,7 +22,7 @@ from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
 from cdir.app.widgets import refuse_unreadable
-from cdir.app.workspace import Workspace
+from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
 from cdir.models.style_words import Neutraliser
@@ -38,8 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default=os.environ.get("CDIR_PRESET", "default"),
                    help=f"model preset: {', '.join(list_presets())}")
-    p.add_argument("--store", default=os.environ.get("CDIR_STORE", "stores"),
-                   help="workspace directory holding the collections")
+    p.add_argument("--store", default=str(default_store()),
+                   help="workspace directory holding the collections ($CDIR_STORE; default "
+                        "/data/cdir-stores when persistent storage is attached, else stores)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--model-dir", default=None, help="local model directory ($CDIR_MODEL_DIR)")
@@ -202,6 +203,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
         store = gr.State(None)
         gr.HTML(webui.header_html())
         gr.HTML(webui.views.banner_html(preset.trained, preset.name))
+        note = storage_note(actions.workspace.root)
+        if note:
+            gr.HTML(f'<div class="cdir-banner" id="storage-note">{note}</div>')
         status = gr.Markdown(webui.views.status_line(None, None), elem_id="status")
         timer = gr.Timer(3.0, active=False)
         with gr.Tabs():

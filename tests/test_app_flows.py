@@ -41,3 +41,57 @@ def test_a_falsy_progress_still_receives_every_stage(actions: AppActions,
     stages = {desc for _, desc in progress.calls}
     assert "embedding images" in stages
     assert ((len(drawn), len(drawn)), "embedding images") in progress.calls
+
+
+def test_messages_and_reports_name_no_server_path() -> None:
+    from cdir.app.views import without_paths
+
+    text = ("cannot read /srv/app/stores/mine/files/uploads/holiday.png: not an image; "
+            "see '/tmp/x/y.zip' and report.md, a/b/c.png stays")
+    cleaned = without_paths(text)
+    assert "/srv" not in cleaned and "/tmp" not in cleaned
+    assert "holiday.png: not an image" in cleaned and "'y.zip'" in cleaned
+    assert "a/b/c.png" in cleaned  # paths inside a collection are the user's own names
+
+
+def test_a_refused_build_message_names_files_only(actions: AppActions, tmp_path: Path) -> None:
+    import gradio as gr
+
+    from cdir.app.handlers import as_gr_error
+
+    fake = tmp_path / "deep" / "folder" / "holiday.png"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("text, not an image")
+    with pytest.raises(gr.Error) as refused:
+        as_gr_error(actions.build)([str(fake)], "nothing", "tiny", "lazy")
+    assert "No collection was made" in refused.value.message
+    assert "holiday.png" in refused.value.message and str(tmp_path) not in refused.value.message
+    assert actions.workspace.collections() == []
+    assert not (actions.workspace.root / "nothing").exists()
+
+
+def test_the_evaluation_report_names_no_server_path(tmp_path: Path) -> None:
+    from drawn import draw_collection as draw
+
+    actions = AppActions(Workspace(tmp_path / "ws"), "tiny")
+    tree = tmp_path / "tree"
+    draw(tree, per_class=2)
+    from archives import make_zip
+
+    entries = {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*.png")}
+    store = actions.build([str(make_zip(tmp_path / "t.zip", entries))], "ev", "tiny", "all")[0]
+    report = actions.evaluate(store)
+    assert "mAP" in report and str(tmp_path) not in report and "/tmp" not in report
+
+
+def test_storage_follows_cdir_store_then_persistent_data(tmp_path: Path) -> None:
+    from cdir.app.workspace import default_store, storage_note
+
+    data = tmp_path / "data"
+    assert default_store({"CDIR_STORE": "/x/y"}, data) == Path("/x/y")
+    assert default_store({}, data) == Path("stores")  # nothing attached
+    data.mkdir()
+    assert default_store({}, data) == data / "cdir-stores"
+    assert storage_note(data / "cdir-stores", {"SPACE_ID": "me/app"}, data) == ""
+    assert "vanish" in storage_note(tmp_path / "stores", {"SPACE_ID": "me/app"}, data)
+    assert storage_note(tmp_path / "stores", {}, data) == ""  # not on a Space: nothing to say

@@ -58,11 +58,12 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except user_errors() as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(views.without_paths(str(exc))) from exc
         except Exception as exc:
             log.exception("handler %s failed", getattr(func, "__name__", func))
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). "
-                           "Nothing was lost; try again or check the server log.") from exc
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}: "
+                           f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
+                           "check the server log.") from exc
 
     return wrapper
 
@@ -83,7 +84,7 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
             log.exception("handler %s failed", getattr(func, "__name__", func))
             message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
                        "again, and if it happens again tell whoever runs this app.")
-        gr.Warning(message)
+        gr.Warning(views.without_paths(message))
         unchanged = tuple(gr.update() for _ in range(outputs))
         return unchanged[0] if outputs == 1 else unchanged
 
@@ -376,9 +377,9 @@ class AppActions(DuplicateActions):
         report_progress = gradio_progress(progress, "pairs") if progress is not None else None
         report = evaluate_collection(session.store, session.models, config,
                                      progress=report_progress)
-        header = eval_header(session.models, session.store.root.name, session.store.root,
-                             session.store.root, config)
-        return report.to_markdown(header)
+        name = session.store.root.name  # the report names the collection, never a server path
+        header = eval_header(session.models, name, Path(name), Path(name), config)
+        return views.without_paths(report.to_markdown(header))
 
     def _session(self, store: str | None) -> api.Session:
         if not store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -156,6 +157,15 @@ def nothing_usable(report: Any) -> str:
     why = f" ({shown})" if shown else ""
     return (f"No collection was made: none of the uploaded files is an image cdir can read{why}."
             " Drop JPEG, PNG, WebP or GIF images, or a zip of them.")
+
+
+_SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:|]+/)+([^\s'\"/:|]*)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path reduced to its last part (``/srv/ws/a/b.png`` ->
+    ``b.png``): no message or report shown to a visitor names a place on the server."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", str(text))
 
 
 def esc(text: Any) -> str:

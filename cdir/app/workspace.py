@@ -44,6 +44,41 @@ def slug(name: str, fallback: str = "collection") -> str:
     return _SLUG.sub("-", ascii_name.lower()).strip("-")[:48] or fallback
 
 
+PERSISTENT_ROOT = Path("/data")  # a Hugging Face Space's persistent storage, when attached
+
+
+def default_store(environ: dict[str, str] | None = None,
+                  persistent: Path = PERSISTENT_ROOT) -> Path:
+    """Where the app keeps its collections: ``$CDIR_STORE`` when set; else ``/data/cdir-stores``
+    when persistent storage is attached (``/data`` exists and is writable); else ``stores``."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if env.get("CDIR_STORE"):
+        return Path(env["CDIR_STORE"])
+    if persistent.is_dir() and os.access(persistent, os.W_OK):
+        return persistent / "cdir-stores"
+    return Path("stores")
+
+
+def storage_note(root: Path, environ: dict[str, str] | None = None,
+                 persistent: Path = PERSISTENT_ROOT) -> str:
+    """A line for the page when the app runs on a Space (``$SPACE_ID``) whose collections live
+    outside persistent storage: they vanish at the next restart. Empty otherwise."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if not env.get("SPACE_ID"):
+        return ""
+    try:
+        Path(root).resolve().relative_to(persistent)
+        return ""
+    except ValueError:
+        return ("This Space has no persistent storage: collections built here vanish when it "
+                "restarts. Download what you need, or attach persistent storage (kept under "
+                "/data).")
+
+
 def new_owner_key() -> str:
     """A fresh owner key: 128 random bits, URL-safe text."""
     return secrets.token_urlsafe(16)
