@@ -19,6 +19,7 @@ from cdir.models.quantize import quantize_mode
 from cdir.models.weights import model_dir as resolve_model_dir
 from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
 from cdir.store.collection import Store, disk_full_error
+from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def ingest(
     if Store.exists(Path(store)):
         preset = Store.load(store).preset or preset
     models = get_models(preset, model_root)
-    with _store_lock(store):
+    with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             return run_ingest(sources, store, models, config or IngestConfig(), progress)
         except (OSError, sqlite3.Error) as exc:  # thumbnails and the cache fill the disk too
@@ -64,18 +65,6 @@ def ingest(
             if full is None:
                 raise
             raise full from exc
-
-
-_store_locks_lock = threading.Lock()
-_store_locks: dict[str, threading.Lock] = {}
-
-
-def _store_lock(store: str | Path) -> threading.Lock:
-    """One ingest at a time per collection in this process (two users loading the examples at
-    once would otherwise write the same files twice over)."""
-    key = str(Path(store).resolve())
-    with _store_locks_lock:
-        return _store_locks.setdefault(key, threading.Lock())
 
 
 @dataclass

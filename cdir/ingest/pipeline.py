@@ -30,6 +30,7 @@ from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
 from cdir.store.cache import Cache, text_key
 from cdir.store.collection import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
+from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
@@ -389,16 +390,38 @@ def ingest(
 
 def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig,
                 progress: Progress) -> int:
-    """Caption every readable item that has no caption yet, checkpointing the store as it goes."""
+    """Caption every readable item that has no caption yet, checkpointing the store as it goes.
+    Each checkpoint merges: under the collection's lock it re-reads the store from disk, adds
+    the captions made here to the items that still lack one, and writes that, so a concurrent
+    ingest (another process, or this one) loses neither its new items nor these captions."""
     rows = np.flatnonzero(store.items["caption"].isna().to_numpy() & store.ok_mask())
 
     def checkpoint() -> None:
-        embed_captions(store, models, cache, _noop)
-        store.write()
+        with collection_lock(store.root):
+            on_disk = (Store.read_meta(store.root).get("revision")
+                       if Store.exists(store.root) else None)
+            if on_disk is not None and on_disk != store.meta.get("revision"):
+                fresh = Store.load(store.root)  # someone else wrote meanwhile: merge into theirs
+                merge_captions(fresh, store.items)
+                store.items, store.image_emb, store.meta = fresh.items, fresh.image_emb, fresh.meta
+            embed_captions(store, models, cache, _noop)
+            store.write()
 
     computed = caption_rows(store, models, cache, list(rows), config, progress, checkpoint)
     checkpoint()
     return computed
+
+
+def merge_captions(target: Store, source: pd.DataFrame) -> int:
+    """Copy captions of ``source`` rows into ``target.items`` where the same item (same id and
+    sha256) has none yet; returns how many were copied. Captions already in ``target`` win."""
+    merged = target.items.merge(source[["id", "sha256", "caption", "caption_source"]],
+                                on=["id", "sha256"], how="left", suffixes=("", "_new"))
+    take = (merged["caption"].isna() & merged["caption_new"].notna()).to_numpy()
+    if take.any():
+        target.items.loc[take, "caption"] = merged.loc[take, "caption_new"].to_numpy()
+        target.items.loc[take, "caption_source"] = merged.loc[take, "caption_source_new"].to_numpy()
+    return int(take.sum())
 
 
 def failures(store: Store) -> list[dict[str, str]]:
