@@ -20,6 +20,7 @@ import gradio as gr
 
 from cdir.app import endpoints
 from cdir.app import handlers as webui
+from cdir.app.first_run import startup_preset
 from cdir.app.handlers import AppActions
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
@@ -202,7 +203,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
                    delete_cache=(3600, 86400)) as demo:
         store = gr.State(None)
         gr.HTML(webui.header_html())
-        gr.HTML(webui.views.banner_html(preset.trained, preset.name))
+        gr.HTML(actions.notice or webui.views.banner_html(preset.trained, preset.name))
         note = storage_note(actions.workspace.root)
         if note:
             gr.HTML(f'<div class="cdir-banner" id="storage-note">{note}</div>')
@@ -386,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
     workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     keep_uploads_in(workspace)
-    actions = AppActions(workspace, args.preset, args.model_dir)
+    preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
+    actions = AppActions(workspace, preset, args.model_dir, notice=notice)
     threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()
     demo = build_app(actions)
     demo.queue(**QUEUE_OPTIONS)

@@ -52,8 +52,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any]]:
-    """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder.
+def served_app(workspace: Workspace, cache_dir: Path, **options: Any
+               ) -> Iterator[tuple[str, Any]]:
+    """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder
+    (``options``: more AppActions fields, such as ``notice``).
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
     outside conftest's per-test guard."""
     import app
@@ -64,7 +66,7 @@ def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.delenv("GRADIO_TEMP_DIR", raising=False)
         app.keep_uploads_in(workspace)  # as `python app.py` does
-        demo = app.build_app(AppActions(workspace, "tiny"))
+        demo = app.build_app(AppActions(workspace, options.pop("preset", "tiny"), **options))
         demo.queue(**app.QUEUE_OPTIONS)
         port = free_port()
         demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,

@@ -234,3 +234,29 @@ def test_h_changing_an_option_reruns_the_current_query(page) -> None:
     page.click("#cross-domain input")
     page.wait_for_function("document.querySelectorAll('#results .cdir-row').length >= 4")
     assert f"item #{item_id}" in page.inner_text("#query-info")
+
+
+def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
+        tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    from cdir.app.first_run import startup_preset
+    from cdir.app.workspace import Workspace
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    monkeypatch.delenv("CDIR_MODEL_DIR", raising=False)
+    preset, notice = startup_preset("default")  # no weights here, and no hub (conftest)
+    assert preset == "tiny"
+    with served_app(Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset,
+                    notice=notice) as (url, _), browser() as chromium:
+        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto(url)
+        banner = page.locator("#offline-banner")
+        banner.wait_for(state="visible")
+        assert "default" in banner.inner_text() and "--model-dir" in banner.inner_text()
+        page.click("#load-examples")
+        page.wait_for_function(
+            "document.querySelector('#collection-summary').innerText.includes('searchable')")
+        assert page.get_by_text("Error", exact=True).count() == 0
+        page.screenshot(path=str(shots / "offline_banner.png"))

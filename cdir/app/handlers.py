@@ -138,6 +138,7 @@ class AppActions(DuplicateActions):
     model_root: str | None = None
     jobs: CaptionJobs = field(default_factory=CaptionJobs)
     config: IngestConfig = field(default_factory=IngestConfig)  # decode and archive limits
+    notice: str = ""  # a banner for the page (the first-run offline note), HTML
 
     # ------------------------------------------------------------------------- collections
     def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
