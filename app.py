@@ -361,7 +361,8 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     on(ui["draw"].click, draw, map_inputs, [ui["plot"]])
     on(map_tab.select, draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
-    on(ui["map_click"].change, actions.show_point, [store, ui["map_click"]], point)
+    on(ui["map_click"].change, actions.map_point, [store, ui["map_click"], *map_inputs[1:]],
+       [*point, ui["plot"]])
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:

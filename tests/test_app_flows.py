@@ -37,7 +37,11 @@ def actions(tmp_path: Path) -> AppActions:
 def test_a_falsy_progress_still_receives_every_stage(actions: AppActions,
                                                      drawn: list[Path]) -> None:
     progress = FalsyProgress()
-    actions.build([str(p) for p in drawn], "shapes", "tiny", "lazy", progress)
+    out = actions.build([str(p) for p in drawn], "shapes", "tiny", "lazy", progress)
+    assert 'class="score"' not in out[2]  # a preview card has no score to show
+    _, html, _ = actions.search_text(out[0], "a circle", "image", 4, False, [], False, "",
+                                     0.5, 1.0, 0.5)
+    assert html.count('class="file"') == 4 and html.count('tabindex="0"') == 4
     stages = {desc for _, desc in progress.calls}
     assert "embedding images" in stages
     assert ((len(drawn), len(drawn)), "embedding images") in progress.calls

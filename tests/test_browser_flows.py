@@ -237,7 +237,7 @@ def test_h_changing_an_option_reruns_the_current_query(page) -> None:
 
 
 def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
-        tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        page, tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
     from cdir.app.first_run import startup_preset
@@ -248,8 +248,9 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
     preset, notice = startup_preset("default")  # no weights here, and no hub (conftest)
     assert preset == "tiny"
     with served_app(Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset,
-                    notice=notice) as (url, _), browser() as chromium:
-        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+                    notice=notice) as (url, _):
+        context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
         page.set_default_timeout(300_000)
         page.goto(url)
         banner = page.locator("#offline-banner")
@@ -260,3 +261,13 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
             "document.querySelector('#collection-summary').innerText.includes('searchable')")
         assert page.get_by_text("Error", exact=True).count() == 0
         page.screenshot(path=str(shots / "offline_banner.png"))
+        context.close()
+
+
+def test_j_result_cards_work_from_the_keyboard(page) -> None:
+    card = page.locator("#results .cdir-card[data-id]").first
+    item_id = card.get_attribute("data-id")
+    card.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('#query-info').innerText"
+                           f".includes('item #{item_id}')")

@@ -268,7 +268,8 @@ class AppActions(DuplicateActions):
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
         preview = "".join(views.cards_row(f"{domain} (first {len(hits)})", hits, clickable=False,
-                                          strip=True) for domain, hits in api.preview(session))
+                                          strip=True, score=False)
+                          for domain, hits in api.preview(session))
         job = self.jobs.status(Path(store))
         running = job is not None and not job.finished
         return (store, summary, preview,
@@ -390,12 +391,23 @@ class AppActions(DuplicateActions):
 
     # --------------------------------------------------------------------------------- map
     def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
-                 progress: Any = None) -> Any:
+                 progress: Any = None, highlight: int | None = None) -> Any:
         from cdir.maps.collection_map import collection_map
 
         session = self._session(store)
         report = (lambda msg: progress(None, desc=msg)) if progress is not None else None
-        return collection_map(session.store, method, vectors, color_by, progress=report)
+        return collection_map(session.store, method, vectors, color_by, highlight=highlight,
+                              progress=report)
+
+    def map_point(self, store: str | None, clicked: str, method: str, vectors: str,
+                  color_by: str) -> tuple[Any, ...]:
+        """A click on a map point: ``show_point`` and the map again with that point
+        highlighted (the projection comes from the cache)."""
+        item_id = _clicked_id(clicked)
+        shown = self.show_point(store, clicked)
+        if item_id is None:
+            return (*shown, gr.update())
+        return (*shown, self.draw_map(store, method, vectors, color_by, highlight=item_id))
 
     def show_point(self, store: str | None, clicked: str, settings_k: int = 8
                    ) -> tuple[Any, ...]:

@@ -25,22 +25,29 @@ def file_url(path: str) -> str:
     return "gradio_api/file=" + quote(str(path))
 
 
-def card_html(hit: Hit, clickable: bool = True) -> str:
-    """One result: thumbnail, score, domain and class badges, caption, prompt."""
-    attrs = f' data-id="{hit.id}" title="Click for more like this"' if clickable else ""
+def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
+    """One result: thumbnail, score (unless ``score`` is False: a preview has none), domain and
+    class badges, file name, caption, prompt. A clickable card is reachable with the keyboard
+    (Tab, then Enter or Space)."""
+    attrs = (f' data-id="{hit.id}" title="More like this" tabindex="0" role="button"'
+             if clickable else "")
     badges = "".join(f'<span class="badge {kind}">{esc(v)}</span>'
                      for kind, v in (("dom", hit.domain), ("cls", hit.label)) if v)
     prompt = (f'<div class="prompt" title="{esc(hit.prompt)}">prompt: {esc(shorten(hit.prompt, 90))}'
               "</div>" if hit.prompt else "")
     caption = esc(hit.caption) if hit.caption else '<i>caption pending…</i>'
-    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" alt="{esc(hit.rel_path)}"><div class="meta"><span class="score">'
-            f'{hit.score:.3f}</span>{badges}</div><div class="cap">{caption}</div>{prompt}</div>')
+    shown = f'<span class="score">{hit.score:.3f}</span>' if score else ""
+    name = hit.rel_path.rsplit("/", 1)[-1]
+    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
+            f'alt="{esc(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
+            f'<div class="file" title="{esc(hit.rel_path)}">{esc(name)}</div>'
+            f'<div class="cap">{caption}</div>{prompt}</div>')
 
 
-def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False
-              ) -> str:
+def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False,
+              score: bool = True) -> str:
     """A titled block of cards: a wrapping grid, or one scrollable line (``strip``)."""
-    cards = "".join(card_html(h, clickable) for h in hits) or '<div class="empty">no results</div>'
+    cards = "".join(card_html(h, clickable, score) for h in hits) or '<div class="empty">no results</div>'
     kind = "cdir-cards strip" if strip else "cdir-cards"
     return (f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
             f'<div class="{kind}">{cards}</div></div>')
@@ -211,7 +218,7 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
     return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
-            f'title="Click to keep this one"><img src="{file_url(member["thumb"])}" '
+            f'title="Click to keep this one" tabindex="0" role="button"><img src="{file_url(member["thumb"])}" '
             f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'

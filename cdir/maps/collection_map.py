@@ -23,6 +23,9 @@ def map_rows(store: Store, vectors: str) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}  # as the page names them
+
+
 def collection_map(store: Store, method: str, vectors: str = "image", color_by: str = "domain",
                    highlight: int | None = None,
                    progress: Callable[[str], None] | None = None) -> Any:
@@ -42,7 +45,8 @@ def collection_map(store: Store, method: str, vectors: str = "image", color_by: 
     hover = [{"caption": _s(r["caption"]), "domain": _s(r["domain"]), "class": _s(r["class"]),
               "id": int(r["id"]), "file": _s(r["rel_path"])} for _, r in items.iterrows()]
     colours = [_s(v) or "unlabelled" for v in items[color_by]]
-    title = f"{method.upper()} of {vectors} embeddings · {len(rows)} images · colour: {color_by}"
+    title = (f"{METHOD_NAMES.get(method, method)} of {vectors} embeddings · {len(rows)} images "
+             f"· colour: {color_by}")
     return map_figure(xy, colours, hover, [int(i) for i in items["id"]], title,
                       highlight=highlight, color_title=color_by)
 

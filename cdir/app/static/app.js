@@ -10,14 +10,24 @@
     box.value = id + ":" + Date.now();
     box.dispatchEvent(new Event("input", { bubbles: true }));
   }
-  document.addEventListener("click", function (event) {
-    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
-    if (!card) return;
+  function activate(card) {
     if (card.dataset.group !== undefined) {
       send("#dupe-click", card.dataset.group + "-" + card.dataset.id);
     } else {
       send(card.closest("#map-neighbours") ? "#map-click" : "#result-click", card.dataset.id);
     }
+  }
+  document.addEventListener("click", function (event) {
+    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
+    if (card) activate(card);
+  });
+  // cards are focusable (tabindex=0): Enter or Space does what a click does
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
+    if (!card) return;
+    event.preventDefault();
+    activate(card);
   });
   function bindMap() {
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
