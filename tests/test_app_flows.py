@@ -99,3 +99,17 @@ def test_storage_follows_cdir_store_then_persistent_data(tmp_path: Path) -> None
     assert storage_note(data / "cdir-stores", {"SPACE_ID": "me/app"}, data) == ""
     assert "vanish" in storage_note(tmp_path / "stores", {"SPACE_ID": "me/app"}, data)
     assert storage_note(tmp_path / "stores", {}, data) == ""  # not on a Space: nothing to say
+
+
+def test_lazy_captions_are_made_when_a_mode_needs_them(actions: AppActions,
+                                                        drawn: list[Path]) -> None:
+    from cdir.app.handlers import SearchSettings
+
+    store = actions.build([str(p) for p in drawn], "lazy", "tiny", "lazy")[0]
+    with pytest.raises(ValueError, match="Captions are being made now"):
+        actions.search(store, {"text": "a circle"}, SearchSettings(mode="caption-caption"))
+    actions.jobs.wait(Path(store))
+    assert actions.jobs.status(Path(store)).finished
+    _, html, table = actions.search(store, {"text": "a circle"},
+                                    SearchSettings(mode="caption-caption", k=3))
+    assert len(table) == 3 and actions.make_captions(store) == ""

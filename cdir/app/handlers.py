@@ -17,8 +17,9 @@ import gradio as gr
 
 from cdir import api
 from cdir.app import views
+from cdir.app.analysis import AnalysisActions
 from cdir.app.dupes import DuplicateActions
-from cdir.app.widgets import UnreadableFile
+from cdir.app.widgets import UnreadableFile, _clicked_id, gradio_progress
 from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
@@ -91,18 +92,6 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
     return wrapper
 
 
-def gradio_progress(progress: Any, unit: str = "images") -> Callable[[int, int, str], None]:
-    """A ``progress(done, total, stage)`` callback that drives a ``gr.Progress``: the page shows
-    the stage and ``done / total``, and an API caller reads them from ``Job.status()``.
-
-    Test ``progress is not None``, never ``if progress``: a ``gr.Progress`` is falsy."""
-
-    def report(done: int, total: int, stage: str) -> None:
-        progress((done, total or None), desc=stage, unit=unit)
-
-    return report
-
-
 @dataclass
 class SearchSettings:
     """The search controls' values."""
@@ -132,7 +121,7 @@ class SearchSettings:
 
 
 @dataclass
-class AppActions(DuplicateActions):
+class AppActions(DuplicateActions, AnalysisActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
@@ -295,9 +284,12 @@ class AppActions(DuplicateActions):
     # ------------------------------------------------------------------------------ search
     def search(self, store: str | None, query: dict[str, Any], settings: SearchSettings
                ) -> tuple[str, str, list[list[Any]]]:
-        """(query markdown, results HTML, score table)."""
+        """(query markdown, results HTML, score table). A mode that reads the gallery's
+        captions (caption → caption, fusion) starts making missing ones first."""
         session = self._session(store)
         options = settings.options()
+        if options.mode in ("caption-caption", "fusion") and not session.store.caption_mask().any():
+            self._needs_captions(store, views.MODE_LABELS[options.mode].split(":")[0])
         if settings.cross_domain:
             rows = api.search_per_domain(session, options=options, **query)
             if not rows:
@@ -368,60 +360,11 @@ class AppActions(DuplicateActions):
             return str(session.store.thumb_path(str(row["sha256"])))
         return None
 
-    # ---------------------------------------------------------------------------- evaluate
-    def evaluate(self, store: str | None, progress: Any = None) -> str:
-        """The paper's protocol on the open collection (needs domain and class labels)."""
-        from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
-        from cdir.evaluation.protocol import EvalConfig
-
-        session = self._session(store)
-        config = EvalConfig()
-        report_progress = gradio_progress(progress, "pairs") if progress is not None else None
-        report = evaluate_collection(session.store, session.models, config,
-                                     progress=report_progress)
-        name = session.store.root.name  # the report names the collection, never a server path
-        header = eval_header(session.models, name, Path(name), Path(name), config)
-        return views.without_paths(report.to_markdown(header))
-
     def _session(self, store: str | None) -> api.Session:
         if not store:
             raise gr.Error("Open a collection first: load the example collection or upload "
                            "images on the Collection tab.")
         return api.session_for(store, self.model_root)
-
-    # --------------------------------------------------------------------------------- map
-    def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
-                 progress: Any = None, highlight: int | None = None) -> Any:
-        from cdir.maps.collection_map import collection_map
-
-        session = self._session(store)
-        report = (lambda msg: progress(None, desc=msg)) if progress is not None else None
-        return collection_map(session.store, method, vectors, color_by, highlight=highlight,
-                              progress=report)
-
-    def map_point(self, store: str | None, clicked: str, method: str, vectors: str,
-                  color_by: str) -> tuple[Any, ...]:
-        """A click on a map point: ``show_point`` and the map again with that point
-        highlighted (the projection comes from the cache)."""
-        item_id = _clicked_id(clicked)
-        shown = self.show_point(store, clicked)
-        if item_id is None:
-            return (*shown, gr.update())
-        return (*shown, self.draw_map(store, method, vectors, color_by, highlight=item_id))
-
-    def show_point(self, store: str | None, clicked: str, settings_k: int = 8
-                   ) -> tuple[Any, ...]:
-        """The clicked map point: its image, caption, and its caption-matching neighbours."""
-        item_id = _clicked_id(clicked)
-        if item_id is None:
-            return gr.update(), gr.update(), gr.update()
-        session = self._session(store)
-        result = api.search(session, item_id=item_id, options=SearchOptions(k=int(settings_k)))
-        row = session.store.items.iloc[item_id]
-        thumb = str(session.store.thumb_path(str(row["sha256"])))
-        text = views.query_markdown(result)
-        return thumb, text, views.cards_row("Its caption-matching neighbours", result.hits)
-
 
 WORKED_QUERY = EXAMPLES_DIR / "sketch" / "house" / "sketch_house_01.jpg"
 
@@ -442,12 +385,6 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
     html += "".join(views.cards_row(views.MODE_LABELS[m], r.hits, clickable=False)
                     for m, r in rows)
     return html, views.worked_summary(rows)
-
-
-def _clicked_id(clicked: str | None) -> int | None:
-    """The item id in a map click ("<id>:<nonce>"; the nonce makes repeated clicks distinct)."""
-    head = str(clicked or "").split(":", 1)[0].strip()
-    return int(head) if head.isdigit() else None
 
 
 def header_html() -> str:

@@ -47,7 +47,8 @@ def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
 def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False,
               score: bool = True) -> str:
     """A titled block of cards: a wrapping grid, or one scrollable line (``strip``)."""
-    cards = "".join(card_html(h, clickable, score) for h in hits) or '<div class="empty">no results</div>'
+    cards = ("".join(card_html(h, clickable, score) for h in hits)
+             or '<div class="empty">no results</div>')
     kind = "cdir-cards strip" if strip else "cdir-cards"
     return (f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
             f'<div class="{kind}">{cards}</div></div>')
@@ -218,7 +219,8 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
     return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
-            f'title="Click to keep this one" tabindex="0" role="button"><img src="{file_url(member["thumb"])}" '
+            f'title="Click to keep this one" tabindex="0" role="button">'
+            f'<img src="{file_url(member["thumb"])}" '
             f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'

@@ -41,3 +41,21 @@ def refuse_unreadable(image_widget: Any) -> Any:
 
     image_widget.preprocess = checked
     return image_widget
+
+
+def gradio_progress(progress: Any, unit: str = "images") -> Callable[[int, int, str], None]:
+    """A ``progress(done, total, stage)`` callback that drives a ``gr.Progress``: the page shows
+    the stage and ``done / total``, and an API caller reads them from ``Job.status()``.
+
+    Test ``progress is not None``, never ``if progress``: a ``gr.Progress`` is falsy."""
+
+    def report(done: int, total: int, stage: str) -> None:
+        progress((done, total or None), desc=stage, unit=unit)
+
+    return report
+
+
+def _clicked_id(clicked: str | None) -> int | None:
+    """The item id in a map click ("<id>:<nonce>"; the nonce makes repeated clicks distinct)."""
+    head = str(clicked or "").split(":", 1)[0].strip()
+    return int(head) if head.isdigit() else None
