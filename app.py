@@ -383,6 +383,7 @@ def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader's lines are noise here
     get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
     set_quantize_mode(args.quantize)
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption

@@ -113,3 +113,10 @@ def test_lazy_captions_are_made_when_a_mode_needs_them(actions: AppActions,
     _, html, table = actions.search(store, {"text": "a circle"},
                                     SearchSettings(mode="caption-caption", k=3))
     assert len(table) == 3 and actions.make_captions(store) == ""
+
+
+def test_a_job_with_nothing_to_caption_says_ready_without_a_zero_count() -> None:
+    from cdir.ingest.jobs import JobStatus
+
+    assert JobStatus(finished=True).describe() == "captions ready"
+    assert JobStatus(done=3, total=3, finished=True).describe() == "captions ready (3 images)"
