@@ -271,3 +271,26 @@ def test_j_result_cards_work_from_the_keyboard(page) -> None:
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelector('#query-info').innerText"
                            f".includes('item #{item_id}')")
+
+
+def test_k_a_zip_inside_a_zip_keeps_its_folder_labels(page, tmp_path: Path) -> None:
+    """photo/car/a.png inside inner.zip inside outer.zip: domain photo, class car."""
+    import io
+
+    from archives import make_zip, zip_bytes
+
+    pngs = []
+    for variant in (1, 2):
+        png = io.BytesIO()
+        draw_image("photo", "square", variant).save(png, format="PNG")
+        pngs.append(png.getvalue())
+    inner = zip_bytes({"photo/car/a.png": pngs[0], "photo/car/b.png": pngs[1]})
+    outer = make_zip(tmp_path / "outer.zip", {"inner.zip": inner})
+    _tab(page, "Collection")
+    _upload(page, [outer])
+    page.get_by_label("Collection name").fill("nested")
+    page.click("#build-collection")
+    page.wait_for_function(
+        "document.querySelector('#collection-summary').innerText.includes('searchable')")
+    summary = page.inner_text("#collection-summary")
+    assert "Domains: photo" in summary and "Classes: car" in summary, summary
