@@ -176,6 +176,7 @@ def info(store: str | Path) -> dict[str, Any]:
         "domains": {str(k): int(v) for k, v in ok["domain"].value_counts().sort_index().items()},
         "classes": {str(k): int(v) for k, v in ok["class"].value_counts().sort_index().items()},
         "predicted_domains": int((ok["label_source"] == "predicted").sum()),
+        "n_tiles": int((ok["parent_id"] >= 0).sum()),  # items cut from grid images
         "with_prompt": int(ok["prompt"].notna().sum()),
         "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
                    for r in items[items["status"] == "failed"].itertuples()],

@@ -120,3 +120,13 @@ def test_a_job_with_nothing_to_caption_says_ready_without_a_zero_count() -> None
 
     assert JobStatus(finished=True).describe() == "captions ready"
     assert JobStatus(done=3, total=3, finished=True).describe() == "captions ready (3 images)"
+
+
+def test_the_summary_says_why_images_outnumber_files() -> None:
+    from cdir.app.views import collection_summary
+
+    info = {"name": "examples", "n_ok": 105, "n_tiles": 4, "n_captioned": 105, "n_failed": 0,
+            "preset": "tiny", "domains": {}, "classes": {}, "predicted_domains": 0,
+            "failed": []}
+    assert "105 images** searchable (101 files and 4 tiles cut from grid images)" in (
+        collection_summary(info))

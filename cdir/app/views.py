@@ -114,7 +114,8 @@ def collection_summary(info: dict[str, Any]) -> str:
     classes = ", ".join(f"{k} ({v})" for k, v in info["classes"].items()) or "none"
     lines = [
         f"### {info['name']}",
-        f"**{info['n_ok']} images** searchable · {info['n_captioned']} captioned · "
+        f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
+        "captioned · "
         f"{info['n_failed']} failed · preset `{info['preset']}`\n",
         f"**Domains:** {domains}" + (" *(predicted zero-shot)*" if info["predicted_domains"]
                                      else "") + "\n",
@@ -129,6 +130,13 @@ def collection_summary(info: dict[str, Any]) -> str:
         if len(info["failed"]) > 50:
             lines.append(f"\n…and {len(info['failed']) - 50} more (see `python -m cdir info`).")
     return "\n".join(lines)
+
+
+def _tiles_note(info: dict[str, Any]) -> str:
+    """Why the count of images can exceed the count of files: tiles of grid images."""
+    tiles = int(info.get("n_tiles") or 0)
+    return (f" ({info['n_ok'] - tiles} files and {tiles} tiles cut from grid images)"
+            if tiles else "")
 
 
 def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
