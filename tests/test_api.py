@@ -82,7 +82,8 @@ def test_build_collection_reports_progress_and_returns_an_owner(built: dict[str,
     assert result["collection"] == "shapes" and result["images"] == 25
     assert result["owner"] and set(result["domains"]) == {"photo", "sketch", "clipart"}
     stages = {unit.desc for update in built["progress"] for unit in update}
-    assert "embedding images" in stages, stages
+    assert stages and stages <= {"hashing", "embedding images", "embedding captions"}, stages
+    assert any(unit.length == 25 for update in built["progress"] for unit in update)
     _no_server_path(result, server)
 
 
