@@ -12,14 +12,19 @@ import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.browse_tab import build_browse_tab
+from cdir.app.first_run import startup_preset
 from cdir.app.handlers import AppActions
-from cdir.app.workspace import Workspace
+from cdir.app.widgets import refuse_unreadable
+from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
 from cdir.models.style_words import Neutraliser
@@ -35,8 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default=os.environ.get("CDIR_PRESET", "default"),
                    help=f"model preset: {', '.join(list_presets())}")
-    p.add_argument("--store", default=os.environ.get("CDIR_STORE", "stores"),
-                   help="workspace directory holding the collections")
+    p.add_argument("--store", default=str(default_store()),
+                   help="workspace directory holding the collections ($CDIR_STORE; default "
+                        "/data/cdir-stores when persistent storage is attached, else stores)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--model-dir", default=None, help="local model directory ($CDIR_MODEL_DIR)")
@@ -44,6 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="int8: caption faster on a CPU at a small cost in agreement "
                         "($CDIR_QUANTIZE; default none)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--shared-workspace", action="store_true",
+                   default=os.environ.get("CDIR_SHARED_WORKSPACE", "") not in ("", "0"),
+                   help="every visitor sees every collection (a private deployment); by "
+                        "default a visitor sees the examples and the collections they built")
     return p.parse_args(argv)
 
 
@@ -62,10 +72,24 @@ def _collection_tab(actions: AppActions, ui: dict) -> None:
             ui["captions"] = gr.Radio(webui.CAPTION_CHOICES, value="background",
                                       label="Captions")
             ui["build"] = gr.Button("Build the collection", elem_id="build-collection")
+            with gr.Group(visible=False, elem_id="name-taken") as ui["taken_row"]:
+                gr.Markdown("A collection of that name exists already. Add these files to it, "
+                            "or make a new collection?")
+                with gr.Row():
+                    ui["build_add"] = gr.Button("Add to it", elem_id="build-add")
+                    ui["build_new"] = gr.Button("Make a new collection", elem_id="build-new")
             gr.Markdown("#### Saved collections")
-            ui["saved"] = gr.Dropdown(actions.workspace.collections(), label="Open a saved "
-                                      "collection", allow_custom_value=False)
-            ui["open"] = gr.Button("Open")
+            ui["saved"] = gr.Dropdown([], label="Open a saved collection",
+                                      allow_custom_value=False, elem_id="saved")
+            with gr.Row():
+                ui["open"] = gr.Button("Open", elem_id="open-saved")
+                ui["delete"] = gr.Button("Delete…", variant="stop", elem_id="delete-saved")
+            with gr.Group(visible=False, elem_id="confirm-delete") as ui["delete_row"]:
+                ui["delete_md"] = gr.Markdown("")
+                with gr.Row():
+                    ui["delete_yes"] = gr.Button("Yes, delete it", variant="stop",
+                                                 elem_id="delete-yes")
+                    ui["delete_no"] = gr.Button("Cancel", elem_id="delete-no")
         with gr.Column(scale=2):
             ui["summary"] = gr.Markdown("Nothing loaded yet.", elem_id="collection-summary")
             ui["preview"] = gr.HTML("", elem_id="collection-preview")
@@ -76,18 +100,23 @@ def _search_tab(ui: dict) -> None:
         with gr.Column(scale=1, min_width=340):
             with gr.Tabs():
                 with gr.Tab("Image"):
-                    ui["q_image"] = gr.Image(type="filepath", sources=["upload", "clipboard"],
-                                             label="Query image: drop, paste or click", height=240,
-                                             elem_id="query-image")
+                    ui["q_image"] = refuse_unreadable(gr.Image(
+                        type="filepath", sources=["upload", "clipboard"], height=240,
+                        label="Query image: drop, paste or click", elem_id="query-image"))
                     ui["img_btn"] = gr.Button("Search with this image", variant="primary")
                 with gr.Tab("Sketch"):
-                    ui["sketch"] = gr.Sketchpad(type="pil", canvas_size=(384, 384),
-                                                label="Draw a query")
+                    ui["sketch"] = gr.Sketchpad(
+                        type="pil", canvas_size=(384, 384), label="Draw a query",
+                        elem_id="query-sketch",
+                        brush=gr.Brush(default_size=3, colors=["#000000"],
+                                       default_color="#000000", color_mode="fixed"))
                     ui["sketch_btn"] = gr.Button("Search with this sketch", variant="primary")
                 with gr.Tab("Text"):
                     ui["q_text"] = gr.Textbox(label="Describe what you are looking for",
                                               placeholder="a red boat")
                     ui["text_btn"] = gr.Button("Search with this text", variant="primary")
+            ui["current"] = gr.Image(label="Current query", interactive=False, height=150,
+                                     elem_id="current-query", show_label=True)
             ui["mode"] = gr.Radio(webui.MODE_CHOICES, value="caption", label="Retrieval mode",
                                   elem_id="mode")
             ui["k"] = gr.Slider(1, 48, value=12, step=1, label="Results (k)")
@@ -175,7 +204,10 @@ def build_app(actions: AppActions) -> gr.Blocks:
                    delete_cache=(3600, 86400)) as demo:
         store = gr.State(None)
         gr.HTML(webui.header_html())
-        gr.HTML(webui.views.banner_html(preset.trained, preset.name))
+        gr.HTML(actions.notice or webui.views.banner_html(preset.trained, preset.name))
+        note = storage_note(actions.workspace.root)
+        if note:
+            gr.HTML(f'<div class="cdir-banner" id="storage-note">{note}</div>')
         status = gr.Markdown(webui.views.status_line(None, None), elem_id="status")
         timer = gr.Timer(3.0, active=False)
         with gr.Tabs():
@@ -206,88 +238,161 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 ui["worked_html"] = gr.HTML("", elem_id="worked-html")
                 ui["worked_md"] = gr.Markdown("", elem_id="worked-summary")
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
-        _wire(actions, ui, store, status, timer, map_tab)
+        owner = gr.BrowserState("", storage_key="cdir-owner")
+        ui["groups_state"], ui["keeps"] = gr.State([]), gr.State({})
+        ui["query"] = gr.State(None)
+        _wire(actions, ui, store, status, timer, map_tab, owner)
         _wire_dupes(actions, ui, store)
-        demo.load(actions.saved_choices, None, [ui["saved"]])
+        on(demo.load, actions.greet, [owner], [owner, ui["saved"]])
+        _api(endpoints.Endpoints(actions))
     return demo
 
 
+def _api(calls: endpoints.Endpoints) -> None:
+    """The documented API (``cdir.app.endpoints``): hidden inputs named as the parameters, one
+    JSON output, one named event per call. Nothing on the page shows them."""
+    with gr.Group(visible=False):
+        c = dict(collection=gr.Textbox(label="collection"), name=gr.Textbox(label="name"),
+                 owner=gr.Textbox("", label="owner"),
+                 files=gr.File(file_count="multiple", label="files"),
+                 preset=gr.Textbox("", label="preset"),
+                 captions=gr.Textbox("background", label="captions"),
+                 if_exists=gr.Textbox("new", label="if_exists"),
+                 image=gr.Image(type="filepath", label="image"), text=gr.Textbox(label="text"),
+                 item_id=gr.Number(0, precision=0, label="item_id"),
+                 mode=gr.Textbox("caption", label="mode"),
+                 k=gr.Number(12, precision=0, label="k"),
+                 domains=gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
+                                     label="domains"),
+                 tiers=gr.Dropdown(list(endpoints.TIERS), value=["exact", "perceptual"],
+                                   multiselect=True, label="tiers"),
+                 perceptual=gr.Number(8, label="perceptual"),
+                 semantic=gr.Number(0.95, label="semantic"))
+        out, trigger = gr.JSON(), gr.Button()
+
+    def build_collection(files: list, name: str, preset: str, captions: str, owner: str,
+                         if_exists: str, progress: gr.Progress = gr.Progress()) -> dict:
+        return webui.as_gr_error(calls.build_collection)(
+            [webui._upload_path(f) for f in files or []], name, preset, captions, owner,
+            if_exists, progress)
+
+    build_collection.__doc__ = calls.build_collection.__doc__
+    api = [(calls.list_collections, ["owner"]), (calls.open_collection, ["name", "owner"]),
+           (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
+           (calls.search_image, ["collection", "image", "mode", "k", "domains", "owner"]),
+           (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
+           (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
+           (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
+           (calls.delete_collection, ["name", "owner"])]
+    for fn, params in api:
+        wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
+        trigger.click(wrapped, [c[p] for p in params], out, api_name=fn.__name__,
+                      api_description=(fn.__doc__ or "").split("\n\n")[0])
+
+
+
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list) -> Any:
+    """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
+    shows its one-line message and leaves the outputs as they were."""
+    return event(webui.as_message(fn, len(outputs)), inputs, outputs, api_name=False,
+                 api_visibility="private")
+
+
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
-          map_tab: gr.Tab) -> None:
-    loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer]
+          map_tab: gr.Tab, owner: gr.BrowserState) -> None:
+    stale = [ui[n] for n in webui.STALE_VIEWS]
+    loaded = [store, ui["summary"], ui["preview"], status, ui["domains"], ui["saved"], timer,
+              *stale]
 
-    def load_examples(preset: str, progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(actions.load_examples)(preset, progress)
+    def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()
+                      ) -> tuple:
+        return actions.load_examples(preset, progress, owner_key)
 
-    def build(files: list, name: str, preset: str, captions: str,
-              progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(actions.build)(files, name, preset, captions, progress)
+    def build_as(add: bool | None) -> Callable[..., tuple]:
+        def build(files: list, name: str, preset: str, captions: str, owner_key: str,
+                  progress: gr.Progress = gr.Progress()) -> tuple:
+            return actions.build_or_ask(files, name, preset, captions, progress, owner_key, add)
+        return build
 
-    ui["examples"].click(load_examples, [ui["preset"]], loaded)
-    ui["build"].click(build, [ui["files"], ui["name"], ui["preset"], ui["captions"]], loaded)
-    ui["open"].click(webui.as_gr_error(actions.open_saved), [ui["saved"]], loaded)
-    timer.tick(webui.as_gr_error(actions.tick), [store], [status, timer])
+    build_inputs = [ui["files"], ui["name"], ui["preset"], ui["captions"], owner]
+    built = [*loaded, ui["taken_row"], owner]
+    on(ui["examples"].click, load_examples, [ui["preset"], owner], loaded)
+    on(ui["build"].click, build_as(None), build_inputs, built)
+    on(ui["build_add"].click, build_as(True), build_inputs, built)
+    on(ui["build_new"].click, build_as(False), build_inputs, built)
+    on(ui["open"].click, actions.open_saved, [ui["saved"], owner], loaded)
+    on(ui["delete"].click, actions.ask_delete, [ui["saved"], owner],
+       [ui["delete_row"], ui["delete_md"]])
+    on(ui["delete_no"].click, lambda: gr.update(visible=False), None, [ui["delete_row"]])
+    on(ui["delete_yes"].click, actions.delete_and_close, [ui["saved"], store, owner],
+       [ui["saved"], ui["delete_row"], *loaded[:4], *stale])
+    on(timer.tick, actions.tick, [store], [status, timer])
 
     settings = [ui[n] for n in ("mode", "k", "cross", "domains", "neutral", "words", "w_img",
                                 "w_cap", "w_cc")]
     results = [ui["query_md"], ui["results"], ui["table"]]
-    search = webui.as_gr_error
-    ui["img_btn"].click(search(actions.search_image), [store, ui["q_image"], *settings], results)
-    ui["q_image"].upload(search(actions.search_image), [store, ui["q_image"], *settings],
-                         results)
-    ui["sketch_btn"].click(search(actions.search_sketch), [store, ui["sketch"], *settings],
-                           results)
-    ui["text_btn"].click(search(actions.search_text), [store, ui["q_text"], *settings], results)
-    ui["q_text"].submit(search(actions.search_text), [store, ui["q_text"], *settings], results)
-    ui["result_click"].change(search(actions.on_result_click), [store, ui["result_click"],
-                                                                 *settings], results)
+    searched = [*results, ui["query"], ui["current"]]
+    for event, kind, value in ((ui["img_btn"].click, "image", "q_image"),
+                               (ui["q_image"].upload, "image", "q_image"),
+                               (ui["sketch_btn"].click, "sketch", "sketch"),
+                               (ui["text_btn"].click, "text", "q_text"),
+                               (ui["q_text"].submit, "text", "q_text"),
+                               (ui["result_click"].change, "item", "result_click")):
+        on(event, functools.partial(actions.ui_search, kind), [store, ui[value], *settings],
+           searched)
+    # any option change re-runs the current query with the new options
+    for name, trigger in (("mode", "change"), ("k", "release"), ("cross", "change"),
+                          ("domains", "change"), ("neutral", "change"), ("words", "blur"),
+                          ("w_img", "release"), ("w_cap", "release"), ("w_cc", "release")):
+        on(getattr(ui[name], trigger), actions.rerun, [store, ui["query"], *settings], results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:
-        return webui.as_gr_error(actions.draw_map)(store_path, method, vectors, color, progress)
+        return actions.draw_map(store_path, method, vectors, color, progress)
 
     def worked(progress: gr.Progress = gr.Progress()) -> tuple:
-        return webui.as_gr_error(webui.worked_example)(actions, progress)
+        return webui.worked_example(actions, progress)
 
-    ui["worked_btn"].click(worked, None, [ui["worked_html"], ui["worked_md"]])
+    on(ui["worked_btn"].click, worked, None, [ui["worked_html"], ui["worked_md"]])
 
     def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> str:
-        return webui.as_gr_error(actions.evaluate)(store_path, progress)
+        return actions.evaluate(store_path, progress)
 
-    ui["eval_btn"].click(evaluate, [store], [ui["eval_md"]])
-
+    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"]])
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
-    ui["draw"].click(draw, map_inputs, [ui["plot"]])
-    map_tab.select(draw, map_inputs, [ui["plot"]])
+    on(ui["draw"].click, draw, map_inputs, [ui["plot"]])
+    on(map_tab.select, draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
-    ui["map_click"].change(webui.as_gr_error(actions.show_point), [store, ui["map_click"]], point)
+    on(ui["map_click"].change, actions.map_point, [store, ui["map_click"], *map_inputs[1:]],
+       [*point, ui["plot"]])
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
-    groups, keeps = gr.State([]), gr.State({})
-    handle = webui.as_gr_error
-    ui["find"].click(handle(actions.find_dupes),
-                     [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
-                     [ui["dupes_md"], ui["groups"], groups, keeps])
-    ui["dupe_click"].change(handle(actions.choose_keep), [store, ui["dupe_click"], groups, keeps],
-                            [ui["groups"], keeps])
+    groups, keeps = ui["groups_state"], ui["keeps"]
+    on(ui["find"].click, actions.find_dupes,
+       [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
+       [ui["dupes_md"], ui["groups"], groups, keeps])
+    on(ui["dupe_click"].change, actions.choose_keep, [store, ui["dupe_click"], groups, keeps],
+       [ui["groups"], keeps])
     for fmt in ("csv", "json"):
-        ui[f"export_{fmt}"].click(handle(functools.partial(actions.export_dupes, fmt=fmt)),
-                                  [store, groups, keeps], [ui["export_file"]])
-    ui["hist_btn"].click(handle(actions.dupes_histogram), [store, ui["hist_tier"]],
-                         [ui["hist_plot"], ui["hist_examples"]])
-    ui["drift_btn"].click(handle(actions.prompt_drift), [store], [ui["drift_table"]])
+        on(ui[f"export_{fmt}"].click, functools.partial(actions.export_dupes, fmt=fmt),
+           [store, groups, keeps], [ui["export_file"]])
+    on(ui["hist_btn"].click, actions.dupes_histogram, [store, ui["hist_tier"]],
+       [ui["hist_plot"], ui["hist_examples"]])
+    on(ui["drift_btn"].click, actions.prompt_drift, [store], [ui["drift_table"]])
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader's lines are noise here
     get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
     set_quantize_mode(args.quantize)
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
-    workspace = Workspace(Path(args.store))
+    workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     keep_uploads_in(workspace)
-    actions = AppActions(workspace, args.preset, args.model_dir)
+    preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
+    actions = AppActions(workspace, preset, args.model_dir, notice=notice)
     threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()
     demo = build_app(actions)
     demo.queue(**QUEUE_OPTIONS)

@@ -129,12 +129,12 @@ def app_latency(n_queries: int, port: int, preset: str) -> dict:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = connect(f"http://127.0.0.1:{port}/")
-        client.predict("examples", api_name="/open_saved")
         times: dict[str, list[float]] = {"image": [], "caption": []}
         for i, path in enumerate(queries):  # alternate the modes; the first two warm up
             mode = "image" if i % 2 else "caption"
             start = time.perf_counter()
-            client.predict(image=handle_file(str(path)), param_2=mode, api_name="/search_image")
+            client.predict(collection="examples", image=handle_file(str(path)), mode=mode,
+                           api_name="/search_image")
             if i >= 2:
                 times[mode].append(1000 * (time.perf_counter() - start))
         return {"preset": preset, **{f"{m}_{stat}_ms": f(t) for m, t in times.items()

@@ -17,6 +17,7 @@ from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
 from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
 from cdir.store.collection import Store, disk_full_error
+from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def ingest(
     if Store.exists(Path(store)):
         preset = Store.load(store).preset or preset
     models = get_models(preset, model_root)
-    with _store_lock(store):
+    with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             return run_ingest(sources, store, models, config or IngestConfig(), progress)
         except (OSError, sqlite3.Error) as exc:  # thumbnails and the cache fill the disk too
@@ -65,18 +66,6 @@ def ingest(
             if full is None:
                 raise
             raise full from exc
-
-
-_store_locks_lock = threading.Lock()
-_store_locks: dict[str, threading.Lock] = {}
-
-
-def _store_lock(store: str | Path) -> threading.Lock:
-    """One ingest at a time per collection in this process (two users loading the examples at
-    once would otherwise write the same files twice over)."""
-    key = str(Path(store).resolve())
-    with _store_locks_lock:
-        return _store_locks.setdefault(key, threading.Lock())
 
 
 @dataclass
@@ -114,6 +103,12 @@ def session_for(store: str | Path, model_root: str | Path | None = None) -> Sess
         if session is None or session.store.meta.get("revision") != revision:
             session = _sessions[key] = open_collection(key, model_root)
         return session
+
+
+def forget(store: str | Path) -> None:
+    """Drop the shared session of a collection (after it was deleted)."""
+    with _sessions_lock:
+        _sessions.pop(str(Path(store).resolve()), None)
 
 
 def search(
@@ -182,6 +177,7 @@ def info(store: str | Path) -> dict[str, Any]:
         "domains": {str(k): int(v) for k, v in ok["domain"].value_counts().sort_index().items()},
         "classes": {str(k): int(v) for k, v in ok["class"].value_counts().sort_index().items()},
         "predicted_domains": int((ok["label_source"] == "predicted").sum()),
+        "n_tiles": int((ok["parent_id"] >= 0).sum()),  # items cut from grid images
         "with_prompt": int(ok["prompt"].notna().sum()),
         "with_negative_prompt": int(ok["negative_prompt"].notna().sum()),
         "generators": {str(k): int(v) for k, v in

@@ -5,6 +5,7 @@ Shared by the tests that talk to a running server (browser, many users, security
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from required import missing
 
 from cdir.app.workspace import Workspace
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    """Skip without Chromium, except under CI where it must be (tests/required.py)."""
+    if not Path(CHROMIUM).exists():
+        missing("Chromium", "apt-get install chromium; .ci/run installs it")
+
+
+@contextmanager
+def browser(**launch: Any) -> Iterator[Any]:
+    """A headless Chromium (Playwright), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, **launch)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 def free_port() -> int:
@@ -23,8 +49,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any]]:
-    """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder.
+def served_app(workspace: Workspace, cache_dir: Path, **options: Any
+               ) -> Iterator[tuple[str, Any]]:
+    """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder
+    (``options``: more AppActions fields, such as ``notice``).
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
     outside conftest's per-test guard."""
     import app
@@ -35,7 +63,7 @@ def served_app(workspace: Workspace, cache_dir: Path) -> Iterator[tuple[str, Any
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.delenv("GRADIO_TEMP_DIR", raising=False)
         app.keep_uploads_in(workspace)  # as `python app.py` does
-        demo = app.build_app(AppActions(workspace, "tiny"))
+        demo = app.build_app(AppActions(workspace, options.pop("preset", "tiny"), **options))
         demo.queue(**app.QUEUE_OPTIONS)
         port = free_port()
         demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,

@@ -9,33 +9,23 @@ tests are skipped, except under CI where its absence is a failure.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from required import missing
-from served import served_app
+from served import browser, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parent.parent
 QUERY = REPO / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
-
-
-def _require_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        missing("Chromium", "apt-get install chromium; .ci/run installs it")
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from cdir.app.workspace import Workspace
 
-    _require_chromium()
+    require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
     with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
         yield url
@@ -43,15 +33,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page(app_url: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with browser() as chromium:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(app_url)
         yield page
-        browser.close()
 
 
 @pytest.fixture(scope="module")

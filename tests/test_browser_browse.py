@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import served_app
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+from served import require_chromium, served_app
+from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     from cdir.app.workspace import Workspace
 
-    _require_chromium()
+    require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
     with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
         yield url, workspace.examples_dir("tiny")

@@ -14,8 +14,9 @@ import pytest
 
 import cdir.models.encoders
 import cdir.models.loaded
+from cdir.models.availability import offline_fallback
 from cdir.models.loaded import load_models
-from cdir.models.weights import BUNDLED_MODEL_DIR, FALLBACK_PRESET, offline_fallback
+from cdir.models.weights import BUNDLED_MODEL_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import make_training_set as mts  # noqa: E402
@@ -43,7 +44,7 @@ def test_demo_loads_from_the_bundled_directory(monkeypatch: pytest.MonkeyPatch) 
     models = load_models("demo", device="cpu")
     assert calls == [BUNDLED_MODEL_DIR / "demo" / "embedder"]
     assert models.preset.trained
-    assert offline_fallback() == FALLBACK_PRESET == "demo"
+    assert offline_fallback() == "demo"
     weights = sum(p.stat().st_size for p in (BUNDLED_MODEL_DIR / "demo").rglob("*")
                   if p.is_file())
     assert weights <= 25_000_000

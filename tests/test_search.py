@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from drawn import draw_collection, draw_image
 
-from cdir.ingest.pipeline import embed_key, ingest
+from cdir.ingest.pipeline import ingest
+from cdir.ingest.text_embeddings import embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.retrieval.scoring import MODES
 from cdir.retrieval.search import QueryError, Searcher, SearchOptions

@@ -42,8 +42,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     with served_app(workspace, base / "cache") as (url, demo):
         client = Client(url, verbose=False)
         files = [handle_file(str(p)) for p in sorted(src.rglob("*.png"))]
-        client.predict(files, "mine", "tiny", "lazy", api_name="/build")
+        built = client.predict(files, "mine", "tiny", "lazy", api_name="/build_collection")
         yield {"url": url.rstrip("/"), "workspace": workspace, "base": base,
+               "owner": built["owner"],
                "demo": demo, "store": workspace.root / "mine"}
 
 
@@ -113,7 +114,8 @@ def test_uploads_live_only_under_the_workspace(running: dict[str, Any]) -> None:
     for _, row in store.items.iterrows():
         assert not Path(str(row["path"])).is_absolute()  # relative to the collection
         assert store.image_path(row).resolve().is_relative_to(running["store"])
-    assert running["workspace"].collections() == ["mine"]  # .gradio is not a collection
+    # .gradio is not a collection
+    assert running["workspace"].collections(running["owner"]) == ["mine"]
 
 
 def test_the_upload_size_limit_is_set_and_enforced(running: dict[str, Any]) -> None:
@@ -146,9 +148,11 @@ def test_workspace_paths_refuse_anything_but_a_slug(running: dict[str, Any], nam
 
 
 def test_a_slug_that_is_no_collection_is_refused(running: dict[str, Any]) -> None:
-    assert running["workspace"].path("mine") == running["store"]
+    assert running["workspace"].path("mine", running["owner"]) == running["store"]
     with pytest.raises(StoreError, match="no collection named"):
-        running["workspace"].path("theirs")
+        running["workspace"].path("theirs", running["owner"])
+    with pytest.raises(StoreError, match="no collection named"):  # someone else's: same words
+        running["workspace"].path("mine", "another visitor")
 
 
 def test_a_collection_name_can_never_escape(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ class BrowseActions:
     def similarity_vector(self, store: str, similar: str) -> np.ndarray:
         """The query for a similarity sort: an item id (its image embedding) or a text (its
         CLIP text embedding, compared with the images)."""
-        from cdir.ingest.pipeline import embed_texts
+        from cdir.ingest.text_embeddings import embed_texts
         from cdir.store.cache import Cache
 
         similar = (similar or "").strip()

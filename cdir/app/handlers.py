@@ -17,11 +17,15 @@ import gradio as gr
 
 from cdir import api
 from cdir.app import views
-from cdir.app.workspace import Workspace, copy_uploads
+from cdir.app.analysis import AnalysisActions
+from cdir.app.dupes import DuplicateActions
+from cdir.app.widgets import UnreadableFile, _clicked_id, gradio_progress
+from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
 from cdir.retrieval.search import SearchOptions
+from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,11 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
+# Widgets (app.py's names) that show items of the open collection: emptied on every switch.
+STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
+               "groups_state", "keeps",
+               "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
+               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
                 ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
 
@@ -48,20 +57,37 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except user_errors() as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(views.without_paths(str(exc))) from exc
         except Exception as exc:
-            log.exception("handler %s failed", func.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). "
-                           "Nothing was lost; try again or check the server log.") from exc
+            log.exception("handler %s failed", getattr(func, "__name__", func))
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}: "
+                           f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
+                           "check the server log.") from exc
 
     return wrapper
 
 
-def gradio_progress(progress: Any) -> Callable[[int, int, str], None]:
-    def report(done: int, total: int, stage: str) -> None:
-        progress((done, total or None), desc=f"{stage}: {done} / {total}", unit="images")
+def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
+    """For the page's own events: a failure shows its one-line message (a warning toast) and
+    leaves the ``outputs`` widgets as they were, instead of gradio's bare "Error" badges on
+    them. Unexpected failures are logged with their stack trace and shown in one line too."""
+    import functools
 
-    return report
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (gr.Error, *user_errors()) as exc:
+            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+        except Exception as exc:
+            log.exception("handler %s failed", getattr(func, "__name__", func))
+            message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
+                       "again, and if it happens again tell whoever runs this app.")
+        gr.Warning(views.without_paths(message))
+        unchanged = tuple(gr.update() for _ in range(outputs))
+        return unchanged[0] if outputs == 1 else unchanged
+
+    return wrapper
 
 
 @dataclass
@@ -93,61 +119,151 @@ class SearchSettings:
 
 
 @dataclass
-class AppActions:
+class AppActions(DuplicateActions, AnalysisActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
     jobs: CaptionJobs = field(default_factory=CaptionJobs)
     config: IngestConfig = field(default_factory=IngestConfig)  # decode and archive limits
+    notice: str = ""  # a banner for the page (the first-run offline note), HTML
 
     # ------------------------------------------------------------------------- collections
-    def load_examples(self, preset: str, progress: Any = None) -> tuple[Any, ...]:
+    def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
+                      ) -> tuple[Any, ...]:
         preset = preset or self.preset
-        return self._ingest([EXAMPLES_DIR], self.workspace.examples_dir(preset), preset,
-                            "background", progress)
+        store = self.workspace.examples_dir(preset)
+        report = self._ingest([EXAMPLES_DIR], store, preset, "background", progress)
+        self._caption_in_background(store, preset, "background")
+        return self.collection_view(str(store), report.rejected, owner)
 
     def build(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
-              progress: Any = None) -> tuple[Any, ...]:
+              progress: Any = None, owner: str | None = None, add: bool = False
+              ) -> tuple[Any, ...]:
+        store, report = self.build_store(files, name, preset, captions, progress, owner, add)
+        return self.collection_view(str(store), report.rejected, owner)
+
+    def build_store(self, files: Sequence[Any] | None, name: str, preset: str, captions: str,
+                    progress: Any = None, owner: str | None = None, add: bool = False
+                    ) -> tuple[Path, Any]:
+        """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller may
+        see it) and ingest them. A build that yields no searchable image leaves nothing behind
+        and raises ValueError with the reasons."""
         if not files:
-            raise gr.Error("Drop some images or a zip file into the upload box first.")
+            raise ValueError("Drop some images or a zip file into the upload box first.")
         get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
-        collection = self.workspace.new_collection(name)
+        existing = slug(name) if add and name and self.workspace.name_taken(name) else None
+        if existing:
+            collection = self.workspace.path(existing, owner)
+        else:
+            collection = self.workspace.new_collection(name)
+            self.workspace.claim(collection, owner)
         try:
             uploads = copy_uploads([_upload_path(f) for f in files], collection)
-            return self._ingest(uploads, collection, preset or self.preset, captions, progress)
+            report = self._ingest(uploads, collection, preset or self.preset, captions,
+                                  progress)
         except BaseException:
-            self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing behind
+            if not existing:
+                self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
             raise
+        if not existing and self.workspace.discard_if_unusable(collection):
+            raise ValueError(views.nothing_usable(report))
+        self._caption_in_background(collection, preset or self.preset, captions)
+        return collection, report
 
     def _ingest(self, sources: Sequence[Path], store: Path, preset: str, captions: str,
-                progress: Any) -> tuple[Any, ...]:
+                progress: Any) -> Any:
         config = replace(self.config, captions="lazy" if captions == "background" else captions)
-        report = api.ingest(sources, store, preset, config, self.model_root,
-                            gradio_progress(progress) if progress else None)
+        return api.ingest(sources, store, preset, config, self.model_root,
+                          gradio_progress(progress) if progress is not None else None)
+
+    def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
         if captions == "background":
-            self.jobs.start(store, api.get_models(preset, self.model_root))
-        return self.collection_view(str(store), report.rejected)
+            self.jobs.start(store, api.get_models(Store.load(store).preset or preset,
+                                                  self.model_root))
 
-    def open_saved(self, name: str) -> tuple[Any, ...]:
+    def name_taken(self, name: str, owner: str | None) -> bool:
+        """True when building under ``name`` would meet a collection the caller can see."""
+        if not name or not self.workspace.name_taken(name):
+            return False
+        try:
+            self.workspace.path(slug(name), owner)
+        except ValueError:
+            return False
+        return True
+
+    def open_saved(self, name: str, owner: str | None = None) -> tuple[Any, ...]:
         if not name:
-            raise gr.Error("Choose a saved collection first.")
-        return self.collection_view(str(self.workspace.path(name)))
+            raise ValueError("Choose a saved collection first.")
+        return self.collection_view(str(self.workspace.path(name, owner)), (), owner)
 
-    def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = ()
-                        ) -> tuple[Any, ...]:
-        """(state, summary, preview, status, domain choices, collection choices, timer)."""
+    def delete(self, name: str, owner: str | None = None) -> Any:
+        """Delete a collection the caller built; returns the refreshed saved-collections list."""
+        if not name:
+            raise ValueError("Choose the collection to delete first.")
+        self.workspace.delete(name, owner)
+        api.forget(self.workspace.root / name)
+        return self.saved_choices(owner)
+
+    def build_or_ask(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
+                     progress: Any = None, owner: str | None = None, add: bool | None = None
+                     ) -> tuple[Any, ...]:
+        """The Build buttons: ``collection_view``, whether to show the question, and the owner
+        key. With ``add`` None and a collection of that name the caller can see, every view
+        stays as it is and the question shows (add to it, or make a new one). A page that built
+        before its owner key arrived gets one now."""
+        owner = owner or new_owner_key()
+        if add is None and files and self.name_taken(name, owner):
+            return (*[gr.update()] * (7 + len(STALE_VIEWS)), gr.update(visible=True), owner)
+        return (*self.build(files, name, preset, captions, progress, owner, bool(add)),
+                gr.update(visible=False), owner)
+
+    def ask_delete(self, name: str, owner: str | None = None) -> tuple[Any, str]:
+        """The confirmation row for deleting ``name`` (refused at once if the caller may not)."""
+        if not name:
+            raise ValueError("Choose the collection to delete first.")
+        path = self.workspace.path(name, owner)
+        info = api.info(path)
+        return (gr.update(visible=True), f"Delete **{views.esc(name)}** ({info['n_ok']} images) "
+                "and the files copied into it? This cannot be undone.")
+
+    def delete_and_close(self, name: str, store: str | None, owner: str | None = None
+                         ) -> tuple[Any, ...]:
+        """Delete ``name``; when it is the open collection, close it as well."""
+        choices = self.delete(name, owner)
+        closing = bool(store) and Path(store).name == name
+        if not closing:
+            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(STALE_VIEWS)))
+        return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
+                views.status_line(None, None), *self.cleared_views())
+
+    def greet(self, owner: str | None) -> tuple[str, Any]:
+        """On page load: the visitor's owner key (a new one on a first visit) and the
+        collections the visitor may open."""
+        owner = owner or new_owner_key()
+        return owner, self.saved_choices(owner)
+
+    def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
+        """Every view that shows items of a collection, emptied (in ``STALE_VIEWS`` order):
+        after opening, building or deleting a collection nothing of the previous one stays."""
+        return views.cleared(STALE_VIEWS)
+
+    def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
+                        owner: str | None = None) -> tuple[Any, ...]:
+        """(state, summary, preview, status, domain choices, collection choices, timer, then
+        every view of ``STALE_VIEWS`` emptied: nothing of the previous collection stays)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
         preview = "".join(views.cards_row(f"{domain} (first {len(hits)})", hits, clickable=False,
-                                          strip=True) for domain, hits in api.preview(session))
+                                          strip=True, score=False)
+                          for domain, hits in api.preview(session))
         job = self.jobs.status(Path(store))
         running = job is not None and not job.finished
         return (store, summary, preview,
                 views.status_line(info, job.describe() if job else None),
                 gr.update(choices=sorted(info["domains"]), value=[]),
-                gr.update(choices=self.workspace.collections(), value=info["name"]),
-                gr.Timer(active=running))
+                gr.update(choices=self.workspace.collections(owner), value=info["name"]),
+                gr.Timer(active=running), *self.cleared_views())
 
     def tick(self, store: str | None) -> tuple[Any, Any]:
         """Periodic status while captions are computed in the background."""
@@ -158,17 +274,20 @@ class AppActions:
         return (views.status_line(api.info(store), job.describe() if job else None),
                 gr.Timer(active=running))
 
-    def saved_choices(self) -> Any:
-        """The saved collections, newest first and preselected (refreshed on every page load)."""
-        names = self.workspace.collections()
-        return gr.update(choices=names, value=names[0] if names else None)
+    def saved_choices(self, owner: str | None = None) -> Any:
+        """The collections this visitor may open, newest first, none preselected (refreshed on
+        every page load: a preselected name could be one the visitor never chose)."""
+        return gr.update(choices=self.workspace.collections(owner), value=None)
 
     # ------------------------------------------------------------------------------ search
     def search(self, store: str | None, query: dict[str, Any], settings: SearchSettings
                ) -> tuple[str, str, list[list[Any]]]:
-        """(query markdown, results HTML, score table)."""
+        """(query markdown, results HTML, score table). A mode that reads the gallery's
+        captions (caption → caption, fusion) starts making missing ones first."""
         session = self._session(store)
         options = settings.options()
+        if options.mode in ("caption-caption", "fusion") and not session.store.caption_mask().any():
+            self._needs_captions(store, views.MODE_LABELS[options.mode].split(":")[0])
         if settings.cross_domain:
             rows = api.search_per_domain(session, options=options, **query)
             if not rows:
@@ -183,6 +302,8 @@ class AppActions:
 
     def search_image(self, store: str | None, image: str | None, *settings: Any
                      ) -> tuple[Any, ...]:
+        if isinstance(image, UnreadableFile):
+            raise ValueError(image.message)
         if not image:
             raise gr.Error("Drop or paste a query image first.")
         return self.search(store, {"image": image}, SearchSettings.from_widgets(*settings))
@@ -204,131 +325,44 @@ class AppActions:
             return gr.update(), gr.update(), gr.update()
         return self.search(store, {"item_id": item_id}, SearchSettings.from_widgets(*settings))
 
-    # -------------------------------------------------------------------------- duplicates
-    def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float) -> tuple[str, str, list[dict[str, Any]], dict[int, int]]:
-        """(summary, groups HTML, groups state, keep choices) for the chosen tiers."""
-        from cdir.duplicates.finder import DedupConfig, find_groups
+    def ui_search(self, kind: str, store: str | None, value: Any, *settings: Any
+                  ) -> tuple[Any, ...]:
+        """A search from the page: (query markdown, results, table, the query to re-run when an
+        option changes, the picture of the current query for the left panel). ``kind``:
+        image, sketch, text or item (a click on a result, ``value`` "<id>:<nonce>")."""
+        out = self._searches()[kind](store, value, *settings)
+        if kind == "item" and _clicked_id(value) is None:
+            return (*out, gr.update(), gr.update())
+        return (*out, {"kind": kind, "value": value}, self._query_picture(store, kind, value))
 
-        session = self._session(store)
-        if not tiers:
-            raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
-        config = DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(perceptual),
-                             semantic_min_similarity=float(semantic))
-        groups = find_groups(session.store, config)
-        state = [{"tier": g.tier, "members": list(map(int, g.members)),
-                  "representative": int(g.representative),
-                  "scores": {int(k): float(v) for k, v in g.scores.items()}} for g in groups]
-        return (views.dupes_summary(groups), self._groups_html(session, state, {}), state, {})
+    def rerun(self, store: str | None, query: dict[str, Any] | None, *settings: Any
+              ) -> tuple[Any, ...]:
+        """An option changed: run the current query again with the new options (nothing when
+        there is no query or no collection yet)."""
+        if not query or not store:
+            return gr.update(), gr.update(), gr.update()
+        return self._searches()[query["kind"]](store, query["value"], *settings)
 
-    def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    keeps: dict[int, int]) -> tuple[Any, Any]:
-        """A click on a member card makes it the one to keep in its group."""
-        group_no, item_id = _clicked_pair(clicked)
-        if group_no is None or not 0 <= group_no < len(state):
-            return gr.update(), gr.update()
-        keeps = {**keeps, group_no: item_id}
-        return self._groups_html(self._session(store), state, keeps), keeps
+    def _searches(self) -> dict[str, Callable[..., tuple[Any, ...]]]:
+        return {"image": self.search_image, "sketch": self.search_sketch,
+                "text": self.search_text, "item": self.on_result_click}
 
-    def export_dupes(self, store: str | None, state: list[dict[str, Any]],
-                     keeps: dict[int, int], fmt: str) -> str:
-        """Write the decisions inside the store (never touching the images); returns the file."""
-        from cdir.duplicates.review import decision_rows, decisions_path, export_decisions
-
-        if not state:
-            raise gr.Error("Find near-duplicates first.")
-        session = self._session(store)
-        rows = decision_rows(session.store, _dup_groups(state), keeps)
-        return str(export_decisions(rows, decisions_path(session.store, fmt), fmt))
-
-    def dupes_histogram(self, store: str | None, tier: str) -> tuple[Any, str]:
-        """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
-        from cdir.duplicates.calibration import similarity_histogram
-        from cdir.maps.plots import histogram_figure
-
-        session = self._session(store)
-        hist = similarity_histogram(session.store, tier)
-        x_title = ("cosine similarity to the nearest other image" if tier == "semantic"
-                   else "differing pHash bits to the nearest other image")
-        figure = histogram_figure(hist.edges, hist.counts, hist.threshold,
-                                  f"{tier}: how close is each image's nearest neighbour?", x_title)
-        hit = session.searcher.hit
-        examples = [(f"{hist.edges[b]:.3g} – {hist.edges[b + 1]:.3g}",
-                     [(hit(0, a, v), hit(0, c, v)) for a, c, v in pairs])
-                    for b, pairs in sorted(hist.examples.items()) if pairs]
-        return figure, views.histogram_examples_html(examples)
-
-    def prompt_drift(self, store: str | None) -> list[list[Any]]:
-        """Images with an embedded prompt, those that drifted furthest from it first."""
-        from cdir.duplicates.prompt_agreement import prompt_agreement
-        from cdir.store.cache import Cache
-
-        session = self._session(store)
-        cache = Cache.for_store(session.store.root)
-        try:
-            table = prompt_agreement(session.store, session.models, cache)
-        finally:
-            cache.close()
-        if table.empty:
-            raise gr.Error("No image in this collection carries a generation prompt.")
-        return table.round(3).values.tolist()
-
-    def _groups_html(self, session: api.Session, state: list[dict[str, Any]],
-                     keeps: dict[int, int]) -> str:
-        from cdir.duplicates.review import review_table
-
-        tables = [(g.tier, review_table(session.store, g, keeps.get(n)))
-                  for n, g in enumerate(_dup_groups(state))]
-        return views.groups_html(tables)
-
-    # ---------------------------------------------------------------------------- evaluate
-    def evaluate(self, store: str | None, progress: Any = None) -> str:
-        """The paper's protocol on the open collection (needs domain and class labels)."""
-        from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
-        from cdir.evaluation.protocol import EvalConfig
-        from cdir.evaluation.report import render_markdown
-
-        session = self._session(store)
-        config = EvalConfig()
-        report_progress = ((lambda done, total, stage: progress((done, total), desc=stage))
-                           if progress else None)
-        report = evaluate_collection(session.store, session.models, config,
-                                     progress=report_progress)
-        header = eval_header(session.models, session.store.root.name, session.store.root,
-                             session.store.root, config)
-        return render_markdown(report, header)
+    def _query_picture(self, store: str | None, kind: str, value: Any) -> Any:
+        if kind == "image":
+            return value
+        if kind == "sketch":
+            return _sketch_image(value)
+        if kind == "item" and store:
+            session = self._session(store)
+            row = session.store.items.iloc[int(_clicked_id(value))]
+            return str(session.store.thumb_path(str(row["sha256"])))
+        return None
 
     def _session(self, store: str | None) -> api.Session:
         if not store:
             raise gr.Error("Open a collection first: load the example collection or upload "
                            "images on the Collection tab.")
         return api.session_for(store, self.model_root)
-
-    # --------------------------------------------------------------------------------- map
-    def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
-                 progress: Any = None) -> Any:
-        from cdir.maps.collection_map import collection_map
-
-        session = self._session(store)
-        report = (lambda msg: progress(None, desc=msg)) if progress else None
-        return collection_map(session.store, method, vectors, color_by, progress=report)
-
-    def show_point(self, store: str | None, clicked: str, settings_k: int = 8
-                   ) -> tuple[Any, ...]:
-        """The clicked map point: its image, caption, and its caption-matching neighbours."""
-        item_id = _clicked_id(clicked)
-        if item_id is None:
-            return gr.update(), gr.update(), gr.update()
-        session = self._session(store)
-        result = api.search(session, item_id=item_id, options=SearchOptions(k=int(settings_k)))
-        row = session.store.items.iloc[item_id]
-        thumb = str(session.store.thumb_path(str(row["sha256"])))
-        text = views.query_markdown(result)
-        generation = views.generation_markdown(
-            {k: row[k] for k in ("generator", "prompt", "negative_prompt")})
-        text = f"{text}  \n{generation}" if generation else text
-        return thumb, text, views.cards_row("Its caption-matching neighbours", result.hits)
-
 
 WORKED_QUERY = EXAMPLES_DIR / "sketch" / "house" / "sketch_house_01.jpg"
 
@@ -349,26 +383,6 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
     html += "".join(views.cards_row(views.MODE_LABELS[m], r.hits, clickable=False)
                     for m, r in rows)
     return html, views.worked_summary(rows)
-
-
-def _dup_groups(state: list[dict[str, Any]]) -> list[Any]:
-    from cdir.duplicates.finder import DupGroup
-
-    return [DupGroup(g["tier"], list(g["members"]), g["representative"],
-                     {int(k): v for k, v in g["scores"].items()}) for g in state]
-
-
-def _clicked_pair(clicked: str | None) -> tuple[int | None, int]:
-    """(group, item) from a member-card click ("<group>-<id>:<nonce>")."""
-    head = str(clicked or "").split(":", 1)[0]
-    group, _, item = head.partition("-")
-    return (int(group), int(item)) if group.isdigit() and item.isdigit() else (None, -1)
-
-
-def _clicked_id(clicked: str | None) -> int | None:
-    """The item id in a map click ("<id>:<nonce>"; the nonce makes repeated clicks distinct)."""
-    head = str(clicked or "").split(":", 1)[0].strip()
-    return int(head) if head.isdigit() else None
 
 
 def header_html() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +25,12 @@ def file_url(path: str) -> str:
     return "gradio_api/file=" + quote(str(path))
 
 
-def card_html(hit: Hit, clickable: bool = True) -> str:
-    """One result: thumbnail, score, domain, class and generator badges, caption, prompt and
-    negative prompt."""
-    attrs = f' data-id="{hit.id}" title="Click for more like this"' if clickable else ""
+def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
+    """One result: thumbnail, score (unless ``score`` is False: a preview has none), domain,
+    class and generator badges, file name, caption, prompt and negative prompt. A clickable card
+    is reachable with the keyboard (Tab, then Enter or Space)."""
+    attrs = (f' data-id="{hit.id}" title="More like this" tabindex="0" role="button"'
+             if clickable else "")
     badges = "".join(f'<span class="badge {kind}">{esc(v)}</span>'
                      for kind, v in (("dom", hit.domain), ("cls", hit.label),
                                      ("gen", hit.generator)) if v)
@@ -36,14 +39,19 @@ def card_html(hit: Hit, clickable: bool = True) -> str:
         for kind, label, text in (("prompt", "prompt", hit.prompt),
                                   ("prompt negative", "negative", hit.negative_prompt)) if text)
     caption = esc(hit.caption) if hit.caption else '<i>caption pending…</i>'
-    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" alt="{esc(hit.rel_path)}"><div class="meta"><span class="score">'
-            f'{hit.score:.3f}</span>{badges}</div><div class="cap">{caption}</div>{prompt}</div>')
+    shown = f'<span class="score">{hit.score:.3f}</span>' if score else ""
+    name = hit.rel_path.rsplit("/", 1)[-1]
+    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
+            f'alt="{esc(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
+            f'<div class="file" title="{esc(hit.rel_path)}">{esc(name)}</div>'
+            f'<div class="cap">{caption}</div>{prompt}</div>')
 
 
-def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False
-              ) -> str:
+def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False,
+              score: bool = True) -> str:
     """A titled block of cards: a wrapping grid, or one scrollable line (``strip``)."""
-    cards = "".join(card_html(h, clickable) for h in hits) or '<div class="empty">no results</div>'
+    cards = ("".join(card_html(h, clickable, score) for h in hits)
+             or '<div class="empty">no results</div>')
     kind = "cdir-cards strip" if strip else "cdir-cards"
     return (f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
             f'<div class="{kind}">{cards}</div></div>')
@@ -122,7 +130,8 @@ def collection_summary(info: dict[str, Any]) -> str:
     classes = ", ".join(f"{k} ({v})" for k, v in info["classes"].items()) or "none"
     lines = [
         f"### {info['name']}",
-        f"**{info['n_ok']} images** searchable · {info['n_captioned']} captioned · "
+        f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
+        "captioned · "
         f"{info['n_failed']} failed · preset `{info['preset']}`\n",
         f"**Domains:** {domains}" + (" *(predicted zero-shot)*" if info["predicted_domains"]
                                      else "") + "\n",
@@ -142,12 +151,56 @@ def collection_summary(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _tiles_note(info: dict[str, Any]) -> str:
+    """Why the count of images can exceed the count of files: tiles of grid images."""
+    tiles = int(info.get("n_tiles") or 0)
+    return (f" ({info['n_ok'] - tiles} files and {tiles} tiles cut from grid images)"
+            if tiles else "")
+
+
 def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
     if not rejected:
         return ""
     rows = "\n".join(f"| {esc(r['file'])} | {esc(r['reason'])} |" for r in rejected[:30])
     more = f"\n…and {len(rejected) - 30} more." if len(rejected) > 30 else ""
     return f"\n\n**Left out of the upload:**\n\n| file | reason |\n|---|---|\n{rows}{more}"
+
+
+EMPTY_VIEWS: dict[str, Any] = {
+    "query_md": "Choose a query on the left. Click any result to search for more like it.",
+    "results": '<div class="cdir-empty">Results appear here.</div>',
+    "table": [], "query": None, "current": None, "groups_state": [], "keeps": {},
+    "dupes_md": "", "groups": "",
+    "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
+    "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
+    "eval_md": "", "worked_html": "", "worked_md": "",
+}
+
+
+def cleared(names: Sequence[str]) -> tuple[Any, ...]:
+    """The empty value of each named view (``EMPTY_VIEWS``), in order."""
+    return tuple(EMPTY_VIEWS[name] for name in names)
+
+
+def nothing_usable(report: Any) -> str:
+    """One line for a build that gave no searchable image: why, for the first files, and what
+    to do (``report``: an IngestReport; its ``failed`` and ``rejected`` rows name files inside
+    the upload, never a server path)."""
+    reasons = [f"{r['file']}: {r['reason']}" for r in [*report.failed, *report.rejected]]
+    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3
+                                      else "")
+    why = f" ({shown})" if shown else ""
+    return (f"No collection was made: none of the uploaded files is an image cdir can read{why}."
+            " Drop JPEG, PNG, WebP or GIF images, or a zip of them.")
+
+
+_SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:|]+/)+([^\s'\"/:|]*)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path reduced to its last part (``/srv/ws/a/b.png`` ->
+    ``b.png``): no message or report shown to a visitor names a place on the server."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", str(text))
 
 
 def esc(text: Any) -> str:
@@ -193,7 +246,8 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
     return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
-            f'title="Click to keep this one"><img src="{file_url(member["thumb"])}" '
+            f'title="Click to keep this one" tabindex="0" role="button">'
+            f'<img src="{file_url(member["thumb"])}" '
             f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'

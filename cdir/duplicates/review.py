@@ -57,13 +57,14 @@ def _text(value: Any) -> str | None:
 
 def decision_rows(store: Store, groups: Sequence[DupGroup], keeps: dict[int, int] | None = None
                   ) -> list[dict[str, Any]]:
-    """The decisions of a review: one row per member of each group (numbered from 0), keeping
-    ``keeps[group number]`` or else the suggestion."""
+    """The decisions of a review: one row per member of each group, groups numbered from 1 as
+    the app shows them, keeping ``keeps[position of the group, from 0]`` or else the
+    suggestion."""
     keeps = keeps or {}
     rows = []
     for n, group in enumerate(groups):
         for member in review_table(store, group, keeps.get(n)):
-            rows.append({"group": n, "tier": group.tier, "id": member["id"],
+            rows.append({"group": n + 1, "tier": group.tier, "id": member["id"],
                          "file": member["file"], "keep": member["keep"],
                          "representative": member["representative"]})
     return rows

@@ -11,10 +11,11 @@ then captions and embeds the captions. :class:`CaptionJobs` captions in the back
 """
 
 from cdir.ingest.jobs import CaptionJobs
-from cdir.ingest.pipeline import IngestConfig, IngestReport, embed_texts, ingest
+from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.ingest.ray_engine import ingest_ray
 from cdir.ingest.source_files import SourceError
 from cdir.ingest.sources import check_sources, scan_sources
+from cdir.ingest.text_embeddings import embed_texts
 
 __all__ = [
     "CaptionJobs",

@@ -33,8 +33,8 @@ class JobStatus:
     def describe(self) -> str:
         if self.error:
             return f"captioning failed: {self.error}"
-        if self.finished:
-            return f"captions ready ({self.total} images)"
+        if self.finished:  # total 0: every image had its caption already
+            return f"captions ready ({self.total} images)" if self.total else "captions ready"
         if not self.total:
             return "captioning: starting…"
         return f"captioning in the background: {self.done} / {self.total}"

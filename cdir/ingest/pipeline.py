@@ -29,10 +29,11 @@ from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
+from cdir.ingest.text_embeddings import embed_captions, embed_key, embed_texts
 from cdir.models.loaded import Models
-from cdir.models.style_words import Neutraliser
-from cdir.store.cache import Cache, text_key
-from cdir.store.collection import FILES_DIR, Store, StoreError, atomic_write_npy, normalise_items
+from cdir.store.cache import Cache
+from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
+from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,6 @@ def _slowed(progress: Progress) -> Progress:
             time.sleep(delay)
 
     return slowed
-
-
-def embed_key(models: Models) -> str:
-    spec = models.preset.embedder
-    return f"{models.preset.name}|{spec.arch}|{spec.pretrained}"
 
 
 def open_or_create(store_dir: Path, models: Models) -> Store:
@@ -355,52 +351,6 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
     return len(missing)
 
 
-def embed_texts(texts: Sequence[str], models: Models, cache: Cache) -> np.ndarray:
-    """CLIP text embeddings of ``texts``, cached by text hash."""
-    key = embed_key(models)
-    keys = [text_key(t) for t in texts]
-    found = cache.get_vectors("text_emb", key, keys)
-    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-    if missing:
-        emb = models.embedder.encode_texts([t for _, t in missing])
-        cache.put_vectors("text_emb", key, [k for k, _ in missing], emb)
-        found.update({k: emb[i] for i, (k, _) in enumerate(missing)})
-    dim = models.embedder.dim
-    return np.stack([found[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
-
-
-def embed_captions(store: Store, models: Models, cache: Cache, progress: Progress) -> None:
-    """``store.caption_emb`` from the captions in the table (zeros where there is none)."""
-    captions = store.items["caption"]
-    rows = np.flatnonzero(captions.notna().to_numpy() & store.ok_mask())
-    progress(0, len(rows), "embedding captions")
-    matrix = np.zeros((len(store.items), models.embedder.dim), dtype=np.float32)
-    if len(rows):
-        matrix[rows] = embed_texts([str(captions.iat[r]) for r in rows], models, cache)
-    store.caption_emb = matrix
-    progress(len(rows), len(rows), "embedding captions")
-
-
-def neutral_caption_matrix(store: Store, models: Models, cache: Cache,
-                           neutraliser: Neutraliser) -> np.ndarray | None:
-    """Embeddings of the captions with style words removed (zeros where there is no caption);
-    kept in ``derived/`` under the word list's key."""
-    if store.caption_emb is None:
-        return None
-    path = store.derived_dir() / f"caption_neutral_{neutraliser.key()}.npy"
-    if path.is_file():
-        matrix = np.load(path, allow_pickle=False)
-        if matrix.shape == store.caption_emb.shape:
-            return matrix
-    matrix = np.zeros_like(store.caption_emb)
-    rows = np.flatnonzero(store.caption_mask())
-    if len(rows):
-        texts = [neutraliser(str(store.items.at[r, "caption"])) for r in rows]
-        matrix[rows] = embed_texts(texts, models, cache)
-    atomic_write_npy(path, matrix)
-    return matrix
-
-
 def predict_domains(store: Store, models: Models, cache: Cache) -> int:
     """Zero-shot domain for readable items without one, marked ``label_source=predicted``."""
     items = store.items
@@ -473,12 +423,22 @@ def ingest(
 
 def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig,
                 progress: Progress) -> int:
-    """Caption every readable item that has no caption yet, checkpointing the store as it goes."""
+    """Caption every readable item that has no caption yet, checkpointing the store as it goes.
+    Each checkpoint merges: under the collection's lock it re-reads the store from disk, adds
+    the captions made here to the items that still lack one, and writes that, so a concurrent
+    ingest (another process, or this one) loses neither its new items nor these captions."""
     rows = np.flatnonzero(store.items["caption"].isna().to_numpy() & store.ok_mask())
 
     def checkpoint() -> None:
-        embed_captions(store, models, cache, _noop)
-        store.write()
+        with collection_lock(store.root):
+            on_disk = (Store.read_meta(store.root).get("revision")
+                       if Store.exists(store.root) else None)
+            if on_disk is not None and on_disk != store.meta.get("revision"):
+                fresh = Store.load(store.root)  # someone else wrote meanwhile: merge into theirs
+                merge_captions(fresh, store.items)
+                store.items, store.image_emb, store.meta = fresh.items, fresh.image_emb, fresh.meta
+            embed_captions(store, models, cache, _noop)
+            store.write()
 
     computed = caption_rows(store, models, cache, list(rows), config, progress, checkpoint)
     checkpoint()
@@ -497,6 +457,18 @@ def metadata_summary(store: Store) -> dict[str, Any]:
             "generators": {str(k): int(v) for k, v in generators.items()},
             "issues": [{"file": str(r.rel_path), "reason": str(r.metadata_issue)}
                        for r in issues.itertuples()]}
+
+
+def merge_captions(target: Store, source: pd.DataFrame) -> int:
+    """Copy captions of ``source`` rows into ``target.items`` where the same item (same id and
+    sha256) has none yet; returns how many were copied. Captions already in ``target`` win."""
+    merged = target.items.merge(source[["id", "sha256", "caption", "caption_source"]],
+                                on=["id", "sha256"], how="left", suffixes=("", "_new"))
+    take = (merged["caption"].isna() & merged["caption_new"].notna()).to_numpy()
+    if take.any():
+        target.items.loc[take, "caption"] = merged.loc[take, "caption_new"].to_numpy()
+        target.items.loc[take, "caption_source"] = merged.loc[take, "caption_source_new"].to_numpy()
+    return int(take.sum())
 
 
 def failures(store: Store) -> list[dict[str, str]]:

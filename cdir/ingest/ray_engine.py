@@ -39,9 +39,7 @@ from cdir.ingest.pipeline import (
     IngestReport,
     Progress,
     caption_all,
-    embed_captions,
     embed_images,
-    embed_key,
     failures,
     mark_failed,
     metadata_summary,
@@ -59,6 +57,7 @@ from cdir.ingest.shards import (
     write_shard,
 )
 from cdir.ingest.sources import check_sources
+from cdir.ingest.text_embeddings import embed_captions, embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.models.presets import Preset, get_preset
 from cdir.store.cache import Cache

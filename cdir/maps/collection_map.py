@@ -26,6 +26,9 @@ def map_rows(store: Store, vectors: str) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}  # as the page names them
+
+
 def collection_map(store: Store, method: str, vectors: str = "image", color_by: str = "domain",
                    highlight: int | None = None,
                    progress: Callable[[str], None] | None = None,
@@ -43,7 +46,8 @@ def collection_map(store: Store, method: str, vectors: str = "image", color_by: 
               "thumb": thumb_url(str(r["sha256"])) if thumb_url else ""}
              for _, r in items.iterrows()]
     colours = [_s(v) or "unlabelled" for v in items[color_by]]
-    title = f"{method.upper()} of {vectors} embeddings · {len(rows)} images · colour: {color_by}"
+    title = (f"{METHOD_NAMES.get(method, method)} of {vectors} embeddings · {len(rows)} images "
+             f"· colour: {color_by}")
     return map_figure(xy, colours, hover, [int(i) for i in items["id"]], title,
                       highlight=highlight, color_title=color_by)
 

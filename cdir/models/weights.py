@@ -17,8 +17,7 @@ from pathlib import Path
 
 MODEL_DIR_ENV = "CDIR_MODEL_DIR"
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
-FALLBACK_PRESET = "demo"  # small, trained on drawn domains, shipped in BUNDLED_MODEL_DIR
-FALLBACK_NOTE = (
+DEMO_NOTE = (
     "Offline model: the small 'demo' model shipped with the app, trained only on drawn "
     "pictures of six classes (house, tree, car, fish, flower, boat) in five styles (photo, "
     "pencil sketch, oil painting, clipart, 3d render). Its captions and rankings mean "
@@ -49,17 +48,6 @@ def local_component(root: Path | None, preset: str, component: str) -> Path | No
     bundled one (:data:`BUNDLED_MODEL_DIR`); None when neither has it."""
     return component_dir(root, preset, component) or component_dir(
         BUNDLED_MODEL_DIR, preset, component)
-
-
-def offline_fallback() -> str | None:
-    """The preset to use when the configured preset's weights cannot be had (offline, no cache):
-    :data:`FALLBACK_PRESET` when its weights are bundled, else None. Show :data:`FALLBACK_NOTE`
-    with it. Usage: ``load_models(preset)``; on :class:`ModelUnavailableError`,
-    ``load_models(offline_fallback())`` if that is not None."""
-    folder = component_dir(BUNDLED_MODEL_DIR, FALLBACK_PRESET, "embedder")
-    if folder is None or not any(folder.glob("*.safetensors")):
-        return None
-    return FALLBACK_PRESET
 
 
 def hub_offline() -> bool:

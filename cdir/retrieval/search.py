@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from cdir.ingest.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
-from cdir.ingest.pipeline import embed_key, embed_texts, neutral_caption_matrix
 from cdir.ingest.reader import load_item_image
+from cdir.ingest.text_embeddings import embed_key, embed_texts, neutral_caption_matrix
 from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
 from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank

@@ -10,14 +10,24 @@
     box.value = id + ":" + Date.now();
     box.dispatchEvent(new Event("input", { bubbles: true }));
   }
-  document.addEventListener("click", function (event) {
-    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
-    if (!card) return;
+  function activate(card) {
     if (card.dataset.group !== undefined) {
       send("#dupe-click", card.dataset.group + "-" + card.dataset.id);
     } else {
       send(card.closest("#map-neighbours") ? "#map-click" : "#result-click", card.dataset.id);
     }
+  }
+  document.addEventListener("click", function (event) {
+    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
+    if (card) activate(card);
+  });
+  // cards are focusable (tabindex=0): Enter or Space does what a click does
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
+    if (!card) return;
+    event.preventDefault();
+    activate(card);
   });
   function bindMap() {
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
@@ -29,5 +39,14 @@
       send("#map-click", Array.isArray(point.customdata) ? point.customdata[0] : point.customdata);
     });
   }
-  setInterval(bindMap, 500);
+  // the sketchpad starts with its brush (thin, black) selected: dragging draws at once
+  function selectBrush() {
+    const pad = document.querySelector("#query-sketch");
+    if (!pad || pad._cdirBrush || pad.offsetParent === null) return;
+    const brush = pad.querySelector('button[aria-label="Brush"]');
+    if (!brush) return;
+    pad._cdirBrush = true;
+    brush.click();
+  }
+  setInterval(function () { bindMap(); selectBrush(); }, 500);
 })();
