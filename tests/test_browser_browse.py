@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import require_chromium, served_app
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from served import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
