@@ -247,7 +247,7 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.delenv("CDIR_MODEL_DIR", raising=False)
     preset, notice = startup_preset("default")  # no weights here, and no hub (conftest)
-    assert preset == "tiny"
+    assert preset == "demo"  # the trained model shipped in assets/models
     with served_app(Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset,
                     notice=notice) as (url, _):
         context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
@@ -256,7 +256,8 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
         page.goto(url)
         banner = page.locator("#offline-banner")
         banner.wait_for(state="visible")
-        assert "default" in banner.inner_text() and "--model-dir" in banner.inner_text()
+        text = banner.inner_text()
+        assert "default" in text and "--model-dir" in text and "drawn pictures" in text
         page.click("#load-examples")
         page.wait_for_function(
             "document.querySelector('#collection-summary').innerText.includes('searchable')")
