@@ -105,3 +105,81 @@ def test_utf8_names_without_the_utf8_flag_are_decoded(tmp_path: Path) -> None:
         assert zf.infolist()[0].filename != "café/é.png"  # cp437 mojibake
     written = extract_zip(tmp_path / "raw.zip", tmp_path / "out", ArchiveLimits(), [])
     assert written == ["é.png"]  # decoded as UTF-8; the single wrapper folder dropped
+
+
+# ------------------------------------------------------------- what the mutation check asked for
+
+
+def test_the_partial_folder_is_hidden_beside_its_target_and_swapped_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed extraction leaves ``.<name>.<random>.partial`` beside the target, which the next
+    run removes: the partial must be named and placed so."""
+    import os
+    import re
+
+    from cdir.ingest import archives
+
+    moves: list[tuple[Path, Path]] = []
+    real = os.replace
+
+    def spy(src, dst):  # noqa: ANN001, ANN202
+        moves.append((Path(src), Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(archives.os, "replace", spy)
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    target, _ = extract_archive(archive, tmp_path / "x", ArchiveLimits(), set(), [])
+    [(partial, dest)] = moves
+    assert dest == target and partial.parent == target.parent
+    assert re.fullmatch(r"\.pics\..+\.partial", partial.name), partial.name
+
+
+def test_a_duplicate_entry_keeps_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "d.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.png", PNG)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("a.png", PNG + b"second")
+    rejected: list[tuple[str, str]] = []
+    assert extract_zip(path, tmp_path / "out", ArchiveLimits(), rejected) == ["a.png"]
+    assert rejected == [("d.zip/a.png", "duplicate entry in archive: kept the first")]
+    assert (tmp_path / "out" / "a.png").read_bytes() == PNG
+
+
+def test_a_sidecar_beside_a_dropped_wrapper_keeps_its_name(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "set.zip", {"set/photo/cat/1.png": PNG, "notes.txt": b"hi"})
+    written = extract_zip(archive, tmp_path / "out", ArchiveLimits(), [])
+    assert sorted(written) == ["notes.txt", "photo/cat/1.png"]
+
+
+def test_the_reasons_for_skipped_entries_in_full(tmp_path: Path) -> None:
+    import io
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deeper.zip", b"PK")
+        zf.writestr("b.png", PNG)
+    path = tmp_path / "r.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("../up.png", PNG)
+        fifo = zipfile.ZipInfo("pipe.png")
+        fifo.external_attr = 0o010644 << 16
+        zf.writestr(fifo, b"")
+        zf.writestr("inner.zip", inner.getvalue())
+    rejected: list[tuple[str, str]] = []
+    written = extract_zip(path, tmp_path / "out", ArchiveLimits(), rejected)
+    assert written == ["inner/b.png"]
+    assert dict(rejected) == {
+        "r.zip/../up.png": "unsafe path in archive (absolute, drive letter or '..'): skipped",
+        "r.zip/pipe.png": "special file entry skipped",
+        "r.zip/inner.zip/deeper.zip": "nested archive skipped: only one level of zips is "
+                                      "extracted",
+    }
+
+
+def test_sizes_in_messages() -> None:
+    from cdir.ingest.archives import _size
+
+    assert [_size(n) for n in (1023, 1024, 1536, 2**20, 3 * 2**29, 2**30)] == [
+        "1023 bytes", "1.0 KB", "1.5 KB", "1.0 MB", "1.5 GB", "1.0 GB"]
