@@ -183,3 +183,104 @@ def test_sizes_in_messages() -> None:
 
     assert [_size(n) for n in (1023, 1024, 1536, 2**20, 3 * 2**29, 2**30)] == [
         "1023 bytes", "1.0 KB", "1.5 KB", "1.0 MB", "1.5 GB", "1.0 GB"]
+
+
+def stored_zip(path: Path, entries: dict[str, bytes]) -> Path:
+    return make_zip(path, entries, stored=True)
+
+
+def refusal(path: Path, limits: ArchiveLimits, dest: Path) -> str | None:
+    try:
+        extract_zip(path, dest, limits, [])
+    except SourceError as exc:
+        return str(exc)
+    return None
+
+
+def test_the_entry_limit_is_inclusive_and_counts_nested_entries(tmp_path: Path) -> None:
+    import io
+
+    z = stored_zip(tmp_path / "z.zip", {"a.png": PNG, "b.png": PNG, "c.png": PNG})
+    assert refusal(z, ArchiveLimits(max_members=3), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_members=2), tmp_path / "2") == (
+        "refusing archive z.zip: it has more than 2 entries; if you trust it, raise "
+        "ArchiveLimits.max_members")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("x.png", PNG)
+        zf.writestr("y.png", PNG)
+    nested = stored_zip(tmp_path / "n.zip", {"inner.zip": inner.getvalue(), "a.png": PNG})
+    assert refusal(nested, ArchiveLimits(max_members=4), tmp_path / "3") is None
+    assert "more than 3 entries" in refusal(nested, ArchiveLimits(max_members=3), tmp_path / "4")
+
+
+def test_the_total_size_limit_is_inclusive_and_counts_nested_entries(tmp_path: Path) -> None:
+    import io
+
+    z = stored_zip(tmp_path / "z.zip", {"a.png": bytes(10), "b.png": bytes(20)})
+    assert refusal(z, ArchiveLimits(max_total_bytes=30), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_total_bytes=29), tmp_path / "2") == (
+        "refusing archive z.zip: it unpacks to 30 bytes, above 29 bytes; if you trust it, "
+        "raise ArchiveLimits.max_total_bytes")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("x.png", bytes(100))
+    data = inner.getvalue()
+    nested = stored_zip(tmp_path / "n.zip", {"inner.zip": data, "a.png": bytes(10)})
+    total = len(data) + 10 + 100  # the inner zip, its entry and the outer entry
+    assert refusal(nested, ArchiveLimits(max_total_bytes=total), tmp_path / "3") is None
+    assert "unpacks to" in refusal(nested, ArchiveLimits(max_total_bytes=total - 1),
+                                   tmp_path / "4")
+
+
+def test_the_entry_size_limit_is_inclusive(tmp_path: Path) -> None:
+    z = stored_zip(tmp_path / "z.zip", {"a.png": bytes(20)})
+    assert refusal(z, ArchiveLimits(max_member_bytes=20), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_member_bytes=19), tmp_path / "2") == (
+        "refusing archive z.zip: entry a.png unpacks to 20 bytes, above 19 bytes; if you trust "
+        "it, raise ArchiveLimits.max_member_bytes")
+
+
+def test_the_ratio_limit_is_inclusive_and_only_for_large_entries(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "z.zip", {"a.png": bytes(100_000)})
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("a.png")
+    ratio = info.file_size / info.compress_size
+    at = ArchiveLimits(max_ratio=ratio, ratio_min_bytes=100_000)
+    assert refusal(z, at, tmp_path / "1") is None
+    above = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_000)
+    assert refusal(z, above, tmp_path / "2") == (
+        f"refusing archive z.zip: entry a.png is compressed {ratio:.0f}:1, above "
+        f"{ratio - 1:.0f}:1 (a zip bomb?); if you trust it, raise ArchiveLimits.max_ratio")
+    small = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_001)
+    assert refusal(z, small, tmp_path / "3") is None
+
+
+def test_a_folder_of_the_same_name_that_is_not_an_extraction_is_left_alone(
+    tmp_path: Path
+) -> None:
+    out = tmp_path / "extracted"
+    (out / "pics").mkdir(parents=True)
+    (out / "pics" / "mine.png").write_bytes(b"mine")
+    (out / ".pics-2.old.partial").write_bytes(b"stale")  # a file left by a killed run
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    target, _ = extract_archive(archive, out, ArchiveLimits(), set(), [])
+    assert target.name == "pics-2" and (out / "pics" / "mine.png").read_bytes() == b"mine"
+    assert not (out / ".pics-2.old.partial").exists()
+
+
+def test_one_scan_never_extracts_two_archives_into_one_folder(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    taken: set[str] = set()
+    out = tmp_path / "new" / "nested"  # created with its parents
+    first, _ = extract_archive(archive, out, ArchiveLimits(), taken, [])
+    second, _ = extract_archive(archive, out, ArchiveLimits(), taken, [])
+    assert (first.name, second.name) == ("pics", "pics-2")
+
+
+def test_a_corrupt_zip_says_what_to_do(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip at all")
+    assert refusal(bad, ArchiveLimits(), tmp_path / "out") == (
+        "cannot read bad.zip: not a valid zip file (File is not a zip file); re-download it or "
+        "create it again")
