@@ -213,3 +213,25 @@ def test_threshold_keeps_the_chosen_tiers_and_says_what_to_fix() -> None:
     with pytest.raises(ValueError) as error:
         config_with_threshold(("perceptual",), 6.5)
     assert str(error.value) == "the perceptual threshold is a number of bits, not 6.5"
+
+
+def test_a_looser_group_spanning_two_stricter_groups_is_kept(tmp_path: Path) -> None:
+    """Exact groups {0, 1} and {2, 3}; pHash links 1 and 2 only: that pair is in no single
+    stricter group, so it is shown."""
+    store = memory_store(tmp_path, 4, pixel_sha256=["p", "p", "q", "q"],
+                         phash=hexes(flip(BASE, 30), BASE, BASE, flip(BASE, 30, start=34)))
+    groups = find_groups(store, DedupConfig(tiers=("exact", "perceptual"), mirror=False))
+    assert members(groups) == [("exact", [0, 1]), ("exact", [2, 3]), ("perceptual", [1, 2])]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"tiers": ("fuzzy",)},
+     "unknown tier(s) ['fuzzy']; choose from exact, perceptual, semantic"),
+    ({"tiers": ()}, "unknown tier(s) (none given); choose from exact, perceptual, semantic"),
+    ({"perceptual_max_distance": 65}, "perceptual_max_distance is a number of bits, 0..64"),
+    ({"semantic_min_similarity": 2.0}, "semantic_min_similarity is a cosine similarity, -1..1"),
+])
+def test_config_messages_in_full(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        DedupConfig(**kwargs)
+    assert str(error.value) == message
