@@ -172,3 +172,66 @@ def test_threshold_for_the_one_tuned_tier() -> None:
     assert config_with_threshold(("semantic",), None) == DedupConfig(tiers=("semantic",))
     with pytest.raises(ValueError, match="one tier"):
         config_with_threshold(("exact",), 0.9)
+
+
+def test_suggest_keep_prefers_resolution_then_file_size_then_files_over_tiles(
+    tmp_path: Path
+) -> None:
+    store = memory_store(tmp_path, 5, width=[100, 200, 200, 400, 200],
+                         height=[100, 200, 200, 400, 200], file_size=[900, 500, 800, 10, 800],
+                         tile=[-1, -1, -1, 1, -1], parent_id=[-1, -1, -1, 0, -1])
+    assert suggest_keep(store, [0, 1, 2]) == 2  # most pixels, then the larger file
+    assert suggest_keep(store, [0, 1]) == 1
+    assert suggest_keep(store, [1, 3]) == 1  # tile 1 is bigger but is not a file
+    assert suggest_keep(store, [4, 2]) == 2  # all equal: the lower id
+
+
+def test_a_zero_vector_is_never_a_semantic_duplicate_even_at_threshold_0(tmp_path: Path) -> None:
+    emb = np.zeros((3, 4), np.float32)
+    emb[0, 0], emb[1, 1] = 1.0, 1.0  # orthogonal: cosine 0 passes a threshold of 0
+    store = memory_store(tmp_path, 3, image_emb=emb)
+    groups = find_groups(store, DedupConfig(tiers=("semantic",), semantic_min_similarity=0.0))
+    assert members(groups) == [("semantic", [0, 1])]
+
+
+def test_the_report_names_its_store_and_rule(tmp_path: Path) -> None:
+    from cdir.duplicates.finder import GROUPING_RULE
+
+    store = memory_store(tmp_path, 2, pixel_sha256=["p", "p"])
+    report = groups_report(store, find_groups(store, DedupConfig(tiers=("exact",))),
+                           DedupConfig(tiers=("exact",)))
+    assert report["store"] == str(tmp_path) and report["grouping_rule"] == GROUPING_RULE
+
+
+def test_threshold_keeps_the_chosen_tiers_and_says_what_to_fix() -> None:
+    assert config_with_threshold(("exact", "perceptual"), 6).tiers == ("exact", "perceptual")
+    assert config_with_threshold(("exact", "semantic"), 0.9).tiers == ("exact", "semantic")
+    with pytest.raises(ValueError) as error:
+        config_with_threshold(("perceptual", "semantic"), 6)
+    assert str(error.value) == ("--threshold applies to one tier: add --tier perceptual "
+                                "(differing bits, e.g. 8) or --tier semantic (cosine, e.g. 0.95)")
+    with pytest.raises(ValueError) as error:
+        config_with_threshold(("perceptual",), 6.5)
+    assert str(error.value) == "the perceptual threshold is a number of bits, not 6.5"
+
+
+def test_a_looser_group_spanning_two_stricter_groups_is_kept(tmp_path: Path) -> None:
+    """Exact groups {0, 1} and {2, 3}; pHash links 1 and 2 only: that pair is in no single
+    stricter group, so it is shown."""
+    store = memory_store(tmp_path, 4, pixel_sha256=["p", "p", "q", "q"],
+                         phash=hexes(flip(BASE, 30), BASE, BASE, flip(BASE, 30, start=34)))
+    groups = find_groups(store, DedupConfig(tiers=("exact", "perceptual"), mirror=False))
+    assert members(groups) == [("exact", [0, 1]), ("exact", [2, 3]), ("perceptual", [1, 2])]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"tiers": ("fuzzy",)},
+     "unknown tier(s) ['fuzzy']; choose from exact, perceptual, semantic"),
+    ({"tiers": ()}, "unknown tier(s) (none given); choose from exact, perceptual, semantic"),
+    ({"perceptual_max_distance": 65}, "perceptual_max_distance is a number of bits, 0..64"),
+    ({"semantic_min_similarity": 2.0}, "semantic_min_similarity is a cosine similarity, -1..1"),
+])
+def test_config_messages_in_full(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        DedupConfig(**kwargs)
+    assert str(error.value) == message

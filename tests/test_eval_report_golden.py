@@ -19,7 +19,8 @@ from cdir.evaluation.report import write_report
 from cdir.retrieval.scoring import FusionWeights
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-HEADER = {"preset": "hand-built", "dataset": "three photos, two sketches"}
+HEADER = {"preset": "hand-built", "dataset": "three photos, two sketches",
+          "note": "a | b\nc"}  # a bar and a line break inside a cell
 D = 6
 E = np.eye(D, dtype=np.float32)
 
@@ -44,15 +45,51 @@ def collection() -> EvalData:
 CONFIG = EvalConfig(ks=(1, 2), fusion_grid=(FusionWeights.parse("image=1"),), bias_k=2)
 
 
+def gaps() -> EvalData:
+    """sketch: cat; photo: cat, dog (no caption); clipart: bird. No pair with clipart has a
+    query of a class found on the other side: those pairs have no measured query (NaN)."""
+    image = np.stack([E[0], _unit(1.0, 0.5), E[1], E[2]])
+    caption = np.stack([E[3], E[3], np.zeros(D, np.float32), E[5]])
+    return EvalData(image=image, caption=caption, caption_neutral=None,
+                    domains=["sketch", "photo", "photo", "clipart"],
+                    classes=["cat", "cat", "dog", "bird"])
+
+
+GAPS_CONFIG = EvalConfig(modes=("image", "caption"), ks=(1,), neutralise=(False,),
+                         domains=("sketch", "photo", "clipart"), bias_k=1)
+SCENARIOS = {"report": (collection, CONFIG), "report_gaps": (gaps, GAPS_CONFIG)}
+
+
+def report_bytes(out: Path, scenario: str = "report") -> dict[str, bytes]:
+    data, config = SCENARIOS[scenario]
+    paths = write_report(evaluate(data(), config), out, HEADER)
+    return {kind: path.read_bytes() for kind, path in paths.items()}
+
+
 def report_texts(out: Path) -> dict[str, str]:
-    paths = write_report(evaluate(collection(), CONFIG), out, HEADER)
-    return {kind: path.read_text(encoding="utf-8") for kind, path in paths.items()}
+    return {kind: data.decode("utf-8") for kind, data in report_bytes(out).items()}
 
 
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("kind", ["md", "csv", "json"])
-def test_the_report_files_are_the_reviewed_ones(tmp_path: Path, kind: str) -> None:
-    got = report_texts(tmp_path / "a" / "b")[kind]
-    assert got == (GOLDEN / f"report.{kind}").read_text(encoding="utf-8")
+def test_the_report_files_are_the_reviewed_ones(tmp_path: Path, kind: str, scenario: str) -> None:
+    got = report_bytes(tmp_path / "a" / "b", scenario)[kind]
+    assert got == (GOLDEN / f"{scenario}.{kind}").read_bytes()
+
+
+def test_one_domain_says_there_is_no_pair() -> None:
+    data = collection().subset(np.array([True, True, True, False, False]))
+    markdown = evaluate(data, CONFIG).to_markdown(HEADER)
+    assert markdown.startswith("# Cross-domain retrieval evaluation\n")
+    assert "\nNo retrieval metrics: there is no domain pair to evaluate.\n" in markdown
+
+
+def test_config_bounds() -> None:
+    EvalConfig(bias_k=1, chunk_size=1)
+    for bad in ({"bias_k": 0}, {"chunk_size": 0}):
+        with pytest.raises(ValueError) as error:
+            EvalConfig(**bad)
+        assert str(error.value) == "bias_k and chunk_size must be at least 1"
 
 
 def test_writing_twice_into_a_new_nested_folder_and_the_log(
@@ -101,7 +138,8 @@ if __name__ == "__main__":  # regenerate the reviewed copies after a deliberate 
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
-        for kind, text in report_texts(Path(scratch)).items():
-            (GOLDEN / f"report.{kind}").write_text(text, encoding="utf-8")
+        for scenario in SCENARIOS:
+            for kind, data in report_bytes(Path(scratch), scenario).items():
+                (GOLDEN / f"{scenario}.{kind}").write_bytes(data)
     json.loads((GOLDEN / "report.json").read_text(encoding="utf-8"))
     sys.exit(0)

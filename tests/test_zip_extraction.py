@@ -105,3 +105,182 @@ def test_utf8_names_without_the_utf8_flag_are_decoded(tmp_path: Path) -> None:
         assert zf.infolist()[0].filename != "café/é.png"  # cp437 mojibake
     written = extract_zip(tmp_path / "raw.zip", tmp_path / "out", ArchiveLimits(), [])
     assert written == ["é.png"]  # decoded as UTF-8; the single wrapper folder dropped
+
+
+# ------------------------------------------------------------- what the mutation check asked for
+
+
+def test_the_partial_folder_is_hidden_beside_its_target_and_swapped_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed extraction leaves ``.<name>.<random>.partial`` beside the target, which the next
+    run removes: the partial must be named and placed so."""
+    import os
+    import re
+
+    from cdir.ingest import archives
+
+    moves: list[tuple[Path, Path]] = []
+    real = os.replace
+
+    def spy(src, dst):  # noqa: ANN001, ANN202
+        moves.append((Path(src), Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(archives.os, "replace", spy)
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    target, _ = extract_archive(archive, tmp_path / "x", ArchiveLimits(), set(), [])
+    [(partial, dest)] = moves
+    assert dest == target and partial.parent == target.parent
+    assert re.fullmatch(r"\.pics\..+\.partial", partial.name), partial.name
+
+
+def test_a_duplicate_entry_keeps_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "d.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.png", PNG)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("a.png", PNG + b"second")
+    rejected: list[tuple[str, str]] = []
+    assert extract_zip(path, tmp_path / "out", ArchiveLimits(), rejected) == ["a.png"]
+    assert rejected == [("d.zip/a.png", "duplicate entry in archive: kept the first")]
+    assert (tmp_path / "out" / "a.png").read_bytes() == PNG
+
+
+def test_a_sidecar_beside_a_dropped_wrapper_keeps_its_name(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "set.zip", {"set/photo/cat/1.png": PNG, "notes.txt": b"hi"})
+    written = extract_zip(archive, tmp_path / "out", ArchiveLimits(), [])
+    assert sorted(written) == ["notes.txt", "photo/cat/1.png"]
+
+
+def test_the_reasons_for_skipped_entries_in_full(tmp_path: Path) -> None:
+    import io
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deeper.zip", b"PK")
+        zf.writestr("b.png", PNG)
+    path = tmp_path / "r.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("../up.png", PNG)
+        fifo = zipfile.ZipInfo("pipe.png")
+        fifo.external_attr = 0o010644 << 16
+        zf.writestr(fifo, b"")
+        zf.writestr("inner.zip", inner.getvalue())
+    rejected: list[tuple[str, str]] = []
+    written = extract_zip(path, tmp_path / "out", ArchiveLimits(), rejected)
+    assert written == ["inner/b.png"]
+    assert dict(rejected) == {
+        "r.zip/../up.png": "unsafe path in archive (absolute, drive letter or '..'): skipped",
+        "r.zip/pipe.png": "special file entry skipped",
+        "r.zip/inner.zip/deeper.zip": "nested archive skipped: only one level of zips is "
+                                      "extracted",
+    }
+
+
+def test_sizes_in_messages() -> None:
+    from cdir.ingest.archives import _size
+
+    assert [_size(n) for n in (1023, 1024, 1536, 2**20, 3 * 2**29, 2**30)] == [
+        "1023 bytes", "1.0 KB", "1.5 KB", "1.0 MB", "1.5 GB", "1.0 GB"]
+
+
+def stored_zip(path: Path, entries: dict[str, bytes]) -> Path:
+    return make_zip(path, entries, stored=True)
+
+
+def refusal(path: Path, limits: ArchiveLimits, dest: Path) -> str | None:
+    try:
+        extract_zip(path, dest, limits, [])
+    except SourceError as exc:
+        return str(exc)
+    return None
+
+
+def test_the_entry_limit_is_inclusive_and_counts_nested_entries(tmp_path: Path) -> None:
+    import io
+
+    z = stored_zip(tmp_path / "z.zip", {"a.png": PNG, "b.png": PNG, "c.png": PNG})
+    assert refusal(z, ArchiveLimits(max_members=3), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_members=2), tmp_path / "2") == (
+        "refusing archive z.zip: it has more than 2 entries; if you trust it, raise "
+        "ArchiveLimits.max_members")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("x.png", PNG)
+        zf.writestr("y.png", PNG)
+    nested = stored_zip(tmp_path / "n.zip", {"inner.zip": inner.getvalue(), "a.png": PNG})
+    assert refusal(nested, ArchiveLimits(max_members=4), tmp_path / "3") is None
+    assert "more than 3 entries" in refusal(nested, ArchiveLimits(max_members=3), tmp_path / "4")
+
+
+def test_the_total_size_limit_is_inclusive_and_counts_nested_entries(tmp_path: Path) -> None:
+    import io
+
+    z = stored_zip(tmp_path / "z.zip", {"a.png": bytes(10), "b.png": bytes(20)})
+    assert refusal(z, ArchiveLimits(max_total_bytes=30), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_total_bytes=29), tmp_path / "2") == (
+        "refusing archive z.zip: it unpacks to 30 bytes, above 29 bytes; if you trust it, "
+        "raise ArchiveLimits.max_total_bytes")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("x.png", bytes(100))
+    data = inner.getvalue()
+    nested = stored_zip(tmp_path / "n.zip", {"inner.zip": data, "a.png": bytes(10)})
+    total = len(data) + 10 + 100  # the inner zip, its entry and the outer entry
+    assert refusal(nested, ArchiveLimits(max_total_bytes=total), tmp_path / "3") is None
+    assert "unpacks to" in refusal(nested, ArchiveLimits(max_total_bytes=total - 1),
+                                   tmp_path / "4")
+
+
+def test_the_entry_size_limit_is_inclusive(tmp_path: Path) -> None:
+    z = stored_zip(tmp_path / "z.zip", {"a.png": bytes(20)})
+    assert refusal(z, ArchiveLimits(max_member_bytes=20), tmp_path / "1") is None
+    assert refusal(z, ArchiveLimits(max_member_bytes=19), tmp_path / "2") == (
+        "refusing archive z.zip: entry a.png unpacks to 20 bytes, above 19 bytes; if you trust "
+        "it, raise ArchiveLimits.max_member_bytes")
+
+
+def test_the_ratio_limit_is_inclusive_and_only_for_large_entries(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "z.zip", {"a.png": bytes(100_000)})
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("a.png")
+    ratio = info.file_size / info.compress_size
+    at = ArchiveLimits(max_ratio=ratio, ratio_min_bytes=100_000)
+    assert refusal(z, at, tmp_path / "1") is None
+    above = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_000)
+    assert refusal(z, above, tmp_path / "2") == (
+        f"refusing archive z.zip: entry a.png is compressed {ratio:.0f}:1, above "
+        f"{ratio - 1:.0f}:1 (a zip bomb?); if you trust it, raise ArchiveLimits.max_ratio")
+    small = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_001)
+    assert refusal(z, small, tmp_path / "3") is None
+
+
+def test_a_folder_of_the_same_name_that_is_not_an_extraction_is_left_alone(
+    tmp_path: Path
+) -> None:
+    out = tmp_path / "extracted"
+    (out / "pics").mkdir(parents=True)
+    (out / "pics" / "mine.png").write_bytes(b"mine")
+    (out / ".pics-2.old.partial").write_bytes(b"stale")  # a file left by a killed run
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    target, _ = extract_archive(archive, out, ArchiveLimits(), set(), [])
+    assert target.name == "pics-2" and (out / "pics" / "mine.png").read_bytes() == b"mine"
+    assert not (out / ".pics-2.old.partial").exists()
+
+
+def test_one_scan_never_extracts_two_archives_into_one_folder(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "pics.zip", {"1.png": PNG})
+    taken: set[str] = set()
+    out = tmp_path / "new" / "nested"  # created with its parents
+    first, _ = extract_archive(archive, out, ArchiveLimits(), taken, [])
+    second, _ = extract_archive(archive, out, ArchiveLimits(), taken, [])
+    assert (first.name, second.name) == ("pics", "pics-2")
+
+
+def test_a_corrupt_zip_says_what_to_do(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip at all")
+    assert refusal(bad, ArchiveLimits(), tmp_path / "out") == (
+        "cannot read bad.zip: not a valid zip file (File is not a zip file); re-download it or "
+        "create it again")
