@@ -98,6 +98,10 @@ if (!window._cdirBrowse) {
 """
 
 
+# The panel's events are page wiring, kept off the API page (cdir.app.endpoints is the API).
+PRIVATE = {"api_name": False, "api_visibility": "private"}
+
+
 def build_browse_tab(actions: AppActions, store: Any) -> Any:
     """Lay out the Browse panel (an accordion, opened on demand, placed in the Collection tab so
     the tab bar keeps its width) and wire it; ``store`` is the app's ``gr.State`` holding the
@@ -223,24 +227,25 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
     inputs = [store, *filters, ui["selection"]]
     for widget in filters:
         if widget in (ui["text"], ui["similar"]):
-            widget.submit(refresh, inputs, shown)
+            widget.submit(refresh, inputs, shown, **PRIVATE)
         else:
-            widget.change(refresh, inputs, shown)
+            widget.change(refresh, inputs, shown, **PRIVATE)
     paged = [store, *filters, ui["page"], ui["selection"]]
-    ui["page"].submit(as_gr_error(browse.grid), paged, shown)
-    ui["prev"].click(as_gr_error(functools.partial(step, -1)), paged, shown)
-    ui["next"].click(as_gr_error(functools.partial(step, 1)), paged, shown)
+    ui["page"].submit(as_gr_error(browse.grid), paged, shown, **PRIVATE)
+    ui["prev"].click(as_gr_error(functools.partial(step, -1)), paged, shown, **PRIVATE)
+    ui["next"].click(as_gr_error(functools.partial(step, 1)), paged, shown, **PRIVATE)
     facet_widgets = [ui[k] for k in ("domains", "classes", "sources", "tags")]
     for event in (tab.expand, store.change):  # opened, or another collection opened
-        event(as_gr_error(browse.facets), [store], facet_widgets).then(refresh, inputs, shown)
+        event(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
+            refresh, inputs, shown, **PRIVATE)
     ui["click"].change(as_gr_error(browse.open_item), [store, ui["click"]],
-                       [ui["item_image"], ui["item_md"], ui["item_html"]])
+                       [ui["item_image"], ui["item_md"], ui["item_html"]], **PRIVATE)
     for action in ("add", "remove"):
         ui[f"tag_{action}"].click(
             as_gr_error(functools.partial(_tag, browse, action)),
-            [store, ui["tag"], ui["scope"], ui["click"], *paged[1:]], [ui["tag_md"]]
-        ).then(as_gr_error(browse.facets), [store], facet_widgets).then(
-            as_gr_error(browse.grid), paged, shown)
+            [store, ui["tag"], ui["scope"], ui["click"], *paged[1:]], [ui["tag_md"]], **PRIVATE
+        ).then(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
+            as_gr_error(browse.grid), paged, shown, **PRIVATE)
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"], ui["named"]]
     def draw(store_path: str | None, method: str, vectors: str, *rest: Any) -> tuple[Any, list]:
         return browse.draw_map(store_path, method, vectors, *rest), [method, vectors]
@@ -249,11 +254,13 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
         method, vectors = drawn or ("umap", "image")  # the projection on screen
         return browse.select_region(store_path, method, vectors, region)
 
-    ui["draw"].click(as_gr_error(draw), map_inputs, [ui["plot"], ui["drawn"]])
+    ui["draw"].click(as_gr_error(draw), map_inputs, [ui["plot"], ui["drawn"]], **PRIVATE)
     ui["region"].change(as_gr_error(select), [store, ui["drawn"], ui["region"]],
-                        [ui["selection"], ui["sel_md"]]).then(refresh, inputs, shown)
+                        [ui["selection"], ui["sel_md"]], **PRIVATE).then(
+        refresh, inputs, shown, **PRIVATE)
     ui["clear"].click(lambda: (None, "Selection cleared: the grid shows every item."), None,
-                      [ui["selection"], ui["sel_md"]]).then(refresh, inputs, shown)
+                      [ui["selection"], ui["sel_md"]], **PRIVATE).then(
+        refresh, inputs, shown, **PRIVATE)
 
 
 def _tag(browse: BrowseActions, action: str, store: str | None, tag: str, scope: str,
@@ -268,14 +275,14 @@ def _wire_dupes(dupes: DupeActions, ui: dict[str, Any], store: Any) -> None:
 
     settings = [ui["tiers"], ui["perceptual"], ui["semantic"]]
     shown = [ui["dupes_md"], ui["groups_html"], ui["groups"]]
-    ui["find"].click(as_gr_error(dupes.find), [store, *settings], shown)
+    ui["find"].click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
     ui["decide"].change(as_gr_error(dupes.decide), [store, ui["decide"], ui["groups"], *settings],
-                        shown)
+                        shown, **PRIVATE)
     ui["accept"].click(as_gr_error(dupes.accept),
-                       [store, ui["accept_tier"], ui["groups"], *settings], shown)
+                       [store, ui["accept_tier"], ui["groups"], *settings], shown, **PRIVATE)
     for fmt in ("csv", "json", "sh"):
         ui[f"export_{fmt}"].click(as_gr_error(functools.partial(_export, dupes, fmt)),
-                                  [store, ui["groups"]], [ui["export_file"]])
+                                  [store, ui["groups"]], [ui["export_file"]], **PRIVATE)
 
 
 def _export(dupes: DupeActions, fmt: str, store: str | None, state: list[dict[str, Any]]) -> str:
