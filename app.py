@@ -177,8 +177,8 @@ def _downloads(ui: dict, name: str, buttons: list[tuple[str, str]], label: str,
     with gr.Row(elem_classes="cdir-downloads"):
         for key, text in buttons:
             ui[f"{name}_{key}"] = gr.Button(text, size="sm", elem_id=f"download-{name}-{key}")
-        ui[f"{name}_file"] = gr.File(label=label, interactive=False, elem_id=f"{name}-file",
-                                     file_count="multiple" if multiple else "single")
+    ui[f"{name}_file"] = gr.File(label=label, interactive=False, elem_id=f"{name}-file",
+                                 file_count="multiple" if multiple else "single", height=90)
 
 
 def _dupes_tab(ui: dict, trained: bool) -> None:
