@@ -64,3 +64,31 @@ def test_search_results_download_as_json(page, tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     page.locator("#download-search-json").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "download_search.png"))
+
+
+def _downloaded(page, links: str, tmp_path: Path) -> list[str]:
+    """Download every link of the file box ``links``; returns the downloaded files' names."""
+    page.locator(links).first.wait_for(state="visible")
+    names = []
+    for n in range(page.locator(links).count()):
+        with page.expect_download() as info:
+            page.locator(links).nth(n).click()
+        info.value.save_as(tmp_path / info.value.suggested_filename)
+        names.append(info.value.suggested_filename)
+    return names
+
+
+def test_map_and_evaluation_report_download(page, tmp_path: Path) -> None:
+    page.get_by_role("tab", name="Map").click()
+    page.wait_for_selector("#cdir-map .scatterlayer .point")
+    page.click("#download-map-html")
+    [name] = _downloaded(page, "#map-file a[download]", tmp_path)
+    assert name.startswith("map-") and name.endswith(".html")
+    assert "Plotly.newPlot" in (tmp_path / name).read_text(encoding="utf-8")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.click("#run-eval")
+    page.wait_for_function("document.querySelector('#eval-report').innerText.includes('mAP')")
+    page.click("#download-eval-report")
+    names = _downloaded(page, "#eval-file a[download]", tmp_path)
+    assert sorted(names) == ["report.csv", "report.md"]
+    assert "mAP" in (tmp_path / "report.md").read_text(encoding="utf-8")
