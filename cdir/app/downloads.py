@@ -125,7 +125,8 @@ def zip_folder(folder: Path) -> Path:
     out = folder.with_name(folder.name + ".zip")
     part = folder.with_name(folder.name + ".zip.part")
     try:
-        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as archive:
+        # level 1: the images inside are compressed already; a higher level costs CPU for little
+        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             for path in sorted(folder.rglob("*")):
                 if path.is_file():
                     archive.write(path, Path(folder.name) / path.relative_to(folder))
