@@ -93,6 +93,9 @@ def _collection_tab(actions: AppActions, ui: dict) -> None:
         with gr.Column(scale=2):
             ui["summary"] = gr.Markdown("Nothing loaded yet.", elem_id="collection-summary")
             ui["preview"] = gr.HTML("", elem_id="collection-preview")
+            _downloads(ui, "collection", [("datasets", "Download as a 🤗 dataset (zip)"),
+                                          ("parquet", "Download as Parquet")],
+                       "The collection: images, labels, captions, prompts, embeddings")
 
 
 def _search_tab(ui: dict) -> None:
@@ -140,6 +143,9 @@ def _search_tab(ui: dict) -> None:
             with gr.Accordion("Scores as a table", open=False):
                 ui["table"] = gr.Dataframe(headers=webui.views.HITS_HEADERS, wrap=True,
                                            interactive=False)
+            _downloads(ui, "search", [("json", "Download results (JSON)"),
+                                      ("csv", "Download results (CSV)")],
+                       "Results with their scores")
 
 
 def _map_tab(ui: dict) -> None:
@@ -159,7 +165,20 @@ def _map_tab(ui: dict) -> None:
                                        elem_id="map-selected-image")
             ui["sel_md"] = gr.Markdown("Click a point on the map.", elem_id="map-selected")
             ui["sel_cards"] = gr.HTML("", elem_id="map-neighbours")
+            _downloads(ui, "map", [("html", "Download the map (interactive HTML)")],
+                       "The map: open it in a browser; its camera button saves a PNG")
     ui["map_click"] = gr.Textbox(visible="hidden", elem_id="map-click")
+
+
+def _downloads(ui: dict, name: str, buttons: list[tuple[str, str]], label: str,
+               multiple: bool = False) -> None:
+    """A row of download buttons (``ui["<name>_<key>"]``, ``#download-<name>-<key>``) and the
+    file they give (``ui["<name>_file"]``, ``#<name>-file``)."""
+    with gr.Row(elem_classes="cdir-downloads"):
+        for key, text in buttons:
+            ui[f"{name}_{key}"] = gr.Button(text, size="sm", elem_id=f"download-{name}-{key}")
+    ui[f"{name}_file"] = gr.File(label=label, interactive=False, elem_id=f"{name}-file",
+                                 file_count="multiple" if multiple else "single", height=90)
 
 
 def _dupes_tab(ui: dict, trained: bool) -> None:
@@ -231,6 +250,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 ui["eval_btn"] = gr.Button("Evaluate this collection", variant="primary",
                                            elem_id="run-eval")
                 ui["eval_md"] = gr.Markdown("", elem_id="eval-report")
+                ui["eval_state"] = gr.State(None)
+                _downloads(ui, "eval", [("report", "Download the report (Markdown and CSV)")],
+                           "The evaluation report", multiple=True)
             with gr.Tab("How it works", id="method"):
                 gr.HTML(METHOD_HTML)
                 ui["worked_btn"] = gr.Button("Run the worked example on the example collection",
@@ -355,16 +377,36 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
 
     on(ui["worked_btn"].click, worked, None, [ui["worked_html"], ui["worked_md"]])
 
-    def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> str:
-        return actions.evaluate(store_path, progress)
+    def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> tuple:
+        return actions.evaluate_and_keep(store_path, progress)
 
-    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"]])
+    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"], ui["eval_state"]])
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
     on(ui["draw"].click, draw, map_inputs, [ui["plot"]])
     on(map_tab.select, draw, map_inputs, [ui["plot"]])
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
     on(ui["map_click"].change, actions.map_point, [store, ui["map_click"], *map_inputs[1:]],
        [*point, ui["plot"]])
+    _wire_downloads(actions, ui, store, [ui["query"], *settings], map_inputs)
+
+
+def _wire_downloads(actions: AppActions, ui: dict, store: gr.State, searched: list,
+                    map_inputs: list) -> None:
+    """The download buttons: each writes into the open collection's exports/ folder."""
+    for fmt in ("json", "csv"):
+        on(ui[f"search_{fmt}"].click, functools.partial(actions.download_search, fmt),
+           [store, *searched], [ui["search_file"]])
+
+    def map_file(store_path: str, method: str, vectors: str, color: str,
+                 progress: gr.Progress = gr.Progress()) -> str:
+        return actions.download_map(store_path, method, vectors, color, progress)
+
+    on(ui["map_html"].click, map_file, map_inputs, [ui["map_file"]])
+    on(ui["eval_report"].click, actions.download_eval, [store, ui["eval_state"]],
+       [ui["eval_file"]])
+    for fmt in ("datasets", "parquet"):
+        on(ui[f"collection_{fmt}"].click, functools.partial(actions.download_collection, fmt),
+           [store], [ui["collection_file"]])
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:

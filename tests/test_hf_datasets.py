@@ -252,3 +252,27 @@ def test_a_users_own_metadata_csv_leaves_a_folder_ordinary(tmp_path: Path) -> No
     scan = scan_sources([tmp_path / "src"], tmp_path / "files")
     assert [(f.domain, f.label) for f in scan.files] == [("photo", "cat")]
     assert [name for name, _ in scan.rejected] == ["metadata.csv"]
+
+
+def test_tags_travel_as_a_list_column(tmp_path: Path, saved: Path, tiny: Models) -> None:
+    from cdir.store.tags import add_tags
+
+    store_dir = tmp_path / "store"
+    ingest([saved], store_dir, tiny, IngestConfig(captions="none"))
+    untagged = tmp_path / "untagged"
+    assert "tags" not in export_store(store_dir, untagged).columns  # no tags: no column
+    store = Store.load(store_dir)
+    ids = [int(i) for i in store.items["id"]]
+    names = {int(i): str(n) for i, n in zip(store.items["id"], store.items["rel_path"],
+                                             strict=True)}
+    add_tags(store_dir, ids[:2], ["keep", "reviewed"])
+    add_tags(store_dir, ids[1:2], ["odd one"])
+    want = {names[ids[0]]: ["keep", "reviewed"], names[ids[1]]: ["keep", "reviewed", "odd one"]}
+    report = export_store(store_dir, tmp_path / "tagged")
+    assert "tags" in report.columns
+    rows = {r["file_name"]: r["tags"] for r in datasets.load_from_disk(str(tmp_path / "tagged"))}
+    assert rows == {name: want.get(name, []) for name in names.values()}
+    export_store(store_dir, tmp_path / "t.parquet", "parquet")
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert dict(zip(table.column("file_name").to_pylist(), table.column("tags").to_pylist(),
+                    strict=True)) == rows

@@ -74,9 +74,17 @@ class AnalysisActions:
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:
         """The paper's protocol on the open collection (needs domain and class labels)."""
+        from cdir.evaluation.report import render_markdown
+
+        report, header = self.evaluate_report(store, progress)
+        return views.without_paths(render_markdown(report, header))
+
+    def evaluate_report(self, store: str | None, progress: Any = None
+                        ) -> tuple[Any, dict[str, str]]:
+        """(EvalReport, its header) of the paper's protocol on the open collection; the header
+        names the collection, never a server path."""
         from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
         from cdir.evaluation.protocol import EvalConfig
-        from cdir.evaluation.report import render_markdown
 
         session = self._session(store)
         # every variant but image → image reads the gallery's captions: make them first
@@ -87,8 +95,7 @@ class AnalysisActions:
         report = evaluate_collection(session.store, session.models, config,
                                      progress=report_progress)
         name = session.store.root.name  # the report names the collection, never a server path
-        header = eval_header(session.models, name, Path(name), Path(name), config)
-        return views.without_paths(render_markdown(report, header))
+        return report, eval_header(session.models, name, Path(name), Path(name), config)
 
     # --------------------------------------------------------------------------------- map
     def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,

@@ -18,6 +18,7 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 from cdir.app.analysis import AnalysisActions
+from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
 from cdir.app.widgets import UnreadableFile, _clicked_id, gradio_progress
 from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
@@ -37,7 +38,8 @@ CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
 STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
                "groups_state", "keeps",
                "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
-               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md")
+               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md", "search_file",
+               "map_file", "eval_file", "eval_state", "collection_file")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
                 ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
 
@@ -119,7 +121,7 @@ class SearchSettings:
 
 
 @dataclass
-class AppActions(DuplicateActions, AnalysisActions):
+class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
@@ -284,6 +286,18 @@ class AppActions(DuplicateActions, AnalysisActions):
                ) -> tuple[str, str, list[list[Any]]]:
         """(query markdown, results HTML, score table). A mode that reads the gallery's
         captions (caption → caption, fusion) starts making missing ones first."""
+        ranked = self.ranked(store, query, settings)
+        titled = [(f"{d}: top {len(r.hits)}" if d is not None else
+                   f"Top {len(r.hits)} results (click one for more like it)", r)
+                  for d, r in ranked]
+        results = [r for _, r in ranked]
+        return (views.query_markdown(results[0]), views.results_html(titled),
+                views.hits_table(results))
+
+    def ranked(self, store: str | None, query: dict[str, Any], settings: SearchSettings
+               ) -> list[tuple[str | None, Any]]:
+        """The search behind the page: [(None, SearchResult)], or with the cross-domain view
+        [(target domain, SearchResult)] per domain."""
         session = self._session(store)
         options = settings.options()
         if options.mode in ("caption-caption", "fusion") and not session.store.caption_mask().any():
@@ -292,38 +306,26 @@ class AppActions(DuplicateActions, AnalysisActions):
             rows = api.search_per_domain(session, options=options, **query)
             if not rows:
                 raise gr.Error("This collection has no domain labels to split the results by.")
-            titled = [(f"{d}: top {len(r.hits)}", r) for d, r in rows]
-        else:
-            result = api.search(session, options=options, **query)
-            titled = [(f"Top {len(result.hits)} results (click one for more like it)", result)]
-        results = [r for _, r in titled]
-        return (views.query_markdown(results[0]), views.results_html(titled),
-                views.hits_table(results))
+            return [(str(d), r) for d, r in rows]
+        return [(None, api.search(session, options=options, **query))]
 
     def search_image(self, store: str | None, image: str | None, *settings: Any
                      ) -> tuple[Any, ...]:
-        if isinstance(image, UnreadableFile):
-            raise ValueError(image.message)
-        if not image:
-            raise gr.Error("Drop or paste a query image first.")
-        return self.search(store, {"image": image}, SearchSettings.from_widgets(*settings))
+        return self.search(store, query_of("image", image), SearchSettings.from_widgets(*settings))
 
     def search_sketch(self, store: str | None, sketch: Any, *settings: Any) -> tuple[Any, ...]:
-        picture = _sketch_image(sketch)
-        if picture is None:
-            raise gr.Error("Draw something on the sketchpad first.")
-        return self.search(store, {"image": picture}, SearchSettings.from_widgets(*settings))
+        return self.search(store, query_of("sketch", sketch),
+                           SearchSettings.from_widgets(*settings))
 
     def search_text(self, store: str | None, text: str, *settings: Any) -> tuple[Any, ...]:
-        return self.search(store, {"text": text}, SearchSettings.from_widgets(*settings))
+        return self.search(store, query_of("text", text), SearchSettings.from_widgets(*settings))
 
     def on_result_click(self, store: str | None, clicked: str, *settings: Any
                         ) -> tuple[Any, ...]:
         """A click on a result card: search for more like it."""
-        item_id = _clicked_id(clicked)
-        if item_id is None:
+        if _clicked_id(clicked) is None:
             return gr.update(), gr.update(), gr.update()
-        return self.search(store, {"item_id": item_id}, SearchSettings.from_widgets(*settings))
+        return self.search(store, query_of("item", clicked), SearchSettings.from_widgets(*settings))
 
     def ui_search(self, kind: str, store: str | None, value: Any, *settings: Any
                   ) -> tuple[Any, ...]:
@@ -403,6 +405,29 @@ def warm_up() -> None:
         log.info("UMAP warmed up in %.1f s", seconds)
     except Exception:  # warm-up is an optimisation; a failure only means a slower first map
         log.warning("UMAP warm-up failed", exc_info=True)
+
+
+def query_of(kind: str, value: Any) -> dict[str, Any]:
+    """The ``api.search`` keywords of a page query: ``kind`` image (a file path), sketch (a
+    sketchpad value), text, or item (a click on a result, "<id>:<nonce>"). Raises gr.Error or
+    ValueError, saying what to do, for an empty or unreadable query."""
+    if kind == "image":
+        if isinstance(value, UnreadableFile):
+            raise ValueError(value.message)
+        if not value:
+            raise gr.Error("Drop or paste a query image first.")
+        return {"image": value}
+    if kind == "sketch":
+        picture = _sketch_image(value)
+        if picture is None:
+            raise gr.Error("Draw something on the sketchpad first.")
+        return {"image": picture}
+    if kind == "item":
+        item_id = _clicked_id(value)
+        if item_id is None:
+            raise gr.Error("Search for something first.")
+        return {"item_id": item_id}
+    return {"text": value}
 
 
 def _upload_path(upload: Any) -> str:

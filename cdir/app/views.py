@@ -174,6 +174,8 @@ EMPTY_VIEWS: dict[str, Any] = {
     "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
     "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
     "eval_md": "", "worked_html": "", "worked_md": "",
+    "search_file": None, "map_file": None, "eval_file": None, "eval_state": None,
+    "collection_file": None,
 }
 
 

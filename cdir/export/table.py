@@ -9,7 +9,9 @@ One row per readable item (failed items are left out), columns :data:`BASE_COLUM
   ``caption_embedding``: the same for the caption's CLIP text embedding, None without a caption;
 - when the store holds near-duplicate decisions (``<store>/dupes/decisions.csv|json``, written by
   a review): ``duplicate_group`` (int), ``duplicate_tier`` and ``duplicate_keep`` (bool), None
-  for items in no group.
+  for items in no group;
+- when the store holds tags (``<store>/tags.json``, :mod:`cdir.store.tags`): ``tags``, the
+  item's tags as a list of strings (``[]`` for an untagged item).
 
 The schema carries the 🤗 ``Features`` in its metadata, so Parquet written from it loads with
 ``datasets`` with the same types.
@@ -27,13 +29,15 @@ from typing import Any
 import numpy as np
 
 from cdir.duplicates.review import decisions_path, load_decisions
-from cdir.store.collection import Store
+from cdir.store.collection import Store, StoreError
+from cdir.store.tags import load_tags
 
 log = logging.getLogger(__name__)
 
 BASE_COLUMNS: tuple[str, ...] = ("image", "file_name", "domain", "class", "caption", "prompt",
                                  "negative_prompt", "image_embedding", "caption_embedding")
 DUPLICATE_COLUMNS: tuple[str, ...] = ("duplicate_group", "duplicate_tier", "duplicate_keep")
+TAGS_COLUMN = "tags"
 BATCH_ROWS = 256
 
 
@@ -44,10 +48,11 @@ class ExportTable:
     store: Store
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # item id -> decision
     skipped: list[dict[str, str]] = field(default_factory=list)  # items whose file is gone
+    tags: dict[int, list[str]] = field(default_factory=dict)  # item id -> its tags
 
     @classmethod
     def of(cls, store: Store) -> ExportTable:
-        return cls(store, _decisions(store))
+        return cls(store, _decisions(store), tags=_tags(store))
 
     def features(self) -> Any:
         """The 🤗 ``datasets.Features`` of the table (needs ``datasets``)."""
@@ -63,6 +68,8 @@ class ExportTable:
         if self.decisions:
             spec.update(duplicate_group=datasets.Value("int64"), duplicate_tier=text,
                         duplicate_keep=datasets.Value("bool"))
+        if self.tags:
+            spec[TAGS_COLUMN] = datasets.List(text)
         return datasets.Features(spec)
 
     def batches(self) -> Iterator[Any]:
@@ -101,6 +108,8 @@ class ExportTable:
                 record.update(duplicate_group=decision.get("group"),
                               duplicate_tier=decision.get("tier"),
                               duplicate_keep=decision.get("keep"))
+            if self.tags:
+                record[TAGS_COLUMN] = list(self.tags.get(int(items.at[row, "id"]), []))
             yield record
 
     def _image_bytes(self, row: int) -> bytes | None:
@@ -142,6 +151,16 @@ def _decisions(store: Store) -> dict[int, dict[str, Any]]:
         return {int(d["id"]): d for d in load_decisions(latest)}
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("decisions file %s unreadable, exported without it: %s", latest.name, exc)
+        return {}
+
+
+def _tags(store: Store) -> dict[int, list[str]]:
+    """The items' tags saved in the store, by item id ({} if none, or if the file is damaged:
+    the export then goes on without them, with a warning in the log)."""
+    try:
+        return {int(k): list(v) for k, v in load_tags(store.root).items() if v}
+    except StoreError as exc:
+        log.warning("tags file unreadable, exported without tags: %s", exc)
         return {}
 
 
