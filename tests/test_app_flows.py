@@ -103,7 +103,7 @@ def test_storage_follows_cdir_store_then_persistent_data(tmp_path: Path) -> None
 
 def test_lazy_captions_are_made_when_a_mode_needs_them(actions: AppActions,
                                                         drawn: list[Path]) -> None:
-    from cdir.app.handlers import SearchSettings
+    from cdir.app.queries import SearchSettings
 
     store = actions.build([str(p) for p in drawn], "lazy", "tiny", "lazy")[0]
     with pytest.raises(ValueError, match="Captions are being made now"):

@@ -16,7 +16,8 @@ import pytest
 from drawn import draw_collection
 
 from cdir import api
-from cdir.app.handlers import AppActions, SearchSettings
+from cdir.app.handlers import AppActions
+from cdir.app.queries import SearchSettings
 from cdir.app.workspace import Workspace
 from cdir.store.collection import Store
 from cdir.store.tags import add_tags

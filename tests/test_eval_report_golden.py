@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cdir.evaluation.protocol import EvalConfig, EvalData, evaluate
-from cdir.evaluation.report import write_report
+from cdir.evaluation.report import render_markdown, write_report
 from cdir.retrieval.scoring import FusionWeights
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -79,7 +79,7 @@ def test_the_report_files_are_the_reviewed_ones(tmp_path: Path, kind: str, scena
 
 def test_one_domain_says_there_is_no_pair() -> None:
     data = collection().subset(np.array([True, True, True, False, False]))
-    markdown = evaluate(data, CONFIG).to_markdown(HEADER)
+    markdown = render_markdown(evaluate(data, CONFIG), HEADER)
     assert markdown.startswith("# Cross-domain retrieval evaluation\n")
     assert "\nNo retrieval metrics: there is no domain pair to evaluate.\n" in markdown
 
@@ -96,7 +96,7 @@ def test_writing_twice_into_a_new_nested_folder_and_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = tmp_path / "new" / "nested"
-    with caplog.at_level(logging.INFO, logger="cdir.evaluation.protocol"):
+    with caplog.at_level(logging.INFO, logger="cdir.evaluation.report"):
         first = report_texts(out)
         assert report_texts(out) == first
     assert f"wrote evaluation report to {out}" in caplog.messages

@@ -13,7 +13,8 @@ from drawn import DOMAINS, draw_collection
 from PIL import Image, ImageDraw
 
 from cdir import api
-from cdir.app.handlers import AppActions, SearchSettings, _clicked_id, _sketch_image, worked_example
+from cdir.app.handlers import AppActions, _clicked_id, worked_example
+from cdir.app.queries import SearchSettings, sketch_image
 from cdir.app.workspace import Workspace
 from cdir.retrieval.search import SearchOptions
 from cdir.store.collection import Store
@@ -103,9 +104,9 @@ def test_result_click_searches_more_like_the_clicked_item(actions: AppActions,
 def test_sketch_queries_use_the_drawing_on_white(actions: AppActions, loaded: str) -> None:
     canvas = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     ImageDraw.Draw(canvas).ellipse((10, 10, 50, 50), outline=(0, 0, 0, 255), width=3)
-    picture = _sketch_image({"composite": canvas})
+    picture = sketch_image({"composite": canvas})
     assert picture.mode == "RGB" and picture.getpixel((0, 0)) == (255, 255, 255)
-    assert _sketch_image({"composite": Image.new("RGBA", (64, 64))}) is None
+    assert sketch_image({"composite": Image.new("RGBA", (64, 64))}) is None
     assert actions.search_sketch(loaded, {"composite": canvas}, *SETTINGS)[1].count(
         'class="cdir-card"') == 5
 

@@ -25,6 +25,7 @@ from typing import Any
 import gradio as gr
 
 from cdir import api
+from cdir.app.queries import SearchSettings, query_of
 from cdir.export.downloads import new_export_path
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,6 @@ class DownloadActions:
         """The current search's results (``query``: the page's query state, ``settings``: the
         search controls' values) as ``<store>/exports/search-<time>.json|csv``; returns its
         path. With the cross-domain view, one block (JSON) or rows (CSV) per target domain."""
-        from cdir.app.handlers import SearchSettings, query_of
-
         session = self._session(store)
         if not query:
             raise gr.Error("Search for something first: the download holds the results shown.")

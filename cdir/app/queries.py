@@ -1,0 +1,84 @@
+"""What the page's search controls and its query widgets mean to :func:`cdir.api.search`: the
+settings (mode, k, target domains, style words, fusion weights) as ``SearchOptions``, and a
+dropped image, a sketch, a text or a clicked result as the search's keywords."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from cdir.app.widgets import UnreadableFile, _clicked_id
+from cdir.retrieval.search import SearchOptions
+
+
+@dataclass
+class SearchSettings:
+    """The search controls' values."""
+
+    mode: str = "caption"
+    k: int = 12
+    cross_domain: bool = False
+    domains: Sequence[str] = ()
+    neutralise: bool = False
+    style_words: str = ""
+    weights: tuple[float, float, float] = (0.5, 1.0, 0.5)
+
+    @classmethod
+    def from_widgets(cls, mode: str, k: int, cross: bool, domains: Sequence[str],
+                     neutral: bool, words: str, w_image: float, w_caption: float,
+                     w_cc: float) -> SearchSettings:
+        return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
+
+    def options(self) -> SearchOptions:
+        from cdir.models.style_words import Neutraliser
+
+        words = Neutraliser.from_text(self.style_words).words if self.style_words.strip() else None
+        fusion = dict(zip(("image", "caption", "caption-caption"), self.weights, strict=True))
+        return SearchOptions(mode=self.mode, k=int(self.k), domains=tuple(self.domains or ()),
+                             neutralise=bool(self.neutralise), style_words=words,
+                             fusion=fusion if self.mode == "fusion" else None)
+
+
+def query_of(kind: str, value: Any) -> dict[str, Any]:
+    """The ``api.search`` keywords of a page query: ``kind`` image (a file path), sketch (a
+    sketchpad value), text, or item (a click on a result, "<id>:<nonce>"). Raises gr.Error or
+    ValueError, saying what to do, for an empty or unreadable query."""
+    if kind == "image":
+        if isinstance(value, UnreadableFile):
+            raise ValueError(value.message)
+        if not value:
+            raise gr.Error("Drop or paste a query image first.")
+        return {"image": value}
+    if kind == "sketch":
+        picture = sketch_image(value)
+        if picture is None:
+            raise gr.Error("Draw something on the sketchpad first.")
+        return {"image": picture}
+    if kind == "item":
+        item_id = _clicked_id(value)
+        if item_id is None:
+            raise gr.Error("Search for something first.")
+        return {"item_id": item_id}
+    return {"text": value}
+
+
+def sketch_image(sketch: Any) -> Any:
+    """The composite of a sketchpad value as an RGB image on white, or None if blank."""
+    from PIL import Image
+
+    if not sketch:
+        return None
+    composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if composite is None:
+        return None
+    image = composite if isinstance(composite, Image.Image) else Image.open(composite)
+    if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+        canvas = Image.new("RGB", image.size, "white")
+        canvas.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        image = canvas
+    image = image.convert("RGB")
+    extrema = image.convert("L").getextrema()
+    return None if extrema[0] == extrema[1] else image
