@@ -131,8 +131,12 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
 
 def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) -> None:
     _tab(page, "Duplicates")
-    # semantic is left unticked by default with random models (every pair looks close)
-    assert not page.get_by_label("semantic", exact=True).is_checked()
+    from cdir.models.presets import get_preset
+
+    # semantic is ticked by default only with trained models (with random ones every pair
+    # looks close)
+    semantic = page.get_by_label("semantic", exact=True).is_checked()
+    assert semantic == get_preset(PRESET).trained
     page.click("#find-dupes")
     page.wait_for_selector("#dupe-groups .cdir-row")
     groups = page.inner_text("#dupe-groups")
