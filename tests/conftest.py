@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,13 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own cross-collection cache so tests never share state."""
     monkeypatch.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cdir-cache")))
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests save screenshots: ``$CDIR_SCREENSHOT_DIR`` (the README's are taken
+    into ``assets/screenshots``), else a temporary folder."""
+    target = os.environ.get("CDIR_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -6,7 +6,6 @@ Screenshots go to ``$CDIR_SCREENSHOT_DIR`` when it is set (``assets/screenshots`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,14 +36,6 @@ def page(app_url: str) -> Iterator[object]:
         page.set_default_timeout(60_000)
         page.goto(app_url)
         yield page
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("CDIR_SCREENSHOT_DIR")
-    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
