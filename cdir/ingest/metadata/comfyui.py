@@ -12,7 +12,6 @@ from its ``links`` table, texts from ``widgets_values``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from typing import Any
@@ -43,16 +42,8 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
     EXIF tags of ComfyUI's WebP), else from a graph that a saver node put in a comment."""
     for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph),
                           ("exif:UserComment", _any_graph), ("jpeg:comment", _any_graph)):
-        text = raw.texts.get(key)
-        if not text or not text.lstrip().startswith("{"):
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            log.debug("ComfyUI %s chunk looks like JSON but does not parse", key)
-            raw.issues.append(f"ComfyUI {key}: damaged JSON (not read)")
-            continue
-        graph = to_graph(data) if isinstance(data, dict) else None
+        data = raw.json_object(key, "ComfyUI")
+        graph = to_graph(data) if data is not None else None
         if graph:
             result = graph_metadata(graph)
             if result is not None:

@@ -5,7 +5,6 @@ A1111-scheme infotext is read by the A1111 parser (generator from ``Version``)."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
@@ -18,14 +17,8 @@ _SETTING_KEYS = ("styles", "performance", "resolution", "sharpness", "guidance_s
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
     for key in _KEYS:
-        text = raw.texts.get(key)
-        if not text or not text.lstrip().startswith("{"):
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(data, dict):
+        data = raw.json_object(key)
+        if data is None:
             continue
         norm = {str(k).strip().lower().replace(" ", "_"): v for k, v in data.items()}
         if "fooocus" not in str(norm.get("version", "")).lower() and \

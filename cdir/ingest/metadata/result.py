@@ -36,6 +36,21 @@ class RawMetadata:
         """The first present text among ``keys``."""
         return next((self.texts[k] for k in keys if k in self.texts), None)
 
+    def json_object(self, key: str, tool: str | None = None) -> dict[str, Any] | None:
+        """The JSON object in the text of ``key``; None when the text is absent, does not start
+        with ``{``, is not an object, or does not parse. Damaged JSON is recorded in ``issues``
+        ("<tool> <key>: damaged JSON (not read)") when ``tool`` is given."""
+        text = self.texts.get(key)
+        if not text or not text.lstrip().startswith("{"):
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            if tool is not None:
+                self.issues.append(f"{tool} {key}: damaged JSON (not read)")
+            return None
+        return data if isinstance(data, dict) else None
+
 
 @dataclass
 class GenerationMetadata:
