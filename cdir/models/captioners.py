@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import tempfile
@@ -12,10 +13,15 @@ from typing import Any, Protocol
 
 from cdir.models.device import inference_context
 from cdir.models.presets import CaptionerSpec
+from cdir.models.torch_threads import after_module
 from cdir.models.weights import unavailable
 from cdir.models.zerogpu import run_on_gpu
 
 log = logging.getLogger(__name__)
+
+# Decoder steps (after the vision encoder) run on this many torch threads on the CPU; see
+# cdir.models.torch_threads and bench/bench_caption_speed.py.
+DECODER_THREADS = 1
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 
@@ -37,6 +43,12 @@ class HFCaptioner:
     spec: CaptionerSpec
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        if self.spec.kind == "blip":  # the same numbers, without materialised attention matrices
+            from cdir.models.blip_attention import use_fused_attention
+
+            use_fused_attention(self.model)
+
     @property
     def settings_key(self) -> str:
         return self.spec.settings_key()
@@ -51,7 +63,10 @@ class HFCaptioner:
 
     def _generate(self, inputs: Any) -> list[str]:
         inputs = inputs.to(self.device)
-        with inference_context(self.device):
+        decoder = (after_module(self.model.vision_model, DECODER_THREADS)
+                   if self.device == "cpu" and hasattr(self.model, "vision_model")
+                   else contextlib.nullcontext())
+        with inference_context(self.device), decoder:
             out = self.model.generate(
                 **inputs,
                 max_new_tokens=self.spec.max_new_tokens,
