@@ -170,3 +170,24 @@ def _limits():  # noqa: ANN202
 
 def _bits(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def test_look_alikes_need_the_same_size_another_file_and_a_near_phash() -> None:
+    import pandas as pd
+
+    from cdir.ingest.exact_keys import PHASH_SLACK, look_alikes
+
+    a, b = "0" * 16, f"{(1 << PHASH_SLACK) - 1:016x}"  # PHASH_SLACK bits apart
+    c = "ffffffff00000000"  # 32 bits from a, 44 from b
+    items = pd.DataFrame({
+        "width": [100, 100, 100, 100, 100, 50, 70, 70, 100],
+        "height": [80, 80, 80, 80, 80, 40, 70, 70, 80],
+        "sha256": ["a", "a", "b", "c", "c", "e", "f", "g", "h"],
+        "phash": [a, a, b, c, c, a, None, a, c],
+    })
+    ok = np.array([True] * 8 + [False])  # the last one failed: it is no one's peer
+    # 0, 1 and 2 are near (other files); 3 and 4 are one file, far from the rest; 5 is alone
+    # at its size; 6 has no pHash, so it and 7 (same size) cannot be told apart
+    assert look_alikes(range(8), items, ok) == [0, 1, 2, 6, 7]
+    items.loc[2, "width"] = 90
+    assert look_alikes(range(3), items, ok) == []  # 0 and 1 are copies of one file

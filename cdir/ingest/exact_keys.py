@@ -67,33 +67,36 @@ def resolve_pixel_hashes(store: Store, cache: Cache, limits: DecodeLimits,
 
 def look_alikes(rows: Iterable[int], items: pd.DataFrame, ok: np.ndarray) -> list[int]:
     """Those of ``rows`` for which another readable item of another file has the same width and
-    height and a pHash within :data:`PHASH_SLACK` bits."""
-    rows = [int(r) for r in rows]
-    if not rows:
+    height and a pHash within :data:`PHASH_SLACK` bits (an item without a pHash counts as near).
+    Vectorised per size: a few seconds for 100,000 items of one size."""
+    rows = np.asarray(sorted(int(r) for r in rows), dtype=np.int64)
+    if not len(rows):
         return []
-    others = np.flatnonzero(ok & items["phash"].notna().to_numpy())
-    sizes = list(zip(items["width"].to_numpy()[others], items["height"].to_numpy()[others],
-                     strict=True))
-    by_size: dict[tuple, list[int]] = {}
-    for row, size in zip(others, sizes, strict=True):
-        by_size.setdefault((int(size[0]), int(size[1])), []).append(int(row))
-    found = []
-    for row in rows:
-        peers = [p for p in by_size.get((int(items.at[row, "width"]), int(items.at[row, "height"])),
-                                        [])
-                 if p != row and items.at[p, "sha256"] != items.at[row, "sha256"]]
-        if peers and _near(items.at[row, "phash"], [items.at[p, "phash"] for p in peers]):
-            found.append(row)
-    return found
+    others = np.flatnonzero(ok)
+    table = pd.DataFrame({"row": others, "width": items["width"].to_numpy()[others],
+                          "height": items["height"].to_numpy()[others],
+                          "sha": items["sha256"].astype(str).to_numpy()[others],
+                          "phash": _as_uint64(items["phash"].to_numpy()[others]),
+                          "has": items["phash"].notna().to_numpy()[others]})
+    wanted = set(rows.tolist())
+    found: list[int] = []
+    for _, group in table.groupby(["width", "height"], sort=False):
+        mine = group[group["row"].isin(wanted)]
+        if len(group) < 2 or not len(mine):
+            continue
+        hashes, shas, has = (group[c].to_numpy() for c in ("phash", "sha", "has"))
+        for start in range(0, len(mine), 256):
+            part = mine.iloc[start : start + 256]
+            bits = np.bitwise_count(part["phash"].to_numpy()[:, None] ^ hashes[None, :])
+            near = ((bits <= PHASH_SLACK) | ~has[None, :] | ~part["has"].to_numpy()[:, None])
+            near &= part["sha"].to_numpy()[:, None] != shas[None, :]  # another file
+            found.extend(part["row"].to_numpy()[near.any(axis=1)].tolist())
+    return sorted(found)
 
 
-def _near(phash: object, others: list[object]) -> bool:
-    if pd.isna(phash):
-        return True  # nothing to tell them apart by: decode in full
-    mine = np.uint64(int(str(phash), 16))
-    theirs = np.array([int(str(h), 16) for h in others], dtype=np.uint64)
-    bits = np.unpackbits((theirs ^ mine).view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-    return bool((bits <= PHASH_SLACK).any())
+def _as_uint64(values: np.ndarray) -> np.ndarray:
+    return np.array([int(str(v), 16) if not pd.isna(v) else 0 for v in values],
+                    dtype=np.uint64)
 
 
 def _full_hashes(store: Store, rows: list[int], shas: dict[int, str], files: list[str],
