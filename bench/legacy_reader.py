@@ -63,7 +63,7 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     return reader.ReadResult(row, info, preprocess(image))
 
 
-def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
+def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> float:
     """``cdir.ingest.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
     from common import pipeline_run
 
@@ -72,6 +72,6 @@ def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> N
     embedder.preprocess = unreduced(embedder.preprocess)
     cdir.ingest.pipeline.read_one = legacy_read_one
     try:
-        pipeline_run(Models(models.preset, embedder), src, work, config)
+        return pipeline_run(Models(models.preset, embedder), src, work, config)
     finally:
         cdir.ingest.pipeline.read_one = read_one
