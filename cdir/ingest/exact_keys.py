@@ -33,7 +33,7 @@ from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
-PHASH_SLACK = 12  # bits: a reduced decode moved pHashes by <= 4 of 64 (bench/bench_ingest.py)
+PHASH_SLACK = 12  # bits; a reduced decode moved pHashes by at most 2 of 64 (bench/bench_ingest.py)
 FILE_KEY = "file:"
 CACHE_MODEL = "pixel-v1"  # cache ("image_info" table): file sha256 -> full-size pixel sha256
 
