@@ -155,8 +155,9 @@ def report(name: str, headers: list[str], rows: list[list[object]], results: dic
     print("BENCH " + json.dumps(payload, default=float))
 
 
-def pipeline_run(models, src: Path, work: Path, config) -> None:
-    """``cdir.ingest.pipeline.ingest`` of ``src`` into a fresh ``work/store`` (nothing cached).
+def pipeline_run(models, src: Path, work: Path, config) -> float:
+    """``cdir.ingest.pipeline.ingest`` of ``src`` into a fresh ``work/store`` (nothing cached);
+    returns the wall seconds of the ingest alone (removing the last run's store is left out).
     ``models``: a loaded :class:`cdir.models.loaded.Models`; ``config``: an ``IngestConfig``."""
     import shutil
 
@@ -164,4 +165,6 @@ def pipeline_run(models, src: Path, work: Path, config) -> None:
 
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
+    start = time.perf_counter()
     ingest([src], store, models, config)
+    return time.perf_counter() - start

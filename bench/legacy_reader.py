@@ -51,10 +51,11 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     except DecodeError as exc:
         return reader.ReadResult(row, error=exc.reason)
     grid = reader.detect_grid(image) if tile < 1 else None
+    meta = reader.extract_metadata(path).fields()
     info = reader.ImageInfo(reader.pixel_sha256(image), reader.perceptual_hash(image),
-                            image.width, image.height, reader.extract_prompt(path),
+                            image.width, image.height, meta.pop("prompt"),
                             reader.perceptual_hash(ImageOps.mirror(image)),
-                            [list(box) for box in grid] if grid else None)
+                            [list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         thumb = image.convert("RGB")
         thumb.thumbnail((reader.THUMB_SIDE, reader.THUMB_SIDE), Image.Resampling.LANCZOS)
@@ -62,7 +63,7 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     return reader.ReadResult(row, info, preprocess(image))
 
 
-def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> None:
+def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> float:
     """``cdir.ingest.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
     from common import pipeline_run
 
@@ -71,6 +72,6 @@ def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> N
     embedder.preprocess = unreduced(embedder.preprocess)
     cdir.ingest.pipeline.read_one = legacy_read_one
     try:
-        pipeline_run(Models(models.preset, embedder), src, work, config)
+        return pipeline_run(Models(models.preset, embedder), src, work, config)
     finally:
         cdir.ingest.pipeline.read_one = read_one

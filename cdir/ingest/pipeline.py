@@ -23,10 +23,11 @@ import pandas as pd
 
 from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.decode import DecodeLimits, file_sha256
+from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.metadata.extract import extract_metadata
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
-from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one
+from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.ingest.text_embeddings import embed_captions, embed_key, embed_texts
@@ -66,6 +67,7 @@ class IngestConfig:
     checkpoint_seconds: float = 30.0  # write the store at least this often while captioning
     only: frozenset[str] | None = None  # keep only the files with these rel_paths (None: all)
     columns: tuple[tuple[str, str], ...] = ()  # 🤗 dataset role=column overrides (--columns)
+    reduced_decode: bool = True  # large JPEGs decoded at 1/2-1/8 size (see reader.read_one)
 
 
 @dataclass
@@ -277,9 +279,11 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     vectors = _cached_image_work(store, cache, key, todo, config.workers)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
+    reduce_to = reduced_decode_side(models.embedder.preprocess) if config.reduced_decode else None
     jobs = [partial(read_one, r, store.item_path(r),
                     store.thumb_path(items.at[r, "sha256"]), models.embedder.prepare,
-                    config.decode_limits, tile=_tile(items, r)) for r in missing]
+                    config.decode_limits, tile=_tile(items, r), reduce_to=reduce_to)
+            for r in missing]
     done = len(todo) - len(missing)
     for batch in read_batches(jobs, config.batch_size, config.workers):
         _embed_batch(store, models, cache, key, batch, vectors)
@@ -405,6 +409,7 @@ def ingest(
         report.embedded = embed_images(store, models, cache, config, progress)
         if config.split_grids and add_tile_items(store, cache, config.decode_limits):
             report.embedded += embed_images(store, models, cache, config, progress)
+        resolve_pixel_hashes(store, cache, config.decode_limits, config.workers)
         if config.predict_domains:
             predict_domains(store, models, cache)
         report.seconds["embedding"] = round(time.monotonic() - clock, 2)

@@ -16,9 +16,11 @@ from typing import Any
 from PIL import ImageOps
 
 from cdir.ingest.decode import (
+    Decoded,
     DecodeError,
     DecodeLimits,
     load_rgb,
+    load_rgb_reduced,
     make_thumbnail,
     pixel_sha256,
     save_jpeg_atomic,
@@ -39,7 +41,7 @@ METADATA_VERSION = "meta-v2"
 class ImageInfo:
     """What is learnt from decoding a file; cached by file hash so it is never decoded twice."""
 
-    pixel_sha256: str
+    pixel_sha256: str | None  # None: not computed, the image was decoded reduced (see read_one)
     phash: str
     width: int
     height: int
@@ -83,27 +85,46 @@ def read_one(
     limits: DecodeLimits,
     keep_image: bool = False,
     tile: int = -1,
+    reduce_to: int | None = None,
 ) -> ReadResult:
     """Decode ``path`` (tile ``tile`` of it, for a tile of a grid image); write its thumbnail;
-    hash it; look for a 2x2 grid; preprocess it. Never raises for bad files."""
+    hash it; look for a 2x2 grid; preprocess it. Never raises for bad files.
+
+    With ``reduce_to`` (pixels), a large JPEG of a whole file is decoded reduced
+    (:func:`cdir.ingest.decode.load_rgb_reduced`, shorter side >= ``reduce_to``): thumbnail,
+    pHashes and ``preprocess`` see the reduced image, ``width``/``height`` stay the full size,
+    and ``pixel_sha256`` is left None, since it is defined on the full-size pixels
+    (:mod:`cdir.ingest.exact_keys` computes it where the exact tier needs it). An image that
+    looks like a 2x2 grid at reduced size is decoded again in full, so its tile boxes are exact.
+    """
     try:
-        image = load_item_image(path, limits, tile)
+        decoded = _decode_item(path, limits, tile, None if keep_image else reduce_to)
     except DecodeError as exc:
         return ReadResult(row, error=exc.reason)
     except OSError as exc:
         return ReadResult(row, error=f"cannot read the file: {exc.strerror or exc}")
+    image = decoded.image
     grid = detect_grid(image) if tile < 1 else None
+    if grid and decoded.reduced:
+        return read_one(row, path, thumb_path, preprocess, limits, keep_image, tile)
     # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64 differ
     # on JPEG photos) at a tenth of the cost of hashing the full image (bench/bench_ingest.py)
     thumb = make_thumbnail(image, THUMB_SIDE)
     meta = extract_metadata(path).fields()
-    info = ImageInfo(pixel_sha256(image), perceptual_hash(thumb), image.width, image.height,
-                     meta.pop("prompt"), perceptual_hash(ImageOps.mirror(thumb)),
+    info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(thumb),
+                     *decoded.size, meta.pop("prompt"), perceptual_hash(ImageOps.mirror(thumb)),
                      [list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         save_jpeg_atomic(thumb, thumb_path)
     tensor = preprocess(image) if preprocess is not None else None
     return ReadResult(row, info, tensor, image if keep_image else None)
+
+
+def _decode_item(path: Path, limits: DecodeLimits, tile: int, reduce_to: int | None) -> Decoded:
+    if tile >= 1 or reduce_to is None:
+        image = load_item_image(path, limits, tile)
+        return Decoded(image, image.size)
+    return load_rgb_reduced(path, limits, reduce_to)
 
 
 def load_item_image(path: Path, limits: DecodeLimits, tile: int = -1) -> Any:
@@ -116,6 +137,18 @@ def load_item_image(path: Path, limits: DecodeLimits, tile: int = -1) -> Any:
         return crop_tile(image, tile)
     except ValueError as exc:
         raise DecodeError(str(exc)) from None
+
+
+def reduced_decode_side(preprocess: Callable[[Any], Any] | None) -> int | None:
+    """The least shorter side (pixels) a reduced decode may give for ``preprocess`` and the
+    thumbnail: that of the preprocessing's box reduction
+    (:class:`cdir.models.encoders.BoxReduce`, twice the model's input), and at least
+    :data:`THUMB_SIDE`; None (decode in full) for a preprocessing without that step."""
+    from cdir.models.encoders import BoxReduce
+
+    steps = getattr(preprocess, "transforms", [])
+    sides = [step.min_side for step in steps if isinstance(step, BoxReduce)]
+    return max(sides[0], THUMB_SIDE) if sides else None
 
 
 def save_thumbnail(image: Any, path: Path) -> None:
