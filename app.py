@@ -308,8 +308,8 @@ def _api(calls: endpoints.Endpoints) -> None:
            (calls.delete_collection, ["name", "owner"])]
     for fn, params in api:
         wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
-        name = "search_image" if fn is calls.search_image_stages else fn.__name__
-        trigger.click(wrapped, [c[p] for p in params], out, api_name=name,
+        trigger.click(wrapped, [c[p] for p in params], out,
+                      api_name=fn.__name__.removesuffix("_stages"),  # answers in stages
                       api_description=(fn.__doc__ or "").split("\n\n")[0])
 
 
