@@ -202,7 +202,7 @@ def main() -> None:
     for key, value in split.items():
         if key.endswith("_s"):
             print(f"  {key[:-2]:<18} {value * 1000:8.0f} ms")
-    if "decoder_step_s" in split:
+    if split.get("new_tokens", 0) > REAL_TOKENS:
         tokens = split["new_tokens"]
         saved = (tokens - REAL_TOKENS) * split["decoder_step_s"]
         print(f"  the caption had {tokens} new tokens (random weights never stop early); at "
