@@ -314,11 +314,12 @@ def _api(calls: endpoints.Endpoints) -> None:
 
 
 
-def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list) -> Any:
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, **options: Any) -> Any:
     """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
-    shows its one-line message and leaves the outputs as they were."""
+    shows its one-line message and leaves the outputs as they were. ``options``: more of the
+    event listener's arguments (``trigger_mode``)."""
     return event(webui.as_message(fn, len(outputs)), inputs, outputs, api_name=False,
-                 api_visibility="private")
+                 api_visibility="private", **options)
 
 
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
@@ -361,8 +362,9 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
                                (ui["text_btn"].click, "text", "q_text"),
                                (ui["q_text"].submit, "text", "q_text"),
                                (ui["result_click"].change, "item", "result_click")):
+        # a query dropped while the previous one is still captioned runs after it, not never
         on(event, functools.partial(actions.ui_search_stages, kind),
-           [store, ui[value], *settings], searched)
+           [store, ui[value], *settings], searched, trigger_mode="always_last")
     # any option change re-runs the current query with the new options
     for name, trigger in (("mode", "change"), ("k", "release"), ("cross", "change"),
                           ("domains", "change"), ("neutral", "change"), ("words", "blur"),
