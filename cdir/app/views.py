@@ -128,14 +128,8 @@ def stage_markdown(stage: Stage) -> str:
                             f"**Mode:** {MODE_LABELS['image']}"])
     if stage.showing != "caption":
         return query_markdown(result)
-    q = result.query
-    lines = [f"**Showing: caption matching** on the query's caption “{q.caption}”",
-             f"**Mode:** {MODE_LABELS['caption']}"]
-    if q.caption_used and q.caption_used != q.caption:
-        lines.append(f"**After removing style words:** “{q.caption_used}”")
-    if not result.hits:
-        lines.append("No results: try another mode, more domains, or a larger k.")
-    return "  \n".join(lines)
+    return ("**Showing: caption matching** — the results match the query's caption  \n"
+            + query_markdown(result))
 
 
 def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:
