@@ -86,7 +86,8 @@ def breakdown(preset: str, model_dir: Path | None, image_path: Path, reps: int) 
     out["blip_generate_s"] = timed(generate, reps)
     tokens = int(generate().shape[1]) - 1  # the first token is the prompt's [BOS]
     out["new_tokens"] = tokens
-    out["blip_decoder_s"] = out["blip_generate_s"] - out["blip_vision_s"]
+    # generate - vision encoder; 0 where noise makes it negative (tiny models on a busy machine)
+    out["blip_decoder_s"] = max(0.0, out["blip_generate_s"] - out["blip_vision_s"])
     out["decoder_step_s"] = out["blip_decoder_s"] / max(tokens, 1)
     out["caption_s"] = timed(lambda: captioner.caption([image]), reps)
     caption = captioner.caption([image])[0]
