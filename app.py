@@ -301,23 +301,25 @@ def _api(calls: endpoints.Endpoints) -> None:
     build_collection.__doc__ = calls.build_collection.__doc__
     api = [(calls.list_collections, ["owner"]), (calls.open_collection, ["name", "owner"]),
            (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
-           (calls.search_image, ["collection", "image", "mode", "k", "domains", "owner"]),
+           (calls.search_image_stages, ["collection", "image", "mode", "k", "domains", "owner"]),
            (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
            (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
            (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
            (calls.delete_collection, ["name", "owner"])]
     for fn, params in api:
         wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
-        trigger.click(wrapped, [c[p] for p in params], out, api_name=fn.__name__,
+        trigger.click(wrapped, [c[p] for p in params], out,
+                      api_name=fn.__name__.removesuffix("_stages"),  # answers in stages
                       api_description=(fn.__doc__ or "").split("\n\n")[0])
 
 
 
-def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list) -> Any:
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, **options: Any) -> Any:
     """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
-    shows its one-line message and leaves the outputs as they were."""
+    shows its one-line message and leaves the outputs as they were. ``options``: more of the
+    event listener's arguments (``trigger_mode``)."""
     return event(webui.as_message(fn, len(outputs)), inputs, outputs, api_name=False,
-                 api_visibility="private")
+                 api_visibility="private", **options)
 
 
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
@@ -360,13 +362,15 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
                                (ui["text_btn"].click, "text", "q_text"),
                                (ui["q_text"].submit, "text", "q_text"),
                                (ui["result_click"].change, "item", "result_click")):
-        on(event, functools.partial(actions.ui_search, kind), [store, ui[value], *settings],
-           searched)
+        # a query dropped while the previous one is still captioned runs after it, not never
+        on(event, functools.partial(actions.ui_search_stages, kind),
+           [store, ui[value], *settings], searched, trigger_mode="always_last")
     # any option change re-runs the current query with the new options
     for name, trigger in (("mode", "change"), ("k", "release"), ("cross", "change"),
                           ("domains", "change"), ("neutral", "change"), ("words", "blur"),
                           ("w_img", "release"), ("w_cap", "release"), ("w_cc", "release")):
-        on(getattr(ui[name], trigger), actions.rerun, [store, ui["query"], *settings], results)
+        on(getattr(ui[name], trigger), actions.rerun_stages, [store, ui["query"], *settings],
+           results)
 
     def draw(store_path: str, method: str, vectors: str, color: str,
              progress: gr.Progress = gr.Progress()) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from cdir.ingest.sources import check_sources
 from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
 from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
+from cdir.retrieval.staged import Stage
 from cdir.store.collection import Store, disk_full_error
 from cdir.store.locking import collection_lock
 
@@ -142,6 +143,28 @@ def search_per_domain(
     domains = options.domains or tuple(domains_of(session.store))
     return [(d, search(session, options=replace(options, domains=(d,)), **query))
             for d in domains]
+
+
+def search_staged(
+    session: Session,
+    *,
+    image: str | Path | Any,
+    options: SearchOptions | None = None,
+    per_domain: bool = False,
+) -> Iterator[Stage]:
+    """An image query (a file path or an RGB PIL image) answered in stages
+    (:func:`cdir.retrieval.staged.staged_search`): in CM mode first image → image results, as
+    soon as the query's embedding is ready, then CM results once its caption is; in other modes
+    one stage. ``per_domain``: one row per target domain (``options.domains``, or every domain
+    of the collection), as ``search_per_domain``. Raises QueryError for an unreadable file."""
+    from cdir.retrieval.staged import staged_search
+
+    options = options or SearchOptions()
+    sha = None
+    if isinstance(image, str | Path):
+        image, sha = session.searcher.load_picture(image)
+    domains = list(options.domains or domains_of(session.store)) if per_domain else None
+    return staged_search(session.searcher, image, options, sha, domains)
 
 
 def preview(session: Session, per_domain: int = 6) -> list[tuple[str, list[Any]]]:

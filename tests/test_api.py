@@ -119,6 +119,28 @@ def test_search_text_image_and_item(server: dict[str, Any], client: Any,
     _no_server_path([text, image, item], server)
 
 
+def test_search_image_in_cm_mode_answers_in_two_stages(server: dict[str, Any], client: Any,
+                                                       built: dict[str, Any]) -> None:
+    """``predict`` gives the final (CM) answer; ``submit`` shows the image → image one first."""
+    from gradio_client import handle_file
+
+    owner = built["result"]["owner"]
+    query = handle_file(str(server["tree"] / "clipart" / "cross" / "cross_0.png"))
+    job = client.submit("shapes", query, "caption", 5, [], owner, api_name="/search_image")
+    final = job.result()
+    outputs = job.outputs()
+    assert [o["stage"] for o in outputs] == ["image", "final"]
+    assert [o["showing"] for o in outputs] == ["image", "caption"]
+    assert outputs[0]["query"]["caption"] is None and final["query"]["caption"]
+    assert final == outputs[-1]
+    _hits_ok(outputs[0]["hits"])
+    predicted = client.predict("shapes", query, "caption", 5, [], owner, api_name="/search_image")
+    assert predicted["stage"] == "final" and predicted["hits"] == final["hits"]
+    image = client.submit("shapes", query, "image", 5, [], owner, api_name="/search_image")
+    image.result()
+    assert [o["stage"] for o in image.outputs()] == ["final"]  # other modes answer once
+
+
 def test_find_duplicates_numbers_groups_from_one(client: Any, built: dict[str, Any]) -> None:
     owner = built["result"]["owner"]
     found = client.predict("shapes", ["exact"], 8, 0.95, owner, api_name="/find_duplicates")

@@ -208,6 +208,9 @@ def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
     page.get_by_role("button", name="Search with this sketch").click()
     page.wait_for_selector("#results .cdir-card")
     page.wait_for_function("document.querySelector('#current-query img') !== null")
+    # caption matching answers a sketch in two stages: the image match, then the caption's
+    page.wait_for_function("document.querySelector('#query-info').innerText"
+                           ".includes('Showing: caption matching')")
     page.screenshot(path=str(shots / "search_sketch.png"))
 
 

@@ -12,7 +12,7 @@ key: ``/build_collection`` returns one when none is given; pass it back to see t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,26 @@ class Endpoints:
             raise ValueError("give a query image file")
         return self._search(collection, {"image": image}, mode, k, domains, owner)
 
+    def search_image_stages(self, collection: str, image: str, mode: str = "caption",
+                            k: int = 12, domains: Sequence[str] = (), owner: str = ""
+                            ) -> Iterator[dict[str, Any]]:
+        """The ``k`` items closest to a query image (a file), in ``domains`` (empty: all). In
+        caption-matching mode two answers: image → image first (``"stage": "image"``, as soon
+        as the image's embedding is ready), then the CM one (``"stage": "final"``); other modes
+        answer once. gradio_client's ``predict`` returns the final answer, ``submit`` shows both.
+        A caption that fails ends with the image → image hits and a ``"message"``."""
+        if not image:
+            raise ValueError("give a query image file")
+        session = self._session(collection, owner)
+        options = self._options(mode, k, domains)
+        for stage in api.search_staged(session, image=image, options=options):
+            record = result_record(collection, stage.rows[0][1])
+            record["stage"] = "final" if stage.final else "image"
+            record["showing"] = stage.showing
+            if stage.caption_error:
+                record["message"] = stage.caption_error
+            yield record
+
     def search_text(self, collection: str, text: str, mode: str = "caption", k: int = 12,
                     domains: Sequence[str] = (), owner: str = "") -> dict[str, Any]:
         """The ``k`` items that best match a text query, in ``domains`` (empty: all)."""
@@ -144,6 +164,10 @@ class Endpoints:
     def _search(self, collection: str, query: dict[str, Any], mode: str, k: int,
                 domains: Sequence[str], owner: str) -> dict[str, Any]:
         session = self._session(collection, owner)
-        options = SearchOptions(mode=mode or "caption", k=int(k),
-                                domains=tuple(d for d in domains or () if d))
+        options = self._options(mode, k, domains)
         return result_record(collection, api.search(session, options=options, **query))
+
+    @staticmethod
+    def _options(mode: str, k: int, domains: Sequence[str]) -> SearchOptions:
+        return SearchOptions(mode=mode or "caption", k=int(k),
+                             domains=tuple(d for d in domains or () if d))

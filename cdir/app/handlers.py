@@ -8,7 +8,7 @@ Browser-session state holds only the path of the open collection, never models.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
 from cdir.retrieval.search import SearchOptions
+from cdir.retrieval.staged import is_staged
 from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
@@ -52,20 +53,40 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures into a readable message in the page instead of a stack trace."""
     import functools
+    import inspect
+
+    def readable(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, user_errors()):
+            return gr.Error(views.without_paths(str(exc)))
+        log.exception("handler %s failed", getattr(func, "__name__", func), exc_info=exc)
+        return gr.Error(f"Something went wrong ({type(exc).__name__}: "
+                        f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
+                        "check the server log.")
+
+    if inspect.isgeneratorfunction(func):  # an endpoint that answers in stages
+        @functools.wraps(func)
+        def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from func(*args, **kwargs)
+            except Exception as exc:
+                error = readable(exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+        return stages
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except gr.Error:
-            raise
-        except user_errors() as exc:
-            raise gr.Error(views.without_paths(str(exc))) from exc
         except Exception as exc:
-            log.exception("handler %s failed", getattr(func, "__name__", func))
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}: "
-                           f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
-                           "check the server log.") from exc
+            error = readable(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     return wrapper
 
@@ -75,20 +96,35 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
     leaves the ``outputs`` widgets as they were, instead of gradio's bare "Error" badges on
     them. Unexpected failures are logged with their stack trace and shown in one line too."""
     import functools
+    import inspect
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (gr.Error, *user_errors()) as exc:
+    def failed(exc: BaseException) -> Any:
+        if isinstance(exc, (gr.Error, *user_errors())):
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
-        except Exception as exc:
-            log.exception("handler %s failed", getattr(func, "__name__", func))
+        else:
+            log.exception("handler %s failed", getattr(func, "__name__", func), exc_info=exc)
             message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
                        "again, and if it happens again tell whoever runs this app.")
         gr.Warning(views.without_paths(message))
         unchanged = tuple(gr.update() for _ in range(outputs))
         return unchanged[0] if outputs == 1 else unchanged
+
+    if inspect.isgeneratorfunction(func):  # a handler that updates its outputs in stages
+        @functools.wraps(func)
+        def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from func(*args, **kwargs)
+            except Exception as exc:  # what was shown already stays
+                yield failed(exc)
+
+        return stages
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            return failed(exc)
 
     return wrapper
 
@@ -261,11 +297,8 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         """(query markdown, results HTML, score table). A mode that reads the gallery's
         captions (caption → caption, fusion) starts making missing ones first."""
         ranked = self.ranked(store, query, settings)
-        titled = [(f"{d}: top {len(r.hits)}" if d is not None else
-                   f"Top {len(r.hits)} results (click one for more like it)", r)
-                  for d, r in ranked]
         results = [r for _, r in ranked]
-        return (views.query_markdown(results[0]), views.results_html(titled),
+        return (views.query_markdown(results[0]), views.results_html(_titled(ranked)),
                 views.hits_table(results))
 
     def ranked(self, store: str | None, query: dict[str, Any], settings: SearchSettings
@@ -310,6 +343,47 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         if kind == "item" and _clicked_id(value) is None:
             return (*out, gr.update(), gr.update())
         return (*out, {"kind": kind, "value": value}, self._query_picture(store, kind, value))
+
+    def ui_search_stages(self, kind: str, store: str | None, value: Any, *settings: Any
+                         ) -> Iterator[tuple[Any, ...]]:
+        """``ui_search`` for the page, in stages: a dropped image or a drawn sketch in CM mode
+        first shows its image → image results (labelled "image match — caption matching in
+        progress…") as soon as its embedding is ready, then the CM results once its caption
+        is; a caption that fails keeps the image results with a one-line message. Any other
+        query or mode: one update, exactly ``ui_search``'s."""
+        chosen = SearchSettings.from_widgets(*settings)
+        if kind not in ("image", "sketch") or not is_staged(chosen.options()):
+            yield self.ui_search(kind, store, value, *settings)
+            return
+        picture = self._query_picture(store, kind, value)
+        for shown in self.search_stages(store, query_of(kind, value), chosen):
+            yield (*shown, {"kind": kind, "value": value}, picture)
+
+    def rerun_stages(self, store: str | None, query: dict[str, Any] | None, *settings: Any
+                     ) -> Iterator[tuple[Any, ...]]:
+        """``rerun`` in stages, as ``ui_search_stages``: switching an image or sketch query to
+        CM shows its image match first."""
+        chosen = SearchSettings.from_widgets(*settings)
+        if (not query or not store or query["kind"] not in ("image", "sketch")
+                or not is_staged(chosen.options())):
+            yield self.rerun(store, query, *settings)
+            return
+        yield from self.search_stages(store, query_of(query["kind"], query["value"]), chosen)
+
+    def search_stages(self, store: str | None, query: dict[str, Any],
+                      settings: SearchSettings) -> Iterator[tuple[str, str, list[list[Any]]]]:
+        """(query markdown, results HTML, score table) per stage of an image query
+        (``api.search_staged``); a failed caption also shows its message as a warning."""
+        session = self._session(store)
+        options = settings.options()
+        if settings.cross_domain and not (options.domains or api.domains_of(session.store)):
+            raise gr.Error("This collection has no domain labels to split the results by.")
+        for stage in api.search_staged(session, image=query["image"], options=options,
+                                       per_domain=settings.cross_domain):
+            if stage.caption_error:
+                gr.Warning(stage.caption_error)
+            yield (views.stage_markdown(stage), views.results_html(_titled(stage.rows)),
+                   views.hits_table([r for _, r in stage.rows]))
 
     def rerun(self, store: str | None, query: dict[str, Any] | None, *settings: Any
               ) -> tuple[Any, ...]:
@@ -380,6 +454,12 @@ def warm_up() -> None:
     except Exception:  # warm-up is an optimisation; a failure only means a slower first map
         log.warning("UMAP warm-up failed", exc_info=True)
 
+
+
+def _titled(rows: Sequence[tuple[str | None, Any]]) -> list[tuple[str, Any]]:
+    """Result rows with their titles: one per target domain, or the single row's."""
+    return [(f"{d}: top {len(r.hits)}" if d is not None else
+             f"Top {len(r.hits)} results (click one for more like it)", r) for d, r in rows]
 
 
 def _upload_path(upload: Any) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cdir.retrieval.search import Hit, SearchResult
+from cdir.retrieval.staged import Stage
 
 MODE_LABELS: dict[str, str] = {
     "caption": "Caption matching (CM): query caption → gallery images",
@@ -109,6 +110,26 @@ def generation_markdown(item: dict[str, Any]) -> str:
         if isinstance(value, str) and value:
             lines.append(f"**{label}:** {esc(shorten(value, 400))}")
     return "  \n".join(lines)
+
+
+IMAGE_FIRST = ("**Showing: image match** — caption matching in progress… (these image → image "
+               "results are replaced as soon as the query's caption is written)")
+
+
+def stage_markdown(stage: Stage) -> str:
+    """What a stage of a staged image query shows above its results, in plain words: the image
+    match while the caption is being written (no "Mode:" line yet: the search is not done),
+    then the caption that did the matching, or why the image match stays."""
+    if not stage.final:
+        return IMAGE_FIRST
+    result = stage.rows[0][1]
+    if stage.caption_error:
+        return "  \n".join([f"**Showing: image match only.** ⚠️ {esc(stage.caption_error)}",
+                            f"**Mode:** {MODE_LABELS['image']}"])
+    if stage.showing != "caption":
+        return query_markdown(result)
+    return ("**Showing: caption matching** — the results match the query's caption  \n"
+            + query_markdown(result))
 
 
 def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:

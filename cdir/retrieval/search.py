@@ -128,12 +128,18 @@ class Searcher:
         query = Query("id", id=item_id, pixel_sha256=_text(row["pixel_sha256"]),
                       domain=_text(row["domain"]), label=_text(row["class"]))
         query.vectors["image"] = self.store.image_emb[item_id]
-        if self._needs_caption(options):
+        if self.needs_caption(options):
             query.caption = self.item_caption(item_id)
         return self._run(query, options)
 
     def by_image(self, path: str | Path, options: SearchOptions = SearchOptions()) -> SearchResult:
         """Query by an image file from anywhere (its caption is computed and cached by hash)."""
+        image, sha = self.load_picture(path)
+        return self.by_picture(image, options, sha)
+
+    def load_picture(self, path: str | Path) -> tuple[Any, str]:
+        """(the RGB PIL image of a query file, the file's SHA-256: its cache key). Raises
+        QueryError, naming the file but not its folder, when it cannot be decoded."""
         from cdir.ingest.decode import DecodeError
 
         path = Path(path)
@@ -141,18 +147,24 @@ class Searcher:
             image = load_rgb(path, self.decode_limits)
         except DecodeError as exc:
             raise QueryError(f"cannot use {path.name} as a query: {exc.reason}") from exc
-        return self.by_picture(image, options, file_sha256(path))
+        return image, file_sha256(path)
 
     def by_picture(self, image: Any, options: SearchOptions = SearchOptions(),
                    sha: str | None = None) -> SearchResult:
         """Query by an RGB PIL image (a sketch drawn in the browser, a pasted picture)."""
+        query, sha = self.picture_query(image, sha)
+        if self.needs_caption(options):
+            query.caption = self.image_caption(image, sha)
+        return self.rank_query(query, options)
+
+    def picture_query(self, image: Any, sha: str | None = None) -> tuple[Query, str]:
+        """(a Query holding the image embedding of an RGB PIL image, no caption yet; the cache
+        key of the image: ``sha`` when given, else its pixel SHA-256)."""
         pixels = pixel_sha256(image)
         sha = sha or pixels
         query = Query("image", pixel_sha256=pixels)
         query.vectors["image"] = self.image_vector(image, sha)
-        if self._needs_caption(options):
-            query.caption = self.image_caption(image, sha)
-        return self._run(query, options)
+        return query, sha
 
     def by_text(self, text: str, options: SearchOptions = SearchOptions()) -> SearchResult:
         text = (text or "").strip()
@@ -193,11 +205,19 @@ class Searcher:
             items.at[item_id, "caption"], items.at[item_id, "caption_source"] = caption, "model"
         return caption
 
-    def _needs_caption(self, options: SearchOptions) -> bool:
+    def needs_caption(self, options: SearchOptions) -> bool:
+        """True when ``options``' mode scores the query's caption (CM, caption → caption, a
+        fusion that weighs either)."""
         fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
         return "caption" in required_query_kinds(options.mode, fusion)
 
     # ------------------------------------------------------------------------------ ranking
+    def rank_query(self, query: Query, options: SearchOptions) -> SearchResult:
+        """Rank the gallery for a query whose vectors (and caption, when the mode needs one)
+        are set. The query may be ranked again under other options (its caption's embedding
+        is recomputed, or read from the cache, each time)."""
+        return self._run(query, options)
+
     def _run(self, query: Query, options: SearchOptions) -> SearchResult:
         fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
         if query.caption is not None:
