@@ -11,11 +11,12 @@ Targets (issue #17): first cards < 1 s, CM cards < 2.5 s, p50 and p95 over 20 qu
 the ``default`` architectures (ViT-B-32, BLIP base: random weights saved in the real layouts
 and loaded through ``--model-dir``) on 2 cores.
 
-Random BLIP weights never stop early, so every query caption is ``max_new_tokens`` (30) tokens
-long where real captions stop after 10-15. Where the time of a CM query goes is measured in
-this process on the same models before the app starts: the CLIP image embedding, BLIP's image
-preprocessing, its vision encoder, its decoder (per step), and the CLIP text embedding of the
-caption; the CM time at 15 tokens is projected from the per-step time (a projection, said so).
+Random BLIP weights never stop early, so every query caption would be ``max_new_tokens`` (30)
+tokens long where real captions stop after 10-15: with ``default``, the app and this process run
+the preset with captions fixed at 15 new tokens (``bench/app_fixed_tokens.py``). Where the time
+of a CM query goes is measured in this process on the same models before the app starts: the
+CLIP image embedding, BLIP's image preprocessing, its vision encoder, its decoder (per step), and
+the CLIP text embedding of the caption.
 ``--quick``: tiny models, 3 queries per mode (a smoke run of about a minute).
 """
 
@@ -112,7 +113,9 @@ def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, 
         queries.append(work / f"q{i}.jpg")
         Image.fromarray(photo_like(rng, 640, 480)).save(queries[-1], quality=90)
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
-    app = subprocess.Popen([sys.executable, "app.py", "--store", str(work / "ws"), "--port",
+    launcher = (["bench/app_fixed_tokens.py", str(REAL_TOKENS)] if preset == "default"
+                else ["app.py"])
+    app = subprocess.Popen([sys.executable, *launcher, "--store", str(work / "ws"), "--port",
                             str(port), *models], cwd=REPO, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -171,8 +174,10 @@ def main() -> None:
     try:
         model_dir = None
         if args.preset == "default":
+            from app_fixed_tokens import fix_caption_tokens
             from bench_caption import save_random_default_models
 
+            fix_caption_tokens(REAL_TOKENS)  # as the app below: captions of a real length
             log("saving random default models ...")
             save_random_default_models(work / "models")
             model_dir = work / "models"
