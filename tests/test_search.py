@@ -267,3 +267,26 @@ def test_a_tag_filter_returns_only_tagged_items(known: Searcher) -> None:
     assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed", "other"))
                               )) == [4, 3, 6]
     assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("nobody",)))) == []
+
+
+def test_a_large_jpeg_keyed_by_its_bytes_is_excluded_when_it_is_the_query(
+        tmp_path: Path, tiny: Models) -> None:
+    """A large JPEG decoded reduced at ingest, with no look-alike, keeps ``file:<sha256>`` as
+    its exact key; the same file dropped as a query is still its own duplicate."""
+    from PIL import Image
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(src / "big.jpg")
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(src / "small.png")
+    store = tmp_path / "store"
+    ingest([src], store, tiny)
+    searcher = Searcher(Store.load(store), tiny)
+    big = item_id(searcher, "big.jpg")
+    assert str(searcher.store.items.at[big, "pixel_sha256"]).startswith("file:")
+    hits = searcher.by_image(src / "big.jpg", SearchOptions(mode="image", k=5)).hits
+    assert big not in [hit.id for hit in hits]
+    kept = searcher.by_image(src / "big.jpg", SearchOptions(mode="image", k=5,
+                                                            exclude_duplicates=False)).hits
+    assert big in [hit.id for hit in kept]

@@ -58,6 +58,7 @@ class Query:
     caption: str | None = None
     caption_used: str | None = None  # after style-word neutralisation
     pixel_sha256: str | None = None
+    file_sha256: str | None = None  # a query file's bytes (a large JPEG's exact key may be them)
     domain: str | None = None
     label: str | None = None
 
@@ -161,8 +162,8 @@ class Searcher:
         """(a Query holding the image embedding of an RGB PIL image, no caption yet; the cache
         key of the image: ``sha`` when given, else its pixel SHA-256)."""
         pixels = pixel_sha256(image)
+        query = Query("image", pixel_sha256=pixels, file_sha256=sha)
         sha = sha or pixels
-        query = Query("image", pixel_sha256=pixels)
         query.vectors["image"] = self.image_vector(image, sha)
         return query, sha
 
@@ -257,6 +258,8 @@ class Searcher:
             mask[query.id] = True
         if options.exclude_duplicates and query.pixel_sha256:
             mask |= (items["pixel_sha256"] == query.pixel_sha256).fillna(False).to_numpy(bool)
+            if query.file_sha256:  # the same file's bytes (stored with a reduced decode's key)
+                mask |= (items["sha256"] == query.file_sha256).fillna(False).to_numpy(bool)
         return mask
 
     def hit(self, rank_: int, row: int, score: float) -> Hit:
