@@ -1,4 +1,7 @@
-"""``cdir dupes`` and ``cdir tag``: near-duplicate groups and decisions, free tags."""
+"""``cdir dupes`` and ``cdir tag``: near-duplicate groups and decisions, free tags.
+
+``cdir dupes`` takes a collection (every tier, decisions kept in it) or a folder or zip of
+images (:mod:`cdir.duplicates.folder`: the exact and perceptual tiers, no model loaded)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,79 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cdir.cli.common import add_simple, emit
+from cdir.api import UsageError
+from cdir.cli.common import ProgressBars, add_simple, common_options, emit
+
+REPORT_FILE = "dupes.json"  # where `cdir dupes FOLDER --store DIR` keeps its result
 
 
 def cmd_dupes(args: argparse.Namespace) -> None:
-    from cdir.duplicates.decisions import decision_rows, find_decided_groups
-    from cdir.duplicates.finder import TIERS, config_with_threshold, groups_report
+    from cdir.ingest.archives import is_zip_name
     from cdir.store.collection import Store
 
-    store = Store.load(args.store)
+    source = Path(args.store).expanduser()
+    if Store.exists(source):
+        if args.out_store:
+            raise UsageError("--store is for a folder or a zip; this is already a collection: "
+                             "run `cdir dupes` on it without --store")
+        _store_dupes(args, Store.load(source))
+    elif source.is_dir() or (source.is_file() and is_zip_name(source.name)):
+        _folder_dupes(args, source)
+    elif source.exists():
+        raise UsageError(f"{source.name} is not a folder, a .zip or a collection: give a folder "
+                         "of images, a .zip, or a collection made by `cdir ingest`")
+    else:
+        raise UsageError(f"{source.name} not found: give a folder of images, a .zip, or a "
+                         "collection made by `cdir ingest`")
+
+
+def _folder_dupes(args: argparse.Namespace, source: Path) -> None:
+    """The duplicates-only path: hash the files, group them, keep the report in ``--store``."""
+    from cdir.duplicates.finder import config_with_threshold
+    from cdir.duplicates.folder import (
+        FOLDER_TIERS,
+        FolderConfig,
+        find_folder_groups,
+        folder_report,
+    )
+
+    if args.decide or args.accept or args.decisions or args.show:
+        raise UsageError("decisions are kept in a collection: run `cdir ingest FOLDER --store "
+                         "DIR`, then `cdir dupes DIR --decide ...`")
+    out = Path(args.out_store).expanduser() if args.out_store else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--store {out.name} is a file: give a directory for the result")
+    dedup = config_with_threshold(tuple(dict.fromkeys(args.tier or FOLDER_TIERS)),
+                                  args.threshold)
+    config = FolderConfig(dedup=dedup, workers=args.workers)
+    bars = ProgressBars(not args.quiet)
+    try:
+        result = find_folder_groups([source], config, out, bars)
+    finally:
+        bars.close()
+    report = folder_report(result, config, str(args.store), out)
+    if out is not None:
+        _write_report(report, out / REPORT_FILE)
+    emit(args, report, _dupes_text)
+
+
+def _write_report(report: dict[str, Any], path: Path) -> None:
+    import json
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fp:
+        json.dump(report, fp, indent=2, ensure_ascii=False)
+    os.replace(tmp, path)
+    print(f"result written to {path}", file=sys.stderr)
+
+
+def _store_dupes(args: argparse.Namespace, store: Any) -> None:
+    from cdir.duplicates.decisions import decision_rows, find_decided_groups
+    from cdir.duplicates.finder import TIERS, config_with_threshold, groups_report
+
     config = config_with_threshold(tuple(dict.fromkeys(args.tier or TIERS)), args.threshold)
     groups = find_decided_groups(store, config)  # "not a duplicate" decisions honoured
     if args.decide or args.accept:
@@ -56,6 +123,13 @@ def _decisions_text(rows: list[dict[str, Any]]) -> str:
 
 
 def _dupes_text(report: dict[str, Any]) -> str:
+    lines = _groups_text(report)
+    lines += [f"  failed: {f['file']}: {f['reason']}" for f in report.get("failed", [])]
+    lines += [f"  left out: {r['file']}: {r['reason']}" for r in report.get("rejected", [])]
+    return "\n".join(lines)
+
+
+def _groups_text(report: dict[str, Any]) -> list[str]:
     limits = ", ".join(f"{t} {v:g}" for t, v in report["thresholds"].items())
     lines = [f"{report['n_groups']} near-duplicate groups ({', '.join(report['tiers'])}"
              f"{'; ' + limits if limits else ''})"]
@@ -63,7 +137,7 @@ def _dupes_text(report: dict[str, Any]) -> str:
         lines.append(f"group {n} [{g['tier']}], {g['size']} images:")
         lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
                   f"{m['score']:>7.4g}  {m['file']}" for m in g["members"]]
-    return "\n".join(lines)
+    return lines
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
@@ -105,9 +179,21 @@ def _tag_text(result: dict[str, Any]) -> str:
 
 
 def add_dupes(sub: Any) -> None:
-    p = add_simple(sub, "dupes", cmd_dupes, "near-duplicate groups (exact, perceptual, semantic)")
+    p = sub.add_parser("dupes", help="near-duplicate groups (exact, perceptual, semantic) of a "
+                                     "collection, or of a folder or zip of images")
+    p.add_argument("store", metavar="STORE_OR_FOLDER",
+                   help="a collection (all tiers, decisions), or a folder or .zip of images "
+                        "(exact and perceptual tiers, no model loaded, nothing written)")
+    common_options(p)
+    p.set_defaults(func=cmd_dupes)
+    p.add_argument("--store", dest="out_store", metavar="DIR",
+                   help="folder or zip only: keep the result in DIR (dupes.json; a zip's "
+                        "images under DIR/files)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="folder or zip only: hashing processes (default: one per CPU)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--tier", nargs="+", choices=("exact", "perceptual", "semantic"),
-                   help="tiers to run (default: all three)")
+                   help="tiers to run (default: all three; exact and perceptual for a folder)")
     p.add_argument("--threshold", type=float, help="threshold of the one perceptual or semantic "
                    "tier given: max differing pHash bits, or min cosine similarity")
     p.add_argument("--decide", nargs="+", metavar="ID=DECISION",
