@@ -9,13 +9,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, ImageOps
 from shared_cases import case_input
 
 from cdir.cli import main
-from cdir.duplicates.file_hashes import hash_file
+from cdir.duplicates.file_hashes import hash_file, thumbnail_hashes
 from cdir.duplicates.finder import DedupConfig
 from cdir.duplicates.folder import (
     FOLDER_TIERS,
@@ -23,6 +24,7 @@ from cdir.duplicates.folder import (
     FolderResult,
     find_folder_groups,
 )
+from cdir.duplicates.low_information import signature
 from cdir.ingest.decode import load_rgb, make_thumbnail
 from cdir.ingest.reader import perceptual_hash
 
@@ -85,6 +87,18 @@ def test_draft_decoding_keeps_the_phash_of_a_full_decode(tmp_path: Path) -> None
     assert (drafted.width, drafted.height) == (plain.width, plain.height) == (2048, 1536)
     assert plain.phash == perceptual_hash(make_thumbnail(load_rgb(path), 256))
     assert bin(int(drafted.phash, 16) ^ int(plain.phash, 16)).count("1") <= 4
+
+
+@pytest.mark.parametrize("size", [(256, 192), (255, 97), (31, 200), (8, 8)])
+def test_one_resize_gives_imagehash_bits_and_the_signature(size: tuple[int, int]) -> None:
+    for seed in range(3):
+        thumb = picture(seed, size) if seed else Image.new("RGB", size, (30, 200, 90))
+        phash, mirror, sig = thumbnail_hashes(thumb)
+        assert phash == str(imagehash.phash(thumb))
+        assert mirror == str(imagehash.phash(ImageOps.mirror(thumb)))
+        ref = signature(thumb)
+        assert sig.detail == pytest.approx(ref.detail, abs=1e-9)
+        assert np.array_equal(sig.thumb, ref.thumb) and np.array_equal(sig.mirror, ref.mirror)
 
 
 def test_threads_and_processes_give_the_same_groups(folder: Path) -> None:

@@ -26,9 +26,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
-from cdir.duplicates.low_information import Signature, signature
+from cdir.duplicates.low_information import LowInfoConfig, Signature
 from cdir.ingest.decode import (  # the checks ingest applies, reused as they are
     DecodeError,
     DecodeLimits,
@@ -42,7 +43,7 @@ from cdir.ingest.decode import (  # the checks ingest applies, reused as they ar
     pixel_sha256,
     to_rgb,
 )
-from cdir.ingest.reader import THUMB_SIDE, perceptual_hash
+from cdir.ingest.reader import THUMB_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,31 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
         thumb, size, drafted = _thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
-    return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1],
-                      perceptual_hash(thumb), perceptual_hash(ImageOps.mirror(thumb)),
-                      signature(thumb), drafted)
+    phash, mirror, sig = thumbnail_hashes(thumb)
+    return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
+                      mirror, sig, drafted)
+
+
+def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
+    """(pHash, pHash of the mirror image, low-information signature) of an RGB thumbnail, from
+    one 32x32 greyscale LANCZOS resize: the same bits as ``imagehash.phash(thumb)`` and
+    ``imagehash.phash(ImageOps.mirror(thumb))`` (the resize of a mirror image is the mirror of
+    the resize: Pillow's filter weights are symmetric) and the same signature as
+    :func:`cdir.duplicates.low_information.signature`, at a third of the resizing."""
+    import imagehash
+    from scipy.fft import dctn
+    from scipy.fftpack import dct
+
+    grey = np.asarray(thumb.convert("L").resize((32, 32), Image.Resampling.LANCZOS))
+    hashes = []
+    for pixels in (grey, grey[:, ::-1]):
+        low = dct(dct(pixels, axis=0), axis=1)[:8, :8]  # imagehash.phash, step by step
+        hashes.append(str(imagehash.ImageHash(low > np.median(low))))
+    low = dctn(grey.astype(np.float64), norm="ortho")[:8, :8]
+    small = thumb.resize((LowInfoConfig.side, LowInfoConfig.side), Image.Resampling.BOX)
+    sig = Signature(float(np.median(np.abs(low - np.median(low)))), np.asarray(small, np.float32),
+                    np.asarray(ImageOps.mirror(small), np.float32))
+    return hashes[0], hashes[1], sig
 
 
 def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
