@@ -71,7 +71,7 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
     words of :class:`~cdir.ingest.decode.DecodeError`). Never raises for a bad file."""
     try:
         data = _read(Path(path), limits)
-        thumb, size, drafted = _thumbnail(data, limits, draft)
+        thumb, size, drafted = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
     phash, mirror, sig = thumbnail_hashes(thumb)
@@ -122,7 +122,7 @@ def _read(path: Path, limits: DecodeLimits) -> bytes:
         raise DecodeError(f"cannot read the file: {exc.strerror or exc}") from None
 
 
-def _thumbnail(data: bytes, limits: DecodeLimits, draft: bool
+def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
                ) -> tuple[Image.Image, tuple[int, int], bool]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
     whether draft mode decoded it at reduced size); the checks and conversions of
