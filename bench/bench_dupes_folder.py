@@ -107,6 +107,23 @@ def full_decode_check(folder: Path, fast_pairs: set[tuple[str, str]], truth: Tru
             "pairs_only_full": len(pairs - fast_pairs), "pairs_only_fast": len(fast_pairs - pairs)}
 
 
+def executors(folder: Path, reps: int) -> None:
+    """Hashing alone, in this process: a process pool against a thread pool (PIL releases the
+    GIL while decoding, numpy and Python do not), two workers each, and one worker."""
+    from cdir.duplicates.folder import FolderConfig, hash_files
+
+    paths = sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png"))
+    variants = {name: (lambda c=config: hash_files(paths, c) and None)
+                for name, config in (("2 processes", FolderConfig(workers=2)),
+                                     ("2 threads", FolderConfig(workers=2, executor="thread")),
+                                     ("1 process", FolderConfig(workers=1)))}
+    wall, _ = interleaved(variants, reps)
+    base = median(wall["2 processes"])
+    rows = [[name, median(w), median(w) / base, len(paths) / median(w)] for name, w in wall.items()]
+    report(f"hashing {len(paths)} files: processes or threads", ["variant", "wall s (median)",
+           "vs 2 processes", "files/s"], rows, {"wall_s": wall})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="~360 files, one rep")
@@ -114,6 +131,8 @@ def main() -> None:
     parser.add_argument("--set", type=Path, help="where the set is (made there if absent; "
                                                   "default: a folder in the temp dir)")
     parser.add_argument("--workers", type=int, default=0, help="cdir hashing processes")
+    parser.add_argument("--no-executors", action="store_true",
+                        help="skip the processes-or-threads table")
     args = parser.parse_args()
     n_originals = 40 if args.quick else 555
     reps = 1 if args.quick else args.reps
@@ -164,6 +183,8 @@ def main() -> None:
            {"files": len(truth), "reps": reps, "wall_s": wall, "cpu_s": cpu, "scores": score,
             "f1_flat": flat, "imagededup_import_s": ided["import_s"],
             "imagededup_work_s": ided["work_s"], "full_decode_check": check})
+    if not args.no_executors:
+        executors(folder, reps)
 
 
 if __name__ == "__main__":

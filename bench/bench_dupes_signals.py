@@ -120,13 +120,16 @@ def pair_rules(s: Signals, rows: np.ndarray) -> dict[str, np.ndarray]:
     """For rows ``rows`` against every file: which pairs each variant predicts, (len(rows), n)."""
     full = np.minimum.reduce([popcount(s.phash[rows], s.phash), popcount(s.mirror[rows], s.phash),
                               popcount(s.phash[rows], s.mirror)])
-    centre = np.minimum.reduce([popcount(s.centre[rows, k], s.phash) for k in (0, 1)]
-                               + [popcount(s.phash[rows], s.centre[:, k]) for k in (0, 1)])
+    centre90 = np.minimum(popcount(s.centre[rows, 0], s.phash),
+                          popcount(s.phash[rows], s.centre[:, 0]))
+    centre = np.minimum.reduce([centre90, popcount(s.centre[rows, 1], s.phash),
+                                popcount(s.phash[rows], s.centre[:, 1])])
     colour = np.abs(s.colour[rows, None, :] - s.colour[None, :, :]).mean(axis=2)
     block = popcount(s.block[rows], s.block)
     base = full <= PHASH_BITS
     rules = {"pHash only (the tier)": base,
-             "+ centre pHash": base | (centre <= PHASH_BITS),
+             "+ centre pHash 90 %": base | (centre90 <= PHASH_BITS),
+             "+ centre pHash 90 % and 80 %": base | (centre <= PHASH_BITS),
              "+ colour moments": base | ((full <= 16) & (colour <= 6.0)),
              "+ block-mean hash": base | ((full <= 14) & (block <= 6)),
              "+ centre + colour": base | (centre <= PHASH_BITS) | ((full <= 16) & (colour <= 6.0))}
@@ -152,8 +155,8 @@ def evaluate(s: Signals, names: list[str], truth: dict) -> dict[str, dict]:
     flat = np.char.startswith(family.astype(str), "flat/")
     counts: dict[str, dict[str, float]] = {}
     per: dict[str, dict[str, list[bool]]] = {}
-    for start in range(0, len(names), 256):
-        rows = np.arange(start, min(start + 256, len(names)))
+    for start in range(0, len(names), 64):  # 64 rows x all files at a time: ~250 MB
+        rows = np.arange(start, min(start + 64, len(names)))
         real = family[rows, None] == family[None, :]
         upper = np.arange(len(names))[None, :] > rows[:, None]
         for name, pred in pair_rules(s, rows).items():

@@ -3,7 +3,8 @@
 What is computed, and how it matches ``cdir ingest`` (:func:`cdir.ingest.reader.read_one`):
 
 - ``file_sha256``: the SHA-256 of the file's bytes (read once; the image is decoded from them).
-- the pHash of the image's 256-pixel thumbnail and of its mirror image, as ingest stores them;
+- the pHash of the image's 256-pixel thumbnail, of its mirror image and of its centre 90 %, as
+  ingest stores them;
 - the low-information :class:`~cdir.duplicates.low_information.Signature` (detail, 8x8 colour
   thumbnails) from the same thumbnail (ingest computes it later from the stored JPEG thumbnail);
 - ``width`` and ``height`` of the full image after its EXIF rotation.
@@ -43,7 +44,7 @@ from cdir.ingest.decode import (  # the checks ingest applies, reused as they ar
     pixel_sha256,
     to_rgb,
 )
-from cdir.ingest.reader import THUMB_SIDE
+from cdir.ingest.reader import THUMB_SIDE, centre_hash
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class FileHashes:
     phash_mirror: str
     signature: Signature
     drafted: bool
+    phash_centre: str | None = None
 
 
 def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
@@ -76,7 +78,7 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
         return exc.reason
     phash, mirror, sig = thumbnail_hashes(thumb)
     return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                      mirror, sig, drafted)
+                      mirror, sig, drafted, centre_hash(thumb))
 
 
 def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:

@@ -156,6 +156,7 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
         "sha256": [h.file_sha256 for _, h in ok],
         "phash": [h.phash for _, h in ok],
         "phash_mirror": [h.phash_mirror for _, h in ok],
+        "phash_centre": [h.phash_centre for _, h in ok],
         "width": [h.width for _, h in ok],
         "height": [h.height for _, h in ok],
         "file_size": [h.file_size for _, h in ok],
