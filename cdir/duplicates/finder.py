@@ -9,19 +9,20 @@
 |              | also close (``cdir.duplicates.low_information``)          |                    |
 | `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
 
-The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``). ImageHash is
-the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library most Python
-dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs everywhere (also on
-a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It") survives resizing,
-recompression and mild colour changes. A hash of our own would buy nothing and would lose
-comparability with thresholds published for it. Its pHash sets exactly the 32 of 64 bits above
-the median, so two hashes always differ in an even number of bits. The hash of the horizontally
-mirrored image (``phash_mirror``) is stored too, so a flipped copy is within a few bits. So is
-the pHash of the centre 90 % of the image (``phash_centre``, :func:`cdir.ingest.reader.centre_hash`):
-a copy cut by a few per cent a side is within a few bits of its original's centre hash (or of
-its mirror's), compared crosswise with the full hashes; cropped copies were the tier's weakest
-transform (recall 0.25-0.36; bench/bench_dupes_signals.py measures it beside colour moments and a
-block-mean hash). Items without it (stores made before) are compared by their full hashes only.
+The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``).
+ImageHash is the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library
+most Python dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs
+everywhere (also on a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It")
+survives resizing, recompression and mild colour changes. A hash of our own would buy nothing and
+would lose comparability with thresholds published for it. Its pHash sets exactly the 32 of 64 bits
+above the median, so two hashes always differ in an even number of bits. The hash of the
+horizontally mirrored image (``phash_mirror``) is stored too, so a flipped copy is within a few
+bits. So is the pHash of the centre 90 % of the image (``phash_centre``,
+:func:`cdir.ingest.reader.centre_hash`): a copy cut by a few per cent a side is within a few bits
+of its original's centre hash (or of its mirror's), compared crosswise with the full hashes;
+cropped copies were the tier's weakest transform (recall 0.25-0.36; bench/bench_dupes_signals.py
+measures it beside colour moments and a block-mean hash). Items without it (stores made before) are
+compared by their full hashes only.
 
 The perceptual and semantic tiers each build a graph linking every item to its ``k`` nearest
 neighbours that pass the threshold (memory O(N·k)); groups are then formed inside each connected
