@@ -40,13 +40,16 @@ def picture(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """a.jpg with a byte copy, a lossless PNG of its pixels, a half-size copy, a mirrored copy
-    and a cropped copy; b.jpg unrelated; two flat images of different colours; one broken file."""
+    """a.jpg with a byte copy, a copy with a JPEG comment, a lossless PNG of its pixels, a
+    half-size copy, a mirrored copy and a cropped copy; b.jpg unrelated; two flat images of
+    different colours; one broken file."""
     root = tmp_path_factory.mktemp("dupes") / "photos"
     root.mkdir()
     a = picture(1)
     a.save(root / "a.jpg", quality=90)
     (root / "a_copy.jpg").write_bytes((root / "a.jpg").read_bytes())
+    data = (root / "a.jpg").read_bytes()  # a JPEG comment: other bytes, the same coefficients
+    (root / "a_comment.jpg").write_bytes(data[:2] + b"\xff\xfe\x00\x07hello" + data[2:])
     load_rgb(root / "a.jpg").save(root / "a_pixels.png")
     a.resize((320, 240), Image.Resampling.LANCZOS).save(root / "a_half.jpg", quality=90)
     ImageOps.mirror(a).save(root / "a_flip.jpg", quality=90)
@@ -66,9 +69,9 @@ def groups_by_file(result: FolderResult) -> list[tuple[str, set[str]]]:
 def test_folder_groups_are_the_known_duplicates(folder: Path) -> None:
     result = find_folder_groups([folder])
     assert groups_by_file(result) == [
-        ("exact", {"a.jpg", "a_copy.jpg", "a_pixels.png"}),
-        ("perceptual", {"a.jpg", "a_copy.jpg", "a_pixels.png", "a_half.jpg", "a_flip.jpg",
-                        "a_crop.jpg"}),
+        ("exact", {"a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png"}),
+        ("perceptual", {"a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png", "a_half.jpg",
+                        "a_flip.jpg", "a_crop.jpg"}),
     ]
     assert [name for name, _ in result.failed] == ["broken.jpg"]
 
@@ -133,9 +136,9 @@ def test_a_zip_gives_the_same_groups_and_leaves_nothing(folder: Path, tmp_path: 
             zf.write(path, f"photos/{path.name}")
     result = find_folder_groups([archive])
     assert [files for _, files in groups_by_file(result)] == [
-        {n for n in ("a.jpg", "a_copy.jpg", "a_pixels.png")},
-        {n for n in ("a.jpg", "a_copy.jpg", "a_pixels.png", "a_half.jpg", "a_flip.jpg",
-                     "a_crop.jpg")}]
+        {n for n in ("a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png")},
+        {n for n in ("a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png", "a_half.jpg",
+                     "a_flip.jpg", "a_crop.jpg")}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.zip"]
 
 
@@ -145,7 +148,8 @@ def test_cli_json_has_the_store_shape(folder: Path, capsys: pytest.CaptureFixtur
     assert report["tiers"] == list(FOLDER_TIERS) and report["store"] is None
     assert {"thresholds", "grouping_rule", "n_groups", "groups"} <= set(report)
     exact = next(g for g in report["groups"] if g["tier"] == "exact")
-    assert {m["file"] for m in exact["members"]} == {"a.jpg", "a_copy.jpg", "a_pixels.png"}
+    assert {m["file"] for m in exact["members"]} == {"a.jpg", "a_copy.jpg", "a_comment.jpg",
+                                                     "a_pixels.png"}
     assert report["failed"][0]["file"] == "broken.jpg"
     assert not any(p.name == "dupes.json" for p in folder.rglob("*"))  # nothing written
 

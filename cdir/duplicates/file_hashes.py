@@ -14,9 +14,9 @@ the smallest that still covers the 256-pixel thumbnail (``PIL.Image.draft``): 3-
 decoding for large photos. The thumbnail, and so the pHash, then differs from a full decode by a
 few bits at most (the DCT scaling averages like the box filter ingest's thumbnail starts with).
 The exact tier compares *decoded pixels* (``pixel_sha256``), which a draft decode does not
-give: :mod:`cdir.duplicates.folder` groups byte-identical files by ``file_sha256`` and fully
-decodes only the few files that could have identical pixels to another file
-(:func:`pixel_hash`).
+give: a file decoded in full gets its ``pixel_sha256`` here (as ingest), and
+:mod:`cdir.duplicates.folder` fully decodes only the few drafted files that could have
+identical pixels to another file (:func:`pixel_hash`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ class FileHashes:
     signature: Signature
     drafted: bool
     phash_centre: str | None = None
+    # pixel_sha256 of the decoded pixels: the full image's (as ingest's) when not drafted, the
+    # reduced image's when drafted (equal for JPEGs with the same DCT coefficients)
+    pixels: str = ""
 
 
 def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
@@ -73,12 +76,12 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
     words of :class:`~cdir.ingest.decode.DecodeError`). Never raises for a bad file."""
     try:
         data = _read(Path(path), limits)
-        thumb, size, drafted = draft_thumbnail(data, limits, draft)
+        thumb, size, drafted, pixels = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
     phash, mirror, sig = thumbnail_hashes(thumb)
     return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                      mirror, sig, drafted, centre_hash(thumb))
+                      mirror, sig, drafted, centre_hash(thumb), pixels)
 
 
 def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
@@ -125,10 +128,10 @@ def _read(path: Path, limits: DecodeLimits) -> bytes:
 
 
 def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
-               ) -> tuple[Image.Image, tuple[int, int], bool]:
+                    ) -> tuple[Image.Image, tuple[int, int], bool, str]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
-    whether draft mode decoded it at reduced size); the checks and conversions of
-    :func:`cdir.ingest.decode.load_rgb`."""
+    whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels);
+    the checks and conversions of :func:`cdir.ingest.decode.load_rgb`."""
     fp = io.BytesIO(data)
     img = _open(fp, data[:512], limits)
     try:
@@ -148,5 +151,6 @@ def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
     rgb = _apply_orientation(rgb, orientation)
     if orientation in (5, 6, 7, 8):
         full = (full[1], full[0])
+    pixels = pixel_sha256(rgb)
     rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    return rgb, full, drafted
+    return rgb, full, drafted, pixels

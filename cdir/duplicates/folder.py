@@ -9,16 +9,18 @@ with the same tiers, thresholds and grouping rule as ``cdir dupes STORE``; only 
 The exact tier and draft decoding. Ingest's exact tier compares the SHA-256 of the decoded
 pixels; a draft decode does not see every pixel, so here:
 
-1. files with the same bytes are exact duplicates (same bytes, same pixels), found by
-   ``file_sha256`` with no decoding at all;
-2. two different files can only have identical pixels when they have the same size and (their
-   thumbnails being then identical up to the draft decode's rounding) pHashes within
-   :data:`EXACT_CANDIDATE_BITS` of each other, or are both low-information (their pHash is
-   noise); only such files are fully decoded, and their ``pixel_sha256`` decides, as in ingest.
+1. a file decoded in full (anything but a large JPEG) gets its ``pixel_sha256`` while it is
+   hashed, exactly as ingest computes it;
+2. a JPEG decoded at reduced size (draft mode) is keyed by its bytes (same bytes, same
+   pixels), and decoded again in full only when it could have identical pixels to a file with
+   other bytes: another drafted file of the same size with identical reduced pixels (JPEGs with
+   the same DCT coefficients: an EXIF edit, a lossless jpegtran), or a fully decoded file (a PNG
+   made from its pixels) of the same size whose pHash is within :data:`EXACT_CANDIDATE_BITS`
+   (or both low-information: their pHash is noise).
 
-Same-size files are compared pairwise (exhaustively) up to :data:`PAIRWISE_MAX` files of one
-size, through their 10 nearest pHashes above that. ``exact_all_pixels`` in :class:`FolderConfig`
-fully decodes every file instead (the bench uses it to check that both give the same groups).
+Two JPEGs with different DCT coefficients that still decode to identical pixels would be
+missed; ``exact_all_pixels`` in :class:`FolderConfig` fully decodes every drafted file instead
+(the bench uses it to check that both give the same groups).
 
 Nothing is written unless the caller asks: a zip is extracted into a temporary folder that is
 removed afterwards, or into ``<store>/files/`` when a store directory is given.
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 FOLDER_TIERS: tuple[str, ...] = ("exact", "perceptual")
 EXACT_CANDIDATE_BITS = 8
-PAIRWISE_MAX = 4096
+PAIRWISE_MAX = 1024  # drafted files compared at a time with the full-decoded ones
 _INLINE_BELOW = 32  # fewer files than this: hash them in this process (no pool start-up)
 
 Progress = Callable[[int, int, str], None]
@@ -171,11 +173,11 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
 def exact_keys(paths: Sequence[Path], hashed: Sequence[FileHashes], config: FolderConfig
                ) -> list[str]:
     """A key per file, equal for two files exactly when their decoded pixels are (see the
-    module docstring): ``px:<pixel_sha256>`` for the files that need it, else
-    ``file:<file_sha256>``."""
-    keys = [f"file:{h.file_sha256}" for h in hashed]
+    module docstring): ``px:<pixel_sha256>`` for the files decoded in full (here or in the
+    worker), else ``file:<file_sha256>``."""
+    keys = [f"file:{h.file_sha256}" if h.drafted else f"px:{h.pixels}" for h in hashed]
     if config.exact_all_pixels:
-        need = set(range(len(hashed)))
+        need = {n for n, h in enumerate(hashed) if h.drafted}
     else:
         detail_max = (config.dedup.low_info or LowInfoConfig()).detail_max
         need = exact_candidates(hashed, detail_max)
@@ -186,42 +188,50 @@ def exact_keys(paths: Sequence[Path], hashed: Sequence[FileHashes], config: Fold
         pixels = pixel_hash(paths[rows[0]], config.limits)
         for n in rows if pixels is not None else ():
             keys[n] = f"px:{pixels}"
-    log.info("exact tier: %d of %d files decoded fully", len(by_bytes), len(hashed))
+    log.info("exact tier: %d of %d files decoded again in full", len(by_bytes), len(hashed))
     return keys
 
 
 def exact_candidates(hashed: Sequence[FileHashes], detail_max: float) -> set[int]:
-    """Positions of the files that may have identical pixels to a file with other bytes: same
-    size and pHash within :data:`EXACT_CANDIDATE_BITS`, or both low-information."""
+    """Positions of the drafted files that may have identical pixels to a file with other
+    bytes: a drafted file of the same size with the same reduced pixels, or a file decoded in
+    full of the same size whose pHash is within :data:`EXACT_CANDIDATE_BITS` (or both
+    low-information)."""
     by_size: dict[tuple[int, int], list[int]] = {}
     for n, h in enumerate(hashed):
         by_size.setdefault((h.width, h.height), []).append(n)
     need: set[int] = set()
     for rows in by_size.values():
-        if len({hashed[n].file_sha256 for n in rows}) < 2:
+        drafted = [n for n in rows if hashed[n].drafted]
+        if not drafted or len({hashed[n].file_sha256 for n in rows}) < 2:
             continue
-        need |= _close_pairs(rows, hashed)
-        low = [n for n in rows if hashed[n].signature.detail <= detail_max]
-        if len({hashed[n].file_sha256 for n in low}) > 1:
-            need.update(low)
+        by_pixels: dict[str, list[int]] = {}
+        for n in drafted:
+            by_pixels.setdefault(hashed[n].pixels, []).append(n)
+        for same in by_pixels.values():
+            if len({hashed[n].file_sha256 for n in same}) > 1:
+                need.update(same)
+        plain = [n for n in rows if not hashed[n].drafted]
+        if plain:
+            need |= _close_to(drafted, plain, hashed, detail_max)
     return need
 
 
-def _close_pairs(rows: list[int], hashed: Sequence[FileHashes]) -> set[int]:
-    """Members of ``rows`` within EXACT_CANDIDATE_BITS of another member with other bytes."""
-    hashes = np.array([int(hashed[n].phash, 16) for n in rows], dtype=np.uint64)
-    files = np.array([hashed[n].file_sha256 for n in rows])
-    if len(rows) <= PAIRWISE_MAX:
-        dist = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
-        close = (dist <= EXACT_CANDIDATE_BITS) & (files[:, None] != files[None, :])
-        return {rows[i] for i in np.flatnonzero(close.any(axis=1))}
-    from cdir.store.knn import hamming_knn
-
-    values, nbr = hamming_knn(hashes, None, 10)
-    ok = (nbr >= 0) & (values <= EXACT_CANDIDATE_BITS)
-    ok &= files[:, None] != files[np.where(nbr >= 0, nbr, 0)]
-    hit = ok.any(axis=1) | np.isin(np.arange(len(rows)), nbr[ok])
-    return {rows[i] for i in np.flatnonzero(hit)}
+def _close_to(drafted: list[int], plain: list[int], hashed: Sequence[FileHashes],
+              detail_max: float) -> set[int]:
+    """Members of ``drafted`` within EXACT_CANDIDATE_BITS of a member of ``plain`` (or, when
+    low-information, of a low-information member of ``plain``)."""
+    targets = np.array([int(hashed[n].phash, 16) for n in plain], dtype=np.uint64)
+    plain_low = any(hashed[n].signature.detail <= detail_max for n in plain)
+    out: set[int] = set()
+    for start in range(0, len(drafted), PAIRWISE_MAX):
+        part = drafted[start:start + PAIRWISE_MAX]
+        hashes = np.array([int(hashed[n].phash, 16) for n in part], dtype=np.uint64)
+        close = (np.bitwise_count(hashes[:, None] ^ targets[None, :])
+                 <= EXACT_CANDIDATE_BITS).any(axis=1)
+        out.update(n for n, hit in zip(part, close, strict=True)
+                   if hit or (plain_low and hashed[n].signature.detail <= detail_max))
+    return out
 
 
 def folder_report(result: FolderResult, config: FolderConfig, source: str,
