@@ -96,15 +96,19 @@ def scores(found: set[tuple[str, str]], truth: Truth, only: str | None = None) -
             "per_transform": {k: sum(v) / len(v) for k, v in sorted(per.items())}}
 
 
-def full_decode_check(folder: Path, fast_pairs: set[tuple[str, str]], truth: Truth) -> dict:
+def full_decode_check(folder: Path, fast_pairs: set[tuple[str, str]],
+                      fast_exact: set[tuple[str, str]], truth: Truth) -> dict:
     """cdir's folder path without draft decoding and with every pixel hashed: the reference."""
     from cdir.duplicates.folder import FolderConfig, find_folder_groups
 
     result = find_folder_groups([folder], FolderConfig(draft=False, exact_all_pixels=True))
     rel = dict(zip(result.store.items["id"], result.store.items["rel_path"], strict=True))
     pairs = group_pairs([[rel[m] for m in g.members] for g in result.groups])
+    exact = group_pairs([[rel[m] for m in g.members] for g in result.groups if g.tier == "exact"])
     return {"f1": scores(pairs, truth)["f1"], "same_pairs": pairs == fast_pairs,
-            "pairs_only_full": len(pairs - fast_pairs), "pairs_only_fast": len(fast_pairs - pairs)}
+            "pairs_only_full": len(pairs - fast_pairs), "pairs_only_fast": len(fast_pairs - pairs),
+            "exact_pairs_full": len(exact), "exact_pairs_fast": len(fast_exact),
+            "same_exact_pairs": exact == fast_exact}
 
 
 def executors(folder: Path, reps: int) -> None:
@@ -161,7 +165,9 @@ def main() -> None:
     score = {name: scores(pairs, truth) for name, pairs in found.items()}
     flat = {name: scores(pairs, truth, "flat/")["f1"] for name, pairs in found.items()}
     log("agreement check: full decoding, every pixel hashed")
-    check = full_decode_check(folder, cdir_pairs, truth)
+    fast_exact = group_pairs([[m["file"] for m in g["members"]]
+                              for g in last["cdir"]["groups"] if g["tier"] == "exact"])
+    check = full_decode_check(folder, cdir_pairs, fast_exact, truth)
     transforms = sorted(score["cdir"]["per_transform"])
     headers = ["variant", "wall s (median)", "vs imagededup", "CPU s (median)", "vs imagededup",
                "precision", "recall", "F1",
@@ -178,7 +184,9 @@ def main() -> None:
           f"{ided['work_s']:.2f} s (last run)")
     print(f"cdir with full decoding: F1 {check['f1']:.4f}, same pairs as draft decoding: "
           f"{check['same_pairs']} ({check['pairs_only_full']} pairs only with full decoding, "
-          f"{check['pairs_only_fast']} only with draft)")
+          f"{check['pairs_only_fast']} only with draft); exact tier: {check['exact_pairs_fast']} "
+          f"pairs, {check['exact_pairs_full']} with full decoding, the same: "
+          f"{check['same_exact_pairs']}")
     report(f"cdir dupes FOLDER vs imagededup PHash, {len(truth)} files", headers, rows,
            {"files": len(truth), "reps": reps, "wall_s": wall, "cpu_s": cpu, "scores": score,
             "f1_flat": flat, "imagededup_import_s": ided["import_s"],

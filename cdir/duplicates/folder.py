@@ -16,7 +16,8 @@ pixels; a draft decode does not see every pixel, so here:
    other bytes: another drafted file of the same size with identical reduced pixels (JPEGs with
    the same DCT coefficients: an EXIF edit, a lossless jpegtran), or a fully decoded file (a PNG
    made from its pixels) of the same size whose pHash is within :data:`EXACT_CANDIDATE_BITS`
-   (or both low-information: their pHash is noise).
+   and whose 8x8 colour thumbnail is within :data:`EXACT_CANDIDATE_LEVELS` in every cell (or
+   both low-information: their pHash is noise).
 
 Two JPEGs with different DCT coefficients that still decode to identical pixels would be
 missed; ``exact_all_pixels`` in :class:`FolderConfig` fully decodes every drafted file instead
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 
 FOLDER_TIERS: tuple[str, ...] = ("exact", "perceptual")
 EXACT_CANDIDATE_BITS = 8
+# identical pixels decoded at full and at reduced size: 8x8 thumbnails within this many levels
+# (0..255) in every cell (JPEG q25 copies and watermarks differ by more)
+EXACT_CANDIDATE_LEVELS = 2.0
 PAIRWISE_MAX = 1024  # drafted files compared at a time with the full-decoded ones
 _INLINE_BELOW = 32  # fewer files than this: hash them in this process (no pool start-up)
 
@@ -222,13 +226,16 @@ def _close_to(drafted: list[int], plain: list[int], hashed: Sequence[FileHashes]
     """Members of ``drafted`` within EXACT_CANDIDATE_BITS of a member of ``plain`` (or, when
     low-information, of a low-information member of ``plain``)."""
     targets = np.array([int(hashed[n].phash, 16) for n in plain], dtype=np.uint64)
+    target_thumbs = np.stack([hashed[n].signature.thumb for n in plain])
     plain_low = any(hashed[n].signature.detail <= detail_max for n in plain)
     out: set[int] = set()
-    for start in range(0, len(drafted), PAIRWISE_MAX):
-        part = drafted[start:start + PAIRWISE_MAX]
+    for start in range(0, len(drafted), PAIRWISE_MAX // 4):
+        part = drafted[start:start + PAIRWISE_MAX // 4]
         hashes = np.array([int(hashed[n].phash, 16) for n in part], dtype=np.uint64)
-        close = (np.bitwise_count(hashes[:, None] ^ targets[None, :])
-                 <= EXACT_CANDIDATE_BITS).any(axis=1)
+        thumbs = np.stack([hashed[n].signature.thumb for n in part])
+        near = np.bitwise_count(hashes[:, None] ^ targets[None, :]) <= EXACT_CANDIDATE_BITS
+        level = np.abs(thumbs[:, None] - target_thumbs[None, :]).max(axis=(2, 3, 4))
+        close = (near & (level <= EXACT_CANDIDATE_LEVELS)).any(axis=1)
         out.update(n for n, hit in zip(part, close, strict=True)
                    if hit or (plain_low and hashed[n].signature.detail <= detail_max))
     return out
