@@ -8,11 +8,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
+from cdir.models.lazy import LazyModels
 from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
 from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
@@ -56,9 +57,13 @@ def ingest(
 ) -> IngestReport:
     """Add images (folders, zips, files) to the collection at ``store``."""
     check_sources(sources)  # fail on a mistyped path before spending seconds loading models
+    dim = None
     if Store.exists(Path(store)):
-        preset = Store.load(store).preset or preset
-    models = get_models(preset, model_root)
+        meta = Store.read_meta(store)
+        preset, dim = meta.get("preset") or preset, meta.get("dim")
+    # built only when there is something to embed or caption: a re-run on an unchanged folder
+    # imports no model library (cdir.models.lazy)
+    models = cast(Models, LazyModels(preset, model_root, dim))
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             return run_ingest(sources, store, models, config or IngestConfig(), progress)

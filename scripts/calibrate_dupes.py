@@ -57,7 +57,8 @@ def hashed_store(root: Path, truth: Truth) -> Store:
         info = result.info
         rows.append({"id": n, "path": str(root / rel), "rel_path": rel, "sha256": rel,
                      "pixel_sha256": info.pixel_sha256, "phash": info.phash,
-                     "phash_mirror": info.phash_mirror, "width": info.width,
+                     "phash_mirror": info.phash_mirror, "phash_centre": info.phash_centre,
+                     "width": info.width,
                      "height": info.height, "file_size": (root / rel).stat().st_size,
                      "status": "ok", "parent_id": -1, "tile": -1})
     return Store(root, items=normalise_items(pd.DataFrame(rows)))

@@ -104,3 +104,25 @@ def test_a_cosine_just_below_the_semantic_threshold_does_not(tmp_path: Path) -> 
     assert float(below.image_emb[0] @ below.image_emb[1]) == BELOW < EXACT
     assert semantic(below, EXACT) == []
     assert semantic(below, BELOW) == [[0, 1]]
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_the_centre_hash_finds_a_cropped_copy_at_the_bound(tmp_path: Path, side: int) -> None:
+    """Item 1 is a cropped copy: its full hash is far from item 0's, but one item's centre
+    hash is 8 bits from the other's full hash; without ``phash_centre`` nothing changes."""
+    far = flip(BASE, 40, start=10)
+    phash, centres = [BASE, far], [flip(far, 30), flip(BASE, 30)]
+    centres[side] = flip(phash[1 - side], 8)
+    store = memory_store(tmp_path, 2, phash=hexes(*phash), phash_centre=hexes(*centres))
+    assert perceptual(store, 8) == [[0, 1]]
+    assert perceptual(store, 7) == []
+    config = DedupConfig(tiers=("perceptual",), mirror=False, centre=False)
+    assert find_groups(store, config) == []
+    assert perceptual(memory_store(tmp_path, 2, phash=hexes(*phash)), 8) == []
+
+
+def test_a_missing_centre_hash_never_matches(tmp_path: Path) -> None:
+    """A store written before ``phash_centre``: empty values are unknown, not a zero hash."""
+    store = memory_store(tmp_path, 3, phash=hexes(BASE, flip(BASE, 40, start=10), 0),
+                         phash_centre=[f"{flip(BASE, 40, start=10) ^ 1:016x}", None, None])
+    assert perceptual(store, 8) == [[0, 1]]

@@ -96,7 +96,7 @@ def test_old_store_opens_and_reingest_updates_metadata_without_embedding(
 
 def test_hits_cards_and_report_text_show_the_fields(tmp_path: Path, tiny: Models) -> None:
     from cdir.app.views import HITS_HEADERS, card_html, hits_table
-    from cdir.cli import _ingest_text
+    from cdir.cli.ingest import _ingest_text
 
     report = ingest([source(tmp_path)], tmp_path / "store", tiny, IngestConfig(captions="none"))
     text = _ingest_text(report.to_dict())

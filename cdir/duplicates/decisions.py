@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cdir.duplicates.finder import DupGroup, hex_to_uint64, suggest_keep
+from cdir.duplicates.finder import (
+    DupGroup,
+    centre_hashes,
+    hamming_metric,
+    hex_to_uint64,
+    suggest_keep,
+)
 from cdir.store.collection import StoreError, atomic_write_json
 
 if TYPE_CHECKING:
@@ -193,9 +199,8 @@ def _rescore(store: Store, tier: str, members: list[int]) -> dict[int, float]:
         mirrors = hex_to_uint64(items["phash_mirror"].to_numpy()[rows])
         has_mirror = items["phash_mirror"].notna().to_numpy()[rows]
         mirrors = np.where(has_mirror, mirrors, hashes)
-        values = np.minimum.reduce([np.bitwise_count(hashes ^ hashes[0]),
-                                    np.bitwise_count(hashes ^ mirrors[0]),
-                                    np.bitwise_count(mirrors ^ hashes[0])])
+        metric = hamming_metric(hashes, mirrors, 0, centre_hashes(store, rows))
+        values = metric.score(0, np.arange(len(rows)))
     else:
         values = np.ones(len(rows))
     return {m: float(v) for m, v in zip(members, values, strict=True)}

@@ -9,14 +9,20 @@
 |              | also close (``cdir.duplicates.low_information``)          |                    |
 | `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
 
-The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``). ImageHash is
-the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library most Python
-dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs everywhere (also on
-a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It") survives resizing,
-recompression and mild colour changes. A hash of our own would buy nothing and would lose
-comparability with thresholds published for it. Its pHash sets exactly the 32 of 64 bits above
-the median, so two hashes always differ in an even number of bits. The hash of the horizontally
-mirrored image (``phash_mirror``) is stored too, so a flipped copy is within a few bits.
+The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``).
+ImageHash is the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library
+most Python dedup code uses for aHash/dHash/pHash, pure numpy/scipy/Pillow so it installs
+everywhere (also on a CPU Space), and its pHash (the DCT hash of Krawetz's "Looks Like It")
+survives resizing, recompression and mild colour changes. A hash of our own would buy nothing and
+would lose comparability with thresholds published for it. Its pHash sets exactly the 32 of 64 bits
+above the median, so two hashes always differ in an even number of bits. The hash of the
+horizontally mirrored image (``phash_mirror``) is stored too, so a flipped copy is within a few
+bits. So is the pHash of the centre 90 % of the image (``phash_centre``,
+:func:`cdir.ingest.reader.centre_hash`): a copy cut by a few per cent a side is within a few bits
+of its original's centre hash (or of its mirror's), compared crosswise with the full hashes;
+cropped copies were the tier's weakest transform (recall 0.25-0.36; bench/bench_dupes_signals.py
+measures it beside colour moments and a block-mean hash). Items without it (stores made before) are
+compared by their full hashes only.
 
 The perceptual and semantic tiers each build a graph linking every item to its ``k`` nearest
 neighbours that pass the threshold (memory O(N·k)); groups are then formed inside each connected
@@ -34,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cdir.duplicates.low_information import LowInfoConfig, PixelCheck
-from cdir.store.knn import cosine_knn, hamming_knn
+from cdir.store.knn import best_others, cosine_knn, hamming_knn
 
 if TYPE_CHECKING:
     from cdir.store.collection import Store
@@ -79,6 +85,9 @@ class DedupConfig:
     semantic_min_similarity: float = DEFAULT_SEMANTIC_MIN_SIMILARITY
     k: int = 10
     mirror: bool = True  # perceptual: also compare each hash with the mirrored image's hash
+    # perceptual: also compare each image's centre 90 % pHash with the others' (cropped copies;
+    # only where the store has ``phash_centre``)
+    centre: bool = True
     # perceptual: flat images pass only when their pixels are close (None: trust every pHash)
     low_info: LowInfoConfig | None = field(default_factory=LowInfoConfig)
     index: IndexConfig | None = None  # semantic kNN index (default: cdir.store.index's auto choice)
@@ -174,15 +183,26 @@ def cosine_metric(emb: np.ndarray, threshold: float) -> Metric:
     return Metric(lambda i, rows: emb[rows] @ emb[i], threshold, True)
 
 
-def hamming_metric(hashes: np.ndarray, mirrors: np.ndarray | None, threshold: float) -> Metric:
+def hamming_metric(hashes: np.ndarray, mirrors: np.ndarray | None, threshold: float,
+                   centres: np.ndarray | None = None) -> Metric:
     """Differing bits between 64-bit hashes; with ``mirrors`` the least over the pair compared
-    as is and with either side mirrored."""
+    as is and with either side mirrored; with ``centres`` (the pHash of each image's centre,
+    :func:`centre_hashes`; 0 where unknown) also the least with either side's centre hash
+    compared to the other's full hash (a cropped copy matches its original's centre)."""
+    known = centres != 0 if centres is not None else None
 
     def score(i: int, rows: np.ndarray) -> np.ndarray:
         dist = np.bitwise_count(hashes[rows] ^ hashes[i])
         if mirrors is not None:
             dist = np.minimum(dist, np.bitwise_count(hashes[rows] ^ mirrors[i]))
             dist = np.minimum(dist, np.bitwise_count(mirrors[rows] ^ hashes[i]))
+        if centres is not None and known is not None:
+            fulls = [hashes] if mirrors is None else [hashes, mirrors]  # a flip of a crop
+            for full in fulls:
+                if known[i]:
+                    dist = np.minimum(dist, np.bitwise_count(full[rows] ^ centres[i]))
+                crossed = np.bitwise_count(centres[rows] ^ full[i])
+                dist = np.minimum(dist, np.where(known[rows], crossed, 64))
         return dist.astype(np.float32)
 
     return Metric(score, threshold, False)
@@ -215,6 +235,16 @@ def perceptual_hashes(store: Store, rows: np.ndarray, mirror: bool
         if not _present(value):
             mirrors[n] = _thumbnail_mirror_hash(store, int(rows[n]), hashes[n])
     return hashes, mirrors
+
+
+def centre_hashes(store: Store, rows: np.ndarray) -> np.ndarray | None:
+    """The pHash of the centre 90 % of ``rows`` (``phash_centre``, 0 where unknown), or None
+    when no item has one (a store made before it was stored)."""
+    if "phash_centre" not in store.items:
+        return None
+    values = store.items["phash_centre"].to_numpy()[rows]
+    centres = hex_to_uint64(values)
+    return centres if centres.any() else None
 
 
 def _thumbnail_mirror_hash(store: Store, row: int, fallback: np.uint64) -> np.uint64:
@@ -325,12 +355,17 @@ def perceptual_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
     if len(rows) < 2:
         return []
     hashes, mirrors = perceptual_hashes(store, rows, config.mirror)
-    metric = hamming_metric(hashes, mirrors, config.perceptual_max_distance)
+    centres = centre_hashes(store, rows) if config.centre else None
+    metric = hamming_metric(hashes, mirrors, config.perceptual_max_distance, centres)
     if config.low_info is not None:
         metric = apart_unless_close(metric, PixelCheck(store, rows, config.mirror,
                                                        config.low_info))
     metric = apart_from_grids(metric, grid_positions(store, rows))
     values, nbr = hamming_knn(hashes, mirrors, config.k)
+    if centres is not None:  # also the neighbours of each centre hash among the full hashes
+        cv, cn = hamming_knn(hashes, np.where(centres != 0, centres, hashes), config.k)
+        values, nbr = best_others(np.hstack([values, cv]), np.hstack([nbr, cn]), 2 * config.k,
+                                  closest_low=True)
     return _to_groups("perceptual", store, rows, graph_groups(values, nbr, metric))
 
 

@@ -15,7 +15,8 @@ originals of ``scripts/make_dupes_set.py --flat`` 3.7 or less. The thresholds ar
 ``scripts/calibrate_dupes.py --flat`` (see bench/README.md).
 
 Signatures are computed lazily, only for the images of pairs that pass the pHash threshold,
-from the stored thumbnail (or the file, for a store without it) and kept for the run.
+from the stored thumbnail (or the file, for a store without it) and kept for the run; a store
+with a ``signatures`` mapping (row -> :class:`Signature`, ``cdir dupes FOLDER``) gives them.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ class PixelCheck:
         from cdir.ingest.decode import DecodeError, DecodeLimits
         from cdir.ingest.reader import load_item_image
 
+        known = getattr(self.store, "signatures", None)  # cdir.duplicates.folder: computed
+        if known is not None:
+            return known.get(row)
         items = self.store.items
         thumb = self.store.thumb_path(str(items.at[row, "sha256"]))
         try:

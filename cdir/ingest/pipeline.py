@@ -195,6 +195,7 @@ def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
     for key in ("pixel_sha256", "phash", "width", "height"):
         items.at[row, key] = info[key]
     items.at[row, "phash_mirror"] = info.get("phash_mirror")  # absent in older cache entries
+    items.at[row, "phash_centre"] = info.get("phash_centre")  # absent in older cache entries
     items.at[row, "status"], items.at[row, "error"] = "ok", None
 
 

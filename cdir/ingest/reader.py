@@ -47,6 +47,7 @@ class ImageInfo:
     height: int
     prompt: str | None
     phash_mirror: str | None = None  # pHash of the mirrored image (flipped copies)
+    phash_centre: str | None = None  # pHash of the centre 90 % (cropped copies)
     grid: list[list[int]] | None = None  # tile boxes when the image is a 2x2 grid
     negative_prompt: str | None = None
     generator: str | None = None  # the tool that made the image (A1111, ComfyUI, ...)
@@ -75,6 +76,17 @@ def perceptual_hash(image: Any) -> str:
     import imagehash
 
     return str(imagehash.phash(image))
+
+
+CENTRE_KEEP = 0.9
+
+
+def centre_hash(thumb: Any) -> str:
+    """The pHash of the centre ``CENTRE_KEEP`` of an image (its thumbnail): a copy with a few
+    per cent cut from every side has a pHash close to it (bench/bench_dupes_signals.py)."""
+    dx = round(thumb.width * (1 - CENTRE_KEEP) / 2)
+    dy = round(thumb.height * (1 - CENTRE_KEEP) / 2)
+    return perceptual_hash(thumb.crop((dx, dy, thumb.width - dx, thumb.height - dy)))
 
 
 def read_one(
@@ -114,6 +126,7 @@ def read_one(
     info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(thumb),
                      *decoded.size, meta.pop("prompt"), perceptual_hash(ImageOps.mirror(thumb)),
                      [list(box) for box in grid] if grid else None, **meta)
+    info.phash_centre = centre_hash(thumb)
     if thumb_path is not None and not thumb_path.exists():
         save_jpeg_atomic(thumb, thumb_path)
     tensor = preprocess(image) if preprocess is not None else None

@@ -49,6 +49,7 @@ COLUMNS: dict[str, str] = {
     "pixel_sha256": "string",  # of the decoded pixels (exact-duplicate tier)
     "phash": "string",  # perceptual hash, hex
     "phash_mirror": "string",  # perceptual hash of the horizontally mirrored image, hex
+    "phash_centre": "string",  # perceptual hash of the centre 90 % (cropped copies), hex
     "width": "int64",
     "height": "int64",
     "file_size": "int64",

@@ -1,0 +1,100 @@
+"""Models that are built only when something needs them: an ingest that finds nothing new (every
+file already embedded and captioned, or in the cache) never imports open_clip nor builds a model.
+
+:class:`LazyModels` answers what ingest asks of :class:`~cdir.models.loaded.Models` without
+loading: ``preset``, ``caption_key`` (the device is only looked at, importing torch, for int8
+BLIP captioners, whose key depends on it) and ``embedder.dim`` (from the store's ``dim`` when it
+has one). Any other use (``embedder.prepare``, ``embedder.encode_*``, ``captioner``, ...) loads
+the models once, through ``loader`` (default :func:`cdir.models.loaded.get_models`, shared per
+process), and forwards to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cdir.models.presets import Preset, get_preset
+from cdir.models.quantize import quantize_mode
+
+if TYPE_CHECKING:
+    from cdir.models.loaded import Models
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[str, "str | Path | None"], "Models"]
+
+
+def _get_models(preset: str, model_root: str | Path | None) -> Models:
+    from cdir.models.loaded import get_models
+
+    return get_models(preset, model_root)
+
+
+class LazyModels:
+    """Stands in for :class:`~cdir.models.loaded.Models` of ``preset``; ``dim``: the embedding
+    width when already known (an existing store's), else the embedder is built to tell it."""
+
+    def __init__(self, preset: str, model_root: str | Path | None = None,
+                 dim: int | None = None, loader: Loader | None = None) -> None:
+        self.preset: Preset = get_preset(preset)
+        self.model_root = model_root
+        self.embedder = LazyEmbedder(self, dim)
+        self._loader = loader or _get_models
+        self._models: Models | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._models is not None
+
+    def load(self) -> Models:
+        """The real models (built on the first call)."""
+        with self._lock:
+            if self._models is None:
+                log.info("loading the %s models: there is work for them", self.preset.name)
+                self._models = self._loader(self.preset.name, self.model_root)
+            return self._models
+
+    @property
+    def caption_key(self) -> str:
+        """:attr:`Models.caption_key` without building anything."""
+        if self._models is not None:
+            return self._models.caption_key
+        key = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
+        if quantize_mode() == "int8" and self.preset.captioner.kind in ("blip", "blip2"):
+            from cdir.models.loaded import pick_device  # only int8 BLIP keys depend on it
+
+            return key + "|int8" if pick_device() == "cpu" else key
+        return key
+
+    @property
+    def captioner(self) -> Any:
+        return self.load().captioner
+
+    def __getattr__(self, name: str) -> Any:  # device, quantize, local_root, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.load(), name)
+
+
+class LazyEmbedder:
+    """The embedder of :class:`LazyModels`: ``dim`` without loading when known; the rest of
+    :class:`~cdir.models.encoders.ClipEmbedder` loads it."""
+
+    def __init__(self, owner: LazyModels, dim: int | None) -> None:
+        self._owner, self._dim = owner, dim
+
+    @property
+    def dim(self) -> int:
+        if self._dim is not None and not self._owner.loaded:
+            return self._dim
+        return int(self._owner.load().embedder.dim)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._owner.load().embedder, name)
