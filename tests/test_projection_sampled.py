@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from cdir.maps.projection import ProjectionConfig, _key_record, cached_projection, project
-from cdir.maps.umap_sample import ExactSearchIndex, reduce_in_chunks, sample_rows
+from cdir.maps.umap_sample import (
+    ExactSearchIndex,
+    init_graph_transform,
+    reduce_in_chunks,
+    sample_rows,
+)
 
 SAMPLED = ProjectionConfig(method="umap", sample_above=150, sample_size=150)
 
@@ -70,6 +75,24 @@ def test_chunked_pca_matches_one_block_and_keeps_zero_rows() -> None:
     narrow = reduce_in_chunks(x[:, :8], rows, dims=10, normalise=True, seed=0)
     np.testing.assert_allclose(np.linalg.norm(narrow[8:], axis=1), 1.0, atol=1e-5)
     assert not narrow[7].any()  # a missing embedding stays zero
+
+
+def test_vectorised_init_matches_umap_learns_loop() -> None:
+    import scipy.sparse
+    from umap.umap_ import init_graph_transform as umaps
+
+    rng = np.random.default_rng(0)
+    dense = rng.uniform(0.05, 0.9, size=(40, 30)) * (rng.uniform(size=(40, 30)) < 0.3)
+    dense[3] = 0  # no neighbours: NaN
+    dense[5, [4, 9]] = 1.0  # two exact matches: the first wins
+    dense[6, 20] = 1.0
+    graph = scipy.sparse.csr_matrix(dense.astype(np.float32))
+    embedding = rng.normal(size=(30, 2)).astype(np.float32)
+    ours = init_graph_transform(graph, embedding)
+    assert ours.dtype == np.float32 and ours.shape == (40, 2)
+    np.testing.assert_allclose(ours, umaps(graph, embedding), rtol=1e-5, atol=1e-6)
+    assert np.isnan(ours[3]).all()
+    np.testing.assert_array_equal(ours[5], embedding[4])
 
 
 def test_cache_key_says_when_a_map_is_sampled() -> None:

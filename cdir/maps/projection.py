@@ -262,8 +262,10 @@ def _sampled_umap(x: np.ndarray, config: ProjectionConfig, progress: Progress | 
     _report(progress, f"Fitting UMAP on {len(rows):,} of {n:,} points")
     sample = np.ascontiguousarray(x[rows])
     index = ExactSearchIndex(sample, metric) if metric in EXACT_KNN_METRICS else None
+    start = time.perf_counter()
     reducer, sample_xy = _fit_umap(sample, config, metric, seed=config.seed,
                                    exact_knn=index is not None, search_index=index)
+    log.info("UMAP fit on %d sampled points took %.1f s", len(rows), time.perf_counter() - start)
     return place_rest(reducer, x, rows, sample_xy, progress=progress)
 
 
