@@ -440,7 +440,8 @@ def cached_projection(
     """``project`` through ``store_dir/projections/<key>.npy``.
 
     ``key_parts`` names what is projected, e.g. ``{"kind": "image", "preset": "default"}``. A json
-    next to the array records the config, the parts and the fingerprint for inspection.
+    next to the array records the config, the parts and the fingerprint for inspection; a UMAP
+    map fitted on a sample also records ``"sampled"`` (threshold and sample size) in its key.
     """
     config = config or ProjectionConfig()
     fp = fingerprint(vectors)
