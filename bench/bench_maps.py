@@ -8,6 +8,9 @@ child imports umap, projects with ``cdir.maps.projection.cached_projection`` (in
 folder) and calls it again (the cached projection). Target: 20k points under 15 s once compiled.
 "first map" is the import of umap plus the projection, as in a fresh process; the app imports
 umap in a background thread at start, so there a first map costs the projection alone.
+Above 50,000 points the projection is UMAP fitted on a 20,000-row sample with the rest placed by
+``transform`` (``ProjectionConfig.sample_above``); ``bench_maps_large.py`` compares it with a
+full fit and measures 1,000,000 points.
 """
 
 from __future__ import annotations

@@ -76,19 +76,23 @@ with event.install_recorder("numba:compile") as warm:  # a fresh cache: this com
     projection.warm_up_umap()
 x = np.random.default_rng(0).normal(size=(150, 64)).astype(np.float32)
 x[0] = 0  # a missing embedding, as maps of real stores have
+big = np.random.default_rng(1).normal(size=(300, 64)).astype(np.float32)
+sampled = projection.ProjectionConfig(method="umap", sample_above=100, sample_size=100)
 with event.install_recorder("numba:compile") as recorder:
     xy = projection.project(x, projection.ProjectionConfig(method="umap"))
+    big_xy = projection.project(big, sampled)  # a large map's path: sample fit + transform
 after = [e.data["dispatcher"].py_func.__qualname__ for _, e in recorder.buffer if e.is_start]
 json.dump({"warm": len(warm.buffer) > 0, "after": after, "shape": list(xy.shape),
-           "finite": bool(np.isfinite(xy).all())}, sys.stdout)
+           "finite": bool(np.isfinite(xy).all() and np.isfinite(big_xy).all())}, sys.stdout)
 """
 
 
 @pytest.mark.slow
 def test_after_the_warm_up_a_umap_map_compiles_nothing(tmp_path: Path) -> None:
     """In a fresh process with an empty numba cache (so nothing compiled earlier, in memory or
-    on disk, can hide a compilation), ``warm_up_umap`` then a map of other data: numba's
-    compile events during the map must be none."""
+    on disk, can hide a compilation), ``warm_up_umap`` then a map of other data and a sampled
+    map (fit on a sample, the rest placed with transform): numba's compile events during the
+    maps must be none."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([sys.executable, "-c", WARM_THEN_MAP], cwd=REPO, env=env, text=True,

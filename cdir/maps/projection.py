@@ -10,9 +10,15 @@ under cosine, and the optional PCA pre-reduction (which centres the data and so 
 nearly preserves Euclidean distances) stays faithful. All-zero rows (missing embeddings) stay zero;
 they never crash a projector, but the caller should mask them out.
 
+Large maps. Above ``config.sample_above`` points (50,000) UMAP is fitted on ``config.sample_size``
+rows (20,000) drawn with the seed, and the others are placed with umap-learn's ``transform``
+(:mod:`cdir.maps.umap_sample`): 100,000 points in seconds instead of minutes. The cache key of
+such a map records the sample (``"sampled"``).
+
 Determinism. PCA and t-SNE are deterministic for a fixed ``seed``. UMAP is deterministic up to
-``DETERMINISTIC_MAX_N`` points: umap-learn then runs single-threaded (``random_state`` forces
-``n_jobs=1``). Above that it runs on all cores without a seed, and repeated runs differ slightly.
+``DETERMINISTIC_MAX_N`` points and on the sampled path above ``sample_above``: umap-learn then
+runs single-threaded (``random_state`` forces ``n_jobs=1``). In between (a full fit of 20,000 to
+50,000 points) it runs on all cores without a seed, and repeated runs differ slightly.
 
 Speed. UMAP gets exact neighbours from faiss (cosine, Euclidean) or sklearn (other metrics) up to
 ``EXACT_KNN_MAX_N`` points instead of umap-learn's own search, which below 4,096 points calls a
@@ -37,7 +43,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +64,7 @@ EXACT_KNN_METRICS = frozenset(
 )
 FAISS_KNN_METRICS = frozenset({"cosine", "euclidean", "l2"})  # exact neighbours from faiss
 MIN_POINTS_FOR_MANIFOLD = 4  # below this UMAP / t-SNE fall back to PCA
+SAMPLE_FIELDS = ("sample_above", "sample_size")  # in a cache key only when the map is sampled
 CACHE_VERSION = 2  # bump when the projection code changes its output for the same inputs
 PROJECTIONS_DIR = "projections"
 
@@ -73,6 +80,12 @@ class ProjectionConfig:
     perplexity: float = 30.0
     pca_dims: int = 50  # UMAP / t-SNE first reduce to this many dims with PCA when D is larger
     seed: int = 0
+    sample_above: int = 50_000  # UMAP of more points: fit on a sample, transform the rest
+    sample_size: int = 20_000  # rows UMAP is fitted on above ``sample_above``
+
+    def samples(self, n: int) -> bool:
+        """Whether a UMAP map of ``n`` points is fitted on a sample (see ``umap_sample``)."""
+        return self.method == "umap" and n > self.sample_above and n > self.sample_size
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -156,14 +169,18 @@ def warm_up_umap(config: ProjectionConfig | None = None, approximate: bool = Fal
     """Fit UMAP on a tiny random matrix to compile its numba code; return the seconds it took.
 
     It runs the same code path as ``project`` (exact neighbours, same metric and dtypes), so a later
-    ``project`` call compiles nothing. ``approximate=True`` instead warms the pynndescent path that
-    only collections above ``EXACT_KNN_MAX_N`` points use.
+    ``project`` call compiles nothing; it fits a sample and transforms the rest, so the path of
+    large maps (``sample_above``) is compiled too. ``approximate=True`` instead warms the
+    pynndescent path (full fits of more than ``EXACT_KNN_MAX_N`` points).
     """
     config = config or ProjectionConfig()
     x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
     start = time.perf_counter()
     x, metric = _prepare(x, config, use_pca=False)
-    _run_umap(x, config, metric, seed=config.seed, exact_knn=not approximate)
+    if approximate:
+        _run_umap(x, config, metric, seed=config.seed, exact_knn=False)
+    else:  # the sampled path of large maps: a fit and a transform
+        _sampled_umap(x, replace(config, metric=metric, sample_above=32, sample_size=48), None)
     elapsed = time.perf_counter() - start
     log.info("UMAP warm-up took %.1f s", elapsed)
     return elapsed
@@ -201,6 +218,14 @@ PROJECTORS: dict[str, Projector] = {"umap": _umap_2d, "tsne": _tsne_2d, "pca": _
 def _run_umap(
     x: np.ndarray, config: ProjectionConfig, metric: str, seed: int | None, exact_knn: bool
 ) -> np.ndarray:
+    return _fit_umap(x, config, metric, seed, exact_knn)[1]
+
+
+def _fit_umap(
+    x: np.ndarray, config: ProjectionConfig, metric: str, seed: int | None, exact_knn: bool,
+    search_index: Any = None,
+) -> tuple[Any, np.ndarray]:
+    """(fitted ``umap.UMAP``, its (N, 2) embedding); ``search_index`` serves ``transform``."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     k = max(2, min(config.n_neighbors, x.shape[0] - 1))
     if k < config.n_neighbors:
@@ -211,13 +236,37 @@ def _run_umap(
         min_dist=config.min_dist,
         metric=metric,
         random_state=seed,
+        transform_seed=seed if seed is not None else 42,
         n_jobs=1 if seed is not None else -1,
-        precomputed_knn=knn or (None, None, None),
+        precomputed_knn=(*knn, search_index) if knn else (None, None, None),
         force_approximation_algorithm=not exact_knn,
     )
     with warnings.catch_warnings():  # "no NNDescent index: transform unavailable" - not needed
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
-        return reducer.fit_transform(x)
+        return reducer, reducer.fit_transform(x)
+
+
+def _sampled_umap(x: np.ndarray, config: ProjectionConfig, progress: Progress | None
+                  ) -> np.ndarray:
+    """UMAP fitted on ``config.sample_size`` rows of ``x`` (N, D), the rest placed with
+    ``transform`` (see :mod:`cdir.maps.umap_sample`); (N, 2) float32, deterministic."""
+    from cdir.maps.umap_sample import ExactSearchIndex, place_rest, reduce_in_chunks, sample_rows
+
+    n = x.shape[0]
+    rows = sample_rows(n, config.sample_size, config.seed)
+    cosine = config.metric == "cosine"
+    if x.shape[1] > config.pca_dims:
+        _report(progress, f"Reducing {x.shape[1]} dims to {config.pca_dims} with PCA")
+    x = reduce_in_chunks(x, rows, config.pca_dims, cosine, config.seed)
+    metric = "euclidean" if cosine else config.metric
+    _report(progress, f"Fitting UMAP on {len(rows):,} of {n:,} points")
+    sample = np.ascontiguousarray(x[rows])
+    index = ExactSearchIndex(sample, metric) if metric in EXACT_KNN_METRICS else None
+    start = time.perf_counter()
+    reducer, sample_xy = _fit_umap(sample, config, metric, seed=config.seed,
+                                   exact_knn=index is not None, search_index=index)
+    log.info("UMAP fit on %d sampled points took %.1f s", len(rows), time.perf_counter() - start)
+    return place_rest(reducer, x, rows, sample_xy, progress=progress)
 
 
 def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -285,6 +334,7 @@ def project(
     N = 0 gives an empty (0, 2) array; N = 1, or N identical rows, the origin. UMAP and t-SNE
     need a few points: below ``MIN_POINTS_FOR_MANIFOLD`` they fall back to PCA, and
     ``n_neighbors`` / ``perplexity`` are lowered when N is too small for them (each logged).
+    UMAP of more than ``config.sample_above`` points is fitted on a sample (module docstring).
     """
     config = config or ProjectionConfig()
     x = _as_matrix(vectors)
@@ -294,6 +344,12 @@ def project(
             log.info("all %d vectors are identical: every point goes to the origin", n)
         return np.zeros((n, 2), dtype=np.float32)
     method = _method_for(config.method, n)
+    if method == "umap" and config.samples(n):
+        _report(progress, f"Projecting {n} points with UMAP fitted on a sample")
+        start = time.perf_counter()
+        xy = _sampled_umap(x, config, progress)
+        log.info("sampled UMAP of %d points took %.1f s", n, time.perf_counter() - start)
+        return _finish(xy, n)
     x, metric = _prepare(x, config, use_pca=method != "pca", progress=progress)
     _report(progress, f"Projecting {n} points with {method.upper()}")
     start = time.perf_counter()
@@ -362,7 +418,12 @@ def _key_record(
     key_parts: Mapping[str, Any], fp: dict[str, Any], config: ProjectionConfig
 ) -> dict[str, Any]:
     parts = dict(key_parts)
-    return {"version": CACHE_VERSION, "parts": parts, "vectors": fp, "config": asdict(config)}
+    fields = asdict(config)
+    sample = {name: fields.pop(name) for name in SAMPLE_FIELDS}  # keys of full fits unchanged
+    record = {"version": CACHE_VERSION, "parts": parts, "vectors": fp, "config": fields}
+    if config.samples(fp["shape"][0] if fp["shape"] else 0):
+        record["sampled"] = sample
+    return record
 
 
 def _hash_record(record: dict[str, Any]) -> str:
@@ -379,7 +440,8 @@ def cached_projection(
     """``project`` through ``store_dir/projections/<key>.npy``.
 
     ``key_parts`` names what is projected, e.g. ``{"kind": "image", "preset": "default"}``. A json
-    next to the array records the config, the parts and the fingerprint for inspection.
+    next to the array records the config, the parts and the fingerprint for inspection; a UMAP
+    map fitted on a sample also records ``"sampled"`` (threshold and sample size) in its key.
     """
     config = config or ProjectionConfig()
     fp = fingerprint(vectors)
