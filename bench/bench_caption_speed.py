@@ -176,14 +176,14 @@ def cosine_min(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def stage_rows(model: Any, pixels: torch.Tensor, tokens: int, peak: float, reps: int) -> list[list]:
-    """Per-stage time, FLOPs and GFLOP/s of cdir's fp32 path (fused attention, the decoder steps
-    on ``cdir.models.captioners.DECODER_THREADS`` threads)."""
-    from cdir.models.captioners import DECODER_THREADS
+    """Per-stage time, FLOPs and GFLOP/s of cdir's fp32 path (fused attention; the decoder steps
+    on the threads ``cdir.models.torch_threads.decoder_threads`` picks at this load)."""
+    from cdir.models.torch_threads import decoder_threads
 
     flops = stage_flops(model, pixels, tokens)
     best: dict[str, float] = {}
     for _ in range(reps):
-        _, marks = generate(model, pixels, tokens, threads=DECODER_THREADS)
+        _, marks = generate(model, pixels, tokens, threads=decoder_threads())
         if not best or marks["total"] < best["total"]:
             best = marks
     with torch.inference_mode():

@@ -124,3 +124,12 @@ def test_decoder_runs_on_fewer_threads_and_the_count_comes_back(pair) -> None:  
     worker.start()
     worker.join()
     assert torch.get_num_threads() == before
+
+
+def test_decoder_threads_drop_to_one_only_when_other_work_competes() -> None:
+    from cdir.models.torch_threads import decoder_threads
+
+    threads = torch.get_num_threads()
+    assert decoder_threads(load=0.5) is None
+    assert decoder_threads(load=threads + 0.9) is None  # our own threads make the load
+    assert decoder_threads(load=threads + 3.0) == 1

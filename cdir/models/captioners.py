@@ -13,15 +13,11 @@ from typing import Any, Protocol
 
 from cdir.models.device import inference_context
 from cdir.models.presets import CaptionerSpec
-from cdir.models.torch_threads import after_module
+from cdir.models.torch_threads import after_module, decoder_threads
 from cdir.models.weights import unavailable
 from cdir.models.zerogpu import run_on_gpu
 
 log = logging.getLogger(__name__)
-
-# Decoder steps (after the vision encoder) run on this many torch threads on the CPU; see
-# cdir.models.torch_threads and bench/bench_caption_speed.py.
-DECODER_THREADS = 1
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 
@@ -63,8 +59,9 @@ class HFCaptioner:
 
     def _generate(self, inputs: Any) -> list[str]:
         inputs = inputs.to(self.device)
-        decoder = (after_module(self.model.vision_model, DECODER_THREADS)
-                   if self.device == "cpu" and hasattr(self.model, "vision_model")
+        threads = decoder_threads() if self.device == "cpu" else None
+        decoder = (after_module(self.model.vision_model, threads)
+                   if threads and hasattr(self.model, "vision_model")
                    else contextlib.nullcontext())
         with inference_context(self.device), decoder:
             out = self.model.generate(

@@ -2,10 +2,13 @@
 
 Caption decoding is a loop of small matrix-vector products, one decoder step at a time: memory
 bound, hundreds of tiny parallel regions per step. With two OpenMP threads on two cores, every
-region waits for both threads; when anything else runs on the machine (a shared Space, the app
-embedding a collection in the background), one of them waits for a time slice, spinning.
-``bench/bench_caption_speed.py`` measured the decoder steps on one thread against two (README
-"Performance"). The vision encoder, large matrix products, keeps every thread.
+region waits for both threads; when other work runs on the machine (a shared Space, another
+process, the app embedding a collection in the background), one of them waits for a time slice.
+``bench/bench_caption_speed.py`` on 2 AMD EPYC cores: on a quiet machine the decoder steps on
+one thread make BLIP base captions 0.87x as fast as on two; at load average 9 they make them
+3x as fast (15 s instead of 44 s for 2 captions). :func:`decoder_threads` therefore picks one
+thread only while the machine is busier than torch's own threads: the vision encoder, large
+matrix products, keeps every thread.
 
 ``torch.set_num_threads`` sets the calling thread's OpenMP thread count (other running threads
 keep theirs) and the count that threads started afterwards begin with, so the old count is put
@@ -52,3 +55,19 @@ def after_module(module: Any, n: int) -> Iterator[None]:
             yield
         finally:
             handle.remove()
+
+
+def decoder_threads(load: float | None = None) -> int | None:
+    """Torch threads for caption decoder steps: 1 when the 1-minute load average (``load``,
+    default ``os.getloadavg()``) is above torch's thread count + 1, i.e. other work competes
+    for the cores; else None (leave the count as it is)."""
+    import os
+
+    import torch
+
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # no load average on this platform
+            return None
+    return 1 if load > torch.get_num_threads() + 1 else None
