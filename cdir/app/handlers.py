@@ -50,11 +50,35 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (*api.user_errors(), ValueError)
 
 
-def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into a readable message in the page instead of a stack trace."""
+def guarded(func: Callable[..., Any], on_error: Callable[[Exception], Any]) -> Callable[..., Any]:
+    """``func`` with its failures handed to ``on_error``, which returns what to show instead or
+    raises. A generator handler (one that updates its outputs in stages) keeps what it yielded
+    already and yields ``on_error``'s answer last."""
     import functools
     import inspect
 
+    if inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from func(*args, **kwargs)
+            except Exception as exc:
+                yield on_error(exc)
+
+        return stages
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            return on_error(exc)
+
+    return wrapper
+
+
+def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into a readable message in the page instead of a stack trace."""
     def readable(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
@@ -65,39 +89,19 @@ def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
                         f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
                         "check the server log.")
 
-    if inspect.isgeneratorfunction(func):  # an endpoint that answers in stages
-        @functools.wraps(func)
-        def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
-                yield from func(*args, **kwargs)
-            except Exception as exc:
-                error = readable(exc)
-                if error is exc:
-                    raise
-                raise error from exc
+    def reraise(exc: Exception) -> Any:
+        error = readable(exc)
+        if error is exc:
+            raise exc
+        raise error from exc
 
-        return stages
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            error = readable(exc)
-            if error is exc:
-                raise
-            raise error from exc
-
-    return wrapper
+    return guarded(func, reraise)
 
 
 def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
     """For the page's own events: a failure shows its one-line message (a warning toast) and
     leaves the ``outputs`` widgets as they were, instead of gradio's bare "Error" badges on
     them. Unexpected failures are logged with their stack trace and shown in one line too."""
-    import functools
-    import inspect
-
     def failed(exc: BaseException) -> Any:
         if isinstance(exc, (gr.Error, *user_errors())):
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
@@ -109,24 +113,7 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
         unchanged = tuple(gr.update() for _ in range(outputs))
         return unchanged[0] if outputs == 1 else unchanged
 
-    if inspect.isgeneratorfunction(func):  # a handler that updates its outputs in stages
-        @functools.wraps(func)
-        def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
-                yield from func(*args, **kwargs)
-            except Exception as exc:  # what was shown already stays
-                yield failed(exc)
-
-        return stages
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            return failed(exc)
-
-    return wrapper
+    return guarded(func, failed)
 
 
 
