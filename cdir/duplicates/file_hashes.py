@@ -35,13 +35,13 @@ from cdir.ingest.decode import (  # the checks ingest applies, reused as they ar
     DecodeError,
     DecodeLimits,
     _apply_orientation,
-    _check_file_size,
     _check_pixels,
     _load_pixels,
     _open,
     _orientation,
     load_rgb_bytes,
     pixel_sha256,
+    read_image_bytes,
     to_rgb,
 )
 from cdir.ingest.reader import THUMB_SIDE, centre_hash
@@ -75,7 +75,7 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
     """The :class:`FileHashes` of the image at ``path``, or the reason it cannot be read (the
     words of :class:`~cdir.ingest.decode.DecodeError`). Never raises for a bad file."""
     try:
-        data = _read(Path(path), limits)
+        data = read_image_bytes(Path(path), limits)
         thumb, size, drafted, pixels = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
@@ -110,21 +110,9 @@ def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
     """``pixel_sha256`` of the fully decoded image (as ingest stores it), or None when the file
     cannot be read."""
     try:
-        return pixel_sha256(load_rgb_bytes(_read(Path(path), limits), limits))
+        return pixel_sha256(load_rgb_bytes(read_image_bytes(Path(path), limits), limits))
     except DecodeError:
         return None
-
-
-def _read(path: Path, limits: DecodeLimits) -> bytes:
-    try:
-        _check_file_size(path.stat().st_size, limits)
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DecodeError(f"file not found: {path.name}") from None
-    except PermissionError:
-        raise DecodeError(f"cannot read the file: permission denied ({path.name})") from None
-    except OSError as exc:
-        raise DecodeError(f"cannot read the file: {exc.strerror or exc}") from None
 
 
 def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool

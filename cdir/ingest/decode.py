@@ -132,17 +132,34 @@ def load_rgb_reduced(path: Path, limits: DecodeLimits = DecodeLimits(),
     Other formats, smaller JPEGs and ``min_side=None`` decode at full size (``reduced`` False).
     Raises :class:`DecodeError` as :func:`load_rgb` does."""
     path = Path(path)
-    try:
+    with file_errors(path):
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a folder, or a FIFO that would block the read
             raise DecodeError(f"not an image: {path.name} is not a regular file")
         _check_file_size(info.st_size, limits)
         with path.open("rb") as fp:
             return _decode(fp, limits, min_side)
+
+
+def read_image_bytes(path: Path, limits: DecodeLimits = DecodeLimits()) -> bytes:
+    """The bytes of the image file at ``path`` (size-checked), for decoding from memory. Raises
+    :class:`DecodeError` for a missing, unreadable, empty or too large file."""
+    path = Path(path)
+    with file_errors(path):
+        _check_file_size(path.stat().st_size, limits)
+        return path.read_bytes()
+
+
+@contextmanager
+def file_errors(path: Path) -> Iterator[None]:
+    """Errors of reading ``path`` as one-line :class:`DecodeError` reasons naming the file (not
+    its folder)."""
+    try:
+        yield
     except FileNotFoundError:
-        raise DecodeError(f"file not found: {path}") from None
+        raise DecodeError(f"file not found: {path.name}") from None
     except PermissionError:
-        raise DecodeError(f"cannot read the file: permission denied ({path})") from None
+        raise DecodeError(f"cannot read the file: permission denied ({path.name})") from None
     except OSError as exc:
         raise DecodeError(f"cannot read the file: {exc.strerror or exc}") from None
 
