@@ -439,7 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     keep_uploads_in(workspace)
     preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
-    threading.Thread(target=webui.warm_up, name="cdir-warm-up", daemon=True).start()
+    threading.Thread(target=webui.warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
+                     daemon=True).start()
     demo = build_app(actions)
     demo.queue(**QUEUE_OPTIONS)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
