@@ -1,12 +1,15 @@
 """Optional int8 captioning on the CPU: dynamic quantisation of the captioner's Linear layers.
 
-Captioning is the slow stage of ingest on a CPU (BLIP base makes about 0.4 captions per second on
-2 cores), and its transformer is mostly ``nn.Linear``. Dynamic int8 quantisation stores those
-weights as int8 and quantises activations on the fly. ``bench/bench_caption.py`` measured it at
-1.54x the float32 speed, with first-step logits at cosine 0.9985 to float32's (README
-"Performance"). The other candidates were measured the same way and not kept:
+Captioning is the slow stage of ingest on a CPU, and its transformer is mostly ``nn.Linear``.
+Dynamic int8 quantisation stores those weights as int8 and quantises activations on the fly.
+``bench/bench_caption_speed.py`` (2 AMD EPYC cores, AVX2, 2026-11-30) measured BLIP base at
+2.46x the float32 speed (2.70 against 1.10 captions/s, both with fused attention), with
+first-step logits at cosine 0.9985 to float32's (README "Performance"). It uses
+``torch.ao.quantization.quantize_dynamic``, which torch marks deprecated; its successor torchao
+(0.18, ``Int8DynamicActivationInt8WeightConfig``) ran at 1.11x float32 in the same run, because
+its CPU kernels want ``torch.compile``. The other candidates were measured the same way and not
+kept:
 - bf16 autocast ran 6.6x slower on an AVX2 CPU without bf16 instructions;
-- one torch thread instead of two ran at 0.64x;
 - ``torch.compile`` gained 1.3-1.4x, but it compiles for about a minute in every process (again
   for each new batch shape) and needs a C++ compiler at run time.
 
