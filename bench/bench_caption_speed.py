@@ -224,6 +224,9 @@ def main() -> None:
     log(f"{machine()}: fp32 matmul peak {peak_start:.0f} GFLOP/s, torch threads "
         f"{torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}")
 
+    if args.stages_only:
+        stages_report(fused(base), base, pixels[: args.batch], args, peak_start)
+        return
     models = {"transformers eager attention (cdir before)": base,
               "fused attention (SDPA)": fused(base)}
     models["fused attention + int8 dynamic (Linear)"] = int8_ao(models["fused attention (SDPA)"])
