@@ -55,7 +55,7 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     info = reader.ImageInfo(reader.pixel_sha256(image), reader.perceptual_hash(image),
                             image.width, image.height, meta.pop("prompt"),
                             reader.perceptual_hash(ImageOps.mirror(image)),
-                            [list(box) for box in grid] if grid else None, **meta)
+                            grid=[list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         thumb = image.convert("RGB")
         thumb.thumbnail((reader.THUMB_SIDE, reader.THUMB_SIDE), Image.Resampling.LANCZOS)

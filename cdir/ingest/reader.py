@@ -124,9 +124,10 @@ def read_one(
     thumb = make_thumbnail(image, THUMB_SIDE)
     meta = extract_metadata(path).fields()
     info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(thumb),
-                     *decoded.size, meta.pop("prompt"), perceptual_hash(ImageOps.mirror(thumb)),
-                     [list(box) for box in grid] if grid else None, **meta)
-    info.phash_centre = centre_hash(thumb)
+                     *decoded.size, meta.pop("prompt"),
+                     phash_mirror=perceptual_hash(ImageOps.mirror(thumb)),
+                     phash_centre=centre_hash(thumb),
+                     grid=[list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         save_jpeg_atomic(thumb, thumb_path)
     tensor = preprocess(image) if preprocess is not None else None
