@@ -63,7 +63,8 @@ def ingest(
         preset, dim = meta.get("preset") or preset, meta.get("dim")
     # built only when there is something to embed or caption: a re-run on an unchanged folder
     # imports no model library (cdir.models.lazy)
-    models = cast(Models, LazyModels(preset, model_root, dim))
+    models = cast(Models, LazyModels(preset, model_root, dim,
+                                     loader=lambda name, root: get_models(name, root)))
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             return run_ingest(sources, store, models, config or IngestConfig(), progress)

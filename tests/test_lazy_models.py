@@ -47,7 +47,7 @@ def test_unchanged_reingest_builds_no_model(ingested: tuple[Path, Path],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     src, store = ingested
     before = Store.load(store)
-    monkeypatch.setattr(lazy, "_get_models", refuse)
+    monkeypatch.setattr(api, "get_models", refuse)  # what api.ingest loads through
     report = api.ingest([src], store, "tiny", CONFIG)
     after = Store.load(store)
     assert (report.added, report.already_present, report.embedded) == (0, 3, 0)
@@ -66,7 +66,7 @@ def test_a_new_file_loads_the_models_once(ingested: tuple[Path, Path],
         calls.append(preset)
         return load_models(preset, device="cpu")
 
-    monkeypatch.setattr(lazy, "_get_models", counting)
+    monkeypatch.setattr(api, "get_models", counting)
     write_images(src, range(3, 4))
     report = api.ingest([src], store, "tiny", CONFIG)
     assert calls == ["tiny"]

@@ -280,7 +280,8 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     vectors = _cached_image_work(store, cache, key, todo, config.workers)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
-    reduce_to = reduced_decode_side(models.embedder.preprocess) if config.reduced_decode else None
+    reduce_to = (reduced_decode_side(models.embedder.preprocess)  # only with work: lazy models
+                 if config.reduced_decode and missing else None)
     jobs = [partial(read_one, r, store.item_path(r),
                     store.thumb_path(items.at[r, "sha256"]), models.embedder.prepare,
                     config.decode_limits, tile=_tile(items, r), reduce_to=reduce_to)
