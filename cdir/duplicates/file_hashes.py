@@ -22,7 +22,6 @@ identical pixels to another file (:func:`pixel_hash`).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,18 +30,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cdir.duplicates.low_information import LowInfoConfig, Signature
-from cdir.ingest.decode import (  # the checks ingest applies, reused as they are
+from cdir.ingest.decode import (  # the checks and conversions ingest applies
     DecodeError,
     DecodeLimits,
-    _apply_orientation,
-    _check_pixels,
-    _load_pixels,
-    _open,
-    _orientation,
+    decode_bytes_for_thumbnail,
     load_rgb_bytes,
     pixel_sha256,
     read_image_bytes,
-    to_rgb,
 )
 from cdir.ingest.reader import THUMB_SIDE, centre_hash
 
@@ -120,25 +114,8 @@ def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
     whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels);
     the checks and conversions of :func:`cdir.ingest.decode.load_rgb`."""
-    fp = io.BytesIO(data)
-    img = _open(fp, data[:512], limits)
-    try:
-        _check_pixels(img.size, limits)
-        full = img.size
-        drafted = False
-        if draft and img.format == "JPEG":
-            side = max(full)  # the thumbnail's longer side is THUMB_SIDE: scale by that side
-            img.draft("RGB", (max(1, full[0] * THUMB_SIDE // side),
-                              max(1, full[1] * THUMB_SIDE // side)))
-            drafted = img.size != full
-        _load_pixels(img, limits)
-        orientation = _orientation(img)
-        rgb = to_rgb(img)
-    finally:
-        img.close()
-    rgb = _apply_orientation(rgb, orientation)
-    if orientation in (5, 6, 7, 8):
-        full = (full[1], full[0])
+    decoded = decode_bytes_for_thumbnail(data, limits, THUMB_SIDE if draft else None)
+    rgb = decoded.image
     pixels = pixel_sha256(rgb)
     rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    return rgb, full, drafted, pixels
+    return rgb, decoded.size, decoded.reduced, pixels

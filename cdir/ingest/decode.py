@@ -180,14 +180,26 @@ def _check_file_size(size: int, limits: DecodeLimits) -> None:
         )
 
 
-def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None) -> Decoded:
+def decode_bytes_for_thumbnail(data: bytes, limits: DecodeLimits, thumb_side: int | None
+                               ) -> Decoded:
+    """Decode an image held in memory for a thumbnail of at most ``thumb_side`` pixels a side: a
+    JPEG is decoded by libjpeg's DCT scaling (``Image.draft``) at the smallest scale whose
+    longer side still covers ``thumb_side`` (None: full size). Checks and conversions as
+    :func:`load_rgb`; raises :class:`DecodeError`."""
+    _check_file_size(len(data), limits)
+    return _decode(io.BytesIO(data), limits, thumb_side=thumb_side)
+
+
+def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None,
+            thumb_side: int | None = None) -> Decoded:
     head = fp.read(_HEAD_BYTES)
     fp.seek(0)
     img = _open(fp, head, limits)
     try:
         _check_pixels(img.size, limits)
         full = img.size
-        reduced = _draft(img, min_side)
+        reduced = (_draft_for_thumbnail(img, thumb_side) if thumb_side is not None
+                   else _draft(img, min_side))
         _load_pixels(img, limits)
         orientation = _orientation(img)
         rgb = to_rgb(img)
@@ -197,6 +209,21 @@ def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None) -> 
     rgb.info = {}
     size = (full[1], full[0]) if orientation in _SWAPS_SIDES else full
     return Decoded(rgb, size, reduced)
+
+
+def _draft_for_thumbnail(img: Image.Image, thumb_side: int) -> bool:
+    """Ask a JPEG's decoder for the smallest DCT scale whose longer side still covers
+    ``thumb_side``; True when the image will decode smaller than its full size."""
+    if img.format != "JPEG":
+        return False
+    full, side = img.size, max(img.size)
+    try:
+        img.draft("RGB", (max(1, full[0] * thumb_side // side),
+                          max(1, full[1] * thumb_side // side)))
+    except Exception as exc:  # a plugin can raise anything on hostile input: decode in full
+        log.debug("no reduced decode: %s", exc)
+        return False
+    return img.size != full
 
 
 def _draft(img: Image.Image, min_side: int | None) -> bool:
