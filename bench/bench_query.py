@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_search import connect
+from bench_search import connect, example_workspace
 from common import REPO, log, machine, median, percentile, photo_like, report
 
 REAL_TOKENS = 15  # a real BLIP base caption's length (new tokens)
@@ -115,17 +115,10 @@ def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, 
     """Through the running app: seconds from submit to the first and the final output of CM
     queries, and to the output of image → image queries, alternating, each a new image."""
     from gradio_client import handle_file
-    from PIL import Image
 
     models = ["--preset", preset] + (["--model-dir", str(model_dir)] if model_dir else [])
-    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(REPO / "assets" / "examples"),
-                    "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
-                    *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
-    rng = np.random.default_rng(11)
-    queries = []
-    for i in range(2 * n_queries + 2):
-        queries.append(work / f"q{i}.jpg")
-        Image.fromarray(photo_like(rng, 640, 480)).save(queries[-1], quality=90)
+    queries = example_workspace(work, models, 2 * n_queries + 2, seed=11, size=(640, 480),
+                                quality=90)
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
     launcher = (["bench/app_fixed_tokens.py", str(REAL_TOKENS)] if preset == "default"
                 else ["app.py"])

@@ -91,6 +91,28 @@ def float16_cost(n: int, n_queries: int) -> dict:
             "bytes_float32": vectors.nbytes, "bytes_float16": vectors.nbytes // 2}
 
 
+def example_workspace(work: Path, models: list[str], n_queries: int, seed: int,
+                      size: tuple[int, int], quality: int = 75) -> list[Path]:
+    """The bundled examples ingested (no captions) into ``work/ws/examples`` with the CLI model
+    arguments ``models``; returns ``n_queries`` new photo-like JPEGs (``size`` in pixels) to
+    drop on the app as queries."""
+    import subprocess
+    import sys
+
+    from common import REPO, photo_like
+    from PIL import Image
+
+    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(REPO / "assets" / "examples"),
+                    "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
+                    *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
+    rng = np.random.default_rng(seed)
+    queries = []
+    for i in range(n_queries):
+        queries.append(work / f"q{i}.jpg")
+        Image.fromarray(photo_like(rng, *size)).save(queries[-1], quality=quality)
+    return queries
+
+
 def app_latency(n_queries: int, port: int, preset: str) -> dict:
     """End-to-end milliseconds of one query through the running app (gradio_client), image and
     CM mode alternating, each query a new image (nothing cached), on the example collection.
@@ -104,9 +126,8 @@ def app_latency(n_queries: int, port: int, preset: str) -> dict:
     import sys
     import tempfile
 
-    from common import REPO, photo_like
+    from common import REPO
     from gradio_client import handle_file
-    from PIL import Image
 
     work = Path(tempfile.mkdtemp(prefix="cdir-bench-app-"))
     models = ["--preset", preset]
@@ -115,14 +136,7 @@ def app_latency(n_queries: int, port: int, preset: str) -> dict:
 
         save_random_default_models(work / "models")
         models += ["--model-dir", str(work / "models")]
-    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(REPO / "assets" / "examples"),
-                    "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
-                    *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
-    rng = np.random.default_rng(7)
-    queries = []
-    for i in range(2 * n_queries + 2):
-        queries.append(work / f"q{i}.jpg")
-        Image.fromarray(photo_like(rng, 320, 240)).save(queries[-1])
+    queries = example_workspace(work, models, 2 * n_queries + 2, seed=7, size=(320, 240))
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
     app = subprocess.Popen([sys.executable, "app.py", "--store", str(work / "ws"), "--port",
                             str(port), *models], cwd=REPO, env=env,
