@@ -22,6 +22,7 @@ from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.browse_tab import build_browse_tab
 from cdir.app.first_run import startup_preset
+from cdir.app.media import media_routes
 from cdir.app.handlers import AppActions
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
@@ -30,7 +31,6 @@ from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mod
 from cdir.models.style_words import Neutraliser
 
 HERE = Path(__file__).resolve().parent
-ASSETS = HERE / "assets"
 APP_JS = (HERE / "cdir" / "app" / "static" / "app.js").read_text(encoding="utf-8")
 CSS = (HERE / "cdir" / "app" / "static" / "app.css").read_text(encoding="utf-8")
 METHOD_HTML = (HERE / "cdir" / "app" / "static" / "method.html").read_text(encoding="utf-8")
@@ -280,7 +280,8 @@ def _api(calls: endpoints.Endpoints) -> None:
                  preset=gr.Textbox("", label="preset"),
                  captions=gr.Textbox("background", label="captions"),
                  if_exists=gr.Textbox("new", label="if_exists"),
-                 image=gr.Image(type="filepath", label="image"), text=gr.Textbox(label="text"),
+                 # a file, not gr.Image: gradio would decode it before cdir's checks
+                 image=gr.File(type="filepath", label="image"), text=gr.Textbox(label="text"),
                  item_id=gr.Number(0, precision=0, label="item_id"),
                  mode=gr.Textbox("caption", label="mode"),
                  k=gr.Number(12, precision=0, label="k"),
@@ -308,18 +309,33 @@ def _api(calls: endpoints.Endpoints) -> None:
            (calls.delete_collection, ["name", "owner"])]
     for fn, params in api:
         wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
-        trigger.click(wrapped, [c[p] for p in params], out,
+        heavy = fn is build_collection or fn is calls.find_duplicates
+        trigger.click(webui.one_at_a_time(wrapped) if heavy else wrapped,
+                      [c[p] for p in params], out,
                       api_name=fn.__name__.removesuffix("_stages"),  # answers in stages
-                      api_description=(fn.__doc__ or "").split("\n\n")[0])
+                      api_description=(fn.__doc__ or "").split("\n\n")[0],
+                      **concurrency(heavy))
 
 
 
-def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, **options: Any) -> Any:
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, heavy: bool = False,
+       **options: Any) -> Any:
     """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
-    shows its one-line message and leaves the outputs as they were. ``options``: more of the
-    event listener's arguments (``trigger_mode``)."""
-    return event(webui.as_message(fn, len(outputs)), inputs, outputs, api_name=False,
-                 api_visibility="private", **options)
+    shows its one-line message and leaves the outputs as they were. ``heavy``: a build, map,
+    evaluation or export, which queues for the server's one heavy-work slot
+    (``concurrency(heavy)``). ``options``: more of the event listener's arguments
+    (``trigger_mode``)."""
+    handler = webui.one_at_a_time(fn) if heavy else fn
+    return event(webui.as_message(handler, len(outputs)), inputs, outputs, api_name=False,
+                 api_visibility="private", **concurrency(heavy), **options)
+
+
+def concurrency(heavy: bool) -> dict[str, Any]:
+    """The queue group of an event, for every visitor together: heavy work (builds, captions,
+    maps, evaluations, exports) one at a time, everything else (searches, opening, browsing)
+    two at a time, the two groups side by side."""
+    return (dict(concurrency_id="heavy", concurrency_limit=1) if heavy
+            else dict(concurrency_id="light", concurrency_limit=2))
 
 
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
@@ -340,10 +356,10 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
 
     build_inputs = [ui["files"], ui["name"], ui["preset"], ui["captions"], owner]
     built = [*loaded, ui["taken_row"], owner]
-    on(ui["examples"].click, load_examples, [ui["preset"], owner], loaded)
-    on(ui["build"].click, build_as(None), build_inputs, built)
-    on(ui["build_add"].click, build_as(True), build_inputs, built)
-    on(ui["build_new"].click, build_as(False), build_inputs, built)
+    on(ui["examples"].click, load_examples, [ui["preset"], owner], loaded, heavy=True)
+    on(ui["build"].click, build_as(None), build_inputs, built, heavy=True)
+    on(ui["build_add"].click, build_as(True), build_inputs, built, heavy=True)
+    on(ui["build_new"].click, build_as(False), build_inputs, built, heavy=True)
     on(ui["open"].click, actions.open_saved, [ui["saved"], owner], loaded)
     on(ui["delete"].click, actions.ask_delete, [ui["saved"], owner],
        [ui["delete_row"], ui["delete_md"]])
@@ -379,15 +395,15 @@ def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, t
     def worked(progress: gr.Progress = gr.Progress()) -> tuple:
         return webui.worked_example(actions, progress)
 
-    on(ui["worked_btn"].click, worked, None, [ui["worked_html"], ui["worked_md"]])
+    on(ui["worked_btn"].click, worked, None, [ui["worked_html"], ui["worked_md"]], heavy=True)
 
     def evaluate(store_path: str, progress: gr.Progress = gr.Progress()) -> tuple:
         return actions.evaluate_and_keep(store_path, progress)
 
-    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"], ui["eval_state"]])
+    on(ui["eval_btn"].click, evaluate, [store], [ui["eval_md"], ui["eval_state"]], heavy=True)
     map_inputs = [store, ui["method"], ui["vectors"], ui["color"]]
-    on(ui["draw"].click, draw, map_inputs, [ui["plot"]])
-    on(map_tab.select, draw, map_inputs, [ui["plot"]])
+    on(ui["draw"].click, draw, map_inputs, [ui["plot"]], heavy=True)
+    on(map_tab.select, draw, map_inputs, [ui["plot"]], heavy=True)
     point = [ui["sel_image"], ui["sel_md"], ui["sel_cards"]]
     on(ui["map_click"].change, actions.map_point, [store, ui["map_click"], *map_inputs[1:]],
        [*point, ui["plot"]])
@@ -405,19 +421,19 @@ def _wire_downloads(actions: AppActions, ui: dict, store: gr.State, searched: li
                  progress: gr.Progress = gr.Progress()) -> str:
         return actions.download_map(store_path, method, vectors, color, progress)
 
-    on(ui["map_html"].click, map_file, map_inputs, [ui["map_file"]])
+    on(ui["map_html"].click, map_file, map_inputs, [ui["map_file"]], heavy=True)
     on(ui["eval_report"].click, actions.download_eval, [store, ui["eval_state"]],
        [ui["eval_file"]])
     for fmt in ("datasets", "parquet"):
         on(ui[f"collection_{fmt}"].click, functools.partial(actions.download_collection, fmt),
-           [store], [ui["collection_file"]])
+           [store], [ui["collection_file"]], heavy=True)
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
     groups, keeps = ui["groups_state"], ui["keeps"]
     on(ui["find"].click, actions.find_dupes,
        [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
-       [ui["dupes_md"], ui["groups"], groups, keeps])
+       [ui["dupes_md"], ui["groups"], groups, keeps], heavy=True)
     on(ui["dupe_click"].change, actions.choose_keep, [store, ui["dupe_click"], groups, keeps],
        [ui["groups"], keeps])
     for fmt in ("csv", "json"):
@@ -447,8 +463,10 @@ def main(argv: list[str] | None = None) -> None:
                 **launch_options(workspace))
 
 
-# Two requests run at a time (two CPU cores; every session shares the same models) and at most
-# 64 wait: further requests are refused at once ("queue full") instead of piling up in memory.
+# Every event belongs to one of two queue groups (``concurrency``): one heavy job and two light
+# requests at a time for all visitors together (two CPU cores; every session shares the same
+# models), and at most 64 waiting: further requests are refused at once ("queue full") instead of
+# piling up in memory.
 QUEUE_OPTIONS = dict(default_concurrency_limit=2, max_size=64)
 
 
@@ -460,9 +478,12 @@ def keep_uploads_in(workspace: Workspace) -> None:
 
 
 def launch_options(workspace: Workspace) -> dict:
-    """What every launch needs: files served only from the workspace and assets/, upload limit,
-    theme, CSS, and the script that turns clicks on result cards and map points into events."""
-    return dict(allowed_paths=[str(workspace.root), str(ASSETS)], max_file_size="500mb",
+    """What every launch needs: no allowed path (gradio serves only the files it cached for a
+    response), thumbnails through signed URLs and the bundled examples through their public
+    route (``cdir.app.media``), the upload limit, theme, CSS, and the script that turns clicks on
+    result cards and map points into events."""
+    return dict(allowed_paths=[], max_file_size="500mb",
+                app_kwargs={"routes": media_routes(workspace.root)},
                 theme=gr.themes.Soft(primary_hue="indigo"), css=CSS,
                 head=f"<script>{APP_JS}</script>")
 

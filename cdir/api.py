@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +13,7 @@ from typing import Any, cast
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
+from cdir.models.heavy import heavy_work as heavy_work  # the app's heavy handlers share it
 from cdir.models.lazy import LazyModels
 from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
@@ -40,7 +41,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from cdir.store.collection import StoreError
 
     return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError, ExportError, DownloadError)
+            ModelUnavailableError, FileNotFoundError, ExportError, DownloadError,
+            CollectionBusyError)
 
 def presets() -> list[dict[str, Any]]:
     return [{"name": p.name, "description": p.description, "trained": p.trained,
@@ -110,6 +112,34 @@ def session_for(store: str | Path, model_root: str | Path | None = None) -> Sess
         if session is None or session.store.meta.get("revision") != revision:
             session = _sessions[key] = open_collection(key, model_root)
         return session
+
+
+class CollectionBusyError(RuntimeError):
+    """The collection is being written (a build or captions) and cannot be deleted now."""
+
+
+def delete_collection(store: str | Path, remove: Callable[[Path], None],
+                      stop_jobs: Callable[[Path], bool] | None = None,
+                      timeout: float = 10.0) -> None:
+    """Delete the collection at ``store`` in one step, or nothing at all. First its background
+    jobs are stopped (``stop_jobs``: True once none runs); then, holding the collection's write
+    lock (so no build or caption checkpoint is under way), ``remove`` takes the directory away
+    (the app's workspace renames it out of sight atomically). Raises CollectionBusyError (one
+    line; nothing deleted) when a job does not stop or the lock is not free within ``timeout``
+    seconds."""
+    from filelock import Timeout
+
+    root = Path(store)
+    if stop_jobs is not None and not stop_jobs(root):
+        raise CollectionBusyError(f"Captions of {root.name!r} are still being written; try again "
+                                  "in a minute. Nothing was deleted.")
+    try:
+        with collection_lock(root, timeout=timeout, create=False):
+            remove(root)
+    except Timeout as exc:
+        raise CollectionBusyError(f"{root.name!r} is being built right now; delete it once the "
+                                  "build has finished. Nothing was deleted.") from exc
+    forget(root)
 
 
 def forget(store: str | Path) -> None:

@@ -99,7 +99,8 @@ if (!window._cdirBrowse) {
 
 
 # The panel's events are page wiring, kept off the API page (cdir.app.endpoints is the API).
-PRIVATE = {"api_name": False, "api_visibility": "private"}
+PRIVATE = {"api_name": False, "api_visibility": "private", "concurrency_id": "light",
+           "concurrency_limit": 2}
 
 
 def build_browse_tab(actions: AppActions, store: Any) -> Any:

@@ -154,7 +154,7 @@ class Endpoints:
 
     def delete_collection(self, name: str, owner: str = "") -> list[dict[str, Any]]:
         """Delete a collection the caller built; returns the collections left."""
-        self.actions.workspace.delete(name, owner or None)
+        self.actions.delete_collection(name, owner or None)
         return self.list_collections(owner)
 
     def _session(self, collection: str, owner: str) -> api.Session:

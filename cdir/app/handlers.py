@@ -17,12 +17,13 @@ import gradio as gr
 
 from cdir import api
 from cdir.app import views
+from cdir.app.media import EXAMPLES_DIR
 from cdir.app.analysis import AnalysisActions
 from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
 from cdir.app.queries import SearchSettings, query_of, sketch_image
 from cdir.app.widgets import _clicked_id, gradio_progress
-from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, slug
+from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, remove_uploads
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
@@ -32,7 +33,6 @@ from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
@@ -77,13 +77,28 @@ def guarded(func: Callable[..., Any], on_error: Callable[[Exception], Any]) -> C
     return wrapper
 
 
+def one_at_a_time(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` run while holding the server's heavy-work slot (``api.heavy_work``), shared with
+    background captioning: builds, maps, evaluations and exports of all visitors take turns."""
+    import functools
+
+    @functools.wraps(func)
+    def exclusive(*args: Any, **kwargs: Any) -> Any:
+        with api.heavy_work():
+            return func(*args, **kwargs)
+
+    return exclusive
+
+
 def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures into a readable message in the page instead of a stack trace."""
     def readable(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
-        if isinstance(exc, user_errors()):
-            return gr.Error(views.without_paths(str(exc)))
+        if isinstance(exc, user_errors()):  # the caller's mistake: one log line, no traceback
+            log.info("refused %s: %s", getattr(func, "__name__", func),
+                     views.without_paths(str(exc)))
+            return gr.Error(views.without_paths(str(exc)), print_exception=False)
         log.exception("handler %s failed", getattr(func, "__name__", func), exc_info=exc)
         return gr.Error(f"Something went wrong ({type(exc).__name__}: "
                         f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
@@ -150,19 +165,23 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         if not files:
             raise ValueError("Drop some images or a zip file into the upload box first.")
         get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
-        existing = slug(name) if add and name and self.workspace.name_taken(name) else None
-        if existing:
-            collection = self.workspace.path(existing, owner)
-        else:
-            collection = self.workspace.new_collection(name)
+        existing = self.workspace.find_own(name, owner) if add else None
+        if existing is not None:
+            collection = existing
+        else:  # a visitor's new name is unguessable and never tells what others built
+            collection = self.workspace.new_collection(
+                name, unguessable=bool(owner) and not self.workspace.shared)
             self.workspace.claim(collection, owner)
+        copied: list[Path] = []
         try:
-            uploads = copy_uploads([_upload_path(f) for f in files], collection)
-            report = self._ingest(uploads, collection, preset or self.preset, captions,
+            copied = copy_uploads([_upload_path(f) for f in files], collection)
+            report = self._ingest(copied, collection, preset or self.preset, captions,
                                   progress)
         except BaseException:
-            if not existing:
+            if existing is None:
                 self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
+            else:  # a failed add leaves the collection as it was: its copies go
+                remove_uploads(copied, collection)
             raise
         if not existing and self.workspace.discard_if_unusable(collection):
             raise ValueError(views.nothing_usable(report))
@@ -182,13 +201,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
 
     def name_taken(self, name: str, owner: str | None) -> bool:
         """True when building under ``name`` would meet a collection the caller can see."""
-        if not name or not self.workspace.name_taken(name):
-            return False
-        try:
-            self.workspace.path(slug(name), owner)
-        except ValueError:
-            return False
-        return True
+        return self.workspace.find_own(name, owner) is not None
 
     def open_saved(self, name: str, owner: str | None = None) -> tuple[Any, ...]:
         if not name:
@@ -199,9 +212,15 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         """Delete a collection the caller built; returns the refreshed saved-collections list."""
         if not name:
             raise ValueError("Choose the collection to delete first.")
-        self.workspace.delete(name, owner)
-        api.forget(self.workspace.root / name)
+        self.delete_collection(name, owner)
         return self.saved_choices(owner)
+
+    def delete_collection(self, name: str, owner: str | None) -> None:
+        """Delete ``name`` if ``owner`` built it: its background captions are stopped first, then
+        the whole directory goes in one step (or nothing does, with a one-line reason)."""
+        path = self.workspace.check_deletable(name, owner)
+        api.delete_collection(path, self.workspace.remove,
+                              stop_jobs=lambda root: self.jobs.stop(root, timeout=60.0))
 
     def build_or_ask(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
                      progress: Any = None, owner: str | None = None, add: bool | None = None

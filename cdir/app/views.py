@@ -19,11 +19,13 @@ MODE_LABELS: dict[str, str] = {
 
 
 def file_url(path: str) -> str:
-    """URL under which gradio serves a file of an allowed directory (relative: works when the app
-    is mounted under a sub-path, as on a Space)."""
-    from urllib.parse import quote
+    """The relative URL (works when the app is mounted under a sub-path, as on a Space) of a file
+    the page shows: a collection's thumbnail through its signed route, a bundled example through
+    the public route (``cdir.app.media``). Any other file has no URL: "" (a broken image, never
+    a server path)."""
+    from cdir.app.media import media_url, public_url
 
-    return "gradio_api/file=" + quote(str(path))
+    return media_url(path) or public_url(path) or ""
 
 
 def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:

@@ -19,7 +19,6 @@ import re
 import secrets
 import shutil
 import threading
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,9 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_NAME = "examples"
 OWNER_FILE = "owner"
+TRASH_DIR = ".trash"  # collections being deleted: never listed, emptied at start
 _SLUG = re.compile(r"[^a-z0-9]+")
+_SUFFIXED = re.compile(r"[a-z0-9-]+-[0-9a-f]{10}")
 
 
 class WorkspaceError(ValueError):
@@ -107,10 +108,36 @@ class Workspace:
 
     def visible(self, collection: Path, owner: str | None) -> bool:
         """True when ``owner`` may see and open ``collection`` (see the module docstring)."""
-        if self.shared or collection.name.startswith(f"{EXAMPLES_NAME}-"):
-            return True
         recorded = self.owner_of(collection)
-        return recorded is None or (bool(owner) and recorded == _owner_digest(str(owner)))
+        return (self.shared or recorded is None
+                or (bool(owner) and recorded == _owner_digest(str(owner))))
+
+    def is_examples(self, collection: str | Path) -> bool:
+        """True for the app's own example collections (``examples-<preset>``, owned by nobody):
+        shared by every visitor, so read-only for them."""
+        path = self.root / Path(collection).name
+        return path.name.startswith(f"{EXAMPLES_NAME}-") and self.owner_of(path) is None
+
+    def check_writable(self, collection: str | Path) -> None:
+        """Refuse (WorkspaceError) a visitor's change to a collection every visitor shares:
+        tags, duplicate decisions and added files go into collections the visitor built."""
+        if self.is_examples(collection) and not self.shared:
+            raise WorkspaceError("The example collection is shared by every visitor and cannot "
+                                 "be changed: build your own collection to tag images, decide "
+                                 "on duplicates or add files.")
+
+    def find_own(self, name: str | None, owner: str | None) -> Path | None:
+        """The collection a visitor means by ``name`` when adding files: exactly that name, or
+        one they built under that name (``<name>-<suffix>``), newest first; None when there is
+        none they may change. Never tells whether someone else's collection has that name."""
+        if not name or not slug(name, "") or not owner:
+            return None
+        base = slug(name)
+        mine = [p for p in self.root.iterdir() if p.is_dir() and Store.exists(p)
+                and (p.name == base or _SUFFIXED.fullmatch(p.name) and
+                     p.name.rsplit("-", 1)[0] == base)
+                and self.owner_of(p) == _owner_digest(owner)]
+        return max(mine, key=lambda p: p.stat().st_mtime) if mine else None
 
     def owner_of(self, collection: Path) -> str | None:
         """The SHA-256 of the key that built ``collection``, or None when nobody owns it."""
@@ -140,23 +167,55 @@ class Workspace:
         """True when a directory of that name exists (a build would get a suffixed name)."""
         return bool(name) and (self.root / slug(name)).exists()
 
-    def delete(self, name: str, owner: str | None) -> None:
-        """Remove a collection ``owner`` built (the examples and unowned ones stay unless the
-        workspace is shared). Raises WorkspaceError when ``owner`` may not delete it."""
+    def check_deletable(self, name: str, owner: str | None) -> Path:
+        """The directory of ``name`` when ``owner`` may delete it: a collection they built (any
+        collection but the examples in a shared workspace). Otherwise StoreError with the same
+        words for "not yours" and "does not exist", or WorkspaceError for the examples."""
         path = self.path(name, owner)
-        mine = owner and self.owner_of(path) == _owner_digest(owner)
-        if not (self.shared or mine) or name.startswith(f"{EXAMPLES_NAME}-"):
-            raise WorkspaceError(f"only the visitor who built {name!r} can delete it")
-        shutil.rmtree(path)
-        log.info("deleted the collection %s", name)
+        mine = bool(owner) and self.owner_of(path) == _owner_digest(str(owner))
+        if self.is_examples(path) and not self.shared:
+            raise WorkspaceError("The example collection is shared by every visitor and cannot "
+                                 "be deleted.")
+        if not (self.shared or mine):
+            raise StoreError(f"there is no collection named {name!r} that you built")
+        return path
 
-    def new_collection(self, name: str | None) -> Path:
-        """A fresh, empty directory for a new collection (a suffix keeps names unique)."""
-        base = slug(name or time.strftime("upload-%Y%m%d-%H%M%S"))
+    def remove(self, path: Path) -> None:
+        """Remove a collection directory in one step: it is renamed out of the workspace's
+        listing first (an atomic rename inside the same file system), so a failure half-way
+        leaves either the whole collection or none of it visible; the renamed remains are
+        deleted next, and again by :meth:`sweep` at the next start if that fails."""
+        path = Path(path)
+        if path.parent != self.root:
+            raise WorkspaceError(f"{path.name!r} is not a collection of this workspace")
+        trash = self.root / TRASH_DIR
+        trash.mkdir(exist_ok=True)
+        target = trash / f"{path.name}-{secrets.token_hex(4)}"
+        path.rename(target)  # atomic: after this line the collection is gone for every visitor
+        shutil.rmtree(target, ignore_errors=True)
+        log.info("deleted the collection %s", path.name)
+
+    def sweep(self) -> None:
+        """Finish deletions that a crash interrupted (the remains under ``.trash``)."""
+        shutil.rmtree(self.root / TRASH_DIR, ignore_errors=True)
+
+    def new_collection(self, name: str | None, unguessable: bool = False) -> Path:
+        """A fresh, empty directory for a new collection. A taken name gets a suffix; with
+        ``unguessable`` (a visitor's build on a shared server) every name gets a random one
+        (40 bits), so a name neither tells whether another visitor's collection exists nor can be
+        guessed. Names starting with ``examples`` are kept for the app's examples."""
+        base = slug(name or "upload")
+        if base == EXAMPLES_NAME or base.startswith(f"{EXAMPLES_NAME}-"):
+            base = f"my-{base}"
         with self._lock:
-            candidate, n = base, 2
-            while (self.root / candidate).exists():
-                candidate, n = f"{base}-{n}", n + 1
+            if unguessable:
+                candidate = f"{base[:37]}-{secrets.token_hex(5)}"
+                while (self.root / candidate).exists():
+                    candidate = f"{base[:37]}-{secrets.token_hex(5)}"
+            else:
+                candidate, n = base, 2
+                while (self.root / candidate).exists():
+                    candidate, n = f"{base}-{n}", n + 1
             (self.root / candidate).mkdir(parents=True)
         return self.root / candidate
 
@@ -201,6 +260,16 @@ def copy_uploads(uploads: Sequence[str | Path], collection: Path) -> list[Path]:
         shutil.copyfile(source, dest)
         copied.append(dest)
     return copied
+
+
+def remove_uploads(copied: Sequence[Path], collection: Path) -> None:
+    """Remove copies that :func:`copy_uploads` made into ``collection`` (an add that failed)
+    and what ingest extracted from them, so the collection keeps only what it had."""
+    for path in copied:
+        if Path(path).resolve().is_relative_to(Path(collection).resolve()):
+            Path(path).unlink(missing_ok=True)
+            extracted = Path(path).with_name(Path(path).name + ".d")
+            shutil.rmtree(extracted, ignore_errors=True)
 
 
 def _safe_name(name: str) -> str:

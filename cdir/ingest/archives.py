@@ -170,7 +170,7 @@ class _Extractor:
         self.archive, self.root, self.limits, self.rejected = archive, root, limits, rejected
         self.notes = notes if notes is not None else []
         self._real_root = root.resolve()
-        self.members = self.declared = self.actual = 0
+        self.members = self.declared = self.actual = self.compressed = 0
         self.written: list[str] = []
         self._taken: set[str] = set()
 
@@ -276,6 +276,8 @@ class _Extractor:
             )
         for info in infos:
             self._check_size(info.filename, info.file_size, info.compress_size)
+        self.compressed += sum(info.compress_size for info in infos)
+        self._check_whole_ratio(self.declared)
 
     def _check_actual(self, member: _Member, written: int) -> None:
         if written > member.info.file_size:
@@ -288,6 +290,19 @@ class _Extractor:
                 f"it unpacks to more than {_size(self.limits.max_total_bytes)}", "max_total_bytes"
             )
         self._check_size(member.shown, written, member.info.compress_size)
+        self._check_whole_ratio(self.actual)
+
+    def _check_whole_ratio(self, total: int) -> None:
+        """The ratio of the whole archive: many small entries of zeros, each under
+        ``ratio_min_bytes``, must not add up to a bomb either."""
+        limits = self.limits
+        ratio = total / max(self.compressed, 1)
+        if total >= limits.ratio_min_bytes and ratio > limits.max_ratio:
+            raise self._refuse(
+                f"it unpacks to {_size(total)} from {_size(self.compressed)}, compressed "
+                f"{ratio:.0f}:1, above {limits.max_ratio:.0f}:1 (a zip bomb?)",
+                "max_ratio",
+            )
 
     def _check_size(self, name: str, size: int, compressed: int) -> None:
         limits = self.limits

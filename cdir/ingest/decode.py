@@ -93,6 +93,11 @@ class DecodeLimits:
     max_file_bytes: int = 200 * 2**20
 
 
+# A query is one image decoded while a visitor waits, several at once on a shared server: its
+# pixel budget (40 MP: an 8000 x 5000 photo, 120 MB decoded) keeps four of them well under a GB.
+QUERY_DECODE_LIMITS = DecodeLimits(max_pixels=40_000_000, max_file_bytes=50 * 2**20)
+
+
 class DecodeError(Exception):
     """An image that cannot be used; ``reason`` says why in words a user understands."""
 

@@ -57,6 +57,7 @@ class CaptionJobs:
         self._status: dict[str, JobStatus] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
+        self._cancelled: set[str] = set()
         atexit.register(self.shutdown)
 
     def shutdown(self, timeout: float = 120.0) -> None:
@@ -78,6 +79,29 @@ class CaptionJobs:
             thread.start()
         return status
 
+    def stop(self, store_dir: Path, timeout: float = 60.0) -> bool:
+        """Stop the job of ``store_dir`` at its next batch and wait up to ``timeout`` seconds;
+        True when no job runs any more (it ended, or there was none). Used before a collection
+        is deleted: a job still writing would bring it back."""
+        key = str(Path(store_dir).resolve())
+        with self._lock:
+            thread = self._threads.get(key)
+            if thread is None or not thread.is_alive():
+                return True
+            self._cancelled.add(key)
+        thread.join(timeout)
+        with self._lock:
+            if not thread.is_alive():
+                self._cancelled.discard(key)
+                self._threads.pop(key, None)
+                self._status.pop(key, None)
+        return not thread.is_alive()
+
+    def running(self, store_dir: Path) -> bool:
+        """True while a job of ``store_dir`` is running."""
+        thread = self._threads.get(str(Path(store_dir).resolve()))
+        return thread is not None and thread.is_alive()
+
     def status(self, store_dir: Path) -> JobStatus | None:
         return self._status.get(str(Path(store_dir).resolve()))
 
@@ -89,7 +113,7 @@ class CaptionJobs:
     def _run(self, key: str, models: Models, status: JobStatus) -> None:
         def progress(done: int, total: int, stage: str) -> None:
             status.done, status.total, status.stage = done, total, stage
-            if self._stop.is_set():
+            if self._stop.is_set() or key in self._cancelled:
                 raise JobCancelled
 
         try:
@@ -100,7 +124,10 @@ class CaptionJobs:
             finally:
                 cache.close()
         except JobCancelled:
-            status.error = "stopped: the server is shutting down"
+            status.error = ("stopped: the collection is being deleted" if key in self._cancelled
+                            else "stopped: the server is shutting down")
+        except FileNotFoundError:  # the collection was deleted under the job: nothing to report
+            status.error = "stopped: the collection was deleted"
         except Exception as exc:  # reported in the UI; the store keeps its last checkpoint
             log.exception("background captioning of %s failed", key)
             status.error = f"{type(exc).__name__}: {exc}"

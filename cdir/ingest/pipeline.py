@@ -34,6 +34,7 @@ from cdir.ingest.text_embeddings import embed_captions, embed_key, embed_texts
 from cdir.models.loaded import Models
 from cdir.store.cache import Cache
 from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
+from cdir.models.heavy import heavy_work
 from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
@@ -343,7 +344,8 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
     progress(done, len(rows), "captioning")
     for batch in read_batches(jobs, config.caption_batch_size, config.workers):
         good = [r for r in batch if r.image is not None]
-        captions = models.captioner.caption([r.image for r in good])
+        with heavy_work():  # takes turns with builds, maps and evaluations of other visitors
+            captions = models.captioner.caption([r.image for r in good])
         cache.put_texts("caption", key, {items.at[r.row, "sha256"]: c for r, c in
                                          zip(good, captions, strict=True)})
         for r, c in zip(good, captions, strict=True):
@@ -437,9 +439,12 @@ def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig
     rows = np.flatnonzero(store.items["caption"].isna().to_numpy() & store.ok_mask())
 
     def checkpoint() -> None:
-        with collection_lock(store.root):
-            on_disk = (Store.read_meta(store.root).get("revision")
-                       if Store.exists(store.root) else None)
+        # create=False: a collection deleted meanwhile stays deleted (FileNotFoundError ends
+        # the job), never written back without its owner and its files
+        with collection_lock(store.root, create=False):
+            if not Store.exists(store.root):
+                raise FileNotFoundError(f"the collection {store.root.name!r} no longer exists")
+            on_disk = Store.read_meta(store.root).get("revision")
             if on_disk is not None and on_disk != store.meta.get("revision"):
                 fresh = Store.load(store.root)  # someone else wrote meanwhile: merge into theirs
                 merge_captions(fresh, store.items)

@@ -20,7 +20,13 @@ from cdir.ingest.text_embeddings import embed_key, embed_texts, neutral_caption_
 from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
 from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank
-from cdir.retrieval.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
+from cdir.retrieval.scoring import (
+    DEFAULT_MODE,
+    FusionWeights,
+    ModeError,
+    check_mode,
+    required_query_kinds,
+)
 from cdir.store.cache import Cache
 from cdir.store.collection import Store, atomic_write_json
 from cdir.store.index import build_index, load_index
@@ -44,6 +50,13 @@ class SearchOptions:
     fusion: str | dict[str, float] | None = None
     exclude_duplicates: bool = True
     tags: tuple[str, ...] = ()  # only items holding any of these tags (cdir.store.tags)
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown mode (ModeError, listing the valid ones) and a k below 1 (ValueError),
+        whichever surface built the options."""
+        check_mode(self.mode)
+        if int(self.k) < 1:
+            raise ModeError(f"k must be 1 or more, not {self.k}")
 
     def neutraliser(self) -> Neutraliser:
         return Neutraliser(self.style_words) if self.style_words is not None else Neutraliser()
@@ -141,11 +154,11 @@ class Searcher:
     def load_picture(self, path: str | Path) -> tuple[Any, str]:
         """(the RGB PIL image of a query file, the file's SHA-256: its cache key). Raises
         QueryError, naming the file but not its folder, when it cannot be decoded."""
-        from cdir.ingest.decode import DecodeError
+        from cdir.ingest.decode import QUERY_DECODE_LIMITS, DecodeError
 
         path = Path(path)
         try:
-            image = load_rgb(path, self.decode_limits)
+            image = load_rgb(path, QUERY_DECODE_LIMITS)
         except DecodeError as exc:
             raise QueryError(f"cannot use {path.name} as a query: {exc.reason}") from exc
         return image, file_sha256(path)

@@ -34,11 +34,17 @@ def _locks_for(root: Path) -> tuple[threading.RLock, object]:
 
 
 @contextmanager
-def collection_lock(root: str | Path, timeout: float = -1) -> Iterator[None]:
-    """Hold the collection at ``root`` (created if missing) for writing. ``timeout`` in seconds
-    (-1: wait as long as it takes); raises ``filelock.Timeout`` when it runs out."""
+def collection_lock(root: str | Path, timeout: float = -1, create: bool = True
+                    ) -> Iterator[None]:
+    """Hold the collection at ``root`` for writing. ``timeout`` in seconds (-1: wait as long as
+    it takes); raises ``filelock.Timeout`` when it runs out. ``create``: make ``root`` when it is
+    missing (a new collection); with False a missing ``root`` raises FileNotFoundError, so a
+    writer of an existing collection (background captions) never brings a deleted one back."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
+    elif not root.is_dir():
+        raise FileNotFoundError(f"the collection {root.name!r} no longer exists")
     thread_lock, file_lock = _locks_for(root)
     if not thread_lock.acquire(timeout=timeout):
         from filelock import Timeout
