@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.browse_tab import build_browse_tab
 from cdir.app.first_run import startup_preset
+from cdir.app.guards import DiskFullAnswer
 from cdir.app.media import media_routes
 from cdir.app.handlers import AppActions
 from cdir.app.widgets import refuse_unreadable
@@ -452,6 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     set_quantize_mode(args.quantize)
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
     workspace = Workspace(Path(args.store), shared=args.shared_workspace)
+    workspace.sweep()  # deletions and builds that a crash left half-done
     keep_uploads_in(workspace)
     preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
@@ -483,7 +486,8 @@ def launch_options(workspace: Workspace) -> dict:
     route (``cdir.app.media``), the upload limit, theme, CSS, and the script that turns clicks on
     result cards and map points into events."""
     return dict(allowed_paths=[], max_file_size="500mb",
-                app_kwargs={"routes": media_routes(workspace.root)},
+                app_kwargs={"routes": media_routes(workspace.root),
+                            "middleware": [Middleware(DiskFullAnswer)]},
                 theme=gr.themes.Soft(primary_hue="indigo"), css=CSS,
                 head=f"<script>{APP_JS}</script>")
 

@@ -101,7 +101,14 @@ class DownloadActions:
         if fmt not in COLLECTION_FORMATS:
             raise ValueError(f"the collection downloads as {' or '.join(COLLECTION_FORMATS)}, "
                              f"not {fmt!r}")
-        root = self._session(store).store.root
+        session = self._session(store)
+        root = session.store.root
+        # one file per version of the collection: asking again (any visitor, on the shared
+        # examples too) hands out the same file instead of writing another
+        revision = str(session.store.meta.get("revision", "0"))
+        same = root / "exports" / f"collection-r{revision}.{'parquet' if fmt == 'parquet' else 'zip'}"
+        if same.is_file():
+            return str(same)
         if fmt == "parquet":
             out = new_export_path(root, "collection", "parquet")
             report = api.export(root, out, "parquet")
@@ -112,6 +119,7 @@ class DownloadActions:
                 out = zip_folder(folder)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)  # the zip is the download
+        out = Path(out).replace(same)
         if report.skipped:
             gr.Warning(f"{len(report.skipped)} images were left out: their files changed or "
                        "went since the collection was built.")

@@ -23,7 +23,13 @@ from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
 from cdir.app.queries import SearchSettings, query_of, sketch_image
 from cdir.app.widgets import _clicked_id, gradio_progress
-from cdir.app.workspace import Workspace, copy_uploads, new_owner_key, remove_uploads
+from cdir.app.workspace import (
+    Workspace,
+    copy_uploads,
+    files_snapshot,
+    new_owner_key,
+    undo_files,
+)
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
 from cdir.models.presets import get_preset
@@ -172,7 +178,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             collection = self.workspace.new_collection(
                 name, unguessable=bool(owner) and not self.workspace.shared)
             self.workspace.claim(collection, owner)
-        copied: list[Path] = []
+        before = files_snapshot(collection)
         try:
             copied = copy_uploads([_upload_path(f) for f in files], collection)
             report = self._ingest(copied, collection, preset or self.preset, captions,
@@ -181,7 +187,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             if existing is None:
                 self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
             else:  # a failed add leaves the collection as it was: its copies go
-                remove_uploads(copied, collection)
+                undo_files(collection, before)
             raise
         if not existing and self.workspace.discard_if_unusable(collection):
             raise ValueError(views.nothing_usable(report))
@@ -204,9 +210,14 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         return self.workspace.find_own(name, owner) is not None
 
     def open_saved(self, name: str, owner: str | None = None) -> tuple[Any, ...]:
+        """Open a collection the visitor may see; background captions that a stopped server
+        left unfinished start again."""
         if not name:
             raise ValueError("Choose a saved collection first.")
-        return self.collection_view(str(self.workspace.path(name, owner)), (), owner)
+        path = self.workspace.path(name, owner)
+        if self.jobs.pending(path) and not self.jobs.running(path):
+            self._caption_in_background(path, self.preset, "background")
+        return self.collection_view(str(path), (), owner)
 
     def delete(self, name: str, owner: str | None = None) -> Any:
         """Delete a collection the caller built; returns the refreshed saved-collections list."""

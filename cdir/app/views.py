@@ -90,13 +90,13 @@ def query_markdown(result: SearchResult) -> str:
     q = result.query
     lines = [f"**Mode:** {MODE_LABELS.get(result.options.mode, result.options.mode)}"]
     if q.kind == "text":
-        lines.append(f"**Text query:** “{q.text}”")
+        lines.append(f"**Text query:** “{esc(q.text)}”")
     if q.kind == "id":
-        lines.append(f"**Query:** item #{q.id} ({q.domain or '?'} / {q.label or '?'})")
+        lines.append(f"**Query:** item #{q.id} ({esc(q.domain or '?')} / {esc(q.label or '?')})")
     if q.caption:
-        lines.append(f"**The query's caption:** “{q.caption}”")
+        lines.append(f"**The query's caption:** “{esc(q.caption)}”")
         if q.caption_used and q.caption_used != q.caption:
-            lines.append(f"**After removing style words:** “{q.caption_used}”")
+            lines.append(f"**After removing style words:** “{esc(q.caption_used)}”")
     if not result.hits:
         lines.append("No results: try another mode, more domains, or a larger k.")
     return "  \n".join(lines)
@@ -149,13 +149,13 @@ HITS_HEADERS = ["rank", "id", "score", "domain", "class", "caption", "prompt",
 
 def collection_summary(info: dict[str, Any]) -> str:
     """Markdown: images, domains, classes and failures (with reasons) of a collection."""
-    domains = ", ".join(f"{k} ({v})" for k, v in info["domains"].items()) or "none"
-    classes = ", ".join(f"{k} ({v})" for k, v in info["classes"].items()) or "none"
+    domains = ", ".join(f"{esc(k)} ({v})" for k, v in info["domains"].items()) or "none"
+    classes = ", ".join(f"{esc(k)} ({v})" for k, v in info["classes"].items()) or "none"
     lines = [
-        f"### {info['name']}",
+        f"### {esc(info['name'])}",
         f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
         "captioned · "
-        f"{info['n_failed']} failed · preset `{info['preset']}`\n",
+        f"{info['n_failed']} failed · preset {esc(info['preset'])}\n",
         f"**Domains:** {domains}" + (" *(predicted zero-shot)*" if info["predicted_domains"]
                                      else "") + "\n",
         f"**Classes:** {classes}\n",
@@ -163,7 +163,7 @@ def collection_summary(info: dict[str, Any]) -> str:
     if info.get("with_prompt"):
         lines.append(f"**With a generation prompt:** {info['with_prompt']}")
     if info.get("generators"):
-        made = ", ".join(f"{k} ({v})" for k, v in info["generators"].items())
+        made = ", ".join(f"{esc(k)} ({v})" for k, v in info["generators"].items())
         lines.append(f"**Generated with:** {made}")
     if info["failed"]:
         lines.append("\n**Files that could not be used:**\n")
@@ -228,8 +228,18 @@ def without_paths(text: str) -> str:
     return _SERVER_PATH.sub(lambda m: m.group(1) or "…", str(text))
 
 
+# Markdown's punctuation, written as HTML character references: text escaped this way shows
+# as itself in HTML (attributes included) and in Markdown alike, where a reference is never
+# syntax (CommonMark 0.31, "Entity and numeric character references"). So a folder named
+# "[CLICK](https://evil.example)" or "**x**" is shown, never a link or bold text.
+_MARKDOWN_SPECIALS = {c: f"&#{ord(c)};" for c in "\\`*_[]()#!|~:"}
+
+
 def esc(text: Any) -> str:
-    return html.escape(str(text)).replace("|", "\\|")
+    """``text`` safe to put in HTML and in Markdown: &, <, >, quotes and Markdown punctuation
+    written as character references."""
+    escaped = html.escape(str(text))
+    return "".join(_MARKDOWN_SPECIALS.get(c, c) for c in escaped)
 
 
 def banner_html(trained: bool, preset: str) -> str:
@@ -250,10 +260,10 @@ def banner_html(trained: bool, preset: str) -> str:
 def status_line(info: dict[str, Any] | None, job: str | None) -> str:
     if info is None:
         return "No collection open yet: load the example collection or upload images."
-    text = (f"**Collection:** {info['name']} · {info['n_ok']} images · "
+    text = (f"**Collection:** {esc(info['name'])} · {info['n_ok']} images · "
             f"{len(info['domains'])} domains · {len(info['classes'])} classes · "
             f"{info['n_captioned']} captioned")
-    return text + (f" · *{job}*" if job else "")
+    return text + (f" · *{esc(job)}*" if job else "")
 
 
 # ------------------------------------------------------------------------------ duplicates

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.store.collection import FILES_DIR, Store, StoreError
+from cdir.store.collection import FILES_DIR, ITEMS_FILE, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Workspace:
     def collections(self, owner: str | None = None) -> list[str]:
         """Names of the collections ``owner`` may see, newest first: every one in a shared
         workspace; otherwise the examples, the unowned ones and those ``owner`` built."""
-        found = [p for p in self.root.iterdir() if p.is_dir() and Store.exists(p)
+        found = [p for p in self.root.iterdir() if p.is_dir() and self.complete(p)
                  and self.visible(p, owner)]
         return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
@@ -111,6 +111,12 @@ class Workspace:
         recorded = self.owner_of(collection)
         return (self.shared or recorded is None
                 or (bool(owner) and recorded == _owner_digest(str(owner))))
+
+    @staticmethod
+    def complete(collection: Path) -> bool:
+        """True when ``collection`` has its table: a build killed before its first write has
+        none, is never listed and cannot be opened (build it again)."""
+        return Store.exists(collection) and (Path(collection) / ITEMS_FILE).is_file()
 
     def is_examples(self, collection: str | Path) -> bool:
         """True for the app's own example collections (``examples-<preset>``, owned by nobody):
@@ -159,7 +165,7 @@ class Workspace:
             raise WorkspaceError(f"{name!r} is not a collection name (lowercase letters, digits "
                                  "and dashes)")
         path = self.root / name
-        if not Store.exists(path) or not self.visible(path, owner):
+        if not self.complete(path) or not self.visible(path, owner):
             raise StoreError(f"there is no collection named {name!r}; build one first")
         return path
 
@@ -195,9 +201,23 @@ class Workspace:
         shutil.rmtree(target, ignore_errors=True)
         log.info("deleted the collection %s", path.name)
 
-    def sweep(self) -> None:
-        """Finish deletions that a crash interrupted (the remains under ``.trash``)."""
+    def sweep(self, older_than: float = 24 * 3600) -> list[str]:
+        """At start: finish deletions that a crash interrupted (the remains under ``.trash``)
+        and remove visitors' builds that never wrote their table and were last touched more than
+        ``older_than`` seconds ago (the server was killed mid-build); returns their names."""
+        import time
+
         shutil.rmtree(self.root / TRASH_DIR, ignore_errors=True)
+        removed = []
+        for path in self.root.iterdir():
+            if (path.is_dir() and not path.name.startswith(".") and not self.complete(path)
+                    and self.owner_of(path) is not None
+                    and time.time() - path.stat().st_mtime > older_than):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        if removed:
+            log.info("removed %d unfinished builds: %s", len(removed), ", ".join(removed))
+        return removed
 
     def new_collection(self, name: str | None, unguessable: bool = False) -> Path:
         """A fresh, empty directory for a new collection. A taken name gets a suffix; with
@@ -262,14 +282,21 @@ def copy_uploads(uploads: Sequence[str | Path], collection: Path) -> list[Path]:
     return copied
 
 
-def remove_uploads(copied: Sequence[Path], collection: Path) -> None:
-    """Remove copies that :func:`copy_uploads` made into ``collection`` (an add that failed)
-    and what ingest extracted from them, so the collection keeps only what it had."""
-    for path in copied:
-        if Path(path).resolve().is_relative_to(Path(collection).resolve()):
-            Path(path).unlink(missing_ok=True)
-            extracted = Path(path).with_name(Path(path).name + ".d")
-            shutil.rmtree(extracted, ignore_errors=True)
+def files_snapshot(collection: Path) -> set[Path]:
+    """Every path under ``<collection>/files/`` now (before an add, to undo it)."""
+    return set((Path(collection) / FILES_DIR).rglob("*"))
+
+
+def undo_files(collection: Path, before: set[Path]) -> None:
+    """Remove what appeared under ``<collection>/files/`` since ``before`` (an add that failed:
+    its copied uploads and what was extracted from them), so the collection keeps only what it
+    had."""
+    for path in sorted(files_snapshot(collection) - before, key=lambda p: len(p.parts),
+                       reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _safe_name(name: str) -> str:

@@ -18,6 +18,8 @@ import csv
 import io
 import json
 import logging
+import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,9 +48,47 @@ def exports_dir(store_root: str | Path) -> Path:
     return folder
 
 
+def export_quota_bytes() -> int:
+    """How much a collection's ``exports/`` may hold: ``$CDIR_EXPORT_QUOTA_MB`` (default 256 MB).
+    Older downloads are removed to make room (the page has handed them out already)."""
+    return int(float(os.environ.get("CDIR_EXPORT_QUOTA_MB", "256") or 256) * 2**20)
+
+
+EXPORT_MAX_AGE_SECONDS = 24 * 3600  # downloads older than a day are removed
+
+
+def _entry_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def prune_exports(store_root: str | Path, room: int = 0, now: float | None = None) -> list[str]:
+    """Remove the oldest downloads of ``<store>/exports/`` until it holds at most the quota
+    less ``room`` bytes, and every download older than a day; returns the names removed."""
+    folder = Path(store_root) / EXPORTS_DIR
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    entries = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
+    sizes = {p: _entry_size(p) for p in entries}
+    total, removed = sum(sizes.values()), []
+    for path in entries:
+        too_old = now - path.stat().st_mtime > EXPORT_MAX_AGE_SECONDS
+        if not too_old and total + room <= export_quota_bytes():
+            continue
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        total -= sizes[path]
+        removed.append(path.name)
+    if removed:
+        log.info("removed %d old downloads of %s", len(removed), Path(store_root).name)
+    return removed
+
+
 def new_export_path(store_root: str | Path, stem: str, suffix: str) -> Path:
     """A new name ``<store>/exports/<stem>-<UTC time>[-n].<suffix>`` not yet taken (no suffix:
-    a folder name)."""
+    a folder name). Old downloads are pruned first (:func:`prune_exports`)."""
+    prune_exports(store_root)
     folder = exports_dir(store_root)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     end = f".{suffix}" if suffix else ""

@@ -21,6 +21,8 @@ from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
+PENDING_FILE = ".captions-pending"
+
 
 @dataclass
 class JobStatus:
@@ -66,8 +68,18 @@ class CaptionJobs:
         for thread in list(self._threads.values()):
             thread.join(timeout)
 
+    @staticmethod
+    def pending(store_dir: Path) -> bool:
+        """True when background captions were asked for ``store_dir`` and never finished (the
+        server stopped or was killed meanwhile): reopening the collection resumes them."""
+        return (Path(store_dir) / PENDING_FILE).is_file()
+
     def start(self, store_dir: Path, models: Models) -> JobStatus:
+        """Caption ``store_dir``'s items that lack a caption, in a background thread (one per
+        collection; a running job is returned as it is). A marker file says the job is owed
+        until it ends (:meth:`pending`)."""
         key = str(Path(store_dir).resolve())
+        (Path(key) / PENDING_FILE).touch()
         with self._lock:
             thread = self._threads.get(key)
             if thread is not None and thread.is_alive():
@@ -123,6 +135,7 @@ class CaptionJobs:
                 caption_all(store, models, cache, self.config, progress)
             finally:
                 cache.close()
+            (Path(key) / PENDING_FILE).unlink(missing_ok=True)
         except JobCancelled:
             status.error = ("stopped: the collection is being deleted" if key in self._cancelled
                             else "stopped: the server is shutting down")

@@ -129,7 +129,9 @@ class Searcher:
         self.store, self.models = store, models
         self.index_config = index_config or IndexConfig()
         self.decode_limits = decode_limits or DecodeLimits()
-        self.cache = Cache.for_store(store.root)
+        # a query's caption and vectors are cached when the disk allows; a full disk costs
+        # time at the next query, never the answer
+        self.cache = Cache.for_store(store.root, optional_writes=True)
         self._lock = threading.RLock()
         self._galleries: dict[str, GalleryVectors] = {}
 

@@ -72,17 +72,30 @@ class _Layer:
 class Cache:
     """A read-through, write-through stack of cache layers (first layer is read first)."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], optional_writes: bool = False) -> None:
         self.layers = [_Layer(p) for p in paths]
         self._lock = threading.Lock()
+        # True for a reader (a search): a write the disk refuses (full, I/O error) is skipped
+        # with a warning, since a cache entry only saves time; a writer (ingest) must fail
+        self.optional_writes = optional_writes
 
     @classmethod
-    def for_store(cls, store_dir: Path, shared: bool = True) -> Cache:
+    def for_store(cls, store_dir: Path, shared: bool = True,
+                  optional_writes: bool = False) -> Cache:
         paths = [store_dir / CACHE_FILE]
         shared_dir = shared_cache_dir() if shared else None
         if shared_dir is not None and shared_dir.resolve() != store_dir.resolve():
             paths.append(shared_dir / CACHE_FILE)
-        return cls(paths)
+        return cls(paths, optional_writes)
+
+    def _put_layer(self, layer: _Layer, table: str, model: str,
+                   items: Iterable[tuple[str, bytes]]) -> None:
+        try:
+            layer.put(table, model, items)
+        except (sqlite3.OperationalError, OSError) as exc:
+            if not self.optional_writes:
+                raise
+            log.warning("not cached (%s): %s", type(exc).__name__, exc)
 
     def get(self, table: str, model: str, keys: Sequence[str]) -> dict[str, bytes]:
         """Values found in any layer; entries found only in a later layer are copied forward."""
@@ -94,14 +107,14 @@ class Cache:
                     break
                 hits = layer.get(table, model, missing)
                 if hits and i > 0:
-                    self.layers[0].put(table, model, hits.items())
+                    self._put_layer(self.layers[0], table, model, hits.items())
                 found.update(hits)
             return found
 
     def put(self, table: str, model: str, items: dict[str, bytes]) -> None:
         with self._lock:
             for layer in self.layers:
-                layer.put(table, model, items.items())
+                self._put_layer(layer, table, model, items.items())
 
     # typed helpers -----------------------------------------------------------------------------
     def get_vectors(self, table: str, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:

@@ -114,7 +114,7 @@ def disk_full_error(exc: BaseException, path: Path) -> StoreError | None:
     if not (getattr(exc, "errno", None) in _DISK_FULL or "disk is full" in str(exc)):
         return None
     return StoreError(
-        f"disk full: cannot write {path} ({exc}). Free some space (or raise the quota) and "
+        f"disk full: cannot write {path.name}. Free some space (or raise the quota) and "
         "run the same ingest again: the collection keeps what it had, and the work done so far "
         "is cached"
     )
