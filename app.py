@@ -311,7 +311,7 @@ def _api(calls: endpoints.Endpoints) -> None:
            (calls.delete_collection, ["name", "owner"])]
     for fn, params in api:
         wrapped = fn if fn is build_collection else webui.as_gr_error(fn)
-        heavy = fn is build_collection or fn is calls.find_duplicates
+        heavy = fn.__name__ in ("build_collection", "find_duplicates")
         trigger.click(webui.one_at_a_time(wrapped) if heavy else wrapped,
                       [c[p] for p in params], out,
                       api_name=fn.__name__.removesuffix("_stages"),  # answers in stages

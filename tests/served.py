@@ -63,7 +63,9 @@ def served_app(workspace: Workspace, cache_dir: Path, **options: Any
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         mp.delenv("GRADIO_TEMP_DIR", raising=False)
         app.keep_uploads_in(workspace)  # as `python app.py` does
-        demo = app.build_app(AppActions(workspace, options.pop("preset", "tiny"), **options))
+        actions = AppActions(workspace, options.pop("preset", "tiny"), **options)
+        demo = app.build_app(actions)
+        demo.cdir_actions = actions  # the tests reach the app's jobs and settings through it
         demo.queue(**app.QUEUE_OPTIONS)
         port = free_port()
         demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,

@@ -79,7 +79,8 @@ def test_the_api_page_lists_the_documented_calls_only(client: Any) -> None:
 def test_build_collection_reports_progress_and_returns_an_owner(built: dict[str, Any],
                                                                 server: dict[str, Any]) -> None:
     result = built["result"]
-    assert result["collection"] == "shapes" and result["images"] == 25
+    # a visitor's collection is named <name>-<10 random hex digits>: unguessable
+    assert re.fullmatch(r"shapes-[0-9a-f]{10}", result["collection"]) and result["images"] == 25
     assert result["owner"] and set(result["domains"]) == {"photo", "sketch", "clipart"}
     stages = {unit.desc for update in built["progress"] for unit in update}
     assert stages and stages <= {"hashing", "embedding images", "embedding captions"}, stages
@@ -90,13 +91,13 @@ def test_build_collection_reports_progress_and_returns_an_owner(built: dict[str,
 def test_list_and_open_need_the_owner_key(server: dict[str, Any], client: Any,
                                           built: dict[str, Any]) -> None:
     owner = built["result"]["owner"]
-    assert [c["name"] for c in client.predict(owner, api_name="/list_collections")] == ["shapes"]
+    assert [c["name"] for c in client.predict(owner, api_name="/list_collections")] == [built["result"]["collection"]]
     assert client.predict("", api_name="/list_collections") == []  # a stranger sees nothing
-    opened = client.predict("shapes", owner, api_name="/open_collection")
+    opened = client.predict(built["result"]["collection"], owner, api_name="/open_collection")
     assert opened["images"] == 25 and opened["classes"]["circle"] == 7
     _no_server_path(opened, server)
-    with pytest.raises(Exception, match="no collection named 'shapes'"):
-        client.predict("shapes", "someone else", api_name="/open_collection")
+    with pytest.raises(Exception, match="no collection named 'shapes-"):
+        client.predict(built["result"]["collection"], "someone else", api_name="/open_collection")
 
 
 def test_search_text_image_and_item(server: dict[str, Any], client: Any,
@@ -104,17 +105,17 @@ def test_search_text_image_and_item(server: dict[str, Any], client: Any,
     from gradio_client import handle_file
 
     owner = built["result"]["owner"]
-    text = client.predict("shapes", "a red circle", "image", 5, [], owner,
+    text = client.predict(built["result"]["collection"], "a red circle", "image", 5, [], owner,
                           api_name="/search_text")
     assert text["query"]["text"] == "a red circle" and len(text["hits"]) == 5
     _hits_ok(text["hits"])
     query = server["tree"] / "sketch" / "square" / "square_1.png"
-    image = client.predict("shapes", handle_file(str(query)), "caption", 4, ["photo"], owner,
+    image = client.predict(built["result"]["collection"], handle_file(str(query)), "caption", 4, ["photo"], owner,
                            api_name="/search_image")
     assert len(image["hits"]) == 4 and {h["domain"] for h in image["hits"]} == {"photo"}
     assert image["query"]["caption"]  # caption matching captions the query
     _hits_ok(image["hits"])
-    item = client.predict("shapes", 3, "image", 6, [], owner, api_name="/search_item")
+    item = client.predict(built["result"]["collection"], 3, "image", 6, [], owner, api_name="/search_item")
     assert item["query"]["id"] == 3 and 3 not in [h["id"] for h in item["hits"]]
     _no_server_path([text, image, item], server)
 
@@ -126,7 +127,7 @@ def test_search_image_in_cm_mode_answers_in_two_stages(server: dict[str, Any], c
 
     owner = built["result"]["owner"]
     query = handle_file(str(server["tree"] / "clipart" / "cross" / "cross_0.png"))
-    job = client.submit("shapes", query, "caption", 5, [], owner, api_name="/search_image")
+    job = client.submit(built["result"]["collection"], query, "caption", 5, [], owner, api_name="/search_image")
     final = job.result()
     outputs = job.outputs()
     assert [o["stage"] for o in outputs] == ["image", "final"]
@@ -134,16 +135,16 @@ def test_search_image_in_cm_mode_answers_in_two_stages(server: dict[str, Any], c
     assert outputs[0]["query"]["caption"] is None and final["query"]["caption"]
     assert final == outputs[-1]
     _hits_ok(outputs[0]["hits"])
-    predicted = client.predict("shapes", query, "caption", 5, [], owner, api_name="/search_image")
+    predicted = client.predict(built["result"]["collection"], query, "caption", 5, [], owner, api_name="/search_image")
     assert predicted["stage"] == "final" and predicted["hits"] == final["hits"]
-    image = client.submit("shapes", query, "image", 5, [], owner, api_name="/search_image")
+    image = client.submit(built["result"]["collection"], query, "image", 5, [], owner, api_name="/search_image")
     image.result()
     assert [o["stage"] for o in image.outputs()] == ["final"]  # other modes answer once
 
 
 def test_find_duplicates_numbers_groups_from_one(client: Any, built: dict[str, Any]) -> None:
     owner = built["result"]["owner"]
-    found = client.predict("shapes", ["exact"], 8, 0.95, owner, api_name="/find_duplicates")
+    found = client.predict(built["result"]["collection"], ["exact"], 8, 0.95, owner, api_name="/find_duplicates")
     groups = found["groups"]
     assert groups[0]["group"] == 1 and groups[0]["tier"] == "exact"
     files = sorted(m["file"].rsplit("/", 1)[-1] for m in groups[0]["members"])
@@ -153,9 +154,9 @@ def test_find_duplicates_numbers_groups_from_one(client: Any, built: dict[str, A
 def test_bad_calls_get_a_one_line_message(client: Any, built: dict[str, Any]) -> None:
     owner = built["result"]["owner"]
     with pytest.raises(Exception, match="give a text to search for"):
-        client.predict("shapes", " ", "caption", 5, [], owner, api_name="/search_text")
+        client.predict(built["result"]["collection"], " ", "caption", 5, [], owner, api_name="/search_text")
     with pytest.raises(Exception, match="fuzzy.*not in the list of choices"):
-        client.predict("shapes", ["fuzzy"], 8, 0.95, owner, api_name="/find_duplicates")
+        client.predict(built["result"]["collection"], ["fuzzy"], 8, 0.95, owner, api_name="/find_duplicates")
 
 
 def test_delete_collection_only_by_its_owner(client: Any, built: dict[str, Any],
@@ -166,9 +167,13 @@ def test_delete_collection_only_by_its_owner(client: Any, built: dict[str, Any],
     extra = client.predict([handle_file(str(server["tree"] / "photo" / "square" / "square_0.png"))],
                            "to delete", "tiny", "lazy", owner, "new",
                            api_name="/build_collection")
-    assert extra["collection"] == "to-delete" and extra["owner"] == owner
+    name = extra["collection"]
+    assert name.startswith("to-delete-") and extra["owner"] == owner
     with pytest.raises(Exception, match="no collection named"):
-        client.predict("to-delete", "", api_name="/delete_collection")
-    left = client.predict("to-delete", owner, api_name="/delete_collection")
-    assert [c["name"] for c in left] == ["shapes"]
-    assert not (server["workspace"].root / "to-delete").exists()
+        client.predict(name, "", api_name="/delete_collection")
+    with pytest.raises(Exception, match="no collection named"):  # a real key, not the owner's
+        client.predict(name, "a-real-key-of-another-visitor", api_name="/delete_collection")
+    assert (server["workspace"].root / name).exists()
+    left = client.predict(name, owner, api_name="/delete_collection")
+    assert [c["name"] for c in left] == [built["result"]["collection"]]
+    assert not (server["workspace"].root / name).exists()

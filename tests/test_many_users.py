@@ -84,7 +84,9 @@ class User:
         files = [handle_file(str(p)) for p in self.images]
         built = self.client.predict(files, f"user {self.number}", "tiny", "lazy", self.owner,
                                     api_name="/build_collection")
-        assert built["collection"] == self.collection and built["n_failed"] == 0, built
+        assert built["collection"].startswith(f"{self.collection}-"), built  # + random suffix
+        assert built["n_failed"] == 0, built
+        self.collection = built["collection"]
         self.store = workspace.root / self.collection
         self.rel_paths = {p.name for p in self.images}
         mine = self.client.predict(self.owner, api_name="/list_collections")
@@ -150,7 +152,7 @@ def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any],
     assert not errors, errors
     assert [u.calls for u in users] == [N_QUERIES] * N_USERS
     built = [p.name for p in workspace.root.iterdir() if Store.exists(p)]
-    assert sorted(built) == sorted(f"user-{n}" for n in range(N_USERS))
+    assert sorted(built) == sorted(u.collection for u in users)
     for user in users:
         items = Store.load(user.store).items
         assert sorted(items.loc[items["parent_id"] < 0, "rel_path"]) == sorted(user.rel_paths)
@@ -165,6 +167,9 @@ def test_queue_limits_are_the_documented_ones(server: tuple[str, Workspace, Any]
     docs = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
     assert f"default_concurrency_limit={limits['default_concurrency_limit']}" in docs
     assert f"max_size={limits['max_size']}" in docs
+    assert {(f.concurrency_id, f.concurrency_limit) for f in demo.fns.values()} == {
+        ("heavy", 1), ("light", 2)}  # for all visitors together, not per event
+    assert "two queue groups" in docs
     assert demo.max_file_size == 500 * 2**20
     assert "max_file_size=\"500mb\"" in docs
 
@@ -174,8 +179,11 @@ def test_a_second_round_does_not_grow_memory(server: tuple[str, Workspace, Any],
     """The same queries again: caches are warm, nothing should pile up per request."""
     url, workspace, _ = server
     users = [User(url, n, tmp_path / f"again{n}") for n in range(2)]
+    names = {p.name.rsplit("-", 1)[0]: p.name for p in workspace.root.iterdir()
+             if Store.exists(p)}
     for user in users:
-        user.store = workspace.root / f"user-{user.number}"
+        user.collection = names[user.collection]  # as built by the first round
+        user.store = workspace.root / user.collection
         user.rel_paths = {p.name for p in user.images}
         opened = user.client.predict(user.collection, user.owner, api_name="/open_collection")
         assert opened["images"] == len(user.images)

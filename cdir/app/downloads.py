@@ -94,9 +94,10 @@ class DownloadActions:
     # -------------------------------------------------------------------------- collection
     def download_collection(self, fmt: str, store: str | None) -> str:
         """The open collection as a 🤗 dataset (``fmt`` "datasets": a ``save_to_disk`` folder,
-        zipped as ``<store>/exports/collection-<time>.zip``; unzipped,
+        zipped as ``<store>/exports/collection-r<version>.zip``, one file per version of the
+        collection; unzipped,
         ``datasets.load_from_disk`` opens its folder) or as Parquet
-        (``collection-<time>.parquet``); returns the file's path. Images whose file is gone
+        (``collection-r<version>.parquet``); returns the file's path. Images whose file is gone
         since ingest are left out, and a warning says how many."""
         if fmt not in COLLECTION_FORMATS:
             raise ValueError(f"the collection downloads as {' or '.join(COLLECTION_FORMATS)}, "
@@ -105,21 +106,22 @@ class DownloadActions:
         root = session.store.root
         # one file per version of the collection: asking again (any visitor, on the shared
         # examples too) hands out the same file instead of writing another
-        revision = str(session.store.meta.get("revision", "0"))
-        same = root / "exports" / f"collection-r{revision}.{'parquet' if fmt == 'parquet' else 'zip'}"
+        stem = f"collection-r{session.store.meta.get('revision', 0)}"
+        same = root / "exports" / f"{stem}.{'parquet' if fmt == 'parquet' else 'zip'}"
         if same.is_file():
             return str(same)
-        if fmt == "parquet":
-            out = new_export_path(root, "collection", "parquet")
-            report = api.export(root, out, "parquet")
+        if fmt == "parquet":  # written under a new name, renamed once whole
+            part = new_export_path(root, f"{stem}-part", "parquet")
+            report = api.export(root, part, "parquet")
+            out = part.replace(same)
         else:
-            folder = new_export_path(root, "collection", "")
+            folder = new_export_path(root, stem, "").with_name(stem)
+            shutil.rmtree(folder, ignore_errors=True)  # what an interrupted one left
             try:
                 report = api.export(root, folder, "datasets")
-                out = zip_folder(folder)
+                out = zip_folder(folder)  # <stem>.zip, renamed into place once whole
             finally:
                 shutil.rmtree(folder, ignore_errors=True)  # the zip is the download
-        out = Path(out).replace(same)
         if report.skipped:
             gr.Warning(f"{len(report.skipped)} images were left out: their files changed or "
                        "went since the collection was built.")

@@ -83,6 +83,17 @@ def guarded(func: Callable[..., Any], on_error: Callable[[Exception], Any]) -> C
     return wrapper
 
 
+def shared_server_config() -> IngestConfig:
+    """Ingest settings of the web app, a server many visitors share: an upload unpacks to at
+    most ``$CDIR_MAX_UNPACKED_MB`` (default 2048 MB) in at most 20,000 entries, whatever the
+    entries' sizes (the CLI, run by the operator, keeps the larger defaults of ArchiveLimits)."""
+    import os
+
+    total = int(float(os.environ.get("CDIR_MAX_UNPACKED_MB", "2048") or 2048) * 2**20)
+    return IngestConfig(archive_limits=api.ArchiveLimits(max_members=20_000,
+                                                         max_total_bytes=total))
+
+
 def one_at_a_time(func: Callable[..., Any]) -> Callable[..., Any]:
     """``func`` run while holding the server's heavy-work slot (``api.heavy_work``), shared with
     background captioning: builds, maps, evaluations and exports of all visitors take turns."""
@@ -144,7 +155,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
     preset: str
     model_root: str | None = None
     jobs: CaptionJobs = field(default_factory=CaptionJobs)
-    config: IngestConfig = field(default_factory=IngestConfig)  # decode and archive limits
+    config: IngestConfig = field(default_factory=lambda: shared_server_config())
     notice: str = ""  # a banner for the page (the first-run offline note), HTML
 
     # ------------------------------------------------------------------------- collections

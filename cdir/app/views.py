@@ -232,7 +232,7 @@ def without_paths(text: str) -> str:
 # as itself in HTML (attributes included) and in Markdown alike, where a reference is never
 # syntax (CommonMark 0.31, "Entity and numeric character references"). So a folder named
 # "[CLICK](https://evil.example)" or "**x**" is shown, never a link or bold text.
-_MARKDOWN_SPECIALS = {c: f"&#{ord(c)};" for c in "\\`*_[]()#!|~:"}
+_MARKDOWN_SPECIALS = {c: f"&#{ord(c)};" for c in "\\`*_[]#|~:"}
 
 
 def esc(text: Any) -> str:

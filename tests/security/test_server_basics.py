@@ -1,7 +1,7 @@
 """Security (issue 7 §5): what the running app serves, where uploads live, which paths a user can
 name, that no code-executing loader touches user data, and the request size limit.
 
-The threat model and what each defence answers are in ``docs/reliability.md``.
+The threat model and what each defence answers are in ``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from cdir import api
 from cdir.app.workspace import Workspace, WorkspaceError
 from cdir.store.collection import IMAGE_EMB_FILE, Store, StoreError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(REPO / "cdir").rglob("*.py"), REPO / "app.py"])
 
 
@@ -44,8 +44,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         files = [handle_file(str(p)) for p in sorted(src.rglob("*.png"))]
         built = client.predict(files, "mine", "tiny", "lazy", api_name="/build_collection")
         yield {"url": url.rstrip("/"), "workspace": workspace, "base": base,
-               "owner": built["owner"],
-               "demo": demo, "store": workspace.root / "mine"}
+               "owner": built["owner"], "name": built["collection"],
+               "demo": demo, "store": workspace.root / built["collection"]}
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -61,16 +61,30 @@ def file_url(running: dict[str, Any], path: str, quote: bool = True) -> str:
 
 
 # ------------------------------------------------------------------------------ what is served
-def test_a_thumbnail_of_a_collection_is_served(running: dict[str, Any]) -> None:
+def test_a_thumbnail_of_a_collection_is_served_only_through_its_signed_url(
+        running: dict[str, Any]) -> None:
+    from cdir.app.views import file_url as page_url
+
     store = Store.load(running["store"])
     thumb = store.thumb_path(str(store.items.at[0, "sha256"]))
-    status, body = get(file_url(running, str(thumb)))
+    assert get(file_url(running, str(thumb)))[0] in (403, 404)
+    status, body = get(f"{running['url']}/{page_url(str(thumb))}")
     assert status == 200 and body[:3] == b"\xff\xd8\xff"  # a JPEG
 
 
-def test_assets_are_served(running: dict[str, Any]) -> None:
-    example = next(p for p in sorted((REPO / "assets").rglob("*")) if p.suffix == ".png")
-    assert get(file_url(running, str(example)))[0] == 200
+def test_the_bundled_examples_are_served_and_nothing_else_of_the_assets(
+        running: dict[str, Any]) -> None:
+    from cdir.app.views import file_url as page_url
+
+    example = next(p for p in sorted((REPO / "assets" / "examples").rglob("*"))
+                   if p.suffix in (".png", ".jpg"))
+    url = page_url(str(example))
+    assert url.startswith("cdir-public/examples/") and str(REPO) not in url
+    assert get(f"{running['url']}/{url}")[0] == 200
+    assert get(file_url(running, str(example)))[0] in (403, 404)
+    model = next(p for p in (REPO / "assets" / "models").rglob("*") if p.is_file())
+    assert page_url(str(model)) == ""
+    assert get(file_url(running, str(model)))[0] in (403, 404)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +129,7 @@ def test_uploads_live_only_under_the_workspace(running: dict[str, Any]) -> None:
         assert not Path(str(row["path"])).is_absolute()  # relative to the collection
         assert store.image_path(row).resolve().is_relative_to(running["store"])
     # .gradio is not a collection
-    assert running["workspace"].collections(running["owner"]) == ["mine"]
+    assert running["workspace"].collections(running["owner"]) == [running["name"]]
 
 
 def test_the_upload_size_limit_is_set_and_enforced(running: dict[str, Any]) -> None:
@@ -148,11 +162,11 @@ def test_workspace_paths_refuse_anything_but_a_slug(running: dict[str, Any], nam
 
 
 def test_a_slug_that_is_no_collection_is_refused(running: dict[str, Any]) -> None:
-    assert running["workspace"].path("mine", running["owner"]) == running["store"]
+    assert running["workspace"].path(running["name"], running["owner"]) == running["store"]
     with pytest.raises(StoreError, match="no collection named"):
         running["workspace"].path("theirs", running["owner"])
     with pytest.raises(StoreError, match="no collection named"):  # someone else's: same words
-        running["workspace"].path("mine", "another visitor")
+        running["workspace"].path(running["name"], "another visitor")
 
 
 def test_a_collection_name_can_never_escape(tmp_path: Path) -> None:
@@ -258,7 +272,9 @@ def test_a_store_matrix_holding_a_pickle_is_refused_unrun(tmp_path: Path) -> Non
 
 
 def test_the_threat_model_is_written_down() -> None:
-    text = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
-    for heading in ("## Threat model", "## Reliability"):
+    text = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
+    for heading in ("## Parties", "## Rules and how they hold", "## Out of scope"):
         assert heading in text
-    assert "allowed_paths=[workspace, assets]" in text
+    for party in ("**operator**", "**owner**", "**visitor**"):
+        assert party in text
+    assert "allowed_paths=[]" in text
