@@ -54,6 +54,13 @@ class BrowseActions:
                          "on the Collection tab.")
         return api.session_for(store, self.actions.model_root)
 
+    def writable_session(self, store: str | None) -> api.Session:
+        """The session of a collection the visitor may change: tags and duplicate decisions on
+        the shared examples are refused with one line (``Workspace.check_writable``)."""
+        session = self.session(store)
+        self.actions.workspace.check_writable(session.store.root)
+        return session
+
     def browser(self, store: str | None) -> Browser:
         """One Browser per collection version (rebuilt when the collection changes)."""
         session = self.session(store)
@@ -194,7 +201,7 @@ class BrowseActions:
         """Add or remove ``tag`` on the opened item, the shown page or every matching item."""
         from cdir.store.tags import add_tags, remove_tags
 
-        session = self.session(store)
+        session = self.writable_session(store)
         if scope == "item":
             chosen = [] if _clicked_id(item) is None else [_clicked_id(item)]
             if not chosen:

@@ -59,7 +59,7 @@ class DupeActions:
         """Save a click ``"<group>|<id>|<decision>:<time>"`` and show the groups again."""
         from cdir.duplicates.decisions import decide
 
-        session = self.browse.session(store)
+        session = self.browse.writable_session(store)
         parts = (clicked or "").split(":", 1)[0].split("|")
         groups = groups_from_state(state)
         if len(parts) != 3 or not parts[0].isdigit() or not int(parts[0]) < len(groups):
@@ -73,7 +73,7 @@ class DupeActions:
         """Accept the keep suggestions of every group shown (or of one tier)."""
         from cdir.duplicates.decisions import accept_suggestions
 
-        session = self.browse.session(store)
+        session = self.browse.writable_session(store)
         accept_suggestions(session.store, groups_from_state(state),
                            None if tier in (None, "all") else tier)
         return self.find(store, tiers, perceptual, semantic)

@@ -42,7 +42,8 @@ def text_key(text: str) -> str:
 
 class _Layer:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -73,7 +74,16 @@ class Cache:
     """A read-through, write-through stack of cache layers (first layer is read first)."""
 
     def __init__(self, paths: Sequence[Path], optional_writes: bool = False) -> None:
-        self.layers = [_Layer(p) for p in paths]
+        self.layers = []
+        for path in paths:
+            try:
+                self.layers.append(_Layer(path))
+            except (sqlite3.OperationalError, OSError) as exc:
+                if not optional_writes:
+                    raise
+                log.warning("cache %s unusable (%s): answering without it", path.name, exc)
+        if not self.layers:  # a reader on a full disk: a cache for this process only
+            self.layers.append(_Layer(Path(":memory:")))
         self._lock = threading.Lock()
         # True for a reader (a search): a write the disk refuses (full, I/O error) is skipped
         # with a warning, since a cache entry only saves time; a writer (ingest) must fail
