@@ -22,7 +22,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     from cdir.app.workspace import Workspace
 
     require_chromium()
-    workspace = Workspace(tmp_path_factory.mktemp("workspace"))
+    # a private deployment (--shared-workspace): the examples may be tagged and decided on;
+    # on a public server they are read-only (tests/security/)
+    workspace = Workspace(tmp_path_factory.mktemp("workspace"), shared=True)
     with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
         yield url, workspace.examples_dir("tiny")
 
