@@ -39,7 +39,7 @@ def build_blip():  # noqa: ANN201
 def blip_pixels(paths: list[Path]) -> torch.Tensor:
     from transformers import BlipImageProcessor
 
-    from cdir.ingest.decode import load_rgb
+    from cdir.imaging.decode import load_rgb
 
     images = [load_rgb(p) for p in paths]
     return BlipImageProcessor()(images=images, return_tensors="pt")["pixel_values"]
@@ -199,7 +199,7 @@ def batching_rows(blip, pixels: torch.Tensor, reps: int) -> list[list]:  # noqa:
 def clip_rows(paths: list[Path], reps: int, use_compile: bool) -> list[list]:
     from bench_ingest import build_models
 
-    from cdir.ingest.decode import load_rgb
+    from cdir.imaging.decode import load_rgb
 
     embedder = build_models("ViT-B-32").embedder
     tensors = torch.stack([embedder.preprocess(load_rgb(p)) for p in paths])

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from make_grid_set import Layout, layouts  # noqa: E402
 
-from cdir.ingest.decode import load_rgb  # noqa: E402
+from cdir.imaging.decode import load_rgb  # noqa: E402
 from cdir.ingest.grid_evidence import midjourney_size  # noqa: E402
 from cdir.ingest.grids import GridConfig, detect_grid  # noqa: E402
 

@@ -44,7 +44,7 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     from PIL import Image, ImageOps
 
     from cdir.ingest import reader
-    from cdir.ingest.decode import DecodeError
+    from cdir.imaging.decode import DecodeError
 
     try:
         image = reader.load_item_image(path, limits, tile)

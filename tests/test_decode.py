@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdir.ingest.decode import (
+from cdir.imaging.decode import (
     HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,

@@ -334,7 +334,7 @@ def test_mirror_hash_from_thumbnails_for_items_ingested_before_it_was_stored(tmp
                                                                             ) -> None:
     from PIL import ImageOps
 
-    from cdir.ingest.decode import load_rgb, make_thumbnail, save_jpeg_atomic
+    from cdir.imaging.decode import load_rgb, make_thumbnail, save_jpeg_atomic
     from cdir.ingest.reader import perceptual_hash
 
     photo = load_rgb(REPO / "assets/examples/photo/boat/photo_boat_01.jpg")

@@ -25,7 +25,7 @@ from cdir.duplicates.folder import (
     find_folder_groups,
 )
 from cdir.duplicates.low_information import signature
-from cdir.ingest.decode import load_rgb, make_thumbnail
+from cdir.imaging.decode import load_rgb, make_thumbnail
 from cdir.ingest.reader import centre_hash, perceptual_hash
 
 REPO = Path(__file__).resolve().parents[1]

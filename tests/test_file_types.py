@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, features
 from shared_cases import case_input
 
-from cdir.ingest import decode
-from cdir.ingest.decode import (
+from cdir.imaging import decode
+from cdir.imaging.decode import (
     HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,

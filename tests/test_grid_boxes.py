@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cdir.ingest.decode import load_rgb
+from cdir.imaging.decode import load_rgb
 from cdir.ingest.grids import crop_tile, detect_grid
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"

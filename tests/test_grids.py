@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from cdir.duplicates.finder import DedupConfig, find_groups, suggest_keep
-from cdir.ingest.decode import load_rgb
+from cdir.imaging.decode import load_rgb
 from cdir.ingest.grids import crop_tile, detect_grid, tile_sha
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.loaded import load_models

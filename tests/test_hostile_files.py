@@ -18,7 +18,7 @@ from drawn import draw_image
 from PIL import Image
 
 from cdir import api
-from cdir.ingest.decode import DecodeLimits
+from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.models.loaded import Models
 from cdir.retrieval.search import SearchOptions

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from cdir.duplicates.finder import exact_groups
-from cdir.ingest.decode import load_rgb, load_rgb_reduced
+from cdir.imaging.decode import load_rgb, load_rgb_reduced
 from cdir.ingest.exact_keys import FILE_KEY
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.reader import THUMB_SIDE, read_one, reduced_decode_side
@@ -163,7 +163,7 @@ def test_a_png_added_later_joins_the_exact_group_of_a_reduced_jpeg(
 
 
 def _limits():  # noqa: ANN202
-    from cdir.ingest.decode import DecodeLimits
+    from cdir.imaging.decode import DecodeLimits
 
     return DecodeLimits()
 

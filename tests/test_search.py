@@ -13,7 +13,7 @@ import pytest
 from drawn import draw_collection, draw_image
 
 from cdir.ingest.pipeline import ingest
-from cdir.ingest.text_embeddings import embed_key
+from cdir.models.text_embeddings import embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.retrieval.scoring import MODES
 from cdir.retrieval.search import QueryError, Searcher, SearchOptions

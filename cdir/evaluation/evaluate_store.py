@@ -24,7 +24,7 @@ from cdir.evaluation.protocol import EvalConfig, EvalData, EvalReport, evaluate
 from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.ingest.source_files import SourceError, SourceFile
 from cdir.ingest.sources import scan_sources
-from cdir.ingest.text_embeddings import neutral_caption_matrix
+from cdir.models.text_embeddings import neutral_caption_matrix
 from cdir.models.loaded import Models, get_models
 from cdir.models.style_words import Neutraliser
 from cdir.retrieval.scoring import FusionWeights, required_query_kinds

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.ingest.decode import DecodeLimits
+from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.grids import add_tile_items, tile_sha
 from cdir.ingest.pipeline import (
     CAPTION_MODES,
@@ -57,7 +57,7 @@ from cdir.ingest.shards import (
     write_shard,
 )
 from cdir.ingest.sources import check_sources
-from cdir.ingest.text_embeddings import embed_captions, embed_key
+from cdir.models.text_embeddings import embed_captions, embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.models.presets import Preset, get_preset
 from cdir.store.cache import Cache
