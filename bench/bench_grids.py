@@ -43,7 +43,7 @@ def singles() -> dict[str, Layout]:
     from drawn import CLASSES, DOMAINS, draw_image
     from PIL import Image
 
-    examples = REPO / "assets" / "examples"
+    examples = REPO / "cdir" / "assets" / "examples"
     manifest = json.loads((examples / "manifest.json").read_text(encoding="utf-8"))
     out = {f"example/{f['path']}": Layout(load_rgb(examples / f["path"]), "example", None, False)
            for f in manifest["files"] if f["kind"] != "grid"}

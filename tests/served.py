@@ -55,7 +55,7 @@ def served_app(workspace: Workspace, cache_dir: Path, **options: Any
     (``options``: more AppActions fields, such as ``notice``).
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
     outside conftest's per-test guard."""
-    import app
+    from cdir.app import main as app
     from cdir.app.handlers import AppActions
 
     with pytest.MonkeyPatch.context() as mp:

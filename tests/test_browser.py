@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 PRESET = os.environ.get("CDIR_BROWSER_PRESET", "tiny")
-QUERY = REPO / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
+QUERY = REPO / "cdir" / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
 
 
 @pytest.fixture(scope="module")

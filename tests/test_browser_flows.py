@@ -16,7 +16,7 @@ from served import browser, require_chromium, served_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
-QUERY = REPO / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
+QUERY = REPO / "cdir" / "assets" / "examples" / "sketch" / "house" / "sketch_house_01.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +241,7 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.delenv("CDIR_MODEL_DIR", raising=False)
     preset, notice = startup_preset("default")  # no weights here, and no hub (conftest)
-    assert preset == "demo"  # the trained model shipped in assets/models
+    assert preset == "demo"  # the trained model shipped in cdir/assets/models
     with served_app(Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset,
                     notice=notice) as (url, _):
         context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})

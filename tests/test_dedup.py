@@ -337,8 +337,8 @@ def test_mirror_hash_from_thumbnails_for_items_ingested_before_it_was_stored(tmp
     from cdir.imaging.decode import load_rgb, make_thumbnail, save_jpeg_atomic
     from cdir.ingest.reader import perceptual_hash
 
-    photo = load_rgb(REPO / "assets/examples/photo/boat/photo_boat_01.jpg")
-    other = load_rgb(REPO / "assets/examples/painting/house/painting_house_02.jpg")
+    photo = load_rgb(REPO / "cdir/assets/examples/photo/boat/photo_boat_01.jpg")
+    other = load_rgb(REPO / "cdir/assets/examples/painting/house/painting_house_02.jpg")
     images = [photo, ImageOps.mirror(photo), other]
     thumbs = [make_thumbnail(image) for image in images]
     store = memory_store(tmp_path, 3, phash=[perceptual_hash(t) for t in thumbs])

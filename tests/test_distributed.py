@@ -31,7 +31,7 @@ except ImportError:
     missing("Ray", "pip install -r requirements-dev.txt", module_level=True)
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "cdir" / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)  # module fixtures run outside conftest's cache guard
 SAME_COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "phash", "phash_mirror",
                 "width", "height", "domain", "class", "label_source", "caption",

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from cdir.imaging.decode import load_rgb
 from cdir.ingest.grids import crop_tile, detect_grid
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "cdir" / "assets" / "examples"
 SIDE = 256
 
 

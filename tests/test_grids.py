@@ -18,7 +18,7 @@ from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.loaded import load_models
 from cdir.store.collection import Store
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "cdir" / "assets" / "examples"
 MANIFEST = json.loads((EXAMPLES / "manifest.json").read_text(encoding="utf-8"))
 GRID = "generated/fish/grid_fish.png"
 UPSCALE = "generated/fish/upscale_fish.png"

@@ -22,7 +22,7 @@ from drawn import CLASSES, DOMAINS, draw_image
 from PIL import ImageDraw
 from served import served_app
 
-import app
+from cdir.app import main as app
 from cdir import api
 from cdir.app.workspace import Workspace
 from cdir.store.collection import Store

@@ -13,7 +13,7 @@ import pytest
 from drawn import CLASSES, draw_collection, draw_image
 from PIL import Image
 
-import app
+from cdir.app import main as app
 from cdir import api, cli
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.captioners import CocaCaptioner

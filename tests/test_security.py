@@ -20,7 +20,7 @@ from drawn import draw_collection
 from PIL import Image
 from served import served_app
 
-import app
+from cdir.app import main as app
 from cdir import api
 from cdir.app.workspace import Workspace, WorkspaceError
 from cdir.store.collection import IMAGE_EMB_FILE, Store, StoreError
@@ -69,7 +69,7 @@ def test_a_thumbnail_of_a_collection_is_served(running: dict[str, Any]) -> None:
 
 
 def test_assets_are_served(running: dict[str, Any]) -> None:
-    example = next(p for p in sorted((REPO / "assets").rglob("*")) if p.suffix == ".png")
+    example = next(p for p in sorted((REPO / "cdir" / "assets").rglob("*")) if p.suffix == ".png")
     assert get(file_url(running, str(example)))[0] == 200
 
 
@@ -79,7 +79,7 @@ def test_assets_are_served(running: dict[str, Any]) -> None:
         "/etc/passwd",
         "{repo}/app.py",
         "{repo}/cdir/store/collection.py",
-        "{repo}/assets/../app.py",
+        "{repo}/cdir/assets/../app/main.py",
         "{workspace}/../secret.txt",
         "{workspace}/mine/../../secret.txt",
         "{workspace}/%2e%2e/secret.txt",

@@ -32,7 +32,7 @@ from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import Cache
 from cdir.store.collection import THUMBS_DIR, Store, StoreError
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "cdir" / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)
 SAME_COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "phash", "phash_mirror",
                 "width", "height", "domain", "class", "label_source", "caption",

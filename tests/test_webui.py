@@ -161,7 +161,7 @@ def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: s
     assert "1 images with a predicted (not given) domain were left out" in report
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "cdir" / "assets" / "examples"
 # Simple drawings of one class whose pHash differ in at most 8 bits: at the default threshold
 # (precision 0.97 on the calibration set) these pairs of different images are grouped too.
 LOOK_ALIKES = {frozenset(pair) for pair in [

@@ -32,7 +32,7 @@ from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 TIERS: tuple[str, ...] = ("exact", "perceptual", "semantic")
 
 # Measured (scripts/calibrate_dupes.py on the set of scripts/make_dupes_set.py: 95 originals of
-# assets/examples, each with 8 kinds of copy): 8 bits gives the best pair F1 (precision 0.97,
+# cdir/assets/examples, each with 8 kinds of copy): 8 bits gives the best pair F1 (precision 0.97,
 # recall 0.72; resized, JPEG q25, PNG and flipped copies ~all found, 5 % crops a third); 6 bits
 # has precision 0.99 but recall 0.65; from 10 bits, drawings of one class on white backgrounds
 # start to pair up (precision 0.83).

@@ -61,7 +61,7 @@ TILE_SEPARATOR = "#tile"
 
 @dataclass(frozen=True)
 class GridConfig:
-    """Thresholds of :func:`detect_grid` (checked on every image of ``assets/examples``, on
+    """Thresholds of :func:`detect_grid` (checked on every image of ``cdir/assets/examples``, on
     JPEG-compressed grids in ``tests/test_grids.py``, and measured on the layouts of
     ``scripts/make_grid_set.py`` by ``bench/bench_grids.py``)."""
 

@@ -95,7 +95,8 @@ def load_models(
     quantize: str | None = None,
 ) -> Models:
     """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them,
-    else from the bundled ``assets/models`` (the ``demo`` preset), else the hub cache or a config.
+    else from the bundled ``cdir/assets/models`` (the ``demo`` preset), else the hub cache or a
+    config.
 
     ``device``: ``auto`` (CUDA when there is a GPU), ``cpu``, ``cuda``; None: ``--device`` /
     ``$CDIR_DEVICE`` (:mod:`cdir.models.device`).

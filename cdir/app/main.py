@@ -1,6 +1,7 @@
 """cdir web app: explore an image collection across visual domains by caption matching.
 
-    python app.py [--preset default] [--store ./stores] [--host 127.0.0.1] [--port 7860]
+    cdir app [--preset default] [--store ./stores] [--host 127.0.0.1] [--port 7860]
+    python app.py [the same options]     (from a clone; the Space's entry point)
 
 Layout and event wiring only; every handler lives in ``cdir.app.handlers``.
 """
@@ -25,15 +26,16 @@ from cdir.app.first_run import startup_preset
 from cdir.app.handlers import AppActions
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
+from cdir.assets import ASSETS_DIR
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
 from cdir.models.style_words import Neutraliser
 
-HERE = Path(__file__).resolve().parent
-ASSETS = HERE / "assets"
-APP_JS = (HERE / "cdir" / "app" / "static" / "app.js").read_text(encoding="utf-8")
-CSS = (HERE / "cdir" / "app" / "static" / "app.css").read_text(encoding="utf-8")
-METHOD_HTML = (HERE / "cdir" / "app" / "static" / "method.html").read_text(encoding="utf-8")
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = ASSETS_DIR
+APP_JS = (STATIC / "app.js").read_text(encoding="utf-8")
+CSS = (STATIC / "app.css").read_text(encoding="utf-8")
+METHOD_HTML = (STATIC / "method.html").read_text(encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
