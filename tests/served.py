@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from required import missing
+from tests.required import missing
 
 from cdir.app.workspace import Workspace
 

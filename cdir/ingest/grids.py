@@ -62,7 +62,7 @@ TILE_SEPARATOR = "#tile"
 @dataclass(frozen=True)
 class GridConfig:
     """Thresholds of :func:`detect_grid` (checked on every image of ``cdir/assets/examples``, on
-    JPEG-compressed grids in ``tests/test_grids.py``, and measured on the layouts of
+    JPEG-compressed grids in ``tests/ingest/test_grids.py``, and measured on the layouts of
     ``scripts/make_grid_set.py`` by ``bench/bench_grids.py``)."""
 
     min_side: int = 64  # smaller images are never grids

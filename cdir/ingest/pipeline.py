@@ -99,10 +99,11 @@ _SLOWED_STAGES = ("embedding images", "captioning")
 
 
 def _slowed(progress: Progress) -> Progress:
-    """``progress``, followed by a pause of ``$CDIR_TEST_STEP_DELAY`` seconds after each
-    embedding or captioning batch. Only the tests that kill an ingest set it
-    (tests/test_interruptions.py, tests/test_pipeline.py), so that the kill always lands in the
-    middle of the ingest instead of racing its end; unset, ``progress`` is returned as it is."""
+    """``progress``, followed by a pause of ``$CDIR_TEST_STEP_DELAY`` seconds after each embedding
+    or captioning batch. Only the tests that kill an ingest set it
+    (tests/ingest/test_interruptions.py, tests/ingest/test_pipeline.py), so that the kill always
+    lands in the middle of the ingest instead of racing its end; unset, ``progress`` is returned as
+    it is."""
     value = os.environ.get(STEP_DELAY_ENV, "")
     try:
         delay = float(value) if value else 0.0
