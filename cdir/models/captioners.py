@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.device import inference_context
 from cdir.models.presets import CaptionerSpec
 from cdir.models.torch_threads import after_module, decoder_threads
@@ -40,7 +41,7 @@ class HFCaptioner:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.spec.kind == "blip":  # the same numbers, without materialised attention matrices
+        if captioner_kind(self.spec.kind).fused_attention:  # the same numbers, less memory
             from cdir.models.blip_attention import use_fused_attention
 
             use_fused_attention(self.model)
@@ -75,11 +76,14 @@ class HFCaptioner:
 
 
 def _hf_classes(kind: str) -> tuple[Any, Any]:
+    """The transformers model and processor classes of a captioner kind with its own weights."""
     import transformers
 
-    if kind == "blip2":
-        return transformers.Blip2ForConditionalGeneration, transformers.Blip2Processor
-    return transformers.BlipForConditionalGeneration, transformers.BlipProcessor
+    names = captioner_kind(kind).transformers_classes
+    if names is None:
+        raise ValueError(f"captioner kind {kind!r} has no transformers model")
+    model, processor = names
+    return getattr(transformers, model), getattr(transformers, processor)
 
 
 def load_hf_captioner(

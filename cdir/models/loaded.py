@@ -15,6 +15,7 @@ from cdir.models.captioners import (
     load_hf_captioner,
     save_hf_captioner,
 )
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.models.presets import Preset, get_preset
@@ -71,16 +72,17 @@ class Models:
     def captions_quantized(self) -> bool:
         """Whether captions come from an int8 model (BLIP / BLIP-2 on the CPU only)."""
         return (self.quantize == "int8" and self.device == "cpu"
-                and self.preset.captioner.kind in ("blip", "blip2"))
+                and captioner_kind(self.preset.captioner.kind).int8)
 
 
 def load_captioner(
     preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str
 ) -> Captioner:
     spec = preset.captioner
-    if spec.kind == "coca":
+    kind = captioner_kind(spec.kind)
+    if kind.from_embedder:
         return CocaCaptioner(embedder, spec)
-    if spec.kind not in ("blip", "blip2"):
+    if not kind.own_weights:
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
     local = local_component(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
