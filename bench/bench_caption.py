@@ -7,8 +7,8 @@ BLIP base (``BlipConfig()`` defaults) and ViT-B-32 with random weights: speed do
 weights. Captions are exactly ``TOKENS`` (20) long (min = max new tokens): random weights cannot
 stop early. Agreement is the cosine between float32 and the variant: BLIP's pooled vision output and
 its first-step logits; CLIP's image embeddings. Also: CLIP text embeddings of captions through
-open_clip's ``encode_text`` (77 padded tokens) against ``cdir.models.text_tower`` (padding cut). Times are
-the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
+open_clip's ``encode_text`` (77 padded tokens) against ``cdir.models.text_tower`` (padding cut).
+Times are the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ def main() -> None:
 
 def text_rows(reps: int, n: int = 64) -> list[list]:
     """CLIP ViT-B-32 text embeddings of ``n`` caption-like texts: open_clip's ``encode_text`` over
-    77 padded tokens against ``cdir.models.text_tower`` (padding cut); CPU seconds, best of ``reps``."""
+    77 padded tokens against ``cdir.models.text_tower`` (padding cut); CPU seconds, best of
+    ``reps``."""
     from bench_ingest import build_models
 
     from cdir.models import text_tower

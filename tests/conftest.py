@@ -28,7 +28,9 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own cross-collection cache so tests never share state."""
     monkeypatch.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cdir-cache")))
 

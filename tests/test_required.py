@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.required import in_ci, missing
 
 

@@ -1,13 +1,13 @@
 """Near-duplicate groups in three tiers, each with its own threshold, without an N x N matrix.
 
-| tier         | two items are near-duplicates when                        | found with         |
-|--------------|-----------------------------------------------------------|--------------------|
-| `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table       |
-| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.store.knn`` graph |
-|              | of 64 bits (also against the mirrored image's hash); for  |                    |
-|              | a flat or nearly flat image, its 8x8 colour thumbnail is  |                    |
-|              | also close (``cdir.duplicates.low_information``)          |                    |
-| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
+| tier         | two items are near-duplicates when                        | found with       |
+|--------------|-----------------------------------------------------------|------------------|
+| `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table     |
+| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | a kNN graph      |
+|              | of 64 bits (also against the mirrored image's hash); for  | (``store.knn``)  |
+|              | a flat or nearly flat image, its 8x8 colour thumbnail is  |                  |
+|              | also close (``cdir.duplicates.low_information``)          |                  |
+| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | a kNN graph      |
 
 The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``).
 ImageHash is the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library

@@ -179,7 +179,7 @@ def read_batches(
         pending: list[list[Future[ReadResult]]] = []
 
         def submit_next() -> bool:
-            batch = [pool.submit(job) for _, job in zip(range(batch_size), jobs)]
+            batch = [pool.submit(job) for _, job in zip(range(batch_size), jobs, strict=False)]
             if batch:
                 pending.append(batch)
             return bool(batch)

@@ -38,7 +38,8 @@ class CaptionerKind:
 CAPTIONER_KINDS: dict[str, CaptionerKind] = {
     kind.name: kind
     for kind in (
-        CaptionerKind("blip", transformers_classes=("BlipForConditionalGeneration", "BlipProcessor"),
+        CaptionerKind("blip",
+                      transformers_classes=("BlipForConditionalGeneration", "BlipProcessor"),
                       int8=True, fused_attention=True),
         CaptionerKind("blip2",
                       transformers_classes=("Blip2ForConditionalGeneration", "Blip2Processor"),

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.captioners import (
     Captioner,
     CocaCaptioner,
@@ -15,7 +16,6 @@ from cdir.models.captioners import (
     load_hf_captioner,
     save_hf_captioner,
 )
-from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.models.presets import Preset, get_preset
@@ -38,13 +38,13 @@ def pick_device(device: str | None = None) -> str:
 
 @dataclass
 class Models:
-    """A preset's embedder (loaded at once) and captioner (loaded on first use: it is the slow one)."""
+    """A preset's embedder (loaded at once) and captioner (loaded on first use: the slow one)."""
 
     preset: Preset
     embedder: ClipEmbedder
     local_root: Path | None = None
     device: str = "cpu"
-    quantize: str = "none"  # "int8": the captioner's Linear layers run in int8 (cdir.models.quantize)
+    quantize: str = "none"  # "int8": the captioner's Linear layers in int8 (cdir.models.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -115,7 +115,7 @@ def load_models(
 
 
 def save_models(models: Models, root: str | Path) -> Path:
-    """Write a preset's models under ``root/<preset>/`` so that ``load_models`` reads them offline."""
+    """Write a preset's models under ``root/<preset>/``: ``load_models`` reads them offline."""
     if models.captions_quantized:
         raise ValueError("the captioner is quantised to int8: save the float32 models (leave out "
                          "--quantize / $CDIR_QUANTIZE); int8 is applied again when they load")
@@ -134,7 +134,8 @@ _loaded: dict[tuple[str, str | None, str, str], Models] = {}
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
+    (cdir.models.quantize)."""
     root = model_dir(model_root)
     mode = quantize_mode()
     device = pick_device()

@@ -1,8 +1,8 @@
 """Model presets: a name -> everything needed to build an embedder and a captioner.
 
-A preset is data. ``cdir.models.loaded.load_models(name)`` turns it into models. The ``tiny`` presets live
-in the same registry as the real ones (as timm keeps its ``test_*`` models) so that tests and
-offline smoke runs go through the same code as real users.
+A preset is data. ``cdir.models.loaded.load_models(name)`` turns it into models. The ``tiny``
+presets live in the same registry as the real ones (as timm keeps its ``test_*`` models) so that
+tests and offline smoke runs go through the same code as real users.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ import numpy as np
 
 from cdir.imaging.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
 from cdir.ingest.reader import load_item_image
-from cdir.models.text_embeddings import embed_key, embed_texts, neutral_caption_matrix
 from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
+from cdir.models.text_embeddings import embed_key, embed_texts, neutral_caption_matrix
 from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank
 from cdir.retrieval.scoring import DEFAULT_MODE, FusionWeights, ModeError, required_query_kinds
 from cdir.store.cache import Cache

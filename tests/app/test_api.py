@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from cdir.app.workspace import Workspace
 from tests.archives import make_zip
 from tests.drawn import draw_collection
 from tests.served import served_app
-
-from cdir.app.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 

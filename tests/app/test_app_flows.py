@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.drawn import draw_collection
 
 from cdir.app.handlers import AppActions
 from cdir.app.workspace import Workspace
+from tests.drawn import draw_collection
 
 
 class FalsyProgress:

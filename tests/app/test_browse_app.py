@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import draw_collection
 
 from cdir.app.browse import BrowseActions
 from cdir.app.browse_dupes import DupeActions
@@ -20,6 +19,7 @@ from cdir.ingest.pipeline import ingest
 from cdir.maps.collection_map import map_points
 from cdir.models.loaded import load_models
 from cdir.store.tags import load_tags
+from tests.drawn import draw_collection
 
 EMPTY = ([], [], [], "any", "any", "", [], "name", False, "")  # the grid's filter widgets
 

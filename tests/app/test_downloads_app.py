@@ -13,7 +13,6 @@ import datasets
 import gradio as gr
 import pyarrow.parquet as pq
 import pytest
-from tests.drawn import draw_collection
 
 from cdir import api
 from cdir.app.handlers import AppActions
@@ -21,6 +20,7 @@ from cdir.app.queries import SearchSettings
 from cdir.app.workspace import Workspace
 from cdir.store.collection import Store
 from cdir.store.tags import add_tags
+from tests.drawn import draw_collection
 
 DOMAINS = ("photo", "sketch")
 CLASSES = ("circle", "square")

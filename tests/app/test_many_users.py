@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.drawn import CLASSES, DOMAINS, draw_image
 from PIL import ImageDraw
-from tests.served import served_app
 
-from cdir.app import main as app
 from cdir import api
+from cdir.app import main as app
 from cdir.app.workspace import Workspace
 from cdir.store.collection import Store
+from tests.drawn import CLASSES, DOMAINS, draw_image
+from tests.served import served_app
 
 N_USERS = 8
 N_QUERIES = 20

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.drawn import draw_collection
 from PIL import Image
-from tests.served import served_app
 
-from cdir.app import main as app
 from cdir import api
+from cdir.app import main as app
 from cdir.app.workspace import Workspace, WorkspaceError
 from cdir.store.collection import IMAGE_EMB_FILE, Store, StoreError
+from tests.drawn import draw_collection
+from tests.served import served_app
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(REPO / "cdir").rglob("*.py"), REPO / "app.py"])

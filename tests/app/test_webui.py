@@ -9,7 +9,6 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from tests.drawn import DOMAINS, draw_collection
 from PIL import Image, ImageDraw
 
 from cdir import api
@@ -18,6 +17,7 @@ from cdir.app.queries import SearchSettings, sketch_image
 from cdir.app.workspace import Workspace
 from cdir.retrieval.search import SearchOptions
 from cdir.store.collection import Store
+from tests.drawn import DOMAINS, draw_collection
 
 SETTINGS = ("caption", 5, False, [], False, "", 0.5, 1.0, 0.5)  # the search widgets' values
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.served import browser, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.served import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

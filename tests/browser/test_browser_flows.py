@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.drawn import CLASSES, DOMAINS, draw_image
 from tests.served import browser, require_chromium, served_app
 

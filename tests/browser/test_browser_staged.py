@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.drawn import draw_image
 from tests.served import browser, require_chromium, served_app
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.drawn import CLASSES, draw_collection, draw_image
 
 import cdir.models.encoders
 import cdir.models.loaded
 from cdir import cli
 from cdir.retrieval.scoring import MODES
 from cdir.store.collection import Store
+from tests.drawn import CLASSES, draw_collection, draw_image
 
 REPO = Path(__file__).resolve().parents[2]
 N_IMAGES = 3 * 2 * 2  # 3 domains x 2 classes x 2 images

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.browse.test_browse import make_store
-from tests.duplicates.test_decisions import perceptual_store
 
 from cdir import cli
 from cdir.duplicates.decisions import load_decided
 from cdir.store.collection import Store
 from cdir.store.tags import load_tags
+from tests.browse.test_browse import make_store
+from tests.duplicates.test_decisions import perceptual_store
 
 
 def on_disk(store: Store) -> Path:

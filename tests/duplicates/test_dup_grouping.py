@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.duplicates.test_dup_thresholds import BASE, flip, hexes, memory_store
 
 from cdir.duplicates.finder import (
     DedupConfig,
@@ -19,6 +18,7 @@ from cdir.duplicates.finder import (
     hex_to_uint64,
     suggest_keep,
 )
+from tests.duplicates.test_dup_thresholds import BASE, flip, hexes, memory_store
 
 
 def members(groups) -> list[tuple[str, list[int]]]:  # noqa: ANN001

@@ -13,7 +13,6 @@ import imagehash
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, ImageOps
-from tests.shared_cases import case_input
 
 from cdir.cli import main
 from cdir.duplicates.file_hashes import hash_file, thumbnail_hashes
@@ -27,6 +26,7 @@ from cdir.duplicates.folder import (
 from cdir.duplicates.low_information import signature
 from cdir.imaging.decode import load_rgb, make_thumbnail
 from cdir.ingest.reader import centre_hash, perceptual_hash
+from tests.shared_cases import case_input
 
 REPO = Path(__file__).resolve().parents[2]
 

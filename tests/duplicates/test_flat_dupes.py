@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from tests.shared_cases import case_input
 
 from cdir.duplicates.finder import DedupConfig, find_groups
 from cdir.duplicates.low_information import LowInfoConfig, signature
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.loaded import Models, load_models
 from cdir.store.collection import Store
+from tests.shared_cases import case_input
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))

@@ -28,9 +28,9 @@ import pytest
 
 from cdir.evaluation.evaluate_store import eval_data, evaluate_collection, labelled_rows
 from cdir.evaluation.protocol import EvalConfig
-from cdir.models.text_embeddings import embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.models.style_words import Neutraliser
+from cdir.models.text_embeddings import embed_key
 from cdir.store.cache import Cache, text_key
 from cdir.store.collection import Store
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.drawn import CLASSES, DOMAINS, draw_collection
 
 from cdir import cli
 from cdir.api import get_models
@@ -34,6 +33,7 @@ from cdir.ingest.source_files import SourceFile
 from cdir.models.loaded import Models
 from cdir.retrieval.scoring import FusionWeights
 from cdir.store.collection import Store
+from tests.drawn import CLASSES, DOMAINS, draw_collection
 
 REPO = Path(__file__).resolve().parents[2]
 PER_CLASS = 2

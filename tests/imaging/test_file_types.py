@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, features
-from tests.shared_cases import case_input
 
 from cdir.imaging import decode
 from cdir.imaging.decode import (
@@ -20,6 +19,7 @@ from cdir.imaging.decode import (
     pixel_sha256,
 )
 from cdir.ingest.sources import scan_sources
+from tests.shared_cases import case_input
 
 needs_avif = pytest.mark.skipif(not features.check("avif"), reason="this Pillow lacks AVIF")
 needs_heif = pytest.mark.skipif(not HEIF_SUPPORTED, reason="pillow-heif is not installed")

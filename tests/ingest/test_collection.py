@@ -9,12 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.archives import make_zip, zip_bytes
 from PIL import Image
 
 from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.source_files import ScanResult, SourceError, SourceFile, layout_labels
 from cdir.ingest.sources import scan_sources
+from tests.archives import make_zip, zip_bytes
 
 
 def png_bytes(colour: str = "red") -> bytes:

@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from tests.drawn import draw_collection
-from tests.required import missing
 
 from cdir import cli
 from cdir.ingest.pipeline import IngestConfig, ingest
@@ -24,6 +22,8 @@ from cdir.ingest.shards import SHARDS_DIR
 from cdir.models.loaded import load_models
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.collection import Store
+from tests.drawn import draw_collection
+from tests.required import missing
 
 try:
     import ray

@@ -17,7 +17,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from tests.archives import make_zip, zip_bytes
 from PIL import Image
 
 from cdir import api
@@ -28,6 +27,7 @@ from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.source_files import SourceError
 from cdir.models.loaded import Models
 from cdir.store.collection import FILES_DIR, Store
+from tests.archives import make_zip, zip_bytes
 
 Snapshot = dict[str, tuple[int, int]]
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import draw_image
 from PIL import Image
 
 from cdir import api
@@ -23,6 +22,7 @@ from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.models.loaded import Models
 from cdir.retrieval.search import SearchOptions
 from cdir.store.collection import Store
+from tests.drawn import draw_image
 
 PIXEL_LIMIT = 4_000_000  # small, so a real 9-megapixel image is a "bomb" for this collection
 RED, BLUE = (255, 0, 0), (0, 0, 255)

@@ -22,7 +22,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from tests.drawn import CLASSES, draw_collection
 
 from cdir import api
 from cdir.app.handlers import AppActions, as_gr_error
@@ -38,6 +37,7 @@ from cdir.store.collection import (
     Store,
     StoreError,
 )
+from tests.drawn import CLASSES, draw_collection
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "domain", "class", "caption",

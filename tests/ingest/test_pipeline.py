@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import CLASSES, DOMAINS, draw_collection, draw_image
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -24,6 +23,7 @@ from cdir.models.loaded import Models, load_models
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import CACHE_FILE
 from cdir.store.collection import FILES_DIR, ITEMS_FILE, THUMBS_DIR, Store
+from tests.drawn import CLASSES, DOMAINS, draw_collection, draw_image
 
 REPO = Path(__file__).resolve().parents[2]
 N_DRAWN = len(DOMAINS) * len(CLASSES) * 3

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from tests.drawn import draw_collection
 
 from cdir.ingest import ray_engine as distributed
 from cdir.ingest.pipeline import IngestConfig, ingest
@@ -31,6 +30,7 @@ from cdir.models.presets import get_preset
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import Cache
 from cdir.store.collection import THUMBS_DIR, Store, StoreError
+from tests.drawn import draw_collection
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "cdir" / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)

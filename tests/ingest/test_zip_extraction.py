@@ -9,10 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.archives import make_zip
 
 from cdir.ingest.archives import ArchiveLimits, extract_archive, extract_zip
 from cdir.ingest.source_files import SourceError
+from tests.archives import make_zip
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)  # content is never decoded here
 

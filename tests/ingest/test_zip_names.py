@@ -11,13 +11,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from tests.archives import zip_bytes
 from PIL import Image
-from tests.shared_cases import case_input
 
 from cdir.ingest.source_files import ScanResult
 from cdir.ingest.sources import scan_sources
 from cdir.ingest.zip_names import detect_encoding
+from tests.archives import zip_bytes
+from tests.shared_cases import case_input
 
 
 def png_bytes(colour: tuple[int, int, int] = (200, 0, 0)) -> bytes:

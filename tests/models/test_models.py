@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import draw_image
 from PIL import Image
 
 import cdir.models.encoders
@@ -19,6 +18,7 @@ from cdir.models.encoders import WEIGHTS_FILE
 from cdir.models.loaded import CAPTIONER_DIR, EMBEDDER_DIR, Models, load_models, save_models
 from cdir.models.presets import UnknownPresetError, get_preset, list_presets
 from cdir.models.weights import MODEL_DIR_ENV, ModelUnavailableError
+from tests.drawn import draw_image
 
 TEXTS = ["a red circle", "a pencil sketch of a square"]
 

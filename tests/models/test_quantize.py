@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import CLASSES, draw_collection, draw_image
 from PIL import Image
 
-from cdir.app import main as app
 from cdir import api, cli
+from cdir.app import main as app
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.captioners import CocaCaptioner
 from cdir.models.loaded import Models, load_models, save_models
 from cdir.models.quantize import QUANTIZE_ENV, quantize_mode, set_quantize_mode
 from cdir.store.collection import Store
+from tests.drawn import CLASSES, draw_collection, draw_image
 
 
 @pytest.fixture(autouse=True)

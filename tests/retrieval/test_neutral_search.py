@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdir.models.text_embeddings import embed_key
 from cdir.models.loaded import Models, load_models
+from cdir.models.text_embeddings import embed_key
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import Cache, text_key
 from cdir.store.collection import Store

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.drawn import draw_collection, draw_image
 
 from cdir.ingest.pipeline import ingest
-from cdir.models.text_embeddings import embed_key
 from cdir.models.loaded import Models, load_models
+from cdir.models.text_embeddings import embed_key
 from cdir.retrieval.scoring import MODES
 from cdir.retrieval.search import QueryError, Searcher, SearchOptions
 from cdir.store.cache import Cache, text_key
 from cdir.store.collection import Store
+from tests.drawn import draw_collection, draw_image
 
 HIT_KEYS = {"id", "path", "score", "domain", "class", "caption", "prompt"}
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.drawn import draw_collection
 from PIL import Image, ImageDraw
 
 from cdir import api
@@ -18,6 +17,7 @@ from cdir.app.handlers import AppActions, as_message
 from cdir.app.workspace import Workspace
 from cdir.retrieval.search import SearchOptions
 from cdir.retrieval.staged import staged_search
+from tests.drawn import draw_collection
 
 CM = ("caption", 5, False, [], False, "", 0.5, 1.0, 0.5)  # the search widgets' values
 IMAGE = ("image", *CM[1:])

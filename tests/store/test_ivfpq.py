@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.store.test_index import D, clustered, recall
 
 from cdir.store.faiss_indexes import FaissIVFPQIndex, pq_shape, rerank_exact
 from cdir.store.index import build_index, load_index
 from cdir.store.vector_index import ExactIndex, IndexConfig
+from tests.store.test_index import D, clustered, recall
 
 N, K = 4000, 10
 

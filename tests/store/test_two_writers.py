@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.drawn import draw_collection
 
 from cdir.store.collection import Store
+from tests.drawn import draw_collection
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
