@@ -33,7 +33,7 @@ from cdir.duplicates.review import (
     review_table,
 )
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.store.collection import Store, normalise_items
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,11 +56,6 @@ def dupes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dic
 def hashed(dupes: tuple[Path, dict]) -> Store:
     """The generated set read with cdir's reader, no model (exact and perceptual tiers)."""
     return hashed_store(*dupes)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture(scope="module")

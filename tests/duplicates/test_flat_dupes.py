@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image, ImageDraw
 
 from cdir.duplicates.finder import DedupConfig, find_groups
 from cdir.duplicates.low_information import LowInfoConfig, signature
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.store.collection import Store
 from tests.shared_cases import case_input
 
@@ -25,11 +24,6 @@ from calibrate_dupes import hashed_store  # noqa: E402
 from make_dupes_set import flat_originals, make_set  # noqa: E402
 
 PERCEPTUAL = DedupConfig(tiers=("perceptual",))
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 def files_of(store: Store, config: DedupConfig = PERCEPTUAL) -> list[set[str]]:

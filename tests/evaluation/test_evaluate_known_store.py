@@ -28,7 +28,7 @@ import pytest
 
 from cdir.evaluation.evaluate_store import eval_data, evaluate_collection, labelled_rows
 from cdir.evaluation.protocol import EvalConfig
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
 from cdir.models.text_embeddings import embed_key
 from cdir.store.cache import Cache, text_key
@@ -64,11 +64,6 @@ EXPECTED = {
     ("caption+neutral", "photo", "sketch"): (75.0, 50.0),  # "a cat" = e0, as the image e0
     ("caption+neutral", "sketch", "photo"): (100.0, 100.0),  # "a dog" = e1 = v(photo dog)
 }
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture

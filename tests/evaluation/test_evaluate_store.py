@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from cdir import cli
-from cdir.api import get_models
 from cdir.evaluation.evaluate_store import (
     LabelError,
     evaluate_store_dir,
@@ -46,11 +45,6 @@ PAIRS = {(a, b) for a in DOMAINS for b in DOMAINS if a != b}
 
 
 @pytest.fixture(scope="module")
-def tiny() -> Models:
-    return get_models("tiny")
-
-
-@pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("eval") / "shapes"
     draw_collection(root, per_class=PER_CLASS)
@@ -64,13 +58,13 @@ def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(
-    tmp_path_factory: pytest.TempPathFactory, tiny: Models, tree: Path, module_cache: Path
+    tmp_path_factory: pytest.TempPathFactory, tiny_shared: Models, tree: Path, module_cache: Path
 ) -> tuple[EvalReport, dict[str, str], Path, list[str]]:
     store = tmp_path_factory.mktemp("stores") / "shapes"
     stages: list[str] = []
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
         mp.setenv("CDIR_CACHE_DIR", str(module_cache))
-        report, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny,
+        report, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny_shared,
                                        progress=lambda done, total, stage: stages.append(stage))
     return report, header, store, stages
 
@@ -110,33 +104,36 @@ def _spy(real: Callable[..., Any], name: str, calls: list[str]) -> Callable[...,
 
 
 def test_rerun_reuses_the_store_and_computes_nothing(
-    first_run, tiny: Models, tree: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    first_run, tiny_shared: Models, tree: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
     report, _, store, _ = first_run
     calls: list[str] = []
-    for owner, name in ((tiny.embedder, "encode_image_tensors"), (tiny.embedder, "encode_texts"),
-                        (tiny.captioner, "caption")):
+    embedder, captioner = tiny_shared.embedder, tiny_shared.captioner
+    for owner, name in ((embedder, "encode_image_tensors"), (embedder, "encode_texts"),
+                        (captioner, "caption")):
         monkeypatch.setattr(owner, name, _spy(getattr(owner, name), name, calls))
-    again, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny)
+    again, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny_shared)
     assert calls == []
     assert header["ingest"].startswith("0 new images; computed now: 0 image embeddings, 0 captions")
     assert again.pairs == report.pairs
 
 
-def test_a_labelled_store_evaluates_like_its_tree(first_run, tiny: Models) -> None:  # noqa: ANN001
+def test_a_labelled_store_evaluates_like_its_tree(first_run, tiny_shared: Models) -> None:  # noqa: ANN001
     report, _, store, _ = first_run
-    again, header = evaluate_store_dir(store, models=tiny)
+    again, header = evaluate_store_dir(store, models=tiny_shared)
     assert again.pairs == report.pairs
     assert header["dataset"].startswith("shapes (") and "ingest" not in header
 
 
-def test_captions_made_after_a_checkpoint_reach_the_store(tiny: Models, tmp_path: Path) -> None:
+def test_captions_made_after_a_checkpoint_reach_the_store(
+    tiny_shared: Models, tmp_path: Path
+) -> None:
     """Captioning checkpoints the store (Store.write replaces its table); the captions made after
     a checkpoint must still be written, or caption modes lose most queries on a long run."""
     root = tmp_path / "tree"
     draw_collection(root, domains=("photo", "sketch"), classes=CLASSES[:2], per_class=2)
     config = IngestConfig(checkpoint_seconds=0, caption_batch_size=2)
-    report = ingest([root], tmp_path / "store", tiny, config)
+    report = ingest([root], tmp_path / "store", tiny_shared, config)
     store = Store.load(tmp_path / "store")
     assert report.captioned == 8
     assert store.items["caption"].notna().sum() == 8 and store.caption_mask().sum() == 8
@@ -190,11 +187,12 @@ def test_scan_tree_leaves_out_unlabelled_files_and_a_store_inside(tmp_path: Path
 
 
 def test_subset_run_ingests_only_the_selected_files(
-    tiny: Models, tree: Path, tmp_path: Path
+    tiny_shared: Models, tree: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
     report, header = evaluate_tree(tree, store, "tiny", EvalConfig(modes=("image",)), 1,
-                                   domains=("sketch", "photo"), classes=CLASSES[:2], models=tiny)
+                                   domains=("sketch", "photo"), classes=CLASSES[:2],
+                                   models=tiny_shared)
     assert report.domain_sizes == {"sketch": 2, "photo": 2}
     assert report.variants == ["image"] and len(report.pairs) == 2
     assert len(Store.load(store).items) == 4
@@ -212,20 +210,20 @@ def test_needs_captions() -> None:
 
 # ----------------------------------------------------------------------------------- errors
 @pytest.fixture
-def unlabelled_store(tmp_path: Path, tiny: Models) -> Path:
+def unlabelled_store(tmp_path: Path, tiny_shared: Models) -> Path:
     flat = tmp_path / "flat"
     flat.mkdir()
     draw_collection(tmp_path / "drawn", domains=("photo",), classes=("circle",), per_class=2)
     for path in (tmp_path / "drawn").rglob("*.png"):
         (flat / path.name).write_bytes(path.read_bytes())
     store = tmp_path / "store"
-    ingest([flat], store, tiny, IngestConfig(captions="none"))
+    ingest([flat], store, tiny_shared, IngestConfig(captions="none"))
     return store
 
 
-def test_a_store_without_labels_is_refused(unlabelled_store: Path, tiny: Models) -> None:
+def test_a_store_without_labels_is_refused(unlabelled_store: Path, tiny_shared: Models) -> None:
     with pytest.raises(LabelError, match="no image with a domain and a class label"):
-        evaluate_store_dir(unlabelled_store, models=tiny)
+        evaluate_store_dir(unlabelled_store, models=tiny_shared)
 
 
 def test_cli_exit_code_2_for_a_store_without_labels(

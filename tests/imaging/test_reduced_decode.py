@@ -15,7 +15,7 @@ from cdir.imaging.decode import load_rgb, load_rgb_reduced
 from cdir.ingest.exact_keys import FILE_KEY
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.reader import THUMB_SIDE, read_one, reduced_decode_side
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.store.collection import Store
 
 ORIENTATION = 0x0112
@@ -92,11 +92,6 @@ def test_the_reduced_side_follows_the_preprocessing(tiny: Models) -> None:
     side = reduced_decode_side(tiny.embedder.preprocess)
     assert side is not None and side >= THUMB_SIDE
     assert reduced_decode_side(None) is None
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from PIL import Image
 from cdir.ingest.grid_evidence import midjourney_size
 from cdir.ingest.grids import detect_grid
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.store.collection import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,11 +97,6 @@ def test_midjourney_sizes() -> None:
 
 
 # --- at ingest: split only with evidence ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 def items_of(folder: Path, store_dir: Path, tiny: Models) -> dict[str, int]:

@@ -21,7 +21,7 @@ from cdir.ingest.hf_datasets import dataset_kind
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.source_files import SourceError
 from cdir.ingest.sources import scan_sources
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.store.collection import Store
 
 STYLES = ["photo", "sketch"]
@@ -55,11 +55,6 @@ def _dataset() -> datasets.Dataset:
 
 def _expected() -> set[tuple]:
     return {(s, CLASSES[c], cap, p, n) for s, c, cap, p, n in ROWS}
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdir import api
 from cdir.app.handlers import AppActions, as_gr_error
 from cdir.app.workspace import Workspace
 from cdir.ingest.archives import ArchiveLimits
@@ -31,11 +30,6 @@ from tests.archives import make_zip, zip_bytes
 
 Snapshot = dict[str, tuple[int, int]]
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return api.get_models("tiny")
 
 
 @pytest.fixture(autouse=True)
@@ -108,11 +102,11 @@ UNSAFE_REASONS = {
 
 
 # ------------------------------------------------------------------------------ through ingest
-def test_unsafe_entries_never_leave_the_store(tmp_path: Path, tiny: Models) -> None:
+def test_unsafe_entries_never_leave_the_store(tmp_path: Path, tiny_shared: Models) -> None:
     archive = unsafe_zip(tmp_path / "evil.zip")
     store = tmp_path / "stores" / "evil"
     before = snapshot(tmp_path.parent, skip=tmp_path / "stores")
-    report = ingest([archive], store, tiny, IngestConfig(captions="none"))
+    report = ingest([archive], store, tiny_shared, IngestConfig(captions="none"))
     assert snapshot(tmp_path.parent, skip=tmp_path / "stores") == before
     assert not Path("/tmp/cdir-absolute-evil.png").exists()
     rejected = {r["file"]: r["reason"] for r in report.rejected}
@@ -138,31 +132,31 @@ def test_unsafe_entries_never_leave_the_store(tmp_path: Path, tiny: Models) -> N
     ids=["ratio", "total-size"],
 )
 def test_zip_bombs_are_refused_and_the_collection_keeps_its_content(
-    tmp_path: Path, tiny: Models, limits: ArchiveLimits, message: str
+    tmp_path: Path, tiny_shared: Models, limits: ArchiveLimits, message: str
 ) -> None:
     store = tmp_path / "store"
-    ingest([good_zip(tmp_path / "first.zip")], store, tiny, IngestConfig(captions="none"))
+    ingest([good_zip(tmp_path / "first.zip")], store, tiny_shared, IngestConfig(captions="none"))
     bomb = make_zip(tmp_path / "bomb.zip", {"big.bmp": bytes(8 * 2**20), "a.png": png_bytes()})
     assert bomb.stat().st_size < 50_000
     before, outside = store_state(store), snapshot(tmp_path, skip=store)
     with pytest.raises(SourceError, match=message):
-        ingest([bomb], store, tiny, IngestConfig(captions="none", archive_limits=limits))
+        ingest([bomb], store, tiny_shared, IngestConfig(captions="none", archive_limits=limits))
     assert_same_state(store, before)
     assert snapshot(tmp_path, skip=store) == outside
 
 
 @pytest.mark.parametrize("content", [b"this is not a zip", "truncated"], ids=["garbage", "cut"])
 def test_a_corrupt_archive_is_refused_with_advice(
-    tmp_path: Path, tiny: Models, content: bytes | str
+    tmp_path: Path, tiny_shared: Models, content: bytes | str
 ) -> None:
     store = tmp_path / "store"
-    ingest([good_zip(tmp_path / "first.zip")], store, tiny, IngestConfig(captions="none"))
+    ingest([good_zip(tmp_path / "first.zip")], store, tiny_shared, IngestConfig(captions="none"))
     whole = good_zip(tmp_path / "whole.zip").read_bytes()
     bad = tmp_path / "bad.zip"
     bad.write_bytes(whole[: len(whole) // 2] if content == "truncated" else content)
     before = store_state(store)
     with pytest.raises(SourceError, match=r"bad\.zip: not a valid zip file.*re-download"):
-        ingest([bad], store, tiny, IngestConfig(captions="none"))
+        ingest([bad], store, tiny_shared, IngestConfig(captions="none"))
     assert_same_state(store, before)
 
 
@@ -176,10 +170,10 @@ def fifty_thousand(path: Path) -> Path:
     return path
 
 
-def test_fifty_thousand_tiny_files(tmp_path: Path, tiny: Models) -> None:
+def test_fifty_thousand_tiny_files(tmp_path: Path, tiny_shared: Models) -> None:
     archive = fifty_thousand(tmp_path / "many.zip")
     start = time.monotonic()
-    report = ingest([archive], tmp_path / "store", tiny, IngestConfig(captions="none"))
+    report = ingest([archive], tmp_path / "store", tiny_shared, IngestConfig(captions="none"))
     seconds = time.monotonic() - start
     print(f"50,003 entries ingested in {seconds:.1f} s")  # measured: see docs/reliability.md
     assert seconds < 30
@@ -191,19 +185,21 @@ def test_fifty_thousand_tiny_files(tmp_path: Path, tiny: Models) -> None:
 
     with pytest.raises(SourceError, match=r"many\.zip: it has more than 10000 entries; if you "
                                           r"trust it, raise ArchiveLimits\.max_members"):
-        ingest([archive], tmp_path / "strict", tiny,
+        ingest([archive], tmp_path / "strict", tiny_shared,
                IngestConfig(captions="none", archive_limits=ArchiveLimits(max_members=10_000)))
 
 
 @pytest.mark.slow
-def test_thousands_of_broken_images_are_recorded_quickly(tmp_path: Path, tiny: Models) -> None:
+def test_thousands_of_broken_images_are_recorded_quickly(
+    tmp_path: Path, tiny_shared: Models
+) -> None:
     """Every entry is extracted and fails to decode: failures are recorded in bulk (one pandas
     assignment per row took ~0.04 s; 50,000 took 120 s in all with the fix, ~35 min without)."""
     with zipfile.ZipFile(tmp_path / "broken.zip", "w", zipfile.ZIP_STORED) as zf:
         for i in range(5_000):
             zf.writestr(f"junk/{i // 1000}/{i}.png", b"x")
     start = time.monotonic()
-    report = ingest([tmp_path / "broken.zip"], tmp_path / "store", tiny,
+    report = ingest([tmp_path / "broken.zip"], tmp_path / "store", tiny_shared,
                     IngestConfig(captions="none"))
     seconds = time.monotonic() - start
     print(f"5,000 broken images ingested in {seconds:.1f} s")

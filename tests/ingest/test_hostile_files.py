@@ -139,12 +139,9 @@ def _write_same_names(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny() -> Models:
-    return api.get_models("tiny")
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory, tiny: Models) -> tuple[IngestReport, Path]:
+def hostile(
+    tmp_path_factory: pytest.TempPathFactory, tiny_shared: Models
+) -> tuple[IngestReport, Path]:
     root = tmp_path_factory.mktemp("hostile")
     _write_bad(root)
     _write_odd_but_good(root / "ok")
@@ -153,7 +150,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, tiny: Models) -> tuple[Ing
     store = tmp_path_factory.mktemp("stores") / "hostile"
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
         mp.setenv("CDIR_CACHE_DIR", "off")
-        report = ingest([root], store, tiny, config)
+        report = ingest([root], store, tiny_shared, config)
     return report, store
 
 
@@ -218,15 +215,15 @@ def test_the_same_name_in_different_folders_gives_different_items(
     assert cats.at["a/cat.png", "sha256"] != cats.at["b/cat.png", "sha256"]
 
 
-def test_a_higher_pixel_limit_accepts_the_large_image(tmp_path: Path, tiny: Models) -> None:
+def test_a_higher_pixel_limit_accepts_the_large_image(tmp_path: Path, tiny_shared: Models) -> None:
     (tmp_path / "src").mkdir()
     Image.new("L", (3000, 3000), 128).save(tmp_path / "src" / "large.png")
     config = IngestConfig(captions="none", decode_limits=DecodeLimits(max_pixels=10_000_000))
-    report = ingest([tmp_path / "src"], tmp_path / "store", tiny, config)
+    report = ingest([tmp_path / "src"], tmp_path / "store", tiny_shared, config)
     assert report.failed == [] and report.counts["n_ok"] == 1
 
 
-def test_a_needle_image_is_cropped_before_the_model_upscales_it(tiny: Models) -> None:
+def test_a_needle_image_is_cropped_before_the_model_upscales_it(tiny_shared: Models) -> None:
     """open_clip scales the shorter side up to the input size: a 1 x 200,000 image (a few
     hundred bytes, far below any pixel limit) would become 64 x 12.8 million pixels (2.5 GB) on
     the way; for ViT-B-32, 224 x 44.8 million (30 GB)."""
@@ -234,8 +231,9 @@ def test_a_needle_image_is_cropped_before_the_model_upscales_it(tiny: Models) ->
 
     needle = Image.new("RGB", (1, 200_000), BLUE)
     start = time.perf_counter()
-    tensor = tiny.embedder.preprocess(needle)
+    tensor = tiny_shared.embedder.preprocess(needle)
     assert time.perf_counter() - start < 2.0
     assert tuple(tensor.shape) == (3, 64, 64)
     square = Image.new("RGB", (64, 64), BLUE)
-    np.testing.assert_allclose(tensor.numpy(), tiny.embedder.preprocess(square).numpy(), atol=1e-5)
+    expected = tiny_shared.embedder.preprocess(square).numpy()
+    np.testing.assert_allclose(tensor.numpy(), expected, atol=1e-5)

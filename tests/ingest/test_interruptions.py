@@ -55,11 +55,6 @@ ingest([sys.argv[1]], sys.argv[2], get_models("tiny"), config)
 """
 
 
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return api.get_models("tiny")
-
-
 def source(root: Path, classes: tuple[str, ...] = CLASSES[:2]) -> Path:
     draw_collection(root, domains=("photo", "sketch", "clipart"), classes=classes, per_class=2)
     return root
@@ -150,7 +145,9 @@ def test_the_step_delay_hook_pauses_after_batches_only_when_set(
 
 
 @pytest.mark.slow
-def test_killed_three_times_at_random_moments_ends_as_one_run(tmp_path: Path, tiny: Models) -> None:
+def test_killed_three_times_at_random_moments_ends_as_one_run(
+    tmp_path: Path, tiny_shared: Models
+) -> None:
     src, store, log = source(tmp_path / "src"), tmp_path / "killed", tmp_path / "stderr.txt"
     n_images = 12
     rng = random.Random(7)
@@ -171,16 +168,16 @@ def test_killed_three_times_at_random_moments_ends_as_one_run(tmp_path: Path, ti
 
     final = _run(src, store, log)
     assert final.wait(timeout=600) == 0, log.read_text(errors="replace")[-2000:]
-    ingest([src], tmp_path / "whole", tiny, RESUMABLE)
+    ingest([src], tmp_path / "whole", tiny_shared, RESUMABLE)
     same_store(store, tmp_path / "whole")
     assert (Store.load(store).items["parent_id"] < 0).sum() == n_images
 
 
 # --------------------------------------------------------------------- damaged files never load
 @pytest.fixture
-def built(tmp_path: Path, tiny: Models) -> Path:
+def built(tmp_path: Path, tiny_shared: Models) -> Path:
     store = tmp_path / "store"
-    ingest([source(tmp_path / "src")], store, tiny, IngestConfig(captions="lazy"))
+    ingest([source(tmp_path / "src")], store, tiny_shared, IngestConfig(captions="lazy"))
     return store
 
 
@@ -199,10 +196,10 @@ def test_a_file_cut_short_is_a_store_error_not_data(built: Path, name: str, dama
 
 
 def test_a_damaged_file_recovers_as_the_message_says(built: Path, tmp_path: Path,
-                                                     tiny: Models) -> None:
+                                                     tiny_shared: Models) -> None:
     want = Store.load(built)
     (built / ITEMS_FILE).unlink()  # what the message tells a user with a damaged file to do
-    report = ingest([tmp_path / "src"], built, tiny, IngestConfig(captions="lazy"))
+    report = ingest([tmp_path / "src"], built, tiny_shared, IngestConfig(captions="lazy"))
     assert report.embedded == 0  # everything came back from the cache
     got = Store.load(built)
     assert got.items[COLUMNS].equals(want.items[COLUMNS])
@@ -246,7 +243,7 @@ def _disk_full(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
 
 @pytest.mark.parametrize("where", [IMAGE_EMB_FILE, ITEMS_FILE, META_FILE, "thumbs", "cache"])
 def test_a_full_disk_is_a_clear_error_and_the_collection_stays_readable(
-    tmp_path: Path, tiny: Models, monkeypatch: pytest.MonkeyPatch, where: str
+    tmp_path: Path, tiny_shared: Models, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     store, config = tmp_path / "store", IngestConfig(captions="none")
     api.ingest([source(tmp_path / "one")], store, "tiny", config)

@@ -17,7 +17,7 @@ from PIL.PngImagePlugin import PngInfo
 from cdir.ingest.metadata.result import FIELDS
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.ingest.reader import METADATA_VERSION
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import CACHE_FILE, shared_cache_dir
 from cdir.store.collection import ITEMS_FILE, Store
@@ -30,11 +30,6 @@ GRAPH = {
     "7": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["4", 1]}},
     "10": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": POSITIVE}},
 }
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 def source(tmp_path: Path) -> Path:

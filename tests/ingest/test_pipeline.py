@@ -19,7 +19,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from cdir.ingest.pipeline import STEP_DELAY_ENV, IngestConfig, IngestReport, ingest
 from cdir.ingest.source_files import SourceError
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import CACHE_FILE
 from cdir.store.collection import FILES_DIR, ITEMS_FILE, THUMBS_DIR, Store
@@ -27,11 +27,6 @@ from tests.drawn import CLASSES, DOMAINS, draw_collection, draw_image
 
 REPO = Path(__file__).resolve().parents[2]
 N_DRAWN = len(DOMAINS) * len(CLASSES) * 3
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from cdir.ingest.shards import (
     remove_unfinished,
     write_shard,
 )
-from cdir.models.loaded import Models, load_models
 from cdir.models.presets import get_preset
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import Cache
@@ -37,11 +36,6 @@ CONFIG = IngestConfig(shared_cache=False)
 SAME_COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "phash", "phash_mirror",
                 "width", "height", "domain", "class", "label_source", "caption",
                 "caption_source", "prompt", "status", "error", "parent_id", "tile"]
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -30,11 +30,6 @@ gpu = pytest.mark.gpu
 needs_cuda = pytest.mark.skipif(not _cuda(), reason="no CUDA GPU here")
 
 
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
-
-
 def _images(n: int) -> list[Image.Image]:
     rng = np.random.default_rng(0)
     return [Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)) for _ in range(n)]

@@ -29,11 +29,6 @@ def images() -> list[Image.Image]:
 
 
 @pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def tiny_coca() -> Models:
     return load_models("tiny-coca", device="cpu")
 

@@ -13,11 +13,6 @@ TEXTS = ["a photo of a dog", "x", "",
          "a pencil sketch of a house with a red door, two windows and a chimney at dusk"]
 
 
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
-
-
 def reference(model: torch.nn.Module, tokens: torch.Tensor) -> np.ndarray:
     with torch.inference_mode():
         return model.encode_text(tokens, normalize=True).numpy()

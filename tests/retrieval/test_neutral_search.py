@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.models.text_embeddings import embed_key
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.cache import Cache, text_key
@@ -36,11 +36,6 @@ TEXTS = {
     "a cat": E[5],
     "a drawing of a cat": E[5],
 }
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cdir.ingest.pipeline import ingest
-from cdir.models.loaded import Models, load_models
+from cdir.models.loaded import Models
 from cdir.models.text_embeddings import embed_key
 from cdir.retrieval.scoring import MODES
 from cdir.retrieval.search import QueryError, Searcher, SearchOptions
@@ -21,11 +21,6 @@ from cdir.store.collection import Store
 from tests.drawn import draw_collection, draw_image
 
 HIT_KEYS = {"id", "path", "score", "domain", "class", "caption", "prompt"}
-
-
-@pytest.fixture(scope="module")
-def tiny() -> Models:
-    return load_models("tiny", device="cpu")
 
 
 @pytest.fixture(scope="module")
