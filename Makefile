@@ -26,7 +26,6 @@ test: $(VENV)/.test
 
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 check-install: $(VENV)/.test
 	.ci/check_install $(VENV)/bin/python
