@@ -7,8 +7,8 @@ BLIP base (``BlipConfig()`` defaults) and ViT-B-32 with random weights: speed do
 weights. Captions are exactly ``TOKENS`` (20) long (min = max new tokens): random weights cannot
 stop early. Agreement is the cosine between float32 and the variant: BLIP's pooled vision output and
 its first-step logits; CLIP's image embeddings. Also: CLIP text embeddings of captions through
-open_clip's ``encode_text`` (77 padded tokens) against ``cdir.models.text_tower`` (padding cut). Times are
-the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
+open_clip's ``encode_text`` (77 padded tokens) against ``cdir.models.text_tower`` (padding cut).
+Times are the best of ``--reps`` runs (other jobs on a shared machine only ever slow a run down).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def build_blip():  # noqa: ANN201
 def blip_pixels(paths: list[Path]) -> torch.Tensor:
     from transformers import BlipImageProcessor
 
-    from cdir.ingest.decode import load_rgb
+    from cdir.imaging.decode import load_rgb
 
     images = [load_rgb(p) for p in paths]
     return BlipImageProcessor()(images=images, return_tensors="pt")["pixel_values"]
@@ -160,7 +160,8 @@ def main() -> None:
 
 def text_rows(reps: int, n: int = 64) -> list[list]:
     """CLIP ViT-B-32 text embeddings of ``n`` caption-like texts: open_clip's ``encode_text`` over
-    77 padded tokens against ``cdir.models.text_tower`` (padding cut); CPU seconds, best of ``reps``."""
+    77 padded tokens against ``cdir.models.text_tower`` (padding cut); CPU seconds, best of
+    ``reps``."""
     from bench_ingest import build_models
 
     from cdir.models import text_tower
@@ -199,7 +200,7 @@ def batching_rows(blip, pixels: torch.Tensor, reps: int) -> list[list]:  # noqa:
 def clip_rows(paths: list[Path], reps: int, use_compile: bool) -> list[list]:
     from bench_ingest import build_models
 
-    from cdir.ingest.decode import load_rgb
+    from cdir.imaging.decode import load_rgb
 
     embedder = build_models("ViT-B-32").embedder
     tensors = torch.stack([embedder.preprocess(load_rgb(p)) for p in paths])

@@ -3,11 +3,11 @@
     python bench/bench_dedup.py [--n 100000] [--dim 512] [--sets 2000] [--threshold 0.95]
 
 The collection: unit vectors around 1,000 cluster centres (two items of one cluster have cosine
-~0.74, like CLIP images of one subject), plus ``--sets`` planted near-duplicate sets of 2-4
-copies of an item (cosine ~0.98 to it, ~0.96-0.98 to each other). ``find_groups`` runs the
-semantic tier exactly as the app does (kNN graph through ``cdir.store.index``: HNSW at this size, then
-components and complete linkage). Printed: wall and CPU time of the grouping, peak RSS of the
-process (data included), and precision / recall of the planted pairs.
+~0.74, like CLIP images of one subject), plus ``--sets`` planted near-duplicate sets of 2-4 copies
+of an item (cosine ~0.98 to it, ~0.96-0.98 to each other). ``find_groups`` runs the semantic tier
+exactly as the app does (kNN graph through ``cdir.store.index``: HNSW at this size, then components
+and complete linkage). Printed: wall and CPU time of the grouping, peak RSS of the process (data
+included), and precision / recall of the planted pairs.
 Targets: under 60 s and under 2 GB.
 """
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from make_grid_set import Layout, layouts  # noqa: E402
 
-from cdir.ingest.decode import load_rgb  # noqa: E402
+from cdir.imaging.decode import load_rgb  # noqa: E402
 from cdir.ingest.grid_evidence import midjourney_size  # noqa: E402
 from cdir.ingest.grids import GridConfig, detect_grid  # noqa: E402
 
@@ -43,7 +43,7 @@ def singles() -> dict[str, Layout]:
     from drawn import CLASSES, DOMAINS, draw_image
     from PIL import Image
 
-    examples = REPO / "assets" / "examples"
+    examples = REPO / "cdir" / "assets" / "examples"
     manifest = json.loads((examples / "manifest.json").read_text(encoding="utf-8"))
     out = {f"example/{f['path']}": Layout(load_rgb(examples / f["path"]), "example", None, False)
            for f in manifest["files"] if f["kind"] != "grid"}

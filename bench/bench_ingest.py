@@ -37,7 +37,7 @@ from common import interleaved, log, make_jpegs, median, pipeline_run, report, t
 from legacy_reader import legacy_read_one, legacy_run, unreduced
 from plain_loader import loader_run, open_clip_pair
 
-from cdir.ingest.decode import load_rgb
+from cdir.imaging.decode import load_rgb
 from cdir.ingest.pipeline import IngestConfig
 from cdir.ingest.reader import read_one
 from cdir.models.encoders import ClipEmbedder
@@ -105,7 +105,7 @@ def reader_cost(embedder: ClipEmbedder, work: Path, reps: int) -> list[list]:
     """CPU ms per image of the reader alone (one thread), as now and as before, by image size."""
     from functools import partial
 
-    from cdir.ingest.decode import DecodeLimits
+    from cdir.imaging.decode import DecodeLimits
 
     rows = []
     for size in ((640, 480), (1024, 1024), (4000, 3000)):

@@ -2,14 +2,14 @@
 
     python bench/bench_ivfpq.py [--n 1000000] [--queries 500] [--train 100000] [--quick]
 
-1M synthetic CLIP-like 512-d vectors in clusters (``common.clustered``: uniform random vectors
-make recall meaningless), written to a .npy file and memory-mapped as a store's image_emb.npy
-would be. ``cdir.store.index.FaissIVFPQIndex``: nlist = 4·sqrt(N), 64 sub-quantisers of 8 bits, trained
-on a random sample of ``--train`` vectors. For several ``nprobe``: recall@10 against exact search,
-and the median latency of one query at a time, with the compressed scores alone and with exact
+1M synthetic CLIP-like 512-d vectors in clusters (``common.clustered``: uniform random vectors make
+recall meaningless), written to a .npy file and memory-mapped as a store's image_emb.npy would be.
+``cdir.store.index.FaissIVFPQIndex``: nlist = 4·sqrt(N), 64 sub-quantisers of 8 bits, trained on a
+random sample of ``--train`` vectors. For several ``nprobe``: recall@10 against exact search, and
+the median latency of one query at a time, with the compressed scores alone and with exact
 re-ranking of the best 100 candidates read from the memory-mapped float vectors. Then the same
-figures worked out on paper for 10M vectors. Keeps to ~3 GB of RAM (the 2 GB of floats are a
-memory map) and ~10 minutes on 2 cores.
+figures worked out on paper for 10M vectors. Keeps to ~3 GB of RAM (the 2 GB of floats are a memory
+map) and ~10 minutes on 2 cores.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
     python bench/bench_memory.py [--ingest-n 10000] [--serve-n 100000] [--quick]
 
 Each part runs in its own process, so its peak RSS (VmHWM) is its own.
-- ingest: N distinct 640x480 JPEG files through ``cdir.ingest.pipeline.ingest`` with the ``tiny`` preset
-  (captions included). The tiny models are a few MB, so this is the memory of the pipeline itself
-  (decode threads, bounded prefetch, the table, the matrices); a real preset adds its models'
+- ingest: N distinct 640x480 JPEG files through ``cdir.ingest.pipeline.ingest`` with the ``tiny``
+  preset (captions included). The tiny models are a few MB, so this is the memory of the pipeline
+  itself (decode threads, bounded prefetch, the table, the matrices); a real preset adds its models'
   weights (ViT-B-32 ~0.6 GB, BLIP base ~1 GB in float32), measured in the serve part.
 - serve: a synthetic store of N items with 512-d image and caption matrices (preset ``default``
   with a randomly initialised ViT-B-32), opened as the app does, indexes built, 200 searches in

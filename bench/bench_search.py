@@ -102,7 +102,8 @@ def example_workspace(work: Path, models: list[str], n_queries: int, seed: int,
     from common import REPO, photo_like
     from PIL import Image
 
-    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(REPO / "assets" / "examples"),
+    examples = REPO / "cdir" / "assets" / "examples"
+    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(examples),
                     "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
                     *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
     rng = np.random.default_rng(seed)

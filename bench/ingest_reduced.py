@@ -22,7 +22,7 @@ import pandas as pd
 from common import REPO, interleaved, log, make_jpegs, median, pipeline_run, report
 from PIL import Image
 
-from cdir.ingest.decode import DecodeLimits
+from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.pipeline import IngestConfig
 from cdir.ingest.reader import read_one, reduced_decode_side

@@ -43,8 +43,8 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
     """``cdir.ingest.reader.read_one`` as it was (see the module docstring)."""
     from PIL import Image, ImageOps
 
+    from cdir.imaging.decode import DecodeError
     from cdir.ingest import reader
-    from cdir.ingest.decode import DecodeError
 
     try:
         image = reader.load_item_image(path, limits, tile)

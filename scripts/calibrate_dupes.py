@@ -41,7 +41,7 @@ from cdir.duplicates.finder import (  # noqa: E402
     hex_to_uint64,
 )
 from cdir.duplicates.low_information import LowInfoConfig, PixelCheck  # noqa: E402
-from cdir.ingest.decode import DecodeLimits  # noqa: E402
+from cdir.imaging.decode import DecodeLimits  # noqa: E402
 from cdir.ingest.reader import read_one  # noqa: E402
 from cdir.store.collection import Store, normalise_items  # noqa: E402
 

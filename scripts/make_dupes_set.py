@@ -1,6 +1,6 @@
 """Derive a near-duplicate test set from the originals of the bundled example collection.
 
-Every original of ``assets/examples`` (``kind == "original"`` in its manifest) is copied, and
+Every original of ``cdir/assets/examples`` (``kind == "original"`` in its manifest) is copied, and
 near-duplicates of it are written beside it, one per transform:
 
 | transform   | what                                                    | tier that should find it |
@@ -25,7 +25,7 @@ picture at 4-6 % contrast, dark or light). Their pHash is all zeros or set by no
 pHash-only tier groups them with each other; each is a family of its own (their 8x8 colour
 thumbnails differ by 10 levels or more).
 
-    python scripts/make_dupes_set.py OUT [--src assets/examples] [--flat]
+    python scripts/make_dupes_set.py OUT [--src cdir/assets/examples] [--flat]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "assets" / "examples"
+EXAMPLES = ROOT / "cdir" / "assets" / "examples"
 MANIFEST = "dupes_manifest.json"
 
 Transform = Callable[[Image.Image], Image.Image]

@@ -1,4 +1,4 @@
-"""Draw the bundled example collection ``assets/examples/`` entirely with code (CC0).
+"""Draw the bundled example collection ``cdir/assets/examples/`` entirely with code (CC0).
 
 Every object is described ONCE as a :class:`Shape` (coloured polygons in a unit box) and then
 rendered through one renderer per visual domain, so object code and style code stay separate:
@@ -16,7 +16,7 @@ On top of the originals it writes near-duplicates (resized / cropped / re-compre
 a Midjourney-style 2x2 grid with an upscale of one tile, ``manifest.json`` (ground truth for the
 tests) and ``SOURCES.md``. Output is deterministic for a given seed and Pillow/numpy version.
 
-    python scripts/make_examples.py                 # rewrite assets/examples/
+    python scripts/make_examples.py                 # rewrite cdir/assets/examples/
     python scripts/make_examples.py --contact /tmp/contact.png   # plus a contact sheet to look at
 """
 
@@ -48,7 +48,7 @@ GEN_SIZE = 320  # side of the other generated images
 PER_CELL = 3  # images per (domain, class)
 DEFAULT_SEED = 20240601
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "assets" / "examples"
+DEFAULT_OUT = ROOT / "cdir" / "assets" / "examples"
 
 DOMAINS: tuple[str, ...] = ("photo", "sketch", "painting", "clipart", "render3d")
 CLASSES: tuple[str, ...] = ("house", "tree", "car", "fish", "flower", "boat")
@@ -1277,7 +1277,7 @@ def write_sources(out: Path, entries: list[Entry]) -> None:
         "## Regenerate",
         "",
         "```",
-        "python scripts/make_examples.py     # rewrites assets/examples/ (deterministic)",
+        "python scripts/make_examples.py     # rewrites cdir/assets/examples/ (deterministic)",
         "python scripts/make_examples.py --contact /tmp/contact.png   # plus a contact sheet",
         "```",
         "",
@@ -1316,7 +1316,7 @@ def build(out: Path, seed: int, jobs: int = 1) -> list[Entry]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="collection folder to (re)write (default: assets/examples)")
+                        help="collection folder to (re)write (default: cdir/assets/examples)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--contact", type=Path,
                         help="also write a contact sheet of every image to this path")

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "assets" / "examples"
+EXAMPLES = ROOT / "cdir" / "assets" / "examples"
 Box = tuple[int, int, int, int]
 MJ_SIZES = ((1024, 1024), (2048, 2048), (2912, 1632), (1792, 2688), (2464, 1856))
 

@@ -44,16 +44,18 @@ class Target:
 
 
 MODULES: dict[str, Target] = {
-    "scoring": Target("cdir/retrieval/scoring.py", ("tests/test_scoring.py",)),
-    "ranking": Target("cdir/retrieval/ranking.py", ("tests/test_ranking.py",)),
-    "metrics": Target("cdir/evaluation/metrics.py", ("tests/test_metrics.py",)),
+    "scoring": Target("cdir/retrieval/scoring.py", ("tests/retrieval/test_scoring.py",)),
+    "ranking": Target("cdir/retrieval/ranking.py", ("tests/retrieval/test_ranking.py",)),
+    "metrics": Target("cdir/evaluation/metrics.py", ("tests/evaluation/test_metrics.py",)),
     "protocol": Target("cdir/evaluation/protocol.py",
-                       ("tests/test_evaluation.py", "tests/test_eval_report_golden.py")),
-    "style_words": Target("cdir/models/style_words.py", ("tests/test_textnorm.py",)),
+                       ("tests/evaluation/test_evaluation.py",
+                        "tests/evaluation/test_eval_report_golden.py")),
+    "style_words": Target("cdir/models/style_words.py", ("tests/models/test_textnorm.py",)),
     "finder": Target("cdir/duplicates/finder.py",
-                     ("tests/test_dup_thresholds.py", "tests/test_dup_grouping.py")),
+                     ("tests/duplicates/test_dup_thresholds.py",
+                      "tests/duplicates/test_dup_grouping.py")),
     "archives": Target("cdir/ingest/archives.py",
-                       ("tests/test_zip_extraction.py", "tests/test_collection.py")),
+                       ("tests/ingest/test_zip_extraction.py", "tests/ingest/test_collection.py")),
 }
 
 

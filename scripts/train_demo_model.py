@@ -6,7 +6,7 @@ in float16, the word-level tokenizer in Hugging Face's layout) plus the loss cur
 (``<out>/demo/loss.csv``)::
 
     python scripts/make_training_set.py --out build/demo-train --per-cell 100 --seed 1
-    nice -n 10 python scripts/train_demo_model.py --data build/demo-train --out assets/models
+    nice -n 10 python scripts/train_demo_model.py --data build/demo-train --out cdir/assets/models
 
 Recipe (docs/reproducing.md): CoCa with a ViT of 64 px / patch 8 / width 128 / 4 layers and text
 and decoder towers of width 128 / 3 layers, ``open_clip.loss.CoCaLoss`` (contrastive + 2 x
@@ -258,7 +258,7 @@ def cpu_name() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "build" / "demo-train")
-    parser.add_argument("--out", type=Path, default=ROOT / "assets" / "models")
+    parser.add_argument("--out", type=Path, default=ROOT / "cdir" / "assets" / "models")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)

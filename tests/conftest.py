@@ -1,12 +1,17 @@
-"""Test-wide guards: no network, no hub, a private cache directory."""
+"""Test-wide guards (no network, no hub, a private cache directory) and the shared fixtures: the
+``tiny`` models and the folder for screenshots."""
 
 from __future__ import annotations
 
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from cdir.models.loaded import Models
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -28,7 +33,9 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own cross-collection cache so tests never share state."""
     monkeypatch.setenv("CDIR_CACHE_DIR", str(tmp_path_factory.mktemp("cdir-cache")))
 
@@ -41,3 +48,20 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Models:
+    """The ``tiny`` preset's models (random weights, a few MB), loaded for this module alone."""
+    from cdir.models.loaded import load_models
+
+    return load_models("tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_shared() -> Models:
+    """The process's shared ``tiny`` models: the very pair ``api``, the app and the evaluation
+    load by name, for tests that watch or patch what those paths use."""
+    from cdir.models.loaded import get_models
+
+    return get_models("tiny")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from required import missing
 
 from cdir.app.workspace import Workspace
+from tests.required import missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -55,7 +55,7 @@ def served_app(workspace: Workspace, cache_dir: Path, **options: Any
     (``options``: more AppActions fields, such as ``notice``).
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
     outside conftest's per-test guard."""
-    import app
+    from cdir.app import main as app
     from cdir.app.handlers import AppActions
 
     with pytest.MonkeyPatch.context() as mp:

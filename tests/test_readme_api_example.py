@@ -9,10 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from drawn import draw_collection, draw_image
-from served import served_app
 
 from cdir.app.workspace import Workspace
+from tests.drawn import draw_collection, draw_image
+from tests.served import served_app
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from required import in_ci, missing
+
+from tests.required import in_ci, missing
 
 
 @pytest.mark.parametrize(("value", "ci"), [("true", True), ("1", True), ("yes", True),

@@ -118,7 +118,7 @@ class BrowseActions:
     def similarity_vector(self, store: str, similar: str) -> np.ndarray:
         """The query for a similarity sort: an item id (its image embedding) or a text (its
         CLIP text embedding, compared with the images)."""
-        from cdir.ingest.text_embeddings import embed_texts
+        from cdir.models.text_embeddings import embed_texts
         from cdir.store.cache import Cache
 
         similar = (similar or "").strip()
@@ -221,7 +221,7 @@ class BrowseActions:
 def _full_image(store: Any, row: Any) -> Any:
     """The item's image decoded here (a PIL image: the original may lie outside the folders the
     app serves; a tile is cut from its grid), else its thumbnail's path, else None."""
-    from cdir.ingest.decode import DecodeError, DecodeLimits
+    from cdir.imaging.decode import DecodeError, DecodeLimits
     from cdir.ingest.reader import load_item_image
 
     try:

@@ -211,7 +211,7 @@ def _dupes_panel(ui: dict[str, Any]) -> None:
 def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> None:
     import functools
 
-    from cdir.app.handlers import as_gr_error
+    from cdir.app.wrappers import as_gr_error
 
     filters = [ui[k] for k in ("domains", "classes", "sources", "prompt", "status", "text", "tags",
                                "sort", "descending", "similar")]
@@ -272,7 +272,7 @@ def _tag(browse: BrowseActions, action: str, store: str | None, tag: str, scope:
 def _wire_dupes(dupes: DupeActions, ui: dict[str, Any], store: Any) -> None:
     import functools
 
-    from cdir.app.handlers import as_gr_error
+    from cdir.app.wrappers import as_gr_error
 
     settings = [ui["tiers"], ui["perceptual"], ui["semantic"]]
     shown = [ui["dupes_md"], ui["groups_html"], ui["groups"]]

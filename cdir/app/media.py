@@ -29,10 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cdir.assets import EXAMPLES_DIR
+
 ROUTE = "cdir-media"
 PUBLIC_ROUTE = "cdir-public"
 THUMBS = "thumbs"
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 # Folders anyone may read (bundled, public files), by the name their URLs use
 PUBLIC_DIRS: dict[str, Path] = {"examples": EXAMPLES_DIR}
 LIFETIME_HOURS = 24

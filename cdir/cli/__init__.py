@@ -3,7 +3,8 @@
 ``--json`` prints exactly one JSON document on stdout; logs and progress bars go to stderr.
 Exit status: 0 success, 2 bad usage or bad input (the message says what to do), 1 internal error.
 One module per command group: ``ingest``, ``query`` (search, info, eval, models, export),
-``dupes`` (dupes, tag); ``common`` holds the output helpers and shared options.
+``dupes`` (dupes, tag), ``app`` (the web app); ``common`` holds the output helpers and shared
+options.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cdir import api
+from cdir.cli.app import add_app, run_app
 from cdir.cli.dupes import add_dupes, add_tag
 from cdir.cli.ingest import add_ingest
 from cdir.cli.query import add_eval, add_export, add_info, add_models, add_search
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tag(sub)
     add_models(sub)
     add_export(sub)
+    add_app(sub)
     return parser
 
 
@@ -49,6 +52,10 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["app"]:  # the app parses its own options and sets up its own logging
+        run_app(argv[1:])
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)

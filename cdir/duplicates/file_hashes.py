@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cdir.duplicates.low_information import LowInfoConfig, Signature
-from cdir.ingest.decode import (  # the checks and conversions ingest applies
+from cdir.imaging.decode import (  # the checks and conversions ingest applies
     DecodeError,
     DecodeLimits,
     decode_bytes_for_thumbnail,
@@ -67,7 +67,7 @@ class FileHashes:
 def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
               ) -> FileHashes | str:
     """The :class:`FileHashes` of the image at ``path``, or the reason it cannot be read (the
-    words of :class:`~cdir.ingest.decode.DecodeError`). Never raises for a bad file."""
+    words of :class:`~cdir.imaging.decode.DecodeError`). Never raises for a bad file."""
     try:
         data = read_image_bytes(Path(path), limits)
         thumb, size, drafted, pixels = draft_thumbnail(data, limits, draft)
@@ -113,7 +113,7 @@ def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
                     ) -> tuple[Image.Image, tuple[int, int], bool, str]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
     whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels);
-    the checks and conversions of :func:`cdir.ingest.decode.load_rgb`."""
+    the checks and conversions of :func:`cdir.imaging.decode.load_rgb`."""
     decoded = decode_bytes_for_thumbnail(data, limits, THUMB_SIDE if draft else None)
     rgb = decoded.image
     pixels = pixel_sha256(rgb)

@@ -1,13 +1,13 @@
 """Near-duplicate groups in three tiers, each with its own threshold, without an N x N matrix.
 
-| tier         | two items are near-duplicates when                        | found with         |
-|--------------|-----------------------------------------------------------|--------------------|
-| `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table       |
-| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | ``cdir.store.knn`` graph |
-|              | of 64 bits (also against the mirrored image's hash); for  |                    |
-|              | a flat or nearly flat image, its 8x8 colour thumbnail is  |                    |
-|              | also close (``cdir.duplicates.low_information``)          |                    |
-| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | ``cdir.store.knn`` graph |
+| tier         | two items are near-duplicates when                        | found with       |
+|--------------|-----------------------------------------------------------|------------------|
+| `exact`      | their decoded pixels are identical (``pixel_sha256``)     | a hash table     |
+| `perceptual` | their pHash differ in at most ``perceptual_max_distance`` | a kNN graph      |
+|              | of 64 bits (also against the mirrored image's hash); for  | (``store.knn``)  |
+|              | a flat or nearly flat image, its 8x8 colour thumbnail is  |                  |
+|              | also close (``cdir.duplicates.low_information``)          |                  |
+| `semantic`   | their CLIP image embeddings have cosine >= the threshold  | a kNN graph      |
 
 The perceptual hash is ``imagehash.phash`` (computed at ingest in ``cdir.ingest.reader``).
 ImageHash is the well-kept choice: BSD licensed, maintained on PyPI for over a decade, the library
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 TIERS: tuple[str, ...] = ("exact", "perceptual", "semantic")
 
 # Measured (scripts/calibrate_dupes.py on the set of scripts/make_dupes_set.py: 95 originals of
-# assets/examples, each with 8 kinds of copy): 8 bits gives the best pair F1 (precision 0.97,
+# cdir/assets/examples, each with 8 kinds of copy): 8 bits gives the best pair F1 (precision 0.97,
 # recall 0.72; resized, JPEG q25, PNG and flipped copies ~all found, 5 % crops a third); 6 bits
 # has precision 0.99 but recall 0.65; from 10 bits, drawings of one class on white backgrounds
 # start to pair up (precision 0.83).

@@ -44,7 +44,7 @@ import pandas as pd
 from cdir.duplicates.file_hashes import FileHashes, hash_file, pixel_hash
 from cdir.duplicates.finder import DedupConfig, DupGroup, find_groups, groups_report
 from cdir.duplicates.low_information import LowInfoConfig, Signature
-from cdir.ingest.decode import DecodeLimits
+from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.source_files import SourceFile
 from cdir.store.collection import FILES_DIR, Store, normalise_items
 

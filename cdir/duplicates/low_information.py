@@ -124,7 +124,7 @@ class PixelCheck:
     def _read(self, row: int) -> Signature | None:
         from PIL import Image
 
-        from cdir.ingest.decode import DecodeError, DecodeLimits
+        from cdir.imaging.decode import DecodeError, DecodeLimits
         from cdir.ingest.reader import load_item_image
 
         known = getattr(self.store, "signatures", None)  # cdir.duplicates.folder: computed

@@ -41,7 +41,7 @@ def prompt_agreement(store: Store, models: Models, cache: Cache) -> pd.DataFrame
     by ``prompt_image_sim`` (the images that drifted most from their prompt first)."""
     import pandas as pd
 
-    from cdir.ingest.text_embeddings import embed_texts
+    from cdir.models.text_embeddings import embed_texts
 
     rows = prompted_rows(store)
     items = store.items.iloc[rows]

@@ -1,11 +1,11 @@
 """The evaluation protocol on collections: a labelled store, or a ``<root>/<domain>/<class>/<file>``
 folder tree (the Office-Home and DomainNet layout) ingested into a store first.
 
-:mod:`cdir.evaluation.protocol` works on arrays; this module turns a store into those arrays (its readable
-images with a domain and a class, their caption embeddings and the neutralised ones) and, for a
-folder tree, picks the files to evaluate *before* ingesting them, so that ``--max-per-class 5``
-embeds and captions only those images. Everything an ingest computes is cached by content hash and
-the store is reused, so a second run over the same tree computes nothing new.
+:mod:`cdir.evaluation.protocol` works on arrays; this module turns a store into those arrays (its
+readable images with a domain and a class, their caption embeddings and the neutralised ones) and,
+for a folder tree, picks the files to evaluate *before* ingesting them, so that ``--max-per-class
+5`` embeds and captions only those images. Everything an ingest computes is cached by content hash
+and the store is reused, so a second run over the same tree computes nothing new.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from cdir.evaluation.protocol import EvalConfig, EvalData, EvalReport, evaluate
 from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.ingest.source_files import SourceError, SourceFile
 from cdir.ingest.sources import scan_sources
-from cdir.ingest.text_embeddings import neutral_caption_matrix
 from cdir.models.loaded import Models, get_models
 from cdir.models.style_words import Neutraliser
+from cdir.models.text_embeddings import neutral_caption_matrix
 from cdir.retrieval.scoring import FusionWeights, required_query_kinds
 from cdir.store.cache import Cache
 from cdir.store.collection import Store, StoreError
@@ -90,7 +90,8 @@ def _neutral_rows(
 def eval_data(
     store: Store, models: Models, config: EvalConfig, neutraliser: Neutraliser, rows: np.ndarray
 ) -> EvalData:
-    """The arrays :func:`cdir.evaluation.protocol.evaluate` reads, for the items ``rows`` of ``store``."""
+    """The arrays :func:`cdir.evaluation.protocol.evaluate` reads, for the items ``rows`` of
+    ``store``."""
     if store.image_emb is None:
         raise StoreError(f"{store.root} has no image embeddings yet: run `python -m cdir ingest`")
     neutral = _neutral_rows(store, models, neutraliser, rows) if True in config.neutralise else None

@@ -2,9 +2,9 @@
 
 For every ordered pair of domains A → B (A ≠ B) the queries are the images of A and the gallery is
 the images of B; a gallery image is relevant when it has the query's class. Each *variant* (a
-retrieval mode, optionally on neutralised captions, and for fusion a set of weights) is scored
-with :func:`cdir.retrieval.scoring.score_matrix` and measured with :mod:`cdir.evaluation.metrics` (precision@k with the
-denominator ``min(k, relevant items)`` and mAP@all, reported in %).
+retrieval mode, optionally on neutralised captions, and for fusion a set of weights) is scored with
+:func:`cdir.retrieval.scoring.score_matrix` and measured with :mod:`cdir.evaluation.metrics`
+(precision@k with the denominator ``min(k, relevant items)`` and mAP@all, reported in %).
 
 Rules worth knowing when reading a report:
 

@@ -135,7 +135,7 @@ def _tile_png(path: Path, tile: int) -> bytes:
 
 
 def _limits() -> Any:
-    from cdir.ingest.decode import DecodeLimits
+    from cdir.imaging.decode import DecodeLimits
 
     return DecodeLimits()
 

@@ -2,12 +2,13 @@
 
 Sources (folders, zips, file lists: :mod:`~cdir.ingest.sources`, with safe zip extraction in
 :mod:`~cdir.ingest.archives` and CSV labels in :mod:`~cdir.ingest.manifest`) are decoded
-(:mod:`~cdir.ingest.decode`), hashed, thumbnailed and read for prompts (:mod:`~cdir.ingest.metadata`)
-by :mod:`~cdir.ingest.reader`; Midjourney-style grids become tile items (:mod:`~cdir.ingest.grids`);
-:func:`ingest` (:mod:`~cdir.ingest.pipeline`) embeds images first (the collection is searchable),
-then captions and embeds the captions. :class:`CaptionJobs` captions in the background;
+(:mod:`~cdir.imaging.decode`), hashed, thumbnailed and read for prompts
+(:mod:`~cdir.ingest.metadata`) by :mod:`~cdir.ingest.reader`; Midjourney-style grids become tile
+items (:mod:`~cdir.ingest.grids`); :func:`ingest` (:mod:`~cdir.ingest.pipeline`) embeds images
+first (the collection is searchable), then captions and embeds the captions
+(:mod:`~cdir.models.text_embeddings`). :class:`CaptionJobs` captions in the background;
 :func:`ingest_ray` runs the same worker on Ray Data (:mod:`~cdir.ingest.ray_engine`,
-:mod:`~cdir.ingest.shards`). Imports only models and store.
+:mod:`~cdir.ingest.shards`). Imports only imaging, models and store.
 """
 
 from cdir.ingest.jobs import CaptionJobs
@@ -15,7 +16,6 @@ from cdir.ingest.pipeline import IngestConfig, IngestReport, ingest
 from cdir.ingest.ray_engine import ingest_ray
 from cdir.ingest.source_files import SourceError
 from cdir.ingest.sources import check_sources, scan_sources
-from cdir.ingest.text_embeddings import embed_texts
 
 __all__ = [
     "CaptionJobs",
@@ -23,7 +23,6 @@ __all__ = [
     "IngestReport",
     "SourceError",
     "check_sources",
-    "embed_texts",
     "ingest",
     "ingest_ray",
     "scan_sources",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from cdir.ingest.decode import is_image_name
+from cdir.imaging.decode import is_image_name
 from cdir.ingest.source_files import (
     MANIFEST_NAMES,
     Rejected,

@@ -1,6 +1,6 @@
 """The exact tier's key (``pixel_sha256``) for items whose file was decoded reduced.
 
-Ingest decodes large JPEGs at 1/2-1/8 size (:func:`cdir.ingest.decode.load_rgb_reduced`), so the
+Ingest decodes large JPEGs at 1/2-1/8 size (:func:`cdir.imaging.decode.load_rgb_reduced`), so the
 SHA-256 of their full-size pixels is not known after reading. The exact tier must still group
 exactly the files it grouped before: those whose full-size decoded pixels are identical. Two
 files can only have identical pixels if they have the same full size and (nearly) the same pHash
@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from cdir.ingest.decode import DecodeError, DecodeLimits, load_rgb, pixel_sha256
+from cdir.imaging.decode import DecodeError, DecodeLimits, load_rgb, pixel_sha256
 from cdir.store.cache import Cache
 from cdir.store.collection import Store
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from cdir.ingest.decode import DecodeLimits
+    from cdir.imaging.decode import DecodeLimits
     from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _tile_hashes(store: Store, row: int, boxes: list[Box], limits: DecodeLimits)
     pHash of the 256-pixel thumbnail)."""
     import imagehash
 
-    from cdir.ingest.decode import DecodeError, load_rgb, make_thumbnail
+    from cdir.imaging.decode import DecodeError, load_rgb, make_thumbnail
 
     try:
         image: Any = load_rgb(store.item_path(row), limits)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from PIL import Image
 
-    from cdir.ingest.decode import DecodeLimits
+    from cdir.imaging.decode import DecodeLimits
     from cdir.store.cache import Cache
     from cdir.store.collection import Store
 
@@ -61,8 +61,8 @@ TILE_SEPARATOR = "#tile"
 
 @dataclass(frozen=True)
 class GridConfig:
-    """Thresholds of :func:`detect_grid` (checked on every image of ``assets/examples``, on
-    JPEG-compressed grids in ``tests/test_grids.py``, and measured on the layouts of
+    """Thresholds of :func:`detect_grid` (checked on every image of ``cdir/assets/examples``, on
+    JPEG-compressed grids in ``tests/ingest/test_grids.py``, and measured on the layouts of
     ``scripts/make_grid_set.py`` by ``bench/bench_grids.py``)."""
 
     min_side: int = 64  # smaller images are never grids
@@ -364,7 +364,7 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
 
 
 def _detect_file(store: Store, row: int, limits: DecodeLimits) -> list[Box] | None:
-    from cdir.ingest.decode import DecodeError, load_rgb
+    from cdir.imaging.decode import DecodeError, load_rgb
 
     try:
         return detect_grid(load_rgb(store.image_path(store.items.iloc[row]), limits))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cdir.imaging.decode import is_image_name
 from cdir.ingest.dataset_columns import ColumnMap, features_from_schema_metadata, resolve_columns
-from cdir.ingest.decode import is_image_name
 from cdir.ingest.imagefolder import metadata_files
 from cdir.ingest.source_files import Rejected, SourceError, SourceFile, is_junk, nfc
 from cdir.store.collection import atomic_write_bytes

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cdir.imaging.decode import DecodeLimits, file_sha256
 from cdir.ingest.archives import ArchiveLimits
-from cdir.ingest.decode import DecodeLimits, file_sha256
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.metadata.extract import extract_metadata
@@ -30,11 +30,11 @@ from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
-from cdir.ingest.text_embeddings import embed_captions, embed_key, embed_texts
+from cdir.models.heavy import heavy_work
 from cdir.models.loaded import Models
+from cdir.models.text_embeddings import embed_captions, embed_key, embed_texts
 from cdir.store.cache import Cache
 from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
-from cdir.models.heavy import heavy_work
 from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,11 @@ _SLOWED_STAGES = ("embedding images", "captioning")
 
 
 def _slowed(progress: Progress) -> Progress:
-    """``progress``, followed by a pause of ``$CDIR_TEST_STEP_DELAY`` seconds after each
-    embedding or captioning batch. Only the tests that kill an ingest set it
-    (tests/test_interruptions.py, tests/test_pipeline.py), so that the kill always lands in the
-    middle of the ingest instead of racing its end; unset, ``progress`` is returned as it is."""
+    """``progress``, followed by a pause of ``$CDIR_TEST_STEP_DELAY`` seconds after each embedding
+    or captioning batch. Only the tests that kill an ingest set it
+    (tests/ingest/test_interruptions.py, tests/ingest/test_pipeline.py), so that the kill always
+    lands in the middle of the ingest instead of racing its end; unset, ``progress`` is returned as
+    it is."""
     value = os.environ.get(STEP_DELAY_ENV, "")
     try:
         delay = float(value) if value else 0.0
@@ -336,7 +337,8 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
     known = cache.get_texts("caption", key, [items.at[r, "sha256"] for r in rows])
     for r in rows:
         if items.at[r, "sha256"] in known:
-            items.at[r, "caption"], items.at[r, "caption_source"] = known[items.at[r, "sha256"]], "model"
+            items.at[r, "caption"] = known[items.at[r, "sha256"]]
+            items.at[r, "caption_source"] = "model"
     missing = [r for r in rows if items.at[r, "sha256"] not in known]
     jobs = [partial(read_one, r, store.item_path(r), None, None,
                     config.decode_limits, True, tile=_tile(items, r)) for r in missing]

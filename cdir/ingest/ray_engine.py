@@ -1,14 +1,14 @@
 """Ingest on Ray Data: the local engine's reading worker and models, on as many machines as Ray has.
 
-The driver does exactly what the local ingest does around the models (scan the sources, number
-the new rows, hash the files, so ids are the same), then sends one record per distinct content key
-still to compute through ``Dataset.map_batches`` to a pool of :class:`IngestWorker` actors. Each
-actor loads the preset's models once, and turns each batch into a worker shard
-(``cdir.ingest.shards``): it decodes with :func:`cdir.ingest.reader.read_one` (writing the thumbnails into the
-store), embeds, captions when asked, embeds the captions, and splits 2x2 grid images into their
-tiles as the local engine does. The driver merges every shard into the store's cache as it
-arrives, then runs the local engine's own steps, which find every result in the cache: nothing is
-embedded twice, and a later local ingest of the same files computes nothing.
+The driver does exactly what the local ingest does around the models (scan the sources, number the
+new rows, hash the files, so ids are the same), then sends one record per distinct content key still
+to compute through ``Dataset.map_batches`` to a pool of :class:`IngestWorker` actors. Each actor
+loads the preset's models once, and turns each batch into a worker shard (``cdir.ingest.shards``):
+it decodes with :func:`cdir.ingest.reader.read_one` (writing the thumbnails into the store), embeds,
+captions when asked, embeds the captions, and splits 2x2 grid images into their tiles as the local
+engine does. The driver merges every shard into the store's cache as it arrives, then runs the local
+engine's own steps, which find every result in the cache: nothing is embedded twice, and a later
+local ingest of the same files computes nothing.
 
 Shared-filesystem assumption: the workers read the source files at the driver's paths and write
 thumbnails and shards into the store directory, so the sources and the store must be on a
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.ingest.decode import DecodeLimits
+from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.grids import add_tile_items, tile_sha
 from cdir.ingest.pipeline import (
     CAPTION_MODES,
@@ -57,9 +57,9 @@ from cdir.ingest.shards import (
     write_shard,
 )
 from cdir.ingest.sources import check_sources
-from cdir.ingest.text_embeddings import embed_captions, embed_key
 from cdir.models.loaded import Models, load_models
 from cdir.models.presets import Preset, get_preset
+from cdir.models.text_embeddings import embed_captions, embed_key
 from cdir.store.cache import Cache
 from cdir.store.collection import Store
 
@@ -182,7 +182,7 @@ def _info_json(result: ReadResult) -> str:
 
 
 def tile_records(grids: list[tuple[dict[str, Any], int]], captions: bool) -> list[dict[str, Any]]:
-    """Records for the tiles of grid images (as ``cdir.ingest.grids.tile_rows`` makes their items)."""
+    """Records for the tiles of grid images (as ``cdir.ingest.grids.tile_rows`` makes items)."""
     return [{"key": tile_sha(str(rec["key"]), n), "row": -1, "path": rec["path"], "tile": n,
              "caption": captions, "text": ""}
             for rec, count in grids for n in range(1, count + 1)]
@@ -346,8 +346,9 @@ def ingest_ray(
 ) -> IngestReport:
     """Add ``sources`` to the collection at ``store_dir`` with the models running on Ray.
 
-    The result is the collection ``cdir.ingest.pipeline.ingest`` makes (same ids, captions, embeddings
-    within float tolerance). ``address`` is a Ray cluster (``auto``, ``ray://head:10001``); None
+    The result is the collection ``cdir.ingest.pipeline.ingest`` makes (same ids, captions,
+    embeddings within float tolerance). ``address`` is a Ray cluster (``auto``,
+    ``ray://head:10001``); None
     uses the Ray running in this process (or ``$RAY_ADDRESS``) or starts a local one with
     ``num_workers`` x ``num_cpus`` CPUs. ``num_gpus`` and ``num_cpus`` are per worker (a GPU
     worker wants several CPUs: decoding and preprocessing run on them). With ``--captions all``

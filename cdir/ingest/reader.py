@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import ImageOps
 
-from cdir.ingest.decode import (
+from cdir.imaging.decode import (
     Decoded,
     DecodeError,
     DecodeLimits,
@@ -103,7 +103,7 @@ def read_one(
     hash it; look for a 2x2 grid; preprocess it. Never raises for bad files.
 
     With ``reduce_to`` (pixels), a large JPEG of a whole file is decoded reduced
-    (:func:`cdir.ingest.decode.load_rgb_reduced`, shorter side >= ``reduce_to``): thumbnail,
+    (:func:`cdir.imaging.decode.load_rgb_reduced`, shorter side >= ``reduce_to``): thumbnail,
     pHashes and ``preprocess`` see the reduced image, ``width``/``height`` stay the full size,
     and ``pixel_sha256`` is left None, since it is defined on the full-size pixels
     (:mod:`cdir.ingest.exact_keys` computes it where the exact tier needs it). An image that
@@ -179,7 +179,7 @@ def read_batches(
         pending: list[list[Future[ReadResult]]] = []
 
         def submit_next() -> bool:
-            batch = [pool.submit(job) for _, job in zip(range(batch_size), jobs)]
+            batch = [pool.submit(job) for _, job in zip(range(batch_size), jobs, strict=False)]
             if batch:
                 pending.append(batch)
             return bool(batch)

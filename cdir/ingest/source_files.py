@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cdir.ingest.decode import SUPPORTED_EXTENSIONS
+from cdir.imaging.decode import SUPPORTED_EXTENSIONS
 
 MANIFEST_NAMES: tuple[str, ...] = ("manifest.csv", "labels.csv")
 _JUNK_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini", "@eaDir", "$RECYCLE.BIN"}

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
+from cdir.imaging.decode import is_image_name
 from cdir.ingest.archives import ArchiveLimits, extract_archive, is_zip_name
-from cdir.ingest.decode import is_image_name
 from cdir.ingest.hf_datasets import dataset_kind, is_hub_id, scan_dataset
 from cdir.ingest.imagefolder import label_imagefolder
 from cdir.ingest.manifest import apply_manifest, apply_root_manifest, read_manifest

@@ -1,4 +1,4 @@
-"""A collection's 2-D map: which rows, which vectors, projected (cached in the store) and plotted."""
+"""A collection's 2-D map: which rows, which vectors, projected (cached in the store), plotted."""
 
 from __future__ import annotations
 

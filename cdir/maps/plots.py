@@ -216,5 +216,6 @@ def histogram_figure(edges: Sequence[float], counts: Sequence[int], threshold: f
         fig.add_vline(x=threshold, line_dash="dash", line_color="#dc2626",
                       annotation_text=f"threshold {threshold:g}")
     fig.update_layout(template="plotly_white", title=title, height=320, bargap=0.05,
-                      xaxis_title=x_title, yaxis_title="images", margin=dict(l=40, r=20, t=50, b=40))
+                      xaxis_title=x_title, yaxis_title="images",
+                      margin=dict(l=40, r=20, t=50, b=40))
     return fig

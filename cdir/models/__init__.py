@@ -6,7 +6,9 @@ builds :class:`Models` (an :class:`~cdir.models.encoders.ClipEmbedder` for image
 captioner from :mod:`~cdir.models.captioners`, optionally int8 via :mod:`~cdir.models.quantize`),
 and :func:`get_models` shares one loaded pair per process. :class:`Neutraliser`
 (:mod:`~cdir.models.style_words`) removes style words from captions before the text tower embeds
-them. Sits on the ground floor: imports nothing else of cdir.
+them; :mod:`~cdir.models.text_embeddings` embeds captions, prompts and queries through the text
+tower, cached by text hash in the store's cache. Stands on the store (that cache) and nothing else
+of cdir.
 """
 
 from cdir.models.loaded import Models, get_models, load_models, save_models

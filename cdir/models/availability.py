@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.presets import Preset, get_preset
 from cdir.models.weights import hub_offline, local_component, model_dir
 
@@ -84,7 +85,7 @@ def _embedder_repo(preset: Preset) -> str | None:
 def _missing(preset: Preset, root: Path | None) -> tuple[str, ...]:
     missing = []
     captioner = preset.captioner
-    if (captioner.kind not in ("none", "coca") and captioner.config is None
+    if (captioner_kind(captioner.kind).own_weights and captioner.config is None
             and local_component(root, preset.name, "captioner") is None
             and not (captioner.hub_id and _cached(captioner.hub_id))):
         missing.append("captioner")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.device import inference_context
 from cdir.models.presets import CaptionerSpec
 from cdir.models.torch_threads import after_module, decoder_threads
@@ -40,7 +41,7 @@ class HFCaptioner:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.spec.kind == "blip":  # the same numbers, without materialised attention matrices
+        if captioner_kind(self.spec.kind).fused_attention:  # the same numbers, less memory
             from cdir.models.blip_attention import use_fused_attention
 
             use_fused_attention(self.model)
@@ -75,11 +76,14 @@ class HFCaptioner:
 
 
 def _hf_classes(kind: str) -> tuple[Any, Any]:
+    """The transformers model and processor classes of a captioner kind with its own weights."""
     import transformers
 
-    if kind == "blip2":
-        return transformers.Blip2ForConditionalGeneration, transformers.Blip2Processor
-    return transformers.BlipForConditionalGeneration, transformers.BlipProcessor
+    names = captioner_kind(kind).transformers_classes
+    if names is None:
+        raise ValueError(f"captioner kind {kind!r} has no transformers model")
+    model, processor = names
+    return getattr(transformers, model), getattr(transformers, processor)
 
 
 def load_hf_captioner(
@@ -125,7 +129,7 @@ def readable_words(limit: int) -> list[str]:
 
 
 def build_tiny_blip(spec: CaptionerSpec, seed: int) -> HFCaptioner:
-    """A small randomly initialised BLIP whose vocabulary is real words, so captions read as words."""
+    """A small randomly initialised BLIP whose vocabulary is real words: captions read as words."""
     import torch
     from transformers import (
         BertTokenizer,
@@ -142,7 +146,8 @@ def build_tiny_blip(spec: CaptionerSpec, seed: int) -> HFCaptioner:
         tokenizer = BertTokenizer.from_pretrained(tmp, bos_token="[DEC]")
     width, layers, heads = cfg.get("hidden_size", 64), cfg.get("layers", 2), cfg.get("heads", 2)
     block = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
-             "intermediate_size": 2 * width, "initializer_range": cfg.get("initializer_range", 0.02)}
+             "intermediate_size": 2 * width,
+             "initializer_range": cfg.get("initializer_range", 0.02)}
     config = BlipConfig(
         text_config={**block, "vocab_size": len(vocab), "encoder_hidden_size": width,
                      "bos_token_id": vocab.index("[DEC]"), "sep_token_id": vocab.index("[SEP]"),
@@ -155,7 +160,8 @@ def build_tiny_blip(spec: CaptionerSpec, seed: int) -> HFCaptioner:
     model = BlipForConditionalGeneration(config).eval()
     size = cfg.get("image_size", 64)
     image_processor = BlipImageProcessor(size={"height": size, "width": size})
-    return HFCaptioner(model, BlipProcessor(image_processor=image_processor, tokenizer=tokenizer), spec)
+    processor = BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return HFCaptioner(model, processor, spec)
 
 
 @dataclass
@@ -224,7 +230,8 @@ class CocaCaptioner:
         penalty = self.spec.repetition_penalty
         if penalty != 1.0:
             seen = logits.gather(1, out)
-            logits.scatter_(1, out, seen.where(seen < 0, seen / penalty).where(seen >= 0, seen * penalty))
+            penalised = seen.where(seen < 0, seen / penalty).where(seen >= 0, seen * penalty)
+            logits.scatter_(1, out, penalised)
         return logits
 
     def _decode(self, row: list[int]) -> str:

@@ -3,7 +3,7 @@
 ``auto`` takes a CUDA GPU when torch sees one (on a ZeroGPU Space too), else the CPU. On CUDA the
 models run under float16 autocast (:func:`inference_context`): matrix products in half
 precision, outputs returned as float32 (embeddings within ~1e-3 cosine of the CPU's, checked by
-``tests/test_device.py``), and ingest batches are larger (:func:`default_batch_sizes`).
+``tests/models/test_device.py``), and ingest batches are larger (:func:`default_batch_sizes`).
 """
 
 from __future__ import annotations

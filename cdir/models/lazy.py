@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.presets import Preset, get_preset
 from cdir.models.quantize import quantize_mode
 
@@ -65,7 +66,7 @@ class LazyModels:
         if self._models is not None:
             return self._models.caption_key
         key = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
-        if quantize_mode() == "int8" and self.preset.captioner.kind in ("blip", "blip2"):
+        if quantize_mode() == "int8" and captioner_kind(self.preset.captioner.kind).int8:
             from cdir.models.loaded import pick_device  # only int8 BLIP keys depend on it
 
             return key + "|int8" if pick_device() == "cpu" else key

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.captioners import (
     Captioner,
     CocaCaptioner,
@@ -37,13 +38,13 @@ def pick_device(device: str | None = None) -> str:
 
 @dataclass
 class Models:
-    """A preset's embedder (loaded at once) and captioner (loaded on first use: it is the slow one)."""
+    """A preset's embedder (loaded at once) and captioner (loaded on first use: the slow one)."""
 
     preset: Preset
     embedder: ClipEmbedder
     local_root: Path | None = None
     device: str = "cpu"
-    quantize: str = "none"  # "int8": the captioner's Linear layers run in int8 (cdir.models.quantize)
+    quantize: str = "none"  # "int8": the captioner's Linear layers in int8 (cdir.models.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -71,16 +72,17 @@ class Models:
     def captions_quantized(self) -> bool:
         """Whether captions come from an int8 model (BLIP / BLIP-2 on the CPU only)."""
         return (self.quantize == "int8" and self.device == "cpu"
-                and self.preset.captioner.kind in ("blip", "blip2"))
+                and captioner_kind(self.preset.captioner.kind).int8)
 
 
 def load_captioner(
     preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str
 ) -> Captioner:
     spec = preset.captioner
-    if spec.kind == "coca":
+    kind = captioner_kind(spec.kind)
+    if kind.from_embedder:
         return CocaCaptioner(embedder, spec)
-    if spec.kind not in ("blip", "blip2"):
+    if not kind.own_weights:
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
     local = local_component(root, preset.name, CAPTIONER_DIR)
     if local is None and spec.config is not None:
@@ -95,7 +97,8 @@ def load_models(
     quantize: str | None = None,
 ) -> Models:
     """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them,
-    else from the bundled ``assets/models`` (the ``demo`` preset), else the hub cache or a config.
+    else from the bundled ``cdir/assets/models`` (the ``demo`` preset), else the hub cache or a
+    config.
 
     ``device``: ``auto`` (CUDA when there is a GPU), ``cpu``, ``cuda``; None: ``--device`` /
     ``$CDIR_DEVICE`` (:mod:`cdir.models.device`).
@@ -112,7 +115,7 @@ def load_models(
 
 
 def save_models(models: Models, root: str | Path) -> Path:
-    """Write a preset's models under ``root/<preset>/`` so that ``load_models`` reads them offline."""
+    """Write a preset's models under ``root/<preset>/``: ``load_models`` reads them offline."""
     if models.captions_quantized:
         raise ValueError("the captioner is quantised to int8: save the float32 models (leave out "
                          "--quantize / $CDIR_QUANTIZE); int8 is applied again when they load")
@@ -131,7 +134,8 @@ _loaded: dict[tuple[str, str | None, str, str], Models] = {}
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks (cdir.models.quantize)."""
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
+    (cdir.models.quantize)."""
     root = model_dir(model_root)
     mode = quantize_mode()
     device = pick_device()

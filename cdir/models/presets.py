@@ -1,8 +1,8 @@
 """Model presets: a name -> everything needed to build an embedder and a captioner.
 
-A preset is data. ``cdir.models.loaded.load_models(name)`` turns it into models. The ``tiny`` presets live
-in the same registry as the real ones (as timm keeps its ``test_*`` models) so that tests and
-offline smoke runs go through the same code as real users.
+A preset is data. ``cdir.models.loaded.load_models(name)`` turns it into models. The ``tiny``
+presets live in the same registry as the real ones (as timm keeps its ``test_*`` models) so that
+tests and offline smoke runs go through the same code as real users.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ register_preset(Preset(
 ))
 register_preset(Preset(
     name="demo",
-    description="small CoCa trained here on drawn domains and shipped in assets/models "
+    description="small CoCa trained here on drawn domains and shipped in the package "
                 "(offline demo: knows 6 drawn classes in 5 styles only)",
     # no hub tag: the weights are read from assets/models/demo/embedder (cdir.models.weights)
     embedder=EmbedderSpec("cdir-demo-coca"),

@@ -3,8 +3,8 @@
 Order of resolution for a preset's embedder and captioner:
 1. a local directory ``<model_dir>/<preset>/embedder`` / ``<model_dir>/<preset>/captioner``, where
    ``model_dir`` is ``--model-dir`` or ``$CDIR_MODEL_DIR`` (written by ``cdir models save``),
-   else the same layout under the repository's ``assets/models/`` (:data:`BUNDLED_MODEL_DIR`: the
-   ``demo`` preset's weights ship there, read by the very same code as a user's model directory);
+   else the same layout under the package's ``cdir/assets/models/`` (:data:`BUNDLED_MODEL_DIR`:
+   the ``demo`` preset's weights ship there, read by the same code as a user's model directory);
 2. the Hugging Face hub cache (open_clip pretrained tags and transformers hub ids), which honours
    ``HF_HUB_OFFLINE=1`` when the cache is populated;
 3. for presets with random weights (``tiny``), a build from the config.
@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 MODEL_DIR_ENV = "CDIR_MODEL_DIR"
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 DEMO_NOTE = (
     "Offline model: the small 'demo' model shipped with the app, trained only on drawn "
     "pictures of six classes (house, tree, car, fish, flower, boat) in five styles (photo, "

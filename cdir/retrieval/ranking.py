@@ -1,10 +1,10 @@
 """Top-k ranking of one query against a gallery under a retrieval mode.
 
 A non-fusion mode compares one query vector with one gallery matrix (see
-:data:`cdir.retrieval.scoring.MODE_VECTORS`), so it is answered by the prebuilt index of that matrix when the
-gallery has one, and by an exact numpy scan otherwise. Fusion standardises every mode's scores over
-the candidate rows, so it always scans the whole gallery exactly: O(N·D) per query and per fused
-mode.
+:data:`cdir.retrieval.scoring.MODE_VECTORS`), so it is answered by the prebuilt index of that matrix
+when the gallery has one, and by an exact numpy scan otherwise. Fusion standardises every mode's
+scores over the candidate rows, so it always scans the whole gallery exactly: O(N·D) per query and
+per fused mode.
 
 Whatever the path, the result skips rows outside ``allowed``, rows in ``exclude`` and rows lacking
 the vector the mode reads (a caption not computed yet, an image that failed to embed), and ties
@@ -120,8 +120,8 @@ def rank(
     Non-fusion modes use ``gallery.indexes`` when present; fusion is a full exact scan, O(N·D)
     per query and per fused mode.
 
-    Raises :class:`cdir.retrieval.scoring.ModeError` when the mode needs vectors that do not exist (no
-    captions yet, no caption for the query).
+    Raises :class:`cdir.retrieval.scoring.ModeError` when the mode needs vectors that do not exist
+    (no captions yet, no caption for the query).
     """
     mode = check_mode(request.mode)
     if request.k < 1:

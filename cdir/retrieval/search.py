@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from cdir.ingest.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
+from cdir.imaging.decode import DecodeLimits, file_sha256, load_rgb, pixel_sha256
 from cdir.ingest.reader import load_item_image
-from cdir.ingest.text_embeddings import embed_key, embed_texts, neutral_caption_matrix
 from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
+from cdir.models.text_embeddings import embed_key, embed_texts, neutral_caption_matrix
 from cdir.retrieval.ranking import GalleryVectors, RankRequest, rank
 from cdir.retrieval.scoring import (
     DEFAULT_MODE,
@@ -156,7 +156,7 @@ class Searcher:
     def load_picture(self, path: str | Path) -> tuple[Any, str]:
         """(the RGB PIL image of a query file, the file's SHA-256: its cache key). Raises
         QueryError, naming the file but not its folder, when it cannot be decoded."""
-        from cdir.ingest.decode import QUERY_DECODE_LIMITS, DecodeError
+        from cdir.imaging.decode import QUERY_DECODE_LIMITS, DecodeError
 
         path = Path(path)
         try:

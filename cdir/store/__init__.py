@@ -14,4 +14,6 @@ from cdir.store.collection import Store, StoreError
 from cdir.store.index import build_index, load_index
 from cdir.store.vector_index import IndexConfig, VectorIndex
 
-__all__ = ["Cache", "IndexConfig", "Store", "StoreError", "VectorIndex", "build_index", "load_index"]
+__all__ = [
+    "Cache", "IndexConfig", "Store", "StoreError", "VectorIndex", "build_index", "load_index",
+]

@@ -128,7 +128,8 @@ class Cache:
 
     # typed helpers -----------------------------------------------------------------------------
     def get_vectors(self, table: str, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        return {k: np.frombuffer(v, dtype=np.float32) for k, v in self.get(table, model, keys).items()}
+        found = self.get(table, model, keys)
+        return {k: np.frombuffer(v, dtype=np.float32) for k, v in found.items()}
 
     def put_vectors(self, table: str, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)

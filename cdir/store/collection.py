@@ -222,7 +222,8 @@ class Store:
         if len(matrix) > len(self.items):  # written just before a table that never came
             return matrix[: len(self.items)]
         if len(matrix) != len(self.items):
-            log.warning("%s has %d rows for %d items; ignoring it", name, len(matrix), len(self.items))
+            log.warning("%s has %d rows for %d items; ignoring it", name, len(matrix),
+                        len(self.items))
             return None
         return matrix
 
@@ -235,7 +236,8 @@ class Store:
         :meth:`load` leaves out: readers see the previous collection or the new one.
         """
         self.items = normalise_items(self.items)
-        for name, matrix in ((IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb)):
+        matrices = ((IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb))
+        for name, matrix in matrices:
             if matrix is not None:
                 atomic_write_npy(self.root / name, np.ascontiguousarray(matrix, dtype=np.float32))
         atomic_write(self.root / ITEMS_FILE, lambda f: self.items.to_parquet(f, index=False))

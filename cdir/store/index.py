@@ -1,6 +1,7 @@
 """Build and load vector indexes: :func:`build_index` picks the kind for a collection's size
 (:class:`IndexConfig`), :func:`load_index` reads one back. The interface, the exact reference and
-the config live in :mod:`cdir.store.vector_index`, the faiss kinds in :mod:`cdir.store.faiss_indexes`.
+the config live in :mod:`cdir.store.vector_index`, the faiss kinds in
+:mod:`cdir.store.faiss_indexes`.
 """
 
 from __future__ import annotations

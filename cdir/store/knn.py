@@ -3,7 +3,7 @@ two (N, k) arrays (values, neighbour positions), so memory grows with N·k, neve
 
 | what                   | below ``EXACT_BELOW``              | from it on                       |
 |------------------------|------------------------------------|----------------------------------|
-| cosine (CLIP vectors)  | ``cdir.store.index`` flat search: exact  | partitioned exact search (below) |
+| cosine (CLIP vectors)  | ``store.index`` flat search: exact | partitioned exact search (below) |
 | Hamming (64-bit pHash) | faiss ``IndexBinaryFlat``: exact   | faiss ``IndexBinaryHNSW``        |
 
 Partitioned search (from 50,000 vectors): k-means splits the vectors into ~sqrt(N) cells;

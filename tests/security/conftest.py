@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from drawn import draw_collection
-from served import served_app
-from visitors import Server, build
 
 from cdir import api
 from cdir.app.workspace import Workspace
+from tests.drawn import draw_collection
+from tests.security.visitors import Server, build
+from tests.served import served_app
 
 
 @pytest.fixture(scope="package")

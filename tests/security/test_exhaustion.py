@@ -12,13 +12,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from drawn import draw_image
 
 from cdir import api
 from cdir.app.guards import DISK_FULL_MESSAGE, DiskFullAnswer
 from cdir.export.downloads import exports_dir, new_export_path, prune_exports
 from cdir.ingest.archives import ArchiveLimits, extract_archive
 from cdir.ingest.source_files import SourceError
+from tests.drawn import draw_image
 
 
 def test_every_event_is_in_one_of_two_queue_groups_for_all_visitors(server) -> None:
@@ -157,7 +157,7 @@ def test_a_search_on_a_full_disk_still_answers(server, monkeypatch) -> None:
 def test_a_failed_add_leaves_the_collection_as_it_was(server, tmp_path: Path) -> None:
     from gradio_client.exceptions import AppError
 
-    from visitors import build
+    from tests.security.visitors import build
 
     root = server.workspace.root / server.a_name
     before = sorted(p.relative_to(root) for p in (root / "files").rglob("*"))

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from drawn import draw_collection
 
 from cdir import api
 from cdir.app.workspace import TRASH_DIR, Workspace
 from cdir.ingest.jobs import PENDING_FILE, CaptionJobs
 from cdir.store.collection import ITEMS_FILE, Store, StoreError
+from tests.drawn import draw_collection
 
 
 def _killed_build(workspace: Workspace, tmp_path: Path, owner: str) -> Path:

@@ -10,14 +10,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from drawn import draw_image
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from cdir import api
 from cdir.app import views
-
-from visitors import build
+from tests.drawn import draw_image
+from tests.security.visitors import build
 
 EVIL = "[CLICK HERE](https:evil.example)"
 

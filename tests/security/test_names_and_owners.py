@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from drawn import draw_collection
 from gradio_client.exceptions import AppError
 
 from cdir.app.workspace import Workspace, WorkspaceError
 from cdir.store.collection import Store, StoreError
-
-from visitors import build
+from tests.drawn import draw_collection
+from tests.security.visitors import build
 
 
 def _refusal(server, api_name: str, *args) -> str:

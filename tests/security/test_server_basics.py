@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from drawn import draw_collection
 from PIL import Image
-from served import served_app
 
-import app
 from cdir import api
+from cdir.app import main as app
 from cdir.app.workspace import Workspace, WorkspaceError
 from cdir.store.collection import IMAGE_EMB_FILE, Store, StoreError
+from tests.drawn import draw_collection
+from tests.served import served_app
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(REPO / "cdir").rglob("*.py"), REPO / "app.py"])
@@ -76,13 +76,13 @@ def test_the_bundled_examples_are_served_and_nothing_else_of_the_assets(
         running: dict[str, Any]) -> None:
     from cdir.app.views import file_url as page_url
 
-    example = next(p for p in sorted((REPO / "assets" / "examples").rglob("*"))
+    example = next(p for p in sorted((REPO / "cdir" / "assets" / "examples").rglob("*"))
                    if p.suffix in (".png", ".jpg"))
     url = page_url(str(example))
     assert url.startswith("cdir-public/examples/") and str(REPO) not in url
     assert get(f"{running['url']}/{url}")[0] == 200
     assert get(file_url(running, str(example)))[0] in (403, 404)
-    model = next(p for p in (REPO / "assets" / "models").rglob("*") if p.is_file())
+    model = next(p for p in (REPO / "cdir" / "assets" / "models").rglob("*") if p.is_file())
     assert page_url(str(model)) == ""
     assert get(file_url(running, str(model)))[0] in (403, 404)
 
@@ -93,7 +93,7 @@ def test_the_bundled_examples_are_served_and_nothing_else_of_the_assets(
         "/etc/passwd",
         "{repo}/app.py",
         "{repo}/cdir/store/collection.py",
-        "{repo}/assets/../app.py",
+        "{repo}/cdir/assets/../app/main.py",
         "{workspace}/../secret.txt",
         "{workspace}/mine/../../secret.txt",
         "{workspace}/%2e%2e/secret.txt",

@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from cdir.ingest.decode import SAFE_FORMATS, pillow_warnings_logged
+from cdir.imaging.decode import SAFE_FORMATS, pillow_warnings_logged
 from cdir.ingest.metadata.png_chunks import read_png_texts
 from cdir.ingest.metadata.result import RawMetadata
 from cdir.ingest.metadata.text_encodings import (

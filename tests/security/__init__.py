@@ -1,0 +1,1 @@
+"""Attacks on a public server, tried through the real app (docs/security.md)."""
