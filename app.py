@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 
+from cdir import api
 from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.browse_tab import build_browse_tab
@@ -437,7 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
     workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     keep_uploads_in(workspace)
-    preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
+    try:  # a few seconds at most; the CLI and the API decide the same way (api.choose_preset)
+        preset, notice = startup_preset(args.preset, args.model_dir)
+    except api.user_errors() as exc:
+        raise SystemExit(f"error: {exc}") from None
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
     threading.Thread(target=webui.warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
                      daemon=True).start()

@@ -27,14 +27,17 @@ def test_the_shipped_demo_model_is_the_fallback_and_tiny_always_runs(empty_hub: 
     assert startup_preset("tiny") == ("tiny", "")
 
 
-def test_without_the_demo_weights_tiny_is_the_fallback(empty_hub: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_demo_weights_it_stops_with_a_one_line_fix(
+        empty_hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cdir.models import weights
+    from cdir.models.weights import ModelUnavailableError
 
     monkeypatch.setattr(weights, "BUNDLED_MODEL_DIR", empty_hub / "no-bundled-models")
-    assert not available_offline("demo") and offline_fallback() == "tiny"
-    preset, banner = startup_preset("default")
-    assert preset == "tiny" and "--preset tiny" in banner and "mean nothing" in banner
+    assert not available_offline("demo")
+    with pytest.raises(ModelUnavailableError) as caught:
+        startup_preset("default")
+    message = str(caught.value)
+    assert "\n" not in message and "--preset demo" in message and "--model-dir" in message
 
 
 def test_default_without_weights_or_hub_falls_back_with_a_banner(empty_hub: Path) -> None:
