@@ -122,12 +122,35 @@ def _slowed(progress: Progress) -> Progress:
 
 def open_or_create(store_dir: Path, models: Models) -> Store:
     if not Store.exists(store_dir):
-        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim)
+        extra = {"preset_file": models.preset.source_file} if models.preset.source_file else {}
+        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim,
+                            extra)
     store = Store.load(store_dir)
     if store.preset != models.preset.name:
         raise StoreError(f"{store_dir} was built with preset {store.preset!r}, not "
                          f"{models.preset.name!r}: use --preset {store.preset} or a new --store")
+    forget_other_captions(store, models.caption_key)
     return store
+
+
+def forget_other_captions(store: Store, caption_key: str) -> int:
+    """When the collection's captions were made by other weights or settings than
+    ``caption_key`` names (the same preset name with retrained or swapped weights; a store from
+    before keys carried the weights' fingerprint), drop its model-made captions so that this
+    ingest makes them again; captions from a manifest or dataset stay. Image vectors need no
+    such step: every ingest reads them from the cache under the embedder's key. Returns how
+    many captions were dropped."""
+    if store.meta.get("caption_key") == caption_key:
+        return 0
+    items = store.items
+    made = (items["caption_source"] == "model").to_numpy(dtype=bool)
+    if made.any():
+        items.loc[made, "caption"] = None
+        items.loc[made, "caption_source"] = None
+        log.info("%s: %d captions were made by other weights (%s); captioning again",
+                 store.root, int(made.sum()), store.meta.get("caption_key"))
+    store.meta["caption_key"] = caption_key
+    return int(made.sum())
 
 
 # ------------------------------------------------------------------------------------- records
