@@ -125,6 +125,18 @@ TINY_BLIP_CONFIG: dict[str, Any] = {
 }
 
 _REGISTRY: dict[str, Preset] = {}
+COSTS_FILE = Path(__file__).with_name("preset_costs.json")  # bench/bench_preset_costs.py writes it
+
+
+def measured_costs() -> dict[str, Any]:
+    """What each preset costs on the machine bench/bench_preset_costs.py last ran on: its CPU,
+    load, method, and per preset ``embed_s_per_image`` / ``caption_s_per_image`` ({} if none)."""
+    import json
+
+    try:
+        return dict(json.loads(COSTS_FILE.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
 
 
 def register_preset(preset: Preset) -> Preset:
@@ -143,9 +155,14 @@ def get_preset(name: str | Preset) -> Preset:
     if isinstance(name, Preset):
         return name
     if str(name).lower().endswith((".toml", ".json")) and name not in _REGISTRY:
-        from cdir.models.preset_file import load_preset_file
+        from cdir.models.preset_file import PresetFileError, load_preset_file
 
-        return register_preset(load_preset_file(Path(name)))
+        preset = load_preset_file(Path(name))
+        known = _REGISTRY.get(preset.name)
+        if known is not None and known.source_file != preset.source_file:
+            raise PresetFileError(f"preset file {Path(name).name}: the name {preset.name!r} is "
+                                  "taken by another preset; give the file another name")
+        return register_preset(preset)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -227,6 +244,7 @@ register_preset(Preset(
         "blip", max_new_tokens=8, repetition_penalty=1.5, config=TINY_BLIP_CONFIG
     ),
     trained=False,
+    licence="none needed: random weights built from a config",
 ))
 register_preset(Preset(
     name="tiny-coca",
@@ -234,4 +252,5 @@ register_preset(Preset(
     embedder=EmbedderSpec("cdir-tiny-coca", config=TINY_COCA_CONFIG),
     captioner=CaptionerSpec("coca", max_new_tokens=8, repetition_penalty=100.0),
     trained=False,
+    licence="none needed: random weights built from a config",
 ))
