@@ -54,8 +54,42 @@ def choose_preset(preset: str, model_root: str | Path | None = None,
 
 
 def presets() -> list[dict[str, Any]]:
-    return [{"name": p.name, "description": p.description, "trained": p.trained,
-             "needs_gpu": p.needs_gpu} for p in map(get_preset, list_presets())]
+    """Every preset: what it is, its licence, what it costs here (seconds per image to embed
+    and to caption, measured by bench/bench_preset_costs.py with random weights of the real
+    architectures) and what it scores (open_clip's published zero-shot ImageNet, ImageNet-Sketch,
+    ImageNet-R and Flickr text -> image R@1: cdir.models.published)."""
+    from cdir.models.presets import measured_costs
+
+    costs = measured_costs()
+    rows = []
+    for p in map(get_preset, list_presets()):
+        quality = p.quality
+        rows.append({
+            "name": p.name, "description": p.description, "trained": p.trained,
+            "needs_gpu": p.needs_gpu, "licence": p.licence, "research_only": p.research_only,
+            "embedder": f"{p.embedder.arch}/{p.embedder.pretrained or 'local'}",
+            "captioner": p.captioner.card_id or p.captioner.kind,
+            "cost_here": costs.get("presets", {}).get(p.name),
+            "cost_measured_on": measured_on() if costs else None,
+            "published": None if quality is None else {
+                "imagenet": quality.imagenet, "imagenet_sketch": quality.imagenet_sketch,
+                "imagenet_r": quality.imagenet_r, "flickr_image_r1": quality.flickr_image_r1,
+                "source": quality.source},
+            "captioner_card": p.captioner_card,
+        })
+    return rows
+
+
+def measured_on() -> str:
+    """Where and how the costs in :func:`presets` were measured, in one line."""
+    from cdir.models.presets import measured_costs
+
+    costs = measured_costs()
+    if not costs:
+        return "costs not measured yet (python bench/bench_preset_costs.py)"
+    load = costs.get("load_average_before_after", ["?", "?"])
+    return (f"costs measured {costs.get('measured')} on {costs.get('cpu')}, load average "
+            f"{load[0]} -> {load[1]}: {costs.get('method')}")
 
 
 def ingest(
