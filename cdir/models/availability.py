@@ -204,12 +204,14 @@ def choose_preset(preset: str, model_root: str | Path | None = None,
     clock = time.monotonic()
     check = check_weights(preset, model_root, timeout)
     if check.usable:
+        log.info("preset %s can run here (decided in %.2f s)", check.preset,
+                 time.monotonic() - clock)
         return PresetChoice(check.preset, check.preset, "", time.monotonic() - clock)
-    go_offline()  # the hub does not answer: later hub calls fail at once instead of retrying
     cause = check.cause()
+    go_offline()  # the hub does not answer: later hub calls fail at once instead of retrying
     if check.preset != FALLBACK_PRESET and available_offline(FALLBACK_PRESET, model_root):
         choice = PresetChoice(check.preset, FALLBACK_PRESET, cause, time.monotonic() - clock)
-        log.warning("%s", choice.notice())
+        log.warning("%s (decided in %.2f s)", choice.notice(), choice.seconds)
         return choice
     raise ModelUnavailableError(
         f"preset {check.preset!r} cannot run here: {cause}. Fix: use --preset {FALLBACK_PRESET} "
