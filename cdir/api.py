@@ -89,7 +89,8 @@ def measured_on() -> str:
         return "costs not measured yet (python bench/bench_preset_costs.py)"
     load = costs.get("load_average_before_after", ["?", "?"])
     return (f"costs measured {costs.get('measured')} on {costs.get('cpu')}, load average "
-            f"{load[0]} -> {load[1]}: {costs.get('method')}")
+            f"{load[0]} -> {load[1]}: {costs.get('method')}; the CPU seconds of one torch "
+            f"thread are shown (the wall seconds, kept beside them, grow with the load)")
 
 
 def ingest(

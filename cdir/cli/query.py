@@ -54,8 +54,8 @@ def _models_text(presets: list[dict[str, Any]]) -> str:
     for p in presets:
         cost, pub = p.get("cost_here") or {}, p.get("published")
         here = ("not measured" if not cost or "not_measured" in cost else
-                f"{cost['embed_s_per_image']:.3f} s/image to embed, "
-                f"{cost['caption_s_per_image']:.2f} s/image to caption")
+                f"{cost['embed_cpu_s_per_image']:.3f} s/image to embed, "
+                f"{cost['caption_cpu_s_per_image']:.2f} s/image to caption (one core)")
         scores = ("no published figures" if pub is None else
                   f"ImageNet {pub['imagenet']:.1%}, Sketch {pub['imagenet_sketch']:.1%}, "
                   f"R {pub['imagenet_r']:.1%}, Flickr R@1 {pub['flickr_image_r1']:.1%}")
