@@ -2,7 +2,8 @@
 with random weights in each checkpoint's real architecture (random weights run at real speed),
 written to ``cdir/models/preset_costs.json`` for ``cdir models list`` and the README. Wall
 seconds and CPU seconds (all threads) are both kept: on a shared machine the wall time grows
-with the load average, which is printed and recorded.
+with the load average, which is printed and recorded. By default torch runs one thread: its CPU
+seconds per image are then nearly what a quiet machine's one core spends, whatever else runs.
 
     python bench/bench_preset_costs.py [--presets default,fast,...] [--embed-batch 8]
                                        [--caption-batch 4] [--tokens 20] [--dry-run]
@@ -135,10 +136,11 @@ def measure(preset: Preset, args: argparse.Namespace, memo: dict[str, float]) ->
             memo[f"{cap.hub_id}:cpu"] = CPU_SECONDS["last"] / args.caption_batch
         caption = memo[cap.hub_id]
         CPU_SECONDS["last"] = memo[f"{cap.hub_id}:cpu"] * args.caption_batch
-    elif cap.kind == "coca":
+    elif cap.kind == "coca":  # the demo's decoder holds fewer tokens: its own limit then
         coca, coca_size = ((model, size) if not cap.pretrained
                            else open_clip_model(cap.arch or spec.arch))
-        caption = coca_cost(coca, coca_size, args.caption_batch, args.tokens)
+        caption = coca_cost(coca, coca_size, args.caption_batch,
+                            min(args.tokens, cap.max_new_tokens))
     elif cap.config is not None:
         from cdir.models.captioners import build_tiny_blip
 
@@ -161,8 +163,11 @@ def main() -> None:
     p.add_argument("--embed-batch", type=int, default=8)
     p.add_argument("--caption-batch", type=int, default=4)
     p.add_argument("--tokens", type=int, default=20)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: its CPU seconds hardly depend on other jobs)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write the JSON")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     print(f"CPU: {machine()}; torch threads {torch.get_num_threads()}; "
           f"load average before {load_before[0]:.2f} {load_before[1]:.2f}", flush=True)
@@ -175,25 +180,36 @@ def main() -> None:
             continue
         clock = time.monotonic()
         rows[name] = measure(get_preset(name), args, memo)
-        print(f"{name:<8} embed {rows[name]['embed_s_per_image']:.4f} s/image, caption "
-              f"{rows[name]['caption_s_per_image']:.3f} s/image ({time.monotonic() - clock:.0f} s)",
-              flush=True)
+        if get_preset(name).captioner.kind == "coca":
+            rows[name]["caption_tokens"] = min(args.tokens, get_preset(name).captioner.max_new_tokens)
+        row = rows[name]
+        print(f"{name:<8} embed {row['embed_s_per_image']:.4f} s/image "
+              f"(CPU {row['embed_cpu_s_per_image']:.4f}), caption "
+              f"{row['caption_s_per_image']:.3f} s/image (CPU {row['caption_cpu_s_per_image']:.3f})"
+              f"  [{time.monotonic() - clock:.0f} s, load {os.getloadavg()[0]:.1f}]", flush=True)
+        write(args, rows, load_before)
+    write(args, rows, load_before, final=True)
+
+
+def write(args: argparse.Namespace, rows: dict[str, Any], load_before: tuple[float, ...],
+          final: bool = False) -> None:
+    """The JSON after every preset (a run stopped half-way keeps what it measured)."""
     load_after = os.getloadavg()
-    print(f"load average after {load_after[0]:.2f} {load_after[1]:.2f}", flush=True)
+    if final:
+        print(f"load average after {load_after[0]:.2f} {load_after[1]:.2f}", flush=True)
     result = {"measured": time.strftime("%Y-%m-%d", time.gmtime()), "cpu": machine(),
               "torch_threads": torch.get_num_threads(),
               "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-              "method": f"random weights in the real architecture; embed batch "
+              "method": f"random weights in the real architecture; {args.threads} torch "
+                        f"thread(s); embed batch "
                         f"{args.embed_batch}; caption batch {args.caption_batch}, greedy, "
-                        f"exactly {args.tokens} new tokens; best of 2 "
+                        f"exactly {args.tokens} new tokens (CoCa: at most its own limit); best of 2 "
                         "(bench/bench_preset_costs.py)",
               "presets": rows}
     if not args.dry_run:
-        old = json.loads(OUT.read_text()) if OUT.is_file() else {}
-        if old.get("presets") and set(rows) != set(old["presets"]):
-            result["presets"] = {**old["presets"], **rows}
         OUT.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {OUT}")
+        if final:
+            print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
