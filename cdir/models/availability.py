@@ -142,6 +142,18 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
+def _uses_hub_cache(preset: Preset, root: Path | None) -> bool:
+    """Whether a component of ``preset`` loads from the hub cache (not a folder, not a config),
+    where transformers and open_clip would ask the hub for newer files first."""
+    embedder, captioner = preset.embedder, preset.captioner
+    from_hub = (embedder.config is None and not _local_folder(embedder.weights)
+                and local_component(root, preset.name, "embedder") is None)
+    if captioner.kind not in ("none", "coca") or captioner.pretrained:
+        from_hub = from_hub or (captioner.config is None and not _local_folder(captioner.hub_id)
+                                and local_component(root, preset.name, "captioner") is None)
+    return from_hub
+
+
 def check_weights(preset: str, model_root: str | Path | None = None,
                   timeout: float = 2.0) -> WeightsCheck:
     """Whether ``preset`` can run here: which components' weights are missing and, only when
@@ -203,6 +215,9 @@ def choose_preset(preset: str, model_root: str | Path | None = None,
     the caches; never downloads. Raises ModelUnavailableError when neither can run."""
     clock = time.monotonic()
     check = check_weights(preset, model_root, timeout)
+    if check.usable and check.hub_reachable is None and _uses_hub_cache(
+            get_preset(preset), model_dir(model_root)) and not hub_reachable(timeout):
+        go_offline()  # cached weights, no hub: loading them must not wait on retries either
     if check.usable:
         log.info("preset %s can run here (decided in %.2f s)", check.preset,
                  time.monotonic() - clock)
