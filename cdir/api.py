@@ -14,6 +14,8 @@ from cdir.ingest.archives import ArchiveLimits as ArchiveLimits  # the app sets 
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
+from cdir.models.availability import PresetChoice
+from cdir.models.availability import choose_preset as choose
 from cdir.models.heavy import heavy_work as heavy_work  # the app's heavy handlers share it
 from cdir.models.lazy import LazyModels
 from cdir.models.loaded import Models, get_models
@@ -45,9 +47,53 @@ def user_errors() -> tuple[type[BaseException], ...]:
             ModelUnavailableError, FileNotFoundError, ExportError, DownloadError,
             CollectionBusyError)
 
+def choose_preset(preset: str, model_root: str | Path | None = None,
+                  timeout: float = 2.0) -> PresetChoice:
+    """The preset to run when ``preset`` is asked for: itself when its weights are here (or the
+    hub answers), else the offline ``demo``, else ModelUnavailableError with the one-line fix.
+    The one fallback decision of every entry point (:func:`cdir.models.availability.choose_preset`).
+    """
+    return choose(preset, model_root, timeout)
+
+
 def presets() -> list[dict[str, Any]]:
-    return [{"name": p.name, "description": p.description, "trained": p.trained,
-             "needs_gpu": p.needs_gpu} for p in map(get_preset, list_presets())]
+    """Every preset: what it is, its licence, what it costs here (seconds per image to embed
+    and to caption, measured by bench/bench_preset_costs.py with random weights of the real
+    architectures) and what it scores (open_clip's published zero-shot ImageNet, ImageNet-Sketch,
+    ImageNet-R and Flickr text -> image R@1: cdir.models.published)."""
+    from cdir.models.presets import measured_costs
+
+    costs = measured_costs()
+    rows = []
+    for p in map(get_preset, list_presets()):
+        quality = p.quality
+        rows.append({
+            "name": p.name, "description": p.description, "trained": p.trained,
+            "needs_gpu": p.needs_gpu, "licence": p.licence, "research_only": p.research_only,
+            "embedder": f"{p.embedder.arch}/{p.embedder.pretrained or 'local'}",
+            "captioner": p.captioner.card_id or p.captioner.kind,
+            "cost_here": costs.get("presets", {}).get(p.name),
+            "cost_measured_on": measured_on() if costs else None,
+            "published": None if quality is None else {
+                "imagenet": quality.imagenet, "imagenet_sketch": quality.imagenet_sketch,
+                "imagenet_r": quality.imagenet_r, "flickr_image_r1": quality.flickr_image_r1,
+                "source": quality.source},
+            "captioner_card": p.captioner_card,
+        })
+    return rows
+
+
+def measured_on() -> str:
+    """Where and how the costs in :func:`presets` were measured, in one line."""
+    from cdir.models.presets import measured_costs
+
+    costs = measured_costs()
+    if not costs:
+        return "costs not measured yet (python bench/bench_preset_costs.py)"
+    load = costs.get("load_average_before_after", ["?", "?"])
+    return (f"costs measured {costs.get('measured')} on {costs.get('cpu')}, load average "
+            f"{load[0]} -> {load[1]}: {costs.get('method')}; the CPU seconds of one torch "
+            f"thread are shown (the wall seconds, kept beside them, grow with the load)")
 
 
 def ingest(
@@ -60,17 +106,24 @@ def ingest(
 ) -> IngestReport:
     """Add images (folders, zips, files) to the collection at ``store``."""
     check_sources(sources)  # fail on a mistyped path before spending seconds loading models
-    dim = None
+    dim, choice = None, None
     if Store.exists(Path(store)):
         meta = Store.read_meta(store)
         preset, dim = meta.get("preset") or preset, meta.get("dim")
+        register_store_preset(meta)
+    else:  # a new collection: the preset that can run here (the same decision as the app's)
+        choice = choose_preset(preset, model_root)
+        preset = choice.run
     # built only when there is something to embed or caption: a re-run on an unchanged folder
     # imports no model library (cdir.models.lazy)
     models = cast(Models, LazyModels(preset, model_root, dim,
                                      loader=lambda name, root: get_models(name, root)))
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
-            return run_ingest(sources, store, models, config or IngestConfig(), progress)
+            report = run_ingest(sources, store, models, config or IngestConfig(), progress)
+            if choice is not None and choice.fell_back:
+                report.notes.insert(0, choice.notice())
+            return report
         except (OSError, sqlite3.Error) as exc:  # thumbnails and the cache fill the disk too
             full = disk_full_error(exc, Path(store))
             if full is None:
@@ -92,8 +145,17 @@ class Session:
         self.searcher = Searcher(self.store, self.models)
 
 
+def register_store_preset(meta: dict[str, Any]) -> None:
+    """Make a collection's preset known when it came from a preset file (``preset_file`` in its
+    meta): collections built with ``--preset my.toml`` open again by name."""
+    path = meta.get("preset_file")
+    if path and meta.get("preset") not in list_presets() and Path(path).is_file():
+        get_preset(str(path))
+
+
 def open_collection(store: str | Path, model_root: str | Path | None = None) -> Session:
     loaded = Store.load(store)
+    register_store_preset(loaded.meta)
     models = get_models(loaded.preset, model_root)
     return Session(loaded, models, Searcher(loaded, models))
 

@@ -1,5 +1,5 @@
-"""The first run on a machine without the chosen preset's weights: find out in a few seconds,
-run the offline fallback preset instead, and say so in a banner (no gradio here)."""
+"""The first run on a machine without the chosen preset's weights: the decision is
+``cdir.api.choose_preset`` (the CLI's too); this module only words it as a banner (no gradio)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import html
 import logging
 from pathlib import Path
 
-from cdir.models.availability import check_weights, offline_fallback
+from cdir import api
 from cdir.models.presets import get_preset
 from cdir.models.weights import DEMO_NOTE
 
@@ -17,13 +17,12 @@ log = logging.getLogger(__name__)
 def startup_preset(preset: str, model_root: str | Path | None = None, timeout: float = 2.0
                    ) -> tuple[str, str]:
     """(the preset to run, the banner HTML: empty when ``preset`` can run). Takes at most
-    about ``timeout`` seconds plus the look into the caches; never downloads."""
-    check = check_weights(preset, model_root, timeout)
-    if check.usable:
-        return check.preset, ""
-    fallback = offline_fallback(model_root)
-    log.warning("preset %s cannot run here (%s): running %s", preset, check.cause(), fallback)
-    return fallback, offline_banner(check.preset, check.cause(), fallback)
+    about ``timeout`` seconds plus the look into the caches; never downloads. Raises
+    ModelUnavailableError (one line naming --preset demo and --model-dir) when nothing can run."""
+    choice = api.choose_preset(preset, model_root, timeout)
+    if not choice.fell_back:
+        return choice.run, ""
+    return choice.run, offline_banner(choice.requested, choice.cause, choice.run)
 
 
 def offline_banner(preset: str, cause: str, fallback: str) -> str:

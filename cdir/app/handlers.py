@@ -32,7 +32,7 @@ from cdir.app.workspace import (
 )
 from cdir.ingest.jobs import CaptionJobs
 from cdir.ingest.pipeline import IngestConfig
-from cdir.models.presets import get_preset
+from cdir.models.presets import get_preset, list_presets
 from cdir.retrieval.search import SearchOptions
 from cdir.retrieval.staged import is_staged
 from cdir.store.collection import Store
@@ -95,6 +95,9 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         and raises ValueError with the reasons."""
         if not files:
             raise ValueError("Drop some images or a zip file into the upload box first.")
+        if preset and preset not in list_presets():  # names only: never a server-side file
+            raise api.UsageError(f"unknown preset {preset!r}; choose one of: "
+                                 f"{', '.join(list_presets())}")
         get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
         existing = self.workspace.find_own(name, owner) if add else None
         if existing is not None:

@@ -15,11 +15,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
 
+from cdir import api
 from cdir.app import endpoints
 from cdir.app import handlers as webui
 from cdir.app.browse_tab import build_browse_tab
@@ -29,7 +29,7 @@ from cdir.app.handlers import AppActions
 from cdir.app.media import media_routes
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
-from cdir.app.wrappers import as_gr_error, as_message, one_at_a_time
+from cdir.app.wrappers import as_gr_error, concurrency, on, one_at_a_time
 from cdir.models.presets import get_preset, list_presets
 from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
 from cdir.models.style_words import Neutraliser
@@ -321,27 +321,6 @@ def _api(calls: endpoints.Endpoints) -> None:
                       **concurrency(heavy))
 
 
-
-def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, heavy: bool = False,
-       **options: Any) -> Any:
-    """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
-    shows its one-line message and leaves the outputs as they were. ``heavy``: a build, map,
-    evaluation or export, which queues for the server's one heavy-work slot
-    (``concurrency(heavy)``). ``options``: more of the event listener's arguments
-    (``trigger_mode``)."""
-    handler = one_at_a_time(fn) if heavy else fn
-    return event(as_message(handler, len(outputs)), inputs, outputs, api_name=False,
-                 api_visibility="private", **concurrency(heavy), **options)
-
-
-def concurrency(heavy: bool) -> dict[str, Any]:
-    """The queue group of an event, for every visitor together: heavy work (builds, captions,
-    maps, evaluations, exports) one at a time, everything else (searches, opening, browsing)
-    two at a time, the two groups side by side."""
-    return (dict(concurrency_id="heavy", concurrency_limit=1) if heavy
-            else dict(concurrency_id="light", concurrency_limit=2))
-
-
 def _wire(actions: AppActions, ui: dict, store: gr.State, status: gr.Markdown, timer: gr.Timer,
           map_tab: gr.Tab, owner: gr.BrowserState) -> None:
     stale = [ui[n] for n in webui.STALE_VIEWS]
@@ -458,7 +437,10 @@ def main(argv: list[str] | None = None) -> None:
     workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     workspace.sweep()  # deletions and builds that a crash left half-done
     keep_uploads_in(workspace)
-    preset, notice = startup_preset(args.preset, args.model_dir)  # a few seconds at most
+    try:  # a few seconds at most; the CLI and the API decide the same way (api.choose_preset)
+        preset, notice = startup_preset(args.preset, args.model_dir)
+    except api.user_errors() as exc:
+        raise SystemExit(f"error: {exc}") from None
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
     threading.Thread(target=webui.warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
                      daemon=True).start()

@@ -99,3 +99,23 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
         return unchanged[0] if outputs == 1 else unchanged
 
     return guarded(func, failed)
+
+
+def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, heavy: bool = False,
+       **options: Any) -> Any:
+    """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
+    shows its one-line message and leaves the outputs as they were. ``heavy``: a build, map,
+    evaluation or export, which queues for the server's one heavy-work slot
+    (``concurrency(heavy)``). ``options``: more of the event listener's arguments
+    (``trigger_mode``)."""
+    handler = one_at_a_time(fn) if heavy else fn
+    return event(as_message(handler, len(outputs)), inputs, outputs, api_name=False,
+                 api_visibility="private", **concurrency(heavy), **options)
+
+
+def concurrency(heavy: bool) -> dict[str, Any]:
+    """The queue group of an event, for every visitor together: heavy work (builds, captions,
+    maps, evaluations, exports) one at a time, everything else (searches, opening, browsing)
+    two at a time, the two groups side by side."""
+    return (dict(concurrency_id="heavy", concurrency_limit=1) if heavy
+            else dict(concurrency_id="light", concurrency_limit=2))

@@ -72,7 +72,9 @@ def add_ingest(sub: Any) -> None:
                    "save_to_disk folder, Parquet file(s), an imagefolder with metadata.jsonl/csv,"
                    " or hf://datasets/ORG/NAME[:split] (online)")
     p.add_argument("--store", required=True, help="the collection directory (created if new)")
-    p.add_argument("--preset", default="default", help="model preset (see `models list`)")
+    p.add_argument("--preset", default="default",
+                   help="model preset (see `models list`) or a preset file (.toml / .json: "
+                        "README, Presets); without its weights here, the offline demo runs")
     p.add_argument("--captions", choices=("all", "lazy", "none"), default="all")
     p.add_argument("--manifest", help="CSV with path,domain,class[,caption]")
     p.add_argument("--columns", help="🤗 dataset columns by role, e.g. domain=style,class=label"

@@ -39,8 +39,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     if args.action == "list":
-        emit(args, api.presets(), lambda ps: "\n".join(
-            f"{p['name']:<10} {p['description']}" for p in ps))
+        emit(args, api.presets(), _models_text)
         return
     if not args.model_dir:
         raise UsageError("models save needs --model-dir DIR (where to write the weights)")
@@ -48,6 +47,24 @@ def cmd_models(args: argparse.Namespace) -> None:
 
     out = save_models(api.get_models(args.preset), args.model_dir)
     emit(args, {"preset": args.preset, "saved_to": str(out)}, lambda r: f"saved to {r['saved_to']}")
+
+
+def _models_text(presets: list[dict[str, Any]]) -> str:
+    lines = []
+    for p in presets:
+        cost, pub = p.get("cost_here") or {}, p.get("published")
+        here = ("not measured" if not cost or "not_measured" in cost else
+                f"{cost['embed_cpu_s_per_image']:.3f} s/image to embed, "
+                f"{cost['caption_cpu_s_per_image']:.2f} s/image to caption (one core)")
+        scores = ("no published figures" if pub is None else
+                  f"ImageNet {pub['imagenet']:.1%}, Sketch {pub['imagenet_sketch']:.1%}, "
+                  f"R {pub['imagenet_r']:.1%}, Flickr R@1 {pub['flickr_image_r1']:.1%}")
+        flags = " [research only]" if p["research_only"] else ""
+        lines += [f"{p['name']:<10} {p['description']}{flags}",
+                  f"{'':<10} {p['embedder']} + {p['captioner']}; licence: {p['licence'] or '?'}",
+                  f"{'':<10} here: {here}; published: {scores}"]
+    return "\n".join([*lines, f"({api.measured_on()}; published figures: open_clip "
+                                "docs/openclip_results.csv, openclip_retrieval_results.csv)"])
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

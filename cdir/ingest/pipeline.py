@@ -25,6 +25,7 @@ from cdir.imaging.decode import DecodeLimits, file_sha256
 from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
+from cdir.ingest.ingest_summary import failures, metadata_summary
 from cdir.ingest.metadata.extract import extract_metadata
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
@@ -124,12 +125,35 @@ def _slowed(progress: Progress) -> Progress:
 
 def open_or_create(store_dir: Path, models: Models) -> Store:
     if not Store.exists(store_dir):
-        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim)
+        extra = {"preset_file": models.preset.source_file} if models.preset.source_file else {}
+        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim,
+                            extra)
     store = Store.load(store_dir)
     if store.preset != models.preset.name:
         raise StoreError(f"{store_dir} was built with preset {store.preset!r}, not "
                          f"{models.preset.name!r}: use --preset {store.preset} or a new --store")
+    forget_other_captions(store, models.caption_key)
     return store
+
+
+def forget_other_captions(store: Store, caption_key: str) -> int:
+    """When the collection's captions were made by other weights or settings than
+    ``caption_key`` names (the same preset name with retrained or swapped weights; a store from
+    before keys carried the weights' fingerprint), drop its model-made captions so that this
+    ingest makes them again; captions from a manifest or dataset stay. Image vectors need no
+    such step: every ingest reads them from the cache under the embedder's key. Returns how
+    many captions were dropped."""
+    if store.meta.get("caption_key") == caption_key:
+        return 0
+    items = store.items
+    made = (items["caption_source"] == "model").to_numpy(dtype=bool)
+    if made.any():
+        items.loc[made, "caption"] = None
+        items.loc[made, "caption_source"] = None
+        log.info("%s: %d captions were made by other weights (%s); captioning again",
+                 store.root, int(made.sum()), store.meta.get("caption_key"))
+    store.meta["caption_key"] = caption_key
+    return int(made.sum())
 
 
 # ------------------------------------------------------------------------------------- records
@@ -459,20 +483,6 @@ def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig
     return computed
 
 
-def metadata_summary(store: Store) -> dict[str, Any]:
-    """What the files' generation metadata gave: how many readable items have a prompt and a
-    negative prompt, items per generator, and the files whose metadata text could not be
-    decoded (with the reason)."""
-    items = store.items[store.ok_mask()]
-    generators = items["generator"].dropna().value_counts().sort_index()
-    issues = items[items["metadata_issue"].notna()]
-    return {"with_prompt": int(items["prompt"].notna().sum()),
-            "with_negative_prompt": int(items["negative_prompt"].notna().sum()),
-            "generators": {str(k): int(v) for k, v in generators.items()},
-            "issues": [{"file": str(r.rel_path), "reason": str(r.metadata_issue)}
-                       for r in issues.itertuples()]}
-
-
 def merge_captions(target: Store, source: pd.DataFrame) -> int:
     """Copy captions of ``source`` rows into ``target.items`` where the same item (same id and
     sha256) has none yet; returns how many were copied. Captions already in ``target`` win."""
@@ -483,9 +493,3 @@ def merge_captions(target: Store, source: pd.DataFrame) -> int:
         target.items.loc[take, "caption"] = merged.loc[take, "caption_new"].to_numpy()
         target.items.loc[take, "caption_source"] = merged.loc[take, "caption_source_new"].to_numpy()
     return int(take.sum())
-
-
-def failures(store: Store) -> list[dict[str, str]]:
-    bad = store.items[store.items["status"] == "failed"]
-    return [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
-            for r in bad.itertuples()]

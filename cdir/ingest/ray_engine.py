@@ -33,6 +33,7 @@ import pandas as pd
 
 from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.grids import add_tile_items, tile_sha
+from cdir.ingest.ingest_summary import failures, metadata_summary
 from cdir.ingest.pipeline import (
     CAPTION_MODES,
     IngestConfig,
@@ -40,9 +41,7 @@ from cdir.ingest.pipeline import (
     Progress,
     caption_all,
     embed_images,
-    failures,
     mark_failed,
-    metadata_summary,
     predict_domains,
     prepare_rows,
 )

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 class CaptionerKind:
     """One kind of captioner.
 
-    ``captions``: the preset captions at all (``none`` does not). ``from_embedder``: the embedder
-    itself captions (an open_clip CoCa), so there are no weights of its own to load or save.
-    ``transformers_classes``: the model and processor classes of transformers for kinds with their
-    own weights. ``int8``: ``--quantize int8`` applies to it on the CPU. ``fused_attention``: its
-    attention runs through fused SDPA (:mod:`~cdir.models.blip_attention`).
+    ``captions``: the preset captions at all (``none`` does not). ``from_embedder``: an open_clip
+    CoCa, which captions with the embedder's own weights unless the preset names a CoCa
+    checkpoint of its own (``CaptionerSpec.pretrained``). ``transformers_classes``: the model and
+    processor classes of transformers for kinds with their own weights. ``int8``: ``--quantize
+    int8`` applies to it on the CPU. ``fused_attention``: its attention runs through fused SDPA
+    (:mod:`~cdir.models.blip_attention`). ``task_prompt``: it needs a task prompt to caption
+    (Florence-2).
     """
 
     name: str
@@ -28,6 +30,7 @@ class CaptionerKind:
     transformers_classes: tuple[str, str] | None = None
     int8: bool = False
     fused_attention: bool = False
+    task_prompt: bool = False  # it captions only after a task prompt (Florence-2: "<CAPTION>")
 
     @property
     def own_weights(self) -> bool:
@@ -44,6 +47,12 @@ CAPTIONER_KINDS: dict[str, CaptionerKind] = {
         CaptionerKind("blip2",
                       transformers_classes=("Blip2ForConditionalGeneration", "Blip2Processor"),
                       int8=True),
+        # Florence-2 (transformers >= 4.56) captions after a task prompt ("<CAPTION>")
+        CaptionerKind("florence2",
+                      transformers_classes=("Florence2ForConditionalGeneration", "AutoProcessor"),
+                      task_prompt=True),
+        # an open_clip CoCa: the embedder itself, or a captioning checkpoint of its own when
+        # the preset names one (CaptionerSpec.pretrained: the MSCOCO fine-tune)
         CaptionerKind("coca", from_embedder=True),
         CaptionerKind("none", captions=False),
     )

@@ -55,7 +55,12 @@ class HFCaptioner:
         ``spaces.GPU`` (:mod:`cdir.models.zerogpu`)."""
         if not images:
             return []
-        inputs = self.processor(images=list(images), return_tensors="pt")
+        prompt = self.spec.task_prompt
+        if prompt:  # Florence-2's task (e.g. <CAPTION>), or BLIP's conditional prefix
+            inputs = self.processor(images=list(images), text=[prompt] * len(images),
+                                    return_tensors="pt")
+        else:
+            inputs = self.processor(images=list(images), return_tensors="pt")
         return run_on_gpu(self._generate, inputs, kind="caption", n=len(images))
 
     def _generate(self, inputs: Any) -> list[str]:
@@ -72,7 +77,12 @@ class HFCaptioner:
                 do_sample=False,
                 repetition_penalty=self.spec.repetition_penalty,
             )
-        return [text.strip() for text in self.processor.batch_decode(out, skip_special_tokens=True)]
+        texts = self.processor.batch_decode(out, skip_special_tokens=True)
+        prompt = self.spec.task_prompt
+        if prompt and not prompt.startswith("<"):  # BLIP repeats a text prefix: drop it
+            texts = [t.strip()[len(prompt):] if t.strip().lower().startswith(prompt.lower())
+                     else t for t in texts]
+        return [text.strip() for text in texts]
 
 
 def _hf_classes(kind: str) -> tuple[Any, Any]:

@@ -62,15 +62,32 @@ class LazyModels:
 
     @property
     def caption_key(self) -> str:
-        """:attr:`Models.caption_key` without building anything."""
+        """:attr:`Models.caption_key` without building anything (the weights' fingerprint comes
+        from their files: :mod:`cdir.models.fingerprint`); weights not on this machine yet are
+        loaded first (downloaded), so that the key names the weights that made the captions."""
         if self._models is not None:
             return self._models.caption_key
-        key = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
+        from cdir.models import fingerprint
+        from cdir.models.weights import model_dir
+
+        int8 = False
         if quantize_mode() == "int8" and captioner_kind(self.preset.captioner.kind).int8:
             from cdir.models.loaded import pick_device  # only int8 BLIP keys depend on it
 
-            return key + "|int8" if pick_device() == "cpu" else key
-        return key
+            int8 = pick_device() == "cpu"
+        key = fingerprint.caption_key(self.preset, model_dir(self.model_root), int8)
+        return key if key is not None else self.load().caption_key
+
+    @property
+    def embed_key(self) -> str:
+        """:attr:`Models.embed_key` without building anything (see :attr:`caption_key`)."""
+        if self._models is not None:
+            return self._models.embed_key
+        from cdir.models import fingerprint
+        from cdir.models.weights import model_dir
+
+        key = fingerprint.embed_key(self.preset, model_dir(self.model_root))
+        return key if key is not None else self.load().embed_key
 
     @property
     def captioner(self) -> Any:

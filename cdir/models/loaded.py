@@ -18,7 +18,7 @@ from cdir.models.captioners import (
 )
 from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
-from cdir.models.presets import Preset, get_preset
+from cdir.models.presets import EmbedderSpec, Preset, get_preset
 from cdir.models.quantize import quantize_linear_int8, quantize_mode
 from cdir.models.weights import local_component, model_dir
 
@@ -47,6 +47,7 @@ class Models:
     quantize: str = "none"  # "int8": the captioner's Linear layers in int8 (cdir.models.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def captioner(self) -> Captioner:
@@ -64,9 +65,27 @@ class Models:
 
     @property
     def caption_key(self) -> str:
-        """Identifies preset + caption settings (the cache key of captions)."""
-        key = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
-        return key + "|int8" if self.captions_quantized else key
+        """Identifies preset + caption settings + the captioner weights' fingerprint (the cache
+        key of captions: :mod:`cdir.models.fingerprint`)."""
+        if "caption" not in self._keys:
+            from cdir.models import fingerprint
+
+            key = fingerprint.caption_key(self.preset, self.local_root, self.captions_quantized)
+            legacy = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
+            self._keys["caption"] = key or (legacy + "|int8" if self.captions_quantized
+                                            else legacy)
+        return self._keys["caption"]
+
+    @property
+    def embed_key(self) -> str:
+        """Identifies the embedder's weights (the cache key of image and text vectors)."""
+        if "embed" not in self._keys:
+            from cdir.models import fingerprint
+
+            spec = self.preset.embedder
+            self._keys["embed"] = (fingerprint.embed_key(self.preset, self.local_root)
+                                   or f"{self.preset.name}|{spec.arch}|{spec.pretrained}")
+        return self._keys["embed"]
 
     @property
     def captions_quantized(self) -> bool:
@@ -80,11 +99,17 @@ def load_captioner(
 ) -> Captioner:
     spec = preset.captioner
     kind = captioner_kind(spec.kind)
+    local = local_component(root, preset.name, CAPTIONER_DIR)
+    if kind.from_embedder and spec.pretrained:  # a captioning checkpoint of its own
+        coca = load_open_clip(EmbedderSpec(spec.arch or embedder.arch, spec.pretrained),
+                              preset.name, local, device, preset.seed)
+        return CocaCaptioner(coca, spec)
     if kind.from_embedder:
         return CocaCaptioner(embedder, spec)
     if not kind.own_weights:
         raise ValueError(f"preset {preset.name!r} has no captioner (kind {spec.kind!r})")
-    local = local_component(root, preset.name, CAPTIONER_DIR)
+    if local is None and spec.hub_id and Path(spec.hub_id).expanduser().is_dir():
+        local = Path(spec.hub_id).expanduser()  # a preset file's local captioner folder
     if local is None and spec.config is not None:
         tiny = build_tiny_blip(spec, preset.seed)
         tiny.model, tiny.device = tiny.model.to(device), device
@@ -110,6 +135,8 @@ def load_models(
     root = model_dir(model_root)
     device = pick_device(device)
     local = local_component(root, preset.name, EMBEDDER_DIR)
+    if local is None and preset.embedder.weights:
+        local = Path(preset.embedder.weights).expanduser()
     embedder = load_open_clip(preset.embedder, preset.name, local, device, preset.seed)
     return Models(preset, embedder, root, device, mode)
 
@@ -124,12 +151,14 @@ def save_models(models: Models, root: str | Path) -> Path:
     captioner = models.captioner
     if isinstance(captioner, HFCaptioner):
         save_hf_captioner(captioner, base / CAPTIONER_DIR)
+    elif isinstance(captioner, CocaCaptioner) and captioner.embedder is not models.embedder:
+        save_open_clip(captioner.embedder, base / CAPTIONER_DIR)
     log.info("saved preset %s to %s", models.preset.name, base)
     return base
 
 
 _models_lock = threading.Lock()
-_loaded: dict[tuple[str, str | None, str, str], Models] = {}
+_loaded: dict[tuple[str, str | None, str, str, str], Models] = {}
 
 
 def get_models(preset: str, model_root: str | Path | None = None) -> Models:
@@ -139,7 +168,11 @@ def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     root = model_dir(model_root)
     mode = quantize_mode()
     device = pick_device()
-    key = (get_preset(preset).name, str(root) if root else None, mode, device)
+    spec = get_preset(preset)
+    from cdir.models import fingerprint  # new weights under the same name load anew
+
+    weights = f"{fingerprint.embed_key(spec, root)}|{fingerprint.caption_key(spec, root)}"
+    key = (spec.name, str(root) if root else None, mode, device, weights)
     with _models_lock:
         if key not in _loaded:
             _loaded[key] = load_models(preset, root, device, quantize=mode)

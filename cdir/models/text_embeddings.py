@@ -17,7 +17,12 @@ Progress = Callable[[int, int, str], None]  # (done, total, stage)
 
 
 def embed_key(models: Models) -> str:
-    """The cache key of a preset's embedder: its vectors are only comparable within one key."""
+    """The cache key of a preset's embedder: its vectors are only comparable within one key. It
+    names the weights' fingerprint (:attr:`Models.embed_key`, :mod:`cdir.models.fingerprint`):
+    new weights under the same preset name never reuse old vectors."""
+    key = getattr(models, "embed_key", None)
+    if isinstance(key, str):
+        return key
     spec = models.preset.embedder
     return f"{models.preset.name}|{spec.arch}|{spec.pretrained}"
 

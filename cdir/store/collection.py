@@ -159,13 +159,15 @@ class Store:
         return (Path(root) / META_FILE).is_file()
 
     @classmethod
-    def create(cls, root: Path, preset: str, caption_key: str, dim: int) -> Store:
+    def create(cls, root: Path, preset: str, caption_key: str, dim: int,
+               extra: dict[str, Any] | None = None) -> Store:
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file; give a directory for the store")
         root.mkdir(parents=True, exist_ok=True)
         meta = {"format_version": FORMAT_VERSION, "preset": preset, "caption_key": caption_key,
-                "dim": dim, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "dim": dim, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **(extra or {})}
         store = cls(root, meta)
         atomic_write_json(root / META_FILE, meta)
         return store

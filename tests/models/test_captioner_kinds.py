@@ -16,11 +16,12 @@ def test_every_preset_names_a_known_kind() -> None:
 
 def test_the_rows() -> None:
     own = {name for name, kind in CAPTIONER_KINDS.items() if kind.own_weights}
-    assert own == {"blip", "blip2"}
+    assert own == {"blip", "blip2", "florence2"}
     assert {name for name, kind in CAPTIONER_KINDS.items() if kind.int8} == {"blip", "blip2"}
     assert {name for name, kind in CAPTIONER_KINDS.items() if kind.from_embedder} == {"coca"}
     assert not captioner_kind("none").captions
     assert captioner_kind("blip").fused_attention and not captioner_kind("blip2").fused_attention
+    assert {name for name, kind in CAPTIONER_KINDS.items() if kind.task_prompt} == {"florence2"}
 
 
 def test_transformers_classes_exist() -> None:
@@ -31,5 +32,5 @@ def test_transformers_classes_exist() -> None:
 
 
 def test_an_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="blip, blip2, coca, none"):
+    with pytest.raises(ValueError, match="blip, blip2, florence2, coca, none"):
         captioner_kind("gpt")

@@ -48,7 +48,15 @@ KNOWN_SHAPES: dict[tuple[str, str], tuple[int, ...]] = {
     ("ViT-L-14", "visual.proj"): (1024, 768),
     ("coca_ViT-B-32", "visual.conv1.weight"): (768, 3, 32, 32),
     ("coca_ViT-B-32", "text.token_embedding.weight"): (CLIP_VOCAB, 512),
+    ("ViT-B-32-256", "visual.positional_embedding"): (65, 768),  # (256 / 32)^2 + 1 tokens
+    ("ViT-B-32-256", "token_embedding.weight"): (CLIP_VOCAB, 512),
+    ("ViT-B-16-SigLIP", "text.token_embedding.weight"): (32000, 768),
+    ("ViT-B-16-SigLIP", "visual.trunk.patch_embed.proj.weight"): (768, 3, 16, 16),
 }
+# preprocessing and tokenizers that are not OpenAI CLIP's (public facts of these checkpoints;
+# the SigLIP tokenizer is a hub download, so its vocabulary size is checked from the config)
+TAG_MEAN_STD = {"timm/ViT-B-16-SigLIP": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
+HF_TOKENIZER_VOCAB = {"timm/ViT-B-16-SigLIP": 32000}
 
 PRESETS = list_presets()
 
@@ -103,12 +111,16 @@ def tag_image_size(tag: dict) -> int:
     size = tag.get("size")
     if size:
         return int(size[0] if isinstance(size, (tuple, list)) else size)
-    found = re.search(r"_(\d{3})[./]", tag.get("hf_hub", ""))
+    found = (re.search(r"_(\d{3})[./]", tag.get("hf_hub", ""))
+             or re.search(r"-(\d{3})x\d{3}-", tag.get("hf_hub", "")))  # ...-256x256-...
     return int(found.group(1)) if found else 224
 
 
-def check_text_tower(cfg: dict, tokenizer: object) -> None:
+def check_text_tower(cfg: dict, tokenizer: object | None) -> None:
     text = cfg["text_cfg"]
+    if tokenizer is None:  # a Hugging Face tokenizer that only the hub has: its public facts
+        assert text["vocab_size"] == HF_TOKENIZER_VOCAB[text["hf_tokenizer_name"]]
+        return
     assert tokenizer.context_length == text["context_length"]
     hf = getattr(tokenizer, "tokenizer", None)
     if text.get("hf_tokenizer_name"):
@@ -134,9 +146,12 @@ def test_architecture_agrees_with_tag(name: str) -> None:
             f"{spec.arch} has quick_gelu={cfg.get('quick_gelu', False)} but the "
             f"{spec.pretrained!r} weights were trained with quick_gelu={tag.get('quick_gelu')}")
         assert cfg["vision_cfg"]["image_size"] == tag_image_size(tag)
-        assert tuple(tag.get("mean", OPENAI_MEAN)) == pytest.approx(OPENAI_MEAN)
-        assert tuple(tag.get("std", OPENAI_STD)) == pytest.approx(OPENAI_STD)
-        check_text_tower(cfg, open_clip.get_tokenizer(spec.arch))
+        mean, std = TAG_MEAN_STD.get(tag.get("hf_hub", "").strip("/"), (OPENAI_MEAN, OPENAI_STD))
+        assert tuple(tag.get("mean", OPENAI_MEAN)) == pytest.approx(mean)
+        assert tuple(tag.get("std", OPENAI_STD)) == pytest.approx(std)
+        hf_name = cfg["text_cfg"].get("hf_tokenizer_name")
+        check_text_tower(cfg, None if hf_name in HF_TOKENIZER_VOCAB
+                         else open_clip.get_tokenizer(spec.arch))
     elif spec.config is not None:  # random weights: the config is all there is
         assert open_clip.get_model_config(spec.arch) in (None, spec.config)
     else:  # bundled weights: the config shipped with them is the tag
@@ -157,19 +172,43 @@ def test_architecture_agrees_with_tag(name: str) -> None:
         wanted = [t for pattern, t in HF_FAMILY.items() if re.search(pattern, cap.hub_id)]
         assert wanted, f"unknown captioner family for {cap.hub_id!r}: add it to HF_FAMILY"
         assert _hf_classes(cap.kind)[0].config_class.model_type == wanted[0]
-    if cap.kind == "coca":
+    if cap.kind == "coca" and cap.pretrained:  # a captioning checkpoint of its own
+        arch = cap.arch or spec.arch
+        assert arch.startswith("coca") and open_clip.get_pretrained_cfg(arch, cap.pretrained), (
+            f"{cap.pretrained!r} is not a pretrained tag of the CoCa architecture {arch!r}")
+        assert open_clip.get_model_config(arch) == open_clip.get_model_config(spec.arch) or (
+            not spec.arch.startswith("coca")), "the captioner's preprocessing is the embedder's"
+    elif cap.kind == "coca":
         assert spec.arch.startswith(("coca", "cdir-")) and (spec.config or {}).get(
             "multimodal_cfg", True), "a CoCa captioner needs a CoCa embedder"
 
 
-@pytest.mark.parametrize("name", [p for p in PRESETS if get_preset(p).embedder.pretrained])
-def test_loading_the_tag_is_clean(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _checkpoints() -> list[tuple[str, str, str]]:
+    """(preset, architecture, tag) of every open_clip checkpoint a preset loads: its embedder's
+    and, for a CoCa captioner with a checkpoint of its own, that one."""
+    out = []
+    for name in PRESETS:
+        preset = get_preset(name)
+        if preset.embedder.pretrained:
+            out.append((name, preset.embedder.arch, preset.embedder.pretrained))
+        cap = preset.captioner
+        if cap.kind == "coca" and cap.pretrained:
+            out.append((name, cap.arch or preset.embedder.arch, cap.pretrained))
+    return out
+
+
+@pytest.mark.parametrize(("name", "arch", "pretrained"), _checkpoints())
+def test_loading_the_tag_is_clean(name: str, arch: str, pretrained: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import open_clip
     import torch
     from open_clip import factory
 
-    spec = get_preset(name).embedder
-    cfg, tag = open_clip_cfg(name)
+    from cdir.models.presets import EmbedderSpec
+
+    spec = EmbedderSpec(arch, pretrained)
+    cfg = open_clip.get_model_config(arch)
+    assert cfg is not None and open_clip.get_pretrained_cfg(arch, pretrained), (name, arch)
     with torch.device("meta"):  # the checkpoint: open_clip's layout for the tag's architecture
         reference = open_clip.create_model(base_arch(spec.arch), pretrained=None,
                                              device="meta")
