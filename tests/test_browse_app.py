@@ -121,7 +121,7 @@ def test_duplicate_decisions_stay_across_thresholds_and_export(browse: BrowseAct
     group = state[0]
     member = group["members"][-1]
     others = set(group["members"]) - {member}
-    summary, html, state = dupes.decide(store, f"0|{member}|not_duplicate:5", state,
+    summary, html, state = dupes.decide(store, f"1|{member}|not_duplicate:5", state,
                                         ["exact", "perceptual"], 20, 0.95)
     assert load_decided(Path(store))[member].decision == "not_duplicate"
     for bits in (20, 12, 8):

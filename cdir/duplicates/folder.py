@@ -2,7 +2,7 @@
 
 The files are hashed in parallel (:func:`cdir.duplicates.file_hashes.hash_file`: JPEG draft
 decoding, pHash and its mirror, the low-information signature), put in an in-memory
-:class:`~cdir.store.collection.Store`, and grouped by :func:`cdir.duplicates.finder.find_groups`
+:class:`~cdir.store.collection.Store`, and grouped by :func:`cdir.duplicates.groups.find_duplicates`
 with the same tiers, thresholds and grouping rule as ``cdir dupes STORE``; only ``exact`` and
 ``perceptual`` (the ``semantic`` tier needs CLIP embeddings: ``cdir ingest`` makes them).
 
@@ -42,8 +42,10 @@ import numpy as np
 import pandas as pd
 
 from cdir.duplicates.file_hashes import FileHashes, hash_file, pixel_hash
-from cdir.duplicates.finder import DedupConfig, DupGroup, find_groups, groups_report
+from cdir.duplicates.finder import DedupConfig, DupGroup
+from cdir.duplicates.groups import find_duplicates
 from cdir.duplicates.low_information import LowInfoConfig, Signature
+from cdir.duplicates.rows import groups_report
 from cdir.ingest.decode import DecodeLimits
 from cdir.ingest.source_files import SourceFile
 from cdir.store.collection import FILES_DIR, Store, normalise_items
@@ -115,7 +117,7 @@ def find_folder_groups(sources: Sequence[str | Path], config: FolderConfig | Non
         scan = scan_sources(list(sources), extract_dir)
         hashed = hash_files([f.path for f in scan.files], config, progress)
         store, failed = _memory_store(scan.files, hashed, config)
-        groups = find_groups(store, config.dedup)
+        groups = find_duplicates(store, config.dedup, decided={})  # the keep reads the files
     return FolderResult(store, groups, failed, list(scan.rejected))
 
 
@@ -158,6 +160,7 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
     failed = [(f.rel_path, h) for f, h in zip(files, hashed, strict=True) if isinstance(h, str)]
     items = pd.DataFrame({
         "id": np.arange(len(ok), dtype=np.int64),
+        "path": [str(f.path) for f, _ in ok],
         "rel_path": [f.rel_path for f, _ in ok],
         "sha256": [h.file_sha256 for _, h in ok],
         "phash": [h.phash for _, h in ok],
@@ -246,7 +249,7 @@ def folder_report(result: FolderResult, config: FolderConfig, source: str,
     """The JSON of ``cdir dupes STORE`` (:func:`groups_report`) with ``store`` the directory
     given with ``--store`` (or None), plus ``source``, ``n_files`` and the files ``failed`` and
     ``rejected`` (``{"file", "reason"}``)."""
-    report = groups_report(result.store, result.groups, config.dedup)
+    report = groups_report(result.store, result.groups, config.dedup, decided={})
     report["store"] = str(store_dir) if store_dir is not None else None
     report["source"] = source
     report["n_files"] = len(result.store.items)

@@ -1,0 +1,73 @@
+"""The one duplicates path: groups of the chosen tiers, rewritten by the saved decisions, each
+with its suggested keep. Every surface (the Duplicates tab, the Browse decisions panel, the API
+endpoints, every form of ``cdir dupes``, every export) takes its groups from
+:func:`find_duplicates` and holds them between calls as :func:`groups_to_state`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from cdir.duplicates.decisions import (
+    Decision,
+    apply_relations,
+    load_decided,
+    rescore,
+    split_apart,
+)
+from cdir.duplicates.finder import TIERS, DedupConfig, DupGroup, find_groups
+from cdir.duplicates.keep import choose_keep
+
+if TYPE_CHECKING:
+    from cdir.store.collection import Store
+
+log = logging.getLogger(__name__)
+
+
+def find_duplicates(store: Store, config: DedupConfig | None = None,
+                    decided: dict[int, Decision] | None = None) -> list[DupGroup]:
+    """Near-duplicate groups of ``config``'s tiers (:func:`cdir.duplicates.finder.find_groups`)
+    with the saved decisions applied (:func:`cdir.duplicates.decisions.apply_relations`;
+    ``decided``: those of the collection when None) and the keep set on each group: the member
+    the user marked keep, else :func:`cdir.duplicates.keep.choose_keep`'s suggestion. Largest
+    groups first."""
+    decided = load_decided(store.root) if decided is None else decided
+    groups = find_groups(store, config, split=lambda found: split_apart(store, found, decided))
+    groups = apply_relations(store, groups, decided)
+    groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
+    return [with_keep(store, g, decided) for g in groups]
+
+
+def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision]) -> DupGroup:
+    """``group`` with its keep (the member marked keep, else the suggestion, with its reason)
+    leading it as its representative, the scores measured against it."""
+    chosen = next((m for m in group.members
+                   if m in decided and decided[m].decision == "keep"), None)
+    if chosen is not None:
+        keep, reason = chosen, "your choice"
+    else:
+        suggestion = choose_keep(store, group.tier, group.members)
+        keep, reason = suggestion.item, suggestion.reason
+    if keep != group.representative:
+        members = [keep, *(m for m in group.members if m != keep)]
+        group = DupGroup(group.tier, members, keep, rescore(store, group.tier, members))
+    return replace(group, keep=keep, keep_reason=reason)
+
+
+def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:
+    """Groups as JSON-able dicts, the one form a page holds them in between calls."""
+    return [{"tier": g.tier, "members": [int(m) for m in g.members],
+             "representative": int(g.representative),
+             "scores": {str(k): float(v) for k, v in g.scores.items()},
+             "keep": None if g.keep is None else int(g.keep), "keep_reason": g.keep_reason}
+            for g in groups]
+
+
+def groups_from_state(state: Sequence[dict[str, Any]] | None) -> list[DupGroup]:
+    """The groups :func:`groups_to_state` wrote."""
+    return [DupGroup(g["tier"], [int(m) for m in g["members"]], int(g["representative"]),
+                     {int(k): float(v) for k, v in g["scores"].items()},
+                     None if g.get("keep") is None else int(g["keep"]),
+                     str(g.get("keep_reason", ""))) for g in state or []]
