@@ -92,6 +92,7 @@ def choose_keep(store: Store, tier: str, members: Sequence[int],
     damaged = ([False] * len(members) if exact or len(members) < 3
                else damaged_members(store, members, config))
     facts = [_facts(store, m, d) for m, d in zip(members, damaged, strict=True)]
+    _tie_identical_pixels(store, facts)
     best = min(facts, key=lambda f: f.key(exact))
     return KeepChoice(best.item, _reason(best, [f for f in facts if f is not best], exact))
 
@@ -109,6 +110,22 @@ def _facts(store: Store, item: int, damaged: bool) -> _Member:
     tile = "tile" in items and int(items.at[item, "tile"]) > 0
     return _Member(item, tile, damaged, pixels, size / pixels if pixels and size > 0 else 0.0,
                    metadata, looks_like_copy(name), _mtime(store, item), name)
+
+
+def _tie_identical_pixels(store: Store, facts: list[_Member]) -> None:
+    """Members with identical pixels (a PNG re-save of a JPEG) share the best bytes per pixel:
+    their encodings differ, not their pictures, so the names and dates decide between them."""
+    if "pixel_sha256" not in store.items:
+        return
+    by_pixels: dict[str, list[_Member]] = {}
+    for fact in facts:
+        key = store.items.at[fact.item, "pixel_sha256"]
+        if isinstance(key, str) and key:
+            by_pixels.setdefault(key, []).append(fact)
+    for same in by_pixels.values():
+        best = max(f.bytes_per_pixel for f in same)
+        for fact in same:
+            fact.bytes_per_pixel = best
 
 
 def _mtime(store: Store, item: int) -> float:
