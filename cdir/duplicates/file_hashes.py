@@ -70,12 +70,14 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
     words of :class:`~cdir.ingest.decode.DecodeError`). Never raises for a bad file."""
     try:
         data = read_image_bytes(Path(path), limits)
-        thumb, size, drafted, pixels = draft_thumbnail(data, limits, draft)
+        thumb, size, drafted, pixels, strip = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
     phash, mirror, sig = thumbnail_hashes(thumb)
+    if strip is not None:  # an animation: its pHashes over a strip of frames, as ingest's
+        phash, mirror, _ = thumbnail_hashes(strip)
     return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                      mirror, sig, drafted, centre_hash(thumb), pixels)
+                      mirror, sig, drafted, centre_hash(thumb if strip is None else strip), pixels)
 
 
 def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
@@ -110,12 +112,13 @@ def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
 
 
 def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
-                    ) -> tuple[Image.Image, tuple[int, int], bool, str]:
+                    ) -> tuple[Image.Image, tuple[int, int], bool, str, Image.Image | None]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
-    whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels);
-    the checks and conversions of :func:`cdir.ingest.decode.load_rgb`."""
+    whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels, an
+    animation's strip of frames or None); the checks and conversions of
+    :func:`cdir.ingest.decode.load_rgb`."""
     decoded = decode_bytes_for_thumbnail(data, limits, THUMB_SIDE if draft else None)
     rgb = decoded.image
     pixels = pixel_sha256(rgb)
     rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    return rgb, decoded.size, decoded.reduced, pixels
+    return rgb, decoded.size, decoded.reduced, pixels, decoded.strip
