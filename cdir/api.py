@@ -288,7 +288,21 @@ def find_duplicates(store: Store | Session | str | Path, config: Any = None) -> 
     decisions applied, each with its keep and the reason (``group.keep``, ``keep_reason``)."""
     from cdir.duplicates.groups import find_duplicates as run
 
-    return run(_store_of(store), config)
+    loaded = _store_of(store)
+
+    def embed() -> Any:  # only when the semantic threshold must be calibrated
+        models = store.models if isinstance(store, Session) else get_models(loaded.preset)
+        return models.embedder.encode_images
+
+    return run(loaded, config, embed=embed)
+
+
+def semantic_words(store: Store | Session | str | Path, config: Any) -> str:
+    """What the semantic tier of ``config`` does on this collection, in words: off for an
+    untrained embedder, the threshold set, or the calibrated one and how it was measured."""
+    from cdir.duplicates.semantic_threshold import semantic_plan
+
+    return semantic_plan(_store_of(store), config, None)[1]
 
 
 def find_folder_duplicates(sources: Sequence[str | Path], config: Any = None,
@@ -315,7 +329,13 @@ def duplicates_report(store: Store | Session | str | Path, groups: Sequence[Any]
     """The JSON report of ``cdir dupes``: thresholds, progress, groups with keep and reason."""
     from cdir.duplicates.rows import groups_report
 
-    return groups_report(_store_of(store), groups, config)
+    from cdir.duplicates.semantic_threshold import semantic_plan
+
+    loaded = _store_of(store)
+    planned, words = semantic_plan(loaded, config, None)
+    report = groups_report(loaded, groups, planned or config)
+    report["semantic"] = words
+    return report
 
 
 def duplicate_rows(store: Store | Session | str | Path, groups: Sequence[Any]

@@ -36,7 +36,10 @@ class DupeActions:
             raise _error("Tick at least one tier.")
         config = api.duplicate_config(tiers, perceptual, semantic)
         groups = api.find_duplicates(session, config)
-        return (*self._render(session, groups), api.groups_to_state(groups))
+        summary, html = self._render(session, groups)
+        words = api.semantic_words(session, config)
+        return (summary + (f" · {words}" if words else ""), html,
+                api.groups_to_state(groups))
 
     def _render(self, session: api.Session, groups: Sequence[Any]) -> tuple[str, str]:
         rows = api.duplicate_rows(session, groups)

@@ -32,7 +32,9 @@ class DuplicateActions:
             raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
         config = api.duplicate_config(tiers, perceptual, semantic)
         groups = api.find_duplicates(session, config)
-        return (views.dupes_summary(groups, api.duplicates_progress(session, groups)),
+        summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
+        words = api.semantic_words(session, config)
+        return (summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
                 self._groups_html(session, groups), api.groups_to_state(groups))
 
     def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],

@@ -120,7 +120,10 @@ def _dupes_text(report: dict[str, Any]) -> str:
 def _groups_text(report: dict[str, Any]) -> list[str]:
     limits = ", ".join(f"{t} {v:g}" for t, v in report["thresholds"].items())
     lines = [f"{report['n_groups']} near-duplicate groups ({', '.join(report['tiers'])}"
-             f"{'; ' + limits if limits else ''})"]
+             f"{'; ' + limits if limits else ''}), {report.get('decided_groups', 0)} of "
+             f"{report['n_groups']} decided"]
+    if report.get("semantic"):
+        lines.append(report["semantic"])
     for n, g in enumerate(report["groups"]):
         lines.append(f"group {n + 1} [{g['tier']}], {g['size']} images; keep "
                      f"{g['keep']}: {g['keep_reason']}")

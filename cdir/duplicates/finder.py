@@ -91,6 +91,9 @@ class DedupConfig:
     # perceptual: flat images pass only when their pixels are close (None: trust every pHash)
     low_info: LowInfoConfig | None = field(default_factory=LowInfoConfig)
     index: IndexConfig | None = None  # semantic kNN index (default: cdir.store.index's auto choice)
+    # semantic: no threshold set by the user: calibrate it on the collection
+    # (cdir.duplicates.semantic_threshold) where the path running it can
+    semantic_auto: bool = False
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tiers if t not in TIERS]
@@ -463,13 +466,13 @@ def dedup_config(tiers: Sequence[str], perceptual: float | None = None,
     perceptual (bits) and semantic (cosine) thresholds, None for the default. ValueError says
     what to fix."""
     tiers = tuple(dict.fromkeys(tiers))
-    config = DedupConfig(tiers=tiers)
+    config = DedupConfig(tiers=tiers, semantic_auto=semantic is None and "semantic" in tiers)
     if perceptual is not None:
         if float(perceptual) != int(perceptual):
             raise ValueError(f"the perceptual threshold is a number of bits, not {perceptual}")
         config = replace(config, perceptual_max_distance=int(perceptual))
     if semantic is not None:
-        config = replace(config, semantic_min_similarity=float(semantic))
+        config = replace(config, semantic_min_similarity=float(semantic), semantic_auto=False)
     return config
 
 

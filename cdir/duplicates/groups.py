@@ -6,7 +6,7 @@ endpoints, every form of ``cdir dupes``, every export) takes its groups from
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from cdir.duplicates.decisions import (
 )
 from cdir.duplicates.finder import TIERS, DedupConfig, DupGroup, find_groups
 from cdir.duplicates.keep import choose_keep
+from cdir.duplicates.semantic_threshold import Embed, semantic_plan
 
 if TYPE_CHECKING:
     from cdir.store.collection import Store
@@ -27,14 +28,23 @@ log = logging.getLogger(__name__)
 
 
 def find_duplicates(store: Store, config: DedupConfig | None = None,
-                    decided: dict[int, Decision] | None = None) -> list[DupGroup]:
+                    decided: dict[int, Decision] | None = None,
+                    embed: Callable[[], Embed] | None = None) -> list[DupGroup]:
     """Near-duplicate groups of ``config``'s tiers (:func:`cdir.duplicates.finder.find_groups`)
     with the saved decisions applied (:func:`cdir.duplicates.decisions.apply_relations`;
     ``decided``: those of the collection when None) and the keep set on each group: the member
     the user marked keep, else :func:`cdir.duplicates.keep.choose_keep`'s suggestion. Largest
-    groups first."""
+    groups first. The semantic tier runs only for a trained embedder, at the threshold
+    calibrated on the collection unless one was set
+    (:func:`cdir.duplicates.semantic_threshold.semantic_plan`; ``embed`` gives the embedder to
+    calibrate with)."""
     decided = load_decided(store.root) if decided is None else decided
-    groups = find_groups(store, config, split=lambda found: split_apart(store, found, decided))
+    planned, words = semantic_plan(store, config or DedupConfig(), embed)
+    if words:
+        log.info("%s", words)
+    if planned is None:
+        return []
+    groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided))
     groups = apply_relations(store, groups, decided)
     groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
     return [with_keep(store, g, decided) for g in groups]
