@@ -174,7 +174,8 @@ def test_config_bounds_are_inclusive() -> None:
 def test_threshold_for_the_one_tuned_tier() -> None:
     assert config_with_threshold(("exact", "perceptual"), 6.0).perceptual_max_distance == 6
     assert config_with_threshold(("semantic",), 0.9).semantic_min_similarity == 0.9
-    assert config_with_threshold(("semantic",), None) == DedupConfig(tiers=("semantic",))
+    assert config_with_threshold(("semantic",), None) == DedupConfig(tiers=("semantic",),
+                                                                   semantic_auto=True)
     with pytest.raises(ValueError, match="one tier"):
         config_with_threshold(("exact",), 0.9)
 

@@ -161,8 +161,9 @@ def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
                        tiers: Sequence[str] = ACCEPT_TIERS, overwrite: bool = False) -> int:
     """Bulk: in every group of ``tiers`` keep the suggested member (``group.keep``, or the
     member already marked keep) and remove the others. Items already decided keep their decision
-    unless ``overwrite``; an alternate is never turned into a removal. Returns how many items
-    were decided."""
+    unless ``overwrite``; an alternate is never turned into a removal, and a member the group
+    names an alternate (another generation, :mod:`cdir.duplicates.families`) is accepted as
+    one. Returns how many items were decided."""
     chosen = [g for g in groups if g.tier in tiers]
 
     def change(decided: dict[int, Decision]) -> int:
@@ -176,8 +177,9 @@ def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
                 if m in decided and decided[m].decision == "alternate":
                     continue
                 others = tuple(sorted(o for o in group.members if o != m))
-                plan[m] = Decision("keep" if m == keep else "remove", group.tier,
-                                   with_=others, distance=group.distance(m))
+                kind = ("keep" if m == keep else
+                        "alternate" if m in group.alternates else "remove")
+                plan[m] = Decision(kind, group.tier, with_=others, distance=group.distance(m))
         fresh = {m: _accumulated(d, decided.get(m)) for m, d in plan.items()
                  if overwrite or m not in decided}
         decided.update(fresh)

@@ -118,7 +118,8 @@ class DupGroup:
 
     ``scores`` maps each member id to its score against the representative: 1.0 for ``exact``,
     differing pHash bits for ``perceptual`` (lower is closer), cosine for ``semantic``.
-    ``keep`` and ``keep_reason``: the suggested keep and why
+    ``keep`` and ``keep_reason``: the suggested keep and why; ``alternates``: members to keep
+    beside it (other generations, never suggested for removal)
     (:func:`cdir.duplicates.keep.choose_keep`, set by :func:`cdir.duplicates.groups.find_duplicates`).
     """
 
@@ -128,6 +129,8 @@ class DupGroup:
     scores: dict[int, float] = field(default_factory=dict)
     keep: int | None = None
     keep_reason: str = ""
+    # members another generation than the keep (cdir.duplicates.families): suggested alternate
+    alternates: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.members)

@@ -17,6 +17,7 @@ from cdir.duplicates.decisions import (
     rescore,
     split_apart,
 )
+from cdir.duplicates.families import protected
 from cdir.duplicates.finder import TIERS, DedupConfig, DupGroup, find_groups
 from cdir.duplicates.keep import choose_keep
 from cdir.duplicates.semantic_threshold import Embed, semantic_plan
@@ -63,7 +64,8 @@ def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision]) -> Du
     if keep != group.representative:
         members = [keep, *(m for m in group.members if m != keep)]
         group = DupGroup(group.tier, members, keep, rescore(store, group.tier, members))
-    return replace(group, keep=keep, keep_reason=reason)
+    alternates = tuple(m for m in group.members if m in protected(store, group.members, keep))
+    return replace(group, keep=keep, keep_reason=reason, alternates=alternates)
 
 
 def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:
@@ -71,7 +73,8 @@ def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:
     return [{"tier": g.tier, "members": [int(m) for m in g.members],
              "representative": int(g.representative),
              "scores": {str(k): float(v) for k, v in g.scores.items()},
-             "keep": None if g.keep is None else int(g.keep), "keep_reason": g.keep_reason}
+             "keep": None if g.keep is None else int(g.keep), "keep_reason": g.keep_reason,
+             "alternates": [int(m) for m in g.alternates]}
             for g in groups]
 
 
@@ -80,4 +83,5 @@ def groups_from_state(state: Sequence[dict[str, Any]] | None) -> list[DupGroup]:
     return [DupGroup(g["tier"], [int(m) for m in g["members"]], int(g["representative"]),
                      {int(k): float(v) for k, v in g["scores"].items()},
                      None if g.get("keep") is None else int(g["keep"]),
-                     str(g.get("keep_reason", ""))) for g in state or []]
+                     str(g.get("keep_reason", "")),
+                     tuple(int(m) for m in g.get("alternates", ()))) for g in state or []]

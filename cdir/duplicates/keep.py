@@ -161,7 +161,7 @@ def _reason(best: _Member, others: list[_Member], exact: bool) -> str:
 def damaged_members(store: Store, members: Sequence[int], config: KeepConfig) -> list[bool]:
     """For each member, whether it departs from the group's consensus more than the closest
     member does (see :class:`KeepConfig`); all False when pixels cannot be read."""
-    small = [_small_pixels(store, m) for m in members]
+    small = [small_pixels(store, m) for m in members]
     if any(s is None for s in small):
         return [False] * len(members)
     stack = _aligned(np.stack([s for s in small if s is not None]))
@@ -185,11 +185,12 @@ def _aligned(stack: np.ndarray) -> np.ndarray:
     return out
 
 
-def _small_pixels(store: Store, item: int) -> np.ndarray | None:
+def small_pixels(store: Store, item: int) -> np.ndarray | None:
     """The item at SIDE x SIDE RGB (float, 0..255), from its thumbnail or else its file."""
     from PIL import Image
 
     items = store.items
+    tile = int(items.at[item, "tile"]) if "tile" in items else -1
     candidates = []
     if "sha256" in items:
         candidates.append(store.thumb_path(str(items.at[item, "sha256"])))
@@ -197,10 +198,15 @@ def _small_pixels(store: Store, item: int) -> np.ndarray | None:
         candidates.append(store.item_path(item))
     except (KeyError, ValueError):
         pass
-    for path in candidates:
+    for n, path in enumerate(candidates):
         try:
             with Image.open(path) as img:
-                img.draft("RGB", (SIDE * 4, SIDE * 4))
+                if n > 0 and tile > 0:  # the grid's file: this tile of it
+                    from cdir.ingest.grids import crop_tile
+
+                    img = crop_tile(img.convert("RGB"), tile)
+                else:
+                    img.draft("RGB", (SIDE * 4, SIDE * 4))
                 rgb = img.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BOX)
                 return np.asarray(rgb, dtype=np.float32)
         except (OSError, ValueError):

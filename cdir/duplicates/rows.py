@@ -29,7 +29,8 @@ def decision_rows(store: Store, groups: Sequence[DupGroup],
         for member in group.members:
             made = decided.get(member)
             rows.append({**_row(store, member, n, group.tier, made, member == group.keep,
-                                group.distance(member), group.scores.get(member)),
+                                group.distance(member), group.scores.get(member),
+                                member in group.alternates),
                          "keep_reason": group.keep_reason if member == group.keep else "",
                          "keep_file": keep_file,
                          "representative": member == group.representative})
@@ -44,13 +45,15 @@ def decision_rows(store: Store, groups: Sequence[DupGroup],
 
 
 def _row(store: Store, item: int, group: int | None, tier: str | None, made: Decision | None,
-         keep: bool, distance: str, score: float | None) -> dict[str, Any]:
+         keep: bool, distance: str, score: float | None, alternate: bool = False
+         ) -> dict[str, Any]:
     items = store.items
     width, height = int(items.at[item, "width"]), int(items.at[item, "height"])
     size = int(items.at[item, "file_size"])
     return {"group": group, "tier": tier, "id": int(item),
             "file": _text(items.at[item, "rel_path"]),
-            "decision": made.decision if made else ("keep" if keep else "remove"),
+            "decision": made.decision if made else ("keep" if keep else
+                                                    "alternate" if alternate else "remove"),
             "decided": made is not None, "keep": keep, "distance": distance, "score": score,
             "resolution": f"{width}x{height}", "file_size": size if size >= 0 else None,
             "apart_from": list(made.apart_from) if made else [],
