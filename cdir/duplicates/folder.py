@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.duplicates.file_hashes import FileHashes, hash_file, pixel_hash
+from cdir.duplicates.file_hashes import FileHashes, TileHashes, hash_file, pixel_hash
 from cdir.duplicates.finder import DedupConfig, DupGroup
 from cdir.duplicates.groups import find_duplicates
 from cdir.duplicates.low_information import LowInfoConfig, Signature
@@ -172,9 +172,53 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
         "status": "ok",
     })
     items["pixel_sha256"] = exact_keys([f.path for f, _ in ok], [h for _, h in ok], config)
+    items["parent_id"], items["tile"] = -1, -1
     root = Path(files[0].path).parent if files else Path(".")
     signatures = {n: h.signature for n, (_, h) in enumerate(ok)}
+    tiles = split_grids([f.rel_path for f, _ in ok], [h for _, h in ok])
+    if tiles:
+        rows = []
+        for grid, n, tile in tiles:
+            file, hashed = ok[grid]
+            signatures[len(items) + len(rows)] = tile.signature
+            rows.append({"id": len(items) + len(rows), "path": str(file.path),
+                         "rel_path": f"{file.rel_path}#tile{n}",
+                         "sha256": f"{hashed.file_sha256}#tile{n}", "phash": tile.phash,
+                         "phash_mirror": tile.phash_mirror, "phash_centre": tile.phash_centre,
+                         "width": tile.box[2] - tile.box[0], "height": tile.box[3] - tile.box[1],
+                         "file_size": -1, "status": "ok", "parent_id": grid, "tile": n,
+                         "pixel_sha256": f"tile:{hashed.file_sha256}:{n}"})
+        items = pd.concat([items, pd.DataFrame(rows)], ignore_index=True)
     return SignatureStore(root, normalise_items(items), signatures), failed
+
+
+def split_grids(names: Sequence[str], hashed: Sequence[FileHashes]
+                ) -> list[tuple[int, int, TileHashes]]:
+    """(grid position, tile number 1..4, tile) for the files that look like a 2x2 grid and that
+    something says are a generator's grid, as ingest splits them
+    (:func:`cdir.ingest.grid_evidence.grid_evidence`): Midjourney's tile sizes, a Midjourney
+    job in the file name, or another file that is a perceptual near-duplicate of a tile (its
+    upscale or variation)."""
+    from cdir.duplicates.families import name_mark
+    from cdir.ingest.grid_evidence import UPSCALE_MAX_DISTANCE, midjourney_size
+
+    candidates = [n for n, h in enumerate(hashed) if h.tiles]
+    if not candidates:
+        return []
+    files = np.array([int(h.phash, 16) for h in hashed], dtype=np.uint64)
+    out = []
+    for grid in candidates:
+        h = hashed[grid]
+        tiles = h.tiles or []
+        evidence = midjourney_size(h.width, h.height) or name_mark(names[grid]).job is not None
+        if not evidence:
+            others = np.delete(files, grid)
+            evidence = any((np.bitwise_count(others ^ np.uint64(int(t.phash, 16)))
+                            <= UPSCALE_MAX_DISTANCE).any() for t in tiles)
+        if evidence:
+            out.extend((grid, n, tile) for n, tile in enumerate(tiles, start=1))
+    log.info("%d grid images split into tiles", len({g for g, _, _ in out}))
+    return out
 
 
 def exact_keys(paths: Sequence[Path], hashed: Sequence[FileHashes], config: FolderConfig
