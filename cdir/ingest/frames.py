@@ -61,8 +61,12 @@ def flatten(rgba: Image.Image) -> Image.Image:
     return background
 
 
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # an MPO's second frame is a preview, not motion
+
+
 def is_animated(img: Image.Image) -> bool:
-    return bool(getattr(img, "is_animated", False)) and getattr(img, "n_frames", 1) > 1
+    return (img.format in ANIMATED_FORMATS and bool(getattr(img, "is_animated", False))
+            and getattr(img, "n_frames", 1) > 1)
 
 
 def frames_of(img: Image.Image, has_alpha: bool, to_rgb: object) -> Frames:
