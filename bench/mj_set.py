@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from PIL.PngImagePlugin import PngInfo
 
-TILE = 192
+TILE = 288
 SUBJECTS = ["a red house", "a blue boat", "an old lighthouse", "a small fox", "a paper crane",
             "a glass teapot", "a green tractor", "a white horse"]
 PLACES = ["in a valley", "by a lake", "at dusk", "in the snow", "on a hill", "in the rain"]
@@ -32,13 +32,16 @@ def scene(rng: np.random.Generator) -> dict:
                "box": sorted(rng.integers(0, TILE, 2).tolist()) + sorted(rng.integers(0, TILE, 2)
                                                                        .tolist()),
                "fill": rng.integers(0, 255, 3).tolist()} for _ in range(rng.integers(3, 7))]
-    return {"bg": rng.integers(0, 255, 3).tolist(), "shapes": shapes}
+    return {"bg": rng.integers(0, 255, 3).tolist(), "bg2": rng.integers(0, 255, 3).tolist(),
+            "noise": int(rng.integers(1 << 30)), "shapes": shapes}
 
 
 def jitter(params: dict, rng: np.random.Generator, amount: int) -> dict:
     """A Vary (Subtle) sibling: shapes moved and recoloured a little."""
     out = {"bg": np.clip(np.array(params["bg"]) + rng.integers(-amount, amount, 3), 0, 255)
-           .tolist(), "shapes": []}
+           .tolist(), "bg2": np.clip(np.array(params["bg2"]) + rng.integers(-amount, amount, 3),
+                                     0, 255).tolist(),
+           "noise": int(rng.integers(1 << 30)), "shapes": []}
     for s in params["shapes"]:
         x0, x1, y0, y1 = s["box"]
         d = rng.integers(-amount // 2, amount // 2, 2)
@@ -51,7 +54,12 @@ def jitter(params: dict, rng: np.random.Generator, amount: int) -> dict:
 
 
 def draw(params: dict) -> Image.Image:
-    img = Image.new("RGB", (TILE, TILE), tuple(params["bg"]))
+    """The picture: a noisy diagonal gradient, shapes with black outlines."""
+    t = np.linspace(0, 1, TILE, dtype=np.float32)
+    ramp = (t[:, None] + t[None, :])[..., None] / 2
+    base = np.array(params["bg"], np.float32) * (1 - ramp) + np.array(params["bg2"]) * ramp
+    noise = np.random.default_rng(params["noise"]).normal(0, 9, (TILE, TILE, 3))
+    img = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(img)
     for s in params["shapes"]:
         x0, x1, y0, y1 = s["box"]

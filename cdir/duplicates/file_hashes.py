@@ -146,9 +146,18 @@ def grid_tiles(rgb: Image.Image, full: tuple[int, int]) -> list[TileHashes] | No
     with the other files (:func:`cdir.duplicates.folder.split_grids`)."""
     from cdir.ingest.grids import detect_grid
 
-    boxes = detect_grid(rgb)
+    try:
+        boxes = detect_grid(rgb)
+    except (ValueError, IndexError) as exc:  # never fail a file over its layout
+        log.debug("no grid check: %s", exc)
+        return None
     if boxes is None:
         return None
+    return _hashed_tiles(rgb, boxes, full)
+
+
+def _hashed_tiles(rgb: Image.Image, boxes: list[tuple[int, int, int, int]],
+                  full: tuple[int, int]) -> list[TileHashes]:
     sx, sy = full[0] / rgb.width, full[1] / rgb.height
     tiles = []
     for box in boxes:
@@ -158,3 +167,16 @@ def grid_tiles(rgb: Image.Image, full: tuple[int, int]) -> list[TileHashes] | No
         scaled = (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy))
         tiles.append(TileHashes(scaled, phash, mirror, centre_hash(tile), sig))
     return tiles
+
+
+def halves_tiles(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> list[TileHashes] | None:
+    """The four quarters of the image at ``path`` as tiles (a grid whose layout is known from
+    elsewhere), hashed as :func:`grid_tiles` hashes tiles; None when it cannot be read."""
+    try:
+        decoded = decode_bytes_for_thumbnail(read_image_bytes(Path(path), limits), limits, None)
+    except DecodeError:
+        return None
+    rgb = decoded.image
+    w, h = rgb.width // 2, rgb.height // 2
+    boxes = [(0, 0, w, h), (w, 0, 2 * w, h), (0, h, w, 2 * h), (w, h, 2 * w, 2 * h)]
+    return _hashed_tiles(rgb, boxes, decoded.size)

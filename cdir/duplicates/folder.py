@@ -175,6 +175,8 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
     items["parent_id"], items["tile"] = -1, -1
     root = Path(files[0].path).parent if files else Path(".")
     signatures = {n: h.signature for n, (_, h) in enumerate(ok)}
+    family_grids([f.path for f, _ in ok], [f.rel_path for f, _ in ok], [h for _, h in ok],
+                 config.limits)
     tiles = split_grids([f.rel_path for f, _ in ok], [h for _, h in ok])
     if tiles:
         rows = []
@@ -190,6 +192,27 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
                          "pixel_sha256": f"tile:{hashed.file_sha256}:{n}"})
         items = pd.concat([items, pd.DataFrame(rows)], ignore_index=True)
     return SignatureStore(root, normalise_items(items), signatures), failed
+
+
+def family_grids(paths: Sequence[Path], names: Sequence[str], hashed: Sequence[FileHashes],
+                 limits: DecodeLimits) -> None:
+    """Give tiles to the files a Midjourney family shows are grids though their layout was not
+    recognised (tiles that abut without a seam, four close Vary siblings): a file named for a
+    job without a grid index, exactly twice the size of a tile file of the same job
+    (``<user>_<words>_<job>_<index>.png``), is split in halves."""
+    from cdir.duplicates.families import name_mark
+    from cdir.duplicates.file_hashes import halves_tiles
+
+    tile_sizes: dict[str, set[tuple[int, int]]] = {}
+    marks = [name_mark(n) for n in names]
+    for mark, h in zip(marks, hashed, strict=True):
+        if mark.job is not None and mark.index is not None:
+            tile_sizes.setdefault(mark.job, set()).add((h.width, h.height))
+    for n, (mark, h) in enumerate(zip(marks, hashed, strict=True)):
+        if h.tiles or mark.job is None or mark.index is not None or h.width % 2 or h.height % 2:
+            continue
+        if (h.width // 2, h.height // 2) in tile_sizes.get(mark.job, set()):
+            h.tiles = halves_tiles(paths[n], limits)
 
 
 def split_grids(names: Sequence[str], hashed: Sequence[FileHashes]

@@ -202,9 +202,7 @@ def small_pixels(store: Store, item: int) -> np.ndarray | None:
         try:
             with Image.open(path) as img:
                 if n > 0 and tile > 0:  # the grid's file: this tile of it
-                    from cdir.ingest.grids import crop_tile
-
-                    img = crop_tile(img.convert("RGB"), tile)
+                    img = _tile_of(img.convert("RGB"), tile)
                 else:
                     img.draft("RGB", (SIDE * 4, SIDE * 4))
                 rgb = img.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BOX)
@@ -212,3 +210,16 @@ def small_pixels(store: Store, item: int) -> np.ndarray | None:
         except (OSError, ValueError):
             continue
     return None
+
+
+def _tile_of(grid: Any, tile: int) -> Any:
+    """Tile ``tile`` (1..4) of a grid image: as the grid detector cuts it, else its quarter (a
+    grid known from its job family, :func:`cdir.duplicates.folder.family_grids`)."""
+    from cdir.ingest.grids import crop_tile
+
+    try:
+        return crop_tile(grid, tile)
+    except ValueError:
+        w, h = grid.width // 2, grid.height // 2
+        x, y = (tile - 1) % 2 * w, (tile - 1) // 2 * h
+        return grid.crop((x, y, x + w, y + h))
