@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cdir.duplicates.item_columns import Columns
+
 if TYPE_CHECKING:
     from cdir.store.collection import Store
 
@@ -58,24 +60,20 @@ def name_mark(name: str) -> Mark:
                 found.group("words").replace("_", " "))
 
 
-def mark_of(store: Store, row: int) -> Mark:
+def mark_of(cols: Columns, row: int) -> Mark:
     """The :class:`Mark` of item ``row``: settings read at ingest, else its file name; a tile of
     a grid takes its grid's job and its own position."""
-    import pandas as pd
-
-    items = store.items
-    named = name_mark(str(items.at[row, "rel_path"]))
+    named = name_mark(cols.get("rel_path", row) or "")
     job = named.job
-    settings = items.at[row, "generation_settings"] if "generation_settings" in items else None
-    if isinstance(settings, str) and settings:
+    settings = cols.get("generation_settings", row)
+    if settings:
         try:
             job = str(json.loads(settings).get("job_id") or job or "").lower() or None
         except (ValueError, AttributeError):
             pass
-    prompt = items.at[row, "prompt"] if "prompt" in items else None
-    prompt = None if prompt is None or pd.isna(prompt) or not str(prompt).strip() \
-        else " ".join(str(prompt).lower().split())
-    tile = int(items.at[row, "tile"]) if "tile" in items else -1
+    prompt = cols.get("prompt", row)
+    prompt = " ".join(prompt.lower().split()) if prompt and prompt.strip() else None
+    tile = int(cols.tile[row])
     index = tile if tile > 0 else named.index
     return Mark(job, index, prompt or named.prompt)
 
@@ -90,10 +88,10 @@ def different_marks(a: Mark, b: Mark) -> bool:
     return False
 
 
-def other_generation(store: Store, keep: int, member: int,
+def other_generation(store: Store, cols: Columns, keep: int, member: int,
                      views: dict[int, np.ndarray | None] | None = None) -> bool:
     """Whether ``member`` is another generation than ``keep`` (see the module docstring)."""
-    if not different_marks(mark_of(store, keep), mark_of(store, member)):
+    if not different_marks(mark_of(cols, keep), mark_of(cols, member)):
         return False
     views = {} if views is None else views
     a, b = (views.setdefault(i, _view(store, i)) for i in (keep, member))
@@ -103,10 +101,12 @@ def other_generation(store: Store, keep: int, member: int,
     return bool(diff > SAME_PICTURE_LEVELS)
 
 
-def protected(store: Store, members: list[int], keep: int) -> set[int]:
+def protected(store: Store, members: list[int], keep: int, cols: Columns | None = None
+              ) -> set[int]:
     """The members a suggestion must not remove: other generations than ``keep``."""
+    cols = cols or Columns.of(store)
     views: dict[int, Any] = {}
-    return {m for m in members if m != keep and other_generation(store, keep, m, views)}
+    return {m for m in members if m != keep and other_generation(store, cols, keep, m, views)}
 
 
 def _view(store: Store, row: int) -> np.ndarray | None:

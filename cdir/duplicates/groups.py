@@ -19,6 +19,7 @@ from cdir.duplicates.decisions import (
 )
 from cdir.duplicates.families import protected
 from cdir.duplicates.finder import TIERS, DedupConfig, DupGroup, find_groups
+from cdir.duplicates.item_columns import Columns
 from cdir.duplicates.keep import choose_keep
 from cdir.duplicates.semantic_threshold import Embed, semantic_plan
 
@@ -48,10 +49,12 @@ def find_duplicates(store: Store, config: DedupConfig | None = None,
     groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided))
     groups = apply_relations(store, groups, decided)
     groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
-    return [with_keep(store, g, decided) for g in groups]
+    cols = Columns.of(store)
+    return [with_keep(store, g, decided, cols) for g in groups]
 
 
-def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision]) -> DupGroup:
+def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],
+              cols: Columns | None = None) -> DupGroup:
     """``group`` with its keep (the member marked keep, else the suggestion, with its reason)
     leading it as its representative, the scores measured against it."""
     chosen = next((m for m in group.members
@@ -59,12 +62,13 @@ def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision]) -> Du
     if chosen is not None:
         keep, reason = chosen, "your choice"
     else:
-        suggestion = choose_keep(store, group.tier, group.members)
+        suggestion = choose_keep(store, group.tier, group.members, columns=cols)
         keep, reason = suggestion.item, suggestion.reason
     if keep != group.representative:
         members = [keep, *(m for m in group.members if m != keep)]
         group = DupGroup(group.tier, members, keep, rescore(store, group.tier, members))
-    alternates = tuple(m for m in group.members if m in protected(store, group.members, keep))
+    others = protected(store, group.members, keep, cols)
+    alternates = tuple(m for m in group.members if m in others)
     return replace(group, keep=keep, keep_reason=reason, alternates=alternates)
 
 

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cdir.duplicates.item_columns import Columns
+
 if TYPE_CHECKING:
     from cdir.store.collection import Store
 
@@ -81,46 +83,42 @@ class _Member:
 
 
 def choose_keep(store: Store, tier: str, members: Sequence[int],
-                config: KeepConfig | None = None) -> KeepChoice:
+                config: KeepConfig | None = None, columns: Columns | None = None) -> KeepChoice:
     """The member of a group (of ``tier``) to keep, and the reason (see the module docstring).
-    ``members`` are item ids (rows of ``store.items``)."""
+    ``members`` are item ids (rows of ``store.items``); ``columns``: the store's, built once
+    for many groups."""
     config = config or KeepConfig()
+    cols = columns or Columns.of(store)
     members = [int(m) for m in members]
     if len(members) == 1:
         return KeepChoice(members[0], "the only copy")
     exact = tier == "exact"
     damaged = ([False] * len(members) if exact or len(members) < 3
                else damaged_members(store, members, config))
-    facts = [_facts(store, m, d) for m, d in zip(members, damaged, strict=True)]
-    _tie_identical_pixels(store, facts)
+    facts = [_facts(store, cols, m, d) for m, d in zip(members, damaged, strict=True)]
+    _tie_identical_pixels(cols, facts)
     best = min(facts, key=lambda f: f.key(exact))
     return KeepChoice(best.item, _reason(best, [f for f in facts if f is not best], exact))
 
 
-def _facts(store: Store, item: int, damaged: bool) -> _Member:
-    import pandas as pd
-
-    items = store.items
-    width, height = int(items.at[item, "width"]), int(items.at[item, "height"])
-    size = int(items.at[item, "file_size"]) if "file_size" in items else -1
+def _facts(store: Store, cols: Columns, item: int, damaged: bool) -> _Member:
+    width, height = int(cols.width[item]), int(cols.height[item])
+    size = int(cols.file_size[item])
     pixels = max(width, 0) * max(height, 0)
-    metadata = sum(1 for c in METADATA_COLUMNS
-                   if c in items and not pd.isna(items.at[item, c]) and str(items.at[item, c]))
-    name = Path(str(items.at[item, "rel_path"])).name
-    tile = "tile" in items and int(items.at[item, "tile"]) > 0
-    return _Member(item, tile, damaged, pixels, size / pixels if pixels and size > 0 else 0.0,
-                   metadata, looks_like_copy(name), _mtime(store, item), name)
+    metadata = sum(1 for c in METADATA_COLUMNS if cols.get(c, item))
+    name = Path(cols.get("rel_path", item) or "").name
+    return _Member(item, int(cols.tile[item]) > 0, damaged, pixels,
+                   size / pixels if pixels and size > 0 else 0.0, metadata,
+                   looks_like_copy(name), _mtime(cols, item), name)
 
 
-def _tie_identical_pixels(store: Store, facts: list[_Member]) -> None:
+def _tie_identical_pixels(cols: Columns, facts: list[_Member]) -> None:
     """Members with identical pixels (a PNG re-save of a JPEG) share the best bytes per pixel:
     their encodings differ, not their pictures, so the names and dates decide between them."""
-    if "pixel_sha256" not in store.items:
-        return
     by_pixels: dict[str, list[_Member]] = {}
     for fact in facts:
-        key = store.items.at[fact.item, "pixel_sha256"]
-        if isinstance(key, str) and key:
+        key = cols.get("pixel_sha256", fact.item)
+        if key:
             by_pixels.setdefault(key, []).append(fact)
     for same in by_pixels.values():
         best = max(f.bytes_per_pixel for f in same)
@@ -128,10 +126,11 @@ def _tie_identical_pixels(store: Store, facts: list[_Member]) -> None:
             fact.bytes_per_pixel = best
 
 
-def _mtime(store: Store, item: int) -> float:
+def _mtime(cols: Columns, item: int) -> float:
+    path = cols.file(item)
     try:
-        return store.item_path(item).stat().st_mtime
-    except (OSError, KeyError, ValueError):
+        return path.stat().st_mtime if path is not None else float("inf")
+    except (OSError, ValueError):
         return float("inf")
 
 
