@@ -20,6 +20,7 @@ from cdir.app.views import esc, file_url, shorten
 log = logging.getLogger(__name__)
 
 EXPORT_FORMATS = ("csv", "json", "sh")
+PAGE = 50  # groups shown at a time: undecided first
 BUTTONS = (("keep", "keep"), ("remove", "remove"), ("not_duplicate", "not a duplicate"),
            ("alternate", "alternate"))
 
@@ -42,13 +43,21 @@ class DupeActions:
                 api.groups_to_state(groups))
 
     def _render(self, session: api.Session, groups: Sequence[Any]) -> tuple[str, str]:
-        rows = api.duplicate_rows(session, groups)
+        """The summary and the first :data:`PAGE` groups still to decide (then decided ones)."""
         done, total = api.duplicates_progress(session, groups)
-        n_apart = sum(r["group"] is None and r["decision"] == "not_duplicate" for r in rows)
-        summary = (f"**{done:,} of {total:,} groups decided** · "
+        rows = api.duplicate_rows(session, groups)
+        by_group: dict[Any, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_group.setdefault(row["group"], []).append(row)
+        open_first = sorted((g for g in by_group if g is not None),
+                            key=lambda g: (all(r["decided"] for r in by_group[g]), g))
+        shown = [r for g in open_first[:PAGE] for r in by_group[g]] + by_group.get(None, [])
+        n_apart = sum(r["decision"] == "not_duplicate" for r in by_group.get(None, []))
+        more = (f" · showing {PAGE} groups, undecided first" if total > PAGE else "")
+        summary = (f"**{done:,} of {total:,} groups decided**{more} · "
                    f"{sum(r['decided'] for r in rows)} items decided · {n_apart} marked not a "
                    "duplicate (kept out of every run)")
-        return summary, groups_html(session.store, rows)
+        return summary, groups_html(session.store, shown)
 
     def decide(self, store: str | None, clicked: str, state: list[dict[str, Any]],
                tiers: Sequence[str], perceptual: float, semantic: float

@@ -17,6 +17,8 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 
+PAGE = 50  # groups shown at a time
+
 
 class DuplicateActions:
     """Mixed into ``AppActions``, which provides ``_session(store)``."""
@@ -84,9 +86,10 @@ class DuplicateActions:
         return table.round(3).values.tolist()
 
     def _groups_html(self, session: api.Session, groups: Sequence[Any]) -> str:
+        """The first :data:`PAGE` groups as cards."""
         store = session.store
-        rows = api.duplicate_rows(session, groups)
-        tables: list[tuple[str, list[dict[str, Any]]]] = [(g.tier, []) for g in groups]
+        rows = api.duplicate_rows(session, groups[:PAGE])
+        tables: list[tuple[str, list[dict[str, Any]]]] = [(g.tier, []) for g in groups[:PAGE]]
         for row in rows:
             if row["group"] is None:
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdir.duplicates.decisions import (
@@ -46,11 +47,65 @@ def find_duplicates(store: Store, config: DedupConfig | None = None,
         log.info("%s", words)
     if planned is None:
         return []
+    key = cache_key(store, planned)
+    cached = load_cached(store, key)
+    if cached is not None:
+        return cached
     groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided))
     groups = apply_relations(store, groups, decided)
     groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
     cols = Columns.of(store)
-    return [with_keep(store, g, decided, cols) for g in groups]
+    groups = [with_keep(store, g, decided, cols) for g in groups]
+    save_cached(store, key, groups)
+    return groups
+
+
+# ------------------------------------------------------------------------------------ cache
+CACHE_FILE = Path("dupes") / "groups-cache.json"
+
+
+def cache_key(store: Store, config: DedupConfig) -> str | None:
+    """What the groups of a collection depend on: its items, the config, the saved decisions;
+    None for a store that is not a saved collection (a folder's, in memory)."""
+    import hashlib
+
+    from cdir.duplicates.decisions import decided_path
+
+    if not (store.root / "meta.json").is_file():
+        return None
+    decided = decided_path(store.root)
+    stamp = decided.stat() if decided.is_file() else None
+    parts = [store.meta.get("revision"), len(store.items), repr(config.tiers),
+             config.perceptual_max_distance, config.semantic_min_similarity, config.k,
+             config.mirror, config.centre, repr(config.low_info),
+             (stamp.st_mtime_ns, stamp.st_size) if stamp else None]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def load_cached(store: Store, key: str | None) -> list[DupGroup] | None:
+    import json
+
+    if key is None:
+        return None
+    try:
+        saved = json.loads((store.root / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("key") != key:
+        return None
+    return groups_from_state(saved.get("groups"))
+
+
+def save_cached(store: Store, key: str | None, groups: Sequence[DupGroup]) -> None:
+    """Keep the groups in the collection, so the review opens at once the next time."""
+    from cdir.store.collection import atomic_write_json
+
+    if key is None:
+        return
+    try:
+        atomic_write_json(store.root / CACHE_FILE, {"key": key, "groups": groups_to_state(groups)})
+    except OSError as exc:  # a read-only collection: just no cache
+        log.debug("duplicate groups not cached: %s", exc)
 
 
 def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from cdir.store.collection import Store
 
 TEXT_COLUMNS = ("rel_path", "prompt", "negative_prompt", "generator", "generation_settings",
-                "pixel_sha256", "sha256", "path")
+                "pixel_sha256", "sha256", "path", "caption")
 
 
 @dataclass

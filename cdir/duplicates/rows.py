@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdir.duplicates.decisions import Decision, load_decided
 from cdir.duplicates.finder import GROUPING_RULE, DedupConfig, DupGroup
+from cdir.duplicates.item_columns import Columns
 
 if TYPE_CHECKING:
     from cdir.store.collection import Store
@@ -21,14 +22,14 @@ def decision_rows(store: Store, groups: Sequence[DupGroup],
     ``decided`` or is the suggestion, whether it is the group's keep and why, distance in words,
     score, resolution, size, caption and prompt."""
     decided = load_decided(store.root) if decided is None else decided
+    cols = Columns.of(store)
     rows: list[dict[str, Any]] = []
     shown: set[int] = set()
     for n, group in enumerate(groups, start=1):
-        keep_file = _text(store.items.at[group.keep, "rel_path"]) if group.keep is not None \
-            else None
+        keep_file = cols.get("rel_path", group.keep) if group.keep is not None else None
         for member in group.members:
             made = decided.get(member)
-            rows.append({**_row(store, member, n, group.tier, made, member == group.keep,
+            rows.append({**_row(cols, member, n, group.tier, made, member == group.keep,
                                 group.distance(member), group.scores.get(member),
                                 member in group.alternates),
                          "keep_reason": group.keep_reason if member == group.keep else "",
@@ -38,32 +39,24 @@ def decision_rows(store: Store, groups: Sequence[DupGroup],
     for member, made in sorted(decided.items()):
         if member not in shown and 0 <= member < len(store.items) and made.decision in (
                 "not_duplicate", "alternate"):
-            rows.append({**_row(store, member, None, made.tier, made, False, made.distance,
+            rows.append({**_row(cols, member, None, made.tier, made, False, made.distance,
                                 None), "keep_reason": "", "keep_file": None,
                          "representative": False})
     return rows
 
 
-def _row(store: Store, item: int, group: int | None, tier: str | None, made: Decision | None,
-         keep: bool, distance: str, score: float | None, alternate: bool = False
-         ) -> dict[str, Any]:
-    items = store.items
-    width, height = int(items.at[item, "width"]), int(items.at[item, "height"])
-    size = int(items.at[item, "file_size"])
-    return {"group": group, "tier": tier, "id": int(item),
-            "file": _text(items.at[item, "rel_path"]),
+def _row(cols: Columns, item: int, group: int | None, tier: str | None,
+         made: Decision | None, keep: bool, distance: str, score: float | None,
+         alternate: bool = False) -> dict[str, Any]:
+    size = int(cols.file_size[item])
+    return {"group": group, "tier": tier, "id": int(item), "file": cols.get("rel_path", item),
             "decision": made.decision if made else ("keep" if keep else
                                                     "alternate" if alternate else "remove"),
             "decided": made is not None, "keep": keep, "distance": distance, "score": score,
-            "resolution": f"{width}x{height}", "file_size": size if size >= 0 else None,
+            "resolution": f"{int(cols.width[item])}x{int(cols.height[item])}",
+            "file_size": size if size >= 0 else None,
             "apart_from": list(made.apart_from) if made else [],
-            "caption": _text(items.at[item, "caption"]), "prompt": _text(items.at[item, "prompt"])}
-
-
-def _text(value: Any) -> str | None:
-    import pandas as pd
-
-    return None if value is None or pd.isna(value) else str(value)
+            "caption": cols.get("caption", item), "prompt": cols.get("prompt", item)}
 
 
 def progress(groups: Sequence[DupGroup], decided: dict[int, Decision]) -> tuple[int, int]:
