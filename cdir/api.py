@@ -461,3 +461,10 @@ def grouping_rule() -> str:
     from cdir.duplicates.finder import GROUPING_RULE
 
     return GROUPING_RULE
+
+
+def undecide(store: Store | Session | str | Path, item_ids: Sequence[int]) -> int:
+    """Drop the saved decisions of ``item_ids`` (back to the suggestion); how many there were."""
+    from cdir.duplicates.decisions import forget as drop
+
+    return drop(_store_of(store).root, item_ids)

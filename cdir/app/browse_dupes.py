@@ -70,7 +70,10 @@ class DupeActions:
         if len(parts) != 3 or not parts[0].isdigit() or not 1 <= int(parts[0]) <= len(groups) \
                 or not parts[1].isdigit():
             return self.find(store, tiers, perceptual, semantic)
-        api.decide(session, groups[int(parts[0]) - 1], int(parts[1]), parts[2])
+        if parts[2] == "undo":
+            api.undecide(session, [int(parts[1])])
+        else:
+            api.decide(session, groups[int(parts[0]) - 1], int(parts[1]), parts[2])
         return self.find(store, tiers, perceptual, semantic)
 
     def accept(self, store: str | None, tier: str, state: list[dict[str, Any]],
@@ -127,7 +130,9 @@ def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:
         f'data-decide="{group}|{row["id"]}|{d}">{label}</button>' for d, label in BUTTONS)
     prompt = (f'<div class="prompt">prompt: {esc(shorten(row["prompt"], 70))}</div>'
               if row.get("prompt") else "")
-    return (f'<div class="cdir-card cdir-member {row["decision"]}" data-member="{row["id"]}">'
+    return (f'<div class="cdir-card cdir-member {row["decision"]}" data-member="{row["id"]}" '
+            'tabindex="0" title="keys: k keep, r remove, a alternate, n not a duplicate, '
+            'u undo, j next group">'
             f'<img src="{file_url(str(store.thumb_path(sha)))}" alt="{esc(row["file"])}">'
             f'<div class="meta"><b>{esc(row["distance"] or "")}</b></div>'
             f'<div class="file">{esc(shorten(row["file"] or "", 36))}</div>'
