@@ -42,7 +42,8 @@ class DuplicateActions:
     def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
                     tiers: Sequence[str], perceptual: float, semantic: float
                     ) -> tuple[Any, Any, Any]:
-        """A click on a member card saves it as the keep of its group (the others: remove)."""
+        """A click on a member card saves it as the keep of its group (the others: remove, or
+        alternate for another generation)."""
         group_no, item_id = _clicked_pair(clicked)
         groups = api.groups_from_state(state)
         if group_no is None or not 0 <= group_no < len(groups):
@@ -51,8 +52,10 @@ class DuplicateActions:
         group = groups[group_no]
         if item_id not in group.members:
             return gr.update(), gr.update(), gr.update()
-        for member in group.members:
-            api.decide(session, group, member, "keep" if member == item_id else "remove")
+        for member in group.members:  # another generation stays an alternate, never removed
+            decision = ("keep" if member == item_id else
+                        "alternate" if member in group.alternates else "remove")
+            api.decide(session, group, member, decision)
         return self.find_dupes(store, tiers, perceptual, semantic)
 
     def export_dupes(self, store: str | None, state: list[dict[str, Any]], fmt: str) -> str:
