@@ -92,7 +92,7 @@ def compute(files: list[Path]) -> Signals:
     seconds = dict.fromkeys(("base", "centre", "colour", "block"), 0.0)
     for path in files:
         start = time.process_time()
-        thumb, _, _, _ = draft_thumbnail(path.read_bytes(), DEFAULT_LIMITS, True)
+        thumb = draft_thumbnail(path.read_bytes(), DEFAULT_LIMITS, True)[0]
         phash, mirror, sig = thumbnail_hashes(thumb)
         seconds["base"] += time.process_time() - start
         for name, func in (("centre", centre_hashes), ("colour", colour_moments),

@@ -22,7 +22,6 @@ from cdir.browse.grid import Browser, GridQuery
 
 if TYPE_CHECKING:
     from cdir.app.handlers import AppActions
-    from cdir.duplicates.finder import DupGroup
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ PROMPT_CHOICES = [("any", "any"), ("with a prompt", "yes"), ("without", "no")]
 STATUS_CHOICES = [("any", "any"), ("readable", "ok"), ("failed", "failed")]
 SORT_CHOICES = [("name", "name"), ("file size", "size"), ("date", "date"),
                 ("similarity to the query below", "similarity")]
-DECISION_LABELS = {"keep": "keep", "remove": "remove", "not_duplicate": "not a duplicate"}
 _BROWSERS: dict[str, tuple[str, Browser]] = {}
 _LOCK = threading.Lock()
 
@@ -278,15 +276,3 @@ def item_markdown(row: Any, tags: Sequence[str]) -> str:
     if row["status"] != "ok":
         lines.append(f"**unreadable** {value('error')}")
     return "\n\n".join(lines)
-
-
-def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:
-    return [{"tier": g.tier, "members": list(g.members), "representative": g.representative,
-             "scores": {str(k): v for k, v in g.scores.items()}} for g in groups]
-
-
-def groups_from_state(state: Sequence[dict[str, Any]] | None) -> list[DupGroup]:
-    from cdir.duplicates.finder import DupGroup
-
-    return [DupGroup(g["tier"], [int(m) for m in g["members"]], int(g["representative"]),
-                     {int(k): float(v) for k, v in g["scores"].items()}) for g in state or []]

@@ -1,10 +1,9 @@
 """Duplicate review that stays: the handlers and HTML of the decisions panel of the Browse tab.
 
-Groups come from :func:`cdir.duplicates.decisions.find_decided_groups` (saved "not a duplicate"
-decisions honoured); every click is saved in the collection at once
-(:mod:`cdir.duplicates.decisions`), so a restart or a re-run with other thresholds keeps it.
-Exports are written inside the collection (``dupes/exports/``) and offered for download; cdir
-never deletes a file.
+Groups come from :func:`cdir.api.find_duplicates` (the same groups, keeps and saved decisions as
+the Duplicates tab, the API and the CLI); every click is saved in the collection at once, so a
+restart or a re-run with other thresholds keeps it. Exports are written inside the collection
+(``dupes/exports/``) and offered for download; cdir never deletes a file.
 """
 
 from __future__ import annotations
@@ -12,17 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cdir.app.browse import BrowseActions, groups_from_state, groups_to_state
+from cdir import api
+from cdir.app.browse import BrowseActions
 from cdir.app.views import esc, file_url, shorten
 
 log = logging.getLogger(__name__)
 
-EXPORT_DIR = Path("dupes") / "exports"
 EXPORT_FORMATS = ("csv", "json", "sh")
-BUTTONS = (("keep", "keep"), ("remove", "remove"), ("not_duplicate", "not a duplicate"))
+PAGE = 50  # groups shown at a time: undecided first
+BUTTONS = (("keep", "keep"), ("remove", "remove"), ("not_duplicate", "not a duplicate"),
+           ("alternate", "alternate"))
 
 
 @dataclass
@@ -32,64 +32,67 @@ class DupeActions:
     def find(self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float
              ) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) of a run with these tiers and thresholds."""
-        from cdir.duplicates.decisions import find_decided_groups
-        from cdir.duplicates.finder import DedupConfig
-
         session = self.browse.session(store)
         if not tiers:
             raise _error("Tick at least one tier.")
-        config = DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(perceptual),
-                             semantic_min_similarity=float(semantic))
-        groups = find_decided_groups(session.store, config)
-        return (*self._render(session.store, groups), groups_to_state(groups))
+        config = api.duplicate_config(tiers, perceptual, semantic)
+        groups = api.find_duplicates(session, config)
+        summary, html = self._render(session, groups)
+        words = api.semantic_words(session, config)
+        return (summary + (f" · {words}" if words else ""), html,
+                api.groups_to_state(groups))
 
-    def _render(self, store: Any, groups: Sequence[Any]) -> tuple[str, str]:
-        from cdir.duplicates.decisions import decision_rows, load_decided
-
-        decided = load_decided(store.root)
-        rows = decision_rows(store, groups, decided)
-        n_apart = sum(d.decision == "not_duplicate" for d in decided.values())
-        summary = (f"**{len(groups)}** groups · {sum(r['decided'] for r in rows)} items decided"
-                   f" · {n_apart} marked not a duplicate (kept out of every run)")
-        return summary, groups_html(store, rows)
+    def _render(self, session: api.Session, groups: Sequence[Any]) -> tuple[str, str]:
+        """The summary and the first :data:`PAGE` groups still to decide (then decided ones)."""
+        done, total = api.duplicates_progress(session, groups)
+        rows = api.duplicate_rows(session, groups)
+        by_group: dict[Any, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_group.setdefault(row["group"], []).append(row)
+        open_first = sorted((g for g in by_group if g is not None),
+                            key=lambda g: (all(r["decided"] for r in by_group[g]), g))
+        shown = [r for g in open_first[:PAGE] for r in by_group[g]] + by_group.get(None, [])
+        n_apart = sum(r["decision"] == "not_duplicate" for r in by_group.get(None, []))
+        more = (f" · showing {PAGE} groups, undecided first" if total > PAGE else "")
+        summary = (f"**{done:,} of {total:,} groups decided**{more} · "
+                   f"{sum(r['decided'] for r in rows)} items decided · {n_apart} marked not a "
+                   "duplicate (kept out of every run)")
+        return summary, groups_html(session.store, shown)
 
     def decide(self, store: str | None, clicked: str, state: list[dict[str, Any]],
                tiers: Sequence[str], perceptual: float, semantic: float
                ) -> tuple[str, str, list[dict[str, Any]]]:
-        """Save a click ``"<group>|<id>|<decision>:<time>"`` and show the groups again."""
-        from cdir.duplicates.decisions import decide
-
+        """Save a click ``"<group>|<id>|<decision>:<time>"`` (groups numbered from 1) and show
+        the groups again."""
         session = self.browse.writable_session(store)
         parts = (clicked or "").split(":", 1)[0].split("|")
-        groups = groups_from_state(state)
-        if len(parts) != 3 or not parts[0].isdigit() or not int(parts[0]) < len(groups):
+        groups = api.groups_from_state(state)
+        if len(parts) != 3 or not parts[0].isdigit() or not 1 <= int(parts[0]) <= len(groups) \
+                or not parts[1].isdigit():
             return self.find(store, tiers, perceptual, semantic)
-        decide(session.store.root, groups[int(parts[0])], int(parts[1]), parts[2])
+        if parts[2] == "undo":
+            api.undecide(session, [int(parts[1])])
+        else:
+            api.decide(session, groups[int(parts[0]) - 1], int(parts[1]), parts[2])
         return self.find(store, tiers, perceptual, semantic)
 
     def accept(self, store: str | None, tier: str, state: list[dict[str, Any]],
                tiers: Sequence[str], perceptual: float, semantic: float
                ) -> tuple[str, str, list[dict[str, Any]]]:
-        """Accept the keep suggestions of every group shown (or of one tier)."""
-        from cdir.duplicates.decisions import accept_suggestions
-
+        """Accept the keep suggestions of the exact and perceptual groups shown ("all"), or of
+        the one tier named (the semantic tier only so)."""
         session = self.browse.writable_session(store)
-        accept_suggestions(session.store, groups_from_state(state),
-                           None if tier in (None, "all") else tier)
+        api.accept(session, api.groups_from_state(state),
+                   None if tier in (None, "all") else [tier])
         return self.find(store, tiers, perceptual, semantic)
 
     def export(self, store: str | None, fmt: str, state: list[dict[str, Any]]) -> str:
         """Write the decisions (CSV, JSON, or the .sh removal list) inside the collection and
         return its path for download."""
-        from cdir.duplicates.decision_export import export
-        from cdir.duplicates.decisions import decision_rows
-
         session = self.browse.session(store)
         if fmt not in EXPORT_FORMATS:
             raise _error(f"Export as one of {', '.join(EXPORT_FORMATS)}.")
-        rows = decision_rows(session.store, groups_from_state(state))
-        out = session.store.root / EXPORT_DIR / f"duplicate-decisions.{fmt}"
-        return str(export(session.store, rows, out))
+        return str(api.export_decisions(session, api.groups_from_state(state), fmt=fmt))
 
 
 def _error(message: str) -> Exception:
@@ -109,9 +112,10 @@ def groups_html(store: Any, rows: Sequence[dict[str, Any]]) -> str:
     parts = []
     for group, members in by_group.items():
         if group is None:
-            title = "Marked not a duplicate (kept out of every run)"
+            title = "Marked not a duplicate or alternate (never in a removal list)"
         else:
-            title = f"group {group} · {esc(members[0]['tier'])} · {len(members)} images"
+            title = (f"group {group} · {esc(members[0]['tier'])} · {len(members)} images · keep: "
+                     f"{esc(next((m['keep_reason'] for m in members if m['keep']), ''))}")
         cards = "".join(_member_html(store, group, m) for m in members)
         parts.append(f'<div class="cdir-group"><div class="cdir-row-title">{title}</div>'
                      f'<div class="cdir-group-members">{cards}</div></div>')
@@ -126,7 +130,9 @@ def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:
         f'data-decide="{group}|{row["id"]}|{d}">{label}</button>' for d, label in BUTTONS)
     prompt = (f'<div class="prompt">prompt: {esc(shorten(row["prompt"], 70))}</div>'
               if row.get("prompt") else "")
-    return (f'<div class="cdir-card cdir-member {row["decision"]}" data-member="{row["id"]}">'
+    return (f'<div class="cdir-card cdir-member {row["decision"]}" data-member="{row["id"]}" '
+            'tabindex="0" title="keys: k keep, r remove, a alternate, n not a duplicate, '
+            'u undo, j next group">'
             f'<img src="{file_url(str(store.thumb_path(sha)))}" alt="{esc(row["file"])}">'
             f'<div class="meta"><b>{esc(row["distance"] or "")}</b></div>'
             f'<div class="file">{esc(shorten(row["file"] or "", 36))}</div>'

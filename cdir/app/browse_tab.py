@@ -59,6 +59,38 @@ if (!window._cdirBrowse) {
     const card = event.target.closest && event.target.closest(".cdir-card[data-browse-id]");
     if (card) send("#browse-click", card.dataset.browseId + ":" + Date.now());
   });
+  // duplicate review by keyboard, on the focused member card: k keep, r remove, a alternate,
+  // n not a duplicate, u undo; j / arrow down: next group, arrow up: previous group
+  const DECISION_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
+  let refocus = null;
+  document.addEventListener("keydown", (event) => {
+    const member = document.activeElement && document.activeElement.closest
+      && document.activeElement.closest("#browse-groups .cdir-member");
+    if (!member || event.ctrlKey || event.metaKey || event.altKey) return;
+    const button = member.querySelector("button[data-decide]");
+    const decision = DECISION_KEYS[event.key];
+    if (decision && button) {
+      const [group, id] = button.dataset.decide.split("|");
+      refocus = id;
+      send("#browse-decide", group + "|" + id + "|" + decision + ":" + Date.now());
+      event.preventDefault();
+      return;
+    }
+    const step = { j: 1, ArrowDown: 1, ArrowUp: -1 }[event.key];
+    if (step) {
+      const groups = [...document.querySelectorAll("#browse-groups .cdir-group")];
+      const next = groups[groups.indexOf(member.closest(".cdir-group")) + step];
+      const card = next && next.querySelector(".cdir-member");
+      if (card) { card.focus(); card.scrollIntoView({ block: "nearest" }); }
+      event.preventDefault();
+    }
+  });
+  new MutationObserver(() => {  // after a decision the groups are drawn again: keep the place
+    if (refocus === null) return;
+    const card = document.querySelector(
+      '#browse-groups .cdir-member[data-member="' + refocus + '"]');
+    if (card) { card.focus(); refocus = null; }
+  }).observe(document.body, { childList: true, subtree: true });
   let tip = null;
   const bind = () => {
     const plot = document.querySelector("#browse-map .js-plotly-plot");

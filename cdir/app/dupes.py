@@ -1,8 +1,10 @@
 """The Duplicates tab's handlers (a part of ``AppActions``): find groups, choose the one to keep,
 export the decisions, the nearest-neighbour histogram, prompt agreement.
 
-Groups are numbered from 1 on screen and in the exports; the keep choices of a review are kept
-by the group's position (from 0) in the browser session's state.
+Groups come from :func:`cdir.api.find_duplicates` (the same groups, keeps and saved decisions as
+the Browse panel, the API and the CLI) and are held in the page as :func:`cdir.api.groups_to_state`.
+A click on a member card saves it as the group's keep in the collection. Groups are numbered from
+1 on screen and in the exports.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 
+PAGE = 50  # groups shown at a time
+
 
 class DuplicateActions:
     """Mixed into ``AppActions``, which provides ``_session(store)``."""
@@ -23,48 +27,50 @@ class DuplicateActions:
         raise NotImplementedError
 
     def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float) -> tuple[str, str, list[dict[str, Any]], dict[int, int]]:
-        """(summary, groups HTML, groups state, keep choices) for the chosen tiers."""
-        from cdir.duplicates.finder import DedupConfig, find_groups
-
+                   semantic: float) -> tuple[str, str, list[dict[str, Any]]]:
+        """(summary, groups HTML, groups state) for the chosen tiers."""
         session = self._session(store)
         if not tiers:
             raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
-        config = DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(perceptual),
-                             semantic_min_similarity=float(semantic))
-        groups = find_groups(session.store, config)
-        state = [{"tier": g.tier, "members": list(map(int, g.members)),
-                  "representative": int(g.representative),
-                  "scores": {int(k): float(v) for k, v in g.scores.items()}} for g in groups]
-        return (views.dupes_summary(groups), self._groups_html(session, state, {}), state, {})
+        config = api.duplicate_config(tiers, perceptual, semantic)
+        groups = api.find_duplicates(session, config)
+        summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
+        words = api.semantic_words(session, config)
+        return (summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
+                self._groups_html(session, groups), api.groups_to_state(groups))
 
     def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    keeps: dict[int, int]) -> tuple[Any, Any]:
-        """A click on a member card makes it the one to keep in its group."""
+                    tiers: Sequence[str], perceptual: float, semantic: float
+                    ) -> tuple[Any, Any, Any]:
+        """A click on a member card saves it as the keep of its group (the others: remove, or
+        alternate for another generation)."""
         group_no, item_id = _clicked_pair(clicked)
-        if group_no is None or not 0 <= group_no < len(state):
-            return gr.update(), gr.update()
-        keeps = {**keeps, group_no: item_id}
-        return self._groups_html(self._session(store), state, keeps), keeps
+        groups = api.groups_from_state(state)
+        if group_no is None or not 0 <= group_no < len(groups):
+            return gr.update(), gr.update(), gr.update()
+        session = self._session(store)
+        group = groups[group_no]
+        if item_id not in group.members:
+            return gr.update(), gr.update(), gr.update()
+        for member in group.members:  # another generation stays an alternate, never removed
+            decision = ("keep" if member == item_id else
+                        "alternate" if member in group.alternates else "remove")
+            api.decide(session, group, member, decision)
+        return self.find_dupes(store, tiers, perceptual, semantic)
 
-    def export_dupes(self, store: str | None, state: list[dict[str, Any]],
-                     keeps: dict[int, int], fmt: str) -> str:
+    def export_dupes(self, store: str | None, state: list[dict[str, Any]], fmt: str) -> str:
         """Write the decisions inside the store (never touching the images); returns the file."""
-        from cdir.duplicates.review import decision_rows, decisions_path, export_decisions
-
         if not state:
             raise gr.Error("Find near-duplicates first.")
         session = self._session(store)
-        rows = decision_rows(session.store, _dup_groups(state), keeps)
-        return str(export_decisions(rows, decisions_path(session.store, fmt), fmt))
+        return str(api.export_decisions(session, api.groups_from_state(state), fmt=fmt))
 
     def dupes_histogram(self, store: str | None, tier: str) -> tuple[Any, str]:
         """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
-        from cdir.duplicates.calibration import similarity_histogram
         from cdir.maps.plots import histogram_figure
 
         session = self._session(store)
-        hist = similarity_histogram(session.store, tier)
+        hist = api.duplicates_histogram(session, tier)
         x_title = ("cosine similarity to the nearest other image" if tier == "semantic"
                    else "differing pHash bits to the nearest other image")
         figure = histogram_figure(hist.edges, hist.counts, hist.threshold,
@@ -77,33 +83,24 @@ class DuplicateActions:
 
     def prompt_drift(self, store: str | None) -> list[list[Any]]:
         """Images with an embedded prompt, those that drifted furthest from it first."""
-        from cdir.duplicates.prompt_agreement import prompt_agreement
-        from cdir.store.cache import Cache
-
-        session = self._session(store)
-        cache = Cache.for_store(session.store.root)
-        try:
-            table = prompt_agreement(session.store, session.models, cache)
-        finally:
-            cache.close()
+        table = api.prompt_agreement(self._session(store))
         if table.empty:
             raise gr.Error("No image in this collection carries a generation prompt.")
         return table.round(3).values.tolist()
 
-    def _groups_html(self, session: api.Session, state: list[dict[str, Any]],
-                     keeps: dict[int, int]) -> str:
-        from cdir.duplicates.review import review_table
-
-        tables = [(g.tier, review_table(session.store, g, keeps.get(n)))
-                  for n, g in enumerate(_dup_groups(state))]
+    def _groups_html(self, session: api.Session, groups: Sequence[Any]) -> str:
+        """The first :data:`PAGE` groups as cards."""
+        store = session.store
+        rows = api.duplicate_rows(session, groups[:PAGE])
+        tables: list[tuple[str, list[dict[str, Any]]]] = [(g.tier, []) for g in groups[:PAGE]]
+        for row in rows:
+            if row["group"] is None:
+                continue
+            sha = str(store.items.at[row["id"], "sha256"])
+            tables[row["group"] - 1][1].append(
+                {**row, "thumb": str(store.thumb_path(sha)),
+                 "domain": store.items.at[row["id"], "domain"]})
         return views.groups_html(tables)
-
-
-def _dup_groups(state: list[dict[str, Any]]) -> list[Any]:
-    from cdir.duplicates.finder import DupGroup
-
-    return [DupGroup(g["tier"], list(g["members"]), g["representative"],
-                     {int(k): v for k, v in g["scores"].items()}) for g in state]
 
 
 def _clicked_pair(clicked: str | None) -> tuple[int | None, int]:

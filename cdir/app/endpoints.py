@@ -133,22 +133,20 @@ class Endpoints:
                         perceptual: float = 8, semantic: float = 0.95, owner: str = ""
                         ) -> dict[str, Any]:
         """Near-duplicate groups, largest first, numbered from 1 (as on screen and in the
-        exports): tier, members (hits, representative first) and the suggested one to keep."""
-        from cdir.duplicates.finder import DedupConfig, find_groups, suggest_keep
-
+        exports): tier, members (hits, representative first), the one to keep and why (the same
+        groups and keep as every other surface, saved decisions applied)."""
         session = self._session(collection, owner)
         unknown = sorted(set(tiers) - set(TIERS))
         if not tiers or unknown:
             raise ValueError(f"tiers must be some of {', '.join(TIERS)}")
-        config = DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(perceptual),
-                             semantic_min_similarity=float(semantic))
+        config = api.duplicate_config(tiers, perceptual, semantic)
         groups = []
-        for number, group in enumerate(find_groups(session.store, config), start=1):
+        for number, group in enumerate(api.find_duplicates(session, config), start=1):
             members = [session.searcher.hit(rank, int(m), float(group.scores.get(m, 0.0)))
                        for rank, m in enumerate(group.members, start=1)]
             groups.append({"group": number, "tier": group.tier,
                            "representative": int(group.representative),
-                           "keep": int(suggest_keep(session.store, group.members)),
+                           "keep": int(group.keep), "keep_reason": group.keep_reason,
                            "members": [hit_record(h) for h in members]})
         return {"collection": collection, "groups": groups}
 

@@ -44,7 +44,7 @@ CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("only when needed (lazy)", "lazy")]
 # Widgets (app.py's names) that show items of the open collection: emptied on every switch.
 STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
-               "groups_state", "keeps",
+               "groups_state",
                "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
                "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md", "search_file",
                "map_file", "eval_file", "eval_state", "collection_file")

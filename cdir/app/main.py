@@ -201,6 +201,7 @@ def _dupes_tab(ui: dict, trained: bool) -> None:
     with gr.Row():
         ui["export_csv"] = gr.Button("Export decisions as CSV")
         ui["export_json"] = gr.Button("Export decisions as JSON")
+        ui["export_sh"] = gr.Button("Export the removal list (.sh)")
         ui["export_file"] = gr.File(label="Decisions (the app never deletes or moves files)",
                                     interactive=False)
     with gr.Accordion("Set the threshold by looking: nearest-neighbour histogram", open=False):
@@ -265,7 +266,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
                 ui["worked_md"] = gr.Markdown("", elem_id="worked-summary")
         ui["result_click"] = gr.Textbox(visible="hidden", elem_id="result-click")
         owner = gr.BrowserState("", storage_key="cdir-owner")
-        ui["groups_state"], ui["keeps"] = gr.State([]), gr.State({})
+        ui["groups_state"] = gr.State([])
         ui["query"] = gr.State(None)
         _wire(actions, ui, store, status, timer, map_tab, owner)
         _wire_dupes(actions, ui, store)
@@ -413,15 +414,15 @@ def _wire_downloads(actions: AppActions, ui: dict, store: gr.State, searched: li
 
 
 def _wire_dupes(actions: AppActions, ui: dict, store: gr.State) -> None:
-    groups, keeps = ui["groups_state"], ui["keeps"]
-    on(ui["find"].click, actions.find_dupes,
-       [store, ui["tiers"], ui["perceptual"], ui["semantic"]],
-       [ui["dupes_md"], ui["groups"], groups, keeps], heavy=True)
-    on(ui["dupe_click"].change, actions.choose_keep, [store, ui["dupe_click"], groups, keeps],
-       [ui["groups"], keeps])
-    for fmt in ("csv", "json"):
+    groups = ui["groups_state"]
+    settings = [ui["tiers"], ui["perceptual"], ui["semantic"]]
+    shown = [ui["dupes_md"], ui["groups"], groups]
+    on(ui["find"].click, actions.find_dupes, [store, *settings], shown, heavy=True)
+    on(ui["dupe_click"].change, actions.choose_keep, [store, ui["dupe_click"], groups, *settings],
+       shown)
+    for fmt in ("csv", "json", "sh"):
         on(ui[f"export_{fmt}"].click, functools.partial(actions.export_dupes, fmt=fmt),
-           [store, groups, keeps], [ui["export_file"]])
+           [store, groups], [ui["export_file"]])
     on(ui["hist_btn"].click, actions.dupes_histogram, [store, ui["hist_tier"]],
        [ui["hist_plot"], ui["hist_examples"]])
     on(ui["drift_btn"].click, actions.prompt_drift, [store], [ui["drift_table"]])

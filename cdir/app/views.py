@@ -192,7 +192,7 @@ def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
 EMPTY_VIEWS: dict[str, Any] = {
     "query_md": "Choose a query on the left. Click any result to search for more like it.",
     "results": '<div class="cdir-empty">Results appear here.</div>',
-    "table": [], "query": None, "current": None, "groups_state": [], "keeps": {},
+    "table": [], "query": None, "current": None, "groups_state": [],
     "dupes_md": "", "groups": "",
     "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
     "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
@@ -275,7 +275,8 @@ def _size_text(size: int | None) -> str:
 
 def member_card(group_no: int, member: dict[str, Any]) -> str:
     """A near-duplicate: thumbnail, resolution, file size, domain, caption, keep/score badges."""
-    keep = '<span class="badge keep">keep</span>' if member["keep"] else ""
+    keep = (f'<span class="badge keep" title="{esc(member.get("keep_reason") or "")}">keep'
+            '</span>' if member["keep"] else "")
     rep = '<span class="badge rep">representative</span>' if member["representative"] else ""
     score = member["score"]
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
@@ -289,19 +290,23 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
             f'{esc(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
 
 
-def dupes_summary(groups: Sequence[Any]) -> str:
+def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None) -> str:
     from collections import Counter
 
-    from cdir.duplicates.finder import GROUPING_RULE
+    from cdir import api
 
     if not groups:
         return "No near-duplicate groups at these thresholds."
     counts = Counter(g.tier for g in groups)
     per_tier = ", ".join(f"{n} {tier}" for tier, n in counts.items())
     images = sum(len(g) for g in groups)
-    return (f"**{len(groups)} groups** ({per_tier}) · {images} images. Largest first. Click an "
-            f"image to keep it instead of the suggestion (highest resolution, then largest file)."
-            f"\n\n*How groups are made:* {GROUPING_RULE}")
+    done = f" · **{progress[0]:,} of {progress[1]:,} groups decided**" if progress else ""
+    return (f"**{len(groups)} groups** ({per_tier}) · {images} images{done}. Largest first. "
+            f"Click an image to keep it (saved in the collection; the others are marked "
+            f"remove). The suggested keep is the original the others derive from: the largest "
+            f"rendering without overlay, crop or colour change, then richer generation "
+            f"metadata, then a name that does not say copy, then the oldest file."
+            f"\n\n*How groups are made:* {api.grouping_rule()}")
 
 
 def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:

@@ -10,25 +10,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
+from cdir.textsafe import escape_name
 
 REPORT_FILE = "dupes.json"  # where `cdir dupes FOLDER --store DIR` keeps its result
 
 
 def cmd_dupes(args: argparse.Namespace) -> None:
-    from cdir.ingest.archives import is_zip_name
-    from cdir.store.collection import Store
-
     source = Path(args.store).expanduser()
-    if Store.exists(source):
+    kind = api.source_kind(source)
+    if kind == "collection":
         if args.out_store:
             raise UsageError("--store is for a folder or a zip; this is already a collection: "
                              "run `cdir dupes` on it without --store")
-        _store_dupes(args, Store.load(source))
-    elif source.is_dir() or (source.is_file() and is_zip_name(source.name)):
+        _store_dupes(args, source)
+    elif kind in ("folder", "zip"):
         _folder_dupes(args, source)
-    elif source.exists():
+    elif kind == "file":
         raise UsageError(f"{source.name} is not a folder, a .zip or a collection: give a folder "
                          "of images, a .zip, or a collection made by `cdir ingest`")
     else:
@@ -38,29 +38,19 @@ def cmd_dupes(args: argparse.Namespace) -> None:
 
 def _folder_dupes(args: argparse.Namespace, source: Path) -> None:
     """The duplicates-only path: hash the files, group them, keep the report in ``--store``."""
-    from cdir.duplicates.finder import config_with_threshold
-    from cdir.duplicates.folder import (
-        FOLDER_TIERS,
-        FolderConfig,
-        find_folder_groups,
-        folder_report,
-    )
-
     if args.decide or args.accept or args.decisions or args.show:
         raise UsageError("decisions are kept in a collection: run `cdir ingest FOLDER --store "
                          "DIR`, then `cdir dupes DIR --decide ...`")
     out = Path(args.out_store).expanduser() if args.out_store else None
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--store {out.name} is a file: give a directory for the result")
-    dedup = config_with_threshold(tuple(dict.fromkeys(args.tier or FOLDER_TIERS)),
-                                  args.threshold)
-    config = FolderConfig(dedup=dedup, workers=args.workers)
+    config = api.folder_duplicates_config(args.tier, args.threshold, args.workers)
     bars = ProgressBars(not args.quiet)
     try:
-        result = find_folder_groups([source], config, out, bars)
+        result = api.find_folder_duplicates([source], config, out, bars)
     finally:
         bars.close()
-    report = folder_report(result, config, str(args.store), out)
+    report = api.folder_duplicates_report(result, config, str(args.store), out)
     if out is not None:
         _write_report(report, out / REPORT_FILE)
     emit(args, report, _dupes_text)
@@ -79,64 +69,67 @@ def _write_report(report: dict[str, Any], path: Path) -> None:
     print(f"result written to {path}", file=sys.stderr)
 
 
-def _store_dupes(args: argparse.Namespace, store: Any) -> None:
-    from cdir.duplicates.decisions import decision_rows, find_decided_groups
-    from cdir.duplicates.finder import TIERS, config_with_threshold, groups_report
-
-    config = config_with_threshold(tuple(dict.fromkeys(args.tier or TIERS)), args.threshold)
-    groups = find_decided_groups(store, config)  # "not a duplicate" decisions honoured
+def _store_dupes(args: argparse.Namespace, source: Path) -> None:
+    store = api.open_store(source)
+    config = api.duplicate_config(args.tier, threshold=args.threshold)
+    groups = api.find_duplicates(store, config)  # saved decisions applied, keep on each group
     if args.decide or args.accept:
         _record_decisions(args, store, groups)
-        groups = find_decided_groups(store, config)
+        groups = api.find_duplicates(store, config)
     if args.decisions:
-        from cdir.duplicates.decision_export import export
-
-        out = export(store, decision_rows(store, groups), Path(args.decisions))
+        out = api.export_decisions(store, groups, Path(args.decisions))
         print(f"decisions written to {out}", file=sys.stderr)
     if args.show:
-        emit(args, decision_rows(store, groups), _decisions_text)
+        emit(args, api.duplicate_rows(store, groups), _decisions_text)
     else:
-        emit(args, groups_report(store, groups, config), _dupes_text)
+        emit(args, api.duplicates_report(store, groups, config), _dupes_text)
 
 
 def _record_decisions(args: argparse.Namespace, store: Any, groups: list[Any]) -> None:
-    from cdir.duplicates.decisions import accept_suggestions, decide
-
     for spec in args.decide or []:
         item, _, decision = spec.partition("=")
         group = next((g for g in groups if item.isdigit() and int(item) in g.members), None)
         if group is None:
-            raise ValueError(f"--decide {spec}: give ID=keep|remove|not_duplicate for an item "
-                             "in a group of this run (see `cdir dupes STORE`)")
-        decide(store.root, group, int(item), decision)
+            raise UsageError(f"--decide {spec}: give ID=keep|remove|not_duplicate|alternate for "
+                             "an item in a group of this run (see `cdir dupes STORE`)")
+        api.decide(store, group, int(item), decision)
     if args.accept:
-        n = accept_suggestions(store, groups, None if args.accept == "all" else args.accept)
+        tiers = None if args.accept == "all" else [args.accept]
+        n = api.accept(store, groups, tiers)
         print(f"{n} items decided as suggested", file=sys.stderr)
 
 
 def _decisions_text(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'group':>5} {'id':>6}  {'decision':<13} {'':<9} {'distance':<20} file"]
     lines += [f"{'-' if r['group'] is None else r['group']:>5} {r['id']:>6}  {r['decision']:<13} "
-              f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} {r['file']}"
+              f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} "
+              f"{escape_name(r['file'])}"
               for r in rows]
     return "\n".join(lines)
 
 
 def _dupes_text(report: dict[str, Any]) -> str:
     lines = _groups_text(report)
-    lines += [f"  failed: {f['file']}: {f['reason']}" for f in report.get("failed", [])]
-    lines += [f"  left out: {r['file']}: {r['reason']}" for r in report.get("rejected", [])]
+    lines += [f"  failed: {escape_name(f['file'])}: {f['reason']}"
+              for f in report.get("failed", [])]
+    lines += [f"  left out: {escape_name(r['file'])}: {r['reason']}"
+              for r in report.get("rejected", [])]
     return "\n".join(lines)
 
 
 def _groups_text(report: dict[str, Any]) -> list[str]:
     limits = ", ".join(f"{t} {v:g}" for t, v in report["thresholds"].items())
     lines = [f"{report['n_groups']} near-duplicate groups ({', '.join(report['tiers'])}"
-             f"{'; ' + limits if limits else ''})"]
+             f"{'; ' + limits if limits else ''}), {report.get('decided_groups', 0)} of "
+             f"{report['n_groups']} decided"]
+    if report.get("semantic"):
+        lines.append(report["semantic"])
     for n, g in enumerate(report["groups"]):
-        lines.append(f"group {n} [{g['tier']}], {g['size']} images:")
+        lines.append(f"group {n + 1} [{g['tier']}], {g['size']} images; keep "
+                     f"{g['keep']}: {g['keep_reason']}")
         lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
-                  f"{m['score']:>7.4g}  {m['file']}" for m in g["members"]]
+                  f"{m['score']:>7.4g}  {m['decision'] or '-':<13} {escape_name(m['file'])}"
+                  for m in g["members"]]
     return lines
 
 
@@ -197,15 +190,17 @@ def add_dupes(sub: Any) -> None:
     p.add_argument("--threshold", type=float, help="threshold of the one perceptual or semantic "
                    "tier given: max differing pHash bits, or min cosine similarity")
     p.add_argument("--decide", nargs="+", metavar="ID=DECISION",
-                   help="record keep, remove or not_duplicate for items of this run's groups "
-                        "(saved in the collection)")
+                   help="record keep, remove, not_duplicate or alternate (worth keeping beside "
+                        "the others) for items of this run's groups (saved in the collection)")
     p.add_argument("--accept", nargs="?", const="all", choices=("all", "exact", "perceptual",
                                                                 "semantic"),
-                   help="accept the keep suggestions of every group (or of one tier) for the "
-                        "items not decided yet")
+                   help="accept the keep suggestions for the items not decided yet: of the "
+                        "exact and perceptual groups (all), or of the one tier named (the "
+                        "semantic tier only when named)")
     p.add_argument("--decisions", metavar="FILE",
-                   help="export the decisions: .csv, .json, or .sh (a list of `rm` lines for "
-                        "the files marked remove; cdir deletes nothing)")
+                   help="export the decisions: .csv, .json, or .sh (a list of `rm` lines, "
+                        "relative to the folder ingested, for the files you decided or accepted "
+                        "to remove; cdir deletes nothing)")
     p.add_argument("--show", action="store_true", help="print the decisions, not the groups")
 
 

@@ -1,39 +1,38 @@
-"""Duplicate decisions that stay with the collection: keep / remove / not a duplicate, per item.
+"""Duplicate decisions that stay with the collection, as relations between items.
 
 Stored in ``<store>/dupes/decided.json``, written atomically
 (:func:`cdir.store.collection.atomic_write_json`)::
 
-    {"version": 1, "items": {"<id>": {"decision": "remove", "tier": "perceptual",
-                                      "apart_from": [], "at": "2026-01-01T00:00:00Z"}}}
+    {"version": 2, "items": {"<id>": {"decision": "remove", "tier": "perceptual",
+                                      "apart_from": [], "with_": [3, 7], "distance": "...",
+                                      "at": "2026-01-01T00:00:00Z"}}}
 
-"not a duplicate" remembers the other members of the group the item was in (``apart_from``);
-:func:`split_hook` gives :func:`cdir.duplicates.finder.find_groups` a ``split`` step that takes
-such an item out of any later group holding one of them, whatever the thresholds of that run, so
-the finder never regroups it with them. Keep and remove belong to the item, so they survive a
-re-run that forms the groups differently. cdir never deletes a file: :mod:`.decision_export`
-writes the decisions and a shell-safe list of the files marked remove, for the user to run.
+Four decisions, each made in a group and remembering its other members (``with_``):
+
+- ``keep`` / ``remove``: the item is a duplicate of the others (they belong together);
+- ``not_duplicate``: the item is not a duplicate of them (``apart_from``);
+- ``alternate``: same job or subject, worth keeping beside them: never in a removal list.
+
+:func:`apply_relations` rewrites the groups of any run (whatever its thresholds) by these
+relations: an item marked apart leaves every group holding one it is apart from; items decided
+duplicates of each other stay together, transitively (A with B and B with C: one group of A, B,
+C), even when a stricter threshold would have split them. cdir never deletes a file:
+:mod:`.export` writes the removal list for the user to run.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cdir.duplicates.finder import (
-    DupGroup,
-    centre_hashes,
-    hamming_metric,
-    hex_to_uint64,
-    suggest_keep,
-)
+from cdir.duplicates.finder import DupGroup, centre_hashes, hamming_metric, hex_to_uint64
 from cdir.store.collection import StoreError, atomic_write_json
 
 if TYPE_CHECKING:
@@ -41,23 +40,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DECISIONS: tuple[str, ...] = ("keep", "remove", "not_duplicate")
+DECISIONS: tuple[str, ...] = ("keep", "remove", "not_duplicate", "alternate")
+SAME = ("keep", "remove")  # decisions that say "a duplicate of the others"
 DECIDED_FILE = Path("dupes") / "decided.json"
-VERSION = 1
+VERSION = 2
+# tiers a bulk accept covers when none is named: never the semantic tier (similar is not same)
+ACCEPT_TIERS: tuple[str, ...] = ("exact", "perceptual")
 _LOCK = threading.Lock()
-# "x_copy.png", "x copy 2.png", "x-copy.png", "Copy of x.png", "x (1).png"
-COPY_NAME = re.compile(r"(?i)(?:[ _-]copy(?:[ _-]?\d+)?$|^copy of |\(\d+\)$)")
 
 
 @dataclass(frozen=True)
 class Decision:
     """One item's decision; ``apart_from`` (not_duplicate only): the item ids it is not a
-    duplicate of; ``tier``: the tier of the group it was decided in; ``at``: UTC time."""
+    duplicate of; ``with_``: the other members of the group it was decided in; ``tier`` and
+    ``distance`` (in words): what put it in that group; ``at``: UTC time."""
 
     decision: str
     tier: str | None = None
     apart_from: tuple[int, ...] = ()
     at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    with_: tuple[int, ...] = ()
+    distance: str = ""
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -80,7 +83,9 @@ def load_decided(root: Path | str) -> dict[int, Decision]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {int(k): Decision(v["decision"], v.get("tier"),
-                                 tuple(int(i) for i in v.get("apart_from", ())), v.get("at", ""))
+                                 tuple(int(i) for i in v.get("apart_from", ())), v.get("at", ""),
+                                 tuple(int(i) for i in v.get("with_", ())),
+                                 str(v.get("distance", "")))
                 for k, v in dict(data["items"]).items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"the saved duplicate decisions of this collection are damaged ({exc});"
@@ -88,7 +93,7 @@ def load_decided(root: Path | str) -> dict[int, Decision]:
 
 
 def _save(root: Path | str, decided: dict[int, Decision]) -> None:
-    items = {str(k): {**asdict(d), "apart_from": list(d.apart_from)}
+    items = {str(k): {**asdict(d), "apart_from": list(d.apart_from), "with_": list(d.with_)}
              for k, d in sorted(decided.items())}
     atomic_write_json(decided_path(root), {"version": VERSION, "items": items})
 
@@ -104,19 +109,38 @@ def _update(root: Path | str, change: Callable[[dict[int, Decision]], int]) -> i
 
 
 def decide(root: Path | str, group: DupGroup, item_id: int, decision: str) -> Decision:
-    """Record ``decision`` for ``item_id``, a member of ``group``; "not_duplicate" remembers the
-    other members. Raises ValueError for an unknown decision or an item not in the group."""
+    """Record ``decision`` for ``item_id``, a member of ``group``. Raises ValueError for an
+    unknown decision or an item not in the group."""
     if item_id not in group.members:
         raise ValueError(f"item {item_id} is not in this group ({group.members})")
-    apart = (tuple(sorted(m for m in group.members if m != item_id))
-             if decision == "not_duplicate" else ())
-    made = Decision(decision, group.tier, apart)
+    others = tuple(sorted(m for m in group.members if m != item_id))
+    made = Decision(decision, group.tier, others if decision == "not_duplicate" else (),
+                    with_=others, distance=group.distance(item_id))
 
     def change(decided: dict[int, Decision]) -> int:
-        decided[int(item_id)] = made
+        before = decided.get(int(item_id))
+        decided[int(item_id)] = _accumulated(made, before)
+        if decision == "keep":  # one keep per group: another member marked keep is removed
+            for other in others:
+                if other in decided and decided[other].decision == "keep":
+                    decided[other] = replace(decided[other], decision="remove")
         return 1
 
     _update(root, change)
+    return made
+
+
+def _accumulated(made: Decision, before: Decision | None) -> Decision:
+    """``made``, remembering the items of an earlier decision of the same kind too (an item
+    decided a duplicate in two groups is a duplicate of the members of both)."""
+    if before is None:
+        return made
+    same_kind = (made.decision in SAME) == (before.decision in SAME)
+    if made.decision == "not_duplicate" and before.decision == "not_duplicate":
+        apart = tuple(sorted(set(made.apart_from) | set(before.apart_from)))
+        return replace(made, apart_from=apart, with_=apart)
+    if same_kind and made.decision in SAME:
+        return replace(made, with_=tuple(sorted(set(made.with_) | set(before.with_))))
     return made
 
 
@@ -133,61 +157,139 @@ def forget(root: Path | str, ids: Iterable[int]) -> int:
     return _update(root, change)
 
 
-def accept_suggestions(store: Store, groups: Sequence[DupGroup], tier: str | None = None,
-                       overwrite: bool = False) -> int:
-    """Bulk: in every group (of ``tier`` only, if given) keep the suggested member (or the member
-    already marked keep) and remove the others. Items already decided keep their decision unless
-    ``overwrite``. Returns how many items were decided."""
-    chosen = [g for g in groups if tier is None or g.tier == tier]
+def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
+                       tiers: Sequence[str] = ACCEPT_TIERS, overwrite: bool = False) -> int:
+    """Bulk: in every group of ``tiers`` keep the suggested member (``group.keep``, or the
+    member already marked keep) and remove the others. Items already decided keep their decision
+    unless ``overwrite``; an alternate is never turned into a removal, and a member the group
+    names an alternate (another generation, :mod:`cdir.duplicates.families`) is accepted as
+    one. Returns how many items were decided."""
+    chosen = [g for g in groups if g.tier in tiers]
 
     def change(decided: dict[int, Decision]) -> int:
-        plan = {}
+        plan: dict[int, Decision] = {}
         for group in chosen:
-            keep = suggested_keep(store, group)
+            keep = group.keep if group.keep is not None else group.representative
             if not overwrite:  # a member the user chose to keep leads the group's decisions
                 keep = next((m for m in group.members if m in decided
                              and decided[m].decision == "keep"), keep)
-            plan.update({m: Decision("keep" if m == keep else "remove", group.tier)
-                         for m in group.members})
-        fresh = {m: d for m, d in plan.items() if overwrite or m not in decided}
+            for m in group.members:
+                if m in decided and decided[m].decision == "alternate":
+                    continue
+                others = tuple(sorted(o for o in group.members if o != m))
+                kind = ("keep" if m == keep else
+                        "alternate" if m in group.alternates else "remove")
+                plan[m] = Decision(kind, group.tier, with_=others, distance=group.distance(m))
+        fresh = {m: _accumulated(d, decided.get(m)) for m, d in plan.items()
+                 if overwrite or m not in decided}
         decided.update(fresh)
         return len(fresh)
 
-    return _update(store.root, change)
+    return _update(root, change)
 
 
-# ------------------------------------------------------------------------- the finder's hook
-def split_hook(store: Store, decided: dict[int, Decision] | None = None
-               ) -> Callable[[list[DupGroup]], list[DupGroup]]:
-    """The ``split`` step for :func:`~cdir.duplicates.finder.find_groups`: each group loses the
-    members marked "not a duplicate" of another member; groups left with one member go. A group
-    that loses its representative is led by its next member, the scores measured again against
-    it (differing pHash bits, cosine), so every score shown stays true."""
-    decided = load_decided(store.root) if decided is None else decided
+# ----------------------------------------------------------------------- groups by relations
+def apply_relations(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+                    ) -> list[DupGroup]:
+    """``groups`` rewritten by the saved relations (see the module docstring): members apart
+    from another member leave; groups holding items decided duplicates of each other merge,
+    and such items missing at this run's thresholds join them."""
+    groups = split_apart(store, groups, decided)
+    return join_decided(store, groups, decided)
+
+
+def split_apart(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+                ) -> list[DupGroup]:
+    """Each group loses the members marked "not a duplicate" of another member; groups left
+    with one member go. A group that loses its representative is led by its next member, the
+    scores measured again against it, so every score shown stays true."""
     apart = {i: set(d.apart_from) for i, d in decided.items() if d.decision == "not_duplicate"}
+    kept = []
+    for group in groups:
+        members = [m for m in group.members
+                   if not (apart.get(m, set()) & (set(group.members) - {m}))]
+        if len(members) < 2:
+            continue
+        if members != group.members:
+            group = _regroup(store, group, members)
+        kept.append(group)
+    return kept
 
-    def split(groups: list[DupGroup]) -> list[DupGroup]:
-        kept = []
-        for group in groups:
-            members = [m for m in group.members
-                       if not (apart.get(m, set()) & (set(group.members) - {m}))]
-            if len(members) < 2:
-                continue
-            if members != group.members:
-                group = _regroup(store, group, members)
-            kept.append(group)
-        return kept
 
-    return split
+def _apart(decided: dict[int, Decision]) -> dict[int, set[int]]:
+    apart: dict[int, set[int]] = {}
+    for item, d in decided.items():
+        if d.decision == "not_duplicate":
+            for other in d.apart_from:  # symmetric: B is apart from A too
+                apart.setdefault(item, set()).add(other)
+                apart.setdefault(other, set()).add(item)
+    return apart
+
+
+def same_components(decided: dict[int, Decision]) -> list[set[int]]:
+    """Sets of items decided duplicates of each other, transitively (union of keep/remove
+    decisions made in one group), never joining two items one of which is apart from the
+    other."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    apart = _apart(decided)
+    for item, d in decided.items():
+        if d.decision not in SAME:
+            continue
+        for other in d.with_:
+            mine = decided.get(other)
+            if mine is not None and mine.decision in SAME and item in mine.with_ \
+                    and other not in apart.get(item, set()):
+                parent[find(item)] = find(other)
+    parts: dict[int, set[int]] = {}
+    for x in list(parent):
+        parts.setdefault(find(x), set()).add(x)
+    return [p for p in parts.values() if len(p) > 1]
+
+
+def join_decided(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+                 ) -> list[DupGroup]:
+    """Groups that hold items of one :func:`same_components` set merge into the first of them,
+    and the set's items missing from them join it (scores measured again against its
+    representative); a set no group holds becomes a group of its own (its decisions' tier)."""
+    n_items = len(store.items)
+    for part in same_components(decided):
+        part = {i for i in part if 0 <= i < n_items}
+        if len(part) < 2:
+            continue
+        touching = [n for n, g in enumerate(groups) if part & set(g.members)]
+        if not touching:
+            tier = decided[min(part)].tier or "exact"
+            members = sorted(part)
+            groups.append(DupGroup(tier, members, members[0], rescore(store, tier, members)))
+            continue
+        head = groups[touching[0]]
+        if len(touching) == 1 and part <= set(head.members):
+            continue
+        members = list(head.members)
+        for n in touching[1:]:
+            members += [m for m in groups[n].members if m not in members]
+        members += sorted(part - set(members))
+        merged = DupGroup(head.tier, members, members[0], rescore(store, head.tier, members))
+        groups = [g for n, g in enumerate(groups) if n not in touching[1:]]
+        groups[touching[0]] = merged
+    return groups
 
 
 def _regroup(store: Store, group: DupGroup, members: list[int]) -> DupGroup:
     if members[0] == group.representative:
         return replace(group, members=members, scores={m: group.scores[m] for m in members})
-    return DupGroup(group.tier, members, members[0], _rescore(store, group.tier, members))
+    return DupGroup(group.tier, members, members[0], rescore(store, group.tier, members))
 
 
-def _rescore(store: Store, tier: str, members: list[int]) -> dict[int, float]:
+def rescore(store: Store, tier: str, members: list[int]) -> dict[int, float]:
     """Scores of ``members`` against the first, as the finder measures them (ids are rows)."""
     rows = np.asarray(members, dtype=np.int64)
     if tier == "semantic" and store.image_emb is not None:
@@ -204,94 +306,3 @@ def _rescore(store: Store, tier: str, members: list[int]) -> dict[int, float]:
     else:
         values = np.ones(len(rows))
     return {m: float(v) for m, v in zip(members, values, strict=True)}
-
-
-# --------------------------------------------------------------------------- what to show
-def looks_like_copy(name: str) -> bool:
-    """Whether a file name says it is a copy ("x_copy.png", "Copy of x", "x (1).jpg")."""
-    stem = Path(str(name)).stem
-    return bool(COPY_NAME.search(stem))
-
-
-def suggested_keep(store: Store, group: DupGroup) -> int:
-    """The member to keep. Exact copies (identical pixels): a file before a tile of a grid image,
-    then a name that does not say copy, then the earliest file (modification time), then the
-    shortest name, then the lowest id. Other tiers: highest resolution, then largest file
-    (:func:`cdir.duplicates.finder.suggest_keep`)."""
-    if group.tier != "exact":
-        return suggest_keep(store, group.members)
-    items = store.items
-    keys = []
-    for member in group.members:
-        name = Path(str(items.at[member, "rel_path"])).name
-        keys.append((int(items.at[member, "tile"]) > 0, looks_like_copy(name),
-                     _mtime(store, member), len(name), name, member))
-    return int(min(keys)[-1])
-
-
-def _mtime(store: Store, row: int) -> float:
-    try:
-        return store.item_path(row).stat().st_mtime
-    except OSError:
-        return float("inf")
-
-
-def distance_words(group: DupGroup, member: int) -> str:
-    """How close ``member`` is to the group's representative, in words: "identical pixels",
-    "pHash 2 bits apart", "cosine 0.97"; "representative" for the representative itself."""
-    if member == group.representative:
-        return "representative"
-    score = group.scores.get(member)
-    if group.tier == "exact" or score is None:
-        return "identical pixels"
-    if group.tier == "perceptual":
-        bits = int(round(score))
-        return f"pHash {bits} bit{'' if bits == 1 else 's'} apart"
-    return f"cosine {score:.2f}"
-
-
-def decision_rows(store: Store, groups: Sequence[DupGroup],
-                  decided: dict[int, Decision] | None = None) -> list[dict[str, Any]]:
-    """One row per member of each group (groups numbered from 0), then one per item split out as
-    "not a duplicate" (group None): id, file, tier, decision, whether it was ``decided`` or is the
-    suggestion, the suggested keep, distance in words, score, caption and prompt."""
-    decided = load_decided(store.root) if decided is None else decided
-    rows: list[dict[str, Any]] = []
-    shown: set[int] = set()
-    for n, group in enumerate(groups):
-        keep = suggested_keep(store, group)
-        for member in group.members:
-            made = decided.get(member)
-            rows.append(_row(store, member, n, group.tier, made, keep == member,
-                             distance_words(group, member), group.scores.get(member)))
-            shown.add(member)
-    for member, made in sorted(decided.items()):
-        if member not in shown and 0 <= member < len(store.items):
-            rows.append(_row(store, member, None, made.tier, made, False, "", None))
-    return rows
-
-
-def _row(store: Store, item: int, group: int | None, tier: str | None, made: Decision | None,
-         suggested: bool, distance: str, score: float | None) -> dict[str, Any]:
-    items = store.items
-    suggestion = "keep" if suggested else "remove"
-    return {"group": group, "tier": tier, "id": int(item),
-            "file": _text(items.at[item, "rel_path"]),
-            "decision": made.decision if made else suggestion, "decided": made is not None,
-            "suggested_keep": suggested, "distance": distance, "score": score,
-            "apart_from": list(made.apart_from) if made else [],
-            "caption": _text(items.at[item, "caption"]), "prompt": _text(items.at[item, "prompt"])}
-
-
-def _text(value: Any) -> str | None:
-    import pandas as pd
-
-    return None if value is None or pd.isna(value) else str(value)
-
-
-def find_decided_groups(store: Store, config: Any = None) -> list[DupGroup]:
-    """:func:`cdir.duplicates.finder.find_groups` with the saved "not a duplicate" decisions
-    honoured (``config``: a :class:`~cdir.duplicates.finder.DedupConfig`, default thresholds)."""
-    from cdir.duplicates.finder import find_groups
-
-    return find_groups(store, config, split=split_hook(store))

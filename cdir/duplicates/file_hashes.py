@@ -62,6 +62,19 @@ class FileHashes:
     # pixel_sha256 of the decoded pixels: the full image's (as ingest's) when not drafted, the
     # reduced image's when drafted (equal for JPEGs with the same DCT coefficients)
     pixels: str = ""
+    # a 2x2 grid image's tiles (cdir.ingest.grids.detect_grid), row-major, else None
+    tiles: list[TileHashes] | None = None
+
+
+@dataclass
+class TileHashes:
+    """One tile of a grid image: its box in full-size pixels and its hashes, as a file's."""
+
+    box: tuple[int, int, int, int]
+    phash: str
+    phash_mirror: str
+    phash_centre: str
+    signature: Signature
 
 
 def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
@@ -70,12 +83,15 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
     words of :class:`~cdir.imaging.decode.DecodeError`). Never raises for a bad file."""
     try:
         data = read_image_bytes(Path(path), limits)
-        thumb, size, drafted, pixels = draft_thumbnail(data, limits, draft)
+        thumb, size, drafted, pixels, strip, tiles = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
     phash, mirror, sig = thumbnail_hashes(thumb)
+    if strip is not None:  # an animation: its pHashes over a strip of frames, as ingest's
+        phash, mirror, _ = thumbnail_hashes(strip)
     return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                      mirror, sig, drafted, centre_hash(thumb), pixels)
+                      mirror, sig, drafted, centre_hash(thumb if strip is None else strip), pixels,
+                      tiles)
 
 
 def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
@@ -110,12 +126,57 @@ def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
 
 
 def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
-                    ) -> tuple[Image.Image, tuple[int, int], bool, str]:
+                    ) -> tuple[Image.Image, tuple[int, int], bool, str, Image.Image | None,
+                               list[TileHashes] | None]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
-    whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels);
-    the checks and conversions of :func:`cdir.imaging.decode.load_rgb`."""
+    whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels, an
+    animation's strip of frames or None, a grid's tiles or None); the checks and conversions
+    of :func:`cdir.imaging.decode.load_rgb`."""
     decoded = decode_bytes_for_thumbnail(data, limits, THUMB_SIDE if draft else None)
     rgb = decoded.image
     pixels = pixel_sha256(rgb)
+    tiles = grid_tiles(rgb, decoded.size) if decoded.strip is None else None
     rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    return rgb, decoded.size, decoded.reduced, pixels
+    return rgb, decoded.size, decoded.reduced, pixels, decoded.strip, tiles
+
+
+def grid_tiles(rgb: Image.Image, full: tuple[int, int]) -> list[TileHashes] | None:
+    """The tiles of ``rgb`` when it looks like a 2x2 grid (boxes scaled to the ``full`` size),
+    hashed as files are; None otherwise. Whether a layout *is* a generator's grid is decided
+    with the other files (:func:`cdir.duplicates.folder.split_grids`)."""
+    from cdir.ingest.grids import detect_grid
+
+    try:
+        boxes = detect_grid(rgb)
+    except (ValueError, IndexError) as exc:  # never fail a file over its layout
+        log.debug("no grid check: %s", exc)
+        return None
+    if boxes is None:
+        return None
+    return _hashed_tiles(rgb, boxes, full)
+
+
+def _hashed_tiles(rgb: Image.Image, boxes: list[tuple[int, int, int, int]],
+                  full: tuple[int, int]) -> list[TileHashes]:
+    sx, sy = full[0] / rgb.width, full[1] / rgb.height
+    tiles = []
+    for box in boxes:
+        tile = rgb.crop(box)
+        tile.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=1.0)
+        phash, mirror, sig = thumbnail_hashes(tile)
+        scaled = (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy))
+        tiles.append(TileHashes(scaled, phash, mirror, centre_hash(tile), sig))
+    return tiles
+
+
+def halves_tiles(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> list[TileHashes] | None:
+    """The four quarters of the image at ``path`` as tiles (a grid whose layout is known from
+    elsewhere), hashed as :func:`grid_tiles` hashes tiles; None when it cannot be read."""
+    try:
+        decoded = decode_bytes_for_thumbnail(read_image_bytes(Path(path), limits), limits, None)
+    except DecodeError:
+        return None
+    rgb = decoded.image
+    w, h = rgb.width // 2, rgb.height // 2
+    boxes = [(0, 0, w, h), (w, 0, 2 * w, h), (0, h, w, 2 * h), (w, h, 2 * w, 2 * h)]
+    return _hashed_tiles(rgb, boxes, decoded.size)

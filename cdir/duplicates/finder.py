@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,9 +68,9 @@ GROUPING_RULE = (
     "and C are never put in one group. Groups are built inside each cluster of linked images: the "
     "image with the most near-duplicates starts a group, its near-duplicates join it closest "
     "first, and each joins only if it also passes against every image already in the group; the "
-    "images left over start the next groups. The image that started a group is its "
-    "representative, and every score shown is measured against it (cosine similarity for "
-    "'semantic', differing hash bits for 'perceptual', identical pixels for 'exact'). A group "
+    "images left over start the next groups. Once grouped, the image to keep leads the group "
+    "as its representative, and every score shown is measured against it (cosine similarity "
+    "for 'semantic', differing hash bits for 'perceptual', identical pixels for 'exact'). A group "
     "already found by a stricter tier is not repeated by a looser one, and a tile of a grid "
     "image is never grouped with its own grid."
 )
@@ -91,6 +91,9 @@ class DedupConfig:
     # perceptual: flat images pass only when their pixels are close (None: trust every pHash)
     low_info: LowInfoConfig | None = field(default_factory=LowInfoConfig)
     index: IndexConfig | None = None  # semantic kNN index (default: cdir.store.index's auto choice)
+    # semantic: no threshold set by the user: calibrate it on the collection
+    # (cdir.duplicates.semantic_threshold) where the path running it can
+    semantic_auto: bool = False
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tiers if t not in TIERS]
@@ -115,15 +118,36 @@ class DupGroup:
 
     ``scores`` maps each member id to its score against the representative: 1.0 for ``exact``,
     differing pHash bits for ``perceptual`` (lower is closer), cosine for ``semantic``.
+    ``keep`` and ``keep_reason``: the suggested keep and why; ``alternates``: members to keep
+    beside it (other generations, never suggested for removal)
+    (:func:`cdir.duplicates.keep.choose_keep`, set by
+    :func:`cdir.duplicates.groups.find_duplicates`).
     """
 
     tier: str
     members: list[int]
     representative: int
     scores: dict[int, float] = field(default_factory=dict)
+    keep: int | None = None
+    keep_reason: str = ""
+    # members another generation than the keep (cdir.duplicates.families): suggested alternate
+    alternates: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def distance(self, member: int) -> str:
+        """How close ``member`` is to the representative, in words: "identical pixels", "pHash 2
+        bits apart", "cosine 0.97"; "representative" for the representative itself."""
+        if member == self.representative:
+            return "representative"
+        score = self.scores.get(member)
+        if self.tier == "exact" or score is None:
+            return "identical pixels"
+        if self.tier == "perceptual":
+            bits = int(round(score))
+            return f"pHash {bits} bit{'' if bits == 1 else 's'} apart"
+        return f"cosine {score:.2f}"
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -439,46 +463,32 @@ def _repeats(group: DupGroup, owners: dict[int, set[int]]) -> bool:
     return bool(common)
 
 
-# ------------------------------------------------------------------------------------- keep
-def suggest_keep(store: Store, members: Sequence[int]) -> int:
-    """The member to keep: highest resolution, then largest file, then lowest id. Tiles of grid
-    images are not files of their own, so a file is preferred to any tile."""
-    items = store.items.set_index("id", drop=False).loc[list(members)]
-    pixels = items["width"].astype("int64") * items["height"].astype("int64")
-    key = zip(items["tile"].astype("int64").to_numpy() > 0, -pixels.to_numpy(),
-              -items["file_size"].astype("int64").to_numpy(), items["id"].to_numpy(), strict=True)
-    return int(min(key)[3])
-
-
-def groups_report(store: Store, groups: list[DupGroup], config: DedupConfig) -> dict[str, Any]:
-    """A JSON-able summary: tiers, thresholds, the grouping rule and every group with its
-    members (id, file, score), representative and keep suggestion."""
-    files = dict(zip(store.items["id"].astype(int), store.items["rel_path"].astype(str),
-                     strict=True))
-    return {
-        "store": str(store.root),
-        "tiers": list(config.tiers),
-        "thresholds": {t: config.threshold(t) for t in config.tiers if t != "exact"},
-        "grouping_rule": GROUPING_RULE,
-        "n_groups": len(groups),
-        "groups": [{"tier": g.tier, "size": len(g), "representative": g.representative,
-                    "keep": suggest_keep(store, g.members),
-                    "members": [{"id": m, "file": files.get(m, ""), "score": g.scores.get(m)}
-                                for m in g.members]} for g in groups],
-    }
+# ----------------------------------------------------------------------------------- config
+def dedup_config(tiers: Sequence[str], perceptual: float | None = None,
+                 semantic: float | None = None) -> DedupConfig:
+    """The one way to build a :class:`DedupConfig` from what a user chose: ``tiers``, and the
+    perceptual (bits) and semantic (cosine) thresholds, None for the default. ValueError says
+    what to fix."""
+    tiers = tuple(dict.fromkeys(tiers))
+    config = DedupConfig(tiers=tiers, semantic_auto=semantic is None and "semantic" in tiers)
+    if perceptual is not None:
+        if float(perceptual) != int(perceptual):
+            raise ValueError(f"the perceptual threshold is a number of bits, not {perceptual}")
+        config = replace(config, perceptual_max_distance=int(perceptual))
+    if semantic is not None:
+        config = replace(config, semantic_min_similarity=float(semantic), semantic_auto=False)
+    return config
 
 
 def config_with_threshold(tiers: Sequence[str], threshold: float | None) -> DedupConfig:
     """A config for ``tiers`` whose one thresholded tier (perceptual or semantic) uses
     ``threshold`` (the CLI's ``--threshold``); ValueError says what to fix."""
     if threshold is None:
-        return DedupConfig(tiers=tuple(tiers))
+        return dedup_config(tiers)
     tuned = [t for t in tiers if t != "exact"]
     if len(tuned) != 1:
         raise ValueError("--threshold applies to one tier: add --tier perceptual (differing "
                          "bits, e.g. 8) or --tier semantic (cosine, e.g. 0.95)")
     if tuned[0] == "perceptual":
-        if threshold != int(threshold):
-            raise ValueError(f"the perceptual threshold is a number of bits, not {threshold}")
-        return DedupConfig(tiers=tuple(tiers), perceptual_max_distance=int(threshold))
-    return DedupConfig(tiers=tuple(tiers), semantic_min_similarity=float(threshold))
+        return dedup_config(tiers, perceptual=threshold)
+    return dedup_config(tiers, semantic=threshold)

@@ -2,7 +2,7 @@
 
 The files are hashed in parallel (:func:`cdir.duplicates.file_hashes.hash_file`: JPEG draft
 decoding, pHash and its mirror, the low-information signature), put in an in-memory
-:class:`~cdir.store.collection.Store`, and grouped by :func:`cdir.duplicates.finder.find_groups`
+:class:`~cdir.store.collection.Store`, and grouped by :func:`cdir.duplicates.groups.find_duplicates`
 with the same tiers, thresholds and grouping rule as ``cdir dupes STORE``; only ``exact`` and
 ``perceptual`` (the ``semantic`` tier needs CLIP embeddings: ``cdir ingest`` makes them).
 
@@ -41,9 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cdir.duplicates.file_hashes import FileHashes, hash_file, pixel_hash
-from cdir.duplicates.finder import DedupConfig, DupGroup, find_groups, groups_report
+from cdir.duplicates.file_hashes import FileHashes, TileHashes, hash_file, pixel_hash
+from cdir.duplicates.finder import DedupConfig, DupGroup
+from cdir.duplicates.groups import find_duplicates
 from cdir.duplicates.low_information import LowInfoConfig, Signature
+from cdir.duplicates.rows import groups_report
 from cdir.imaging.decode import DecodeLimits
 from cdir.ingest.source_files import SourceFile
 from cdir.store.collection import FILES_DIR, Store, normalise_items
@@ -115,7 +117,7 @@ def find_folder_groups(sources: Sequence[str | Path], config: FolderConfig | Non
         scan = scan_sources(list(sources), extract_dir)
         hashed = hash_files([f.path for f in scan.files], config, progress)
         store, failed = _memory_store(scan.files, hashed, config)
-        groups = find_groups(store, config.dedup)
+        groups = find_duplicates(store, config.dedup, decided={})  # the keep reads the files
     return FolderResult(store, groups, failed, list(scan.rejected))
 
 
@@ -158,6 +160,7 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
     failed = [(f.rel_path, h) for f, h in zip(files, hashed, strict=True) if isinstance(h, str)]
     items = pd.DataFrame({
         "id": np.arange(len(ok), dtype=np.int64),
+        "path": [str(f.path) for f, _ in ok],
         "rel_path": [f.rel_path for f, _ in ok],
         "sha256": [h.file_sha256 for _, h in ok],
         "phash": [h.phash for _, h in ok],
@@ -169,9 +172,76 @@ def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str
         "status": "ok",
     })
     items["pixel_sha256"] = exact_keys([f.path for f, _ in ok], [h for _, h in ok], config)
+    items["parent_id"], items["tile"] = -1, -1
     root = Path(files[0].path).parent if files else Path(".")
     signatures = {n: h.signature for n, (_, h) in enumerate(ok)}
+    family_grids([f.path for f, _ in ok], [f.rel_path for f, _ in ok], [h for _, h in ok],
+                 config.limits)
+    tiles = split_grids([f.rel_path for f, _ in ok], [h for _, h in ok])
+    if tiles:
+        rows = []
+        for grid, n, tile in tiles:
+            file, hashed = ok[grid]
+            signatures[len(items) + len(rows)] = tile.signature
+            rows.append({"id": len(items) + len(rows), "path": str(file.path),
+                         "rel_path": f"{file.rel_path}#tile{n}",
+                         "sha256": f"{hashed.file_sha256}#tile{n}", "phash": tile.phash,
+                         "phash_mirror": tile.phash_mirror, "phash_centre": tile.phash_centre,
+                         "width": tile.box[2] - tile.box[0], "height": tile.box[3] - tile.box[1],
+                         "file_size": -1, "status": "ok", "parent_id": grid, "tile": n,
+                         "pixel_sha256": f"tile:{hashed.file_sha256}:{n}"})
+        items = pd.concat([items, pd.DataFrame(rows)], ignore_index=True)
     return SignatureStore(root, normalise_items(items), signatures), failed
+
+
+def family_grids(paths: Sequence[Path], names: Sequence[str], hashed: Sequence[FileHashes],
+                 limits: DecodeLimits) -> None:
+    """Give tiles to the files a Midjourney family shows are grids though their layout was not
+    recognised (tiles that abut without a seam, four close Vary siblings): a file named for a
+    job without a grid index, exactly twice the size of a tile file of the same job
+    (``<user>_<words>_<job>_<index>.png``), is split in halves."""
+    from cdir.duplicates.families import name_mark
+    from cdir.duplicates.file_hashes import halves_tiles
+
+    tile_sizes: dict[str, set[tuple[int, int]]] = {}
+    marks = [name_mark(n) for n in names]
+    for mark, h in zip(marks, hashed, strict=True):
+        if mark.job is not None and mark.index is not None:
+            tile_sizes.setdefault(mark.job, set()).add((h.width, h.height))
+    for n, (mark, h) in enumerate(zip(marks, hashed, strict=True)):
+        if h.tiles or mark.job is None or mark.index is not None or h.width % 2 or h.height % 2:
+            continue
+        if (h.width // 2, h.height // 2) in tile_sizes.get(mark.job, set()):
+            h.tiles = halves_tiles(paths[n], limits)
+
+
+def split_grids(names: Sequence[str], hashed: Sequence[FileHashes]
+                ) -> list[tuple[int, int, TileHashes]]:
+    """(grid position, tile number 1..4, tile) for the files that look like a 2x2 grid and that
+    something says are a generator's grid, as ingest splits them
+    (:func:`cdir.ingest.grid_evidence.grid_evidence`): Midjourney's tile sizes, a Midjourney
+    job in the file name, or another file that is a perceptual near-duplicate of a tile (its
+    upscale or variation)."""
+    from cdir.duplicates.families import name_mark
+    from cdir.ingest.grid_evidence import UPSCALE_MAX_DISTANCE, midjourney_size
+
+    candidates = [n for n, h in enumerate(hashed) if h.tiles]
+    if not candidates:
+        return []
+    files = np.array([int(h.phash, 16) for h in hashed], dtype=np.uint64)
+    out = []
+    for grid in candidates:
+        h = hashed[grid]
+        tiles = h.tiles or []
+        evidence = midjourney_size(h.width, h.height) or name_mark(names[grid]).job is not None
+        if not evidence:
+            others = np.delete(files, grid)
+            evidence = any((np.bitwise_count(others ^ np.uint64(int(t.phash, 16)))
+                            <= UPSCALE_MAX_DISTANCE).any() for t in tiles)
+        if evidence:
+            out.extend((grid, n, tile) for n, tile in enumerate(tiles, start=1))
+    log.info("%d grid images split into tiles", len({g for g, _, _ in out}))
+    return out
 
 
 def exact_keys(paths: Sequence[Path], hashed: Sequence[FileHashes], config: FolderConfig
@@ -246,7 +316,7 @@ def folder_report(result: FolderResult, config: FolderConfig, source: str,
     """The JSON of ``cdir dupes STORE`` (:func:`groups_report`) with ``store`` the directory
     given with ``--store`` (or None), plus ``source``, ``n_files`` and the files ``failed`` and
     ``rejected`` (``{"file", "reason"}``)."""
-    report = groups_report(result.store, result.groups, config.dedup)
+    report = groups_report(result.store, result.groups, config.dedup, decided={})
     report["store"] = str(store_dir) if store_dir is not None else None
     report["source"] = source
     report["n_files"] = len(result.store.items)

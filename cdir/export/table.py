@@ -7,9 +7,10 @@ One row per readable item (failed items are left out), columns :data:`BASE_COLUM
   ``prompt``, ``negative_prompt``: strings or None;
 - ``image_embedding``: float32 list of length D (the store's CLIP image embedding, L2-normalised);
   ``caption_embedding``: the same for the caption's CLIP text embedding, None without a caption;
-- when the store holds near-duplicate decisions (``<store>/dupes/decisions.csv|json``, written by
-  a review): ``duplicate_group`` (int), ``duplicate_tier`` and ``duplicate_keep`` (bool), None
-  for items in no group;
+- when the store holds keep/remove decisions on near-duplicates (``<store>/dupes/decided.json``,
+  :mod:`cdir.duplicates.decisions`): ``duplicate_group`` (int: the lowest id of the group the
+  item was decided in), ``duplicate_tier`` and ``duplicate_keep`` (bool), None for items
+  without such a decision;
 - when the store holds tags (``<store>/tags.json``, :mod:`cdir.store.tags`): ``tags``, the
   item's tags as a list of strings (``[]`` for an untagged item).
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cdir.duplicates.review import decisions_path, load_decisions
+from cdir.duplicates.decisions import load_decided
 from cdir.store.collection import Store, StoreError
 from cdir.store.tags import load_tags
 
@@ -141,17 +142,15 @@ def _limits() -> Any:
 
 
 def _decisions(store: Store) -> dict[int, dict[str, Any]]:
-    """The latest near-duplicate decisions saved in the store, by item id ({} if none)."""
-    paths = [decisions_path(store, fmt) for fmt in ("csv", "json")]
-    found = [p for p in paths if p.is_file()]
-    if not found:
-        return {}
-    latest = max(found, key=lambda p: p.stat().st_mtime)
+    """The keep/remove decisions saved in the store, by item id ({} if none, or if the file is
+    damaged: the export then goes on without them, with a warning in the log)."""
     try:
-        return {int(d["id"]): d for d in load_decisions(latest)}
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("decisions file %s unreadable, exported without it: %s", latest.name, exc)
+        decided = load_decided(store.root)
+    except StoreError as exc:
+        log.warning("duplicate decisions unreadable, exported without them: %s", exc)
         return {}
+    return {item: {"group": min((item, *d.with_)), "tier": d.tier, "keep": d.decision == "keep"}
+            for item, d in decided.items() if d.decision in ("keep", "remove")}
 
 
 def _tags(store: Store) -> dict[int, list[str]]:

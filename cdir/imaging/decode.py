@@ -28,6 +28,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
+from cdir.imaging.frames import flatten, frames_of
+
 log = logging.getLogger(__name__)
 
 # Register every plugin now: threads that open images concurrently otherwise race inside
@@ -65,7 +67,7 @@ SAFE_FORMATS: tuple[str, ...] = (
 )
 HEIF_NEEDS = "HEIC needs pillow-heif: install it (pip install pillow-heif) or convert to JPEG"
 
-WHITE = (255, 255, 255)
+EXACT_EXTRA = "cdir_exact"  # info key: the digest of alpha and further frames (frames.py)
 _HEAD_BYTES = 512
 _HASH_CHUNK = 1 << 20
 _SWAPS_SIDES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the image a quarter
@@ -125,6 +127,8 @@ class Decoded:
     image: Image.Image
     size: tuple[int, int]
     reduced: bool = False
+    # an animation's sampled frames side by side, hashed instead of ``image`` (cdir.imaging.frames)
+    strip: Image.Image | None = None
 
 
 def load_rgb_reduced(path: Path, limits: DecodeLimits = DecodeLimits(),
@@ -208,12 +212,13 @@ def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None,
         _load_pixels(img, limits)
         orientation = _orientation(img)
         rgb = to_rgb(img)
+        frames = frames_of(img, _has_transparency(img), to_rgb)
     finally:
         img.close()
-    rgb = _apply_orientation(rgb, orientation)
-    rgb.info = {}
+    rgb = _apply_orientation(frames.shown or rgb, orientation)
+    rgb.info = {EXACT_EXTRA: frames.extra} if frames.extra else {}
     size = (full[1], full[0]) if orientation in _SWAPS_SIDES else full
-    return Decoded(rgb, size, reduced)
+    return Decoded(rgb, size, reduced, frames.strip)
 
 
 def _draft_for_thumbnail(img: Image.Image, thumb_side: int) -> bool:
@@ -389,12 +394,13 @@ def _apply_orientation(img: Image.Image, orientation: int) -> Image.Image:
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """A new RGB copy of the current frame: alpha on white, CMYK converted, 16-bit scaled."""
+    """A new RGB copy of the current frame: alpha on white (on dark grey when what it draws is
+    light, :func:`cdir.imaging.frames.flatten`), CMYK converted, 16-bit scaled."""
     try:
         if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
             return _scale_to_8bit(img).convert("RGB")
         if _has_transparency(img):
-            return _on_white(img.convert("RGBA"))
+            return flatten(img.convert("RGBA"))
         return img.convert("RGB")
     except (ValueError, OSError) as exc:
         raise DecodeError(f"unsupported colour mode {img.mode}: {exc}") from None
@@ -402,12 +408,6 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def _has_transparency(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-
-
-def _on_white(rgba: Image.Image) -> Image.Image:
-    background = Image.new("RGB", rgba.size, WHITE)
-    background.paste(rgba, mask=rgba.getchannel("A"))
-    return background
 
 
 def _scale_to_8bit(img: Image.Image) -> Image.Image:
@@ -444,10 +444,14 @@ def file_sha256(path: Path) -> str:
 
 
 def pixel_sha256(img: Image.Image) -> str:
-    """Hex SHA-256 of the RGB pixels and size: equal for lossless re-encodes and renames."""
+    """Hex SHA-256 of the RGB pixels and size: equal for lossless re-encodes and renames. For an
+    image decoded here, also of its alpha and further frames (:mod:`cdir.imaging.frames`)."""
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
     digest.update(rgb.tobytes())
+    extra = img.info.get(EXACT_EXTRA)
+    if extra:
+        digest.update(f"|{extra}".encode())
     return digest.hexdigest()
 
 

@@ -203,7 +203,8 @@ def _other_lines(grey: np.ndarray, split: tuple[int, int], config: GridConfig) -
                                     config.min_edge)) & (cover >= config.jump_coverage)
     share = _uniform_share(grey, config.seam_tolerance)
     for run_start, run_end in _runs(share >= config.seam_fraction):
-        if (run_end - run_start <= max(2, config.max_seam * width) and away[run_start]
+        if (run_end - run_start <= max(2, config.max_seam * width)
+                and run_start < len(away) and away[run_start]
                 and run_start >= margin and run_end <= width - margin):
             beside = (share[max(0, run_start - 3):run_start].min(),
                       share[run_end:run_end + 3].min())

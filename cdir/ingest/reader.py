@@ -122,11 +122,13 @@ def read_one(
     # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64 differ
     # on JPEG photos) at a tenth of the cost of hashing the full image (bench/bench_ingest.py)
     thumb = make_thumbnail(image, THUMB_SIDE)
+    # an animation hashes a strip of its frames (cdir.imaging.frames), a still image its thumbnail
+    hashed = thumb if decoded.strip is None else decoded.strip
     meta = extract_metadata(path).fields()
-    info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(thumb),
+    info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(hashed),
                      *decoded.size, meta.pop("prompt"),
-                     phash_mirror=perceptual_hash(ImageOps.mirror(thumb)),
-                     phash_centre=centre_hash(thumb),
+                     phash_mirror=perceptual_hash(ImageOps.mirror(hashed)),
+                     phash_centre=centre_hash(hashed),
                      grid=[list(box) for box in grid] if grid else None, **meta)
     if thumb_path is not None and not thumb_path.exists():
         save_jpeg_atomic(thumb, thumb_path)
@@ -135,7 +137,7 @@ def read_one(
 
 
 def _decode_item(path: Path, limits: DecodeLimits, tile: int, reduce_to: int | None) -> Decoded:
-    if tile >= 1 or reduce_to is None:
+    if tile >= 1:
         image = load_item_image(path, limits, tile)
         return Decoded(image, image.size)
     return load_rgb_reduced(path, limits, reduce_to)

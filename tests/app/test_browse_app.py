@@ -121,7 +121,7 @@ def test_duplicate_decisions_stay_across_thresholds_and_export(browse: BrowseAct
     group = state[0]
     member = group["members"][-1]
     others = set(group["members"]) - {member}
-    summary, html, state = dupes.decide(store, f"0|{member}|not_duplicate:5", state,
+    summary, html, state = dupes.decide(store, f"1|{member}|not_duplicate:5", state,
                                         ["exact", "perceptual"], 20, 0.95)
     assert load_decided(Path(store))[member].decision == "not_duplicate"
     for bits in (20, 12, 8):
@@ -133,3 +133,9 @@ def test_duplicate_decisions_stay_across_thresholds_and_export(browse: BrowseAct
     out = dupes.export(store, "csv", state)
     assert Path(out).is_relative_to(Path(store)) and "not_duplicate" in Path(out).read_text()
     assert "rm -- " in Path(dupes.export(store, "sh", state)).read_text() or not state
+    if state:  # the keyboard's undo: back to the suggestion
+        decided = state[0]["members"][-1]
+        assert decided in load_decided(Path(store))
+        summary, _, state = dupes.decide(store, f"1|{decided}|undo:7", state,
+                                         ["exact", "perceptual"], 8, 0.95)
+        assert decided not in load_decided(Path(store)) and "groups decided" in summary

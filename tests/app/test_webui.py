@@ -176,7 +176,8 @@ LOOK_ALIKES = {frozenset(pair) for pair in [
 def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions,
                                                              tmp_path: Path) -> None:
     store = actions.load_examples("tiny")[0]
-    summary, html, state, keeps = actions.find_dupes(store, ["exact", "perceptual"], 8, 0.95)
+    settings = (["exact", "perceptual"], 8, 0.95)
+    summary, html, state = actions.find_dupes(store, *settings)
     assert "groups" in summary and "complete linkage" in summary
     assert html.count('class="cdir-row"') == len(state)
     rel = Store.load(store).items["rel_path"].tolist()
@@ -188,12 +189,15 @@ def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions
     assert found == bundled | LOOK_ALIKES  # every bundled pair, each as a group of its own
     group = state[0]
     other = next(m for m in group["members"] if m != group["representative"])
-    html, keeps = actions.choose_keep(store, f"0-{other}:5", state, keeps)
-    assert keeps == {0: other} and html.count("kept") >= 1
-    out = Path(actions.export_dupes(store, state, keeps, "json"))
+    summary, html, state = actions.choose_keep(store, f"0-{other}:5", state, *settings)
+    assert "1 of" in summary and html.count("kept") >= 1  # saved in the collection
+    kept = next(g for g in state if other in g["members"])
+    assert kept["keep"] == other and kept["keep_reason"] == "your choice"
+    out = Path(actions.export_dupes(store, state, "json"))
     assert out.is_relative_to(Path(store)) and out.suffix == ".json"
     rows = json.loads(out.read_text())
-    assert [r["id"] for r in rows if r["group"] == 1 and r["keep"]] == [other]
+    assert [r["id"] for r in rows if other in kept["members"] and r["id"] in kept["members"]
+            and r["keep"]] == [other]
     figure, examples = actions.dupes_histogram(store, "perceptual")
     assert figure.data and 'class="cdir-card"' in examples
     drift = actions.prompt_drift(store)

@@ -87,9 +87,10 @@ def test_dupes_decisions_from_the_command_line(tmp_path: Path,
     script = tmp_path / "remove.sh"
     code, _, err = run(capsys, *base, "--decisions", script)
     assert code == 0 and "decisions written" in err
-    removed = [shlex.split(line)[2] for line in script.read_text().splitlines()
+    removed = [shlex.split(line, comments=True)[2] for line in script.read_text().splitlines()
                if line.startswith("rm ")]
-    assert removed == [str(Store.load(root).item_path(0))]
+    # relative to the folder the user gave, never a server path
+    assert removed == [str(Store.load(root).items.at[0, "rel_path"])]
     code, _, _ = run(capsys, *base, "--decisions", tmp_path / "d.json")
     assert {r["id"] for r in json.loads((tmp_path / "d.json").read_text())} >= {0, 1, 2}
     assert cli.main([*map(str, base), "--decide", "4=keep"]) == 2

@@ -1,5 +1,5 @@
 """Near-duplicates: the three tiers measured on the generated set, chain-free grouping, the
-O(N·k) path, calibration histograms, keep suggestions, review and export, prompt agreement and
+O(N·k) path, calibration histograms, keep suggestions, rows and export, prompt agreement and
 the ``dupes`` command."""
 
 from __future__ import annotations
@@ -16,22 +16,17 @@ import pandas as pd
 import pytest
 
 from cdir.duplicates.calibration import similarity_histogram
+from cdir.duplicates.export import export, export_path
 from cdir.duplicates.finder import (
     GROUPING_RULE,
     DedupConfig,
     DupGroup,
     config_with_threshold,
     find_groups,
-    suggest_keep,
 )
+from cdir.duplicates.keep import KeepChoice, choose_keep
 from cdir.duplicates.prompt_agreement import prompt_agreement
-from cdir.duplicates.review import (
-    decision_rows,
-    decisions_path,
-    export_decisions,
-    load_decisions,
-    review_table,
-)
+from cdir.duplicates.rows import decision_rows
 from cdir.ingest.pipeline import IngestConfig, ingest
 from cdir.models.loaded import Models
 from cdir.store.collection import Store, normalise_items
@@ -203,50 +198,48 @@ def test_20k_items_take_memory_in_n_times_k_not_n_squared(tmp_path: Path) -> Non
     assert len(found & pairs) == len(pairs)
 
 
-# ----------------------------------------------------------------------------- keep and review
-def test_suggest_keep_prefers_resolution_then_file_size_and_files_over_tiles(tmp_path: Path
-                                                                            ) -> None:
+# ----------------------------------------------------------------------------- keep and rows
+def test_the_keep_prefers_resolution_then_less_compression_and_files_over_tiles(tmp_path: Path
+                                                                              ) -> None:
     store = memory_store(tmp_path, 4, width=[100, 200, 200, 400], height=[100, 200, 200, 400],
                          file_size=[900, 500, 800, 10], tile=[-1, -1, -1, 2],
                          parent_id=[-1, -1, -1, 0])
-    assert suggest_keep(store, [0, 1, 2]) == 2
-    assert suggest_keep(store, [0, 1]) == 1
-    assert suggest_keep(store, [1, 3]) == 1  # the tile is bigger but is not a file
-    assert suggest_keep(store, [3]) == 3
+    assert choose_keep(store, "perceptual", [0, 1, 2]).item == 2
+    assert choose_keep(store, "perceptual", [0, 1]) == KeepChoice(1, "larger")
+    assert choose_keep(store, "perceptual", [1, 3]).item == 1  # the tile is no file
+    assert choose_keep(store, "perceptual", [3]).item == 3
 
 
-def test_review_table_and_keep_override(tmp_path: Path) -> None:
+def test_rows_show_the_groups_keep(tmp_path: Path) -> None:
     store = memory_store(tmp_path, 3, width=[10, 20, 30], height=[10, 20, 30],
                          caption=["a", None, "c"], domain="photo")
-    group = DupGroup("semantic", [1, 0, 2], 1, {1: 1.0, 0: 0.97, 2: 0.96})
-    rows = review_table(store, group)
+    group = DupGroup("semantic", [1, 0, 2], 1, {1: 1.0, 0: 0.97, 2: 0.96}, keep=2,
+                     keep_reason="larger")
+    rows = decision_rows(store, [group], {})
     assert [r["id"] for r in rows] == [1, 0, 2]
     assert [r["keep"] for r in rows] == [False, False, True]
     assert rows[0]["resolution"] == "20x20" and rows[0]["caption"] is None
     assert rows[0]["representative"] and rows[1]["score"] == 0.97
-    assert [r["keep"] for r in review_table(store, group, keep=0)] == [False, True, False]
-    with pytest.raises(ValueError, match="not a member"):
-        review_table(store, group, keep=7)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_export_decisions_round_trip(tmp_path: Path, fmt: str) -> None:
+def test_export_decisions_inside_the_store(tmp_path: Path, fmt: str) -> None:
     store = memory_store(tmp_path, 4, width=[10, 20, 30, 40], height=[10, 20, 30, 40])
-    groups = [DupGroup("perceptual", [0, 1], 0, {0: 0.0, 1: 2.0}),
-              DupGroup("exact", [2, 3], 2, {2: 1.0, 3: 1.0})]
-    decisions = decision_rows(store, groups, keeps={1: 2})
-    out = export_decisions(decisions, decisions_path(store, fmt))
-    assert out.parent.parent == store.root and out.suffix == f".{fmt}"
-    assert load_decisions(out) == decisions
-    assert [d["keep"] for d in decisions] == [False, True, True, False]
+    groups = [DupGroup("perceptual", [0, 1], 0, {0: 0.0, 1: 2.0}, keep=1),
+              DupGroup("exact", [2, 3], 2, {2: 1.0, 3: 1.0}, keep=2)]
+    rows = decision_rows(store, groups, {})
+    out = export(store, rows, export_path(store, fmt))
+    assert out.parent.parent.parent == store.root and out.suffix == f".{fmt}"
+    assert [r["keep"] for r in rows] == [False, True, True, False]
     assert not list(out.parent.glob(".*.tmp"))
 
 
-def test_export_refuses_a_suffix_that_is_not_the_format(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="must end in .csv"):
-        export_decisions([], tmp_path / "photo.jpg", "csv")
-    with pytest.raises(ValueError, match="unknown format"):
-        export_decisions([], tmp_path / "photo.jpg")
+def test_export_refuses_a_suffix_that_is_not_a_format(tmp_path: Path) -> None:
+    store = memory_store(tmp_path, 1)
+    with pytest.raises(ValueError, match=".csv, .json or .sh"):
+        export(store, [], tmp_path / "photo.jpg")
+    with pytest.raises(ValueError, match="one of csv, json, sh"):
+        export_path(store, "jpg")
 
 
 # --------------------------------------------------------------------------------- calibration
@@ -309,7 +302,8 @@ def test_cli_dupes_json(ingested: Store) -> None:
     for g in report["groups"]:
         ids = [m["id"] for m in g["members"]]
         assert g["representative"] == ids[0] and g["keep"] in ids and g["tier"] in report["tiers"]
-        assert all(set(m) == {"id", "file", "score"} for m in g["members"])
+        assert all(set(m) == {"id", "file", "score", "distance", "decision"}
+                   for m in g["members"])
 
 
 def test_partitioned_search_finds_the_planted_pairs_of_flat_search() -> None:

@@ -5,6 +5,7 @@ are the finder's own tests in the mutation check."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ from cdir.duplicates.finder import (
     DedupConfig,
     config_with_threshold,
     find_groups,
-    groups_report,
     hex_to_uint64,
-    suggest_keep,
 )
+from cdir.duplicates.groups import find_duplicates
+from cdir.duplicates.keep import choose_keep
+from cdir.duplicates.rows import groups_report
 from tests.duplicates.test_dup_thresholds import BASE, flip, hexes, memory_store
 
 
@@ -129,21 +131,24 @@ def test_the_report_lists_every_member_with_its_file_score_and_keep(tmp_path: Pa
     store = memory_store(tmp_path, 3, pixel_sha256=["p", "p", "z"], width=[10, 50, 20],
                          height=[10, 50, 20])
     config = DedupConfig(tiers=("exact", "semantic"))
-    groups = find_groups(store, DedupConfig(tiers=("exact",)))
-    report = groups_report(store, groups, config)
+    groups = find_duplicates(store, DedupConfig(tiers=("exact",)), decided={})
+    report = groups_report(store, groups, config, decided={})
     assert report["tiers"] == ["exact", "semantic"]
     assert report["thresholds"] == {"semantic": config.semantic_min_similarity}
-    assert report["n_groups"] == 1
+    assert report["n_groups"] == 1 and report["decided_groups"] == 0
     assert report["groups"] == [{
-        "tier": "exact", "size": 2, "representative": 0, "keep": 1,
-        "members": [{"id": 0, "file": "0.jpg", "score": 1.0},
-                    {"id": 1, "file": "1.jpg", "score": 1.0}]}]
+        "tier": "exact", "size": 2, "representative": 0, "keep": 0,
+        "keep_reason": "first of equals",
+        "members": [{"id": 0, "file": "0.jpg", "score": 1.0, "distance": "representative",
+                     "decision": None},
+                    {"id": 1, "file": "1.jpg", "score": 1.0, "distance": "identical pixels",
+                     "decision": None}]}]
     assert DedupConfig().threshold("perceptual") == 8.0 and DedupConfig().threshold("exact") is None
 
 
-def test_suggest_keep_breaks_ties_by_lowest_id(tmp_path: Path) -> None:
+def test_the_keep_breaks_ties_by_lowest_id(tmp_path: Path) -> None:
     store = memory_store(tmp_path, 3)
-    assert suggest_keep(store, [2, 1]) == 1
+    assert choose_keep(store, "perceptual", [2, 1]).item == 1
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -169,21 +174,22 @@ def test_config_bounds_are_inclusive() -> None:
 def test_threshold_for_the_one_tuned_tier() -> None:
     assert config_with_threshold(("exact", "perceptual"), 6.0).perceptual_max_distance == 6
     assert config_with_threshold(("semantic",), 0.9).semantic_min_similarity == 0.9
-    assert config_with_threshold(("semantic",), None) == DedupConfig(tiers=("semantic",))
+    assert config_with_threshold(("semantic",), None) == DedupConfig(tiers=("semantic",),
+                                                                   semantic_auto=True)
     with pytest.raises(ValueError, match="one tier"):
         config_with_threshold(("exact",), 0.9)
 
 
-def test_suggest_keep_prefers_resolution_then_file_size_then_files_over_tiles(
+def test_the_keep_prefers_resolution_then_file_size_then_files_over_tiles(
     tmp_path: Path
 ) -> None:
     store = memory_store(tmp_path, 5, width=[100, 200, 200, 400, 200],
                          height=[100, 200, 200, 400, 200], file_size=[900, 500, 800, 10, 800],
                          tile=[-1, -1, -1, 1, -1], parent_id=[-1, -1, -1, 0, -1])
-    assert suggest_keep(store, [0, 1, 2]) == 2  # most pixels, then the larger file
-    assert suggest_keep(store, [0, 1]) == 1
-    assert suggest_keep(store, [1, 3]) == 1  # tile 1 is bigger but is not a file
-    assert suggest_keep(store, [4, 2]) == 2  # all equal: the lower id
+    keep = functools.partial(choose_keep, store, "perceptual")
+    assert keep([0, 1]).item == 1
+    assert keep([1, 3]).item == 1  # tile 1 is bigger but is not a file
+    assert keep([4, 2]).item == 2  # all equal: the lower id
 
 
 def test_a_zero_vector_is_never_a_semantic_duplicate_even_at_threshold_0(tmp_path: Path) -> None:
@@ -199,7 +205,7 @@ def test_the_report_names_its_store_and_rule(tmp_path: Path) -> None:
 
     store = memory_store(tmp_path, 2, pixel_sha256=["p", "p"])
     report = groups_report(store, find_groups(store, DedupConfig(tiers=("exact",))),
-                           DedupConfig(tiers=("exact",)))
+                           DedupConfig(tiers=("exact",)), decided={})
     assert report["store"] == str(tmp_path) and report["grouping_rule"] == GROUPING_RULE
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cdir.duplicates.finder import DedupConfig, find_groups, suggest_keep
+from cdir.duplicates.finder import DedupConfig, find_groups
+from cdir.duplicates.keep import choose_keep
 from cdir.imaging.decode import load_rgb
 from cdir.ingest.grids import crop_tile, detect_grid, tile_sha
 from cdir.ingest.pipeline import IngestConfig, ingest
@@ -145,7 +146,7 @@ def test_the_upscale_is_a_perceptual_near_duplicate_of_its_tile(examples: Store)
     groups = find_groups(examples, DedupConfig(tiers=("perceptual",)))
     group = next(g for g in groups if upscale in g.members)
     assert tile2 in group.members
-    assert suggest_keep(examples, group.members) == upscale  # the larger file, not the tile
+    assert choose_keep(examples, group.tier, group.members).item == upscale  # a file, larger
 
 
 def test_a_tile_is_never_grouped_with_its_own_grid(examples: Store) -> None:

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from cdir.cli import main
-from cdir.duplicates.review import decisions_path, export_decisions
+from cdir.duplicates.decisions import decide
+from cdir.duplicates.finder import DupGroup
 from cdir.export.datasets_out import ExportError, export_store
 from cdir.ingest.dataset_columns import parse_column_overrides
 from cdir.ingest.hf_datasets import dataset_kind
@@ -219,14 +220,13 @@ def test_parquet_export_and_cli(tmp_path: Path, saved: Path, tiny: Models,
     # saved near-duplicate decisions travel with the rows
     store = Store.load(store_dir)
     ids = [int(i) for i in store.items["id"][:2]]
-    export_decisions([{"group": 0, "tier": "exact", "id": ids[0], "file": "a", "keep": True,
-                       "representative": True},
-                      {"group": 0, "tier": "exact", "id": ids[1], "file": "b", "keep": False,
-                       "representative": False}], decisions_path(store, "csv"))
+    pair = DupGroup("exact", ids, ids[0], dict.fromkeys(ids, 1.0))
+    decide(store.root, pair, ids[0], "keep")
+    decide(store.root, pair, ids[1], "remove")
     assert main(["export", str(store_dir), str(tmp_path / "with-dupes")]) == 0
     rows = {r["file_name"]: r for r in datasets.load_from_disk(str(tmp_path / "with-dupes"))}
     names = [str(n) for n in store.items["rel_path"]]
-    assert (rows[names[0]]["duplicate_group"], rows[names[0]]["duplicate_keep"]) == (0, True)
+    assert (rows[names[0]]["duplicate_group"], rows[names[0]]["duplicate_keep"]) == (ids[0], True)
     assert (rows[names[1]]["duplicate_tier"], rows[names[1]]["duplicate_keep"]) == ("exact", False)
     assert rows[names[2]]["duplicate_group"] is None
     # an output folder that already holds files is refused, nothing overwritten

@@ -1,51 +1,58 @@
-"""One function per user action. The CLI and the web app call these and nothing deeper."""
+"""One function per user action. The CLI and the web app call these and nothing deeper.
+
+A package so that no module passes the line cap: its modules (``errors``, ``sessions``,
+``duplicates``) are re-exported here, and callers use ``cdir.api.<name>`` only."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from cdir.ingest.archives import ArchiveLimits as ArchiveLimits  # the app sets its own limits
+# re-exported: the modules of the service layer (ruff: F401 is off for this file)
+from cdir.api.duplicates import (
+    accept,
+    decide,
+    duplicate_config,
+    duplicate_rows,
+    duplicates_histogram,
+    duplicates_progress,
+    duplicates_report,
+    export_decisions,
+    find_duplicates,
+    find_folder_duplicates,
+    folder_duplicates_config,
+    folder_duplicates_report,
+    grouping_rule,
+    groups_from_state,
+    groups_to_state,
+    open_store,
+    prompt_agreement,
+    semantic_words,
+    source_kind,
+    undecide,
+)
+from cdir.api.errors import CollectionBusyError, UsageError, user_errors
+from cdir.api.sessions import Session, forget, open_collection, register_store_preset, session_for
+from cdir.ingest.archives import ArchiveLimits  # the app sets its own limits
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
 from cdir.models.availability import PresetChoice
 from cdir.models.availability import choose_preset as choose
-from cdir.models.heavy import heavy_work as heavy_work  # the app's heavy handlers share it
+from cdir.models.heavy import heavy_work  # the app's heavy handlers share it
 from cdir.models.lazy import LazyModels
 from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
-from cdir.retrieval.search import Searcher, SearchOptions, SearchResult
+from cdir.retrieval.search import SearchOptions, SearchResult
 from cdir.retrieval.staged import Stage
 from cdir.store.collection import Store, disk_full_error
 from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
-
-class UsageError(ValueError):
-    """Bad arguments or bad input: exit status 2 in the CLI, a message in the app."""
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the input or the setup is wrong, not cdir: shown to the user as
-    their one-line message (the CLI exits with status 2)."""
-    from cdir.export.datasets_out import ExportError
-    from cdir.export.downloads import DownloadError
-    from cdir.ingest.source_files import SourceError
-    from cdir.models.presets import UnknownPresetError
-    from cdir.models.weights import ModelUnavailableError
-    from cdir.retrieval.scoring import ModeError
-    from cdir.retrieval.search import QueryError
-    from cdir.store.collection import StoreError
-
-    return (UsageError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError, ExportError, DownloadError,
-            CollectionBusyError)
 
 def choose_preset(preset: str, model_root: str | Path | None = None,
                   timeout: float = 2.0) -> PresetChoice:
@@ -131,56 +138,6 @@ def ingest(
             raise full from exc
 
 
-@dataclass
-class Session:
-    """An open collection with its models and searcher."""
-
-    store: Store
-    models: Models
-    searcher: Searcher
-
-    def reload(self) -> None:
-        """Re-read the store after an ingest or caption update."""
-        self.store = Store.load(self.store.root)
-        self.searcher = Searcher(self.store, self.models)
-
-
-def register_store_preset(meta: dict[str, Any]) -> None:
-    """Make a collection's preset known when it came from a preset file (``preset_file`` in its
-    meta): collections built with ``--preset my.toml`` open again by name."""
-    path = meta.get("preset_file")
-    if path and meta.get("preset") not in list_presets() and Path(path).is_file():
-        get_preset(str(path))
-
-
-def open_collection(store: str | Path, model_root: str | Path | None = None) -> Session:
-    loaded = Store.load(store)
-    register_store_preset(loaded.meta)
-    models = get_models(loaded.preset, model_root)
-    return Session(loaded, models, Searcher(loaded, models))
-
-
-_sessions_lock = threading.Lock()
-_sessions: dict[str, Session] = {}
-
-
-def session_for(store: str | Path, model_root: str | Path | None = None) -> Session:
-    """A shared open session for ``store``, re-opened when the store changed on disk (captions
-    written by a background job, images added). Sessions hold models and indexes; UI state holds
-    only the store path."""
-    key = str(Path(store).resolve())
-    revision = Store.read_meta(key).get("revision")
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None or session.store.meta.get("revision") != revision:
-            session = _sessions[key] = open_collection(key, model_root)
-        return session
-
-
-class CollectionBusyError(RuntimeError):
-    """The collection is being written (a build or captions) and cannot be deleted now."""
-
-
 def delete_collection(store: str | Path, remove: Callable[[Path], None],
                       stop_jobs: Callable[[Path], bool] | None = None,
                       timeout: float = 10.0) -> None:
@@ -203,12 +160,6 @@ def delete_collection(store: str | Path, remove: Callable[[Path], None],
         raise CollectionBusyError(f"{root.name!r} is being built right now; delete it once the "
                                   "build has finished. Nothing was deleted.") from exc
     forget(root)
-
-
-def forget(store: str | Path) -> None:
-    """Drop the shared session of a collection (after it was deleted)."""
-    with _sessions_lock:
-        _sessions.pop(str(Path(store).resolve()), None)
 
 
 def search(
@@ -346,3 +297,5 @@ def download_eval_report(store: str | Path, report: Any,
 
 def with_options(options: SearchOptions, **changes: Any) -> SearchOptions:
     return replace(options, **changes)
+
+
