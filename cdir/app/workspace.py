@@ -33,6 +33,7 @@ OWNER_FILE = "owner"
 TRASH_DIR = ".trash"  # collections being deleted: never listed, emptied at start
 _SLUG = re.compile(r"[^a-z0-9]+")
 _SUFFIXED = re.compile(r"[a-z0-9-]+-[0-9a-f]{10}")
+_SUFFIXED_BASE = 37  # a name's part before its random suffix: 37 + 1 + 10 = the slug's 48
 
 
 class WorkspaceError(ValueError):
@@ -141,7 +142,7 @@ class Workspace:
         base = slug(name)
         mine = [p for p in self.root.iterdir() if p.is_dir() and Store.exists(p)
                 and (p.name == base or _SUFFIXED.fullmatch(p.name) and
-                     p.name.rsplit("-", 1)[0] == base)
+                     p.name.rsplit("-", 1)[0] == base[:_SUFFIXED_BASE])
                 and self.owner_of(p) == _owner_digest(owner)]
         return max(mine, key=lambda p: p.stat().st_mtime) if mine else None
 
@@ -229,9 +230,9 @@ class Workspace:
             base = f"my-{base}"
         with self._lock:
             if unguessable:
-                candidate = f"{base[:37]}-{secrets.token_hex(5)}"
+                candidate = f"{base[:_SUFFIXED_BASE]}-{secrets.token_hex(5)}"
                 while (self.root / candidate).exists():
-                    candidate = f"{base[:37]}-{secrets.token_hex(5)}"
+                    candidate = f"{base[:_SUFFIXED_BASE]}-{secrets.token_hex(5)}"
             else:
                 candidate, n = base, 2
                 while (self.root / candidate).exists():

@@ -159,3 +159,14 @@ def test_tagging_and_deciding_on_the_examples_is_refused_through_the_handlers(se
     assert not (server.workspace.root / server.examples / "tags.json").exists()
     own = str(server.workspace.root / server.a_name)
     assert "added to 1" in browse.tag(own, "add", "mine-now", "item", "0:1", *filters)
+
+
+def test_a_long_name_is_found_again_by_its_owner(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    name = "a very long collection name that goes on and on past the slug limit"
+    made = workspace.new_collection(name, unguessable=True)
+    workspace.claim(made, "me")
+    (made / "meta.json").write_text("{}")
+    assert len(made.name) <= 48 and re.fullmatch(r"[a-z0-9-]+-[0-9a-f]{10}", made.name)
+    assert workspace.find_own(name, "me") == made
+    assert workspace.find_own(name, "someone else") is None
