@@ -57,6 +57,22 @@ def extract_metadata(path: Path) -> GenerationMetadata:
     return result
 
 
+def extract_fields(path: Path) -> dict[str, str | None]:
+    """The item-table fields of :func:`extract_metadata`; never raises: a reader's failure on
+    this one file leaves the fields empty with its reason in ``metadata_issue``."""
+    try:
+        return extract_metadata(path).fields()
+    except Exception as exc:  # one file's metadata must never fail the collection
+        log.warning("%s: metadata not read: %s", Path(path).name, one_line(exc))
+        return GenerationMetadata(issues=[f"metadata not read: {one_line(exc)}"]).fields()
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception on one line (for a report)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def extract_prompt(path: Path) -> str | None:
     """The positive prompt of the image at ``path``, or None."""
     return extract_metadata(path).prompt
