@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image
 
 from cdir.ingest.decode import SAFE_FORMATS, pillow_warnings_logged
+from cdir.ingest.metadata.c2pa import MANIFEST_KEY, ManifestError, read_manifest_store
 from cdir.ingest.metadata.png_chunks import read_png_texts
 from cdir.ingest.metadata.result import RawMetadata
 from cdir.ingest.metadata.stealth import FORMATS as STEALTH_FORMATS
@@ -74,6 +75,8 @@ def read_raw_metadata(path: Path) -> RawMetadata:
         log.debug("no image metadata read from %s: %s", path, exc)
     if image_format == "WEBP":
         _webp_c2pa(path, raw)
+    if "c2pa" in raw.markers:
+        _c2pa(path, image_format, raw)
     if image_format in STEALTH_FORMATS and not any(k in raw.texts for k in _GENERATOR_CHUNKS):
         _stealth(path, raw)
     return raw
@@ -95,6 +98,17 @@ def _stealth(path: Path, raw: RawMetadata) -> None:
     raw.markers["stealth"] = found.signature.encode("ascii")
     for key, text in stealth_fields(found).items():
         raw.add(key, text)
+
+
+def _c2pa(path: Path, image_format: str | None, raw: RawMetadata) -> None:
+    """The C2PA manifest store of a file that has one, as JSON (read by c2pa-python)."""
+    try:
+        store = read_manifest_store(path, image_format)
+    except ManifestError as exc:
+        raw.issues.append(str(exc))
+        return
+    if store is not None:
+        raw.add(MANIFEST_KEY, store)
 
 
 def _webp_c2pa(path: Path, raw: RawMetadata) -> None:

@@ -2,7 +2,7 @@
 
 Reads every metadata container (see :mod:`cdir.ingest.metadata.containers`), then asks the
 generator parsers in turn - ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, A1111/Forge/SD.Next,
-Easy Diffusion, Midjourney, C2PA - and falls back to a plain description field (PNG
+Easy Diffusion, Midjourney, C2PA (content credentials, read with c2pa-python) - and falls back to a plain description field (PNG
 ``Description`` / ``Comment`` / ``Title``, EXIF ImageDescription / UserComment / XPComment /
 XPTitle, XMP ``dc:description`` / ``dc:title`` / ``exif:UserComment``, IPTC caption, image
 comment). A sidecar ``.txt`` / ``.caption`` next to the image gives the prompt when present (the
@@ -93,8 +93,11 @@ def parse_raw(raw: RawMetadata) -> GenerationMetadata:
         if result.prompt:
             return result
         found = found or result
-    if found is not None and found.generator:
-        found.prompt = found.prompt or _description(raw)
+    if found is not None and (found.generator or found.settings):
+        # a generator without a prompt, or facts without a generator (content credentials of
+        # a camera or an editor): the description is the prompt
+        if not found.prompt and _description(raw):
+            found.prompt, found.source = _description(raw), _description_key(raw)
         return found
     return GenerationMetadata(_description(raw), source=_description_key(raw))
 
