@@ -29,7 +29,7 @@ def _chain() -> tuple[bytes, bytes]:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cdir tests")])
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(name("cdir test CA"))

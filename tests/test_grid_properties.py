@@ -18,7 +18,8 @@ def _pattern(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     if rng.random() < 0.5:  # smooth content: seams stand out
         grey = np.cumsum(rng.integers(-3, 4, (height, width)), axis=1).astype(np.uint8)
     for _ in range(rng.integers(0, 6)):
-        axis, where = rng.integers(0, 2), rng.integers(0, max(1, (width, height)[rng.integers(0, 2)]))
+        axis = int(rng.integers(0, 2))
+        where = int(rng.integers(0, max(1, (width, height)[axis])))
         thick = int(rng.integers(1, 4))
         value = int(rng.integers(0, 256))
         if axis == 0:

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL.PngImagePlugin import PngInfo
-
 from c2pa_files import IPTC, manifest, signed
+from PIL.PngImagePlugin import PngInfo
+from required import missing
+
 from cdir.ingest.metadata.c2pa import generator_name, manifest_facts, source_type_name
 from cdir.ingest.metadata.extract import extract_metadata
-from required import missing
 
 try:
     import c2pa  # noqa: F401
@@ -97,8 +97,9 @@ def test_an_edit_of_a_generated_image_keeps_its_source(tmp_path: Path) -> None:
 
 
 def test_a_damaged_manifest_is_one_reason_and_no_label(tmp_path: Path) -> None:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (16, 16)).save(buf, "PNG")

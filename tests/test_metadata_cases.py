@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_cases import case_input
 
 from cdir.ingest.metadata.extract import extract_metadata
-from shared_cases import case_input
 
 
 def case(prefix: str) -> Path:

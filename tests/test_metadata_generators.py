@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
+from cdir.names import shown_name
 
 REPORT_FILE = "dupes.json"  # where `cdir dupes FOLDER --store DIR` keeps its result
 
@@ -117,15 +118,18 @@ def _record_decisions(args: argparse.Namespace, store: Any, groups: list[Any]) -
 def _decisions_text(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'group':>5} {'id':>6}  {'decision':<13} {'':<9} {'distance':<20} file"]
     lines += [f"{'-' if r['group'] is None else r['group']:>5} {r['id']:>6}  {r['decision']:<13} "
-              f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} {r['file']}"
+              f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} "
+              f"{shown_name(r['file'])}"
               for r in rows]
     return "\n".join(lines)
 
 
 def _dupes_text(report: dict[str, Any]) -> str:
     lines = _groups_text(report)
-    lines += [f"  failed: {f['file']}: {f['reason']}" for f in report.get("failed", [])]
-    lines += [f"  left out: {r['file']}: {r['reason']}" for r in report.get("rejected", [])]
+    lines += [f"  failed: {shown_name(f['file'])}: {shown_name(f['reason'])}"
+              for f in report.get("failed", [])]
+    lines += [f"  left out: {shown_name(r['file'])}: {shown_name(r['reason'])}"
+              for r in report.get("rejected", [])]
     return "\n".join(lines)
 
 
@@ -136,7 +140,7 @@ def _groups_text(report: dict[str, Any]) -> list[str]:
     for n, g in enumerate(report["groups"]):
         lines.append(f"group {n} [{g['tier']}], {g['size']} images:")
         lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
-                  f"{m['score']:>7.4g}  {m['file']}" for m in g["members"]]
+                  f"{m['score']:>7.4g}  {shown_name(m['file'])}" for m in g["members"]]
     return lines
 
 
@@ -174,7 +178,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
 def _tag_text(result: dict[str, Any]) -> str:
     done = [f"{k} {result[k]}" for k in ("added", "removed") if k in result]
     lines = [f"{', '.join(done)} tag(s) on {result['items']} item(s)"] if done else []
-    lines += [f"{n:>6}  {tag}" for tag, n in result["tags"].items()] or ["no tags yet"]
+    lines += [f"{n:>6}  {shown_name(tag)}" for tag, n in result["tags"].items()] or ["no tags yet"]
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdir.duplicates.review import export_decisions
+from cdir.names import has_unsafe, shown_name
 from cdir.store.collection import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def removal_script(store: Store, rows: Sequence[dict[str, Any]]) -> str:
             lines.append(f"# item {item}: its file is already gone")
         elif str(path) not in seen:
             seen.add(str(path))
+            if has_unsafe(path):  # the quoted path is right, but would print over lines
+                lines.append(f"# the next path holds control characters: {shown_name(path)}")
             lines.append(f"rm -- {shlex.quote(str(path))}")
     for group in _all_removed_groups(rows):
         lines.append(f"# warning: every member of group {group} is marked remove")

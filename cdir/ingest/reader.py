@@ -28,6 +28,7 @@ from cdir.ingest.decode import (
 from cdir.ingest.grids import crop_tile, detect_grid
 from cdir.ingest.metadata.extract import extract_fields, one_line
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
+from cdir.names import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def read_one(
     except OSError as exc:
         return ReadResult(row, error=f"{step} failed: {exc.strerror or one_line(exc)}")
     except Exception as exc:  # a bug on one file fails that file only, with its reason
-        log.warning("%s: %s failed: %s", path.name, step, one_line(exc))
+        log.warning("%s: %s failed: %s", shown_name(path.name), step, one_line(exc))
         return ReadResult(row, error=f"{step} failed: {one_line(exc)}")
     return ReadResult(row, info, tensor, image if keep_image else None)
 
@@ -156,7 +157,8 @@ def _grid(image: Any, path: Path) -> tuple[list[Any] | None, str | None]:
     try:
         return detect_grid(image), None
     except Exception as exc:  # a detector bug must not cost the image, nor the collection
-        log.warning("%s: grid detection failed (kept whole): %s", path.name, one_line(exc))
+        log.warning("%s: grid detection failed (kept whole): %s", shown_name(path.name),
+                    one_line(exc))
         return None, f"grid split failed (kept whole): {one_line(exc)}"
 
 

@@ -11,8 +11,8 @@ the side the link comes from is. A node that picks one of several inputs by a wi
 ``ImpactSwitch`` ``select``, ComfyUI's ``on_true``/``on_false`` switch, Easy-Use's ``index``;
 the value itself maybe a link to a primitive) is followed through the selected input only; one
 without a selector value ("any" switches) passes its first input whose node is in the graph
-(muted and bypassed nodes are left out of the API graph). A workflow-only file is turned into the same graph shape: links
-from its ``links`` table, texts from ``widgets_values``.
+(muted and bypassed nodes are left out of the API graph). A workflow-only file is turned into
+the same graph shape: links from its ``links`` table, texts from ``widgets_values``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Reads every metadata container (see :mod:`cdir.ingest.metadata.containers`), then asks the
 generator parsers in turn - ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, A1111/Forge/SD.Next,
-Easy Diffusion, Midjourney, C2PA (content credentials, read with c2pa-python) - and falls back to a plain description field (PNG
+Easy Diffusion, Midjourney, C2PA (content credentials, read with c2pa-python) - and falls
+back to a plain description field (PNG
 ``Description`` / ``Comment`` / ``Title``, EXIF ImageDescription / UserComment / XPComment /
 XPTitle, XMP ``dc:description`` / ``dc:title`` / ``exif:UserComment``, IPTC caption, image
 comment). A sidecar ``.txt`` / ``.caption`` next to the image gives the prompt when present (the
@@ -29,6 +30,7 @@ from cdir.ingest.metadata import (
 )
 from cdir.ingest.metadata.containers import read_raw_metadata, sidecar_text
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata, clean
+from cdir.names import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def extract_fields(path: Path) -> dict[str, str | None]:
     try:
         return extract_metadata(path).fields()
     except Exception as exc:  # one file's metadata must never fail the collection
-        log.warning("%s: metadata not read: %s", Path(path).name, one_line(exc))
+        log.warning("%s: metadata not read: %s", shown_name(Path(path).name), one_line(exc))
         return GenerationMetadata(issues=[f"metadata not read: {one_line(exc)}"]).fields()
 
 
