@@ -70,7 +70,7 @@ def test_cli_listings_escape_names() -> None:
 def test_markdown_report_cells_escape_names() -> None:
     from cdir.evaluation.report import _cell
 
-    assert _cell("dom\u202eain|x\ny") == "dom\\u202eain\\|x\\ny"
+    assert _cell("dom\u202eain|x\ny\tz") == "dom\\u202eain\\|x y\\tz"
 
 
 def test_removal_script_shows_the_escaped_name_above_the_quoted_path(tmp_path) -> None:

@@ -30,7 +30,7 @@ def _fmt(value: float) -> str:
 
 
 def _cell(text: object) -> str:
-    return shown_name(text).replace("|", "\\|")
+    return shown_name(str(text).replace("\n", " ")).replace("|", "\\|")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = True) -> list[str]:
