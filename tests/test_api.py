@@ -169,6 +169,11 @@ def test_delete_collection_only_by_its_owner(client: Any, built: dict[str, Any],
     assert extra["collection"] == "to-delete" and extra["owner"] == owner
     with pytest.raises(Exception, match="no collection named"):
         client.predict("to-delete", "", api_name="/delete_collection")
+    wrong = "a-real-key-of-someone-else-0123456789"  # non-empty, well-formed, not the owner's
+    assert wrong != owner
+    with pytest.raises(Exception, match="no collection named"):
+        client.predict("to-delete", wrong, api_name="/delete_collection")
+    assert (server["workspace"].root / "to-delete").is_dir()
     left = client.predict("to-delete", owner, api_name="/delete_collection")
     assert [c["name"] for c in left] == ["shapes"]
     assert not (server["workspace"].root / "to-delete").exists()
