@@ -54,6 +54,24 @@ MODULES: dict[str, Target] = {
                      ("tests/test_dup_thresholds.py", "tests/test_dup_grouping.py")),
     "archives": Target("cdir/ingest/archives.py",
                        ("tests/test_zip_extraction.py", "tests/test_collection.py")),
+    # the generation-metadata parsers, each against the metadata tests that read it
+    "a1111": Target("cdir/ingest/metadata/a1111.py",
+                    ("tests/test_metadata_a1111.py", "tests/test_metadata_generators.py")),
+    "comfyui": Target("cdir/ingest/metadata/comfyui.py",
+                      ("tests/test_metadata_switches.py", "tests/test_metadata_generators.py")),
+    "novelai": Target("cdir/ingest/metadata/novelai.py",
+                      ("tests/test_metadata_generators.py", "tests/test_metadata_stealth.py")),
+    "stealth": Target("cdir/ingest/metadata/stealth.py", ("tests/test_metadata_stealth.py",)),
+    "c2pa": Target("cdir/ingest/metadata/c2pa.py", ("tests/test_metadata_c2pa.py",)),
+    "prompt_words": Target("cdir/ingest/metadata/prompt_words.py",
+                           ("tests/test_metadata_a1111.py",)),
+    "invokeai": Target("cdir/ingest/metadata/invokeai.py", ("tests/test_metadata_generators.py",)),
+    "fooocus": Target("cdir/ingest/metadata/fooocus.py", ("tests/test_metadata_generators.py",)),
+    "swarmui": Target("cdir/ingest/metadata/swarmui.py", ("tests/test_metadata_generators.py",)),
+    "midjourney": Target("cdir/ingest/metadata/midjourney.py",
+                         ("tests/test_metadata_generators.py",)),
+    "easydiffusion": Target("cdir/ingest/metadata/easydiffusion.py",
+                            ("tests/test_metadata_generators.py",)),
 }
 
 

@@ -129,3 +129,25 @@ def test_grouping_reads_the_prompt_words() -> None:
 
     assert item_texts(["a cat"], ["((red:1.3)) <lora:x:1> hat"]) == ["a cat red hat"]
     assert item_texts([None], [None]) == [""]
+
+
+def test_indented_lines_are_read_as_their_section() -> None:
+    meta = parse_infotext(f"a cat\n   Negative prompt: bad\n  {SETTINGS}")
+    assert (meta.prompt, meta.negative_prompt) == ("a cat", "bad")
+    assert meta.settings["Seed"] == "42"
+    assert looks_like_infotext("x\n   Negative prompt: y")
+    assert parse(raw("exif:UserComment", "x\n  Negative prompt: y")) is not None
+    assert parse(raw("parameters", '   {"prompt": "json"}')) is None
+
+
+def test_settings_line_length_bound_is_inclusive() -> None:
+    from cdir.ingest.metadata.a1111 import MAX_SETTINGS_LINE
+
+    line = SETTINGS + ", Note: " + "x" * (MAX_SETTINGS_LINE - len(SETTINGS) - 8)
+    assert len(line) == MAX_SETTINGS_LINE and is_settings_line(line)
+    assert not is_settings_line(line + "x")
+
+
+def test_an_empty_quoted_value_is_empty() -> None:
+    assert parse_settings('Steps: 2, Empty: "", Seed: 1')["Empty"] == ""
+    assert parse_settings('Steps: 2, One: "a", Seed: 1')["One"] == "a"

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 THUMB_SIDE = 256
 # Cache version of the parsed generation metadata (``image_info`` table): bumped whenever the
 # parsers change, so a re-ingest parses the files again while pixels and embeddings stay cached.
-METADATA_VERSION = "meta-v2"
+METADATA_VERSION = "meta-v3"
 
 
 @dataclass
