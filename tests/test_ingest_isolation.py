@@ -75,3 +75,21 @@ def test_a_failing_step_fails_one_file(step: str, folder: Path, tmp_path: Path, 
         assert failed == {} and report.counts["n_ok"] == 3
         issues = " ".join(str(i) for i in report.metadata["issues"])
         assert reason in issues and "\n" not in issues
+
+
+def test_folder_hashing_fails_one_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cdir dupes FOLDER``: a decoder or hashing bug on one file is that file's reason."""
+    from cdir.duplicates import file_hashes
+
+    victim, good = folder / "cats" / "victim.png", folder / "cats" / "good.png"
+    monkeypatch.setattr(file_hashes, "thumbnail_hashes", _only_for_victim(
+        file_hashes.thumbnail_hashes, ZeroDivisionError("x\ny")))
+    assert file_hashes.hash_file(victim) == "hashing failed: ZeroDivisionError: x y"
+    assert not isinstance(file_hashes.hash_file(good), str)
+    monkeypatch.setattr(file_hashes, "draft_thumbnail", _only_for_victim(
+        file_hashes.draft_thumbnail, RuntimeError("boom")))
+    monkeypatch.setattr(file_hashes, "read_image_bytes", lambda path, limits: str(path))
+    assert file_hashes.hash_file(victim) == "cannot decode: RuntimeError: boom"
+    monkeypatch.setattr(file_hashes, "load_rgb_bytes", _only_for_victim(
+        file_hashes.load_rgb_bytes, RuntimeError("boom")))
+    assert file_hashes.pixel_hash(victim) is None

@@ -25,13 +25,14 @@ from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.decode import DecodeLimits, file_sha256
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
-from cdir.ingest.metadata.extract import extract_fields, one_line
+from cdir.ingest.metadata.extract import extract_fields
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.ingest.text_embeddings import embed_captions, embed_key, embed_texts
 from cdir.models.loaded import Models
+from cdir.names import one_line
 from cdir.store.cache import Cache
 from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
 from cdir.store.locking import collection_lock

@@ -26,9 +26,9 @@ from cdir.ingest.decode import (
     save_jpeg_atomic,
 )
 from cdir.ingest.grids import crop_tile, detect_grid
-from cdir.ingest.metadata.extract import extract_fields, one_line
+from cdir.ingest.metadata.extract import extract_fields
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
-from cdir.names import shown_name
+from cdir.names import one_line, shown_name
 
 log = logging.getLogger(__name__)
 

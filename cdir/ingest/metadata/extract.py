@@ -30,7 +30,7 @@ from cdir.ingest.metadata import (
 )
 from cdir.ingest.metadata.containers import read_raw_metadata, sidecar_text
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata, clean
-from cdir.names import shown_name
+from cdir.names import one_line, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,6 @@ def extract_fields(path: Path) -> dict[str, str | None]:
     except Exception as exc:  # one file's metadata must never fail the collection
         log.warning("%s: metadata not read: %s", shown_name(Path(path).name), one_line(exc))
         return GenerationMetadata(issues=[f"metadata not read: {one_line(exc)}"]).fields()
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: message`` of an exception on one line (for a report)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def extract_prompt(path: Path) -> str | None:
