@@ -102,3 +102,64 @@ def test_a_switch_in_a_ui_workflow_reads_its_choice_widget() -> None:
     assert graph is not None
     meta = graph_metadata(graph)
     assert meta is not None and meta.prompt == USED and meta.negative_prompt == NEGATIVE
+
+
+# ------------------------------------------------------------------ the selector rules, one by one
+from cdir.ingest.metadata.comfyui import selected_input  # noqa: E402
+
+
+def _one(kind: str, **inputs: Any) -> str | None:
+    graph = {"n": {"class_type": kind, "inputs": inputs},
+             "a": {"class_type": "X", "inputs": {}}, "b": {"class_type": "X", "inputs": {}},
+             "c": {"class_type": "X", "inputs": {}}}
+    return selected_input(graph, "n")
+
+
+def test_a_node_that_is_no_switch_is_followed_whole() -> None:
+    assert _one("KSampler", index=1, input1=["a", 0], input2=["b", 0]) is None
+    assert selected_input({}, "missing") is None
+    assert selected_input({"n": ["not", "a", "node"]}, "n") is None
+
+
+@pytest.mark.parametrize("choice,expected", [
+    (1, "text1"), (2, "text2"), (2.0, "text2"), ("2", "text2"), (" 1 ", "text1"), ("text2", "text2"),
+    (3, None), ("-1", None), ("abc", None), ("   ", None), (True, "text1"), (False, "text2"),
+])
+def test_choices_of_a_text_switch(choice: Any, expected: str | None) -> None:
+    assert _one("Text Input Switch", select=choice, text1="alpha", text2="beta",
+                delimiter=", ") == expected
+
+
+@pytest.mark.parametrize("name", ["delimiter", "separator", "sep"])
+def test_a_delimiter_is_never_a_choice(name: str) -> None:
+    assert _one("Text Switch", select=name, text1="alpha", **{name: ", "}) is None
+
+
+def test_a_boolean_needs_two_inputs_when_none_is_named_true_or_false() -> None:
+    assert _one("Boolean Switch", boolean=False, input1=["a", 0]) is None
+    assert _one("Boolean Switch", boolean=True, input2=["b", 0], input1=["a", 0]) == "input1"
+    assert _one("Boolean Switch", boolean=False, input2=["b", 0], input1=["a", 0]) == "input2"
+
+
+def test_any_switch_order_is_by_number_and_needs_any() -> None:
+    assert _one("Any Switch", any_10=["a", 0], any_2=["b", 0]) == "any_2"
+    assert _one("Any Switch", any=["a", 0], any_01=["b", 0]) == "any_01"
+    assert _one("Any Switch", any_01=["gone", 0], any_02=["c", 0]) == "any_02"
+    assert _one("Conditioning Switch", input1=["a", 0], input2=["b", 0]) is None
+
+
+def test_selector_through_primitives_and_cycles() -> None:
+    graph = {"n": {"class_type": "CR Text Input Switch",
+                   "inputs": {"Input": ["p", 0], "text1": "alpha", "text2": "beta"}},
+             "p": {"class_type": "Reroute", "inputs": {"value": ["q", 0]}},
+             "q": {"class_type": "PrimitiveInt", "inputs": {"int": 2}}}
+    assert selected_input(graph, "n") == "text2"
+    graph["q"]["inputs"] = {"value": ["p", 0]}  # a cycle: no choice, no endless loop
+    assert selected_input(graph, "n") is None
+    chain = {f"r{i}": {"class_type": "Reroute", "inputs": {"value": [f"r{i + 1}", 0]}}
+             for i in range(40)}
+    chain["r40"] = {"class_type": "PrimitiveInt", "inputs": {"value": 1}}
+    chain["n"] = {"class_type": "Switch", "inputs": {"select": ["r0", 0], "text1": "a"}}
+    assert selected_input(chain, "n") is None  # deeper than any real graph: not followed
+    chain["n"]["inputs"]["select"] = ["r25", 0]
+    assert selected_input(chain, "n") == "text1"
