@@ -122,7 +122,8 @@ def test_a_node_that_is_no_switch_is_followed_whole() -> None:
 
 
 @pytest.mark.parametrize("choice,expected", [
-    (1, "text1"), (2, "text2"), (2.0, "text2"), ("2", "text2"), (" 1 ", "text1"), ("text2", "text2"),
+    (1, "text1"), (2, "text2"), (2.0, "text2"), ("2", "text2"), (" 1 ", "text1"),
+    ("text2", "text2"),
     (3, None), ("-1", None), ("abc", None), ("   ", None), (True, "text1"), (False, "text2"),
 ])
 def test_choices_of_a_text_switch(choice: Any, expected: str | None) -> None:
