@@ -87,3 +87,9 @@ def test_removal_script_shows_the_escaped_name_above_the_quoted_path(tmp_path) -
     script = removal_script(store, [{"id": 0, "decision": "remove", "group": 0}])
     assert "# the next path holds control characters: " in script
     assert shown_name(victim) in script and "rm -- '" in script
+
+
+def test_the_app_shows_names_escaped() -> None:
+    from cdir.app.views import esc_name
+
+    assert esc_name("a\u202e<b>.png") == "a\\u202e&lt;b&gt;.png"

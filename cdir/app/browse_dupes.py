@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cdir.app.browse import BrowseActions, groups_from_state, groups_to_state
-from cdir.app.views import esc, file_url, shorten
+from cdir.app.views import esc, esc_name, file_url, shorten
+from cdir.names import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,8 @@ def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:
     prompt = (f'<div class="prompt">prompt: {esc(shorten(row["prompt"], 70))}</div>'
               if row.get("prompt") else "")
     return (f'<div class="cdir-card cdir-member {row["decision"]}" data-member="{row["id"]}">'
-            f'<img src="{file_url(str(store.thumb_path(sha)))}" alt="{esc(row["file"])}">'
+            f'<img src="{file_url(str(store.thumb_path(sha)))}" alt="{esc_name(row["file"])}">'
             f'<div class="meta"><b>{esc(row["distance"] or "")}</b></div>'
-            f'<div class="file">{esc(shorten(row["file"] or "", 36))}</div>'
+            f'<div class="file">{esc(shorten(shown_name(row["file"]), 36))}</div>'
             f'<div class="cap">{esc(row["caption"] or "")}</div>{prompt}'
             f'<div class="decision">{esc(status)}</div><div class="buttons">{buttons}</div></div>')
