@@ -60,7 +60,7 @@ MODULES: dict[str, Target] = {
     "comfyui": Target("cdir/ingest/metadata/comfyui.py",
                       ("tests/test_metadata_switches.py", "tests/test_metadata_generators.py")),
     "novelai": Target("cdir/ingest/metadata/novelai.py",
-                      ("tests/test_metadata_generators.py", "tests/test_metadata_stealth.py")),
+                      ("tests/test_metadata_novelai.py", "tests/test_metadata_generators.py")),
     "stealth": Target("cdir/ingest/metadata/stealth.py", ("tests/test_metadata_stealth.py",)),
     "c2pa": Target("cdir/ingest/metadata/c2pa.py", ("tests/test_metadata_c2pa.py",)),
     "prompt_words": Target("cdir/ingest/metadata/prompt_words.py",
