@@ -123,3 +123,42 @@ def test_tiny_and_lossy_images_are_left_alone(tmp_path: Path) -> None:
     embed("stealth_pnginfo", INFOTEXT.encode()).convert("RGB").save(tmp_path / "x.jpg")
     assert read_stealth(tmp_path / "one.png") is None
     assert extract_metadata(tmp_path / "x.jpg").prompt is None
+
+
+def test_fields_of_each_kind_of_payload() -> None:
+    from cdir.ingest.metadata.stealth import StealthText, stealth_fields
+
+    def fields(text: str) -> dict[str, str]:
+        return stealth_fields(StealthText("stealth_pnginfo", text))
+
+    comment = {"prompt": "猫", "uc": "x"}
+    assert fields(json.dumps({"Description": "猫", "Comment": comment, "Source": None})) == {
+        "Description": "猫", "Comment": json.dumps(comment, ensure_ascii=False)}
+    assert fields(json.dumps(comment)) == {"Comment": json.dumps(comment),
+                                           "Software": "NovelAI"}
+    assert fields('{"software": 1}') == {"parameters": '{"software": 1}'}
+    assert fields('{"prompt": "a"}') == {"prompt": "a"}
+    assert fields("{not json") == {"parameters": "{not json"}
+    assert fields("a cat\nSteps: 20") == {"parameters": "a cat\nSteps: 20"}
+
+
+@pytest.mark.parametrize("mode", ["LA", "RGBA"])
+def test_greyscale_with_alpha_and_size_limits(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "la.png"
+    embed("stealth_pnginfo", INFOTEXT.encode(), mode=mode).save(path)
+    assert read_stealth(path).text == INFOTEXT
+    assert read_stealth(path, max_pixels=96 * 96) is not None
+    assert read_stealth(path, max_pixels=96 * 96 - 1) is None
+
+
+def test_a_palette_image_with_transparency_is_read_from_its_alpha(tmp_path: Path) -> None:
+    path = tmp_path / "p.png"
+    image = embed("stealth_pnginfo", b"x" * 8, size=48)
+    alpha = np.asarray(image)[..., 3]
+    palette = Image.new("P", (48, 48))
+    palette.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    palette.putdata([1 if a & 1 else 0 for a in alpha.reshape(-1)])
+    palette.info["transparency"] = 0
+    palette.save(path, transparency=0)
+    found = read_stealth(path)  # alpha 0 / 255 from the palette: LSBs are the bits written
+    assert found is not None and found.text == "x" * 8
