@@ -3,6 +3,8 @@ survived before), and the "prompt words" view of a prompt's syntax."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cdir.ingest.metadata.a1111 import (
@@ -151,3 +153,18 @@ def test_settings_line_length_bound_is_inclusive() -> None:
 def test_an_empty_quoted_value_is_empty() -> None:
     assert parse_settings('Steps: 2, Empty: "", Seed: 1')["Empty"] == ""
     assert parse_settings('Steps: 2, One: "a", Seed: 1')["One"] == "a"
+
+
+def test_browse_text_filter_finds_a_weighted_word(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from cdir.browse.grid import Browser
+
+    items = pd.DataFrame({"id": [0, 1], "rel_path": ["a.png", "b.png"], "caption": [None, "x"],
+                          "prompt": ["(red fox:1.3), <lora:z:1> BREAK snow", None]})
+    store = SimpleNamespace(items=items, ok_mask=lambda: np.ones(2, bool), root=tmp_path)
+    browser = Browser(store)
+    assert "red fox, snow" in browser._text[0] and "(red fox:1.3)" in browser._text[0]

@@ -90,9 +90,9 @@ class Browser:
         from cdir.ingest.metadata.prompt_words import prompt_words
 
         # the prompt as written and its words without weights, alternations, LoRA tags
-        words = items["prompt"].map(lambda p: prompt_words(p) if isinstance(p, str) else None)
+        words = [(prompt_words(p) or "") if isinstance(p, str) else "" for p in items["prompt"]]
         text = (items["rel_path"].fillna("") + "\n" + items["caption"].fillna("") + "\n"
-                + items["prompt"].fillna("") + "\n" + words.fillna(""))
+                + items["prompt"].fillna("")).astype(str) + "\n" + np.array(words, dtype=object)
         self._text = text.astype(str).str.lower()
         prompt = items["prompt"].fillna("").astype(str).str.strip()
         self._has_prompt = (prompt != "").to_numpy(dtype=bool)
