@@ -162,3 +162,68 @@ def test_names() -> None:
     assert source_type_name(IPTC + "digitalCapture/") == "digitalCapture"
     assert source_type_name("  ") is None and source_type_name(3) is None
     assert generator_name("DALL·E 3") == "DALL-E" and generator_name("Foo 1") == "Foo 1"
+
+
+def test_parse_of_raw_texts() -> None:
+    import json
+
+    from cdir.ingest.metadata.c2pa import MANIFEST_KEY, parse
+    from cdir.ingest.metadata.result import RawMetadata
+
+    assert parse(RawMetadata()) is None
+    marker_only = RawMetadata(markers={"c2pa": b"jumb"})
+    meta = parse(marker_only)
+    assert meta is not None and meta.settings == {"content_credentials": "c2pa (not read)"}
+    found = RawMetadata(markers={"c2pa": b"x"})
+    found.add("Title", "a title")
+    found.add("xmp:description", "an owl")
+    found.add(MANIFEST_KEY, json.dumps(store({"claim_generator": "Cam 1", "assertions": []})))
+    meta = parse(found)
+    assert meta is not None and meta.prompt == "an owl" and meta.source == "xmp:description"
+    assert meta.generator is None and meta.settings == {"content_credentials": "c2pa",
+                                                        "c2pa_claim_generator": "Cam 1"}
+    damaged = RawMetadata()
+    damaged.add(MANIFEST_KEY, "{not json")
+    assert parse(damaged).settings == {"content_credentials": "c2pa (not read)"}
+    assert damaged.issues == [f"C2PA {MANIFEST_KEY}: damaged JSON (not read)"]
+
+
+def test_facts_fall_back_to_the_claim_generator_then_to_c2pa() -> None:
+    created = {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}
+    actions = [{"label": "c2pa.actions", "data": {"actions": [created]}}]
+    assert manifest_facts(store({"claim_generator": "Gen/1.0", "assertions": actions}))[
+        "generator"] == "Gen/1.0"
+    assert manifest_facts(store({"assertions": actions}))["generator"] == "C2PA"
+
+
+def test_every_actions_assertion_counts() -> None:
+    facts = manifest_facts(store({"claim_generator_info": [{"name": " ", "version": "1"}],
+                                  "claim_generator": "Old Tool 2",
+                                  "assertions": [
+        "not an assertion", {"label": "c2pa.hash.data", "data": {}},
+        {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.opened"}]}},
+        {"label": "c2pa.actions__1", "data": {"actions": [
+            {"action": "c2pa.edited", "softwareAgent": {"name": "Brush"}},
+            {"action": "c2pa.placed", "softwareAgent": {"name": 3}}]}}]}))
+    assert facts["actions"] == ["c2pa.opened", "c2pa.edited", "c2pa.placed"]
+    assert facts["tool"] == "Brush" and facts["claim_generator"] == "Old Tool 2"
+    assert manifest_facts(store({"claim_generator_info": [], "claim_generator": "T"}))[
+        "claim_generator"] == "T"
+
+
+def test_only_the_parent_ingredient_is_followed() -> None:
+    made = {"assertions": [{"label": "c2pa.actions", "data": {"actions": [
+        {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+         "softwareAgent": "Maker"}]}}]}
+    edit = {"assertions": [], "ingredients": [{"relationship": "componentOf",
+                                               "active_manifest": "m"}]}
+    assert "source_type" not in manifest_facts(store(edit, m=made))
+    edit["ingredients"].append({"relationship": "parentOf", "active_manifest": 7})
+    assert "source_type" not in manifest_facts(store(edit, m=made))
+    edit["ingredients"][-1]["active_manifest"] = "m"
+    assert manifest_facts(store(edit, m=made))["generator"] == "Maker"
+
+
+def test_source_type_without_a_namespace() -> None:
+    assert source_type_name("digitalCapture") == "digitalCapture"
+    assert source_type_name("http://x/y/trainedAlgorithmicMedia") == "trainedAlgorithmicMedia"
