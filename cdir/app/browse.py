@@ -17,8 +17,9 @@ import numpy as np
 
 from cdir import api
 from cdir.app import views
-from cdir.app.views import esc, file_url, shorten
+from cdir.app.views import esc, esc_name, file_url, shorten
 from cdir.browse.grid import Browser, GridQuery
+from cdir.names import shown_name
 
 if TYPE_CHECKING:
     from cdir.app.handlers import AppActions
@@ -252,11 +253,12 @@ def card_html(card: dict[str, Any]) -> str:
               if card.get("prompt") else "")
     caption = esc(card["caption"]) if card.get("caption") else (
         f'<i>{esc(card["error"] or "failed")}</i>' if card["status"] != "ok" else "")
-    image = (f'<img src="{file_url(card["thumb"])}" alt="{esc(card["file"])}" loading="lazy">'
+    image = (f'<img src="{file_url(card["thumb"])}" alt="{esc_name(card["file"])}" loading="lazy">'
              if card["status"] == "ok" else '<div class="empty">unreadable</div>')
-    return (f'<div class="cdir-card" data-browse-id="{card["id"]}" title="{esc(card["file"])}">'
+    return (f'<div class="cdir-card" data-browse-id="{card["id"]}" '
+            f'title="{esc_name(card["file"])}">'
             f'{image}<div class="meta">{score}{badges}{tags}</div><div class="file">'
-            f'{esc(shorten(card["file"] or "", 40))}</div><div class="cap">{caption}</div>'
+            f'{esc(shorten(shown_name(card["file"]), 40))}</div><div class="cap">{caption}</div>'
             f"{prompt}</div>")
 
 
@@ -265,7 +267,7 @@ def item_markdown(row: Any, tags: Sequence[str]) -> str:
 
     def value(key: str) -> str:
         v = row[key]
-        return "—" if v is None or pd.isna(v) or str(v) == "" else esc(str(v))
+        return "—" if v is None or pd.isna(v) or str(v) == "" else esc_name(v)
 
     lines = [f"**{value('rel_path')}** · id {int(row['id'])}",
              f"domain **{value('domain')}** · class **{value('class')}** (from "

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from cdir.names import shown_name
 from cdir.retrieval.search import Hit, SearchResult
 from cdir.retrieval.staged import Stage
 
@@ -45,8 +46,8 @@ def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
     shown = f'<span class="score">{hit.score:.3f}</span>' if score else ""
     name = hit.rel_path.rsplit("/", 1)[-1]
     return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
-            f'alt="{esc(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
-            f'<div class="file" title="{esc(hit.rel_path)}">{esc(name)}</div>'
+            f'alt="{esc_name(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
+            f'<div class="file" title="{esc_name(hit.rel_path)}">{esc_name(name)}</div>'
             f'<div class="cap">{caption}</div>{prompt}</div>')
 
 
@@ -242,6 +243,12 @@ def esc(text: Any) -> str:
     return "".join(_MARKDOWN_SPECIALS.get(c, c) for c in escaped)
 
 
+def esc_name(name: Any) -> str:
+    """A file name as HTML text: control and bidi characters shown as escapes
+    (:func:`cdir.names.shown_name`), then HTML-escaped."""
+    return esc(shown_name(name))
+
+
 def banner_html(trained: bool, preset: str) -> str:
     """The warning shown whenever results come from untrained models."""
     if trained:
@@ -284,10 +291,10 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
             f'title="Click to keep this one" tabindex="0" role="button">'
             f'<img src="{file_url(member["thumb"])}" '
-            f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
+            f'alt="{esc_name(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'
-            f'{esc(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
+            f'{esc_name(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
 
 
 def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None) -> str:

@@ -87,8 +87,12 @@ class Browser:
         self.n = len(items)
         self._ids = items["id"].to_numpy(dtype=np.int64)
         self._name = items["rel_path"].fillna("").astype(str).to_numpy()
+        from cdir.models.prompt_words import prompt_words
+
+        # the prompt as written and its words without weights, alternations, LoRA tags
+        words = [(prompt_words(p) or "") if isinstance(p, str) else "" for p in items["prompt"]]
         text = (items["rel_path"].fillna("") + "\n" + items["caption"].fillna("") + "\n"
-                + items["prompt"].fillna(""))
+                + items["prompt"].fillna("")).astype(str) + "\n" + np.array(words, dtype=object)
         self._text = text.astype(str).str.lower()
         prompt = items["prompt"].fillna("").astype(str).str.strip()
         self._has_prompt = (prompt != "").to_numpy(dtype=bool)

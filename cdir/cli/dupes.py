@@ -13,7 +13,7 @@ from typing import Any
 from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
-from cdir.textsafe import escape_name
+from cdir.names import shown_name
 
 REPORT_FILE = "dupes.json"  # where `cdir dupes FOLDER --store DIR` keeps its result
 
@@ -103,16 +103,16 @@ def _decisions_text(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'group':>5} {'id':>6}  {'decision':<13} {'':<9} {'distance':<20} file"]
     lines += [f"{'-' if r['group'] is None else r['group']:>5} {r['id']:>6}  {r['decision']:<13} "
               f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} "
-              f"{escape_name(r['file'])}"
+              f"{shown_name(r['file'])}"
               for r in rows]
     return "\n".join(lines)
 
 
 def _dupes_text(report: dict[str, Any]) -> str:
     lines = _groups_text(report)
-    lines += [f"  failed: {escape_name(f['file'])}: {f['reason']}"
+    lines += [f"  failed: {shown_name(f['file'])}: {shown_name(f['reason'])}"
               for f in report.get("failed", [])]
-    lines += [f"  left out: {escape_name(r['file'])}: {r['reason']}"
+    lines += [f"  left out: {shown_name(r['file'])}: {shown_name(r['reason'])}"
               for r in report.get("rejected", [])]
     return "\n".join(lines)
 
@@ -128,7 +128,7 @@ def _groups_text(report: dict[str, Any]) -> list[str]:
         lines.append(f"group {n + 1} [{g['tier']}], {g['size']} images; keep "
                      f"{g['keep']}: {g['keep_reason']}")
         lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
-                  f"{m['score']:>7.4g}  {m['decision'] or '-':<13} {escape_name(m['file'])}"
+                  f"{m['score']:>7.4g}  {m['decision'] or '-':<13} {shown_name(m['file'])}"
                   for m in g["members"]]
     return lines
 
@@ -167,7 +167,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
 def _tag_text(result: dict[str, Any]) -> str:
     done = [f"{k} {result[k]}" for k in ("added", "removed") if k in result]
     lines = [f"{', '.join(done)} tag(s) on {result['items']} item(s)"] if done else []
-    lines += [f"{n:>6}  {tag}" for tag, n in result["tags"].items()] or ["no tags yet"]
+    lines += [f"{n:>6}  {shown_name(tag)}" for tag, n in result["tags"].items()] or ["no tags yet"]
     return "\n".join(lines)
 
 

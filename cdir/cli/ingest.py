@@ -10,6 +10,7 @@ from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, common_options, emit
 from cdir.models.device import default_batch_sizes
+from cdir.names import shown_name
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -59,10 +60,13 @@ def _ingest_text(report: dict[str, Any]) -> str:
         made = ", ".join(f"{k} {v}" for k, v in meta.get("generators", {}).items()) or "none"
         lines.append(f"  prompts: {meta['with_prompt']} (negative prompts: "
                      f"{meta['with_negative_prompt']}); generators: {made}")
-    lines += [f"  metadata not stored: {m['file']}: {m['reason']}" for m in meta.get("issues", [])]
-    lines += [f"  failed: {f['file']}: {f['reason']}" for f in report["failed"]]
-    lines += [f"  left out: {r['file']}: {r['reason']}" for r in report["rejected"]]
-    lines += [f"  note: {note}" for note in report.get("notes", [])]
+    lines += [f"  metadata not stored: {shown_name(m['file'])}: {shown_name(m['reason'])}"
+              for m in meta.get("issues", [])]
+    lines += [f"  failed: {shown_name(f['file'])}: {shown_name(f['reason'])}"
+              for f in report["failed"]]
+    lines += [f"  left out: {shown_name(r['file'])}: {shown_name(r['reason'])}"
+              for r in report["rejected"]]
+    lines += [f"  note: {shown_name(note)}" for note in report.get("notes", [])]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
+from cdir.names import shown_name
 from cdir.retrieval.scoring import MODES
 
 
@@ -28,8 +29,9 @@ def cmd_search(args: argparse.Namespace) -> None:
 def _search_text(result: dict[str, Any]) -> str:
     query = result["query"]
     head = f"query ({query['kind']}): " + (query.get("caption_used") or query.get("text") or "")
-    rows = [f"{h['rank']:>3}  {h['score']:+.4f}  [{h['domain']}/{h['class']}]  {h['rel_path']}"
-            f"  — {h['caption'] or ''}" for h in result["hits"]]
+    rows = [f"{h['rank']:>3}  {h['score']:+.4f}  "
+            f"[{shown_name(h['domain'])}/{shown_name(h['class'])}]  "
+            f"{shown_name(h['rel_path'])}  — {shown_name(h['caption'])}" for h in result["hits"]]
     return "\n".join([head, *rows] if rows else [head, "no results"])
 
 
@@ -118,7 +120,8 @@ def _export_text(report: dict[str, Any]) -> str:
     lines = [f"{report['rows']} rows written as {report['format']} to {report['out']}"]
     if report["pushed_to"]:
         lines.append(f"pushed to {report['pushed_to']}")
-    lines += [f"  left out: {s['file']}: {s['reason']}" for s in report["skipped"]]
+    lines += [f"  left out: {shown_name(s['file'])}: {shown_name(s['reason'])}"
+              for s in report["skipped"]]
     return "\n".join(lines)
 
 

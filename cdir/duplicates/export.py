@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdir.names import has_unsafe, shown_name
 from cdir.store.collection import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ def removal_script(store: Store, rows: Sequence[dict[str, Any]]) -> str:
             lines.append(f"# item {item}: its file is already gone")
         elif rel not in seen:
             seen.add(rel)
+            if has_unsafe(rel):  # the quoted path is right, but would print over lines
+                lines.append(f"# the next path holds control characters: {shown_name(rel)}")
             lines.append(f"rm -- {shlex.quote(rel)}  # {_comment(why)}")
     for group in _all_removed_groups(rows):
         lines.append(f"# warning: every member of group {group} is marked remove")
@@ -118,8 +121,8 @@ def _exists(store: Store, item: int) -> bool:
 
 
 def _comment(text: str) -> str:
-    """``text`` safe after a ``#`` on one shell line."""
-    return "".join(c if c.isprintable() else "?" for c in text)
+    """``text`` safe after a ``#`` on one shell line (control and bidi characters escaped)."""
+    return shown_name(text)
 
 
 def _removed(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from cdir.imaging.decode import (  # the checks and conversions ingest applies
     read_image_bytes,
 )
 from cdir.ingest.reader import THUMB_SIDE, centre_hash
+from cdir.names import one_line, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,17 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
         thumb, size, drafted, pixels, strip, tiles = draft_thumbnail(data, limits, draft)
     except DecodeError as exc:
         return exc.reason
-    phash, mirror, sig = thumbnail_hashes(thumb)
-    if strip is not None:  # an animation: its pHashes over a strip of frames, as ingest's
-        phash, mirror, _ = thumbnail_hashes(strip)
-    return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                      mirror, sig, drafted, centre_hash(thumb if strip is None else strip), pixels,
-                      tiles)
+    except Exception as exc:  # a decoder bug on one file fails that file only
+        return f"cannot decode: {one_line(exc)}"
+    try:
+        phash, mirror, sig = thumbnail_hashes(thumb)
+        if strip is not None:  # an animation: its pHashes over a strip of frames, as ingest's
+            phash, mirror, _ = thumbnail_hashes(strip)
+        return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
+                          mirror, sig, drafted, centre_hash(thumb if strip is None else strip),
+                          pixels, tiles)
+    except Exception as exc:  # a hashing bug on one file fails that file only
+        return f"hashing failed: {one_line(exc)}"
 
 
 def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
@@ -122,6 +128,9 @@ def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
     try:
         return pixel_sha256(load_rgb_bytes(read_image_bytes(Path(path), limits), limits))
     except DecodeError:
+        return None
+    except Exception as exc:  # one file's failure keeps it out of the exact tier, nothing else
+        log.warning("cannot hash %s in full: %s", shown_name(Path(path).name), one_line(exc))
         return None
 
 

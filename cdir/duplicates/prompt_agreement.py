@@ -45,8 +45,11 @@ def prompt_agreement(store: Store, models: Models, cache: Cache) -> pd.DataFrame
 
     rows = prompted_rows(store)
     items = store.items.iloc[rows]
+    from cdir.models.prompt_words import prompt_words
+
     prompts = [str(p) for p in items["prompt"]]
-    text = embed_texts(prompts, models, cache) if len(rows) else np.zeros((0, 1), np.float32)
+    words = [prompt_words(p) or p for p in prompts]  # the text encoder reads words, not syntax
+    text = embed_texts(words, models, cache) if len(rows) else np.zeros((0, 1), np.float32)
     table = pd.DataFrame({"id": items["id"].astype(int).to_numpy(),
                           "file": items["rel_path"].astype(str).to_numpy(), "prompt": prompts,
                           "caption": items["caption"].to_numpy(dtype=object),

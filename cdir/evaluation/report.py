@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cdir.evaluation.results import ALL, EvalReport, domain_pairs
+from cdir.names import shown_name
 from cdir.store.collection import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def _fmt(value: float) -> str:
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return shown_name(str(text).replace("\n", " ")).replace("|", "\\|")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = True) -> list[str]:
@@ -59,7 +60,7 @@ def _metric_names(ks: Sequence[int]) -> list[str]:
 
 
 def _header_lines(report: EvalReport, header: Mapping[str, str]) -> list[str]:
-    sizes = ", ".join(f"{d} ({n})" for d, n in report.domain_sizes.items())
+    sizes = ", ".join(f"{shown_name(d)} ({n})" for d, n in report.domain_sizes.items())
     facts = [
         *header.items(),
         ("images", str(sum(report.domain_sizes.values()))),
@@ -93,8 +94,9 @@ def _pair_lines(report: EvalReport, a: str, b: str) -> list[str]:
     ]
     head = ["variant", *_metric_names(report.ks), "queries", "skipped"]
     sizes = report.domain_sizes
-    intro = f"Queries: the {sizes[a]} images of {a}; gallery: the {sizes[b]} images of {b}."
-    return [f"### {a} → {b}", "", intro, "", *_table(head, table), ""]
+    intro = (f"Queries: the {sizes[a]} images of {shown_name(a)}; gallery: the {sizes[b]} "
+             f"images of {shown_name(b)}.")
+    return [f"### {shown_name(a)} → {shown_name(b)}", "", intro, "", *_table(head, table), ""]
 
 
 def _bias_lines(report: EvalReport) -> list[str]:
@@ -121,7 +123,7 @@ def render_markdown(report: EvalReport, header: Mapping[str, str] | None = None)
     else:
         lines += ["", "No retrieval metrics: there is no domain pair to evaluate."]
     if report.notes:
-        lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
+        lines += ["", "## Notes", "", *(f"- {shown_name(note)}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 

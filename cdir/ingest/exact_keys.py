@@ -111,6 +111,9 @@ def _full_hashes(store: Store, rows: list[int], shas: dict[int, str], files: lis
             log.warning("cannot decode %s in full for the exact tier: %s",
                         path_of[sha].name, exc.reason)
             return None
+        except Exception as exc:  # one file's failure keeps its file: key, nothing else
+            log.warning("cannot hash %s in full for the exact tier: %s", path_of[sha].name, exc)
+            return None
 
     if files:
         log.info("decoding %d reduced image(s) in full for the exact-duplicate tier", len(files))

@@ -203,9 +203,9 @@ def _other_lines(grey: np.ndarray, split: tuple[int, int], config: GridConfig) -
                                     config.min_edge)) & (cover >= config.jump_coverage)
     share = _uniform_share(grey, config.seam_tolerance)
     for run_start, run_end in _runs(share >= config.seam_fraction):
-        if (run_end - run_start <= max(2, config.max_seam * width)
-                and run_start < len(away) and away[run_start]
-                and run_start >= margin and run_end <= width - margin):
+        # bounds first: ``away`` has one entry per step (width - 1), ``share`` one per column
+        if (margin <= run_start < len(away) and run_end <= width - margin
+                and run_end - run_start <= max(2, config.max_seam * width) and away[run_start]):
             beside = (share[max(0, run_start - 3):run_start].min(),
                       share[run_end:run_end + 3].min())
             if max(beside) < config.content_fraction:
@@ -354,7 +354,12 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
                 cache.put_texts("image_info", "v1", {sha: json.dumps(info)})
         if info["grid"]:
             boxes = [tuple(box) for box in info["grid"]]
-            why = grid_evidence(store, row, boxes, limits)
+            try:
+                why = grid_evidence(store, row, boxes, limits)
+            except Exception as exc:  # one file's failure keeps that file whole, nothing else
+                log.warning("%s: grid evidence failed (kept whole): %s",
+                            items.at[row, "rel_path"], exc)
+                continue
             if why is None:
                 log.info("%s has a 2x2 layout but nothing says it is a generator's grid: kept "
                          "whole", items.at[row, "rel_path"])
@@ -367,9 +372,13 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
 def _detect_file(store: Store, row: int, limits: DecodeLimits) -> list[Box] | None:
     from cdir.imaging.decode import DecodeError, load_rgb
 
+    path = store.image_path(store.items.iloc[row])
     try:
-        return detect_grid(load_rgb(store.image_path(store.items.iloc[row]), limits))
+        return detect_grid(load_rgb(path, limits))
     except DecodeError:
+        return None
+    except Exception as exc:  # a detector bug on one file: that file stays whole
+        log.warning("%s: grid detection failed (kept whole): %s", path.name, exc)
         return None
 
 

@@ -26,7 +26,7 @@ from cdir.ingest.archives import ArchiveLimits
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.ingest_summary import failures, metadata_summary
-from cdir.ingest.metadata.extract import extract_metadata
+from cdir.ingest.metadata.extract import extract_fields
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
@@ -34,6 +34,7 @@ from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.heavy import heavy_work
 from cdir.models.loaded import Models
 from cdir.models.text_embeddings import embed_captions, embed_key, embed_texts
+from cdir.names import one_line
 from cdir.store.cache import Cache
 from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
 from cdir.store.locking import collection_lock
@@ -202,6 +203,8 @@ def _hash_rows(store: Store, rows: np.ndarray, progress: Progress) -> None:
             shas[row] = file_sha256(path)
         except OSError as exc:
             unreadable[row] = f"cannot read: {exc}"
+        except Exception as exc:  # one file's failure never fails the collection
+            unreadable[row] = f"hashing failed: {one_line(exc)}"
         progress(n + 1, len(rows), "hashing")
     if shas:
         store.items.loc[list(shas), "sha256"] = list(shas.values())
@@ -271,7 +274,7 @@ def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) 
                if sha not in known and store.item_path(r).is_file()]
     if missing:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="cdir-meta") as pool:
-            parsed = pool.map(lambda r: extract_metadata(store.item_path(r)).fields(), missing)
+            parsed = pool.map(lambda r: extract_fields(store.item_path(r)), missing)
             fresh = {str(items.at[r, "sha256"]): meta
                      for r, meta in zip(missing, parsed, strict=True)}
         cache.put_texts("image_info", METADATA_VERSION,

@@ -26,15 +26,17 @@ from cdir.imaging.decode import (
     save_jpeg_atomic,
 )
 from cdir.ingest.grids import crop_tile, detect_grid
-from cdir.ingest.metadata.extract import extract_metadata
+from cdir.ingest.metadata.extract import extract_fields
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
+from cdir.names import one_line, shown_name
+from cdir.store.collection import DISK_FULL_ERRNOS
 
 log = logging.getLogger(__name__)
 
 THUMB_SIDE = 256
 # Cache version of the parsed generation metadata (``image_info`` table): bumped whenever the
 # parsers change, so a re-ingest parses the files again while pixels and embeddings stay cached.
-METADATA_VERSION = "meta-v2"
+METADATA_VERSION = "meta-v3"
 
 
 @dataclass
@@ -115,25 +117,55 @@ def read_one(
         return ReadResult(row, error=exc.reason)
     except OSError as exc:
         return ReadResult(row, error=f"cannot read the file: {exc.strerror or exc}")
+    except Exception as exc:  # a decoder bug on one file fails that file only
+        return ReadResult(row, error=f"cannot decode: {one_line(exc)}")
     image = decoded.image
-    grid = detect_grid(image) if tile < 1 else None
+    grid, grid_issue = _grid(image, path) if tile < 1 else (None, None)
     if grid and decoded.reduced:
         return read_one(row, path, thumb_path, preprocess, limits, keep_image, tile)
-    # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64 differ
-    # on JPEG photos) at a tenth of the cost of hashing the full image (bench/bench_ingest.py)
-    thumb = make_thumbnail(image, THUMB_SIDE)
-    # an animation hashes a strip of its frames (cdir.imaging.frames), a still image its thumbnail
-    hashed = thumb if decoded.strip is None else decoded.strip
-    meta = extract_metadata(path).fields()
-    info = ImageInfo(None if decoded.reduced else pixel_sha256(image), perceptual_hash(hashed),
-                     *decoded.size, meta.pop("prompt"),
-                     phash_mirror=perceptual_hash(ImageOps.mirror(hashed)),
-                     phash_centre=centre_hash(hashed),
-                     grid=[list(box) for box in grid] if grid else None, **meta)
-    if thumb_path is not None and not thumb_path.exists():
-        save_jpeg_atomic(thumb, thumb_path)
-    tensor = preprocess(image) if preprocess is not None else None
+    try:
+        # pHash shrinks to 32x32 anyway: hashing the thumbnail gives the same bits (0-2 of 64
+        # differ on JPEG photos) at a tenth of the cost of hashing the full image
+        # (bench/bench_ingest.py)
+        step = "thumbnail"
+        thumb = make_thumbnail(image, THUMB_SIDE)
+        step = "hashing"
+        # an animation hashes a strip of its frames (cdir.imaging.frames), a still image its
+        # thumbnail
+        hashed = thumb if decoded.strip is None else decoded.strip
+        hashes = (None if decoded.reduced else pixel_sha256(image), perceptual_hash(hashed))
+        mirror, centre = perceptual_hash(ImageOps.mirror(hashed)), centre_hash(hashed)
+        meta = extract_fields(path)
+        if grid_issue:
+            meta["metadata_issue"] = "; ".join(filter(None, (meta["metadata_issue"],
+                                                             grid_issue)))
+        info = ImageInfo(*hashes, *decoded.size, meta.pop("prompt"), phash_mirror=mirror,
+                         phash_centre=centre,
+                         grid=[list(box) for box in grid] if grid else None, **meta)
+        step = "thumbnail"
+        if thumb_path is not None and not thumb_path.exists():
+            save_jpeg_atomic(thumb, thumb_path)
+        step = "preprocessing"
+        tensor = preprocess(image) if preprocess is not None else None
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:  # the disk, not the file: the whole ingest stops
+            raise
+        return ReadResult(row, error=f"{step} failed: {exc.strerror or one_line(exc)}")
+    except Exception as exc:  # a bug on one file fails that file only, with its reason
+        log.warning("%s: %s failed: %s", shown_name(path.name), step, one_line(exc))
+        return ReadResult(row, error=f"{step} failed: {one_line(exc)}")
     return ReadResult(row, info, tensor, image if keep_image else None)
+
+
+def _grid(image: Any, path: Path) -> tuple[list[Any] | None, str | None]:
+    """The tile boxes of a 2x2 grid image (None when it is none), and the reason when the
+    detector failed on this image: it is then kept whole, never failed."""
+    try:
+        return detect_grid(image), None
+    except Exception as exc:  # a detector bug must not cost the image, nor the collection
+        log.warning("%s: grid detection failed (kept whole): %s", shown_name(path.name),
+                    one_line(exc))
+        return None, f"grid split failed (kept whole): {one_line(exc)}"
 
 
 def _decode_item(path: Path, limits: DecodeLimits, tile: int, reduce_to: int | None) -> Decoded:

@@ -168,8 +168,12 @@ def name_clusters(xy: np.ndarray, texts: Sequence[str | None], ids: Sequence[int
 
 
 def item_texts(captions: Sequence[str | None], prompts: Sequence[str | None]) -> list[str]:
-    """Caption and prompt of each item joined (either may be missing: None, NaN or pandas NA)."""
+    """Caption and prompt of each item joined (either may be missing: None, NaN or pandas NA);
+    the prompt's words only, without weight, alternation, BREAK or LoRA syntax."""
     import pandas as pd
 
+    from cdir.models.prompt_words import prompt_words
+
+    words = [prompt_words(p) if isinstance(p, str) else p for p in prompts]
     return [" ".join(str(t).strip() for t in pair if not pd.isna(t) and str(t).strip())
-            for pair in zip(captions, prompts, strict=True)]
+            for pair in zip(captions, words, strict=True)]

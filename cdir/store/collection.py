@@ -105,13 +105,13 @@ def atomic_write(path: Path, writer: Callable[[Any], Any]) -> None:
         raise
 
 
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})  # no space, or over quota
 
 
 def disk_full_error(exc: BaseException, path: Path) -> StoreError | None:
     """A StoreError saying the disk is full when ``exc`` means that (OSError ENOSPC/EDQUOT or
     SQLite's "database or disk is full"), else None."""
-    if not (getattr(exc, "errno", None) in _DISK_FULL or "disk is full" in str(exc)):
+    if not (getattr(exc, "errno", None) in DISK_FULL_ERRNOS or "disk is full" in str(exc)):
         return None
     return StoreError(
         f"disk full: cannot write {path.name}. Free some space (or raise the quota) and "

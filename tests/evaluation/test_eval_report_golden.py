@@ -34,10 +34,17 @@ def _unit(*values: float) -> np.ndarray:
 
 def collection() -> EvalData:
     """photo: cat, dog, bird (no bird among the sketches); sketch: dog, cat. The photo dog has no
-    caption; image vectors lean towards the wrong class for the photo cat."""
+    caption; image vectors lean towards the wrong class for the photo cat, its caption towards
+    the right one. Captions share the images' dimensions (0 cat, 1 dog, 2 bird) besides their
+    own (3-5), so every caption-vs-image and caption-vs-caption score is a distinct number and
+    the rankings come from the scores, never from the tie rule."""
     image = np.stack([_unit(0.2, 1.0), E[1], E[2], E[1], _unit(1.0, 0.4)])
-    caption = np.stack([E[3], np.zeros(D, np.float32), E[5], E[4], E[3]])
-    neutral = np.stack([E[3], E[4], E[5], E[4], _unit(0, 0, 0, 1.0, 1.0)])
+    caption = np.stack([_unit(0.9, 0.2, 0, 1.0), np.zeros(D, np.float32),
+                        _unit(0, 0.1, 1.0, 0, 0, 1.0), _unit(0.3, 1.0, 0, 0, 1.0),
+                        _unit(1.0, 0.3, 0, 1.0)])
+    neutral = np.stack([_unit(1.0, 0.1, 0, 1.0), _unit(0.1, 1.0, 0, 0, 1.0),
+                        _unit(0, 0, 1.0, 0, 0, 1.0), _unit(0.2, 1.0, 0, 0, 1.0),
+                        _unit(1.0, 0.2, 0, 0.5, 0.5)])
     return EvalData(image=image, caption=caption, caption_neutral=neutral,
                     domains=["photo", "photo", "photo", "sketch", "sketch"],
                     classes=["cat", "dog", "bird", "dog", "cat"])
@@ -50,7 +57,8 @@ def gaps() -> EvalData:
     """sketch: cat; photo: cat, dog (no caption); clipart: bird. No pair with clipart has a
     query of a class found on the other side: those pairs have no measured query (NaN)."""
     image = np.stack([E[0], _unit(1.0, 0.5), E[1], E[2]])
-    caption = np.stack([E[3], E[3], np.zeros(D, np.float32), E[5]])
+    caption = np.stack([_unit(1.0, 0, 0, 1.0), _unit(0.8, 0.3, 0, 1.0), np.zeros(D, np.float32),
+                        _unit(0, 0, 1.0, 0, 0, 1.0)])
     return EvalData(image=image, caption=caption, caption_neutral=None,
                     domains=["sketch", "photo", "photo", "clipart"],
                     classes=["cat", "cat", "dog", "bird"])

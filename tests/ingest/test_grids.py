@@ -79,7 +79,8 @@ def test_abutting_tiles_are_found_by_the_jump_at_the_middle(quality: int) -> Non
 def test_abutting_photos_are_a_grid() -> None:
     photos = [load_rgb(EXAMPLES / f"photo/{c}/photo_{c}_01.jpg") for c in ("boat", "car", "fish",
                                                                          "house")]
-    assert detect_grid(jpeg(abutting(photos, 300), 85)) is not None
+    assert detect_grid(jpeg(abutting(photos, 300), 85)) == [
+        (0, 0, 300, 300), (300, 0, 600, 300), (0, 300, 300, 600), (300, 300, 600, 600)]
 
 
 def test_small_plain_and_one_line_images_are_not_grids() -> None:
@@ -152,8 +153,11 @@ def test_the_upscale_is_a_perceptual_near_duplicate_of_its_tile(examples: Store)
 def test_a_tile_is_never_grouped_with_its_own_grid(examples: Store) -> None:
     grid = by_path(examples, GRID)
     tiles = set(examples.items.loc[examples.items["tile"] > 0, "id"].astype(int))
+    assert len(tiles) == 4  # the rule is checked on real tiles, not on none
     loose = DedupConfig(perceptual_max_distance=64, semantic_min_similarity=-1.0)
-    for g in find_groups(examples, loose):
+    groups = find_groups(examples, loose)
+    assert tiles <= {m for g in groups for m in g.members}  # so loose every tile is grouped
+    for g in groups:
         assert not (grid in g.members and tiles & set(g.members))
 
 

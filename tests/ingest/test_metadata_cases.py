@@ -8,21 +8,11 @@ from pathlib import Path
 import pytest
 
 from cdir.ingest.metadata.extract import extract_metadata
-
-REPO = Path(__file__).resolve().parents[2]
-# ../shared/cases beside the checkout (or beside the folder of worktrees holding it)
-CASES = next((p for p in (REPO.parent / "shared" / "cases", REPO.parent.parent / "shared" / "cases")
-              if p.is_dir()), REPO.parent / "shared" / "cases")
-
-pytestmark = pytest.mark.skipif(not CASES.is_dir(),
-                                reason=f"the shared real-world cases are not at {CASES}")
+from tests.shared_cases import case_input
 
 
 def case(prefix: str) -> Path:
-    found = sorted(CASES.glob(f"{prefix}-*/input"))
-    if not found:
-        pytest.skip(f"case {prefix} is not in {CASES}")
-    return found[0]
+    return case_input(prefix)
 
 
 LIGHTHOUSE = "a red lighthouse on a rocky coast at dusk, oil painting"
@@ -74,6 +64,35 @@ def test_case15_comfyui_sdxl_encoder_behind_a_combiner() -> None:
     assert meta.settings["other_positive_texts"] == ["warm colours"]
 
 
+NAI_PROMPT = "1girl, silver hair, reading a book in a sunlit library, watercolor, best quality"
+NAI_NEGATIVE = "lowres, bad anatomy, bad hands, text, error, missing fingers"
+FORGE_PROMPT = "a lighthouse keeper's cat asleep on a windowsill, oil painting"
+CABIN = "a small wooden cabin in the snow at night, warm window light"
+
+
+@pytest.mark.parametrize("name", ["nai_stripped.png", "nai_original.png"])
+def test_case20_novelai_stealth_alpha(name: str) -> None:
+    meta = extract_metadata(case("20") / name)
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (NAI_PROMPT, NAI_NEGATIVE,
+                                                                   "NovelAI")
+    assert meta.settings["seed"] == 1234567890 and not meta.issues
+
+
+def test_case20_forge_stealth_pnginfo() -> None:
+    meta = extract_metadata(case("20") / "a1111_stealth.png")
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (FORGE_PROMPT,
+                                                                   "blurry, watermark", "Forge")
+    assert meta.settings["Steps"] == "24" and meta.source == "parameters"
+
+
+@pytest.mark.parametrize("name", ["cond_switch.png", "text_switch.png"])
+def test_case21_comfyui_switch_gives_the_selected_prompt(name: str) -> None:
+    meta = extract_metadata(case("21") / name)
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (CABIN, "blurry, lowres",
+                                                                   "ComfyUI")
+    assert "cathedral" not in str(meta.settings)
+
+
 # ------------------------------------------------------------------------- through an ingest
 EXPECTED = {
     "01": {"a1111.jpg": LIGHTHOUSE, "a1111.webp": LIGHTHOUSE, "a1111_control.png": LIGHTHOUSE},
@@ -84,11 +103,14 @@ EXPECTED = {
            for n in ("teapot.png", "teapot_be.png", "teapot_utf8.png")},
     "15": {"comfy_sdxl.png": "a cozy reading nook with a cat on a windowsill, soft morning "
                              "light, film grain"},
+    "20": {"nai_stripped.png": NAI_PROMPT, "nai_original.png": NAI_PROMPT,
+           "a1111_stealth.png": FORGE_PROMPT},
+    "21": {"cond_switch.png": CABIN, "text_switch.png": CABIN},
 }
 
 
 def test_every_case_through_ingest_and_search(tmp_path: Path) -> None:
-    """All six cases ingested into one collection: prompts stored apart from negative prompts,
+    """All eight cases ingested into one collection: prompts stored apart from negative prompts,
     counted in the report, and returned by search."""
     from cdir.ingest.pipeline import IngestConfig, ingest
     from cdir.models.loaded import load_models
@@ -98,9 +120,9 @@ def test_every_case_through_ingest_and_search(tmp_path: Path) -> None:
     tiny = load_models("tiny", device="cpu")
     sources = [case(n) for n in EXPECTED]
     report = ingest(sources, tmp_path / "store", tiny, IngestConfig(captions="none"))
-    assert report.failed == [] and report.counts["n_ok"] == 10
-    assert report.metadata["with_prompt"] == 10 and report.metadata["with_negative_prompt"] == 7
-    assert report.metadata["generators"] == {"A1111": 4, "ComfyUI": 3}
+    assert report.failed == [] and report.counts["n_ok"] == 15
+    assert report.metadata["with_prompt"] == 15 and report.metadata["with_negative_prompt"] == 12
+    assert report.metadata["generators"] == {"A1111": 4, "ComfyUI": 5, "NovelAI": 2, "Forge": 1}
     assert report.metadata["issues"] == []
     store = Store.load(tmp_path / "store")
     prompts = dict(zip(store.items["rel_path"], store.items["prompt"], strict=True))

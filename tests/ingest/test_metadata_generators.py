@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -291,21 +288,7 @@ def test_midjourney_jpeg_xmp_with_guid(tmp_path: Path) -> None:
     assert meta.settings["job_id"] == UUID and meta.settings["ar"] == "2:3"
 
 
-# --- C2PA (DALL-E) -------------------------------------------------------------------------------
-def test_dalle_content_credentials_with_a_description(tmp_path: Path) -> None:
-    buf = BytesIO()
-    info = PngInfo()
-    info.add_itxt("Description", "an avocado armchair")
-    Image.new("RGB", (16, 16)).save(buf, "PNG", pnginfo=info)
-    data = buf.getvalue()
-    manifest = b"jumb\x00\x00c2pa\x00claim_generator: ChatGPT; softwareAgent: DALL\xc2\xb7E 3"
-    chunk = (struct.pack(">I", len(manifest)) + b"caBX" + manifest
-             + struct.pack(">I", zlib.crc32(b"caBX" + manifest)))
-    at = data.rindex(b"IEND") - 4
-    path = tmp_path / "dalle.png"
-    path.write_bytes(data[:at] + chunk + data[at:])
-    meta = extract_metadata(path)
-    assert meta.generator == "DALL-E" and meta.prompt == "an avocado armchair"
+# C2PA: tests/test_metadata_c2pa.py (real signed manifests)
 
 
 def test_plain_photo_has_no_generator(tmp_path: Path) -> None:

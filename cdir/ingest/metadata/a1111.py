@@ -17,6 +17,7 @@ from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _NEGATIVE = "Negative prompt:"
+_UNESCAPE = re.compile(r'\\(["\\])')
 _SETTINGS_START = ("Steps:", "Sampler:", "Seed:", "CFG scale:", "Size:", "Model:")
 # Where A1111-style infotext is found, in order.
 KEYS = ("parameters", "exif:UserComment", "xmp:UserComment", "jpeg:comment", "iptc:caption",
@@ -70,8 +71,8 @@ def parse_settings(line: str) -> dict[str, Any]:
         if len(value) >= 2 and value[0] == value[-1] == '"':
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                value = value[1:-1]
+            except json.JSONDecodeError:  # quoted by hand: only \" and \\ are escapes
+                value = _UNESCAPE.sub(r"\1", value[1:-1])
         settings[key.strip()] = value
     return settings
 

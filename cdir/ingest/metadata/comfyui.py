@@ -6,13 +6,19 @@ ControlNet appliers, reroutes) to text encoders (CLIPTextEncode, CLIPTextEncodeS
 ``text_g``/``text_l``, Flux ``t5xxl``/``clip_l``...), whose text may itself be a link to string
 nodes (primitives, concatenations, wildcard processors). Inputs named ``negative`` are never
 followed for the positive prompt, and of a node that passes both (ControlNetApplyAdvanced) only
-the side the link comes from is. A workflow-only file is turned into the same graph shape: links
-from its ``links`` table, texts from ``widgets_values``.
+the side the link comes from is. A node that picks one of several inputs by a widget value
+(switches, selectors, routers: Comfyroll's ``CR * Input Switch`` ``Input``, Impact's
+``ImpactSwitch`` ``select``, ComfyUI's ``on_true``/``on_false`` switch, Easy-Use's ``index``;
+the value itself maybe a link to a primitive) is followed through the selected input only; one
+without a selector value ("any" switches) passes its first input whose node is in the graph
+(muted and bypassed nodes are left out of the API graph). A workflow-only file is turned into
+the same graph shape: links from its ``links`` table, texts from ``widgets_values``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from typing import Any
 
@@ -110,6 +116,10 @@ def _name_widgets(kind: str, widgets: Any, inputs: dict[str, Any]) -> None:
         return
     if not isinstance(widgets, list):
         return
+    if any(word in kind.lower() for word in _SELECTOR_KINDS):  # a switch's choice widget
+        choice = next((w for w in widgets if isinstance(w, bool | int)), None)
+        if choice is not None:
+            inputs.setdefault("select", choice)
     strings = [w for w in widgets if isinstance(w, str) and w.strip()]
     if not strings:
         return
@@ -194,6 +204,9 @@ def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool)
                 found.append(key)
             continue
         inputs = graph[key].get("inputs") or {}
+        chosen = selected_input(graph, key)
+        if chosen is not None:
+            inputs = {chosen: inputs[chosen]}
         both = "positive" in inputs and "negative" in inputs
         for name, value in inputs.items():
             if not _is_link(value) or name in _NOT_CONDITIONING:
@@ -275,6 +288,9 @@ class _Texts:
 
     def _node_string(self, node: dict[str, Any], positive: bool) -> str | None:
         inputs = node.get("inputs") or {}
+        chosen = _selected(self.graph, node)
+        if chosen is not None:
+            return self.string(inputs[chosen], positive)
         if _joins(str(node.get("class_type", ""))):
             return self._joined(inputs, positive)
         if _polar(inputs):
@@ -298,6 +314,89 @@ class _Texts:
             if (text := self.string(value, positive)) is not None:
                 parts.append(text)
         return delimiter.join(parts) or None
+
+
+# ----------------------------------------------------------------------- switches, selectors
+_SELECTOR_KINDS = ("switch", "select", "router", "toggle", "mux", "branch", "index", "pick",
+                   "choose", "choice")
+# Inputs holding the choice (a number, a boolean, or an input's name), first found is used.
+_SELECT_KEYS = ("select", "selected", "selector", "selection", "Input", "input", "index",
+                "switch", "boolean", "cond", "condition", "choice", "choose", "mode", "active",
+                "enabled", "use", "value", "which", "input_index", "Switch", "Index", "Select")
+_SCALAR_KEYS = ("value", "int", "boolean", "number", "Number", "INT", "BOOLEAN", "bool", "select",
+                "Input", "index", "string", "STRING", "text")
+_NUMBER = re.compile(r"(\d+)$")
+
+
+def selected_input(graph: Graph, key: str) -> str | None:
+    """The name of the input that the node ``key`` passes on when it is a switch or selector;
+    None when it is not one (every input is followed then)."""
+    node = graph.get(key)
+    return _selected(graph, node) if isinstance(node, dict) else None
+
+
+def _selected(graph: Graph, node: dict[str, Any]) -> str | None:
+    kind = str(node.get("class_type", "")).lower()
+    if not any(word in kind for word in _SELECTOR_KINDS):
+        return None
+    inputs = node.get("inputs") or {}
+    selector = next((k for k in _SELECT_KEYS if k in inputs
+                     and _scalar(graph, inputs[k], 0) is not None), None)
+    candidates = [name for name, value in inputs.items()
+                  if name != selector and name not in _NOT_CONDITIONING
+                  and (_is_link(value) or (isinstance(value, str) and name.lower() not in
+                                           ("delimiter", "separator", "sep")))]
+    if not candidates:
+        return None
+    if selector is None:  # "any" switch: its first input present in the graph
+        linked = [c for c in candidates if _is_link(inputs[c]) and str(inputs[c][0]) in graph]
+        return min(linked, key=_order) if linked and "any" in kind else None
+    return _pick(candidates, _scalar(graph, inputs[selector], 0))
+
+
+def _order(name: str) -> tuple[int, str]:
+    found = _NUMBER.search(name)
+    return (int(found.group(1)) if found else 1 << 30, name)
+
+
+def _pick(candidates: list[str], choice: bool | int | str) -> str | None:
+    if isinstance(choice, bool):
+        word = "true" if choice else "false"
+        named = [c for c in candidates if word in c.lower()
+                 or c.lower().startswith(word[0] * 2 + "_")]  # Impact's tt_value / ff_value
+        if named:
+            return named[0]
+        numbered = sorted(candidates, key=_order)
+        return numbered[0 if choice else 1] if len(numbered) > 1 else None
+    if isinstance(choice, str):
+        if choice in candidates:
+            return choice
+        if not choice.strip().lstrip("-").isdigit():
+            return None
+        choice = int(choice)
+    numbered = {int(m.group(1)): c for c in candidates if (m := _NUMBER.search(c))}
+    return numbered.get(choice)
+
+
+def _scalar(graph: Graph, value: Any, depth: int) -> bool | int | str | None:
+    """A selector value: a literal int / bool / string, or what a primitive node linked to it
+    holds (followed through reroutes)."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if not _is_link(value) or depth > 20:
+        return None
+    node = graph.get(str(value[0]))
+    if not isinstance(node, dict):
+        return None
+    inputs = node.get("inputs") or {}
+    for name in _SCALAR_KEYS:
+        if name in inputs and (found := _scalar(graph, inputs[name], depth + 1)) is not None:
+            return found
+    return None
 
 
 def _settings(graph: Graph) -> dict[str, Any]:

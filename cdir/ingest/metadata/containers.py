@@ -1,7 +1,10 @@
 """Raw metadata text of an image file, decoded: PNG text chunks (anywhere in the file), EXIF
 (UserComment, ASCII fields, Windows XP tags, ComfyUI's ``prompt:``/``workflow:`` tags), XMP,
-IPTC caption, JPEG/GIF comments, and sidecar ``.txt`` / ``.caption`` files. Pixels are never
-decoded. Text that does not decode is left out with a reason in ``RawMetadata.issues``."""
+IPTC caption, JPEG/GIF comments, text hidden in the pixels' lowest bits (stealth pnginfo of
+NovelAI and Forge, PNG/WebP), C2PA manifests (PNG ``caBX``, JPEG APP11, WebP ``C2PA``), and
+sidecar ``.txt`` / ``.caption`` files. Pixels are decoded only to look for stealth text, and only
+in a PNG/WebP without a generator's text chunk. Text that does not decode is left out with a
+reason in ``RawMetadata.issues``."""
 
 from __future__ import annotations
 
@@ -13,8 +16,11 @@ from typing import Any
 from PIL import Image
 
 from cdir.imaging.decode import SAFE_FORMATS, pillow_warnings_logged
+from cdir.ingest.metadata.c2pa import MANIFEST_KEY, ManifestError, read_manifest_store
 from cdir.ingest.metadata.png_chunks import read_png_texts
 from cdir.ingest.metadata.result import RawMetadata
+from cdir.ingest.metadata.stealth import FORMATS as STEALTH_FORMATS
+from cdir.ingest.metadata.stealth import StealthError, read_stealth, stealth_fields
 from cdir.ingest.metadata.text_encodings import (
     TextDecodeError,
     decode_exif_ascii,
@@ -39,6 +45,11 @@ _ASCII_TAGS = {0x010E: "exif:ImageDescription", 0x013B: "exif:Artist", 0x0131: "
                0x010F: "exif:Make", 0x0110: "exif:Model"}
 _XP_TAGS = {0x9C9B: "exif:XPTitle", 0x9C9C: "exif:XPComment", 0x9C9F: "exif:XPSubject"}
 _IPTC_CAPTION = (2, 120)
+MAX_RIFF_CHUNKS = 1000
+# Text chunks that already hold a generation record: no need to look in the pixels.
+_GENERATOR_CHUNKS = ("parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata",
+                     "Comment")
+MAX_C2PA_BYTES = 16 * 1024 * 1024
 
 
 def read_raw_metadata(path: Path) -> RawMetadata:
@@ -54,13 +65,71 @@ def read_raw_metadata(path: Path) -> RawMetadata:
         if chunk.issue:
             raw.issues.append(chunk.issue)
     raw.markers.update(markers)
+    image_format = None
     try:
         with pillow_warnings_logged(), Image.open(path, formats=SAFE_FORMATS) as img:
+            image_format = img.format
             for reader in (_exif_texts, _xmp, _iptc, _comments, _app_markers):
                 _safely(reader, img, raw)
     except Exception as exc:  # unreadable file or hostile header: what was read is kept
         log.debug("no image metadata read from %s: %s", path, exc)
+    if image_format == "WEBP":
+        _webp_c2pa(path, raw)
+    if "c2pa" in raw.markers:
+        _c2pa(path, image_format, raw)
+    if image_format in STEALTH_FORMATS and not any(k in raw.texts for k in _GENERATOR_CHUNKS):
+        _stealth(path, raw)
     return raw
+
+
+def _stealth(path: Path, raw: RawMetadata) -> None:
+    """Texts hidden in the pixels' lowest bits (see :mod:`cdir.ingest.metadata.stealth`); they
+    stand in for the text chunks a site stripped, and never replace a chunk that is there."""
+    try:
+        found = read_stealth(path)
+    except StealthError as exc:
+        raw.issues.append(str(exc))
+        return
+    except Exception as exc:  # undecodable pixels: the metadata read so far is kept
+        log.debug("no stealth metadata read from %s: %s", path, exc)
+        return
+    if found is None:
+        return
+    raw.markers["stealth"] = found.signature.encode("ascii")
+    for key, text in stealth_fields(found).items():
+        raw.add(key, text)
+
+
+def _c2pa(path: Path, image_format: str | None, raw: RawMetadata) -> None:
+    """The C2PA manifest store of a file that has one, as JSON (read by c2pa-python)."""
+    try:
+        store = read_manifest_store(path, image_format)
+    except ManifestError as exc:
+        raw.issues.append(str(exc))
+        return
+    if store is not None:
+        raw.add(MANIFEST_KEY, store)
+
+
+def _webp_c2pa(path: Path, raw: RawMetadata) -> None:
+    """The ``C2PA`` chunk of a WebP's RIFF container (C2PA 2.1, Embedding manifests: WebP)."""
+    try:
+        with open(path, "rb") as fp:
+            header = fp.read(12)
+            if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+                return
+            for _ in range(MAX_RIFF_CHUNKS):
+                chunk = fp.read(8)
+                if len(chunk) < 8:
+                    return
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind == b"C2PA":
+                    if size <= MAX_C2PA_BYTES:
+                        raw.markers["c2pa"] = fp.read(size)
+                    return
+                fp.seek(size + (size & 1), 1)
+    except OSError as exc:
+        log.debug("cannot read %s: %s", path, exc)
 
 
 def _safely(reader: Callable[[Image.Image, RawMetadata], None], img: Image.Image,

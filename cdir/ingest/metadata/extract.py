@@ -2,7 +2,8 @@
 
 Reads every metadata container (see :mod:`cdir.ingest.metadata.containers`), then asks the
 generator parsers in turn - ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, A1111/Forge/SD.Next,
-Easy Diffusion, Midjourney, C2PA - and falls back to a plain description field (PNG
+Easy Diffusion, Midjourney, C2PA (content credentials, read with c2pa-python) - and falls
+back to a plain description field (PNG
 ``Description`` / ``Comment`` / ``Title``, EXIF ImageDescription / UserComment / XPComment /
 XPTitle, XMP ``dc:description`` / ``dc:title`` / ``exif:UserComment``, IPTC caption, image
 comment). A sidecar ``.txt`` / ``.caption`` next to the image gives the prompt when present (the
@@ -29,6 +30,7 @@ from cdir.ingest.metadata import (
 )
 from cdir.ingest.metadata.containers import read_raw_metadata, sidecar_text
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata, clean
+from cdir.names import one_line, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,16 @@ def extract_metadata(path: Path) -> GenerationMetadata:
     return result
 
 
+def extract_fields(path: Path) -> dict[str, str | None]:
+    """The item-table fields of :func:`extract_metadata`; never raises: a reader's failure on
+    this one file leaves the fields empty with its reason in ``metadata_issue``."""
+    try:
+        return extract_metadata(path).fields()
+    except Exception as exc:  # one file's metadata must never fail the collection
+        log.warning("%s: metadata not read: %s", shown_name(Path(path).name), one_line(exc))
+        return GenerationMetadata(issues=[f"metadata not read: {one_line(exc)}"]).fields()
+
+
 def extract_prompt(path: Path) -> str | None:
     """The positive prompt of the image at ``path``, or None."""
     return extract_metadata(path).prompt
@@ -77,8 +89,11 @@ def parse_raw(raw: RawMetadata) -> GenerationMetadata:
         if result.prompt:
             return result
         found = found or result
-    if found is not None and found.generator:
-        found.prompt = found.prompt or _description(raw)
+    if found is not None and (found.generator or found.settings):
+        # a generator without a prompt, or facts without a generator (content credentials of
+        # a camera or an editor): the description is the prompt
+        if not found.prompt and _description(raw):
+            found.prompt, found.source = _description(raw), _description_key(raw)
         return found
     return GenerationMetadata(_description(raw), source=_description_key(raw))
 
