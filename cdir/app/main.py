@@ -30,9 +30,6 @@ from cdir.app.media import media_routes
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.app.wrappers import as_gr_error, concurrency, on, one_at_a_time
-from cdir.models.presets import get_preset, list_presets
-from cdir.models.quantize import QUANTIZE_MODES, quantize_mode, set_quantize_mode
-from cdir.models.style_words import Neutraliser
 
 STATIC = Path(__file__).resolve().parent / "static"
 APP_JS = (STATIC / "app.js").read_text(encoding="utf-8")
@@ -43,14 +40,14 @@ METHOD_HTML = (STATIC / "method.html").read_text(encoding="utf-8")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default=os.environ.get("CDIR_PRESET", "default"),
-                   help=f"model preset: {', '.join(list_presets())}")
+                   help=f"model preset: {', '.join(api.preset_names())}")
     p.add_argument("--store", default=str(default_store()),
                    help="workspace directory holding the collections ($CDIR_STORE; default "
                         "/data/cdir-stores when persistent storage is attached, else stores)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--model-dir", default=None, help="local model directory ($CDIR_MODEL_DIR)")
-    p.add_argument("--quantize", choices=QUANTIZE_MODES, default=None,
+    p.add_argument("--quantize", choices=api.QUANTIZE_MODES, default=None,
                    help="int8: caption faster on a CPU at a small cost in agreement "
                         "($CDIR_QUANTIZE; default none)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
@@ -72,7 +69,8 @@ def _collection_tab(actions: AppActions, ui: dict) -> None:
                                   label="Drop images or a zip — folders <domain>/<class>/ "
                                         "give labels", elem_id="upload-files")
             ui["name"] = gr.Textbox(label="Collection name", placeholder="my-collection")
-            ui["preset"] = gr.Dropdown(list_presets(), value=actions.preset, label="Model preset")
+            ui["preset"] = gr.Dropdown(api.preset_names(), value=actions.preset,
+                                       label="Model preset")
             ui["captions"] = gr.Radio(webui.CAPTION_CHOICES, value="background",
                                       label="Captions")
             ui["build"] = gr.Button("Build the collection", elem_id="build-collection")
@@ -133,7 +131,7 @@ def _search_tab(ui: dict) -> None:
             with gr.Accordion("Style words and fusion weights", open=False):
                 ui["neutral"] = gr.Checkbox(label="Remove style words from captions before "
                                                   "matching ('a sketch of', 'painting', ...)")
-                ui["words"] = gr.Textbox(Neutraliser().to_text(), lines=6,
+                ui["words"] = gr.Textbox(api.default_style_words(), lines=6,
                                          label="Style words (one per line)")
                 ui["w_img"] = gr.Slider(0, 2, value=0.5, step=0.1, label="fusion: image → image")
                 ui["w_cap"] = gr.Slider(0, 2, value=1.0, step=0.1, label="fusion: caption → image")
@@ -221,7 +219,7 @@ def _dupes_tab(ui: dict, trained: bool) -> None:
 
 
 def build_app(actions: AppActions) -> gr.Blocks:
-    preset = get_preset(actions.preset)
+    preset = api.preset_info(actions.preset)
     ui: dict = {}
     # delete_cache: gradio's copies of uploads (already copied into a collection) go after a day
     with gr.Blocks(title="cdir · cross-domain image retrieval",
@@ -432,9 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader's lines are noise here
-    get_preset(args.preset)  # an unknown preset stops here, with the list of valid ones
-    set_quantize_mode(args.quantize)
-    quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
+    api.preset_info(args.preset)  # an unknown preset stops here, with the list of valid ones
+    api.set_quantize_mode(args.quantize)
+    api.quantize_mode()  # a bad $CDIR_QUANTIZE stops here, not at the first caption
     workspace = Workspace(Path(args.store), shared=args.shared_workspace)
     workspace.sweep()  # deletions and builds that a crash left half-done
     keep_uploads_in(workspace)

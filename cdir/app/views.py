@@ -7,8 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cdir.retrieval.search import Hit, SearchResult
-from cdir.retrieval.staged import Stage
+from cdir.api import Hit, SearchResult, Stage
 
 MODE_LABELS: dict[str, str] = {
     "caption": "Caption matching (CM): query caption → gallery images",
