@@ -22,11 +22,11 @@ from starlette.middleware import Middleware
 from cdir import api
 from cdir.app import endpoints
 from cdir.app import handlers as webui
-from cdir.app.browse_tab import build_browse_tab
 from cdir.app.first_run import startup_preset
 from cdir.app.guards import DiskFullAnswer
 from cdir.app.handlers import AppActions
 from cdir.app.media import media_routes
+from cdir.app.tabs.browse import build_browse_tab
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.app.wrappers import as_gr_error, concurrency, on, one_at_a_time
