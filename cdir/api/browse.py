@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cdir.api.errors import UsageError
 from cdir.api.sessions import Session
 from cdir.browse.grid import Browser  # the grid of a collection, and what it shows
 from cdir.browse.grid import GridQuery as GridQuery
@@ -76,7 +77,8 @@ def tag_items(store: str | Path, ids: Sequence[int] | None = None,
     """``cdir tag``: add or remove tags on the items ``ids`` and/or those the grid ``filters``
     keep (``domain=sketch``, ``text=cat``…), list the tags of those items (all when none is
     chosen) and optionally write every (item, tag) to ``export`` (.csv or .json). Returns
-    {"items", "added"?, "removed"?, "tags": {tag: count}}."""
+    {"items", "added"?, "removed"?, "tags": {tag: count}}; UsageError when tags are added or
+    removed without saying on which items."""
     from cdir.browse.filters import parse_filters
     from cdir.store.collection import Store
     from cdir.store.tags import add_tags as add_to
@@ -89,7 +91,7 @@ def tag_items(store: str | Path, ids: Sequence[int] | None = None,
         matched = Browser(loaded).query(parse_filters(filters)).matched.tolist()
         chosen = matched if chosen is None else [i for i in chosen if i in set(matched)]
     if (add or remove) and chosen is None:
-        raise ValueError("say which items to tag: --ids 3 7 12, or --filter domain=sketch "
+        raise UsageError("say which items to tag: --ids 3 7 12, or --filter domain=sketch "
                          "(--filter text=cat, tag=..., see --help)")
     result: dict[str, Any] = {"items": len(chosen or [])}
     if add:
