@@ -1,7 +1,6 @@
 """The Browse tab's handlers: the collection grid, map selection, item view, tags and duplicate
 decisions. Each takes widget values and returns widget values (no layout here: see
-:mod:`cdir.app.browse_tab`); the work is done by :mod:`cdir.browse`, :mod:`cdir.maps`,
-:mod:`cdir.duplicates` and :mod:`cdir.store.tags`.
+:mod:`cdir.app.tabs.browse`); the work is done through :mod:`cdir.api`.
 """
 
 from __future__ import annotations

@@ -36,12 +36,6 @@ log = logging.getLogger(__name__)
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
-# Widgets (app.py's names) that show items of the open collection: emptied on every switch.
-STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
-               "groups_state",
-               "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
-               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md", "search_file",
-               "map_file", "eval_file", "eval_state", "collection_file")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
                 ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
 
@@ -65,6 +59,9 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
     jobs: api.CaptionJobs = field(default_factory=api.CaptionJobs)
     config: api.IngestConfig = field(default_factory=lambda: shared_server_config())
     notice: str = ""  # a banner for the page (the first-run offline note), HTML
+    # the empty values of the views that show items of the open collection, emptied on every
+    # switch: each tab's ``stale`` list, in the order build_app wires them (cdir.app.tabs)
+    stale: tuple[Any, ...] = ()
 
     # ------------------------------------------------------------------------- collections
     def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
@@ -164,7 +161,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         before its owner key arrived gets one now."""
         owner = owner or new_owner_key()
         if add is None and files and self.name_taken(name, owner):
-            return (*[gr.update()] * (7 + len(STALE_VIEWS)), gr.update(visible=True), owner)
+            return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
         return (*self.build(files, name, preset, captions, progress, owner, bool(add)),
                 gr.update(visible=False), owner)
 
@@ -183,7 +180,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         choices = self.delete(name, owner)
         closing = bool(store) and Path(store).name == name
         if not closing:
-            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(STALE_VIEWS)))
+            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(self.stale)))
         return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
                 views.status_line(None, None), *self.cleared_views())
 
@@ -194,14 +191,14 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         return owner, self.saved_choices(owner)
 
     def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
-        """Every view that shows items of a collection, emptied (in ``STALE_VIEWS`` order):
+        """Every view that shows items of a collection, emptied (in ``stale`` order):
         after opening, building or deleting a collection nothing of the previous one stays."""
-        return views.cleared(STALE_VIEWS)
+        return self.stale
 
     def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
                         owner: str | None = None) -> tuple[Any, ...]:
         """(state, summary, preview, status, domain choices, collection choices, timer, then
-        every view of ``STALE_VIEWS`` emptied: nothing of the previous collection stays)."""
+        every view of ``stale`` emptied: nothing of the previous collection stays)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)

@@ -1,6 +1,7 @@
 """The Browse panel's layout and wiring: the filtered grid, the map's box/lasso selection, one item,
 tags, and duplicate decisions. Handlers live in :mod:`cdir.app.browse` and
-:mod:`cdir.app.browse_dupes`; ``app.py`` adds the tab with one call to :func:`build_browse_tab`.
+:mod:`cdir.app.browse_dupes`; the Collection tab (:mod:`cdir.app.tabs.collection`) adds the panel
+with one call to :func:`build_browse_tab`.
 
 Clicks that gradio components cannot report go through hidden textboxes, as in ``app.js``: a
 card (``#browse-click``), a region drawn on the map (``#browse-region``: the plotly
@@ -9,6 +10,7 @@ card (``#browse-click``), a region drawn on the map (``#browse-region``: the plo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cdir.app.browse import (
@@ -20,6 +22,8 @@ from cdir.app.browse import (
 from cdir.app.browse_dupes import DupeActions
 
 if TYPE_CHECKING:
+    import gradio as gr
+
     from cdir.app.handlers import AppActions
 
 STYLE = """<style>
@@ -135,119 +139,200 @@ PRIVATE = {"api_name": False, "api_visibility": "private", "concurrency_id": "li
            "concurrency_limit": 2}
 
 
-def build_browse_tab(actions: AppActions, store: Any) -> Any:
+@dataclass
+class BrowseMap:
+    """The panel's map: drawn on demand, a box or lasso on it selects the grid's items."""
+
+    method: gr.Radio
+    vectors: gr.Radio
+    color: gr.Radio
+    named: gr.Checkbox
+    draw: gr.Button
+    clear: gr.Button
+    sel_md: gr.Markdown
+    plot: gr.Plot
+
+
+@dataclass
+class BrowseDupes:
+    """The panel's duplicate decisions, saved in the collection."""
+
+    tiers: gr.CheckboxGroup
+    perceptual: gr.Slider
+    semantic: gr.Slider
+    find: gr.Button
+    summary: gr.Markdown
+    groups_html: gr.HTML
+    accept_tier: gr.Radio
+    accept: gr.Button
+    exports: dict[str, gr.Button]  # by format: csv, json, sh
+    export_file: gr.File
+
+
+@dataclass
+class BrowseTab:
+    """The Browse panel's widgets. It clears no view of its own when another collection opens:
+    its facets and grid are drawn again for the new one (``store.change``)."""
+
+    tab: gr.Accordion
+    domains: gr.Dropdown
+    classes: gr.Dropdown
+    sources: gr.Dropdown
+    tags: gr.Dropdown
+    text: gr.Textbox
+    prompt: gr.Radio
+    status: gr.Radio
+    sort: gr.Dropdown
+    descending: gr.Checkbox
+    similar: gr.Textbox
+    page: gr.Number
+    prev: gr.Button
+    next: gr.Button
+    page_md: gr.Markdown
+    grid: gr.HTML
+    item_image: gr.Image
+    item_md: gr.Markdown
+    tag: gr.Textbox
+    scope: gr.Radio
+    tag_add: gr.Button
+    tag_remove: gr.Button
+    tag_md: gr.Markdown
+    item_html: gr.HTML
+    map: BrowseMap
+    dupes: BrowseDupes
+    click: gr.Textbox  # a clicked card (#browse-click)
+    region: gr.Textbox  # a region drawn on the map (#browse-region)
+    decide: gr.Textbox  # a decision button (#browse-decide)
+    selection: gr.State  # the ids selected on the map (None: every item)
+    groups: gr.State  # the duplicate groups shown
+    drawn: gr.State  # (method, vectors) of the map on screen
+
+    def filters(self) -> list:
+        """The grid's filter widgets, in ``BrowseActions.grid`` order."""
+        return [self.domains, self.classes, self.sources, self.prompt, self.status, self.text,
+                self.tags, self.sort, self.descending, self.similar]
+
+    def facets(self) -> list:
+        return [self.domains, self.classes, self.sources, self.tags]
+
+    def stale(self) -> list[tuple[Any, Any]]:
+        return []
+
+
+def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
     """Lay out the Browse panel (an accordion, opened on demand, placed in the Collection tab so
     the tab bar keeps its width) and wire it; ``store`` is the app's ``gr.State`` holding the
-    open collection's path. Returns the accordion."""
+    open collection's path. Returns its widgets."""
     import gradio as gr
 
     browse = BrowseActions(actions)
-    ui: dict[str, Any] = {}
     with gr.Accordion("Browse the whole collection: filter, select on the map, tag, decide on "
                       "duplicates", open=False, elem_id="browse-panel") as tab:
         gr.HTML(STYLE, js_on_load=JS, elem_id="browse-js")
         with gr.Row():
-            for key, label in (("domains", "Domain"), ("classes", "Class"),
-                               ("sources", "Label source"), ("tags", "Tag")):
-                ui[key] = gr.Dropdown([], multiselect=True, label=label,
-                                      elem_id=f"browse-{key}")
+            facets = [gr.Dropdown([], multiselect=True, label=label, elem_id=f"browse-{key}")
+                      for key, label in (("domains", "Domain"), ("classes", "Class"),
+                                         ("sources", "Label source"), ("tags", "Tag"))]
         with gr.Row():
-            ui["text"] = gr.Textbox(label="Words in file name, caption or prompt (Enter)",
-                                    elem_id="browse-text", scale=2)
-            ui["prompt"] = gr.Radio(PROMPT_CHOICES, value="any", label="Prompt")
-            ui["status"] = gr.Radio(STATUS_CHOICES, value="any", label="Status")
+            text = gr.Textbox(label="Words in file name, caption or prompt (Enter)",
+                              elem_id="browse-text", scale=2)
+            prompt = gr.Radio(PROMPT_CHOICES, value="any", label="Prompt")
+            status = gr.Radio(STATUS_CHOICES, value="any", label="Status")
         with gr.Row():
-            ui["sort"] = gr.Dropdown(SORT_CHOICES, value="name", label="Sort by")
-            ui["descending"] = gr.Checkbox(label="Descending")
-            ui["similar"] = gr.Textbox(label="Similar to: an item id or words",
-                                       elem_id="browse-similar")
-            ui["page"] = gr.Number(value=1, precision=0, minimum=1, label="Page",
-                                   elem_id="browse-page-number")
-            ui["prev"] = gr.Button("◀ previous", elem_id="browse-prev")
-            ui["next"] = gr.Button("next ▶", elem_id="browse-next")
+            sort = gr.Dropdown(SORT_CHOICES, value="name", label="Sort by")
+            descending = gr.Checkbox(label="Descending")
+            similar = gr.Textbox(label="Similar to: an item id or words",
+                                 elem_id="browse-similar")
+            page = gr.Number(value=1, precision=0, minimum=1, label="Page",
+                             elem_id="browse-page-number")
+            prev = gr.Button("◀ previous", elem_id="browse-prev")
+            next_ = gr.Button("next ▶", elem_id="browse-next")
         with gr.Row():
             with gr.Column(scale=3):
-                ui["page_md"] = gr.Markdown("", elem_id="browse-page")
-                ui["grid"] = gr.HTML("", elem_id="browse-grid")
+                page_md = gr.Markdown("", elem_id="browse-page")
+                grid = gr.HTML("", elem_id="browse-grid")
             with gr.Column(scale=2):
-                ui["item_image"] = gr.Image(label="The item", interactive=False, height=260)
-                ui["item_md"] = gr.Markdown("Click a card to open it.", elem_id="browse-item")
+                item_image = gr.Image(label="The item", interactive=False, height=260)
+                item_md = gr.Markdown("Click a card to open it.", elem_id="browse-item")
                 with gr.Row():
-                    ui["tag"] = gr.Textbox(label="Tag", elem_id="browse-tag")
-                    ui["scope"] = gr.Radio([("this item", "item"), ("this page", "page"),
-                                            ("every matching item", "matching")],
-                                           value="matching", label="Tag what",
-                                           elem_id="browse-scope")
+                    tag = gr.Textbox(label="Tag", elem_id="browse-tag")
+                    scope = gr.Radio([("this item", "item"), ("this page", "page"),
+                                      ("every matching item", "matching")],
+                                     value="matching", label="Tag what", elem_id="browse-scope")
                 with gr.Row():
-                    ui["tag_add"] = gr.Button("Add tag", elem_id="browse-tag-add")
-                    ui["tag_remove"] = gr.Button("Remove tag", elem_id="browse-tag-remove")
-                ui["tag_md"] = gr.Markdown("", elem_id="browse-tag-result")
-                ui["item_html"] = gr.HTML("", elem_id="browse-item-neighbours")
-        _map_panel(ui)
-        _dupes_panel(ui)
-        for key in ("click", "region", "decide"):
-            ui[key] = gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
-    ui["selection"], ui["groups"], ui["drawn"] = gr.State(None), gr.State([]), gr.State(None)
-    _wire(browse, ui, store, tab)
+                    tag_add = gr.Button("Add tag", elem_id="browse-tag-add")
+                    tag_remove = gr.Button("Remove tag", elem_id="browse-tag-remove")
+                tag_md = gr.Markdown("", elem_id="browse-tag-result")
+                item_html = gr.HTML("", elem_id="browse-item-neighbours")
+        map_panel = _map_panel()
+        dupes_panel = _dupes_panel()
+        click, region, decide = (gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
+                                 for key in ("click", "region", "decide"))
+    ui = BrowseTab(tab, *facets, text, prompt, status, sort, descending, similar, page, prev,
+                   next_, page_md, grid, item_image, item_md, tag, scope, tag_add, tag_remove,
+                   tag_md, item_html, map_panel, dupes_panel, click, region, decide,
+                   gr.State(None), gr.State([]), gr.State(None))
+    _wire(browse, ui, store)
     _wire_dupes(DupeActions(browse), ui, store)
-    return tab
+    return ui
 
 
-def _map_panel(ui: dict[str, Any]) -> None:
+def _map_panel() -> BrowseMap:
     import gradio as gr
 
     with gr.Accordion("Map: draw a box or a lasso to show those items in the grid", open=False,
                       elem_id="browse-map-panel"):
         with gr.Row():
-            ui["method"] = gr.Radio([("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
-                                    value="umap", label="Projection", elem_id="browse-method")
-            ui["vectors"] = gr.Radio(["image", "caption"], value="image", label="Embeddings")
-            ui["color"] = gr.Radio(["domain", "class"], value="domain", label="Colour by")
-            ui["named"] = gr.Checkbox(label="Name the clusters from the captions",
-                                      elem_id="browse-named")
+            method = gr.Radio([("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
+                              value="umap", label="Projection", elem_id="browse-method")
+            vectors = gr.Radio(["image", "caption"], value="image", label="Embeddings")
+            color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
+            named = gr.Checkbox(label="Name the clusters from the captions",
+                                elem_id="browse-named")
         with gr.Row():
-            ui["draw"] = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
-            ui["clear"] = gr.Button("Clear the selection", elem_id="browse-clear")
-        ui["sel_md"] = gr.Markdown("", elem_id="browse-selection")
-        ui["plot"] = gr.Plot(elem_id="browse-map")
+            draw = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
+            clear = gr.Button("Clear the selection", elem_id="browse-clear")
+        sel_md = gr.Markdown("", elem_id="browse-selection")
+        plot = gr.Plot(elem_id="browse-map")
+    return BrowseMap(method, vectors, color, named, draw, clear, sel_md, plot)
 
 
-def _dupes_panel(ui: dict[str, Any]) -> None:
+def _dupes_panel() -> BrowseDupes:
     import gradio as gr
 
     tiers = ["exact", "perceptual", "semantic"]
     with gr.Accordion("Duplicate decisions (saved in the collection)", open=False,
                       elem_id="browse-dupes-panel"):
         with gr.Row():
-            ui["tiers"] = gr.CheckboxGroup(tiers, value=tiers[:2], label="Tiers",
-                                           elem_id="browse-tiers")
-            ui["perceptual"] = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
-                                         label="perceptual: most differing pHash bits")
-            ui["semantic"] = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
-                                       label="semantic: least CLIP cosine similarity")
-            ui["find"] = gr.Button("Find near-duplicates", variant="primary",
-                                   elem_id="browse-find")
-        ui["dupes_md"] = gr.Markdown("", elem_id="browse-dupes-summary")
-        ui["groups_html"] = gr.HTML("", elem_id="browse-groups")
+            tier_box = gr.CheckboxGroup(tiers, value=tiers[:2], label="Tiers",
+                                        elem_id="browse-tiers")
+            perceptual = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
+                                   label="perceptual: most differing pHash bits")
+            semantic = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
+                                 label="semantic: least CLIP cosine similarity")
+            find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
+        summary = gr.Markdown("", elem_id="browse-dupes-summary")
+        groups_html = gr.HTML("", elem_id="browse-groups")
         with gr.Row():
-            ui["accept_tier"] = gr.Radio(["all", *tiers], value="all",
-                                         label="Accept suggestions of")
-            ui["accept"] = gr.Button("Accept the suggestions", elem_id="browse-accept")
+            accept_tier = gr.Radio(["all", *tiers], value="all", label="Accept suggestions of")
+            accept = gr.Button("Accept the suggestions", elem_id="browse-accept")
         with gr.Row():
-            for fmt, label in (("csv", "CSV"), ("json", "JSON"), ("sh", "removal list (.sh)")):
-                ui[f"export_{fmt}"] = gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
-            ui["export_file"] = gr.File(label="Decisions (cdir never deletes or moves files)",
-                                        interactive=False, elem_id="browse-export-file")
+            exports = {fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
+                       for fmt, label in (("csv", "CSV"), ("json", "JSON"),
+                                          ("sh", "removal list (.sh)"))}
+            export_file = gr.File(label="Decisions (cdir never deletes or moves files)",
+                                  interactive=False, elem_id="browse-export-file")
+    return BrowseDupes(tier_box, perceptual, semantic, find, summary, groups_html, accept_tier,
+                       accept, exports, export_file)
 
 
-def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> None:
+def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
     import functools
 
     from cdir.app.wrappers import as_gr_error
 
-    filters = [ui[k] for k in ("domains", "classes", "sources", "prompt", "status", "text", "tags",
-                               "sort", "descending", "similar")]
-    shown = [ui["grid"], ui["page_md"], ui["page"]]
+    filters = ui.filters()
+    shown = [ui.grid, ui.page_md, ui.page]
 
     def first_page(store_path: str | None, *values: Any) -> tuple[str, str, int]:
         return browse.grid(store_path, *values[:10], 1, values[10])
@@ -257,29 +342,31 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
         return browse.grid(store_path, *values[:10], page, values[11])
 
     refresh = as_gr_error(first_page)
-    inputs = [store, *filters, ui["selection"]]
+    inputs = [store, *filters, ui.selection]
     for widget in filters:
-        if widget in (ui["text"], ui["similar"]):
+        if widget in (ui.text, ui.similar):
             widget.submit(refresh, inputs, shown, **PRIVATE)
         else:
             widget.change(refresh, inputs, shown, **PRIVATE)
-    paged = [store, *filters, ui["page"], ui["selection"]]
-    ui["page"].submit(as_gr_error(browse.grid), paged, shown, **PRIVATE)
-    ui["prev"].click(as_gr_error(functools.partial(step, -1)), paged, shown, **PRIVATE)
-    ui["next"].click(as_gr_error(functools.partial(step, 1)), paged, shown, **PRIVATE)
-    facet_widgets = [ui[k] for k in ("domains", "classes", "sources", "tags")]
-    for event in (tab.expand, store.change):  # opened, or another collection opened
+    paged = [store, *filters, ui.page, ui.selection]
+    ui.page.submit(as_gr_error(browse.grid), paged, shown, **PRIVATE)
+    ui.prev.click(as_gr_error(functools.partial(step, -1)), paged, shown, **PRIVATE)
+    ui.next.click(as_gr_error(functools.partial(step, 1)), paged, shown, **PRIVATE)
+    facet_widgets = ui.facets()
+    for event in (ui.tab.expand, store.change):  # opened, or another collection opened
         event(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
             refresh, inputs, shown, **PRIVATE)
-    ui["click"].change(as_gr_error(browse.open_item), [store, ui["click"]],
-                       [ui["item_image"], ui["item_md"], ui["item_html"]], **PRIVATE)
-    for action in ("add", "remove"):
-        ui[f"tag_{action}"].click(
+    ui.click.change(as_gr_error(browse.open_item), [store, ui.click],
+                    [ui.item_image, ui.item_md, ui.item_html], **PRIVATE)
+    for action, button in (("add", ui.tag_add), ("remove", ui.tag_remove)):
+        button.click(
             as_gr_error(functools.partial(_tag, browse, action)),
-            [store, ui["tag"], ui["scope"], ui["click"], *paged[1:]], [ui["tag_md"]], **PRIVATE
+            [store, ui.tag, ui.scope, ui.click, *paged[1:]], [ui.tag_md], **PRIVATE
         ).then(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
             as_gr_error(browse.grid), paged, shown, **PRIVATE)
-    map_inputs = [store, ui["method"], ui["vectors"], ui["color"], ui["named"]]
+    m = ui.map
+    map_inputs = [store, m.method, m.vectors, m.color, m.named]
+
     def draw(store_path: str | None, method: str, vectors: str, *rest: Any) -> tuple[Any, list]:
         return browse.draw_map(store_path, method, vectors, *rest), [method, vectors]
 
@@ -287,12 +374,12 @@ def _wire(browse: BrowseActions, ui: dict[str, Any], store: Any, tab: Any) -> No
         method, vectors = drawn or ("umap", "image")  # the projection on screen
         return browse.select_region(store_path, method, vectors, region)
 
-    ui["draw"].click(as_gr_error(draw), map_inputs, [ui["plot"], ui["drawn"]], **PRIVATE)
-    ui["region"].change(as_gr_error(select), [store, ui["drawn"], ui["region"]],
-                        [ui["selection"], ui["sel_md"]], **PRIVATE).then(
+    m.draw.click(as_gr_error(draw), map_inputs, [m.plot, ui.drawn], **PRIVATE)
+    ui.region.change(as_gr_error(select), [store, ui.drawn, ui.region],
+                     [ui.selection, m.sel_md], **PRIVATE).then(
         refresh, inputs, shown, **PRIVATE)
-    ui["clear"].click(lambda: (None, "Selection cleared: the grid shows every item."), None,
-                      [ui["selection"], ui["sel_md"]], **PRIVATE).then(
+    m.clear.click(lambda: (None, "Selection cleared: the grid shows every item."), None,
+                  [ui.selection, m.sel_md], **PRIVATE).then(
         refresh, inputs, shown, **PRIVATE)
 
 
@@ -301,21 +388,22 @@ def _tag(browse: BrowseActions, action: str, store: str | None, tag: str, scope:
     return browse.tag(store, action, tag, scope, item, *filters)
 
 
-def _wire_dupes(dupes: DupeActions, ui: dict[str, Any], store: Any) -> None:
+def _wire_dupes(dupes: DupeActions, ui: BrowseTab, store: Any) -> None:
     import functools
 
     from cdir.app.wrappers import as_gr_error
 
-    settings = [ui["tiers"], ui["perceptual"], ui["semantic"]]
-    shown = [ui["dupes_md"], ui["groups_html"], ui["groups"]]
-    ui["find"].click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
-    ui["decide"].change(as_gr_error(dupes.decide), [store, ui["decide"], ui["groups"], *settings],
-                        shown, **PRIVATE)
-    ui["accept"].click(as_gr_error(dupes.accept),
-                       [store, ui["accept_tier"], ui["groups"], *settings], shown, **PRIVATE)
-    for fmt in ("csv", "json", "sh"):
-        ui[f"export_{fmt}"].click(as_gr_error(functools.partial(_export, dupes, fmt)),
-                                  [store, ui["groups"]], [ui["export_file"]], **PRIVATE)
+    d = ui.dupes
+    settings = [d.tiers, d.perceptual, d.semantic]
+    shown = [d.summary, d.groups_html, ui.groups]
+    d.find.click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
+    ui.decide.change(as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings],
+                     shown, **PRIVATE)
+    d.accept.click(as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings],
+                   shown, **PRIVATE)
+    for fmt, button in d.exports.items():
+        button.click(as_gr_error(functools.partial(_export, dupes, fmt)),
+                     [store, ui.groups], [d.export_file], **PRIVATE)
 
 
 def _export(dupes: DupeActions, fmt: str, store: str | None, state: list[dict[str, Any]]) -> str:
