@@ -1,7 +1,10 @@
 """One function per user action. The CLI and the web app call these and nothing deeper.
 
 A package so that no module passes the line cap: its modules (``errors``, ``sessions``,
-``duplicates``) are re-exported here, and callers use ``cdir.api.<name>`` only."""
+``settings``, ``collections``, ``browse``, ``analysis``, ``duplicates``) are re-exported here,
+and callers use ``cdir.api.<name>`` only. Besides functions it re-exports a few plain value
+types (``SearchOptions``, ``IngestConfig``, ``GridQuery``, ``EvalConfig``…: docs/architecture.md
+lists them) and its error family (``CdirError`` and its subclasses)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,37 @@ from pathlib import Path
 from typing import Any, cast
 
 # re-exported: the modules of the service layer (ruff: F401 is off for this file)
+from cdir.api.analysis import (
+    EvalConfig,
+    FusionWeights,
+    evaluate,
+    evaluate_folder,
+    report_json,
+    report_markdown,
+    write_report,
+)
+from cdir.api.browse import (
+    Browser,
+    GridQuery,
+    add_tags,
+    browser,
+    draw_map,
+    histogram_figure,
+    item_image,
+    region_ids,
+    remove_tags,
+    tag_items,
+    text_vector,
+)
+from cdir.api.collections import (
+    StoreError,
+    collection_preset,
+    files_dir,
+    is_built,
+    is_collection,
+    is_searchable,
+    shown_name,
+)
 from cdir.api.duplicates import (
     accept,
     decide,
@@ -35,9 +69,34 @@ from cdir.api.duplicates import (
     source_kind,
     undecide,
 )
-from cdir.api.errors import CollectionBusyError, UsageError, user_errors
+from cdir.api.errors import (
+    CdirError,
+    CollectionBusyError,
+    UsageError,
+    UserInputError,
+    as_cdir_error,
+    user_errors,
+)
 from cdir.api.sessions import Session, forget, open_collection, register_store_preset, session_for
+from cdir.api.settings import (
+    DEVICE_CHOICES,
+    MODES,
+    QUANTIZE_MODES,
+    column_overrides,
+    default_batch_sizes,
+    default_style_words,
+    demo_note,
+    preset_info,
+    preset_names,
+    quantize_mode,
+    save_models,
+    set_device_choice,
+    set_quantize_mode,
+    style_words,
+    warm_up_maps,
+)
 from cdir.ingest.archives import ArchiveLimits  # the app sets its own limits
+from cdir.ingest.jobs import CaptionJobs  # background captioning, one job per collection
 from cdir.ingest.pipeline import IngestConfig, IngestReport, Progress
 from cdir.ingest.pipeline import ingest as run_ingest
 from cdir.ingest.sources import check_sources
@@ -47,7 +106,7 @@ from cdir.models.heavy import heavy_work  # the app's heavy handlers share it
 from cdir.models.lazy import LazyModels
 from cdir.models.loaded import Models, get_models
 from cdir.models.presets import get_preset, list_presets
-from cdir.retrieval.search import SearchOptions, SearchResult
+from cdir.retrieval.search import Hit, SearchOptions, SearchResult
 from cdir.retrieval.staged import Stage
 from cdir.store.collection import Store, disk_full_error
 from cdir.store.locking import collection_lock
@@ -138,6 +197,19 @@ def ingest(
             raise full from exc
 
 
+def ingest_on_ray(sources: Sequence[str | Path], store: str | Path, preset: str = "default",
+                  config: IngestConfig | None = None, address: str | None = None,
+                  workers: int = 2, model_root: str | Path | None = None,
+                  progress: Progress | None = None, *, gpus_per_worker: float = 0.0,
+                  cpus_per_worker: float = 1.0) -> IngestReport:
+    """:func:`ingest` with the models on ``workers`` Ray workers (docs/distributed.md);
+    ``address``: a Ray cluster (None: Ray started on this machine)."""
+    from cdir.ingest.ray_engine import ingest_ray
+
+    return ingest_ray(sources, store, preset, config, address, workers, model_root, progress,
+                      num_gpus=gpus_per_worker, num_cpus=cpus_per_worker)
+
+
 def delete_collection(store: str | Path, remove: Callable[[Path], None],
                       stop_jobs: Callable[[Path], bool] | None = None,
                       timeout: float = 10.0) -> None:
@@ -183,6 +255,14 @@ def search(
     if text is not None:
         return session.searcher.by_text(text, options)
     return session.searcher.by_id(int(item_id), options)  # type: ignore[arg-type]
+
+
+def is_staged(options: SearchOptions) -> bool:
+    """True when an image query with ``options`` is answered in two stages (CM mode: image →
+    image first, then caption matching once the query's caption is made)."""
+    from cdir.retrieval.staged import is_staged as staged
+
+    return staged(options)
 
 
 def search_per_domain(
@@ -275,6 +355,14 @@ def download_search(store: str | Path, results: Any, fmt: str = "json") -> Path:
     from cdir.export.downloads import search_results_file
 
     return search_results_file(store, results, fmt)
+
+
+def export_path(store: str | Path, stem: str, suffix: str) -> Path:
+    """A new file name ``<stem>-<time>.<suffix>`` in ``<store>/exports/`` (old exports pruned to
+    the quota first), for a download written by the caller."""
+    from cdir.export.downloads import new_export_path
+
+    return new_export_path(store, stem, suffix)
 
 
 def download_map(store: str | Path, figure: Any, fmt: str = "html") -> Path:

@@ -7,7 +7,6 @@ captioning job and say so in one line (the status line then follows it).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -15,14 +14,12 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 from cdir.app.widgets import _clicked_id, gradio_progress
-from cdir.ingest.jobs import CaptionJobs
-from cdir.retrieval.search import SearchOptions
 
 
 class AnalysisActions:
     """Mixed into ``AppActions``, which provides ``jobs``, ``_session`` and ``_clicked_id``."""
 
-    jobs: CaptionJobs
+    jobs: api.CaptionJobs
 
     def _session(self, store: str | None) -> api.Session:  # pragma: no cover - AppActions's
         raise NotImplementedError
@@ -74,41 +71,31 @@ class AnalysisActions:
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:
         """The paper's protocol on the open collection (needs domain and class labels)."""
-        from cdir.evaluation.report import render_markdown
-
         report, header = self.evaluate_report(store, progress)
-        return views.without_paths(render_markdown(report, header))
+        return views.without_paths(api.report_markdown(report, header))
 
     def evaluate_report(self, store: str | None, progress: Any = None
                         ) -> tuple[Any, dict[str, str]]:
         """(EvalReport, its header) of the paper's protocol on the open collection; the header
         names the collection, never a server path."""
-        from cdir.evaluation.evaluate_store import eval_header, evaluate_collection
-        from cdir.evaluation.protocol import EvalConfig
-
         session = self._session(store)
         # every variant but image → image reads the gallery's captions: make them first
         self.caption_now(store, progress)
         session = self._session(store)  # re-opened with the captions
-        config = EvalConfig()
         report_progress = gradio_progress(progress, "pairs") if progress is not None else None
-        report = evaluate_collection(session.store, session.models, config,
-                                     progress=report_progress)
-        name = session.store.root.name  # the report names the collection, never a server path
-        return report, eval_header(session.models, name, Path(name), Path(name), config)
+        # the report names the collection, never a server path
+        return api.evaluate(session, api.EvalConfig(), progress=report_progress)
 
     # --------------------------------------------------------------------------------- map
     def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
                  progress: Any = None, highlight: int | None = None) -> Any:
-        from cdir.maps.collection_map import collection_map
-
         session = self._session(store)
         if vectors == "caption":
             self.caption_now(store, progress)
             session = self._session(store)
         report = (lambda msg: progress(None, desc=msg)) if progress is not None else None
-        return collection_map(session.store, method, vectors, color_by, highlight=highlight,
-                              progress=report)
+        return api.draw_map(session, method, vectors, color_by, highlight=highlight,
+                            progress=report)
 
     def map_point(self, store: str | None, clicked: str, method: str, vectors: str,
                   color_by: str) -> tuple[Any, ...]:
@@ -127,7 +114,7 @@ class AnalysisActions:
         if item_id is None:
             return gr.update(), gr.update(), gr.update()
         session = self._session(store)
-        result = api.search(session, item_id=item_id, options=SearchOptions(k=int(settings_k)))
+        result = api.search(session, item_id=item_id, options=api.SearchOptions(k=int(settings_k)))
         row = session.store.items.iloc[item_id]
         thumb = str(session.store.thumb_path(str(row["sha256"])))
         text = views.query_markdown(result)

@@ -1,14 +1,12 @@
 """The Browse tab's handlers: the collection grid, map selection, item view, tags and duplicate
 decisions. Each takes widget values and returns widget values (no layout here: see
-:mod:`cdir.app.browse_tab`); the work is done by :mod:`cdir.browse`, :mod:`cdir.maps`,
-:mod:`cdir.duplicates` and :mod:`cdir.store.tags`.
+:mod:`cdir.app.tabs.browse`); the work is done through :mod:`cdir.api`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,8 +16,6 @@ import numpy as np
 from cdir import api
 from cdir.app import views
 from cdir.app.views import esc, esc_name, file_url, shorten
-from cdir.browse.grid import Browser, GridQuery
-from cdir.names import shown_name
 
 if TYPE_CHECKING:
     from cdir.app.handlers import AppActions
@@ -31,8 +27,6 @@ PROMPT_CHOICES = [("any", "any"), ("with a prompt", "yes"), ("without", "no")]
 STATUS_CHOICES = [("any", "any"), ("readable", "ok"), ("failed", "failed")]
 SORT_CHOICES = [("name", "name"), ("file size", "size"), ("date", "date"),
                 ("similarity to the query below", "similarity")]
-_BROWSERS: dict[str, tuple[str, Browser]] = {}
-_LOCK = threading.Lock()
 
 
 def _error(message: str) -> Exception:
@@ -60,17 +54,9 @@ class BrowseActions:
         self.actions.workspace.check_writable(session.store.root)
         return session
 
-    def browser(self, store: str | None) -> Browser:
+    def browser(self, store: str | None) -> api.Browser:
         """One Browser per collection version (rebuilt when the collection changes)."""
-        session = self.session(store)
-        key, stamp = str(session.store.root), session.store.fingerprint()
-        with _LOCK:
-            cached = _BROWSERS.get(key)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, Browser(session.store))
-                _BROWSERS[key] = cached
-        cached[1].reload_tags()
-        return cached[1]
+        return api.browser(self.session(store))
 
     # ----------------------------------------------------------------------------- the grid
     def facets(self, store: str | None) -> tuple[Any, ...]:
@@ -104,8 +90,8 @@ class BrowseActions:
     def query(domains: Sequence[str] | None, classes: Sequence[str] | None,
               sources: Sequence[str] | None, prompt: str, status: str, text: str,
               tags: Sequence[str] | None, sort: str, descending: bool, page: float | None,
-              selection: list[int] | None) -> GridQuery:
-        return GridQuery(domains=tuple(domains or ()), classes=tuple(classes or ()),
+              selection: list[int] | None) -> api.GridQuery:
+        return api.GridQuery(domains=tuple(domains or ()), classes=tuple(classes or ()),
                          label_sources=tuple(sources or ()),
                          has_prompt=None if prompt in (None, "any") else prompt == "yes",
                          status=None if status in (None, "any") else status, text=text or "",
@@ -117,9 +103,6 @@ class BrowseActions:
     def similarity_vector(self, store: str, similar: str) -> np.ndarray:
         """The query for a similarity sort: an item id (its image embedding) or a text (its
         CLIP text embedding, compared with the images)."""
-        from cdir.models.text_embeddings import embed_texts
-        from cdir.store.cache import Cache
-
         similar = (similar or "").strip()
         session = self.session(store)
         if not similar:
@@ -129,7 +112,7 @@ class BrowseActions:
             if not 0 <= item < len(session.store.items) or session.store.image_emb is None:
                 raise _error(f"No item {item}: ids run 0..{len(session.store.items) - 1}.")
             return session.store.image_emb[item]
-        return embed_texts([similar], session.models, Cache.for_store(session.store.root))[0]
+        return api.text_vector(session, similar)
 
     def matching_ids(self, store: str | None, *filters: Any) -> list[int]:
         """Every item the current filters keep, in the grid's order (for "tag all matching").
@@ -144,32 +127,22 @@ class BrowseActions:
                  named: bool, highlight: str | None = None) -> Any:
         """The map with box/lasso selection on, thumbnails for hover and, if asked, the
         clusters named from the captions."""
-        from cdir.maps.collection_map import collection_map, map_clusters
-        from cdir.maps.plots import add_cluster_labels
-
         session = self.session(store)
-        fig = collection_map(session.store, method, vectors, color,
-                             thumb_url=lambda sha: file_url(str(session.store.thumb_path(sha))))
+        fig = api.draw_map(session, method, vectors, color, named=named,
+                           thumb_url=lambda sha: file_url(str(session.store.thumb_path(sha))))
         fig.update_layout(dragmode="lasso", clickmode="event+select")
-        if named:
-            clusters = map_clusters(session.store, method, vectors)
-            add_cluster_labels(fig, [(c.name, c.position) for c in clusters])
         return fig
 
     def select_region(self, store: str | None, method: str, vectors: str, region: str
                       ) -> tuple[list[int] | None, str]:
         """(selected ids, message) of a box or lasso drawn on the map (sent by the page as
         ``{"range": ...}`` or ``{"lassoPoints": ...}``; empty: selection cleared)."""
-        from cdir.maps.collection_map import map_points
-        from cdir.maps.selection import ids_in_region
-
         body = (region or "").rsplit("|", 1)[0]
         selection = json.loads(body) if body.strip() else {}
         if not selection:
             return None, "Selection cleared: the grid shows every item."
         session = self.session(store)
-        rows, xy = map_points(session.store, method, vectors)
-        ids = ids_in_region(xy, session.store.items["id"].to_numpy()[rows], selection).tolist()
+        ids = api.region_ids(session, method, vectors, selection)
         return ids, f"{len(ids)} items selected on the map: the grid shows them."
 
     # ---------------------------------------------------------------------------- one item
@@ -183,7 +156,7 @@ class BrowseActions:
         if not 0 <= item < len(items):
             raise _error(f"No item {item} in this collection.")
         row = items.iloc[item]
-        image = _full_image(session.store, row)
+        image = api.item_image(session, row)
         neighbours = ""
         if row["status"] == "ok":
             result = api.search(session, item_id=item)
@@ -198,8 +171,6 @@ class BrowseActions:
     def tag(self, store: str | None, action: str, tag: str, scope: str, item: str,
             *filters: Any) -> str:
         """Add or remove ``tag`` on the opened item, the shown page or every matching item."""
-        from cdir.store.tags import add_tags, remove_tags
-
         session = self.writable_session(store)
         if scope == "item":
             chosen = [] if _clicked_id(item) is None else [_clicked_id(item)]
@@ -211,23 +182,10 @@ class BrowseActions:
                 page = max(0, int(filters[10] or 1) - 1)
                 chosen = chosen[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
         if action == "add":
-            n = add_tags(session.store.root, chosen, [tag], n_items=len(session.store.items))
+            n = api.add_tags(session, chosen, [tag])
             return f"Tag **{esc(tag)}** added to {n} of {len(chosen)} items."
-        n = remove_tags(session.store.root, chosen, [tag])
+        n = api.remove_tags(session, chosen, [tag])
         return f"Tag **{esc(tag)}** removed from {n} items."
-
-
-def _full_image(store: Any, row: Any) -> Any:
-    """The item's image decoded here (a PIL image: the original may lie outside the folders the
-    app serves; a tile is cut from its grid), else its thumbnail's path, else None."""
-    from cdir.imaging.decode import DecodeError, DecodeLimits
-    from cdir.ingest.reader import load_item_image
-
-    try:
-        return load_item_image(store.image_path(row), DecodeLimits(), int(row["tile"]))
-    except (DecodeError, OSError):
-        thumb = store.thumb_path(str(row["sha256"]))
-        return str(thumb) if thumb.is_file() else None
 
 
 def _clicked_id(clicked: str | None) -> int | None:
@@ -258,7 +216,8 @@ def card_html(card: dict[str, Any]) -> str:
     return (f'<div class="cdir-card" data-browse-id="{card["id"]}" '
             f'title="{esc_name(card["file"])}">'
             f'{image}<div class="meta">{score}{badges}{tags}</div><div class="file">'
-            f'{esc(shorten(shown_name(card["file"]), 40))}</div><div class="cap">{caption}</div>'
+            f'{esc(shorten(api.shown_name(card["file"]), 40))}</div>'
+            f'<div class="cap">{caption}</div>'
             f"{prompt}</div>")
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from cdir import api
 from cdir.app.browse import BrowseActions
 from cdir.app.views import esc, esc_name, file_url, shorten
-from cdir.names import shown_name
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +135,6 @@ def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:
             'u undo, j next group">'
             f'<img src="{file_url(str(store.thumb_path(sha)))}" alt="{esc_name(row["file"])}">'
             f'<div class="meta"><b>{esc(row["distance"] or "")}</b></div>'
-            f'<div class="file">{esc(shorten(shown_name(row["file"]), 36))}</div>'
+            f'<div class="file">{esc(shorten(api.shown_name(row["file"]), 36))}</div>'
             f'<div class="cap">{esc(row["caption"] or "")}</div>{prompt}'
             f'<div class="decision">{esc(status)}</div><div class="buttons">{buttons}</div></div>')

@@ -26,7 +26,6 @@ import gradio as gr
 
 from cdir import api
 from cdir.app.queries import SearchSettings, query_of
-from cdir.export.downloads import new_export_path
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +72,11 @@ class DownloadActions:
                           ) -> tuple[str, dict[str, Any]]:
         """(the report as Markdown for the page, the state the report download reads)."""
         from cdir.app import views
-        from cdir.evaluation.report import render_markdown
 
         report, header = self.evaluate_report(store, progress)
         kept = {"store": str(self._session(store).store.root), "report": report,
                 "header": header}
-        return views.without_paths(render_markdown(report, header)), kept
+        return views.without_paths(api.report_markdown(report, header)), kept
 
     def download_eval(self, store: str | None, kept: dict[str, Any] | None) -> list[str]:
         """The last evaluation of the open collection as ``report.md`` and ``report.csv`` (with
@@ -111,11 +109,11 @@ class DownloadActions:
         if same.is_file():
             return str(same)
         if fmt == "parquet":  # written under a new name, renamed once whole
-            part = new_export_path(root, f"{stem}-part", "parquet")
+            part = api.export_path(root, f"{stem}-part", "parquet")
             report = api.export(root, part, "parquet")
             out = part.replace(same)
         else:
-            folder = new_export_path(root, stem, "").with_name(stem)
+            folder = api.export_path(root, stem, "").with_name(stem)
             shutil.rmtree(folder, ignore_errors=True)  # what an interrupted one left
             try:
                 report = api.export(root, folder, "datasets")

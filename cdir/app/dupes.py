@@ -67,13 +67,11 @@ class DuplicateActions:
 
     def dupes_histogram(self, store: str | None, tier: str) -> tuple[Any, str]:
         """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
-        from cdir.maps.plots import histogram_figure
-
         session = self._session(store)
         hist = api.duplicates_histogram(session, tier)
         x_title = ("cosine similarity to the nearest other image" if tier == "semantic"
                    else "differing pHash bits to the nearest other image")
-        figure = histogram_figure(hist.edges, hist.counts, hist.threshold,
+        figure = api.histogram_figure(hist.edges, hist.counts, hist.threshold,
                                   f"{tier}: how close is each image's nearest neighbour?", x_title)
         hit = session.searcher.hit
         examples = [(f"{hist.edges[b]:.3g} – {hist.edges[b + 1]:.3g}",

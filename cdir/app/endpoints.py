@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdir import api
+from cdir.api import Hit, SearchOptions, SearchResult
 from cdir.app.handlers import AppActions
 from cdir.app.workspace import new_owner_key
-from cdir.retrieval.search import Hit, SearchOptions, SearchResult
 
 log = logging.getLogger(__name__)
 

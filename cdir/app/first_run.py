@@ -8,8 +8,6 @@ import logging
 from pathlib import Path
 
 from cdir import api
-from cdir.models.presets import get_preset
-from cdir.models.weights import DEMO_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +39,8 @@ def offline_banner(preset: str, cause: str, fallback: str) -> str:
 def _what_it_knows(fallback: str) -> str:
     """What the fallback's results are worth, in one or two sentences (HTML-escaped)."""
     if fallback == "demo":
-        return html.escape(DEMO_NOTE)
-    if not get_preset(fallback).trained:
+        return html.escape(api.demo_note())
+    if not api.preset_info(fallback).trained:
         return (f"The bundled examples work with <code>{html.escape(fallback)}</code>, but its "
                 "random weights make results mean nothing (<code>--preset tiny</code> silences "
                 "this note).")

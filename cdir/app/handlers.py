@@ -30,36 +30,24 @@ from cdir.app.workspace import (
     new_owner_key,
     undo_files,
 )
-from cdir.ingest.jobs import CaptionJobs
-from cdir.ingest.pipeline import IngestConfig
-from cdir.models.presets import get_preset, list_presets
-from cdir.retrieval.search import SearchOptions
-from cdir.retrieval.staged import is_staged
-from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
 
 CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
                    ("now, before searching (slow)", "all"),
                    ("only when needed (lazy)", "lazy")]
-# Widgets (app.py's names) that show items of the open collection: emptied on every switch.
-STALE_VIEWS = ("query_md", "results", "table", "query", "current", "dupes_md", "groups",
-               "groups_state",
-               "export_file", "hist_plot", "hist_examples", "drift_table", "plot", "sel_image",
-               "sel_md", "sel_cards", "eval_md", "worked_html", "worked_md", "search_file",
-               "map_file", "eval_file", "eval_state", "collection_file")
 MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
                 ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
 
 
-def shared_server_config() -> IngestConfig:
+def shared_server_config() -> api.IngestConfig:
     """Ingest settings of the web app, a server many visitors share: an upload unpacks to at
     most ``$CDIR_MAX_UNPACKED_MB`` (default 2048 MB) in at most 20,000 entries, whatever the
     entries' sizes (the CLI, run by the operator, keeps the larger defaults of ArchiveLimits)."""
     import os
 
     total = int(float(os.environ.get("CDIR_MAX_UNPACKED_MB", "2048") or 2048) * 2**20)
-    return IngestConfig(archive_limits=api.ArchiveLimits(max_members=20_000,
+    return api.IngestConfig(archive_limits=api.ArchiveLimits(max_members=20_000,
                                                          max_total_bytes=total))
 
 
@@ -68,9 +56,12 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
-    jobs: CaptionJobs = field(default_factory=CaptionJobs)
-    config: IngestConfig = field(default_factory=lambda: shared_server_config())
+    jobs: api.CaptionJobs = field(default_factory=api.CaptionJobs)
+    config: api.IngestConfig = field(default_factory=lambda: shared_server_config())
     notice: str = ""  # a banner for the page (the first-run offline note), HTML
+    # the empty values of the views that show items of the open collection, emptied on every
+    # switch: each tab's ``stale`` list, in the order build_app wires them (cdir.app.tabs)
+    stale: tuple[Any, ...] = ()
 
     # ------------------------------------------------------------------------- collections
     def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
@@ -95,10 +86,10 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         and raises ValueError with the reasons."""
         if not files:
             raise ValueError("Drop some images or a zip file into the upload box first.")
-        if preset and preset not in list_presets():  # names only: never a server-side file
+        if preset and preset not in api.preset_names():  # names only: never a server-side file
             raise api.UsageError(f"unknown preset {preset!r}; choose one of: "
-                                 f"{', '.join(list_presets())}")
-        get_preset(preset or self.preset)  # an unknown preset fails before anything is copied
+                                 f"{', '.join(api.preset_names())}")
+        api.preset_info(preset or self.preset)  # an unknown preset fails before anything is copied
         existing = self.workspace.find_own(name, owner) if add else None
         if existing is not None:
             collection = existing
@@ -130,7 +121,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
 
     def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
         if captions == "background":
-            self.jobs.start(store, api.get_models(Store.load(store).preset or preset,
+            self.jobs.start(store, api.get_models(api.collection_preset(store) or preset,
                                                   self.model_root))
 
     def name_taken(self, name: str, owner: str | None) -> bool:
@@ -170,7 +161,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         before its owner key arrived gets one now."""
         owner = owner or new_owner_key()
         if add is None and files and self.name_taken(name, owner):
-            return (*[gr.update()] * (7 + len(STALE_VIEWS)), gr.update(visible=True), owner)
+            return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
         return (*self.build(files, name, preset, captions, progress, owner, bool(add)),
                 gr.update(visible=False), owner)
 
@@ -189,7 +180,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         choices = self.delete(name, owner)
         closing = bool(store) and Path(store).name == name
         if not closing:
-            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(STALE_VIEWS)))
+            return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(self.stale)))
         return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
                 views.status_line(None, None), *self.cleared_views())
 
@@ -200,14 +191,14 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         return owner, self.saved_choices(owner)
 
     def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
-        """Every view that shows items of a collection, emptied (in ``STALE_VIEWS`` order):
+        """Every view that shows items of a collection, emptied (in ``stale`` order):
         after opening, building or deleting a collection nothing of the previous one stays."""
-        return views.cleared(STALE_VIEWS)
+        return self.stale
 
     def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
                         owner: str | None = None) -> tuple[Any, ...]:
         """(state, summary, preview, status, domain choices, collection choices, timer, then
-        every view of ``STALE_VIEWS`` emptied: nothing of the previous collection stays)."""
+        every view of ``stale`` emptied: nothing of the previous collection stays)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
@@ -297,7 +288,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         is; a caption that fails keeps the image results with a one-line message. Any other
         query or mode: one update, exactly ``ui_search``'s."""
         chosen = SearchSettings.from_widgets(*settings)
-        if kind not in ("image", "sketch") or not is_staged(chosen.options()):
+        if kind not in ("image", "sketch") or not api.is_staged(chosen.options()):
             yield self.ui_search(kind, store, value, *settings)
             return
         picture = self._query_picture(store, kind, value)
@@ -310,7 +301,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         CM shows its image match first."""
         chosen = SearchSettings.from_widgets(*settings)
         if (not query or not store or query["kind"] not in ("image", "sketch")
-                or not is_staged(chosen.options())):
+                or not api.is_staged(chosen.options())):
             yield self.rerun(store, query, *settings)
             return
         yield from self.search_stages(store, query_of(query["kind"], query["value"]), chosen)
@@ -369,7 +360,8 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
     if not (store / "meta.json").is_file():
         actions.load_examples(actions.preset, progress)
     session = api.session_for(store, actions.model_root)
-    rows = [(mode, api.search(session, image=WORKED_QUERY, options=SearchOptions(mode=mode, k=6)))
+    rows = [(mode, api.search(session, image=WORKED_QUERY,
+                              options=api.SearchOptions(mode=mode, k=6)))
             for mode in ("image", "caption")]
     caption = rows[1][1].query.caption or ""
     html = (f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
@@ -405,9 +397,7 @@ def warm_up(preset: str | None = None, model_root: str | Path | None = None) -> 
         except Exception:
             log.warning("model warm-up failed", exc_info=True)
     try:
-        from cdir.maps.projection import warm_up_umap
-
-        seconds = warm_up_umap()
+        seconds = api.warm_up_maps()
         log.info("UMAP warmed up in %.1f s", seconds)
     except Exception:  # warm-up is an optimisation; a failure only means a slower first map
         log.warning("UMAP warm-up failed", exc_info=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 import gradio as gr
 
+from cdir import api
 from cdir.app.widgets import UnreadableFile, _clicked_id
-from cdir.retrieval.search import SearchOptions
 
 
 @dataclass
@@ -32,12 +32,10 @@ class SearchSettings:
                      w_cc: float) -> SearchSettings:
         return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
 
-    def options(self) -> SearchOptions:
-        from cdir.models.style_words import Neutraliser
-
-        words = Neutraliser.from_text(self.style_words).words if self.style_words.strip() else None
+    def options(self) -> api.SearchOptions:
+        words = api.style_words(self.style_words) if self.style_words.strip() else None
         fusion = dict(zip(("image", "caption", "caption-caption"), self.weights, strict=True))
-        return SearchOptions(mode=self.mode, k=int(self.k), domains=tuple(self.domains or ()),
+        return api.SearchOptions(mode=self.mode, k=int(self.k), domains=tuple(self.domains or ()),
                              neutralise=bool(self.neutralise), style_words=words,
                              fusion=fusion if self.mode == "fusion" else None)
 

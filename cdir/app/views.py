@@ -7,9 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cdir.names import shown_name
-from cdir.retrieval.search import Hit, SearchResult
-from cdir.retrieval.staged import Stage
+from cdir import api
+from cdir.api import Hit, SearchResult, Stage
 
 MODE_LABELS: dict[str, str] = {
     "caption": "Caption matching (CM): query caption → gallery images",
@@ -190,24 +189,6 @@ def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
     return f"\n\n**Left out of the upload:**\n\n| file | reason |\n|---|---|\n{rows}{more}"
 
 
-EMPTY_VIEWS: dict[str, Any] = {
-    "query_md": "Choose a query on the left. Click any result to search for more like it.",
-    "results": '<div class="cdir-empty">Results appear here.</div>',
-    "table": [], "query": None, "current": None, "groups_state": [],
-    "dupes_md": "", "groups": "",
-    "export_file": None, "hist_plot": None, "hist_examples": "", "drift_table": [],
-    "plot": None, "sel_image": None, "sel_md": "Click a point on the map.", "sel_cards": "",
-    "eval_md": "", "worked_html": "", "worked_md": "",
-    "search_file": None, "map_file": None, "eval_file": None, "eval_state": None,
-    "collection_file": None,
-}
-
-
-def cleared(names: Sequence[str]) -> tuple[Any, ...]:
-    """The empty value of each named view (``EMPTY_VIEWS``), in order."""
-    return tuple(EMPTY_VIEWS[name] for name in names)
-
-
 def nothing_usable(report: Any) -> str:
     """One line for a build that gave no searchable image: why, for the first files, and what
     to do (``report``: an IngestReport; its ``failed`` and ``rejected`` rows name files inside
@@ -246,7 +227,7 @@ def esc(text: Any) -> str:
 def esc_name(name: Any) -> str:
     """A file name as HTML text: control and bidi characters shown as escapes
     (:func:`cdir.names.shown_name`), then HTML-escaped."""
-    return esc(shown_name(name))
+    return esc(api.shown_name(name))
 
 
 def banner_html(trained: bool, preset: str) -> str:

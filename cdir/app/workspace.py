@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.store.collection import FILES_DIR, ITEMS_FILE, Store, StoreError
+from cdir import api
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Workspace:
     def complete(collection: Path) -> bool:
         """True when ``collection`` has its table: a build killed before its first write has
         none, is never listed and cannot be opened (build it again)."""
-        return Store.exists(collection) and (Path(collection) / ITEMS_FILE).is_file()
+        return api.is_built(collection)
 
     def is_examples(self, collection: str | Path) -> bool:
         """True for the app's own example collections (``examples-<preset>``, owned by nobody):
@@ -140,7 +140,7 @@ class Workspace:
         if not name or not slug(name, "") or not owner:
             return None
         base = slug(name)
-        mine = [p for p in self.root.iterdir() if p.is_dir() and Store.exists(p)
+        mine = [p for p in self.root.iterdir() if p.is_dir() and api.is_collection(p)
                 and (p.name == base or _SUFFIXED.fullmatch(p.name) and
                      p.name.rsplit("-", 1)[0] == base[:_SUFFIXED_BASE])
                 and self.owner_of(p) == _owner_digest(owner)]
@@ -167,7 +167,7 @@ class Workspace:
                                  "and dashes)")
         path = self.root / name
         if not self.complete(path) or not self.visible(path, owner):
-            raise StoreError(f"there is no collection named {name!r}; build one first")
+            raise api.StoreError(f"there is no collection named {name!r}; build one first")
         return path
 
     def name_taken(self, name: str | None) -> bool:
@@ -184,7 +184,7 @@ class Workspace:
             raise WorkspaceError("The example collection is shared by every visitor and cannot "
                                  "be deleted.")
         if not (self.shared or mine):
-            raise StoreError(f"there is no collection named {name!r} that you built")
+            raise api.StoreError(f"there is no collection named {name!r} that you built")
         return path
 
     def remove(self, path: Path) -> None:
@@ -246,10 +246,7 @@ class Workspace:
         collection = Path(collection).resolve()
         if collection.parent != self.root:
             raise WorkspaceError(f"{collection.name!r} is not a collection of this workspace")
-        try:
-            usable = Store.exists(collection) and Store.load(collection).counts()["n_ok"] > 0
-        except StoreError:
-            usable = False
+        usable = api.is_searchable(collection)
         if not usable:
             shutil.rmtree(collection, ignore_errors=True)
             log.info("removed the unusable collection %s", collection.name)
@@ -269,7 +266,7 @@ class Workspace:
 
 def copy_uploads(uploads: Sequence[str | Path], collection: Path) -> list[Path]:
     """Copy uploaded files into ``<collection>/files/`` (zips are extracted later, by ingest)."""
-    target = collection / FILES_DIR / "uploads"
+    target = api.files_dir(collection) / "uploads"
     target.mkdir(parents=True, exist_ok=True)
     copied = []
     for upload in uploads:
@@ -285,7 +282,7 @@ def copy_uploads(uploads: Sequence[str | Path], collection: Path) -> list[Path]:
 
 def files_snapshot(collection: Path) -> set[Path]:
     """Every path under ``<collection>/files/`` now (before an add, to undo it)."""
-    return set((Path(collection) / FILES_DIR).rglob("*"))
+    return set(api.files_dir(collection).rglob("*"))
 
 
 def undo_files(collection: Path, before: set[Path]) -> None:

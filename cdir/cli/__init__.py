@@ -20,8 +20,6 @@ from cdir.cli.app import add_app, run_app
 from cdir.cli.dupes import add_dupes, add_tag
 from cdir.cli.ingest import add_ingest
 from cdir.cli.query import add_eval, add_export, add_info, add_models, add_search
-from cdir.models.device import set_device_choice
-from cdir.models.quantize import set_quantize_mode
 
 log = logging.getLogger("cdir")
 
@@ -61,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     previous = previous_device = None
     try:
-        previous = set_quantize_mode(getattr(args, "quantize", None))
-        previous_device = set_device_choice(getattr(args, "device", None))
+        previous = api.set_quantize_mode(getattr(args, "quantize", None))
+        previous_device = api.set_device_choice(getattr(args, "device", None))
         args.func(args)
     except api.user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,6 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("internal error; please report it with the traceback above")
         return 1
     finally:
-        set_quantize_mode(previous)
-        set_device_choice(previous_device)
+        api.set_quantize_mode(previous)
+        api.set_device_choice(previous_device)
     return 0

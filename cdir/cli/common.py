@@ -8,8 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cdir.models.device import DEVICE_CHOICES
-from cdir.models.quantize import QUANTIZE_MODES
+from cdir import api
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -51,10 +50,10 @@ class ProgressBars:
 def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--model-dir", help="local model directory (default: $CDIR_MODEL_DIR)")
-    p.add_argument("--quantize", choices=QUANTIZE_MODES,
+    p.add_argument("--quantize", choices=api.QUANTIZE_MODES,
                    help="int8: caption faster on a CPU at a small cost in agreement "
                         "(default: $CDIR_QUANTIZE or none; README Performance)")
-    p.add_argument("--device", choices=DEVICE_CHOICES,
+    p.add_argument("--device", choices=api.DEVICE_CHOICES,
                    help="where the models run: auto (a CUDA GPU when there is one), cpu, cuda "
                         "(default: $CDIR_DEVICE or auto)")
 

@@ -13,7 +13,6 @@ from typing import Any
 from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
-from cdir.names import shown_name
 
 REPORT_FILE = "dupes.json"  # where `cdir dupes FOLDER --store DIR` keeps its result
 
@@ -103,16 +102,16 @@ def _decisions_text(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'group':>5} {'id':>6}  {'decision':<13} {'':<9} {'distance':<20} file"]
     lines += [f"{'-' if r['group'] is None else r['group']:>5} {r['id']:>6}  {r['decision']:<13} "
               f"{'decided' if r['decided'] else 'suggested':<9} {r['distance']:<20} "
-              f"{shown_name(r['file'])}"
+              f"{api.shown_name(r['file'])}"
               for r in rows]
     return "\n".join(lines)
 
 
 def _dupes_text(report: dict[str, Any]) -> str:
     lines = _groups_text(report)
-    lines += [f"  failed: {shown_name(f['file'])}: {shown_name(f['reason'])}"
+    lines += [f"  failed: {api.shown_name(f['file'])}: {api.shown_name(f['reason'])}"
               for f in report.get("failed", [])]
-    lines += [f"  left out: {shown_name(r['file'])}: {shown_name(r['reason'])}"
+    lines += [f"  left out: {api.shown_name(r['file'])}: {api.shown_name(r['reason'])}"
               for r in report.get("rejected", [])]
     return "\n".join(lines)
 
@@ -128,46 +127,22 @@ def _groups_text(report: dict[str, Any]) -> list[str]:
         lines.append(f"group {n + 1} [{g['tier']}], {g['size']} images; keep "
                      f"{g['keep']}: {g['keep_reason']}")
         lines += [f"  {'keep' if m['id'] == g['keep'] else '    '} {m['id']:>6}  "
-                  f"{m['score']:>7.4g}  {m['decision'] or '-':<13} {shown_name(m['file'])}"
+                  f"{m['score']:>7.4g}  {m['decision'] or '-':<13} {api.shown_name(m['file'])}"
                   for m in g["members"]]
     return lines
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
-    from cdir.browse.filters import parse_filters
-    from cdir.browse.grid import Browser
-    from cdir.store.collection import Store
-    from cdir.store.tags import add_tags, export_tags, load_tags, remove_tags, tag_counts, tag_rows
-
-    store = Store.load(args.store)
-    ids: list[int] | None = args.ids
-    if args.filter:
-        matched = Browser(store).query(parse_filters(args.filter)).matched.tolist()
-        ids = matched if ids is None else [i for i in ids if i in set(matched)]
-    if (args.add or args.remove) and ids is None:
-        raise ValueError("say which items to tag: --ids 3 7 12, or --filter domain=sketch "
-                         "(--filter text=cat, tag=..., see --help)")
-    result: dict[str, Any] = {"items": len(ids or [])}
-    if args.add:
-        result["added"] = add_tags(store.root, ids or [], args.add, n_items=len(store.items))
-    if args.remove:
-        result["removed"] = remove_tags(store.root, ids or [], args.remove)
-    tags = load_tags(store.root)
-    if ids is not None and not (args.add or args.remove):
-        tags = {i: tags[i] for i in ids if i in tags}
-    result["tags"] = tag_counts(tags)
-    if args.export:
-        files = dict(zip(store.items["id"].astype(int), store.items["rel_path"].astype(str),
-                         strict=True))
-        print(f"tags written to {export_tags(tag_rows(tags, files), Path(args.export))}",
-              file=sys.stderr)
+    result = api.tag_items(args.store, args.ids, args.filter or (), args.add or (),
+                           args.remove or (), args.export)
     emit(args, result, _tag_text)
 
 
 def _tag_text(result: dict[str, Any]) -> str:
     done = [f"{k} {result[k]}" for k in ("added", "removed") if k in result]
     lines = [f"{', '.join(done)} tag(s) on {result['items']} item(s)"] if done else []
-    lines += [f"{n:>6}  {shown_name(tag)}" for tag, n in result["tags"].items()] or ["no tags yet"]
+    lines += ([f"{n:>6}  {api.shown_name(tag)}" for tag, n in result["tags"].items()]
+              or ["no tags yet"])
     return "\n".join(lines)
 
 

@@ -9,21 +9,15 @@ from typing import Any
 from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, common_options, emit
-from cdir.models.device import default_batch_sizes
-from cdir.names import shown_name
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    from cdir.ingest.dataset_columns import parse_column_overrides
-    from cdir.ingest.pipeline import IngestConfig
-    from cdir.models.loaded import pick_device
-
-    embed_batch, caption_batch = default_batch_sizes(pick_device())
-    config = IngestConfig(captions=args.captions, batch_size=args.batch_size or embed_batch,
+    embed_batch, caption_batch = api.default_batch_sizes()
+    config = api.IngestConfig(captions=args.captions, batch_size=args.batch_size or embed_batch,
                           caption_batch_size=caption_batch,
                           manifest=Path(args.manifest) if args.manifest else None,
                           shared_cache=not args.no_shared_cache,
-                          columns=tuple(parse_column_overrides(args.columns).items()))
+                          columns=tuple(api.column_overrides(args.columns).items()))
     bars = ProgressBars(not args.quiet)
     try:
         if args.engine == "ray":
@@ -42,13 +36,12 @@ def _ingest_ray(args: argparse.Namespace, config: Any, bars: ProgressBars) -> An
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install 'ray[data]' (see "
                          "docs/distributed.md)") from None
-    from cdir.ingest.ray_engine import ingest_ray
-
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    return ingest_ray(args.src, args.store, args.preset, config, args.address, args.workers,
-                      args.model_dir, bars, num_gpus=args.gpus_per_worker,
-                      num_cpus=args.cpus_per_worker)
+    return api.ingest_on_ray(args.src, args.store, args.preset, config, args.address,
+                             args.workers, args.model_dir, bars,
+                             gpus_per_worker=args.gpus_per_worker,
+                             cpus_per_worker=args.cpus_per_worker)
 
 
 def _ingest_text(report: dict[str, Any]) -> str:
@@ -60,13 +53,13 @@ def _ingest_text(report: dict[str, Any]) -> str:
         made = ", ".join(f"{k} {v}" for k, v in meta.get("generators", {}).items()) or "none"
         lines.append(f"  prompts: {meta['with_prompt']} (negative prompts: "
                      f"{meta['with_negative_prompt']}); generators: {made}")
-    lines += [f"  metadata not stored: {shown_name(m['file'])}: {shown_name(m['reason'])}"
+    lines += [f"  metadata not stored: {api.shown_name(m['file'])}: {api.shown_name(m['reason'])}"
               for m in meta.get("issues", [])]
-    lines += [f"  failed: {shown_name(f['file'])}: {shown_name(f['reason'])}"
+    lines += [f"  failed: {api.shown_name(f['file'])}: {api.shown_name(f['reason'])}"
               for f in report["failed"]]
-    lines += [f"  left out: {shown_name(r['file'])}: {shown_name(r['reason'])}"
+    lines += [f"  left out: {api.shown_name(r['file'])}: {api.shown_name(r['reason'])}"
               for r in report["rejected"]]
-    lines += [f"  note: {shown_name(note)}" for note in report.get("notes", [])]
+    lines += [f"  note: {api.shown_name(note)}" for note in report.get("notes", [])]
     return "\n".join(lines)
 
 

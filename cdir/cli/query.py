@@ -10,15 +10,11 @@ from typing import Any
 from cdir import api
 from cdir.api import UsageError
 from cdir.cli.common import ProgressBars, add_simple, common_options, emit
-from cdir.names import shown_name
-from cdir.retrieval.scoring import MODES
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from cdir.retrieval.search import SearchOptions
-
     session = api.open_collection(args.store, args.model_dir)
-    options = SearchOptions(mode=args.mode, k=args.k, domains=tuple(args.domain or ()),
+    options = api.SearchOptions(mode=args.mode, k=args.k, domains=tuple(args.domain or ()),
                             neutralise=args.neutralise, fusion=args.fusion_weights,
                             tags=tuple(args.tag or ()))
     result = api.search(session, image=args.image, text=args.text, item_id=args.id,
@@ -30,8 +26,9 @@ def _search_text(result: dict[str, Any]) -> str:
     query = result["query"]
     head = f"query ({query['kind']}): " + (query.get("caption_used") or query.get("text") or "")
     rows = [f"{h['rank']:>3}  {h['score']:+.4f}  "
-            f"[{shown_name(h['domain'])}/{shown_name(h['class'])}]  "
-            f"{shown_name(h['rel_path'])}  — {shown_name(h['caption'])}" for h in result["hits"]]
+            f"[{api.shown_name(h['domain'])}/{api.shown_name(h['class'])}]  "
+            f"{api.shown_name(h['rel_path'])}  — {api.shown_name(h['caption'])}"
+            for h in result["hits"]]
     return "\n".join([head, *rows] if rows else [head, "no results"])
 
 
@@ -45,9 +42,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         return
     if not args.model_dir:
         raise UsageError("models save needs --model-dir DIR (where to write the weights)")
-    from cdir.models.loaded import save_models
-
-    out = save_models(api.get_models(args.preset), args.model_dir)
+    out = api.save_models(args.preset, args.model_dir)
     emit(args, {"preset": args.preset, "saved_to": str(out)}, lambda r: f"saved to {r['saved_to']}")
 
 
@@ -70,18 +65,17 @@ def _models_text(presets: list[dict[str, Any]]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from cdir.evaluation.evaluate_store import evaluate_path
-    from cdir.evaluation.report import render_json, render_markdown, write_report
-
     bars = ProgressBars(not args.quiet)
     try:
-        report, header = evaluate_path(Path(args.root), _eval_store(args), args.preset,
-                                       _eval_config(args), args.max_per_class, args.model_dir, bars)
+        report, header = api.evaluate_folder(Path(args.root), _eval_store(args), args.preset,
+                                             _eval_config(args), args.max_per_class,
+                                             args.model_dir, bars)
     finally:
         bars.close()
     if args.out:
-        write_report(report, args.out, header)
-    emit(args, render_json(report, header), lambda _: render_markdown(report, header).rstrip("\n"))
+        api.write_report(report, args.out, header)
+    emit(args, api.report_json(report, header),
+         lambda _: api.report_markdown(report, header).rstrip("\n"))
 
 
 def _eval_store(args: argparse.Namespace) -> Path | None:
@@ -97,18 +91,15 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 
 def _eval_config(args: argparse.Namespace) -> Any:
-    from cdir.evaluation.protocol import EvalConfig
-    from cdir.retrieval.scoring import FusionWeights
-
     try:
         ks = tuple(int(k) for k in _names(args.k) or ()) or None
     except ValueError:
         raise UsageError(f"--k takes integers such as 1,5,15, not {args.k!r}") from None
     grid = [spec for spec in (args.fusion_grid or "").split(";") if spec.strip()]
-    return EvalConfig(modes=_names(args.modes) or EvalConfig().modes, ks=ks,
-                      domains=_names(args.domains), classes=_names(args.classes),
-                      neutralise=(False,) if args.no_neutral else (False, True),
-                      fusion_grid=tuple(FusionWeights.parse(spec) for spec in grid))
+    return api.EvalConfig(modes=_names(args.modes) or api.EvalConfig().modes, ks=ks,
+                          domains=_names(args.domains), classes=_names(args.classes),
+                          neutralise=(False,) if args.no_neutral else (False, True),
+                          fusion_grid=tuple(api.FusionWeights.parse(spec) for spec in grid))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -120,7 +111,7 @@ def _export_text(report: dict[str, Any]) -> str:
     lines = [f"{report['rows']} rows written as {report['format']} to {report['out']}"]
     if report["pushed_to"]:
         lines.append(f"pushed to {report['pushed_to']}")
-    lines += [f"  left out: {shown_name(s['file'])}: {shown_name(s['reason'])}"
+    lines += [f"  left out: {api.shown_name(s['file'])}: {api.shown_name(s['reason'])}"
               for s in report["skipped"]]
     return "\n".join(lines)
 
@@ -132,7 +123,7 @@ def add_search(sub: Any) -> None:
     query.add_argument("--image", help="a query image file")
     query.add_argument("--text", help="a typed query")
     query.add_argument("--id", type=int, help="an item of the collection")
-    p.add_argument("--mode", choices=MODES, default="caption", help="default: caption (CM)")
+    p.add_argument("--mode", choices=api.MODES, default="caption", help="default: caption (CM)")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--domain", nargs="+", help="only return items of these domains")
     p.add_argument("--neutralise", action="store_true", help="drop style words from captions")
