@@ -127,8 +127,8 @@ def _search_tab(ui: dict) -> None:
                                       elem_id="cross-domain")
             ui["domains"] = gr.CheckboxGroup([], label="Target domains (none ticked = all)")
             with gr.Accordion("Style words and fusion weights", open=False):
-                ui["neutral"] = gr.Checkbox(label="Remove style words from captions before "
-                                                  "matching ('a sketch of', 'painting', ...)")
+                ui["neutral"] = gr.Checkbox(True, label="Remove style words from captions "
+                                            "before matching ('a sketch of', 'painting', ...)")
                 ui["words"] = gr.Textbox(Neutraliser().to_text(), lines=6,
                                          label="Style words (one per line)")
                 ui["w_img"] = gr.Slider(0, 2, value=0.5, step=0.1, label="fusion: image → image")
