@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -29,6 +30,7 @@ def border_p1_photo_painting(root: Path, fair: bool) -> float:
                             labels[photo])) / 2
 
 
+@pytest.mark.slow  # draws 96 photos and paintings: about a minute on a shared CPU
 def test_border_colour_finds_the_class_on_the_old_set_and_not_on_the_fair_one(
         tmp_path: Path) -> None:
     old = border_p1_photo_painting(tmp_path / "old", fair=False)

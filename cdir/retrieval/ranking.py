@@ -248,8 +248,8 @@ def _search_index(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k from ``index``, fetching more while the k-th score is tied with the last fetched.
 
-    An index orders ties by id only among the rows it returns; fetching past the tie makes the
-    lowest rows win it, as in the exact scan.
+    An index returns only some of the rows tied at the cut; fetching past the tie brings them all
+    in, so that the tie rule of :func:`rank` (not the index) picks among them, as in the exact scan.
     """
     n_allowed = int(mask.sum())
     allowed = None if n_allowed == len(mask) else mask
