@@ -90,7 +90,8 @@ def embed_set(root: Path, model_root: str | None, cache: Path | None) -> dict:
     return data
 
 
-def ranked_metrics(scores: np.ndarray, tie: np.ndarray, relevant: np.ndarray) -> tuple[float, float]:
+def ranked_metrics(scores: np.ndarray, tie: np.ndarray,
+                   relevant: np.ndarray) -> tuple[float, float]:
     """P@1 and mAP (both %) of a (Q, N) score matrix; ties broken by ``tie`` (Q, N), larger
     first, then by column."""
     p1, aps = [], []

@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--patch", type=int, default=PATCH, help="ViT patch side, px")
     parser.add_argument("--minutes", type=float, default=0.0,
-                        help="if set, train for this long (cosine decay over the time, not --steps)")
+                        help="if set, train this long (cosine decay over the time, not --steps)")
     parser.add_argument("--checkpoint-minutes", type=float, default=0.0,
                         help="if set, save a checkpoint folder this often")
     parser.add_argument("--init", type=Path, help="an embedder folder this script wrote, to "

@@ -235,7 +235,7 @@ def _rank_base(
     matrix = gallery.matrix(g_kind)
     n_allowed = int(mask.sum())
     fetch = min(k + 1, n_allowed)
-    while True:  # fetch past the k-th place until its ties are all in: the tie rule picks among them
+    while True:  # fetch past the k-th place until its ties are all in: the tie rule picks
         scores, rows = exact_search(matrix, vectors[q_kind][None, :], max(fetch, 1), allowed)
         scores, rows = scores[0], rows[0]
         if fetch >= n_allowed or len(rows) <= k or scores[k - 1] > scores[-1]:

@@ -1,4 +1,4 @@
-"""Test-time re-ranking of caption-matching scores through the gallery itself, and per-domain priors.
+"""Test-time re-ranking of caption-matching scores through the gallery itself; domain priors.
 
 Caption matching (CM, Iijima et al., arXiv 2403.15152) scores a query's caption t(q) against each
 gallery image v(g). The options here go past the paper; each works on a score matrix (Q, N) over
