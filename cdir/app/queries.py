@@ -22,7 +22,7 @@ class SearchSettings:
     k: int = 12
     cross_domain: bool = False
     domains: Sequence[str] = ()
-    neutralise: bool = False
+    neutralise: bool = True  # the measured-best default (docs/reproducing.md)
     style_words: str = ""
     weights: tuple[float, float, float] = (0.5, 1.0, 0.5)
 

@@ -126,7 +126,8 @@ def add_search(sub: Any) -> None:
     p.add_argument("--mode", choices=api.MODES, default="caption", help="default: caption (CM)")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--domain", nargs="+", help="only return items of these domains")
-    p.add_argument("--neutralise", action="store_true", help="drop style words from captions")
+    p.add_argument("--neutralise", action=argparse.BooleanOptionalAction, default=True,
+                   help="drop style words from captions (default: on, the measured-best)")
     p.add_argument("--tag", nargs="+", help="only return items holding any of these tags")
     p.add_argument("--fusion-weights", help="e.g. image=0.5,caption=1,caption-caption=0.5")
     common_options(p)

@@ -231,7 +231,7 @@ register_preset(Preset(
 register_preset(Preset(
     name="demo",
     description="small CoCa trained here on drawn domains and shipped in the package "
-                "(offline demo: knows 6 drawn classes in 5 styles only)",
+                "(offline demo: knows 6 drawn classes in 6 styles only)",
     # no hub tag: the weights are read from cdir/assets/models/demo/embedder (cdir.models.weights)
     embedder=EmbedderSpec("cdir-demo-coca"),
     captioner=CaptionerSpec("coca", max_new_tokens=12),

@@ -24,7 +24,7 @@ DEFAULT_STYLE_WORDS: tuple[str, ...] = (
     "oil painting", "watercolor", "watercolour", "illustration", "cartoon", "clipart", "clip art",
     "vector", "3d render", "3d", "render", "rendering", "digital art", "artwork", "photo",
     "photograph", "black and white", "line art", "doodle", "icon", "anime", "close up",
-    "stock photo",
+    "stock photo", "silhouette", "mosaic",
 )
 
 ARTICLES = frozenset({"a", "an", "the"})

@@ -19,8 +19,8 @@ MODEL_DIR_ENV = "CDIR_MODEL_DIR"
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 DEMO_NOTE = (
     "Offline model: the small 'demo' model shipped with the app, trained only on drawn "
-    "pictures of six classes (house, tree, car, fish, flower, boat) in five styles (photo, "
-    "pencil sketch, oil painting, clipart, 3d render). Its captions and rankings mean "
+    "pictures of six classes (house, tree, car, fish, flower, boat) in six styles (photo, "
+    "pencil sketch, oil painting, clipart, 3d render, silhouette). Its captions and rankings mean "
     "something for such drawings only; install or save a real preset for your own images."
 )
 

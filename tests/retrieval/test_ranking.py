@@ -8,7 +8,13 @@ import re
 import numpy as np
 import pytest
 
-from cdir.retrieval.ranking import NO_CAPTIONS_HINT, GalleryVectors, RankRequest, rank
+from cdir.retrieval.ranking import (
+    NO_CAPTIONS_HINT,
+    GalleryVectors,
+    RankRequest,
+    rank,
+    tie_break_key,
+)
 from cdir.retrieval.scoring import FusionWeights, ModeError, score_matrix
 from cdir.store.faiss_indexes import FaissFlatIndex, FaissHNSWIndex
 from cdir.store.index import build_index
@@ -84,7 +90,9 @@ def test_exclude_and_allowed(index_kind) -> None:
     assert rows(rank(query, gallery, RankRequest("image", k=3))) == [1, 2, 3]
     exclude = np.zeros(6, dtype=bool)
     exclude[1] = True  # the query itself
-    assert rows(rank(query, gallery, RankRequest("image", k=3, exclude=exclude))) == [2, 3, 0]
+    # rows 0, 4 and 5 tie at the third place: the old row rule picks 0
+    request = RankRequest("image", k=3, exclude=exclude, tie_break="row")
+    assert rows(rank(query, gallery, request)) == [2, 3, 0]
     allowed = np.array([True, True, False, True, False, False])  # a target domain
     request = RankRequest("image", k=5, allowed=allowed, exclude=exclude)
     assert rows(rank(query, gallery, request)) == [3, 0]
@@ -309,3 +317,43 @@ def test_the_stale_index_warning_in_full(caplog) -> None:
         rank({"image": E[5]}, gallery, RankRequest("image", k=1))
     assert caplog.messages == [
         f"ignoring the stale image index (4 x {D} vs 6 x {D} vectors); scanning exactly"]
+
+
+# ------------------------------------------------------------- ties do not follow file order
+
+
+def test_caption_ties_go_to_the_row_whose_image_looks_most_like_the_query() -> None:
+    # four gallery rows with the same caption; their images differ; the query's image is
+    # closest to row 2's, then row 0's: the tie rule must pick 2, 0 whatever the row order
+    caption = np.tile(E[5], (4, 1))
+    image = np.stack([unit(E[0] + 0.5 * E[1]), E[3], unit(E[0] + 0.1 * E[1]), E[4]])
+    query = {"image": E[0], "caption": E[5]}
+    got = rows(rank(query, GalleryVectors(image, caption), RankRequest("caption-caption", k=2)))
+    assert got == [2, 0]
+    perm = np.array([3, 2, 1, 0])  # the same items in another file order
+    got = rows(rank(query, GalleryVectors(image[perm], caption[perm]),
+                    RankRequest("caption-caption", k=2)))
+    assert perm[got].tolist() == [2, 0]
+    row_rule = RankRequest("caption-caption", k=2, tie_break="row")
+    assert rows(rank(query, GalleryVectors(image, caption), row_rule)) == [0, 1]
+
+
+@pytest.mark.parametrize("index_kind", INDEX_KINDS)
+def test_the_content_key_orders_ties_the_same_in_any_file_order(index_kind) -> None:
+    # eight different images that all score the same against the query (an image query: the
+    # image-image key does not apply, so the content key decides)
+    tie_images = np.stack([unit(E[0] + E[j]) for j in range(1, 9)])
+    query = {"image": E[0]}
+    key = tie_break_key(tie_images, None, "image")
+    expected = np.argsort(-key, kind="stable")[:4].tolist()
+    got = rows(rank(query, image_gallery(tie_images, index_kind), RankRequest("image", k=4)))
+    assert got == expected and got != [0, 1, 2, 3]
+    perm = np.random.default_rng(11).permutation(8)
+    again = rows(rank(query, image_gallery(tie_images[perm], index_kind),
+                      RankRequest("image", k=4)))
+    assert perm[again].tolist() == got
+
+
+def test_tie_break_rule_is_checked() -> None:
+    with pytest.raises(ValueError, match="tie_break"):
+        rank(QUERY, make_gallery(None), RankRequest("image", k=2, tie_break="random"))

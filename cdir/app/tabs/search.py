@@ -83,8 +83,9 @@ def build() -> SearchTab:
                                 elem_id="cross-domain")
             domains = gr.CheckboxGroup([], label="Target domains (none ticked = all)")
             with gr.Accordion("Style words and fusion weights", open=False):
-                neutral = gr.Checkbox(label="Remove style words from captions before "
-                                            "matching ('a sketch of', 'painting', ...)")
+                # on by default: the measured-best variant (docs/reproducing.md)
+                neutral = gr.Checkbox(True, label="Remove style words from captions before "
+                                                  "matching ('a sketch of', 'painting', ...)")
                 words = gr.Textbox(api.default_style_words(), lines=6,
                                    label="Style words (one per line)")
                 w_img = gr.Slider(0, 2, value=0.5, step=0.1, label="fusion: image → image")
