@@ -73,15 +73,20 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def worked_label(mode: str) -> str:
+    """The title of a worked-example row: the mode, and for CM that its style words go."""
+    label = MODE_LABELS[mode]
+    return label + ", style words removed" if mode == "caption" else label
+
+
 def worked_summary(rows: Sequence[tuple[str, SearchResult]]) -> str:
-    """What each mode's top results are, counted: the right class, and other domains."""
+    """What each mode's top results are, counted: the right class among the other domains."""
     lines = []
     for mode, result in rows:
         hits = result.hits
         houses = sum(h.label == "house" for h in hits)
-        other = sum(h.domain != "sketch" for h in hits)
-        lines.append(f"- **{MODE_LABELS[mode]}**: {houses} of the top {len(hits)} are houses; "
-                     f"{other} come from a domain other than sketch.")
+        lines.append(f"- **{worked_label(mode)}**: {houses} of the top {len(hits)} pictures "
+                     "in the other styles are houses.")
     return "\n".join(lines)
 
 

@@ -139,7 +139,9 @@ def test_worked_example_compares_image_mode_with_caption_matching(actions: AppAc
     html, summary = worked_example(actions)
     assert "Its caption:" in html and html.count('class="cdir-row"') == 2
     assert "Image → image" in summary and "Caption matching" in summary
-    assert summary.count("of the top 6 are houses") == 2
+    assert summary.count("of the top 6 pictures in the other styles are houses") == 2
+    assert "style words removed" in summary
+    assert "sketch" not in {m.group(1) for m in re.finditer(r'class="badge dom">([^<]+)<', html)}
 
 
 def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: str) -> None:
