@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdir import api
+from cdir.app import views
 from cdir.app.browse import BrowseActions
 from cdir.app.views import esc, file_url, shorten
 
@@ -29,13 +30,13 @@ BUTTONS = (("keep", "keep"), ("remove", "remove"), ("not_duplicate", "not a dupl
 class DupeActions:
     browse: BrowseActions
 
-    def find(self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float
-             ) -> tuple[str, str, list[dict[str, Any]]]:
+    def find(self, store: str | None, tiers: Sequence[str], perceptual: float,
+             semantic: float | None) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) of a run with these tiers and thresholds."""
         session = self.browse.session(store)
         if not tiers:
             raise _error("Tick at least one tier.")
-        config = api.duplicate_config(tiers, perceptual, semantic)
+        config = api.duplicate_config(tiers, perceptual, views.semantic_value(semantic))
         groups = api.find_duplicates(session, config)
         summary, html = self._render(session, groups)
         words = api.semantic_words(session, config)
@@ -60,7 +61,7 @@ class DupeActions:
         return summary, groups_html(session.store, shown)
 
     def decide(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-               tiers: Sequence[str], perceptual: float, semantic: float
+               tiers: Sequence[str], perceptual: float, semantic: float | None
                ) -> tuple[str, str, list[dict[str, Any]]]:
         """Save a click ``"<group>|<id>|<decision>:<time>"`` (groups numbered from 1) and show
         the groups again."""
@@ -77,7 +78,7 @@ class DupeActions:
         return self.find(store, tiers, perceptual, semantic)
 
     def accept(self, store: str | None, tier: str, state: list[dict[str, Any]],
-               tiers: Sequence[str], perceptual: float, semantic: float
+               tiers: Sequence[str], perceptual: float, semantic: float | None
                ) -> tuple[str, str, list[dict[str, Any]]]:
         """Accept the keep suggestions of the exact and perceptual groups shown ("all"), or of
         the one tier named (the semantic tier only so)."""

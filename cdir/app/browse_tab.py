@@ -18,6 +18,7 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.views import semantic_label
 
 if TYPE_CHECKING:
     from cdir.app.handlers import AppActions
@@ -184,7 +185,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> Any:
                 ui["tag_md"] = gr.Markdown("", elem_id="browse-tag-result")
                 ui["item_html"] = gr.HTML("", elem_id="browse-item-neighbours")
         _map_panel(ui)
-        _dupes_panel(ui)
+        _dupes_panel(ui, _trained(actions))
         for key in ("click", "region", "decide"):
             ui[key] = gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
     ui["selection"], ui["groups"], ui["drawn"] = gr.State(None), gr.State([]), gr.State(None)
@@ -212,7 +213,16 @@ def _map_panel(ui: dict[str, Any]) -> None:
         ui["plot"] = gr.Plot(elem_id="browse-map")
 
 
-def _dupes_panel(ui: dict[str, Any]) -> None:
+def _trained(actions: Any) -> bool:
+    from cdir import api
+
+    try:
+        return bool(api.get_preset(actions.preset).trained)
+    except Exception:  # an unknown preset: leave the field as it is
+        return True
+
+
+def _dupes_panel(ui: dict[str, Any], trained: bool = True) -> None:
     import gradio as gr
 
     tiers = ["exact", "perceptual", "semantic"]
@@ -223,8 +233,9 @@ def _dupes_panel(ui: dict[str, Any]) -> None:
                                            elem_id="browse-tiers")
             ui["perceptual"] = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
                                          label="perceptual: most differing pHash bits")
-            ui["semantic"] = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
-                                       label="semantic: least CLIP cosine similarity")
+            ui["semantic"] = gr.Number(None, minimum=0.5, maximum=1.0, step=0.005,
+                                       label=semantic_label(trained), interactive=trained,
+                                       elem_id="browse-semantic")
             ui["find"] = gr.Button("Find near-duplicates", variant="primary",
                                    elem_id="browse-find")
         ui["dupes_md"] = gr.Markdown("", elem_id="browse-dupes-summary")

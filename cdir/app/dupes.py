@@ -27,12 +27,12 @@ class DuplicateActions:
         raise NotImplementedError
 
     def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float) -> tuple[str, str, list[dict[str, Any]]]:
+                   semantic: float | None) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) for the chosen tiers."""
         session = self._session(store)
         if not tiers:
             raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
-        config = api.duplicate_config(tiers, perceptual, semantic)
+        config = api.duplicate_config(tiers, perceptual, views.semantic_value(semantic))
         groups = api.find_duplicates(session, config)
         summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
         words = api.semantic_words(session, config)
@@ -40,7 +40,7 @@ class DuplicateActions:
                 self._groups_html(session, groups), api.groups_to_state(groups))
 
     def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    tiers: Sequence[str], perceptual: float, semantic: float
+                    tiers: Sequence[str], perceptual: float, semantic: float | None
                     ) -> tuple[Any, Any, Any]:
         """A click on a member card saves it as the keep of its group (the others: remove, or
         alternate for another generation)."""

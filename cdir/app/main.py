@@ -193,8 +193,9 @@ def _dupes_tab(ui: dict, trained: bool) -> None:
                                        "trained models)")
         ui["perceptual"] = gr.Slider(0, 20, value=8, step=2,
                                      label="perceptual: most differing pHash bits")
-        ui["semantic"] = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
-                                   label="semantic: least CLIP cosine similarity")
+        ui["semantic"] = gr.Number(None, minimum=0.5, maximum=1.0, step=0.005,
+                                   label=webui.views.semantic_label(trained),
+                                   interactive=trained, elem_id="dupes-semantic")
         ui["find"] = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")
     ui["dupes_md"] = gr.Markdown("", elem_id="dupes-summary")
     ui["groups"] = gr.HTML("", elem_id="dupe-groups")
@@ -295,7 +296,7 @@ def _api(calls: endpoints.Endpoints) -> None:
                  tiers=gr.Dropdown(list(endpoints.TIERS), value=["exact", "perceptual"],
                                    multiselect=True, label="tiers"),
                  perceptual=gr.Number(8, label="perceptual"),
-                 semantic=gr.Number(0.95, label="semantic"))
+                 semantic=gr.Number(None, label="semantic (empty: calibrated)"))
         out, trigger = gr.JSON(), gr.Button()
 
     def build_collection(files: list, name: str, preset: str, captions: str, owner: str,

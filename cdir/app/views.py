@@ -290,6 +290,21 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
             f'{esc(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
 
 
+def semantic_label(trained: bool) -> str:
+    """The label of the semantic threshold field: empty means the threshold calibrated for the
+    collection (the same the CLI and the API use); "off" for an embedder with random weights."""
+    if not trained:
+        return "semantic: off: random weights"
+    return "semantic: least cosine similarity (empty: calibrated for this collection)"
+
+
+def semantic_value(value: Any) -> float | None:
+    """The semantic threshold a field holds: None (calibrated) when left empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return float(value)
+
+
 def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None) -> str:
     from collections import Counter
 
