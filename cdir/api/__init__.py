@@ -17,6 +17,7 @@ from cdir.api.duplicates import (
     accept,
     decide,
     duplicate_config,
+    duplicate_families,
     duplicate_rows,
     duplicates_histogram,
     duplicates_progress,

@@ -16,7 +16,7 @@ from typing import Any
 from cdir import api
 from cdir.app import views
 from cdir.app.browse import BrowseActions
-from cdir.app.views import esc, file_url, shorten
+from cdir.app.views import esc, family_block, file_url, shorten
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ class DupeActions:
         summary = (f"**{done:,} of {total:,} groups decided**{more} · "
                    f"{sum(r['decided'] for r in rows)} items decided · {n_apart} marked not a "
                    "duplicate (kept out of every run)")
-        return summary, groups_html(session.store, shown)
+        page = open_first[:PAGE]
+        families = [(words, [page[n] for n in ns]) for words, ns in
+                    api.duplicate_families(session, [groups[g - 1] for g in page])]
+        return summary, groups_html(session.store, shown, families)
 
     def decide(self, store: str | None, clicked: str, state: list[dict[str, Any]],
                tiers: Sequence[str], perceptual: float, semantic: float | None
@@ -102,15 +105,17 @@ def _error(message: str) -> Exception:
     return gr.Error(message)
 
 
-def groups_html(store: Any, rows: Sequence[dict[str, Any]]) -> str:
+def groups_html(store: Any, rows: Sequence[dict[str, Any]],
+                families: Sequence[tuple[str, list[int]]] = ()) -> str:
     """Groups as a compact grid (several per row); each member with its thumbnail, distance in
-    words, caption, prompt, its decision and the three decision buttons."""
+    words, caption, prompt, its decision and the three decision buttons; the groups of one job
+    family (``families``: (words, group numbers)) together in one row."""
     if not rows:
         return '<div class="cdir-empty">No near-duplicates at these thresholds.</div>'
     by_group: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
         by_group.setdefault(row["group"], []).append(row)
-    parts = []
+    parts: dict[Any, str] = {}
     for group, members in by_group.items():
         if group is None:
             title = "Marked not a duplicate or alternate (never in a removal list)"
@@ -118,9 +123,13 @@ def groups_html(store: Any, rows: Sequence[dict[str, Any]]) -> str:
             title = (f"group {group} · {esc(members[0]['tier'])} · {len(members)} images · keep: "
                      f"{esc(next((m['keep_reason'] for m in members if m['keep']), ''))}")
         cards = "".join(_member_html(store, group, m) for m in members)
-        parts.append(f'<div class="cdir-group"><div class="cdir-row-title">{title}</div>'
-                     f'<div class="cdir-group-members">{cards}</div></div>')
-    return '<div class="cdir-groups">' + "".join(parts) + "</div>"
+        parts[group] = (f'<div class="cdir-group"><div class="cdir-row-title">{title}</div>'
+                        f'<div class="cdir-group-members">{cards}</div></div>')
+    placed = {g for _, gs in families for g in gs}
+    rows_html = [family_block(words, [parts[g] for g in gs if g in parts])
+                 for words, gs in families]
+    rows_html += [html for g, html in parts.items() if g not in placed]
+    return '<div class="cdir-groups">' + "".join(rows_html) + "</div>"
 
 
 def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:

@@ -100,7 +100,7 @@ class DuplicateActions:
             tables[row["group"] - 1][1].append(
                 {**row, "thumb": str(store.thumb_path(sha)),
                  "domain": store.items.at[row["id"], "domain"]})
-        return views.groups_html(tables)
+        return views.groups_html(tables, api.duplicate_families(session, groups[:PAGE]))
 
 
 def _clicked_pair(clicked: str | None) -> tuple[int | None, int]:

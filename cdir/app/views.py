@@ -324,8 +324,10 @@ def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None
             f"\n\n*How groups are made:* {api.grouping_rule()}")
 
 
-def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
-    """Every group as a row of member cards (``tables``: (tier, review rows) per group)."""
+def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]],
+                families: Sequence[tuple[str, list[int]]] | None = None) -> str:
+    """Every group as a row of member cards (``tables``: (tier, review rows) per group); the
+    groups of one job family (``families``: (words, group indices)) together in one row."""
     if not tables:
         return '<div class="cdir-empty">No near-duplicates at these thresholds.</div>'
     blocks = []
@@ -334,7 +336,17 @@ def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
         blocks.append(f'<div class="cdir-row"><div class="cdir-row-title">Group {n + 1} · {tier} '
                       f'· {len(members)} images</div><div class="cdir-cards strip">{cards}'
                       "</div></div>")
-    return "".join(blocks)
+    return "".join(family_block(words, [blocks[n] for n in ns])
+                   for words, ns in families or [("", [n]) for n in range(len(blocks))])
+
+
+def family_block(words: str, blocks: Sequence[str]) -> str:
+    """The groups of one job family as one row titled by the family in words (a group of no
+    family as it is)."""
+    if not words:
+        return "".join(blocks)
+    return (f'<div class="cdir-family"><div class="cdir-family-title">job family: {esc(words)}'
+            f'</div>{"".join(blocks)}</div>')
 
 
 def histogram_examples_html(examples: Sequence[tuple[str, Sequence[tuple[Hit, Hit]]]]) -> str:
