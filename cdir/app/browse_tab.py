@@ -233,7 +233,7 @@ def _dupes_panel(ui: dict[str, Any], trained: bool = True) -> None:
                                            elem_id="browse-tiers")
             ui["perceptual"] = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
                                          label="perceptual: most differing pHash bits")
-            ui["semantic"] = gr.Number(None, minimum=0.5, maximum=1.0, step=0.005,
+            ui["semantic"] = gr.Number(None, step=0.005,
                                        label=semantic_label(trained), interactive=trained,
                                        elem_id="browse-semantic")
             ui["find"] = gr.Button("Find near-duplicates", variant="primary",

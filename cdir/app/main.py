@@ -193,7 +193,7 @@ def _dupes_tab(ui: dict, trained: bool) -> None:
                                        "trained models)")
         ui["perceptual"] = gr.Slider(0, 20, value=8, step=2,
                                      label="perceptual: most differing pHash bits")
-        ui["semantic"] = gr.Number(None, minimum=0.5, maximum=1.0, step=0.005,
+        ui["semantic"] = gr.Number(None, step=0.005,
                                    label=webui.views.semantic_label(trained),
                                    interactive=trained, elem_id="dupes-semantic")
         ui["find"] = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")

@@ -299,10 +299,11 @@ def semantic_label(trained: bool) -> str:
 
 
 def semantic_value(value: Any) -> float | None:
-    """The semantic threshold a field holds: None (calibrated) when left empty."""
+    """The semantic threshold a field holds: None (calibrated) when left empty (a browser
+    sends an empty number field as 0, no cosine anyone sets)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return float(value)
+    return float(value) or None
 
 
 def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None) -> str:

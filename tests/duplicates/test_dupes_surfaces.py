@@ -153,6 +153,7 @@ def test_every_surface_gives_one_semantic_answer(case: tuple[Path, Path]) -> Non
     assert words.startswith("semantic tier off: random weights")
     assert views.semantic_label(False) == "semantic: off: random weights"
     assert "calibrated" in views.semantic_label(True)
+    assert views.semantic_value(0) is None and views.semantic_value(0.97) == 0.97  # 0: empty
     expected = api.groups_to_state(api.find_duplicates(store, config))
     actions = AppActions(Workspace(workspace), "tiny")
     summary, _, state = actions.find_dupes(str(store), ["exact", "semantic"], 8, None)
