@@ -129,6 +129,7 @@ def ingest(
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             report = run_ingest(sources, store, models, config or IngestConfig(), progress)
+            _keep_duplicate_groups(store)
             if choice is not None and choice.fell_back:
                 report.notes.insert(0, choice.notice())
             return report
@@ -137,6 +138,16 @@ def ingest(
             if full is None:
                 raise
             raise full from exc
+
+
+def _keep_duplicate_groups(store: str | Path) -> None:
+    """Find the exact and perceptual groups once, so opening the review reads them."""
+    from cdir.duplicates.groups import warm_cache
+
+    try:
+        warm_cache(Store.load(store))
+    except Exception as exc:  # noqa: BLE001 - the review finds them itself then
+        logging.getLogger(__name__).warning("duplicate groups not kept: %s", exc)
 
 
 def delete_collection(store: str | Path, remove: Callable[[Path], None],

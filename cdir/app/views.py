@@ -281,10 +281,14 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     score = member["score"]
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
-    return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
-            f'title="Click to keep this one" tabindex="0" role="button">'
+    decision = member.get("decision") or ""
+    made = (f'<span class="badge decided">{esc(decision.replace("_", " "))}</span>'
+            if member.get("decided") and decision != "keep" else "")
+    return (f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
+            f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
+            'this one; keys: r remove, a alternate, u undo, j / arrows: next group">'
             f'<img src="{file_url(member["thumb"])}" '
-            f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
+            f'alt="{esc(member["file"])}"><div class="meta">{score_text}{keep}{rep}{made}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'
             f'{esc(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
