@@ -25,7 +25,7 @@
   // near-duplicate, k keep, r remove, a alternate, u undo; j / arrow down: next group,
   // arrow up: previous group
   const DUPE_KEYS = { k: "keep", r: "remove", a: "alternate", u: "undo" };
-  let refocus = null;
+  let refocus = null, pressedOn = null;
   document.addEventListener("keydown", function (event) {
     const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
     if (!card || event.ctrlKey || event.metaKey || event.altKey) return;
@@ -37,6 +37,7 @@
     if (card.dataset.group === undefined) return;
     if (DUPE_KEYS[event.key]) {
       refocus = card.dataset.id;
+      pressedOn = card;
       send("#dupe-click", card.dataset.group + "-" + card.dataset.id + "-" + DUPE_KEYS[event.key]);
       event.preventDefault();
       return;
@@ -53,7 +54,7 @@
   new MutationObserver(function () {  // the groups are drawn again after a decision
     if (refocus === null) return;
     const again = document.querySelector('#dupe-groups .cdir-card[data-id="' + refocus + '"]');
-    if (again) { again.focus(); refocus = null; }
+    if (again && again !== pressedOn) { again.focus(); refocus = pressedOn = null; }
   }).observe(document.body, { childList: true, subtree: true });
   function bindMap() {
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
