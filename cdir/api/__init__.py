@@ -51,6 +51,7 @@ from cdir.api.duplicates import (
     accept,
     decide,
     duplicate_config,
+    duplicate_families,
     duplicate_rows,
     duplicates_histogram,
     duplicates_progress,
@@ -187,6 +188,7 @@ def ingest(
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             report = run_ingest(sources, store, models, config or IngestConfig(), progress)
+            _keep_duplicate_groups(store)
             if choice is not None and choice.fell_back:
                 report.notes.insert(0, choice.notice())
             return report
@@ -208,6 +210,16 @@ def ingest_on_ray(sources: Sequence[str | Path], store: str | Path, preset: str 
 
     return ingest_ray(sources, store, preset, config, address, workers, model_root, progress,
                       num_gpus=gpus_per_worker, num_cpus=cpus_per_worker)
+
+
+def _keep_duplicate_groups(store: str | Path) -> None:
+    """Find the exact and perceptual groups once, so opening the review reads them."""
+    from cdir.duplicates.groups import warm_cache
+
+    try:
+        warm_cache(Store.load(store))
+    except Exception as exc:  # noqa: BLE001 - the review finds them itself then
+        logging.getLogger(__name__).warning("duplicate groups not kept: %s", exc)
 
 
 def delete_collection(store: str | Path, remove: Callable[[Path], None],

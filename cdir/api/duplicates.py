@@ -145,6 +145,16 @@ def export_decisions(store: Store | Session | str | Path, groups: Sequence[Any],
         raise UsageError(str(exc)) from exc
 
 
+def duplicate_families(store: Store | Session | str | Path, groups: Sequence[Any]
+                       ) -> list[tuple[str, list[int]]]:
+    """The groups of one job family together, one review row each: (the family in words, e.g.
+    "grid → tiles U1 → 1 upscale · variations of job 0f1e2d3c", empty for a group of no family;
+    the indices of its groups in ``groups``) (:func:`cdir.duplicates.families.family_rows`)."""
+    from cdir.duplicates.families import family_rows
+
+    return family_rows(_store_of(store), groups)
+
+
 def groups_to_state(groups: Sequence[Any]) -> list[dict[str, Any]]:
     """Groups in the one form a page holds them between calls."""
     from cdir.duplicates.groups import groups_to_state as to_state

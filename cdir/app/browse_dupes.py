@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdir import api
+from cdir.app import views
 from cdir.app.browse import BrowseActions
-from cdir.app.views import esc, esc_name, file_url, shorten
+from cdir.app.views import esc, esc_name, family_block, file_url, shorten
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,13 @@ BUTTONS = (("keep", "keep"), ("remove", "remove"), ("not_duplicate", "not a dupl
 class DupeActions:
     browse: BrowseActions
 
-    def find(self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float
-             ) -> tuple[str, str, list[dict[str, Any]]]:
+    def find(self, store: str | None, tiers: Sequence[str], perceptual: float,
+             semantic: float | None) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) of a run with these tiers and thresholds."""
         session = self.browse.session(store)
         if not tiers:
             raise _error("Tick at least one tier.")
-        config = api.duplicate_config(tiers, perceptual, semantic)
+        config = api.duplicate_config(tiers, perceptual, views.semantic_value(semantic))
         groups = api.find_duplicates(session, config)
         summary, html = self._render(session, groups)
         words = api.semantic_words(session, config)
@@ -57,10 +58,13 @@ class DupeActions:
         summary = (f"**{done:,} of {total:,} groups decided**{more} · "
                    f"{sum(r['decided'] for r in rows)} items decided · {n_apart} marked not a "
                    "duplicate (kept out of every run)")
-        return summary, groups_html(session.store, shown)
+        page = open_first[:PAGE]
+        families = [(words, [page[n] for n in ns]) for words, ns in
+                    api.duplicate_families(session, [groups[g - 1] for g in page])]
+        return summary, groups_html(session.store, shown, families)
 
     def decide(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-               tiers: Sequence[str], perceptual: float, semantic: float
+               tiers: Sequence[str], perceptual: float, semantic: float | None
                ) -> tuple[str, str, list[dict[str, Any]]]:
         """Save a click ``"<group>|<id>|<decision>:<time>"`` (groups numbered from 1) and show
         the groups again."""
@@ -77,7 +81,7 @@ class DupeActions:
         return self.find(store, tiers, perceptual, semantic)
 
     def accept(self, store: str | None, tier: str, state: list[dict[str, Any]],
-               tiers: Sequence[str], perceptual: float, semantic: float
+               tiers: Sequence[str], perceptual: float, semantic: float | None
                ) -> tuple[str, str, list[dict[str, Any]]]:
         """Accept the keep suggestions of the exact and perceptual groups shown ("all"), or of
         the one tier named (the semantic tier only so)."""
@@ -101,15 +105,17 @@ def _error(message: str) -> Exception:
     return gr.Error(message)
 
 
-def groups_html(store: Any, rows: Sequence[dict[str, Any]]) -> str:
+def groups_html(store: Any, rows: Sequence[dict[str, Any]],
+                families: Sequence[tuple[str, list[int]]] = ()) -> str:
     """Groups as a compact grid (several per row); each member with its thumbnail, distance in
-    words, caption, prompt, its decision and the three decision buttons."""
+    words, caption, prompt, its decision and the three decision buttons; the groups of one job
+    family (``families``: (words, group numbers)) together in one row."""
     if not rows:
         return '<div class="cdir-empty">No near-duplicates at these thresholds.</div>'
     by_group: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
         by_group.setdefault(row["group"], []).append(row)
-    parts = []
+    parts: dict[Any, str] = {}
     for group, members in by_group.items():
         if group is None:
             title = "Marked not a duplicate or alternate (never in a removal list)"
@@ -117,9 +123,13 @@ def groups_html(store: Any, rows: Sequence[dict[str, Any]]) -> str:
             title = (f"group {group} · {esc(members[0]['tier'])} · {len(members)} images · keep: "
                      f"{esc(next((m['keep_reason'] for m in members if m['keep']), ''))}")
         cards = "".join(_member_html(store, group, m) for m in members)
-        parts.append(f'<div class="cdir-group"><div class="cdir-row-title">{title}</div>'
-                     f'<div class="cdir-group-members">{cards}</div></div>')
-    return '<div class="cdir-groups">' + "".join(parts) + "</div>"
+        parts[group] = (f'<div class="cdir-group"><div class="cdir-row-title">{title}</div>'
+                        f'<div class="cdir-group-members">{cards}</div></div>')
+    placed = {g for _, gs in families for g in gs}
+    rows_html = [family_block(words, [parts[g] for g in gs if g in parts])
+                 for words, gs in families]
+    rows_html += [html for g, html in parts.items() if g not in placed]
+    return '<div class="cdir-groups">' + "".join(rows_html) + "</div>"
 
 
 def _member_html(store: Any, group: Any, row: dict[str, Any]) -> str:

@@ -27,12 +27,12 @@ class DuplicateActions:
         raise NotImplementedError
 
     def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float) -> tuple[str, str, list[dict[str, Any]]]:
+                   semantic: float | None) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) for the chosen tiers."""
         session = self._session(store)
         if not tiers:
             raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
-        config = api.duplicate_config(tiers, perceptual, semantic)
+        config = api.duplicate_config(tiers, perceptual, views.semantic_value(semantic))
         groups = api.find_duplicates(session, config)
         summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
         words = api.semantic_words(session, config)
@@ -40,11 +40,12 @@ class DuplicateActions:
                 self._groups_html(session, groups), api.groups_to_state(groups))
 
     def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    tiers: Sequence[str], perceptual: float, semantic: float
+                    tiers: Sequence[str], perceptual: float, semantic: float | None
                     ) -> tuple[Any, Any, Any]:
-        """A click on a member card saves it as the keep of its group (the others: remove, or
-        alternate for another generation)."""
-        group_no, item_id = _clicked_pair(clicked)
+        """A click on a member card (or the key k) saves it as the keep of its group (the
+        others: remove, or alternate for another generation); the keys r, a and u save it as
+        remove or alternate, or drop its decision ("<group>-<id>[-<decision>]:<nonce>")."""
+        group_no, item_id, decision = _clicked_pair(clicked)
         groups = api.groups_from_state(state)
         if group_no is None or not 0 <= group_no < len(groups):
             return gr.update(), gr.update(), gr.update()
@@ -52,10 +53,15 @@ class DuplicateActions:
         group = groups[group_no]
         if item_id not in group.members:
             return gr.update(), gr.update(), gr.update()
-        for member in group.members:  # another generation stays an alternate, never removed
-            decision = ("keep" if member == item_id else
+        if decision == "undo":
+            api.undecide(session, [item_id])
+        elif decision in ("remove", "alternate"):
+            api.decide(session, group, item_id, decision)
+        else:
+            for member in group.members:  # another generation stays an alternate
+                made = ("keep" if member == item_id else
                         "alternate" if member in group.alternates else "remove")
-            api.decide(session, group, member, decision)
+                api.decide(session, group, member, made)
         return self.find_dupes(store, tiers, perceptual, semantic)
 
     def export_dupes(self, store: str | None, state: list[dict[str, Any]], fmt: str) -> str:
@@ -98,11 +104,15 @@ class DuplicateActions:
             tables[row["group"] - 1][1].append(
                 {**row, "thumb": str(store.thumb_path(sha)),
                  "domain": store.items.at[row["id"], "domain"]})
-        return views.groups_html(tables)
+        return views.groups_html(tables, api.duplicate_families(session, groups[:PAGE]))
 
 
-def _clicked_pair(clicked: str | None) -> tuple[int | None, int]:
-    """(group, item) from a member-card click ("<group>-<id>:<nonce>")."""
+def _clicked_pair(clicked: str | None) -> tuple[int | None, int, str]:
+    """(group, item, decision) from a member card's click or key
+    ("<group>-<id>[-<decision>]:<nonce>"; keep by default)."""
     head = str(clicked or "").split(":", 1)[0]
-    group, _, item = head.partition("-")
-    return (int(group), int(item)) if group.isdigit() and item.isdigit() else (None, -1)
+    group, _, rest = head.partition("-")
+    item, _, decision = rest.partition("-")
+    if not (group.isdigit() and item.isdigit()):
+        return None, -1, ""
+    return int(group), int(item), decision or "keep"

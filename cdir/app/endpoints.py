@@ -19,6 +19,7 @@ from typing import Any
 from cdir import api
 from cdir.api import Hit, SearchOptions, SearchResult
 from cdir.app.handlers import AppActions
+from cdir.app.views import semantic_value
 from cdir.app.workspace import new_owner_key
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class Endpoints:
         return self._search(collection, {"item_id": int(item_id)}, mode, k, domains, owner)
 
     def find_duplicates(self, collection: str, tiers: Sequence[str] = ("exact", "perceptual"),
-                        perceptual: float = 8, semantic: float = 0.95, owner: str = ""
+                        perceptual: float = 8, semantic: float | None = None, owner: str = ""
                         ) -> dict[str, Any]:
         """Near-duplicate groups, largest first, numbered from 1 (as on screen and in the
         exports): tier, members (hits, representative first), the one to keep and why (the same
@@ -139,7 +140,7 @@ class Endpoints:
         unknown = sorted(set(tiers) - set(TIERS))
         if not tiers or unknown:
             raise ValueError(f"tiers must be some of {', '.join(TIERS)}")
-        config = api.duplicate_config(tiers, perceptual, semantic)
+        config = api.duplicate_config(tiers, perceptual, semantic_value(semantic))
         groups = []
         for number, group in enumerate(api.find_duplicates(session, config), start=1):
             members = [session.searcher.hit(rank, int(m), float(group.scores.get(m, 0.0)))

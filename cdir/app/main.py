@@ -125,7 +125,7 @@ def _api(calls: endpoints.Endpoints) -> None:
                  tiers=gr.Dropdown(list(endpoints.TIERS), value=["exact", "perceptual"],
                                    multiselect=True, label="tiers"),
                  perceptual=gr.Number(8, label="perceptual"),
-                 semantic=gr.Number(0.95, label="semantic"))
+                 semantic=gr.Number(None, label="semantic (empty: calibrated)"))
         out, trigger = gr.JSON(), gr.Button()
 
     def build_collection(files: list, name: str, preset: str, captions: str, owner: str,

@@ -274,13 +274,34 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     score = member["score"]
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
-    return (f'<div class="{cls}" data-id="{member["id"]}" data-group="{group_no}" '
-            f'title="Click to keep this one" tabindex="0" role="button">'
+    decision = member.get("decision") or ""
+    made = (f'<span class="badge decided">{esc(decision.replace("_", " "))}</span>'
+            if member.get("decided") and decision != "keep" else "")
+    return (f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
+            f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
+            'this one; keys: r remove, a alternate, u undo, j / arrows: next group">'
             f'<img src="{file_url(member["thumb"])}" '
-            f'alt="{esc_name(member["file"])}"><div class="meta">{score_text}{keep}{rep}</div>'
+            f'alt="{esc_name(member["file"])}">'
+            f'<div class="meta">{score_text}{keep}{rep}{made}</div>'
             f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
             f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'
             f'{esc_name(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
+
+
+def semantic_label(trained: bool) -> str:
+    """The label of the semantic threshold field: empty means the threshold calibrated for the
+    collection (the same the CLI and the API use); "off" for an embedder with random weights."""
+    if not trained:
+        return "semantic: off: random weights"
+    return "semantic: least cosine similarity (empty: calibrated for this collection)"
+
+
+def semantic_value(value: Any) -> float | None:
+    """The semantic threshold a field holds: None (calibrated) when left empty (a browser
+    sends an empty number field as 0, no cosine anyone sets)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return float(value) or None
 
 
 def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None) -> str:
@@ -302,8 +323,10 @@ def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None
             f"\n\n*How groups are made:* {api.grouping_rule()}")
 
 
-def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
-    """Every group as a row of member cards (``tables``: (tier, review rows) per group)."""
+def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]],
+                families: Sequence[tuple[str, list[int]]] | None = None) -> str:
+    """Every group as a row of member cards (``tables``: (tier, review rows) per group); the
+    groups of one job family (``families``: (words, group indices)) together in one row."""
     if not tables:
         return '<div class="cdir-empty">No near-duplicates at these thresholds.</div>'
     blocks = []
@@ -312,7 +335,17 @@ def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
         blocks.append(f'<div class="cdir-row"><div class="cdir-row-title">Group {n + 1} · {tier} '
                       f'· {len(members)} images</div><div class="cdir-cards strip">{cards}'
                       "</div></div>")
-    return "".join(blocks)
+    return "".join(family_block(words, [blocks[n] for n in ns])
+                   for words, ns in families or [("", [n]) for n in range(len(blocks))])
+
+
+def family_block(words: str, blocks: Sequence[str]) -> str:
+    """The groups of one job family as one row titled by the family in words (a group of no
+    family as it is)."""
+    if not words:
+        return "".join(blocks)
+    return (f'<div class="cdir-family"><div class="cdir-family-title">job family: {esc(words)}'
+            f'</div>{"".join(blocks)}</div>')
 
 
 def histogram_examples_html(examples: Sequence[tuple[str, Sequence[tuple[Hit, Hit]]]]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 MJ_NAME = re.compile(rf"^(?P<user>[^_]+)_(?P<words>.+?)_(?P<job>{UUID})(?:_(?P<index>\d))?$",
                      re.I)
 SAME_PICTURE_LEVELS = 9.0  # mean absolute difference (0..255) of 32x32 views: one picture
+VARIATION_LEVELS = 40.0  # up to here another job's picture is a variation of it
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,102 @@ def _view(store: Store, row: int) -> np.ndarray | None:
     from cdir.duplicates.keep import small_pixels
 
     return small_pixels(store, row)
+
+
+# ------------------------------------------------------------------- families in review
+def family_keys(cols: Columns, row: int) -> list[str]:
+    """What links item ``row`` to its job family: its job (a tile's grid's too), its prompt."""
+    mark = mark_of(cols, row)
+    keys = [f"job:{mark.job}"] if mark.job else []
+    parent = -1 if cols.parent is None else int(cols.parent[row])
+    if parent >= 0:
+        keys.append(f"item:{parent}")
+        grid = mark_of(cols, parent).job
+        keys += [f"job:{grid}"] if grid else []
+    keys.append(f"item:{row}")
+    return keys + ([f"prompt:{mark.prompt}"] if mark.prompt else [])
+
+
+def family_rows(store: Store, groups: Sequence[Any], cols: Columns | None = None
+                ) -> list[tuple[str, list[int]]]:
+    """The groups of one job family together, as one row each: (the family in words, the
+    indices of its groups), in the order of their first group. A group of no family is a row
+    of its own, without words."""
+    cols = cols or Columns.of(store)
+    owner: dict[str, int] = {}
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for n, group in enumerate(groups):
+        if not any(mark_of(cols, m).known or int(cols.tile[m]) > 0 for m in group.members):
+            continue
+        for m in group.members:
+            for key in family_keys(cols, m):
+                if key in owner:
+                    parent[find(n)] = find(owner[key])
+                else:
+                    owner[key] = n
+    rows: dict[int, list[int]] = {}
+    for n in range(len(groups)):
+        rows.setdefault(find(n), []).append(n)
+    views: dict[int, Any] = {}
+    return [(family_words(store, [m for n in ns for m in groups[n].members], cols, views)
+             if len(ns) > 1 or _marked(cols, groups[ns[0]].members) else "", ns)
+            for ns in rows.values()]
+
+
+def _marked(cols: Columns, members: Sequence[int]) -> bool:
+    return sum(mark_of(cols, m).known for m in members) >= 2 or any(
+        int(cols.tile[m]) > 0 for m in members)
+
+
+def family_words(store: Store, members: Sequence[int], cols: Columns,
+                 views: dict[int, Any] | None = None) -> str:
+    """A job family in words: "grid → tiles → upscales" (a grid's tiles and what was made from
+    them at a larger size), "variations of" (another job's close picture), "same prompt, other
+    job" (another job of the prompt, another picture)."""
+    views = {} if views is None else views
+    members = list(dict.fromkeys(members))
+    tiles = [m for m in members if int(cols.tile[m]) > 0]
+    parents = set() if cols.parent is None else set(cols.parent[cols.parent >= 0].tolist())
+    grids = {int(cols.parent[m]) for m in tiles} if cols.parent is not None else set()
+    grids |= {m for m in members if m in parents}
+    look = (lambda i: views.setdefault(i, _view(store, i)))  # noqa: E731
+    upscales = [m for m in members if int(cols.tile[m]) <= 0 and m not in grids and any(
+        _pixels_diff(look(m), look(t)) <= SAME_PICTURE_LEVELS
+        and cols.width[m] * cols.height[m] > cols.width[t] * cols.height[t] for t in tiles)]
+    parts = []
+    if tiles:
+        names = ", ".join(f"U{n}" for n in sorted({int(cols.tile[t]) for t in tiles}))
+        parts.append("grid → tiles " + names + (f" → {len(upscales)} upscale"
+                                                 f"{'s' if len(upscales) > 1 else ''}"
+                                                 if upscales else ""))
+    marks = {m: mark_of(cols, m) for m in members}
+    jobs = sorted({mk.job for mk in marks.values() if mk.job})
+    if len(jobs) > 1:
+        first = next(m for m in members if marks[m].job == jobs[0])
+        close = far = 0
+        for job in jobs[1:]:
+            other = next(m for m in members if marks[m].job == job)
+            if other in upscales or first in upscales:
+                continue
+            diff = _pixels_diff(look(first), look(other))
+            if diff <= SAME_PICTURE_LEVELS:
+                continue
+            close, far = close + (diff <= VARIATION_LEVELS), far + (diff > VARIATION_LEVELS)
+        if close:
+            parts.append(f"variations of job {jobs[0][:8]}")
+        if far and len({mk.prompt for mk in marks.values() if mk.prompt}) <= 1:
+            parts.append("same prompt, other job")
+    return " · ".join(parts)
+
+
+def _pixels_diff(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
+        return float("inf")
+    return float(min(np.abs(a - b).mean(), np.abs(a - b[:, ::-1]).mean()))

@@ -432,18 +432,22 @@ TIER_FINDERS: dict[str, Callable[[Store, DedupConfig], list[DupGroup]]] = {
 
 
 def find_groups(store: Store, config: DedupConfig | None = None,
-                split: Callable[[list[DupGroup]], list[DupGroup]] | None = None) -> list[DupGroup]:
+                split: Callable[[list[DupGroup]], list[DupGroup]] | None = None,
+                tier_groups: dict[str, list[DupGroup]] | None = None) -> list[DupGroup]:
     """Near-duplicate groups of the chosen tiers, largest first (then by tier, strictest first).
 
     A group whose members all belong to one group of a stricter tier is left out (it would show
     the same images again). ``split``, if given, rewrites each tier's groups before that check
     (e.g. :func:`cdir.duplicates.decisions.split_hook`: items the user marked "not a
-    duplicate")."""
+    duplicate"). ``tier_groups``: each tier's groups found before (filled in as found)."""
     config = config or DedupConfig()
+    tier_groups = {} if tier_groups is None else tier_groups
     found: list[DupGroup] = []
     owners: dict[int, set[int]] = {}  # item id -> numbers of the groups kept so far holding it
     for tier in sorted(config.tiers, key=TIERS.index):
-        groups = TIER_FINDERS[tier](store, config)
+        if tier not in tier_groups:
+            tier_groups[tier] = TIER_FINDERS[tier](store, config)
+        groups = list(tier_groups[tier])
         if split is not None:
             groups = split(groups)
         for group in groups:

@@ -48,15 +48,16 @@ def find_duplicates(store: Store, config: DedupConfig | None = None,
     if planned is None:
         return []
     key = cache_key(store, planned)
-    cached = load_cached(store, key)
-    if cached is not None:
-        return cached
-    groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided))
+    tiers, keeps = load_cached(store, key)
+    before = (len(tiers), len(keeps))
+    groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided),
+                         tier_groups=tiers)
     groups = apply_relations(store, groups, decided)
     groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
-    cols = Columns.of(store)
-    groups = [with_keep(store, g, decided, cols) for g in groups]
-    save_cached(store, key, groups)
+    cols = Columns.of(store) if len(keeps) < len(groups) else None
+    groups = [with_keep(store, g, decided, cols, keeps) for g in groups]
+    if (len(tiers), len(keeps)) != before:
+        save_cached(store, key, tiers, keeps)
     return groups
 
 
@@ -65,55 +66,71 @@ CACHE_FILE = Path("dupes") / "groups-cache.json"
 
 
 def cache_key(store: Store, config: DedupConfig) -> str | None:
-    """What the groups of a collection depend on: its items, the config, the saved decisions;
-    None for a store that is not a saved collection (a folder's, in memory)."""
+    """What each tier's groups and the keep suggestions depend on: the collection's items and
+    the config (not the decisions, applied on top at every run); None for a store that is not
+    a saved collection (a folder's, in memory)."""
     import hashlib
-
-    from cdir.duplicates.decisions import decided_path
 
     if not (store.root / "meta.json").is_file():
         return None
-    decided = decided_path(store.root)
-    stamp = decided.stat() if decided.is_file() else None
     parts = [store.meta.get("revision"), len(store.items), repr(config.tiers),
              config.perceptual_max_distance, config.semantic_min_similarity, config.k,
-             config.mirror, config.centre, repr(config.low_info),
-             (stamp.st_mtime_ns, stamp.st_size) if stamp else None]
+             config.mirror, config.centre, repr(config.low_info), 2]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def load_cached(store: Store, key: str | None) -> list[DupGroup] | None:
+Keeps = dict[str, dict[str, Any]]  # a suggestion by its group's tier and members
+
+
+def load_cached(store: Store, key: str | None) -> tuple[dict[str, list[DupGroup]], Keeps]:
+    """(each tier's groups, the keep suggestions) the collection keeps for ``key``, else empty."""
     import json
 
     if key is None:
-        return None
+        return {}, {}
     try:
         saved = json.loads((store.root / CACHE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {}, {}
     if not isinstance(saved, dict) or saved.get("key") != key:
-        return None
-    return groups_from_state(saved.get("groups"))
+        return {}, {}
+    return ({t: groups_from_state(g) for t, g in saved.get("tiers", {}).items()},
+            dict(saved.get("keeps", {})))
 
 
-def save_cached(store: Store, key: str | None, groups: Sequence[DupGroup]) -> None:
-    """Keep the groups in the collection, so the review opens at once the next time."""
+def save_cached(store: Store, key: str | None, tiers: dict[str, list[DupGroup]],
+                keeps: Keeps) -> None:
+    """Keep each tier's groups and the suggestions in the collection, so the review opens at
+    once the next time, also after a decision."""
     from cdir.store.collection import atomic_write_json
 
     if key is None:
         return
     try:
-        atomic_write_json(store.root / CACHE_FILE, {"key": key, "groups": groups_to_state(groups)})
+        atomic_write_json(store.root / CACHE_FILE, {
+            "key": key, "tiers": {t: groups_to_state(g) for t, g in tiers.items()},
+            "keeps": keeps})
     except OSError as exc:  # a read-only collection: just no cache
         log.debug("duplicate groups not cached: %s", exc)
 
 
+def warm_cache(store: Store, config: DedupConfig | None = None) -> int:
+    """Find the groups of ``config`` (default: exact and perceptual) once, so that opening the
+    review reads them (run at the end of an ingest); how many groups."""
+    return len(find_duplicates(store, config or DedupConfig(tiers=("exact", "perceptual"))))
+
+
 def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],
-              cols: Columns | None = None) -> DupGroup:
+              cols: Columns | None = None, keeps: Keeps | None = None) -> DupGroup:
     """``group`` with its keep (the member marked keep, else the suggestion, with its reason)
-    leading it as its representative, the scores measured against it."""
+    leading it as its representative, the scores measured against it. ``keeps``: suggestions
+    made before, by group (read, and filled in)."""
     chosen = next((m for m in group.members
                    if m in decided and decided[m].decision == "keep"), None)
+    mark = f"{group.tier}:{','.join(map(str, group.members))}"
+    if chosen is None and keeps is not None and mark in keeps:
+        return groups_from_state([keeps[mark]])[0]
+    cols = cols or Columns.of(store)
     if chosen is not None:
         keep, reason = chosen, "your choice"
     else:
@@ -124,7 +141,10 @@ def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],
         group = DupGroup(group.tier, members, keep, rescore(store, group.tier, members))
     others = protected(store, group.members, keep, cols)
     alternates = tuple(m for m in group.members if m in others)
-    return replace(group, keep=keep, keep_reason=reason, alternates=alternates)
+    group = replace(group, keep=keep, keep_reason=reason, alternates=alternates)
+    if chosen is None and keeps is not None:
+        keeps[mark] = groups_to_state([group])[0]
+    return group
 
 
 def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:

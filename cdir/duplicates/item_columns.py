@@ -26,6 +26,7 @@ class Columns:
     tile: np.ndarray
     text: dict[str, list[str | None]]
     root: Path = Path(".")
+    parent: np.ndarray | None = None  # a tile's grid row, else -1
 
     @classmethod
     def of(cls, store: Store) -> Columns:
@@ -47,7 +48,7 @@ class Columns:
             else:
                 text[name] = [None] * n
         return cls(ints("width", 0), ints("height", 0), ints("file_size", -1), ints("tile", -1),
-                   text, Path(store.root))
+                   text, Path(store.root), ints("parent_id", -1))
 
     def get(self, name: str, row: int) -> str | None:
         return self.text[name][row]

@@ -79,8 +79,8 @@ def untrained(store: Store) -> str | None:
         return None
     if trained:
         return None
-    return (f"no semantic groups: the {name} embedder has random weights, so its similarities "
-            "mean nothing (ingest with a trained preset for this tier)")
+    return (f"semantic tier off: random weights (the {name} embedder's similarities mean "
+            "nothing, so no semantic groups; ingest with a trained preset for this tier)")
 
 
 def load_calibration(store: Store) -> Calibration | None:

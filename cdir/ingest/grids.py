@@ -80,7 +80,9 @@ class GridConfig:
     min_jump_side: int = 256  # abutting tiles are only looked for from this size on
     band: int = 40  # least half-width (pixels) of the strip examined around each middle line
     same_tiles: float = 4.0  # tiles closer than this (mean grey levels, 16x16) are one picture
+    same_detail: float = 2.0  # ... when also this close at 64x64 (Vary siblings differ there)
     other_line: float = 0.5  # another full line this strong (vs the middle one) means a pattern
+    sibling_tiles: float = 16.0  # four tiles all this close (16x16) are siblings of one job
     validate: bool = True  # check the split against what grids are (False: the split alone)
 
 
@@ -103,7 +105,8 @@ def detect_grid(image: Image.Image, config: GridConfig = GridConfig()) -> list[B
     grey = np.asarray(image.convert("L"), dtype=np.float32)
     if _repeated_tiles(image, boxes, config) or _framed(grey, config):
         return None
-    if _other_lines(grey, xs, config) or _other_lines(grey.T, ys, config):
+    if not _siblings(image, boxes, config) and (_other_lines(grey, xs, config)
+                                                 or _other_lines(grey.T, ys, config)):
         return None
     return boxes
 
@@ -157,19 +160,39 @@ def _split(strip: tuple[np.ndarray, int], side: int, config: GridConfig) -> tupl
 
 # ------------------------------------------------------------------------------ what grids are
 def _repeated_tiles(image: Image.Image, boxes: list[Box], config: GridConfig) -> bool:
-    """Whether two tiles are one picture, its mirror image, or its negative (16x16 grey): the
-    quadrants of checkerboards and of wallpapers tiled plainly or mirrored."""
-    from PIL import Image as PILImage
-
-    tiles = [np.asarray(image.crop(box).convert("L").resize((16, 16), PILImage.Resampling.BOX),
-                        dtype=np.float32) for box in boxes]
+    """Whether two tiles are one picture, its mirror image, or its negative: alike at 16x16
+    grey and still at 64x64 (the quadrants of checkerboards and of wallpapers tiled plainly or
+    mirrored repeat every pixel; the four close siblings of a Vary (Subtle) grid are alike at
+    16x16 but differ in their details)."""
+    coarse, fine = _tile_views(image, boxes, 16), _tile_views(image, boxes, 64)
     for a in range(4):
         for b in range(a + 1, 4):
-            other = tiles[b]
-            for seen in (other, 255.0 - other, other[:, ::-1], other[::-1, :], other[::-1, ::-1]):
-                if float(np.abs(tiles[a] - seen).mean()) < config.same_tiles:
+            for flip in _FLIPS:
+                if (float(np.abs(coarse[a] - flip(coarse[b])).mean()) < config.same_tiles
+                        and float(np.abs(fine[a] - flip(fine[b])).mean()) < config.same_detail):
                     return True
     return False
+
+
+def _siblings(image: Image.Image, boxes: list[Box], config: GridConfig) -> bool:
+    """Whether the four tiles are close siblings (a Vary (Subtle) grid: every pair alike at
+    16x16, none the same picture, which :func:`_repeated_tiles` has ruled out): their shapes
+    sit where their siblings' do, so their lines repeat a tile further as a pattern's would."""
+    coarse = _tile_views(image, boxes, 16)
+    return all(float(np.abs(coarse[a] - coarse[b]).mean()) < config.sibling_tiles
+               for a in range(4) for b in range(a + 1, 4))
+
+
+_FLIPS = (lambda t: t, lambda t: 255.0 - t, lambda t: t[:, ::-1], lambda t: t[::-1, :],
+          lambda t: t[::-1, ::-1])
+
+
+def _tile_views(image: Image.Image, boxes: list[Box], side: int) -> list[np.ndarray]:
+    from PIL import Image as PILImage
+
+    return [np.asarray(image.crop(box).convert("L").resize((side, side),
+                                                             PILImage.Resampling.BOX),
+                       dtype=np.float32) for box in boxes]
 
 
 def _framed(grey: np.ndarray, config: GridConfig) -> bool:
@@ -187,7 +210,9 @@ def _other_lines(grey: np.ndarray, split: tuple[int, int], config: GridConfig) -
     that is a line across the whole image (a jump standing out over the whole height, at least
     ``other_line`` as strong as the split's, or a thin uniform run between content) has a
     partner one tile further on, as the squares of a checkerboard, bricks, grout and panels
-    have. A line in one picture only (two seascapes' horizons at one height) has none."""
+    have. A line in one picture only (two seascapes' horizons at one height) has none. (The
+    close siblings of a Vary (Subtle) grid repeat theirs too: :func:`detect_grid` does not ask
+    this of them, see :func:`_siblings`.)"""
     height, width = grey.shape
     end, start = split
     margin = max(4, width // 50)

@@ -107,12 +107,19 @@ def hamming_knn(hashes: np.ndarray, mirrors: np.ndarray | None, k: int
     """(distances, neighbours) of each hash's ``k`` nearest other hashes, (n, k) each, with
     mirrored queries folded in (a neighbour keeps its smaller distance); missing slots NaN / -1.
     Exhaustive popcount search below ``EXACT_BELOW`` hashes, an HNSW graph above."""
+    import faiss
+
     index = _binary_index(hashes)
     kk = min(k + 1, len(hashes))
-    dist, nbr = index.search(codes(hashes), kk)
-    if mirrors is not None:
-        mdist, mnbr = index.search(codes(mirrors), kk)
-        dist, nbr = np.hstack([dist, mdist]), np.hstack([nbr, mnbr])
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # popcounts are memory-bound: 4x faster than OpenMP threads
+    try:  # that wait for busy cores (measured on 2 cores at load 5: 0.26 s vs 1.04 s)
+        dist, nbr = index.search(codes(hashes), kk)
+        if mirrors is not None:
+            mdist, mnbr = index.search(codes(mirrors), kk)
+            dist, nbr = np.hstack([dist, mdist]), np.hstack([nbr, mnbr])
+    finally:
+        faiss.omp_set_num_threads(threads)
     return best_others(dist.astype(np.float32), nbr, k, closest_low=True)
 
 

@@ -195,6 +195,19 @@ def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions
     assert "1 of" in summary and html.count("kept") >= 1  # saved in the collection
     kept = next(g for g in state if other in g["members"])
     assert kept["keep"] == other and kept["keep_reason"] == "your choice"
+    # the keys: a (alternate) and u (undo) on a member, r (remove) on another group's
+    number = state.index(kept)
+    rep = next(m for m in kept["members"] if m != other)
+    _, html, state = actions.choose_keep(store, f"{number}-{rep}-alternate:6", state, *settings)
+    assert Store.load(store) is not None and "badge decided\">alternate" in html
+    _, html, state = actions.choose_keep(store, f"{number}-{rep}-undo:7", state, *settings)
+    assert "badge decided\">alternate" not in html
+    last = state[-1]
+    _, html, state = actions.choose_keep(store, f"{len(state) - 1}-{last['members'][0]}-remove:8",
+                                         state, *settings)
+    assert "badge decided\">remove" in html
+    _, _, state = actions.choose_keep(store, f"{len(state) - 1}-{last['members'][0]}-undo:9",
+                                      state, *settings)
     out = Path(actions.export_dupes(store, state, "json"))
     assert out.is_relative_to(Path(store)) and out.suffix == ".json"
     rows = json.loads(out.read_text())

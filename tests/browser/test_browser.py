@@ -141,6 +141,18 @@ def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) ->
     other.click()
     page.wait_for_selector(f'#dupe-groups .cdir-card.kept[data-id="{item_id}"]')
     assert "complete linkage" in page.inner_text("#dupes-summary")
+    assert "job family: grid → tiles U2 → 1 upscale" in page.inner_text("#dupe-groups")
+    assert page.get_by_label("semantic: off: random weights").count() == (
+        0 if get_preset(PRESET).trained else 1)
+    # the keys: r remove, u undo, on the focused card (its place kept after the redraw)
+    card = f'#dupe-groups .cdir-card[data-id="{item_id}"]'
+    page.locator(card).focus()
+    page.keyboard.press("r")
+    page.wait_for_selector(f"{card} .badge.decided")
+    assert page.inner_text(f"{card} .badge.decided") == "remove"
+    page.wait_for_function(f"document.activeElement === document.querySelector('{card}')")
+    page.keyboard.press("u")
+    page.wait_for_selector(f"{card} .badge.decided", state="detached")
     page.screenshot(path=str(shots / "duplicates.png"), full_page=True)
 
 

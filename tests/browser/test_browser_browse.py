@@ -200,3 +200,47 @@ def test_3_not_a_duplicate_is_kept_on_a_rerun_and_exported(page, served: tuple[s
     out = served[1] / "dupes" / "exports" / "duplicate-decisions.csv"
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert any(int(r["id"]) == target and r["decision"] == "not_duplicate" for r in rows)
+
+
+def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # noqa: ANN001
+    """On a focused member: k keep, r remove, a alternate, u undo, j the next group; each key
+    saved at once. The grid's tile and its upscale show as one job
+    family."""
+
+    def decision(member: int) -> str:
+        return page.inner_text(f"#browse-groups .cdir-member[data-member='{member}'] .decision")
+
+    def press(key: str) -> None:
+        shown = page.inner_text("#browse-groups")
+        page.keyboard.press(key)
+        changed(page, "#browse-groups", shown)
+        page.wait_for_timeout(500)
+
+    groups = page.locator("#browse-groups .cdir-group")
+    open_group = next(g for g in groups.all() if "Marked not a duplicate" not in g.inner_text()
+                      and "decided:" not in g.inner_text())
+    members = [int(m) for m in open_group.locator("[data-member]").evaluate_all(
+        "ms => ms.map(m => m.dataset.member)")]
+    page.locator(f"#browse-groups .cdir-member[data-member='{members[0]}']").focus()
+    press("k")
+    assert decision(members[0]) == "decided: keep"
+    focused = page.evaluate("document.activeElement.dataset.member")
+    assert int(focused) == members[0]  # the place is kept after the groups are drawn again
+    page.keyboard.press("ArrowLeft")  # no key of the review: nothing happens
+    page.locator(f"#browse-groups .cdir-member[data-member='{members[1]}']").focus()
+    press("a")
+    assert decision(members[1]) == "decided: alternate"
+    press("r")
+    assert decision(members[1]) == "decided: remove"
+    press("u")
+    assert decision(members[1]).startswith("suggested:")
+    before = page.evaluate("document.activeElement.closest('.cdir-group').innerText")
+    page.keyboard.press("j")
+    after = page.evaluate("document.activeElement.closest('.cdir-group').innerText")
+    assert after != before and page.evaluate(
+        "document.activeElement.classList.contains('cdir-member')")
+    family = page.locator("#browse-groups .cdir-family")
+    assert family.count() >= 1
+    assert "grid → tiles U2 → 1 upscale" in family.first.inner_text()
+    family.first.scroll_into_view_if_needed()
+    family.first.screenshot(path=str(shots / "dupes_job_family.png"))

@@ -138,3 +138,31 @@ def test_every_surface_names_the_same_groups_and_keep(case: tuple[Path, Path], t
     cli(capsys, str(store), "--tier", "exact", "--decisions", str(tmp_path / "after.sh"))
     assert "rm -- holiday.jpg" in (tmp_path / "after.sh").read_text()
     assert "holiday (1).jpg'  #" not in (tmp_path / "after.sh").read_text()
+
+
+def test_every_surface_gives_one_semantic_answer(case: tuple[Path, Path]) -> None:
+    """Left empty, the app's semantic field means what the CLI and the API mean: the threshold
+    of the collection (here off: the tiny embedder has random weights), the same words and
+    groups on the Duplicates tab, the Browse panel and ``/find_duplicates``."""
+    from cdir.app import views
+
+    _, workspace = case
+    store = workspace / "holidays"
+    config = api.duplicate_config(["exact", "semantic"])
+    words = api.semantic_words(store, config)
+    assert words.startswith("semantic tier off: random weights")
+    assert views.semantic_label(False) == "semantic: off: random weights"
+    assert "calibrated" in views.semantic_label(True)
+    assert views.semantic_value(0) is None and views.semantic_value(0.97) == 0.97  # 0: empty
+    expected = api.groups_to_state(api.find_duplicates(store, config))
+    actions = AppActions(Workspace(workspace), "tiny")
+    summary, _, state = actions.find_dupes(str(store), ["exact", "semantic"], 8, None)
+    assert words in summary and state == expected
+    summary, _, panel = DupeActions(BrowseActions(actions)).find(str(store),
+                                                                 ["exact", "semantic"], 8, "")
+    assert words in summary and panel == expected
+    found = Endpoints(actions).find_duplicates("holidays", ["exact", "semantic"])
+    assert [g["keep"] for g in found["groups"]] == [g["keep"] for g in expected]
+    # a value typed in the field is the user's override, said as such
+    summary, _, _ = actions.find_dupes(str(store), ["exact", "semantic"], 8, 0.97)
+    assert words in summary  # random weights stay off whatever the value

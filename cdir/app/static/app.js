@@ -21,14 +21,41 @@
     const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
     if (card) activate(card);
   });
-  // cards are focusable (tabindex=0): Enter or Space does what a click does
+  // cards are focusable (tabindex=0): Enter or Space does what a click does; on a
+  // near-duplicate, k keep, r remove, a alternate, u undo; j / arrow down: next group,
+  // arrow up: previous group
+  const DUPE_KEYS = { k: "keep", r: "remove", a: "alternate", u: "undo" };
+  let refocus = null, pressedOn = null;
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Enter" && event.key !== " ") return;
     const card = event.target.closest && event.target.closest(".cdir-card[data-id]");
-    if (!card) return;
-    event.preventDefault();
-    activate(card);
+    if (!card || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      activate(card);
+      return;
+    }
+    if (card.dataset.group === undefined) return;
+    if (DUPE_KEYS[event.key]) {
+      refocus = card.dataset.id;
+      pressedOn = card;
+      send("#dupe-click", card.dataset.group + "-" + card.dataset.id + "-" + DUPE_KEYS[event.key]);
+      event.preventDefault();
+      return;
+    }
+    const step = { j: 1, ArrowDown: 1, ArrowUp: -1 }[event.key];
+    if (step) {
+      const rows = [...document.querySelectorAll("#dupe-groups .cdir-row")];
+      const next = rows[rows.indexOf(card.closest(".cdir-row")) + step];
+      const first = next && next.querySelector(".cdir-card[data-id]");
+      if (first) { first.focus(); first.scrollIntoView({ block: "nearest" }); }
+      event.preventDefault();
+    }
   });
+  new MutationObserver(function () {  // the groups are drawn again after a decision
+    if (refocus === null) return;
+    const again = document.querySelector('#dupe-groups .cdir-card[data-id="' + refocus + '"]');
+    if (again && again !== pressedOn) { again.focus(); refocus = pressedOn = null; }
+  }).observe(document.body, { childList: true, subtree: true });
   function bindMap() {
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
     if (!plot || plot._cdirBound || typeof plot.on !== "function") return;

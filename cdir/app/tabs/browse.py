@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cdir import api
 from cdir.app.browse import (
     PROMPT_CHOICES,
     SORT_CHOICES,
@@ -20,6 +21,7 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.views import semantic_label
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -159,7 +161,7 @@ class BrowseDupes:
 
     tiers: gr.CheckboxGroup
     perceptual: gr.Slider
-    semantic: gr.Slider
+    semantic: gr.Number
     find: gr.Button
     summary: gr.Markdown
     groups_html: gr.HTML
@@ -265,7 +267,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 tag_md = gr.Markdown("", elem_id="browse-tag-result")
                 item_html = gr.HTML("", elem_id="browse-item-neighbours")
         map_panel = _map_panel()
-        dupes_panel = _dupes_panel()
+        dupes_panel = _dupes_panel(_trained(actions))
         click, region, decide = (gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
                                  for key in ("click", "region", "decide"))
     ui = BrowseTab(tab, *facets, text, prompt, status, sort, descending, similar, page, prev,
@@ -297,7 +299,15 @@ def _map_panel() -> BrowseMap:
     return BrowseMap(method, vectors, color, named, draw, clear, sel_md, plot)
 
 
-def _dupes_panel() -> BrowseDupes:
+def _trained(actions: Any) -> bool:
+    """Whether the app's preset has trained weights (the semantic field is off without)."""
+    try:
+        return bool(api.get_preset(actions.preset).trained)
+    except Exception:  # an unknown preset: leave the field as it is
+        return True
+
+
+def _dupes_panel(trained: bool = True) -> BrowseDupes:
     import gradio as gr
 
     tiers = ["exact", "perceptual", "semantic"]
@@ -308,8 +318,9 @@ def _dupes_panel() -> BrowseDupes:
                                         elem_id="browse-tiers")
             perceptual = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
                                    label="perceptual: most differing pHash bits")
-            semantic = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
-                                 label="semantic: least CLIP cosine similarity")
+            # empty: the threshold calibrated for the collection (as the CLI and the API use)
+            semantic = gr.Number(None, step=0.005, label=semantic_label(trained),
+                                 interactive=trained, elem_id="browse-semantic")
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
         summary = gr.Markdown("", elem_id="browse-dupes-summary")
         groups_html = gr.HTML("", elem_id="browse-groups")

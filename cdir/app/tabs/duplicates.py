@@ -10,6 +10,7 @@ import gradio as gr
 
 from cdir.app.handlers import AppActions
 from cdir.app.tabs import Page, Stale
+from cdir.app.views import semantic_label
 from cdir.app.wrappers import on
 
 TIERS = ["exact", "perceptual", "semantic"]
@@ -20,7 +21,7 @@ class DuplicatesTab:
     tab: gr.Tab
     tiers: gr.CheckboxGroup
     perceptual: gr.Slider
-    semantic: gr.Slider
+    semantic: gr.Number
     find: gr.Button
     summary: gr.Markdown
     groups: gr.HTML
@@ -52,8 +53,9 @@ def build(trained: bool) -> DuplicatesTab:
                                      "trained models)")
             perceptual = gr.Slider(0, 20, value=8, step=2,
                                    label="perceptual: most differing pHash bits")
-            semantic = gr.Slider(0.8, 1.0, value=0.95, step=0.005,
-                                 label="semantic: least CLIP cosine similarity")
+            # empty: the threshold calibrated for the collection (as the CLI and the API use)
+            semantic = gr.Number(None, step=0.005, label=semantic_label(trained),
+                                 interactive=trained, elem_id="dupes-semantic")
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")
         summary = gr.Markdown("", elem_id="dupes-summary")
         groups = gr.HTML("", elem_id="dupe-groups")
