@@ -244,3 +244,40 @@ def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # no
     assert "grid → tiles U2 → 1 upscale" in family.first.inner_text()
     family.first.scroll_into_view_if_needed()
     family.first.screenshot(path=str(shots / "dupes_job_family.png"))
+
+
+def test_5_a_decision_in_one_review_shows_in_the_other(page) -> None:  # noqa: ANN001
+    """One duplicates path: removing an item in the Browse panel shows as decided in the
+    Duplicates tab, and an alternate chosen in the Duplicates tab shows in the panel."""
+    page.click("#browse-find")
+    page.wait_for_selector("#browse-groups .cdir-group")
+    page.wait_for_timeout(1000)
+    group = next(g for g in page.locator("#browse-groups .cdir-group").all()
+                 if "decided:" not in g.inner_text()
+                 and "Marked not a duplicate" not in g.inner_text())
+    members = [int(m) for m in group.locator("[data-member]").evaluate_all(
+        "ms => ms.map(m => m.dataset.member)")]
+    removed, kept = members[-1], members[0]
+    shown = page.inner_text("#browse-groups")
+    group.locator(f"button[data-decide$='|{removed}|remove']").click()
+    changed(page, "#browse-groups", shown)
+    page.get_by_role("tab", name="Duplicates").click()
+    page.fill("#dupes-perceptual input[type=number]", "14")  # the panel's threshold
+    page.press("#dupes-perceptual input[type=number]", "Enter")
+    page.click("#find-dupes")
+    card = f'#dupe-groups .cdir-card[data-id="{removed}"]'
+    page.wait_for_selector(f"{card} .badge.decided")
+    assert page.inner_text(f"{card} .badge.decided") == "remove"
+    other = f'#dupe-groups .cdir-card[data-id="{kept}"]'
+    page.locator(other).focus()
+    page.keyboard.press("a")  # the Duplicates tab's key: alternate, saved in the collection
+    page.wait_for_selector(f"{other} .badge.decided")
+    assert page.inner_text(f"{other} .badge.decided") == "alternate"
+    page.get_by_role("tab", name="Collection").click()
+    shown = page.inner_text("#browse-groups")
+    page.click("#browse-find")
+    page.wait_for_function(
+        f"(() => {{ const m = document.querySelector(\"#browse-groups .cdir-member"
+        f"[data-member='{kept}'] .decision\"); return m && m.innerText === 'decided: alternate'; }})()")
+    assert page.inner_text(f"#browse-groups .cdir-member[data-member='{removed}'] .decision") == (
+        "decided: remove")

@@ -51,7 +51,7 @@ def build(trained: bool) -> DuplicatesTab:
             tiers = gr.CheckboxGroup(TIERS, value=TIERS if trained else TIERS[:2],
                                      label="Tiers" if trained else "Tiers (semantic needs "
                                      "trained models)")
-            perceptual = gr.Slider(0, 20, value=8, step=2,
+            perceptual = gr.Slider(0, 20, value=8, step=2, elem_id="dupes-perceptual",
                                    label="perceptual: most differing pHash bits")
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
             semantic = gr.Number(None, step=0.005, label=semantic_label(trained),
