@@ -278,6 +278,7 @@ def test_5_a_decision_in_one_review_shows_in_the_other(page) -> None:  # noqa: A
     page.click("#browse-find")
     page.wait_for_function(
         f"(() => {{ const m = document.querySelector(\"#browse-groups .cdir-member"
-        f"[data-member='{kept}'] .decision\"); return m && m.innerText === 'decided: alternate'; }})()")
+        f"[data-member='{kept}'] .decision\"); "
+        "return m && m.innerText === 'decided: alternate'; })()")
     assert page.inner_text(f"#browse-groups .cdir-member[data-member='{removed}'] .decision") == (
         "decided: remove")
