@@ -293,7 +293,7 @@ def semantic_label(trained: bool) -> str:
     collection (the same the CLI and the API use); "off" for an embedder with random weights."""
     if not trained:
         return "semantic: off: random weights"
-    return "semantic: least cosine similarity (empty: calibrated for this collection)"
+    return "semantic: least cosine similarity (0 or empty: calibrated for this collection)"
 
 
 def semantic_value(value: Any) -> float | None:
