@@ -24,7 +24,8 @@ from pathlib import Path
 from common import interleaved, log, make_jpegs, median, report
 
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.ingest.ray_cluster import RayPlan, start_ray
+from cdir.ingest.ray_engine import ingest_ray
 from cdir.models.loaded import load_models
 from cdir.models.presets import CaptionerSpec, EmbedderSpec, Preset
 

@@ -35,11 +35,11 @@ from make_dupes_set import EXACT_KINDS, TRANSFORMS, make_set  # noqa: E402
 from cdir.duplicates.finder import (  # noqa: E402
     DedupConfig,
     DupGroup,
-    Metric,
     find_groups,
     hamming_metric,
     hex_to_uint64,
 )
+from cdir.duplicates.linkage import Metric  # noqa: E402
 from cdir.duplicates.low_information import LowInfoConfig, PixelCheck  # noqa: E402
 from cdir.imaging.decode import DecodeLimits  # noqa: E402
 from cdir.ingest.reader import read_one  # noqa: E402

@@ -350,31 +350,6 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
                            "images on the Collection tab.")
         return api.session_for(store, self.model_root)
 
-WORKED_QUERY = EXAMPLES_DIR / "sketch" / "house" / "sketch_house_01.jpg"
-
-
-def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]:
-    """The Method tab's live example: a sketch of a house as the query, its caption, and the top
-    results of image → image next to caption matching, with what they show counted."""
-    store = actions.workspace.examples_dir(actions.preset)
-    if not (store / "meta.json").is_file():
-        actions.load_examples(actions.preset, progress)
-    session = api.session_for(store, actions.model_root)
-    # across domains, as the method is meant: the sketch's matches among the other styles; CM
-    # with its style words removed, the variant measured best (docs/reproducing.md)
-    others = tuple(d for d in api.domains_of(session.store) if d != "sketch")
-    rows = [(mode, api.search(session, image=WORKED_QUERY, options=api.SearchOptions(
-                mode=mode, k=6, domains=others, neutralise=mode == "caption")))
-            for mode in ("image", "caption")]
-    caption = rows[1][1].query.caption or ""
-    html = (f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
-            f'alt="query"><div><b>Query:</b> a sketch of a house<br><b>Its caption:</b> '
-            f'“{views.esc(caption)}”</div></div>')
-    html += "".join(views.cards_row(views.worked_label(m), r.hits, clickable=False)
-                    for m, r in rows)
-    return html, views.worked_summary(rows)
-
-
 def header_html() -> str:
     return (
         '<div class="cdir-header"><h1>cdir</h1><p>Find the same <b>thing</b> across photos, '
@@ -382,41 +357,6 @@ def header_html() -> str:
         "in words; matching through the words (<i>caption matching</i>) ignores how an image is "
         "drawn and keeps what it shows.</p></div>"
     )
-
-
-def warm_up(preset: str | None = None, model_root: str | Path | None = None) -> None:
-    """At start, in the background: load ``preset``'s models and caption one small image, so
-    the first dropped query pays neither the loading nor the first-call set-up (captioning is
-    the default CM mode's step); then compile UMAP's numba code so the first map is quick. The
-    models come first: a query is what a visitor does first. Failures are logged, never raised:
-    warm-up only makes the first query and map faster."""
-    import time
-
-    if preset is not None:
-        try:
-            start = time.perf_counter()
-            warm_up_models(preset, model_root)
-            log.info("models warmed up in %.1f s", time.perf_counter() - start)
-        except Exception:
-            log.warning("model warm-up failed", exc_info=True)
-    try:
-        seconds = api.warm_up_maps()
-        log.info("UMAP warmed up in %.1f s", seconds)
-    except Exception:  # warm-up is an optimisation; a failure only means a slower first map
-        log.warning("UMAP warm-up failed", exc_info=True)
-
-
-def warm_up_models(preset: str, model_root: str | Path | None = None) -> None:
-    """Load the shared models of ``preset`` (as queries get them) and run the embedder and the
-    captioner once on a small grey image."""
-    from PIL import Image
-
-    models = api.get_models(preset, model_root)
-    image = Image.new("RGB", (64, 48), (128, 128, 128))
-    models.embedder.encode_images([image])
-    models.embedder.encode_texts(["a grey picture"])
-    models.captioner.caption([image])
-
 
 
 def _titled(rows: Sequence[tuple[str | None, Any]]) -> list[tuple[str, Any]]:

@@ -32,6 +32,7 @@ from cdir.app.tabs import evaluate as evaluate_tab
 from cdir.app.tabs import map as map_tab
 from cdir.app.tabs import method as method_tab
 from cdir.app.tabs import search as search_tab
+from cdir.app.warm_up import warm_up
 from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.app.wrappers import as_gr_error, concurrency, on, one_at_a_time
 
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     except api.user_errors() as exc:
         raise SystemExit(f"error: {exc}") from None
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
-    threading.Thread(target=webui.warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
+    threading.Thread(target=warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
                      daemon=True).start()
     demo = build_app(actions)
     demo.queue(**QUEUE_OPTIONS)

@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.ingest.pipeline import IngestConfig, caption_all
+from cdir.ingest.captioning import caption_all
+from cdir.ingest.pipeline import IngestConfig
 from cdir.models.loaded import Models
 from cdir.store.cache import Cache
 from cdir.store.collection import Store

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cdir.imaging.decode import DecodeLimits
+from cdir.ingest.captioning import caption_all, predict_domains
 from cdir.ingest.grids import add_tile_items, tile_sha
 from cdir.ingest.ingest_summary import failures, metadata_summary
 from cdir.ingest.pipeline import (
@@ -39,12 +39,11 @@ from cdir.ingest.pipeline import (
     IngestConfig,
     IngestReport,
     Progress,
-    caption_all,
     embed_images,
     mark_failed,
-    predict_domains,
     prepare_rows,
 )
+from cdir.ingest.ray_cluster import RayPlan, start_ray
 from cdir.ingest.reader import ReadResult, read_batches, read_one
 from cdir.ingest.shards import (
     SHARDS_DIR,
@@ -63,21 +62,6 @@ from cdir.store.cache import Cache
 from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
-
-LOCAL_OBJECT_STORE = 200 * 2**20  # bytes: records and shard paths only pass through it
-
-
-@dataclass(frozen=True)
-class RayPlan:
-    """Where and how wide the Ray stage runs."""
-
-    address: str | None = None  # None: start Ray in this process (or use the one running)
-    num_workers: int = 2  # model-holding actors
-    num_cpus: float = 1.0  # per actor
-    num_gpus: float = 0.0  # per actor; > 0 puts the models on the GPU
-    shard_size: int = 256  # records per map_batches call, i.e. per shard
-    object_store_memory: int = LOCAL_OBJECT_STORE  # for a Ray started here
-
 
 @dataclass(frozen=True)
 class WorkerTask:
@@ -187,53 +171,7 @@ def tile_records(grids: list[tuple[dict[str, Any], int]], captions: bool) -> lis
             for rec, count in grids for n in range(1, count + 1)]
 
 
-# ----------------------------------------------------------------------------------- Ray itself
-def start_ray(plan: RayPlan = RayPlan()) -> bool:
-    """Connect to ``plan.address``, or start a local Ray sized for ``plan``; returns whether it
-    was started here (so the caller shuts it down). A Ray already running is used as it is."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = plan.address or os.environ.get("RAY_ADDRESS")  # set inside `ray job submit`
-    if address:
-        ray.init(address=address, log_to_driver=False, runtime_env=_cluster_env())
-    else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run reports nowhere
-        cpus = max(1, int(np.ceil(plan.num_workers * plan.num_cpus)))
-        ray.init(num_cpus=cpus, num_gpus=int(np.ceil(plan.num_workers * plan.num_gpus)) or None,
-                 object_store_memory=plan.object_store_memory, include_dashboard=False,
-                 log_to_driver=False, runtime_env=local_env())
-    quiet_ray_data()
-    return True
-
-
-def local_env() -> dict[str, Any]:
-    """Runtime env of a Ray started on this machine: workers import cdir from this checkout."""
-    here = str(Path(__file__).resolve().parents[2])
-    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
-
-
-FORWARDED_ENV = ("CDIR_MODEL_DIR", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-
-
-def _cluster_env() -> dict[str, Any]:
-    """Runtime env on a cluster: cdir's code is shipped with the job (its dependencies must be
-    installed on the nodes), and the driver's model locations are the workers' too."""
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    return {"py_modules": [str(Path(__file__).resolve().parents[1])], "env_vars": env}
-
-
-def quiet_ray_data() -> None:
-    """cdir reports progress itself; Ray Data's bars would mix into the CLI's output."""
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.enable_operator_progress_bars = False
-
-
+# ------------------------------------------------------------------------------ the actor pool
 def run_workers(records: list[dict[str, Any]], task: WorkerTask, plan: RayPlan
                 ) -> Iterator[tuple[Path, int]]:
     """Send ``records`` through the actor pool; yields (shard directory, records) as they come."""

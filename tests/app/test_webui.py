@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cdir import api
-from cdir.app.handlers import AppActions, _clicked_id, worked_example
+from cdir.app.handlers import AppActions, _clicked_id
 from cdir.app.queries import SearchSettings, sketch_image
+from cdir.app.tabs.method import worked_example
 from cdir.app.workspace import Workspace
 from cdir.retrieval.search import SearchOptions
 from cdir.store.collection import Store

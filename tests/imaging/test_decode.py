@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from cdir.imaging.decode import (
-    HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,
     DecodeLimits,
@@ -26,6 +25,7 @@ from cdir.imaging.decode import (
     pixel_sha256,
     save_jpeg_atomic,
 )
+from cdir.imaging.unreadable import HEIF_NEEDS
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 

@@ -12,12 +12,12 @@ from PIL import Image, ImageDraw, features
 
 from cdir.imaging import decode
 from cdir.imaging.decode import (
-    HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,
     load_rgb,
     pixel_sha256,
 )
+from cdir.imaging.unreadable import HEIF_NEEDS
 from cdir.ingest.sources import scan_sources
 from tests.shared_cases import case_input
 

@@ -17,7 +17,8 @@ import pytest
 
 from cdir import cli
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.ingest.ray_cluster import RayPlan, start_ray
+from cdir.ingest.ray_engine import ingest_ray
 from cdir.ingest.shards import SHARDS_DIR
 from cdir.models.loaded import load_models
 from cdir.retrieval.search import Searcher, SearchOptions

@@ -105,7 +105,7 @@ def test_a_switch_in_a_ui_workflow_reads_its_choice_widget() -> None:
 
 
 # ------------------------------------------------------------------ the selector rules, one by one
-from cdir.ingest.metadata.comfyui import selected_input  # noqa: E402
+from cdir.ingest.metadata.comfyui_switches import selected_input  # noqa: E402
 
 
 def _one(kind: str, **inputs: Any) -> str | None:

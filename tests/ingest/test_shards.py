@@ -14,7 +14,8 @@ import pytest
 
 from cdir.ingest import ray_engine as distributed
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import IngestWorker, RayPlan, WorkerTask, ingest_ray
+from cdir.ingest.ray_cluster import RayPlan
+from cdir.ingest.ray_engine import IngestWorker, WorkerTask, ingest_ray
 from cdir.ingest.shards import (
     SHARDS_DIR,
     Shard,

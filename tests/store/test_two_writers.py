@@ -80,7 +80,7 @@ def test_captions_from_a_job_survive_an_ingest_running_at_the_same_time(tmp_path
 def test_merge_keeps_existing_captions_and_adds_missing_ones(tmp_path: Path) -> None:
     import pandas as pd
 
-    from cdir.ingest.pipeline import merge_captions
+    from cdir.ingest.captioning import merge_captions
 
     class Target:
         items = pd.DataFrame({"id": [0, 1, 2], "sha256": ["a", "b", "c"],

@@ -18,22 +18,22 @@ the same graph shape: links from its ``links`` table, texts from ``widgets_value
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from typing import Any
 
+from cdir.ingest.metadata.comfyui_switches import (
+    NOT_CONDITIONING,
+    SELECTOR_KINDS,
+    Graph,
+    is_link,
+    selected,
+    selected_input,
+)
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 log = logging.getLogger(__name__)
 
-Graph = dict[str, dict[str, Any]]
-
 MAX_NODES = 20_000
-# Inputs that carry no text towards a prompt: followed nowhere.
-_NOT_CONDITIONING = {"model", "clip", "vae", "image", "images", "pixels", "latent",
-                     "latent_image", "samples", "mask", "control_net", "upscale_model",
-                     "clip_vision", "clip_vision_output", "style_model", "noise", "sigmas",
-                     "sampler", "unet", "lora"}
 _ENCODER_TEXT_KEYS = ("text", "text_g", "t5xxl", "prompt", "clip_l", "text_l")
 _STRING_KEYS = ("populated_text", "text", "value", "string", "prompt", "text_g", "t5xxl",
                 "wildcard_text", "Text", "STRING")
@@ -116,7 +116,7 @@ def _name_widgets(kind: str, widgets: Any, inputs: dict[str, Any]) -> None:
         return
     if not isinstance(widgets, list):
         return
-    if any(word in kind.lower() for word in _SELECTOR_KINDS):  # a switch's choice widget
+    if any(word in kind.lower() for word in SELECTOR_KINDS):  # a switch's choice widget
         choice = next((w for w in widgets if isinstance(w, bool | int)), None)
         if choice is not None:
             inputs.setdefault("select", choice)
@@ -140,11 +140,6 @@ def _is_encoder_kind(kind: str) -> bool:
 def _joins(kind: str) -> bool:
     lower = kind.lower()
     return any(word in lower for word in _JOIN_WORDS) and "conditioning" not in lower
-
-
-def _is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str | int)
-            and isinstance(value[1], int))
 
 
 # ----------------------------------------------------------------------------------- tracing
@@ -178,14 +173,14 @@ def _unique(texts: Any) -> list[str]:
 
 def _inputs_named(graph: Graph, name: str) -> list[list[Any]]:
     return [value for node in graph.values()
-            if _is_link(value := (node.get("inputs") or {}).get(name))]
+            if is_link(value := (node.get("inputs") or {}).get(name))]
 
 
 def _guider_conditioning(graph: Graph) -> list[list[Any]]:
     return [value for node in graph.values()
             if ("Guider" in str(node.get("class_type", "")) or "Sampler"
                 in str(node.get("class_type", "")))
-            and _is_link(value := (node.get("inputs") or {}).get("conditioning"))]
+            and is_link(value := (node.get("inputs") or {}).get("conditioning"))]
 
 
 def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool) -> list[str]:
@@ -209,7 +204,7 @@ def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool)
             inputs = {chosen: inputs[chosen]}
         both = "positive" in inputs and "negative" in inputs
         for name, value in inputs.items():
-            if not _is_link(value) or name in _NOT_CONDITIONING:
+            if not is_link(value) or name in NOT_CONDITIONING:
                 continue
             if both and name in ("positive", "negative"):
                 if name != ("positive" if slot == 0 else "negative"):
@@ -260,7 +255,7 @@ class _Texts:
         return None
 
     def _stringy(self, value: Any) -> bool:
-        if not _is_link(value):
+        if not is_link(value):
             return False
         kind = str((self.graph.get(str(value[0])) or {}).get("class_type", "")).lower()
         return any(word in kind for word in _STRING_KINDS) and "encode" not in kind
@@ -269,7 +264,7 @@ class _Texts:
         """A literal string, or the string a linked node puts out."""
         if isinstance(value, str):
             return value.strip()[:MAX_TEXT_CHARS] or None
-        if not _is_link(value):
+        if not is_link(value):
             return None
         key = str(value[0])
         if (key, positive) in self.memo:
@@ -288,7 +283,7 @@ class _Texts:
 
     def _node_string(self, node: dict[str, Any], positive: bool) -> str | None:
         inputs = node.get("inputs") or {}
-        chosen = _selected(self.graph, node)
+        chosen = selected(self.graph, node)
         if chosen is not None:
             return self.string(inputs[chosen], positive)
         if _joins(str(node.get("class_type", ""))):
@@ -299,7 +294,7 @@ class _Texts:
         for name in _STRING_KEYS:
             if (text := self.string(inputs.get(name), positive)) is not None:
                 return text
-        links = [v for k, v in inputs.items() if _is_link(v) and k not in _NOT_CONDITIONING]
+        links = [v for k, v in inputs.items() if is_link(v) and k not in NOT_CONDITIONING]
         return next((t for v in links if (t := self.string(v, positive))), None)  # reroutes
 
     def _joined(self, inputs: dict[str, Any], positive: bool) -> str | None:
@@ -308,7 +303,7 @@ class _Texts:
         delimiter = delimiter.replace("\\n", "\n")
         parts = []
         for name, value in inputs.items():
-            if name in _DELIMITER_KEYS or not (_is_link(value) or any(
+            if name in _DELIMITER_KEYS or not (is_link(value) or any(
                     word in name.lower() for word in ("text", "string", "prompt", "str"))):
                 continue
             if (text := self.string(value, positive)) is not None:
@@ -317,88 +312,6 @@ class _Texts:
 
 
 # ----------------------------------------------------------------------- switches, selectors
-_SELECTOR_KINDS = ("switch", "select", "router", "toggle", "mux", "branch", "index", "pick",
-                   "choose", "choice")
-# Inputs holding the choice (a number, a boolean, or an input's name), first found is used.
-_SELECT_KEYS = ("select", "selected", "selector", "selection", "Input", "input", "index",
-                "switch", "boolean", "cond", "condition", "choice", "choose", "mode", "active",
-                "enabled", "use", "value", "which", "input_index", "Switch", "Index", "Select")
-_SCALAR_KEYS = ("value", "int", "boolean", "number", "Number", "INT", "BOOLEAN", "bool", "select",
-                "Input", "index", "string", "STRING", "text")
-_NUMBER = re.compile(r"(\d+)$")
-
-
-def selected_input(graph: Graph, key: str) -> str | None:
-    """The name of the input that the node ``key`` passes on when it is a switch or selector;
-    None when it is not one (every input is followed then)."""
-    node = graph.get(key)
-    return _selected(graph, node) if isinstance(node, dict) else None
-
-
-def _selected(graph: Graph, node: dict[str, Any]) -> str | None:
-    kind = str(node.get("class_type", "")).lower()
-    if not any(word in kind for word in _SELECTOR_KINDS):
-        return None
-    inputs = node.get("inputs") or {}
-    selector = next((k for k in _SELECT_KEYS if k in inputs
-                     and _scalar(graph, inputs[k], 0) is not None), None)
-    candidates = [name for name, value in inputs.items()
-                  if name != selector and name not in _NOT_CONDITIONING
-                  and (_is_link(value) or (isinstance(value, str) and name.lower() not in
-                                           ("delimiter", "separator", "sep")))]
-    if not candidates:
-        return None
-    if selector is None:  # "any" switch: its first input present in the graph
-        linked = [c for c in candidates if _is_link(inputs[c]) and str(inputs[c][0]) in graph]
-        return min(linked, key=_order) if linked and "any" in kind else None
-    return _pick(candidates, _scalar(graph, inputs[selector], 0))
-
-
-def _order(name: str) -> tuple[int, str]:
-    found = _NUMBER.search(name)
-    return (int(found.group(1)) if found else 1 << 30, name)
-
-
-def _pick(candidates: list[str], choice: bool | int | str) -> str | None:
-    if isinstance(choice, bool):
-        word = "true" if choice else "false"
-        named = [c for c in candidates if word in c.lower()
-                 or c.lower().startswith(word[0] * 2 + "_")]  # Impact's tt_value / ff_value
-        if named:
-            return named[0]
-        numbered = sorted(candidates, key=_order)
-        return numbered[0 if choice else 1] if len(numbered) > 1 else None
-    if isinstance(choice, str):
-        if choice in candidates:
-            return choice
-        if not choice.strip().lstrip("-").isdigit():
-            return None
-        choice = int(choice)
-    numbered = {int(m.group(1)): c for c in candidates if (m := _NUMBER.search(c))}
-    return numbered.get(choice)
-
-
-def _scalar(graph: Graph, value: Any, depth: int) -> bool | int | str | None:
-    """A selector value: a literal int / bool / string, or what a primitive node linked to it
-    holds (followed through reroutes)."""
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if not _is_link(value) or depth > 20:
-        return None
-    node = graph.get(str(value[0]))
-    if not isinstance(node, dict):
-        return None
-    inputs = node.get("inputs") or {}
-    for name in _SCALAR_KEYS:
-        if name in inputs and (found := _scalar(graph, inputs[name], depth + 1)) is not None:
-            return found
-    return None
-
-
 def _settings(graph: Graph) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for node in graph.values():
