@@ -29,8 +29,9 @@ class Metric:
         return np.argsort(-values if self.higher_is_closer else values, kind="stable")
 
 
-def threshold_edges(values: np.ndarray, nbr: np.ndarray, metric: Metric
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def threshold_edges(
+    values: np.ndarray, nbr: np.ndarray, metric: Metric
+) -> tuple[np.ndarray, np.ndarray]:
     """(sources, targets) of the kNN edges that pass the threshold (NaN slots never pass)."""
     ok = (nbr >= 0) & metric.passes(values)
     sources = np.broadcast_to(np.arange(len(nbr))[:, None], nbr.shape)[ok]
@@ -51,14 +52,18 @@ def components(n: int, sources: np.ndarray, targets: np.ndarray) -> Iterator[np.
             yield part
 
 
-def complete_linkage(nodes: np.ndarray, metric: Metric, degree: np.ndarray
-                     ) -> list[tuple[int, list[int], list[float]]]:
+def complete_linkage(
+    nodes: np.ndarray, metric: Metric, degree: np.ndarray
+) -> list[tuple[int, list[int], list[float]]]:
     """Greedy complete-linkage groups of one component (see
     :data:`cdir.duplicates.finder.GROUPING_RULE`): [(representative, members closest first, their
     scores against it)] with >= 2 members."""
     if len(nodes) > LARGE_COMPONENT:
-        log.warning("%d items are linked into one cluster: the threshold is probably too loose "
-                    "(see the calibration histogram); grouping them takes a while", len(nodes))
+        log.warning(
+            "%d items are linked into one cluster: the threshold is probably too loose "
+            "(see the calibration histogram); grouping them takes a while",
+            len(nodes),
+        )
     remaining = list(nodes[np.lexsort((nodes, -degree[nodes]))])
     groups = []
     while len(remaining) > 1:
@@ -90,8 +95,9 @@ def _positions(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def graph_groups(values: np.ndarray, nbr: np.ndarray, metric: Metric
-                 ) -> list[tuple[int, list[int], list[float]]]:
+def graph_groups(
+    values: np.ndarray, nbr: np.ndarray, metric: Metric
+) -> list[tuple[int, list[int], list[float]]]:
     """Groups over positions 0..n-1 from a kNN graph: threshold, components, complete linkage."""
     sources, targets = threshold_edges(values, nbr, metric)
     degree = np.bincount(np.concatenate([sources, targets]), minlength=len(nbr))

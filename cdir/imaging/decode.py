@@ -54,8 +54,26 @@ AVIF_SUPPORTED = bool(features.check("avif"))
 # File names a scan picks up; whether a file is an image, and of which format, is then decided
 # by its content. JPEG also comes as .jfif (browsers, Windows), .jpe, .jif, .jfi, and as .mpo.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jfif", ".jpe", ".jif", ".jfi", ".mpo", ".png", ".apng", ".webp", ".gif",
-     ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".hif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jfif",
+        ".jpe",
+        ".jif",
+        ".jfi",
+        ".mpo",
+        ".png",
+        ".apng",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".avif",
+        ".heic",
+        ".heif",
+        ".hif",
+    }
 )
 
 # Formats Pillow may use to open a file (JPEG includes MPO). Anything else (EPS would run
@@ -127,8 +145,9 @@ class Decoded:
     strip: Image.Image | None = None
 
 
-def load_rgb_reduced(path: Path, limits: DecodeLimits = DecodeLimits(),
-                     min_side: int | None = None) -> Decoded:
+def load_rgb_reduced(
+    path: Path, limits: DecodeLimits = DecodeLimits(), min_side: int | None = None
+) -> Decoded:
     """Like :func:`load_rgb`, but a JPEG (or MPO) at least twice ``min_side`` on its shorter side
     is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling through Pillow's
     ``Image.draft``), the largest reduction that keeps the shorter side >= ``min_side``: a
@@ -185,8 +204,9 @@ def _check_file_size(size: int, limits: DecodeLimits) -> None:
         )
 
 
-def decode_bytes_for_thumbnail(data: bytes, limits: DecodeLimits, thumb_side: int | None
-                               ) -> Decoded:
+def decode_bytes_for_thumbnail(
+    data: bytes, limits: DecodeLimits, thumb_side: int | None
+) -> Decoded:
     """Decode an image held in memory for a thumbnail of at most ``thumb_side`` pixels a side: a
     JPEG is decoded by libjpeg's DCT scaling (``Image.draft``) at the smallest scale whose
     longer side still covers ``thumb_side`` (None: full size). Checks and conversions as
@@ -195,16 +215,20 @@ def decode_bytes_for_thumbnail(data: bytes, limits: DecodeLimits, thumb_side: in
     return _decode(io.BytesIO(data), limits, thumb_side=thumb_side)
 
 
-def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None,
-            thumb_side: int | None = None) -> Decoded:
+def _decode(
+    fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None, thumb_side: int | None = None
+) -> Decoded:
     head = fp.read(_HEAD_BYTES)
     fp.seek(0)
     img = _open(fp, head, limits)
     try:
         _check_pixels(img.size, limits)
         full = img.size
-        reduced = (_draft_for_thumbnail(img, thumb_side) if thumb_side is not None
-                   else _draft(img, min_side))
+        reduced = (
+            _draft_for_thumbnail(img, thumb_side)
+            if thumb_side is not None
+            else _draft(img, min_side)
+        )
         _load_pixels(img, limits)
         orientation = _orientation(img)
         rgb = to_rgb(img)
@@ -224,8 +248,9 @@ def _draft_for_thumbnail(img: Image.Image, thumb_side: int) -> bool:
         return False
     full, side = img.size, max(img.size)
     try:
-        img.draft("RGB", (max(1, full[0] * thumb_side // side),
-                          max(1, full[1] * thumb_side // side)))
+        img.draft(
+            "RGB", (max(1, full[0] * thumb_side // side), max(1, full[1] * thumb_side // side))
+        )
     except Exception as exc:  # a plugin can raise anything on hostile input: decode in full
         log.debug("no reduced decode: %s", exc)
         return False

@@ -53,8 +53,12 @@ def forget_other_captions(store: Store, caption_key: str) -> int:
     if made.any():
         items.loc[made, "caption"] = None
         items.loc[made, "caption_source"] = None
-        log.info("%s: %d captions were made by other weights (%s); captioning again",
-                 store.root, int(made.sum()), store.meta.get("caption_key"))
+        log.info(
+            "%s: %d captions were made by other weights (%s); captioning again",
+            store.root,
+            int(made.sum()),
+            store.meta.get("caption_key"),
+        )
     store.meta["caption_key"] = caption_key
     return int(made.sum())
 
@@ -67,9 +71,15 @@ def tile_of(items: pd.DataFrame, row: int) -> int:
     return int(items.at[row, "tile"]) if "tile" in items else -1
 
 
-def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int],
-                 config: IngestConfig, progress: Progress, on_checkpoint: Callable[[], None]
-                 ) -> int:
+def caption_rows(
+    store: Store,
+    models: Models,
+    cache: Cache,
+    rows: Sequence[int],
+    config: IngestConfig,
+    progress: Progress,
+    on_checkpoint: Callable[[], None],
+) -> int:
     """Caption ``rows`` (cache first); returns how many captions were computed now."""
     items, key = store.items, models.caption_key
     known = cache.get_texts("caption", key, [items.at[r, "sha256"] for r in rows])
@@ -78,16 +88,30 @@ def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int]
             items.at[r, "caption"] = known[items.at[r, "sha256"]]
             items.at[r, "caption_source"] = "model"
     missing = [r for r in rows if items.at[r, "sha256"] not in known]
-    jobs = [partial(read_one, r, store.item_path(r), None, None,
-                    config.decode_limits, True, tile=tile_of(items, r)) for r in missing]
+    jobs = [
+        partial(
+            read_one,
+            r,
+            store.item_path(r),
+            None,
+            None,
+            config.decode_limits,
+            True,
+            tile=tile_of(items, r),
+        )
+        for r in missing
+    ]
     done, last = len(rows) - len(missing), time.monotonic()
     progress(done, len(rows), "captioning")
     for batch in read_batches(jobs, config.caption_batch_size, config.workers):
         good = [r for r in batch if r.image is not None]
         with heavy_work():  # takes turns with builds, maps and evaluations of other visitors
             captions = models.captioner.caption([r.image for r in good])
-        cache.put_texts("caption", key, {items.at[r.row, "sha256"]: c for r, c in
-                                         zip(good, captions, strict=True)})
+        cache.put_texts(
+            "caption",
+            key,
+            {items.at[r.row, "sha256"]: c for r, c in zip(good, captions, strict=True)},
+        )
         for r, c in zip(good, captions, strict=True):
             items.at[r.row, "caption"], items.at[r.row, "caption_source"] = c, "model"
         done += len(batch)
@@ -113,8 +137,9 @@ def predict_domains(store: Store, models: Models, cache: Cache) -> int:
     return len(rows)
 
 
-def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig,
-                progress: Progress) -> int:
+def caption_all(
+    store: Store, models: Models, cache: Cache, config: IngestConfig, progress: Progress
+) -> int:
     """Caption every readable item that has no caption yet, checkpointing the store as it goes.
     Each checkpoint merges: under the collection's lock it re-reads the store from disk, adds
     the captions made here to the items that still lack one, and writes that, so a concurrent
@@ -143,8 +168,12 @@ def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig
 def merge_captions(target: Store, source: pd.DataFrame) -> int:
     """Copy captions of ``source`` rows into ``target.items`` where the same item (same id and
     sha256) has none yet; returns how many were copied. Captions already in ``target`` win."""
-    merged = target.items.merge(source[["id", "sha256", "caption", "caption_source"]],
-                                on=["id", "sha256"], how="left", suffixes=("", "_new"))
+    merged = target.items.merge(
+        source[["id", "sha256", "caption", "caption_source"]],
+        on=["id", "sha256"],
+        how="left",
+        suffixes=("", "_new"),
+    )
     take = (merged["caption"].isna() & merged["caption_new"].notna()).to_numpy()
     if take.any():
         target.items.loc[take, "caption"] = merged.loc[take, "caption_new"].to_numpy()

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 CAPTION_MODES = ("all", "lazy", "none")
 
+
 @dataclass(frozen=True)
 class IngestConfig:
     captions: str = "all"  # all | lazy (on demand) | none
@@ -115,12 +116,15 @@ def _slowed(progress: Progress) -> Progress:
 def open_or_create(store_dir: Path, models: Models) -> Store:
     if not Store.exists(store_dir):
         extra = {"preset_file": models.preset.source_file} if models.preset.source_file else {}
-        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim,
-                            extra)
+        return Store.create(
+            store_dir, models.preset.name, models.caption_key, models.embedder.dim, extra
+        )
     store = Store.load(store_dir)
     if store.preset != models.preset.name:
-        raise StoreError(f"{store_dir} was built with preset {store.preset!r}, not "
-                         f"{models.preset.name!r}: use --preset {store.preset} or a new --store")
+        raise StoreError(
+            f"{store_dir} was built with preset {store.preset!r}, not "
+            f"{models.preset.name!r}: use --preset {store.preset} or a new --store"
+        )
     forget_other_captions(store, models.caption_key)
     return store
 
@@ -142,14 +146,24 @@ def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) ->
         if path in known:
             continue
         known.add(path)
-        rows.append({"id": next_id + len(rows), "path": path, "rel_path": f.rel_path,
-                     "domain": f.domain, "class": f.label,
-                     "label_source": f.label_source or "none", "caption": f.caption,
-                     "caption_source": "manifest" if f.caption else None,
-                     "prompt": f.prompt, "negative_prompt": f.negative_prompt,
-                     "prompt_source": "dataset" if f.prompt or f.negative_prompt else None,
-                     "status": "pending",
-                     "parent_id": -1, "file_size": _size(f.path)})
+        rows.append(
+            {
+                "id": next_id + len(rows),
+                "path": path,
+                "rel_path": f.rel_path,
+                "domain": f.domain,
+                "class": f.label,
+                "label_source": f.label_source or "none",
+                "caption": f.caption,
+                "caption_source": "manifest" if f.caption else None,
+                "prompt": f.prompt,
+                "negative_prompt": f.negative_prompt,
+                "prompt_source": "dataset" if f.prompt or f.negative_prompt else None,
+                "status": "pending",
+                "parent_id": -1,
+                "file_size": _size(f.path),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -209,8 +223,9 @@ def _apply_metadata(items: pd.DataFrame, row: int, meta: dict[str, Any]) -> None
         items.at[row, key] = meta.get(key)
 
 
-def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray,
-                       workers: int = 2) -> dict[int, Any]:
+def _cached_image_work(
+    store: Store, cache: Cache, key: str, rows: np.ndarray, workers: int = 2
+) -> dict[int, Any]:
     """Embeddings and decode info already known for ``rows``; returns {row: vector}.
 
     The generation metadata of these rows comes from the cache under :data:`METADATA_VERSION`;
@@ -235,17 +250,24 @@ def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) 
 
     items = store.items
     shas = [str(items.at[r, "sha256"]) for r in rows]
-    known = {sha: json.loads(text) for sha, text in
-             cache.get_texts("image_info", METADATA_VERSION, shas).items()}
-    missing = [r for r, sha in zip(rows, shas, strict=True)
-               if sha not in known and store.item_path(r).is_file()]
+    known = {
+        sha: json.loads(text)
+        for sha, text in cache.get_texts("image_info", METADATA_VERSION, shas).items()
+    }
+    missing = [
+        r
+        for r, sha in zip(rows, shas, strict=True)
+        if sha not in known and store.item_path(r).is_file()
+    ]
     if missing:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="cdir-meta") as pool:
             parsed = pool.map(lambda r: extract_fields(store.item_path(r)), missing)
-            fresh = {str(items.at[r, "sha256"]): meta
-                     for r, meta in zip(missing, parsed, strict=True)}
-        cache.put_texts("image_info", METADATA_VERSION,
-                        {sha: json.dumps(meta) for sha, meta in fresh.items()})
+            fresh = {
+                str(items.at[r, "sha256"]): meta for r, meta in zip(missing, parsed, strict=True)
+            }
+        cache.put_texts(
+            "image_info", METADATA_VERSION, {sha: json.dumps(meta) for sha, meta in fresh.items()}
+        )
         known.update(fresh)
         log.info("read the generation metadata of %d cached item(s) again", len(missing))
     for row, sha in zip(rows, shas, strict=True):
@@ -258,9 +280,18 @@ def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestCon
     collection): decoding only, no model; an item that no longer decodes becomes a failure."""
     items = store.items
     rows = [r for r in vectors if not store.thumb_path(items.at[r, "sha256"]).exists()]
-    jobs = [partial(read_one, r, store.item_path(r),
-                    store.thumb_path(items.at[r, "sha256"]), None, config.decode_limits,
-                    tile=tile_of(items, r)) for r in rows]
+    jobs = [
+        partial(
+            read_one,
+            r,
+            store.item_path(r),
+            store.thumb_path(items.at[r, "sha256"]),
+            None,
+            config.decode_limits,
+            tile=tile_of(items, r),
+        )
+        for r in rows
+    ]
     for batch in read_batches(jobs, config.batch_size, config.workers):
         failed = {result.row: result.error for result in batch if result.error is not None}
         mark_failed(items, failed)
@@ -268,20 +299,33 @@ def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestCon
             del vectors[row]
 
 
-def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfig,
-                 progress: Progress) -> int:
+def embed_images(
+    store: Store, models: Models, cache: Cache, config: IngestConfig, progress: Progress
+) -> int:
     """Fill ``store.image_emb`` for every readable item; returns how many were computed now."""
     items, key = store.items, embed_key(models)
     todo = np.flatnonzero(items["status"].to_numpy() != "failed")
     vectors = _cached_image_work(store, cache, key, todo, config.workers)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
-    reduce_to = (reduced_decode_side(models.embedder.preprocess)  # only with work: lazy models
-                 if config.reduced_decode and missing else None)
-    jobs = [partial(read_one, r, store.item_path(r),
-                    store.thumb_path(items.at[r, "sha256"]), models.embedder.prepare,
-                    config.decode_limits, tile=tile_of(items, r), reduce_to=reduce_to)
-            for r in missing]
+    reduce_to = (
+        reduced_decode_side(models.embedder.preprocess)  # only with work: lazy models
+        if config.reduced_decode and missing
+        else None
+    )
+    jobs = [
+        partial(
+            read_one,
+            r,
+            store.item_path(r),
+            store.thumb_path(items.at[r, "sha256"]),
+            models.embedder.prepare,
+            config.decode_limits,
+            tile=tile_of(items, r),
+            reduce_to=reduce_to,
+        )
+        for r in missing
+    ]
     done = len(todo) - len(missing)
     for batch in read_batches(jobs, config.batch_size, config.workers):
         _embed_batch(store, models, cache, key, batch, vectors)
@@ -291,8 +335,9 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     return len(missing)
 
 
-def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: list[Any],
-                 vectors: dict[int, Any]) -> None:
+def _embed_batch(
+    store: Store, models: Models, cache: Cache, key: str, batch: list[Any], vectors: dict[int, Any]
+) -> None:
     good = [r for r in batch if r.error is None]
     mark_failed(store.items, {r.row: r.error for r in batch if r.error is not None})
     if not good:
@@ -300,10 +345,16 @@ def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: li
     emb = models.embedder.encode_prepared([r.tensor for r in good])
     shas = [store.items.at[r.row, "sha256"] for r in good]
     cache.put_vectors("image_emb", key, shas, emb)
-    cache.put_texts("image_info", "v1", {s: json.dumps(r.info.to_dict()) for s, r in
-                                         zip(shas, good, strict=True)})
-    cache.put_texts("image_info", METADATA_VERSION, {s: json.dumps(r.info.metadata()) for s, r
-                                                     in zip(shas, good, strict=True)})
+    cache.put_texts(
+        "image_info",
+        "v1",
+        {s: json.dumps(r.info.to_dict()) for s, r in zip(shas, good, strict=True)},
+    )
+    cache.put_texts(
+        "image_info",
+        METADATA_VERSION,
+        {s: json.dumps(r.info.metadata()) for s, r in zip(shas, good, strict=True)},
+    )
     for r, vec in zip(good, emb, strict=True):
         _apply_info(store.items, r.row, r.info.to_dict())
         _apply_metadata(store.items, r.row, r.info.metadata())
@@ -318,19 +369,31 @@ def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- the runner
-def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: Models,
-                 config: IngestConfig, progress: Progress) -> tuple[Store, IngestReport]:
+def prepare_rows(
+    sources: Sequence[str | Path],
+    store_dir: str | Path,
+    models: Models,
+    config: IngestConfig,
+    progress: Progress,
+) -> tuple[Store, IngestReport]:
     """Scan the sources, number the new files after the existing items and hash them: the
     step every engine (local, Ray) shares, so they give the same ids."""
     check_sources(sources)  # before the store is created: a mistyped path leaves nothing behind
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
-    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest, dict(config.columns), zips_in_folders=True)
+    scan = scan_sources(
+        list(sources),
+        store.root / FILES_DIR,
+        config.archive_limits,
+        config.manifest,
+        dict(config.columns),
+        zips_in_folders=True,
+    )
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
     report.notes = list(scan.notes)
-    files = scan.files if config.only is None else [f for f in scan.files
-                                                     if f.rel_path in config.only]
+    files = (
+        scan.files if config.only is None else [f for f in scan.files if f.rel_path in config.only]
+    )
     added = new_rows(store.items, files, store.root)
     report.added, report.already_present = len(added), len(files) - len(added)
     if len(added):

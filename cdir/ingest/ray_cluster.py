@@ -40,9 +40,14 @@ def start_ray(plan: RayPlan = RayPlan()) -> bool:
     else:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run reports nowhere
         cpus = max(1, int(np.ceil(plan.num_workers * plan.num_cpus)))
-        ray.init(num_cpus=cpus, num_gpus=int(np.ceil(plan.num_workers * plan.num_gpus)) or None,
-                 object_store_memory=plan.object_store_memory, include_dashboard=False,
-                 log_to_driver=False, runtime_env=local_env())
+        ray.init(
+            num_cpus=cpus,
+            num_gpus=int(np.ceil(plan.num_workers * plan.num_gpus)) or None,
+            object_store_memory=plan.object_store_memory,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env=local_env(),
+        )
     quiet_ray_data()
     return True
 

@@ -318,8 +318,18 @@ def test_save_jpeg_atomic_leaves_no_temp_file_on_failure(
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("a.JPG", True), ("x.tiff", True), ("dir/b.webp", True), ("c.svg", False), ("d", False),
-     ("e.jfif", True), ("f.JPE", True), ("g.heic", True), ("h.avif", True), ("i.mpo", True)],
+    [
+        ("a.JPG", True),
+        ("x.tiff", True),
+        ("dir/b.webp", True),
+        ("c.svg", False),
+        ("d", False),
+        ("e.jfif", True),
+        ("f.JPE", True),
+        ("g.heic", True),
+        ("h.avif", True),
+        ("i.mpo", True),
+    ],
 )
 def test_is_image_name(name: str, expected: bool) -> None:
     assert is_image_name(name) is expected

@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from cdir.app.handlers import AppActions
 
 # The panel's events are page wiring, kept off the API page (cdir.app.endpoints is the API).
-PRIVATE = {"api_name": False, "api_visibility": "private", "concurrency_id": "light",
-           "concurrency_limit": 2}
+PRIVATE = {
+    "api_name": False,
+    "api_visibility": "private",
+    "concurrency_id": "light",
+    "concurrency_limit": 2,
+}
 
 
 @dataclass
@@ -104,8 +108,18 @@ class BrowseTab:
 
     def filters(self) -> list:
         """The grid's filter widgets, in ``BrowseActions.grid`` order."""
-        return [self.domains, self.classes, self.sources, self.prompt, self.status, self.text,
-                self.tags, self.sort, self.descending, self.similar]
+        return [
+            self.domains,
+            self.classes,
+            self.sources,
+            self.prompt,
+            self.status,
+            self.text,
+            self.tags,
+            self.sort,
+            self.descending,
+            self.similar,
+        ]
 
     def facets(self) -> list:
         return [self.domains, self.classes, self.sources, self.tags]
@@ -121,25 +135,37 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
     import gradio as gr
 
     browse = BrowseActions(actions)
-    with gr.Accordion("Browse the whole collection: filter, select on the map, tag, decide on "
-                      "duplicates", open=False, elem_id="browse-panel") as tab:
+    with gr.Accordion(
+        "Browse the whole collection: filter, select on the map, tag, decide on duplicates",
+        open=False,
+        elem_id="browse-panel",
+    ) as tab:
         gr.HTML(STYLE, js_on_load=JS, elem_id="browse-js")
         with gr.Row():
-            facets = [gr.Dropdown([], multiselect=True, label=label, elem_id=f"browse-{key}")
-                      for key, label in (("domains", "Domain"), ("classes", "Class"),
-                                         ("sources", "Label source"), ("tags", "Tag"))]
+            facets = [
+                gr.Dropdown([], multiselect=True, label=label, elem_id=f"browse-{key}")
+                for key, label in (
+                    ("domains", "Domain"),
+                    ("classes", "Class"),
+                    ("sources", "Label source"),
+                    ("tags", "Tag"),
+                )
+            ]
         with gr.Row():
-            text = gr.Textbox(label="Words in file name, caption or prompt (Enter)",
-                              elem_id="browse-text", scale=2)
+            text = gr.Textbox(
+                label="Words in file name, caption or prompt (Enter)",
+                elem_id="browse-text",
+                scale=2,
+            )
             prompt = gr.Radio(PROMPT_CHOICES, value="any", label="Prompt")
             status = gr.Radio(STATUS_CHOICES, value="any", label="Status")
         with gr.Row():
             sort = gr.Dropdown(SORT_CHOICES, value="name", label="Sort by")
             descending = gr.Checkbox(label="Descending")
-            similar = gr.Textbox(label="Similar to: an item id or words",
-                                 elem_id="browse-similar")
-            page = gr.Number(value=1, precision=0, minimum=1, label="Page",
-                             elem_id="browse-page-number")
+            similar = gr.Textbox(label="Similar to: an item id or words", elem_id="browse-similar")
+            page = gr.Number(
+                value=1, precision=0, minimum=1, label="Page", elem_id="browse-page-number"
+            )
             prev = gr.Button("◀ previous", elem_id="browse-prev")
             next_ = gr.Button("next ▶", elem_id="browse-next")
         with gr.Row():
@@ -151,9 +177,16 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 item_md = gr.Markdown("Click a card to open it.", elem_id="browse-item")
                 with gr.Row():
                     tag = gr.Textbox(label="Tag", elem_id="browse-tag")
-                    scope = gr.Radio([("this item", "item"), ("this page", "page"),
-                                      ("every matching item", "matching")],
-                                     value="matching", label="Tag what", elem_id="browse-scope")
+                    scope = gr.Radio(
+                        [
+                            ("this item", "item"),
+                            ("this page", "page"),
+                            ("every matching item", "matching"),
+                        ],
+                        value="matching",
+                        label="Tag what",
+                        elem_id="browse-scope",
+                    )
                 with gr.Row():
                     tag_add = gr.Button("Add tag", elem_id="browse-tag-add")
                     tag_remove = gr.Button("Remove tag", elem_id="browse-tag-remove")
@@ -161,12 +194,41 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 item_html = gr.HTML("", elem_id="browse-item-neighbours")
         map_panel = _map_panel()
         dupes_panel = _dupes_panel(_trained(actions))
-        click, region, decide = (gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
-                                 for key in ("click", "region", "decide"))
-    ui = BrowseTab(tab, *facets, text, prompt, status, sort, descending, similar, page, prev,
-                   next_, page_md, grid, item_image, item_md, tag, scope, tag_add, tag_remove,
-                   tag_md, item_html, map_panel, dupes_panel, click, region, decide,
-                   gr.State(None), gr.State([]), gr.State(None))
+        click, region, decide = (
+            gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
+            for key in ("click", "region", "decide")
+        )
+    ui = BrowseTab(
+        tab,
+        *facets,
+        text,
+        prompt,
+        status,
+        sort,
+        descending,
+        similar,
+        page,
+        prev,
+        next_,
+        page_md,
+        grid,
+        item_image,
+        item_md,
+        tag,
+        scope,
+        tag_add,
+        tag_remove,
+        tag_md,
+        item_html,
+        map_panel,
+        dupes_panel,
+        click,
+        region,
+        decide,
+        gr.State(None),
+        gr.State([]),
+        gr.State(None),
+    )
     _wire(browse, ui, store)
     _wire_dupes(DupeActions(browse), ui, store)
     return ui
@@ -175,15 +237,21 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
 def _map_panel() -> BrowseMap:
     import gradio as gr
 
-    with gr.Accordion("Map: draw a box or a lasso to show those items in the grid", open=False,
-                      elem_id="browse-map-panel"):
+    with gr.Accordion(
+        "Map: draw a box or a lasso to show those items in the grid",
+        open=False,
+        elem_id="browse-map-panel",
+    ):
         with gr.Row():
-            method = gr.Radio([("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
-                              value="umap", label="Projection", elem_id="browse-method")
+            method = gr.Radio(
+                [("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
+                value="umap",
+                label="Projection",
+                elem_id="browse-method",
+            )
             vectors = gr.Radio(["image", "caption"], value="image", label="Embeddings")
             color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
-            named = gr.Checkbox(label="Name the clusters from the captions",
-                                elem_id="browse-named")
+            named = gr.Checkbox(label="Name the clusters from the captions", elem_id="browse-named")
         with gr.Row():
             draw = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
             clear = gr.Button("Clear the selection", elem_id="browse-clear")
@@ -204,16 +272,29 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
     import gradio as gr
 
     tiers = ["exact", "perceptual", "semantic"]
-    with gr.Accordion("Duplicate decisions (saved in the collection)", open=False,
-                      elem_id="browse-dupes-panel"):
+    with gr.Accordion(
+        "Duplicate decisions (saved in the collection)", open=False, elem_id="browse-dupes-panel"
+    ):
         with gr.Row():
-            tier_box = gr.CheckboxGroup(tiers, value=tiers[:2], label="Tiers",
-                                        elem_id="browse-tiers")
-            perceptual = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
-                                   label="perceptual: most differing pHash bits")
+            tier_box = gr.CheckboxGroup(
+                tiers, value=tiers[:2], label="Tiers", elem_id="browse-tiers"
+            )
+            perceptual = gr.Slider(
+                0,
+                20,
+                value=8,
+                step=2,
+                elem_id="browse-perceptual",
+                label="perceptual: most differing pHash bits",
+            )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
-            semantic = gr.Number(None, step=0.005, label=semantic_label(trained),
-                                 interactive=trained, elem_id="browse-semantic")
+            semantic = gr.Number(
+                None,
+                step=0.005,
+                label=semantic_label(trained),
+                interactive=trained,
+                elem_id="browse-semantic",
+            )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
         summary = gr.Markdown("", elem_id="browse-dupes-summary")
         groups_html = gr.HTML("", elem_id="browse-groups")
@@ -221,13 +302,27 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
             accept_tier = gr.Radio(["all", *tiers], value="all", label="Accept suggestions of")
             accept = gr.Button("Accept the suggestions", elem_id="browse-accept")
         with gr.Row():
-            exports = {fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
-                       for fmt, label in (("csv", "CSV"), ("json", "JSON"),
-                                          ("sh", "removal list (.sh)"))}
-            export_file = gr.File(label="Decisions (cdir never deletes or moves files)",
-                                  interactive=False, elem_id="browse-export-file")
-    return BrowseDupes(tier_box, perceptual, semantic, find, summary, groups_html, accept_tier,
-                       accept, exports, export_file)
+            exports = {
+                fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
+                for fmt, label in (("csv", "CSV"), ("json", "JSON"), ("sh", "removal list (.sh)"))
+            }
+            export_file = gr.File(
+                label="Decisions (cdir never deletes or moves files)",
+                interactive=False,
+                elem_id="browse-export-file",
+            )
+    return BrowseDupes(
+        tier_box,
+        perceptual,
+        semantic,
+        find,
+        summary,
+        groups_html,
+        accept_tier,
+        accept,
+        exports,
+        export_file,
+    )
 
 
 def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
@@ -259,15 +354,23 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
     facet_widgets = ui.facets()
     for event in (ui.tab.expand, store.change):  # opened, or another collection opened
         event(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
-            refresh, inputs, shown, **PRIVATE)
-    ui.click.change(as_gr_error(browse.open_item), [store, ui.click],
-                    [ui.item_image, ui.item_md, ui.item_html], **PRIVATE)
+            refresh, inputs, shown, **PRIVATE
+        )
+    ui.click.change(
+        as_gr_error(browse.open_item),
+        [store, ui.click],
+        [ui.item_image, ui.item_md, ui.item_html],
+        **PRIVATE,
+    )
     for action, button in (("add", ui.tag_add), ("remove", ui.tag_remove)):
         button.click(
             as_gr_error(functools.partial(_tag, browse, action)),
-            [store, ui.tag, ui.scope, ui.click, *paged[1:]], [ui.tag_md], **PRIVATE
+            [store, ui.tag, ui.scope, ui.click, *paged[1:]],
+            [ui.tag_md],
+            **PRIVATE,
         ).then(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
-            as_gr_error(browse.grid), paged, shown, **PRIVATE)
+            as_gr_error(browse.grid), paged, shown, **PRIVATE
+        )
     m = ui.map
     map_inputs = [store, m.method, m.vectors, m.color, m.named]
 
@@ -279,16 +382,26 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
         return browse.select_region(store_path, method, vectors, region)
 
     m.draw.click(as_gr_error(draw), map_inputs, [m.plot, ui.drawn], **PRIVATE)
-    ui.region.change(as_gr_error(select), [store, ui.drawn, ui.region],
-                     [ui.selection, m.sel_md], **PRIVATE).then(
-        refresh, inputs, shown, **PRIVATE)
-    m.clear.click(lambda: (None, "Selection cleared: the grid shows every item."), None,
-                  [ui.selection, m.sel_md], **PRIVATE).then(
-        refresh, inputs, shown, **PRIVATE)
+    ui.region.change(
+        as_gr_error(select), [store, ui.drawn, ui.region], [ui.selection, m.sel_md], **PRIVATE
+    ).then(refresh, inputs, shown, **PRIVATE)
+    m.clear.click(
+        lambda: (None, "Selection cleared: the grid shows every item."),
+        None,
+        [ui.selection, m.sel_md],
+        **PRIVATE,
+    ).then(refresh, inputs, shown, **PRIVATE)
 
 
-def _tag(browse: BrowseActions, action: str, store: str | None, tag: str, scope: str,
-         item: str, *filters: Any) -> str:
+def _tag(
+    browse: BrowseActions,
+    action: str,
+    store: str | None,
+    tag: str,
+    scope: str,
+    item: str,
+    *filters: Any,
+) -> str:
     return browse.tag(store, action, tag, scope, item, *filters)
 
 
@@ -301,13 +414,19 @@ def _wire_dupes(dupes: DupeActions, ui: BrowseTab, store: Any) -> None:
     settings = [d.tiers, d.perceptual, d.semantic]
     shown = [d.summary, d.groups_html, ui.groups]
     d.find.click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
-    ui.decide.change(as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings],
-                     shown, **PRIVATE)
-    d.accept.click(as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings],
-                   shown, **PRIVATE)
+    ui.decide.change(
+        as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings], shown, **PRIVATE
+    )
+    d.accept.click(
+        as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings], shown, **PRIVATE
+    )
     for fmt, button in d.exports.items():
-        button.click(as_gr_error(functools.partial(_export, dupes, fmt)),
-                     [store, ui.groups], [d.export_file], **PRIVATE)
+        button.click(
+            as_gr_error(functools.partial(_export, dupes, fmt)),
+            [store, ui.groups],
+            [d.export_file],
+            **PRIVATE,
+        )
 
 
 def _export(dupes: DupeActions, fmt: str, store: str | None, state: list[dict[str, Any]]) -> str:

@@ -16,7 +16,8 @@ from cdir.app.tabs import Page, Stale
 from cdir.app.wrappers import on
 
 METHOD_HTML = (Path(__file__).resolve().parents[1] / "static" / "method.html").read_text(
-    encoding="utf-8")
+    encoding="utf-8"
+)
 
 
 @dataclass
@@ -33,8 +34,11 @@ class MethodTab:
 def build() -> MethodTab:
     with gr.Tab("How it works", id="method") as tab:
         gr.HTML(METHOD_HTML)
-        worked_btn = gr.Button("Run the worked example on the example collection",
-                               variant="primary", elem_id="worked-example")
+        worked_btn = gr.Button(
+            "Run the worked example on the example collection",
+            variant="primary",
+            elem_id="worked-example",
+        )
         worked_html = gr.HTML("", elem_id="worked-html")
         worked_md = gr.Markdown("", elem_id="worked-summary")
     return MethodTab(tab, worked_btn, worked_html, worked_md)
@@ -60,13 +64,26 @@ def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]
     # across domains, as the method is meant: the sketch's matches among the other styles; CM
     # with its style words removed, the variant measured best (docs/reproducing.md)
     others = tuple(d for d in api.domains_of(session.store) if d != "sketch")
-    rows = [(mode, api.search(session, image=WORKED_QUERY, options=api.SearchOptions(
-                mode=mode, k=6, domains=others, neutralise=mode == "caption")))
-            for mode in ("image", "caption")]
+    rows = [
+        (
+            mode,
+            api.search(
+                session,
+                image=WORKED_QUERY,
+                options=api.SearchOptions(
+                    mode=mode, k=6, domains=others, neutralise=mode == "caption"
+                ),
+            ),
+        )
+        for mode in ("image", "caption")
+    ]
     caption = rows[1][1].query.caption or ""
-    html = (f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
-            f'alt="query"><div><b>Query:</b> a sketch of a house<br><b>Its caption:</b> '
-            f'“{views.esc(caption)}”</div></div>')
-    html += "".join(views.cards_row(views.worked_label(m), r.hits, clickable=False)
-                    for m, r in rows)
+    html = (
+        f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
+        f'alt="query"><div><b>Query:</b> a sketch of a house<br><b>Its caption:</b> '
+        f"“{views.esc(caption)}”</div></div>"
+    )
+    html += "".join(
+        views.cards_row(views.worked_label(m), r.hits, clickable=False) for m, r in rows
+    )
     return html, views.worked_summary(rows)

@@ -35,19 +35,46 @@ log = logging.getLogger(__name__)
 
 MAX_NODES = 20_000
 _ENCODER_TEXT_KEYS = ("text", "text_g", "t5xxl", "prompt", "clip_l", "text_l")
-_STRING_KEYS = ("populated_text", "text", "value", "string", "prompt", "text_g", "t5xxl",
-                "wildcard_text", "Text", "STRING")
+_STRING_KEYS = (
+    "populated_text",
+    "text",
+    "value",
+    "string",
+    "prompt",
+    "text_g",
+    "t5xxl",
+    "wildcard_text",
+    "Text",
+    "STRING",
+)
 _JOIN_WORDS = ("concat", "join", "combine", "append", "merge")
 _DELIMITER_KEYS = ("delimiter", "separator", "sep")
-_SETTING_KEYS = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler", "denoise",
-                 "ckpt_name", "unet_name", "guidance", "width", "height", "lora_name")
+_SETTING_KEYS = (
+    "seed",
+    "noise_seed",
+    "steps",
+    "cfg",
+    "sampler_name",
+    "scheduler",
+    "denoise",
+    "ckpt_name",
+    "unet_name",
+    "guidance",
+    "width",
+    "height",
+    "lora_name",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
     """ComfyUI metadata from the ``prompt`` graph, else from the ``workflow`` graph (PNG chunks,
     EXIF tags of ComfyUI's WebP), else from a graph that a saver node put in a comment."""
-    for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph),
-                          ("exif:UserComment", _any_graph), ("jpeg:comment", _any_graph)):
+    for key, to_graph in (
+        ("prompt", _api_graph),
+        ("workflow", workflow_graph),
+        ("exif:UserComment", _any_graph),
+        ("jpeg:comment", _any_graph),
+    ):
         data = raw.json_object(key, "ComfyUI")
         graph = to_graph(data) if data is not None else None
         if graph:
@@ -59,8 +86,11 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
 
 
 def _api_graph(data: dict[str, Any]) -> Graph | None:
-    nodes = {str(k): v for k, v in list(data.items())[:MAX_NODES]
-             if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)}
+    nodes = {
+        str(k): v
+        for k, v in list(data.items())[:MAX_NODES]
+        if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)
+    }
     return nodes if any("class_type" in n for n in nodes.values()) else None
 
 
@@ -156,15 +186,21 @@ def graph_metadata(graph: Graph) -> GenerationMetadata | None:
     if not positive_keys:  # nothing traceable: any encoder not feeding a negative input
         positive_keys = [k for k in encoders if k not in negative_keys]
     positive = _unique(texts.node_text(k, True) for k in positive_keys)
-    negative = _unique(texts.node_text(k, False) for k in negative_keys
-                       if k not in positive_keys or _polar(graph[k].get("inputs") or {}))
+    negative = _unique(
+        texts.node_text(k, False)
+        for k in negative_keys
+        if k not in positive_keys or _polar(graph[k].get("inputs") or {})
+    )
     negative = [t for t in negative if t not in positive]
     settings = _settings(graph)
     if len(positive) > 1:
         settings["other_positive_texts"] = sorted(positive, key=len)[:-1]
-    return GenerationMetadata(max(positive, key=len) if positive else None,
-                              max(negative, key=len) if negative else None,
-                              "ComfyUI", settings)
+    return GenerationMetadata(
+        max(positive, key=len) if positive else None,
+        max(negative, key=len) if negative else None,
+        "ComfyUI",
+        settings,
+    )
 
 
 def _unique(texts: Any) -> list[str]:
@@ -172,15 +208,21 @@ def _unique(texts: Any) -> list[str]:
 
 
 def _inputs_named(graph: Graph, name: str) -> list[list[Any]]:
-    return [value for node in graph.values()
-            if is_link(value := (node.get("inputs") or {}).get(name))]
+    return [
+        value for node in graph.values() if is_link(value := (node.get("inputs") or {}).get(name))
+    ]
 
 
 def _guider_conditioning(graph: Graph) -> list[list[Any]]:
-    return [value for node in graph.values()
-            if ("Guider" in str(node.get("class_type", "")) or "Sampler"
-                in str(node.get("class_type", "")))
-            and is_link(value := (node.get("inputs") or {}).get("conditioning"))]
+    return [
+        value
+        for node in graph.values()
+        if (
+            "Guider" in str(node.get("class_type", ""))
+            or "Sampler" in str(node.get("class_type", ""))
+        )
+        and is_link(value := (node.get("inputs") or {}).get("conditioning"))
+    ]
 
 
 def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool) -> list[str]:
@@ -243,15 +285,28 @@ class _Texts:
         node = self.graph.get(key) or {}
         kind = str(node.get("class_type", ""))
         inputs = node.get("inputs") or {}
-        if _is_encoder_kind(kind) or ("clip" in inputs and any(k in inputs for k in
-                                                                _ENCODER_TEXT_KEYS)):
-            return next((t for name in _ENCODER_TEXT_KEYS
-                         if (t := self.string(inputs.get(name), positive))), None)
+        if _is_encoder_kind(kind) or (
+            "clip" in inputs and any(k in inputs for k in _ENCODER_TEXT_KEYS)
+        ):
+            return next(
+                (
+                    t
+                    for name in _ENCODER_TEXT_KEYS
+                    if (t := self.string(inputs.get(name), positive))
+                ),
+                None,
+            )
         if _polar(inputs):
             keys = _POSITIVE_KEYS if positive else _NEGATIVE_KEYS
             values = [inputs.get(k) for k in keys]
-            return next((t for v in values if (isinstance(v, str) or self._stringy(v))
-                         and (t := self.string(v, positive))), None)
+            return next(
+                (
+                    t
+                    for v in values
+                    if (isinstance(v, str) or self._stringy(v)) and (t := self.string(v, positive))
+                ),
+                None,
+            )
         return None
 
     def _stringy(self, value: Any) -> bool:
@@ -269,8 +324,11 @@ class _Texts:
         key = str(value[0])
         if (key, positive) in self.memo:
             return self.memo[(key, positive)]
-        if key in self.busy or len(self.busy) > MAX_DEPTH or not isinstance(self.graph.get(key),
-                                                                             dict):
+        if (
+            key in self.busy
+            or len(self.busy) > MAX_DEPTH
+            or not isinstance(self.graph.get(key), dict)
+        ):
             return None
         self.busy.add(key)
         try:
@@ -298,13 +356,16 @@ class _Texts:
         return next((t for v in links if (t := self.string(v, positive))), None)  # reroutes
 
     def _joined(self, inputs: dict[str, Any], positive: bool) -> str | None:
-        delimiter = next((inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)),
-                         ", ")
+        delimiter = next(
+            (inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)), ", "
+        )
         delimiter = delimiter.replace("\\n", "\n")
         parts = []
         for name, value in inputs.items():
-            if name in _DELIMITER_KEYS or not (is_link(value) or any(
-                    word in name.lower() for word in ("text", "string", "prompt", "str"))):
+            if name in _DELIMITER_KEYS or not (
+                is_link(value)
+                or any(word in name.lower() for word in ("text", "string", "prompt", "str"))
+            ):
                 continue
             if (text := self.string(value, positive)) is not None:
                 parts.append(text)

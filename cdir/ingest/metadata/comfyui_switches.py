@@ -15,19 +15,83 @@ Graph = dict[str, dict[str, Any]]
 
 
 # Inputs that carry no text towards a prompt: followed nowhere.
-NOT_CONDITIONING = {"model", "clip", "vae", "image", "images", "pixels", "latent",
-                     "latent_image", "samples", "mask", "control_net", "upscale_model",
-                     "clip_vision", "clip_vision_output", "style_model", "noise", "sigmas",
-                     "sampler", "unet", "lora"}
+NOT_CONDITIONING = {
+    "model",
+    "clip",
+    "vae",
+    "image",
+    "images",
+    "pixels",
+    "latent",
+    "latent_image",
+    "samples",
+    "mask",
+    "control_net",
+    "upscale_model",
+    "clip_vision",
+    "clip_vision_output",
+    "style_model",
+    "noise",
+    "sigmas",
+    "sampler",
+    "unet",
+    "lora",
+}
 
-SELECTOR_KINDS = ("switch", "select", "router", "toggle", "mux", "branch", "index", "pick",
-                   "choose", "choice")
+SELECTOR_KINDS = (
+    "switch",
+    "select",
+    "router",
+    "toggle",
+    "mux",
+    "branch",
+    "index",
+    "pick",
+    "choose",
+    "choice",
+)
 # Inputs holding the choice (a number, a boolean, or an input's name), first found is used.
-_SELECT_KEYS = ("select", "selected", "selector", "selection", "Input", "input", "index",
-                "switch", "boolean", "cond", "condition", "choice", "choose", "mode", "active",
-                "enabled", "use", "value", "which", "input_index", "Switch", "Index", "Select")
-_SCALAR_KEYS = ("value", "int", "boolean", "number", "Number", "INT", "BOOLEAN", "bool", "select",
-                "Input", "index", "string", "STRING", "text")
+_SELECT_KEYS = (
+    "select",
+    "selected",
+    "selector",
+    "selection",
+    "Input",
+    "input",
+    "index",
+    "switch",
+    "boolean",
+    "cond",
+    "condition",
+    "choice",
+    "choose",
+    "mode",
+    "active",
+    "enabled",
+    "use",
+    "value",
+    "which",
+    "input_index",
+    "Switch",
+    "Index",
+    "Select",
+)
+_SCALAR_KEYS = (
+    "value",
+    "int",
+    "boolean",
+    "number",
+    "Number",
+    "INT",
+    "BOOLEAN",
+    "bool",
+    "select",
+    "Input",
+    "index",
+    "string",
+    "STRING",
+    "text",
+)
 _NUMBER = re.compile(r"(\d+)$")
 
 
@@ -43,12 +107,19 @@ def selected(graph: Graph, node: dict[str, Any]) -> str | None:
     if not any(word in kind for word in SELECTOR_KINDS):
         return None
     inputs = node.get("inputs") or {}
-    selector = next((k for k in _SELECT_KEYS if k in inputs
-                     and _scalar(graph, inputs[k], 0) is not None), None)
-    candidates = [name for name, value in inputs.items()
-                  if name != selector and name not in NOT_CONDITIONING
-                  and (is_link(value) or (isinstance(value, str) and name.lower() not in
-                                           ("delimiter", "separator", "sep")))]
+    selector = next(
+        (k for k in _SELECT_KEYS if k in inputs and _scalar(graph, inputs[k], 0) is not None), None
+    )
+    candidates = [
+        name
+        for name, value in inputs.items()
+        if name != selector
+        and name not in NOT_CONDITIONING
+        and (
+            is_link(value)
+            or (isinstance(value, str) and name.lower() not in ("delimiter", "separator", "sep"))
+        )
+    ]
     if not candidates:
         return None
     if selector is None:  # "any" switch: its first input present in the graph
@@ -65,8 +136,9 @@ def _order(name: str) -> tuple[int, str]:
 def _pick(candidates: list[str], choice: bool | int | str) -> str | None:
     if isinstance(choice, bool):
         word = "true" if choice else "false"
-        named = [c for c in candidates if word in c.lower()
-                 or c.lower().startswith(word[0] * 2 + "_")]  # Impact's tt_value / ff_value
+        named = [
+            c for c in candidates if word in c.lower() or c.lower().startswith(word[0] * 2 + "_")
+        ]  # Impact's tt_value / ff_value
         if named:
             return named[0]
         numbered = sorted(candidates, key=_order)
@@ -103,5 +175,9 @@ def _scalar(graph: Graph, value: Any, depth: int) -> bool | int | str | None:
 
 
 def is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str | int)
-            and isinstance(value[1], int))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and isinstance(value[1], int)
+    )
