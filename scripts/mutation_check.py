@@ -128,7 +128,8 @@ def mutmut_section(target: Target) -> str:
             f"only_mutate = {_toml_list([target.source])}",
             'also_copy = ["scripts", "assets"]',
             f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}",
-            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-m", "not slow and not browser"]',
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", '
+            '"-m", "not slow and not browser"]',
             "",
         ]
     )

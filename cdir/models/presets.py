@@ -234,9 +234,10 @@ register_preset(
 register_preset(
     Preset(
         name="paper",
-        description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; needs a GPU",
-        # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them without
-        # an error and give wrong embeddings (open_clip only warns)
+        description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; "
+        "needs a GPU",
+        # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them
+        # without an error and give wrong embeddings (open_clip only warns)
         embedder=EmbedderSpec("ViT-L-14-quickgelu", "openai"),
         captioner=CaptionerSpec("blip2", "Salesforce/blip2-opt-2.7b", num_beams=3),
         needs_gpu=True,
@@ -248,10 +249,10 @@ register_preset(
 register_preset(
     Preset(
         name="coca",
-        description="open_clip CoCa ViT-B-32: the contrastive LAION-2B checkpoint embeds, its MSCOCO "
-        "fine-tune captions",
-        # the MSCOCO fine-tune lost the image-text alignment (Flickr text -> image R@1 0.74 %, against
-        # 63.4 % before fine-tuning: cdir.models.published), so it only captions
+        description="open_clip CoCa ViT-B-32: the contrastive LAION-2B checkpoint embeds, its "
+        "MSCOCO fine-tune captions",
+        # the MSCOCO fine-tune lost the image-text alignment (Flickr text -> image R@1 0.74 %,
+        # against 63.4 % before fine-tuning: cdir.models.published), so it only captions
         embedder=EmbedderSpec("coca_ViT-B-32", "laion2b_s13b_b90k"),
         captioner=CaptionerSpec(
             "coca",
@@ -267,7 +268,8 @@ register_preset(
         name="demo",
         description="small CoCa trained here on drawn domains and shipped in the package "
         "(offline demo: knows 6 drawn classes in 6 styles only)",
-        # no hub tag: the weights are read from cdir/assets/models/demo/embedder (cdir.models.weights)
+        # no hub tag: the weights are read from cdir/assets/models/demo/embedder
+        # (cdir.models.weights)
         embedder=EmbedderSpec("cdir-demo-coca"),
         captioner=CaptionerSpec("coca", max_new_tokens=12),
         licence="same as cdir (trained here on drawings made by scripts/make_examples.py)",
@@ -276,7 +278,8 @@ register_preset(
 register_preset(
     Preset(
         name="tiny",
-        description="tiny randomly initialised CLIP + BLIP for tests and offline runs (meaningless)",
+        description="tiny randomly initialised CLIP + BLIP for tests and offline runs "
+        "(meaningless)",
         embedder=EmbedderSpec("cdir-tiny-clip", config=TINY_CLIP_CONFIG),
         captioner=CaptionerSpec(
             "blip", max_new_tokens=8, repetition_penalty=1.5, config=TINY_BLIP_CONFIG
