@@ -22,8 +22,11 @@ def fix_caption_tokens(tokens: int, preset: str = "default") -> None:
     from cdir.models.presets import get_preset, register_preset
 
     found = get_preset(preset)
-    register_preset(dataclasses.replace(
-        found, captioner=dataclasses.replace(found.captioner, max_new_tokens=tokens)))
+    register_preset(
+        dataclasses.replace(
+            found, captioner=dataclasses.replace(found.captioner, max_new_tokens=tokens)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,25 @@ def synthetic_store(root: Path, n: int, seed: int = 0) -> Store:
     words = np.array([f"w{i}" for i in range(300)] + ["cat", "dog", "car", "tree"])
     captions = [" ".join(rng.choice(words, 8)) for _ in range(n)]
     prompts = [" ".join(rng.choice(words, 12)) if rng.random() < 0.3 else None for _ in range(n)]
-    items = normalise_items(pd.DataFrame({
-        "id": range(n), "path": [str(root / "src" / f"img_{i:06d}.jpg") for i in range(n)],
-        "rel_path": [f"{DOMAINS[i % 6]}/c{i % 50}/img_{i:06d}.jpg" for i in range(n)],
-        "sha256": [f"{i:064x}" for i in range(n)], "domain": [DOMAINS[i % 6] for i in range(n)],
-        "class": [f"c{i % 50}" for i in range(n)], "label_source": "folder",
-        "caption": captions, "prompt": prompts,
-        "status": np.where(rng.random(n) < 0.02, "failed", "ok"),
-        "file_size": rng.integers(10_000, 5_000_000, n), "width": 640, "height": 480}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(n),
+                "path": [str(root / "src" / f"img_{i:06d}.jpg") for i in range(n)],
+                "rel_path": [f"{DOMAINS[i % 6]}/c{i % 50}/img_{i:06d}.jpg" for i in range(n)],
+                "sha256": [f"{i:064x}" for i in range(n)],
+                "domain": [DOMAINS[i % 6] for i in range(n)],
+                "class": [f"c{i % 50}" for i in range(n)],
+                "label_source": "folder",
+                "caption": captions,
+                "prompt": prompts,
+                "status": np.where(rng.random(n) < 0.02, "failed", "ok"),
+                "file_size": rng.integers(10_000, 5_000_000, n),
+                "width": 640,
+                "height": 480,
+            }
+        )
+    )
     root.mkdir(parents=True, exist_ok=True)
     store = Store(root, items=items, image_emb=clustered(n, seed, max(16, n // 200)))
     add_tags(root, rng.choice(n, n // 10, replace=False).tolist(), ["reviewed"])
@@ -66,17 +77,23 @@ def grid_timings(store: Store, reps: int) -> dict[str, float]:
     queries = {
         "domain filter": GridQuery(domains=("sketch",)),
         "text filter (2 words)": GridQuery(text="cat w1"),
-        "domain + class + has prompt": GridQuery(domains=("photo", "sketch"), classes=("c3",),
-                                                 has_prompt=True),
+        "domain + class + has prompt": GridQuery(
+            domains=("photo", "sketch"), classes=("c3",), has_prompt=True
+        ),
         "tag filter": GridQuery(tags=("reviewed",)),
         "sort by size, page 50": GridQuery(sort="size", descending=True, page=50),
         "map selection (2,000 ids)": GridQuery(ids=tuple(range(0, 10_000, 5))),
     }
     vector = store.image_emb[0]
-    wall, _ = interleaved({name: (lambda q=q: browser.query(q) and None)
-                           for name, q in queries.items()}
-                          | {"sort by similarity": lambda: browser.query(
-                              GridQuery(sort="similarity"), query_vector=vector) and None}, reps)
+    wall, _ = interleaved(
+        {name: (lambda q=q: browser.query(q) and None) for name, q in queries.items()}
+        | {
+            "sort by similarity": lambda: (
+                browser.query(GridQuery(sort="similarity"), query_vector=vector) and None
+            )
+        },
+        reps,
+    )
     return {"first page (build + query)": median(first)} | {k: median(v) for k, v in wall.items()}
 
 
@@ -85,16 +102,29 @@ def map_timings(n: int, reps: int) -> dict[str, float]:
     centres = rng.normal(scale=10, size=(40, 2))
     xy = centres[rng.integers(0, 40, n)] + rng.normal(size=(n, 2))
     words = [f"w{i}" for i in range(300)]
-    hover = [{"caption": " ".join(rng.choice(words, 10)), "domain": DOMAINS[i % 6], "class": "c",
-              "file": f"img_{i}.jpg", "thumb": f"/gradio_api/file=thumbs/{i:064x}.jpg"}
-             for i in range(n)]
+    hover = [
+        {
+            "caption": " ".join(rng.choice(words, 10)),
+            "domain": DOMAINS[i % 6],
+            "class": "c",
+            "file": f"img_{i}.jpg",
+            "thumb": f"/gradio_api/file=thumbs/{i:064x}.jpg",
+        }
+        for i in range(n)
+    ]
     ids = list(range(n))
     colours = [h["domain"] for h in hover]
-    out: dict[str, list[float]] = {"figure build": [], "figure to JSON": [], "lasso -> ids": [],
-                                   "box -> ids": [], "event points -> ids (20,000)": []}
+    out: dict[str, list[float]] = {
+        "figure build": [],
+        "figure to JSON": [],
+        "lasso -> ids": [],
+        "box -> ids": [],
+        "event points -> ids (20,000)": [],
+    }
     angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-    lasso = {"lassoPoints": {"x": (12 * np.cos(angles)).tolist(),
-                             "y": (8 * np.sin(angles)).tolist()}}
+    lasso = {
+        "lassoPoints": {"x": (12 * np.cos(angles)).tolist(), "y": (8 * np.sin(angles)).tolist()}
+    }
     box = {"range": {"x": [-5, 5], "y": [-5, 5]}}
     event = {"points": [{"customdata": [i, "c"], "curveNumber": 0} for i in range(20_000)]}
     size = 0
@@ -112,8 +142,10 @@ def map_timings(n: int, reps: int) -> dict[str, float]:
         t5 = time.perf_counter()
         for key, value in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
             out[key].append(value)
-        log(f"  map rep {rep + 1}: build {t1 - t0:.2f} s, json {t2 - t1:.2f} s, lasso "
-            f"{t3 - t2:.3f} s ({len(chosen)} points)")
+        log(
+            f"  map rep {rep + 1}: build {t1 - t0:.2f} s, json {t2 - t1:.2f} s, lasso "
+            f"{t3 - t2:.3f} s ({len(chosen)} points)"
+        )
     assert {t.type for t in fig.data} == {"scattergl"}
     texts = [h["caption"] for h in hover]
     start = time.perf_counter()
@@ -121,7 +153,9 @@ def map_timings(n: int, reps: int) -> dict[str, float]:
     named = time.perf_counter() - start
     log(f"  {len(clusters)} clusters named in {named:.2f} s")
     return {k: median(v) for k, v in out.items()} | {
-        "name 20 clusters (k-means + c-TF-IDF)": named, "figure JSON MB": size / 2**20}
+        "name 20 clusters (k-means + c-TF-IDF)": named,
+        "figure JSON MB": size / 2**20,
+    }
 
 
 def browser_timings(n: int, work: Path) -> dict[str, float]:
@@ -131,33 +165,48 @@ def browser_timings(n: int, work: Path) -> dict[str, float]:
 
     rng = np.random.default_rng(2)
     xy = rng.normal(size=(n, 2))
-    hover = [{"caption": f"point {i}", "domain": DOMAINS[i % 6], "file": f"{i}.jpg"}
-             for i in range(n)]
+    hover = [
+        {"caption": f"point {i}", "domain": DOMAINS[i % 6], "file": f"{i}.jpg"} for i in range(n)
+    ]
     fig = map_figure(xy, [h["domain"] for h in hover], hover, list(range(n)), "bench")
     fig.update_layout(dragmode="lasso", width=1000, height=800)
     js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     (work / "figure.json").write_text(fig.to_json())
     (work / "map.html").write_text(
-        f'<html><body><div id="map"></div><script src="{js.as_uri()}"></script></body></html>')
+        f'<html><body><div id="map"></div><script src="{js.as_uri()}"></script></body></html>'
+    )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--headless", "--no-sandbox", "--allow-file-access-"
-                                          "from-files", "--enable-unsafe-swiftshader"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--allow-file-access-from-files",
+                "--enable-unsafe-swiftshader",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.set_default_timeout(300_000)
         page.goto((work / "map.html").as_uri())
         figure = (work / "figure.json").read_text()
-        drawn = page.evaluate("""async (text) => { const f = JSON.parse(text);
+        drawn = page.evaluate(
+            """async (text) => { const f = JSON.parse(text);
             const t0 = performance.now();
             await Plotly.newPlot('map', f.data, f.layout);
             const gd = document.getElementById('map');
             gd.on('plotly_selected', e => { window._selected = performance.now();
                 window._count = e ? e.points.length : 0; });
-            return performance.now() - t0; }""", figure)
+            return performance.now() - t0; }""",
+            figure,
+        )
         box = page.locator("#map .nsewdrag").first.bounding_box()
         x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-        corners = [(x + 0.1 * w, y + 0.1 * h), (x + 0.5 * w, y + 0.1 * h),
-                   (x + 0.5 * w, y + 0.9 * h), (x + 0.1 * w, y + 0.9 * h)]
+        corners = [
+            (x + 0.1 * w, y + 0.1 * h),
+            (x + 0.5 * w, y + 0.1 * h),
+            (x + 0.5 * w, y + 0.9 * h),
+            (x + 0.1 * w, y + 0.9 * h),
+        ]
         page.mouse.move(*corners[0])
         page.mouse.down()
         for cx, cy in [*corners[1:], corners[0]]:
@@ -168,10 +217,15 @@ def browser_timings(n: int, work: Path) -> dict[str, float]:
         selected_ms = page.evaluate("window._selected") - released
         count = page.evaluate("window._count")
         browser.close()
-    log(f"  browser: drawn in {drawn / 1000:.2f} s, lasso of {count} points in "
-        f"{selected_ms / 1000:.2f} s")
-    return {"browser draw (Plotly.newPlot)": drawn / 1000,
-            "browser lasso -> plotly_selected": selected_ms / 1000, "lassoed points": count}
+    log(
+        f"  browser: drawn in {drawn / 1000:.2f} s, lasso of {count} points in "
+        f"{selected_ms / 1000:.2f} s"
+    )
+    return {
+        "browser draw (Plotly.newPlot)": drawn / 1000,
+        "browser lasso -> plotly_selected": selected_ms / 1000,
+        "lassoed points": count,
+    }
 
 
 def main() -> None:
@@ -179,8 +233,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="grid items")
     parser.add_argument("--map-n", type=int, default=100_000, help="map points")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--browser", action="store_true",
-                        help="also draw and lasso the map in headless Chromium")
+    parser.add_argument(
+        "--browser", action="store_true", help="also draw and lasso the map in headless Chromium"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log(f"building a {args.n}-item collection")
@@ -193,8 +248,12 @@ def main() -> None:
     targets = {"first page (build + query)": 1.0}
     rows = [[f"grid {args.n}: {k}", v, targets.get(k, 0.5)] for k, v in grid.items()]
     rows += [[f"map {args.map_n}: {k}", v, ""] for k, v in maps.items()]
-    report("browse", ["what", "seconds (median)", "target s"], rows,
-           {"n": args.n, "map_n": args.map_n, "grid_s": grid, "map_s": maps})
+    report(
+        "browse",
+        ["what", "seconds (median)", "target s"],
+        rows,
+        {"n": args.n, "map_n": args.map_n, "grid_s": grid, "map_s": maps},
+    )
 
 
 if __name__ == "__main__":

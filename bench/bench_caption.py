@@ -45,16 +45,30 @@ def blip_pixels(paths: list[Path]) -> torch.Tensor:
     return BlipImageProcessor()(images=images, return_tensors="pt")["pixel_values"]
 
 
-def generate(model, pixels: torch.Tensor, batch: int, beams: int = 1,  # noqa: ANN001
-             ctx=contextlib.nullcontext, tokens: int = TOKENS) -> None:  # noqa: ANN001
+def generate(
+    model,
+    pixels: torch.Tensor,
+    batch: int,
+    beams: int = 1,  # noqa: ANN001
+    ctx=contextlib.nullcontext,
+    tokens: int = TOKENS,
+) -> None:  # noqa: ANN001
     with torch.inference_mode(), ctx():
         for i in range(0, len(pixels), batch):
-            model.generate(pixel_values=pixels[i : i + batch], max_new_tokens=tokens,
-                           min_new_tokens=tokens, num_beams=beams, do_sample=False)
+            model.generate(
+                pixel_values=pixels[i : i + batch],
+                max_new_tokens=tokens,
+                min_new_tokens=tokens,
+                num_beams=beams,
+                do_sample=False,
+            )
 
 
-def blip_outputs(model, pixels: torch.Tensor,  # noqa: ANN001
-                 ctx=contextlib.nullcontext) -> list[np.ndarray]:  # noqa: ANN001
+def blip_outputs(
+    model,
+    pixels: torch.Tensor,  # noqa: ANN001
+    ctx=contextlib.nullcontext,
+) -> list[np.ndarray]:  # noqa: ANN001
     """Pooled vision output and first-step logits, as float32 numpy."""
     bos = torch.full((len(pixels), 1), model.config.text_config.bos_token_id)
     with torch.inference_mode(), ctx():
@@ -108,8 +122,13 @@ def first_searchable(paths: list[Path], blip, work: Path) -> dict:  # noqa: ANN0
     def progress(done: int, total: int, stage: str) -> None:
         marks.setdefault(stage, time.perf_counter() - start)
 
-    ingest([paths[0].parent], work / "store", models,
-           IngestConfig(captions="all", predict_domains=False, shared_cache=False), progress)
+    ingest(
+        [paths[0].parent],
+        work / "store",
+        models,
+        IngestConfig(captions="all", predict_domains=False, shared_cache=False),
+        progress,
+    )
     total = time.perf_counter() - start
     blip.generation_config.min_new_tokens = None
     return {"n": len(paths), "searchable_s": marks["captioning"], "full_s": total}
@@ -122,15 +141,22 @@ def main() -> None:
     p.add_argument("--ingest-n", type=int, default=64)
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--quick", action="store_true", help="4 images, 1 rep, 4-image ingest")
-    p.add_argument("--text-only", action="store_true",
-                   help="only the caption text embeddings, padded vs unpadded (~1 min)")
+    p.add_argument(
+        "--text-only",
+        action="store_true",
+        help="only the caption text embeddings, padded vs unpadded (~1 min)",
+    )
     args = p.parse_args()
     if args.quick:
         args.images, args.reps, args.ingest_n = 4, 1, 4
     if args.text_only:
         rows = text_rows(max(3, args.reps))
-        report("caption-text", ["model", "variant", "CPU seconds", "speed-up", "agreement"],
-               rows, {"rows": rows})
+        report(
+            "caption-text",
+            ["model", "variant", "CPU seconds", "speed-up", "agreement"],
+            rows,
+            {"rows": rows},
+        )
         return
     work = Path(tempfile.mkdtemp(prefix="cdir-bench-caption-"))
     try:
@@ -150,12 +176,26 @@ def main() -> None:
         first = first_searchable(paths[: args.ingest_n], blip, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rows.append([f"ingest {first['n']} images", "searchable (embeddings) / full (captions)",
-                 f"{first['searchable_s']:.1f} / {first['full_s']:.1f}",
-                 f"{first['full_s'] / first['searchable_s']:.1f}x sooner", ""])
-    report("caption", ["model", "variant", "seconds", "speed-up", "agreement (min cosine)"],
-           rows, {"rows": rows, "first_searchable": first, "tokens": TOKENS,
-                  "torch_threads": torch.get_num_threads()})
+    rows.append(
+        [
+            f"ingest {first['n']} images",
+            "searchable (embeddings) / full (captions)",
+            f"{first['searchable_s']:.1f} / {first['full_s']:.1f}",
+            f"{first['full_s'] / first['searchable_s']:.1f}x sooner",
+            "",
+        ]
+    )
+    report(
+        "caption",
+        ["model", "variant", "seconds", "speed-up", "agreement (min cosine)"],
+        rows,
+        {
+            "rows": rows,
+            "first_searchable": first,
+            "tokens": TOKENS,
+            "torch_threads": torch.get_num_threads(),
+        },
+    )
 
 
 def text_rows(reps: int, n: int = 64) -> list[list]:
@@ -173,28 +213,51 @@ def text_rows(reps: int, n: int = 64) -> list[list]:
     texts = [" ".join(rng.choice(words, int(rng.integers(6, 14)))) for _ in range(n)]
     tokens = model.tokenizer(texts)
     with torch.inference_mode():
+
         def full() -> torch.Tensor:
             return model.model.encode_text(tokens, normalize=True)
 
         def cut() -> torch.Tensor:
             return text_tower.encode_text(model.model, tokens)
 
-        _, cpu = interleaved({"padded": lambda: [full()] and None,
-                              "unpadded": lambda: [cut()] and None}, reps)
+        _, cpu = interleaved(
+            {"padded": lambda: [full()] and None, "unpadded": lambda: [cut()] and None}, reps
+        )
         agree = float((full() * cut()).sum(1).min())
-    return [["CLIP ViT-B-32 text", f"{k}, {n} captions ({text_tower.used_length(tokens)} of "
-             f"{tokens.shape[1]} tokens used)", f"{min(v):.2f}",
-             f"{min(cpu['padded']) / min(v):.2f}", f"{agree:.6f}"] for k, v in cpu.items()]
+    return [
+        [
+            "CLIP ViT-B-32 text",
+            f"{k}, {n} captions ({text_tower.used_length(tokens)} of "
+            f"{tokens.shape[1]} tokens used)",
+            f"{min(v):.2f}",
+            f"{min(cpu['padded']) / min(v):.2f}",
+            f"{agree:.6f}",
+        ]
+        for k, v in cpu.items()
+    ]
 
 
 def batching_rows(blip, pixels: torch.Tensor, reps: int) -> list[list]:  # noqa: ANN001
     log("BLIP: batching and beam search ...")
-    wall, _ = interleaved({"greedy, batch 8": lambda: generate(blip, pixels, 8),
-                           "greedy, one by one": lambda: generate(blip, pixels, 1),
-                           "beam 3, batch 8": lambda: generate(blip, pixels, 8, beams=3)}, reps)
+    wall, _ = interleaved(
+        {
+            "greedy, batch 8": lambda: generate(blip, pixels, 8),
+            "greedy, one by one": lambda: generate(blip, pixels, 1),
+            "beam 3, batch 8": lambda: generate(blip, pixels, 8, beams=3),
+        },
+        reps,
+    )
     per_s = {k: len(pixels) / min(v) for k, v in wall.items()}  # best of: the least disturbed
-    return [["BLIP base", k, f"{min(wall[k]):.2f}", f"{v / per_s['greedy, batch 8']:.2f}",
-             f"{v:.2f} captions/s"] for k, v in per_s.items()]
+    return [
+        [
+            "BLIP base",
+            k,
+            f"{min(wall[k]):.2f}",
+            f"{v / per_s['greedy, batch 8']:.2f}",
+            f"{v:.2f} captions/s",
+        ]
+        for k, v in per_s.items()
+    ]
 
 
 def clip_rows(paths: list[Path], reps: int, use_compile: bool) -> list[list]:

@@ -96,8 +96,13 @@ class StepClock:
         return scores
 
 
-def generate(model: Any, pixels: torch.Tensor, tokens: int, clock: StepClock | None = None,
-             threads: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def generate(
+    model: Any,
+    pixels: torch.Tensor,
+    tokens: int,
+    clock: StepClock | None = None,
+    threads: int | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Captions for ``pixels`` (float32, (batch, 3, 384, 384)); returns token ids (batch, 1+tokens)
     and the stage boundaries (seconds since the start)."""
     from transformers import LogitsProcessorList
@@ -115,8 +120,13 @@ def generate(model: Any, pixels: torch.Tensor, tokens: int, clock: StepClock | N
     clock = clock or StepClock()
     try:
         with torch.inference_mode():
-            out = model.generate(pixel_values=pixels, max_new_tokens=tokens, min_new_tokens=tokens,
-                                 do_sample=False, logits_processor=LogitsProcessorList([clock]))
+            out = model.generate(
+                pixel_values=pixels,
+                max_new_tokens=tokens,
+                min_new_tokens=tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([clock]),
+            )
     finally:
         hook.remove()
         torch.set_num_threads(old_threads)
@@ -131,6 +141,7 @@ def cross_kv_seconds(model: Any, embeds: torch.Tensor) -> tuple[float, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     layers = [layer.crossattention.self for layer in model.text_decoder.bert.encoder.layer]
+
     def run() -> None:
         for attention in layers:
             attention.key(embeds)
@@ -151,6 +162,7 @@ def stage_flops(model: Any, pixels: torch.Tensor, tokens: int) -> dict[str, floa
 
     with FlopCounterMode(display=False) as counter:
         seen: dict[str, float] = {}
+
         def vision_done(*_: Any) -> None:  # a hook that returns a value replaces the output
             seen.setdefault("vision", counter.get_total_flops())
 
@@ -161,8 +173,12 @@ def stage_flops(model: Any, pixels: torch.Tensor, tokens: int) -> dict[str, floa
         finally:
             hook.remove()
     steps = np.diff([seen["vision"], *clock.counts])
-    return {"vision": seen["vision"], "first_step": float(steps[0]),
-            "later_steps": float(steps[1:].sum()), "total": float(clock.counts[-1])}
+    return {
+        "vision": seen["vision"],
+        "first_step": float(steps[0]),
+        "later_steps": float(steps[1:].sum()),
+        "total": float(clock.counts[-1]),
+    }
 
 
 def first_logits(model: Any, pixels: torch.Tensor) -> np.ndarray:
@@ -175,8 +191,9 @@ def cosine_min(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
 
-def stage_rows(model: Any, eager: Any, pixels: torch.Tensor, tokens: int, peak: float,
-               reps: int) -> list[list]:
+def stage_rows(
+    model: Any, eager: Any, pixels: torch.Tensor, tokens: int, peak: float, reps: int
+) -> list[list]:
     """Per-stage time, FLOPs and GFLOP/s of cdir's fp32 path (fused attention; the decoder steps
     on the threads ``cdir.models.torch_threads.decoder_threads`` picks at this load)."""
     from cdir.models.torch_threads import decoder_threads
@@ -194,16 +211,26 @@ def stage_rows(model: Any, eager: Any, pixels: torch.Tensor, tokens: int, peak: 
     stages = [
         ("vision encoder", best["vision"], flops["vision"]),
         ("cross-attention K/V (in step 1)", kv_s, kv_flops),
-        ("decoder step 1, without K/V", best["first_step"] - best["vision"] - kv_s,
-         flops["first_step"] - kv_flops),
+        (
+            "decoder step 1, without K/V",
+            best["first_step"] - best["vision"] - kv_s,
+            flops["first_step"] - kv_flops,
+        ),
         (f"decoder steps 2-{tokens}", best["total"] - best["first_step"], flops["later_steps"]),
         ("whole caption", best["total"], flops["total"]),
     ]
     rows = []
     for name, seconds, work in stages:
         rate = work / seconds / 1e9 if seconds > 0 else float("nan")
-        rows.append([name, f"{work / n / 1e9:.2f}", f"{seconds / n * 1000:.0f}", f"{rate:.1f}",
-                     f"{100 * rate / peak:.0f} %"])
+        rows.append(
+            [
+                name,
+                f"{work / n / 1e9:.2f}",
+                f"{seconds / n * 1000:.0f}",
+                f"{rate:.1f}",
+                f"{100 * rate / peak:.0f} %",
+            ]
+        )
     return rows
 
 
@@ -221,26 +248,39 @@ def main() -> None:
     pixels = torch.randn(args.batch * 2, 3, 384, 384)
     base = build_blip()
     peak_start = matmul_peak()
-    log(f"{machine()}: fp32 matmul peak {peak_start:.0f} GFLOP/s, torch threads "
-        f"{torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}")
+    log(
+        f"{machine()}: fp32 matmul peak {peak_start:.0f} GFLOP/s, torch threads "
+        f"{torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}"
+    )
 
     if args.stages_only:
         stages_report(fused(base), base, pixels[: args.batch], args, peak_start)
         return
-    models = {"transformers eager attention (cdir before)": base,
-              "fused attention (SDPA)": fused(base)}
+    models = {
+        "transformers eager attention (cdir before)": base,
+        "fused attention (SDPA)": fused(base),
+    }
     models["fused attention + int8 dynamic (Linear)"] = int8_ao(models["fused attention (SDPA)"])
     kept = models["fused attention (SDPA)"]
     batch = pixels[: args.batch]
     variants: dict[str, tuple[Callable[[], float], Any, int]] = {}
     for name, model in models.items():
-        variants[name] = (lambda m=model: generate(m, batch, args.tokens)[1]["total"],
-                          model, args.batch)
+        variants[name] = (
+            lambda m=model: generate(m, batch, args.tokens)[1]["total"],
+            model,
+            args.batch,
+        )
     variants["fused attention, decoder steps on 1 thread"] = (
-        lambda: generate(kept, batch, args.tokens, threads=1)[1]["total"], kept, args.batch)
+        lambda: generate(kept, batch, args.tokens, threads=1)[1]["total"],
+        kept,
+        args.batch,
+    )
     if not args.quick:
         variants[f"fused attention, batch {2 * args.batch}"] = (
-            lambda: generate(kept, pixels, args.tokens)[1]["total"], kept, 2 * args.batch)
+            lambda: generate(kept, pixels, args.tokens)[1]["total"],
+            kept,
+            2 * args.batch,
+        )
     with contextlib.suppress(ImportError):
         variants.update(torchao_variant(kept, batch, args.tokens, args.batch))
     with contextlib.suppress(ImportError):
@@ -260,25 +300,53 @@ def main() -> None:
         logits = first_logits(model, batch)
         tokens = generate(model, batch, args.tokens)[0]
         same = float((tokens == reference_tokens).float().mean())
-        rows.append([name, f"{per_caption:.2f}", f"{1 / per_caption:.2f}",
-                     f"{baseline / per_caption:.2f}", f"{fp32_kept / per_caption:.2f}",
-                     f"{cosine_min(reference_logits, logits):.4f}", f"{same:.2f}"])
-    report("caption-speed", ["variant", "s per caption", "captions/s", "x eager", "x fused fp32",
-                             "first-step logits cosine", "same tokens"],
-           rows, {"rows": rows, "peak_gflops_start": peak_start, "batch": args.batch,
-                  "tokens": args.tokens, "torch_threads": torch.get_num_threads()})
+        rows.append(
+            [
+                name,
+                f"{per_caption:.2f}",
+                f"{1 / per_caption:.2f}",
+                f"{baseline / per_caption:.2f}",
+                f"{fp32_kept / per_caption:.2f}",
+                f"{cosine_min(reference_logits, logits):.4f}",
+                f"{same:.2f}",
+            ]
+        )
+    report(
+        "caption-speed",
+        [
+            "variant",
+            "s per caption",
+            "captions/s",
+            "x eager",
+            "x fused fp32",
+            "first-step logits cosine",
+            "same tokens",
+        ],
+        rows,
+        {
+            "rows": rows,
+            "peak_gflops_start": peak_start,
+            "batch": args.batch,
+            "tokens": args.tokens,
+            "torch_threads": torch.get_num_threads(),
+        },
+    )
     stages_report(kept, base, batch, args, peak_start)
 
 
-def stages_report(kept: Any, eager: Any, batch: torch.Tensor, args: argparse.Namespace,
-                  peak_start: float) -> None:
+def stages_report(
+    kept: Any, eager: Any, batch: torch.Tensor, args: argparse.Namespace, peak_start: float
+) -> None:
     """The per-stage table of cdir's fp32 path against the best matmul peak of the run."""
     log("stages ...")
     peak = max(peak_start, matmul_peak())
     stages = stage_rows(kept, eager, batch, args.tokens, peak, args.reps)
-    report(f"caption-stages (cdir's fp32 path, batch {args.batch}, matmul peak {peak:.0f} GFLOP/s)",
-           ["stage", "GFLOP per caption", "ms per caption", "GFLOP/s", "of peak"],
-           stages, {"stages": stages, "peak_gflops": peak})
+    report(
+        f"caption-stages (cdir's fp32 path, batch {args.batch}, matmul peak {peak:.0f} GFLOP/s)",
+        ["stage", "GFLOP per caption", "ms per caption", "GFLOP/s", "of peak"],
+        stages,
+        {"stages": stages, "peak_gflops": peak},
+    )
 
 
 def torchao_variant(model: Any, batch: torch.Tensor, tokens: int, n: int) -> dict:
@@ -288,8 +356,13 @@ def torchao_variant(model: Any, batch: torch.Tensor, tokens: int, n: int) -> dic
 
     q = copy.deepcopy(model)
     quantize_(q, Int8DynamicActivationInt8WeightConfig())
-    return {"fused attention + torchao int8 (no torch.compile)":
-            (lambda: generate(q, batch, tokens)[1]["total"], q, n)}
+    return {
+        "fused attention + torchao int8 (no torch.compile)": (
+            lambda: generate(q, batch, tokens)[1]["total"],
+            q,
+            n,
+        )
+    }
 
 
 class OnnxVision(torch.nn.Module):
@@ -309,13 +382,20 @@ class OnnxVision(torch.nn.Module):
                 return self.vision(pixel_values=pixels)[0]
 
         with torch.inference_mode():
-            torch.onnx.export(Encoder().eval(), (sample,), path, input_names=["pixels"],
-                              output_names=["states"], dynamic_axes={"pixels": {0: "batch"}},
-                              dynamo=False)
+            torch.onnx.export(
+                Encoder().eval(),
+                (sample,),
+                path,
+                input_names=["pixels"],
+                output_names=["states"],
+                dynamic_axes={"pixels": {0: "batch"}},
+                dynamo=False,
+            )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        self.session = onnxruntime.InferenceSession(path, options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            path, options, providers=["CPUExecutionProvider"]
+        )
 
     def forward(self, pixel_values: torch.Tensor, **_: Any) -> Any:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
@@ -336,8 +416,13 @@ def onnx_vision_variant(model: Any, batch: torch.Tensor, tokens: int, n: int) ->
     start = time.perf_counter()
     variant.vision_model = OnnxVision(model.vision_model, batch[:1], path)
     log(f"  ONNX export and session: {time.perf_counter() - start:.0f} s")
-    return {"fused attention, vision encoder in ONNX Runtime":
-            (lambda: generate(variant, batch, tokens)[1]["total"], variant, n)}
+    return {
+        "fused attention, vision encoder in ONNX Runtime": (
+            lambda: generate(variant, batch, tokens)[1]["total"],
+            variant,
+            n,
+        )
+    }
 
 
 if __name__ == "__main__":

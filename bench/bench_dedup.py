@@ -26,8 +26,14 @@ from cdir.duplicates.finder import DedupConfig, find_groups
 from cdir.store.collection import Store, normalise_items
 
 
-def clustered(n: int, dim: int, rng: np.random.Generator, n_clusters: int = 1000,
-              spread: float = 0.6, chunk: int = 10_000) -> np.ndarray:
+def clustered(
+    n: int,
+    dim: int,
+    rng: np.random.Generator,
+    n_clusters: int = 1000,
+    spread: float = 0.6,
+    chunk: int = 10_000,
+) -> np.ndarray:
     """Unit vectors around random centres, made in chunks (no temporaries of the full size)."""
     centres = rng.standard_normal((n_clusters, dim), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
@@ -35,12 +41,13 @@ def clustered(n: int, dim: int, rng: np.random.Generator, n_clusters: int = 1000
     for start in range(0, n, chunk):
         part = centres[rng.integers(0, n_clusters, min(chunk, n - start))]
         part += spread / np.sqrt(dim) * rng.standard_normal(part.shape, dtype=np.float32)
-        x[start:start + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
+        x[start : start + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
     return x
 
 
-def plant(x: np.ndarray, n_sets: int, rng: np.random.Generator, noise: float = 0.15
-          ) -> list[list[int]]:
+def plant(
+    x: np.ndarray, n_sets: int, rng: np.random.Generator, noise: float = 0.15
+) -> list[list[int]]:
     """Overwrite the last rows with 1-3 noisy copies of ``n_sets`` sources; returns the sets."""
     dim, sizes = x.shape[1], rng.integers(1, 4, n_sets)
     free = len(x) - int(sizes.sum())
@@ -59,9 +66,18 @@ def plant(x: np.ndarray, n_sets: int, rng: np.random.Generator, noise: float = 0
 
 def memory_store(emb: np.ndarray) -> Store:
     n = len(emb)
-    items = pd.DataFrame({"id": np.arange(n), "rel_path": [f"{i}.jpg" for i in range(n)],
-                          "status": "ok", "width": 512, "height": 512, "file_size": 1000,
-                          "parent_id": -1, "tile": -1})
+    items = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "rel_path": [f"{i}.jpg" for i in range(n)],
+            "status": "ok",
+            "width": 512,
+            "height": 512,
+            "file_size": 1000,
+            "parent_id": -1,
+            "tile": -1,
+        }
+    )
     return Store(Path("."), items=normalise_items(items), image_emb=emb)
 
 
@@ -81,8 +97,10 @@ def main() -> None:
     emb = clustered(args.n, args.dim, rng)
     truth = pairs(plant(emb, args.sets, rng))
     store = memory_store(emb)
-    log(f"{args.n} x {args.dim} embeddings, {len(truth)} planted pairs; "
-        f"RSS so far {peak_rss_mb():.0f} MiB")
+    log(
+        f"{args.n} x {args.dim} embeddings, {len(truth)} planted pairs; "
+        f"RSS so far {peak_rss_mb():.0f} MiB"
+    )
     config = DedupConfig(tiers=("semantic",), semantic_min_similarity=args.threshold, k=args.k)
     start, start_cpu = time.perf_counter(), time.process_time()
     groups = find_groups(store, config)
@@ -92,11 +110,22 @@ def main() -> None:
     precision, recall = hits / max(len(found), 1), hits / max(len(truth), 1)
     rss = peak_rss_mb()
     row = [args.n, args.dim, len(groups), wall, cpu, rss, precision, recall]
-    report("dedup-semantic", ["items", "dim", "groups", "wall s", "CPU s", "peak RSS MiB",
-                              "precision", "recall"], [row],
-           {"n": args.n, "dim": args.dim, "groups": len(groups), "wall_s": wall, "cpu_s": cpu,
-            "peak_rss_mib": rss, "precision": precision, "recall": recall,
-            "targets_met": wall < 60 and rss < 2048})
+    report(
+        "dedup-semantic",
+        ["items", "dim", "groups", "wall s", "CPU s", "peak RSS MiB", "precision", "recall"],
+        [row],
+        {
+            "n": args.n,
+            "dim": args.dim,
+            "groups": len(groups),
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "peak_rss_mib": rss,
+            "precision": precision,
+            "recall": recall,
+            "targets_met": wall < 60 and rss < 2048,
+        },
+    )
 
 
 if __name__ == "__main__":

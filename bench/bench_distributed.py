@@ -24,7 +24,8 @@ from pathlib import Path
 from common import interleaved, log, make_jpegs, median, report
 
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.ingest.ray_cluster import RayPlan, start_ray
+from cdir.ingest.ray_engine import ingest_ray
 from cdir.models.loaded import load_models
 from cdir.models.presets import CaptionerSpec, EmbedderSpec, Preset
 
@@ -35,13 +36,18 @@ def vit_b32() -> Preset:
     """The ``default`` preset's embedder architecture with random weights, no captioner."""
     import open_clip
 
-    return Preset("bench-vit-b-32", "ViT-B-32, random weights",
-                  EmbedderSpec("ViT-B-32", config=open_clip.get_model_config("ViT-B-32")),
-                  CaptionerSpec("none"), trained=False)
+    return Preset(
+        "bench-vit-b-32",
+        "ViT-B-32, random weights",
+        EmbedderSpec("ViT-B-32", config=open_clip.get_model_config("ViT-B-32")),
+        CaptionerSpec("none"),
+        trained=False,
+    )
 
 
-def run_pair(preset: Preset | str, captions: str, src: Path, work: Path, args: argparse.Namespace
-             ) -> dict[str, float | None]:
+def run_pair(
+    preset: Preset | str, captions: str, src: Path, work: Path, args: argparse.Namespace
+) -> dict[str, float | None]:
     config = IngestConfig(captions=captions, shared_cache=False)
     models = load_models(preset, device="cpu")
     busy: list[float] = []
@@ -53,16 +59,20 @@ def run_pair(preset: Preset | str, captions: str, src: Path, work: Path, args: a
     def ray() -> float:
         shutil.rmtree(work / "ray", ignore_errors=True)
         start = time.perf_counter()
-        done = ingest_ray([src], work / "ray", preset, config, num_workers=args.workers,
-                          shard_size=SHARD)
+        done = ingest_ray(
+            [src], work / "ray", preset, config, num_workers=args.workers, shard_size=SHARD
+        )
         busy.append(done.seconds["workers_busy"])
         return time.perf_counter() - start
 
     wall, _ = interleaved({"local": local, "ray": ray}, args.reps)
     per_worker = args.n / median(busy)  # images per second of one worker's busy time
-    return {"local_img_s": args.n / median(wall["local"]),
-            "ray_img_s": args.n / median(wall["ray"]),
-            "per_worker_img_s": per_worker, "ray_steady_img_s": per_worker * args.workers}
+    return {
+        "local_img_s": args.n / median(wall["local"]),
+        "ray_img_s": args.n / median(wall["ray"]),
+        "per_worker_img_s": per_worker,
+        "ray_steady_img_s": per_worker * args.workers,
+    }
 
 
 def main() -> None:
@@ -86,8 +96,9 @@ def run(tmp: Path, args: argparse.Namespace) -> None:
     start_ray(RayPlan(num_workers=args.workers))
     ray_start = time.perf_counter() - start
     log(f"local Ray started in {ray_start:.1f} s")
-    cases = [("tiny", "tiny", "all")] + ([] if args.quick else [("ViT-B-32 (random)", vit_b32(),
-                                                                   "none")])
+    cases = [("tiny", "tiny", "all")] + (
+        [] if args.quick else [("ViT-B-32 (random)", vit_b32(), "none")]
+    )
     results = {}
     for name, preset, captions in cases:
         log(f"{name}, captions {captions}:")
@@ -95,13 +106,30 @@ def run(tmp: Path, args: argparse.Namespace) -> None:
     import ray
 
     ray.shutdown()
-    rows = [[name, captions, r["local_img_s"], r["ray_img_s"], r["per_worker_img_s"],
-             r["ray_steady_img_s"]] for (name, _, captions), r in
-            zip(cases, results.values(), strict=True)]
-    report(f"ingest throughput, {args.n} JPEGs 640x480, local vs Ray ({args.workers} workers)",
-           ["preset", "captions", "local img/s", "ray img/s (end to end)", "per worker img/s",
-            f"x {args.workers} workers img/s"], rows, {"n": args.n, "workers": args.workers,
-                                        "ray_start_s": ray_start, "results": results})
+    rows = [
+        [
+            name,
+            captions,
+            r["local_img_s"],
+            r["ray_img_s"],
+            r["per_worker_img_s"],
+            r["ray_steady_img_s"],
+        ]
+        for (name, _, captions), r in zip(cases, results.values(), strict=True)
+    ]
+    report(
+        f"ingest throughput, {args.n} JPEGs 640x480, local vs Ray ({args.workers} workers)",
+        [
+            "preset",
+            "captions",
+            "local img/s",
+            "ray img/s (end to end)",
+            "per worker img/s",
+            f"x {args.workers} workers img/s",
+        ],
+        rows,
+        {"n": args.n, "workers": args.workers, "ray_start_s": ray_start, "results": results},
+    )
     print(f"\nRay start (once per process, not in the rates): {ray_start:.1f} s")
 
 

@@ -48,15 +48,29 @@ json.dump({"import_s": imported - start, "work_s": time.perf_counter() - importe
 
 
 def run_cdir(folder: Path, workers: int) -> dict:
-    cmd = [sys.executable, "-m", "cdir", "dupes", str(folder), "--json", "-q",
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cdir",
+        "dupes",
+        str(folder),
+        "--json",
+        "-q",
+        "--workers",
+        str(workers),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(out.stdout)
 
 
 def run_imagededup(folder: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", IMAGEDEDUP, str(folder)], capture_output=True,
-                         text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", IMAGEDEDUP, str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     return json.loads(out.stdout)
 
 
@@ -92,12 +106,17 @@ def scores(found: set[tuple[str, str]], truth: Truth, only: str | None = None) -
         t = truth[f]
         if t["transform"] != "original":
             per.setdefault(t["transform"], []).append(tuple(sorted((f, t["family"]))) in found)
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "per_transform": {k: sum(v) / len(v) for k, v in sorted(per.items())}}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "per_transform": {k: sum(v) / len(v) for k, v in sorted(per.items())},
+    }
 
 
-def full_decode_check(folder: Path, fast_pairs: set[tuple[str, str]],
-                      fast_exact: set[tuple[str, str]], truth: Truth) -> dict:
+def full_decode_check(
+    folder: Path, fast_pairs: set[tuple[str, str]], fast_exact: set[tuple[str, str]], truth: Truth
+) -> dict:
     """cdir's folder path without draft decoding and with every pixel hashed: the reference."""
     from cdir.duplicates.folder import FolderConfig, find_folder_groups
 
@@ -105,10 +124,15 @@ def full_decode_check(folder: Path, fast_pairs: set[tuple[str, str]],
     rel = dict(zip(result.store.items["id"], result.store.items["rel_path"], strict=True))
     pairs = group_pairs([[rel[m] for m in g.members] for g in result.groups])
     exact = group_pairs([[rel[m] for m in g.members] for g in result.groups if g.tier == "exact"])
-    return {"f1": scores(pairs, truth)["f1"], "same_pairs": pairs == fast_pairs,
-            "pairs_only_full": len(pairs - fast_pairs), "pairs_only_fast": len(fast_pairs - pairs),
-            "exact_pairs_full": len(exact), "exact_pairs_fast": len(fast_exact),
-            "same_exact_pairs": exact == fast_exact}
+    return {
+        "f1": scores(pairs, truth)["f1"],
+        "same_pairs": pairs == fast_pairs,
+        "pairs_only_full": len(pairs - fast_pairs),
+        "pairs_only_fast": len(fast_pairs - pairs),
+        "exact_pairs_full": len(exact),
+        "exact_pairs_fast": len(fast_exact),
+        "same_exact_pairs": exact == fast_exact,
+    }
 
 
 def executors(folder: Path, reps: int) -> None:
@@ -117,26 +141,38 @@ def executors(folder: Path, reps: int) -> None:
     from cdir.duplicates.folder import FolderConfig, hash_files
 
     paths = sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png"))
-    variants = {name: (lambda c=config: hash_files(paths, c) and None)
-                for name, config in (("2 processes", FolderConfig(workers=2)),
-                                     ("2 threads", FolderConfig(workers=2, executor="thread")),
-                                     ("1 process", FolderConfig(workers=1)))}
+    variants = {
+        name: (lambda c=config: hash_files(paths, c) and None)
+        for name, config in (
+            ("2 processes", FolderConfig(workers=2)),
+            ("2 threads", FolderConfig(workers=2, executor="thread")),
+            ("1 process", FolderConfig(workers=1)),
+        )
+    }
     wall, _ = interleaved(variants, reps)
     base = median(wall["2 processes"])
     rows = [[name, median(w), median(w) / base, len(paths) / median(w)] for name, w in wall.items()]
-    report(f"hashing {len(paths)} files: processes or threads", ["variant", "wall s (median)",
-           "vs 2 processes", "files/s"], rows, {"wall_s": wall})
+    report(
+        f"hashing {len(paths)} files: processes or threads",
+        ["variant", "wall s (median)", "vs 2 processes", "files/s"],
+        rows,
+        {"wall_s": wall},
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="~360 files, one rep")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--set", type=Path, help="where the set is (made there if absent; "
-                                                  "default: a folder in the temp dir)")
+    parser.add_argument(
+        "--set",
+        type=Path,
+        help="where the set is (made there if absent; default: a folder in the temp dir)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="cdir hashing processes")
-    parser.add_argument("--no-executors", action="store_true",
-                        help="skip the processes-or-threads table")
+    parser.add_argument(
+        "--no-executors", action="store_true", help="skip the processes-or-threads table"
+    )
     args = parser.parse_args()
     n_originals = 40 if args.quick else 555
     reps = 1 if args.quick else args.reps
@@ -154,43 +190,84 @@ def main() -> None:
             wall = time.perf_counter() - start
             cpu[name].append(children_cpu() - before)
             return wall
+
         return variant
 
-    wall, _ = interleaved({"cdir": timed("cdir", lambda: run_cdir(folder, args.workers)),
-                           "imagededup": timed("imagededup", lambda: run_imagededup(folder))},
-                          reps)
+    wall, _ = interleaved(
+        {
+            "cdir": timed("cdir", lambda: run_cdir(folder, args.workers)),
+            "imagededup": timed("imagededup", lambda: run_imagededup(folder)),
+        },
+        reps,
+    )
     cdir_pairs = report_pairs(last["cdir"])
     ided_pairs = {tuple(sorted(p)) for p in last["imagededup"]["pairs"]}
     found = {"cdir": cdir_pairs, "imagededup": ided_pairs}
     score = {name: scores(pairs, truth) for name, pairs in found.items()}
     flat = {name: scores(pairs, truth, "flat/")["f1"] for name, pairs in found.items()}
     log("agreement check: full decoding, every pixel hashed")
-    fast_exact = group_pairs([[m["file"] for m in g["members"]]
-                              for g in last["cdir"]["groups"] if g["tier"] == "exact"])
+    fast_exact = group_pairs(
+        [[m["file"] for m in g["members"]] for g in last["cdir"]["groups"] if g["tier"] == "exact"]
+    )
     check = full_decode_check(folder, cdir_pairs, fast_exact, truth)
     transforms = sorted(score["cdir"]["per_transform"])
-    headers = ["variant", "wall s (median)", "vs imagededup", "CPU s (median)", "vs imagededup",
-               "precision", "recall", "F1",
-               "F1 flat", *[f"R {t}" for t in transforms]]
+    headers = [
+        "variant",
+        "wall s (median)",
+        "vs imagededup",
+        "CPU s (median)",
+        "vs imagededup",
+        "precision",
+        "recall",
+        "F1",
+        "F1 flat",
+        *[f"R {t}" for t in transforms],
+    ]
     rows = []
     for name in ("cdir", "imagededup"):
         s = score[name]
-        rows.append([name, median(wall[name]), median(wall[name]) / median(wall["imagededup"]),
-                     median(cpu[name]), median(cpu[name]) / median(cpu["imagededup"]),
-                     s["precision"], s["recall"], s["f1"], flat[name],
-                     *[s["per_transform"][t] for t in transforms]])
+        rows.append(
+            [
+                name,
+                median(wall[name]),
+                median(wall[name]) / median(wall["imagededup"]),
+                median(cpu[name]),
+                median(cpu[name]) / median(cpu["imagededup"]),
+                s["precision"],
+                s["recall"],
+                s["f1"],
+                flat[name],
+                *[s["per_transform"][t] for t in transforms],
+            ]
+        )
     ided = last["imagededup"]
-    print(f"\nimagededup: import {ided['import_s']:.2f} s, hashing and search "
-          f"{ided['work_s']:.2f} s (last run)")
-    print(f"cdir with full decoding: F1 {check['f1']:.4f}, same pairs as draft decoding: "
-          f"{check['same_pairs']} ({check['pairs_only_full']} pairs only with full decoding, "
-          f"{check['pairs_only_fast']} only with draft); exact tier: {check['exact_pairs_fast']} "
-          f"pairs, {check['exact_pairs_full']} with full decoding, the same: "
-          f"{check['same_exact_pairs']}")
-    report(f"cdir dupes FOLDER vs imagededup PHash, {len(truth)} files", headers, rows,
-           {"files": len(truth), "reps": reps, "wall_s": wall, "cpu_s": cpu, "scores": score,
-            "f1_flat": flat, "imagededup_import_s": ided["import_s"],
-            "imagededup_work_s": ided["work_s"], "full_decode_check": check})
+    print(
+        f"\nimagededup: import {ided['import_s']:.2f} s, hashing and search "
+        f"{ided['work_s']:.2f} s (last run)"
+    )
+    print(
+        f"cdir with full decoding: F1 {check['f1']:.4f}, same pairs as draft decoding: "
+        f"{check['same_pairs']} ({check['pairs_only_full']} pairs only with full decoding, "
+        f"{check['pairs_only_fast']} only with draft); exact tier: {check['exact_pairs_fast']} "
+        f"pairs, {check['exact_pairs_full']} with full decoding, the same: "
+        f"{check['same_exact_pairs']}"
+    )
+    report(
+        f"cdir dupes FOLDER vs imagededup PHash, {len(truth)} files",
+        headers,
+        rows,
+        {
+            "files": len(truth),
+            "reps": reps,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "scores": score,
+            "f1_flat": flat,
+            "imagededup_import_s": ided["import_s"],
+            "imagededup_work_s": ided["work_s"],
+            "full_decode_check": check,
+        },
+    )
     if not args.no_executors:
         executors(folder, reps)
 

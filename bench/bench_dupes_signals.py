@@ -87,16 +87,30 @@ def block_hash(thumb: Image.Image) -> int:
 
 
 def compute(files: list[Path]) -> Signals:
-    cols: dict[str, list] = {k: [] for k in ("phash", "mirror", "centre", "colour", "block",
-                                             "detail", "thumbs", "thumbs_mirror")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "phash",
+            "mirror",
+            "centre",
+            "colour",
+            "block",
+            "detail",
+            "thumbs",
+            "thumbs_mirror",
+        )
+    }
     seconds = dict.fromkeys(("base", "centre", "colour", "block"), 0.0)
     for path in files:
         start = time.process_time()
         thumb = draft_thumbnail(path.read_bytes(), DEFAULT_LIMITS, True)[0]
         phash, mirror, sig = thumbnail_hashes(thumb)
         seconds["base"] += time.process_time() - start
-        for name, func in (("centre", centre_hashes), ("colour", colour_moments),
-                           ("block", block_hash)):
+        for name, func in (
+            ("centre", centre_hashes),
+            ("colour", colour_moments),
+            ("block", block_hash),
+        ):
             start = time.process_time()
             cols[name].append(func(thumb))
             seconds[name] += time.process_time() - start
@@ -105,11 +119,17 @@ def compute(files: list[Path]) -> Signals:
         cols["detail"].append(sig.detail)
         cols["thumbs"].append(sig.thumb)
         cols["thumbs_mirror"].append(sig.mirror)
-    return Signals(np.array(cols["phash"], np.uint64), np.array(cols["mirror"], np.uint64),
-                   np.array(cols["centre"], np.uint64), np.array(cols["colour"], np.float32),
-                   np.array(cols["block"], np.uint64), np.array(cols["detail"]),
-                   np.array(cols["thumbs"]), np.array(cols["thumbs_mirror"]),
-                   {k: v / len(files) * 1000 for k, v in seconds.items()})
+    return Signals(
+        np.array(cols["phash"], np.uint64),
+        np.array(cols["mirror"], np.uint64),
+        np.array(cols["centre"], np.uint64),
+        np.array(cols["colour"], np.float32),
+        np.array(cols["block"], np.uint64),
+        np.array(cols["detail"]),
+        np.array(cols["thumbs"]),
+        np.array(cols["thumbs_mirror"]),
+        {k: v / len(files) * 1000 for k, v in seconds.items()},
+    )
 
 
 def popcount(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,21 +138,30 @@ def popcount(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def pair_rules(s: Signals, rows: np.ndarray) -> dict[str, np.ndarray]:
     """For rows ``rows`` against every file: which pairs each variant predicts, (len(rows), n)."""
-    full = np.minimum.reduce([popcount(s.phash[rows], s.phash), popcount(s.mirror[rows], s.phash),
-                              popcount(s.phash[rows], s.mirror)])
-    centre90 = np.minimum(popcount(s.centre[rows, 0], s.phash),
-                          popcount(s.phash[rows], s.centre[:, 0]))
-    centre = np.minimum.reduce([centre90, popcount(s.centre[rows, 1], s.phash),
-                                popcount(s.phash[rows], s.centre[:, 1])])
+    full = np.minimum.reduce(
+        [
+            popcount(s.phash[rows], s.phash),
+            popcount(s.mirror[rows], s.phash),
+            popcount(s.phash[rows], s.mirror),
+        ]
+    )
+    centre90 = np.minimum(
+        popcount(s.centre[rows, 0], s.phash), popcount(s.phash[rows], s.centre[:, 0])
+    )
+    centre = np.minimum.reduce(
+        [centre90, popcount(s.centre[rows, 1], s.phash), popcount(s.phash[rows], s.centre[:, 1])]
+    )
     colour = np.abs(s.colour[rows, None, :] - s.colour[None, :, :]).mean(axis=2)
     block = popcount(s.block[rows], s.block)
     base = full <= PHASH_BITS
-    rules = {"pHash only (the tier)": base,
-             "+ centre pHash 90 %": base | (centre90 <= PHASH_BITS),
-             "+ centre pHash 90 % and 80 %": base | (centre <= PHASH_BITS),
-             "+ colour moments": base | ((full <= 16) & (colour <= 6.0)),
-             "+ block-mean hash": base | ((full <= 14) & (block <= 6)),
-             "+ centre + colour": base | (centre <= PHASH_BITS) | ((full <= 16) & (colour <= 6.0))}
+    rules = {
+        "pHash only (the tier)": base,
+        "+ centre pHash 90 %": base | (centre90 <= PHASH_BITS),
+        "+ centre pHash 90 % and 80 %": base | (centre <= PHASH_BITS),
+        "+ colour moments": base | ((full <= 16) & (colour <= 6.0)),
+        "+ block-mean hash": base | ((full <= 14) & (block <= 6)),
+        "+ centre + colour": base | (centre <= PHASH_BITS) | ((full <= 16) & (colour <= 6.0)),
+    }
     close = _low_info_ok(s, rows)
     return {k: v & close for k, v in rules.items()}
 
@@ -142,8 +171,9 @@ def _low_info_ok(s: Signals, rows: np.ndarray) -> np.ndarray:
     config = LowInfoConfig()
     low = s.detail <= config.detail_max
     diff = np.abs(s.thumbs[rows, None] - s.thumbs[None]).mean(axis=(2, 3, 4))
-    diff = np.minimum(diff, np.abs(s.thumbs[rows, None] - s.thumbs_mirror[None]).mean(
-        axis=(2, 3, 4)))
+    diff = np.minimum(
+        diff, np.abs(s.thumbs[rows, None] - s.thumbs_mirror[None]).mean(axis=(2, 3, 4))
+    )
     return ~(low[rows, None] | low[None, :]) | (diff <= config.close_max)
 
 
@@ -176,9 +206,13 @@ def evaluate(s: Signals, names: list[str], truth: dict) -> dict[str, dict]:
         r = c["tp"] / max(1, c["tp"] + c["fn"])
         fp_ = c["ftp"] / max(1, c["ftp"] + c["ffp"])
         fr = c["ftp"] / max(1, c["ftp"] + c["ffn"])
-        out[name] = {"precision": p, "recall": r, "f1": 2 * p * r / max(1e-9, p + r),
-                     "f1_flat": 2 * fp_ * fr / max(1e-9, fp_ + fr),
-                     "per_transform": {k: float(np.mean(v)) for k, v in sorted(per[name].items())}}
+        out[name] = {
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / max(1e-9, p + r),
+            "f1_flat": 2 * fp_ * fr / max(1e-9, fp_ + fr),
+            "per_transform": {k: float(np.mean(v)) for k, v in sorted(per[name].items())},
+        }
     return out
 
 
@@ -197,12 +231,25 @@ def main() -> None:
     scores = evaluate(signals, names, truth)
     transforms = list(next(iter(scores.values()))["per_transform"])
     headers = ["variant", "precision", "recall", "F1", "F1 flat", *[f"R {t}" for t in transforms]]
-    rows = [[name, s["precision"], s["recall"], s["f1"], s["f1_flat"],
-             *[s["per_transform"][t] for t in transforms]] for name, s in scores.items()]
+    rows = [
+        [
+            name,
+            s["precision"],
+            s["recall"],
+            s["f1"],
+            s["f1_flat"],
+            *[s["per_transform"][t] for t in transforms],
+        ]
+        for name, s in scores.items()
+    ]
     cost = ", ".join(f"{k} {v:.2f}" for k, v in signals.seconds.items())
     print(f"\nCPU ms per file: {cost} (base: draft decode, thumbnail, pHash pair, signature)")
-    report(f"perceptual tier + second signals, {len(names)} files (pairs, no grouping)", headers,
-           rows, {"files": len(names), "scores": scores, "cpu_ms_per_file": signals.seconds})
+    report(
+        f"perceptual tier + second signals, {len(names)} files (pairs, no grouping)",
+        headers,
+        rows,
+        {"files": len(names), "scores": scores, "cpu_ms_per_file": signals.seconds},
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ from cdir.imaging.decode import load_rgb  # noqa: E402
 from cdir.ingest.grid_evidence import midjourney_size  # noqa: E402
 from cdir.ingest.grids import GridConfig, detect_grid  # noqa: E402
 
-BEFORE = dataclasses.replace(GridConfig(), jump_coverage=0.5, halves_needed=2,
-                             seam_one_side=False, validate=False)
+BEFORE = dataclasses.replace(
+    GridConfig(), jump_coverage=0.5, halves_needed=2, seam_one_side=False, validate=False
+)
 
 
 def singles() -> dict[str, Layout]:
@@ -45,8 +46,11 @@ def singles() -> dict[str, Layout]:
 
     examples = REPO / "cdir" / "assets" / "examples"
     manifest = json.loads((examples / "manifest.json").read_text(encoding="utf-8"))
-    out = {f"example/{f['path']}": Layout(load_rgb(examples / f["path"]), "example", None, False)
-           for f in manifest["files"] if f["kind"] != "grid"}
+    out = {
+        f"example/{f['path']}": Layout(load_rgb(examples / f["path"]), "example", None, False)
+        for f in manifest["files"]
+        if f["kind"] != "grid"
+    }
     for domain, cls, variant in itertools.product(DOMAINS, CLASSES, range(3)):
         image = draw_image(domain, cls, variant).resize((768, 768), Image.Resampling.NEAREST)
         out[f"drawn/{domain}_{cls}_{variant}"] = Layout(image, "drawn", None, False)
@@ -67,8 +71,9 @@ def main() -> None:
         start = time.perf_counter()
         now = detect_grid(case.image)
         times.append(time.perf_counter() - start)
-        family = rows.setdefault(case.family, {"n": 0, "before": 0, "layout": 0, "split": 0,
-                                               "prompt": 0})
+        family = rows.setdefault(
+            case.family, {"n": 0, "before": 0, "layout": 0, "split": 0, "prompt": 0}
+        )
         grid = case.boxes is not None and case.family != "collage_bare"
         family["n"] += 1
         family["before"] += counted(before, case, grid)
@@ -82,12 +87,16 @@ def main() -> None:
     table = []
     for family, r in rows.items():
         kind = "recall" if family in ("grid", "variations", "seam_grid", "white_grid") else "FP"
-        table.append([family, kind, r["n"], r["before"], r["layout"],
-                      r["split"], r["prompt"]])
-    report("grids", ["family", "counts", "images", "before", "layout", "split (size only)",
-            "split + prompt"], table,
-           {"detect_ms_median": round(1000 * statistics.median(times), 1),
-            "detect_ms_max": round(1000 * max(times), 1)})
+        table.append([family, kind, r["n"], r["before"], r["layout"], r["split"], r["prompt"]])
+    report(
+        "grids",
+        ["family", "counts", "images", "before", "layout", "split (size only)", "split + prompt"],
+        table,
+        {
+            "detect_ms_median": round(1000 * statistics.median(times), 1),
+            "detect_ms_max": round(1000 * max(times), 1),
+        },
+    )
 
 
 if __name__ == "__main__":

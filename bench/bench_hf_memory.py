@@ -49,18 +49,26 @@ def make_sources(work: Path, n: int, side: int) -> None:
 
     def rows():  # noqa: ANN202
         for i in range(n):
-            yield {"image": {"bytes": (folder / f"{i:06d}.png").read_bytes(), "path": None},
-                   "file_name": f"{i:06d}.png", "style": ("photo", "sketch")[i % 2],
-                   "label": f"c{i % 100}", "caption": f"image number {i}",
-                   "prompt": f"prompt {i}"}
+            yield {
+                "image": {"bytes": (folder / f"{i:06d}.png").read_bytes(), "path": None},
+                "file_name": f"{i:06d}.png",
+                "style": ("photo", "sketch")[i % 2],
+                "label": f"c{i % 100}",
+                "caption": f"image number {i}",
+                "prompt": f"prompt {i}",
+            }
 
-    features = datasets.Features({"image": datasets.Image(), "file_name": datasets.Value("string"),
-                                  "style": datasets.Value("string"),
-                                  "label": datasets.Value("string"),
-                                  "caption": datasets.Value("string"),
-                                  "prompt": datasets.Value("string")})
-    ds = datasets.Dataset.from_generator(rows, features=features,
-                                         cache_dir=str(work / "hf-cache"))
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "file_name": datasets.Value("string"),
+            "style": datasets.Value("string"),
+            "label": datasets.Value("string"),
+            "caption": datasets.Value("string"),
+            "prompt": datasets.Value("string"),
+        }
+    )
+    ds = datasets.Dataset.from_generator(rows, features=features, cache_dir=str(work / "hf-cache"))
     ds.save_to_disk(str(work / "dataset"))
     del ds
     shutil.rmtree(work / "hf-cache", ignore_errors=True)
@@ -74,14 +82,31 @@ def ingest_child(source: Path, store: Path, captions: str) -> dict:
     before = rss_mb()
     start = time.perf_counter()
     result = ingest([source], store, models, IngestConfig(captions=captions, shared_cache=False))
-    return {"rss_before_mb": round(before, 1), "peak_mb": round(rss_mb("VmHWM"), 1),
-            "seconds": round(time.perf_counter() - start, 1), "n_ok": result.counts["n_ok"]}
+    return {
+        "rss_before_mb": round(before, 1),
+        "peak_mb": round(rss_mb("VmHWM"), 1),
+        "seconds": round(time.perf_counter() - start, 1),
+        "n_ok": result.counts["n_ok"],
+    }
 
 
 def run_child(source: Path, store: Path, captions: str) -> dict:
-    done = subprocess.run([sys.executable, str(HERE), "--child", str(source), "--store",
-                           str(store), "--captions", captions], capture_output=True, text=True,
-                          timeout=4 * 3600, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE),
+            "--child",
+            str(source),
+            "--store",
+            str(store),
+            "--captions",
+            captions,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=4 * 3600,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -109,11 +134,16 @@ def main() -> None:
             log(f"  {results[name]}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rows = [[name, r["n_ok"], r["rss_before_mb"], r["peak_mb"], r["seconds"]]
-            for name, r in results.items()]
-    report("bench_hf_memory", ["source", "items", "RSS before (MiB)", "peak RSS (MiB)",
-                               "seconds"], rows,
-           {"n": args.n, "side": args.side, "captions": args.captions, **results})
+    rows = [
+        [name, r["n_ok"], r["rss_before_mb"], r["peak_mb"], r["seconds"]]
+        for name, r in results.items()
+    ]
+    report(
+        "bench_hf_memory",
+        ["source", "items", "RSS before (MiB)", "peak RSS (MiB)", "seconds"],
+        rows,
+        {"n": args.n, "side": args.side, "captions": args.captions, **results},
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,12 @@ def naive_run(models: Models, paths: list[Path]) -> None:
 WORKER_CPU: list[float] = []  # CPU seconds of the loader's worker processes, per run
 
 
-def plain_run(model, preprocess, paths: list[Path], args: argparse.Namespace  # noqa: ANN001
-              ) -> None:
+def plain_run(
+    model,
+    preprocess,
+    paths: list[Path],
+    args: argparse.Namespace,  # noqa: ANN001
+) -> None:
     """The plain loop; the CPU seconds its workers used (reaped children) go to WORKER_CPU."""
     import resource
 
@@ -86,8 +90,14 @@ def plain_run(model, preprocess, paths: list[Path], args: argparse.Namespace  # 
     WORKER_CPU.append(children() - before)
 
 
-def agreement(models: Models, src: Path, work: Path, config: IngestConfig,
-              reference: np.ndarray, paths: list[Path]) -> float:
+def agreement(
+    models: Models,
+    src: Path,
+    work: Path,
+    config: IngestConfig,
+    reference: np.ndarray,
+    paths: list[Path],
+) -> float:
     """Lowest cosine between the pipeline's embeddings and the reference preprocessing's."""
     pipeline_run(models, src, work, config)
     store = Store.load(work / "store")
@@ -110,15 +120,27 @@ def reader_cost(embedder: ClipEmbedder, work: Path, reps: int) -> list[list]:
     rows = []
     for size in ((640, 480), (1024, 1024), (4000, 3000)):
         paths = make_jpegs(work / f"sizes{size[0]}", 8, size, seed=3)
-        now = [partial(read_one, i, p, None, embedder.prepare, DecodeLimits()) for i, p in
-               enumerate(paths)]
-        before = [partial(legacy_read_one, i, p, None, unreduced(embedder.preprocess),
-                          DecodeLimits()) for i, p in enumerate(paths)]
-        _, cpu = interleaved({"now": lambda jobs=now: run_all(jobs),
-                              "before": lambda jobs=before: run_all(jobs)}, reps)
+        now = [
+            partial(read_one, i, p, None, embedder.prepare, DecodeLimits())
+            for i, p in enumerate(paths)
+        ]
+        before = [
+            partial(legacy_read_one, i, p, None, unreduced(embedder.preprocess), DecodeLimits())
+            for i, p in enumerate(paths)
+        ]
+        _, cpu = interleaved(
+            {"now": lambda jobs=now: run_all(jobs), "before": lambda jobs=before: run_all(jobs)},
+            reps,
+        )
         now_ms, before_ms = (1000 * median(cpu[k]) / len(paths) for k in ("now", "before"))
-        rows.append([f"reader, {size[0]}x{size[1]} JPEG", f"{before_ms:.1f}", f"{now_ms:.1f}",
-                     f"{before_ms / now_ms:.2f}x"])
+        rows.append(
+            [
+                f"reader, {size[0]}x{size[1]} JPEG",
+                f"{before_ms:.1f}",
+                f"{now_ms:.1f}",
+                f"{before_ms / now_ms:.2f}x",
+            ]
+        )
     return rows
 
 
@@ -129,8 +151,9 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=4)
     p.add_argument("--batch", type=int, default=32, help="batch of the raw baseline")
     p.add_argument("--arch", default="ViT-B-32")
-    p.add_argument("--sweep", action="store_true",
-                   help="also the reader as before, workers=1 and batch=16")
+    p.add_argument(
+        "--sweep", action="store_true", help="also the reader as before, workers=1 and batch=16"
+    )
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--no-large", action="store_true", help="skip the 4000x3000 JPEG tables")
     p.add_argument("--large-n", type=int, default=12, help="4000x3000 JPEGs")
@@ -148,15 +171,20 @@ def main() -> None:
         base = IngestConfig(captions="none", predict_domains=False, shared_cache=False)
         pipelines = {"pipeline": base}
         if args.sweep:
-            pipelines |= {"pipeline workers=1": replace(base, workers=1),
-                          "pipeline batch=16": replace(base, batch_size=16)}
+            pipelines |= {
+                "pipeline workers=1": replace(base, workers=1),
+                "pipeline batch=16": replace(base, batch_size=16),
+            }
         plain_model, plain_preprocess = open_clip_pair(args.arch)
-        variants = {"raw": lambda: raw_run(models, tensors, args.batch),
-                    "naive": lambda: naive_run(models, paths[: args.naive_n]),
-                    "loader": lambda: plain_run(plain_model, plain_preprocess, paths, args)}
+        variants = {
+            "raw": lambda: raw_run(models, tensors, args.batch),
+            "naive": lambda: naive_run(models, paths[: args.naive_n]),
+            "loader": lambda: plain_run(plain_model, plain_preprocess, paths, args),
+        }
         if args.sweep:
-            variants["pipeline, reader as before"] = lambda: legacy_run(models, work / "src",
-                                                                        work, base)
+            variants["pipeline, reader as before"] = lambda: legacy_run(
+                models, work / "src", work, base
+            )
         for name, cfg in pipelines.items():
             variants[name] = lambda cfg=cfg: pipeline_run(models, work / "src", work, cfg)
         naive_run(models, paths[:2])  # warm-up
@@ -165,8 +193,12 @@ def main() -> None:
         log("reader CPU per image by size ...")
         readers = reader_cost(models.embedder, work, max(2, args.reps // 2))
         summarise(args, variants, wall, cpu, cosine)
-        print("\n" + table(["one image through the reader", "CPU ms before", "CPU ms now",
-                            "saved"], readers))
+        print(
+            "\n"
+            + table(
+                ["one image through the reader", "CPU ms before", "CPU ms now", "saved"], readers
+            )
+        )
         print("BENCH " + json.dumps({"bench": "ingest-reader", "rows": readers}))
         if not args.no_large:
             from ingest_reduced import large_jpegs
@@ -176,8 +208,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def summarise(args: argparse.Namespace, variants: dict, wall: dict, cpu: dict,
-              cosine: float) -> None:
+def summarise(
+    args: argparse.Namespace, variants: dict, wall: dict, cpu: dict, cosine: float
+) -> None:
     """Ratios of runs made next to each other (median over the rounds), and of the best runs."""
     counts = {name: args.naive_n if name == "naive" else args.n for name in variants}
     per_run = {k: np.array([counts[k] / t for t in v]) for k, v in wall.items()}
@@ -188,31 +221,67 @@ def summarise(args: argparse.Namespace, variants: dict, wall: dict, cpu: dict,
     # all processes: on a saturated 2-core box, images/s follows CPU per image
     total_ms = dict(cpu_ms)
     if WORKER_CPU:
-        total_ms["loader"] = 1000 * median([c + w for c, w in zip(cpu["loader"], WORKER_CPU,
-                                                                   strict=True)]) / args.n
+        total_ms["loader"] = (
+            1000 * median([c + w for c, w in zip(cpu["loader"], WORKER_CPU, strict=True)]) / args.n
+        )
     loader = {k: float(np.median(v / per_run["loader"])) for k, v in per_run.items()}
-    rows = [[k, f"{median(list(per_run[k])):.2f}", f"{best[k]:.2f}", f"{paired[k]:.2f}",
-             f"{best[k] / best['raw']:.2f}", f"{naive[k]:.2f}", f"{loader[k]:.2f}",
-             f"{cpu_ms[k]:.0f}", f"{total_ms[k]:.0f}"] for k in variants]
-    report("ingest", ["variant", "images/s (median)", "images/s (best)", "x raw (paired)",
-                      "x raw (best)", "x naive (paired)", "x loader (paired)",
-                      "CPU ms/image (main process)", "CPU ms/image (all processes)"], rows,
-           {"arch": args.arch, "n": args.n, "reps": args.reps,
-            "torch_threads": torch.get_num_threads(), "x_raw_paired": paired,
-            "x_raw_best": {k: v / best["raw"] for k, v in best.items()}, "x_naive_paired": naive,
+    rows = [
+        [
+            k,
+            f"{median(list(per_run[k])):.2f}",
+            f"{best[k]:.2f}",
+            f"{paired[k]:.2f}",
+            f"{best[k] / best['raw']:.2f}",
+            f"{naive[k]:.2f}",
+            f"{loader[k]:.2f}",
+            f"{cpu_ms[k]:.0f}",
+            f"{total_ms[k]:.0f}",
+        ]
+        for k in variants
+    ]
+    report(
+        "ingest",
+        [
+            "variant",
+            "images/s (median)",
+            "images/s (best)",
+            "x raw (paired)",
+            "x raw (best)",
+            "x naive (paired)",
+            "x loader (paired)",
+            "CPU ms/image (main process)",
+            "CPU ms/image (all processes)",
+        ],
+        rows,
+        {
+            "arch": args.arch,
+            "n": args.n,
+            "reps": args.reps,
+            "torch_threads": torch.get_num_threads(),
+            "x_raw_paired": paired,
+            "x_raw_best": {k: v / best["raw"] for k, v in best.items()},
+            "x_naive_paired": naive,
             "x_loader_paired": loader,
-            "cpu_ms_per_image": cpu_ms, "cpu_ms_per_image_all_processes": total_ms,
+            "cpu_ms_per_image": cpu_ms,
+            "cpu_ms_per_image_all_processes": total_ms,
             "min_cosine_pipeline_vs_reference": cosine,
-            "wall_s": wall, "cpu_s": cpu})
-    print(f"\npipeline/loader = {loader['pipeline']:.2f} paired, "
-          f"{best['pipeline'] / best['loader']:.2f} best-of (target >= 1.0; plain DataLoader, "
-          f"{args.workers} workers, batch {args.batch}); CPU per image, all processes: "
-          f"pipeline {total_ms['pipeline']:.0f} ms, loader {total_ms['loader']:.0f} ms "
-          f"(loader/pipeline = {total_ms['loader'] / total_ms['pipeline']:.2f})")
-    print(f"pipeline/raw = {paired['pipeline']:.2f} paired, "
-          f"{best['pipeline'] / best['raw']:.2f} best-of (target >= 0.9); pipeline/naive = "
-          f"{naive['pipeline']:.2f} (target >= 3); min cosine to the reference preprocessing "
-          f"= {cosine:.5f}; torch threads = {torch.get_num_threads()}")
+            "wall_s": wall,
+            "cpu_s": cpu,
+        },
+    )
+    print(
+        f"\npipeline/loader = {loader['pipeline']:.2f} paired, "
+        f"{best['pipeline'] / best['loader']:.2f} best-of (target >= 1.0; plain DataLoader, "
+        f"{args.workers} workers, batch {args.batch}); CPU per image, all processes: "
+        f"pipeline {total_ms['pipeline']:.0f} ms, loader {total_ms['loader']:.0f} ms "
+        f"(loader/pipeline = {total_ms['loader'] / total_ms['pipeline']:.2f})"
+    )
+    print(
+        f"pipeline/raw = {paired['pipeline']:.2f} paired, "
+        f"{best['pipeline'] / best['raw']:.2f} best-of (target >= 0.9); pipeline/naive = "
+        f"{naive['pipeline']:.2f} (target >= 3); min cosine to the reference preprocessing "
+        f"= {cosine:.5f}; torch threads = {torch.get_num_threads()}"
+    )
 
 
 if __name__ == "__main__":

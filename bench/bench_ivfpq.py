@@ -34,8 +34,9 @@ def write_gallery(path: Path, n: int, n_clusters: int) -> np.ndarray:
     step = 100_000
     for start in range(0, n, step):
         count = min(step, n - start)
-        out[start : start + count] = clustered(count, seed=1000 + start // step,
-                                               n_clusters=n_clusters)
+        out[start : start + count] = clustered(
+            count, seed=1000 + start // step, n_clusters=n_clusters
+        )
     out.flush()
     del out
     return np.load(path, mmap_mode="r")
@@ -49,8 +50,9 @@ def exact_truth(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth,
-                                                                         strict=True)]))
+    return float(
+        np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)])
+    )
 
 
 def build(vectors: np.ndarray, train: int) -> tuple[FaissIVFPQIndex, float, float]:
@@ -77,8 +79,9 @@ def latency_ms(index: FaissIVFPQIndex, queries: np.ndarray) -> float:
     return percentile(times, 50)
 
 
-def sweep(index: FaissIVFPQIndex, queries: np.ndarray, truth: np.ndarray, n_latency: int
-          ) -> list[dict[str, float]]:
+def sweep(
+    index: FaissIVFPQIndex, queries: np.ndarray, truth: np.ndarray, n_latency: int
+) -> list[dict[str, float]]:
     rows = []
     for rerank in (0, RERANK):
         for nprobe in NPROBES:
@@ -86,29 +89,42 @@ def sweep(index: FaissIVFPQIndex, queries: np.ndarray, truth: np.ndarray, n_late
             start = time.perf_counter()
             found = index.search(queries, K)[1]
             batch_ms = (time.perf_counter() - start) * 1000 / len(queries)
-            rows.append({"nprobe": nprobe, "rerank": rerank,
-                         "recall_at_10": recall_at_k(found, truth),
-                         "p50_ms": latency_ms(index, queries[:n_latency]),
-                         "batch_ms_per_query": batch_ms})
-            log(f"  nprobe {nprobe} rerank {rerank}: recall@10 {rows[-1]['recall_at_10']:.3f}, "
-                f"p50 {rows[-1]['p50_ms']:.2f} ms")
+            rows.append(
+                {
+                    "nprobe": nprobe,
+                    "rerank": rerank,
+                    "recall_at_10": recall_at_k(found, truth),
+                    "p50_ms": latency_ms(index, queries[:n_latency]),
+                    "batch_ms_per_query": batch_ms,
+                }
+            )
+            log(
+                f"  nprobe {nprobe} rerank {rerank}: recall@10 {rows[-1]['recall_at_10']:.3f}, "
+                f"p50 {rows[-1]['p50_ms']:.2f} ms"
+            )
     return rows
 
 
-def extrapolate(n: int, measured_n: int, bytes_per_vector: float, train_s: float, add_s: float
-                ) -> dict[str, float]:
+def extrapolate(
+    n: int, measured_n: int, bytes_per_vector: float, train_s: float, add_s: float
+) -> dict[str, float]:
     """The 10M figures on paper: memory from the code layout; times as upper bounds scaled by
     the work (coarse k-means and assignment grow with nlist; PQ training does not)."""
     nlist, nlist_m = default_nlist(n), default_nlist(measured_n)
     centroids = nlist * DIM * 4
     codes = n * (M + 8)  # 64 bytes of PQ code + an 8-byte id per vector in the inverted lists
-    return {"n": n, "nlist": nlist, "index_gb": (codes + centroids) / 1e9,
-            "floats_on_disk_gb": n * DIM * 4 / 1e9, "flat_in_ram_gb": n * DIM * 4 / 1e9,
-            "hnsw_in_ram_gb": n * (DIM * 4 + 32 * 2 * 4) / 1e9,
-            "train_s_at_most": train_s * nlist / nlist_m,  # the same 100k sample
-            "add_s_at_most": add_s * (n / measured_n) * (nlist / nlist_m),
-            "scan_factor": (n / nlist) / (measured_n / nlist_m),  # codes per list, same nprobe
-            "measured_bytes_per_vector": bytes_per_vector}
+    return {
+        "n": n,
+        "nlist": nlist,
+        "index_gb": (codes + centroids) / 1e9,
+        "floats_on_disk_gb": n * DIM * 4 / 1e9,
+        "flat_in_ram_gb": n * DIM * 4 / 1e9,
+        "hnsw_in_ram_gb": n * (DIM * 4 + 32 * 2 * 4) / 1e9,
+        "train_s_at_most": train_s * nlist / nlist_m,  # the same 100k sample
+        "add_s_at_most": add_s * (n / measured_n) * (nlist / nlist_m),
+        "scan_factor": (n / nlist) / (measured_n / nlist_m),  # codes per list, same nprobe
+        "measured_bytes_per_vector": bytes_per_vector,
+    }
 
 
 def main() -> None:
@@ -143,29 +159,66 @@ def run(tmp: Path, args: argparse.Namespace, clusters: int) -> None:
     summary(args, index, train_s, add_s, size, exact_s, rows, paper)
 
 
-def summary(args: argparse.Namespace, index: FaissIVFPQIndex, train_s: float, add_s: float,
-            size: int, exact_s: float, rows: list[dict[str, float]], paper: dict[str, float]
-            ) -> None:
-    table = [[r["nprobe"], "yes" if r["rerank"] else "no", r["recall_at_10"], r["p50_ms"],
-              r["batch_ms_per_query"]] for r in rows]
-    report(f"IVF-PQ, {args.n:,} clustered {DIM}-d vectors (nlist {index.nlist}, m {index.m} x "
-           f"{index.nbits} bits, trained on {min(args.train, args.n):,})",
-           ["nprobe", "re-rank 100 (mmap floats)", "recall@10", "p50 ms (1 query)",
-            "ms/query (batch of queries)"], table,
-           {"n": args.n, "nlist": index.nlist, "m": index.m, "nbits": index.nbits,
-            "train_s": train_s, "add_s": add_s, "index_bytes": size,
-            "bytes_per_vector": size / args.n, "exact_ms_per_query": exact_s * 1000 / args.queries,
-            "peak_rss_mb": peak_rss_mb(), "sweep": rows, "paper_10m": paper})
-    print(f"\nbuild: train {train_s:.0f} s + add {add_s:.0f} s; index {size / 1e6:.1f} MB = "
-          f"{size / args.n:.1f} bytes/vector (float32: {DIM * 4}); exact search "
-          f"{exact_s * 1000 / args.queries:.1f} ms/query (faiss brute force, batched); peak RSS "
-          f"{peak_rss_mb():.0f} MiB")
-    print(f"10M on paper: nlist {paper['nlist']}, index {paper['index_gb']:.2f} GB in RAM "
-          f"(flat {paper['flat_in_ram_gb']:.1f} GB, HNSW M=32 ~{paper['hnsw_in_ram_gb']:.1f} GB), "
-          f"float vectors {paper['floats_on_disk_gb']:.1f} GB on disk for re-ranking; train "
-          f"<= {paper['train_s_at_most']:.0f} s (same sample), add <= "
-          f"{paper['add_s_at_most']:.0f} s; {paper['scan_factor']:.1f}x the codes per list, so "
-          f"~{paper['scan_factor']:.1f}x the scan time at the same nprobe")
+def summary(
+    args: argparse.Namespace,
+    index: FaissIVFPQIndex,
+    train_s: float,
+    add_s: float,
+    size: int,
+    exact_s: float,
+    rows: list[dict[str, float]],
+    paper: dict[str, float],
+) -> None:
+    table = [
+        [
+            r["nprobe"],
+            "yes" if r["rerank"] else "no",
+            r["recall_at_10"],
+            r["p50_ms"],
+            r["batch_ms_per_query"],
+        ]
+        for r in rows
+    ]
+    report(
+        f"IVF-PQ, {args.n:,} clustered {DIM}-d vectors (nlist {index.nlist}, m {index.m} x "
+        f"{index.nbits} bits, trained on {min(args.train, args.n):,})",
+        [
+            "nprobe",
+            "re-rank 100 (mmap floats)",
+            "recall@10",
+            "p50 ms (1 query)",
+            "ms/query (batch of queries)",
+        ],
+        table,
+        {
+            "n": args.n,
+            "nlist": index.nlist,
+            "m": index.m,
+            "nbits": index.nbits,
+            "train_s": train_s,
+            "add_s": add_s,
+            "index_bytes": size,
+            "bytes_per_vector": size / args.n,
+            "exact_ms_per_query": exact_s * 1000 / args.queries,
+            "peak_rss_mb": peak_rss_mb(),
+            "sweep": rows,
+            "paper_10m": paper,
+        },
+    )
+    print(
+        f"\nbuild: train {train_s:.0f} s + add {add_s:.0f} s; index {size / 1e6:.1f} MB = "
+        f"{size / args.n:.1f} bytes/vector (float32: {DIM * 4}); exact search "
+        f"{exact_s * 1000 / args.queries:.1f} ms/query (faiss brute force, batched); peak RSS "
+        f"{peak_rss_mb():.0f} MiB"
+    )
+    print(
+        f"10M on paper: nlist {paper['nlist']}, index {paper['index_gb']:.2f} GB in RAM "
+        f"(flat {paper['flat_in_ram_gb']:.1f} GB, HNSW M=32 ~{paper['hnsw_in_ram_gb']:.1f} GB), "
+        f"float vectors {paper['floats_on_disk_gb']:.1f} GB on disk for re-ranking; train "
+        f"<= {paper['train_s_at_most']:.0f} s (same sample), add <= "
+        f"{paper['add_s_at_most']:.0f} s; {paper['scan_factor']:.1f}x the codes per list, so "
+        f"~{paper['scan_factor']:.1f}x the scan time at the same nprobe"
+    )
 
 
 if __name__ == "__main__":

@@ -43,11 +43,13 @@ def measure(folder: Path, truth: dict[str, dict[str, str]]) -> dict[str, object]
         if kind != "original":
             reasons[f"{kind}: {group.keep_reason}"] += 1
     total = sum(kept.values())
-    return {"groups_with_original": total,
-            "original_kept": kept["original"] / total if total else 0.0,
-            "kept": dict(kept.most_common()),
-            "per_tier": {t: dict(c.most_common()) for t, c in per_tier.items()},
-            "other_keeps": dict(reasons.most_common(8))}
+    return {
+        "groups_with_original": total,
+        "original_kept": kept["original"] / total if total else 0.0,
+        "kept": dict(kept.most_common()),
+        "per_tier": {t: dict(c.most_common()) for t, c in per_tier.items()},
+        "other_keeps": dict(reasons.most_common(8)),
+    }
 
 
 def main() -> None:

@@ -30,8 +30,15 @@ from bench_search import connect, example_workspace
 from common import REPO, log, median, percentile, photo_like, report
 
 
-def searcher(url: str, collection: str, owner: str, stop: float, seed: int,
-             times: list[float], errors: list[str]) -> None:
+def searcher(
+    url: str,
+    collection: str,
+    owner: str,
+    stop: float,
+    seed: int,
+    times: list[float],
+    errors: list[str],
+) -> None:
     """Search until ``stop`` (monotonic seconds): a new text query each time."""
     client = connect(url)
     words = ["red", "blue", "boat", "house", "tree", "car", "sketch", "painting", "fish", "cat"]
@@ -52,10 +59,21 @@ def builder(url: str, files: list[Path], result: dict) -> None:
     client = connect(url)
     start = time.perf_counter()
     try:
-        built = client.predict([handle_file(str(p)) for p in files], "load", "", "lazy", "",
-                               "new", api_name="/build_collection")
-        result.update(seconds=time.perf_counter() - start, images=built["images"],
-                      owner=built["owner"], collection=built["collection"])
+        built = client.predict(
+            [handle_file(str(p)) for p in files],
+            "load",
+            "",
+            "lazy",
+            "",
+            "new",
+            api_name="/build_collection",
+        )
+        result.update(
+            seconds=time.perf_counter() - start,
+            images=built["images"],
+            owner=built["owner"],
+            collection=built["collection"],
+        )
     except Exception as exc:
         result.update(seconds=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
 
@@ -65,8 +83,10 @@ def one_run(url: str, clients: int, seconds: float, files: list[Path]) -> dict:
     errors: list[str] = []
     built: dict = {}
     stop = time.monotonic() + seconds
-    threads = [threading.Thread(target=searcher, args=(url, "examples", "", stop, n, times,
-                                                       errors)) for n in range(clients)]
+    threads = [
+        threading.Thread(target=searcher, args=(url, "examples", "", stop, n, times, errors))
+        for n in range(clients)
+    ]
     threads.append(threading.Thread(target=builder, args=(url, files, built)))
     for t in threads:
         t.start()
@@ -74,14 +94,21 @@ def one_run(url: str, clients: int, seconds: float, files: list[Path]) -> dict:
         t.join()
     present = None
     if "collection" in built:
-        record = connect(url).predict(built["collection"], built["owner"],
-                                      api_name="/open_collection")
+        record = connect(url).predict(
+            built["collection"], built["owner"], api_name="/open_collection"
+        )
         present = record["images"] == len(files)
-    return {"clients": clients, "searches": len(times), "errors": len(errors),
-            "first_errors": errors[:3], "p50_s": median(times) if times else None,
-            "p95_s": percentile(times, 95) if times else None,
-            "build_s": built.get("seconds"), "build_error": built.get("error"),
-            "rows_present": present}
+    return {
+        "clients": clients,
+        "searches": len(times),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "p50_s": median(times) if times else None,
+        "p95_s": percentile(times, 95) if times else None,
+        "build_s": built.get("seconds"),
+        "build_error": built.get("error"),
+        "rows_present": present,
+    }
 
 
 def main() -> None:
@@ -103,9 +130,22 @@ def main() -> None:
     runs = []
     env = {**os.environ, "CDIR_SHARED_WORKSPACE": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
     app_log = work / "app.log"
-    app = subprocess.Popen([sys.executable, "app.py", "--store", str(work / "ws"), "--port",
-                            str(args.port), "--preset", args.preset], cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=app_log.open("wb"))
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "app.py",
+            "--store",
+            str(work / "ws"),
+            "--port",
+            str(args.port),
+            "--preset",
+            args.preset,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=app_log.open("wb"),
+    )
     try:
         url = f"http://127.0.0.1:{args.port}/"
         connect(url)
@@ -115,18 +155,33 @@ def main() -> None:
                 files.append(work / f"build{n_clients}" / f"img{i:04d}.jpg")
                 files[-1].parent.mkdir(exist_ok=True)
                 Image.fromarray(photo_like(rng, 320, 240)).save(files[-1], quality=85)
-            log(f"{n_clients} searching client(s) for {args.seconds:.0f} s, one build of "
-                f"{args.build} images")
+            log(
+                f"{n_clients} searching client(s) for {args.seconds:.0f} s, one build of "
+                f"{args.build} images"
+            )
             runs.append(one_run(url, n_clients, args.seconds, files))
             log(f"  {runs[-1]}")
     finally:
         app.terminate()
         app.wait(30)
-    rows = [[r["clients"], r["searches"], r["errors"], r["p50_s"], r["p95_s"], r["build_s"],
-             r["rows_present"]] for r in runs]
-    report("load", ["search clients", "searches", "errors", "p50 s", "p95 s", "build s",
-                    "every row present"], rows,
-           {"preset": args.preset, "seconds": args.seconds, "build": args.build, "runs": runs})
+    rows = [
+        [
+            r["clients"],
+            r["searches"],
+            r["errors"],
+            r["p50_s"],
+            r["p95_s"],
+            r["build_s"],
+            r["rows_present"],
+        ]
+        for r in runs
+    ]
+    report(
+        "load",
+        ["search clients", "searches", "errors", "p50 s", "p95 s", "build s", "every row present"],
+        rows,
+        {"preset": args.preset, "seconds": args.seconds, "build": args.build, "runs": runs},
+    )
 
 
 if __name__ == "__main__":

@@ -44,16 +44,29 @@ def child(n: int, store: Path) -> None:
     projected = time.perf_counter()
     cached_projection(store, {"kind": "bench"}, vectors, config)
     cached = time.perf_counter()
-    print(json.dumps({"import_s": imported - start, "project_s": projected - made,
-                      "cached_s": cached - projected,
-                      "first_map_s": (imported - start) + (projected - made)}))
+    print(
+        json.dumps(
+            {
+                "import_s": imported - start,
+                "project_s": projected - made,
+                "cached_s": cached - projected,
+                "first_map_s": (imported - start) + (projected - made),
+            }
+        )
+    )
 
 
 def run_child(n: int, numba_dir: Path, work: Path) -> dict:
     store = Path(tempfile.mkdtemp(dir=work))  # no cached projection from an earlier run
     env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_dir)}
-    out = subprocess.run([sys.executable, str(HERE), "--child", str(n), "--store", str(store)],
-                         env=env, capture_output=True, text=True, timeout=3600, check=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE), "--child", str(n), "--store", str(store)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -84,18 +97,40 @@ def main() -> None:
             for label, got in runs.items():
                 summary = {k: median([r[k] for r in got]) for k in got[0]}
                 results[f"{n} {label}"] = summary
-                rows.append([n, label, len(got), f"{summary['import_s']:.1f}",
-                             f"{summary['project_s']:.1f}", f"{summary['first_map_s']:.1f}",
-                             f"{summary['cached_s']:.2f}"])
+                rows.append(
+                    [
+                        n,
+                        label,
+                        len(got),
+                        f"{summary['import_s']:.1f}",
+                        f"{summary['project_s']:.1f}",
+                        f"{summary['first_map_s']:.1f}",
+                        f"{summary['cached_s']:.2f}",
+                    ]
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report("maps", ["points", "numba cache", "runs", "import umap s", "PCA+UMAP s",
-                    "first map s", "cached map s"], rows, {"results": results})
+    report(
+        "maps",
+        [
+            "points",
+            "numba cache",
+            "runs",
+            "import umap s",
+            "PCA+UMAP s",
+            "first map s",
+            "cached map s",
+        ],
+        rows,
+        {"results": results},
+    )
     warm = results.get(f"{sizes[0]} warm", {})
-    print(f"\nfirst map of {sizes[0]} points after the first compile: "
-          f"{warm.get('first_map_s', float('nan')):.1f} s in a fresh process, "
-          f"{warm.get('project_s', float('nan')):.1f} s in the app (which imports umap at start, "
-          f"in the background); target < 15 s for 20k")
+    print(
+        f"\nfirst map of {sizes[0]} points after the first compile: "
+        f"{warm.get('first_map_s', float('nan')):.1f} s in a fresh process, "
+        f"{warm.get('project_s', float('nan')):.1f} s in the app (which imports umap at start, "
+        f"in the background); target < 15 s for 20k"
+    )
 
 
 if __name__ == "__main__":

@@ -85,9 +85,16 @@ def child(n: int, variant: str, out: Path, sample: dict[str, int]) -> None:
         xy = knn_mean(x, ProjectionConfig(**sample))
     done, done_cpu = time.perf_counter(), time.process_time()
     np.save(out, xy)
-    print(json.dumps({"import_s": imported - start, "project_s": done - made,
-                      "project_cpu_s": done_cpu - made_cpu,
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "import_s": imported - start,
+                "project_s": done - made,
+                "project_cpu_s": done_cpu - made_cpu,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def knn_mean(x: np.ndarray, config) -> np.ndarray:
@@ -118,9 +125,24 @@ def knn_mean(x: np.ndarray, config) -> np.ndarray:
 
 def run_child(n: int, variant: str, work: Path, sample: dict[str, int] | None = None) -> dict:
     out = work / f"{variant}-{n}.npy"
-    got = subprocess.run([sys.executable, str(HERE), "--child", str(n), "--variant", variant,
-                          "--out", str(out), "--sample", json.dumps(sample or {})],
-                         capture_output=True, text=True, timeout=3600, check=False)
+    got = subprocess.run(
+        [
+            sys.executable,
+            str(HERE),
+            "--child",
+            str(n),
+            "--variant",
+            variant,
+            "--out",
+            str(out),
+            "--sample",
+            json.dumps(sample or {}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     if got.returncode:
         raise RuntimeError(f"{variant} {n} failed:\n{got.stderr[-3000:]}")
     return json.loads(got.stdout.strip().splitlines()[-1])
@@ -167,8 +189,9 @@ def quality(n: int, maps: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
             "recall_vs_512d": recall(low, high),
             "same_cluster_2d": float((labels[low] == labels[queries][:, None]).mean()),
             "same_group_2d": float((labels[low] // 10 == labels[queries][:, None] // 10).mean()),
-            "trustworthiness": float(trustworthiness(x[sub], xy[sub], n_neighbors=K,
-                                                     metric="cosine")),
+            "trustworthiness": float(
+                trustworthiness(x[sub], xy[sub], n_neighbors=K, metric="cosine")
+            ),
         }
         log(f"  {name}: {out[name]}")
     return out
@@ -181,8 +204,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="100000,1000000")
     p.add_argument("--reps", type=int, default=1, help="runs per variant at the first size")
-    p.add_argument("--quick", action="store_true",
-                   help="20,000 points, sampled above 10,000 on 5,000 rows (a smoke run)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="20,000 points, sampled above 10,000 on 5,000 rows (a smoke run)",
+    )
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -203,8 +229,13 @@ def main() -> None:
         for i, n in enumerate(sizes):
             names = VARIANTS if i == 0 else ("sampled",)
             got: dict[str, list[dict]] = {name: [] for name in names}
-            interleaved({name: functools.partial(timed, got[name], n, name, work, sample)
-                         for name in names}, args.reps)
+            interleaved(
+                {
+                    name: functools.partial(timed, got[name], n, name, work, sample)
+                    for name in names
+                },
+                args.reps,
+            )
             maps = {name: np.load(work / f"{name}-{n}.npy") for name in names}
             finite = {name: bool(np.isfinite(xy).all()) for name, xy in maps.items()}
             kept = quality(n, maps) if i == 0 else {}
@@ -214,25 +245,63 @@ def main() -> None:
                 cpu = median([r["project_cpu_s"] for r in got[name]])
                 rss = max(r["peak_rss_mb"] for r in got[name])
                 q = kept.get(name, {})
-                results[f"{n} {name}"] = {"project_s": s, "project_cpu_s": cpu, "peak_rss_mb": rss,
-                                          "finite": finite[name], **q}
-                rows.append([n, name, len(got[name]), f"{s:.1f}", f"{cpu:.1f}",
-                             f"{base / s:.1f}x" if base else "-", f"{rss:,.0f}",
-                             *(f"{q[m]:.3f}" if q else "-" for m in
-                               ("recall_vs_full_2d", "recall_vs_512d", "same_cluster_2d",
-                                "same_group_2d", "trustworthiness"))])
+                results[f"{n} {name}"] = {
+                    "project_s": s,
+                    "project_cpu_s": cpu,
+                    "peak_rss_mb": rss,
+                    "finite": finite[name],
+                    **q,
+                }
+                rows.append(
+                    [
+                        n,
+                        name,
+                        len(got[name]),
+                        f"{s:.1f}",
+                        f"{cpu:.1f}",
+                        f"{base / s:.1f}x" if base else "-",
+                        f"{rss:,.0f}",
+                        *(
+                            f"{q[m]:.3f}" if q else "-"
+                            for m in (
+                                "recall_vs_full_2d",
+                                "recall_vs_512d",
+                                "same_cluster_2d",
+                                "same_group_2d",
+                                "trustworthiness",
+                            )
+                        ),
+                    ]
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(f"sample settings: {sample or 'the defaults (above 50,000 points, 20,000 rows)'}")
-    report("maps-large", ["points", "variant", "runs", "project s", "CPU s", "speed-up vs full",
-                          "peak RSS MiB", "10-NN recall vs full map", "10-NN recall vs 512-d",
-                          "10-NN same cluster", "10-NN same group of 10", "trustworthiness"],
-           rows, {"results": results})
+    report(
+        "maps-large",
+        [
+            "points",
+            "variant",
+            "runs",
+            "project s",
+            "CPU s",
+            "speed-up vs full",
+            "peak RSS MiB",
+            "10-NN recall vs full map",
+            "10-NN recall vs 512-d",
+            "10-NN same cluster",
+            "10-NN same group of 10",
+            "trustworthiness",
+        ],
+        rows,
+        {"results": results},
+    )
     for n, target in ((100_000, 30), (1_000_000, 300)):
         if f"{n} sampled" in results:
             s = results[f"{n} sampled"]["project_s"]
-            print(f"{n:,} points sampled: {s:.1f} s, target < {target} s: "
-                  f"{'met' if s < target else 'MISSED'}")
+            print(
+                f"{n:,} points sampled: {s:.1f} s, target < {target} s: "
+                f"{'met' if s < target else 'MISSED'}"
+            )
 
 
 if __name__ == "__main__":

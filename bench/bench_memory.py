@@ -59,9 +59,14 @@ def ingest_child(n: int, work: Path) -> dict:
     before = rss_mb()
     start = time.perf_counter()
     report_ = ingest([work / "src"], work / "store", models, IngestConfig(shared_cache=False))
-    return {"n": n, "rss_before_mb": before, "peak_mb": rss_mb("VmHWM"),
-            "seconds": time.perf_counter() - start, "embedded": report_.embedded,
-            "captioned": report_.captioned}
+    return {
+        "n": n,
+        "rss_before_mb": before,
+        "peak_mb": rss_mb("VmHWM"),
+        "seconds": time.perf_counter() - start,
+        "embedded": report_.embedded,
+        "captioned": report_.captioned,
+    }
 
 
 def synthetic_store(root: Path, n: int, models) -> None:  # noqa: ANN001
@@ -71,12 +76,22 @@ def synthetic_store(root: Path, n: int, models) -> None:  # noqa: ANN001
 
     store = Store.create(root, "default", models.caption_key, DIM)
     domains = np.array(["photo", "sketch", "painting", "clipart", "render3d"])
-    store.items = pd.DataFrame({
-        "id": np.arange(n), "path": [f"/nonexistent/{i}.jpg" for i in range(n)],
-        "rel_path": [f"{i}.jpg" for i in range(n)], "sha256": [f"{i:064x}" for i in range(n)],
-        "pixel_sha256": [f"{i:064x}" for i in range(n)], "width": 640, "height": 480,
-        "domain": domains[np.arange(n) % 5], "class": [f"c{i % 300}" for i in range(n)],
-        "caption": [f"caption {i}" for i in range(n)], "caption_source": "model", "status": "ok"})
+    store.items = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "path": [f"/nonexistent/{i}.jpg" for i in range(n)],
+            "rel_path": [f"{i}.jpg" for i in range(n)],
+            "sha256": [f"{i:064x}" for i in range(n)],
+            "pixel_sha256": [f"{i:064x}" for i in range(n)],
+            "width": 640,
+            "height": 480,
+            "domain": domains[np.arange(n) % 5],
+            "class": [f"c{i % 300}" for i in range(n)],
+            "caption": [f"caption {i}" for i in range(n)],
+            "caption_source": "model",
+            "status": "ok",
+        }
+    )
     store.image_emb = clustered(n, 0, max(16, n // 1000))
     store.caption_emb = clustered(n, 1, max(16, n // 1000))
     store.write()
@@ -112,9 +127,13 @@ def serve_child(n: int, work: Path) -> dict:
 def run_child(part: str, n: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"cdir-bench-mem-{part}-"))
     try:
-        done = subprocess.run([sys.executable, str(HERE), "--child", part, "--n", str(n),
-                               "--work", str(work)], capture_output=True, text=True,
-                              timeout=7200, check=True)
+        done = subprocess.run(
+            [sys.executable, str(HERE), "--child", part, "--n", str(n), "--work", str(work)],
+            capture_output=True,
+            text=True,
+            timeout=7200,
+            check=True,
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -139,14 +158,21 @@ def main() -> None:
     ing = run_child("ingest", args.ingest_n)
     log(f"serving {args.serve_n} items ...")
     srv = run_child("serve", args.serve_n)
-    rows = [[f"ingest {ing['n']} images (tiny)", ing["rss_before_mb"], ing["peak_mb"]],
-            [f"serve {srv['n']} items (ViT-B-32)", srv["rss_models_mb"], srv["rss_serving_mb"]],
-            [f"serve {srv['n']} items + BLIP base", srv["rss_models_mb"],
-             srv["rss_with_blip_mb"]]]
-    rows = [[what, f"{before:.0f}", f"{after:.0f}", f"{after - before:.0f}"]
-            for what, before, after in rows]
-    report("memory", ["what", "RSS before (models loaded) MB", "RSS peak / after MB",
-                      "added MB"], rows, {"ingest": ing, "serve": srv})
+    rows = [
+        [f"ingest {ing['n']} images (tiny)", ing["rss_before_mb"], ing["peak_mb"]],
+        [f"serve {srv['n']} items (ViT-B-32)", srv["rss_models_mb"], srv["rss_serving_mb"]],
+        [f"serve {srv['n']} items + BLIP base", srv["rss_models_mb"], srv["rss_with_blip_mb"]],
+    ]
+    rows = [
+        [what, f"{before:.0f}", f"{after:.0f}", f"{after - before:.0f}"]
+        for what, before, after in rows
+    ]
+    report(
+        "memory",
+        ["what", "RSS before (models loaded) MB", "RSS peak / after MB", "added MB"],
+        rows,
+        {"ingest": ing, "serve": srv},
+    )
 
 
 if __name__ == "__main__":

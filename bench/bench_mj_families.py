@@ -67,8 +67,11 @@ def relation(a: dict, b: dict) -> str:
         if kinds & {"grid region", "variation region"}:
             return "tile-of"
         return "copy"
-    if a.get("varies") == b["picture"] or b.get("varies") == a["picture"] or (
-            a.get("varies") and a.get("varies") == b.get("varies")):
+    if (
+        a.get("varies") == b["picture"]
+        or b.get("varies") == a["picture"]
+        or (a.get("varies") and a.get("varies") == b.get("varies"))
+    ):
         return "variation-of"
     return "unrelated"
 
@@ -85,8 +88,9 @@ def truth_pairs(truth: dict[str, dict]) -> dict[str, set[Pair]]:
         for a, b in itertools.combinations(names, 2):
             out[relation(truth[a], truth[b])].add(frozenset((a, b)))
     for varied, names in by_varied.items():
-        for a, b in itertools.chain(itertools.combinations(names, 2),
-                                    ((x, y) for x in names for y in by_picture[varied])):
+        for a, b in itertools.chain(
+            itertools.combinations(names, 2), ((x, y) for x in names for y in by_picture[varied])
+        ):
             if truth[a]["picture"] != truth[b]["picture"]:
                 out["variation-of"].add(frozenset((a, b)))
     return out
@@ -111,8 +115,11 @@ def run_cdir(folder: Path) -> tuple[set[Pair], set[Pair], list[tuple[str, str]],
         for m in g.members:  # --accept: the first decision of an item stays
             kind = "keep" if m == g.keep else "alternate" if m in g.alternates else "remove"
             decided.setdefault(m, (kind, g.keep))  # type: ignore[arg-type]
-    removed = [(names[m], names[k]) for m, (kind, k) in decided.items()
-               if kind == "remove" and m not in tiles]
+    removed = [
+        (names[m], names[k])
+        for m, (kind, k) in decided.items()
+        if kind == "remove" and m not in tiles
+    ]
     return dup, alt - dup, removed, seconds
 
 
@@ -134,13 +141,14 @@ def run_phash(folder: Path) -> tuple[set[Pair], list[tuple[str, str]], float]:
     pairs: set[Pair] = set()
     rows, cols = [], []
     for i in range(len(files)):
-        near = np.flatnonzero(np.bitwise_count(h[i + 1:] ^ h[i]) <= 8) + i + 1
+        near = np.flatnonzero(np.bitwise_count(h[i + 1 :] ^ h[i]) <= 8) + i + 1
         for j in near:
             pairs.add(frozenset((files[i], files[j])))
             rows.append(i)
             cols.append(j)
-    _, labels = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)),
-                                                shape=(len(files), len(files))))
+    _, labels = connected_components(
+        coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(files), len(files)))
+    )
     removed = []
     for label in set(labels.tolist()):
         members = np.flatnonzero(labels == label)
@@ -152,31 +160,40 @@ def run_phash(folder: Path) -> tuple[set[Pair], list[tuple[str, str]], float]:
 
 def run_imagededup(folder: Path, site: str) -> tuple[set[Pair], list[str], float]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", IMAGEDEDUP, str(folder)], capture_output=True,
-                          text=True, env={"PYTHONPATH": site, "PATH": "/usr/bin:/bin",
-                                          "OMP_NUM_THREADS": "2"},
-                          timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-c", IMAGEDEDUP, str(folder)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": site, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"},
+        timeout=1800,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    return ({frozenset(p) for p in found["pairs"]}, found["remove"],
-            time.perf_counter() - start)
+    return ({frozenset(p) for p in found["pairs"]}, found["remove"], time.perf_counter() - start)
 
 
-def scores(truth: dict[str, dict], true: dict[str, set[Pair]], linked: set[Pair],
-           removed: list[tuple[str, str | None]], alt: set[Pair] | None = None
-           ) -> dict[str, object]:
+def scores(
+    truth: dict[str, dict],
+    true: dict[str, set[Pair]],
+    linked: set[Pair],
+    removed: list[tuple[str, str | None]],
+    alt: set[Pair] | None = None,
+) -> dict[str, object]:
     same = set().union(*(true[r] for r in ("tile-of", "upscale-of", "copy")))
     known = [p for p in linked if all(n in truth for n in p)]
-    out: dict[str, object] = {f"linked {r}": round(len(linked & true[r]) / max(1, len(true[r])), 3)
-                              for r in RELATIONS}
+    out: dict[str, object] = {
+        f"linked {r}": round(len(linked & true[r]) / max(1, len(true[r])), 3) for r in RELATIONS
+    }
     if alt is not None:
-        out["variation-of as alternate"] = round(len(alt & true["variation-of"])
-                                                 / max(1, len(true["variation-of"])), 3)
+        out["variation-of as alternate"] = round(
+            len(alt & true["variation-of"]) / max(1, len(true["variation-of"])), 3
+        )
     out["precision"] = round(len([p for p in known if p in same]) / max(1, len(known)), 3)
     out["recall"] = round(len(linked & same) / max(1, len(same)), 3)
-    out["unrelated pairs linked"] = len([p for p in known if p not in same
-                                         and p not in true["variation-of"]])
+    out["unrelated pairs linked"] = len(
+        [p for p in known if p not in same and p not in true["variation-of"]]
+    )
     kept_by = dict(removed)
     lost = 0
     variations = 0
@@ -209,11 +226,15 @@ def main() -> None:
         n_files = len(list(folder.glob("*.png")))
         results: dict[str, dict[str, object]] = {}
         dup, alt, removed, seconds = run_cdir(folder)
-        results["cdir dupes FOLDER"] = {**scores(truth, true, dup, removed, alt),
-                                        "seconds": round(seconds, 1)}
+        results["cdir dupes FOLDER"] = {
+            **scores(truth, true, dup, removed, alt),
+            "seconds": round(seconds, 1),
+        }
         pairs, removed_p, seconds = run_phash(folder)
-        results["pHash <= 8 bits (czkawka-style)"] = {**scores(truth, true, pairs, removed_p),
-                                                      "seconds": round(seconds, 1)}
+        results["pHash <= 8 bits (czkawka-style)"] = {
+            **scores(truth, true, pairs, removed_p),
+            "seconds": round(seconds, 1),
+        }
         print("BENCH-PARTIAL " + json.dumps(results), flush=True)
         if args.imagededup:
             try:
@@ -224,10 +245,10 @@ def main() -> None:
                 keeps = _imagededup_keeps(pairs, rm)
                 results["imagededup PHash (10 bits)"] = {
                     **scores(truth, true, pairs, [(n, keeps.get(n)) for n in rm]),
-                    "seconds": round(seconds, 1)}
+                    "seconds": round(seconds, 1),
+                }
     keys = list(next(iter(results.values())))
-    print(f"{n_files} files; true pairs: "
-          + ", ".join(f"{r} {len(true[r])}" for r in RELATIONS))
+    print(f"{n_files} files; true pairs: " + ", ".join(f"{r} {len(true[r])}" for r in RELATIONS))
     print("| tool | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for tool, row in results.items():
@@ -240,8 +261,9 @@ def _imagededup_keeps(pairs: set[Pair], removed: list[str]) -> dict[str, str | N
     gone = set(removed)
     keeps: dict[str, str | None] = {}
     for name in removed:
-        keeps[name] = next((o for p in pairs if name in p for o in p
-                            if o != name and o not in gone), None)
+        keeps[name] = next(
+            (o for p in pairs if name in p for o in p if o != name and o not in gone), None
+        )
     return keeps
 
 

@@ -38,8 +38,12 @@ from cdir.models.presets import Preset, get_preset  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "cdir" / "models" / "preset_costs.json"
 SKIP = {"paper": "not measured on a CPU: BLIP-2 OPT-2.7b has 3.9 B parameters (15 GB float32)"}
-BLIP_LARGE_VISION = {"hidden_size": 1024, "num_hidden_layers": 24, "intermediate_size": 4096,
-                     "num_attention_heads": 16}  # ViT-L/16 (blip-image-captioning-large)
+BLIP_LARGE_VISION = {
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "intermediate_size": 4096,
+    "num_attention_heads": 16,
+}  # ViT-L/16 (blip-image-captioning-large)
 
 
 CPU_SECONDS: dict[str, float] = {}  # the process's CPU time of the last best() run
@@ -82,14 +86,20 @@ def blip_cost(hub_id: str, batch: int, tokens: int) -> float:
     large = hub_id.endswith("-large")
     vision = {"image_size": 384, "patch_size": 16, **(BLIP_LARGE_VISION if large else {})}
     text = {"encoder_hidden_size": vision.get("hidden_size", 768)}
-    model = BlipForConditionalGeneration(BlipConfig(vision_config=vision,
-                                                    text_config=text)).eval()
+    model = BlipForConditionalGeneration(BlipConfig(vision_config=vision, text_config=text)).eval()
     use_fused_attention(model)
     pixels = torch.randn(batch, 3, 384, 384)
     with torch.inference_mode():
+
         def run() -> None:
-            model.generate(pixel_values=pixels, max_new_tokens=tokens, min_new_tokens=tokens,
-                           do_sample=False, num_beams=1)
+            model.generate(
+                pixel_values=pixels,
+                max_new_tokens=tokens,
+                min_new_tokens=tokens,
+                do_sample=False,
+                num_beams=1,
+            )
+
         run()
         return best(run) / batch
 
@@ -123,8 +133,11 @@ def measure(preset: Preset, args: argparse.Namespace, memo: dict[str, float]) ->
 
         model = open_clip.create_model(f"local-dir:{BUNDLED_MODEL_DIR / preset.name / 'embedder'}")
         model.eval()
-        size = int(model.visual.image_size if isinstance(model.visual.image_size, int)
-                   else model.visual.image_size[0])
+        size = int(
+            model.visual.image_size
+            if isinstance(model.visual.image_size, int)
+            else model.visual.image_size[0]
+        )
     else:
         model, size = open_clip_model(spec.arch)
     embed = embed_cost(model, size, args.embed_batch)
@@ -137,24 +150,37 @@ def measure(preset: Preset, args: argparse.Namespace, memo: dict[str, float]) ->
         caption = memo[cap.hub_id]
         CPU_SECONDS["last"] = memo[f"{cap.hub_id}:cpu"] * args.caption_batch
     elif cap.kind == "coca":  # the demo's decoder holds fewer tokens: its own limit then
-        coca, coca_size = ((model, size) if not cap.pretrained
-                           else open_clip_model(cap.arch or spec.arch))
-        caption = coca_cost(coca, coca_size, args.caption_batch,
-                            min(args.tokens, cap.max_new_tokens))
+        coca, coca_size = (
+            (model, size) if not cap.pretrained else open_clip_model(cap.arch or spec.arch)
+        )
+        caption = coca_cost(
+            coca, coca_size, args.caption_batch, min(args.tokens, cap.max_new_tokens)
+        )
     elif cap.config is not None:
         from cdir.models.captioners import build_tiny_blip
 
         tiny = build_tiny_blip(cap, 0)
         pixels = torch.randn(args.caption_batch, 3, 64, 64)
         with torch.inference_mode():
-            caption = best(lambda: tiny.model.generate(
-                pixel_values=pixels, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                do_sample=False)) / args.caption_batch
+            caption = (
+                best(
+                    lambda: tiny.model.generate(
+                        pixel_values=pixels,
+                        max_new_tokens=args.tokens,
+                        min_new_tokens=args.tokens,
+                        do_sample=False,
+                    )
+                )
+                / args.caption_batch
+            )
     else:
         caption, CPU_SECONDS["last"] = 0.0, 0.0
-    return {"embed_s_per_image": round(embed, 4), "caption_s_per_image": round(caption, 3),
-            "embed_cpu_s_per_image": round(embed_cpu, 4),
-            "caption_cpu_s_per_image": round(CPU_SECONDS["last"] / args.caption_batch, 3)}
+    return {
+        "embed_s_per_image": round(embed, 4),
+        "caption_s_per_image": round(caption, 3),
+        "embed_cpu_s_per_image": round(embed_cpu, 4),
+        "caption_cpu_s_per_image": round(CPU_SECONDS["last"] / args.caption_batch, 3),
+    }
 
 
 def main() -> None:
@@ -163,14 +189,21 @@ def main() -> None:
     p.add_argument("--embed-batch", type=int, default=8)
     p.add_argument("--caption-batch", type=int, default=4)
     p.add_argument("--tokens", type=int, default=20)
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: its CPU seconds hardly depend on other jobs)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: its CPU seconds hardly depend on other jobs)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print, do not write the JSON")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    print(f"CPU: {machine()}; torch threads {torch.get_num_threads()}; "
-          f"load average before {load_before[0]:.2f} {load_before[1]:.2f}", flush=True)
+    print(
+        f"CPU: {machine()}; torch threads {torch.get_num_threads()}; "
+        f"load average before {load_before[0]:.2f} {load_before[1]:.2f}",
+        flush=True,
+    )
     memo: dict[str, float] = {}
     rows: dict[str, Any] = {}
     for name in args.presets.split(","):
@@ -184,30 +217,40 @@ def main() -> None:
         if captioner.kind == "coca":
             rows[name]["caption_tokens"] = min(args.tokens, captioner.max_new_tokens)
         row = rows[name]
-        print(f"{name:<8} embed {row['embed_s_per_image']:.4f} s/image "
-              f"(CPU {row['embed_cpu_s_per_image']:.4f}), caption "
-              f"{row['caption_s_per_image']:.3f} s/image (CPU {row['caption_cpu_s_per_image']:.3f})"
-              f"  [{time.monotonic() - clock:.0f} s, load {os.getloadavg()[0]:.1f}]", flush=True)
+        print(
+            f"{name:<8} embed {row['embed_s_per_image']:.4f} s/image "
+            f"(CPU {row['embed_cpu_s_per_image']:.4f}), caption "
+            f"{row['caption_s_per_image']:.3f} s/image (CPU {row['caption_cpu_s_per_image']:.3f})"
+            f"  [{time.monotonic() - clock:.0f} s, load {os.getloadavg()[0]:.1f}]",
+            flush=True,
+        )
         write(args, rows, load_before)
     write(args, rows, load_before, final=True)
 
 
-def write(args: argparse.Namespace, rows: dict[str, Any], load_before: tuple[float, ...],
-          final: bool = False) -> None:
+def write(
+    args: argparse.Namespace,
+    rows: dict[str, Any],
+    load_before: tuple[float, ...],
+    final: bool = False,
+) -> None:
     """The JSON after every preset (a run stopped half-way keeps what it measured)."""
     load_after = os.getloadavg()
     if final:
         print(f"load average after {load_after[0]:.2f} {load_after[1]:.2f}", flush=True)
-    result = {"measured": time.strftime("%Y-%m-%d", time.gmtime()), "cpu": machine(),
-              "torch_threads": torch.get_num_threads(),
-              "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-              "method": f"random weights in the real architecture; {args.threads} torch "
-                        f"thread(s); embed batch "
-                        f"{args.embed_batch}; caption batch {args.caption_batch}, greedy, "
-                        f"exactly {args.tokens} new tokens (CoCa: at most its own limit); "
-                        "best of 2 "
-                        "(bench/bench_preset_costs.py)",
-              "presets": rows}
+    result = {
+        "measured": time.strftime("%Y-%m-%d", time.gmtime()),
+        "cpu": machine(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "method": f"random weights in the real architecture; {args.threads} torch "
+        f"thread(s); embed batch "
+        f"{args.embed_batch}; caption batch {args.caption_batch}, greedy, "
+        f"exactly {args.tokens} new tokens (CoCa: at most its own limit); "
+        "best of 2 "
+        "(bench/bench_preset_costs.py)",
+        "presets": rows,
+    }
     if not args.dry_run:
         OUT.write_text(json.dumps(result, indent=2) + "\n")
         if final:

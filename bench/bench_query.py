@@ -72,13 +72,18 @@ def breakdown(preset: str, model_dir: Path | None, image_path: Path, reps: int) 
     spec = captioner.spec
     inputs = captioner.processor(images=[image], return_tensors="pt")
     out["blip_preprocess_s"] = timed(
-        lambda: captioner.processor(images=[image], return_tensors="pt"), reps)
+        lambda: captioner.processor(images=[image], return_tensors="pt"), reps
+    )
 
     def generate() -> object:
         with torch.inference_mode():
-            return captioner.model.generate(**inputs, max_new_tokens=spec.max_new_tokens,
-                                            num_beams=spec.num_beams, do_sample=False,
-                                            repetition_penalty=spec.repetition_penalty)
+            return captioner.model.generate(
+                **inputs,
+                max_new_tokens=spec.max_new_tokens,
+                num_beams=spec.num_beams,
+                do_sample=False,
+                repetition_penalty=spec.repetition_penalty,
+            )
 
     def vision() -> object:
         with torch.inference_mode():
@@ -110,34 +115,45 @@ def wait_for_warm_up(app_log: Path, timeout: float = 600.0) -> float:
     return time.perf_counter() - start
 
 
-def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, port: int
-               ) -> dict:
+def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, port: int) -> dict:
     """Through the running app: seconds from submit to the first and the final output of CM
     queries, and to the output of image → image queries, alternating, each a new image."""
     from gradio_client import handle_file
 
     models = ["--preset", preset] + (["--model-dir", str(model_dir)] if model_dir else [])
-    queries = example_workspace(work, models, 2 * n_queries + 2, seed=11, size=(640, 480),
-                                quality=90)
+    queries = example_workspace(
+        work, models, 2 * n_queries + 2, seed=11, size=(640, 480), quality=90
+    )
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
-    launcher = (["bench/app_fixed_tokens.py", str(REAL_TOKENS)] if preset == "default"
-                else ["app.py"])
+    launcher = (
+        ["bench/app_fixed_tokens.py", str(REAL_TOKENS)] if preset == "default" else ["app.py"]
+    )
     app_log = (work / "app.log").open("w")
     started = time.perf_counter()
-    app = subprocess.Popen([sys.executable, *launcher, "--store", str(work / "ws"), "--port",
-                            str(port), *models], cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=app_log)
+    app = subprocess.Popen(
+        [sys.executable, *launcher, "--store", str(work / "ws"), "--port", str(port), *models],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=app_log,
+    )
     try:
         client = connect(f"http://127.0.0.1:{port}/")
         warm_s = wait_for_warm_up(work / "app.log")
-        log(f"  the app's start-up warm-up (models, then UMAP) ended {warm_s:.0f} s after launch "
-            f"({time.perf_counter() - started:.0f} s)")
+        log(
+            f"  the app's start-up warm-up (models, then UMAP) ended {warm_s:.0f} s after launch "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
         first, final, image_only, stages_seen = [], [], [], []
         for i, path in enumerate(queries):  # alternate the modes; the first two warm up
             mode = "image" if i % 2 else "caption"
             start = time.perf_counter()
-            job = client.submit(collection="examples", image=handle_file(str(path)), mode=mode,
-                                api_name="/search_image")
+            job = client.submit(
+                collection="examples",
+                image=handle_file(str(path)),
+                mode=mode,
+                api_name="/search_image",
+            )
             first_s = None
             while not job.done():
                 if first_s is None and job.outputs():
@@ -148,8 +164,10 @@ def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, 
             stages = [o["stage"] for o in job.outputs()]
             if first_s is None:  # answered between two polls
                 first_s = total
-            log(f"  query {i + 1}/{len(queries)} ({mode}): first {first_s:.2f} s, "
-                f"final {total:.2f} s")
+            log(
+                f"  query {i + 1}/{len(queries)} ({mode}): first {first_s:.2f} s, "
+                f"final {total:.2f} s"
+            )
             if i < 2:
                 continue
             if mode == "image":
@@ -159,9 +177,13 @@ def app_stages(work: Path, preset: str, model_dir: Path | None, n_queries: int, 
             final.append(total)
             stages_seen.append(stages)
             assert result["stage"] == "final" and result["query"]["caption"], result
-        return {"first": first, "final": final, "image_only": image_only,
-                "staged": sum(s == ["image", "final"] for s in stages_seen),
-                "cm_queries": len(stages_seen)}
+        return {
+            "first": first,
+            "final": final,
+            "image_only": image_only,
+            "staged": sum(s == ["image", "final"] for s in stages_seen),
+            "cm_queries": len(stages_seen),
+        }
     finally:
         app.terminate()
         app_log.close()
@@ -175,8 +197,11 @@ def stats(values: list[float]) -> tuple[float, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--queries", type=int, default=20, help="CM queries (and as many image ones)")
-    p.add_argument("--preset", default="default",
-                   help="default: its architectures with random weights (--model-dir)")
+    p.add_argument(
+        "--preset",
+        default="default",
+        help="default: its architectures with random weights (--model-dir)",
+    )
     p.add_argument("--reps", type=int, default=5, help="repetitions of each breakdown step")
     p.add_argument("--port", type=int, default=7898)
     p.add_argument("--quick", action="store_true", help="tiny models, 3 queries per mode")
@@ -205,31 +230,63 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     first, final, image_only = (stats(app[k]) for k in ("first", "final", "image_only"))
-    rows = [["first cards (image match) of a CM query", f"{first[0]:.2f}", f"{first[1]:.2f}",
-             "< 1 s", "met" if first[1] < 1 else "missed"],
-            ["CM cards (final) of a CM query", f"{final[0]:.2f}", f"{final[1]:.2f}", "< 2.5 s",
-             "met" if final[1] < 2.5 else "missed"],
-            ["image → image query (one stage), side by side", f"{image_only[0]:.2f}",
-             f"{image_only[1]:.2f}", "", ""]]
-    report("query", ["through gradio_client (submit)", "p50 s", "p95 s", "target", ""], rows,
-           {"preset": args.preset, "queries": args.queries, "breakdown": split,
+    rows = [
+        [
+            "first cards (image match) of a CM query",
+            f"{first[0]:.2f}",
+            f"{first[1]:.2f}",
+            "< 1 s",
+            "met" if first[1] < 1 else "missed",
+        ],
+        [
+            "CM cards (final) of a CM query",
+            f"{final[0]:.2f}",
+            f"{final[1]:.2f}",
+            "< 2.5 s",
+            "met" if final[1] < 2.5 else "missed",
+        ],
+        [
+            "image → image query (one stage), side by side",
+            f"{image_only[0]:.2f}",
+            f"{image_only[1]:.2f}",
+            "",
+            "",
+        ],
+    ]
+    report(
+        "query",
+        ["through gradio_client (submit)", "p50 s", "p95 s", "target", ""],
+        rows,
+        {
+            "preset": args.preset,
+            "queries": args.queries,
+            "breakdown": split,
             **{f"{k}_p50_s": stats(app[k])[0] for k in ("first", "final", "image_only")},
             **{f"{k}_p95_s": stats(app[k])[1] for k in ("first", "final", "image_only")},
-            "staged_queries": app["staged"], "cm_queries": app["cm_queries"]})
-    print(f"\n{app['staged']} of {app['cm_queries']} CM queries answered in two stages; first "
-          f"stage / image-only query p50: {first[0] / image_only[0]:.2f}x")
-    print(f"\nWhere one CM query's time goes ({machine()}, load average "
-          f"{os.getloadavg()[0]:.1f}, {split['torch_threads']} torch threads, medians):")
+            "staged_queries": app["staged"],
+            "cm_queries": app["cm_queries"],
+        },
+    )
+    print(
+        f"\n{app['staged']} of {app['cm_queries']} CM queries answered in two stages; first "
+        f"stage / image-only query p50: {first[0] / image_only[0]:.2f}x"
+    )
+    print(
+        f"\nWhere one CM query's time goes ({machine()}, load average "
+        f"{os.getloadavg()[0]:.1f}, {split['torch_threads']} torch threads, medians):"
+    )
     for key, value in split.items():
         if key.endswith("_s"):
             print(f"  {key[:-2]:<18} {value * 1000:8.0f} ms")
     if split.get("new_tokens", 0) > REAL_TOKENS:
         tokens = split["new_tokens"]
         saved = (tokens - REAL_TOKENS) * split["decoder_step_s"]
-        print(f"  the caption had {tokens} new tokens (random weights never stop early); at "
-              f"{REAL_TOKENS} tokens, a real caption's length, {saved:.2f} s of decoder steps "
-              "fewer at this process's step time (a projection; the app ran later, at its own "
-              "load)")
+        print(
+            f"  the caption had {tokens} new tokens (random weights never stop early); at "
+            f"{REAL_TOKENS} tokens, a real caption's length, {saved:.2f} s of decoder steps "
+            "fewer at this process's step time (a projection; the app ran later, at its own "
+            "load)"
+        )
 
 
 if __name__ == "__main__":

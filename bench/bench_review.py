@@ -37,12 +37,25 @@ def collection(root: Path, n: int, groups: int, seed: int = 0) -> Store:
         a = g * 3
         pixels[a + 1] = pixels[a]
         hashes[a + 2] = hashes[a] ^ np.uint64(3)
-    items = normalise_items(pd.DataFrame({
-        "id": range(n), "path": [str(root / f"{i}.jpg") for i in range(n)],
-        "rel_path": [f"img_{i}.jpg" for i in range(n)], "sha256": [f"s{i}" for i in range(n)],
-        "pixel_sha256": pixels, "phash": [f"{int(h):016x}" for h in hashes],
-        "phash_mirror": [f"{int(h):016x}" for h in hashes], "width": 640, "height": 480,
-        "file_size": 50_000, "status": "ok", "parent_id": -1, "tile": -1}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(n),
+                "path": [str(root / f"{i}.jpg") for i in range(n)],
+                "rel_path": [f"img_{i}.jpg" for i in range(n)],
+                "sha256": [f"s{i}" for i in range(n)],
+                "pixel_sha256": pixels,
+                "phash": [f"{int(h):016x}" for h in hashes],
+                "phash_mirror": [f"{int(h):016x}" for h in hashes],
+                "width": 640,
+                "height": 480,
+                "file_size": 50_000,
+                "status": "ok",
+                "parent_id": -1,
+                "tile": -1,
+            }
+        )
+    )
     return Store(root, items=items)
 
 
@@ -67,8 +80,13 @@ def cold_open(root: Path) -> dict[str, float]:
     collection at ingest)."""
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", OPEN, str(root)], check=True, cwd=REPO,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", OPEN, str(root)],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -106,13 +124,19 @@ def main() -> None:
         groups = api.find_duplicates(store, config)
         rows = api.duplicate_rows(store, groups[:PAGE])
         times["after a decision, first page"] = time.perf_counter() - start
-    print(f"{args.items} items, {len(groups)} groups, {done} of {total} decided; "
-          f"page of {PAGE}: {len(html) // 1024} KiB of HTML")
+    print(
+        f"{args.items} items, {len(groups)} groups, {done} of {total} decided; "
+        f"page of {PAGE}: {len(html) // 1024} KiB of HTML"
+    )
     for k, v in times.items():
         print(f"| {k} | {v:.2f} s |")
-    print("BENCH " + json.dumps({k: round(v, 3) for k, v in times.items()}
-                                | {"groups": len(groups), "load_avg_1min": os.getloadavg()[0],
-                                   "cpus": os.cpu_count()}))
+    print(
+        "BENCH "
+        + json.dumps(
+            {k: round(v, 3) for k, v in times.items()}
+            | {"groups": len(groups), "load_avg_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+        )
+    )
 
 
 if __name__ == "__main__":

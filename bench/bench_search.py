@@ -61,8 +61,9 @@ def latencies(index, queries: np.ndarray) -> tuple[list[float], np.ndarray]:  # 
     return times, np.array(found)
 
 
-def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
-            config: IndexConfig) -> list[dict]:
+def measure(
+    kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, config: IndexConfig
+) -> list[dict]:
     """One row per search setting of ``kind`` (the default setting first)."""
     start = time.perf_counter()
     index = build_index(vectors, IndexConfig(**{**config.__dict__, "kind": kind}))
@@ -74,11 +75,22 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarr
         if name:
             setattr(index, name, value)
         times, found = latencies(index, queries)
-        rows.append({"n": len(vectors), "kind": kind, "setting": f"{name}={value}" if name else "",
-                     "default": value == default, "build_s": build_s, "p50_ms": median(times),
-                     "p95_ms": percentile(times, 95), "recall10": recall(found, truth)})
-        log(f"  {kind} {rows[-1]['setting']}: p50 {rows[-1]['p50_ms']:.2f} ms, "
-            f"recall {rows[-1]['recall10']:.3f}")
+        rows.append(
+            {
+                "n": len(vectors),
+                "kind": kind,
+                "setting": f"{name}={value}" if name else "",
+                "default": value == default,
+                "build_s": build_s,
+                "p50_ms": median(times),
+                "p95_ms": percentile(times, 95),
+                "recall10": recall(found, truth),
+            }
+        )
+        log(
+            f"  {kind} {rows[-1]['setting']}: p50 {rows[-1]['p50_ms']:.2f} ms, "
+            f"recall {rows[-1]['recall10']:.3f}"
+        )
     return rows
 
 
@@ -87,12 +99,22 @@ def float16_cost(n: int, n_queries: int) -> dict:
     vectors, queries = dataset(n, n_queries)
     truth = exact_truth(vectors, queries)
     rounded = vectors.astype(np.float16).astype(np.float32)
-    return {"n": n, "recall10_float16": recall(exact_truth(rounded, queries), truth),
-            "bytes_float32": vectors.nbytes, "bytes_float16": vectors.nbytes // 2}
+    return {
+        "n": n,
+        "recall10_float16": recall(exact_truth(rounded, queries), truth),
+        "bytes_float32": vectors.nbytes,
+        "bytes_float16": vectors.nbytes // 2,
+    }
 
 
-def example_workspace(work: Path, models: list[str], n_queries: int, seed: int,
-                      size: tuple[int, int], quality: int = 75) -> list[Path]:
+def example_workspace(
+    work: Path,
+    models: list[str],
+    n_queries: int,
+    seed: int,
+    size: tuple[int, int],
+    quality: int = 75,
+) -> list[Path]:
     """The bundled examples ingested (no captions) into ``work/ws/examples`` with the CLI model
     arguments ``models``; returns ``n_queries`` new photo-like JPEGs (``size`` in pixels) to
     drop on the app as queries."""
@@ -103,9 +125,25 @@ def example_workspace(work: Path, models: list[str], n_queries: int, seed: int,
     from PIL import Image
 
     examples = REPO / "cdir" / "assets" / "examples"
-    subprocess.run([sys.executable, "-m", "cdir", "ingest", str(examples),
-                    "--store", str(work / "ws" / "examples"), "--captions", "none", "-q",
-                    *models], cwd=REPO, check=True, capture_output=True, timeout=1800)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cdir",
+            "ingest",
+            str(examples),
+            "--store",
+            str(work / "ws" / "examples"),
+            "--captions",
+            "none",
+            "-q",
+            *models,
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
     rng = np.random.default_rng(seed)
     queries = []
     for i in range(n_queries):
@@ -139,21 +177,35 @@ def app_latency(n_queries: int, port: int, preset: str) -> dict:
         models += ["--model-dir", str(work / "models")]
     queries = example_workspace(work, models, 2 * n_queries + 2, seed=7, size=(320, 240))
     env = {**os.environ, "CDIR_CACHE_DIR": str(work / "cache")}
-    app = subprocess.Popen([sys.executable, "app.py", "--store", str(work / "ws"), "--port",
-                            str(port), *models], cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [sys.executable, "app.py", "--store", str(work / "ws"), "--port", str(port), *models],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         client = connect(f"http://127.0.0.1:{port}/")
         times: dict[str, list[float]] = {"image": [], "caption": []}
         for i, path in enumerate(queries):  # alternate the modes; the first two warm up
             mode = "image" if i % 2 else "caption"
             start = time.perf_counter()
-            client.predict(collection="examples", image=handle_file(str(path)), mode=mode,
-                           api_name="/search_image")
+            client.predict(
+                collection="examples",
+                image=handle_file(str(path)),
+                mode=mode,
+                api_name="/search_image",
+            )
             if i >= 2:
                 times[mode].append(1000 * (time.perf_counter() - start))
-        return {"preset": preset, **{f"{m}_{stat}_ms": f(t) for m, t in times.items()
-                for stat, f in (("p50", median), ("p95", lambda v: percentile(v, 95)))}}
+        return {
+            "preset": preset,
+            **{
+                f"{m}_{stat}_ms": f(t)
+                for m, t in times.items()
+                for stat, f in (("p50", median), ("p95", lambda v: percentile(v, 95)))
+            },
+        }
     finally:
         app.terminate()
         app.wait(timeout=30)
@@ -178,15 +230,25 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--kinds", default="flat,ivf,hnsw")
-    p.add_argument("--hnsw-max", type=int, default=IndexConfig().ivf_from,
-                   help="build HNSW only up to this size (1M takes hours on 2 cores; the store "
-                        "uses IVF from this size)")
+    p.add_argument(
+        "--hnsw-max",
+        type=int,
+        default=IndexConfig().ivf_from,
+        help="build HNSW only up to this size (1M takes hours on 2 cores; the store "
+        "uses IVF from this size)",
+    )
     p.add_argument("--app-queries", type=int, default=20, help="per mode; 0 skips the app")
     p.add_argument("--port", type=int, default=7899)
-    p.add_argument("--app-presets", default="tiny,default",
-                   help="presets of the app measurement (default: tiny,default)")
-    p.add_argument("--quick", action="store_true",
-                   help="10k vectors, 50 queries, 3 app queries per mode with tiny models")
+    p.add_argument(
+        "--app-presets",
+        default="tiny,default",
+        help="presets of the app measurement (default: tiny,default)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="10k vectors, 50 queries, 3 app queries per mode with tiny models",
+    )
     args = p.parse_args()
     if args.quick:
         args.sizes, args.queries, args.app_queries, args.app_presets = "10000", 50, 3, "tiny"
@@ -205,20 +267,40 @@ def main() -> None:
         del vectors
         gc.collect()
     fp16 = float16_cost(min(100_000, max(sizes)), args.queries)
-    apps = [app_latency(args.app_queries, args.port, preset)
-            for preset in args.app_presets.split(",")] if args.app_queries else []
-    table = [[r["n"], r["kind"], r["setting"] + (" (default)" if r["default"] and r["setting"]
-              else ""), f"{r['build_s']:.1f}", f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}",
-              f"{r['recall10']:.3f}"] for r in rows]
-    report("search", ["N", "index", "setting", "build s", "p50 ms", "p95 ms", "recall@10"],
-           table, {"rows": rows, "float16": fp16, "queries": args.queries, "app": apps})
-    print(f"\nfloat16 storage at {fp16['n']}: recall@10 {fp16['recall10_float16']:.4f} of exact "
-          f"float32, {fp16['bytes_float16'] / 2**20:.0f} MB instead of "
-          f"{fp16['bytes_float32'] / 2**20:.0f} MB")
+    apps = (
+        [app_latency(args.app_queries, args.port, preset) for preset in args.app_presets.split(",")]
+        if args.app_queries
+        else []
+    )
+    table = [
+        [
+            r["n"],
+            r["kind"],
+            r["setting"] + (" (default)" if r["default"] and r["setting"] else ""),
+            f"{r['build_s']:.1f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p95_ms']:.2f}",
+            f"{r['recall10']:.3f}",
+        ]
+        for r in rows
+    ]
+    report(
+        "search",
+        ["N", "index", "setting", "build s", "p50 ms", "p95 ms", "recall@10"],
+        table,
+        {"rows": rows, "float16": fp16, "queries": args.queries, "app": apps},
+    )
+    print(
+        f"\nfloat16 storage at {fp16['n']}: recall@10 {fp16['recall10_float16']:.4f} of exact "
+        f"float32, {fp16['bytes_float16'] / 2**20:.0f} MB instead of "
+        f"{fp16['bytes_float32'] / 2**20:.0f} MB"
+    )
     for app in apps:
-        print(f"one query through the app ({app['preset']} preset, gradio_client): image mode "
-              f"p50 {app['image_p50_ms']:.0f} ms (p95 {app['image_p95_ms']:.0f}), CM mode p50 "
-              f"{app['caption_p50_ms']:.0f} ms (p95 {app['caption_p95_ms']:.0f})")
+        print(
+            f"one query through the app ({app['preset']} preset, gradio_client): image mode "
+            f"p50 {app['image_p50_ms']:.0f} ms (p95 {app['image_p95_ms']:.0f}), CM mode p50 "
+            f"{app['caption_p50_ms']:.0f} ms (p95 {app['caption_p95_ms']:.0f})"
+        )
 
 
 if __name__ == "__main__":

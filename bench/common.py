@@ -75,8 +75,9 @@ def photo_like(rng: np.random.Generator, width: int = 640, height: int = 480) ->
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def make_jpegs(folder: Path, n: int, size: tuple[int, int] = (640, 480), seed: int = 0
-               ) -> list[Path]:
+def make_jpegs(
+    folder: Path, n: int, size: tuple[int, int] = (640, 480), seed: int = 0
+) -> list[Path]:
     """``n`` distinct photo-like JPEG files (quality 90) in ``folder``."""
     from PIL import Image
 
@@ -90,8 +91,9 @@ def make_jpegs(folder: Path, n: int, size: tuple[int, int] = (640, 480), seed: i
     return paths
 
 
-def interleaved(variants: dict[str, Callable[[], float | None]], reps: int
-                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def interleaved(
+    variants: dict[str, Callable[[], float | None]], reps: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Run every variant ``reps`` times, rotating the order each round.
 
     Returns (wall seconds, CPU seconds of this process) per run. A variant may return its own
@@ -133,6 +135,7 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     """A Markdown table."""
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
     def line(row: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
 
@@ -147,11 +150,18 @@ def _fmt(value: object) -> str:
 
 def report(name: str, headers: list[str], rows: list[list[object]], results: dict) -> None:
     """Print the table, then one JSON line (``BENCH {...}``) for scripts to collect."""
-    print(f"\n## {name}  ({machine()}, {time.strftime('%Y-%m-%d')}, "
-          f"load average {os.getloadavg()[0]:.1f})\n")
+    print(
+        f"\n## {name}  ({machine()}, {time.strftime('%Y-%m-%d')}, "
+        f"load average {os.getloadavg()[0]:.1f})\n"
+    )
     print(table(headers, rows))
-    payload = {"bench": name, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
-               "load_avg_1min": os.getloadavg()[0], **results}
+    payload = {
+        "bench": name,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "load_avg_1min": os.getloadavg()[0],
+        **results,
+    }
     print("BENCH " + json.dumps(payload, default=float))
 
 

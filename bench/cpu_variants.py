@@ -51,10 +51,12 @@ def compiled(model, parts: tuple[str, ...]):  # noqa: ANN001, ANN201
 def variants(model, run, outputs, compile_parts):  # noqa: ANN001, ANN201
     """name -> (timed callable, agreement outputs); compiled models are warmed (compiled) here."""
     q = int8(model)
-    found = {"float32": (lambda: run(model), outputs(model)),
-             "int8 dynamic (Linear)": (lambda: run(q), outputs(q)),
-             "bf16 autocast": (lambda: run(model, bf16), outputs(model, bf16)),
-             "1 thread": (lambda: run(model, one_thread), outputs(model))}
+    found = {
+        "float32": (lambda: run(model), outputs(model)),
+        "int8 dynamic (Linear)": (lambda: run(q), outputs(q)),
+        "bf16 autocast": (lambda: run(model, bf16), outputs(model, bf16)),
+        "1 thread": (lambda: run(model, one_thread), outputs(model)),
+    }
     if compile_parts:
         c = compiled(model, compile_parts)
         start = time.perf_counter()
@@ -70,6 +72,13 @@ def variants(model, run, outputs, compile_parts):  # noqa: ANN001, ANN201
 def compare(name: str, found: dict, reps: int) -> list[list]:
     wall, _ = interleaved({k: v[0] for k, v in found.items()}, reps)
     base_t, base_out = min(wall["float32"]), found["float32"][1]  # best of the reps
-    return [[name, k, f"{min(wall[k]):.2f}", f"{base_t / min(wall[k]):.2f}",
-             " / ".join(f"{cosine(a, b):.4f}" for a, b in zip(base_out, v[1], strict=True))]
-            for k, v in found.items()]
+    return [
+        [
+            name,
+            k,
+            f"{min(wall[k]):.2f}",
+            f"{base_t / min(wall[k]):.2f}",
+            " / ".join(f"{cosine(a, b):.4f}" for a, b in zip(base_out, v[1], strict=True)),
+        ]
+        for k, v in found.items()
+    ]

@@ -54,8 +54,10 @@ def mosaic(tiles: list[Path]) -> Image.Image:
     img = Image.new("RGB", (2 * MOSAIC_TILE, 2 * MOSAIC_TILE))
     for n, path in enumerate(tiles):
         with Image.open(path) as tile:
-            img.paste(tile.convert("RGB").resize((MOSAIC_TILE, MOSAIC_TILE)),
-                      ((n % 2) * MOSAIC_TILE, (n // 2) * MOSAIC_TILE))
+            img.paste(
+                tile.convert("RGB").resize((MOSAIC_TILE, MOSAIC_TILE)),
+                ((n % 2) * MOSAIC_TILE, (n // 2) * MOSAIC_TILE),
+            )
     return img
 
 
@@ -66,8 +68,7 @@ def plan(n_originals: int) -> dict[str, int]:
         return {**full, "mosaic": n_originals - 165}
     scale = n_originals / 555
     counts = {k: max(2, round(v * scale)) for k, v in full.items()}
-    counts["mosaic"] = max(2, n_originals - counts["examples"] - counts["flat"]
-                           - counts["clipart"])
+    counts["mosaic"] = max(2, n_originals - counts["examples"] - counts["flat"] - counts["clipart"])
     return counts
 
 
@@ -78,7 +79,7 @@ def make_bench_set(out: Path, n_originals: int = 555, seed: int = 0) -> Truth:
     counts = plan(n_originals)
     made: dict[str, Image.Image | Path] = {}
     examples = originals()
-    for rel in examples[::max(1, len(examples) // counts["examples"])][:counts["examples"]]:
+    for rel in examples[:: max(1, len(examples) // counts["examples"])][: counts["examples"]]:
         made[rel] = EXAMPLES / rel
     made.update(itertools.islice(flat_originals().items(), counts["flat"]))
     for n in range(counts["clipart"]):
@@ -97,8 +98,7 @@ def make_bench_set(out: Path, n_originals: int = 555, seed: int = 0) -> Truth:
             source.save(out / rel)
         truth[rel] = {"family": rel, "transform": "original"}
         for transform in TRANSFORMS:
-            truth[write_variant(out, out, rel, transform)] = {"family": rel,
-                                                              "transform": transform}
+            truth[write_variant(out, out, rel, transform)] = {"family": rel, "transform": transform}
     (out / MANIFEST).write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
 

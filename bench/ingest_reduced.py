@@ -36,44 +36,80 @@ def large_jpegs(models: Models, work: Path, n: int, reps: int, quick: bool) -> N
     paths = make_jpegs(work / "large", n, (4000, 3000), seed=5)
     embedder = models.embedder
     side = reduced_decode_side(embedder.preprocess)
-    readers = {name: [partial(read_one, i, p, None, embedder.prepare, DecodeLimits(),
-                              reduce_to=to) for i, p in enumerate(paths)]
-               for name, to in (("full", None), ("reduced", side))}
-    _, cpu = interleaved({k: lambda jobs=v: [job() for job in jobs] and None
-                          for k, v in readers.items()}, reps)
+    readers = {
+        name: [
+            partial(read_one, i, p, None, embedder.prepare, DecodeLimits(), reduce_to=to)
+            for i, p in enumerate(paths)
+        ]
+        for name, to in (("full", None), ("reduced", side))
+    }
+    _, cpu = interleaved(
+        {k: lambda jobs=v: [job() for job in jobs] and None for k, v in readers.items()}, reps
+    )
     reader_ms = {k: 1000 * median(v) / n for k, v in cpu.items()}
     base = IngestConfig(captions="none", predict_domains=False, shared_cache=False)
     configs = {"full": replace(base, reduced_decode=False), "reduced": base}
-    wall, _ = interleaved({k: lambda c=c, k=k: pipeline_run(models, work / "large", work / k, c)
-                           for k, c in configs.items()}, reps)
+    wall, _ = interleaved(
+        {
+            k: lambda c=c, k=k: pipeline_run(models, work / "large", work / k, c)
+            for k, c in configs.items()
+        },
+        reps,
+    )
     rate = {k: float(np.median([n / t for t in v])) for k, v in wall.items()}
     paired = float(np.median(np.array(wall["full"]) / np.array(wall["reduced"])))
     agree = agreement({k: Store.load(work / k / "store") for k in configs})
-    rows = [["reader CPU ms/image (1 thread)", f"{reader_ms['full']:.0f}",
-             f"{reader_ms['reduced']:.0f}", f"{reader_ms['full'] / reader_ms['reduced']:.2f}x"],
-            ["pipeline images/s", f"{rate['full']:.2f}", f"{rate['reduced']:.2f}",
-             f"{paired:.2f}x"]]
-    report("ingest-large-jpeg", ["4000x3000 JPEG", "full decode", "reduced decode", "speed-up"],
-           rows, {"n": n, "reduce_to": side, "reader_cpu_ms": reader_ms,
-                  "images_per_s": rate, "speedup_paired": paired, **agree})
-    print(f"\nreduced vs full decode: min embedding cosine {agree['min_cosine']:.5f} (target >= "
-          f"0.999), pHash bits moved max {agree['phash_bits_max']}, sizes equal "
-          f"{agree['sizes_equal']}, exact groups equal {agree['exact_groups_equal']}")
+    rows = [
+        [
+            "reader CPU ms/image (1 thread)",
+            f"{reader_ms['full']:.0f}",
+            f"{reader_ms['reduced']:.0f}",
+            f"{reader_ms['full'] / reader_ms['reduced']:.2f}x",
+        ],
+        ["pipeline images/s", f"{rate['full']:.2f}", f"{rate['reduced']:.2f}", f"{paired:.2f}x"],
+    ]
+    report(
+        "ingest-large-jpeg",
+        ["4000x3000 JPEG", "full decode", "reduced decode", "speed-up"],
+        rows,
+        {
+            "n": n,
+            "reduce_to": side,
+            "reader_cpu_ms": reader_ms,
+            "images_per_s": rate,
+            "speedup_paired": paired,
+            **agree,
+        },
+    )
+    print(
+        f"\nreduced vs full decode: min embedding cosine {agree['min_cosine']:.5f} (target >= "
+        f"0.999), pHash bits moved max {agree['phash_bits_max']}, sizes equal "
+        f"{agree['sizes_equal']}, exact groups equal {agree['exact_groups_equal']}"
+    )
     calibration(work / "calibration", side, quick)
 
 
 def agreement(stores: dict[str, Store]) -> dict:
     full, reduced = (stores[k].items.set_index("rel_path") for k in ("full", "reduced"))
     names = sorted(full.index)
-    emb = {k: s.image_emb[[s.items.index[s.items["rel_path"] == r][0] for r in names]]
-           for k, s in stores.items()}
+    emb = {
+        k: s.image_emb[[s.items.index[s.items["rel_path"] == r][0] for r in names]]
+        for k, s in stores.items()
+    }
     cosine = (emb["full"] * emb["reduced"]).sum(axis=1)
     bits = [_bits(full.at[r, "phash"], reduced.at[r, "phash"]) for r in names]
-    return {"min_cosine": float(cosine.min()), "phash_bits_max": int(max(bits)),
-            "phash_bits_mean": float(np.mean(bits)),
-            "sizes_equal": bool((full.loc[names, ["width", "height"]].to_numpy()
-                                 == reduced.loc[names, ["width", "height"]].to_numpy()).all()),
-            "exact_groups_equal": _exact(stores["full"]) == _exact(stores["reduced"])}
+    return {
+        "min_cosine": float(cosine.min()),
+        "phash_bits_max": int(max(bits)),
+        "phash_bits_mean": float(np.mean(bits)),
+        "sizes_equal": bool(
+            (
+                full.loc[names, ["width", "height"]].to_numpy()
+                == reduced.loc[names, ["width", "height"]].to_numpy()
+            ).all()
+        ),
+        "exact_groups_equal": _exact(stores["full"]) == _exact(stores["reduced"]),
+    }
 
 
 def _exact(store: Store) -> set[frozenset[str]]:
@@ -102,23 +138,43 @@ def calibration(root: Path, side: int | None, quick: bool) -> None:
     rows, results = [], {}
     for name, to in (("full", None), ("reduced", side)):
         store = hashed(root / "set", truth, to, root / f"cache-{name}")
-        exact = score_groups(store, truth, find_groups(store, DedupConfig(tiers=("exact",))),
-                             EXACT_KINDS)
-        perceptual = score_groups(store, truth,
-                                  find_groups(store, DedupConfig(tiers=("perceptual",))))
-        results[name] = {"exact": exact.__dict__, "perceptual": perceptual.__dict__,
-                         "groups": sorted(sorted(g.members) for g in find_groups(store))}
-        rows.append([name, f"{exact.precision:.3f}", f"{exact.recall:.3f}",
-                     f"{perceptual.precision:.3f}", f"{perceptual.recall:.3f}",
-                     f"{f1(perceptual):.3f}"] + [f"{perceptual.per_transform.get(k, 0):.2f}"
-                                                for k in TRANSFORMS])
+        exact = score_groups(
+            store, truth, find_groups(store, DedupConfig(tiers=("exact",))), EXACT_KINDS
+        )
+        perceptual = score_groups(
+            store, truth, find_groups(store, DedupConfig(tiers=("perceptual",)))
+        )
+        results[name] = {
+            "exact": exact.__dict__,
+            "perceptual": perceptual.__dict__,
+            "groups": sorted(sorted(g.members) for g in find_groups(store)),
+        }
+        rows.append(
+            [
+                name,
+                f"{exact.precision:.3f}",
+                f"{exact.recall:.3f}",
+                f"{perceptual.precision:.3f}",
+                f"{perceptual.recall:.3f}",
+                f"{f1(perceptual):.3f}",
+            ]
+            + [f"{perceptual.per_transform.get(k, 0):.2f}" for k in TRANSFORMS]
+        )
     same = results["full"]["groups"] == results["reduced"]["groups"]
-    report("ingest-reduced-calibration", ["decode", "exact P", "exact R", "pHash P", "pHash R",
-                                          "pHash F1", *TRANSFORMS], rows,
-           {"files": len(truth), "same_groups": same,
-            **{k: {t: v[t] for t in ("exact", "perceptual")} for k, v in results.items()}})
-    print(f"\n{len(truth)} files; every duplicate group (all tiers) the same with reduced "
-          f"decoding: {same}")
+    report(
+        "ingest-reduced-calibration",
+        ["decode", "exact P", "exact R", "pHash P", "pHash R", "pHash F1", *TRANSFORMS],
+        rows,
+        {
+            "files": len(truth),
+            "same_groups": same,
+            **{k: {t: v[t] for t in ("exact", "perceptual")} for k, v in results.items()},
+        },
+    )
+    print(
+        f"\n{len(truth)} files; every duplicate group (all tiers) the same with reduced "
+        f"decoding: {same}"
+    )
 
 
 def enlarged_originals(out: Path, factor: int, classes: tuple[str, ...] | None) -> Path:
@@ -132,8 +188,9 @@ def enlarged_originals(out: Path, factor: int, classes: tuple[str, ...] | None) 
             continue
         target = Path(rel).with_suffix(".jpg").as_posix()
         with Image.open(EXAMPLES / rel) as image:
-            big = image.convert("RGB").resize((image.width * factor, image.height * factor),
-                                              Image.Resampling.LANCZOS)
+            big = image.convert("RGB").resize(
+                (image.width * factor, image.height * factor), Image.Resampling.LANCZOS
+            )
         (out / target).parent.mkdir(parents=True, exist_ok=True)
         big.save(out / target, quality=92)
         files.append({"path": target, "kind": "original"})
@@ -148,11 +205,23 @@ def hashed(root: Path, truth: dict, reduce_to: int | None, cache_dir: Path) -> S
     rows = []
     for n, rel in enumerate(sorted(truth)):
         info = read_one(n, root / rel, None, None, DecodeLimits(), reduce_to=reduce_to).info
-        rows.append({"id": n, "path": str(root / rel), "rel_path": rel, "sha256": rel,
-                     "pixel_sha256": info.pixel_sha256, "phash": info.phash,
-                     "phash_mirror": info.phash_mirror, "width": info.width,
-                     "height": info.height, "file_size": (root / rel).stat().st_size,
-                     "status": "ok", "parent_id": -1, "tile": -1})
+        rows.append(
+            {
+                "id": n,
+                "path": str(root / rel),
+                "rel_path": rel,
+                "sha256": rel,
+                "pixel_sha256": info.pixel_sha256,
+                "phash": info.phash,
+                "phash_mirror": info.phash_mirror,
+                "width": info.width,
+                "height": info.height,
+                "file_size": (root / rel).stat().st_size,
+                "status": "ok",
+                "parent_id": -1,
+                "tile": -1,
+            }
+        )
     store = Store(root, items=normalise_items(pd.DataFrame(rows)))
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache = Cache.for_store(cache_dir, shared=False)

@@ -38,8 +38,15 @@ class TensorsInReaders(ClipEmbedder):
         return self.encode_image_tensors(torch.stack(list(items)))
 
 
-def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, ANN201
-                    keep_image=False, tile=-1):  # noqa: ANN001
+def legacy_read_one(
+    row,
+    path,
+    thumb_path,
+    preprocess,
+    limits,  # noqa: ANN001, ANN201
+    keep_image=False,
+    tile=-1,
+):  # noqa: ANN001
     """``cdir.ingest.reader.read_one`` as it was (see the module docstring)."""
     from PIL import Image, ImageOps
 
@@ -52,10 +59,16 @@ def legacy_read_one(row, path, thumb_path, preprocess, limits,  # noqa: ANN001, 
         return reader.ReadResult(row, error=exc.reason)
     grid = reader.detect_grid(image) if tile < 1 else None
     meta = reader.extract_metadata(path).fields()
-    info = reader.ImageInfo(reader.pixel_sha256(image), reader.perceptual_hash(image),
-                            image.width, image.height, meta.pop("prompt"),
-                            reader.perceptual_hash(ImageOps.mirror(image)),
-                            grid=[list(box) for box in grid] if grid else None, **meta)
+    info = reader.ImageInfo(
+        reader.pixel_sha256(image),
+        reader.perceptual_hash(image),
+        image.width,
+        image.height,
+        meta.pop("prompt"),
+        reader.perceptual_hash(ImageOps.mirror(image)),
+        grid=[list(box) for box in grid] if grid else None,
+        **meta,
+    )
     if thumb_path is not None and not thumb_path.exists():
         thumb = image.convert("RGB")
         thumb.thumbnail((reader.THUMB_SIDE, reader.THUMB_SIDE), Image.Resampling.LANCZOS)
@@ -67,8 +80,9 @@ def legacy_run(models: Models, src: Path, work: Path, config: IngestConfig) -> f
     """``cdir.ingest.pipeline.ingest`` through the reader as it was (fresh store and cache)."""
     from common import pipeline_run
 
-    embedder = TensorsInReaders(**{f.name: getattr(models.embedder, f.name)
-                                   for f in fields(ClipEmbedder)})
+    embedder = TensorsInReaders(
+        **{f.name: getattr(models.embedder, f.name) for f in fields(ClipEmbedder)}
+    )
     embedder.preprocess = unreduced(embedder.preprocess)
     cdir.ingest.pipeline.read_one = legacy_read_one
     try:

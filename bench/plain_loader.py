@@ -34,11 +34,13 @@ def open_clip_pair(arch: str) -> tuple[Any, Any]:
     return model.eval(), preprocess
 
 
-def loader_run(model: Any, preprocess: Any, paths: list[Path], batch: int = 32,
-               workers: int = 2) -> torch.Tensor:
+def loader_run(
+    model: Any, preprocess: Any, paths: list[Path], batch: int = 32, workers: int = 2
+) -> torch.Tensor:
     """Embed ``paths`` the plain way; returns the (N, D) float32 embeddings, L2-normalised."""
-    loader = torch.utils.data.DataLoader(JpegFiles(paths, preprocess), batch_size=batch,
-                                         num_workers=workers)
+    loader = torch.utils.data.DataLoader(
+        JpegFiles(paths, preprocess), batch_size=batch, num_workers=workers
+    )
     out = []
     with torch.inference_mode():
         for tensors in loader:

@@ -43,7 +43,6 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-
 def one_line(exc: BaseException) -> str:
     """``Type: message`` of an exception on one line (for a report), names in it escaped."""
     text = shown_name(" ".join(str(exc).split()))

@@ -34,7 +34,8 @@ def judge(row: dict, caption: str) -> dict[str, bool]:
     return {
         "class": any(names(caption, w) for w in SYNONYMS[row["class"]]),
         "domain": names(caption, STYLE[row["domain"]]),
-        "colour": names(caption, row["colour"]) if row["colour"] and row["domain"] != "sketch"
+        "colour": names(caption, row["colour"])
+        if row["colour"] and row["domain"] != "sketch"
         else None,
     }
 
@@ -48,14 +49,19 @@ def measure(root: Path, preset: str, model_root: str | None, batch: int = 32) ->
     models = load_models(preset, model_root, device="cpu")
     out = []
     for start in range(0, len(rows), batch):
-        chunk = rows[start:start + batch]
+        chunk = rows[start : start + batch]
         images = []
         for row in chunk:
             with Image.open(root / row["path"]) as im:
                 images.append(im.convert("RGB"))
         for row, caption in zip(chunk, models.captioner.caption(images), strict=True):
-            out.append({**row, "caption": caption, **{f"ok_{k}": v for k, v in
-                                                       judge(row, caption).items()}})
+            out.append(
+                {
+                    **row,
+                    "caption": caption,
+                    **{f"ok_{k}": v for k, v in judge(row, caption).items()},
+                }
+            )
     return {"rows": out}
 
 
@@ -68,15 +74,21 @@ def table(result: dict) -> str:
         vals = [r[key] for r in rows if r[key] is not None]
         return f"{100 * sum(vals) / len(vals):.1f}" if vals else "-"
 
-    lines = ["| domain | images | class named % | domain named % | colour named % | example |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| domain | images | class named % | domain named % | colour named % | example |",
+        "|---|---|---|---|---|---|",
+    ]
     for domain, rows in by_domain.items():
-        lines.append(f"| {domain} | {len(rows)} | {pct(rows, 'ok_class')} | "
-                     f"{pct(rows, 'ok_domain')} | {pct(rows, 'ok_colour')} | "
-                     f"{rows[0]['caption']} |")
+        lines.append(
+            f"| {domain} | {len(rows)} | {pct(rows, 'ok_class')} | "
+            f"{pct(rows, 'ok_domain')} | {pct(rows, 'ok_colour')} | "
+            f"{rows[0]['caption']} |"
+        )
     seen = [r for r in result["rows"] if r["domain"] != "generated"]
-    lines.append(f"| **seen styles** | {len(seen)} | {pct(seen, 'ok_class')} | "
-                 f"{pct(seen, 'ok_domain')} | {pct(seen, 'ok_colour')} | |")
+    lines.append(
+        f"| **seen styles** | {len(seen)} | {pct(seen, 'ok_class')} | "
+        f"{pct(seen, 'ok_domain')} | {pct(seen, 'ok_colour')} | |"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -38,13 +38,20 @@ T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 def border_colour(image) -> np.ndarray:  # noqa: ANN001  (a PIL image)
     """The mean RGB of the image's outer ``BORDER`` px: all the baseline matcher reads."""
     arr = np.asarray(image.convert("RGB"), np.float32)
-    band = np.concatenate([arr[:BORDER].reshape(-1, 3), arr[-BORDER:].reshape(-1, 3),
-                           arr[:, :BORDER].reshape(-1, 3), arr[:, -BORDER:].reshape(-1, 3)])
+    band = np.concatenate(
+        [
+            arr[:BORDER].reshape(-1, 3),
+            arr[-BORDER:].reshape(-1, 3),
+            arr[:, :BORDER].reshape(-1, 3),
+            arr[:, -BORDER:].reshape(-1, 3),
+        ]
+    )
     return band.mean(0)
 
 
-def border_p1(queries: np.ndarray, gallery: np.ndarray, q_labels: np.ndarray,
-              g_labels: np.ndarray) -> float:
+def border_p1(
+    queries: np.ndarray, gallery: np.ndarray, q_labels: np.ndarray, g_labels: np.ndarray
+) -> float:
     """P@1 (%) of the border-colour matcher: nearest gallery border colour (Euclidean)."""
     d = ((queries[:, None, :] - gallery[None, :, :]) ** 2).sum(-1)
     return 100 * float(np.mean(g_labels[np.argmin(d, axis=1)] == q_labels))
@@ -69,11 +76,12 @@ def embed_set(root: Path, model_root: str | None, cache: Path | None) -> dict:
             rgb = im.convert("RGB")
         images.append(rgb)
         borders.append(border_colour(rgb))
-    image = np.vstack([models.embedder.encode_images(images[i:i + 64])
-                       for i in range(0, len(images), 64)])
+    image = np.vstack(
+        [models.embedder.encode_images(images[i : i + 64]) for i in range(0, len(images), 64)]
+    )
     captions = []
     for i in range(0, len(images), 32):
-        captions += models.captioner.caption(images[i:i + 32])
+        captions += models.captioner.caption(images[i : i + 32])
     neutral = Neutraliser()
     data = {
         "image": image.astype(np.float32),
@@ -90,8 +98,9 @@ def embed_set(root: Path, model_root: str | None, cache: Path | None) -> dict:
     return data
 
 
-def ranked_metrics(scores: np.ndarray, tie: np.ndarray,
-                   relevant: np.ndarray) -> tuple[float, float]:
+def ranked_metrics(
+    scores: np.ndarray, tie: np.ndarray, relevant: np.ndarray
+) -> tuple[float, float]:
     """P@1 and mAP (both %) of a (Q, N) score matrix; ties broken by ``tie`` (Q, N), larger
     first, then by column."""
     p1, aps = [], []
@@ -117,7 +126,7 @@ def variants(q: dict, g: dict, qd: np.ndarray, gd: np.ndarray, data: dict) -> di
     zero = np.zeros_like(image_key)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     diff = q["border"][:, None, :] - g["border"][None, :, :]
-    out["border colour (baseline)"] = (-np.sqrt((diff ** 2).sum(-1)), content)
+    out["border colour (baseline)"] = (-np.sqrt((diff**2).sum(-1)), content)
     out["image"] = (image_key, content)
     cm = q["caption"] @ g["image"].T
     out["CM"] = (cm, image_key)
@@ -138,11 +147,15 @@ def variants(q: dict, g: dict, qd: np.ndarray, gd: np.ndarray, data: dict) -> di
         for beta in (0.25, 0.5, 1.0):
             cfg = RerankConfig("gallery_expansion", k=k, beta=beta)
             out[f"CM + neutral + gallery expansion k={k} beta={beta}"] = (
-                rerank(cmn, g["image"], cfg), image_key)
+                rerank(cmn, g["image"], cfg),
+                image_key,
+            )
         for lam in (0.2, 0.4):
             cfg = RerankConfig("k_reciprocal", k=k, lam=lam)
             out[f"CM + neutral + k-reciprocal k={k} lam={lam}"] = (
-                rerank(cmn, g["image"], cfg), image_key)
+                rerank(cmn, g["image"], cfg),
+                image_key,
+            )
     return out
 
 
@@ -163,16 +176,22 @@ def evaluate_set(data: dict, trained: set[str]) -> dict:
             for name, (scores, tie) in variants(q, g, qa, gb, data).items():
                 per_pair[name][group].append(ranked_metrics(scores, tie, rel))
                 per_pair[name][f"{a}->{b}"].append(ranked_metrics(scores, tie, rel))
-    return {name: {grp: [float(np.mean([m[0] for m in ms])), float(np.mean([m[1] for m in ms]))]
-                   for grp, ms in groups.items()} for name, groups in per_pair.items()}
+    return {
+        name: {
+            grp: [float(np.mean([m[0] for m in ms])), float(np.mean([m[1] for m in ms]))]
+            for grp, ms in groups.items()
+        }
+        for name, groups in per_pair.items()
+    }
 
 
 def caption_accuracy(data: dict) -> dict[str, float]:
     out = {}
     for d in sorted(set(data["domain"].tolist())):
         idx = np.flatnonzero(data["domain"] == d)
-        ok = [any(w in data["captions"][i].split() for w in SYNONYMS[data["label"][i]])
-              for i in idx]
+        ok = [
+            any(w in data["captions"][i].split() for w in SYNONYMS[data["label"][i]]) for i in idx
+        ]
         out[d] = 100 * float(np.mean(ok))
     return out
 
@@ -193,23 +212,37 @@ def summarise(per_seed: list[dict], accuracy: list[dict]) -> dict:
         for grp in ("trained", "unseen"):
             p1 = [s[name][grp][0] for s in per_seed]
             ap = [s[name][grp][1] for s in per_seed]
-            table[name][grp] = {"p1": mean_ci(p1), "map": mean_ci(ap), "p1_seeds": p1,
-                                "map_seeds": ap}
+            table[name][grp] = {
+                "p1": mean_ci(p1),
+                "map": mean_ci(ap),
+                "p1_seeds": p1,
+                "map_seeds": ap,
+            }
     acc = {d: mean_ci([a[d] for a in accuracy]) for d in accuracy[0]}
     return {"table": table, "caption_accuracy": acc}
 
 
 def markdown(summary: dict, seeds: list[str]) -> str:
-    lines = [f"Seeds (disjoint draws): {', '.join(seeds)}; 95 % CI over seeds.", "",
-             "| style | class named in caption % |", "|---|---:|"]
+    lines = [
+        f"Seeds (disjoint draws): {', '.join(seeds)}; 95 % CI over seeds.",
+        "",
+        "| style | class named in caption % |",
+        "|---|---:|",
+    ]
     for d, (m, ci) in summary["caption_accuracy"].items():
         tag = " (held out)" if d in HELD_OUT_DOMAINS else ""
         lines.append(f"| {d}{tag} | {m:.1f} ± {ci:.1f} |")
-    lines += ["", "| mode / variant | trained P@1 | trained mAP | unseen P@1 | unseen mAP |",
-              "|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| mode / variant | trained P@1 | trained mAP | unseen P@1 | unseen mAP |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, groups in summary["table"].items():
-        cells = [f"{groups[g][k][0]:.1f} ± {groups[g][k][1]:.1f}" for g in ("trained", "unseen")
-                 for k in ("p1", "map")]
+        cells = [
+            f"{groups[g][k][0]:.1f} ± {groups[g][k][1]:.1f}"
+            for g in ("trained", "unseen")
+            for k in ("p1", "map")
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -229,13 +262,17 @@ def main(argv: list[str] | None = None) -> None:
         trained = set(STYLE) - set(HELD_OUT_DOMAINS)
         per_seed.append(evaluate_set(data, trained))
         accuracy.append(caption_accuracy(data))
-        log.info("%s: CM + neutral trained P@1 %.1f, captions %s", root,
-                 per_seed[-1]["CM + neutral"]["trained"][0],
-                 {d: round(v) for d, v in accuracy[-1].items()})
+        log.info(
+            "%s: CM + neutral trained P@1 %.1f, captions %s",
+            root,
+            per_seed[-1]["CM + neutral"]["trained"][0],
+            {d: round(v) for d, v in accuracy[-1].items()},
+        )
     summary = summarise(per_seed, accuracy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"sets": [str(s) for s in args.sets], **summary,
-                                    "per_seed": per_seed}, indent=1))
+    args.out.write_text(
+        json.dumps({"sets": [str(s) for s in args.sets], **summary, "per_seed": per_seed}, indent=1)
+    )
     md = markdown(summary, [s.name for s in args.sets])
     args.out.with_suffix(".md").write_text(md)
     print(md)

@@ -120,27 +120,49 @@ def flat_originals(src: Path = EXAMPLES) -> dict[str, Image.Image]:
     rng = np.random.default_rng(7)
     size = (160, 120)
     images: dict[str, Image.Image] = {}
-    solids = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
-              "light_grey": (200, 200, 200), "dark_grey": (60, 60, 60), "red": (220, 0, 0),
-              "blue": (0, 0, 220), "green": (0, 160, 60), "yellow": (240, 220, 40),
-              "beige": (225, 205, 160), "navy": (20, 30, 90), "pink": (250, 170, 200)}
+    solids = {
+        "white": (255, 255, 255),
+        "black": (0, 0, 0),
+        "grey": (128, 128, 128),
+        "light_grey": (200, 200, 200),
+        "dark_grey": (60, 60, 60),
+        "red": (220, 0, 0),
+        "blue": (0, 0, 220),
+        "green": (0, 160, 60),
+        "yellow": (240, 220, 40),
+        "beige": (225, 205, 160),
+        "navy": (20, 30, 90),
+        "pink": (250, 170, 200),
+    }
     for name, rgb in solids.items():
         images[f"flat/solid/{name}.png"] = Image.new("RGB", size, rgb)
-    ramps = {"sky": ((150, 190, 240), (170, 205, 250)), "paper": ((236, 232, 216), (216, 212, 196)),
-             "dusk": ((90, 60, 110), (110, 75, 125)), "mint": ((170, 230, 200), (185, 240, 210)),
-             "ink": ((20, 20, 35), (40, 40, 55)), "sand": ((200, 170, 120), (215, 185, 135)),
-             "steel": ((100, 115, 130), (120, 135, 150)),
-             "rose": ((200, 110, 120), (215, 125, 135))}
+    ramps = {
+        "sky": ((150, 190, 240), (170, 205, 250)),
+        "paper": ((236, 232, 216), (216, 212, 196)),
+        "dusk": ((90, 60, 110), (110, 75, 125)),
+        "mint": ((170, 230, 200), (185, 240, 210)),
+        "ink": ((20, 20, 35), (40, 40, 55)),
+        "sand": ((200, 170, 120), (215, 185, 135)),
+        "steel": ((100, 115, 130), (120, 135, 150)),
+        "rose": ((200, 110, 120), (215, 125, 135)),
+    }
     for n, (name, (a, b)) in enumerate(ramps.items()):
         t = np.linspace(0, 1, size[0] if n % 2 else size[1], dtype=np.float32)
         ramp = np.array(a, np.float32) + t[:, None] * (np.array(b) - np.array(a))
-        arr = (np.broadcast_to(ramp[None], (size[1], size[0], 3)) if n % 2
-               else np.broadcast_to(ramp[:, None], (size[1], size[0], 3)))
+        arr = (
+            np.broadcast_to(ramp[None], (size[1], size[0], 3))
+            if n % 2
+            else np.broadcast_to(ramp[:, None], (size[1], size[0], 3))
+        )
         images[f"flat/gradient/{name}.png"] = _image(arr)
-    yy, xx = np.mgrid[-1:1:complex(0, size[1]), -1:1:complex(0, size[0])]
+    yy, xx = np.mgrid[-1 : 1 : complex(0, size[1]), -1 : 1 : complex(0, size[0])]
     vignette = (xx**2 + yy**2)[..., None].astype(np.float32)
-    for name, rgb in {"white": (246, 246, 244), "cream": (240, 228, 196),
-                      "recycled": (190, 188, 180), "blueprint": (205, 220, 240)}.items():
+    for name, rgb in {
+        "white": (246, 246, 244),
+        "cream": (240, 228, 196),
+        "recycled": (190, 188, 180),
+        "blueprint": (205, 220, 240),
+    }.items():
         arr = np.array(rgb, np.float32) - 8 * vignette + rng.normal(0, 3, (*size[::-1], 3))
         images[f"flat/page/{name}.png"] = _image(arr)
     for name, level in {"black": 22, "grey40": 40, "grey90": 92, "grey160": 162}.items():
@@ -148,8 +170,14 @@ def flat_originals(src: Path = EXAMPLES) -> dict[str, Image.Image]:
         images[f"flat/frame/{name}.png"] = _image(np.repeat(arr, 3, axis=2))
     pictures = [rel for rel in originals(src) if rel.startswith(("photo/", "painting/"))][:6]
     dark = [(70, 40, 20), (20, 75, 45), (45, 20, 80), (10, 50, 95), (85, 85, 20), (95, 15, 40)]
-    light = [(250, 240, 150), (215, 250, 235), (235, 215, 250), (180, 225, 255),
-             (255, 215, 170), (200, 255, 170)]
+    light = [
+        (250, 240, 150),
+        (215, 250, 235),
+        (235, 215, 250),
+        (180, 225, 255),
+        (255, 215, 170),
+        (200, 255, 170),
+    ]
     for n, rel in enumerate(pictures):
         with Image.open(src / rel) as img:
             picture = np.asarray(img.convert("RGB").resize(size), np.float32)
@@ -163,9 +191,13 @@ def _image(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "RGB")
 
 
-def make_set(out: Path, src: Path = EXAMPLES, transforms: tuple[str, ...] = tuple(TRANSFORMS),
-             classes: tuple[str, ...] | None = None, flat: bool = False
-             ) -> dict[str, dict[str, str]]:
+def make_set(
+    out: Path,
+    src: Path = EXAMPLES,
+    transforms: tuple[str, ...] = tuple(TRANSFORMS),
+    classes: tuple[str, ...] | None = None,
+    flat: bool = False,
+) -> dict[str, dict[str, str]]:
     """Write the set under ``out`` (only the originals of ``classes`` when given; with ``flat``
     also the low-information originals of :func:`flat_originals`); returns
     {file: {"family": original, "transform": name}}."""
@@ -176,8 +208,10 @@ def make_set(out: Path, src: Path = EXAMPLES, transforms: tuple[str, ...] = tupl
             image.save(out / rel)
             truth[rel] = {"family": rel, "transform": "original"}
             for transform in transforms:
-                truth[write_variant(out, out, rel, transform)] = {"family": rel,
-                                                                  "transform": transform}
+                truth[write_variant(out, out, rel, transform)] = {
+                    "family": rel,
+                    "transform": transform,
+                }
     for rel in originals(src):
         if classes is not None and rel.split("/")[1] not in classes:
             continue
@@ -185,8 +219,7 @@ def make_set(out: Path, src: Path = EXAMPLES, transforms: tuple[str, ...] = tupl
         shutil.copyfile(src / rel, out / rel)
         truth[rel] = {"family": rel, "transform": "original"}
         for transform in transforms:
-            truth[write_variant(src, out, rel, transform)] = {"family": rel,
-                                                              "transform": transform}
+            truth[write_variant(src, out, rel, transform)] = {"family": rel, "transform": transform}
     (out / MANIFEST).write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
 

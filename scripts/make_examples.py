@@ -83,7 +83,10 @@ def rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float, n: int = 
     """A rectangle with quarter-circle corners of radius ``r``."""
     pts: list[tuple[float, float]] = []
     corners = (
-        (x1 - r, y0 + r, -90), (x1 - r, y1 - r, 0), (x0 + r, y1 - r, 90), (x0 + r, y0 + r, 180)
+        (x1 - r, y0 + r, -90),
+        (x1 - r, y1 - r, 0),
+        (x0 + r, y1 - r, 90),
+        (x0 + r, y0 + r, 180),
     )
     for cx, cy, start in corners:
         for k in range(n + 1):
@@ -149,10 +152,19 @@ def pick(palette: list[tuple[str, RGB]], variant: int) -> tuple[str, RGB]:
 
 
 def make_house(rng: np.random.Generator, variant: int) -> Shape:
-    wall_name, wall = pick([("cream", (232, 216, 178)), ("red brick", (184, 84, 62)),
-                            ("pale blue", (164, 196, 222)), ("yellow", (236, 204, 96))], variant)
-    roof_name, roof = pick([("dark red", (150, 44, 36)), ("brown", (104, 66, 48)),
-                            ("slate grey", (82, 88, 104))], variant + int(rng.integers(3)))
+    wall_name, wall = pick(
+        [
+            ("cream", (232, 216, 178)),
+            ("red brick", (184, 84, 62)),
+            ("pale blue", (164, 196, 222)),
+            ("yellow", (236, 204, 96)),
+        ],
+        variant,
+    )
+    roof_name, roof = pick(
+        [("dark red", (150, 44, 36)), ("brown", (104, 66, 48)), ("slate grey", (82, 88, 104))],
+        variant + int(rng.integers(3)),
+    )
     apex = float(rng.uniform(0.06, 0.16))
     door_x = float(rng.choice([0.30, 0.44, 0.58]))
     frame = (250, 250, 245)
@@ -188,11 +200,29 @@ def make_tree(rng: np.random.Generator, variant: int) -> Shape:
         return Shape("tree", tuple(parts), "green pine tree", "pine tree", "land")
     name, leaf = pick([("leafy green", (70, 142, 58)), ("bright green", (96, 160, 52))], variant)
     parts = [
-        Part(poly((0.41, 1.0), (0.46, 0.52), (0.36, 0.38), (0.40, 0.36), (0.5, 0.48), (0.6, 0.34),
-                  (0.64, 0.36), (0.54, 0.52), (0.59, 1.0)), trunk),
+        Part(
+            poly(
+                (0.41, 1.0),
+                (0.46, 0.52),
+                (0.36, 0.38),
+                (0.40, 0.36),
+                (0.5, 0.48),
+                (0.6, 0.34),
+                (0.64, 0.36),
+                (0.54, 0.52),
+                (0.59, 1.0),
+            ),
+            trunk,
+        ),
     ]
-    lumps = [(0.28, 0.42, 0.19), (0.72, 0.42, 0.19), (0.38, 0.22, 0.2), (0.62, 0.22, 0.2),
-             (0.5, 0.12, 0.17), (0.5, 0.36, 0.22)]
+    lumps = [
+        (0.28, 0.42, 0.19),
+        (0.72, 0.42, 0.19),
+        (0.38, 0.22, 0.2),
+        (0.62, 0.22, 0.2),
+        (0.5, 0.12, 0.17),
+        (0.5, 0.36, 0.22),
+    ]
     for k, (x, y, r) in enumerate(lumps):
         jitter = rng.normal(0, 0.015, 3)
         tone = tuple(int(np.clip(c * (0.85 + 0.05 * k) + jitter[2] * 200, 0, 255)) for c in leaf)
@@ -201,8 +231,15 @@ def make_tree(rng: np.random.Generator, variant: int) -> Shape:
 
 
 def make_car(rng: np.random.Generator, variant: int) -> Shape:
-    name, body = pick([("red", (204, 34, 34)), ("blue", (36, 86, 186)), ("yellow", (240, 188, 30)),
-                       ("green", (40, 140, 80))], variant)
+    name, body = pick(
+        [
+            ("red", (204, 34, 34)),
+            ("blue", (36, 86, 186)),
+            ("yellow", (240, 188, 30)),
+            ("green", (40, 140, 80)),
+        ],
+        variant,
+    )
     roof_y = float(rng.uniform(0.26, 0.34))
     back = float(rng.choice([0.12, 0.22]))  # hatchback vs sedan rear
     glass = (168, 206, 232)
@@ -210,8 +247,10 @@ def make_car(rng: np.random.Generator, variant: int) -> Shape:
     parts = [
         Part(poly((back, 0.52), (0.3, roof_y), (0.66, roof_y), (0.8, 0.52)), body),
         Part(rounded_rect(0.02, 0.5, 0.98, 0.76, 0.07), body),
-        Part(poly((back + 0.06, 0.5), (0.32, roof_y + 0.04), (0.48, roof_y + 0.04), (0.48, 0.5)),
-             glass),
+        Part(
+            poly((back + 0.06, 0.5), (0.32, roof_y + 0.04), (0.48, roof_y + 0.04), (0.48, 0.5)),
+            glass,
+        ),
         Part(poly((0.52, 0.5), (0.52, roof_y + 0.04), (0.64, roof_y + 0.04), (0.75, 0.5)), glass),
         Part(stroke(poly((0.5, 0.53), (0.5, 0.72)), 0.012), tuple(int(c * 0.6) for c in body)),
         Part(rect(0.41, 0.57, 0.46, 0.59), (60, 60, 60)),
@@ -227,8 +266,15 @@ def make_car(rng: np.random.Generator, variant: int) -> Shape:
 def make_fish(
     rng: np.random.Generator, variant: int, color: tuple[str, RGB] | None = None
 ) -> Shape:
-    name, body = color or pick([("orange", (244, 124, 30)), ("blue", (54, 116, 222)),
-                                ("yellow", (244, 204, 40)), ("red", (220, 44, 44))], variant)
+    name, body = color or pick(
+        [
+            ("orange", (244, 124, 30)),
+            ("blue", (54, 116, 222)),
+            ("yellow", (244, 204, 40)),
+            ("red", (220, 44, 44)),
+        ],
+        variant,
+    )
     fin = tuple(int(c * 0.78) for c in body)
     h = float(rng.uniform(0.17, 0.23))
     parts = [
@@ -255,8 +301,15 @@ def make_fish(
 
 
 def make_flower(rng: np.random.Generator, variant: int) -> Shape:
-    name, petal = pick([("red", (222, 38, 58)), ("pink", (240, 124, 182)),
-                        ("purple", (150, 84, 204)), ("yellow", (248, 204, 40))], variant)
+    name, petal = pick(
+        [
+            ("red", (222, 38, 58)),
+            ("pink", (240, 124, 182)),
+            ("purple", (150, 84, 204)),
+            ("yellow", (248, 204, 40)),
+        ],
+        variant,
+    )
     centre = (110, 70, 30) if name == "yellow" else (248, 204, 40)
     stem = (52, 124, 44)
     cy = 0.3
@@ -278,8 +331,15 @@ def make_flower(rng: np.random.Generator, variant: int) -> Shape:
 
 
 def make_boat(rng: np.random.Generator, variant: int) -> Shape:
-    name, hull = pick([("dark red", (150, 40, 40)), ("navy", (40, 60, 124)),
-                       ("brown wooden", (128, 84, 48)), ("white", (238, 238, 234))], variant)
+    name, hull = pick(
+        [
+            ("dark red", (150, 40, 40)),
+            ("navy", (40, 60, 124)),
+            ("brown wooden", (128, 84, 48)),
+            ("white", (238, 238, 234)),
+        ],
+        variant,
+    )
     sail = (246, 244, 236) if name != "white" else (230, 80, 60)
     jib = (246, 244, 236) if rng.random() < 0.5 else (236, 214, 120)
     parts = [
@@ -288,8 +348,10 @@ def make_boat(rng: np.random.Generator, variant: int) -> Shape:
         Part(poly((0.45, 0.16), (0.45, 0.64), (0.16, 0.64)), jib),
         Part(poly((0.47, 0.05), (0.6, 0.08), (0.47, 0.11)), (220, 40, 40)),
         Part(poly((0.0, 0.66), (1.0, 0.64), (0.84, 0.86), (0.14, 0.86)), hull),
-        Part(poly((0.03, 0.69), (0.97, 0.675), (0.955, 0.7), (0.045, 0.715)), (240, 240, 236)
-             if name != "white" else (40, 60, 124)),
+        Part(
+            poly((0.03, 0.69), (0.97, 0.675), (0.955, 0.7), (0.045, 0.715)),
+            (240, 240, 236) if name != "white" else (40, 60, 124),
+        ),
     ]
     xs = np.linspace(-0.06, 1.06, 40)
     crest = np.stack([xs, 0.82 + 0.02 * np.sin(xs * 6 * math.pi)], 1)
@@ -300,8 +362,12 @@ def make_boat(rng: np.random.Generator, variant: int) -> Shape:
 
 
 BUILDERS: dict[str, Callable[[np.random.Generator, int], Shape]] = {
-    "house": make_house, "tree": make_tree, "car": make_car,
-    "fish": make_fish, "flower": make_flower, "boat": make_boat,
+    "house": make_house,
+    "tree": make_tree,
+    "car": make_car,
+    "fish": make_fish,
+    "flower": make_flower,
+    "boat": make_boat,
 }
 
 
@@ -431,8 +497,9 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int) ->
     """Value noise in about [-1, 1] with features of ``cell`` px."""
     small = rng.uniform(0, 255, (max(2, shape[0] // cell + 2), max(2, shape[1] // cell + 2)))
     img = Image.fromarray(small.astype(np.uint8), "L").resize(
-        (shape[1] + 2 * cell, shape[0] + 2 * cell), Image.BICUBIC)
-    arr = np.asarray(img, dtype=np.float32)[cell:cell + shape[0], cell:cell + shape[1]]
+        (shape[1] + 2 * cell, shape[0] + 2 * cell), Image.BICUBIC
+    )
+    arr = np.asarray(img, dtype=np.float32)[cell : cell + shape[0], cell : cell + shape[1]]
     return (arr - 127.5) / 127.5
 
 
@@ -470,8 +537,13 @@ def to_image(arr: np.ndarray, size: int = SIZE) -> Image.Image:
 
 
 def soft_blobs(
-    rng: np.random.Generator, n: int, box: tuple[float, float, float, float],
-    rx: tuple[float, float], ry: tuple[float, float], radius: float, px: int = PX,
+    rng: np.random.Generator,
+    n: int,
+    box: tuple[float, float, float, float],
+    rx: tuple[float, float],
+    ry: tuple[float, float],
+    radius: float,
+    px: int = PX,
 ) -> np.ndarray:
     """A blurred mask of ``n`` random ellipses inside ``box`` (fractions): clouds, hills, bushes."""
     img = Image.new("L", (px, px), 0)
@@ -514,7 +586,7 @@ def scene_road(rng: np.random.Generator, horizon: int, px: int = PX) -> np.ndarr
     arr[road_top:] = asphalt
     lane = road_top + int(0.35 * (px - road_top))
     for x in range(-int(rng.integers(0, 60)), px, px // 5):
-        arr[lane:lane + px // 90, max(0, x):max(0, x + px // 10)] = (226, 226, 214)
+        arr[lane : lane + px // 90, max(0, x) : max(0, x + px // 10)] = (226, 226, 214)
     return arr
 
 
@@ -573,12 +645,16 @@ def scene_underwater(rng: np.random.Generator, horizon: int, px: int = PX) -> np
 
 
 SCENES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
-    "land": scene_land, "road": scene_road, "sea": scene_sea, "underwater": scene_underwater,
+    "land": scene_land,
+    "road": scene_road,
+    "sea": scene_sea,
+    "underwater": scene_underwater,
 }
 
 
-def ground_shadow(box: tuple[float, float, float, float], drop: float, squash: float,
-                  radius: float, px: int = PX) -> np.ndarray:
+def ground_shadow(
+    box: tuple[float, float, float, float], drop: float, squash: float, radius: float, px: int = PX
+) -> np.ndarray:
     x0, _, x1, y1 = box
     w = (x1 - x0) * 0.55
     img = Image.new("L", (px, px), 0)
@@ -612,7 +688,7 @@ def fine_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     for _ in range(2):  # rows, then (after the transpose) columns
         for _ in range(3):
             c = np.cumsum(np.pad(a, ((r + 1, r), (0, 0)), mode="edge"), axis=0, dtype=np.float64)
-            a = (c[2 * r + 1:] - c[: -2 * r - 1]) / (2 * r + 1)
+            a = (c[2 * r + 1 :] - c[: -2 * r - 1]) / (2 * r + 1)
         a = a.T
     return a.astype(np.float32)
 
@@ -642,8 +718,13 @@ def shade_part(pts: np.ndarray, mask: np.ndarray, color: RGB, light: Lighting) -
     return rgb
 
 
-def shaded_object(arr: np.ndarray, placed: list[Placed], masks: list[np.ndarray], light: Lighting,
-                  color_fn: Callable[[RGB], RGB] = lambda c: c) -> np.ndarray:
+def shaded_object(
+    arr: np.ndarray,
+    placed: list[Placed],
+    masks: list[np.ndarray],
+    light: Lighting,
+    color_fn: Callable[[RGB], RGB] = lambda c: c,
+) -> np.ndarray:
     """Composite every part as a lit volume, working only in a window around each part."""
     px = arr.shape[0]
     for p, m in zip(placed, masks, strict=True):
@@ -709,8 +790,14 @@ def wobbly(
     return xy + tremor * amp * 2.2 + rng.normal(0, amp, 2)
 
 
-def hatch(mask: np.ndarray, pts: np.ndarray, spacing: float, angle: float,
-          rng: np.random.Generator, strength: float) -> np.ndarray:
+def hatch(
+    mask: np.ndarray,
+    pts: np.ndarray,
+    spacing: float,
+    angle: float,
+    rng: np.random.Generator,
+    strength: float,
+) -> np.ndarray:
     """Parallel pencil lines at ``angle`` degrees over the part's box, kept inside its mask."""
     px = mask.shape[0]
     layer = Image.new("L", (px, px), 0)
@@ -801,8 +888,16 @@ def stroke_angles(src: np.ndarray) -> np.ndarray:
     return np.where(strong, along, 0.15)
 
 
-def brush(img: Image.Image, src: np.ndarray, angles: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-          rng: np.random.Generator, length: tuple[float, float], width: tuple[int, int]) -> None:
+def brush(
+    img: Image.Image,
+    src: np.ndarray,
+    angles: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    rng: np.random.Generator,
+    length: tuple[float, float],
+    width: tuple[int, int],
+) -> None:
     """Paint one short stroke per (y, x), coloured like the colour study at that point."""
     draw = ImageDraw.Draw(img)
     n = len(ys)
@@ -813,8 +908,11 @@ def brush(img: Image.Image, src: np.ndarray, angles: np.ndarray, ys: np.ndarray,
     cols = np.clip(cols, 0, 255).astype(int)
     dx, dy = np.cos(ang) * lens / 2, np.sin(ang) * lens / 2
     for i in range(n):
-        draw.line([(xs[i] - dx[i], ys[i] - dy[i]), (xs[i] + dx[i], ys[i] + dy[i])],
-                  fill=tuple(cols[i]), width=int(widths[i]))
+        draw.line(
+            [(xs[i] - dx[i], ys[i] - dy[i]), (xs[i] + dx[i], ys[i] + dy[i])],
+            fill=tuple(cols[i]),
+            width=int(widths[i]),
+        )
 
 
 def render_painting(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image, Pose]:
@@ -880,12 +978,18 @@ def render_render3d(shape: Shape, rng: np.random.Generator) -> tuple[Image.Image
 
 
 RENDERERS: dict[str, Callable[[Shape, np.random.Generator], tuple[Image.Image, Pose]]] = {
-    "photo": render_photo, "sketch": render_sketch, "painting": render_painting,
-    "clipart": render_clipart, "render3d": render_render3d,
+    "photo": render_photo,
+    "sketch": render_sketch,
+    "painting": render_painting,
+    "clipart": render_clipart,
+    "render3d": render_render3d,
 }
 
 STYLE_WORDS = {
-    "photo": "photo", "sketch": "pencil sketch", "painting": "oil painting", "clipart": "clipart",
+    "photo": "photo",
+    "sketch": "pencil sketch",
+    "painting": "oil painting",
+    "clipart": "clipart",
     "render3d": "3-D render",
 }
 
@@ -894,8 +998,9 @@ STYLE_WORDS = {
 # the "generated" domain: vivid dreamy scenes, glossy volumes, bloom
 # --------------------------------------------------------------------------------------------
 
-GEN_LIGHT = Lighting(bulge=2.6, ambient=0.42, diffuse=0.75, specular=0.45, shininess=30,
-                     rim=(255, 170, 110))
+GEN_LIGHT = Lighting(
+    bulge=2.6, ambient=0.42, diffuse=0.75, specular=0.45, shininess=30, rim=(255, 170, 110)
+)
 REEF_LIGHT = replace(GEN_LIGHT, rim=(120, 230, 255))
 
 
@@ -928,8 +1033,10 @@ def hill_layer(
 ) -> np.ndarray:
     """Rolling hills whose crest wanders around ``top`` px, coloured ``near`` (top) to ``far``."""
     xs = np.arange(px) / px
-    crest = top + px * 0.035 * (np.sin(xs * rng.uniform(5, 9) + rng.uniform(0, 6))
-                               + 0.6 * np.sin(xs * rng.uniform(11, 17) + rng.uniform(0, 6)))
+    crest = top + px * 0.035 * (
+        np.sin(xs * rng.uniform(5, 9) + rng.uniform(0, 6))
+        + 0.6 * np.sin(xs * rng.uniform(11, 17) + rng.uniform(0, 6))
+    )
     ys = np.arange(px)[:, None]
     mask = np.clip(ys - crest[None, :] + 0.5, 0, 1).astype(np.float32)
     return composite(arr, vgradient(near, far, 0, px, px), mask)
@@ -1004,9 +1111,15 @@ class Entry:
         with Image.open(root / self.path) as im:
             width, height = im.size
         out: dict[str, object] = {
-            "path": self.path, "domain": self.domain, "class": self.label, "kind": self.kind,
-            "description": self.description, "prompt": self.prompt,
-            "parameters": self.parameters, "width": width, "height": height,
+            "path": self.path,
+            "domain": self.domain,
+            "class": self.label,
+            "kind": self.kind,
+            "description": self.description,
+            "prompt": self.prompt,
+            "parameters": self.parameters,
+            "width": width,
+            "height": height,
         }
         out.update(self.extra or {})
         return out
@@ -1107,9 +1220,16 @@ def make_duplicates(out: Path, originals: list[Entry]) -> list[Entry]:
         save_jpeg(dup, out / rel, quality)
         orig = by_path[src]
         desc = mirrored(orig.description) if transform == "flip" else orig.description
-        entries.append(Entry(rel, orig.domain, orig.label, f"near-duplicate of {src}",
-                             f"{desc} ({DUP_WORDS[transform]})",
-                             extra={"duplicate_of": src, "transform": transform}))
+        entries.append(
+            Entry(
+                rel,
+                orig.domain,
+                orig.label,
+                f"near-duplicate of {src}",
+                f"{desc} ({DUP_WORDS[transform]})",
+                extra={"duplicate_of": src, "transform": transform},
+            )
+        )
     return entries
 
 
@@ -1120,14 +1240,19 @@ TILE_WHERE = {1: "top left", 2: "top right", 3: "bottom left", 4: "bottom right"
 
 # the other generated images: class -> (seed, sampler) written into their prompt chunk
 GENERATED: dict[str, tuple[int, str]] = {
-    "house": (1234, "DPM++ 2M Karras"), "tree": (77, "Euler a"), "car": (90210, "DDIM"),
-    "flower": (31337, "DPM++ 2M Karras"), "boat": (2024, "Euler a"),
+    "house": (1234, "DPM++ 2M Karras"),
+    "tree": (77, "Euler a"),
+    "car": (90210, "DDIM"),
+    "flower": (31337, "DPM++ 2M Karras"),
+    "boat": (2024, "Euler a"),
 }
 
 
 def a1111(prompt: str, seed: int, sampler: str, size: int) -> str:
-    return (f"{prompt}\nNegative prompt: blurry, lowres, watermark\n"
-            f"Steps: 28, Sampler: {sampler}, CFG scale: 7, Seed: {seed}, Size: {size}x{size}")
+    return (
+        f"{prompt}\nNegative prompt: blurry, lowres, watermark\n"
+        f"Steps: 28, Sampler: {sampler}, CFG scale: 7, Seed: {seed}, Size: {size}x{size}"
+    )
 
 
 def tile_box(n: int) -> tuple[int, int, int, int]:
@@ -1155,12 +1280,26 @@ def make_grid(out: Path, seed: int) -> list[Entry]:
     tiles = [list(tile_box(n)) for n in range(1, 5)]
     up_desc = f"2x upscale of tile {UPSCALED_TILE} ({TILE_WHERE[UPSCALED_TILE]}) of the fish grid"
     return [
-        Entry(rel, "generated", "fish", "grid",
-              "Midjourney-style 2x2 grid of four red fish in a coral reef",
-              GRID_PROMPT, GRID_PARAMETERS, {"tiles": tiles}),
-        Entry(up_rel, "generated", "fish", f"upscale of tile {UPSCALED_TILE} of {rel}", up_desc,
-              GRID_PROMPT, GRID_PARAMETERS,
-              {"upscale_of": rel, "tile": UPSCALED_TILE, "tile_box": list(box)}),
+        Entry(
+            rel,
+            "generated",
+            "fish",
+            "grid",
+            "Midjourney-style 2x2 grid of four red fish in a coral reef",
+            GRID_PROMPT,
+            GRID_PARAMETERS,
+            {"tiles": tiles},
+        ),
+        Entry(
+            up_rel,
+            "generated",
+            "fish",
+            f"upscale of tile {UPSCALED_TILE} of {rel}",
+            up_desc,
+            GRID_PROMPT,
+            GRID_PARAMETERS,
+            {"upscale_of": rel, "tile": UPSCALED_TILE, "tile_box": list(box)},
+        ),
     ]
 
 
@@ -1268,8 +1407,14 @@ def sources_pairs() -> list[str]:
 
 
 def write_sources(out: Path, entries: list[Entry]) -> None:
-    lines = [*sources_header(), *sources_pairs(), "## Every image", "",
-             "| file | kind | what it shows | prompt |", "|---|---|---|---|"]
+    lines = [
+        *sources_header(),
+        *sources_pairs(),
+        "## Every image",
+        "",
+        "| file | kind | what it shows | prompt |",
+        "|---|---|---|---|",
+    ]
     for e in sorted(entries, key=lambda e: e.path):
         lines.append(f"| `{e.path}` | {e.kind} | {e.description} | {e.prompt or ''} |")
     lines += [
@@ -1306,8 +1451,12 @@ def build(out: Path, seed: int, jobs: int = 1) -> list[Entry]:
     out.mkdir(parents=True, exist_ok=True)
     clear_previous(out)
     originals = make_originals(out, seed, jobs)
-    entries = [*originals, *make_duplicates(out, originals), *make_grid(out, seed),
-               *make_generated(out, seed)]
+    entries = [
+        *originals,
+        *make_duplicates(out, originals),
+        *make_grid(out, seed),
+        *make_generated(out, seed),
+    ]
     write_manifest(out, entries, seed)
     write_sources(out, entries)
     return entries
@@ -1315,13 +1464,22 @@ def build(out: Path, seed: int, jobs: int = 1) -> list[Entry]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="collection folder to (re)write (default: cdir/assets/examples)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="collection folder to (re)write (default: cdir/assets/examples)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--contact", type=Path,
-                        help="also write a contact sheet of every image to this path")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes (the output does not depend on it)")
+    parser.add_argument(
+        "--contact", type=Path, help="also write a contact sheet of every image to this path"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes (the output does not depend on it)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     entries = build(args.out, args.seed, args.jobs)

@@ -54,20 +54,32 @@ def pictures(domains: tuple[str, ...] = ("photo", "painting", "render3d")) -> li
     """The example originals of ``domains`` (full-bleed pictures by default; clipart and sketches
     have white backgrounds), RGB, in a fixed mixed order."""
     manifest = json.loads((EXAMPLES / "manifest.json").read_text(encoding="utf-8"))
-    rels = sorted(f["path"] for f in manifest["files"] if f["kind"] == "original"
-                  and f["path"].split("/")[0] in domains)
+    rels = sorted(
+        f["path"]
+        for f in manifest["files"]
+        if f["kind"] == "original" and f["path"].split("/")[0] in domains
+    )
     rels = [rels[(n * 7) % len(rels)] for n in range(len(rels))] if len(rels) % 7 else rels
     return [Image.open(EXAMPLES / rel).convert("RGB") for rel in rels]
 
 
 def quad_boxes(width: int, height: int, seam: int = 0) -> list[Box]:
     tw, th = (width - seam) // 2, (height - seam) // 2
-    return [(0, 0, tw, th), (tw + seam, 0, width, th), (0, th + seam, tw, height),
-            (tw + seam, th + seam, width, height)]
+    return [
+        (0, 0, tw, th),
+        (tw + seam, 0, width, th),
+        (0, th + seam, tw, height),
+        (tw + seam, th + seam, width, height),
+    ]
 
 
-def grid_of(tiles: list[Image.Image], width: int, height: int, seam: int = 0,
-            seam_colour: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+def grid_of(
+    tiles: list[Image.Image],
+    width: int,
+    height: int,
+    seam: int = 0,
+    seam_colour: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
     grid = Image.new("RGB", (width, height), seam_colour)
     for tile, box in zip(tiles, quad_boxes(width, height, seam), strict=True):
         grid.paste(ImageOps.fit(tile, (box[2] - box[0], box[3] - box[1])), box[:2])
@@ -88,26 +100,44 @@ def positives(pics: list[Image.Image]) -> Iterator[tuple[str, Layout]]:
     for n, (width, height) in enumerate(MJ_SIZES):
         for k, fmt in enumerate(fmts):
             start = (n * 7 + k * 13) % (len(pics) - 4)
-            image = grid_of(pics[start:start + 4], width, height)
-            yield f"grid/{width}x{height}_{fmt.lower()}", Layout(
-                encoded(image, fmt), "grid", quad_boxes(width, height), True)
+            image = grid_of(pics[start : start + 4], width, height)
+            yield (
+                f"grid/{width}x{height}_{fmt.lower()}",
+                Layout(encoded(image, fmt), "grid", quad_boxes(width, height), True),
+            )
     for n, (width, height) in enumerate(MJ_SIZES[:3]):
         base = pics[(n * 11) % len(pics)]
         tiles = [_variation(base, v) for v in range(4)]
-        yield f"variations/{width}x{height}", Layout(encoded(grid_of(tiles, width, height), "JPEG"),
-                                                     "variations", quad_boxes(width, height), True)
-    for n, (side, seam, colour) in enumerate([(514, 2, (255, 255, 255)), (1028, 4, (0, 0, 0)),
-                                              (1030, 6, (255, 255, 255)),
-                                              (772, 4, (255, 255, 255))]):
+        yield (
+            f"variations/{width}x{height}",
+            Layout(
+                encoded(grid_of(tiles, width, height), "JPEG"),
+                "variations",
+                quad_boxes(width, height),
+                True,
+            ),
+        )
+    for n, (side, seam, colour) in enumerate(
+        [
+            (514, 2, (255, 255, 255)),
+            (1028, 4, (0, 0, 0)),
+            (1030, 6, (255, 255, 255)),
+            (772, 4, (255, 255, 255)),
+        ]
+    ):
         start = (n * 17) % (len(pics) - 4)
-        image = grid_of(pics[start:start + 4], side, side, seam, colour)
-        yield f"seam_grid/{side}_{seam}px", Layout(encoded(image, "JPEG"), "seam_grid",
-                                                   quad_boxes(side, side, seam), False)
+        image = grid_of(pics[start : start + 4], side, side, seam, colour)
+        yield (
+            f"seam_grid/{side}_{seam}px",
+            Layout(encoded(image, "JPEG"), "seam_grid", quad_boxes(side, side, seam), False),
+        )
     clipart = pictures(("clipart",))
     for n, (width, height) in enumerate(MJ_SIZES[:3]):
-        image = grid_of(clipart[n * 4:n * 4 + 4], width, height)
-        yield f"white_grid/{width}x{height}", Layout(encoded(image, "JPEG"), "white_grid",
-                                                     quad_boxes(width, height), True)
+        image = grid_of(clipart[n * 4 : n * 4 + 4], width, height)
+        yield (
+            f"white_grid/{width}x{height}",
+            Layout(encoded(image, "JPEG"), "white_grid", quad_boxes(width, height), True),
+        )
 
 
 def _variation(image: Image.Image, v: int) -> Image.Image:
@@ -123,35 +153,52 @@ def negatives(pics: list[Image.Image]) -> Iterator[tuple[str, Layout]]:
     for side in (1024, 2048):
         for squares in (2, 4, 6, 8, 10, 16, 32):
             for a, b in (((0, 0, 0), (255, 255, 255)), ((200, 50, 50), (240, 240, 240))):
-                yield (f"checker/{side}_{squares}_{a[0]}",
-                       Layout(encoded(_checker(side, squares, a, b), "JPEG"), "checker", None,
-                              False))
+                yield (
+                    f"checker/{side}_{squares}_{a[0]}",
+                    Layout(encoded(_checker(side, squares, a, b), "JPEG"), "checker", None, False),
+                )
     rng = np.random.default_rng(5)
     for side in (1024, 2048):
         for n, pic in enumerate(pics[:3]):
             patch = pic.resize((side // 4, side // 4))
-            noise = Image.fromarray(rng.integers(0, 256, (side // 16, side // 16, 3),
-                                                 dtype=np.uint8)).resize((side // 2, side // 2))
-            for name, image in (("plain2", _tiled(noise, 2, mirror=False)),
-                                ("mirror2", _tiled(noise, 2, mirror=True)),
-                                ("plain4", _tiled(patch, 4, mirror=False)),
-                                ("mirror4", _tiled(patch, 4, mirror=True)),
-                                ("grout4", _grouted(side, 4, n)), ("grout8", _grouted(side, 8, n))):
-                yield f"wallpaper/{side}_{n}_{name}", Layout(encoded(image, "JPEG"), "wallpaper",
-                                                             None, False)
-    pages = [((1200, 1700), 2, 2, 40), ((2048, 2048), 2, 2, 48), ((1700, 1200), 2, 3, 40),
-             ((1200, 1700), 3, 2, 40), ((1024, 1024), 2, 2, 24), ((2048, 2048), 3, 2, 48)]
+            noise = Image.fromarray(
+                rng.integers(0, 256, (side // 16, side // 16, 3), dtype=np.uint8)
+            ).resize((side // 2, side // 2))
+            for name, image in (
+                ("plain2", _tiled(noise, 2, mirror=False)),
+                ("mirror2", _tiled(noise, 2, mirror=True)),
+                ("plain4", _tiled(patch, 4, mirror=False)),
+                ("mirror4", _tiled(patch, 4, mirror=True)),
+                ("grout4", _grouted(side, 4, n)),
+                ("grout8", _grouted(side, 8, n)),
+            ):
+                yield (
+                    f"wallpaper/{side}_{n}_{name}",
+                    Layout(encoded(image, "JPEG"), "wallpaper", None, False),
+                )
+    pages = [
+        ((1200, 1700), 2, 2, 40),
+        ((2048, 2048), 2, 2, 48),
+        ((1700, 1200), 2, 3, 40),
+        ((1200, 1700), 3, 2, 40),
+        ((1024, 1024), 2, 2, 24),
+        ((2048, 2048), 3, 2, 48),
+    ]
     for n, (size, rows, cols, margin) in enumerate(pages):
         image = _comic(pics, size, rows, cols, margin, n)
-        yield f"comic/{size[0]}x{size[1]}_{rows}x{cols}", Layout(encoded(image, "JPEG"), "comic",
-                                                                 None, False)
+        yield (
+            f"comic/{size[0]}x{size[1]}_{rows}x{cols}",
+            Layout(encoded(image, "JPEG"), "comic", None, False),
+        )
     for n, size in enumerate([(1600, 1200), (2048, 2048), (1200, 1600), (1024, 1024)]):
-        image = _collage(pics[n * 4:n * 4 + 4], size, border=12, margin=30)
+        image = _collage(pics[n * 4 : n * 4 + 4], size, border=12, margin=30)
         yield f"collage/{size[0]}x{size[1]}", Layout(encoded(image, "JPEG"), "collage", None, False)
     for n, size in enumerate([(1600, 1200), (1200, 1600), (1000, 1000), (3000, 2000)]):
-        image = _collage(pics[n * 4 + 20:n * 4 + 24], size, border=0, margin=0)
-        yield f"collage_bare/{size[0]}x{size[1]}", Layout(encoded(image, "JPEG"), "collage_bare",
-                                                          quad_boxes(*size), False)
+        image = _collage(pics[n * 4 + 20 : n * 4 + 24], size, border=0, margin=0)
+        yield (
+            f"collage_bare/{size[0]}x{size[1]}",
+            Layout(encoded(image, "JPEG"), "collage_bare", quad_boxes(*size), False),
+        )
 
 
 def _checker(side: int, squares: int, a: tuple[int, ...], b: tuple[int, ...]) -> Image.Image:
@@ -184,14 +231,21 @@ def _grouted(side: int, tiles: int, n: int) -> Image.Image:
     for i in range(tiles):
         for j in range(tiles):
             colour = tuple(int(c) for c in np.clip(base + rng.integers(-12, 12, 3), 0, 255))
-            draw.rectangle([i * step + grout // 2, j * step + grout // 2,
-                            (i + 1) * step - grout // 2 - 1, (j + 1) * step - grout // 2 - 1],
-                           fill=colour)
+            draw.rectangle(
+                [
+                    i * step + grout // 2,
+                    j * step + grout // 2,
+                    (i + 1) * step - grout // 2 - 1,
+                    (j + 1) * step - grout // 2 - 1,
+                ],
+                fill=colour,
+            )
     return image
 
 
-def _comic(pics: list[Image.Image], size: tuple[int, int], rows: int, cols: int, margin: int,
-           n: int) -> Image.Image:
+def _comic(
+    pics: list[Image.Image], size: tuple[int, int], rows: int, cols: int, margin: int, n: int
+) -> Image.Image:
     width, height = size
     gutter = margin // 2
     page = Image.new("RGB", size, (250, 250, 245))
@@ -206,8 +260,9 @@ def _comic(pics: list[Image.Image], size: tuple[int, int], rows: int, cols: int,
     return page
 
 
-def _collage(tiles: list[Image.Image], size: tuple[int, int], border: int, margin: int
-             ) -> Image.Image:
+def _collage(
+    tiles: list[Image.Image], size: tuple[int, int], border: int, margin: int
+) -> Image.Image:
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     tw, th = (width - 2 * margin - border) // 2, (height - 2 * margin - border) // 2

@@ -46,21 +46,56 @@ HELD_OUT_DOMAINS = ("generated", "mosaic")  # never in training: the test of an 
 ALL_DOMAINS = (*TRAIN_DOMAINS, *HELD_OUT_DOMAINS)
 SIDE = 128  # px of the saved JPEGs (the demo model sees 64 px)
 STYLE = {  # domain -> the phrase its captions use (words the style neutraliser knows)
-    "photo": "photo", "sketch": "pencil sketch", "painting": "oil painting",
-    "clipart": "clipart", "render3d": "3d render", "generated": "digital art",
-    "silhouette": "silhouette", "mosaic": "mosaic",
+    "photo": "photo",
+    "sketch": "pencil sketch",
+    "painting": "oil painting",
+    "clipart": "clipart",
+    "render3d": "3d render",
+    "generated": "digital art",
+    "silhouette": "silhouette",
+    "mosaic": "mosaic",
 }
 GREY_DOMAINS = frozenset({"sketch", "silhouette"})  # no colour to name
-COLOURS = ("red", "blue", "yellow", "green", "orange", "pink", "purple", "white", "brown",
-           "cream", "navy")
+COLOURS = (
+    "red",
+    "blue",
+    "yellow",
+    "green",
+    "orange",
+    "pink",
+    "purple",
+    "white",
+    "brown",
+    "cream",
+    "navy",
+)
 # the fair set's object colours: one palette for every class (name, hue in degrees)
-FAIR_HUES = (("red", 0), ("orange", 28), ("yellow", 52), ("green", 115), ("blue", 215),
-             ("purple", 275), ("pink", 325))
+FAIR_HUES = (
+    ("red", 0),
+    ("orange", 28),
+    ("yellow", 52),
+    ("green", 115),
+    ("blue", 215),
+    ("purple", 275),
+    ("pink", 325),
+)
 SCENE_NAMES = ("land", "road", "sea", "underwater")
-CLASS_WORD = {"house": "house", "tree": "tree", "car": "car", "fish": "fish",
-              "flower": "flower", "boat": "boat"}
-SYNONYMS = {"boat": ("boat", "sailboat"), "car": ("car",), "house": ("house",),
-            "tree": ("tree",), "fish": ("fish",), "flower": ("flower",)}
+CLASS_WORD = {
+    "house": "house",
+    "tree": "tree",
+    "car": "car",
+    "fish": "fish",
+    "flower": "flower",
+    "boat": "boat",
+}
+SYNONYMS = {
+    "boat": ("boat", "sailboat"),
+    "car": ("car",),
+    "house": ("house",),
+    "tree": ("tree",),
+    "fish": ("fish",),
+    "flower": ("flower",),
+}
 
 
 def colour_word(description: str) -> str:
@@ -81,10 +116,12 @@ def captions(domain: str, label: str, colour: str) -> list[str]:
     out = []
     for name in SYNONYMS[label]:
         thing = f"{colour} {name}" if colour and domain not in GREY_DOMAINS else name
-        out += [f"{article(style)} {style} of {article(thing)} {thing}",
-                f"{article(thing)} {thing} in {article(style)} {style}",
-                f"{article(style)} {style} showing {article(thing)} {thing}",
-                f"{article(thing)} {thing}, {style}"]
+        out += [
+            f"{article(style)} {style} of {article(thing)} {thing}",
+            f"{article(thing)} {thing} in {article(style)} {style}",
+            f"{article(style)} {style} showing {article(thing)} {thing}",
+            f"{article(thing)} {thing}, {style}",
+        ]
     return out
 
 
@@ -131,8 +168,7 @@ def fair_shape(shape: mx.Shape, rng: np.random.Generator) -> tuple[mx.Shape, str
         recoloured.append(replace(p, color=rgb))
     scene = SCENE_NAMES[int(rng.integers(len(SCENE_NAMES)))]
     grounded = bool(rng.random() < 0.5)
-    fair = replace(shape, parts=tuple(recoloured), scene=scene, grounded=grounded,
-                   directional=True)
+    fair = replace(shape, parts=tuple(recoloured), scene=scene, grounded=grounded, directional=True)
     return fair, name
 
 
@@ -192,20 +228,36 @@ def draw(task: tuple[Path, int, str, str, int, bool]) -> dict[str, object]:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         img.save(out / (rel + ".part"), "JPEG", quality=92)
         (out / (rel + ".part")).replace(out / rel)
-    return {"path": rel, "domain": domain, "class": label, "colour": colour,
-            "captions": captions(domain, label, colour)}
+    return {
+        "path": rel,
+        "domain": domain,
+        "class": label,
+        "colour": colour,
+        "captions": captions(domain, label, colour),
+    }
 
 
-def build(out: Path, seed: int, per_cell: int, domains: tuple[str, ...], jobs: int,
-          fair: bool = True, weights: dict[str, float] | None = None) -> list[dict]:
+def build(
+    out: Path,
+    seed: int,
+    per_cell: int,
+    domains: tuple[str, ...],
+    jobs: int,
+    fair: bool = True,
+    weights: dict[str, float] | None = None,
+) -> list[dict]:
     """Draw ``per_cell`` images per (domain, class) (times ``weights[domain]``, default 1).
 
     ``fair`` (the default) draws colour, backdrop and pose independently of the class
     (:func:`fair_shape`); ``fair=False`` is the older set whose backdrops follow the class."""
     out.mkdir(parents=True, exist_ok=True)
     weights = weights or {}
-    tasks = [(out, seed, d, c, i, fair) for d in domains for c in mx.CLASSES
-             for i in range(max(1, round(per_cell * weights.get(d, 1.0))))]
+    tasks = [
+        (out, seed, d, c, i, fair)
+        for d in domains
+        for c in mx.CLASSES
+        for i in range(max(1, round(per_cell * weights.get(d, 1.0))))
+    ]
     if jobs <= 1:
         rows = [draw(t) for t in tasks]
     else:
@@ -227,13 +279,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--per-cell", type=int, default=100, help="images per (domain, class)")
-    parser.add_argument("--domains", default=",".join(TRAIN_DOMAINS),
-                        help=f"comma-separated, from {','.join(ALL_DOMAINS)}")
+    parser.add_argument(
+        "--domains",
+        default=",".join(TRAIN_DOMAINS),
+        help=f"comma-separated, from {','.join(ALL_DOMAINS)}",
+    )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--weights", default="",
-                        help="per-domain multipliers of --per-cell, e.g. sketch=2,silhouette=2")
-    parser.add_argument("--confounded", action="store_true",
-                        help="the older set: backdrop, colour and pose follow the class")
+    parser.add_argument(
+        "--weights",
+        default="",
+        help="per-domain multipliers of --per-cell, e.g. sketch=2,silhouette=2",
+    )
+    parser.add_argument(
+        "--confounded",
+        action="store_true",
+        help="the older set: backdrop, colour and pose follow the class",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
@@ -241,10 +302,24 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown domains {sorted(unknown)}; choose from {', '.join(ALL_DOMAINS)}")
     weights = {k: float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w)}
-    rows = build(args.out, args.seed, args.per_cell, domains, args.jobs,
-                 fair=not args.confounded, weights=weights)
-    log.info("drew %d images (%d domains x %d classes x %d, weights %s) into %s", len(rows),
-             len(domains), len(mx.CLASSES), args.per_cell, weights or "none", args.out)
+    rows = build(
+        args.out,
+        args.seed,
+        args.per_cell,
+        domains,
+        args.jobs,
+        fair=not args.confounded,
+        weights=weights,
+    )
+    log.info(
+        "drew %d images (%d domains x %d classes x %d, weights %s) into %s",
+        len(rows),
+        len(domains),
+        len(mx.CLASSES),
+        args.per_cell,
+        weights or "none",
+        args.out,
+    )
 
 
 if __name__ == "__main__":

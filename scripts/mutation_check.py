@@ -31,8 +31,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("cdir", "tests", "scripts", "assets", "pyproject.toml")
-SINGLE_THREADED = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                          "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+SINGLE_THREADED = {
+    name: "1"
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+}
 
 
 @dataclass(frozen=True)
@@ -47,38 +49,52 @@ MODULES: dict[str, Target] = {
     "scoring": Target("cdir/retrieval/scoring.py", ("tests/retrieval/test_scoring.py",)),
     "ranking": Target("cdir/retrieval/ranking.py", ("tests/retrieval/test_ranking.py",)),
     "metrics": Target("cdir/evaluation/metrics.py", ("tests/evaluation/test_metrics.py",)),
-    "protocol": Target("cdir/evaluation/protocol.py",
-                       ("tests/evaluation/test_evaluation.py",
-                        "tests/evaluation/test_eval_report_golden.py")),
+    "protocol": Target(
+        "cdir/evaluation/protocol.py",
+        ("tests/evaluation/test_evaluation.py", "tests/evaluation/test_eval_report_golden.py"),
+    ),
     "style_words": Target("cdir/models/style_words.py", ("tests/models/test_textnorm.py",)),
-    "finder": Target("cdir/duplicates/finder.py",
-                     ("tests/duplicates/test_dup_thresholds.py",
-                      "tests/duplicates/test_dup_grouping.py")),
-    "archives": Target("cdir/ingest/archives.py",
-                       ("tests/ingest/test_zip_extraction.py", "tests/ingest/test_collection.py")),
+    "finder": Target(
+        "cdir/duplicates/finder.py",
+        ("tests/duplicates/test_dup_thresholds.py", "tests/duplicates/test_dup_grouping.py"),
+    ),
+    "archives": Target(
+        "cdir/ingest/archives.py",
+        ("tests/ingest/test_zip_extraction.py", "tests/ingest/test_collection.py"),
+    ),
     # the generation-metadata parsers, each against the metadata tests that read it
-    "a1111": Target("cdir/ingest/metadata/a1111.py",
-        ("tests/ingest/test_metadata_a1111.py", "tests/ingest/test_metadata_generators.py")),
-    "comfyui": Target("cdir/ingest/metadata/comfyui.py",
-        ("tests/ingest/test_metadata_switches.py", "tests/ingest/test_metadata_generators.py")),
-    "novelai": Target("cdir/ingest/metadata/novelai.py",
-        ("tests/ingest/test_metadata_novelai.py", "tests/ingest/test_metadata_generators.py")),
-    "stealth": Target("cdir/ingest/metadata/stealth.py",
-        ("tests/ingest/test_metadata_stealth.py",)),
-    "c2pa": Target("cdir/ingest/metadata/c2pa.py",
-        ("tests/ingest/test_metadata_c2pa.py",)),
-    "prompt_words": Target("cdir/models/prompt_words.py",
-        ("tests/ingest/test_metadata_a1111.py",)),
-    "invokeai": Target("cdir/ingest/metadata/invokeai.py",
-        ("tests/ingest/test_metadata_generators.py",)),
-    "fooocus": Target("cdir/ingest/metadata/fooocus.py",
-        ("tests/ingest/test_metadata_generators.py",)),
-    "swarmui": Target("cdir/ingest/metadata/swarmui.py",
-        ("tests/ingest/test_metadata_generators.py",)),
-    "midjourney": Target("cdir/ingest/metadata/midjourney.py",
-        ("tests/ingest/test_metadata_generators.py",)),
-    "easydiffusion": Target("cdir/ingest/metadata/easydiffusion.py",
-        ("tests/ingest/test_metadata_generators.py",)),
+    "a1111": Target(
+        "cdir/ingest/metadata/a1111.py",
+        ("tests/ingest/test_metadata_a1111.py", "tests/ingest/test_metadata_generators.py"),
+    ),
+    "comfyui": Target(
+        "cdir/ingest/metadata/comfyui.py",
+        ("tests/ingest/test_metadata_switches.py", "tests/ingest/test_metadata_generators.py"),
+    ),
+    "novelai": Target(
+        "cdir/ingest/metadata/novelai.py",
+        ("tests/ingest/test_metadata_novelai.py", "tests/ingest/test_metadata_generators.py"),
+    ),
+    "stealth": Target(
+        "cdir/ingest/metadata/stealth.py", ("tests/ingest/test_metadata_stealth.py",)
+    ),
+    "c2pa": Target("cdir/ingest/metadata/c2pa.py", ("tests/ingest/test_metadata_c2pa.py",)),
+    "prompt_words": Target("cdir/models/prompt_words.py", ("tests/ingest/test_metadata_a1111.py",)),
+    "invokeai": Target(
+        "cdir/ingest/metadata/invokeai.py", ("tests/ingest/test_metadata_generators.py",)
+    ),
+    "fooocus": Target(
+        "cdir/ingest/metadata/fooocus.py", ("tests/ingest/test_metadata_generators.py",)
+    ),
+    "swarmui": Target(
+        "cdir/ingest/metadata/swarmui.py", ("tests/ingest/test_metadata_generators.py",)
+    ),
+    "midjourney": Target(
+        "cdir/ingest/metadata/midjourney.py", ("tests/ingest/test_metadata_generators.py",)
+    ),
+    "easydiffusion": Target(
+        "cdir/ingest/metadata/easydiffusion.py", ("tests/ingest/test_metadata_generators.py",)
+    ),
 }
 
 
@@ -105,15 +121,18 @@ def _toml_list(values: list[str] | tuple[str, ...]) -> str:
 
 def mutmut_section(target: Target) -> str:
     """The ``[tool.mutmut]`` section of the scratch copy: one module, its own tests."""
-    return "\n".join([
-        "[tool.mutmut]",
-        'source_paths = ["cdir"]',
-        f"only_mutate = {_toml_list([target.source])}",
-        'also_copy = ["scripts", "assets"]',
-        f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}",
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-m", "not slow and not browser"]',
-        "",
-    ])
+    return "\n".join(
+        [
+            "[tool.mutmut]",
+            'source_paths = ["cdir"]',
+            f"only_mutate = {_toml_list([target.source])}",
+            'also_copy = ["scripts", "assets"]',
+            f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}",
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", '
+            '"-m", "not slow and not browser"]',
+            "",
+        ]
+    )
 
 
 def prepare(target: Target, work: Path) -> None:
@@ -137,8 +156,14 @@ def _mutmut(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # mutmut forks a worker per mutant from a process that already ran the tests: an OpenMP
     # thread pool (faiss's) does not survive a fork, and a worker would hang until its timeout.
     env = {**os.environ, **SINGLE_THREADED}
-    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, text=True,
-                          capture_output=True, check=False, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=work,
+        text=True,
+        capture_output=True,
+        check=False,
+        env=env,
+    )
 
 
 def check(name: str, target: Target, work: Path, children: int) -> dict[str, object]:
@@ -154,23 +179,45 @@ def check(name: str, target: Target, work: Path, children: int) -> dict[str, obj
         tail = (run.stdout + run.stderr)[-3000:]
         return {"module": name, "error": f"mutmut run failed (exit {run.returncode}):\n{tail}"}
     stats = json.loads(stats_path.read_text())
-    shown = subprocess.run([sys.executable, "-c", SHOW_SURVIVORS], cwd=work, text=True,
-                           capture_output=True, check=False)
-    diffs = json.loads(shown.stdout) if shown.returncode == 0 else {
-        "(could not list the survivors)": shown.stderr[-2000:]}
+    shown = subprocess.run(
+        [sys.executable, "-c", SHOW_SURVIVORS],
+        cwd=work,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    diffs = (
+        json.loads(shown.stdout)
+        if shown.returncode == 0
+        else {"(could not list the survivors)": shown.stderr[-2000:]}
+    )
     checked = stats["killed"] + stats["survived"] + stats["timeout"] + stats["suspicious"]
     caught = stats["killed"] + stats["timeout"]
-    return {"module": name, "source": target.source, "tests": list(target.tests),
-            "seconds": seconds, **stats, "score": round(100.0 * caught / max(checked, 1), 1),
-            "survivors": diffs}
+    return {
+        "module": name,
+        "source": target.source,
+        "tests": list(target.tests),
+        "seconds": seconds,
+        **stats,
+        "score": round(100.0 * caught / max(checked, 1), 1),
+        "survivors": diffs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", metavar="MODULE",
-                        help=f"modules to check (default all): {', '.join(MODULES)}")
-    parser.add_argument("--work", type=Path, default=REPO / "build" / "mutation",
-                        help="scratch folder for the copies (default build/mutation)")
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        metavar="MODULE",
+        help=f"modules to check (default all): {', '.join(MODULES)}",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=REPO / "build" / "mutation",
+        help="scratch folder for the copies (default build/mutation)",
+    )
     parser.add_argument("--children", type=int, default=2, help="parallel mutants (default 2)")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = parser.parse_args(argv)
@@ -189,10 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             print(f"{name}: {result['error']}", flush=True)
             continue
-        print(f"{name:12} {result['killed']:4d} killed, {result['timeout']:3d} timed out of "
-              f"{result['total']:4d}  survived {result['survived']:3d}  no tests "
-              f"{result['no_tests']:3d}  score {result['score']:5.1f} %  "
-              f"({result['seconds']:.0f} s)", flush=True)
+        print(
+            f"{name:12} {result['killed']:4d} killed, {result['timeout']:3d} timed out of "
+            f"{result['total']:4d}  survived {result['survived']:3d}  no tests "
+            f"{result['no_tests']:3d}  score {result['score']:5.1f} %  "
+            f"({result['seconds']:.0f} s)",
+            flush=True,
+        )
         for diff in result["survivors"].values():
             print(diff.rstrip(), flush=True)
     write_summary(args.work, results)

@@ -47,22 +47,59 @@ PATCH = 16
 DEMO_ARCH = "cdir-demo-coca"
 SPECIALS = ["[PAD]", "[SOT]", "[EOT]", "[UNK]"]  # ids 0-3; 0 is open_clip's pad_id
 # words no training caption uses but text queries and the held-out style may: embedded, never said
-EXTRA_WORDS = ("digital", "art", "drawing", "picture", "image", "painting", "sketch", "render",
-               "photograph", "cartoon", "and", "with", "the", "on")
+EXTRA_WORDS = (
+    "digital",
+    "art",
+    "drawing",
+    "picture",
+    "image",
+    "painting",
+    "sketch",
+    "render",
+    "photograph",
+    "cartoon",
+    "and",
+    "with",
+    "the",
+    "on",
+)
 
 
 def demo_config(vocab_size: int, context_length: int = 16, patch: int = PATCH) -> dict:
     """The open_clip CoCa architecture of the demo model (a small ``coca_ViT-B-32``)."""
     return {
         "embed_dim": 128,
-        "vision_cfg": {"image_size": SIDE, "layers": 4, "width": 128, "head_width": 32,
-                       "patch_size": patch, "mlp_ratio": 4.0, "attentional_pool": True,
-                       "attn_pooler_heads": 4, "attn_pooler_queries": 16, "output_tokens": True},
-        "text_cfg": {"context_length": context_length, "vocab_size": vocab_size, "width": 128,
-                     "heads": 4, "layers": 3, "embed_cls": True, "output_tokens": True,
-                     "pad_id": 0, "hf_tokenizer_name": "cdir-demo-words"},
-        "multimodal_cfg": {"context_length": context_length, "vocab_size": vocab_size,
-                           "width": 128, "heads": 4, "layers": 3, "attn_pooler_heads": 4},
+        "vision_cfg": {
+            "image_size": SIDE,
+            "layers": 4,
+            "width": 128,
+            "head_width": 32,
+            "patch_size": patch,
+            "mlp_ratio": 4.0,
+            "attentional_pool": True,
+            "attn_pooler_heads": 4,
+            "attn_pooler_queries": 16,
+            "output_tokens": True,
+        },
+        "text_cfg": {
+            "context_length": context_length,
+            "vocab_size": vocab_size,
+            "width": 128,
+            "heads": 4,
+            "layers": 3,
+            "embed_cls": True,
+            "output_tokens": True,
+            "pad_id": 0,
+            "hf_tokenizer_name": "cdir-demo-words",
+        },
+        "multimodal_cfg": {
+            "context_length": context_length,
+            "vocab_size": vocab_size,
+            "width": 128,
+            "heads": 4,
+            "layers": 3,
+            "attn_pooler_heads": 4,
+        },
         "custom_text": True,
     }
 
@@ -80,9 +117,15 @@ def build_word_tokenizer(words: list[str], out_dir: Path) -> None:
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
-        single="[SOT] $A [EOT]", special_tokens=[("[SOT]", 1), ("[EOT]", 2)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="[SOT]", eos_token="[EOT]",
-                                   pad_token="[PAD]", unk_token="[UNK]")
+        single="[SOT] $A [EOT]", special_tokens=[("[SOT]", 1), ("[EOT]", 2)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="[SOT]",
+        eos_token="[EOT]",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+    )
     fast.save_pretrained(out_dir)
 
 
@@ -95,8 +138,9 @@ def load_images(root: Path, rows: list[dict], side: int) -> np.ndarray:
     out = np.empty((len(rows), 3, big, big), dtype=np.uint8)
     for i, row in enumerate(rows):
         with Image.open(root / row["path"]) as im:
-            out[i] = np.asarray(im.convert("RGB").resize((big, big), Image.Resampling.BICUBIC)
-                                ).transpose(2, 0, 1)
+            out[i] = np.asarray(
+                im.convert("RGB").resize((big, big), Image.Resampling.BICUBIC)
+            ).transpose(2, 0, 1)
     return out
 
 
@@ -108,9 +152,10 @@ def augment(batch, gen, side: int):  # noqa: ANN001, ANN201
     n, _, big, _ = batch.shape
     crop = int(torch.randint(int(0.8 * big), big + 1, (1,), generator=gen))
     y, x = (int(v) for v in torch.randint(0, big - crop + 1, (2,), generator=gen))
-    out = batch[:, :, y:y + crop, x:x + crop].float().div_(255)
-    out = F.interpolate(out, size=(side, side), mode="bilinear", align_corners=False,
-                        antialias=True)
+    out = batch[:, :, y : y + crop, x : x + crop].float().div_(255)
+    out = F.interpolate(
+        out, size=(side, side), mode="bilinear", align_corners=False, antialias=True
+    )
     flip = torch.rand(n, generator=gen) < 0.5
     out[flip] = out[flip].flip(-1)
     return out
@@ -149,8 +194,10 @@ def train(args: argparse.Namespace) -> None:
     gen = torch.Generator().manual_seed(args.seed)
 
     rows = load_rows(args.data)
-    words = sorted({w for r in rows for c in r["captions"] for w in c.replace(",", " , ").split()}
-                   | set(EXTRA_WORDS))
+    words = sorted(
+        {w for r in rows for c in r["captions"] for w in c.replace(",", " , ").split()}
+        | set(EXTRA_WORDS)
+    )
     out_dir = args.out / "demo" / "embedder"
     out_dir.mkdir(parents=True, exist_ok=True)
     build_word_tokenizer(words, out_dir)
@@ -160,18 +207,20 @@ def train(args: argparse.Namespace) -> None:
     # open_clip's MultimodalTransformer never initialises its output projection (torch.empty,
     # and its init_parameters() fails): left alone, caption losses start at 1e11
     decoder = model.text_decoder
-    torch.nn.init.normal_(decoder.text_projection, std=decoder.width ** -0.5)
+    torch.nn.init.normal_(decoder.text_projection, std=decoder.width**-0.5)
     if args.init is not None:  # a second stage: continue from a model this script wrote
         from safetensors.torch import load_file
 
         state = load_file(str(args.init / "open_clip_model.safetensors"))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
         log.info("continuing from %s", args.init)
-    tokenizer = open_clip.tokenizer.HFTokenizer(str(out_dir), context_length=
-                                                config["text_cfg"]["context_length"])
+    tokenizer = open_clip.tokenizer.HFTokenizer(
+        str(out_dir), context_length=config["text_cfg"]["context_length"]
+    )
     n_params = sum(p.numel() for p in model.parameters())
-    log.info("%d images, vocabulary %d words, %.2f M parameters", len(rows), len(words),
-             n_params / 1e6)
+    log.info(
+        "%d images, vocabulary %d words, %.2f M parameters", len(rows), len(words), n_params / 1e6
+    )
 
     t0 = time.time()
     images = torch.from_numpy(load_images(args.data, rows, SIDE))
@@ -183,9 +232,12 @@ def train(args: argparse.Namespace) -> None:
     named = list(model.named_parameters())
     decay = [p for n, p in named if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in named if not (p.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr,
-                            betas=(0.9, 0.98), eps=1e-6)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
     curve = args.out / "demo" / "loss.csv"
     model.train()
     t0 = time.time()
@@ -209,8 +261,13 @@ def train(args: argparse.Namespace) -> None:
             pixels = (augment(images[torch.from_numpy(idx)], gen, SIDE) - mean) / std
             text = tokenizer(pick_captions(rows, idx, rng))
             out = model(pixels, text)
-            clip_loss, cap_loss = loss_fn(out["image_features"], out["text_features"],
-                                          out["logits"], out["labels"], out["logit_scale"])
+            clip_loss, cap_loss = loss_fn(
+                out["image_features"],
+                out["text_features"],
+                out["logits"],
+                out["labels"],
+                out["logit_scale"],
+            )
             loss = clip_loss + cap_loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -220,11 +277,24 @@ def train(args: argparse.Namespace) -> None:
                 model.logit_scale.clamp_(0, math.log(100))
             if step % 10 == 0 or step == args.steps - 1:
                 elapsed = time.time() - t0
-                writer.writerow([step, f"{elapsed:.1f}", f"{lr:.6f}", f"{clip_loss.item():.4f}",
-                                 f"{cap_loss.item():.4f}"])
+                writer.writerow(
+                    [
+                        step,
+                        f"{elapsed:.1f}",
+                        f"{lr:.6f}",
+                        f"{clip_loss.item():.4f}",
+                        f"{cap_loss.item():.4f}",
+                    ]
+                )
                 fh.flush()
-                log.info("step %d/%d  %.0f s  contrastive %.3f  caption %.3f", step, steps,
-                         elapsed, clip_loss.item(), cap_loss.item())
+                log.info(
+                    "step %d/%d  %.0f s  contrastive %.3f  caption %.3f",
+                    step,
+                    steps,
+                    elapsed,
+                    clip_loss.item(),
+                    cap_loss.item(),
+                )
             if args.checkpoint_minutes and time.time() - last_save > 60 * args.checkpoint_minutes:
                 model.eval()
                 save_open_clip(embedder, args.out / "demo" / f"checkpoint-{step:05d}", half=True)
@@ -235,11 +305,20 @@ def train(args: argparse.Namespace) -> None:
     model.eval()
     seconds = time.time() - t0
     save_open_clip(embedder, out_dir, half=True)
-    info = {"steps": steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "threads": args.threads, "train_seconds": round(seconds), "patch": args.patch,
-            "minutes_budget": args.minutes, "images": len(rows),
-            "domains": sorted({r["domain"] for r in rows}), "parameters": n_params,
-            "cpu": cpu_name()}
+    info = {
+        "steps": steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "threads": args.threads,
+        "train_seconds": round(seconds),
+        "patch": args.patch,
+        "minutes_budget": args.minutes,
+        "images": len(rows),
+        "domains": sorted({r["domain"] for r in rows}),
+        "parameters": n_params,
+        "cpu": cpu_name(),
+    }
     (args.out / "demo" / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     plot_curve(curve, curve.with_suffix(".png"))
     log.info("trained in %.0f s; wrote %s", seconds, out_dir)
@@ -265,11 +344,15 @@ def plot_curve(csv_path: Path, png_path: Path, size: tuple[int, int] = (640, 320
         return x, h - pad - (h - pad - 10) * (math.log10(max(value, 1e-4)) - lo) / (hi - lo or 1)
 
     for k, (key, colour) in enumerate(series.items()):
-        draw.line([xy(s, float(r[key])) for s, r in zip(steps, rows, strict=True)], fill=colour,
-                  width=2)
+        draw.line(
+            [xy(s, float(r[key])) for s, r in zip(steps, rows, strict=True)], fill=colour, width=2
+        )
         draw.text((pad + 10, 14 + 12 * k), key.replace("_", " "), fill=colour)
-    draw.text((pad, h - pad + 6), f"step 0 .. {steps[-1]}   loss {10 ** lo:.2f} .. {10 ** hi:.2f} "
-              "(log scale)", fill=(60, 60, 60))
+    draw.text(
+        (pad, h - pad + 6),
+        f"step 0 .. {steps[-1]}   loss {10**lo:.2f} .. {10**hi:.2f} (log scale)",
+        fill=(60, 60, 60),
+    )
     img.save(png_path)
 
 
@@ -294,12 +377,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--patch", type=int, default=PATCH, help="ViT patch side, px")
-    parser.add_argument("--minutes", type=float, default=0.0,
-                        help="if set, train this long (cosine decay over the time, not --steps)")
-    parser.add_argument("--checkpoint-minutes", type=float, default=0.0,
-                        help="if set, save a checkpoint folder this often")
-    parser.add_argument("--init", type=Path, help="an embedder folder this script wrote, to "
-                        "continue training from (same data, so the same vocabulary)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="if set, train this long (cosine decay over the time, not --steps)",
+    )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=0.0,
+        help="if set, save a checkpoint folder this often",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="an embedder folder this script wrote, to "
+        "continue training from (same data, so the same vocabulary)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train(args)

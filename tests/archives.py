@@ -7,8 +7,9 @@ import zipfile
 from pathlib import Path
 
 
-def make_zip(path: Path, entries: dict[str, bytes], stored: bool = False,
-             links: dict[str, str] | None = None) -> Path:
+def make_zip(
+    path: Path, entries: dict[str, bytes], stored: bool = False, links: dict[str, str] | None = None
+) -> Path:
     """A zip of ``entries`` (deflated, or ``stored``) plus symlink entries ``name -> target``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED

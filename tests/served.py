@@ -18,8 +18,15 @@ from cdir.app.workspace import Workspace
 from tests.required import missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def require_chromium() -> None:
@@ -49,8 +56,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(workspace: Workspace, cache_dir: Path, **options: Any
-               ) -> Iterator[tuple[str, Any]]:
+def served_app(workspace: Workspace, cache_dir: Path, **options: Any) -> Iterator[tuple[str, Any]]:
     """Yield (URL, gradio Blocks) of the app serving ``workspace``, with its own cache folder
     (``options``: more AppActions fields, such as ``notice``).
     The server stops on exit. It runs in a ``MonkeyPatch`` context because module fixtures run
@@ -68,8 +74,13 @@ def served_app(workspace: Workspace, cache_dir: Path, **options: Any
         demo.cdir_actions = actions  # the tests reach the app's jobs and settings through it
         demo.queue(**app.QUEUE_OPTIONS)
         port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                    quiet=True, **app.launch_options(workspace))
+        demo.launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=port,
+            quiet=True,
+            **app.launch_options(workspace),
+        )
         try:
             yield f"http://127.0.0.1:{port}/", demo
         finally:

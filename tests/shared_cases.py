@@ -14,9 +14,17 @@ from tests.required import in_ci
 
 REPO = Path(__file__).resolve().parents[1]
 # CDIR_CASES, else ../shared/cases beside the checkout (or beside the folder of worktrees)
-CASES = Path(os.environ.get("CDIR_CASES") or next(
-    (p for p in (REPO.parent / "shared" / "cases", REPO.parent.parent / "shared" / "cases")
-     if p.is_dir()), REPO.parent / "shared" / "cases"))
+CASES = Path(
+    os.environ.get("CDIR_CASES")
+    or next(
+        (
+            p
+            for p in (REPO.parent / "shared" / "cases", REPO.parent.parent / "shared" / "cases")
+            if p.is_dir()
+        ),
+        REPO.parent / "shared" / "cases",
+    )
+)
 
 
 def absent(why: str) -> None:

@@ -92,15 +92,20 @@ def imports_of(module: str, source: str, known: Iterable[str]) -> Iterator[Impor
 
 def all_imports() -> list[Import]:
     found = modules()
-    return [imp for name, path in found.items()
-            for imp in imports_of(name, path.read_text(encoding="utf-8"), found)]
+    return [
+        imp
+        for name, path in found.items()
+        for imp in imports_of(name, path.read_text(encoding="utf-8"), found)
+    ]
 
 
 def upward(imports: Iterable[Import]) -> list[str]:
-    return [f"{i.module}:{i.line} imports {i.target} (floor {FLOORS[room(i.target)]} >= "
-            f"{FLOORS[room(i.module)]})" for i in imports
-            if room(i.module) != room(i.target)
-            and FLOORS[room(i.target)] >= FLOORS[room(i.module)]]
+    return [
+        f"{i.module}:{i.line} imports {i.target} (floor {FLOORS[room(i.target)]} >= "
+        f"{FLOORS[room(i.module)]})"
+        for i in imports
+        if room(i.module) != room(i.target) and FLOORS[room(i.target)] >= FLOORS[room(i.module)]
+    ]
 
 
 def below_api(imports: Iterable[Import]) -> list[str]:
@@ -135,8 +140,9 @@ def test_no_import_circle_between_modules() -> None:
 
 
 def test_no_module_over_the_line_cap() -> None:
-    sizes = {name: len(path.read_text(encoding="utf-8").splitlines())
-             for name, path in modules().items()}
+    sizes = {
+        name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()
+    }
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
 
 
@@ -144,8 +150,10 @@ def test_the_rules_catch_what_they_forbid() -> None:
     """The checks themselves: an app module reaching below the API and a store module reaching up
     are both reported; the API, the app's own widgets and the CLI's ``cdir app`` are not."""
     known = {"cdir.api", "cdir.store.index", "cdir.app.widgets", "cdir.app.main"}
-    app_source = ("from cdir import api\nfrom cdir.app.widgets import x\n"
-                  "def f():\n    from cdir.store.index import build_index\n")
+    app_source = (
+        "from cdir import api\nfrom cdir.app.widgets import x\n"
+        "def f():\n    from cdir.store.index import build_index\n"
+    )
     found = list(imports_of("cdir.app.views", app_source, known))
     assert below_api(found) == ["cdir.app.views:4 imports cdir.store.index"]
     assert not found[2].top_level and found[0].top_level

@@ -28,8 +28,10 @@ def test_tricks_are_escaped(name: str) -> None:
     assert "\n" not in shown_name(name) and shown_name(name).isprintable()
 
 
-@pytest.mark.parametrize("name", ["写真/猫/表紙.png", "café.jpg", "😀 family👨‍👩‍👧.png",
-                                  "a b (1).png", "back\\slash.png"])
+@pytest.mark.parametrize(
+    "name",
+    ["写真/猫/表紙.png", "café.jpg", "😀 family👨‍👩‍👧.png", "a b (1).png", "back\\slash.png"],
+)
 def test_ordinary_names_are_kept(name: str) -> None:
     assert shown_name(name) == name and not has_unsafe(name)
 
@@ -46,23 +48,84 @@ def test_cli_listings_escape_names() -> None:
     from cdir.cli.ingest import _ingest_text
     from cdir.cli.query import _export_text, _search_text
 
-    report = {"store": "s", "counts": {"n_ok": 1, "n_captioned": 0}, "added": 1, "embedded": 1,
-              "metadata": {"with_prompt": 1, "with_negative_prompt": 0, "generators": {},
-                           "issues": [{"file": BAD, "reason": "why\nnot"}]},
-              "failed": [{"file": BAD, "reason": "r"}], "rejected": [{"file": BAD, "reason": "r"}],
-              "notes": [f"note on {BAD}"]}
+    report = {
+        "store": "s",
+        "counts": {"n_ok": 1, "n_captioned": 0},
+        "added": 1,
+        "embedded": 1,
+        "metadata": {
+            "with_prompt": 1,
+            "with_negative_prompt": 0,
+            "generators": {},
+            "issues": [{"file": BAD, "reason": "why\nnot"}],
+        },
+        "failed": [{"file": BAD, "reason": "r"}],
+        "rejected": [{"file": BAD, "reason": "r"}],
+        "notes": [f"note on {BAD}"],
+    }
     texts = [_ingest_text(report)]
-    texts.append(_dupes_text({"thresholds": {}, "n_groups": 1, "tiers": ["exact"], "groups": [
-        {"tier": "exact", "size": 1, "keep": 1, "keep_reason": "the original",
-         "members": [{"id": 1, "score": 1.0, "decision": None, "file": BAD}]}],
-        "failed": [{"file": BAD, "reason": "r"}], "rejected": []}))
-    texts.append(_decisions_text([{"group": 0, "id": 1, "decision": "keep", "decided": True,
-                                   "distance": "0", "file": BAD}]))
-    texts.append(_search_text({"query": {"kind": "text", "text": "q"}, "hits": [
-        {"rank": 1, "score": 0.5, "domain": "d\u202e", "class": "c\n", "rel_path": BAD,
-         "caption": "cap"}]}))
-    texts.append(_export_text({"rows": 1, "format": "csv", "out": "o", "pushed_to": None,
-                               "skipped": [{"file": BAD, "reason": "r"}]}))
+    texts.append(
+        _dupes_text(
+            {
+                "thresholds": {},
+                "n_groups": 1,
+                "tiers": ["exact"],
+                "groups": [
+                    {
+                        "tier": "exact",
+                        "size": 1,
+                        "keep": 1,
+                        "keep_reason": "the original",
+                        "members": [{"id": 1, "score": 1.0, "decision": None, "file": BAD}],
+                    }
+                ],
+                "failed": [{"file": BAD, "reason": "r"}],
+                "rejected": [],
+            }
+        )
+    )
+    texts.append(
+        _decisions_text(
+            [
+                {
+                    "group": 0,
+                    "id": 1,
+                    "decision": "keep",
+                    "decided": True,
+                    "distance": "0",
+                    "file": BAD,
+                }
+            ]
+        )
+    )
+    texts.append(
+        _search_text(
+            {
+                "query": {"kind": "text", "text": "q"},
+                "hits": [
+                    {
+                        "rank": 1,
+                        "score": 0.5,
+                        "domain": "d\u202e",
+                        "class": "c\n",
+                        "rel_path": BAD,
+                        "caption": "cap",
+                    }
+                ],
+            }
+        )
+    )
+    texts.append(
+        _export_text(
+            {
+                "rows": 1,
+                "format": "csv",
+                "out": "o",
+                "pushed_to": None,
+                "skipped": [{"file": BAD, "reason": "r"}],
+            }
+        )
+    )
     for text in texts:
         assert "\u202e" not in text and "evil\\nfailed: x.png\\u202e" in text
         assert not any(line.startswith("failed: x.png") for line in text.splitlines())
@@ -84,10 +147,24 @@ def test_removal_script_shows_the_escaped_name_above_the_quoted_path(tmp_path) -
     name = "copy\n\u202egpj.png"
     victim = tmp_path / name
     victim.write_bytes(b"x")
-    store = SimpleNamespace(items=pd.DataFrame({"tile": [-1], "rel_path": [name]}),
-                            root=tmp_path, item_path=lambda item: victim)
-    script = removal_script(store, [{"id": 0, "decision": "remove", "group": 1,
-                                     "tier": "exact", "distance": 0, "keep_file": "a.png"}])
+    store = SimpleNamespace(
+        items=pd.DataFrame({"tile": [-1], "rel_path": [name]}),
+        root=tmp_path,
+        item_path=lambda item: victim,
+    )
+    script = removal_script(
+        store,
+        [
+            {
+                "id": 0,
+                "decision": "remove",
+                "group": 1,
+                "tier": "exact",
+                "distance": 0,
+                "keep_file": "a.png",
+            }
+        ],
+    )
     assert "# the next path holds control characters: " in script
     assert shown_name(name) in script and "rm -- '" in script
 

@@ -19,16 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _example() -> str:
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```python\n(from gradio_client import Client, handle_file\n.*?)```",
-                      text, re.S)
+    block = re.search(
+        r"```python\n(from gradio_client import Client, handle_file\n.*?)```", text, re.S
+    )
     assert block, "the README's gradio_client example"
     return block.group(1)
 
 
-def test_the_readme_api_example_runs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    files = draw_collection(tmp_path / "src", domains=("photo", "sketch"), classes=("circle",),
-                            per_class=2)
+def test_the_readme_api_example_runs_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = draw_collection(
+        tmp_path / "src", domains=("photo", "sketch"), classes=("circle",), per_class=2
+    )
     with zipfile.ZipFile(tmp_path / "photos.zip", "w") as zf:
         for path in files:
             zf.write(path, path.relative_to(tmp_path / "src").as_posix())

@@ -7,10 +7,13 @@ import pytest
 from tests.required import in_ci, missing
 
 
-@pytest.mark.parametrize(("value", "ci"), [("true", True), ("1", True), ("yes", True),
-                                           ("", False), ("0", False), ("false", False)])
-def test_ci_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str,
-                                         ci: bool) -> None:
+@pytest.mark.parametrize(
+    ("value", "ci"),
+    [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False)],
+)
+def test_ci_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, ci: bool
+) -> None:
     monkeypatch.setenv("CI", value)
     assert in_ci() is ci
 

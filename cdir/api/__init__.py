@@ -114,8 +114,10 @@ from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
-def choose_preset(preset: str, model_root: str | Path | None = None,
-                  timeout: float = 2.0) -> PresetChoice:
+
+def choose_preset(
+    preset: str, model_root: str | Path | None = None, timeout: float = 2.0
+) -> PresetChoice:
     """The preset to run when ``preset`` is asked for: itself when its weights are here (or the
     hub answers), else the offline ``demo``, else ModelUnavailableError with the one-line fix.
     The one fallback decision of every entry point (:func:`cdir.models.availability.choose_preset`).
@@ -134,19 +136,30 @@ def presets() -> list[dict[str, Any]]:
     rows = []
     for p in map(get_preset, list_presets()):
         quality = p.quality
-        rows.append({
-            "name": p.name, "description": p.description, "trained": p.trained,
-            "needs_gpu": p.needs_gpu, "licence": p.licence, "research_only": p.research_only,
-            "embedder": f"{p.embedder.arch}/{p.embedder.pretrained or 'local'}",
-            "captioner": p.captioner.card_id or p.captioner.kind,
-            "cost_here": costs.get("presets", {}).get(p.name),
-            "cost_measured_on": measured_on() if costs else None,
-            "published": None if quality is None else {
-                "imagenet": quality.imagenet, "imagenet_sketch": quality.imagenet_sketch,
-                "imagenet_r": quality.imagenet_r, "flickr_image_r1": quality.flickr_image_r1,
-                "source": quality.source},
-            "captioner_card": p.captioner_card,
-        })
+        rows.append(
+            {
+                "name": p.name,
+                "description": p.description,
+                "trained": p.trained,
+                "needs_gpu": p.needs_gpu,
+                "licence": p.licence,
+                "research_only": p.research_only,
+                "embedder": f"{p.embedder.arch}/{p.embedder.pretrained or 'local'}",
+                "captioner": p.captioner.card_id or p.captioner.kind,
+                "cost_here": costs.get("presets", {}).get(p.name),
+                "cost_measured_on": measured_on() if costs else None,
+                "published": None
+                if quality is None
+                else {
+                    "imagenet": quality.imagenet,
+                    "imagenet_sketch": quality.imagenet_sketch,
+                    "imagenet_r": quality.imagenet_r,
+                    "flickr_image_r1": quality.flickr_image_r1,
+                    "source": quality.source,
+                },
+                "captioner_card": p.captioner_card,
+            }
+        )
     return rows
 
 
@@ -158,9 +171,11 @@ def measured_on() -> str:
     if not costs:
         return "costs not measured yet (python bench/bench_preset_costs.py)"
     load = costs.get("load_average_before_after", ["?", "?"])
-    return (f"costs measured {costs.get('measured')} on {costs.get('cpu')}, load average "
-            f"{load[0]} -> {load[1]}: {costs.get('method')}; the CPU seconds of one torch "
-            f"thread are shown (the wall seconds, kept beside them, grow with the load)")
+    return (
+        f"costs measured {costs.get('measured')} on {costs.get('cpu')}, load average "
+        f"{load[0]} -> {load[1]}: {costs.get('method')}; the CPU seconds of one torch "
+        f"thread are shown (the wall seconds, kept beside them, grow with the load)"
+    )
 
 
 def ingest(
@@ -183,8 +198,10 @@ def ingest(
         preset = choice.run
     # built only when there is something to embed or caption: a re-run on an unchanged folder
     # imports no model library (cdir.models.lazy)
-    models = cast(Models, LazyModels(preset, model_root, dim,
-                                     loader=lambda name, root: get_models(name, root)))
+    models = cast(
+        Models,
+        LazyModels(preset, model_root, dim, loader=lambda name, root: get_models(name, root)),
+    )
     with collection_lock(store):  # one writer per collection, across threads and processes
         try:
             report = run_ingest(sources, store, models, config or IngestConfig(), progress)
@@ -199,17 +216,35 @@ def ingest(
             raise full from exc
 
 
-def ingest_on_ray(sources: Sequence[str | Path], store: str | Path, preset: str = "default",
-                  config: IngestConfig | None = None, address: str | None = None,
-                  workers: int = 2, model_root: str | Path | None = None,
-                  progress: Progress | None = None, *, gpus_per_worker: float = 0.0,
-                  cpus_per_worker: float = 1.0) -> IngestReport:
+def ingest_on_ray(
+    sources: Sequence[str | Path],
+    store: str | Path,
+    preset: str = "default",
+    config: IngestConfig | None = None,
+    address: str | None = None,
+    workers: int = 2,
+    model_root: str | Path | None = None,
+    progress: Progress | None = None,
+    *,
+    gpus_per_worker: float = 0.0,
+    cpus_per_worker: float = 1.0,
+) -> IngestReport:
     """:func:`ingest` with the models on ``workers`` Ray workers (docs/distributed.md);
     ``address``: a Ray cluster (None: Ray started on this machine)."""
     from cdir.ingest.ray_engine import ingest_ray
 
-    return ingest_ray(sources, store, preset, config, address, workers, model_root, progress,
-                      num_gpus=gpus_per_worker, num_cpus=cpus_per_worker)
+    return ingest_ray(
+        sources,
+        store,
+        preset,
+        config,
+        address,
+        workers,
+        model_root,
+        progress,
+        num_gpus=gpus_per_worker,
+        num_cpus=cpus_per_worker,
+    )
 
 
 def _keep_duplicate_groups(store: str | Path) -> None:
@@ -222,9 +257,12 @@ def _keep_duplicate_groups(store: str | Path) -> None:
         logging.getLogger(__name__).warning("duplicate groups not kept: %s", exc)
 
 
-def delete_collection(store: str | Path, remove: Callable[[Path], None],
-                      stop_jobs: Callable[[Path], bool] | None = None,
-                      timeout: float = 10.0) -> None:
+def delete_collection(
+    store: str | Path,
+    remove: Callable[[Path], None],
+    stop_jobs: Callable[[Path], bool] | None = None,
+    timeout: float = 10.0,
+) -> None:
     """Delete the collection at ``store`` in one step, or nothing at all. First its background
     jobs are stopped (``stop_jobs``: True once none runs); then, holding the collection's write
     lock (so no build or caption checkpoint is under way), ``remove`` takes the directory away
@@ -235,14 +273,18 @@ def delete_collection(store: str | Path, remove: Callable[[Path], None],
 
     root = Path(store)
     if stop_jobs is not None and not stop_jobs(root):
-        raise CollectionBusyError(f"Captions of {root.name!r} are still being written; try again "
-                                  "in a minute. Nothing was deleted.")
+        raise CollectionBusyError(
+            f"Captions of {root.name!r} are still being written; try again "
+            "in a minute. Nothing was deleted."
+        )
     try:
         with collection_lock(root, timeout=timeout, create=False):
             remove(root)
     except Timeout as exc:
-        raise CollectionBusyError(f"{root.name!r} is being built right now; delete it once the "
-                                  "build has finished. Nothing was deleted.") from exc
+        raise CollectionBusyError(
+            f"{root.name!r} is being built right now; delete it once the "
+            "build has finished. Nothing was deleted."
+        ) from exc
     forget(root)
 
 
@@ -256,8 +298,9 @@ def search(
 ) -> SearchResult:
     """Exactly one of ``image`` (a file path or a PIL image), ``text`` or ``item_id`` is the
     query."""
-    given = [name for name, v in (("image", image), ("text", text), ("id", item_id))
-             if v is not None]
+    given = [
+        name for name, v in (("image", image), ("text", text), ("id", item_id)) if v is not None
+    ]
     if len(given) != 1:
         raise ValueError(f"give exactly one query (an image, a text or an id), not {given or 0}")
     if image is not None and not isinstance(image, str | Path):
@@ -283,8 +326,7 @@ def search_per_domain(
     """Cross-domain view: one ranked row per target domain (``options.domains``, or every domain
     of the collection when empty)."""
     domains = options.domains or tuple(domains_of(session.store))
-    return [(d, search(session, options=replace(options, domains=(d,)), **query))
-            for d in domains]
+    return [(d, search(session, options=replace(options, domains=(d,)), **query)) for d in domains]
 
 
 def search_staged(
@@ -345,15 +387,19 @@ def info(store: str | Path) -> dict[str, Any]:
         "n_tiles": int((ok["parent_id"] >= 0).sum()),  # items cut from grid images
         "with_prompt": int(ok["prompt"].notna().sum()),
         "with_negative_prompt": int(ok["negative_prompt"].notna().sum()),
-        "generators": {str(k): int(v) for k, v in
-                       ok["generator"].dropna().value_counts().sort_index().items()},
-        "failed": [{"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
-                   for r in items[items["status"] == "failed"].itertuples()],
+        "generators": {
+            str(k): int(v) for k, v in ok["generator"].dropna().value_counts().sort_index().items()
+        },
+        "failed": [
+            {"id": int(r.id), "file": str(r.rel_path), "reason": str(r.error)}
+            for r in items[items["status"] == "failed"].itertuples()
+        ],
     }
 
 
-def export(store: str | Path, out: str | Path, fmt: str = "datasets",
-           push: str | None = None) -> Any:
+def export(
+    store: str | Path, out: str | Path, fmt: str = "datasets", push: str | None = None
+) -> Any:
     """The collection as a 🤗 dataset or Parquet at ``out`` (see
     :func:`cdir.export.datasets_out.export_store`); returns its ExportReport."""
     from cdir.export.datasets_out import export_store
@@ -387,8 +433,9 @@ def download_map(store: str | Path, figure: Any, fmt: str = "html") -> Path:
     return map_html_file(store, figure) if fmt == "html" else map_png_file(store, figure)
 
 
-def download_eval_report(store: str | Path, report: Any,
-                         header: dict[str, str] | None = None) -> dict[str, Path]:
+def download_eval_report(
+    store: str | Path, report: Any, header: dict[str, str] | None = None
+) -> dict[str, Path]:
     """An EvalReport as report.md/.csv/.json in a new ``<store>/exports/eval-<time>/`` folder."""
     from cdir.export.downloads import evaluation_report_files
 
@@ -397,5 +444,3 @@ def download_eval_report(store: str | Path, report: Any,
 
 def with_options(options: SearchOptions, **changes: Any) -> SearchOptions:
     return replace(options, **changes)
-
-

@@ -16,8 +16,9 @@ from cdir.retrieval.scoring import (
 )
 
 
-def evaluate(session: Session, config: EvalConfig | None = None,
-             progress: Progress | None = None) -> tuple[Any, dict[str, str]]:
+def evaluate(
+    session: Session, config: EvalConfig | None = None, progress: Progress | None = None
+) -> tuple[Any, dict[str, str]]:
     """(EvalReport, its header) of the paper's protocol on the open collection (it needs domain
     and class labels, and captions for every variant but image → image: make them first). The
     header names the collection, never a server path."""
@@ -29,16 +30,28 @@ def evaluate(session: Session, config: EvalConfig | None = None,
     return report, eval_header(session.models, name, Path(name), Path(name), config)
 
 
-def evaluate_folder(root: str | Path, store: str | Path | None = None, preset: str | None = None,
-                    config: EvalConfig | None = None, max_per_class: int | None = None,
-                    model_root: str | Path | None = None, progress: Progress | None = None
-                    ) -> tuple[Any, dict[str, str]]:
+def evaluate_folder(
+    root: str | Path,
+    store: str | Path | None = None,
+    preset: str | None = None,
+    config: EvalConfig | None = None,
+    max_per_class: int | None = None,
+    model_root: str | Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[Any, dict[str, str]]:
     """``cdir eval``: (EvalReport, header) of a collection at ``root``, or of a labelled folder
     tree (``root/<domain>/<class>/…``) ingested into ``store`` first."""
     from cdir.evaluation.evaluate_store import evaluate_path
 
-    return evaluate_path(Path(root), None if store is None else Path(store), preset, config,
-                         max_per_class, model_root, progress)
+    return evaluate_path(
+        Path(root),
+        None if store is None else Path(store),
+        preset,
+        config,
+        max_per_class,
+        model_root,
+        progress,
+    )
 
 
 def report_markdown(report: Any, header: Mapping[str, str] | None = None) -> str:
@@ -55,8 +68,9 @@ def report_json(report: Any, header: Mapping[str, str] | None = None) -> dict[st
     return render_json(report, header)
 
 
-def write_report(report: Any, out: str | Path, header: Mapping[str, str] | None = None
-                 ) -> dict[str, Path]:
+def write_report(
+    report: Any, out: str | Path, header: Mapping[str, str] | None = None
+) -> dict[str, Path]:
     """Write report.md, report.csv and report.json into ``out``; returns their paths."""
     from cdir.evaluation.report import write_report as write
 

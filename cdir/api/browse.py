@@ -71,9 +71,14 @@ def remove_tags(session: Session, ids: Sequence[int] | None, tags: Sequence[str]
     return remove(session.store.root, ids, tags)
 
 
-def tag_items(store: str | Path, ids: Sequence[int] | None = None,
-              filters: Sequence[str] = (), add: Sequence[str] = (), remove: Sequence[str] = (),
-              export: str | Path | None = None) -> dict[str, Any]:
+def tag_items(
+    store: str | Path,
+    ids: Sequence[int] | None = None,
+    filters: Sequence[str] = (),
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    export: str | Path | None = None,
+) -> dict[str, Any]:
     """``cdir tag``: add or remove tags on the items ``ids`` and/or those the grid ``filters``
     keep (``domain=sketch``, ``text=cat``…), list the tags of those items (all when none is
     chosen) and optionally write every (item, tag) to ``export`` (.csv or .json). Returns
@@ -91,8 +96,10 @@ def tag_items(store: str | Path, ids: Sequence[int] | None = None,
         matched = Browser(loaded).query(parse_filters(filters)).matched.tolist()
         chosen = matched if chosen is None else [i for i in chosen if i in set(matched)]
     if (add or remove) and chosen is None:
-        raise UsageError("say which items to tag: --ids 3 7 12, or --filter domain=sketch "
-                         "(--filter text=cat, tag=..., see --help)")
+        raise UsageError(
+            "say which items to tag: --ids 3 7 12, or --filter domain=sketch "
+            "(--filter text=cat, tag=..., see --help)"
+        )
     result: dict[str, Any] = {"items": len(chosen or [])}
     if add:
         result["added"] = add_to(loaded.root, chosen or [], add, n_items=len(loaded.items))
@@ -103,32 +110,47 @@ def tag_items(store: str | Path, ids: Sequence[int] | None = None,
         tags = {i: tags[i] for i in chosen if i in tags}
     result["tags"] = tag_counts(tags)
     if export:
-        files = dict(zip(loaded.items["id"].astype(int), loaded.items["rel_path"].astype(str),
-                         strict=True))
-        print(f"tags written to {export_tags(tag_rows(tags, files), Path(export))}",
-              file=sys.stderr)
+        files = dict(
+            zip(loaded.items["id"].astype(int), loaded.items["rel_path"].astype(str), strict=True)
+        )
+        print(
+            f"tags written to {export_tags(tag_rows(tags, files), Path(export))}", file=sys.stderr
+        )
     return result
 
 
-def draw_map(session: Session, method: str, vectors: str = "image", color_by: str = "domain",
-             highlight: int | None = None, progress: Callable[[str], None] | None = None,
-             thumb_url: Callable[[str], str] | None = None, named: bool = False) -> Any:
+def draw_map(
+    session: Session,
+    method: str,
+    vectors: str = "image",
+    color_by: str = "domain",
+    highlight: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    thumb_url: Callable[[str], str] | None = None,
+    named: bool = False,
+) -> Any:
     """The plotly figure of the collection projected with ``method`` (umap, tsne, pca) from its
     ``vectors`` (image or caption embeddings), coloured by ``color_by``; ``thumb_url(sha256)``:
     each point's hover thumbnail; ``named``: the clusters labelled from the captions."""
     from cdir.maps.collection_map import collection_map, map_clusters
     from cdir.maps.plots import add_cluster_labels
 
-    fig = collection_map(session.store, method, vectors, color_by, highlight=highlight,
-                         progress=progress, thumb_url=thumb_url)
+    fig = collection_map(
+        session.store,
+        method,
+        vectors,
+        color_by,
+        highlight=highlight,
+        progress=progress,
+        thumb_url=thumb_url,
+    )
     if named:
         clusters = map_clusters(session.store, method, vectors)
         add_cluster_labels(fig, [(c.name, c.position) for c in clusters])
     return fig
 
 
-def region_ids(session: Session, method: str, vectors: str, region: dict[str, Any]
-               ) -> list[int]:
+def region_ids(session: Session, method: str, vectors: str, region: dict[str, Any]) -> list[int]:
     """The ids of the map points inside a box (``{"range": ...}``) or lasso
     (``{"lassoPoints": ...}``) drawn on the map."""
     from cdir.maps.collection_map import map_points
@@ -138,8 +160,9 @@ def region_ids(session: Session, method: str, vectors: str, region: dict[str, An
     return ids_in_region(xy, session.store.items["id"].to_numpy()[rows], region).tolist()
 
 
-def histogram_figure(edges: Sequence[float], counts: Sequence[int], threshold: float | None,
-                     title: str, x_title: str) -> Any:
+def histogram_figure(
+    edges: Sequence[float], counts: Sequence[int], threshold: float | None, title: str, x_title: str
+) -> Any:
     """A plotly histogram (of nearest-neighbour distances) with its threshold marked."""
     from cdir.maps.plots import histogram_figure as figure
 

@@ -21,8 +21,12 @@ def _store_of(store: Store | Session | str | Path) -> Store:
     return store if isinstance(store, Store) else Store.load(store)
 
 
-def duplicate_config(tiers: Sequence[str] | None = None, perceptual: float | None = None,
-                     semantic: float | None = None, threshold: float | None = None) -> Any:
+def duplicate_config(
+    tiers: Sequence[str] | None = None,
+    perceptual: float | None = None,
+    semantic: float | None = None,
+    threshold: float | None = None,
+) -> Any:
     """The :class:`~cdir.duplicates.finder.DedupConfig` of a user's choice: ``tiers`` (default
     all), the perceptual (bits) and semantic (cosine) thresholds, or ``threshold`` for the one
     thresholded tier given (the CLI's ``--threshold``). UsageError says what to fix."""
@@ -62,27 +66,31 @@ def semantic_words(store: Store | Session | str | Path, config: Any) -> str:
     return semantic_plan(_store_of(store), config, None)[1]
 
 
-def find_folder_duplicates(sources: Sequence[str | Path], config: Any = None,
-                           store_dir: str | Path | None = None,
-                           progress: Progress | None = None) -> Any:
+def find_folder_duplicates(
+    sources: Sequence[str | Path],
+    config: Any = None,
+    store_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Any:
     """Near-duplicate groups of a folder or zip without a collection (exact and perceptual
     tiers; ``config``: a :class:`~cdir.duplicates.folder.FolderConfig`); a FolderResult."""
     from cdir.duplicates.folder import find_folder_groups
 
-    return find_folder_groups(sources, config, Path(store_dir) if store_dir else None,
-                              progress)
+    return find_folder_groups(sources, config, Path(store_dir) if store_dir else None, progress)
 
 
-def folder_duplicates_report(result: Any, config: Any, source: str,
-                             store_dir: str | Path | None) -> dict[str, Any]:
+def folder_duplicates_report(
+    result: Any, config: Any, source: str, store_dir: str | Path | None
+) -> dict[str, Any]:
     """The JSON report of :func:`find_folder_duplicates`."""
     from cdir.duplicates.folder import folder_report
 
     return folder_report(result, config, source, Path(store_dir) if store_dir else None)
 
 
-def duplicates_report(store: Store | Session | str | Path, groups: Sequence[Any],
-                      config: Any) -> dict[str, Any]:
+def duplicates_report(
+    store: Store | Session | str | Path, groups: Sequence[Any], config: Any
+) -> dict[str, Any]:
     """The JSON report of ``cdir dupes``: thresholds, progress, groups with keep and reason."""
     from cdir.duplicates.rows import groups_report
     from cdir.duplicates.semantic_threshold import semantic_plan
@@ -94,16 +102,18 @@ def duplicates_report(store: Store | Session | str | Path, groups: Sequence[Any]
     return report
 
 
-def duplicate_rows(store: Store | Session | str | Path, groups: Sequence[Any]
-                   ) -> list[dict[str, Any]]:
+def duplicate_rows(
+    store: Store | Session | str | Path, groups: Sequence[Any]
+) -> list[dict[str, Any]]:
     """One row per member of each group and per item set apart: decision, keep, distance."""
     from cdir.duplicates.rows import decision_rows
 
     return decision_rows(_store_of(store), groups)
 
 
-def duplicates_progress(store: Store | Session | str | Path, groups: Sequence[Any]
-                        ) -> tuple[int, int]:
+def duplicates_progress(
+    store: Store | Session | str | Path, groups: Sequence[Any]
+) -> tuple[int, int]:
     """(groups decided, groups): every member of a decided group has a saved decision."""
     from cdir.duplicates.decisions import load_decided
     from cdir.duplicates.rows import progress
@@ -121,8 +131,9 @@ def decide(store: Store | Session | str | Path, group: Any, item_id: int, decisi
         raise UsageError(str(exc)) from exc
 
 
-def accept(store: Store | Session | str | Path, groups: Sequence[Any],
-           tiers: Sequence[str] | None = None) -> int:
+def accept(
+    store: Store | Session | str | Path, groups: Sequence[Any], tiers: Sequence[str] | None = None
+) -> int:
     """Accept the keep of every group of ``tiers`` (default exact and perceptual: the semantic
     tier only when named) for the items not decided yet; returns how many were decided."""
     from cdir.duplicates.decisions import ACCEPT_TIERS, accept_suggestions
@@ -130,8 +141,12 @@ def accept(store: Store | Session | str | Path, groups: Sequence[Any],
     return accept_suggestions(_store_of(store).root, groups, tuple(tiers or ACCEPT_TIERS))
 
 
-def export_decisions(store: Store | Session | str | Path, groups: Sequence[Any],
-                     out: str | Path | None = None, fmt: str = "csv") -> Path:
+def export_decisions(
+    store: Store | Session | str | Path,
+    groups: Sequence[Any],
+    out: str | Path | None = None,
+    fmt: str = "csv",
+) -> Path:
     """Write the decisions of ``groups`` to ``out`` (.csv, .json or .sh: the removal list of
     what was decided remove), or inside the collection as ``fmt``; returns the file."""
     from cdir.duplicates.export import export, export_path
@@ -145,8 +160,9 @@ def export_decisions(store: Store | Session | str | Path, groups: Sequence[Any],
         raise UsageError(str(exc)) from exc
 
 
-def duplicate_families(store: Store | Session | str | Path, groups: Sequence[Any]
-                       ) -> list[tuple[str, list[int]]]:
+def duplicate_families(
+    store: Store | Session | str | Path, groups: Sequence[Any]
+) -> list[tuple[str, list[int]]]:
     """The groups of one job family together, one review row each: (the family in words, e.g.
     "grid → tiles U1 → 1 upscale · variations of job 0f1e2d3c", empty for a group of no family;
     the indices of its groups in ``groups``) (:func:`cdir.duplicates.families.family_rows`)."""
@@ -168,15 +184,17 @@ def groups_from_state(state: Sequence[dict[str, Any]] | None) -> list[Any]:
     return from_state(state)
 
 
-def folder_duplicates_config(tiers: Sequence[str] | None = None, threshold: float | None = None,
-                             workers: int = 0) -> Any:
+def folder_duplicates_config(
+    tiers: Sequence[str] | None = None, threshold: float | None = None, workers: int = 0
+) -> Any:
     """The :class:`~cdir.duplicates.folder.FolderConfig` of ``cdir dupes FOLDER``: ``tiers``
     (default exact and perceptual), ``threshold`` of the one thresholded tier, hashing
     ``workers`` (0: one per CPU)."""
     from cdir.duplicates.folder import FOLDER_TIERS, FolderConfig
 
-    return FolderConfig(dedup=duplicate_config(tiers or FOLDER_TIERS, threshold=threshold),
-                        workers=workers)
+    return FolderConfig(
+        dedup=duplicate_config(tiers or FOLDER_TIERS, threshold=threshold), workers=workers
+    )
 
 
 def source_kind(path: str | Path) -> str | None:

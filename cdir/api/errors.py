@@ -42,8 +42,18 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from cdir.retrieval.search import QueryError
     from cdir.store.collection import StoreError
 
-    return (CdirError, SourceError, StoreError, QueryError, ModeError, UnknownPresetError,
-            ModelUnavailableError, FileNotFoundError, ExportError, DownloadError)
+    return (
+        CdirError,
+        SourceError,
+        StoreError,
+        QueryError,
+        ModeError,
+        UnknownPresetError,
+        ModelUnavailableError,
+        FileNotFoundError,
+        ExportError,
+        DownloadError,
+    )
 
 
 def as_cdir_error(exc: BaseException) -> CdirError | None:

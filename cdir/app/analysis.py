@@ -36,8 +36,10 @@ class AnalysisActions:
         if job is None or job.finished:
             job = self.jobs.start(session.store.root, session.models)
         done = f" ({job.done} / {job.total} so far)" if job.total else ""
-        return (f"Captions are being made now for the {missing} images that have none{done}; "
-                "the status line shows the progress.")
+        return (
+            f"Captions are being made now for the {missing} images that have none{done}; "
+            "the status line shows the progress."
+        )
 
     def caption_now(self, store: str | None, progress: Any = None) -> None:
         """Make the captions a collection lacks and wait for them, reporting ``captioning:
@@ -64,9 +66,10 @@ class AnalysisActions:
         so in one line (ValueError)."""
         note = self.make_captions(store)
         if note:
-            raise ValueError(f"{note} {what} works once they are ready; meanwhile use caption "
-                             "matching (CM) or image → image.")
-
+            raise ValueError(
+                f"{note} {what} works once they are ready; meanwhile use caption "
+                "matching (CM) or image → image."
+            )
 
     # ---------------------------------------------------------------------------- evaluate
     def evaluate(self, store: str | None, progress: Any = None) -> str:
@@ -74,8 +77,9 @@ class AnalysisActions:
         report, header = self.evaluate_report(store, progress)
         return views.without_paths(api.report_markdown(report, header))
 
-    def evaluate_report(self, store: str | None, progress: Any = None
-                        ) -> tuple[Any, dict[str, str]]:
+    def evaluate_report(
+        self, store: str | None, progress: Any = None
+    ) -> tuple[Any, dict[str, str]]:
         """(EvalReport, its header) of the paper's protocol on the open collection; the header
         names the collection, never a server path."""
         session = self._session(store)
@@ -87,18 +91,27 @@ class AnalysisActions:
         return api.evaluate(session, api.EvalConfig(), progress=report_progress)
 
     # --------------------------------------------------------------------------------- map
-    def draw_map(self, store: str | None, method: str, vectors: str, color_by: str,
-                 progress: Any = None, highlight: int | None = None) -> Any:
+    def draw_map(
+        self,
+        store: str | None,
+        method: str,
+        vectors: str,
+        color_by: str,
+        progress: Any = None,
+        highlight: int | None = None,
+    ) -> Any:
         session = self._session(store)
         if vectors == "caption":
             self.caption_now(store, progress)
             session = self._session(store)
         report = (lambda msg: progress(None, desc=msg)) if progress is not None else None
-        return api.draw_map(session, method, vectors, color_by, highlight=highlight,
-                            progress=report)
+        return api.draw_map(
+            session, method, vectors, color_by, highlight=highlight, progress=report
+        )
 
-    def map_point(self, store: str | None, clicked: str, method: str, vectors: str,
-                  color_by: str) -> tuple[Any, ...]:
+    def map_point(
+        self, store: str | None, clicked: str, method: str, vectors: str, color_by: str
+    ) -> tuple[Any, ...]:
         """A click on a map point: ``show_point`` and the map again with that point
         highlighted (the projection comes from the cache)."""
         item_id = _clicked_id(clicked)
@@ -107,8 +120,7 @@ class AnalysisActions:
             return (*shown, gr.update())
         return (*shown, self.draw_map(store, method, vectors, color_by, highlight=item_id))
 
-    def show_point(self, store: str | None, clicked: str, settings_k: int = 8
-                   ) -> tuple[Any, ...]:
+    def show_point(self, store: str | None, clicked: str, settings_k: int = 8) -> tuple[Any, ...]:
         """The clicked map point: its image, caption, and its caption-matching neighbours."""
         item_id = _clicked_id(clicked)
         if item_id is None:
@@ -119,6 +131,7 @@ class AnalysisActions:
         thumb = str(session.store.thumb_path(str(row["sha256"])))
         text = views.query_markdown(result)
         generation = views.generation_markdown(
-            {k: row[k] for k in ("generator", "prompt", "negative_prompt")})
+            {k: row[k] for k in ("generator", "prompt", "negative_prompt")}
+        )
         text = f"{text}  \n{generation}" if generation else text
         return thumb, text, views.cards_row("Its caption-matching neighbours", result.hits)

@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 48
 PROMPT_CHOICES = [("any", "any"), ("with a prompt", "yes"), ("without", "no")]
 STATUS_CHOICES = [("any", "any"), ("readable", "ok"), ("failed", "failed")]
-SORT_CHOICES = [("name", "name"), ("file size", "size"), ("date", "date"),
-                ("similarity to the query below", "similarity")]
+SORT_CHOICES = [
+    ("name", "name"),
+    ("file size", "size"),
+    ("date", "date"),
+    ("similarity to the query below", "similarity"),
+]
 
 
 def _error(message: str) -> Exception:
@@ -43,8 +47,10 @@ class BrowseActions:
 
     def session(self, store: str | None) -> api.Session:
         if not store:
-            raise _error("Open a collection first: load the example collection or upload images "
-                         "on the Collection tab.")
+            raise _error(
+                "Open a collection first: load the example collection or upload images "
+                "on the Collection tab."
+            )
         return api.session_for(store, self.actions.model_root)
 
     def writable_session(self, store: str | None) -> api.Session:
@@ -66,39 +72,71 @@ class BrowseActions:
         if not store:
             return (gr.update(),) * 4
         facets = self.browser(store).facets()
-        return tuple(gr.update(choices=[(f"{k} ({v})", k) for k, v in facets[name].items()])
-                     for name in ("domains", "classes", "label_sources", "tags"))
+        return tuple(
+            gr.update(choices=[(f"{k} ({v})", k) for k, v in facets[name].items()])
+            for name in ("domains", "classes", "label_sources", "tags")
+        )
 
-    def grid(self, store: str | None, domains: Sequence[str] | None, classes: Sequence[str] | None,
-             sources: Sequence[str] | None, prompt: str, status: str, text: str,
-             tags: Sequence[str] | None, sort: str, descending: bool, similar: str,
-             page: float | None, selection: list[int] | None) -> tuple[str, str, int]:
+    def grid(
+        self,
+        store: str | None,
+        domains: Sequence[str] | None,
+        classes: Sequence[str] | None,
+        sources: Sequence[str] | None,
+        prompt: str,
+        status: str,
+        text: str,
+        tags: Sequence[str] | None,
+        sort: str,
+        descending: bool,
+        similar: str,
+        page: float | None,
+        selection: list[int] | None,
+    ) -> tuple[str, str, int]:
         """(grid HTML, page line, page number shown) for the filter widgets' values."""
         if not store:
             return '<div class="cdir-empty">Open a collection first.</div>', "", 1
         browser = self.browser(store)
-        query = self.query(domains, classes, sources, prompt, status, text, tags, sort,
-                           descending, page, selection)
+        query = self.query(
+            domains, classes, sources, prompt, status, text, tags, sort, descending, page, selection
+        )
         vector = self.similarity_vector(store, similar) if sort == "similarity" else None
         result = browser.query(query, query_vector=vector)
-        line = (f"**{result.total}** of {browser.n} items · page {result.page + 1} of "
-                f"{result.n_pages}" + (f" · {len(selection)} selected on the map"
-                                        if selection is not None else ""))
+        line = (
+            f"**{result.total}** of {browser.n} items · page {result.page + 1} of "
+            f"{result.n_pages}"
+            + (f" · {len(selection)} selected on the map" if selection is not None else "")
+        )
         return grid_html(result.cards), line, result.page + 1
 
     @staticmethod
-    def query(domains: Sequence[str] | None, classes: Sequence[str] | None,
-              sources: Sequence[str] | None, prompt: str, status: str, text: str,
-              tags: Sequence[str] | None, sort: str, descending: bool, page: float | None,
-              selection: list[int] | None) -> api.GridQuery:
-        return api.GridQuery(domains=tuple(domains or ()), classes=tuple(classes or ()),
-                         label_sources=tuple(sources or ()),
-                         has_prompt=None if prompt in (None, "any") else prompt == "yes",
-                         status=None if status in (None, "any") else status, text=text or "",
-                         tags=tuple(tags or ()), sort=sort or "name",
-                         descending=bool(descending), page=max(0, int(page or 1) - 1),
-                         page_size=PAGE_SIZE,
-                         ids=None if selection is None else tuple(selection))
+    def query(
+        domains: Sequence[str] | None,
+        classes: Sequence[str] | None,
+        sources: Sequence[str] | None,
+        prompt: str,
+        status: str,
+        text: str,
+        tags: Sequence[str] | None,
+        sort: str,
+        descending: bool,
+        page: float | None,
+        selection: list[int] | None,
+    ) -> api.GridQuery:
+        return api.GridQuery(
+            domains=tuple(domains or ()),
+            classes=tuple(classes or ()),
+            label_sources=tuple(sources or ()),
+            has_prompt=None if prompt in (None, "any") else prompt == "yes",
+            status=None if status in (None, "any") else status,
+            text=text or "",
+            tags=tuple(tags or ()),
+            sort=sort or "name",
+            descending=bool(descending),
+            page=max(0, int(page or 1) - 1),
+            page_size=PAGE_SIZE,
+            ids=None if selection is None else tuple(selection),
+        )
 
     def similarity_vector(self, store: str, similar: str) -> np.ndarray:
         """The query for a similarity sort: an item id (its image embedding) or a text (its
@@ -118,23 +156,38 @@ class BrowseActions:
         """Every item the current filters keep, in the grid's order (for "tag all matching").
         ``filters``: the grid's widgets, domains .. similar, page, selection (12 values)."""
         query = self.query(*filters[:9], 1, filters[11])
-        vector = (self.similarity_vector(store or "", filters[9]) if query.sort == "similarity"
-                  else None)
+        vector = (
+            self.similarity_vector(store or "", filters[9]) if query.sort == "similarity" else None
+        )
         return self.browser(store).query(query, query_vector=vector).matched.tolist()
 
     # ------------------------------------------------------------------------------ the map
-    def draw_map(self, store: str | None, method: str, vectors: str, color: str,
-                 named: bool, highlight: str | None = None) -> Any:
+    def draw_map(
+        self,
+        store: str | None,
+        method: str,
+        vectors: str,
+        color: str,
+        named: bool,
+        highlight: str | None = None,
+    ) -> Any:
         """The map with box/lasso selection on, thumbnails for hover and, if asked, the
         clusters named from the captions."""
         session = self.session(store)
-        fig = api.draw_map(session, method, vectors, color, named=named,
-                           thumb_url=lambda sha: file_url(str(session.store.thumb_path(sha))))
+        fig = api.draw_map(
+            session,
+            method,
+            vectors,
+            color,
+            named=named,
+            thumb_url=lambda sha: file_url(str(session.store.thumb_path(sha))),
+        )
         fig.update_layout(dragmode="lasso", clickmode="event+select")
         return fig
 
-    def select_region(self, store: str | None, method: str, vectors: str, region: str
-                      ) -> tuple[list[int] | None, str]:
+    def select_region(
+        self, store: str | None, method: str, vectors: str, region: str
+    ) -> tuple[list[int] | None, str]:
         """(selected ids, message) of a box or lasso drawn on the map (sent by the page as
         ``{"range": ...}`` or ``{"lassoPoints": ...}``; empty: selection cleared)."""
         body = (region or "").rsplit("|", 1)[0]
@@ -168,8 +221,9 @@ class BrowseActions:
         return image, item_markdown(row, self.browser(store).tags.get(item, [])), neighbours
 
     # -------------------------------------------------------------------------------- tags
-    def tag(self, store: str | None, action: str, tag: str, scope: str, item: str,
-            *filters: Any) -> str:
+    def tag(
+        self, store: str | None, action: str, tag: str, scope: str, item: str, *filters: Any
+    ) -> str:
         """Add or remove ``tag`` on the opened item, the shown page or every matching item."""
         session = self.writable_session(store)
         if scope == "item":
@@ -180,7 +234,7 @@ class BrowseActions:
             chosen = self.matching_ids(store, *filters)
             if scope == "page":
                 page = max(0, int(filters[10] or 1) - 1)
-                chosen = chosen[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+                chosen = chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         if action == "add":
             n = api.add_tags(session, chosen, [tag])
             return f"Tag **{esc(tag)}** added to {n} of {len(chosen)} items."
@@ -202,23 +256,40 @@ def grid_html(cards: Sequence[dict[str, Any]]) -> str:
 
 def card_html(card: dict[str, Any]) -> str:
     """A grid card: thumbnail, file name, domain and class, caption, prompt, tags."""
-    badges = "".join(f'<span class="badge {kind}">{esc(card[key])}</span>'
-                     for kind, key in (("dom", "domain"), ("cls", "class")) if card.get(key))
+    badges = "".join(
+        f'<span class="badge {kind}">{esc(card[key])}</span>'
+        for kind, key in (("dom", "domain"), ("cls", "class"))
+        if card.get(key)
+    )
     tags = "".join(f'<span class="badge tag">{esc(t)}</span>' for t in card["tags"])
-    score = (f'<span class="score">{card["score"]:.3f}</span>'
-             if card.get("score") is not None and np.isfinite(card["score"]) else "")
-    prompt = (f'<div class="prompt">prompt: {esc(shorten(card["prompt"], 90))}</div>'
-              if card.get("prompt") else "")
-    caption = esc(card["caption"]) if card.get("caption") else (
-        f'<i>{esc(card["error"] or "failed")}</i>' if card["status"] != "ok" else "")
-    image = (f'<img src="{file_url(card["thumb"])}" alt="{esc_name(card["file"])}" loading="lazy">'
-             if card["status"] == "ok" else '<div class="empty">unreadable</div>')
-    return (f'<div class="cdir-card" data-browse-id="{card["id"]}" '
-            f'title="{esc_name(card["file"])}">'
-            f'{image}<div class="meta">{score}{badges}{tags}</div><div class="file">'
-            f'{esc(shorten(api.shown_name(card["file"]), 40))}</div>'
-            f'<div class="cap">{caption}</div>'
-            f"{prompt}</div>")
+    score = (
+        f'<span class="score">{card["score"]:.3f}</span>'
+        if card.get("score") is not None and np.isfinite(card["score"])
+        else ""
+    )
+    prompt = (
+        f'<div class="prompt">prompt: {esc(shorten(card["prompt"], 90))}</div>'
+        if card.get("prompt")
+        else ""
+    )
+    caption = (
+        esc(card["caption"])
+        if card.get("caption")
+        else (f"<i>{esc(card['error'] or 'failed')}</i>" if card["status"] != "ok" else "")
+    )
+    image = (
+        f'<img src="{file_url(card["thumb"])}" alt="{esc_name(card["file"])}" loading="lazy">'
+        if card["status"] == "ok"
+        else '<div class="empty">unreadable</div>'
+    )
+    return (
+        f'<div class="cdir-card" data-browse-id="{card["id"]}" '
+        f'title="{esc_name(card["file"])}">'
+        f'{image}<div class="meta">{score}{badges}{tags}</div><div class="file">'
+        f"{esc(shorten(api.shown_name(card['file']), 40))}</div>"
+        f'<div class="cap">{caption}</div>'
+        f"{prompt}</div>"
+    )
 
 
 def item_markdown(row: Any, tags: Sequence[str]) -> str:
@@ -228,12 +299,15 @@ def item_markdown(row: Any, tags: Sequence[str]) -> str:
         v = row[key]
         return "—" if v is None or pd.isna(v) or str(v) == "" else esc_name(v)
 
-    lines = [f"**{value('rel_path')}** · id {int(row['id'])}",
-             f"domain **{value('domain')}** · class **{value('class')}** (from "
-             f"{value('label_source')}) · {int(row['width'])}×{int(row['height'])} px · "
-             f"{int(row['file_size'])} bytes",
-             f"**caption** {value('caption')}", f"**prompt** {value('prompt')}",
-             f"**tags** {', '.join(esc(t) for t in tags) or '—'}"]
+    lines = [
+        f"**{value('rel_path')}** · id {int(row['id'])}",
+        f"domain **{value('domain')}** · class **{value('class')}** (from "
+        f"{value('label_source')}) · {int(row['width'])}×{int(row['height'])} px · "
+        f"{int(row['file_size'])} bytes",
+        f"**caption** {value('caption')}",
+        f"**prompt** {value('prompt')}",
+        f"**tags** {', '.join(esc(t) for t in tags) or '—'}",
+    ]
     if row["status"] != "ok":
         lines.append(f"**unreadable** {value('error')}")
     return "\n\n".join(lines)

@@ -40,27 +40,31 @@ class DownloadActions:
     def _session(self, store: str | None) -> api.Session:  # pragma: no cover - AppActions's
         raise NotImplementedError
 
-    def ranked(self, store: str | None, query: dict[str, Any], settings: Any
-               ) -> list[tuple[str | None, Any]]:  # pragma: no cover - AppActions's
+    def ranked(
+        self, store: str | None, query: dict[str, Any], settings: Any
+    ) -> list[tuple[str | None, Any]]:  # pragma: no cover - AppActions's
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ search
-    def download_search(self, fmt: str, store: str | None, query: dict[str, Any] | None,
-                        *settings: Any) -> str:
+    def download_search(
+        self, fmt: str, store: str | None, query: dict[str, Any] | None, *settings: Any
+    ) -> str:
         """The current search's results (``query``: the page's query state, ``settings``: the
         search controls' values) as ``<store>/exports/search-<time>.json|csv``; returns its
         path. With the cross-domain view, one block (JSON) or rows (CSV) per target domain."""
         session = self._session(store)
         if not query:
             raise gr.Error("Search for something first: the download holds the results shown.")
-        ranked = self.ranked(store, query_of(query["kind"], query["value"]),
-                             SearchSettings.from_widgets(*settings))
+        ranked = self.ranked(
+            store, query_of(query["kind"], query["value"]), SearchSettings.from_widgets(*settings)
+        )
         results: Any = ranked[0][1] if ranked[0][0] is None else ranked
         return str(api.download_search(session.store.root, results, fmt))
 
     # --------------------------------------------------------------------------------- map
-    def download_map(self, store: str | None, method: str, vectors: str, color_by: str,
-                     progress: Any = None) -> str:
+    def download_map(
+        self, store: str | None, method: str, vectors: str, color_by: str, progress: Any = None
+    ) -> str:
         """The map drawn with these settings as ``<store>/exports/map-<time>.html``
         (interactive, plotly.js inlined; its camera button saves a PNG); returns its path."""
         session = self._session(store)
@@ -68,14 +72,14 @@ class DownloadActions:
         return str(api.download_map(session.store.root, figure, "html"))
 
     # ---------------------------------------------------------------------------- evaluate
-    def evaluate_and_keep(self, store: str | None, progress: Any = None
-                          ) -> tuple[str, dict[str, Any]]:
+    def evaluate_and_keep(
+        self, store: str | None, progress: Any = None
+    ) -> tuple[str, dict[str, Any]]:
         """(the report as Markdown for the page, the state the report download reads)."""
         from cdir.app import views
 
         report, header = self.evaluate_report(store, progress)
-        kept = {"store": str(self._session(store).store.root), "report": report,
-                "header": header}
+        kept = {"store": str(self._session(store).store.root), "report": report, "header": header}
         return views.without_paths(api.report_markdown(report, header)), kept
 
     def download_eval(self, store: str | None, kept: dict[str, Any] | None) -> list[str]:
@@ -98,8 +102,9 @@ class DownloadActions:
         (``collection-r<version>.parquet``); returns the file's path. Images whose file is gone
         since ingest are left out, and a warning says how many."""
         if fmt not in COLLECTION_FORMATS:
-            raise ValueError(f"the collection downloads as {' or '.join(COLLECTION_FORMATS)}, "
-                             f"not {fmt!r}")
+            raise ValueError(
+                f"the collection downloads as {' or '.join(COLLECTION_FORMATS)}, not {fmt!r}"
+            )
         session = self._session(store)
         root = session.store.root
         # one file per version of the collection: asking again (any visitor, on the shared
@@ -121,8 +126,10 @@ class DownloadActions:
             finally:
                 shutil.rmtree(folder, ignore_errors=True)  # the zip is the download
         if report.skipped:
-            gr.Warning(f"{len(report.skipped)} images were left out: their files changed or "
-                       "went since the collection was built.")
+            gr.Warning(
+                f"{len(report.skipped)} images were left out: their files changed or "
+                "went since the collection was built."
+            )
         return str(out)
 
 

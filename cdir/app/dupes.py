@@ -26,8 +26,9 @@ class DuplicateActions:
     def _session(self, store: str | None) -> api.Session:  # pragma: no cover - AppActions's
         raise NotImplementedError
 
-    def find_dupes(self, store: str | None, tiers: Sequence[str], perceptual: float,
-                   semantic: float | None) -> tuple[str, str, list[dict[str, Any]]]:
+    def find_dupes(
+        self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float | None
+    ) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) for the chosen tiers."""
         session = self._session(store)
         if not tiers:
@@ -36,12 +37,21 @@ class DuplicateActions:
         groups = api.find_duplicates(session, config)
         summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
         words = api.semantic_words(session, config)
-        return (summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
-                self._groups_html(session, groups), api.groups_to_state(groups))
+        return (
+            summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
+            self._groups_html(session, groups),
+            api.groups_to_state(groups),
+        )
 
-    def choose_keep(self, store: str | None, clicked: str, state: list[dict[str, Any]],
-                    tiers: Sequence[str], perceptual: float, semantic: float | None
-                    ) -> tuple[Any, Any, Any]:
+    def choose_keep(
+        self,
+        store: str | None,
+        clicked: str,
+        state: list[dict[str, Any]],
+        tiers: Sequence[str],
+        perceptual: float,
+        semantic: float | None,
+    ) -> tuple[Any, Any, Any]:
         """A click on a member card (or the key k) saves it as the keep of its group (the
         others: remove, or alternate for another generation); the keys r, a and u save it as
         remove or alternate, or drop its decision ("<group>-<id>[-<decision>]:<nonce>")."""
@@ -59,8 +69,13 @@ class DuplicateActions:
             api.decide(session, group, item_id, decision)
         else:
             for member in group.members:  # another generation stays an alternate
-                made = ("keep" if member == item_id else
-                        "alternate" if member in group.alternates else "remove")
+                made = (
+                    "keep"
+                    if member == item_id
+                    else "alternate"
+                    if member in group.alternates
+                    else "remove"
+                )
                 api.decide(session, group, member, made)
         return self.find_dupes(store, tiers, perceptual, semantic)
 
@@ -75,14 +90,27 @@ class DuplicateActions:
         """The nearest-neighbour histogram of a tier, and example pairs near its threshold."""
         session = self._session(store)
         hist = api.duplicates_histogram(session, tier)
-        x_title = ("cosine similarity to the nearest other image" if tier == "semantic"
-                   else "differing pHash bits to the nearest other image")
-        figure = api.histogram_figure(hist.edges, hist.counts, hist.threshold,
-                                  f"{tier}: how close is each image's nearest neighbour?", x_title)
+        x_title = (
+            "cosine similarity to the nearest other image"
+            if tier == "semantic"
+            else "differing pHash bits to the nearest other image"
+        )
+        figure = api.histogram_figure(
+            hist.edges,
+            hist.counts,
+            hist.threshold,
+            f"{tier}: how close is each image's nearest neighbour?",
+            x_title,
+        )
         hit = session.searcher.hit
-        examples = [(f"{hist.edges[b]:.3g} – {hist.edges[b + 1]:.3g}",
-                     [(hit(0, a, v), hit(0, c, v)) for a, c, v in pairs])
-                    for b, pairs in sorted(hist.examples.items()) if pairs]
+        examples = [
+            (
+                f"{hist.edges[b]:.3g} – {hist.edges[b + 1]:.3g}",
+                [(hit(0, a, v), hit(0, c, v)) for a, c, v in pairs],
+            )
+            for b, pairs in sorted(hist.examples.items())
+            if pairs
+        ]
         return figure, views.histogram_examples_html(examples)
 
     def prompt_drift(self, store: str | None) -> list[list[Any]]:
@@ -102,8 +130,12 @@ class DuplicateActions:
                 continue
             sha = str(store.items.at[row["id"], "sha256"])
             tables[row["group"] - 1][1].append(
-                {**row, "thumb": str(store.thumb_path(sha)),
-                 "domain": store.items.at[row["id"], "domain"]})
+                {
+                    **row,
+                    "thumb": str(store.thumb_path(sha)),
+                    "domain": store.items.at[row["id"], "domain"],
+                }
+            )
         return views.groups_html(tables, api.duplicate_families(session, groups[:PAGE]))
 
 

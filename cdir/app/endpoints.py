@@ -30,27 +30,57 @@ TIERS = ("exact", "perceptual", "semantic")
 def hit_record(hit: Hit) -> dict[str, Any]:
     """A hit as plain JSON: rank, id, file (inside the collection), score, domain, class,
     caption, prompt."""
-    return {"rank": int(hit.rank), "id": int(hit.id), "file": hit.rel_path,
-            "score": round(float(hit.score), 6), "domain": hit.domain, "class": hit.label,
-            "caption": hit.caption, "prompt": hit.prompt}
+    return {
+        "rank": int(hit.rank),
+        "id": int(hit.id),
+        "file": hit.rel_path,
+        "score": round(float(hit.score), 6),
+        "domain": hit.domain,
+        "class": hit.label,
+        "caption": hit.caption,
+        "prompt": hit.prompt,
+    }
 
 
 def result_record(collection: str, result: SearchResult) -> dict[str, Any]:
     """A search result as plain JSON: the collection, the query (kind, text or id, its caption),
     the options and the hits."""
     q = result.query
-    query = {"kind": q.kind, "text": q.text, "id": q.id, "caption": q.caption,
-             "caption_used": q.caption_used}
-    options = {"mode": result.options.mode, "k": result.options.k,
-               "domains": list(result.options.domains)}
-    return {"collection": collection, "query": query, "options": options,
-            "hits": [hit_record(h) for h in result.hits]}
+    query = {
+        "kind": q.kind,
+        "text": q.text,
+        "id": q.id,
+        "caption": q.caption,
+        "caption_used": q.caption_used,
+    }
+    options = {
+        "mode": result.options.mode,
+        "k": result.options.k,
+        "domains": list(result.options.domains),
+    }
+    return {
+        "collection": collection,
+        "query": query,
+        "options": options,
+        "hits": [hit_record(h) for h in result.hits],
+    }
 
 
 def collection_record(info: dict[str, Any]) -> dict[str, Any]:
     """``api.info`` without anything that names the server's disk."""
-    keep = ("name", "preset", "n_ok", "n_failed", "n_captioned", "domains", "classes",
-            "predicted_domains", "with_prompt", "created", "updated")
+    keep = (
+        "name",
+        "preset",
+        "n_ok",
+        "n_failed",
+        "n_captioned",
+        "domains",
+        "classes",
+        "predicted_domains",
+        "with_prompt",
+        "created",
+        "updated",
+    )
     record = {k: info.get(k) for k in keep}
     record["images"] = record.pop("n_ok")
     record["failed"] = [{"file": f["file"], "reason": f["reason"]} for f in info["failed"]]
@@ -69,38 +99,67 @@ class Endpoints:
         rows = []
         for name in self.actions.workspace.collections(owner or None):
             record = collection_record(api.info(self.actions.workspace.root / name))
-            rows.append({k: record[k] for k in ("name", "images", "n_captioned", "domains",
-                                                "classes", "preset")})
+            rows.append(
+                {
+                    k: record[k]
+                    for k in ("name", "images", "n_captioned", "domains", "classes", "preset")
+                }
+            )
         return rows
 
     def open_collection(self, name: str, owner: str = "") -> dict[str, Any]:
         """What a collection holds: counts, domains, classes, preset, files that failed."""
         return collection_record(api.info(self.actions.workspace.path(name, owner or None)))
 
-    def build_collection(self, files: Sequence[str], name: str, preset: str = "",
-                         captions: str = "background", owner: str = "",
-                         if_exists: str = "new", progress: Any = None) -> dict[str, Any]:
+    def build_collection(
+        self,
+        files: Sequence[str],
+        name: str,
+        preset: str = "",
+        captions: str = "background",
+        owner: str = "",
+        if_exists: str = "new",
+        progress: Any = None,
+    ) -> dict[str, Any]:
         """Build a collection from images and zips (``if_exists``: "new" makes ``name-2`` when
         ``name`` is taken, "add" adds to it). Returns the collection, the owner key (a new one
         when none was given), the files left out and what the collection holds."""
         owner = owner or new_owner_key()
-        store, report = self.actions.build_store(files, name, preset, captions, progress,
-                                                 owner=owner, add=if_exists == "add")
+        store, report = self.actions.build_store(
+            files, name, preset, captions, progress, owner=owner, add=if_exists == "add"
+        )
         record = collection_record(api.info(store))
-        return {"collection": store.name, "owner": owner, "added": int(report.added),
-                "rejected": [{"file": r["file"], "reason": r["reason"]}
-                             for r in report.rejected], **record}
+        return {
+            "collection": store.name,
+            "owner": owner,
+            "added": int(report.added),
+            "rejected": [{"file": r["file"], "reason": r["reason"]} for r in report.rejected],
+            **record,
+        }
 
-    def search_image(self, collection: str, image: str, mode: str = "caption", k: int = 12,
-                     domains: Sequence[str] = (), owner: str = "") -> dict[str, Any]:
+    def search_image(
+        self,
+        collection: str,
+        image: str,
+        mode: str = "caption",
+        k: int = 12,
+        domains: Sequence[str] = (),
+        owner: str = "",
+    ) -> dict[str, Any]:
         """The ``k`` items closest to a query image (a file), in ``domains`` (empty: all)."""
         if not image:
             raise ValueError("give a query image file")
         return self._search(collection, {"image": image}, mode, k, domains, owner)
 
-    def search_image_stages(self, collection: str, image: str, mode: str = "caption",
-                            k: int = 12, domains: Sequence[str] = (), owner: str = ""
-                            ) -> Iterator[dict[str, Any]]:
+    def search_image_stages(
+        self,
+        collection: str,
+        image: str,
+        mode: str = "caption",
+        k: int = 12,
+        domains: Sequence[str] = (),
+        owner: str = "",
+    ) -> Iterator[dict[str, Any]]:
         """The ``k`` items closest to a query image (a file), in ``domains`` (empty: all). In
         caption-matching mode two answers: image → image first (``"stage": "image"``, as soon
         as the image's embedding is ready), then the CM one (``"stage": "final"``); other modes
@@ -118,21 +177,40 @@ class Endpoints:
                 record["message"] = stage.caption_error
             yield record
 
-    def search_text(self, collection: str, text: str, mode: str = "caption", k: int = 12,
-                    domains: Sequence[str] = (), owner: str = "") -> dict[str, Any]:
+    def search_text(
+        self,
+        collection: str,
+        text: str,
+        mode: str = "caption",
+        k: int = 12,
+        domains: Sequence[str] = (),
+        owner: str = "",
+    ) -> dict[str, Any]:
         """The ``k`` items that best match a text query, in ``domains`` (empty: all)."""
         if not str(text or "").strip():
             raise ValueError("give a text to search for, such as 'a red boat'")
         return self._search(collection, {"text": text}, mode, k, domains, owner)
 
-    def search_item(self, collection: str, item_id: int, mode: str = "caption", k: int = 12,
-                    domains: Sequence[str] = (), owner: str = "") -> dict[str, Any]:
+    def search_item(
+        self,
+        collection: str,
+        item_id: int,
+        mode: str = "caption",
+        k: int = 12,
+        domains: Sequence[str] = (),
+        owner: str = "",
+    ) -> dict[str, Any]:
         """More like item ``item_id`` of the collection (what a click on a result does)."""
         return self._search(collection, {"item_id": int(item_id)}, mode, k, domains, owner)
 
-    def find_duplicates(self, collection: str, tiers: Sequence[str] = ("exact", "perceptual"),
-                        perceptual: float = 8, semantic: float | None = None, owner: str = ""
-                        ) -> dict[str, Any]:
+    def find_duplicates(
+        self,
+        collection: str,
+        tiers: Sequence[str] = ("exact", "perceptual"),
+        perceptual: float = 8,
+        semantic: float | None = None,
+        owner: str = "",
+    ) -> dict[str, Any]:
         """Near-duplicate groups, largest first, numbered from 1 (as on screen and in the
         exports): tier, members (hits, representative first), the one to keep and why (the same
         groups and keep as every other surface, saved decisions applied)."""
@@ -143,12 +221,20 @@ class Endpoints:
         config = api.duplicate_config(tiers, perceptual, semantic_value(semantic))
         groups = []
         for number, group in enumerate(api.find_duplicates(session, config), start=1):
-            members = [session.searcher.hit(rank, int(m), float(group.scores.get(m, 0.0)))
-                       for rank, m in enumerate(group.members, start=1)]
-            groups.append({"group": number, "tier": group.tier,
-                           "representative": int(group.representative),
-                           "keep": int(group.keep), "keep_reason": group.keep_reason,
-                           "members": [hit_record(h) for h in members]})
+            members = [
+                session.searcher.hit(rank, int(m), float(group.scores.get(m, 0.0)))
+                for rank, m in enumerate(group.members, start=1)
+            ]
+            groups.append(
+                {
+                    "group": number,
+                    "tier": group.tier,
+                    "representative": int(group.representative),
+                    "keep": int(group.keep),
+                    "keep_reason": group.keep_reason,
+                    "members": [hit_record(h) for h in members],
+                }
+            )
         return {"collection": collection, "groups": groups}
 
     def delete_collection(self, name: str, owner: str = "") -> list[dict[str, Any]]:
@@ -157,16 +243,25 @@ class Endpoints:
         return self.list_collections(owner)
 
     def _session(self, collection: str, owner: str) -> api.Session:
-        return api.session_for(self.actions.workspace.path(collection, owner or None),
-                               self.actions.model_root)
+        return api.session_for(
+            self.actions.workspace.path(collection, owner or None), self.actions.model_root
+        )
 
-    def _search(self, collection: str, query: dict[str, Any], mode: str, k: int,
-                domains: Sequence[str], owner: str) -> dict[str, Any]:
+    def _search(
+        self,
+        collection: str,
+        query: dict[str, Any],
+        mode: str,
+        k: int,
+        domains: Sequence[str],
+        owner: str,
+    ) -> dict[str, Any]:
         session = self._session(collection, owner)
         options = self._options(mode, k, domains)
         return result_record(collection, api.search(session, options=options, **query))
 
     @staticmethod
     def _options(mode: str, k: int, domains: Sequence[str]) -> SearchOptions:
-        return SearchOptions(mode=mode or "caption", k=int(k),
-                             domains=tuple(d for d in domains or () if d))
+        return SearchOptions(
+            mode=mode or "caption", k=int(k), domains=tuple(d for d in domains or () if d)
+        )

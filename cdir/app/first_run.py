@@ -12,8 +12,9 @@ from cdir import api
 log = logging.getLogger(__name__)
 
 
-def startup_preset(preset: str, model_root: str | Path | None = None, timeout: float = 2.0
-                   ) -> tuple[str, str]:
+def startup_preset(
+    preset: str, model_root: str | Path | None = None, timeout: float = 2.0
+) -> tuple[str, str]:
     """(the preset to run, the banner HTML: empty when ``preset`` can run). Takes at most
     about ``timeout`` seconds plus the look into the caches; never downloads. Raises
     ModelUnavailableError (one line naming --preset demo and --model-dir) when nothing can run."""
@@ -41,7 +42,9 @@ def _what_it_knows(fallback: str) -> str:
     if fallback == "demo":
         return html.escape(api.demo_note())
     if not api.preset_info(fallback).trained:
-        return (f"The bundled examples work with <code>{html.escape(fallback)}</code>, but its "
-                "random weights make results mean nothing (<code>--preset tiny</code> silences "
-                "this note).")
+        return (
+            f"The bundled examples work with <code>{html.escape(fallback)}</code>, but its "
+            "random weights make results mean nothing (<code>--preset tiny</code> silences "
+            "this note)."
+        )
     return ""

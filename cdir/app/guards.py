@@ -15,8 +15,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DISK_FULL_MESSAGE = ("The server's disk is full, so nothing was saved: try again later, or "
-                     "ask whoever runs this app to free some space.")
+DISK_FULL_MESSAGE = (
+    "The server's disk is full, so nothing was saved: try again later, or "
+    "ask whoever runs this app to free some space."
+)
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 

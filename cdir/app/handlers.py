@@ -33,11 +33,17 @@ from cdir.app.workspace import (
 
 log = logging.getLogger(__name__)
 
-CAPTION_CHOICES = [("in the background (searchable at once)", "background"),
-                   ("now, before searching (slow)", "all"),
-                   ("only when needed (lazy)", "lazy")]
-MODE_CHOICES = [("Caption matching (CM)", "caption"), ("Image → image", "image"),
-                ("Caption → caption", "caption-caption"), ("Fusion", "fusion")]
+CAPTION_CHOICES = [
+    ("in the background (searchable at once)", "background"),
+    ("now, before searching (slow)", "all"),
+    ("only when needed (lazy)", "lazy"),
+]
+MODE_CHOICES = [
+    ("Caption matching (CM)", "caption"),
+    ("Image → image", "image"),
+    ("Caption → caption", "caption-caption"),
+    ("Fusion", "fusion"),
+]
 
 
 def shared_server_config() -> api.IngestConfig:
@@ -47,8 +53,9 @@ def shared_server_config() -> api.IngestConfig:
     import os
 
     total = int(float(os.environ.get("CDIR_MAX_UNPACKED_MB", "2048") or 2048) * 2**20)
-    return api.IngestConfig(archive_limits=api.ArchiveLimits(max_members=20_000,
-                                                         max_total_bytes=total))
+    return api.IngestConfig(
+        archive_limits=api.ArchiveLimits(max_members=20_000, max_total_bytes=total)
+    )
 
 
 @dataclass
@@ -64,44 +71,60 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
     stale: tuple[Any, ...] = ()
 
     # ------------------------------------------------------------------------- collections
-    def load_examples(self, preset: str, progress: Any = None, owner: str | None = None
-                      ) -> tuple[Any, ...]:
+    def load_examples(
+        self, preset: str, progress: Any = None, owner: str | None = None
+    ) -> tuple[Any, ...]:
         preset = preset or self.preset
         store = self.workspace.examples_dir(preset)
         report = self._ingest([EXAMPLES_DIR], store, preset, "background", progress)
         self._caption_in_background(store, preset, "background")
         return self.collection_view(str(store), report.rejected, owner)
 
-    def build(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
-              progress: Any = None, owner: str | None = None, add: bool = False
-              ) -> tuple[Any, ...]:
+    def build(
+        self,
+        files: Sequence[str] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool = False,
+    ) -> tuple[Any, ...]:
         store, report = self.build_store(files, name, preset, captions, progress, owner, add)
         return self.collection_view(str(store), report.rejected, owner)
 
-    def build_store(self, files: Sequence[Any] | None, name: str, preset: str, captions: str,
-                    progress: Any = None, owner: str | None = None, add: bool = False
-                    ) -> tuple[Path, Any]:
+    def build_store(
+        self,
+        files: Sequence[Any] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool = False,
+    ) -> tuple[Path, Any]:
         """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller may
         see it) and ingest them. A build that yields no searchable image leaves nothing behind
         and raises ValueError with the reasons."""
         if not files:
             raise ValueError("Drop some images or a zip file into the upload box first.")
         if preset and preset not in api.preset_names():  # names only: never a server-side file
-            raise api.UsageError(f"unknown preset {preset!r}; choose one of: "
-                                 f"{', '.join(api.preset_names())}")
+            raise api.UsageError(
+                f"unknown preset {preset!r}; choose one of: {', '.join(api.preset_names())}"
+            )
         api.preset_info(preset or self.preset)  # an unknown preset fails before anything is copied
         existing = self.workspace.find_own(name, owner) if add else None
         if existing is not None:
             collection = existing
         else:  # a visitor's new name is unguessable and never tells what others built
             collection = self.workspace.new_collection(
-                name, unguessable=bool(owner) and not self.workspace.shared)
+                name, unguessable=bool(owner) and not self.workspace.shared
+            )
             self.workspace.claim(collection, owner)
         before = files_snapshot(collection)
         try:
             copied = copy_uploads([_upload_path(f) for f in files], collection)
-            report = self._ingest(copied, collection, preset or self.preset, captions,
-                                  progress)
+            report = self._ingest(copied, collection, preset or self.preset, captions, progress)
         except BaseException:
             if existing is None:
                 self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
@@ -113,16 +136,24 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         self._caption_in_background(collection, preset or self.preset, captions)
         return collection, report
 
-    def _ingest(self, sources: Sequence[Path], store: Path, preset: str, captions: str,
-                progress: Any) -> Any:
+    def _ingest(
+        self, sources: Sequence[Path], store: Path, preset: str, captions: str, progress: Any
+    ) -> Any:
         config = replace(self.config, captions="lazy" if captions == "background" else captions)
-        return api.ingest(sources, store, preset, config, self.model_root,
-                          gradio_progress(progress) if progress is not None else None)
+        return api.ingest(
+            sources,
+            store,
+            preset,
+            config,
+            self.model_root,
+            gradio_progress(progress) if progress is not None else None,
+        )
 
     def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
         if captions == "background":
-            self.jobs.start(store, api.get_models(api.collection_preset(store) or preset,
-                                                  self.model_root))
+            self.jobs.start(
+                store, api.get_models(api.collection_preset(store) or preset, self.model_root)
+            )
 
     def name_taken(self, name: str, owner: str | None) -> bool:
         """True when building under ``name`` would meet a collection the caller can see."""
@@ -149,12 +180,20 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         """Delete ``name`` if ``owner`` built it: its background captions are stopped first, then
         the whole directory goes in one step (or nothing does, with a one-line reason)."""
         path = self.workspace.check_deletable(name, owner)
-        api.delete_collection(path, self.workspace.remove,
-                              stop_jobs=lambda root: self.jobs.stop(root, timeout=60.0))
+        api.delete_collection(
+            path, self.workspace.remove, stop_jobs=lambda root: self.jobs.stop(root, timeout=60.0)
+        )
 
-    def build_or_ask(self, files: Sequence[str] | None, name: str, preset: str, captions: str,
-                     progress: Any = None, owner: str | None = None, add: bool | None = None
-                     ) -> tuple[Any, ...]:
+    def build_or_ask(
+        self,
+        files: Sequence[str] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool | None = None,
+    ) -> tuple[Any, ...]:
         """The Build buttons: ``collection_view``, whether to show the question, and the owner
         key. With ``add`` None and a collection of that name the caller can see, every view
         stays as it is and the question shows (add to it, or make a new one). A page that built
@@ -162,8 +201,11 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         owner = owner or new_owner_key()
         if add is None and files and self.name_taken(name, owner):
             return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
-        return (*self.build(files, name, preset, captions, progress, owner, bool(add)),
-                gr.update(visible=False), owner)
+        return (
+            *self.build(files, name, preset, captions, progress, owner, bool(add)),
+            gr.update(visible=False),
+            owner,
+        )
 
     def ask_delete(self, name: str, owner: str | None = None) -> tuple[Any, str]:
         """The confirmation row for deleting ``name`` (refused at once if the caller may not)."""
@@ -171,18 +213,29 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             raise ValueError("Choose the collection to delete first.")
         path = self.workspace.path(name, owner)
         info = api.info(path)
-        return (gr.update(visible=True), f"Delete **{views.esc(name)}** ({info['n_ok']} images) "
-                "and the files copied into it? This cannot be undone.")
+        return (
+            gr.update(visible=True),
+            f"Delete **{views.esc(name)}** ({info['n_ok']} images) "
+            "and the files copied into it? This cannot be undone.",
+        )
 
-    def delete_and_close(self, name: str, store: str | None, owner: str | None = None
-                         ) -> tuple[Any, ...]:
+    def delete_and_close(
+        self, name: str, store: str | None, owner: str | None = None
+    ) -> tuple[Any, ...]:
         """Delete ``name``; when it is the open collection, close it as well."""
         choices = self.delete(name, owner)
         closing = bool(store) and Path(store).name == name
         if not closing:
             return (choices, gr.update(visible=False), *[gr.update()] * (4 + len(self.stale)))
-        return (choices, gr.update(visible=False), None, f"Deleted **{views.esc(name)}**.", "",
-                views.status_line(None, None), *self.cleared_views())
+        return (
+            choices,
+            gr.update(visible=False),
+            None,
+            f"Deleted **{views.esc(name)}**.",
+            "",
+            views.status_line(None, None),
+            *self.cleared_views(),
+        )
 
     def greet(self, owner: str | None) -> tuple[str, Any]:
         """On page load: the visitor's owner key (a new one on a first visit) and the
@@ -195,23 +248,32 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         after opening, building or deleting a collection nothing of the previous one stays."""
         return self.stale
 
-    def collection_view(self, store: str, rejected: Sequence[dict[str, str]] = (),
-                        owner: str | None = None) -> tuple[Any, ...]:
+    def collection_view(
+        self, store: str, rejected: Sequence[dict[str, str]] = (), owner: str | None = None
+    ) -> tuple[Any, ...]:
         """(state, summary, preview, status, domain choices, collection choices, timer, then
         every view of ``stale`` emptied: nothing of the previous collection stays)."""
         info = api.info(store)
         summary = views.collection_summary(info) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
-        preview = "".join(views.cards_row(f"{domain} (first {len(hits)})", hits, clickable=False,
-                                          strip=True, score=False)
-                          for domain, hits in api.preview(session))
+        preview = "".join(
+            views.cards_row(
+                f"{domain} (first {len(hits)})", hits, clickable=False, strip=True, score=False
+            )
+            for domain, hits in api.preview(session)
+        )
         job = self.jobs.status(Path(store))
         running = job is not None and not job.finished
-        return (store, summary, preview,
-                views.status_line(info, job.describe() if job else None),
-                gr.update(choices=sorted(info["domains"]), value=[]),
-                gr.update(choices=self.workspace.collections(owner), value=info["name"]),
-                gr.Timer(active=running), *self.cleared_views())
+        return (
+            store,
+            summary,
+            preview,
+            views.status_line(info, job.describe() if job else None),
+            gr.update(choices=sorted(info["domains"]), value=[]),
+            gr.update(choices=self.workspace.collections(owner), value=info["name"]),
+            gr.Timer(active=running),
+            *self.cleared_views(),
+        )
 
     def tick(self, store: str | None) -> tuple[Any, Any]:
         """Periodic status while captions are computed in the background."""
@@ -219,8 +281,10 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             return views.status_line(None, None), gr.Timer(active=False)
         job = self.jobs.status(Path(store))
         running = job is not None and not job.finished
-        return (views.status_line(api.info(store), job.describe() if job else None),
-                gr.Timer(active=running))
+        return (
+            views.status_line(api.info(store), job.describe() if job else None),
+            gr.Timer(active=running),
+        )
 
     def saved_choices(self, owner: str | None = None) -> Any:
         """The collections this visitor may open, newest first, none preselected (refreshed on
@@ -228,17 +292,22 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         return gr.update(choices=self.workspace.collections(owner), value=None)
 
     # ------------------------------------------------------------------------------ search
-    def search(self, store: str | None, query: dict[str, Any], settings: SearchSettings
-               ) -> tuple[str, str, list[list[Any]]]:
+    def search(
+        self, store: str | None, query: dict[str, Any], settings: SearchSettings
+    ) -> tuple[str, str, list[list[Any]]]:
         """(query markdown, results HTML, score table). A mode that reads the gallery's
         captions (caption → caption, fusion) starts making missing ones first."""
         ranked = self.ranked(store, query, settings)
         results = [r for _, r in ranked]
-        return (views.query_markdown(results[0]), views.results_html(_titled(ranked)),
-                views.hits_table(results))
+        return (
+            views.query_markdown(results[0]),
+            views.results_html(_titled(ranked)),
+            views.hits_table(results),
+        )
 
-    def ranked(self, store: str | None, query: dict[str, Any], settings: SearchSettings
-               ) -> list[tuple[str | None, Any]]:
+    def ranked(
+        self, store: str | None, query: dict[str, Any], settings: SearchSettings
+    ) -> list[tuple[str | None, Any]]:
         """The search behind the page: [(None, SearchResult)], or with the cross-domain view
         [(target domain, SearchResult)] per domain."""
         session = self._session(store)
@@ -252,26 +321,26 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             return [(str(d), r) for d, r in rows]
         return [(None, api.search(session, options=options, **query))]
 
-    def search_image(self, store: str | None, image: str | None, *settings: Any
-                     ) -> tuple[Any, ...]:
+    def search_image(self, store: str | None, image: str | None, *settings: Any) -> tuple[Any, ...]:
         return self.search(store, query_of("image", image), SearchSettings.from_widgets(*settings))
 
     def search_sketch(self, store: str | None, sketch: Any, *settings: Any) -> tuple[Any, ...]:
-        return self.search(store, query_of("sketch", sketch),
-                           SearchSettings.from_widgets(*settings))
+        return self.search(
+            store, query_of("sketch", sketch), SearchSettings.from_widgets(*settings)
+        )
 
     def search_text(self, store: str | None, text: str, *settings: Any) -> tuple[Any, ...]:
         return self.search(store, query_of("text", text), SearchSettings.from_widgets(*settings))
 
-    def on_result_click(self, store: str | None, clicked: str, *settings: Any
-                        ) -> tuple[Any, ...]:
+    def on_result_click(self, store: str | None, clicked: str, *settings: Any) -> tuple[Any, ...]:
         """A click on a result card: search for more like it."""
         if _clicked_id(clicked) is None:
             return gr.update(), gr.update(), gr.update()
         return self.search(store, query_of("item", clicked), SearchSettings.from_widgets(*settings))
 
-    def ui_search(self, kind: str, store: str | None, value: Any, *settings: Any
-                  ) -> tuple[Any, ...]:
+    def ui_search(
+        self, kind: str, store: str | None, value: Any, *settings: Any
+    ) -> tuple[Any, ...]:
         """A search from the page: (query markdown, results, table, the query to re-run when an
         option changes, the picture of the current query for the left panel). ``kind``:
         image, sketch, text or item (a click on a result, ``value`` "<id>:<nonce>")."""
@@ -280,8 +349,9 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             return (*out, gr.update(), gr.update())
         return (*out, {"kind": kind, "value": value}, self._query_picture(store, kind, value))
 
-    def ui_search_stages(self, kind: str, store: str | None, value: Any, *settings: Any
-                         ) -> Iterator[tuple[Any, ...]]:
+    def ui_search_stages(
+        self, kind: str, store: str | None, value: Any, *settings: Any
+    ) -> Iterator[tuple[Any, ...]]:
         """``ui_search`` for the page, in stages: a dropped image or a drawn sketch in CM mode
         first shows its image → image results (labelled "image match — caption matching in
         progress…") as soon as its embedding is ready, then the CM results once its caption
@@ -295,34 +365,45 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         for shown in self.search_stages(store, query_of(kind, value), chosen):
             yield (*shown, {"kind": kind, "value": value}, picture)
 
-    def rerun_stages(self, store: str | None, query: dict[str, Any] | None, *settings: Any
-                     ) -> Iterator[tuple[Any, ...]]:
+    def rerun_stages(
+        self, store: str | None, query: dict[str, Any] | None, *settings: Any
+    ) -> Iterator[tuple[Any, ...]]:
         """``rerun`` in stages, as ``ui_search_stages``: switching an image or sketch query to
         CM shows its image match first."""
         chosen = SearchSettings.from_widgets(*settings)
-        if (not query or not store or query["kind"] not in ("image", "sketch")
-                or not api.is_staged(chosen.options())):
+        if (
+            not query
+            or not store
+            or query["kind"] not in ("image", "sketch")
+            or not api.is_staged(chosen.options())
+        ):
             yield self.rerun(store, query, *settings)
             return
         yield from self.search_stages(store, query_of(query["kind"], query["value"]), chosen)
 
-    def search_stages(self, store: str | None, query: dict[str, Any],
-                      settings: SearchSettings) -> Iterator[tuple[str, str, list[list[Any]]]]:
+    def search_stages(
+        self, store: str | None, query: dict[str, Any], settings: SearchSettings
+    ) -> Iterator[tuple[str, str, list[list[Any]]]]:
         """(query markdown, results HTML, score table) per stage of an image query
         (``api.search_staged``); a failed caption also shows its message as a warning."""
         session = self._session(store)
         options = settings.options()
         if settings.cross_domain and not (options.domains or api.domains_of(session.store)):
             raise gr.Error("This collection has no domain labels to split the results by.")
-        for stage in api.search_staged(session, image=query["image"], options=options,
-                                       per_domain=settings.cross_domain):
+        for stage in api.search_staged(
+            session, image=query["image"], options=options, per_domain=settings.cross_domain
+        ):
             if stage.caption_error:
                 gr.Warning(stage.caption_error)
-            yield (views.stage_markdown(stage), views.results_html(_titled(stage.rows)),
-                   views.hits_table([r for _, r in stage.rows]))
+            yield (
+                views.stage_markdown(stage),
+                views.results_html(_titled(stage.rows)),
+                views.hits_table([r for _, r in stage.rows]),
+            )
 
-    def rerun(self, store: str | None, query: dict[str, Any] | None, *settings: Any
-              ) -> tuple[Any, ...]:
+    def rerun(
+        self, store: str | None, query: dict[str, Any] | None, *settings: Any
+    ) -> tuple[Any, ...]:
         """An option changed: run the current query again with the new options (nothing when
         there is no query or no collection yet)."""
         if not query or not store:
@@ -330,8 +411,12 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         return self._searches()[query["kind"]](store, query["value"], *settings)
 
     def _searches(self) -> dict[str, Callable[..., tuple[Any, ...]]]:
-        return {"image": self.search_image, "sketch": self.search_sketch,
-                "text": self.search_text, "item": self.on_result_click}
+        return {
+            "image": self.search_image,
+            "sketch": self.search_sketch,
+            "text": self.search_text,
+            "item": self.on_result_click,
+        }
 
     def _query_picture(self, store: str | None, kind: str, value: Any) -> Any:
         if kind == "image":
@@ -346,33 +431,11 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
 
     def _session(self, store: str | None) -> api.Session:
         if not store:
-            raise gr.Error("Open a collection first: load the example collection or upload "
-                           "images on the Collection tab.")
+            raise gr.Error(
+                "Open a collection first: load the example collection or upload "
+                "images on the Collection tab."
+            )
         return api.session_for(store, self.model_root)
-
-WORKED_QUERY = EXAMPLES_DIR / "sketch" / "house" / "sketch_house_01.jpg"
-
-
-def worked_example(actions: AppActions, progress: Any = None) -> tuple[str, str]:
-    """The Method tab's live example: a sketch of a house as the query, its caption, and the top
-    results of image → image next to caption matching, with what they show counted."""
-    store = actions.workspace.examples_dir(actions.preset)
-    if not (store / "meta.json").is_file():
-        actions.load_examples(actions.preset, progress)
-    session = api.session_for(store, actions.model_root)
-    # across domains, as the method is meant: the sketch's matches among the other styles; CM
-    # with its style words removed, the variant measured best (docs/reproducing.md)
-    others = tuple(d for d in api.domains_of(session.store) if d != "sketch")
-    rows = [(mode, api.search(session, image=WORKED_QUERY, options=api.SearchOptions(
-                mode=mode, k=6, domains=others, neutralise=mode == "caption")))
-            for mode in ("image", "caption")]
-    caption = rows[1][1].query.caption or ""
-    html = (f'<div class="cdir-worked"><img src="{views.file_url(str(WORKED_QUERY))}" '
-            f'alt="query"><div><b>Query:</b> a sketch of a house<br><b>Its caption:</b> '
-            f'“{views.esc(caption)}”</div></div>')
-    html += "".join(views.cards_row(views.worked_label(m), r.hits, clickable=False)
-                    for m, r in rows)
-    return html, views.worked_summary(rows)
 
 
 def header_html() -> str:
@@ -384,49 +447,19 @@ def header_html() -> str:
     )
 
 
-def warm_up(preset: str | None = None, model_root: str | Path | None = None) -> None:
-    """At start, in the background: load ``preset``'s models and caption one small image, so
-    the first dropped query pays neither the loading nor the first-call set-up (captioning is
-    the default CM mode's step); then compile UMAP's numba code so the first map is quick. The
-    models come first: a query is what a visitor does first. Failures are logged, never raised:
-    warm-up only makes the first query and map faster."""
-    import time
-
-    if preset is not None:
-        try:
-            start = time.perf_counter()
-            warm_up_models(preset, model_root)
-            log.info("models warmed up in %.1f s", time.perf_counter() - start)
-        except Exception:
-            log.warning("model warm-up failed", exc_info=True)
-    try:
-        seconds = api.warm_up_maps()
-        log.info("UMAP warmed up in %.1f s", seconds)
-    except Exception:  # warm-up is an optimisation; a failure only means a slower first map
-        log.warning("UMAP warm-up failed", exc_info=True)
-
-
-def warm_up_models(preset: str, model_root: str | Path | None = None) -> None:
-    """Load the shared models of ``preset`` (as queries get them) and run the embedder and the
-    captioner once on a small grey image."""
-    from PIL import Image
-
-    models = api.get_models(preset, model_root)
-    image = Image.new("RGB", (64, 48), (128, 128, 128))
-    models.embedder.encode_images([image])
-    models.embedder.encode_texts(["a grey picture"])
-    models.captioner.caption([image])
-
-
-
 def _titled(rows: Sequence[tuple[str | None, Any]]) -> list[tuple[str, Any]]:
     """Result rows with their titles: one per target domain, or the single row's."""
-    return [(f"{d}: top {len(r.hits)}" if d is not None else
-             f"Top {len(r.hits)} results (click one for more like it)", r) for d, r in rows]
+    return [
+        (
+            f"{d}: top {len(r.hits)}"
+            if d is not None
+            else f"Top {len(r.hits)} results (click one for more like it)",
+            r,
+        )
+        for d, r in rows
+    ]
 
 
 def _upload_path(upload: Any) -> str:
     """gradio hands files over as paths (or objects with a ``name``)."""
     return str(getattr(upload, "name", upload))
-
-

@@ -32,6 +32,7 @@ from cdir.app.tabs import evaluate as evaluate_tab
 from cdir.app.tabs import map as map_tab
 from cdir.app.tabs import method as method_tab
 from cdir.app.tabs import search as search_tab
+from cdir.app.warm_up import warm_up
 from cdir.app.workspace import Workspace, default_store, storage_note
 from cdir.app.wrappers import as_gr_error, concurrency, on, one_at_a_time
 
@@ -42,22 +43,35 @@ CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default=os.environ.get("CDIR_PRESET", "default"),
-                   help=f"model preset: {', '.join(api.preset_names())}")
-    p.add_argument("--store", default=str(default_store()),
-                   help="workspace directory holding the collections ($CDIR_STORE; default "
-                        "/data/cdir-stores when persistent storage is attached, else stores)")
+    p.add_argument(
+        "--preset",
+        default=os.environ.get("CDIR_PRESET", "default"),
+        help=f"model preset: {', '.join(api.preset_names())}",
+    )
+    p.add_argument(
+        "--store",
+        default=str(default_store()),
+        help="workspace directory holding the collections ($CDIR_STORE; default "
+        "/data/cdir-stores when persistent storage is attached, else stores)",
+    )
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--model-dir", default=None, help="local model directory ($CDIR_MODEL_DIR)")
-    p.add_argument("--quantize", choices=api.QUANTIZE_MODES, default=None,
-                   help="int8: caption faster on a CPU at a small cost in agreement "
-                        "($CDIR_QUANTIZE; default none)")
+    p.add_argument(
+        "--quantize",
+        choices=api.QUANTIZE_MODES,
+        default=None,
+        help="int8: caption faster on a CPU at a small cost in agreement "
+        "($CDIR_QUANTIZE; default none)",
+    )
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--shared-workspace", action="store_true",
-                   default=os.environ.get("CDIR_SHARED_WORKSPACE", "") not in ("", "0"),
-                   help="every visitor sees every collection (a private deployment); by "
-                        "default a visitor sees the examples and the collections they built")
+    p.add_argument(
+        "--shared-workspace",
+        action="store_true",
+        default=os.environ.get("CDIR_SHARED_WORKSPACE", "") not in ("", "0"),
+        help="every visitor sees every collection (a private deployment); by "
+        "default a visitor sees the examples and the collections they built",
+    )
     return p.parse_args(argv)
 
 
@@ -66,8 +80,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
     laid out and wired by its own module) and the documented API."""
     preset = api.preset_info(actions.preset)
     # delete_cache: gradio's copies of uploads (already copied into a collection) go after a day
-    with gr.Blocks(title="cdir · cross-domain image retrieval",
-                   delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title="cdir · cross-domain image retrieval", delete_cache=(3600, 86400)) as demo:
         store = gr.State(None)
         gr.HTML(webui.header_html())
         gr.HTML(actions.notice or webui.views.banner_html(preset.trained, preset.name))
@@ -84,20 +97,27 @@ def build_app(actions: AppActions) -> gr.Blocks:
             evaluation = evaluate_tab.build()
             method = method_tab.build()
         result_click = gr.Textbox(visible="hidden", elem_id="result-click")
-        page = Page(store, status, timer, gr.BrowserState("", storage_key="cdir-owner"),
-                    result_click)
+        page = Page(
+            store, status, timer, gr.BrowserState("", storage_key="cdir-owner"), result_click
+        )
         # the views every tab empties when another collection opens, with their empty values
-        stale = [pair for tab in (search, dupes, map_, evaluation, method, collection)
-                 for pair in tab.stale()]
+        stale = [
+            pair
+            for tab in (search, dupes, map_, evaluation, method, collection)
+            for pair in tab.stale()
+        ]
         actions.stale = tuple(empty for _, empty in stale)
-        collection_tab.wire(collection, actions, page, search.domains,
-                            [view for view, _ in stale])
+        collection_tab.wire(collection, actions, page, search.domains, [view for view, _ in stale])
         search_tab.wire(search, actions, page)
         method_tab.wire(method, actions, page)
         evaluate_tab.wire(evaluation, actions, page)
         map_tab.wire(map_, actions, page)
-        for module, tab in ((search_tab, search), (map_tab, map_), (evaluate_tab, evaluation),
-                            (collection_tab, collection)):
+        for module, tab in (
+            (search_tab, search),
+            (map_tab, map_),
+            (evaluate_tab, evaluation),
+            (collection_tab, collection),
+        ):
             module.wire_downloads(tab, actions, page)
         duplicates_tab.wire(dupes, actions, page)
         on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
@@ -109,47 +129,75 @@ def _api(calls: endpoints.Endpoints) -> None:
     """The documented API (``cdir.app.endpoints``): hidden inputs named as the parameters, one
     JSON output, one named event per call. Nothing on the page shows them."""
     with gr.Group(visible=False):
-        c = dict(collection=gr.Textbox(label="collection"), name=gr.Textbox(label="name"),
-                 owner=gr.Textbox("", label="owner"),
-                 files=gr.File(file_count="multiple", label="files"),
-                 preset=gr.Textbox("", label="preset"),
-                 captions=gr.Textbox("background", label="captions"),
-                 if_exists=gr.Textbox("new", label="if_exists"),
-                 # a file, not gr.Image: gradio would decode it before cdir's checks
-                 image=gr.File(type="filepath", label="image"), text=gr.Textbox(label="text"),
-                 item_id=gr.Number(0, precision=0, label="item_id"),
-                 mode=gr.Textbox("caption", label="mode"),
-                 k=gr.Number(12, precision=0, label="k"),
-                 domains=gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
-                                     label="domains"),
-                 tiers=gr.Dropdown(list(endpoints.TIERS), value=["exact", "perceptual"],
-                                   multiselect=True, label="tiers"),
-                 perceptual=gr.Number(8, label="perceptual"),
-                 semantic=gr.Number(None, label="semantic (empty: calibrated)"))
+        c = dict(
+            collection=gr.Textbox(label="collection"),
+            name=gr.Textbox(label="name"),
+            owner=gr.Textbox("", label="owner"),
+            files=gr.File(file_count="multiple", label="files"),
+            preset=gr.Textbox("", label="preset"),
+            captions=gr.Textbox("background", label="captions"),
+            if_exists=gr.Textbox("new", label="if_exists"),
+            # a file, not gr.Image: gradio would decode it before cdir's checks
+            image=gr.File(type="filepath", label="image"),
+            text=gr.Textbox(label="text"),
+            item_id=gr.Number(0, precision=0, label="item_id"),
+            mode=gr.Textbox("caption", label="mode"),
+            k=gr.Number(12, precision=0, label="k"),
+            domains=gr.Dropdown(
+                [], value=[], multiselect=True, allow_custom_value=True, label="domains"
+            ),
+            tiers=gr.Dropdown(
+                list(endpoints.TIERS),
+                value=["exact", "perceptual"],
+                multiselect=True,
+                label="tiers",
+            ),
+            perceptual=gr.Number(8, label="perceptual"),
+            semantic=gr.Number(None, label="semantic (empty: calibrated)"),
+        )
         out, trigger = gr.JSON(), gr.Button()
 
-    def build_collection(files: list, name: str, preset: str, captions: str, owner: str,
-                         if_exists: str, progress: gr.Progress = gr.Progress()) -> dict:
+    def build_collection(
+        files: list,
+        name: str,
+        preset: str,
+        captions: str,
+        owner: str,
+        if_exists: str,
+        progress: gr.Progress = gr.Progress(),
+    ) -> dict:
         return as_gr_error(calls.build_collection)(
-            [webui._upload_path(f) for f in files or []], name, preset, captions, owner,
-            if_exists, progress)
+            [webui._upload_path(f) for f in files or []],
+            name,
+            preset,
+            captions,
+            owner,
+            if_exists,
+            progress,
+        )
 
     build_collection.__doc__ = calls.build_collection.__doc__
-    api = [(calls.list_collections, ["owner"]), (calls.open_collection, ["name", "owner"]),
-           (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
-           (calls.search_image_stages, ["collection", "image", "mode", "k", "domains", "owner"]),
-           (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
-           (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
-           (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
-           (calls.delete_collection, ["name", "owner"])]
+    api = [
+        (calls.list_collections, ["owner"]),
+        (calls.open_collection, ["name", "owner"]),
+        (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
+        (calls.search_image_stages, ["collection", "image", "mode", "k", "domains", "owner"]),
+        (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
+        (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
+        (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
+        (calls.delete_collection, ["name", "owner"]),
+    ]
     for fn, params in api:
         wrapped = fn if fn is build_collection else as_gr_error(fn)
         heavy = fn.__name__ in ("build_collection", "find_duplicates")
-        trigger.click(one_at_a_time(wrapped) if heavy else wrapped,
-                      [c[p] for p in params], out,
-                      api_name=fn.__name__.removesuffix("_stages"),  # answers in stages
-                      api_description=(fn.__doc__ or "").split("\n\n")[0],
-                      **concurrency(heavy))
+        trigger.click(
+            one_at_a_time(wrapped) if heavy else wrapped,
+            [c[p] for p in params],
+            out,
+            api_name=fn.__name__.removesuffix("_stages"),  # answers in stages
+            api_description=(fn.__doc__ or "").split("\n\n")[0],
+            **concurrency(heavy),
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,12 +215,14 @@ def main(argv: list[str] | None = None) -> None:
     except api.user_errors() as exc:
         raise SystemExit(f"error: {exc}") from None
     actions = AppActions(workspace, preset, args.model_dir, notice=notice)
-    threading.Thread(target=webui.warm_up, args=(preset, args.model_dir), name="cdir-warm-up",
-                     daemon=True).start()
+    threading.Thread(
+        target=warm_up, args=(preset, args.model_dir), name="cdir-warm-up", daemon=True
+    ).start()
     demo = build_app(actions)
     demo.queue(**QUEUE_OPTIONS)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                **launch_options(workspace))
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share, **launch_options(workspace)
+    )
 
 
 # Every event belongs to one of two queue groups (``concurrency``): one heavy job and two light
@@ -194,11 +244,17 @@ def launch_options(workspace: Workspace) -> dict:
     response), thumbnails through signed URLs and the bundled examples through their public
     route (``cdir.app.media``), the upload limit, theme, CSS, and the script that turns clicks on
     result cards and map points into events."""
-    return dict(allowed_paths=[], max_file_size="500mb",
-                app_kwargs={"routes": media_routes(workspace.root),
-                            "middleware": [Middleware(DiskFullAnswer)]},
-                theme=gr.themes.Soft(primary_hue="indigo"), css=CSS,
-                head=f"<script>{APP_JS}</script>")
+    return dict(
+        allowed_paths=[],
+        max_file_size="500mb",
+        app_kwargs={
+            "routes": media_routes(workspace.root),
+            "middleware": [Middleware(DiskFullAnswer)],
+        },
+        theme=gr.themes.Soft(primary_hue="indigo"),
+        css=CSS,
+        head=f"<script>{APP_JS}</script>",
+    )
 
 
 if __name__ == "__main__":

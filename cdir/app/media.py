@@ -81,8 +81,9 @@ def public_url(path: str | Path) -> str | None:
     return None
 
 
-def verify(collection: str, name: str, expiry: str, signature: str,
-           now: float | None = None) -> bool:
+def verify(
+    collection: str, name: str, expiry: str, signature: str, now: float | None = None
+) -> bool:
     """True when ``signature`` was made by :func:`media_url` of this process for exactly this
     collection, file and expiry, and the expiry has not passed."""
     if not (_COLLECTION.match(collection) and _THUMB_NAME.match(name) and expiry.isdigit()):
@@ -108,9 +109,14 @@ def media_routes(workspace_root: str | Path) -> list[Any]:
         if verify(collection, name, query.get("e", ""), query.get("s", "")):
             path = root / collection / THUMBS / name
             if path.is_file() and not path.is_symlink():
-                return FileResponse(path, media_type="image/jpeg",
-                                    headers={"Cache-Control": "private, max-age=3600",
-                                             "X-Content-Type-Options": "nosniff"})
+                return FileResponse(
+                    path,
+                    media_type="image/jpeg",
+                    headers={
+                        "Cache-Control": "private, max-age=3600",
+                        "X-Content-Type-Options": "nosniff",
+                    },
+                )
         return PlainTextResponse("not found", status_code=404)
 
     async def serve_public(request: Any) -> Response:
@@ -119,10 +125,16 @@ def media_routes(workspace_root: str | Path) -> list[Any]:
             base = folder.resolve()
             path = (base / request.path_params["path"]).resolve()
             if path.is_relative_to(base) and path.is_file():
-                return FileResponse(path, headers={"Cache-Control": "public, max-age=3600",
-                                                   "X-Content-Type-Options": "nosniff"})
+                return FileResponse(
+                    path,
+                    headers={
+                        "Cache-Control": "public, max-age=3600",
+                        "X-Content-Type-Options": "nosniff",
+                    },
+                )
         return PlainTextResponse("not found", status_code=404)
 
-    return [Route(f"/{ROUTE}/{{collection}}/{{name}}", serve, methods=["GET", "HEAD"]),
-            Route(f"/{PUBLIC_ROUTE}/{{public}}/{{path:path}}", serve_public,
-                  methods=["GET", "HEAD"])]
+    return [
+        Route(f"/{ROUTE}/{{collection}}/{{name}}", serve, methods=["GET", "HEAD"]),
+        Route(f"/{PUBLIC_ROUTE}/{{public}}/{{path:path}}", serve_public, methods=["GET", "HEAD"]),
+    ]

@@ -27,17 +27,31 @@ class SearchSettings:
     weights: tuple[float, float, float] = (0.5, 1.0, 0.5)
 
     @classmethod
-    def from_widgets(cls, mode: str, k: int, cross: bool, domains: Sequence[str],
-                     neutral: bool, words: str, w_image: float, w_caption: float,
-                     w_cc: float) -> SearchSettings:
+    def from_widgets(
+        cls,
+        mode: str,
+        k: int,
+        cross: bool,
+        domains: Sequence[str],
+        neutral: bool,
+        words: str,
+        w_image: float,
+        w_caption: float,
+        w_cc: float,
+    ) -> SearchSettings:
         return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
 
     def options(self) -> api.SearchOptions:
         words = api.style_words(self.style_words) if self.style_words.strip() else None
         fusion = dict(zip(("image", "caption", "caption-caption"), self.weights, strict=True))
-        return api.SearchOptions(mode=self.mode, k=int(self.k), domains=tuple(self.domains or ()),
-                             neutralise=bool(self.neutralise), style_words=words,
-                             fusion=fusion if self.mode == "fusion" else None)
+        return api.SearchOptions(
+            mode=self.mode,
+            k=int(self.k),
+            domains=tuple(self.domains or ()),
+            neutralise=bool(self.neutralise),
+            style_words=words,
+            fusion=fusion if self.mode == "fusion" else None,
+        )
 
 
 def query_of(kind: str, value: Any) -> dict[str, Any]:

@@ -32,32 +32,48 @@ def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
     """One result: thumbnail, score (unless ``score`` is False: a preview has none), domain,
     class and generator badges, file name, caption, prompt and negative prompt. A clickable card
     is reachable with the keyboard (Tab, then Enter or Space)."""
-    attrs = (f' data-id="{hit.id}" title="More like this" tabindex="0" role="button"'
-             if clickable else "")
-    badges = "".join(f'<span class="badge {kind}">{esc(v)}</span>'
-                     for kind, v in (("dom", hit.domain), ("cls", hit.label),
-                                     ("gen", hit.generator)) if v)
+    attrs = (
+        f' data-id="{hit.id}" title="More like this" tabindex="0" role="button"'
+        if clickable
+        else ""
+    )
+    badges = "".join(
+        f'<span class="badge {kind}">{esc(v)}</span>'
+        for kind, v in (("dom", hit.domain), ("cls", hit.label), ("gen", hit.generator))
+        if v
+    )
     prompt = "".join(
         f'<div class="{kind}" title="{esc(text)}">{label}: {esc(shorten(text, 90))}</div>'
-        for kind, label, text in (("prompt", "prompt", hit.prompt),
-                                  ("prompt negative", "negative", hit.negative_prompt)) if text)
-    caption = esc(hit.caption) if hit.caption else '<i>caption pending…</i>'
+        for kind, label, text in (
+            ("prompt", "prompt", hit.prompt),
+            ("prompt negative", "negative", hit.negative_prompt),
+        )
+        if text
+    )
+    caption = esc(hit.caption) if hit.caption else "<i>caption pending…</i>"
     shown = f'<span class="score">{hit.score:.3f}</span>' if score else ""
     name = hit.rel_path.rsplit("/", 1)[-1]
-    return (f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
-            f'alt="{esc_name(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
-            f'<div class="file" title="{esc_name(hit.rel_path)}">{esc_name(name)}</div>'
-            f'<div class="cap">{caption}</div>{prompt}</div>')
+    return (
+        f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
+        f'alt="{esc_name(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
+        f'<div class="file" title="{esc_name(hit.rel_path)}">{esc_name(name)}</div>'
+        f'<div class="cap">{caption}</div>{prompt}</div>'
+    )
 
 
-def cards_row(title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False,
-              score: bool = True) -> str:
+def cards_row(
+    title: str, hits: Sequence[Hit], clickable: bool = True, strip: bool = False, score: bool = True
+) -> str:
     """A titled block of cards: a wrapping grid, or one scrollable line (``strip``)."""
-    cards = ("".join(card_html(h, clickable, score) for h in hits)
-             or '<div class="empty">no results</div>')
+    cards = (
+        "".join(card_html(h, clickable, score) for h in hits)
+        or '<div class="empty">no results</div>'
+    )
     kind = "cdir-cards strip" if strip else "cdir-cards"
-    return (f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
-            f'<div class="{kind}">{cards}</div></div>')
+    return (
+        f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
+        f'<div class="{kind}">{cards}</div></div>'
+    )
 
 
 def results_html(rows: Sequence[tuple[str, SearchResult]]) -> str:
@@ -85,8 +101,10 @@ def worked_summary(rows: Sequence[tuple[str, SearchResult]]) -> str:
     for mode, result in rows:
         hits = result.hits
         houses = sum(h.label == "house" for h in hits)
-        lines.append(f"- **{worked_label(mode)}**: {houses} of the top {len(hits)} pictures "
-                     "in the other styles are houses.")
+        lines.append(
+            f"- **{worked_label(mode)}**: {houses} of the top {len(hits)} pictures "
+            "in the other styles are houses."
+        )
     return "\n".join(lines)
 
 
@@ -111,16 +129,21 @@ def generation_markdown(item: dict[str, Any]) -> str:
     """Markdown lines for an item's generator, prompt and negative prompt ("" when it has none;
     values that are not text, such as missing ones, are left out)."""
     lines = []
-    for key, label in (("generator", "Generated with"), ("prompt", "Prompt"),
-                       ("negative_prompt", "Negative prompt")):
+    for key, label in (
+        ("generator", "Generated with"),
+        ("prompt", "Prompt"),
+        ("negative_prompt", "Negative prompt"),
+    ):
         value = item.get(key)
         if isinstance(value, str) and value:
             lines.append(f"**{label}:** {esc(shorten(value, 400))}")
     return "  \n".join(lines)
 
 
-IMAGE_FIRST = ("**Showing: image match** — caption matching in progress… (these image → image "
-               "results are replaced as soon as the query's caption is written)")
+IMAGE_FIRST = (
+    "**Showing: image match** — caption matching in progress… (these image → image "
+    "results are replaced as soon as the query's caption is written)"
+)
 
 
 def stage_markdown(stage: Stage) -> str:
@@ -131,25 +154,53 @@ def stage_markdown(stage: Stage) -> str:
         return IMAGE_FIRST
     result = stage.rows[0][1]
     if stage.caption_error:
-        return "  \n".join([f"**Showing: image match only.** ⚠️ {esc(stage.caption_error)}",
-                            f"**Mode:** {MODE_LABELS['image']}"])
+        return "  \n".join(
+            [
+                f"**Showing: image match only.** ⚠️ {esc(stage.caption_error)}",
+                f"**Mode:** {MODE_LABELS['image']}",
+            ]
+        )
     if stage.showing != "caption":
         return query_markdown(result)
-    return ("**Showing: caption matching** — the results match the query's caption  \n"
-            + query_markdown(result))
+    return (
+        "**Showing: caption matching** — the results match the query's caption  \n"
+        + query_markdown(result)
+    )
 
 
 def hits_table(results: Sequence[SearchResult]) -> list[list[Any]]:
     rows = []
     for result in results:
         for h in result.hits:
-            rows.append([h.rank, h.id, round(h.score, 4), h.domain, h.label, h.caption,
-                         h.prompt or "", h.negative_prompt or "", h.generator or "", h.rel_path])
+            rows.append(
+                [
+                    h.rank,
+                    h.id,
+                    round(h.score, 4),
+                    h.domain,
+                    h.label,
+                    h.caption,
+                    h.prompt or "",
+                    h.negative_prompt or "",
+                    h.generator or "",
+                    h.rel_path,
+                ]
+            )
     return rows
 
 
-HITS_HEADERS = ["rank", "id", "score", "domain", "class", "caption", "prompt",
-                "negative prompt", "generator", "file"]
+HITS_HEADERS = [
+    "rank",
+    "id",
+    "score",
+    "domain",
+    "class",
+    "caption",
+    "prompt",
+    "negative prompt",
+    "generator",
+    "file",
+]
 
 
 def collection_summary(info: dict[str, Any]) -> str:
@@ -161,8 +212,9 @@ def collection_summary(info: dict[str, Any]) -> str:
         f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
         "captioned · "
         f"{info['n_failed']} failed · preset {esc(info['preset'])}\n",
-        f"**Domains:** {domains}" + (" *(predicted zero-shot)*" if info["predicted_domains"]
-                                     else "") + "\n",
+        f"**Domains:** {domains}"
+        + (" *(predicted zero-shot)*" if info["predicted_domains"] else "")
+        + "\n",
         f"**Classes:** {classes}\n",
     ]
     if info.get("with_prompt"):
@@ -182,8 +234,9 @@ def collection_summary(info: dict[str, Any]) -> str:
 def _tiles_note(info: dict[str, Any]) -> str:
     """Why the count of images can exceed the count of files: tiles of grid images."""
     tiles = int(info.get("n_tiles") or 0)
-    return (f" ({info['n_ok'] - tiles} files and {tiles} tiles cut from grid images)"
-            if tiles else "")
+    return (
+        f" ({info['n_ok'] - tiles} files and {tiles} tiles cut from grid images)" if tiles else ""
+    )
 
 
 def rejected_markdown(rejected: Sequence[dict[str, str]]) -> str:
@@ -199,11 +252,12 @@ def nothing_usable(report: Any) -> str:
     to do (``report``: an IngestReport; its ``failed`` and ``rejected`` rows name files inside
     the upload, never a server path)."""
     reasons = [f"{r['file']}: {r['reason']}" for r in [*report.failed, *report.rejected]]
-    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3
-                                      else "")
+    shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
     why = f" ({shown})" if shown else ""
-    return (f"No collection was made: none of the uploaded files is an image cdir can read{why}."
-            " Drop JPEG, PNG, WebP or GIF images, or a zip of them.")
+    return (
+        f"No collection was made: none of the uploaded files is an image cdir can read{why}."
+        " Drop JPEG, PNG, WebP or GIF images, or a zip of them."
+    )
 
 
 _SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:|]+/)+([^\s'\"/:|]*)")
@@ -253,9 +307,11 @@ def banner_html(trained: bool, preset: str) -> str:
 def status_line(info: dict[str, Any] | None, job: str | None) -> str:
     if info is None:
         return "No collection open yet: load the example collection or upload images."
-    text = (f"**Collection:** {esc(info['name'])} · {info['n_ok']} images · "
-            f"{len(info['domains'])} domains · {len(info['classes'])} classes · "
-            f"{info['n_captioned']} captioned")
+    text = (
+        f"**Collection:** {esc(info['name'])} · {info['n_ok']} images · "
+        f"{len(info['domains'])} domains · {len(info['classes'])} classes · "
+        f"{info['n_captioned']} captioned"
+    )
     return text + (f" · *{esc(job)}*" if job else "")
 
 
@@ -268,24 +324,32 @@ def _size_text(size: int | None) -> str:
 
 def member_card(group_no: int, member: dict[str, Any]) -> str:
     """A near-duplicate: thumbnail, resolution, file size, domain, caption, keep/score badges."""
-    keep = (f'<span class="badge keep" title="{esc(member.get("keep_reason") or "")}">keep'
-            '</span>' if member["keep"] else "")
+    keep = (
+        f'<span class="badge keep" title="{esc(member.get("keep_reason") or "")}">keep</span>'
+        if member["keep"]
+        else ""
+    )
     rep = '<span class="badge rep">representative</span>' if member["representative"] else ""
     score = member["score"]
     score_text = "" if score is None else f'<span class="score">{score:g}</span>'
     cls = "cdir-card kept" if member["keep"] else "cdir-card"
     decision = member.get("decision") or ""
-    made = (f'<span class="badge decided">{esc(decision.replace("_", " "))}</span>'
-            if member.get("decided") and decision != "keep" else "")
-    return (f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
-            f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
-            'this one; keys: r remove, a alternate, u undo, j / arrows: next group">'
-            f'<img src="{file_url(member["thumb"])}" '
-            f'alt="{esc_name(member["file"])}">'
-            f'<div class="meta">{score_text}{keep}{rep}{made}</div>'
-            f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
-            f'{_size_text(member["file_size"])} · {esc(member["domain"] or "")}<br>'
-            f'{esc_name(member["file"])}<br><i>{esc(member["caption"] or "")}</i></div></div>')
+    made = (
+        f'<span class="badge decided">{esc(decision.replace("_", " "))}</span>'
+        if member.get("decided") and decision != "keep"
+        else ""
+    )
+    return (
+        f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
+        f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
+        'this one; keys: r remove, a alternate, u undo, j / arrows: next group">'
+        f'<img src="{file_url(member["thumb"])}" '
+        f'alt="{esc_name(member["file"])}">'
+        f'<div class="meta">{score_text}{keep}{rep}{made}</div>'
+        f'<div class="cap"><b>{esc(member["resolution"])}</b> · '
+        f"{_size_text(member['file_size'])} · {esc(member['domain'] or '')}<br>"
+        f"{esc_name(member['file'])}<br><i>{esc(member['caption'] or '')}</i></div></div>"
+    )
 
 
 def semantic_label(trained: bool) -> str:
@@ -315,16 +379,20 @@ def dupes_summary(groups: Sequence[Any], progress: tuple[int, int] | None = None
     per_tier = ", ".join(f"{n} {tier}" for tier, n in counts.items())
     images = sum(len(g) for g in groups)
     done = f" · **{progress[0]:,} of {progress[1]:,} groups decided**" if progress else ""
-    return (f"**{len(groups)} groups** ({per_tier}) · {images} images{done}. Largest first. "
-            f"Click an image to keep it (saved in the collection; the others are marked "
-            f"remove). The suggested keep is the original the others derive from: the largest "
-            f"rendering without overlay, crop or colour change, then richer generation "
-            f"metadata, then a name that does not say copy, then the oldest file."
-            f"\n\n*How groups are made:* {api.grouping_rule()}")
+    return (
+        f"**{len(groups)} groups** ({per_tier}) · {images} images{done}. Largest first. "
+        f"Click an image to keep it (saved in the collection; the others are marked "
+        f"remove). The suggested keep is the original the others derive from: the largest "
+        f"rendering without overlay, crop or colour change, then richer generation "
+        f"metadata, then a name that does not say copy, then the oldest file."
+        f"\n\n*How groups are made:* {api.grouping_rule()}"
+    )
 
 
-def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]],
-                families: Sequence[tuple[str, list[int]]] | None = None) -> str:
+def groups_html(
+    tables: Sequence[tuple[str, list[dict[str, Any]]]],
+    families: Sequence[tuple[str, list[int]]] | None = None,
+) -> str:
     """Every group as a row of member cards (``tables``: (tier, review rows) per group); the
     groups of one job family (``families``: (words, group indices)) together in one row."""
     if not tables:
@@ -332,11 +400,15 @@ def groups_html(tables: Sequence[tuple[str, list[dict[str, Any]]]],
     blocks = []
     for n, (tier, members) in enumerate(tables):
         cards = "".join(member_card(n, m) for m in members)
-        blocks.append(f'<div class="cdir-row"><div class="cdir-row-title">Group {n + 1} · {tier} '
-                      f'· {len(members)} images</div><div class="cdir-cards strip">{cards}'
-                      "</div></div>")
-    return "".join(family_block(words, [blocks[n] for n in ns])
-                   for words, ns in families or [("", [n]) for n in range(len(blocks))])
+        blocks.append(
+            f'<div class="cdir-row"><div class="cdir-row-title">Group {n + 1} · {tier} '
+            f'· {len(members)} images</div><div class="cdir-cards strip">{cards}'
+            "</div></div>"
+        )
+    return "".join(
+        family_block(words, [blocks[n] for n in ns])
+        for words, ns in families or [("", [n]) for n in range(len(blocks))]
+    )
 
 
 def family_block(words: str, blocks: Sequence[str]) -> str:
@@ -344,8 +416,10 @@ def family_block(words: str, blocks: Sequence[str]) -> str:
     family as it is)."""
     if not words:
         return "".join(blocks)
-    return (f'<div class="cdir-family"><div class="cdir-family-title">job family: {esc(words)}'
-            f'</div>{"".join(blocks)}</div>')
+    return (
+        f'<div class="cdir-family"><div class="cdir-family-title">job family: {esc(words)}'
+        f"</div>{''.join(blocks)}</div>"
+    )
 
 
 def histogram_examples_html(examples: Sequence[tuple[str, Sequence[tuple[Hit, Hit]]]]) -> str:
@@ -353,6 +427,8 @@ def histogram_examples_html(examples: Sequence[tuple[str, Sequence[tuple[Hit, Hi
     rows = []
     for title, pairs in examples:
         cards = "".join(card_html(a, False) + card_html(b, False) for a, b in pairs)
-        rows.append(f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
-                    f'<div class="cdir-cards strip pairs">{cards}</div></div>')
+        rows.append(
+            f'<div class="cdir-row"><div class="cdir-row-title">{esc(title)}</div>'
+            f'<div class="cdir-cards strip pairs">{cards}</div></div>'
+        )
     return "".join(rows) or '<div class="cdir-empty">No pairs.</div>'

@@ -39,8 +39,10 @@ def refuse_unreadable(image_widget: Any) -> Any:
             return preprocess(payload)
         except DecompressionBombError:
             shown = getattr(payload, "orig_name", None) or "This file"
-            return UnreadableFile(f"{shown} has too many pixels to be a query: scale it down "
-                                  "below 40 megapixels and drop it again.")
+            return UnreadableFile(
+                f"{shown} has too many pixels to be a query: scale it down "
+                "below 40 megapixels and drop it again."
+            )
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             return UnreadableFile(bad_image_message(getattr(payload, "orig_name", None)))
 

@@ -49,8 +49,9 @@ def slug(name: str, fallback: str = "collection") -> str:
 PERSISTENT_ROOT = Path("/data")  # a Hugging Face Space's persistent storage, when attached
 
 
-def default_store(environ: dict[str, str] | None = None,
-                  persistent: Path = PERSISTENT_ROOT) -> Path:
+def default_store(
+    environ: dict[str, str] | None = None, persistent: Path = PERSISTENT_ROOT
+) -> Path:
     """Where the app keeps its collections: ``$CDIR_STORE`` when set; else ``/data/cdir-stores``
     when persistent storage is attached (``/data`` exists and is writable); else ``stores``."""
     import os
@@ -63,8 +64,9 @@ def default_store(environ: dict[str, str] | None = None,
     return Path("stores")
 
 
-def storage_note(root: Path, environ: dict[str, str] | None = None,
-                 persistent: Path = PERSISTENT_ROOT) -> str:
+def storage_note(
+    root: Path, environ: dict[str, str] | None = None, persistent: Path = PERSISTENT_ROOT
+) -> str:
     """A line for the page when the app runs on a Space (``$SPACE_ID``) whose collections live
     outside persistent storage: they vanish at the next restart. Empty otherwise."""
     import os
@@ -76,9 +78,11 @@ def storage_note(root: Path, environ: dict[str, str] | None = None,
         Path(root).resolve().relative_to(persistent)
         return ""
     except ValueError:
-        return ("This Space has no persistent storage: collections built here vanish when it "
-                "restarts. Download what you need, or attach persistent storage (kept under "
-                "/data).")
+        return (
+            "This Space has no persistent storage: collections built here vanish when it "
+            "restarts. Download what you need, or attach persistent storage (kept under "
+            "/data)."
+        )
 
 
 def new_owner_key() -> str:
@@ -103,15 +107,21 @@ class Workspace:
     def collections(self, owner: str | None = None) -> list[str]:
         """Names of the collections ``owner`` may see, newest first: every one in a shared
         workspace; otherwise the examples, the unowned ones and those ``owner`` built."""
-        found = [p for p in self.root.iterdir() if p.is_dir() and self.complete(p)
-                 and self.visible(p, owner)]
+        found = [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir() and self.complete(p) and self.visible(p, owner)
+        ]
         return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
     def visible(self, collection: Path, owner: str | None) -> bool:
         """True when ``owner`` may see and open ``collection`` (see the module docstring)."""
         recorded = self.owner_of(collection)
-        return (self.shared or recorded is None
-                or (bool(owner) and recorded == _owner_digest(str(owner))))
+        return (
+            self.shared
+            or recorded is None
+            or (bool(owner) and recorded == _owner_digest(str(owner)))
+        )
 
     @staticmethod
     def complete(collection: Path) -> bool:
@@ -129,9 +139,11 @@ class Workspace:
         """Refuse (WorkspaceError) a visitor's change to a collection every visitor shares:
         tags, duplicate decisions and added files go into collections the visitor built."""
         if self.is_examples(collection) and not self.shared:
-            raise WorkspaceError("The example collection is shared by every visitor and cannot "
-                                 "be changed: build your own collection to tag images, decide "
-                                 "on duplicates or add files.")
+            raise WorkspaceError(
+                "The example collection is shared by every visitor and cannot "
+                "be changed: build your own collection to tag images, decide "
+                "on duplicates or add files."
+            )
 
     def find_own(self, name: str | None, owner: str | None) -> Path | None:
         """The collection a visitor means by ``name`` when adding files: exactly that name, or
@@ -140,10 +152,18 @@ class Workspace:
         if not name or not slug(name, "") or not owner:
             return None
         base = slug(name)
-        mine = [p for p in self.root.iterdir() if p.is_dir() and api.is_collection(p)
-                and (p.name == base or _SUFFIXED.fullmatch(p.name) and
-                     p.name.rsplit("-", 1)[0] == base[:_SUFFIXED_BASE])
-                and self.owner_of(p) == _owner_digest(owner)]
+        mine = [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir()
+            and api.is_collection(p)
+            and (
+                p.name == base
+                or _SUFFIXED.fullmatch(p.name)
+                and p.name.rsplit("-", 1)[0] == base[:_SUFFIXED_BASE]
+            )
+            and self.owner_of(p) == _owner_digest(owner)
+        ]
         return max(mine, key=lambda p: p.stat().st_mtime) if mine else None
 
     def owner_of(self, collection: Path) -> str | None:
@@ -156,15 +176,17 @@ class Workspace:
     def claim(self, collection: Path, owner: str | None) -> None:
         """Record ``owner`` as the owner of a new collection (nothing when ``owner`` is empty)."""
         if owner:
-            (Path(collection) / OWNER_FILE).write_text(_owner_digest(owner) + "\n",
-                                                       encoding="ascii")
+            (Path(collection) / OWNER_FILE).write_text(
+                _owner_digest(owner) + "\n", encoding="ascii"
+            )
 
     def path(self, name: str, owner: str | None = None) -> Path:
         """The directory of an existing collection that ``owner`` may see; refuses anything
         else with the same message, so a name never tells whether someone else's exists."""
         if not name or slug(name) != name:
-            raise WorkspaceError(f"{name!r} is not a collection name (lowercase letters, digits "
-                                 "and dashes)")
+            raise WorkspaceError(
+                f"{name!r} is not a collection name (lowercase letters, digits and dashes)"
+            )
         path = self.root / name
         if not self.complete(path) or not self.visible(path, owner):
             raise api.StoreError(f"there is no collection named {name!r}; build one first")
@@ -181,8 +203,9 @@ class Workspace:
         path = self.path(name, owner)
         mine = bool(owner) and self.owner_of(path) == _owner_digest(str(owner))
         if self.is_examples(path) and not self.shared:
-            raise WorkspaceError("The example collection is shared by every visitor and cannot "
-                                 "be deleted.")
+            raise WorkspaceError(
+                "The example collection is shared by every visitor and cannot be deleted."
+            )
         if not (self.shared or mine):
             raise api.StoreError(f"there is no collection named {name!r} that you built")
         return path
@@ -211,9 +234,13 @@ class Workspace:
         shutil.rmtree(self.root / TRASH_DIR, ignore_errors=True)
         removed = []
         for path in self.root.iterdir():
-            if (path.is_dir() and not path.name.startswith(".") and not self.complete(path)
-                    and self.owner_of(path) is not None
-                    and time.time() - path.stat().st_mtime > older_than):
+            if (
+                path.is_dir()
+                and not path.name.startswith(".")
+                and not self.complete(path)
+                and self.owner_of(path) is not None
+                and time.time() - path.stat().st_mtime > older_than
+            ):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
         if removed:
@@ -289,8 +316,9 @@ def undo_files(collection: Path, before: set[Path]) -> None:
     """Remove what appeared under ``<collection>/files/`` since ``before`` (an add that failed:
     its copied uploads and what was extracted from them), so the collection keeps only what it
     had."""
-    for path in sorted(files_snapshot(collection) - before, key=lambda p: len(p.parts),
-                       reverse=True):
+    for path in sorted(
+        files_snapshot(collection) - before, key=lambda p: len(p.parts), reverse=True
+    ):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:

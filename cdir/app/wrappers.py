@@ -28,6 +28,7 @@ def guarded(func: Callable[..., Any], on_error: Callable[[Exception], Any]) -> C
     import inspect
 
     if inspect.isgeneratorfunction(func):
+
         @functools.wraps(func)
         def stages(*args: Any, **kwargs: Any) -> Iterator[Any]:
             try:
@@ -62,17 +63,21 @@ def one_at_a_time(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def as_gr_error(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures into a readable message in the page instead of a stack trace."""
+
     def readable(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
         if isinstance(exc, user_errors()):  # the caller's mistake: one log line, no traceback
-            log.info("refused %s: %s", getattr(func, "__name__", func),
-                     views.without_paths(str(exc)))
+            log.info(
+                "refused %s: %s", getattr(func, "__name__", func), views.without_paths(str(exc))
+            )
             return gr.Error(views.without_paths(str(exc)), print_exception=False)
         log.exception("handler %s failed", getattr(func, "__name__", func), exc_info=exc)
-        return gr.Error(f"Something went wrong ({type(exc).__name__}: "
-                        f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
-                        "check the server log.")
+        return gr.Error(
+            f"Something went wrong ({type(exc).__name__}: "
+            f"{views.without_paths(str(exc))}). Nothing was lost; try again or "
+            "check the server log."
+        )
 
     def reraise(exc: Exception) -> Any:
         error = readable(exc)
@@ -87,13 +92,16 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
     """For the page's own events: a failure shows its one-line message (a warning toast) and
     leaves the ``outputs`` widgets as they were, instead of gradio's bare "Error" badges on
     them. Unexpected failures are logged with their stack trace and shown in one line too."""
+
     def failed(exc: BaseException) -> Any:
         if isinstance(exc, (gr.Error, *user_errors())):
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
         else:
             log.exception("handler %s failed", getattr(func, "__name__", func), exc_info=exc)
-            message = (f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
-                       "again, and if it happens again tell whoever runs this app.")
+            message = (
+                f"Something went wrong ({type(exc).__name__}). Nothing was lost; try "
+                "again, and if it happens again tell whoever runs this app."
+            )
         gr.Warning(views.without_paths(message))
         unchanged = tuple(gr.update() for _ in range(outputs))
         return unchanged[0] if outputs == 1 else unchanged
@@ -101,21 +109,37 @@ def as_message(func: Callable[..., Any], outputs: int) -> Callable[..., Any]:
     return guarded(func, failed)
 
 
-def on(event: Any, fn: Callable[..., Any], inputs: Any, outputs: list, heavy: bool = False,
-       **options: Any) -> Any:
+def on(
+    event: Any,
+    fn: Callable[..., Any],
+    inputs: Any,
+    outputs: list,
+    heavy: bool = False,
+    **options: Any,
+) -> Any:
     """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
     shows its one-line message and leaves the outputs as they were. ``heavy``: a build, map,
     evaluation or export, which queues for the server's one heavy-work slot
     (``concurrency(heavy)``). ``options``: more of the event listener's arguments
     (``trigger_mode``)."""
     handler = one_at_a_time(fn) if heavy else fn
-    return event(as_message(handler, len(outputs)), inputs, outputs, api_name=False,
-                 api_visibility="private", **concurrency(heavy), **options)
+    return event(
+        as_message(handler, len(outputs)),
+        inputs,
+        outputs,
+        api_name=False,
+        api_visibility="private",
+        **concurrency(heavy),
+        **options,
+    )
 
 
 def concurrency(heavy: bool) -> dict[str, Any]:
     """The queue group of an event, for every visitor together: heavy work (builds, captions,
     maps, evaluations, exports) one at a time, everything else (searches, opening, browsing)
     two at a time, the two groups side by side."""
-    return (dict(concurrency_id="heavy", concurrency_limit=1) if heavy
-            else dict(concurrency_id="light", concurrency_limit=2))
+    return (
+        dict(concurrency_id="heavy", concurrency_limit=1)
+        if heavy
+        else dict(concurrency_id="light", concurrency_limit=2)
+    )

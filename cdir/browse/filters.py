@@ -9,9 +9,11 @@ from cdir.browse.grid import GridQuery
 
 KEYS = {"domain": "domains", "class": "classes", "label_source": "label_sources", "tag": "tags"}
 FLAGS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
-HELP = ("filters are KEY=VALUE: domain=, class=, label_source=, tag= (repeat a key for any of "
-        "several values), text= (words in file name, caption or prompt), has_prompt=yes|no, "
-        "status=ok|failed")
+HELP = (
+    "filters are KEY=VALUE: domain=, class=, label_source=, tag= (repeat a key for any of "
+    "several values), text= (words in file name, caption or prompt), has_prompt=yes|no, "
+    "status=ok|failed"
+)
 
 
 def parse_filters(pairs: Sequence[str], base: GridQuery | None = None) -> GridQuery:

@@ -91,8 +91,17 @@ class Browser:
 
         # the prompt as written and its words without weights, alternations, LoRA tags
         words = [(prompt_words(p) or "") if isinstance(p, str) else "" for p in items["prompt"]]
-        text = (items["rel_path"].fillna("") + "\n" + items["caption"].fillna("") + "\n"
-                + items["prompt"].fillna("")).astype(str) + "\n" + np.array(words, dtype=object)
+        text = (
+            (
+                items["rel_path"].fillna("")
+                + "\n"
+                + items["caption"].fillna("")
+                + "\n"
+                + items["prompt"].fillna("")
+            ).astype(str)
+            + "\n"
+            + np.array(words, dtype=object)
+        )
         self._text = text.astype(str).str.lower()
         prompt = items["prompt"].fillna("").astype(str).str.strip()
         self._has_prompt = (prompt != "").to_numpy(dtype=bool)
@@ -114,18 +123,27 @@ class Browser:
         def counts(column: str) -> dict[str, int]:
             return {str(k): int(v) for k, v in items[column].value_counts(dropna=True).items()}
 
-        return {"domains": counts("domain"), "classes": counts("class"),
-                "label_sources": counts("label_source"), "tags": tag_counts(self.tags),
-                "n_items": self.n, "n_ok": int(self._ok.sum()),
-                "n_failed": int((~self._ok).sum()), "n_with_prompt": int(self._has_prompt.sum())}
+        return {
+            "domains": counts("domain"),
+            "classes": counts("class"),
+            "label_sources": counts("label_source"),
+            "tags": tag_counts(self.tags),
+            "n_items": self.n,
+            "n_ok": int(self._ok.sum()),
+            "n_failed": int((~self._ok).sum()),
+            "n_with_prompt": int(self._has_prompt.sum()),
+        }
 
     # ---------------------------------------------------------------------------------- query
     def mask(self, query: GridQuery) -> np.ndarray:
         """(N,) bool: the items that pass every filter of ``query``."""
         items = self.store.items
         mask = np.ones(self.n, dtype=bool)
-        for column, wanted in (("domain", query.domains), ("class", query.classes),
-                               ("label_source", query.label_sources)):
+        for column, wanted in (
+            ("domain", query.domains),
+            ("class", query.classes),
+            ("label_source", query.label_sources),
+        ):
             if wanted:
                 mask &= items[column].isin(list(wanted)).to_numpy(dtype=bool)
         if query.has_prompt is not None:
@@ -142,8 +160,9 @@ class Browser:
             mask &= np.isin(self._ids, np.asarray(query.ids, dtype=np.int64))
         return mask
 
-    def query(self, query: GridQuery, query_vector: np.ndarray | None = None,
-              vectors: str = "image") -> GridPage:
+    def query(
+        self, query: GridQuery, query_vector: np.ndarray | None = None, vectors: str = "image"
+    ) -> GridPage:
         """The page ``query.page`` of the items passing ``query``, sorted.
 
         ``query_vector``: (D,) float, needed for ``sort="similarity"``: items are ranked by cosine
@@ -162,23 +181,33 @@ class Browser:
         total = len(matched)
         n_pages = max(1, math.ceil(total / query.page_size))
         page = min(max(0, int(query.page)), n_pages - 1)
-        rows = matched[page * query.page_size:(page + 1) * query.page_size]
+        rows = matched[page * query.page_size : (page + 1) * query.page_size]
         cards = [self.card(int(r), None if scores is None else float(scores[r])) for r in rows]
-        return GridPage(cards, [int(self._ids[r]) for r in rows], total, page, n_pages,
-                        self._ids[matched])
+        return GridPage(
+            cards, [int(self._ids[r]) for r in rows], total, page, n_pages, self._ids[matched]
+        )
 
     def card(self, row: int, score: float | None = None) -> dict[str, Any]:
         """What a grid card shows for table row ``row``: id, file, domain, class, caption, prompt,
         status, width, height, file size (bytes), thumbnail path, tags, and ``score`` if given."""
         item = self.store.items.iloc[row]
-        return {"id": int(item["id"]), "file": _text(item["rel_path"]),
-                "domain": _text(item["domain"]), "class": _text(item["class"]),
-                "label_source": _text(item["label_source"]), "caption": _text(item["caption"]),
-                "prompt": _text(item["prompt"]), "status": _text(item["status"]),
-                "error": _text(item["error"]), "width": int(item["width"]),
-                "height": int(item["height"]), "file_size": int(item["file_size"]),
-                "thumb": str(self.store.thumb_path(str(item["sha256"]))),
-                "tags": list(self.tags.get(int(item["id"]), [])), "score": score}
+        return {
+            "id": int(item["id"]),
+            "file": _text(item["rel_path"]),
+            "domain": _text(item["domain"]),
+            "class": _text(item["class"]),
+            "label_source": _text(item["label_source"]),
+            "caption": _text(item["caption"]),
+            "prompt": _text(item["prompt"]),
+            "status": _text(item["status"]),
+            "error": _text(item["error"]),
+            "width": int(item["width"]),
+            "height": int(item["height"]),
+            "file_size": int(item["file_size"]),
+            "thumb": str(self.store.thumb_path(str(item["sha256"]))),
+            "tags": list(self.tags.get(int(item["id"]), [])),
+            "score": score,
+        }
 
     # ---------------------------------------------------------------------------------- sorts
     def _order(self, key: str) -> np.ndarray:
@@ -206,8 +235,9 @@ class Browser:
             self._mtime = values
         return self._mtime
 
-    def _similarity_order(self, vector: np.ndarray | None, vectors: str
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def _similarity_order(
+        self, vector: np.ndarray | None, vectors: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(rows most similar first, (N,) cosine scores; -inf for items without a vector)."""
         if vector is None:
             raise ValueError("sorting by similarity needs a query: pick an item or type a text")
@@ -216,8 +246,10 @@ class Browser:
             raise ValueError(f"this collection has no {vectors} embeddings yet")
         vector = np.asarray(vector, dtype=np.float32).ravel()
         if vector.shape[0] != matrix.shape[1]:
-            raise ValueError(f"the query vector has {vector.shape[0]} values; the collection's "
-                             f"vectors have {matrix.shape[1]}")
+            raise ValueError(
+                f"the query vector has {vector.shape[0]} values; the collection's "
+                f"vectors have {matrix.shape[1]}"
+            )
         norm = float(np.linalg.norm(vector)) or 1.0
         scores = matrix @ (vector / norm)
         scores[np.abs(matrix).sum(axis=1) == 0] = -np.inf

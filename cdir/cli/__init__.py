@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(verbose: bool) -> None:
     """cdir's own messages at INFO with -v, else WARNING; libraries' chatter only when it is an
     error (open_clip logs every model build on the root logger)."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO if verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("cdir").setLevel(logging.INFO if verbose else logging.WARNING)
 
 

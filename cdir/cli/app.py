@@ -22,8 +22,10 @@ def cmd_app(args: argparse.Namespace) -> None:
 
 
 def add_app(sub: Any) -> None:
-    p = sub.add_parser("app", add_help=False,
-                       help="start the web app (the same as python app.py; cdir app --help for "
-                            "its options)")
+    p = sub.add_parser(
+        "app",
+        add_help=False,
+        help="start the web app (the same as python app.py; cdir app --help for its options)",
+    )
     p.add_argument("app_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_app, json=False)

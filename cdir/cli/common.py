@@ -34,8 +34,9 @@ class ProgressBars:
 
         if stage != self.stage:
             self.close()
-            self.bar = tqdm(total=total, desc=stage, file=sys.stderr, unit="img", mininterval=0.5,
-                            disable=None)  # None: no bar when stderr is not a terminal
+            self.bar = tqdm(
+                total=total, desc=stage, file=sys.stderr, unit="img", mininterval=0.5, disable=None
+            )  # None: no bar when stderr is not a terminal
             self.stage = stage
         self.bar.total = total
         self.bar.n = done
@@ -50,12 +51,18 @@ class ProgressBars:
 def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--model-dir", help="local model directory (default: $CDIR_MODEL_DIR)")
-    p.add_argument("--quantize", choices=api.QUANTIZE_MODES,
-                   help="int8: caption faster on a CPU at a small cost in agreement "
-                        "(default: $CDIR_QUANTIZE or none; README Performance)")
-    p.add_argument("--device", choices=api.DEVICE_CHOICES,
-                   help="where the models run: auto (a CUDA GPU when there is one), cpu, cuda "
-                        "(default: $CDIR_DEVICE or auto)")
+    p.add_argument(
+        "--quantize",
+        choices=api.QUANTIZE_MODES,
+        help="int8: caption faster on a CPU at a small cost in agreement "
+        "(default: $CDIR_QUANTIZE or none; README Performance)",
+    )
+    p.add_argument(
+        "--device",
+        choices=api.DEVICE_CHOICES,
+        help="where the models run: auto (a CUDA GPU when there is one), cpu, cuda "
+        "(default: $CDIR_DEVICE or auto)",
+    )
 
 
 def add_simple(sub: Any, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:

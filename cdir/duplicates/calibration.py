@@ -37,20 +37,27 @@ class Histogram:
     higher_is_closer: bool = True
 
 
-def nearest_pairs(store: Store, tier: str, mirror: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_pairs(
+    store: Store, tier: str, mirror: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(item ids, their nearest other item's ids, the values) for every item the tier covers."""
     if tier == "semantic":
         rows = semantic_rows(store)
-        values, nbr = (cosine_knn(np.ascontiguousarray(store.image_emb[rows]), 1)
-                       if len(rows) > 1 else _empty())
+        values, nbr = (
+            cosine_knn(np.ascontiguousarray(store.image_emb[rows]), 1)
+            if len(rows) > 1
+            else _empty()
+        )
     elif tier == "perceptual":
         rows = np.flatnonzero(store.ok_mask() & store.items["phash"].notna().to_numpy())
-        values, nbr = (hamming_knn(*perceptual_hashes(store, rows, mirror), 1)
-                       if len(rows) > 1 else _empty())
+        values, nbr = (
+            hamming_knn(*perceptual_hashes(store, rows, mirror), 1) if len(rows) > 1 else _empty()
+        )
     else:
-        raise ValueError(f"no threshold to calibrate for tier {tier!r}: choose one of "
-                         f"{', '.join(CALIBRATED_TIERS)}")
+        raise ValueError(
+            f"no threshold to calibrate for tier {tier!r}: choose one of "
+            f"{', '.join(CALIBRATED_TIERS)}"
+        )
     ids = store.items["id"].to_numpy()[rows]
     found = nbr[:, 0] >= 0
     values = values[found, 0].astype(np.float64)
@@ -74,21 +81,28 @@ def histogram_edges(tier: str, values: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(min(low, 0.95), 1.0, bins + 1)
 
 
-def similarity_histogram(store: Store, tier: str, bins: int = 20, per_bin: int = 3,
-                         config: DedupConfig | None = None) -> Histogram:
+def similarity_histogram(
+    store: Store, tier: str, bins: int = 20, per_bin: int = 3, config: DedupConfig | None = None
+) -> Histogram:
     """The nearest-neighbour histogram of ``tier`` over the collection, with example pairs."""
     config = config or DedupConfig()
     ids, nn, values = nearest_pairs(store, tier, config.mirror)
     edges = histogram_edges(tier, values, bins)
     counts, _ = np.histogram(values, bins=edges)
     which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(counts) - 1)
-    return Histogram(tier, edges.tolist(), counts.astype(int).tolist(),
-                     _examples(ids, nn, values, which, per_bin), config.threshold(tier),
-                     tier == "semantic")
+    return Histogram(
+        tier,
+        edges.tolist(),
+        counts.astype(int).tolist(),
+        _examples(ids, nn, values, which, per_bin),
+        config.threshold(tier),
+        tier == "semantic",
+    )
 
 
-def _examples(ids: np.ndarray, nn: np.ndarray, values: np.ndarray, which: np.ndarray,
-              per_bin: int) -> dict[int, list[tuple[int, int, float]]]:
+def _examples(
+    ids: np.ndarray, nn: np.ndarray, values: np.ndarray, which: np.ndarray, per_bin: int
+) -> dict[int, list[tuple[int, int, float]]]:
     """Up to ``per_bin`` distinct pairs per bin, evenly spread over the bin's sorted values."""
     found: dict[int, list[tuple[int, int, float]]] = {}
     seen: set[tuple[int, int]] = set()

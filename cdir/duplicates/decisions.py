@@ -64,8 +64,7 @@ class Decision:
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
-            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, not "
-                             f"{self.decision!r}")
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, not {self.decision!r}")
 
 
 # ---------------------------------------------------------------------------------- storage
@@ -82,19 +81,29 @@ def load_decided(root: Path | str) -> dict[int, Decision]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {int(k): Decision(v["decision"], v.get("tier"),
-                                 tuple(int(i) for i in v.get("apart_from", ())), v.get("at", ""),
-                                 tuple(int(i) for i in v.get("with_", ())),
-                                 str(v.get("distance", "")))
-                for k, v in dict(data["items"]).items()}
+        return {
+            int(k): Decision(
+                v["decision"],
+                v.get("tier"),
+                tuple(int(i) for i in v.get("apart_from", ())),
+                v.get("at", ""),
+                tuple(int(i) for i in v.get("with_", ())),
+                str(v.get("distance", "")),
+            )
+            for k, v in dict(data["items"]).items()
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StoreError(f"the saved duplicate decisions of this collection are damaged ({exc});"
-                         " move dupes/decided.json away to start the review afresh") from exc
+        raise StoreError(
+            f"the saved duplicate decisions of this collection are damaged ({exc});"
+            " move dupes/decided.json away to start the review afresh"
+        ) from exc
 
 
 def _save(root: Path | str, decided: dict[int, Decision]) -> None:
-    items = {str(k): {**asdict(d), "apart_from": list(d.apart_from), "with_": list(d.with_)}
-             for k, d in sorted(decided.items())}
+    items = {
+        str(k): {**asdict(d), "apart_from": list(d.apart_from), "with_": list(d.with_)}
+        for k, d in sorted(decided.items())
+    }
     atomic_write_json(decided_path(root), {"version": VERSION, "items": items})
 
 
@@ -114,8 +123,13 @@ def decide(root: Path | str, group: DupGroup, item_id: int, decision: str) -> De
     if item_id not in group.members:
         raise ValueError(f"item {item_id} is not in this group ({group.members})")
     others = tuple(sorted(m for m in group.members if m != item_id))
-    made = Decision(decision, group.tier, others if decision == "not_duplicate" else (),
-                    with_=others, distance=group.distance(item_id))
+    made = Decision(
+        decision,
+        group.tier,
+        others if decision == "not_duplicate" else (),
+        with_=others,
+        distance=group.distance(item_id),
+    )
 
     def change(decided: dict[int, Decision]) -> int:
         before = decided.get(int(item_id))
@@ -157,8 +171,12 @@ def forget(root: Path | str, ids: Iterable[int]) -> int:
     return _update(root, change)
 
 
-def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
-                       tiers: Sequence[str] = ACCEPT_TIERS, overwrite: bool = False) -> int:
+def accept_suggestions(
+    root: Path | str,
+    groups: Sequence[DupGroup],
+    tiers: Sequence[str] = ACCEPT_TIERS,
+    overwrite: bool = False,
+) -> int:
     """Bulk: in every group of ``tiers`` keep the suggested member (``group.keep``, or the
     member already marked keep) and remove the others. Items already decided keep their decision
     unless ``overwrite``; an alternate is never turned into a removal, and a member the group
@@ -171,17 +189,21 @@ def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
         for group in chosen:
             keep = group.keep if group.keep is not None else group.representative
             if not overwrite:  # a member the user chose to keep leads the group's decisions
-                keep = next((m for m in group.members if m in decided
-                             and decided[m].decision == "keep"), keep)
+                keep = next(
+                    (m for m in group.members if m in decided and decided[m].decision == "keep"),
+                    keep,
+                )
             for m in group.members:
                 if m in decided and decided[m].decision == "alternate":
                     continue
                 others = tuple(sorted(o for o in group.members if o != m))
-                kind = ("keep" if m == keep else
-                        "alternate" if m in group.alternates else "remove")
+                kind = "keep" if m == keep else "alternate" if m in group.alternates else "remove"
                 plan[m] = Decision(kind, group.tier, with_=others, distance=group.distance(m))
-        fresh = {m: _accumulated(d, decided.get(m)) for m, d in plan.items()
-                 if overwrite or m not in decided}
+        fresh = {
+            m: _accumulated(d, decided.get(m))
+            for m, d in plan.items()
+            if overwrite or m not in decided
+        }
         decided.update(fresh)
         return len(fresh)
 
@@ -189,8 +211,9 @@ def accept_suggestions(root: Path | str, groups: Sequence[DupGroup],
 
 
 # ----------------------------------------------------------------------- groups by relations
-def apply_relations(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
-                    ) -> list[DupGroup]:
+def apply_relations(
+    store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+) -> list[DupGroup]:
     """``groups`` rewritten by the saved relations (see the module docstring): members apart
     from another member leave; groups holding items decided duplicates of each other merge,
     and such items missing at this run's thresholds join them."""
@@ -198,16 +221,18 @@ def apply_relations(store: Store, groups: list[DupGroup], decided: dict[int, Dec
     return join_decided(store, groups, decided)
 
 
-def split_apart(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
-                ) -> list[DupGroup]:
+def split_apart(
+    store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+) -> list[DupGroup]:
     """Each group loses the members marked "not a duplicate" of another member; groups left
     with one member go. A group that loses its representative is led by its next member, the
     scores measured again against it, so every score shown stays true."""
     apart = {i: set(d.apart_from) for i, d in decided.items() if d.decision == "not_duplicate"}
     kept = []
     for group in groups:
-        members = [m for m in group.members
-                   if not (apart.get(m, set()) & (set(group.members) - {m}))]
+        members = [
+            m for m in group.members if not (apart.get(m, set()) & (set(group.members) - {m}))
+        ]
         if len(members) < 2:
             continue
         if members != group.members:
@@ -245,8 +270,12 @@ def same_components(decided: dict[int, Decision]) -> list[set[int]]:
             continue
         for other in d.with_:
             mine = decided.get(other)
-            if mine is not None and mine.decision in SAME and item in mine.with_ \
-                    and other not in apart.get(item, set()):
+            if (
+                mine is not None
+                and mine.decision in SAME
+                and item in mine.with_
+                and other not in apart.get(item, set())
+            ):
                 parent[find(item)] = find(other)
     parts: dict[int, set[int]] = {}
     for x in list(parent):
@@ -254,8 +283,9 @@ def same_components(decided: dict[int, Decision]) -> list[set[int]]:
     return [p for p in parts.values() if len(p) > 1]
 
 
-def join_decided(store: Store, groups: list[DupGroup], decided: dict[int, Decision]
-                 ) -> list[DupGroup]:
+def join_decided(
+    store: Store, groups: list[DupGroup], decided: dict[int, Decision]
+) -> list[DupGroup]:
     """Groups that hold items of one :func:`same_components` set merge into the first of them,
     and the set's items missing from them join it (scores measured again against its
     representative); a set no group holds becomes a group of its own (its decisions' tier)."""

@@ -80,18 +80,22 @@ def removal_script(store: Store, rows: Sequence[dict[str, Any]]) -> str:
     decided to remove."""
     items = store.items
     kept = {_rel(store, int(r["id"])) for r in rows if r["decision"] == "keep"}
-    lines = ["#!/bin/sh",
-             f"# Files you decided to remove in the duplicate review of {store.root.name}, "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-             "# Paths are relative to the folder (or unpacked zip) you gave: run this inside it.",
-             "# cdir deleted nothing. Read the list, then run it yourself: sh this-file.sh",
-             "set -e"]
+    lines = [
+        "#!/bin/sh",
+        f"# Files you decided to remove in the duplicate review of {store.root.name}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "# Paths are relative to the folder (or unpacked zip) you gave: run this inside it.",
+        "# cdir deleted nothing. Read the list, then run it yourself: sh this-file.sh",
+        "set -e",
+    ]
     seen: set[str] = set()
     for row in _removed(rows):
         item = int(row["id"])
         rel = _rel(store, item)
-        why = (f"group {row.get('group')}, {row.get('tier')}, {row.get('distance') or '?'}"
-               f"; keep: {row.get('keep_file') or '?'}")
+        why = (
+            f"group {row.get('group')}, {row.get('tier')}, {row.get('distance') or '?'}"
+            f"; keep: {row.get('keep_file') or '?'}"
+        )
         if int(items.at[item, "tile"]) > 0:
             lines.append(f"# item {item} is a tile of a grid image, not a file of its own")
         elif rel in kept:

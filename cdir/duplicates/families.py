@@ -32,8 +32,7 @@ if TYPE_CHECKING:
     from cdir.store.collection import Store
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-MJ_NAME = re.compile(rf"^(?P<user>[^_]+)_(?P<words>.+?)_(?P<job>{UUID})(?:_(?P<index>\d))?$",
-                     re.I)
+MJ_NAME = re.compile(rf"^(?P<user>[^_]+)_(?P<words>.+?)_(?P<job>{UUID})(?:_(?P<index>\d))?$", re.I)
 SAME_PICTURE_LEVELS = 9.0  # mean absolute difference (0..255) of 32x32 views: one picture
 VARIATION_LEVELS = 40.0  # up to here another job's picture is a variation of it
 
@@ -58,8 +57,11 @@ def name_mark(name: str) -> Mark:
     if not found:
         return Mark()
     index = found.group("index")
-    return Mark(found.group("job").lower(), int(index) if index is not None else None,
-                found.group("words").replace("_", " "))
+    return Mark(
+        found.group("job").lower(),
+        int(index) if index is not None else None,
+        found.group("words").replace("_", " "),
+    )
 
 
 def mark_of(cols: Columns, row: int) -> Mark:
@@ -83,15 +85,21 @@ def mark_of(cols: Columns, row: int) -> Mark:
 def different_marks(a: Mark, b: Mark) -> bool:
     """Both marked, and by another job or grid position (or, without jobs, another prompt)."""
     if a.job is not None and b.job is not None:
-        return a.job != b.job or (a.index is not None and b.index is not None
-                                  and a.index != b.index)
+        return a.job != b.job or (
+            a.index is not None and b.index is not None and a.index != b.index
+        )
     if a.prompt is not None and b.prompt is not None:
         return a.prompt != b.prompt
     return False
 
 
-def other_generation(store: Store, cols: Columns, keep: int, member: int,
-                     views: dict[int, np.ndarray | None] | None = None) -> bool:
+def other_generation(
+    store: Store,
+    cols: Columns,
+    keep: int,
+    member: int,
+    views: dict[int, np.ndarray | None] | None = None,
+) -> bool:
     """Whether ``member`` is another generation than ``keep`` (see the module docstring)."""
     if not different_marks(mark_of(cols, keep), mark_of(cols, member)):
         return False
@@ -103,8 +111,7 @@ def other_generation(store: Store, cols: Columns, keep: int, member: int,
     return bool(diff > SAME_PICTURE_LEVELS)
 
 
-def protected(store: Store, members: list[int], keep: int, cols: Columns | None = None
-              ) -> set[int]:
+def protected(store: Store, members: list[int], keep: int, cols: Columns | None = None) -> set[int]:
     """The members a suggestion must not remove: other generations than ``keep``."""
     cols = cols or Columns.of(store)
     views: dict[int, Any] = {}
@@ -131,8 +138,9 @@ def family_keys(cols: Columns, row: int) -> list[str]:
     return keys + ([f"prompt:{mark.prompt}"] if mark.prompt else [])
 
 
-def family_rows(store: Store, groups: Sequence[Any], cols: Columns | None = None
-                ) -> list[tuple[str, list[int]]]:
+def family_rows(
+    store: Store, groups: Sequence[Any], cols: Columns | None = None
+) -> list[tuple[str, list[int]]]:
     """The groups of one job family together, as one row each: (the family in words, the
     indices of its groups), in the order of their first group. A group of no family is a row
     of its own, without words."""
@@ -159,18 +167,26 @@ def family_rows(store: Store, groups: Sequence[Any], cols: Columns | None = None
     for n in range(len(groups)):
         rows.setdefault(find(n), []).append(n)
     views: dict[int, Any] = {}
-    return [(family_words(store, [m for n in ns for m in groups[n].members], cols, views)
-             if len(ns) > 1 or _marked(cols, groups[ns[0]].members) else "", ns)
-            for ns in rows.values()]
+    return [
+        (
+            family_words(store, [m for n in ns for m in groups[n].members], cols, views)
+            if len(ns) > 1 or _marked(cols, groups[ns[0]].members)
+            else "",
+            ns,
+        )
+        for ns in rows.values()
+    ]
 
 
 def _marked(cols: Columns, members: Sequence[int]) -> bool:
     return sum(mark_of(cols, m).known for m in members) >= 2 or any(
-        int(cols.tile[m]) > 0 for m in members)
+        int(cols.tile[m]) > 0 for m in members
+    )
 
 
-def family_words(store: Store, members: Sequence[int], cols: Columns,
-                 views: dict[int, Any] | None = None) -> str:
+def family_words(
+    store: Store, members: Sequence[int], cols: Columns, views: dict[int, Any] | None = None
+) -> str:
     """A job family in words: "grid → tiles → upscales" (a grid's tiles and what was made from
     them at a larger size), "variations of" (another job's close picture), "same prompt, other
     job" (another job of the prompt, another picture)."""
@@ -180,16 +196,26 @@ def family_words(store: Store, members: Sequence[int], cols: Columns,
     parents = set() if cols.parent is None else set(cols.parent[cols.parent >= 0].tolist())
     grids = {int(cols.parent[m]) for m in tiles} if cols.parent is not None else set()
     grids |= {m for m in members if m in parents}
-    look = (lambda i: views.setdefault(i, _view(store, i)))  # noqa: E731
-    upscales = [m for m in members if int(cols.tile[m]) <= 0 and m not in grids and any(
-        _pixels_diff(look(m), look(t)) <= SAME_PICTURE_LEVELS
-        and cols.width[m] * cols.height[m] > cols.width[t] * cols.height[t] for t in tiles)]
+    look = lambda i: views.setdefault(i, _view(store, i))  # noqa: E731
+    upscales = [
+        m
+        for m in members
+        if int(cols.tile[m]) <= 0
+        and m not in grids
+        and any(
+            _pixels_diff(look(m), look(t)) <= SAME_PICTURE_LEVELS
+            and cols.width[m] * cols.height[m] > cols.width[t] * cols.height[t]
+            for t in tiles
+        )
+    ]
     parts = []
     if tiles:
         names = ", ".join(f"U{n}" for n in sorted({int(cols.tile[t]) for t in tiles}))
-        parts.append("grid → tiles " + names + (f" → {len(upscales)} upscale"
-                                                 f"{'s' if len(upscales) > 1 else ''}"
-                                                 if upscales else ""))
+        parts.append(
+            "grid → tiles "
+            + names
+            + (f" → {len(upscales)} upscale{'s' if len(upscales) > 1 else ''}" if upscales else "")
+        )
     marks = {m: mark_of(cols, m) for m in members}
     jobs = sorted({mk.job for mk in marks.values() if mk.job})
     if len(jobs) > 1:

@@ -78,8 +78,9 @@ class TileHashes:
     signature: Signature
 
 
-def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
-              ) -> FileHashes | str:
+def hash_file(
+    path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = True
+) -> FileHashes | str:
     """The :class:`FileHashes` of the image at ``path``, or the reason it cannot be read (the
     words of :class:`~cdir.imaging.decode.DecodeError`). Never raises for a bad file."""
     try:
@@ -93,9 +94,19 @@ def hash_file(path: Path, limits: DecodeLimits = DEFAULT_LIMITS, draft: bool = T
         phash, mirror, sig = thumbnail_hashes(thumb)
         if strip is not None:  # an animation: its pHashes over a strip of frames, as ingest's
             phash, mirror, _ = thumbnail_hashes(strip)
-        return FileHashes(hashlib.sha256(data).hexdigest(), len(data), size[0], size[1], phash,
-                          mirror, sig, drafted, centre_hash(thumb if strip is None else strip),
-                          pixels, tiles)
+        return FileHashes(
+            hashlib.sha256(data).hexdigest(),
+            len(data),
+            size[0],
+            size[1],
+            phash,
+            mirror,
+            sig,
+            drafted,
+            centre_hash(thumb if strip is None else strip),
+            pixels,
+            tiles,
+        )
     except Exception as exc:  # a hashing bug on one file fails that file only
         return f"hashing failed: {one_line(exc)}"
 
@@ -117,8 +128,11 @@ def thumbnail_hashes(thumb: Image.Image) -> tuple[str, str, Signature]:
         hashes.append(str(imagehash.ImageHash(low > np.median(low))))
     low = dctn(grey.astype(np.float64), norm="ortho")[:8, :8]
     small = thumb.resize((LowInfoConfig.side, LowInfoConfig.side), Image.Resampling.BOX)
-    sig = Signature(float(np.median(np.abs(low - np.median(low)))), np.asarray(small, np.float32),
-                    np.asarray(ImageOps.mirror(small), np.float32))
+    sig = Signature(
+        float(np.median(np.abs(low - np.median(low)))),
+        np.asarray(small, np.float32),
+        np.asarray(ImageOps.mirror(small), np.float32),
+    )
     return hashes[0], hashes[1], sig
 
 
@@ -134,9 +148,9 @@ def pixel_hash(path: Path, limits: DecodeLimits = DEFAULT_LIMITS) -> str | None:
         return None
 
 
-def draft_thumbnail(data: bytes, limits: DecodeLimits, draft: bool
-                    ) -> tuple[Image.Image, tuple[int, int], bool, str, Image.Image | None,
-                               list[TileHashes] | None]:
+def draft_thumbnail(
+    data: bytes, limits: DecodeLimits, draft: bool
+) -> tuple[Image.Image, tuple[int, int], bool, str, Image.Image | None, list[TileHashes] | None]:
     """(RGB thumbnail of at most ``THUMB_SIDE`` pixels a side, full size after EXIF rotation,
     whether draft mode decoded it at reduced size, ``pixel_sha256`` of the decoded pixels, an
     animation's strip of frames or None, a grid's tiles or None); the checks and conversions
@@ -165,8 +179,9 @@ def grid_tiles(rgb: Image.Image, full: tuple[int, int]) -> list[TileHashes] | No
     return _hashed_tiles(rgb, boxes, full)
 
 
-def _hashed_tiles(rgb: Image.Image, boxes: list[tuple[int, int, int, int]],
-                  full: tuple[int, int]) -> list[TileHashes]:
+def _hashed_tiles(
+    rgb: Image.Image, boxes: list[tuple[int, int, int, int]], full: tuple[int, int]
+) -> list[TileHashes]:
     sx, sy = full[0] / rgb.width, full[1] / rgb.height
     tiles = []
     for box in boxes:

@@ -33,12 +33,13 @@ similarity matrix over all items is ever held.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cdir.duplicates.linkage import Metric, graph_groups
 from cdir.duplicates.low_information import LowInfoConfig, PixelCheck
 from cdir.store.knn import best_others, cosine_knn, hamming_knn
 
@@ -98,8 +99,9 @@ class DedupConfig:
     def __post_init__(self) -> None:
         unknown = [t for t in self.tiers if t not in TIERS]
         if unknown or not self.tiers:
-            raise ValueError(f"unknown tier(s) {unknown or '(none given)'}; "
-                             f"choose from {', '.join(TIERS)}")
+            raise ValueError(
+                f"unknown tier(s) {unknown or '(none given)'}; choose from {', '.join(TIERS)}"
+            )
         if not 0 <= self.perceptual_max_distance <= 64:
             raise ValueError("perceptual_max_distance is a number of bits, 0..64")
         if not -1.0 <= self.semantic_min_similarity <= 1.0:
@@ -108,8 +110,10 @@ class DedupConfig:
             raise ValueError(f"k must be at least 1, got {self.k}")
 
     def threshold(self, tier: str) -> float | None:
-        return {"perceptual": float(self.perceptual_max_distance),
-                "semantic": self.semantic_min_similarity}.get(tier)
+        return {
+            "perceptual": float(self.perceptual_max_distance),
+            "semantic": self.semantic_min_similarity,
+        }.get(tier)
 
 
 @dataclass
@@ -151,21 +155,6 @@ class DupGroup:
 
 
 # ---------------------------------------------------------------------------------- metrics
-@dataclass
-class Metric:
-    """How one tier compares items: ``score(row, rows)``, and the threshold that passes."""
-
-    score: Callable[[int, np.ndarray], np.ndarray]
-    threshold: float
-    higher_is_closer: bool
-
-    def passes(self, values: np.ndarray) -> np.ndarray:
-        return values >= self.threshold if self.higher_is_closer else values <= self.threshold
-
-    def closest_first(self, values: np.ndarray) -> np.ndarray:
-        return np.argsort(-values if self.higher_is_closer else values, kind="stable")
-
-
 def apart_from_grids(metric: Metric, grid_of: np.ndarray) -> Metric:
     """``metric`` under which a tile and its own grid image never pass (a tile is part of its
     grid by construction, not a copy of it); ``grid_of[p]`` is the position of the grid of
@@ -207,8 +196,12 @@ def cosine_metric(emb: np.ndarray, threshold: float) -> Metric:
     return Metric(lambda i, rows: emb[rows] @ emb[i], threshold, True)
 
 
-def hamming_metric(hashes: np.ndarray, mirrors: np.ndarray | None, threshold: float,
-                   centres: np.ndarray | None = None) -> Metric:
+def hamming_metric(
+    hashes: np.ndarray,
+    mirrors: np.ndarray | None,
+    threshold: float,
+    centres: np.ndarray | None = None,
+) -> Metric:
     """Differing bits between 64-bit hashes; with ``mirrors`` the least over the pair compared
     as is and with either side mirrored; with ``centres`` (the pHash of each image's centre,
     :func:`centre_hashes`; 0 where unknown) also the least with either side's centre hash
@@ -244,8 +237,9 @@ def _present(value: Any) -> bool:
     return not pd.isna(value) and str(value) != ""
 
 
-def perceptual_hashes(store: Store, rows: np.ndarray, mirror: bool
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
+def perceptual_hashes(
+    store: Store, rows: np.ndarray, mirror: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The pHash of ``rows`` and, with ``mirror``, that of their mirror image (from the store,
     or computed from the thumbnail for items ingested before it was stored)."""
     items = store.items
@@ -285,77 +279,6 @@ def _thumbnail_mirror_hash(store: Store, row: int, fallback: np.uint64) -> np.ui
 
 
 # --------------------------------------------------------------------------------- grouping
-def threshold_edges(values: np.ndarray, nbr: np.ndarray, metric: Metric
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(sources, targets) of the kNN edges that pass the threshold (NaN slots never pass)."""
-    ok = (nbr >= 0) & metric.passes(values)
-    sources = np.broadcast_to(np.arange(len(nbr))[:, None], nbr.shape)[ok]
-    return sources, nbr[ok]
-
-
-def components(n: int, sources: np.ndarray, targets: np.ndarray) -> Iterator[np.ndarray]:
-    """The connected components with at least two nodes, as sorted index arrays."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(sources), np.int8), (sources, targets)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    order = np.argsort(labels, kind="stable")
-    cuts = np.flatnonzero(np.diff(labels[order])) + 1
-    for part in np.split(order, cuts):
-        if len(part) > 1:
-            yield part
-
-
-def complete_linkage(nodes: np.ndarray, metric: Metric, degree: np.ndarray
-                     ) -> list[tuple[int, list[int], list[float]]]:
-    """Greedy complete-linkage groups of one component (see :data:`GROUPING_RULE`):
-    [(representative, members closest first, their scores against it)] with >= 2 members."""
-    if len(nodes) > LARGE_COMPONENT:
-        log.warning("%d items are linked into one cluster: the threshold is probably too loose "
-                    "(see the calibration histogram); grouping them takes a while", len(nodes))
-    remaining = list(nodes[np.lexsort((nodes, -degree[nodes]))])
-    groups = []
-    while len(remaining) > 1:
-        members, scores = _grow(remaining[0], np.array(remaining[1:], dtype=np.int64), metric)
-        taken = set(members)
-        remaining = [r for r in remaining if r not in taken]
-        if len(members) > 1:
-            groups.append((members[0], members, scores))
-    return groups
-
-
-LARGE_COMPONENT = 10_000
-
-
-def _grow(seed: int, rest: np.ndarray, metric: Metric) -> tuple[list[int], list[float]]:
-    """``seed`` and, closest first, every item of ``rest`` that passes against all members so
-    far; with the scores against the seed."""
-    values = metric.score(seed, rest)
-    passing = np.flatnonzero(metric.passes(values))
-    members, scores = [int(seed)], [float(metric.score(seed, _positions([seed]))[0])]
-    for pos in passing[metric.closest_first(values[passing])]:
-        if metric.passes(metric.score(int(rest[pos]), _positions(members))).all():
-            members.append(int(rest[pos]))
-            scores.append(float(values[pos]))
-    return members, scores
-
-
-def _positions(values: list[int]) -> np.ndarray:
-    return np.array(values, dtype=np.int64)
-
-
-def graph_groups(values: np.ndarray, nbr: np.ndarray, metric: Metric
-                 ) -> list[tuple[int, list[int], list[float]]]:
-    """Groups over positions 0..n-1 from a kNN graph: threshold, components, complete linkage."""
-    sources, targets = threshold_edges(values, nbr, metric)
-    degree = np.bincount(np.concatenate([sources, targets]), minlength=len(nbr))
-    groups = []
-    for part in components(len(nbr), sources, targets):
-        groups.extend(complete_linkage(part, metric, degree))
-    return groups
-
-
 # ------------------------------------------------------------------------------------ tiers
 def _ok_rows(store: Store, column: str) -> np.ndarray:
     items = store.items
@@ -370,8 +293,11 @@ def exact_groups(store: Store) -> list[DupGroup]:
     by_hash: dict[str, list[int]] = {}
     for row, value in zip(rows, store.items["pixel_sha256"].to_numpy()[rows], strict=True):
         by_hash.setdefault(str(value), []).append(int(ids[row]))
-    return [DupGroup("exact", sorted(m), min(m), dict.fromkeys(sorted(m), 1.0))
-            for m in by_hash.values() if len(m) > 1]
+    return [
+        DupGroup("exact", sorted(m), min(m), dict.fromkeys(sorted(m), 1.0))
+        for m in by_hash.values()
+        if len(m) > 1
+    ]
 
 
 def perceptual_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
@@ -382,14 +308,14 @@ def perceptual_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
     centres = centre_hashes(store, rows) if config.centre else None
     metric = hamming_metric(hashes, mirrors, config.perceptual_max_distance, centres)
     if config.low_info is not None:
-        metric = apart_unless_close(metric, PixelCheck(store, rows, config.mirror,
-                                                       config.low_info))
+        metric = apart_unless_close(metric, PixelCheck(store, rows, config.mirror, config.low_info))
     metric = apart_from_grids(metric, grid_positions(store, rows))
     values, nbr = hamming_knn(hashes, mirrors, config.k)
     if centres is not None:  # also the neighbours of each centre hash among the full hashes
         cv, cn = hamming_knn(hashes, np.where(centres != 0, centres, hashes), config.k)
-        values, nbr = best_others(np.hstack([values, cv]), np.hstack([nbr, cn]), 2 * config.k,
-                                  closest_low=True)
+        values, nbr = best_others(
+            np.hstack([values, cv]), np.hstack([nbr, cn]), 2 * config.k, closest_low=True
+        )
     return _to_groups("perceptual", store, rows, graph_groups(values, nbr, metric))
 
 
@@ -398,8 +324,9 @@ def semantic_groups(store: Store, config: DedupConfig) -> list[DupGroup]:
     if len(rows) < 2:
         return []
     emb = np.ascontiguousarray(store.image_emb[rows], dtype=np.float32)
-    metric = apart_from_grids(cosine_metric(emb, config.semantic_min_similarity),
-                              grid_positions(store, rows))
+    metric = apart_from_grids(
+        cosine_metric(emb, config.semantic_min_similarity), grid_positions(store, rows)
+    )
     values, nbr = cosine_knn(emb, config.k, config.index)
     return _to_groups("semantic", store, rows, graph_groups(values, nbr, metric))
 
@@ -412,15 +339,17 @@ def semantic_rows(store: Store) -> np.ndarray:
     return np.flatnonzero(store.ok_mask() & has_vector)
 
 
-def _to_groups(tier: str, store: Store, rows: np.ndarray,
-               found: list[tuple[int, list[int], list[float]]]) -> list[DupGroup]:
+def _to_groups(
+    tier: str, store: Store, rows: np.ndarray, found: list[tuple[int, list[int], list[float]]]
+) -> list[DupGroup]:
     """Positions within ``rows`` to item ids."""
     ids = store.items["id"].to_numpy()[rows]
     groups = []
     for seed, members, scores in found:
         member_ids = [int(ids[m]) for m in members]
-        groups.append(DupGroup(tier, member_ids, int(ids[seed]),
-                               dict(zip(member_ids, scores, strict=True))))
+        groups.append(
+            DupGroup(tier, member_ids, int(ids[seed]), dict(zip(member_ids, scores, strict=True)))
+        )
     return groups
 
 
@@ -431,9 +360,12 @@ TIER_FINDERS: dict[str, Callable[[Store, DedupConfig], list[DupGroup]]] = {
 }
 
 
-def find_groups(store: Store, config: DedupConfig | None = None,
-                split: Callable[[list[DupGroup]], list[DupGroup]] | None = None,
-                tier_groups: dict[str, list[DupGroup]] | None = None) -> list[DupGroup]:
+def find_groups(
+    store: Store,
+    config: DedupConfig | None = None,
+    split: Callable[[list[DupGroup]], list[DupGroup]] | None = None,
+    tier_groups: dict[str, list[DupGroup]] | None = None,
+) -> list[DupGroup]:
     """Near-duplicate groups of the chosen tiers, largest first (then by tier, strictest first).
 
     A group whose members all belong to one group of a stricter tier is left out (it would show
@@ -468,8 +400,9 @@ def _repeats(group: DupGroup, owners: dict[int, set[int]]) -> bool:
 
 
 # ----------------------------------------------------------------------------------- config
-def dedup_config(tiers: Sequence[str], perceptual: float | None = None,
-                 semantic: float | None = None) -> DedupConfig:
+def dedup_config(
+    tiers: Sequence[str], perceptual: float | None = None, semantic: float | None = None
+) -> DedupConfig:
     """The one way to build a :class:`DedupConfig` from what a user chose: ``tiers``, and the
     perceptual (bits) and semantic (cosine) thresholds, None for the default. ValueError says
     what to fix."""
@@ -491,8 +424,10 @@ def config_with_threshold(tiers: Sequence[str], threshold: float | None) -> Dedu
         return dedup_config(tiers)
     tuned = [t for t in tiers if t != "exact"]
     if len(tuned) != 1:
-        raise ValueError("--threshold applies to one tier: add --tier perceptual (differing "
-                         "bits, e.g. 8) or --tier semantic (cosine, e.g. 0.95)")
+        raise ValueError(
+            "--threshold applies to one tier: add --tier perceptual (differing "
+            "bits, e.g. 8) or --tier semantic (cosine, e.g. 0.95)"
+        )
     if tuned[0] == "perceptual":
         return dedup_config(tiers, perceptual=threshold)
     return dedup_config(tiers, semantic=threshold)

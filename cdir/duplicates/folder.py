@@ -99,9 +99,12 @@ class FolderResult:
     rejected: list[tuple[str, str]]
 
 
-def find_folder_groups(sources: Sequence[str | Path], config: FolderConfig | None = None,
-                       store_dir: Path | None = None, progress: Progress | None = None
-                       ) -> FolderResult:
+def find_folder_groups(
+    sources: Sequence[str | Path],
+    config: FolderConfig | None = None,
+    store_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> FolderResult:
     """Near-duplicate groups of the images in ``sources`` (folders, zips, image files).
 
     Raises :class:`cdir.ingest.source_files.SourceError` for a missing source or an unreadable
@@ -110,8 +113,10 @@ def find_folder_groups(sources: Sequence[str | Path], config: FolderConfig | Non
 
     config = config or FolderConfig()
     if "semantic" in config.dedup.tiers:
-        raise ValueError("the semantic tier needs CLIP embeddings: run `cdir ingest FOLDER "
-                         "--store DIR`, then `cdir dupes DIR`")
+        raise ValueError(
+            "the semantic tier needs CLIP embeddings: run `cdir ingest FOLDER "
+            "--store DIR`, then `cdir dupes DIR`"
+        )
     with tempfile.TemporaryDirectory(prefix="cdir-dupes-") as tmp:
         extract_dir = Path(store_dir) / FILES_DIR if store_dir is not None else Path(tmp)
         scan = scan_sources(list(sources), extract_dir)
@@ -121,8 +126,9 @@ def find_folder_groups(sources: Sequence[str | Path], config: FolderConfig | Non
     return FolderResult(store, groups, failed, list(scan.rejected))
 
 
-def hash_files(paths: Sequence[Path], config: FolderConfig, progress: Progress | None = None
-               ) -> list[FileHashes | str]:
+def hash_files(
+    paths: Sequence[Path], config: FolderConfig, progress: Progress | None = None
+) -> list[FileHashes | str]:
     """:func:`hash_file` of every path, in order, on a pool of ``config.workers``."""
     job = _Job(config.limits, config.draft)
     if len(paths) < _INLINE_BELOW:
@@ -154,48 +160,64 @@ def _pool(kind: str, workers: int) -> Executor:
     raise ValueError(f"unknown executor {kind!r}: process or thread")
 
 
-def _memory_store(files: Sequence[SourceFile], hashed: Sequence[FileHashes | str],
-                  config: FolderConfig) -> tuple[SignatureStore, list[tuple[str, str]]]:
+def _memory_store(
+    files: Sequence[SourceFile], hashed: Sequence[FileHashes | str], config: FolderConfig
+) -> tuple[SignatureStore, list[tuple[str, str]]]:
     ok = [(f, h) for f, h in zip(files, hashed, strict=True) if isinstance(h, FileHashes)]
     failed = [(f.rel_path, h) for f, h in zip(files, hashed, strict=True) if isinstance(h, str)]
-    items = pd.DataFrame({
-        "id": np.arange(len(ok), dtype=np.int64),
-        "path": [str(f.path) for f, _ in ok],
-        "rel_path": [f.rel_path for f, _ in ok],
-        "sha256": [h.file_sha256 for _, h in ok],
-        "phash": [h.phash for _, h in ok],
-        "phash_mirror": [h.phash_mirror for _, h in ok],
-        "phash_centre": [h.phash_centre for _, h in ok],
-        "width": [h.width for _, h in ok],
-        "height": [h.height for _, h in ok],
-        "file_size": [h.file_size for _, h in ok],
-        "status": "ok",
-    })
+    items = pd.DataFrame(
+        {
+            "id": np.arange(len(ok), dtype=np.int64),
+            "path": [str(f.path) for f, _ in ok],
+            "rel_path": [f.rel_path for f, _ in ok],
+            "sha256": [h.file_sha256 for _, h in ok],
+            "phash": [h.phash for _, h in ok],
+            "phash_mirror": [h.phash_mirror for _, h in ok],
+            "phash_centre": [h.phash_centre for _, h in ok],
+            "width": [h.width for _, h in ok],
+            "height": [h.height for _, h in ok],
+            "file_size": [h.file_size for _, h in ok],
+            "status": "ok",
+        }
+    )
     items["pixel_sha256"] = exact_keys([f.path for f, _ in ok], [h for _, h in ok], config)
     items["parent_id"], items["tile"] = -1, -1
     root = Path(files[0].path).parent if files else Path(".")
     signatures = {n: h.signature for n, (_, h) in enumerate(ok)}
-    family_grids([f.path for f, _ in ok], [f.rel_path for f, _ in ok], [h for _, h in ok],
-                 config.limits)
+    family_grids(
+        [f.path for f, _ in ok], [f.rel_path for f, _ in ok], [h for _, h in ok], config.limits
+    )
     tiles = split_grids([f.rel_path for f, _ in ok], [h for _, h in ok])
     if tiles:
         rows = []
         for grid, n, tile in tiles:
             file, hashed = ok[grid]
             signatures[len(items) + len(rows)] = tile.signature
-            rows.append({"id": len(items) + len(rows), "path": str(file.path),
-                         "rel_path": f"{file.rel_path}#tile{n}",
-                         "sha256": f"{hashed.file_sha256}#tile{n}", "phash": tile.phash,
-                         "phash_mirror": tile.phash_mirror, "phash_centre": tile.phash_centre,
-                         "width": tile.box[2] - tile.box[0], "height": tile.box[3] - tile.box[1],
-                         "file_size": -1, "status": "ok", "parent_id": grid, "tile": n,
-                         "pixel_sha256": f"tile:{hashed.file_sha256}:{n}"})
+            rows.append(
+                {
+                    "id": len(items) + len(rows),
+                    "path": str(file.path),
+                    "rel_path": f"{file.rel_path}#tile{n}",
+                    "sha256": f"{hashed.file_sha256}#tile{n}",
+                    "phash": tile.phash,
+                    "phash_mirror": tile.phash_mirror,
+                    "phash_centre": tile.phash_centre,
+                    "width": tile.box[2] - tile.box[0],
+                    "height": tile.box[3] - tile.box[1],
+                    "file_size": -1,
+                    "status": "ok",
+                    "parent_id": grid,
+                    "tile": n,
+                    "pixel_sha256": f"tile:{hashed.file_sha256}:{n}",
+                }
+            )
         items = pd.concat([items, pd.DataFrame(rows)], ignore_index=True)
     return SignatureStore(root, normalise_items(items), signatures), failed
 
 
-def family_grids(paths: Sequence[Path], names: Sequence[str], hashed: Sequence[FileHashes],
-                 limits: DecodeLimits) -> None:
+def family_grids(
+    paths: Sequence[Path], names: Sequence[str], hashed: Sequence[FileHashes], limits: DecodeLimits
+) -> None:
     """Give tiles to the files a Midjourney family shows are grids though their layout was not
     recognised (tiles that abut without a seam, four close Vary siblings): a file named for a
     job without a grid index, exactly twice the size of a tile file of the same job
@@ -215,8 +237,9 @@ def family_grids(paths: Sequence[Path], names: Sequence[str], hashed: Sequence[F
             h.tiles = halves_tiles(paths[n], limits)
 
 
-def split_grids(names: Sequence[str], hashed: Sequence[FileHashes]
-                ) -> list[tuple[int, int, TileHashes]]:
+def split_grids(
+    names: Sequence[str], hashed: Sequence[FileHashes]
+) -> list[tuple[int, int, TileHashes]]:
     """(grid position, tile number 1..4, tile) for the files that look like a 2x2 grid and that
     something says are a generator's grid, as ingest splits them
     (:func:`cdir.ingest.grid_evidence.grid_evidence`): Midjourney's tile sizes, a Midjourney
@@ -236,16 +259,21 @@ def split_grids(names: Sequence[str], hashed: Sequence[FileHashes]
         evidence = midjourney_size(h.width, h.height) or name_mark(names[grid]).job is not None
         if not evidence:
             others = np.delete(files, grid)
-            evidence = any((np.bitwise_count(others ^ np.uint64(int(t.phash, 16)))
-                            <= UPSCALE_MAX_DISTANCE).any() for t in tiles)
+            evidence = any(
+                (
+                    np.bitwise_count(others ^ np.uint64(int(t.phash, 16))) <= UPSCALE_MAX_DISTANCE
+                ).any()
+                for t in tiles
+            )
         if evidence:
             out.extend((grid, n, tile) for n, tile in enumerate(tiles, start=1))
     log.info("%d grid images split into tiles", len({g for g, _, _ in out}))
     return out
 
 
-def exact_keys(paths: Sequence[Path], hashed: Sequence[FileHashes], config: FolderConfig
-               ) -> list[str]:
+def exact_keys(
+    paths: Sequence[Path], hashed: Sequence[FileHashes], config: FolderConfig
+) -> list[str]:
     """A key per file, equal for two files exactly when their decoded pixels are (see the
     module docstring): ``px:<pixel_sha256>`` for the files decoded in full (here or in the
     worker), else ``file:<file_sha256>``."""
@@ -291,8 +319,9 @@ def exact_candidates(hashed: Sequence[FileHashes], detail_max: float) -> set[int
     return need
 
 
-def _close_to(drafted: list[int], plain: list[int], hashed: Sequence[FileHashes],
-              detail_max: float) -> set[int]:
+def _close_to(
+    drafted: list[int], plain: list[int], hashed: Sequence[FileHashes], detail_max: float
+) -> set[int]:
     """Members of ``drafted`` within EXACT_CANDIDATE_BITS of a member of ``plain`` (or, when
     low-information, of a low-information member of ``plain``)."""
     targets = np.array([int(hashed[n].phash, 16) for n in plain], dtype=np.uint64)
@@ -300,19 +329,23 @@ def _close_to(drafted: list[int], plain: list[int], hashed: Sequence[FileHashes]
     plain_low = any(hashed[n].signature.detail <= detail_max for n in plain)
     out: set[int] = set()
     for start in range(0, len(drafted), PAIRWISE_MAX // 4):
-        part = drafted[start:start + PAIRWISE_MAX // 4]
+        part = drafted[start : start + PAIRWISE_MAX // 4]
         hashes = np.array([int(hashed[n].phash, 16) for n in part], dtype=np.uint64)
         thumbs = np.stack([hashed[n].signature.thumb for n in part])
         near = np.bitwise_count(hashes[:, None] ^ targets[None, :]) <= EXACT_CANDIDATE_BITS
         level = np.abs(thumbs[:, None] - target_thumbs[None, :]).max(axis=(2, 3, 4))
         close = (near & (level <= EXACT_CANDIDATE_LEVELS)).any(axis=1)
-        out.update(n for n, hit in zip(part, close, strict=True)
-                   if hit or (plain_low and hashed[n].signature.detail <= detail_max))
+        out.update(
+            n
+            for n, hit in zip(part, close, strict=True)
+            if hit or (plain_low and hashed[n].signature.detail <= detail_max)
+        )
     return out
 
 
-def folder_report(result: FolderResult, config: FolderConfig, source: str,
-                  store_dir: Path | None) -> dict[str, Any]:
+def folder_report(
+    result: FolderResult, config: FolderConfig, source: str, store_dir: Path | None
+) -> dict[str, Any]:
     """The JSON of ``cdir dupes STORE`` (:func:`groups_report`) with ``store`` the directory
     given with ``--store`` (or None), plus ``source``, ``n_files`` and the files ``failed`` and
     ``rejected`` (``{"file", "reason"}``)."""

@@ -30,9 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def find_duplicates(store: Store, config: DedupConfig | None = None,
-                    decided: dict[int, Decision] | None = None,
-                    embed: Callable[[], Embed] | None = None) -> list[DupGroup]:
+def find_duplicates(
+    store: Store,
+    config: DedupConfig | None = None,
+    decided: dict[int, Decision] | None = None,
+    embed: Callable[[], Embed] | None = None,
+) -> list[DupGroup]:
     """Near-duplicate groups of ``config``'s tiers (:func:`cdir.duplicates.finder.find_groups`)
     with the saved decisions applied (:func:`cdir.duplicates.decisions.apply_relations`;
     ``decided``: those of the collection when None) and the keep set on each group: the member
@@ -50,8 +53,9 @@ def find_duplicates(store: Store, config: DedupConfig | None = None,
     key = cache_key(store, planned)
     tiers, keeps = load_cached(store, key)
     before = (len(tiers), len(keeps))
-    groups = find_groups(store, planned, split=lambda found: split_apart(store, found, decided),
-                         tier_groups=tiers)
+    groups = find_groups(
+        store, planned, split=lambda found: split_apart(store, found, decided), tier_groups=tiers
+    )
     groups = apply_relations(store, groups, decided)
     groups = sorted(groups, key=lambda g: (-len(g), TIERS.index(g.tier), g.representative))
     cols = Columns.of(store) if len(keeps) < len(groups) else None
@@ -73,9 +77,18 @@ def cache_key(store: Store, config: DedupConfig) -> str | None:
 
     if not (store.root / "meta.json").is_file():
         return None
-    parts = [store.meta.get("revision"), len(store.items), repr(config.tiers),
-             config.perceptual_max_distance, config.semantic_min_similarity, config.k,
-             config.mirror, config.centre, repr(config.low_info), 2]
+    parts = [
+        store.meta.get("revision"),
+        len(store.items),
+        repr(config.tiers),
+        config.perceptual_max_distance,
+        config.semantic_min_similarity,
+        config.k,
+        config.mirror,
+        config.centre,
+        repr(config.low_info),
+        2,
+    ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -94,12 +107,15 @@ def load_cached(store: Store, key: str | None) -> tuple[dict[str, list[DupGroup]
         return {}, {}
     if not isinstance(saved, dict) or saved.get("key") != key:
         return {}, {}
-    return ({t: groups_from_state(g) for t, g in saved.get("tiers", {}).items()},
-            dict(saved.get("keeps", {})))
+    return (
+        {t: groups_from_state(g) for t, g in saved.get("tiers", {}).items()},
+        dict(saved.get("keeps", {})),
+    )
 
 
-def save_cached(store: Store, key: str | None, tiers: dict[str, list[DupGroup]],
-                keeps: Keeps) -> None:
+def save_cached(
+    store: Store, key: str | None, tiers: dict[str, list[DupGroup]], keeps: Keeps
+) -> None:
     """Keep each tier's groups and the suggestions in the collection, so the review opens at
     once the next time, also after a decision."""
     from cdir.store.collection import atomic_write_json
@@ -107,9 +123,14 @@ def save_cached(store: Store, key: str | None, tiers: dict[str, list[DupGroup]],
     if key is None:
         return
     try:
-        atomic_write_json(store.root / CACHE_FILE, {
-            "key": key, "tiers": {t: groups_to_state(g) for t, g in tiers.items()},
-            "keeps": keeps})
+        atomic_write_json(
+            store.root / CACHE_FILE,
+            {
+                "key": key,
+                "tiers": {t: groups_to_state(g) for t, g in tiers.items()},
+                "keeps": keeps,
+            },
+        )
     except OSError as exc:  # a read-only collection: just no cache
         log.debug("duplicate groups not cached: %s", exc)
 
@@ -120,13 +141,19 @@ def warm_cache(store: Store, config: DedupConfig | None = None) -> int:
     return len(find_duplicates(store, config or DedupConfig(tiers=("exact", "perceptual"))))
 
 
-def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],
-              cols: Columns | None = None, keeps: Keeps | None = None) -> DupGroup:
+def with_keep(
+    store: Store,
+    group: DupGroup,
+    decided: dict[int, Decision],
+    cols: Columns | None = None,
+    keeps: Keeps | None = None,
+) -> DupGroup:
     """``group`` with its keep (the member marked keep, else the suggestion, with its reason)
     leading it as its representative, the scores measured against it. ``keeps``: suggestions
     made before, by group (read, and filled in)."""
-    chosen = next((m for m in group.members
-                   if m in decided and decided[m].decision == "keep"), None)
+    chosen = next(
+        (m for m in group.members if m in decided and decided[m].decision == "keep"), None
+    )
     mark = f"{group.tier}:{','.join(map(str, group.members))}"
     if chosen is None and keeps is not None and mark in keeps:
         return groups_from_state([keeps[mark]])[0]
@@ -149,18 +176,31 @@ def with_keep(store: Store, group: DupGroup, decided: dict[int, Decision],
 
 def groups_to_state(groups: Sequence[DupGroup]) -> list[dict[str, Any]]:
     """Groups as JSON-able dicts, the one form a page holds them in between calls."""
-    return [{"tier": g.tier, "members": [int(m) for m in g.members],
-             "representative": int(g.representative),
-             "scores": {str(k): float(v) for k, v in g.scores.items()},
-             "keep": None if g.keep is None else int(g.keep), "keep_reason": g.keep_reason,
-             "alternates": [int(m) for m in g.alternates]}
-            for g in groups]
+    return [
+        {
+            "tier": g.tier,
+            "members": [int(m) for m in g.members],
+            "representative": int(g.representative),
+            "scores": {str(k): float(v) for k, v in g.scores.items()},
+            "keep": None if g.keep is None else int(g.keep),
+            "keep_reason": g.keep_reason,
+            "alternates": [int(m) for m in g.alternates],
+        }
+        for g in groups
+    ]
 
 
 def groups_from_state(state: Sequence[dict[str, Any]] | None) -> list[DupGroup]:
     """The groups :func:`groups_to_state` wrote."""
-    return [DupGroup(g["tier"], [int(m) for m in g["members"]], int(g["representative"]),
-                     {int(k): float(v) for k, v in g["scores"].items()},
-                     None if g.get("keep") is None else int(g["keep"]),
-                     str(g.get("keep_reason", "")),
-                     tuple(int(m) for m in g.get("alternates", ()))) for g in state or []]
+    return [
+        DupGroup(
+            g["tier"],
+            [int(m) for m in g["members"]],
+            int(g["representative"]),
+            {int(k): float(v) for k, v in g["scores"].items()},
+            None if g.get("keep") is None else int(g["keep"]),
+            str(g.get("keep_reason", "")),
+            tuple(int(m) for m in g.get("alternates", ())),
+        )
+        for g in state or []
+    ]

@@ -12,8 +12,17 @@ import numpy as np
 if TYPE_CHECKING:
     from cdir.store.collection import Store
 
-TEXT_COLUMNS = ("rel_path", "prompt", "negative_prompt", "generator", "generation_settings",
-                "pixel_sha256", "sha256", "path", "caption")
+TEXT_COLUMNS = (
+    "rel_path",
+    "prompt",
+    "negative_prompt",
+    "generator",
+    "generation_settings",
+    "pixel_sha256",
+    "sha256",
+    "path",
+    "caption",
+)
 
 
 @dataclass
@@ -43,12 +52,20 @@ class Columns:
         text: dict[str, list[str | None]] = {}
         for name in TEXT_COLUMNS:
             if name in items:
-                text[name] = [None if pd.isna(v) or str(v) == "" else str(v)
-                              for v in items[name].to_numpy()]
+                text[name] = [
+                    None if pd.isna(v) or str(v) == "" else str(v) for v in items[name].to_numpy()
+                ]
             else:
                 text[name] = [None] * n
-        return cls(ints("width", 0), ints("height", 0), ints("file_size", -1), ints("tile", -1),
-                   text, Path(store.root), ints("parent_id", -1))
+        return cls(
+            ints("width", 0),
+            ints("height", 0),
+            ints("file_size", -1),
+            ints("tile", -1),
+            text,
+            Path(store.root),
+            ints("parent_id", -1),
+        )
 
     def get(self, name: str, row: int) -> str | None:
         return self.text[name][row]

@@ -78,12 +78,26 @@ class _Member:
 
     def key(self, exact: bool) -> tuple[Any, ...]:
         quality = (0, 0.0) if exact else (-self.pixels, -self.bytes_per_pixel)
-        return (self.tile, self.damaged, *quality, -self.metadata, self.copy_name, self.mtime,
-                len(self.name), self.name, self.item)
+        return (
+            self.tile,
+            self.damaged,
+            *quality,
+            -self.metadata,
+            self.copy_name,
+            self.mtime,
+            len(self.name),
+            self.name,
+            self.item,
+        )
 
 
-def choose_keep(store: Store, tier: str, members: Sequence[int],
-                config: KeepConfig | None = None, columns: Columns | None = None) -> KeepChoice:
+def choose_keep(
+    store: Store,
+    tier: str,
+    members: Sequence[int],
+    config: KeepConfig | None = None,
+    columns: Columns | None = None,
+) -> KeepChoice:
     """The member of a group (of ``tier``) to keep, and the reason (see the module docstring).
     ``members`` are item ids (rows of ``store.items``); ``columns``: the store's, built once
     for many groups."""
@@ -93,8 +107,11 @@ def choose_keep(store: Store, tier: str, members: Sequence[int],
     if len(members) == 1:
         return KeepChoice(members[0], "the only copy")
     exact = tier == "exact"
-    damaged = ([False] * len(members) if exact or len(members) < 3
-               else damaged_members(store, members, config))
+    damaged = (
+        [False] * len(members)
+        if exact or len(members) < 3
+        else damaged_members(store, members, config)
+    )
     facts = [_facts(store, cols, m, d) for m, d in zip(members, damaged, strict=True)]
     _tie_identical_pixels(cols, facts)
     best = min(facts, key=lambda f: f.key(exact))
@@ -107,9 +124,17 @@ def _facts(store: Store, cols: Columns, item: int, damaged: bool) -> _Member:
     pixels = max(width, 0) * max(height, 0)
     metadata = sum(1 for c in METADATA_COLUMNS if cols.get(c, item))
     name = Path(cols.get("rel_path", item) or "").name
-    return _Member(item, int(cols.tile[item]) > 0, damaged, pixels,
-                   size / pixels if pixels and size > 0 else 0.0, metadata,
-                   looks_like_copy(name), _mtime(cols, item), name)
+    return _Member(
+        item,
+        int(cols.tile[item]) > 0,
+        damaged,
+        pixels,
+        size / pixels if pixels and size > 0 else 0.0,
+        metadata,
+        looks_like_copy(name),
+        _mtime(cols, item),
+        name,
+    )
 
 
 def _tie_identical_pixels(cols: Columns, facts: list[_Member]) -> None:
@@ -142,8 +167,9 @@ def _reason(best: _Member, others: list[_Member], exact: bool) -> str:
         words.append("no overlay, crop or colour change")
     if not exact and any(o.pixels < best.pixels for o in others):
         words.append("larger")
-    elif not exact and any(o.pixels == best.pixels and o.bytes_per_pixel < best.bytes_per_pixel
-                           for o in others):
+    elif not exact and any(
+        o.pixels == best.pixels and o.bytes_per_pixel < best.bytes_per_pixel for o in others
+    ):
         words.append("less compressed")
     if any(o.metadata < best.metadata for o in others):
         words.append("richer generation metadata")

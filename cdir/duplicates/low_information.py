@@ -65,16 +65,18 @@ def signature(image: Any, side: int = 8) -> Signature:
     low = dctn(grey, norm="ortho")[:8, :8]
     detail = float(np.median(np.abs(low - np.median(low))))
     small = rgb.resize((side, side), Image.Resampling.BOX)
-    return Signature(detail, np.asarray(small, np.float32),
-                     np.asarray(ImageOps.mirror(small), np.float32))
+    return Signature(
+        detail, np.asarray(small, np.float32), np.asarray(ImageOps.mirror(small), np.float32)
+    )
 
 
 class PixelCheck:
     """Signatures of the perceptual tier's items (positions ``0..len(rows)-1`` of ``rows``),
     computed on first use; :meth:`close` says whether two items may be grouped."""
 
-    def __init__(self, store: Store, rows: np.ndarray, mirror: bool,
-                 config: LowInfoConfig = LowInfoConfig()) -> None:
+    def __init__(
+        self, store: Store, rows: np.ndarray, mirror: bool, config: LowInfoConfig = LowInfoConfig()
+    ) -> None:
         self.store, self.rows, self.mirror, self.config = store, rows, mirror, config
         self._signatures: dict[int, Signature | None] = {}
 

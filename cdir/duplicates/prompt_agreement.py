@@ -31,8 +31,11 @@ def prompted_rows(store: Store) -> np.ndarray:
     """Readable items that have a prompt and an image embedding."""
     items = store.items
     has_prompt = items["prompt"].notna().to_numpy() & (items["prompt"].fillna("") != "").to_numpy()
-    has_vector = (np.abs(store.image_emb).sum(axis=1) > 0 if store.image_emb is not None
-                  else np.zeros(len(items), dtype=bool))
+    has_vector = (
+        np.abs(store.image_emb).sum(axis=1) > 0
+        if store.image_emb is not None
+        else np.zeros(len(items), dtype=bool)
+    )
     return np.flatnonzero(store.ok_mask() & has_prompt & has_vector)
 
 
@@ -50,11 +53,16 @@ def prompt_agreement(store: Store, models: Models, cache: Cache) -> pd.DataFrame
     prompts = [str(p) for p in items["prompt"]]
     words = [prompt_words(p) or p for p in prompts]  # the text encoder reads words, not syntax
     text = embed_texts(words, models, cache) if len(rows) else np.zeros((0, 1), np.float32)
-    table = pd.DataFrame({"id": items["id"].astype(int).to_numpy(),
-                          "file": items["rel_path"].astype(str).to_numpy(), "prompt": prompts,
-                          "caption": items["caption"].to_numpy(dtype=object),
-                          "prompt_image_sim": _rowwise(text, store.image_emb, rows),
-                          "prompt_caption_sim": _caption_sims(store, text, rows)})
+    table = pd.DataFrame(
+        {
+            "id": items["id"].astype(int).to_numpy(),
+            "file": items["rel_path"].astype(str).to_numpy(),
+            "prompt": prompts,
+            "caption": items["caption"].to_numpy(dtype=object),
+            "prompt_image_sim": _rowwise(text, store.image_emb, rows),
+            "prompt_caption_sim": _caption_sims(store, text, rows),
+        }
+    )
     return table.sort_values(["prompt_image_sim", "id"], ignore_index=True)
 
 

@@ -58,11 +58,16 @@ class Calibration:
     apart_kind: str  # "same class" or "nearest other"
 
     def words(self) -> str:
-        apart = ("" if self.apart is None else
-                 f"; different images ({self.apart_kind}) reach {self.apart:.3f}")
-        return (f"semantic threshold {self.threshold:.3f}, calibrated for {self.preset} on "
-                f"{self.n} images of this collection: resized, re-encoded and cropped copies "
-                f"reach {self.copies:.3f}{apart}")
+        apart = (
+            ""
+            if self.apart is None
+            else f"; different images ({self.apart_kind}) reach {self.apart:.3f}"
+        )
+        return (
+            f"semantic threshold {self.threshold:.3f}, calibrated for {self.preset} on "
+            f"{self.n} images of this collection: resized, re-encoded and cropped copies "
+            f"reach {self.copies:.3f}{apart}"
+        )
 
 
 def untrained(store: Store) -> str | None:
@@ -79,8 +84,10 @@ def untrained(store: Store) -> str | None:
         return None
     if trained:
         return None
-    return (f"semantic tier off: random weights (the {name} embedder's similarities mean "
-            "nothing, so no semantic groups; ingest with a trained preset for this tier)")
+    return (
+        f"semantic tier off: random weights (the {name} embedder's similarities mean "
+        "nothing, so no semantic groups; ingest with a trained preset for this tier)"
+    )
 
 
 def load_calibration(store: Store) -> Calibration | None:
@@ -97,8 +104,9 @@ def load_calibration(store: Store) -> Calibration | None:
     return saved
 
 
-def calibrate(store: Store, embed: Embed, config: CalibrationConfig | None = None
-              ) -> Calibration | None:
+def calibrate(
+    store: Store, embed: Embed, config: CalibrationConfig | None = None
+) -> Calibration | None:
     """Measure the threshold (see the module docstring); None with fewer than 2 images."""
     config = config or CalibrationConfig()
     rows = semantic_rows(store)
@@ -119,11 +127,18 @@ def calibrate(store: Store, embed: Embed, config: CalibrationConfig | None = Non
     apart, kind = _apart_cosines(store, rows, picked)
     inside = float(np.percentile(copies, config.copies_percentile))
     outside = float(np.percentile(apart, config.apart_percentile)) if len(apart) else None
-    threshold = inside if outside is None or outside < inside else min(outside + config.margin,
-                                                                       0.999)
-    return Calibration(str(store.meta.get("preset", "")), store.meta.get("revision"),
-                       round(threshold, 4), round(inside, 4),
-                       None if outside is None else round(outside, 4), len(picked), kind)
+    threshold = (
+        inside if outside is None or outside < inside else min(outside + config.margin, 0.999)
+    )
+    return Calibration(
+        str(store.meta.get("preset", "")),
+        store.meta.get("revision"),
+        round(threshold, 4),
+        round(inside, 4),
+        None if outside is None else round(outside, 4),
+        len(picked),
+        kind,
+    )
 
 
 def save_calibration(store: Store, calibration: Calibration) -> None:
@@ -135,8 +150,7 @@ def augmented(image: Any) -> list[Any]:
     from PIL import Image
 
     rgb = image.convert("RGB")
-    half = rgb.resize((max(1, rgb.width // 2), max(1, rgb.height // 2)),
-                      Image.Resampling.LANCZOS)
+    half = rgb.resize((max(1, rgb.width // 2), max(1, rgb.height // 2)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     rgb.save(buffer, "JPEG", quality=30)
     jpeg = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
@@ -158,8 +172,7 @@ def _picture(store: Store, row: int) -> Any:
     return None
 
 
-def _apart_cosines(store: Store, rows: np.ndarray, picked: np.ndarray
-                   ) -> tuple[np.ndarray, str]:
+def _apart_cosines(store: Store, rows: np.ndarray, picked: np.ndarray) -> tuple[np.ndarray, str]:
     """Cosines of each picked image with its nearest other image of the same class (or, with
     no classes, its nearest other image that is no perceptual copy of it)."""
     from cdir.duplicates.finder import hex_to_uint64
@@ -183,8 +196,9 @@ def _apart_cosines(store: Store, rows: np.ndarray, picked: np.ndarray
     return np.asarray(out), "same class" if labelled else "nearest other"
 
 
-def semantic_plan(store: Store, config: DedupConfig, embed: Callable[[], Embed] | None
-                  ) -> tuple[DedupConfig | None, str]:
+def semantic_plan(
+    store: Store, config: DedupConfig, embed: Callable[[], Embed] | None
+) -> tuple[DedupConfig | None, str]:
     """(the config to run, None when no tier is left; words on the semantic tier): the tier
     dropped for an untrained embedder; its threshold calibrated (and saved) when the user set
     none and ``embed`` can give an embedder."""

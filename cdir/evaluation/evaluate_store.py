@@ -187,7 +187,8 @@ def select_files(
     _check_subset(domains, (f.domain for f in labelled), "domains")
     _check_subset(classes, (f.label for f in labelled), "classes")
     kept = [
-        f for f in labelled
+        f
+        for f in labelled
         if (not domains or f.domain in domains) and (not classes or f.label in classes)
     ]
     return _first_per_class(kept, max_per_class)
@@ -211,16 +212,19 @@ def scan_tree(
     """List ``root``'s images and pick the ones to evaluate (nothing is read or embedded)."""
     root = Path(root)
     if not root.is_dir():
-        raise SourceError(f"{root} is not a folder: give a <root>/<domain>/<class>/<file> tree "
-                          "or a collection directory")
+        raise SourceError(
+            f"{root} is not a folder: give a <root>/<domain>/<class>/<file> tree "
+            "or a collection directory"
+        )
     files = _outside(scan_sources([root], root).files, exclude)
     chosen = select_files(files, domains, classes, max_per_class)
     if not chosen:
         raise LabelError(f"{root} has no image inside <domain>/<class>/ folders; {LABEL_HELP}")
     unlabelled = sum(1 for f in files if not (f.domain and f.label))
     if unlabelled:
-        log.warning("%d images of %s are not in a <domain>/<class>/ folder: left out",
-                    unlabelled, root)
+        log.warning(
+            "%d images of %s are not in a <domain>/<class>/ folder: left out", unlabelled, root
+        )
     return TreeSelection(root, chosen, unlabelled)
 
 
@@ -260,8 +264,13 @@ def ingest_selection(
         split_grids=False,  # dataset images are single images, whatever their layout
     )
     report = ingest([selection.root], store_dir, models, ingest_config, progress)
-    log.info("ingest: %d new, %d embedded and %d captioned now, %d failed", report.added,
-             report.embedded, report.captioned, len(report.failed))
+    log.info(
+        "ingest: %d new, %d embedded and %d captioned now, %d failed",
+        report.added,
+        report.embedded,
+        report.captioned,
+        len(report.failed),
+    )
     return report
 
 
@@ -281,8 +290,11 @@ def _neutral_text(config: EvalConfig) -> str:
     flags = set(config.neutralise)
     if not needs_captions(config):
         return "not used"
-    return "raw and neutralised captions" if flags == {False, True} else (
-        "neutralised captions" if flags == {True} else "raw captions")
+    return (
+        "raw and neutralised captions"
+        if flags == {False, True}
+        else ("neutralised captions" if flags == {True} else "raw captions")
+    )
 
 
 def eval_header(
@@ -291,8 +303,9 @@ def eval_header(
     """The facts a report starts with (the report adds image counts, domains, classes, k)."""
     preset = models.preset
     header = {
-        "preset": preset.name if preset.trained else
-        f"{preset.name} (random weights: the numbers are meaningless)",
+        "preset": preset.name
+        if preset.trained
+        else f"{preset.name} (random weights: the numbers are meaningless)",
         "dataset": f"{dataset} ({source})",
         "store": str(store),
         "date": utc_now(),
@@ -301,7 +314,8 @@ def eval_header(
     }
     if config.fusion_grid:
         header["fusion grid"] = "; ".join(
-            ",".join(f"{m}={w:g}" for m, w in f.active().items()) for f in config.fusion_grid)
+            ",".join(f"{m}={w:g}" for m, w in f.active().items()) for f in config.fusion_grid
+        )
     return header
 
 
@@ -321,8 +335,10 @@ def _subset_header(
 
 
 def _ingest_header(report: IngestReport) -> dict[str, str]:
-    text = (f"{report.added} new images; computed now: {report.embedded} image embeddings, "
-            f"{report.captioned} captions; {len(report.failed)} unreadable")
+    text = (
+        f"{report.added} new images; computed now: {report.embedded} image embeddings, "
+        f"{report.captioned} captions; {len(report.failed)} unreadable"
+    )
     return {"ingest": text}
 
 
@@ -360,8 +376,9 @@ def evaluate_tree(
     models = _models(preset, model_root, models)
     ingested = ingest_selection(selection, store_dir, models, config, progress)
     store = Store.load(store_dir)
-    report = evaluate_collection(store, models, config, neutraliser, progress,
-                                 rows=selected_mask(store, selection))
+    report = evaluate_collection(
+        store, models, config, neutraliser, progress, rows=selected_mask(store, selection)
+    )
     header = eval_header(models, dataset_name(root), root.resolve(), store.root.resolve(), config)
     header |= _subset_header(config, max_per_class, selection.unlabelled)
     return report, header | _ingest_header(ingested)
@@ -409,17 +426,28 @@ def evaluate_path(
     """:func:`evaluate_store_dir` when ``root`` is a collection, else :func:`evaluate_tree`
     (``preset`` defaults to ``default`` there; a collection keeps its own)."""
     if not Store.exists(Path(root)):
-        return evaluate_tree(root, store_dir, preset or DEFAULT_PRESET, config, max_per_class,
-                             model_root=model_root, progress=progress)
+        return evaluate_tree(
+            root,
+            store_dir,
+            preset or DEFAULT_PRESET,
+            config,
+            max_per_class,
+            model_root=model_root,
+            progress=progress,
+        )
     _check_collection_options(Path(root), preset, max_per_class)
     return evaluate_store_dir(Path(root), config, model_root, progress)
 
 
 def _check_collection_options(root: Path, preset: str | None, max_per_class: int | None) -> None:
     if max_per_class is not None:
-        raise ValueError("--max-per-class applies to a folder tree, not to a collection: "
-                         "evaluate the tree itself, or use --domains / --classes")
+        raise ValueError(
+            "--max-per-class applies to a folder tree, not to a collection: "
+            "evaluate the tree itself, or use --domains / --classes"
+        )
     built_with = Store.read_meta(root).get("preset")
     if preset is not None and preset != built_with:
-        raise ValueError(f"{root} was built with preset {built_with!r}, not {preset!r}: "
-                         "drop --preset (a collection is evaluated with its own models)")
+        raise ValueError(
+            f"{root} was built with preset {built_with!r}, not {preset!r}: "
+            "drop --preset (a collection is evaluated with its own models)"
+        )

@@ -371,7 +371,6 @@ def _chance_bias(data: _Prepared) -> dict[str, float]:
     return out | {name: float(100.0 * s) for name, s in zip(data.domain_names, share, strict=True)}
 
 
-
 def _absent_class_notes(data: _Prepared) -> list[str]:
     notes = []
     for a, b in domain_pairs(data.domain_names):

@@ -94,8 +94,10 @@ def _pair_lines(report: EvalReport, a: str, b: str) -> list[str]:
     ]
     head = ["variant", *_metric_names(report.ks), "queries", "skipped"]
     sizes = report.domain_sizes
-    intro = (f"Queries: the {sizes[a]} images of {shown_name(a)}; gallery: the {sizes[b]} "
-             f"images of {shown_name(b)}.")
+    intro = (
+        f"Queries: the {sizes[a]} images of {shown_name(a)}; gallery: the {sizes[b]} "
+        f"images of {shown_name(b)}."
+    )
     return [f"### {shown_name(a)} → {shown_name(b)}", "", intro, "", *_table(head, table), ""]
 
 

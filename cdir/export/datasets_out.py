@@ -43,8 +43,9 @@ class ExportReport:
         return dict(self.__dict__)
 
 
-def export_store(store_dir: str | Path, out: str | Path, fmt: str = "datasets",
-                 push: str | None = None) -> ExportReport:
+def export_store(
+    store_dir: str | Path, out: str | Path, fmt: str = "datasets", push: str | None = None
+) -> ExportReport:
     """Write the collection at ``store_dir`` to ``out`` as ``fmt`` (:data:`FORMATS`); with
     ``push`` (``ORG/NAME``) also push it to the Hugging Face hub. ``datasets``: ``out`` is a new
     (or empty) folder. ``parquet``: ``out`` is a ``.parquet`` file, or a folder that receives
@@ -80,8 +81,9 @@ def _datasets() -> Any:
     try:
         import datasets
     except ImportError:
-        raise ExportError("exporting needs the datasets package: pip install 'cdir[hf]' "
-                          "(or datasets)") from None
+        raise ExportError(
+            "exporting needs the datasets package: pip install 'cdir[hf]' (or datasets)"
+        ) from None
     return datasets
 
 
@@ -116,8 +118,9 @@ def write_saved_dataset(table: ExportTable, out: Path) -> int:
 
     datasets = _datasets()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ExportError(f"{out.name} already exists and is not an empty folder: choose a new "
-                          "output folder")
+        raise ExportError(
+            f"{out.name} already exists and is not an empty folder: choose a new output folder"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     rows = 0
@@ -142,8 +145,10 @@ def push_to_hub(out: Path, fmt: str, repo: str) -> str:
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ExportError(f"--push takes ORG/NAME, not {repo!r}")
     if hub_offline():
-        raise ExportError("cannot push: the Hugging Face hub is off (HF_HUB_OFFLINE); the export "
-                          "is written, push it later when online")
+        raise ExportError(
+            "cannot push: the Hugging Face hub is off (HF_HUB_OFFLINE); the export "
+            "is written, push it later when online"
+        )
     datasets = _datasets()
     try:
         if fmt == "datasets":
@@ -152,8 +157,10 @@ def push_to_hub(out: Path, fmt: str, repo: str) -> str:
             dataset = datasets.Dataset.from_parquet(str(out))
         dataset.push_to_hub(repo)
     except Exception as exc:  # offline, not logged in, no write access
-        raise ExportError(f"cannot push to {repo} ({type(exc).__name__}): check your "
-                          "connection and `hf auth login`; the export is written") from None
+        raise ExportError(
+            f"cannot push to {repo} ({type(exc).__name__}): check your "
+            "connection and `hf auth login`; the export is written"
+        ) from None
     return f"https://huggingface.co/datasets/{repo}"
 
 

@@ -31,8 +31,19 @@ log = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
 SEARCH_FORMATS = ("json", "csv")
-HIT_COLUMNS = ("target_domain", "rank", "score", "id", "domain", "class", "rel_path", "caption",
-               "prompt", "width", "height")
+HIT_COLUMNS = (
+    "target_domain",
+    "rank",
+    "score",
+    "id",
+    "domain",
+    "class",
+    "rel_path",
+    "caption",
+    "prompt",
+    "width",
+    "height",
+)
 QUERY_COLUMNS = ("kind", "id", "text", "caption", "caption_used", "domain", "class")
 _PRIVATE = ("path", "thumb", "vectors", "pixel_sha256")
 
@@ -107,13 +118,17 @@ def search_results_file(store_root: str | Path, results: Any, fmt: str = "json")
     ``results``: a ``SearchResult`` (or its ``to_dict()``), or the cross-domain view's list of
     ``(target domain, SearchResult)`` pairs. Raises :class:`DownloadError` for another ``fmt``."""
     if fmt not in SEARCH_FORMATS:
-        raise DownloadError(f"search results download as {' or '.join(SEARCH_FORMATS)}, "
-                            f"not {fmt!r}")
+        raise DownloadError(
+            f"search results download as {' or '.join(SEARCH_FORMATS)}, not {fmt!r}"
+        )
     groups = _result_groups(results)
     path = new_export_path(store_root, "search", fmt)
     if fmt == "json":
-        payload: Any = groups[0][1] if len(groups) == 1 and groups[0][0] is None else [
-            {"target_domain": domain, **result} for domain, result in groups]
+        payload: Any = (
+            groups[0][1]
+            if len(groups) == 1 and groups[0][0] is None
+            else [{"target_domain": domain, **result} for domain, result in groups]
+        )
         data = json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
     else:
         data = _search_csv(groups)
@@ -143,8 +158,11 @@ def _search_csv(groups: list[tuple[str | None, dict[str, Any]]]) -> str:
         query, mode = result["query"], result["options"].get("mode")
         for hit in result["hits"]:
             row = {**hit, "target_domain": domain}
-            writer.writerow([_cell(row.get(c)) for c in HIT_COLUMNS]
-                            + [_cell(query.get(c)) for c in QUERY_COLUMNS] + [_cell(mode)])
+            writer.writerow(
+                [_cell(row.get(c)) for c in HIT_COLUMNS]
+                + [_cell(query.get(c)) for c in QUERY_COLUMNS]
+                + [_cell(mode)]
+            )
     return out.getvalue()
 
 
@@ -160,24 +178,32 @@ def map_html_file(store_root: str | Path, figure: Any, stem: str = "map") -> Pat
     (plotly.js inlined: it opens offline; the toolbar's camera button saves a PNG)."""
     path = new_export_path(store_root, stem, "html")
     buffer = io.StringIO()
-    figure.write_html(buffer, include_plotlyjs=True, full_html=True,
-                      config={"displaylogo": False,
-                              "toImageButtonOptions": {"format": "png", "filename": path.stem,
-                                                       "scale": 2}})
+    figure.write_html(
+        buffer,
+        include_plotlyjs=True,
+        full_html=True,
+        config={
+            "displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": path.stem, "scale": 2},
+        },
+    )
     atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
     return path
 
 
-def map_png_file(store_root: str | Path, figure: Any, stem: str = "map",
-                 width: int = 1200, height: int = 900) -> Path:
+def map_png_file(
+    store_root: str | Path, figure: Any, stem: str = "map", width: int = 1200, height: int = 900
+) -> Path:
     """The plotly ``figure`` as a PNG (``width`` x ``height`` pixels) in ``<store>/exports/``.
     Raises :class:`DownloadError` when plotly's image engine (kaleido) is not installed: the
     HTML download's camera button makes the PNG in the browser instead."""
     try:
         data = figure.to_image(format="png", width=width, height=height)
     except (ImportError, ValueError, RuntimeError) as exc:
-        raise DownloadError("a PNG of the map needs kaleido on the server (pip install kaleido); "
-                            "download the HTML map and use its camera button instead") from exc
+        raise DownloadError(
+            "a PNG of the map needs kaleido on the server (pip install kaleido); "
+            "download the HTML map and use its camera button instead"
+        ) from exc
     path = new_export_path(store_root, stem, "png")
     atomic_write_bytes(path, data)
     return path
@@ -186,8 +212,9 @@ def map_png_file(store_root: str | Path, figure: Any, stem: str = "map",
 # --- the evaluation report -----------------------------------------------------------------------
 
 
-def evaluation_report_files(store_root: str | Path, report: Any,
-                            header: Mapping[str, str] | None = None) -> dict[str, Path]:
+def evaluation_report_files(
+    store_root: str | Path, report: Any, header: Mapping[str, str] | None = None
+) -> dict[str, Path]:
     """The evaluation ``report`` (an ``EvalReport``) as ``report.md``, ``report.csv`` and
     ``report.json`` in a new ``<store>/exports/eval-<time>/`` folder; returns
     ``{"md": path, "csv": path, "json": path}``."""

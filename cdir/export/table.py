@@ -35,8 +35,17 @@ from cdir.store.tags import load_tags
 
 log = logging.getLogger(__name__)
 
-BASE_COLUMNS: tuple[str, ...] = ("image", "file_name", "domain", "class", "caption", "prompt",
-                                 "negative_prompt", "image_embedding", "caption_embedding")
+BASE_COLUMNS: tuple[str, ...] = (
+    "image",
+    "file_name",
+    "domain",
+    "class",
+    "caption",
+    "prompt",
+    "negative_prompt",
+    "image_embedding",
+    "caption_embedding",
+)
 DUPLICATE_COLUMNS: tuple[str, ...] = ("duplicate_group", "duplicate_tier", "duplicate_keep")
 TAGS_COLUMN = "tags"
 BATCH_ROWS = 256
@@ -62,13 +71,23 @@ class ExportTable:
         dim = int(self.store.meta.get("dim") or _dim(self.store))
         text = datasets.Value("string")
         vector = datasets.List(datasets.Value("float32"), length=dim)
-        spec: dict[str, Any] = {"image": datasets.Image(), "file_name": text, "domain": text,
-                                "class": text, "caption": text, "prompt": text,
-                                "negative_prompt": text, "image_embedding": vector,
-                                "caption_embedding": vector}
+        spec: dict[str, Any] = {
+            "image": datasets.Image(),
+            "file_name": text,
+            "domain": text,
+            "class": text,
+            "caption": text,
+            "prompt": text,
+            "negative_prompt": text,
+            "image_embedding": vector,
+            "caption_embedding": vector,
+        }
         if self.decisions:
-            spec.update(duplicate_group=datasets.Value("int64"), duplicate_tier=text,
-                        duplicate_keep=datasets.Value("bool"))
+            spec.update(
+                duplicate_group=datasets.Value("int64"),
+                duplicate_tier=text,
+                duplicate_keep=datasets.Value("bool"),
+            )
         if self.tags:
             spec[TAGS_COLUMN] = datasets.List(text)
         return datasets.Features(spec)
@@ -96,19 +115,26 @@ class ExportTable:
             data = self._image_bytes(int(row))
             if data is None:
                 continue
-            record = {"image": {"bytes": data, "path": _text(items.at[row, "rel_path"])},
-                      "file_name": _text(items.at[row, "rel_path"]),
-                      **{c: _text(items.at[row, c]) for c in
-                         ("domain", "class", "caption", "prompt", "negative_prompt")
-                         if c in items},
-                      "image_embedding": _vector(image_emb, row),
-                      "caption_embedding": _vector(caption_emb, row)
-                      if has_caption is not None and has_caption[row] else None}
+            record = {
+                "image": {"bytes": data, "path": _text(items.at[row, "rel_path"])},
+                "file_name": _text(items.at[row, "rel_path"]),
+                **{
+                    c: _text(items.at[row, c])
+                    for c in ("domain", "class", "caption", "prompt", "negative_prompt")
+                    if c in items
+                },
+                "image_embedding": _vector(image_emb, row),
+                "caption_embedding": _vector(caption_emb, row)
+                if has_caption is not None and has_caption[row]
+                else None,
+            }
             if self.decisions:
                 decision = self.decisions.get(int(items.at[row, "id"]), {})
-                record.update(duplicate_group=decision.get("group"),
-                              duplicate_tier=decision.get("tier"),
-                              duplicate_keep=decision.get("keep"))
+                record.update(
+                    duplicate_group=decision.get("group"),
+                    duplicate_tier=decision.get("tier"),
+                    duplicate_keep=decision.get("keep"),
+                )
             if self.tags:
                 record[TAGS_COLUMN] = list(self.tags.get(int(items.at[row, "id"]), []))
             yield record
@@ -122,8 +148,12 @@ class ExportTable:
                 return _tile_png(path, tile)
             return path.read_bytes()
         except Exception as exc:  # the original moved or changed since ingest
-            self.skipped.append({"file": str(items.at[row, "rel_path"]),
-                                 "reason": f"image not readable: {type(exc).__name__}"})
+            self.skipped.append(
+                {
+                    "file": str(items.at[row, "rel_path"]),
+                    "reason": f"image not readable: {type(exc).__name__}",
+                }
+            )
             return None
 
 
@@ -149,8 +179,11 @@ def _decisions(store: Store) -> dict[int, dict[str, Any]]:
     except StoreError as exc:
         log.warning("duplicate decisions unreadable, exported without them: %s", exc)
         return {}
-    return {item: {"group": min((item, *d.with_)), "tier": d.tier, "keep": d.decision == "keep"}
-            for item, d in decided.items() if d.decision in ("keep", "remove")}
+    return {
+        item: {"group": min((item, *d.with_)), "tier": d.tier, "keep": d.decision == "keep"}
+        for item, d in decided.items()
+        if d.decision in ("keep", "remove")
+    }
 
 
 def _tags(store: Store) -> dict[int, list[str]]:

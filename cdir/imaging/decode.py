@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
 from cdir.imaging.frames import flatten, frames_of
+from cdir.imaging.unreadable import unidentified_reason
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,26 @@ AVIF_SUPPORTED = bool(features.check("avif"))
 # File names a scan picks up; whether a file is an image, and of which format, is then decided
 # by its content. JPEG also comes as .jfif (browsers, Windows), .jpe, .jif, .jfi, and as .mpo.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jfif", ".jpe", ".jif", ".jfi", ".mpo", ".png", ".apng", ".webp", ".gif",
-     ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif", ".hif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jfif",
+        ".jpe",
+        ".jif",
+        ".jfi",
+        ".mpo",
+        ".png",
+        ".apng",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".avif",
+        ".heic",
+        ".heif",
+        ".hif",
+    }
 )
 
 # Formats Pillow may use to open a file (JPEG includes MPO). Anything else (EPS would run
@@ -65,7 +84,6 @@ SAFE_FORMATS: tuple[str, ...] = (
     + (("AVIF",) if AVIF_SUPPORTED else ())
     + (("HEIF",) if HEIF_SUPPORTED else ())
 )
-HEIF_NEEDS = "HEIC needs pillow-heif: install it (pip install pillow-heif) or convert to JPEG"
 
 EXACT_EXTRA = "cdir_exact"  # info key: the digest of alpha and further frames (frames.py)
 _HEAD_BYTES = 512
@@ -81,10 +99,6 @@ _TRANSPOSE_FOR_ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# ISO-BMFF brands (in the "ftyp" box: the major brand, then the compatible ones).
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
-_AVIF_BRANDS = {b"avif", b"avis"}
-_IMAGE_CONTAINER_BRANDS = {b"mif1", b"msf1"}
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,9 @@ class Decoded:
     strip: Image.Image | None = None
 
 
-def load_rgb_reduced(path: Path, limits: DecodeLimits = DecodeLimits(),
-                     min_side: int | None = None) -> Decoded:
+def load_rgb_reduced(
+    path: Path, limits: DecodeLimits = DecodeLimits(), min_side: int | None = None
+) -> Decoded:
     """Like :func:`load_rgb`, but a JPEG (or MPO) at least twice ``min_side`` on its shorter side
     is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling through Pillow's
     ``Image.draft``), the largest reduction that keeps the shorter side >= ``min_side``: a
@@ -189,8 +204,9 @@ def _check_file_size(size: int, limits: DecodeLimits) -> None:
         )
 
 
-def decode_bytes_for_thumbnail(data: bytes, limits: DecodeLimits, thumb_side: int | None
-                               ) -> Decoded:
+def decode_bytes_for_thumbnail(
+    data: bytes, limits: DecodeLimits, thumb_side: int | None
+) -> Decoded:
     """Decode an image held in memory for a thumbnail of at most ``thumb_side`` pixels a side: a
     JPEG is decoded by libjpeg's DCT scaling (``Image.draft``) at the smallest scale whose
     longer side still covers ``thumb_side`` (None: full size). Checks and conversions as
@@ -199,16 +215,20 @@ def decode_bytes_for_thumbnail(data: bytes, limits: DecodeLimits, thumb_side: in
     return _decode(io.BytesIO(data), limits, thumb_side=thumb_side)
 
 
-def _decode(fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None,
-            thumb_side: int | None = None) -> Decoded:
+def _decode(
+    fp: BinaryIO, limits: DecodeLimits, min_side: int | None = None, thumb_side: int | None = None
+) -> Decoded:
     head = fp.read(_HEAD_BYTES)
     fp.seek(0)
     img = _open(fp, head, limits)
     try:
         _check_pixels(img.size, limits)
         full = img.size
-        reduced = (_draft_for_thumbnail(img, thumb_side) if thumb_side is not None
-                   else _draft(img, min_side))
+        reduced = (
+            _draft_for_thumbnail(img, thumb_side)
+            if thumb_side is not None
+            else _draft(img, min_side)
+        )
         _load_pixels(img, limits)
         orientation = _orientation(img)
         rgb = to_rgb(img)
@@ -228,8 +248,9 @@ def _draft_for_thumbnail(img: Image.Image, thumb_side: int) -> bool:
         return False
     full, side = img.size, max(img.size)
     try:
-        img.draft("RGB", (max(1, full[0] * thumb_side // side),
-                          max(1, full[1] * thumb_side // side)))
+        img.draft(
+            "RGB", (max(1, full[0] * thumb_side // side), max(1, full[1] * thumb_side // side))
+        )
     except Exception as exc:  # a plugin can raise anything on hostile input: decode in full
         log.debug("no reduced decode: %s", exc)
         return False
@@ -258,7 +279,7 @@ def _open(fp: BinaryIO, head: bytes, limits: DecodeLimits) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise DecodeError(_bomb_reason(exc, limits)) from None
     except UnidentifiedImageError:
-        raise DecodeError(_unidentified_reason(head)) from None
+        raise DecodeError(unidentified_reason(head, HEIF_SUPPORTED, AVIF_SUPPORTED)) from None
     except Exception as exc:  # a plugin can raise anything on hostile input; never crash
         raise DecodeError(f"corrupt image header: {exc}") from None
 
@@ -311,70 +332,6 @@ def _bomb_reason(exc: Image.DecompressionBombError, limits: DecodeLimits) -> str
             f"{_pixels_words(limits.max_pixels)} (set max_pixels to raise it)"
         )
     return f"image is above Pillow's safety limit (raise PIL.Image.MAX_IMAGE_PIXELS): {exc}"
-
-
-def _unidentified_reason(head: bytes) -> str:
-    """Say what a file Pillow could not identify most likely is."""
-    if not head:
-        return "empty file (0 bytes)"
-    if head[4:8] == b"ftyp":
-        brands = _ftyp_brands(head)
-        if brands & _HEIF_BRANDS:
-            return HEIF_NEEDS if not HEIF_SUPPORTED else "corrupt HEIC: cannot read its image"
-        if brands & _AVIF_BRANDS:
-            if not AVIF_SUPPORTED:
-                return "unsupported format AVIF: this Pillow lacks AVIF, convert to JPEG or PNG"
-            return "corrupt AVIF: cannot read its image"
-        if brands & _IMAGE_CONTAINER_BRANDS:
-            return "unsupported HEIF image coding: convert to JPEG or PNG"
-        return "not an image: the file is a video or other ISO media file"
-    known = _known_signature(head)
-    if known:
-        return known
-    if _looks_like_text(head):
-        lowered = head.lower()
-        if b"<svg" in lowered:
-            return "unsupported format SVG: convert it to PNG"
-        return "not an image: the file is text"
-    return f"not an image: the content is not a supported format ({_format_names()})"
-
-
-def _format_names() -> str:
-    names = ["JPEG", "PNG", "WebP", "GIF", "BMP", "TIFF"]
-    return ", ".join(names + ["AVIF"] * AVIF_SUPPORTED + ["HEIC"] * HEIF_SUPPORTED)
-
-
-def _ftyp_brands(head: bytes) -> set[bytes]:
-    """The major and compatible brands of an ISO-BMFF ``ftyp`` box at the start of ``head``."""
-    size = int.from_bytes(head[:4], "big")
-    end = min(max(size, 16), len(head))
-    return {head[8:12]} | {head[i : i + 4] for i in range(16, end - 3, 4)}
-
-
-def _known_signature(head: bytes) -> str | None:
-    signatures = {
-        b"%PDF": "unsupported format PDF: export the page as PNG",
-        b"8BPS": "unsupported format PSD: export it as PNG or JPEG",
-        b"%!PS": "unsupported format PostScript/EPS: convert it to PNG",
-        b"PK\x03\x04": "not an image: the file is a zip archive (add it as a zip source)",
-    }
-    for magic, reason in signatures.items():
-        if head.startswith(magic):
-            return reason
-    if head.lstrip().lower().startswith(b"<svg"):
-        return "unsupported format SVG: convert it to PNG"
-    return None
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        return exc.start >= len(head) - 3
-    return True
 
 
 def _orientation(img: Image.Image) -> int:

@@ -65,8 +65,11 @@ ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # an MPO's second frame is a preview,
 
 
 def is_animated(img: Image.Image) -> bool:
-    return (img.format in ANIMATED_FORMATS and bool(getattr(img, "is_animated", False))
-            and getattr(img, "n_frames", 1) > 1)
+    return (
+        img.format in ANIMATED_FORMATS
+        and bool(getattr(img, "is_animated", False))
+        and getattr(img, "n_frames", 1) > 1
+    )
 
 
 def frames_of(img: Image.Image, has_alpha: bool, to_rgb: object) -> Frames:
@@ -99,8 +102,10 @@ def frame_strip(frames: list[Image.Image]) -> Image.Image:
     """``frames`` at STRIP_SIDE x STRIP_SIDE, side by side."""
     strip = Image.new("RGB", (STRIP_SIDE * len(frames), STRIP_SIDE))
     for n, frame in enumerate(frames):
-        strip.paste(frame.convert("RGB").resize((STRIP_SIDE, STRIP_SIDE),
-                                                Image.Resampling.BOX), (n * STRIP_SIDE, 0))
+        strip.paste(
+            frame.convert("RGB").resize((STRIP_SIDE, STRIP_SIDE), Image.Resampling.BOX),
+            (n * STRIP_SIDE, 0),
+        )
     return strip
 
 

@@ -74,7 +74,10 @@ def is_zip_name(name: str) -> bool:
 
 
 def extract_zip(
-    path: Path, dest: Path, limits: ArchiveLimits, rejected: Rejected,
+    path: Path,
+    dest: Path,
+    limits: ArchiveLimits,
+    rejected: Rejected,
     notes: list[str] | None = None,
 ) -> list[str]:
     """Extract the images, sidecars and manifests of the zip at ``path`` into ``dest``; return
@@ -165,8 +168,14 @@ class _Extractor:
     """Writes the members of one archive (and of the zips inside it) under ``root``, keeping
     count of members and bytes against the limits across all of them."""
 
-    def __init__(self, archive: str, root: Path, limits: ArchiveLimits, rejected: Rejected,
-                 notes: list[str] | None = None):
+    def __init__(
+        self,
+        archive: str,
+        root: Path,
+        limits: ArchiveLimits,
+        rejected: Rejected,
+        notes: list[str] | None = None,
+    ):
         self.archive, self.root, self.limits, self.rejected = archive, root, limits, rejected
         self.notes = notes if notes is not None else []
         self._real_root = root.resolve()
@@ -181,8 +190,9 @@ class _Extractor:
         decoding, decode = name_decoder(infos)
         if decoding.legacy:
             self.notes.append(f"names in {shown} read as {decoding.encoding}")
-        members = [m for info in infos
-                   if (m := self._plan(info, decode(info), shown, depth)) is not None]
+        members = [
+            m for info in infos if (m := self._plan(info, decode(info), shown, depth)) is not None
+        ]
         stem = PurePosixPath(shown).stem
         layout = [m.rel for m in members if m.shapes_layout()]
         wrapper = _wrapper(layout, stem, depth > 0)
@@ -208,8 +218,9 @@ class _Extractor:
             return None
         return _Member(info, shown, rel, is_zip_name(rel.name))
 
-    def _write_member(self, zf: zipfile.ZipFile, member: _Member, rel: PurePosixPath,
-                      renumber: bool = False) -> None:
+    def _write_member(
+        self, zf: zipfile.ZipFile, member: _Member, rel: PurePosixPath, renumber: bool = False
+    ) -> None:
         """Write one member; a path already written by another zip in the zip is numbered
         (``a (2).jpg``), a repeated entry of the same zip is skipped."""
         key = rel.as_posix()
@@ -347,8 +358,11 @@ def _nested_prefix(zip_rel: PurePosixPath, layout: list[PurePosixPath]) -> PureP
     lie less deep, the zip's name stands for the missing domain folder, as DomainNet's
     per-domain zips need (``sketch.zip: aircraft/2.png`` is ``sketch/aircraft/2.png``).
     """
-    depths = [len(rel.parts) - 1 for rel in layout
-              if rel.name not in MANIFEST_NAMES and not is_zip_name(rel.name)]
+    depths = [
+        len(rel.parts) - 1
+        for rel in layout
+        if rel.name not in MANIFEST_NAMES and not is_zip_name(rel.name)
+    ]
     if depths and min(depths) >= 2:
         return zip_rel.parent
     return zip_rel.parent / zip_rel.stem

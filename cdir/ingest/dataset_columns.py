@@ -41,8 +41,10 @@ def parse_column_overrides(text: str | None) -> dict[str, str]:
         role, sep, column = part.partition("=")
         role = role.strip().lower()
         if not sep or role not in ROLES:
-            raise SourceError(f"--columns takes role=column pairs with roles {', '.join(ROLES)}, "
-                              f"e.g. domain=style,class=label; not {part.strip()!r}")
+            raise SourceError(
+                f"--columns takes role=column pairs with roles {', '.join(ROLES)}, "
+                f"e.g. domain=style,class=label; not {part.strip()!r}"
+            )
         overrides[role] = column.strip()
     return overrides
 
@@ -63,8 +65,12 @@ class ColumnMap:
         return cell_text(row.get(column), self.class_names.get(column))
 
 
-def resolve_columns(available: Sequence[str], features: Mapping[str, Any] | None,
-                    overrides: Mapping[str, str], source: str) -> ColumnMap:
+def resolve_columns(
+    available: Sequence[str],
+    features: Mapping[str, Any] | None,
+    overrides: Mapping[str, str],
+    source: str,
+) -> ColumnMap:
     """Match the roles to the ``available`` columns: the overrides first (a missing one raises
     :class:`SourceError` listing the columns there are), then an ``Image`` feature for the
     image, then :data:`DEFAULT_NAMES`."""
@@ -77,8 +83,10 @@ def resolve_columns(available: Sequence[str], features: Mapping[str, Any] | None
         if column not in available:
             found = by_lower.get(column.lower())
             if found is None:
-                raise SourceError(f"{source} has no column {column!r} (for {role}); its columns "
-                                  f"are {', '.join(available)}: fix --columns")
+                raise SourceError(
+                    f"{source} has no column {column!r} (for {role}); its columns "
+                    f"are {', '.join(available)}: fix --columns"
+                )
             column = found
         columns[role] = column
     taken = set(columns.values())
@@ -89,13 +97,17 @@ def resolve_columns(available: Sequence[str], features: Mapping[str, Any] | None
     for role, names in DEFAULT_NAMES.items():
         if role in columns or role in overrides:
             continue
-        found = next((by_lower[n] for n in names if n in by_lower and by_lower[n] not in taken),
-                     None)
+        found = next(
+            (by_lower[n] for n in names if n in by_lower and by_lower[n] not in taken), None
+        )
         if found is not None:
             columns[role] = found
             taken.add(found)
-    class_names = {name: list(spec["names"]) for name, spec in features.items()
-                   if _feature_type(spec) == "ClassLabel" and spec.get("names")}
+    class_names = {
+        name: list(spec["names"])
+        for name, spec in features.items()
+        if _feature_type(spec) == "ClassLabel" and spec.get("names")
+    }
     return ColumnMap(columns, class_names)
 
 

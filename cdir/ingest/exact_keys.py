@@ -38,15 +38,15 @@ FILE_KEY = "file:"
 CACHE_MODEL = "pixel-v1"  # cache ("image_info" table): file sha256 -> full-size pixel sha256
 
 
-def resolve_pixel_hashes(store: Store, cache: Cache, limits: DecodeLimits,
-                         workers: int = 2) -> int:
+def resolve_pixel_hashes(store: Store, cache: Cache, limits: DecodeLimits, workers: int = 2) -> int:
     """Fill ``pixel_sha256`` of the readable items that have none (see the module docstring);
     returns how many files were decoded in full for it. A file that no longer decodes keeps
     the ``file:`` key (its bytes were read at ingest)."""
     items = store.items
     ok = store.ok_mask()
-    todo = np.flatnonzero(ok & items["pixel_sha256"].isna().to_numpy()
-                          & items["sha256"].notna().to_numpy())
+    todo = np.flatnonzero(
+        ok & items["pixel_sha256"].isna().to_numpy() & items["sha256"].notna().to_numpy()
+    )
     if not len(todo):
         return 0
     shas = {int(r): str(items.at[r, "sha256"]) for r in todo}
@@ -56,8 +56,9 @@ def resolve_pixel_hashes(store: Store, cache: Cache, limits: DecodeLimits,
             items.at[row, "pixel_sha256"] = known[sha]
     candidates = look_alikes([r for r in todo if shas[int(r)] not in known], items, ok)
     files = sorted({shas[r] for r in candidates})
-    computed = dict(zip(files, _full_hashes(store, candidates, shas, files, limits, workers),
-                        strict=True))
+    computed = dict(
+        zip(files, _full_hashes(store, candidates, shas, files, limits, workers), strict=True)
+    )
     cache.put_texts("image_info", CACHE_MODEL, {k: v for k, v in computed.items() if v})
     for row, sha in shas.items():
         if sha not in known:
@@ -73,11 +74,16 @@ def look_alikes(rows: Iterable[int], items: pd.DataFrame, ok: np.ndarray) -> lis
     if not len(rows):
         return []
     others = np.flatnonzero(ok)
-    table = pd.DataFrame({"row": others, "width": items["width"].to_numpy()[others],
-                          "height": items["height"].to_numpy()[others],
-                          "sha": items["sha256"].astype(str).to_numpy()[others],
-                          "phash": _as_uint64(items["phash"].to_numpy()[others]),
-                          "has": items["phash"].notna().to_numpy()[others]})
+    table = pd.DataFrame(
+        {
+            "row": others,
+            "width": items["width"].to_numpy()[others],
+            "height": items["height"].to_numpy()[others],
+            "sha": items["sha256"].astype(str).to_numpy()[others],
+            "phash": _as_uint64(items["phash"].to_numpy()[others]),
+            "has": items["phash"].notna().to_numpy()[others],
+        }
+    )
     wanted = set(rows.tolist())
     found: list[int] = []
     for _, group in table.groupby(["width", "height"], sort=False):
@@ -88,19 +94,24 @@ def look_alikes(rows: Iterable[int], items: pd.DataFrame, ok: np.ndarray) -> lis
         for start in range(0, len(mine), 256):
             part = mine.iloc[start : start + 256]
             bits = np.bitwise_count(part["phash"].to_numpy()[:, None] ^ hashes[None, :])
-            near = ((bits <= PHASH_SLACK) | ~has[None, :] | ~part["has"].to_numpy()[:, None])
+            near = (bits <= PHASH_SLACK) | ~has[None, :] | ~part["has"].to_numpy()[:, None]
             near &= part["sha"].to_numpy()[:, None] != shas[None, :]  # another file
             found.extend(part["row"].to_numpy()[near.any(axis=1)].tolist())
     return sorted(found)
 
 
 def _as_uint64(values: np.ndarray) -> np.ndarray:
-    return np.array([int(str(v), 16) if not pd.isna(v) else 0 for v in values],
-                    dtype=np.uint64)
+    return np.array([int(str(v), 16) if not pd.isna(v) else 0 for v in values], dtype=np.uint64)
 
 
-def _full_hashes(store: Store, rows: list[int], shas: dict[int, str], files: list[str],
-                 limits: DecodeLimits, workers: int) -> list[str | None]:
+def _full_hashes(
+    store: Store,
+    rows: list[int],
+    shas: dict[int, str],
+    files: list[str],
+    limits: DecodeLimits,
+    workers: int,
+) -> list[str | None]:
     """The full-size pixel hash of each of ``files`` (sha256s), decoding one item of each."""
     path_of = {shas[r]: store.item_path(r) for r in rows}
 
@@ -108,8 +119,9 @@ def _full_hashes(store: Store, rows: list[int], shas: dict[int, str], files: lis
         try:
             return pixel_sha256(load_rgb(path_of[sha], limits))
         except DecodeError as exc:
-            log.warning("cannot decode %s in full for the exact tier: %s",
-                        path_of[sha].name, exc.reason)
+            log.warning(
+                "cannot decode %s in full for the exact tier: %s", path_of[sha].name, exc.reason
+            )
             return None
         except Exception as exc:  # one file's failure keeps its file: key, nothing else
             log.warning("cannot hash %s in full for the exact tier: %s", path_of[sha].name, exc)

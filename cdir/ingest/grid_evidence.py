@@ -58,18 +58,18 @@ def grid_evidence(store: Store, row: int, boxes: list[Box], limits: DecodeLimits
     return None
 
 
-def _upscale_in_collection(store: Store, row: int, boxes: list[Box], limits: DecodeLimits
-                           ) -> bool:
+def _upscale_in_collection(store: Store, row: int, boxes: list[Box], limits: DecodeLimits) -> bool:
     """Whether another (non-tile) item's pHash is within UPSCALE_MAX_DISTANCE of a tile's."""
     items = store.items
-    others = np.flatnonzero((items["status"] == "ok").to_numpy()
-                            & (items["tile"].astype(int) < 0).to_numpy()
-                            & items["phash"].notna().to_numpy())
+    others = np.flatnonzero(
+        (items["status"] == "ok").to_numpy()
+        & (items["tile"].astype(int) < 0).to_numpy()
+        & items["phash"].notna().to_numpy()
+    )
     others = others[others != row]
     if not len(others):
         return False
-    hashes = np.array([int(str(h), 16) for h in items["phash"].to_numpy()[others]],
-                      dtype=np.uint64)
+    hashes = np.array([int(str(h), 16) for h in items["phash"].to_numpy()[others]], dtype=np.uint64)
     for tile_hash in _tile_hashes(store, row, boxes, limits):
         if (np.bitwise_count(hashes ^ np.uint64(tile_hash)) <= UPSCALE_MAX_DISTANCE).any():
             return True

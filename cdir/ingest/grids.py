@@ -98,15 +98,20 @@ def detect_grid(image: Image.Image, config: GridConfig = GridConfig()) -> list[B
     if ys is None:
         return None
     (x_end, x_start), (y_end, y_start) = xs, ys
-    boxes = [(0, 0, x_end, y_end), (x_start, 0, width, y_end),
-             (0, y_start, x_end, height), (x_start, y_start, width, height)]
+    boxes = [
+        (0, 0, x_end, y_end),
+        (x_start, 0, width, y_end),
+        (0, y_start, x_end, height),
+        (x_start, y_start, width, height),
+    ]
     if not config.validate:
         return boxes
     grey = np.asarray(image.convert("L"), dtype=np.float32)
     if _repeated_tiles(image, boxes, config) or _framed(grey, config):
         return None
-    if not _siblings(image, boxes, config) and (_other_lines(grey, xs, config)
-                                                 or _other_lines(grey.T, ys, config)):
+    if not _siblings(image, boxes, config) and (
+        _other_lines(grey, xs, config) or _other_lines(grey.T, ys, config)
+    ):
         return None
     return boxes
 
@@ -148,10 +153,11 @@ def _split(strip: tuple[np.ndarray, int], side: int, config: GridConfig) -> tupl
     """(end of the first tile, start of the second) along ``side``, from a seam or a jump."""
     pixels, offset = strip
     middle = side / 2 - offset  # the middle line in strip coordinates
-    found = (_seam(pixels, middle, side, config, both_sides=True)
-             or _jump(pixels, middle, side, config)
-             or (_seam(pixels, middle, side, config, both_sides=False)
-                 if config.seam_one_side else None))
+    found = (
+        _seam(pixels, middle, side, config, both_sides=True)
+        or _jump(pixels, middle, side, config)
+        or (_seam(pixels, middle, side, config, both_sides=False) if config.seam_one_side else None)
+    )
     if found is None:
         return None
     end, start = found[0] + offset, found[1] + offset
@@ -168,8 +174,10 @@ def _repeated_tiles(image: Image.Image, boxes: list[Box], config: GridConfig) ->
     for a in range(4):
         for b in range(a + 1, 4):
             for flip in _FLIPS:
-                if (float(np.abs(coarse[a] - flip(coarse[b])).mean()) < config.same_tiles
-                        and float(np.abs(fine[a] - flip(fine[b])).mean()) < config.same_detail):
+                if (
+                    float(np.abs(coarse[a] - flip(coarse[b])).mean()) < config.same_tiles
+                    and float(np.abs(fine[a] - flip(fine[b])).mean()) < config.same_detail
+                ):
                     return True
     return False
 
@@ -179,20 +187,32 @@ def _siblings(image: Image.Image, boxes: list[Box], config: GridConfig) -> bool:
     16x16, none the same picture, which :func:`_repeated_tiles` has ruled out): their shapes
     sit where their siblings' do, so their lines repeat a tile further as a pattern's would."""
     coarse = _tile_views(image, boxes, 16)
-    return all(float(np.abs(coarse[a] - coarse[b]).mean()) < config.sibling_tiles
-               for a in range(4) for b in range(a + 1, 4))
+    return all(
+        float(np.abs(coarse[a] - coarse[b]).mean()) < config.sibling_tiles
+        for a in range(4)
+        for b in range(a + 1, 4)
+    )
 
 
-_FLIPS = (lambda t: t, lambda t: 255.0 - t, lambda t: t[:, ::-1], lambda t: t[::-1, :],
-          lambda t: t[::-1, ::-1])
+_FLIPS = (
+    lambda t: t,
+    lambda t: 255.0 - t,
+    lambda t: t[:, ::-1],
+    lambda t: t[::-1, :],
+    lambda t: t[::-1, ::-1],
+)
 
 
 def _tile_views(image: Image.Image, boxes: list[Box], side: int) -> list[np.ndarray]:
     from PIL import Image as PILImage
 
-    return [np.asarray(image.crop(box).convert("L").resize((side, side),
-                                                             PILImage.Resampling.BOX),
-                       dtype=np.float32) for box in boxes]
+    return [
+        np.asarray(
+            image.crop(box).convert("L").resize((side, side), PILImage.Resampling.BOX),
+            dtype=np.float32,
+        )
+        for box in boxes
+    ]
 
 
 def _framed(grey: np.ndarray, config: GridConfig) -> bool:
@@ -218,23 +238,38 @@ def _other_lines(grey: np.ndarray, split: tuple[int, int], config: GridConfig) -
     margin = max(4, width // 50)
     steps = np.abs(np.diff(grey, axis=1))  # (rows, width - 1)
     strength = steps.mean(axis=0)
-    middle = float(strength[max(0, end - 1):start + 1].max())
+    middle = float(strength[max(0, end - 1) : start + 1].max())
     cover = (np.abs(steps - np.median(steps, axis=1, keepdims=True)) > 6).mean(axis=0)
     away = np.ones(len(strength), bool)
-    away[max(0, end - margin):start + margin] = False
+    away[max(0, end - margin) : start + margin] = False
     away[:margin] = away[-margin:] = False
-    lines = away & (strength >= max(config.other_line * middle,
-                                    config.edge_ratio * float(np.median(strength)),
-                                    config.min_edge)) & (cover >= config.jump_coverage)
+    lines = (
+        away
+        & (
+            strength
+            >= max(
+                config.other_line * middle,
+                config.edge_ratio * float(np.median(strength)),
+                config.min_edge,
+            )
+        )
+        & (cover >= config.jump_coverage)
+    )
     share = _uniform_share(grey, config.seam_tolerance)
     for run_start, run_end in _runs(share >= config.seam_fraction):
         # bounds first: ``away`` has one entry per step (width - 1), ``share`` one per column
-        if (margin <= run_start < len(away) and run_end <= width - margin
-                and run_end - run_start <= max(2, config.max_seam * width) and away[run_start]):
-            beside = (share[max(0, run_start - 3):run_start].min(),
-                      share[run_end:run_end + 3].min())
+        if (
+            margin <= run_start < len(away)
+            and run_end <= width - margin
+            and run_end - run_start <= max(2, config.max_seam * width)
+            and away[run_start]
+        ):
+            beside = (
+                share[max(0, run_start - 3) : run_start].min(),
+                share[run_end : run_end + 3].min(),
+            )
             if max(beside) < config.content_fraction:
-                lines[run_start:min(run_end, len(lines))] = True
+                lines[run_start : min(run_end, len(lines))] = True
     found = np.flatnonzero(lines)
     return bool(len(found)) and bool(np.isin(found + start, _widen(found, 2)).any())
 
@@ -250,8 +285,9 @@ def _uniform_share(pixels: np.ndarray, tolerance: float) -> np.ndarray:
     return (np.abs(pixels - median) <= tolerance).mean(axis=0)
 
 
-def _seam(pixels: np.ndarray, middle: float, side: int, config: GridConfig,
-          both_sides: bool = True) -> tuple[int, int] | None:
+def _seam(
+    pixels: np.ndarray, middle: float, side: int, config: GridConfig, both_sides: bool = True
+) -> tuple[int, int] | None:
     """A thin run of uniform columns near the middle with content columns on both sides."""
     share = _uniform_share(pixels, config.seam_tolerance)
     uniform = share >= config.seam_fraction
@@ -262,7 +298,7 @@ def _seam(pixels: np.ndarray, middle: float, side: int, config: GridConfig,
             continue
         if abs((start + end) / 2 - middle) > config.centre_tolerance * side + 1:
             continue
-        beside = (share[max(0, start - 3):start].min(), share[end:end + 3].min())
+        beside = (share[max(0, start - 3) : start].min(), share[end : end + 3].min())
         # 3 pixels: resampling blurs a seam's edges; with one side, the tiles of a row may
         # share a plain edge (a sky)
         content = max(beside) if both_sides else min(beside)
@@ -279,8 +315,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------- abutting
-def _jump(pixels: np.ndarray, middle: float, side: int, config: GridConfig
-          ) -> tuple[int, int] | None:
+def _jump(
+    pixels: np.ndarray, middle: float, side: int, config: GridConfig
+) -> tuple[int, int] | None:
     """Abutting tiles: a jump between the columns at the exact middle, strong over the whole line,
     present in each half of it (tiles of one prompt can match colours along part of a line), and
     standing out from its neighbours in at least ``jump_coverage`` of the rows (an object's edge
@@ -291,17 +328,19 @@ def _jump(pixels: np.ndarray, middle: float, side: int, config: GridConfig
     halves = [_steps(half) for half in np.array_split(pixels, 2, axis=0)]
     for boundary in sorted({int(np.floor(middle)), int(np.ceil(middle))}):
         j = boundary - 1  # step j goes from column j to column j + 1
-        if (_jump_ratio(whole, j) >= config.edge_ratio and whole[j] >= config.min_edge
-                and sum(_jump_ratio(h, j) >= config.half_ratio for h in halves)
-                >= config.halves_needed
-                and _coverage(pixels, j) >= config.jump_coverage):
+        if (
+            _jump_ratio(whole, j) >= config.edge_ratio
+            and whole[j] >= config.min_edge
+            and sum(_jump_ratio(h, j) >= config.half_ratio for h in halves) >= config.halves_needed
+            and _coverage(pixels, j) >= config.jump_coverage
+        ):
             return boundary, boundary
     return None
 
 
 def _coverage(pixels: np.ndarray, j: int) -> float:
     """Share of rows whose step ``j`` exceeds both neighbouring steps by over 6 grey levels."""
-    steps = np.abs(np.diff(pixels[:, j - 1:j + 3], axis=1))  # steps j-1, j, j+1
+    steps = np.abs(np.diff(pixels[:, j - 1 : j + 3], axis=1))  # steps j-1, j, j+1
     return float(np.mean(steps[:, 1] - np.maximum(steps[:, 0], steps[:, 2]) > 6))
 
 
@@ -336,10 +375,18 @@ def tile_rows(items: pd.DataFrame, grids: dict[int, list[Box]]) -> pd.DataFrame:
     for row, boxes in sorted(grids.items()):
         parent = items.iloc[row]
         for n in range(1, len(boxes) + 1):
-            rows.append({**_inherited(parent), "id": next_id + len(rows), "tile": n,
-                         "rel_path": f"{parent['rel_path']}{TILE_SEPARATOR}{n}",
-                         "sha256": tile_sha(str(parent["sha256"]), n),
-                         "parent_id": int(parent["id"]), "file_size": -1, "status": "pending"})
+            rows.append(
+                {
+                    **_inherited(parent),
+                    "id": next_id + len(rows),
+                    "tile": n,
+                    "rel_path": f"{parent['rel_path']}{TILE_SEPARATOR}{n}",
+                    "sha256": tile_sha(str(parent["sha256"]), n),
+                    "parent_id": int(parent["id"]),
+                    "file_size": -1,
+                    "status": "pending",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -366,8 +413,13 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
     """
     items = store.items
     has_tiles = set(items.loc[items["parent_id"] >= 0, "parent_id"].astype(int))
-    rows = [r for r in range(len(items)) if items.at[r, "status"] == "ok"
-            and int(items.at[r, "tile"]) < 0 and int(items.at[r, "id"]) not in has_tiles]
+    rows = [
+        r
+        for r in range(len(items))
+        if items.at[r, "status"] == "ok"
+        and int(items.at[r, "tile"]) < 0
+        and int(items.at[r, "id"]) not in has_tiles
+    ]
     shas = [str(items.at[r, "sha256"]) for r in rows]
     infos = cache.get_texts("image_info", "v1", shas)
     found: dict[int, list[Box]] = {}
@@ -382,12 +434,15 @@ def grids_to_split(store: Store, cache: Cache, limits: DecodeLimits) -> dict[int
             try:
                 why = grid_evidence(store, row, boxes, limits)
             except Exception as exc:  # one file's failure keeps that file whole, nothing else
-                log.warning("%s: grid evidence failed (kept whole): %s",
-                            items.at[row, "rel_path"], exc)
+                log.warning(
+                    "%s: grid evidence failed (kept whole): %s", items.at[row, "rel_path"], exc
+                )
                 continue
             if why is None:
-                log.info("%s has a 2x2 layout but nothing says it is a generator's grid: kept "
-                         "whole", items.at[row, "rel_path"])
+                log.info(
+                    "%s has a 2x2 layout but nothing says it is a generator's grid: kept whole",
+                    items.at[row, "rel_path"],
+                )
                 continue
             log.debug("%s is a grid (%s)", items.at[row, "rel_path"], why)
             found[row] = boxes

@@ -34,16 +34,22 @@ BATCH_ROWS = 64
 SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 _SPLIT_NAMES = ("train", "test", "validation", "valid", "val", "dev")
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
-    (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"),
+    (b"\x89PNG", ".png"),
+    (b"\xff\xd8", ".jpg"),
+    (b"GIF8", ".gif"),
+    (b"BM", ".bmp"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
 )
 
 
 def hub_offline() -> bool:
     """Whether the user turned the Hugging Face hub off (``HF_HUB_OFFLINE`` or
     ``HF_DATASETS_OFFLINE``), read now rather than when ``huggingface_hub`` was imported."""
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def is_hub_id(source: object) -> bool:
@@ -67,8 +73,11 @@ def dataset_kind(source: Path | str) -> str | None:
 
 
 def _parquet_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*.parquet")
-                  if p.is_file() and not any(is_junk(part) for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*.parquet")
+        if p.is_file() and not any(is_junk(part) for part in p.relative_to(root).parts)
+    )
 
 
 def _has_images(root: Path) -> bool:
@@ -93,8 +102,13 @@ class Table:
     base: Path | None = None  # where relative image paths in the rows point from
 
 
-def scan_dataset(source: Path | str, kind: str, extract_dir: Path, overrides: Mapping[str, str],
-                 rejected: Rejected) -> list[SourceFile]:
+def scan_dataset(
+    source: Path | str,
+    kind: str,
+    extract_dir: Path,
+    overrides: Mapping[str, str],
+    rejected: Rejected,
+) -> list[SourceFile]:
     """The images of a saved dataset, Parquet file(s) or hub dataset, written into
     ``extract_dir`` as they stream by. Raises :class:`SourceError` for an unreadable dataset, a
     missing ``datasets`` package, a hub that cannot be reached, or no image column."""
@@ -110,8 +124,10 @@ def scan_dataset(source: Path | str, kind: str, extract_dir: Path, overrides: Ma
     for table in tables:
         columns = resolve_columns(table.columns, table.features, overrides, name)
         if "image" not in columns.columns:
-            raise SourceError(f"{name} has no image column (columns: {', '.join(table.columns)}):"
-                              " name it with --columns image=COLUMN")
+            raise SourceError(
+                f"{name} has no image column (columns: {', '.join(table.columns)}):"
+                " name it with --columns image=COLUMN"
+            )
         for batch in table.batches:
             for row in batch:
                 item = writer.place(table, columns, row, rejected)
@@ -133,8 +149,9 @@ def _datasets() -> Any:
     try:
         import datasets
     except ImportError:
-        raise SourceError("reading 🤗 datasets needs the datasets package: "
-                          "pip install 'cdir[hf]' (or datasets)") from None
+        raise SourceError(
+            "reading 🤗 datasets needs the datasets package: pip install 'cdir[hf]' (or datasets)"
+        ) from None
     return datasets
 
 
@@ -150,8 +167,13 @@ def _saved_tables(path: Path) -> Iterator[Table]:
         yield from _loaded_tables(path)
         return
     for split, folder, files, features in layout:
-        yield Table(split if len(layout) > 1 else None, _arrow_columns(files[0]), features,
-                    _arrow_batches(files), folder)
+        yield Table(
+            split if len(layout) > 1 else None,
+            _arrow_columns(files[0]),
+            features,
+            _arrow_batches(files),
+            folder,
+        )
 
 
 def _saved_layout(path: Path) -> list[tuple[str | None, Path, list[Path], dict[str, Any]]] | None:
@@ -202,14 +224,20 @@ def _loaded_tables(path: Path) -> Iterator[Table]:
     try:
         loaded = datasets.load_from_disk(str(path))
     except Exception as exc:  # a damaged or foreign folder
-        raise SourceError(f"cannot open the saved dataset {path.name}: {exc}; save it again "
-                          "with Dataset.save_to_disk") from None
+        raise SourceError(
+            f"cannot open the saved dataset {path.name}: {exc}; save it again "
+            "with Dataset.save_to_disk"
+        ) from None
     splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {None: loaded}
     for split, ds in splits.items():
         arrow = ds.with_format("arrow")
-        yield Table(split if len(splits) > 1 else None, list(ds.column_names),
-                    ds.features.to_dict(), (_rows(b) for b in arrow.iter(batch_size=BATCH_ROWS)),
-                    path)
+        yield Table(
+            split if len(splits) > 1 else None,
+            list(ds.column_names),
+            ds.features.to_dict(),
+            (_rows(b) for b in arrow.iter(batch_size=BATCH_ROWS)),
+            path,
+        )
 
 
 def _parquet_tables(path: Path) -> Iterator[Table]:
@@ -225,9 +253,13 @@ def _parquet_tables(path: Path) -> Iterator[Table]:
         except Exception as exc:  # not Parquet, truncated
             raise SourceError(f"cannot read {file.name} as Parquet: {exc}") from None
         schema = handle.schema_arrow
-        yield Table(splits[file] if several else None, list(schema.names),
-                    features_from_schema_metadata(schema.metadata),
-                    (_rows(b) for b in handle.iter_batches(batch_size=BATCH_ROWS)), base)
+        yield Table(
+            splits[file] if several else None,
+            list(schema.names),
+            features_from_schema_metadata(schema.metadata),
+            (_rows(b) for b in handle.iter_batches(batch_size=BATCH_ROWS)),
+            base,
+        )
 
 
 def _split_of(file: Path) -> str | None:
@@ -239,29 +271,36 @@ def _split_of(file: Path) -> str | None:
 
 
 def _hub_tables(source: str) -> tuple[str, Iterator[Table]]:
-    repo, _, split = source[len(HUB_PREFIX):].partition(":")
+    repo, _, split = source[len(HUB_PREFIX) :].partition(":")
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise SourceError(f"{source}: a hub dataset is hf://datasets/ORG/NAME[:split]")
     if hub_offline():
-        raise SourceError(f"{source}: the Hugging Face hub is off (HF_HUB_OFFLINE): go online, "
-                          "or save the dataset with save_to_disk and ingest its folder")
+        raise SourceError(
+            f"{source}: the Hugging Face hub is off (HF_HUB_OFFLINE): go online, "
+            "or save the dataset with save_to_disk and ingest its folder"
+        )
     datasets = _datasets()
     try:
         loaded = datasets.load_dataset(repo, split=split or None, streaming=True)
     except Exception as exc:  # offline, unknown name, gated, no such split
-        raise SourceError(f"cannot read {source} from the Hugging Face hub "
-                          f"({type(exc).__name__}): check the name, the split and your "
-                          "connection, or ingest a folder saved with save_to_disk") from None
+        raise SourceError(
+            f"cannot read {source} from the Hugging Face hub "
+            f"({type(exc).__name__}): check the name, the split and your "
+            "connection, or ingest a folder saved with save_to_disk"
+        ) from None
     splits = {split: loaded} if split else dict(loaded)
-    return repo.replace("/", "__"), (_hub_table(s, ds, len(splits) > 1)
-                                     for s, ds in splits.items())
+    return repo.replace("/", "__"), (_hub_table(s, ds, len(splits) > 1) for s, ds in splits.items())
 
 
 def _hub_table(split: str, ds: Any, several: bool) -> Table:
     features = ds.features.to_dict() if ds.features is not None else {}
     columns = list(ds.column_names or features)
-    return Table(split if several else None, columns, features,
-                 (_rows(b) for b in ds.with_format("arrow").iter(batch_size=BATCH_ROWS)))
+    return Table(
+        split if several else None,
+        columns,
+        features,
+        (_rows(b) for b in ds.with_format("arrow").iter(batch_size=BATCH_ROWS)),
+    )
 
 
 # --- writing the images --------------------------------------------------------------------------
@@ -275,8 +314,9 @@ class ImageWriter:
     rows: int = 0
     used: set[str] = field(default_factory=set)
 
-    def place(self, table: Table, columns: ColumnMap, row: Mapping[str, Any],
-              rejected: Rejected) -> SourceFile | None:
+    def place(
+        self, table: Table, columns: ColumnMap, row: Mapping[str, Any], rejected: Rejected
+    ) -> SourceFile | None:
         """The SourceFile of ``row``, its image written (once); None (and a ``rejected`` entry)
         for a row without a usable image."""
         self.rows += 1
@@ -295,10 +335,16 @@ class ImageWriter:
             if not (path.is_file() and path.stat().st_size == len(data)):
                 atomic_write_bytes(path, data)
         domain, label = columns.get(row, "domain"), columns.get(row, "class")
-        return SourceFile(path=path, rel_path=rel, domain=domain, label=label,
-                          label_source="dataset" if label else None,
-                          caption=columns.get(row, "caption"), prompt=columns.get(row, "prompt"),
-                          negative_prompt=columns.get(row, "negative_prompt"))
+        return SourceFile(
+            path=path,
+            rel_path=rel,
+            domain=domain,
+            label=label,
+            label_source="dataset" if label else None,
+            caption=columns.get(row, "caption"),
+            prompt=columns.get(row, "prompt"),
+            negative_prompt=columns.get(row, "negative_prompt"),
+        )
 
     def _unique(self, split: str | None, name: str) -> str:
         rel = nfc("/".join(p for p in (split, _safe_rel(name)) if p))
@@ -345,8 +391,11 @@ def _with_suffix(name: str, data: bytes) -> str:
 
 def _safe_rel(name: str) -> str:
     """A relative path with no ``..``, no root and no empty parts."""
-    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts
-             if p not in ("", ".", "..", "/") and not p.startswith(".")]
+    parts = [
+        p
+        for p in PurePosixPath(name.replace("\\", "/")).parts
+        if p not in ("", ".", "..", "/") and not p.startswith(".")
+    ]
     return "/".join(parts) or "image"
 
 

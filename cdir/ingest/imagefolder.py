@@ -26,8 +26,9 @@ METADATA_NAMES: tuple[str, ...] = ("metadata.jsonl", "metadata.csv")
 SPLIT_FOLDERS = frozenset({"train", "test", "validation", "valid", "val", "dev"})
 
 
-def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[str, str],
-                      rejected: Rejected) -> None:
+def label_imagefolder(
+    files: list[SourceFile], root: Path, overrides: Mapping[str, str], rejected: Rejected
+) -> None:
     """Label the scanned ``files`` of the imagefolder at ``root`` in place, and drop the
     metadata files from ``rejected`` (they are read, not left out). Raises
     :class:`SourceError` for unreadable metadata or an override naming a missing column."""
@@ -36,8 +37,9 @@ def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[st
     rejected[:] = [(name, reason) for name, reason in rejected if name not in read]
     for file in files:
         file.domain, file.label, file.label_source = None, None, None
-        folders = [p for p in PurePosixPath(file.rel_path).parts[:-1]
-                   if p.lower() not in SPLIT_FOLDERS]
+        folders = [
+            p for p in PurePosixPath(file.rel_path).parts[:-1] if p.lower() not in SPLIT_FOLDERS
+        ]
         if folders:
             file.label, file.label_source = folders[-1], "folder"
     by_rel = {file.rel_path: file for file in files}
@@ -46,8 +48,9 @@ def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[st
         rows = list(_read_metadata(meta))
         if not rows:
             continue
-        columns = resolve_columns(list(rows[0]), None, {"file_name": "file_name", **overrides},
-                                  meta.name)
+        columns = resolve_columns(
+            list(rows[0]), None, {"file_name": "file_name", **overrides}, meta.name
+        )
         folder = meta.parent.relative_to(root).as_posix()
         for row in rows:
             name = columns.get(row, "file_name")
@@ -61,8 +64,9 @@ def label_imagefolder(files: list[SourceFile], root: Path, overrides: Mapping[st
         log.warning("%s: %d metadata rows name no image found", root.name, unused)
 
 
-def _apply(file: SourceFile, domain: str | None, label: str | None, row: Mapping[str, Any],
-           columns: Any) -> None:
+def _apply(
+    file: SourceFile, domain: str | None, label: str | None, row: Mapping[str, Any], columns: Any
+) -> None:
     file.domain = domain or file.domain
     if label:
         file.label, file.label_source = label, "dataset"
@@ -76,12 +80,15 @@ def metadata_files(root: Path) -> list[Path]:
     ``metadata.jsonl``, and the ``metadata.csv`` files whose header has a ``file_name`` column
     (another CSV of that name is the user's own file, not a dataset's)."""
     try:
-        folders = [root, *sorted(d for d in root.iterdir()
-                                 if d.is_dir() and not is_junk(d.name))]
+        folders = [root, *sorted(d for d in root.iterdir() if d.is_dir() and not is_junk(d.name))]
     except OSError:  # unreadable: the folder scan says so
         return []
-    return [d / name for d in folders for name in METADATA_NAMES
-            if (d / name).is_file() and _names_files(d / name)]
+    return [
+        d / name
+        for d in folders
+        for name in METADATA_NAMES
+        if (d / name).is_file() and _names_files(d / name)
+    ]
 
 
 def _names_files(path: Path) -> bool:
@@ -102,8 +109,10 @@ def _read_metadata(path: Path) -> Iterator[dict[str, Any]]:
             if path.suffix == ".csv":
                 reader = csv.DictReader(handle)
                 if "file_name" not in (reader.fieldnames or ()):
-                    raise SourceError(f"{path.name} needs a file_name column (imagefolder "
-                                      "metadata): add one naming each image")
+                    raise SourceError(
+                        f"{path.name} needs a file_name column (imagefolder "
+                        "metadata): add one naming each image"
+                    )
                 yield from reader
                 return
             for number, line in enumerate(handle, 1):
@@ -119,6 +128,7 @@ def _json_row(line: str, number: int, path: Path) -> dict[str, Any]:
     except ValueError:
         row = None
     if not isinstance(row, dict) or "file_name" not in row:
-        raise SourceError(f"{path.name} line {number} is not a JSON object with a file_name: "
-                          "fix that line")
+        raise SourceError(
+            f"{path.name} line {number} is not a JSON object with a file_name: fix that line"
+        )
     return row

@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdir.ingest.pipeline import IngestConfig, caption_all
+from cdir.ingest.captioning import caption_all
+from cdir.ingest.pipeline import IngestConfig
 from cdir.models.loaded import Models
 from cdir.store.cache import Cache
 from cdir.store.collection import Store
@@ -85,8 +86,12 @@ class CaptionJobs:
             if thread is not None and thread.is_alive():
                 return self._status[key]
             status = self._status[key] = JobStatus()
-            thread = threading.Thread(target=self._run, args=(key, models, status),
-                                      name=f"cdir-captions-{Path(key).name}", daemon=True)
+            thread = threading.Thread(
+                target=self._run,
+                args=(key, models, status),
+                name=f"cdir-captions-{Path(key).name}",
+                daemon=True,
+            )
             self._threads[key] = thread
             thread.start()
         return status
@@ -137,8 +142,11 @@ class CaptionJobs:
                 cache.close()
             (Path(key) / PENDING_FILE).unlink(missing_ok=True)
         except JobCancelled:
-            status.error = ("stopped: the collection is being deleted" if key in self._cancelled
-                            else "stopped: the server is shutting down")
+            status.error = (
+                "stopped: the collection is being deleted"
+                if key in self._cancelled
+                else "stopped: the server is shutting down"
+            )
         except FileNotFoundError:  # the collection was deleted under the job: nothing to report
             status.error = "stopped: the collection was deleted"
         except Exception as exc:  # reported in the UI; the store keeps its last checkpoint

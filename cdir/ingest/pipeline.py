@@ -23,6 +23,7 @@ import pandas as pd
 
 from cdir.imaging.decode import DecodeLimits, file_sha256
 from cdir.ingest.archives import ArchiveLimits
+from cdir.ingest.captioning import caption_all, forget_other_captions, predict_domains, tile_of
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.ingest_summary import failures, metadata_summary
@@ -31,28 +32,16 @@ from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
-from cdir.models.heavy import heavy_work
 from cdir.models.loaded import Models
-from cdir.models.text_embeddings import embed_captions, embed_key, embed_texts
+from cdir.models.text_embeddings import embed_captions, embed_key
 from cdir.names import one_line
 from cdir.store.cache import Cache
 from cdir.store.collection import FILES_DIR, Store, StoreError, normalise_items
-from cdir.store.locking import collection_lock
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 CAPTION_MODES = ("all", "lazy", "none")
-
-# Zero-shot domain prediction for collections whose files carry no domain label.
-DOMAIN_PROMPTS: dict[str, str] = {
-    "photo": "a photo of an object",
-    "sketch": "a pencil sketch of an object",
-    "painting": "a painting of an object",
-    "clipart": "a clipart illustration of an object",
-    "render3d": "a 3d render of an object",
-    "generated": "ai generated digital art",
-}
 
 
 @dataclass(frozen=True)
@@ -127,37 +116,19 @@ def _slowed(progress: Progress) -> Progress:
 def open_or_create(store_dir: Path, models: Models) -> Store:
     if not Store.exists(store_dir):
         extra = {"preset_file": models.preset.source_file} if models.preset.source_file else {}
-        return Store.create(store_dir, models.preset.name, models.caption_key, models.embedder.dim,
-                            extra)
+        return Store.create(
+            store_dir, models.preset.name, models.caption_key, models.embedder.dim, extra
+        )
     store = Store.load(store_dir)
     if store.preset != models.preset.name:
-        raise StoreError(f"{store_dir} was built with preset {store.preset!r}, not "
-                         f"{models.preset.name!r}: use --preset {store.preset} or a new --store")
+        raise StoreError(
+            f"{store_dir} was built with preset {store.preset!r}, not "
+            f"{models.preset.name!r}: use --preset {store.preset} or a new --store"
+        )
     forget_other_captions(store, models.caption_key)
     return store
 
 
-def forget_other_captions(store: Store, caption_key: str) -> int:
-    """When the collection's captions were made by other weights or settings than
-    ``caption_key`` names (the same preset name with retrained or swapped weights; a store from
-    before keys carried the weights' fingerprint), drop its model-made captions so that this
-    ingest makes them again; captions from a manifest or dataset stay. Image vectors need no
-    such step: every ingest reads them from the cache under the embedder's key. Returns how
-    many captions were dropped."""
-    if store.meta.get("caption_key") == caption_key:
-        return 0
-    items = store.items
-    made = (items["caption_source"] == "model").to_numpy(dtype=bool)
-    if made.any():
-        items.loc[made, "caption"] = None
-        items.loc[made, "caption_source"] = None
-        log.info("%s: %d captions were made by other weights (%s); captioning again",
-                 store.root, int(made.sum()), store.meta.get("caption_key"))
-    store.meta["caption_key"] = caption_key
-    return int(made.sum())
-
-
-# ------------------------------------------------------------------------------------- records
 def _relative_to_store(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -175,14 +146,24 @@ def new_rows(existing: pd.DataFrame, files: Sequence[SourceFile], root: Path) ->
         if path in known:
             continue
         known.add(path)
-        rows.append({"id": next_id + len(rows), "path": path, "rel_path": f.rel_path,
-                     "domain": f.domain, "class": f.label,
-                     "label_source": f.label_source or "none", "caption": f.caption,
-                     "caption_source": "manifest" if f.caption else None,
-                     "prompt": f.prompt, "negative_prompt": f.negative_prompt,
-                     "prompt_source": "dataset" if f.prompt or f.negative_prompt else None,
-                     "status": "pending",
-                     "parent_id": -1, "file_size": _size(f.path)})
+        rows.append(
+            {
+                "id": next_id + len(rows),
+                "path": path,
+                "rel_path": f.rel_path,
+                "domain": f.domain,
+                "class": f.label,
+                "label_source": f.label_source or "none",
+                "caption": f.caption,
+                "caption_source": "manifest" if f.caption else None,
+                "prompt": f.prompt,
+                "negative_prompt": f.negative_prompt,
+                "prompt_source": "dataset" if f.prompt or f.negative_prompt else None,
+                "status": "pending",
+                "parent_id": -1,
+                "file_size": _size(f.path),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -242,8 +223,9 @@ def _apply_metadata(items: pd.DataFrame, row: int, meta: dict[str, Any]) -> None
         items.at[row, key] = meta.get(key)
 
 
-def _cached_image_work(store: Store, cache: Cache, key: str, rows: np.ndarray,
-                       workers: int = 2) -> dict[int, Any]:
+def _cached_image_work(
+    store: Store, cache: Cache, key: str, rows: np.ndarray, workers: int = 2
+) -> dict[int, Any]:
     """Embeddings and decode info already known for ``rows``; returns {row: vector}.
 
     The generation metadata of these rows comes from the cache under :data:`METADATA_VERSION`;
@@ -268,17 +250,24 @@ def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) 
 
     items = store.items
     shas = [str(items.at[r, "sha256"]) for r in rows]
-    known = {sha: json.loads(text) for sha, text in
-             cache.get_texts("image_info", METADATA_VERSION, shas).items()}
-    missing = [r for r, sha in zip(rows, shas, strict=True)
-               if sha not in known and store.item_path(r).is_file()]
+    known = {
+        sha: json.loads(text)
+        for sha, text in cache.get_texts("image_info", METADATA_VERSION, shas).items()
+    }
+    missing = [
+        r
+        for r, sha in zip(rows, shas, strict=True)
+        if sha not in known and store.item_path(r).is_file()
+    ]
     if missing:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="cdir-meta") as pool:
             parsed = pool.map(lambda r: extract_fields(store.item_path(r)), missing)
-            fresh = {str(items.at[r, "sha256"]): meta
-                     for r, meta in zip(missing, parsed, strict=True)}
-        cache.put_texts("image_info", METADATA_VERSION,
-                        {sha: json.dumps(meta) for sha, meta in fresh.items()})
+            fresh = {
+                str(items.at[r, "sha256"]): meta for r, meta in zip(missing, parsed, strict=True)
+            }
+        cache.put_texts(
+            "image_info", METADATA_VERSION, {sha: json.dumps(meta) for sha, meta in fresh.items()}
+        )
         known.update(fresh)
         log.info("read the generation metadata of %d cached item(s) again", len(missing))
     for row, sha in zip(rows, shas, strict=True):
@@ -291,9 +280,18 @@ def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestCon
     collection): decoding only, no model; an item that no longer decodes becomes a failure."""
     items = store.items
     rows = [r for r in vectors if not store.thumb_path(items.at[r, "sha256"]).exists()]
-    jobs = [partial(read_one, r, store.item_path(r),
-                    store.thumb_path(items.at[r, "sha256"]), None, config.decode_limits,
-                    tile=_tile(items, r)) for r in rows]
+    jobs = [
+        partial(
+            read_one,
+            r,
+            store.item_path(r),
+            store.thumb_path(items.at[r, "sha256"]),
+            None,
+            config.decode_limits,
+            tile=tile_of(items, r),
+        )
+        for r in rows
+    ]
     for batch in read_batches(jobs, config.batch_size, config.workers):
         failed = {result.row: result.error for result in batch if result.error is not None}
         mark_failed(items, failed)
@@ -301,20 +299,33 @@ def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestCon
             del vectors[row]
 
 
-def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfig,
-                 progress: Progress) -> int:
+def embed_images(
+    store: Store, models: Models, cache: Cache, config: IngestConfig, progress: Progress
+) -> int:
     """Fill ``store.image_emb`` for every readable item; returns how many were computed now."""
     items, key = store.items, embed_key(models)
     todo = np.flatnonzero(items["status"].to_numpy() != "failed")
     vectors = _cached_image_work(store, cache, key, todo, config.workers)
     _restore_thumbnails(store, vectors, config)
     missing = [r for r in todo if r not in vectors and items.at[r, "status"] != "failed"]
-    reduce_to = (reduced_decode_side(models.embedder.preprocess)  # only with work: lazy models
-                 if config.reduced_decode and missing else None)
-    jobs = [partial(read_one, r, store.item_path(r),
-                    store.thumb_path(items.at[r, "sha256"]), models.embedder.prepare,
-                    config.decode_limits, tile=_tile(items, r), reduce_to=reduce_to)
-            for r in missing]
+    reduce_to = (
+        reduced_decode_side(models.embedder.preprocess)  # only with work: lazy models
+        if config.reduced_decode and missing
+        else None
+    )
+    jobs = [
+        partial(
+            read_one,
+            r,
+            store.item_path(r),
+            store.thumb_path(items.at[r, "sha256"]),
+            models.embedder.prepare,
+            config.decode_limits,
+            tile=tile_of(items, r),
+            reduce_to=reduce_to,
+        )
+        for r in missing
+    ]
     done = len(todo) - len(missing)
     for batch in read_batches(jobs, config.batch_size, config.workers):
         _embed_batch(store, models, cache, key, batch, vectors)
@@ -324,8 +335,9 @@ def embed_images(store: Store, models: Models, cache: Cache, config: IngestConfi
     return len(missing)
 
 
-def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: list[Any],
-                 vectors: dict[int, Any]) -> None:
+def _embed_batch(
+    store: Store, models: Models, cache: Cache, key: str, batch: list[Any], vectors: dict[int, Any]
+) -> None:
     good = [r for r in batch if r.error is None]
     mark_failed(store.items, {r.row: r.error for r in batch if r.error is not None})
     if not good:
@@ -333,19 +345,20 @@ def _embed_batch(store: Store, models: Models, cache: Cache, key: str, batch: li
     emb = models.embedder.encode_prepared([r.tensor for r in good])
     shas = [store.items.at[r.row, "sha256"] for r in good]
     cache.put_vectors("image_emb", key, shas, emb)
-    cache.put_texts("image_info", "v1", {s: json.dumps(r.info.to_dict()) for s, r in
-                                         zip(shas, good, strict=True)})
-    cache.put_texts("image_info", METADATA_VERSION, {s: json.dumps(r.info.metadata()) for s, r
-                                                     in zip(shas, good, strict=True)})
+    cache.put_texts(
+        "image_info",
+        "v1",
+        {s: json.dumps(r.info.to_dict()) for s, r in zip(shas, good, strict=True)},
+    )
+    cache.put_texts(
+        "image_info",
+        METADATA_VERSION,
+        {s: json.dumps(r.info.metadata()) for s, r in zip(shas, good, strict=True)},
+    )
     for r, vec in zip(good, emb, strict=True):
         _apply_info(store.items, r.row, r.info.to_dict())
         _apply_metadata(store.items, r.row, r.info.metadata())
         vectors[r.row] = vec
-
-
-def _tile(items: pd.DataFrame, row: int) -> int:
-    """The tile number of a tile item (decoded by cropping its grid), else -1."""
-    return int(items.at[row, "tile"]) if "tile" in items else -1
 
 
 def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
@@ -355,67 +368,32 @@ def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
     return matrix
 
 
-# ------------------------------------------------------------------------------------ captions
-def caption_rows(store: Store, models: Models, cache: Cache, rows: Sequence[int],
-                 config: IngestConfig, progress: Progress, on_checkpoint: Callable[[], None]
-                 ) -> int:
-    """Caption ``rows`` (cache first); returns how many captions were computed now."""
-    items, key = store.items, models.caption_key
-    known = cache.get_texts("caption", key, [items.at[r, "sha256"] for r in rows])
-    for r in rows:
-        if items.at[r, "sha256"] in known:
-            items.at[r, "caption"] = known[items.at[r, "sha256"]]
-            items.at[r, "caption_source"] = "model"
-    missing = [r for r in rows if items.at[r, "sha256"] not in known]
-    jobs = [partial(read_one, r, store.item_path(r), None, None,
-                    config.decode_limits, True, tile=_tile(items, r)) for r in missing]
-    done, last = len(rows) - len(missing), time.monotonic()
-    progress(done, len(rows), "captioning")
-    for batch in read_batches(jobs, config.caption_batch_size, config.workers):
-        good = [r for r in batch if r.image is not None]
-        with heavy_work():  # takes turns with builds, maps and evaluations of other visitors
-            captions = models.captioner.caption([r.image for r in good])
-        cache.put_texts("caption", key, {items.at[r.row, "sha256"]: c for r, c in
-                                         zip(good, captions, strict=True)})
-        for r, c in zip(good, captions, strict=True):
-            items.at[r.row, "caption"], items.at[r.row, "caption_source"] = c, "model"
-        done += len(batch)
-        progress(done, len(rows), "captioning")
-        if time.monotonic() - last > config.checkpoint_seconds:
-            on_checkpoint()
-            items = store.items  # Store.write replaces the table: write into the new one
-            last = time.monotonic()
-    return len(missing)
-
-
-def predict_domains(store: Store, models: Models, cache: Cache) -> int:
-    """Zero-shot domain for readable items without one, marked ``label_source=predicted``."""
-    items = store.items
-    rows = np.flatnonzero(items["domain"].isna().to_numpy() & store.ok_mask())
-    if not len(rows) or store.image_emb is None:
-        return 0
-    names = list(DOMAIN_PROMPTS)
-    text = embed_texts([DOMAIN_PROMPTS[n] for n in names], models, cache)
-    best = (store.image_emb[rows] @ text.T).argmax(axis=1)
-    items.loc[rows, "domain"] = [names[i] for i in best]
-    items.loc[rows, "label_source"] = "predicted"
-    return len(rows)
-
-
 # ---------------------------------------------------------------------------------- the runner
-def prepare_rows(sources: Sequence[str | Path], store_dir: str | Path, models: Models,
-                 config: IngestConfig, progress: Progress) -> tuple[Store, IngestReport]:
+def prepare_rows(
+    sources: Sequence[str | Path],
+    store_dir: str | Path,
+    models: Models,
+    config: IngestConfig,
+    progress: Progress,
+) -> tuple[Store, IngestReport]:
     """Scan the sources, number the new files after the existing items and hash them: the
     step every engine (local, Ray) shares, so they give the same ids."""
     check_sources(sources)  # before the store is created: a mistyped path leaves nothing behind
     store = open_or_create(Path(store_dir), models)
     report = IngestReport(str(store.root), models.preset.name)
-    scan = scan_sources(list(sources), store.root / FILES_DIR, config.archive_limits,
-                        config.manifest, dict(config.columns), zips_in_folders=True)
+    scan = scan_sources(
+        list(sources),
+        store.root / FILES_DIR,
+        config.archive_limits,
+        config.manifest,
+        dict(config.columns),
+        zips_in_folders=True,
+    )
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
     report.notes = list(scan.notes)
-    files = scan.files if config.only is None else [f for f in scan.files
-                                                     if f.rel_path in config.only]
+    files = (
+        scan.files if config.only is None else [f for f in scan.files if f.rel_path in config.only]
+    )
     added = new_rows(store.items, files, store.root)
     report.added, report.already_present = len(added), len(files) - len(added)
     if len(added):
@@ -457,42 +435,3 @@ def ingest(
     report.counts = store.counts()
     report.metadata = metadata_summary(store)
     return report
-
-
-def caption_all(store: Store, models: Models, cache: Cache, config: IngestConfig,
-                progress: Progress) -> int:
-    """Caption every readable item that has no caption yet, checkpointing the store as it goes.
-    Each checkpoint merges: under the collection's lock it re-reads the store from disk, adds
-    the captions made here to the items that still lack one, and writes that, so a concurrent
-    ingest (another process, or this one) loses neither its new items nor these captions."""
-    rows = np.flatnonzero(store.items["caption"].isna().to_numpy() & store.ok_mask())
-
-    def checkpoint() -> None:
-        # create=False: a collection deleted meanwhile stays deleted (FileNotFoundError ends
-        # the job), never written back without its owner and its files
-        with collection_lock(store.root, create=False):
-            if not Store.exists(store.root):
-                raise FileNotFoundError(f"the collection {store.root.name!r} no longer exists")
-            on_disk = Store.read_meta(store.root).get("revision")
-            if on_disk is not None and on_disk != store.meta.get("revision"):
-                fresh = Store.load(store.root)  # someone else wrote meanwhile: merge into theirs
-                merge_captions(fresh, store.items)
-                store.items, store.image_emb, store.meta = fresh.items, fresh.image_emb, fresh.meta
-            embed_captions(store, models, cache, _noop)
-            store.write()
-
-    computed = caption_rows(store, models, cache, list(rows), config, progress, checkpoint)
-    checkpoint()
-    return computed
-
-
-def merge_captions(target: Store, source: pd.DataFrame) -> int:
-    """Copy captions of ``source`` rows into ``target.items`` where the same item (same id and
-    sha256) has none yet; returns how many were copied. Captions already in ``target`` win."""
-    merged = target.items.merge(source[["id", "sha256", "caption", "caption_source"]],
-                                on=["id", "sha256"], how="left", suffixes=("", "_new"))
-    take = (merged["caption"].isna() & merged["caption_new"].notna()).to_numpy()
-    if take.any():
-        target.items.loc[take, "caption"] = merged.loc[take, "caption_new"].to_numpy()
-        target.items.loc[take, "caption_source"] = merged.loc[take, "caption_source_new"].to_numpy()
-    return int(take.sum())

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cdir.imaging.decode import DecodeLimits
+from cdir.ingest.captioning import caption_all, predict_domains
 from cdir.ingest.grids import add_tile_items, tile_sha
 from cdir.ingest.ingest_summary import failures, metadata_summary
 from cdir.ingest.pipeline import (
@@ -39,12 +39,11 @@ from cdir.ingest.pipeline import (
     IngestConfig,
     IngestReport,
     Progress,
-    caption_all,
     embed_images,
     mark_failed,
-    predict_domains,
     prepare_rows,
 )
+from cdir.ingest.ray_cluster import RayPlan, start_ray
 from cdir.ingest.reader import ReadResult, read_batches, read_one
 from cdir.ingest.shards import (
     SHARDS_DIR,
@@ -63,20 +62,6 @@ from cdir.store.cache import Cache
 from cdir.store.collection import Store
 
 log = logging.getLogger(__name__)
-
-LOCAL_OBJECT_STORE = 200 * 2**20  # bytes: records and shard paths only pass through it
-
-
-@dataclass(frozen=True)
-class RayPlan:
-    """Where and how wide the Ray stage runs."""
-
-    address: str | None = None  # None: start Ray in this process (or use the one running)
-    num_workers: int = 2  # model-holding actors
-    num_cpus: float = 1.0  # per actor
-    num_gpus: float = 0.0  # per actor; > 0 puts the models on the GPU
-    shard_size: int = 256  # records per map_batches call, i.e. per shard
-    object_store_memory: int = LOCAL_OBJECT_STORE  # for a Ray started here
 
 
 @dataclass(frozen=True)
@@ -109,12 +94,17 @@ class IngestWorker:
         self.task = task
         self.models = load_models(task.preset, task.model_root, task.device, task.quantize)
         self.store = Store(Path(task.store_root))  # paths only: thumbnails, shards
-        self.meta = {"preset": self.models.preset.name, "embed_key": embed_key(self.models),
-                     "caption_key": self.models.caption_key, "dim": self.models.embedder.dim}
+        self.meta = {
+            "preset": self.models.preset.name,
+            "embed_key": embed_key(self.models),
+            "caption_key": self.models.caption_key,
+            "dim": self.models.embedder.dim,
+        }
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        records = [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(),
-                                                                            strict=True)]
+        records = [
+            dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)
+        ]
         start, shard = time.perf_counter(), Shard(dict(self.meta))
         grids = self._process(records, shard)
         if self.task.split_grids and grids:
@@ -126,22 +116,34 @@ class IngestWorker:
     def _process(self, records: list[dict[str, Any]], shard: Shard) -> list[tuple[dict, int]]:
         """Add ``records`` to ``shard``; returns (record, number of tiles) of the grid images."""
         grids = []
-        for chunk in read_batches(self._jobs(records), self.task.batch_size,
-                                  self.task.read_threads):
+        for chunk in read_batches(
+            self._jobs(records), self.task.batch_size, self.task.read_threads
+        ):
             self._add_chunk([records[r.row] for r in chunk], chunk, shard)
-            grids += [(records[r.row], len(r.info.grid)) for r in chunk
-                      if r.info is not None and r.info.grid and int(records[r.row]["tile"]) < 1]
+            grids += [
+                (records[r.row], len(r.info.grid))
+                for r in chunk
+                if r.info is not None and r.info.grid and int(records[r.row]["tile"]) < 1
+            ]
         return grids
 
     def _jobs(self, records: list[dict[str, Any]]) -> Iterator[Any]:
         preprocess = self.models.embedder.preprocess
         for n, rec in enumerate(records):
-            yield partial(read_one, n, Path(str(rec["path"])), self.store.thumb_path(rec["key"]),
-                          preprocess, self.task.decode_limits, bool(rec["caption"]),
-                          tile=int(rec["tile"]))
+            yield partial(
+                read_one,
+                n,
+                Path(str(rec["path"])),
+                self.store.thumb_path(rec["key"]),
+                preprocess,
+                self.task.decode_limits,
+                bool(rec["caption"]),
+                tile=int(rec["tile"]),
+            )
 
-    def _add_chunk(self, records: list[dict[str, Any]], chunk: list[ReadResult],
-                   shard: Shard) -> None:
+    def _add_chunk(
+        self, records: list[dict[str, Any]], chunk: list[ReadResult], shard: Shard
+    ) -> None:
         good = [n for n, r in enumerate(chunk) if r.error is None]
         images = self._embed_images([chunk[n] for n in good])
         captions = self._captions(records, chunk, good)
@@ -151,8 +153,16 @@ class IngestWorker:
         image_emb = dict(zip(good, images, strict=True))
         for n, (rec, result) in enumerate(zip(records, chunk, strict=True)):
             info = None if result.info is None else _info_json(result)
-            shard.add(str(rec["key"]), int(rec["row"]), result.error, info, captions.get(n),
-                      texts.get(n), image_emb.get(n), text_emb.get(n))
+            shard.add(
+                str(rec["key"]),
+                int(rec["row"]),
+                result.error,
+                info,
+                captions.get(n),
+                texts.get(n),
+                image_emb.get(n),
+                text_emb.get(n),
+            )
             result.image = result.tensor = None  # free the pixels now
 
     def _embed_images(self, results: list[ReadResult]) -> np.ndarray:
@@ -165,8 +175,9 @@ class IngestWorker:
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         return self.models.embedder.encode_texts(texts) if texts else np.zeros((0, 0), np.float32)
 
-    def _captions(self, records: list[dict[str, Any]], chunk: list[ReadResult], good: list[int]
-                  ) -> dict[int, str]:
+    def _captions(
+        self, records: list[dict[str, Any]], chunk: list[ReadResult], good: list[int]
+    ) -> dict[int, str]:
         wanted = [n for n in good if bool(records[n]["caption"])]
         step, captions = self.task.caption_batch_size, {}
         for start in range(0, len(wanted), step):
@@ -182,69 +193,38 @@ def _info_json(result: ReadResult) -> str:
 
 def tile_records(grids: list[tuple[dict[str, Any], int]], captions: bool) -> list[dict[str, Any]]:
     """Records for the tiles of grid images (as ``cdir.ingest.grids.tile_rows`` makes items)."""
-    return [{"key": tile_sha(str(rec["key"]), n), "row": -1, "path": rec["path"], "tile": n,
-             "caption": captions, "text": ""}
-            for rec, count in grids for n in range(1, count + 1)]
+    return [
+        {
+            "key": tile_sha(str(rec["key"]), n),
+            "row": -1,
+            "path": rec["path"],
+            "tile": n,
+            "caption": captions,
+            "text": "",
+        }
+        for rec, count in grids
+        for n in range(1, count + 1)
+    ]
 
 
-# ----------------------------------------------------------------------------------- Ray itself
-def start_ray(plan: RayPlan = RayPlan()) -> bool:
-    """Connect to ``plan.address``, or start a local Ray sized for ``plan``; returns whether it
-    was started here (so the caller shuts it down). A Ray already running is used as it is."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = plan.address or os.environ.get("RAY_ADDRESS")  # set inside `ray job submit`
-    if address:
-        ray.init(address=address, log_to_driver=False, runtime_env=_cluster_env())
-    else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run reports nowhere
-        cpus = max(1, int(np.ceil(plan.num_workers * plan.num_cpus)))
-        ray.init(num_cpus=cpus, num_gpus=int(np.ceil(plan.num_workers * plan.num_gpus)) or None,
-                 object_store_memory=plan.object_store_memory, include_dashboard=False,
-                 log_to_driver=False, runtime_env=local_env())
-    quiet_ray_data()
-    return True
-
-
-def local_env() -> dict[str, Any]:
-    """Runtime env of a Ray started on this machine: workers import cdir from this checkout."""
-    here = str(Path(__file__).resolve().parents[2])
-    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
-
-
-FORWARDED_ENV = ("CDIR_MODEL_DIR", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-
-
-def _cluster_env() -> dict[str, Any]:
-    """Runtime env on a cluster: cdir's code is shipped with the job (its dependencies must be
-    installed on the nodes), and the driver's model locations are the workers' too."""
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    return {"py_modules": [str(Path(__file__).resolve().parents[1])], "env_vars": env}
-
-
-def quiet_ray_data() -> None:
-    """cdir reports progress itself; Ray Data's bars would mix into the CLI's output."""
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.enable_operator_progress_bars = False
-
-
-def run_workers(records: list[dict[str, Any]], task: WorkerTask, plan: RayPlan
-                ) -> Iterator[tuple[Path, int]]:
+# ------------------------------------------------------------------------------ the actor pool
+def run_workers(
+    records: list[dict[str, Any]], task: WorkerTask, plan: RayPlan
+) -> Iterator[tuple[Path, int]]:
     """Send ``records`` through the actor pool; yields (shard directory, records) as they come."""
     import ray.data
 
     size = max(1, min(plan.shard_size, -(-len(records) // plan.num_workers)))
     ds = ray.data.from_items(records, override_num_blocks=-(-len(records) // size))
-    out = ds.map_batches(IngestWorker, batch_size=size, batch_format="numpy",
-                         compute=ray.data.ActorPoolStrategy(size=plan.num_workers),
-                         fn_constructor_args=(task,), num_cpus=plan.num_cpus,
-                         num_gpus=plan.num_gpus or None)
+    out = ds.map_batches(
+        IngestWorker,
+        batch_size=size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=plan.num_workers),
+        fn_constructor_args=(task,),
+        num_cpus=plan.num_cpus,
+        num_gpus=plan.num_gpus or None,
+    )
     for row in out.iter_rows():
         yield Path(str(row["shard"])), int(row["n"])
 
@@ -253,8 +233,15 @@ def run_workers(records: list[dict[str, Any]], task: WorkerTask, plan: RayPlan
 class RayStage:
     """The driver's side of the Ray stage for one store: what to send, and merging what comes."""
 
-    def __init__(self, store: Store, cache: Cache, models: Models, task: WorkerTask,
-                 plan: RayPlan, progress: Progress) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: Cache,
+        models: Models,
+        task: WorkerTask,
+        plan: RayPlan,
+        progress: Progress,
+    ) -> None:
         self.store, self.cache, self.models = store, cache, models
         self.task, self.plan, self.progress = task, plan, progress
         self.keys = (embed_key(models), models.caption_key)
@@ -285,13 +272,15 @@ class RayStage:
     def apply_failures(self) -> None:
         items = self.store.items
         failed = self.stats.failed
-        rows = np.flatnonzero(items["sha256"].isin(list(failed)).to_numpy()
-                              & (items["status"] != "failed").to_numpy())
+        rows = np.flatnonzero(
+            items["sha256"].isin(list(failed)).to_numpy() & (items["status"] != "failed").to_numpy()
+        )
         mark_failed(items, {int(r): failed[items.at[r, "sha256"]] for r in rows})
 
 
-def pending_records(store: Store, cache: Cache, models: Models, rows: np.ndarray,
-                    captions: bool) -> list[dict[str, Any]]:
+def pending_records(
+    store: Store, cache: Cache, models: Models, rows: np.ndarray, captions: bool
+) -> list[dict[str, Any]]:
     """One record per distinct content key among ``rows`` whose work is not all cached."""
     items = store.items
     shas = [str(items.at[r, "sha256"]) for r in rows]
@@ -304,14 +293,22 @@ def pending_records(store: Store, cache: Cache, models: Models, rows: np.ndarray
         if sha in seen or (sha in done["image"] and not wants_caption):
             continue
         seen.add(sha)
-        records.append({"key": sha, "row": int(r), "path": path, "tile": _tile(items, r),
-                        "caption": bool(wants_caption),
-                        "text": "" if pd.isna(caption) else str(caption)})
+        records.append(
+            {
+                "key": sha,
+                "row": int(r),
+                "path": path,
+                "tile": _tile(items, r),
+                "caption": bool(wants_caption),
+                "text": "" if pd.isna(caption) else str(caption),
+            }
+        )
     return records
 
 
-def _cached_keys(cache: Cache, models: Models, shas: list[str], captions: bool
-                 ) -> dict[str, set[str]]:
+def _cached_keys(
+    cache: Cache, models: Models, shas: list[str], captions: bool
+) -> dict[str, set[str]]:
     vectors = cache.get("image_emb", embed_key(models), shas)
     infos = cache.get("image_info", "v1", shas)
     made = cache.get("caption", models.caption_key, shas) if captions else {}
@@ -362,16 +359,18 @@ def ingest_ray(
     clock = time.monotonic()
     check_sources(sources)
     # the text side only; int8 captioning is for CPU workers (the caption cache key tells)
-    models = load_models(_preset_of(store_dir, preset), model_root, "cpu",
-                         "none" if num_gpus > 0 else None)
+    models = load_models(
+        _preset_of(store_dir, preset), model_root, "cpu", "none" if num_gpus > 0 else None
+    )
     store, report = prepare_rows(sources, store_dir, models, config, progress)
     cache = Cache.for_store(store.root, config.shared_cache)
     ray_clock = time.monotonic()
     started = start_ray(plan)
     report.seconds["ray_start"] = round(time.monotonic() - ray_clock, 2)
     try:
-        stage = RayStage(store, cache, models, _task(models, store, config, plan, model_root),
-                         plan, progress)
+        stage = RayStage(
+            store, cache, models, _task(models, store, config, plan, model_root), plan, progress
+        )
         report.embedded = _embed(stage, config)
         report.seconds["embedding"] = round(time.monotonic() - clock, 2)
         report.seconds["workers_busy"] = round(stage.stats.worker_seconds, 2)
@@ -399,14 +398,23 @@ def _preset_of(store_dir: str | Path, preset: str | Preset) -> str | Preset:
     return preset
 
 
-def _task(models: Models, store: Store, config: IngestConfig, plan: RayPlan,
-          model_root: str | Path | None) -> WorkerTask:
+def _task(
+    models: Models, store: Store, config: IngestConfig, plan: RayPlan, model_root: str | Path | None
+) -> WorkerTask:
     threads = max(config.workers, int(plan.num_cpus))
-    return WorkerTask(get_preset(models.preset), str(model_root) if model_root else None,
-                      str(store.root.resolve()), config.captions == "all", config.split_grids,
-                      config.batch_size, config.caption_batch_size, threads,
-                      config.decode_limits, "cuda" if plan.num_gpus > 0 else "cpu",
-                      models.quantize)
+    return WorkerTask(
+        get_preset(models.preset),
+        str(model_root) if model_root else None,
+        str(store.root.resolve()),
+        config.captions == "all",
+        config.split_grids,
+        config.batch_size,
+        config.caption_batch_size,
+        threads,
+        config.decode_limits,
+        "cuda" if plan.num_gpus > 0 else "cpu",
+        models.quantize,
+    )
 
 
 def _embed(stage: RayStage, config: IngestConfig) -> int:
@@ -424,8 +432,15 @@ def _embed_pass(stage: RayStage, config: IngestConfig) -> int:
     return remote + embed_images(stage.store, stage.models, stage.cache, config, stage.progress)
 
 
-def _finish(store: Store, models: Models, cache: Cache, config: IngestConfig, progress: Progress,
-            report: IngestReport, stage: RayStage) -> None:
+def _finish(
+    store: Store,
+    models: Models,
+    cache: Cache,
+    config: IngestConfig,
+    progress: Progress,
+    report: IngestReport,
+    stage: RayStage,
+) -> None:
     """Domains, caption embeddings and captions, as the local engine does (all from the cache)."""
     if config.predict_domains:
         predict_domains(store, models, cache)

@@ -137,11 +137,16 @@ def read_one(
         mirror, centre = perceptual_hash(ImageOps.mirror(hashed)), centre_hash(hashed)
         meta = extract_fields(path)
         if grid_issue:
-            meta["metadata_issue"] = "; ".join(filter(None, (meta["metadata_issue"],
-                                                             grid_issue)))
-        info = ImageInfo(*hashes, *decoded.size, meta.pop("prompt"), phash_mirror=mirror,
-                         phash_centre=centre,
-                         grid=[list(box) for box in grid] if grid else None, **meta)
+            meta["metadata_issue"] = "; ".join(filter(None, (meta["metadata_issue"], grid_issue)))
+        info = ImageInfo(
+            *hashes,
+            *decoded.size,
+            meta.pop("prompt"),
+            phash_mirror=mirror,
+            phash_centre=centre,
+            grid=[list(box) for box in grid] if grid else None,
+            **meta,
+        )
         step = "thumbnail"
         if thumb_path is not None and not thumb_path.exists():
             save_jpeg_atomic(thumb, thumb_path)
@@ -163,8 +168,9 @@ def _grid(image: Any, path: Path) -> tuple[list[Any] | None, str | None]:
     try:
         return detect_grid(image), None
     except Exception as exc:  # a detector bug must not cost the image, nor the collection
-        log.warning("%s: grid detection failed (kept whole): %s", shown_name(path.name),
-                    one_line(exc))
+        log.warning(
+            "%s: grid detection failed (kept whole): %s", shown_name(path.name), one_line(exc)
+        )
         return None, f"grid split failed (kept whole): {one_line(exc)}"
 
 

@@ -72,9 +72,17 @@ class Shard:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def add(self, key: str, row: int, error: str | None = None, info: str | None = None,
-            caption: str | None = None, text: str | None = None,
-            image_vec: np.ndarray | None = None, text_vec: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        key: str,
+        row: int,
+        error: str | None = None,
+        info: str | None = None,
+        caption: str | None = None,
+        text: str | None = None,
+        image_vec: np.ndarray | None = None,
+        text_vec: np.ndarray | None = None,
+    ) -> None:
         """Append one record (a missing vector is stored as zeros)."""
         zeros = np.zeros(int(self.meta["dim"]), np.float32)
         self.keys.append(key)
@@ -118,8 +126,14 @@ def write_shard(root: Path, shard: Shard) -> Path:
 
 
 def _attr(column: str) -> str:
-    return {"key": "keys", "row": "rows", "error": "errors", "info": "infos",
-            "caption": "captions", "text": "texts"}[column]
+    return {
+        "key": "keys",
+        "row": "rows",
+        "error": "errors",
+        "info": "infos",
+        "caption": "captions",
+        "text": "texts",
+    }[column]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -136,8 +150,12 @@ def read_shard(path: Path) -> Shard:
     columns = {c: [None if pd.isna(v) else v for v in table[c]] for c in _SHARD_COLUMNS}
     image = np.load(path / IMAGE_EMB_FILE, allow_pickle=False)
     caption = np.load(path / CAPTION_EMB_FILE, allow_pickle=False)
-    return Shard(meta, **{_attr(c): columns[c] for c in _SHARD_COLUMNS},
-                 image_emb=list(image), caption_emb=list(caption))
+    return Shard(
+        meta,
+        **{_attr(c): columns[c] for c in _SHARD_COLUMNS},
+        image_emb=list(image),
+        caption_emb=list(caption),
+    )
 
 
 def list_shards(root: Path) -> list[Path]:
@@ -167,14 +185,17 @@ class MergeStats:
         self.worker_seconds += other.worker_seconds
 
 
-def merge_shard_into_cache(path: Path, cache: Cache, embed_key: str, caption_key: str
-                           ) -> MergeStats:
+def merge_shard_into_cache(
+    path: Path, cache: Cache, embed_key: str, caption_key: str
+) -> MergeStats:
     """Put a worker shard's work into ``cache`` (then the shard is deleted): image embeddings
     and decode info by content key, captions, and text embeddings by text hash."""
     shard = read_shard(path)
     if (shard.meta.get("embed_key"), shard.meta.get("caption_key")) != (embed_key, caption_key):
-        raise StoreError(f"shard {path} was made with other models ({shard.meta.get('embed_key')})"
-                         f"; delete it and run the ingest again")
+        raise StoreError(
+            f"shard {path} was made with other models ({shard.meta.get('embed_key')})"
+            f"; delete it and run the ingest again"
+        )
     ok = shard.ok()
     keys = [shard.keys[i] for i in ok]
     cache.put_vectors("image_emb", embed_key, keys, shard.matrix("image_emb")[ok])
@@ -183,11 +204,16 @@ def merge_shard_into_cache(path: Path, cache: Cache, embed_key: str, caption_key
     captions = {k: c for k, c in zip(shard.keys, shard.captions, strict=True) if c is not None}
     cache.put_texts("caption", caption_key, captions)
     texts = [i for i, t in enumerate(shard.texts) if t]
-    cache.put_vectors("text_emb", embed_key, [text_key(str(shard.texts[i])) for i in texts],
-                      shard.matrix("caption_emb")[texts])
+    cache.put_vectors(
+        "text_emb",
+        embed_key,
+        [text_key(str(shard.texts[i])) for i in texts],
+        shard.matrix("caption_emb")[texts],
+    )
     shutil.rmtree(path, ignore_errors=True)
-    return MergeStats(len(shard), len(captions), shard.failures(),
-                      float(shard.meta.get("seconds", 0.0)))
+    return MergeStats(
+        len(shard), len(captions), shard.failures(), float(shard.meta.get("seconds", 0.0))
+    )
 
 
 def _metadata(shard: Any, ok: Sequence[int]) -> dict[str, str]:
@@ -236,9 +262,11 @@ def _common_meta(stores: Sequence[Store]) -> dict[str, Any]:
     for store in stores[1:]:
         for key in ("preset", "caption_key", "dim"):
             if store.meta.get(key) != first.meta.get(key):
-                raise StoreError(f"cannot merge {store.root} ({key} {store.meta.get(key)!r}) with "
-                                 f"{first.root} ({key} {first.meta.get(key)!r}): re-ingest one "
-                                 f"of them with --preset {first.preset}")
+                raise StoreError(
+                    f"cannot merge {store.root} ({key} {store.meta.get(key)!r}) with "
+                    f"{first.root} ({key} {first.meta.get(key)!r}): re-ingest one "
+                    f"of them with --preset {first.preset}"
+                )
     return {k: first.meta[k] for k in ("preset", "caption_key", "dim")}
 
 
@@ -251,11 +279,13 @@ def _new_store(root: Path, meta: dict[str, Any]) -> Store:
 def _renumbered(store: Store, offset: int) -> pd.DataFrame:
     items = normalise_items(store.items)
     items["id"] = items["id"] + offset
-    items["parent_id"] = items["parent_id"].where(items["parent_id"] < 0,
-                                                  items["parent_id"] + offset)
+    items["parent_id"] = items["parent_id"].where(
+        items["parent_id"] < 0, items["parent_id"] + offset
+    )
     root = store.root.resolve()
-    items["path"] = [p if pd.isna(p) or Path(p).is_absolute() else str(root / p)
-                     for p in items["path"]]
+    items["path"] = [
+        p if pd.isna(p) or Path(p).is_absolute() else str(root / p) for p in items["path"]
+    ]
     return items
 
 
@@ -293,8 +323,10 @@ def merge_cache_file(source: Path, target: Path) -> None:
         with conn:
             for table in TABLES:
                 if _has_table(conn, table):
-                    conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT model, key, value "
-                                 f"FROM src.{table}")
+                    conn.execute(
+                        f"INSERT OR IGNORE INTO main.{table} SELECT model, key, value "
+                        f"FROM src.{table}"
+                    )
         conn.execute("DETACH DATABASE src")
     finally:
         conn.close()

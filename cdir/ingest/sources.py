@@ -67,14 +67,16 @@ def scan_sources(
             label_imagefolder(files, path, columns or {}, result.rejected)
             result.files += files
         elif kind is not None:
-            result.files += scan_dataset(path, kind, Path(extract_dir), columns or {},
-                                         result.rejected)
+            result.files += scan_dataset(
+                path, kind, Path(extract_dir), columns or {}, result.rejected
+            )
         elif path.is_dir():
             zips: list[Path] | None = [] if zips_in_folders else None
             result.files += _scan_folder(path, result.rejected, zips)
             for inner in zips or ():
-                result.files += _scan_folder_zip(inner, path.resolve(), Path(extract_dir),
-                                                 limits, taken, result)
+                result.files += _scan_folder_zip(
+                    inner, path.resolve(), Path(extract_dir), limits, taken, result
+                )
         elif is_zip_name(path.name):
             result.files += _scan_zip(path, Path(extract_dir), limits, taken, result)
         else:
@@ -93,8 +95,9 @@ def check_sources(sources: Sequence[Path | str] | Path | str) -> list[Path | str
     models or creating a store."""
     if isinstance(sources, str | Path):
         sources = [sources]
-    paths = [source if is_hub_id(source) else _existing(Path(source).expanduser())
-             for source in sources]
+    paths = [
+        source if is_hub_id(source) else _existing(Path(source).expanduser()) for source in sources
+    ]
     if not paths:
         raise SourceError("no source given: pass a folder, a .zip file or image files")
     return paths
@@ -111,8 +114,9 @@ def _existing(path: Path) -> Path:
 # --- folders -------------------------------------------------------------------------------------
 
 
-def _scan_folder(root: Path, rejected: Rejected, zips: list[Path] | None = None
-                 ) -> list[SourceFile]:
+def _scan_folder(
+    root: Path, rejected: Rejected, zips: list[Path] | None = None
+) -> list[SourceFile]:
     root = root.resolve()
     if not os.access(root, os.R_OK | os.X_OK):
         raise SourceError(f"cannot read folder {root}: permission denied; check its permissions")
@@ -121,16 +125,23 @@ def _scan_folder(root: Path, rejected: Rejected, zips: list[Path] | None = None
     return files
 
 
-def _scan_folder_zip(path: Path, root: Path, extract_dir: Path, limits: ArchiveLimits,
-                     taken: set[str], result: ScanResult) -> list[SourceFile]:
+def _scan_folder_zip(
+    path: Path,
+    root: Path,
+    extract_dir: Path,
+    limits: ArchiveLimits,
+    taken: set[str],
+    result: ScanResult,
+) -> list[SourceFile]:
     """The images of a zip found in the folder ``root``: labels from the zip's own layout, as
     for a zip given as a source, with the zip's name standing for the domain folder when its
     images lie less than two folders deep (as for a zip inside a zip); ``rel_path`` keeps the
     folder the zip lies in. A zip that cannot be read is left out with the reason."""
     where = _rel(path, root)
     try:
-        target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected,
-                                       result.notes)
+        target, rels = extract_archive(
+            path, extract_dir, limits, taken, result.rejected, result.notes
+        )
     except SourceError as exc:
         result.rejected.append((where, str(exc)))
         return []
@@ -148,8 +159,9 @@ def _scan_folder_zip(path: Path, root: Path, extract_dir: Path, limits: ArchiveL
     return files
 
 
-def _walk(root: Path, rejected: Rejected, zips: list[Path] | None = None
-          ) -> Iterator[tuple[str, Path]]:
+def _walk(
+    root: Path, rejected: Rejected, zips: list[Path] | None = None
+) -> Iterator[tuple[str, Path]]:
     """(rel_path, real path) of the images under ``root``, sorted, hidden and junk skipped;
     zips go to ``zips`` when it is given."""
 
@@ -222,8 +234,7 @@ def _scan_zip(
     path: Path, extract_dir: Path, limits: ArchiveLimits, taken: set[str], result: ScanResult
 ) -> list[SourceFile]:
     """Extract ``path`` (see :func:`extract_archive`) and list its images with their labels."""
-    target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected,
-                                   result.notes)
+    target, rels = extract_archive(path, extract_dir, limits, taken, result.rejected, result.notes)
     files = labelled((rel, target / rel) for rel in rels if is_image_name(rel))
     apply_root_manifest(files, target)
     return files

@@ -28,14 +28,44 @@ UTF8 = "utf-8"
 # the OEM code pages Windows' own zip and 7-Zip/WinRAR use, then the ANSI code pages some tools
 # use instead. The order breaks ties between equally plausible readings.
 LEGACY_ENCODINGS: tuple[str, ...] = (
-    "cp437", "cp850", "cp866", "cp1251", "cp932", "gb18030", "cp949", "big5", "cp852", "cp1250",
-    "cp1252", "cp737", "cp1253", "cp857", "cp1254", "cp775", "cp1257", "cp862", "cp1255",
-    "cp874", "cp1256", "cp855", "cp869",
+    "cp437",
+    "cp850",
+    "cp866",
+    "cp1251",
+    "cp932",
+    "gb18030",
+    "cp949",
+    "big5",
+    "cp852",
+    "cp1250",
+    "cp1252",
+    "cp737",
+    "cp1253",
+    "cp857",
+    "cp1254",
+    "cp775",
+    "cp1257",
+    "cp862",
+    "cp1255",
+    "cp874",
+    "cp1256",
+    "cp855",
+    "cp869",
 )
 _UNICODE_PATH_EXTRA = 0x7075
 _UTF8_FLAG = 0x800
-_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "HEBREW", "ARABIC", "THAI", "HANGUL", "CJK",
-            "HIRAGANA", "KATAKANA")
+_SCRIPTS = (
+    "LATIN",
+    "CYRILLIC",
+    "GREEK",
+    "HEBREW",
+    "ARABIC",
+    "THAI",
+    "HANGUL",
+    "CJK",
+    "HIRAGANA",
+    "KATAKANA",
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +93,11 @@ def name_decoder(
 ) -> tuple[NameDecoding, Callable[[zipfile.ZipInfo], str]]:
     """Decide how the archive's names are read and return a function giving each entry's name,
     with ``\\`` (a real backslash character, written by Windows tools) turned into ``/``."""
-    legacy = [raw_name(info) for info in infos
-              if not info.flag_bits & _UTF8_FLAG and _unicode_path(info) is None]
+    legacy = [
+        raw_name(info)
+        for info in infos
+        if not info.flag_bits & _UTF8_FLAG and _unicode_path(info) is None
+    ]
     decoding = NameDecoding(detect_encoding([raw for raw in legacy if not raw.isascii()]))
 
     def decode(info: zipfile.ZipInfo) -> str:
@@ -91,8 +124,10 @@ def detect_encoding(names: list[bytes]) -> str:
     readings = _candidates(b"\n".join(names))
     if not readings:
         return "cp437"
-    best = min(readings, key=lambda enc: (_implausibility(names, enc), readings[enc],
-                                          LEGACY_ENCODINGS.index(enc)))
+    best = min(
+        readings,
+        key=lambda enc: (_implausibility(names, enc), readings[enc], LEGACY_ENCODINGS.index(enc)),
+    )
     log.debug("zip names read as %s (candidates %s)", best, readings)
     return best
 
@@ -169,8 +204,11 @@ def _word_penalty(word: str, encoding: str) -> int:
         penalty += 1
     if any("\uff61" <= ch <= "\uff9f" for ch in word):  # half-width katakana: rare in names
         penalty += 1
-    if len(scripts - {"HIRAGANA", "KATAKANA", "CJK"}) + bool(scripts & {"HIRAGANA", "KATAKANA",
-                                                                          "CJK"}) > 1:
+    if (
+        len(scripts - {"HIRAGANA", "KATAKANA", "CJK"})
+        + bool(scripts & {"HIRAGANA", "KATAKANA", "CJK"})
+        > 1
+    ):
         penalty += 1  # one word in two scripts
     if scripts == {"LATIN"} and sum(ord(ch) > 127 for ch in word) * 2 > len(word):
         penalty += 1  # Latin words are mostly ASCII letters

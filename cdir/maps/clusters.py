@@ -87,8 +87,9 @@ def cluster_labels(points: np.ndarray, config: ClusterConfig = ClusterConfig()) 
     return model.fit_predict(points).astype(np.int64)
 
 
-def cluster_words(texts: Sequence[str | None], labels: np.ndarray,
-                  config: ClusterConfig = ClusterConfig()) -> dict[int, list[tuple[str, float]]]:
+def cluster_words(
+    texts: Sequence[str | None], labels: np.ndarray, config: ClusterConfig = ClusterConfig()
+) -> dict[int, list[tuple[str, float]]]:
     """Cluster label -> its ``config.n_words`` top (word, c-TF-IDF weight), highest first, from
     ``texts`` (one per point: caption and prompt joined; None counts as empty). Noise (-1) takes
     part in the weighing but is not named; a cluster with no usable word gets []."""
@@ -97,11 +98,16 @@ def cluster_words(texts: Sequence[str | None], labels: np.ndarray,
     labels = np.asarray(labels, dtype=np.int64)
     present = sorted(set(labels.tolist()))
     neutral = _neutraliser(config)
-    docs = [" ".join(neutral(str(t)) for t, lab in zip(texts, labels, strict=True)
-                     if lab == label and t) for label in present]
+    docs = [
+        " ".join(
+            neutral(str(t)) for t, lab in zip(texts, labels, strict=True) if lab == label and t
+        )
+        for label in present
+    ]
     stop = sorted(_stop_words(config))
-    vectorizer = CountVectorizer(stop_words=stop, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
-                                 lowercase=True)
+    vectorizer = CountVectorizer(
+        stop_words=stop, token_pattern=r"(?u)\b[^\W\d_]{2,}\b", lowercase=True
+    )
     try:
         counts = vectorizer.fit_transform(docs)
     except ValueError:  # no word at all in any caption
@@ -113,8 +119,9 @@ def cluster_words(texts: Sequence[str | None], labels: np.ndarray,
         if label == NOISE:
             continue
         order = np.lexsort((vocab, -weights[row]))[: config.n_words]
-        named[label] = [(str(vocab[i]), round(float(weights[row, i]), 4)) for i in order
-                        if weights[row, i] > 0]
+        named[label] = [
+            (str(vocab[i]), round(float(weights[row, i]), 4)) for i in order if weights[row, i] > 0
+        ]
     return named
 
 
@@ -142,9 +149,13 @@ def label_positions(xy: np.ndarray, labels: np.ndarray) -> dict[int, tuple[float
     return positions
 
 
-def name_clusters(xy: np.ndarray, texts: Sequence[str | None], ids: Sequence[int],
-                  config: ClusterConfig = ClusterConfig(),
-                  vectors: np.ndarray | None = None) -> list[Cluster]:
+def name_clusters(
+    xy: np.ndarray,
+    texts: Sequence[str | None],
+    ids: Sequence[int],
+    config: ClusterConfig = ClusterConfig(),
+    vectors: np.ndarray | None = None,
+) -> list[Cluster]:
     """Cluster the map and name the clusters, largest first.
 
     ``xy``: (N, 2) map coordinates; ``texts``: N captions (+ prompts); ``ids``: N item ids;
@@ -153,16 +164,25 @@ def name_clusters(xy: np.ndarray, texts: Sequence[str | None], ids: Sequence[int
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     points = xy if vectors is None else np.asarray(vectors)
     if not len(xy) == len(points) == len(texts) == len(ids):
-        raise ValueError(f"expected one text, id and vector per point ({len(xy)} points), got "
-                         f"{len(texts)} texts, {len(ids)} ids, {len(points)} vectors")
+        raise ValueError(
+            f"expected one text, id and vector per point ({len(xy)} points), got "
+            f"{len(texts)} texts, {len(ids)} ids, {len(points)} vectors"
+        )
     labels = cluster_labels(points, config)
     words = cluster_words(texts, labels, config)
     positions = label_positions(xy, labels)
     ids_array = np.asarray(ids, dtype=np.int64)
-    clusters = [Cluster(label, " ".join(w for w, _ in words.get(label, [])) or f"cluster {label}",
-                        words.get(label, []), int((labels == label).sum()), positions[label],
-                        ids_array[labels == label].tolist())
-                for label in positions]
+    clusters = [
+        Cluster(
+            label,
+            " ".join(w for w, _ in words.get(label, [])) or f"cluster {label}",
+            words.get(label, []),
+            int((labels == label).sum()),
+            positions[label],
+            ids_array[labels == label].tolist(),
+        )
+        for label in positions
+    ]
     log.info("%d clusters (%s) over %d points", len(clusters), config.method, len(xy))
     return sorted(clusters, key=lambda c: (-c.size, c.label))
 
@@ -175,5 +195,7 @@ def item_texts(captions: Sequence[str | None], prompts: Sequence[str | None]) ->
     from cdir.models.prompt_words import prompt_words
 
     words = [prompt_words(p) if isinstance(p, str) else p for p in prompts]
-    return [" ".join(str(t).strip() for t in pair if not pd.isna(t) and str(t).strip())
-            for pair in zip(captions, words, strict=True)]
+    return [
+        " ".join(str(t).strip() for t in pair if not pd.isna(t) and str(t).strip())
+        for pair in zip(captions, words, strict=True)
+    ]

@@ -29,10 +29,15 @@ def map_rows(store: Store, vectors: str) -> np.ndarray:
 METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}  # as the page names them
 
 
-def collection_map(store: Store, method: str, vectors: str = "image", color_by: str = "domain",
-                   highlight: int | None = None,
-                   progress: Callable[[str], None] | None = None,
-                   thumb_url: Callable[[str], str] | None = None) -> Any:
+def collection_map(
+    store: Store,
+    method: str,
+    vectors: str = "image",
+    color_by: str = "domain",
+    highlight: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    thumb_url: Callable[[str], str] | None = None,
+) -> Any:
     """The plotly figure of ``store`` projected with ``method`` (umap, tsne, pca);
     ``thumb_url(sha256)`` gives the thumbnail URL each point carries for hover."""
     from cdir.maps.plots import map_figure
@@ -41,19 +46,36 @@ def collection_map(store: Store, method: str, vectors: str = "image", color_by: 
         raise ValueError(f"colour by one of {', '.join(COLOR_BY)}")
     rows, xy = map_points(store, method, vectors, progress)
     items = store.items.iloc[rows]
-    hover = [{"caption": _s(r["caption"]), "domain": _s(r["domain"]), "class": _s(r["class"]),
-              "id": int(r["id"]), "file": _s(r["rel_path"]),
-              "thumb": thumb_url(str(r["sha256"])) if thumb_url else ""}
-             for _, r in items.iterrows()]
+    hover = [
+        {
+            "caption": _s(r["caption"]),
+            "domain": _s(r["domain"]),
+            "class": _s(r["class"]),
+            "id": int(r["id"]),
+            "file": _s(r["rel_path"]),
+            "thumb": thumb_url(str(r["sha256"])) if thumb_url else "",
+        }
+        for _, r in items.iterrows()
+    ]
     colours = [_s(v) or "unlabelled" for v in items[color_by]]
-    title = (f"{METHOD_NAMES.get(method, method)} of {vectors} embeddings · {len(rows)} images "
-             f"· colour: {color_by}")
-    return map_figure(xy, colours, hover, [int(i) for i in items["id"]], title,
-                      highlight=highlight, color_title=color_by)
+    title = (
+        f"{METHOD_NAMES.get(method, method)} of {vectors} embeddings · {len(rows)} images "
+        f"· colour: {color_by}"
+    )
+    return map_figure(
+        xy,
+        colours,
+        hover,
+        [int(i) for i in items["id"]],
+        title,
+        highlight=highlight,
+        color_title=color_by,
+    )
 
 
-def map_points(store: Store, method: str, vectors: str = "image",
-               progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def map_points(
+    store: Store, method: str, vectors: str = "image", progress: Callable[[str], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, xy): the table rows on the map, (M,) int64, and their 2-D coordinates, (M, 2)
     float32, projected with ``method`` and cached in the store."""
     from cdir.maps.projection import ProjectionConfig, cached_projection
@@ -62,13 +84,23 @@ def map_points(store: Store, method: str, vectors: str = "image",
     matrix = store.image_emb if vectors == "image" else store.caption_emb
     xy = np.zeros((0, 2), dtype=np.float32)
     if len(rows) and matrix is not None:
-        xy = cached_projection(store.derived_dir(), {"kind": vectors, "preset": store.preset},
-                               matrix[rows], ProjectionConfig(method=method), progress)
+        xy = cached_projection(
+            store.derived_dir(),
+            {"kind": vectors, "preset": store.preset},
+            matrix[rows],
+            ProjectionConfig(method=method),
+            progress,
+        )
     return rows, xy
 
 
-def map_clusters(store: Store, method: str, vectors: str = "image",
-                 config: ClusterConfig | None = None, on: str = "map") -> list[Cluster]:
+def map_clusters(
+    store: Store,
+    method: str,
+    vectors: str = "image",
+    config: ClusterConfig | None = None,
+    on: str = "map",
+) -> list[Cluster]:
     """Named clusters of the map of ``store`` (see :mod:`cdir.maps.clusters`), clustered on the
     map's 2-D points (``on="map"``) or on the embeddings themselves (``on="vectors"``)."""
     from cdir.maps.clusters import ClusterConfig, item_texts, name_clusters

@@ -170,11 +170,23 @@ def highlight_point(fig: Any, item_id: int | None) -> Any:
         rows = np.flatnonzero(custom[:, 0].astype(np.int64) == int(item_id))
         if len(rows):
             xy = np.column_stack([np.asarray(trace.x)[rows[:1]], np.asarray(trace.y)[rows[:1]]])
-            marker = {"size": HIGHLIGHT_SIZE, "color": trace.marker.color,
-                      "line": {"width": 2.5, "color": "#222"}}
-            fig.add_trace(type(trace)(x=xy[:, 0], y=xy[:, 1], mode="markers", name=HIGHLIGHT_NAME,
-                                      customdata=custom[rows[:1]], showlegend=False,
-                                      hovertemplate=HOVER_TEMPLATE, marker=marker))
+            marker = {
+                "size": HIGHLIGHT_SIZE,
+                "color": trace.marker.color,
+                "line": {"width": 2.5, "color": "#222"},
+            }
+            fig.add_trace(
+                type(trace)(
+                    x=xy[:, 0],
+                    y=xy[:, 1],
+                    mode="markers",
+                    name=HIGHLIGHT_NAME,
+                    customdata=custom[rows[:1]],
+                    showlegend=False,
+                    hovertemplate=HOVER_TEMPLATE,
+                    marker=marker,
+                )
+            )
             return fig
     log.debug("highlighted id %s is not on the map", item_id)
     return fig
@@ -184,9 +196,17 @@ def add_cluster_labels(fig: Any, labels: Sequence[tuple[str, tuple[float, float]
     """Write each ``(name, (x, y))`` on ``fig`` as a boxed annotation (cluster names, see
     :mod:`cdir.maps.clusters`); names are HTML-escaped. Returns ``fig``."""
     for name, (x, y) in labels:
-        fig.add_annotation(x=x, y=y, text=f"<b>{html.escape(name)}</b>", showarrow=False,
-                           font={"size": 13, "color": "#111"}, bgcolor="rgba(255,255,255,0.75)",
-                           bordercolor="#555", borderwidth=1, borderpad=3)
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=f"<b>{html.escape(name)}</b>",
+            showarrow=False,
+            font={"size": 13, "color": "#111"},
+            bgcolor="rgba(255,255,255,0.75)",
+            bordercolor="#555",
+            borderwidth=1,
+            borderpad=3,
+        )
     return fig
 
 
@@ -203,19 +223,37 @@ def _style(fig: Any, title: str, legend_title: str) -> None:
     )
 
 
-def histogram_figure(edges: Sequence[float], counts: Sequence[int], threshold: float | None,
-                     title: str, x_title: str) -> Any:
+def histogram_figure(
+    edges: Sequence[float], counts: Sequence[int], threshold: float | None, title: str, x_title: str
+) -> Any:
     """Bars of nearest-neighbour values with the current threshold as a dashed line."""
     import plotly.graph_objects as go
 
     centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
     widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    fig = go.Figure(go.Bar(x=centres, y=list(counts), width=widths, marker_color="#6366f1",
-                           hovertemplate="%{x:.3g}: %{y} images<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=list(counts),
+            width=widths,
+            marker_color="#6366f1",
+            hovertemplate="%{x:.3g}: %{y} images<extra></extra>",
+        )
+    )
     if threshold is not None:
-        fig.add_vline(x=threshold, line_dash="dash", line_color="#dc2626",
-                      annotation_text=f"threshold {threshold:g}")
-    fig.update_layout(template="plotly_white", title=title, height=320, bargap=0.05,
-                      xaxis_title=x_title, yaxis_title="images",
-                      margin=dict(l=40, r=20, t=50, b=40))
+        fig.add_vline(
+            x=threshold,
+            line_dash="dash",
+            line_color="#dc2626",
+            annotation_text=f"threshold {threshold:g}",
+        )
+    fig.update_layout(
+        template="plotly_white",
+        title=title,
+        height=320,
+        bargap=0.05,
+        xaxis_title=x_title,
+        yaxis_title="images",
+        margin=dict(l=40, r=20, t=50, b=40),
+    )
     return fig

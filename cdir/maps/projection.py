@@ -222,7 +222,11 @@ def _run_umap(
 
 
 def _fit_umap(
-    x: np.ndarray, config: ProjectionConfig, metric: str, seed: int | None, exact_knn: bool,
+    x: np.ndarray,
+    config: ProjectionConfig,
+    metric: str,
+    seed: int | None,
+    exact_knn: bool,
     search_index: Any = None,
 ) -> tuple[Any, np.ndarray]:
     """(fitted ``umap.UMAP``, its (N, 2) embedding); ``search_index`` serves ``transform``."""
@@ -246,8 +250,7 @@ def _fit_umap(
         return reducer, reducer.fit_transform(x)
 
 
-def _sampled_umap(x: np.ndarray, config: ProjectionConfig, progress: Progress | None
-                  ) -> np.ndarray:
+def _sampled_umap(x: np.ndarray, config: ProjectionConfig, progress: Progress | None) -> np.ndarray:
     """UMAP fitted on ``config.sample_size`` rows of ``x`` (N, D), the rest placed with
     ``transform`` (see :mod:`cdir.maps.umap_sample`); (N, 2) float32, deterministic."""
     from cdir.maps.umap_sample import ExactSearchIndex, place_rest, reduce_in_chunks, sample_rows
@@ -263,8 +266,9 @@ def _sampled_umap(x: np.ndarray, config: ProjectionConfig, progress: Progress | 
     sample = np.ascontiguousarray(x[rows])
     index = ExactSearchIndex(sample, metric) if metric in EXACT_KNN_METRICS else None
     start = time.perf_counter()
-    reducer, sample_xy = _fit_umap(sample, config, metric, seed=config.seed,
-                                   exact_knn=index is not None, search_index=index)
+    reducer, sample_xy = _fit_umap(
+        sample, config, metric, seed=config.seed, exact_knn=index is not None, search_index=index
+    )
     log.info("UMAP fit on %d sampled points took %.1f s", len(rows), time.perf_counter() - start)
     return place_rest(reducer, x, rows, sample_xy, progress=progress)
 

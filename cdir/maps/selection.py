@@ -31,8 +31,9 @@ def selected_ids(event: Mapping[str, Any] | None) -> list[int]:
     return list(found)
 
 
-def ids_in_region(xy: np.ndarray, ids: Sequence[int] | np.ndarray,
-                  selection: Mapping[str, Any]) -> np.ndarray:
+def ids_in_region(
+    xy: np.ndarray, ids: Sequence[int] | np.ndarray, selection: Mapping[str, Any]
+) -> np.ndarray:
     """(M,) int64 ids of the points ``xy`` (N, 2) inside the event's ``range`` (box, edges
     included) or ``lassoPoints`` (polygon, even-odd rule), in the order of ``xy``.
 
@@ -44,11 +45,15 @@ def ids_in_region(xy: np.ndarray, ids: Sequence[int] | np.ndarray,
     if selection.get("range"):
         box = selection["range"]
         (x0, x1), (y0, y1) = sorted(map(float, box["x"])), sorted(map(float, box["y"]))
-        inside = ((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
     elif selection.get("lassoPoints"):
         lasso = selection["lassoPoints"]
-        inside = in_polygon(xy, np.column_stack([np.asarray(lasso["x"], dtype=np.float64),
-                                                 np.asarray(lasso["y"], dtype=np.float64)]))
+        inside = in_polygon(
+            xy,
+            np.column_stack(
+                [np.asarray(lasso["x"], dtype=np.float64), np.asarray(lasso["y"], dtype=np.float64)]
+            ),
+        )
     else:
         raise ValueError("the selection has no region: draw a box or a lasso on the map")
     return ids[inside]

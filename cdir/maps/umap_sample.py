@@ -60,8 +60,9 @@ class ExactSearchIndex:
 
             self._sklearn = NearestNeighbors(algorithm="brute", metric=metric).fit(self._data)
 
-    def query(self, queries: np.ndarray, k: int, epsilon: float = 0.0
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def query(
+        self, queries: np.ndarray, k: int, epsilon: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(indices (Q, k) int32, distances (Q, k) float32) of each query's ``k`` nearest sample
         rows, nearest first. ``epsilon`` (pynndescent's search slack) is unused: search is exact."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -73,9 +74,14 @@ class ExactSearchIndex:
         return indices.astype(np.int32), dists.astype(np.float32)
 
 
-def place_rest(reducer: object, x: np.ndarray, rows: np.ndarray, sample_xy: np.ndarray,
-               chunk: int = 200_000, progress: Callable[[str], None] | None = None
-               ) -> np.ndarray:
+def place_rest(
+    reducer: object,
+    x: np.ndarray,
+    rows: np.ndarray,
+    sample_xy: np.ndarray,
+    chunk: int = 200_000,
+    progress: Callable[[str], None] | None = None,
+) -> np.ndarray:
     """All N points' coordinates, (N, 2) float32: ``sample_xy`` (S, 2) at ``rows``, and every
     other row of ``x`` (N, d) placed by ``reducer.transform`` (a fitted ``umap.UMAP``), ``chunk``
     rows at a time to bound memory."""
@@ -90,8 +96,9 @@ def place_rest(reducer: object, x: np.ndarray, rows: np.ndarray, sample_xy: np.n
         began = time.perf_counter()
         with _vectorised_init():
             xy[part] = reducer.transform(np.ascontiguousarray(x[part]))  # type: ignore[attr-defined]
-        log.info("placed %d points with transform in %.1f s", len(part),
-                 time.perf_counter() - began)
+        log.info(
+            "placed %d points with transform in %.1f s", len(part), time.perf_counter() - began
+        )
     return xy
 
 
@@ -132,12 +139,14 @@ def _vectorised_init() -> Iterator[None]:
         umap.umap_.init_graph_transform = original
 
 
-def reduce_in_chunks(x: np.ndarray, rows: np.ndarray, dims: int, normalise: bool, seed: int,
-                     chunk: int = 100_000) -> np.ndarray:
+def reduce_in_chunks(
+    x: np.ndarray, rows: np.ndarray, dims: int, normalise: bool, seed: int, chunk: int = 100_000
+) -> np.ndarray:
     """(N, min(dims, D)) float32: rows of ``x`` (N, D), L2-normalised when ``normalise``, then
     projected on the first ``dims`` principal components of the sample ``rows`` (sklearn PCA,
     ``random_state=seed``), ``chunk`` rows at a time. All-zero rows stay all-zero before PCA.
     No PCA when D <= dims (the rows are only normalised)."""
+
     def prepared(block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)
         if not normalise:

@@ -44,8 +44,10 @@ EMBEDDER_REPOS: dict[tuple[str, str], str] = {
     ("ViT-L-14", "datacomp_xl_s13b_b90k"): "laion/CLIP-ViT-L-14-DataComp.XL-s13B-b90K",
     ("ViT-L-14", "openai"): "timm/vit_large_patch14_clip_224.openai",
     ("ViT-L-14-quickgelu", "openai"): "timm/vit_large_patch14_clip_224.openai",
-    ("coca_ViT-B-32", "mscoco_finetuned_laion2b_s13b_b90k"):
-        "laion/mscoco_finetuned_CoCa-ViT-B-32-laion2B-s13B-b90k",
+    (
+        "coca_ViT-B-32",
+        "mscoco_finetuned_laion2b_s13b_b90k",
+    ): "laion/mscoco_finetuned_CoCa-ViT-B-32-laion2B-s13B-b90k",
     ("coca_ViT-B-32", "laion2b_s13b_b90k"): "laion/CoCa-ViT-B-32-laion2B-s13B-b90k",
     ("ViT-B-32-256", "datacomp_s34b_b86k"): "laion/CLIP-ViT-B-32-256x256-DataComp-s34B-b86K",
     ("ViT-B-16-SigLIP", "webli"): "timm/ViT-B-16-SigLIP",
@@ -68,10 +70,14 @@ class WeightsCheck:
         """One line: why the preset cannot run (empty when it can)."""
         if self.usable:
             return ""
-        where = ("the hub is switched off (HF_HUB_OFFLINE=1)" if hub_offline()
-                 else "the Hugging Face hub cannot be reached")
-        return (f"the weights of its {' and '.join(self.missing)} are not on this machine and "
-                f"{where}")
+        where = (
+            "the hub is switched off (HF_HUB_OFFLINE=1)"
+            if hub_offline()
+            else "the Hugging Face hub cannot be reached"
+        )
+        return (
+            f"the weights of its {' and '.join(self.missing)} are not on this machine and {where}"
+        )
 
 
 def hub_cache_dir() -> Path:
@@ -111,17 +117,22 @@ def _missing(preset: Preset, root: Path | None) -> tuple[str, ...]:
     kind = captioner_kind(captioner.kind)
     if kind.from_embedder and captioner.pretrained:  # a CoCa checkpoint of its own
         repo = open_clip_repo(captioner.arch or preset.embedder.arch, captioner.pretrained)
-        if (local_component(root, preset.name, "captioner") is None
-                and not (repo and _cached(repo))):
+        if local_component(root, preset.name, "captioner") is None and not (repo and _cached(repo)):
             missing.append("captioner")
-    elif (kind.own_weights and captioner.config is None
-            and local_component(root, preset.name, "captioner") is None
-            and not _local_folder(captioner.hub_id)
-            and not (captioner.hub_id and _cached(captioner.hub_id))):
+    elif (
+        kind.own_weights
+        and captioner.config is None
+        and local_component(root, preset.name, "captioner") is None
+        and not _local_folder(captioner.hub_id)
+        and not (captioner.hub_id and _cached(captioner.hub_id))
+    ):
         missing.append("captioner")
     embedder = preset.embedder
-    if (embedder.config is None and local_component(root, preset.name, "embedder") is None
-            and not _local_folder(embedder.weights)):
+    if (
+        embedder.config is None
+        and local_component(root, preset.name, "embedder") is None
+        and not _local_folder(embedder.weights)
+    ):
         repo = _embedder_repo(preset)
         if repo is None or not _cached(repo):
             missing.insert(0, "embedder")
@@ -137,9 +148,10 @@ def hub_reachable(timeout: float = 2.0) -> bool:
 
     url = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
     try:
-        with socket.create_connection((url.hostname or "huggingface.co",
-                                       url.port or (443 if url.scheme == "https" else 80)),
-                                      timeout=timeout):
+        with socket.create_connection(
+            (url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)),
+            timeout=timeout,
+        ):
             return True
     except (OSError, RuntimeError):  # RuntimeError: a sandbox that forbids the network
         return False
@@ -149,16 +161,23 @@ def _uses_hub_cache(preset: Preset, root: Path | None) -> bool:
     """Whether a component of ``preset`` loads from the hub cache (not a folder, not a config),
     where transformers and open_clip would ask the hub for newer files first."""
     embedder, captioner = preset.embedder, preset.captioner
-    from_hub = (embedder.config is None and not _local_folder(embedder.weights)
-                and local_component(root, preset.name, "embedder") is None)
+    from_hub = (
+        embedder.config is None
+        and not _local_folder(embedder.weights)
+        and local_component(root, preset.name, "embedder") is None
+    )
     if captioner_kind(captioner.kind).own_weights or captioner.pretrained:
-        from_hub = from_hub or (captioner.config is None and not _local_folder(captioner.hub_id)
-                                and local_component(root, preset.name, "captioner") is None)
+        from_hub = from_hub or (
+            captioner.config is None
+            and not _local_folder(captioner.hub_id)
+            and local_component(root, preset.name, "captioner") is None
+        )
     return from_hub
 
 
-def check_weights(preset: str, model_root: str | Path | None = None,
-                  timeout: float = 2.0) -> WeightsCheck:
+def check_weights(
+    preset: str, model_root: str | Path | None = None, timeout: float = 2.0
+) -> WeightsCheck:
     """Whether ``preset`` can run here: which components' weights are missing and, only when
     some are, whether the hub answers within ``timeout`` seconds. Never downloads."""
     spec = get_preset(preset)
@@ -199,31 +218,41 @@ class PresetChoice:
         """One line for logs and reports ('' when nothing fell back)."""
         if not self.fell_back:
             return ""
-        return (f"preset {self.requested!r} cannot run here ({self.cause}): running the offline "
-                f"{self.run!r} preset instead. {fix_line(self.requested)}")
+        return (
+            f"preset {self.requested!r} cannot run here ({self.cause}): running the offline "
+            f"{self.run!r} preset instead. {fix_line(self.requested)}"
+        )
 
 
 def fix_line(preset: str) -> str:
     """The fix, in one sentence: ``--model-dir`` with saved weights, or ``--preset demo``."""
-    return (f"For real results: --model-dir DIR holding weights saved with `python -m cdir "
-            f"models save --preset {preset} --model-dir DIR` on a machine with internet access "
-            f"(or connect this one once); --preset {FALLBACK_PRESET} runs the bundled offline "
-            "demo model.")
+    return (
+        f"For real results: --model-dir DIR holding weights saved with `python -m cdir "
+        f"models save --preset {preset} --model-dir DIR` on a machine with internet access "
+        f"(or connect this one once); --preset {FALLBACK_PRESET} runs the bundled offline "
+        "demo model."
+    )
 
 
-def choose_preset(preset: str, model_root: str | Path | None = None,
-                  timeout: float = 2.0) -> PresetChoice:
+def choose_preset(
+    preset: str, model_root: str | Path | None = None, timeout: float = 2.0
+) -> PresetChoice:
     """The preset to run for a request of ``preset`` (see the module docstring). Takes at most
     about ``timeout`` seconds (one TCP connect, only when weights are missing) plus a look into
     the caches; never downloads. Raises ModelUnavailableError when neither can run."""
     clock = time.monotonic()
     check = check_weights(preset, model_root, timeout)
-    if check.usable and check.hub_reachable is None and _uses_hub_cache(
-            get_preset(preset), model_dir(model_root)) and not hub_reachable(timeout):
+    if (
+        check.usable
+        and check.hub_reachable is None
+        and _uses_hub_cache(get_preset(preset), model_dir(model_root))
+        and not hub_reachable(timeout)
+    ):
         go_offline()  # cached weights, no hub: loading them must not wait on retries either
     if check.usable:
-        log.info("preset %s can run here (decided in %.2f s)", check.preset,
-                 time.monotonic() - clock)
+        log.info(
+            "preset %s can run here (decided in %.2f s)", check.preset, time.monotonic() - clock
+        )
         return PresetChoice(check.preset, check.preset, "", time.monotonic() - clock)
     cause = check.cause()
     go_offline()  # the hub does not answer: later hub calls fail at once instead of retrying
@@ -234,4 +263,5 @@ def choose_preset(preset: str, model_root: str | Path | None = None,
     raise ModelUnavailableError(
         f"preset {check.preset!r} cannot run here: {cause}. Fix: use --preset {FALLBACK_PRESET} "
         f"(the offline demo model shipped in the package) or --model-dir DIR holding weights "
-        f"saved with `python -m cdir models save --preset {check.preset} --model-dir DIR`.")
+        f"saved with `python -m cdir models save --preset {check.preset} --model-dir DIR`."
+    )

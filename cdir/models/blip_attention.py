@@ -35,18 +35,26 @@ def _vision_forward(self: Any, hidden_states: Any, **kwargs: Any) -> tuple[Any, 
     from torch.nn.functional import scaled_dot_product_attention
 
     bsz, tgt_len, embed_dim = hidden_states.size()
-    qkv = (self.qkv(hidden_states)
-           .reshape(bsz, tgt_len, 3, self.num_heads, embed_dim // self.num_heads)
-           .permute(2, 0, 3, 1, 4))
+    qkv = (
+        self.qkv(hidden_states)
+        .reshape(bsz, tgt_len, 3, self.num_heads, embed_dim // self.num_heads)
+        .permute(2, 0, 3, 1, 4)
+    )
     context = scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale=self.scale)
     context = context.transpose(1, 2).reshape(bsz, tgt_len, embed_dim)
     return self.projection(context), None
 
 
-def _text_forward(self: Any, hidden_states: Any, attention_mask: Any = None,
-                  encoder_hidden_states: Any = None, encoder_attention_mask: Any = None,
-                  cache: Any = None, past_key_values: Any = None,
-                  **kwargs: Any) -> tuple[Any, None]:
+def _text_forward(
+    self: Any,
+    hidden_states: Any,
+    attention_mask: Any = None,
+    encoder_hidden_states: Any = None,
+    encoder_attention_mask: Any = None,
+    cache: Any = None,
+    past_key_values: Any = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
     """``BlipTextSelfAttention.forward`` (decoder self- or cross-attention) with fused attention;
     the key/value cache is read and updated exactly as transformers does.
 

@@ -41,16 +41,23 @@ class CaptionerKind:
 CAPTIONER_KINDS: dict[str, CaptionerKind] = {
     kind.name: kind
     for kind in (
-        CaptionerKind("blip",
-                      transformers_classes=("BlipForConditionalGeneration", "BlipProcessor"),
-                      int8=True, fused_attention=True),
-        CaptionerKind("blip2",
-                      transformers_classes=("Blip2ForConditionalGeneration", "Blip2Processor"),
-                      int8=True),
+        CaptionerKind(
+            "blip",
+            transformers_classes=("BlipForConditionalGeneration", "BlipProcessor"),
+            int8=True,
+            fused_attention=True,
+        ),
+        CaptionerKind(
+            "blip2",
+            transformers_classes=("Blip2ForConditionalGeneration", "Blip2Processor"),
+            int8=True,
+        ),
         # Florence-2 (transformers >= 4.56) captions after a task prompt ("<CAPTION>")
-        CaptionerKind("florence2",
-                      transformers_classes=("Florence2ForConditionalGeneration", "AutoProcessor"),
-                      task_prompt=True),
+        CaptionerKind(
+            "florence2",
+            transformers_classes=("Florence2ForConditionalGeneration", "AutoProcessor"),
+            task_prompt=True,
+        ),
         # an open_clip CoCa: the embedder itself, or a captioning checkpoint of its own when
         # the preset names one (CaptionerSpec.pretrained: the MSCOCO fine-tune)
         CaptionerKind("coca", from_embedder=True),

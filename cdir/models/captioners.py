@@ -57,8 +57,9 @@ class HFCaptioner:
             return []
         prompt = self.spec.task_prompt
         if prompt:  # Florence-2's task (e.g. <CAPTION>), or BLIP's conditional prefix
-            inputs = self.processor(images=list(images), text=[prompt] * len(images),
-                                    return_tensors="pt")
+            inputs = self.processor(
+                images=list(images), text=[prompt] * len(images), return_tensors="pt"
+            )
         else:
             inputs = self.processor(images=list(images), return_tensors="pt")
         return run_on_gpu(self._generate, inputs, kind="caption", n=len(images))
@@ -66,9 +67,11 @@ class HFCaptioner:
     def _generate(self, inputs: Any) -> list[str]:
         inputs = inputs.to(self.device)
         threads = decoder_threads() if self.device == "cpu" else None
-        decoder = (after_module(self.model.vision_model, threads)
-                   if threads and hasattr(self.model, "vision_model")
-                   else contextlib.nullcontext())
+        decoder = (
+            after_module(self.model.vision_model, threads)
+            if threads and hasattr(self.model, "vision_model")
+            else contextlib.nullcontext()
+        )
         with inference_context(self.device), decoder:
             out = self.model.generate(
                 **inputs,
@@ -80,8 +83,10 @@ class HFCaptioner:
         texts = self.processor.batch_decode(out, skip_special_tokens=True)
         prompt = self.spec.task_prompt
         if prompt and not prompt.startswith("<"):  # BLIP repeats a text prefix: drop it
-            texts = [t.strip()[len(prompt):] if t.strip().lower().startswith(prompt.lower())
-                     else t for t in texts]
+            texts = [
+                t.strip()[len(prompt) :] if t.strip().lower().startswith(prompt.lower()) else t
+                for t in texts
+            ]
         return [text.strip() for text in texts]
 
 
@@ -155,14 +160,24 @@ def build_tiny_blip(spec: CaptionerSpec, seed: int) -> HFCaptioner:
         (Path(tmp) / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
         tokenizer = BertTokenizer.from_pretrained(tmp, bos_token="[DEC]")
     width, layers, heads = cfg.get("hidden_size", 64), cfg.get("layers", 2), cfg.get("heads", 2)
-    block = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
-             "intermediate_size": 2 * width,
-             "initializer_range": cfg.get("initializer_range", 0.02)}
+    block = {
+        "hidden_size": width,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 2 * width,
+        "initializer_range": cfg.get("initializer_range", 0.02),
+    }
     config = BlipConfig(
-        text_config={**block, "vocab_size": len(vocab), "encoder_hidden_size": width,
-                     "bos_token_id": vocab.index("[DEC]"), "sep_token_id": vocab.index("[SEP]"),
-                     "eos_token_id": vocab.index("[SEP]"), "pad_token_id": 0,
-                     "max_position_embeddings": 64},
+        text_config={
+            **block,
+            "vocab_size": len(vocab),
+            "encoder_hidden_size": width,
+            "bos_token_id": vocab.index("[DEC]"),
+            "sep_token_id": vocab.index("[SEP]"),
+            "eos_token_id": vocab.index("[SEP]"),
+            "pad_token_id": 0,
+            "max_position_embeddings": 64,
+        },
         vision_config={**block, "image_size": cfg.get("image_size", 64), "patch_size": 16},
         projection_dim=width,
     )
@@ -222,8 +237,9 @@ class CocaCaptioner:
         out = torch.full((pixels.shape[0], 1), self.sot_id, dtype=torch.long, device=pixels.device)
         done = torch.zeros(pixels.shape[0], dtype=torch.bool, device=pixels.device)
         for _ in range(self.spec.max_new_tokens):
-            logits = model(pixels, out, image_latent=latent, image_embs=embs,
-                           output_labels=False)["logits"][:, -1]
+            logits = model(pixels, out, image_latent=latent, image_embs=embs, output_labels=False)[
+                "logits"
+            ][:, -1]
             logits = self._constrain(logits, out)
             nxt = torch.where(done, self.eos_id, logits.argmax(dim=-1))
             out = torch.cat([out, nxt[:, None]], dim=1)

@@ -45,8 +45,10 @@ def resolve_device(choice: str | None = None) -> str:
     if torch.cuda.is_available():
         return "cuda"
     if choice == "cuda":
-        raise ValueError("--device cuda, but torch sees no CUDA GPU here: use --device auto or "
-                         "cpu (or install the CUDA build of torch)")
+        raise ValueError(
+            "--device cuda, but torch sees no CUDA GPU here: use --device auto or "
+            "cpu (or install the CUDA build of torch)"
+        )
     return "cpu"
 
 

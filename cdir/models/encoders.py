@@ -150,7 +150,7 @@ def init_decoder_projection(model: Any) -> None:
     projection = getattr(decoder, "text_projection", None)
     if isinstance(projection, torch.nn.Parameter):
         with torch.no_grad():
-            torch.nn.init.normal_(projection, std=decoder.width ** -0.5)
+            torch.nn.init.normal_(projection, std=decoder.width**-0.5)
 
 
 def bounded_aspect(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -184,8 +184,9 @@ def crop_to_aspect(image: Any, max_aspect: int = MAX_ASPECT) -> Any:
     return image.crop(box)
 
 
-def split_preprocess(preprocess: Callable[[Any], Any]
-                     ) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+def split_preprocess(
+    preprocess: Callable[[Any], Any],
+) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
     """(the PIL steps, the tensor steps) of a torchvision ``Compose`` whose tensor part is
     ``ToTensor`` followed only by ``Normalize`` steps (open_clip's); (None, None) otherwise."""
     from torchvision import transforms

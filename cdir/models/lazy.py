@@ -39,8 +39,13 @@ class LazyModels:
     """Stands in for :class:`~cdir.models.loaded.Models` of ``preset``; ``dim``: the embedding
     width when already known (an existing store's), else the embedder is built to tell it."""
 
-    def __init__(self, preset: str, model_root: str | Path | None = None,
-                 dim: int | None = None, loader: Loader | None = None) -> None:
+    def __init__(
+        self,
+        preset: str,
+        model_root: str | Path | None = None,
+        dim: int | None = None,
+        loader: Loader | None = None,
+    ) -> None:
         self.preset: Preset = get_preset(preset)
         self.model_root = model_root
         self.embedder = LazyEmbedder(self, dim)

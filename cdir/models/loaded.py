@@ -53,13 +53,15 @@ class Models:
     def captioner(self) -> Captioner:
         with self._lock:
             if self._captioner is None:
-                captioner = load_captioner(self.preset, self.embedder, self.local_root,
-                                           self.device)
+                captioner = load_captioner(self.preset, self.embedder, self.local_root, self.device)
                 if self.captions_quantized:
                     captioner.model = quantize_linear_int8(captioner.model)  # an HFCaptioner
                 elif self.quantize != "none":
-                    log.info("int8 is for BLIP captioners on the CPU: %s on %s stays as it is",
-                             self.preset.captioner.kind, self.device)
+                    log.info(
+                        "int8 is for BLIP captioners on the CPU: %s on %s stays as it is",
+                        self.preset.captioner.kind,
+                        self.device,
+                    )
                 self._captioner = captioner
             return self._captioner
 
@@ -72,8 +74,7 @@ class Models:
 
             key = fingerprint.caption_key(self.preset, self.local_root, self.captions_quantized)
             legacy = f"{self.preset.name}|{self.preset.captioner.settings_key()}"
-            self._keys["caption"] = key or (legacy + "|int8" if self.captions_quantized
-                                            else legacy)
+            self._keys["caption"] = key or (legacy + "|int8" if self.captions_quantized else legacy)
         return self._keys["caption"]
 
     @property
@@ -83,15 +84,20 @@ class Models:
             from cdir.models import fingerprint
 
             spec = self.preset.embedder
-            self._keys["embed"] = (fingerprint.embed_key(self.preset, self.local_root)
-                                   or f"{self.preset.name}|{spec.arch}|{spec.pretrained}")
+            self._keys["embed"] = (
+                fingerprint.embed_key(self.preset, self.local_root)
+                or f"{self.preset.name}|{spec.arch}|{spec.pretrained}"
+            )
         return self._keys["embed"]
 
     @property
     def captions_quantized(self) -> bool:
         """Whether captions come from an int8 model (BLIP / BLIP-2 on the CPU only)."""
-        return (self.quantize == "int8" and self.device == "cpu"
-                and captioner_kind(self.preset.captioner.kind).int8)
+        return (
+            self.quantize == "int8"
+            and self.device == "cpu"
+            and captioner_kind(self.preset.captioner.kind).int8
+        )
 
 
 def load_captioner(
@@ -101,8 +107,13 @@ def load_captioner(
     kind = captioner_kind(spec.kind)
     local = local_component(root, preset.name, CAPTIONER_DIR)
     if kind.from_embedder and spec.pretrained:  # a captioning checkpoint of its own
-        coca = load_open_clip(EmbedderSpec(spec.arch or embedder.arch, spec.pretrained),
-                              preset.name, local, device, preset.seed)
+        coca = load_open_clip(
+            EmbedderSpec(spec.arch or embedder.arch, spec.pretrained),
+            preset.name,
+            local,
+            device,
+            preset.seed,
+        )
         return CocaCaptioner(coca, spec)
     if kind.from_embedder:
         return CocaCaptioner(embedder, spec)
@@ -118,7 +129,9 @@ def load_captioner(
 
 
 def load_models(
-    preset: str | Preset, model_root: str | Path | None = None, device: str | None = None,
+    preset: str | Preset,
+    model_root: str | Path | None = None,
+    device: str | None = None,
     quantize: str | None = None,
 ) -> Models:
     """Build a preset's models, from ``model_root`` (or ``$CDIR_MODEL_DIR``) when it holds them,
@@ -144,8 +157,10 @@ def load_models(
 def save_models(models: Models, root: str | Path) -> Path:
     """Write a preset's models under ``root/<preset>/``: ``load_models`` reads them offline."""
     if models.captions_quantized:
-        raise ValueError("the captioner is quantised to int8: save the float32 models (leave out "
-                         "--quantize / $CDIR_QUANTIZE); int8 is applied again when they load")
+        raise ValueError(
+            "the captioner is quantised to int8: save the float32 models (leave out "
+            "--quantize / $CDIR_QUANTIZE); int8 is applied again when they load"
+        )
     base = Path(root) / models.preset.name
     save_open_clip(models.embedder, base / EMBEDDER_DIR)
     captioner = models.captioner

@@ -33,8 +33,16 @@ from cdir.models.presets import CaptionerSpec, EmbedderSpec, Preset, UnknownPres
 
 _TOP = {"name", "description", "licence", "research_only", "needs_gpu", "embedder", "captioner"}
 _EMBEDDER = {"arch", "pretrained", "weights"}
-_CAPTIONER = {"kind", "hub_id", "task_prompt", "max_new_tokens", "num_beams",
-              "repetition_penalty", "arch", "pretrained"}
+_CAPTIONER = {
+    "kind",
+    "hub_id",
+    "task_prompt",
+    "max_new_tokens",
+    "num_beams",
+    "repetition_penalty",
+    "arch",
+    "pretrained",
+}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -60,8 +68,10 @@ def load_preset_file(path: Path) -> Preset:
     pretrained = _text(embedder, "pretrained", "embedder.", fail)
     weights = _folder(embedder.get("weights"), path, "embedder.weights", fail)
     if (pretrained is None) == (weights is None):
-        raise fail("give exactly one of embedder.pretrained (an open_clip tag) and "
-                   "embedder.weights (a folder)")
+        raise fail(
+            "give exactly one of embedder.pretrained (an open_clip tag) and "
+            "embedder.weights (a folder)"
+        )
     if pretrained is not None:
         _check_open_clip(arch, pretrained, fail)
     captioner = _table(data, "captioner", fail) or {"kind": "none"}
@@ -77,11 +87,14 @@ def load_preset_file(path: Path) -> Preset:
         raise fail(f"captioner.hub_id is needed for a {kind} captioner")
     prompt = _text(captioner, "task_prompt", "captioner.", fail)
     if row.task_prompt and not prompt:
-        raise fail(f"a {kind} captioner needs captioner.task_prompt, e.g. \"<CAPTION>\"")
+        raise fail(f'a {kind} captioner needs captioner.task_prompt, e.g. "<CAPTION>"')
     if row.from_embedder and not captioner.get("pretrained") and not arch.startswith("coca"):
         raise fail("a coca captioner needs a CoCa embedder or captioner.arch + .pretrained")
-    limits = {k: _int(captioner, k, lo, hi, fail) for k, lo, hi in
-              (("max_new_tokens", 1, 512), ("num_beams", 1, 16)) if k in captioner}
+    limits = {
+        k: _int(captioner, k, lo, hi, fail)
+        for k, lo, hi in (("max_new_tokens", 1, 512), ("num_beams", 1, 16))
+        if k in captioner
+    }
     penalty = captioner.get("repetition_penalty", 1.0)
     if not isinstance(penalty, int | float) or penalty <= 0:
         raise fail("captioner.repetition_penalty must be a positive number")
@@ -93,11 +106,15 @@ def load_preset_file(path: Path) -> Preset:
         name=name,
         description=str(data.get("description") or f"user preset from {path.name}"),
         embedder=EmbedderSpec(arch, pretrained, weights=weights),
-        captioner=CaptionerSpec(kind, hub_id, task_prompt=prompt,
-                                repetition_penalty=float(penalty),
-                                arch=_text(captioner, "arch", "captioner.", fail),
-                                pretrained=_text(captioner, "pretrained", "captioner.", fail),
-                                **limits),
+        captioner=CaptionerSpec(
+            kind,
+            hub_id,
+            task_prompt=prompt,
+            repetition_penalty=float(penalty),
+            arch=_text(captioner, "arch", "captioner.", fail),
+            pretrained=_text(captioner, "pretrained", "captioner.", fail),
+            **limits,
+        ),
         licence=str(data.get("licence", "")),
         source_file=str(path.resolve()),
         **flags,
@@ -118,8 +135,9 @@ def _read(path: Path) -> dict[str, Any]:
             data = tomllib.loads(text)
     except ValueError as exc:  # json.JSONDecodeError and tomllib.TOMLDecodeError
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PresetFileError(f"preset file {path.name} is not valid "
-                              f"{path.suffix.lstrip('.').upper()}: {first}") from None
+        raise PresetFileError(
+            f"preset file {path.name} is not valid {path.suffix.lstrip('.').upper()}: {first}"
+        ) from None
     if not isinstance(data, dict):
         raise PresetFileError(f"preset file {path.name}: the top level must be a table / object")
     return data
@@ -131,8 +149,9 @@ def _only(table: dict[str, Any], allowed: set[str], prefix: str, fail: Any) -> N
         raise fail(f"unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(allowed))})")
 
 
-def _table(data: dict[str, Any], key: str, fail: Any, required: bool = False
-           ) -> dict[str, Any] | None:
+def _table(
+    data: dict[str, Any], key: str, fail: Any, required: bool = False
+) -> dict[str, Any] | None:
     value = data.get(key)
     if value is None and not required:
         return None
@@ -141,8 +160,9 @@ def _table(data: dict[str, Any], key: str, fail: Any, required: bool = False
     return value
 
 
-def _text(table: dict[str, Any], key: str, prefix: str, fail: Any,
-          required: bool = False) -> str | None:
+def _text(
+    table: dict[str, Any], key: str, prefix: str, fail: Any, required: bool = False
+) -> str | None:
     value = table.get(key)
     if value is None and not required:
         return None
@@ -163,7 +183,7 @@ def _folder(value: Any, path: Path, key: str, fail: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise fail(f"{key} must be a folder path")
-    folder = (path.parent / Path(value).expanduser())
+    folder = path.parent / Path(value).expanduser()
     if not folder.is_dir():
         raise fail(f"{key}: no folder {value!r} (relative paths start at the file's folder)")
     return str(folder.resolve())
@@ -173,8 +193,10 @@ def _check_open_clip(arch: str, tag: str, fail: Any) -> None:
     import open_clip
 
     if open_clip.get_model_config(arch) is None:
-        raise fail(f"embedder.arch {arch!r} is not an open_clip architecture "
-                   "(open_clip.list_models() names them)")
+        raise fail(
+            f"embedder.arch {arch!r} is not an open_clip architecture "
+            "(open_clip.list_models() names them)"
+        )
     if not open_clip.get_pretrained_cfg(arch, tag):
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
         raise fail(f"embedder.pretrained {tag!r} is not a tag of {arch} (its tags: {tags})")

@@ -102,16 +102,32 @@ TINY_CLIP_CONFIG: dict[str, Any] = {
 TINY_COCA_CONFIG: dict[str, Any] = {
     "embed_dim": 64,
     "vision_cfg": {
-        "image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16,
-        "attentional_pool": True, "attn_pooler_heads": 2, "output_tokens": True,
+        "image_size": 64,
+        "layers": 2,
+        "width": 64,
+        "head_width": 32,
+        "patch_size": 16,
+        "attentional_pool": True,
+        "attn_pooler_heads": 2,
+        "output_tokens": True,
     },
     "text_cfg": {
-        "context_length": 76, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2,
-        "embed_cls": True, "output_tokens": True,
+        "context_length": 76,
+        "vocab_size": 49408,
+        "width": 64,
+        "heads": 2,
+        "layers": 2,
+        "embed_cls": True,
+        "output_tokens": True,
     },
     "multimodal_cfg": {
-        "context_length": 76, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2,
-        "attn_pooler_heads": 2, "n_queries": 16,
+        "context_length": 76,
+        "vocab_size": 49408,
+        "width": 64,
+        "heads": 2,
+        "layers": 2,
+        "attn_pooler_heads": 2,
+        "n_queries": 16,
     },
     "custom_text": True,
 }
@@ -161,8 +177,10 @@ def get_preset(name: str | Preset) -> Preset:
         preset = load_preset_file(Path(name))
         known = _REGISTRY.get(preset.name)
         if known is not None and known.source_file != preset.source_file:
-            raise PresetFileError(f"preset file {Path(name).name}: the name {preset.name!r} is "
-                                  "taken by another preset; give the file another name")
+            raise PresetFileError(
+                f"preset file {Path(name).name}: the name {preset.name!r} is "
+                "taken by another preset; give the file another name"
+            )
         return register_preset(preset)
     try:
         return _REGISTRY[name]
@@ -174,84 +192,109 @@ def get_preset(name: str | Preset) -> Preset:
 
 # Licences: open_clip's LAION / DataComp / OpenAI / CoCa weights MIT; SigLIP (timm/ViT-B-16-SigLIP)
 # Apache-2.0; BLIP BSD-3-Clause; BLIP-2 MIT with OPT-2.7b under Meta's non-commercial OPT licence.
-register_preset(Preset(
-    name="default",
-    description="CLIP ViT-B-32 (LAION-2B) + BLIP base captioner; runs on a CPU",
-    embedder=EmbedderSpec("ViT-B-32", "laion2b_s34b_b79k"),
-    captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
-    licence="MIT (CLIP weights), BSD-3-Clause (BLIP)",
-))
-register_preset(Preset(
-    name="fast",
-    description="CLIP ViT-B-32-256 (DataComp-1B) + BLIP base: +7 ImageNet-Sketch over default "
-                "at ~1.2x its embedding compute; a CPU choice",
-    embedder=EmbedderSpec("ViT-B-32-256", "datacomp_s34b_b86k"),
-    captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
-    licence="MIT (DataComp CLIP weights), BSD-3-Clause (BLIP)",
-))
-register_preset(Preset(
-    name="siglip",
-    description="SigLIP ViT-B-16 (WebLI) + BLIP base: +14 ImageNet-Sketch and ImageNet-R over "
-                "default at ~3x its embedding compute",
-    embedder=EmbedderSpec("ViT-B-16-SigLIP", "webli"),
-    captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
-    licence="Apache-2.0 (SigLIP weights), BSD-3-Clause (BLIP)",
-))
-register_preset(Preset(
-    name="quality",
-    description="CLIP ViT-L-14 (DataComp-XL) + BLIP large captioner; wants a GPU",
-    embedder=EmbedderSpec("ViT-L-14", "datacomp_xl_s13b_b90k"),
-    captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-large", num_beams=3),
-    needs_gpu=True,
-    licence="MIT (DataComp CLIP weights), BSD-3-Clause (BLIP)",
-))
-register_preset(Preset(
-    name="paper",
-    description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; needs a GPU",
-    # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them without
-    # an error and give wrong embeddings (open_clip only warns)
-    embedder=EmbedderSpec("ViT-L-14-quickgelu", "openai"),
-    captioner=CaptionerSpec("blip2", "Salesforce/blip2-opt-2.7b", num_beams=3),
-    needs_gpu=True,
-    licence="MIT (OpenAI CLIP), MIT (BLIP-2) with OPT-2.7b under Meta's OPT licence "
-            "(non-commercial research only)",
-    research_only=True,
-))
-register_preset(Preset(
-    name="coca",
-    description="open_clip CoCa ViT-B-32: the contrastive LAION-2B checkpoint embeds, its MSCOCO "
-                "fine-tune captions",
-    # the MSCOCO fine-tune lost the image-text alignment (Flickr text -> image R@1 0.74 %, against
-    # 63.4 % before fine-tuning: cdir.models.published), so it only captions
-    embedder=EmbedderSpec("coca_ViT-B-32", "laion2b_s13b_b90k"),
-    captioner=CaptionerSpec("coca", max_new_tokens=30, arch="coca_ViT-B-32",
-                            pretrained="mscoco_finetuned_laion2b_s13b_b90k"),
-    licence="MIT (open_clip CoCa weights)",
-))
-register_preset(Preset(
-    name="demo",
-    description="small CoCa trained here on drawn domains and shipped in the package "
-                "(offline demo: knows 6 drawn classes in 6 styles only)",
-    # no hub tag: the weights are read from cdir/assets/models/demo/embedder (cdir.models.weights)
-    embedder=EmbedderSpec("cdir-demo-coca"),
-    captioner=CaptionerSpec("coca", max_new_tokens=12),
-    licence="same as cdir (trained here on drawings made by scripts/make_examples.py)",
-))
-register_preset(Preset(
-    name="tiny",
-    description="tiny randomly initialised CLIP + BLIP for tests and offline runs (meaningless)",
-    embedder=EmbedderSpec("cdir-tiny-clip", config=TINY_CLIP_CONFIG),
-    captioner=CaptionerSpec(
-        "blip", max_new_tokens=8, repetition_penalty=1.5, config=TINY_BLIP_CONFIG
-    ),
-    trained=False,
-    licence="none needed: random weights built from a config",
-))
-register_preset(Preset(
-    name="tiny-coca",
-    description="tiny randomly initialised CoCa for tests of the CoCa path (meaningless)",
-    embedder=EmbedderSpec("cdir-tiny-coca", config=TINY_COCA_CONFIG),
-    captioner=CaptionerSpec("coca", max_new_tokens=8, repetition_penalty=100.0),
-    trained=False,
-    licence="none needed: random weights built from a config",
-))
+register_preset(
+    Preset(
+        name="default",
+        description="CLIP ViT-B-32 (LAION-2B) + BLIP base captioner; runs on a CPU",
+        embedder=EmbedderSpec("ViT-B-32", "laion2b_s34b_b79k"),
+        captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
+        licence="MIT (CLIP weights), BSD-3-Clause (BLIP)",
+    )
+)
+register_preset(
+    Preset(
+        name="fast",
+        description="CLIP ViT-B-32-256 (DataComp-1B) + BLIP base: +7 ImageNet-Sketch over default "
+        "at ~1.2x its embedding compute; a CPU choice",
+        embedder=EmbedderSpec("ViT-B-32-256", "datacomp_s34b_b86k"),
+        captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
+        licence="MIT (DataComp CLIP weights), BSD-3-Clause (BLIP)",
+    )
+)
+register_preset(
+    Preset(
+        name="siglip",
+        description="SigLIP ViT-B-16 (WebLI) + BLIP base: +14 ImageNet-Sketch and ImageNet-R over "
+        "default at ~3x its embedding compute",
+        embedder=EmbedderSpec("ViT-B-16-SigLIP", "webli"),
+        captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-base", max_new_tokens=30),
+        licence="Apache-2.0 (SigLIP weights), BSD-3-Clause (BLIP)",
+    )
+)
+register_preset(
+    Preset(
+        name="quality",
+        description="CLIP ViT-L-14 (DataComp-XL) + BLIP large captioner; wants a GPU",
+        embedder=EmbedderSpec("ViT-L-14", "datacomp_xl_s13b_b90k"),
+        captioner=CaptionerSpec("blip", "Salesforce/blip-image-captioning-large", num_beams=3),
+        needs_gpu=True,
+        licence="MIT (DataComp CLIP weights), BSD-3-Clause (BLIP)",
+    )
+)
+register_preset(
+    Preset(
+        name="paper",
+        description="CLIP ViT-L-14 (OpenAI) + BLIP-2 OPT-2.7b captioner, as in the paper; "
+        "needs a GPU",
+        # OpenAI's weights were trained with QuickGELU: plain ViT-L-14 (GELU) would load them
+        # without an error and give wrong embeddings (open_clip only warns)
+        embedder=EmbedderSpec("ViT-L-14-quickgelu", "openai"),
+        captioner=CaptionerSpec("blip2", "Salesforce/blip2-opt-2.7b", num_beams=3),
+        needs_gpu=True,
+        licence="MIT (OpenAI CLIP), MIT (BLIP-2) with OPT-2.7b under Meta's OPT licence "
+        "(non-commercial research only)",
+        research_only=True,
+    )
+)
+register_preset(
+    Preset(
+        name="coca",
+        description="open_clip CoCa ViT-B-32: the contrastive LAION-2B checkpoint embeds, its "
+        "MSCOCO fine-tune captions",
+        # the MSCOCO fine-tune lost the image-text alignment (Flickr text -> image R@1 0.74 %,
+        # against 63.4 % before fine-tuning: cdir.models.published), so it only captions
+        embedder=EmbedderSpec("coca_ViT-B-32", "laion2b_s13b_b90k"),
+        captioner=CaptionerSpec(
+            "coca",
+            max_new_tokens=30,
+            arch="coca_ViT-B-32",
+            pretrained="mscoco_finetuned_laion2b_s13b_b90k",
+        ),
+        licence="MIT (open_clip CoCa weights)",
+    )
+)
+register_preset(
+    Preset(
+        name="demo",
+        description="small CoCa trained here on drawn domains and shipped in the package "
+        "(offline demo: knows 6 drawn classes in 6 styles only)",
+        # no hub tag: the weights are read from cdir/assets/models/demo/embedder
+        # (cdir.models.weights)
+        embedder=EmbedderSpec("cdir-demo-coca"),
+        captioner=CaptionerSpec("coca", max_new_tokens=12),
+        licence="same as cdir (trained here on drawings made by scripts/make_examples.py)",
+    )
+)
+register_preset(
+    Preset(
+        name="tiny",
+        description="tiny randomly initialised CLIP + BLIP for tests and offline runs "
+        "(meaningless)",
+        embedder=EmbedderSpec("cdir-tiny-clip", config=TINY_CLIP_CONFIG),
+        captioner=CaptionerSpec(
+            "blip", max_new_tokens=8, repetition_penalty=1.5, config=TINY_BLIP_CONFIG
+        ),
+        trained=False,
+        licence="none needed: random weights built from a config",
+    )
+)
+register_preset(
+    Preset(
+        name="tiny-coca",
+        description="tiny randomly initialised CoCa for tests of the CoCa path (meaningless)",
+        embedder=EmbedderSpec("cdir-tiny-coca", config=TINY_COCA_CONFIG),
+        captioner=CaptionerSpec("coca", max_new_tokens=8, repetition_penalty=100.0),
+        trained=False,
+        licence="none needed: random weights built from a config",
+    )
+)

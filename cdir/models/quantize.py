@@ -59,7 +59,9 @@ def quantize_linear_int8(model: Any) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         quantized = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    count = sum(type(m).__name__ == "Linear" and "quantized" in type(m).__module__
-                for m in quantized.modules())
+    count = sum(
+        type(m).__name__ == "Linear" and "quantized" in type(m).__module__
+        for m in quantized.modules()
+    )
     log.info("quantised %d Linear layers to int8", count)
     return quantized

@@ -53,8 +53,9 @@ def embed_captions(store: Store, models: Models, cache: Cache, progress: Progres
     progress(len(rows), len(rows), "embedding captions")
 
 
-def neutral_caption_matrix(store: Store, models: Models, cache: Cache,
-                           neutraliser: Neutraliser) -> np.ndarray | None:
+def neutral_caption_matrix(
+    store: Store, models: Models, cache: Cache, neutraliser: Neutraliser
+) -> np.ndarray | None:
     """Embeddings of the captions with style words removed (zeros where there is no caption);
     kept in ``derived/`` under the word list's key."""
     if store.caption_emb is None:

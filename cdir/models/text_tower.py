@@ -57,5 +57,13 @@ def unpaddable(model: Any) -> bool:
     if getattr(model, "text_pool_type", None) not in ("argmax", "eos"):
         return False
     causal = bool(torch.isinf(mask[0, 1:]).all()) and not bool(torch.isinf(mask[-1]).any())
-    return causal and all(hasattr(model, name) for name in (
-        "token_embedding", "positional_embedding", "ln_final", "text_projection", "text_eos_id"))
+    return causal and all(
+        hasattr(model, name)
+        for name in (
+            "token_embedding",
+            "positional_embedding",
+            "ln_final",
+            "text_projection",
+            "text_eos_id",
+        )
+    )

@@ -47,7 +47,8 @@ def local_component(root: Path | None, preset: str, component: str) -> Path | No
     """The local directory of a preset's component: the user's model directory first, else the
     bundled one (:data:`BUNDLED_MODEL_DIR`); None when neither has it."""
     return component_dir(root, preset, component) or component_dir(
-        BUNDLED_MODEL_DIR, preset, component)
+        BUNDLED_MODEL_DIR, preset, component
+    )
 
 
 def hub_offline() -> bool:

@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_SECONDS = 120  # ZeroGPU refuses longer requests from most accounts
 # seconds on a ZeroGPU slice (H200 MIG): fixed start-up, then per item
-COSTS: dict[str, tuple[float, float]] = {"embed": (5.0, 0.02), "text": (5.0, 0.005),
-                                         "caption": (10.0, 0.5)}
+COSTS: dict[str, tuple[float, float]] = {
+    "embed": (5.0, 0.02),
+    "text": (5.0, 0.005),
+    "caption": (10.0, 0.5),
+}
 
 
 def on_zero_gpu() -> bool:
@@ -34,8 +37,10 @@ def on_zero_gpu() -> bool:
     try:
         from spaces.config import Config
     except ImportError:
-        log.warning("SPACES_ZERO_GPU is set but the spaces package is missing: models run "
-                    "without spaces.GPU (pip install spaces)")
+        log.warning(
+            "SPACES_ZERO_GPU is set but the spaces package is missing: models run "
+            "without spaces.GPU (pip install spaces)"
+        )
         return False
     return bool(Config.zero_gpu)
 
@@ -47,13 +52,13 @@ def seconds_for(kind: str, n: int) -> int:
     return int(min(MAX_SECONDS, round(fixed + per_item * max(n, 0))))
 
 
-def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
-          seconds: int) -> T:
+def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], seconds: int) -> T:
     return fn(*args, **kwargs)
 
 
-def _duration(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-              seconds: int) -> int:
+def _duration(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], seconds: int
+) -> int:
     return seconds
 
 

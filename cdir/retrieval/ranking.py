@@ -150,7 +150,7 @@ def rank(
         key = tie_break_key(gallery.image[rows], vectors.get("image"), mode, request.tie_break)
         order = np.lexsort((rows, -key, -scores.astype(np.float64)))
         scores, rows = scores[order], rows[order]
-    return [(int(r), float(s)) for r, s in zip(rows[:request.k], scores[:request.k], strict=True)]
+    return [(int(r), float(s)) for r, s in zip(rows[: request.k], scores[: request.k], strict=True)]
 
 
 def tie_break_key(

@@ -80,8 +80,9 @@ def _top_k_sets(scores: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def gallery_expansion(scores: np.ndarray, gallery_sim: np.ndarray, k: int = 5,
-                      beta: float = 0.5) -> np.ndarray:
+def gallery_expansion(
+    scores: np.ndarray, gallery_sim: np.ndarray, k: int = 5, beta: float = 0.5
+) -> np.ndarray:
     """``z(scores) + beta * z(vote)``, where ``vote[q, g]`` is the mean gallery-gallery similarity
     of ``g`` to the query's top-``k`` gallery items. ``gallery_sim`` is (N, N), e.g. the gallery
     images' cosine similarities."""
@@ -98,8 +99,9 @@ def reciprocal_sets(gallery_sim: np.ndarray, k: int) -> np.ndarray:
     return top & top.T
 
 
-def k_reciprocal(scores: np.ndarray, gallery_sim: np.ndarray, k: int = 5,
-                 lam: float = 0.3) -> np.ndarray:
+def k_reciprocal(
+    scores: np.ndarray, gallery_sim: np.ndarray, k: int = 5, lam: float = 0.3
+) -> np.ndarray:
     """``(1 - lam) z(scores) + lam z(J)``, ``J[q, g]`` the Jaccard similarity of the query's
     top-``k`` set and ``g``'s k-reciprocal set."""
     scores = np.asarray(scores, dtype=np.float64)

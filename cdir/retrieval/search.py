@@ -121,11 +121,18 @@ def _text(value: Any) -> str | None:
 class Searcher:
     """Answers queries against one store; holds its indexes and neutralised matrices."""
 
-    def __init__(self, store: Store, models: Models, index_config: IndexConfig | None = None,
-                 decode_limits: DecodeLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        models: Models,
+        index_config: IndexConfig | None = None,
+        decode_limits: DecodeLimits | None = None,
+    ) -> None:
         if store.preset != models.preset.name:
-            raise QueryError(f"the collection was built with preset {store.preset!r} but the "
-                             f"models are {models.preset.name!r}")
+            raise QueryError(
+                f"the collection was built with preset {store.preset!r} but the "
+                f"models are {models.preset.name!r}"
+            )
         self.store, self.models = store, models
         self.index_config = index_config or IndexConfig()
         self.decode_limits = decode_limits or DecodeLimits()
@@ -141,8 +148,13 @@ class Searcher:
         if not 0 <= item_id < len(items) or items.at[item_id, "status"] != "ok":
             raise QueryError(f"no searchable item with id {item_id} (ids run 0..{len(items) - 1})")
         row = items.iloc[item_id]
-        query = Query("id", id=item_id, pixel_sha256=_text(row["pixel_sha256"]),
-                      domain=_text(row["domain"]), label=_text(row["class"]))
+        query = Query(
+            "id",
+            id=item_id,
+            pixel_sha256=_text(row["pixel_sha256"]),
+            domain=_text(row["domain"]),
+            label=_text(row["class"]),
+        )
         query.vectors["image"] = self.store.image_emb[item_id]
         if self.needs_caption(options):
             query.caption = self.item_caption(item_id)
@@ -165,8 +177,9 @@ class Searcher:
             raise QueryError(f"cannot use {path.name} as a query: {exc.reason}") from exc
         return image, file_sha256(path)
 
-    def by_picture(self, image: Any, options: SearchOptions = SearchOptions(),
-                   sha: str | None = None) -> SearchResult:
+    def by_picture(
+        self, image: Any, options: SearchOptions = SearchOptions(), sha: str | None = None
+    ) -> SearchResult:
         """Query by an RGB PIL image (a sketch drawn in the browser, a pasted picture)."""
         query, sha = self.picture_query(image, sha)
         if self.needs_caption(options):
@@ -237,16 +250,18 @@ class Searcher:
     def _run(self, query: Query, options: SearchOptions) -> SearchResult:
         fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
         if query.caption is not None:
-            query.caption_used = (options.neutraliser()(query.caption) if options.neutralise
-                                  else query.caption)
-            query.vectors["caption"] = embed_texts([query.caption_used], self.models,
-                                                   self.cache)[0]
+            query.caption_used = (
+                options.neutraliser()(query.caption) if options.neutralise else query.caption
+            )
+            query.vectors["caption"] = embed_texts([query.caption_used], self.models, self.cache)[0]
         allowed = self._allowed(options.domains) & self._tagged(options.tags)
-        request = RankRequest(options.mode, options.k, allowed,
-                              self._excluded(query, options), fusion)
+        request = RankRequest(
+            options.mode, options.k, allowed, self._excluded(query, options), fusion
+        )
         ranked = rank(query.vectors, self.gallery(options), request)
-        return SearchResult(query, [self.hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)],
-                            options)
+        return SearchResult(
+            query, [self.hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)], options
+        )
 
     def _allowed(self, domains: tuple[str, ...]) -> np.ndarray:
         allowed = self.store.ok_mask()
@@ -254,8 +269,9 @@ class Searcher:
             known = set(self.store.items["domain"].dropna())
             unknown = sorted(set(domains) - known)
             if unknown:
-                raise QueryError(f"unknown domain(s) {unknown}; this collection has "
-                                 f"{sorted(known)}")
+                raise QueryError(
+                    f"unknown domain(s) {unknown}; this collection has {sorted(known)}"
+                )
             allowed &= self.store.items["domain"].isin(domains).to_numpy(dtype=bool)
         return allowed
 
@@ -280,12 +296,23 @@ class Searcher:
     def hit(self, rank_: int, row: int, score: float) -> Hit:
         """A result card's data for gallery row ``row``."""
         item = self.store.items.iloc[row]
-        return Hit(rank_, int(item["id"]), round(float(score), 6), str(item["path"]),
-                   str(item["rel_path"]), str(self.store.thumb_path(str(item["sha256"]))),
-                   _text(item["domain"]), _text(item["class"]), _text(item["caption"]),
-                   _text(item["prompt"]), int(item["width"]), int(item["height"]),
-                   _text(item["negative_prompt"]), _text(item["generator"]),
-                   _text(item["generation_settings"]))
+        return Hit(
+            rank_,
+            int(item["id"]),
+            round(float(score), 6),
+            str(item["path"]),
+            str(item["rel_path"]),
+            str(self.store.thumb_path(str(item["sha256"]))),
+            _text(item["domain"]),
+            _text(item["class"]),
+            _text(item["caption"]),
+            _text(item["prompt"]),
+            int(item["width"]),
+            int(item["height"]),
+            _text(item["negative_prompt"]),
+            _text(item["generator"]),
+            _text(item["generation_settings"]),
+        )
 
     # ---------------------------------------------------------------------------- galleries
     def gallery(self, options: SearchOptions) -> GalleryVectors:
@@ -293,10 +320,14 @@ class Searcher:
         key = options.neutraliser().key() if options.neutralise else "raw"
         with self._lock:
             if key not in self._galleries:
-                caption = (self._neutral_captions(options.neutraliser()) if options.neutralise
-                           else self.store.caption_emb)
+                caption = (
+                    self._neutral_captions(options.neutraliser())
+                    if options.neutralise
+                    else self.store.caption_emb
+                )
                 self._galleries[key] = GalleryVectors(
-                    self.store.image_emb, caption, indexes=self._indexes(key, caption))
+                    self.store.image_emb, caption, indexes=self._indexes(key, caption)
+                )
             return self._galleries[key]
 
     def _neutral_captions(self, neutraliser: Neutraliser) -> np.ndarray | None:

@@ -48,9 +48,13 @@ def is_staged(options: SearchOptions) -> bool:
     return options.mode in STAGED_MODES
 
 
-def staged_search(searcher: Searcher, image: Any, options: SearchOptions,
-                  sha: str | None = None, domains: Sequence[str] | None = None
-                  ) -> Iterator[Stage]:
+def staged_search(
+    searcher: Searcher,
+    image: Any,
+    options: SearchOptions,
+    sha: str | None = None,
+    domains: Sequence[str] | None = None,
+) -> Iterator[Stage]:
     """Rank the gallery for an RGB PIL ``image``: in CM mode two stages (image → image, then
     CM), else one. ``sha``: the image's cache key (a file's SHA-256; default its pixels').
     ``domains``: one row per target domain (the cross-domain view); None for one row.
@@ -79,12 +83,15 @@ def staged_search(searcher: Searcher, image: Any, options: SearchOptions,
 
 def caption_failed(exc: BaseException) -> str:
     """The one-line message shown when a query's caption could not be made."""
-    return (f"The caption of this query could not be made ({type(exc).__name__}), so these "
-            "are image → image results; search again, or choose the Image → image mode.")
+    return (
+        f"The caption of this query could not be made ({type(exc).__name__}), so these "
+        "are image → image results; search again, or choose the Image → image mode."
+    )
 
 
-def _rows(searcher: Searcher, query: Query, options: SearchOptions,
-          domains: Sequence[str] | None) -> list[tuple[str | None, SearchResult]]:
+def _rows(
+    searcher: Searcher, query: Query, options: SearchOptions, domains: Sequence[str] | None
+) -> list[tuple[str | None, SearchResult]]:
     if domains is None:
         return [(None, searcher.rank_query(query, options))]
     return [(d, searcher.rank_query(query, replace(options, domains=(d,)))) for d in domains]

@@ -15,5 +15,11 @@ from cdir.store.index import build_index, load_index
 from cdir.store.vector_index import IndexConfig, VectorIndex
 
 __all__ = [
-    "Cache", "IndexConfig", "Store", "StoreError", "VectorIndex", "build_index", "load_index",
+    "Cache",
+    "IndexConfig",
+    "Store",
+    "StoreError",
+    "VectorIndex",
+    "build_index",
+    "load_index",
 ]

@@ -90,16 +90,18 @@ class Cache:
         self.optional_writes = optional_writes
 
     @classmethod
-    def for_store(cls, store_dir: Path, shared: bool = True,
-                  optional_writes: bool = False) -> Cache:
+    def for_store(
+        cls, store_dir: Path, shared: bool = True, optional_writes: bool = False
+    ) -> Cache:
         paths = [store_dir / CACHE_FILE]
         shared_dir = shared_cache_dir() if shared else None
         if shared_dir is not None and shared_dir.resolve() != store_dir.resolve():
             paths.append(shared_dir / CACHE_FILE)
         return cls(paths, optional_writes)
 
-    def _put_layer(self, layer: _Layer, table: str, model: str,
-                   items: Iterable[tuple[str, bytes]]) -> None:
+    def _put_layer(
+        self, layer: _Layer, table: str, model: str, items: Iterable[tuple[str, bytes]]
+    ) -> None:
         try:
             layer.put(table, model, items)
         except (sqlite3.OperationalError, OSError) as exc:

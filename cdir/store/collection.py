@@ -159,15 +159,26 @@ class Store:
         return (Path(root) / META_FILE).is_file()
 
     @classmethod
-    def create(cls, root: Path, preset: str, caption_key: str, dim: int,
-               extra: dict[str, Any] | None = None) -> Store:
+    def create(
+        cls,
+        root: Path,
+        preset: str,
+        caption_key: str,
+        dim: int,
+        extra: dict[str, Any] | None = None,
+    ) -> Store:
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} is a file; give a directory for the store")
         root.mkdir(parents=True, exist_ok=True)
-        meta = {"format_version": FORMAT_VERSION, "preset": preset, "caption_key": caption_key,
-                "dim": dim, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **(extra or {})}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "preset": preset,
+            "caption_key": caption_key,
+            "dim": dim,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **(extra or {}),
+        }
         store = cls(root, meta)
         atomic_write_json(root / META_FILE, meta)
         return store
@@ -176,8 +187,10 @@ class Store:
     def read_meta(cls, root: Path | str) -> dict[str, Any]:
         root = Path(root)
         if not cls.exists(root):
-            raise StoreError(f"no collection at {root}: create one with `python -m cdir ingest SRC "
-                             f"--store {root}`")
+            raise StoreError(
+                f"no collection at {root}: create one with `python -m cdir ingest SRC "
+                f"--store {root}`"
+            )
         try:
             return dict(json.loads((root / META_FILE).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
@@ -188,8 +201,10 @@ class Store:
         root = Path(root)
         meta = cls.read_meta(root)
         if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise StoreError(f"{root} was written by a newer cdir (format "
-                             f"{meta['format_version']}); upgrade cdir to read it")
+            raise StoreError(
+                f"{root} was written by a newer cdir (format "
+                f"{meta['format_version']}); upgrade cdir to read it"
+            )
         store = cls(root, meta)
         store._load_tables()
         return store
@@ -219,13 +234,18 @@ class Store:
         except (OSError, ValueError, EOFError) as exc:
             raise self._damaged(path, exc) from exc
         if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.floating):
-            raise self._damaged(path, ValueError(f"a {matrix.dtype} array of shape "
-                                                 f"{matrix.shape}, not a matrix of vectors"))
+            raise self._damaged(
+                path,
+                ValueError(
+                    f"a {matrix.dtype} array of shape {matrix.shape}, not a matrix of vectors"
+                ),
+            )
         if len(matrix) > len(self.items):  # written just before a table that never came
             return matrix[: len(self.items)]
         if len(matrix) != len(self.items):
-            log.warning("%s has %d rows for %d items; ignoring it", name, len(matrix),
-                        len(self.items))
+            log.warning(
+                "%s has %d rows for %d items; ignoring it", name, len(matrix), len(self.items)
+            )
             return None
         return matrix
 
@@ -243,8 +263,11 @@ class Store:
             if matrix is not None:
                 atomic_write_npy(self.root / name, np.ascontiguousarray(matrix, dtype=np.float32))
         atomic_write(self.root / ITEMS_FILE, lambda f: self.items.to_parquet(f, index=False))
-        self.meta.update(self.counts(), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                         revision=time.time_ns())
+        self.meta.update(
+            self.counts(),
+            updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            revision=time.time_ns(),
+        )
         atomic_write_json(self.root / META_FILE, self.meta)
 
     # ---------------------------------------------------------------------------------- reading
@@ -263,8 +286,12 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         ok = self.ok_mask()
-        return {"n_items": int(len(self.items)), "n_ok": int(ok.sum()),
-                "n_failed": int((~ok).sum()), "n_captioned": int(self.caption_mask().sum())}
+        return {
+            "n_items": int(len(self.items)),
+            "n_ok": int(ok.sum()),
+            "n_failed": int((~ok).sum()),
+            "n_captioned": int(self.caption_mask().sum()),
+        }
 
     def thumb_path(self, sha: str) -> Path:
         return self.root / THUMBS_DIR / f"{sha}.jpg"

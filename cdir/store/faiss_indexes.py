@@ -160,8 +160,11 @@ class FaissHNSWIndex(_FaissIndex):
 
     @classmethod
     def _config_kwargs(cls, config: IndexConfig) -> dict[str, Any]:
-        return {"m": config.hnsw_m, "ef_search": config.ef_search,
-                "ef_construction": config.ef_construction}
+        return {
+            "m": config.hnsw_m,
+            "ef_search": config.ef_search,
+            "ef_construction": config.ef_construction,
+        }
 
     def _params(self, selector: Any, effort: int) -> Any:
         import faiss
@@ -264,8 +267,15 @@ class FaissIVFPQIndex(FaissIVFIndex):
     kind = "ivfpq"
 
     def __init__(
-        self, dim: int, nlist: int | None = None, nprobe: int = 32, m: int = 64, nbits: int = 8,
-        rerank: int = 100, train_size: int = 100_000, keep_vectors: bool = True,
+        self,
+        dim: int,
+        nlist: int | None = None,
+        nprobe: int = 32,
+        m: int = 64,
+        nbits: int = 8,
+        rerank: int = 100,
+        train_size: int = 100_000,
+        keep_vectors: bool = True,
         vectors_file: str | None = None,
     ) -> None:
         super().__init__(dim, nlist, nprobe)
@@ -306,8 +316,14 @@ class FaissIVFPQIndex(FaissIVFIndex):
         index.pq.cp.min_points_per_centroid = 5  # quiet faiss's warning on small collections
         start = time.perf_counter()
         index.train(sample)
-        log.info("trained IVF-PQ (nlist=%d, m=%d, nbits=%d) on %d vectors in %.1fs", nlist, m,
-                 nbits, len(sample), time.perf_counter() - start)
+        log.info(
+            "trained IVF-PQ (nlist=%d, m=%d, nbits=%d) on %d vectors in %.1fs",
+            nlist,
+            m,
+            nbits,
+            len(sample),
+            time.perf_counter() - start,
+        )
         self._index, self.nlist, self.m, self.nbits = index, nlist, m, nbits
 
     def _search(
@@ -325,9 +341,15 @@ class FaissIVFPQIndex(FaissIVFIndex):
         return super()._reconstruct(rows)
 
     def _settings(self) -> dict[str, Any]:
-        return {**super()._settings(), "m": self.m, "nbits": self.nbits, "rerank": self.rerank,
-                "train_size": self.train_size, "keep_vectors": self.keep_vectors,
-                "vectors_file": self.vectors_file}
+        return {
+            **super()._settings(),
+            "m": self.m,
+            "nbits": self.nbits,
+            "rerank": self.rerank,
+            "train_size": self.train_size,
+            "keep_vectors": self.keep_vectors,
+            "vectors_file": self.vectors_file,
+        }
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, arrays = super()._state()
@@ -349,13 +371,19 @@ class FaissIVFPQIndex(FaissIVFIndex):
         try:
             vectors = np.load(self.vectors_file, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
-            log.warning("ivfpq: cannot map %s (%s): searching without re-ranking",
-                        self.vectors_file, exc)
+            log.warning(
+                "ivfpq: cannot map %s (%s): searching without re-ranking", self.vectors_file, exc
+            )
             return None
         if vectors.shape != (len(self), self.dim) or vectors.dtype != np.float32:
-            log.warning("ivfpq: %s holds %s %s, not (%d, %d) float32: searching without "
-                        "re-ranking", self.vectors_file, vectors.dtype, vectors.shape, len(self),
-                        self.dim)
+            log.warning(
+                "ivfpq: %s holds %s %s, not (%d, %d) float32: searching without re-ranking",
+                self.vectors_file,
+                vectors.dtype,
+                vectors.shape,
+                len(self),
+                self.dim,
+            )
             return None
         return vectors
 

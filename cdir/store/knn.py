@@ -32,8 +32,9 @@ PROBES = 4  # partitioned search: cells searched around each cell (measured: rec
 
 
 # ---------------------------------------------------------------------------------- cosine
-def cosine_knn(emb: np.ndarray, k: int, config: IndexConfig | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def cosine_knn(
+    emb: np.ndarray, k: int, config: IndexConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, neighbours) of each row's ``k`` nearest other rows, (n, k) each, missing
     slots NaN / -1. With ``config``, the index it describes (``cdir.store.index.build_index``); else
     exact flat search below ``EXACT_BELOW`` rows and partitioned search above."""
@@ -47,15 +48,20 @@ def cosine_knn(emb: np.ndarray, k: int, config: IndexConfig | None = None
     return best_others(sims, nbr, k, closest_low=False)
 
 
-def partitioned_knn(emb: np.ndarray, k: int, probes: int = PROBES, seed: int = 0
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def partitioned_knn(
+    emb: np.ndarray, k: int, probes: int = PROBES, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`cosine_knn`: each row is searched from its nearest and its second-nearest
     k-means cell, among the members of the ``probes`` cells nearest to that cell's centre."""
     cells, centroids = kmeans_cells(emb, max(1, int(np.sqrt(len(emb)))), seed)
     members = _members(cells[:, 0], len(centroids))
     near = _nearest_cells(centroids, probes)
-    log.info("partitioned kNN: %d vectors in %d cells, %d probed per cell", len(emb),
-             len(centroids), near.shape[1])
+    log.info(
+        "partitioned kNN: %d vectors in %d cells, %d probed per cell",
+        len(emb),
+        len(centroids),
+        near.shape[1],
+    )
     sims = np.full((len(emb), cells.shape[1], k + 1), -np.inf, dtype=np.float32)
     nbr = np.full((len(emb), cells.shape[1], k + 1), -1, dtype=np.int64)
     for rank in range(cells.shape[1]):  # 0: searched from the nearest cell, 1: the second
@@ -63,8 +69,7 @@ def partitioned_knn(emb: np.ndarray, k: int, probes: int = PROBES, seed: int = 0
             if len(rows):
                 candidates = np.concatenate([members[c] for c in near[cell] if c >= 0])
                 sims[rows, rank], nbr[rows, rank] = _search_block(emb, rows, candidates, k + 1)
-    return best_others(sims.reshape(len(emb), -1), nbr.reshape(len(emb), -1), k,
-                       closest_low=False)
+    return best_others(sims.reshape(len(emb), -1), nbr.reshape(len(emb), -1), k, closest_low=False)
 
 
 def kmeans_cells(emb: np.ndarray, n_cells: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +77,15 @@ def kmeans_cells(emb: np.ndarray, n_cells: int, seed: int = 0) -> tuple[np.ndarr
     (10 iterations on a sample of 64 rows per cell)."""
     import faiss
 
-    kmeans = faiss.Kmeans(emb.shape[1], n_cells, niter=10, seed=seed, spherical=True,
-                          max_points_per_centroid=64, verbose=False)
+    kmeans = faiss.Kmeans(
+        emb.shape[1],
+        n_cells,
+        niter=10,
+        seed=seed,
+        spherical=True,
+        max_points_per_centroid=64,
+        verbose=False,
+    )
     kmeans.train(emb)
     _, cells = kmeans.index.search(emb, min(2, n_cells))
     return cells.astype(np.int64), kmeans.centroids
@@ -90,8 +102,9 @@ def _members(cells: np.ndarray, n_cells: int) -> list[np.ndarray]:
     return np.split(order, np.searchsorted(cells[order], np.arange(1, n_cells)))
 
 
-def _search_block(emb: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _search_block(
+    emb: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` of ``rows`` among ``candidates`` (padded with -inf / -1 to ``k``)."""
     from cdir.store.faiss_indexes import FaissFlatIndex
 
@@ -102,8 +115,9 @@ def _search_block(emb: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: 
 
 
 # --------------------------------------------------------------------------------- Hamming
-def hamming_knn(hashes: np.ndarray, mirrors: np.ndarray | None, k: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def hamming_knn(
+    hashes: np.ndarray, mirrors: np.ndarray | None, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(distances, neighbours) of each hash's ``k`` nearest other hashes, (n, k) each, with
     mirrored queries folded in (a neighbour keeps its smaller distance); missing slots NaN / -1.
     Exhaustive popcount search below ``EXACT_BELOW`` hashes, an HNSW graph above."""
@@ -142,8 +156,9 @@ def _binary_index(hashes: np.ndarray) -> Any:
 
 
 # ----------------------------------------------------------------------------------- shared
-def best_others(values: np.ndarray, nbr: np.ndarray, k: int, closest_low: bool
-                ) -> tuple[np.ndarray, np.ndarray]:
+def best_others(
+    values: np.ndarray, nbr: np.ndarray, k: int, closest_low: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row: drop itself, missing slots and repeated neighbours (a neighbour keeps its
     closest value), then keep the ``k`` closest, ties by id; missing slots NaN / -1."""
     rows = np.arange(len(nbr))[:, None]
@@ -164,5 +179,7 @@ def _pad_k(values: np.ndarray, nbr: np.ndarray, k: int) -> tuple[np.ndarray, np.
     if nbr.shape[1] >= k:
         return values, nbr
     pad = k - nbr.shape[1]
-    return (np.hstack([values, np.full((len(values), pad), np.nan, values.dtype)]),
-            np.hstack([nbr, np.full((len(nbr), pad), -1, nbr.dtype)]))
+    return (
+        np.hstack([values, np.full((len(values), pad), np.nan, values.dtype)]),
+        np.hstack([nbr, np.full((len(nbr), pad), -1, nbr.dtype)]),
+    )

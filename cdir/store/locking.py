@@ -28,14 +28,12 @@ def _locks_for(root: Path) -> tuple[threading.RLock, object]:
         if key not in _locks:
             # thread_local=False: the thread lock above already makes it one thread at a time;
             # the file lock's own counter then makes nesting in that thread re-entrant
-            _locks[key] = (threading.RLock(), FileLock(str(root / LOCK_NAME),
-                                                       thread_local=False))
+            _locks[key] = (threading.RLock(), FileLock(str(root / LOCK_NAME), thread_local=False))
         return _locks[key]
 
 
 @contextmanager
-def collection_lock(root: str | Path, timeout: float = -1, create: bool = True
-                    ) -> Iterator[None]:
+def collection_lock(root: str | Path, timeout: float = -1, create: bool = True) -> Iterator[None]:
     """Hold the collection at ``root`` for writing. ``timeout`` in seconds (-1: wait as long as
     it takes); raises ``filelock.Timeout`` when it runs out. ``create``: make ``root`` when it is
     missing (a new collection); with False a missing ``root`` raises FileNotFoundError, so a

@@ -41,8 +41,9 @@ def normalise_tag(tag: str) -> str:
     if not text:
         raise ValueError("a tag cannot be empty: type a word such as 'keep' or 'reviewed'")
     if len(text) > MAX_TAG_LENGTH:
-        raise ValueError(f"a tag has at most {MAX_TAG_LENGTH} characters; {text[:20]!r}... has "
-                         f"{len(text)}")
+        raise ValueError(
+            f"a tag has at most {MAX_TAG_LENGTH} characters; {text[:20]!r}... has {len(text)}"
+        )
     return text
 
 
@@ -61,8 +62,10 @@ def load_tags(root: Path | str) -> dict[int, list[str]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {int(k): [str(t) for t in v] for k, v in dict(data.get("tags", {})).items() if v}
     except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise StoreError(f"{TAGS_FILE} of this collection is damaged ({exc}); move it away to "
-                         "start the tags afresh") from exc
+        raise StoreError(
+            f"{TAGS_FILE} of this collection is damaged ({exc}); move it away to "
+            "start the tags afresh"
+        ) from exc
 
 
 def _save(root: Path | str, tags: dict[int, list[str]]) -> None:
@@ -79,8 +82,9 @@ def _check_ids(ids: Iterable[int], n_items: int | None) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def add_tags(root: Path | str, ids: Iterable[int], tags: Iterable[str],
-             n_items: int | None = None) -> int:
+def add_tags(
+    root: Path | str, ids: Iterable[int], tags: Iterable[str], n_items: int | None = None
+) -> int:
     """Add ``tags`` to every item of ``ids``; returns how many (item, tag) pairs were new.
 
     ``n_items`` (the collection's size) makes an unknown id a ValueError; nothing is written then.
@@ -130,8 +134,9 @@ def tag_counts(tags: dict[int, list[str]]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def tagged_mask(tags: dict[int, list[str]], wanted: Iterable[str], n_items: int,
-                match_all: bool = False) -> np.ndarray:
+def tagged_mask(
+    tags: dict[int, list[str]], wanted: Iterable[str], n_items: int, match_all: bool = False
+) -> np.ndarray:
     """(n_items,) bool: items holding any of ``wanted`` (all of them with ``match_all``).
     Item ids are table rows (as in :class:`cdir.store.collection.Store`)."""
     wanted = {normalise_tag(t) for t in wanted}
@@ -143,12 +148,16 @@ def tagged_mask(tags: dict[int, list[str]], wanted: Iterable[str], n_items: int,
     return mask
 
 
-def tag_rows(tags: dict[int, list[str]], files: dict[int, str] | None = None
-             ) -> list[dict[str, Any]]:
+def tag_rows(
+    tags: dict[int, list[str]], files: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     """One row per (item, tag): id, file (from ``files``, else empty) and tag, by id."""
     files = files or {}
-    return [{"id": item, "file": files.get(item, ""), "tag": name}
-            for item in sorted(tags) for name in tags[item]]
+    return [
+        {"id": item, "file": files.get(item, ""), "tag": name}
+        for item in sorted(tags)
+        for name in tags[item]
+    ]
 
 
 def export_tags(rows: list[dict[str, Any]], out: Path) -> Path:

@@ -17,8 +17,16 @@ from tests.served import served_app
 
 pytestmark = pytest.mark.slow
 
-ENDPOINTS = {"/list_collections", "/open_collection", "/build_collection", "/search_image",
-             "/search_text", "/search_item", "/find_duplicates", "/delete_collection"}
+ENDPOINTS = {
+    "/list_collections",
+    "/open_collection",
+    "/build_collection",
+    "/search_image",
+    "/search_text",
+    "/search_item",
+    "/find_duplicates",
+    "/delete_collection",
+}
 HIT_KEYS = {"rank", "id", "file", "score", "domain", "class", "caption", "prompt"}
 
 
@@ -28,7 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tree = base / "tree"
     draw_collection(tree, per_class=2)  # 3 domains x 4 classes x 2
     (tree / "photo" / "circle" / "circle_0_copy.png").write_bytes(
-        (tree / "photo" / "circle" / "circle_0.png").read_bytes())  # an exact duplicate
+        (tree / "photo" / "circle" / "circle_0.png").read_bytes()
+    )  # an exact duplicate
     entries = {p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*.png"))}
     make_zip(base / "shapes.zip", entries)
     workspace = Workspace(base / "workspace")
@@ -53,8 +62,11 @@ def built(server: dict[str, Any], client: Any) -> dict[str, Any]:
     seen = []
     while not job.done():
         seen.append(job.status().progress_data)
-    seen += [u.progress_data for u in list(job.communicator.updates._queue)
-             if getattr(u, "progress_data", None)]
+    seen += [
+        u.progress_data
+        for u in list(job.communicator.updates._queue)
+        if getattr(u, "progress_data", None)
+    ]
     return {"result": job.result(), "progress": [p for p in seen if p]}
 
 
@@ -76,8 +88,9 @@ def test_the_api_page_lists_the_documented_calls_only(client: Any) -> None:
     assert params == ["collection", "text", "mode", "k", "domains", "owner"]
 
 
-def test_build_collection_reports_progress_and_returns_an_owner(built: dict[str, Any],
-                                                                server: dict[str, Any]) -> None:
+def test_build_collection_reports_progress_and_returns_an_owner(
+    built: dict[str, Any], server: dict[str, Any]
+) -> None:
     result = built["result"]
     # a visitor's collection is named <name>-<10 random hex digits>: unguessable
     assert re.fullmatch(r"shapes-[0-9a-f]{10}", result["collection"]) and result["images"] == 25
@@ -88,8 +101,9 @@ def test_build_collection_reports_progress_and_returns_an_owner(built: dict[str,
     _no_server_path(result, server)
 
 
-def test_list_and_open_need_the_owner_key(server: dict[str, Any], client: Any,
-                                          built: dict[str, Any]) -> None:
+def test_list_and_open_need_the_owner_key(
+    server: dict[str, Any], client: Any, built: dict[str, Any]
+) -> None:
     name = built["result"]["collection"]
     owner = built["result"]["owner"]
     assert [c["name"] for c in client.predict(owner, api_name="/list_collections")] == [name]
@@ -101,19 +115,20 @@ def test_list_and_open_need_the_owner_key(server: dict[str, Any], client: Any,
         client.predict(name, "someone else", api_name="/open_collection")
 
 
-def test_search_text_image_and_item(server: dict[str, Any], client: Any,
-                                    built: dict[str, Any]) -> None:
+def test_search_text_image_and_item(
+    server: dict[str, Any], client: Any, built: dict[str, Any]
+) -> None:
     name = built["result"]["collection"]
     from gradio_client import handle_file
 
     owner = built["result"]["owner"]
-    text = client.predict(name, "a red circle", "image", 5, [], owner,
-                          api_name="/search_text")
+    text = client.predict(name, "a red circle", "image", 5, [], owner, api_name="/search_text")
     assert text["query"]["text"] == "a red circle" and len(text["hits"]) == 5
     _hits_ok(text["hits"])
     query = server["tree"] / "sketch" / "square" / "square_1.png"
-    image = client.predict(name, handle_file(str(query)), "caption", 4, ["photo"], owner,
-                           api_name="/search_image")
+    image = client.predict(
+        name, handle_file(str(query)), "caption", 4, ["photo"], owner, api_name="/search_image"
+    )
     assert len(image["hits"]) == 4 and {h["domain"] for h in image["hits"]} == {"photo"}
     assert image["query"]["caption"]  # caption matching captions the query
     _hits_ok(image["hits"])
@@ -122,8 +137,9 @@ def test_search_text_image_and_item(server: dict[str, Any], client: Any,
     _no_server_path([text, image, item], server)
 
 
-def test_search_image_in_cm_mode_answers_in_two_stages(server: dict[str, Any], client: Any,
-                                                       built: dict[str, Any]) -> None:
+def test_search_image_in_cm_mode_answers_in_two_stages(
+    server: dict[str, Any], client: Any, built: dict[str, Any]
+) -> None:
     """``predict`` gives the final (CM) answer; ``submit`` shows the image → image one first."""
     name = built["result"]["collection"]
     from gradio_client import handle_file
@@ -164,15 +180,22 @@ def test_bad_calls_get_a_one_line_message(client: Any, built: dict[str, Any]) ->
         client.predict(name, ["fuzzy"], 8, 0.95, owner, api_name="/find_duplicates")
 
 
-def test_delete_collection_only_by_its_owner(client: Any, built: dict[str, Any],
-                                             server: dict[str, Any]) -> None:
+def test_delete_collection_only_by_its_owner(
+    client: Any, built: dict[str, Any], server: dict[str, Any]
+) -> None:
     from gradio_client import handle_file
 
     kept = built["result"]["collection"]
     owner = built["result"]["owner"]
-    extra = client.predict([handle_file(str(server["tree"] / "photo" / "square" / "square_0.png"))],
-                           "to delete", "tiny", "lazy", owner, "new",
-                           api_name="/build_collection")
+    extra = client.predict(
+        [handle_file(str(server["tree"] / "photo" / "square" / "square_0.png"))],
+        "to delete",
+        "tiny",
+        "lazy",
+        owner,
+        "new",
+        api_name="/build_collection",
+    )
     name = extra["collection"]
     assert name.startswith("to-delete-") and extra["owner"] == owner
     with pytest.raises(Exception, match="no collection named"):

@@ -34,13 +34,15 @@ def actions(tmp_path: Path) -> AppActions:
     return AppActions(Workspace(tmp_path / "workspace"), "tiny")
 
 
-def test_a_falsy_progress_still_receives_every_stage(actions: AppActions,
-                                                     drawn: list[Path]) -> None:
+def test_a_falsy_progress_still_receives_every_stage(
+    actions: AppActions, drawn: list[Path]
+) -> None:
     progress = FalsyProgress()
     out = actions.build([str(p) for p in drawn], "shapes", "tiny", "lazy", progress)
     assert 'class="score"' not in out[2]  # a preview card has no score to show
-    _, html, _ = actions.search_text(out[0], "a circle", "image", 4, False, [], False, "",
-                                     0.5, 1.0, 0.5)
+    _, html, _ = actions.search_text(
+        out[0], "a circle", "image", 4, False, [], False, "", 0.5, 1.0, 0.5
+    )
     assert html.count('class="file"') == 4 and html.count('tabindex="0"') == 4
     stages = {desc for _, desc in progress.calls}
     assert "embedding images" in stages
@@ -50,8 +52,10 @@ def test_a_falsy_progress_still_receives_every_stage(actions: AppActions,
 def test_messages_and_reports_name_no_server_path() -> None:
     from cdir.app.views import without_paths
 
-    text = ("cannot read /srv/app/stores/mine/files/uploads/holiday.png: not an image; "
-            "see '/tmp/x/y.zip' and report.md, a/b/c.png stays")
+    text = (
+        "cannot read /srv/app/stores/mine/files/uploads/holiday.png: not an image; "
+        "see '/tmp/x/y.zip' and report.md, a/b/c.png stays"
+    )
     cleaned = without_paths(text)
     assert "/srv" not in cleaned and "/tmp" not in cleaned
     assert "holiday.png: not an image" in cleaned and "'y.zip'" in cleaned
@@ -101,8 +105,9 @@ def test_storage_follows_cdir_store_then_persistent_data(tmp_path: Path) -> None
     assert storage_note(tmp_path / "stores", {}, data) == ""  # not on a Space: nothing to say
 
 
-def test_lazy_captions_are_made_when_a_mode_needs_them(actions: AppActions,
-                                                        drawn: list[Path]) -> None:
+def test_lazy_captions_are_made_when_a_mode_needs_them(
+    actions: AppActions, drawn: list[Path]
+) -> None:
     from cdir.app.queries import SearchSettings
 
     store = actions.build([str(p) for p in drawn], "lazy", "tiny", "lazy")[0]
@@ -110,8 +115,9 @@ def test_lazy_captions_are_made_when_a_mode_needs_them(actions: AppActions,
         actions.search(store, {"text": "a circle"}, SearchSettings(mode="caption-caption"))
     actions.jobs.wait(Path(store))
     assert actions.jobs.status(Path(store)).finished
-    _, html, table = actions.search(store, {"text": "a circle"},
-                                    SearchSettings(mode="caption-caption", k=3))
+    _, html, table = actions.search(
+        store, {"text": "a circle"}, SearchSettings(mode="caption-caption", k=3)
+    )
     assert len(table) == 3 and actions.make_captions(store) == ""
 
 
@@ -125,8 +131,18 @@ def test_a_job_with_nothing_to_caption_says_ready_without_a_zero_count() -> None
 def test_the_summary_says_why_images_outnumber_files() -> None:
     from cdir.app.views import collection_summary
 
-    info = {"name": "examples", "n_ok": 105, "n_tiles": 4, "n_captioned": 105, "n_failed": 0,
-            "preset": "tiny", "domains": {}, "classes": {}, "predicted_domains": 0,
-            "failed": []}
+    info = {
+        "name": "examples",
+        "n_ok": 105,
+        "n_tiles": 4,
+        "n_captioned": 105,
+        "n_failed": 0,
+        "preset": "tiny",
+        "domains": {},
+        "classes": {},
+        "predicted_domains": 0,
+        "failed": [],
+    }
     assert "105 images** searchable (101 files and 4 tiles cut from grid images)" in (
-        collection_summary(info))
+        collection_summary(info)
+    )

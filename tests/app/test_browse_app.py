@@ -57,8 +57,9 @@ def test_grid_filters_and_pages(browse: BrowseActions, store: str) -> None:
     assert sorted(card_ids(html)) == sorted(items.index[items["domain"] == "sketch"].tolist())
     texty = list(EMPTY)
     texty[5] = "copy"
-    assert card_ids(browse.grid(store, *texty, 1, None)[0]) == [int(
-        items.index[items["rel_path"] == "photo/circle/zz_copy.png"][0])]
+    assert card_ids(browse.grid(store, *texty, 1, None)[0]) == [
+        int(items.index[items["rel_path"] == "photo/circle/zz_copy.png"][0])
+    ]
     similar = list(EMPTY)
     similar[7], similar[9] = "similarity", "3"
     assert card_ids(browse.grid(store, *similar, 1, None)[0])[0] == 3
@@ -70,8 +71,9 @@ def test_grid_filters_and_pages(browse: BrowseActions, store: str) -> None:
     assert {c[1] for c in facets[0]["choices"]} == {"photo", "sketch", "clipart"}
 
 
-def test_a_lasso_on_the_map_selects_exactly_the_points_inside(browse: BrowseActions,
-                                                             store: str) -> None:
+def test_a_lasso_on_the_map_selects_exactly_the_points_inside(
+    browse: BrowseActions, store: str
+) -> None:
     fig = browse.draw_map(store, "pca", "image", "domain", True)
     assert fig.layout.dragmode == "lasso" and len(fig.layout.annotations) >= 2
     row = next(t for t in fig.data if t.customdata is not None).customdata[0]
@@ -81,8 +83,7 @@ def test_a_lasso_on_the_map_selects_exactly_the_points_inside(browse: BrowseActi
     y0, y1 = np.percentile(xy[:, 1], [10, 90])
     region = {"lassoPoints": {"x": [x0, x1, x1, x0], "y": [y0, y0, y1, y1]}}
     ids, message = browse.select_region(store, "pca", "image", json.dumps(region) + "|1")
-    inside = [int(r) for r, (x, y) in zip(rows, xy, strict=True)
-              if x0 <= x <= x1 and y0 <= y <= y1]
+    inside = [int(r) for r, (x, y) in zip(rows, xy, strict=True) if x0 <= x <= x1 and y0 <= y <= y1]
     assert sorted(ids) == sorted(inside) and f"{len(ids)} items selected" in message
     assert browse.select_region(store, "pca", "image", "|2")[0] is None
 
@@ -113,16 +114,18 @@ def test_opening_an_item_and_tagging(browse: BrowseActions, store: str) -> None:
         browse.tag(store, "add", "x", "item", "", *EMPTY, 1, None)
 
 
-def test_duplicate_decisions_stay_across_thresholds_and_export(browse: BrowseActions,
-                                                               store: str) -> None:
+def test_duplicate_decisions_stay_across_thresholds_and_export(
+    browse: BrowseActions, store: str
+) -> None:
     dupes = DupeActions(browse)
     summary, html, state = dupes.find(store, ["exact", "perceptual"], 20, 0.95)
     assert state and "data-decide" in html
     group = state[0]
     member = group["members"][-1]
     others = set(group["members"]) - {member}
-    summary, html, state = dupes.decide(store, f"1|{member}|not_duplicate:5", state,
-                                        ["exact", "perceptual"], 20, 0.95)
+    summary, html, state = dupes.decide(
+        store, f"1|{member}|not_duplicate:5", state, ["exact", "perceptual"], 20, 0.95
+    )
     assert load_decided(Path(store))[member].decision == "not_duplicate"
     for bits in (20, 12, 8):
         _, html, state = dupes.find(store, ["exact", "perceptual"], bits, 0.95)
@@ -136,6 +139,7 @@ def test_duplicate_decisions_stay_across_thresholds_and_export(browse: BrowseAct
     if state:  # the keyboard's undo: back to the suggestion
         decided = state[0]["members"][-1]
         assert decided in load_decided(Path(store))
-        summary, _, state = dupes.decide(store, f"1|{decided}|undo:7", state,
-                                         ["exact", "perceptual"], 8, 0.95)
+        summary, _, state = dupes.decide(
+            store, f"1|{decided}|undo:7", state, ["exact", "perceptual"], 8, 0.95
+        )
         assert decided not in load_decided(Path(store)) and "groups decided" in summary

@@ -55,18 +55,23 @@ def _inside_exports(store: str, path: str) -> Path:
     return found
 
 
-def test_search_results_download_as_json_with_the_scores_shown(actions: AppActions,
-                                                               store: str) -> None:
+def test_search_results_download_as_json_with_the_scores_shown(
+    actions: AppActions, store: str
+) -> None:
     out = actions.ui_search("text", store, "a red circle", *SETTINGS)
     query = out[3]
     assert query == {"kind": "text", "value": "a red circle"}
     path = _inside_exports(store, actions.download_search("json", store, query, *SETTINGS))
     assert path.suffix == ".json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    expected = api.search(api.session_for(store), text="a red circle",
-                          options=SearchSettings.from_widgets(*SETTINGS).options())
+    expected = api.search(
+        api.session_for(store),
+        text="a red circle",
+        options=SearchSettings.from_widgets(*SETTINGS).options(),
+    )
     assert [(h["id"], h["score"]) for h in data["hits"]] == [
-        (h["id"], pytest.approx(h["score"])) for h in expected.to_dict()["hits"]]
+        (h["id"], pytest.approx(h["score"])) for h in expected.to_dict()["hits"]
+    ]
     assert len(data["hits"]) == 3 and data["query"]["text"] == "a red circle"
     assert data["options"]["mode"] == expected.options.mode  # a text query matches as text
     assert str(Path(store).parent) not in path.read_text(encoding="utf-8")  # no server path
@@ -74,8 +79,7 @@ def test_search_results_download_as_json_with_the_scores_shown(actions: AppActio
     assert [row[0] for row in out[2]] == [1, 2, 3]
 
 
-def test_search_results_download_as_csv_per_target_domain(actions: AppActions,
-                                                          store: str) -> None:
+def test_search_results_download_as_csv_per_target_domain(actions: AppActions, store: str) -> None:
     query = {"kind": "item", "value": "0:1"}
     path = _inside_exports(store, actions.download_search("csv", store, query, *CROSS))
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
@@ -86,8 +90,7 @@ def test_search_results_download_as_csv_per_target_domain(actions: AppActions,
     assert ranks == [("photo", "1"), ("photo", "2"), ("sketch", "1"), ("sketch", "2")]
 
 
-def test_search_download_without_a_search_says_what_to_do(actions: AppActions,
-                                                          store: str) -> None:
+def test_search_download_without_a_search_says_what_to_do(actions: AppActions, store: str) -> None:
     with pytest.raises(gr.Error, match="Search for something first"):
         actions.download_search("json", store, None, *SETTINGS)
     with pytest.raises(ValueError, match="json or csv"):
@@ -105,8 +108,7 @@ def test_map_downloads_as_interactive_html(actions: AppActions, store: str) -> N
     assert str(Path(store).parent) not in html
 
 
-def test_evaluation_report_downloads_as_markdown_and_csv(actions: AppActions,
-                                                         store: str) -> None:
+def test_evaluation_report_downloads_as_markdown_and_csv(actions: AppActions, store: str) -> None:
     with pytest.raises(gr.Error, match="Evaluate this collection first"):
         actions.download_eval(store, None)
     shown, kept = actions.evaluate_and_keep(store)
@@ -135,23 +137,24 @@ def test_collection_downloads_as_parquet_with_tags(actions: AppActions, store: s
     assert table.num_rows == 8
     assert sorted(set(table.column("domain").to_pylist())) == list(DOMAINS)
     assert sorted(set(table.column("class").to_pylist())) == list(CLASSES)
-    tags = dict(zip(table.column("file_name").to_pylist(), table.column("tags").to_pylist(),
-                    strict=True))
+    tags = dict(
+        zip(table.column("file_name").to_pylist(), table.column("tags").to_pylist(), strict=True)
+    )
     name = str(Store.load(store).items["rel_path"].iloc[0])
     assert tags[name] == ["favourite"]
     assert sum(1 for t in tags.values() if t) == 1
 
 
-def test_collection_downloads_as_a_zipped_dataset(actions: AppActions, store: str,
-                                                  tmp_path: Path) -> None:
+def test_collection_downloads_as_a_zipped_dataset(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     path = _inside_exports(store, actions.download_collection("datasets", store))
     assert path.suffix == ".zip"
     with zipfile.ZipFile(path) as archive:
         archive.extractall(tmp_path)
     loaded = datasets.load_from_disk(str(tmp_path / path.stem))
     assert len(loaded) == 8
-    assert {(r["domain"], r["class"]) for r in loaded} == {(d, c) for d in DOMAINS
-                                                           for c in CLASSES}
+    assert {(r["domain"], r["class"]) for r in loaded} == {(d, c) for d in DOMAINS for c in CLASSES}
     assert all(len(r["image_embedding"]) > 0 and r["caption"] for r in loaded)
     # only the zip stays: no unzipped folder, no half-written file
     left = [p.name for p in _exports(store).iterdir() if p.name.startswith("collection")]

@@ -28,7 +28,8 @@ def test_the_shipped_demo_model_is_the_fallback_and_tiny_always_runs(empty_hub: 
 
 
 def test_without_the_demo_weights_it_stops_with_a_one_line_fix(
-        empty_hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cdir.models import weights
     from cdir.models.weights import ModelUnavailableError
 
@@ -46,8 +47,13 @@ def test_default_without_weights_or_hub_falls_back_with_a_banner(empty_hub: Path
     assert check.missing == ("embedder", "captioner") and check.hub_reachable is False
     preset, banner = startup_preset("default")
     assert preset == "demo"
-    for words in ("default", "not on this machine", "drawn pictures of six classes",
-                  "--model-dir", "python -m cdir models save"):
+    for words in (
+        "default",
+        "not on this machine",
+        "drawn pictures of six classes",
+        "--model-dir",
+        "python -m cdir models save",
+    ):
         assert words in banner
 
 
@@ -73,8 +79,9 @@ def test_the_known_embedder_repositories_are_open_clips() -> None:
         assert open_clip.get_pretrained_cfg(arch, tag)["hf_hub"].strip("/") == repo
 
 
-def test_cached_weights_without_a_hub_switch_the_hub_off(empty_hub: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_weights_without_a_hub_switch_the_hub_off(
+    empty_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Weights in the hub cache but no hub: the preset runs, and the hub is switched off first,
     so loading them never waits on retries."""
     from huggingface_hub import constants

@@ -82,8 +82,9 @@ class User:
         from gradio_client import handle_file
 
         files = [handle_file(str(p)) for p in self.images]
-        built = self.client.predict(files, f"user {self.number}", "tiny", "lazy", self.owner,
-                                    api_name="/build_collection")
+        built = self.client.predict(
+            files, f"user {self.number}", "tiny", "lazy", self.owner, api_name="/build_collection"
+        )
         assert built["collection"].startswith(f"{self.collection}-"), built  # + random suffix
         assert built["n_failed"] == 0, built
         self.collection = built["collection"]
@@ -95,17 +96,26 @@ class User:
     def query(self, n: int, last_ids: list[int]) -> list[int]:
         from gradio_client import handle_file
 
-        mine = (self.collection, )
+        mine = (self.collection,)
         if n % 3 == 0:
-            out = self.client.predict(*mine, f"a drawing number {n}", "image", K, [], self.owner,
-                                      api_name="/search_text")
+            out = self.client.predict(
+                *mine, f"a drawing number {n}", "image", K, [], self.owner, api_name="/search_text"
+            )
         elif n % 3 == 1:
             image = handle_file(str(self.images[n % len(self.images)]))
-            out = self.client.predict(*mine, image, "image", K, [], self.owner,
-                                      api_name="/search_image")
+            out = self.client.predict(
+                *mine, image, "image", K, [], self.owner, api_name="/search_image"
+            )
         else:  # caption matching: the item's caption is computed now (lazy captions)
-            out = self.client.predict(*mine, last_ids[0] if last_ids else 0, "caption", K, [],
-                                      self.owner, api_name="/search_item")
+            out = self.client.predict(
+                *mine,
+                last_ids[0] if last_ids else 0,
+                "caption",
+                K,
+                [],
+                self.owner,
+                api_name="/search_item",
+            )
         self.calls += 1
         return self.check(out)
 
@@ -125,8 +135,7 @@ class User:
             ids = self.query(n, ids)
 
 
-def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any],
-                                        tmp_path: Path) -> None:
+def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any], tmp_path: Path) -> None:
     url, workspace, demo = server
     rss_before = rss_mb()
     start = time.monotonic()
@@ -146,8 +155,10 @@ def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any],
         thread.join(timeout=600)
     seconds = time.monotonic() - start
     growth = rss_mb() - rss_before
-    print(f"{N_USERS} users x {N_QUERIES} queries in {seconds:.0f} s; RSS grew {growth:.0f} MB "
-          f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    print(
+        f"{N_USERS} users x {N_QUERIES} queries in {seconds:.0f} s; RSS grew {growth:.0f} MB "
+        f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+    )
 
     assert not errors, errors
     assert [u.calls for u in users] == [N_QUERIES] * N_USERS
@@ -162,25 +173,30 @@ def test_eight_users_at_once_stay_apart(server: tuple[str, Workspace, Any],
 def test_queue_limits_are_the_documented_ones(server: tuple[str, Workspace, Any]) -> None:
     _, _, demo = server
     limits = app.QUEUE_OPTIONS
-    assert (demo._queue.default_concurrency_limit, demo._queue.max_size) == (
-        limits["default_concurrency_limit"], limits["max_size"]) == (2, 64)
+    assert (
+        (demo._queue.default_concurrency_limit, demo._queue.max_size)
+        == (limits["default_concurrency_limit"], limits["max_size"])
+        == (2, 64)
+    )
     docs = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
     assert f"default_concurrency_limit={limits['default_concurrency_limit']}" in docs
     assert f"max_size={limits['max_size']}" in docs
     assert {(f.concurrency_id, f.concurrency_limit) for f in demo.fns.values()} == {
-        ("heavy", 1), ("light", 2)}  # for all visitors together, not per event
+        ("heavy", 1),
+        ("light", 2),
+    }  # for all visitors together, not per event
     assert "two queue groups" in docs
     assert demo.max_file_size == 500 * 2**20
-    assert "max_file_size=\"500mb\"" in docs
+    assert 'max_file_size="500mb"' in docs
 
 
-def test_a_second_round_does_not_grow_memory(server: tuple[str, Workspace, Any],
-                                             tmp_path: Path) -> None:
+def test_a_second_round_does_not_grow_memory(
+    server: tuple[str, Workspace, Any], tmp_path: Path
+) -> None:
     """The same queries again: caches are warm, nothing should pile up per request."""
     url, workspace, _ = server
     users = [User(url, n, tmp_path / f"again{n}") for n in range(2)]
-    names = {p.name.rsplit("-", 1)[0]: p.name for p in workspace.root.iterdir()
-             if Store.exists(p)}
+    names = {p.name.rsplit("-", 1)[0]: p.name for p in workspace.root.iterdir() if Store.exists(p)}
     for user in users:
         user.collection = names[user.collection]  # as built by the first round
         user.store = workspace.root / user.collection

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cdir.app import handlers
+from cdir.app import warm_up
 
 
 def test_warm_up_loads_the_shared_models_and_their_captioner(monkeypatch) -> None:  # noqa: ANN001
     from cdir import api
 
     monkeypatch.setattr("cdir.maps.projection.warm_up_umap", lambda: 0.0)
-    handlers.warm_up("tiny")
+    warm_up.warm_up("tiny")
     models = api.get_models("tiny")
     assert models._captioner is not None  # noqa: SLF001 - loaded, not waiting for the first query
 
@@ -20,17 +20,17 @@ def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog) -> None:  #
     def broken(*_: object) -> None:
         raise OSError("no weights here")
 
-    monkeypatch.setattr(handlers, "warm_up_models", broken)
+    monkeypatch.setattr(warm_up, "warm_up_models", broken)
     monkeypatch.setattr("cdir.maps.projection.warm_up_umap", lambda: 0.0)
     with caplog.at_level("WARNING"):
-        handlers.warm_up("tiny")
+        warm_up.warm_up("tiny")
     assert "model warm-up failed" in caplog.text
 
 
 @pytest.mark.parametrize("preset", [None])
 def test_without_a_preset_only_umap_is_warmed(monkeypatch, preset) -> None:  # noqa: ANN001
     called: list[str] = []
-    monkeypatch.setattr(handlers, "warm_up_models", lambda *_: called.append("models"))
+    monkeypatch.setattr(warm_up, "warm_up_models", lambda *_: called.append("models"))
     monkeypatch.setattr("cdir.maps.projection.warm_up_umap", lambda: called.append("umap") or 0.0)
-    handlers.warm_up(preset)
+    warm_up.warm_up(preset)
     assert called == ["umap"]

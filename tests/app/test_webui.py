@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from cdir import api
-from cdir.app.handlers import AppActions, _clicked_id, worked_example
+from cdir.app.handlers import AppActions, _clicked_id
 from cdir.app.queries import SearchSettings, sketch_image
+from cdir.app.tabs.method import worked_example
 from cdir.app.workspace import Workspace
 from cdir.retrieval.search import SearchOptions
 from cdir.store.collection import Store
@@ -53,8 +54,9 @@ def test_upload_builds_a_collection_inside_the_workspace(actions: AppActions, lo
     assert "my-shapes" in out[5]["choices"]
 
 
-def test_saved_collection_opens_and_unknown_names_are_refused(actions: AppActions,
-                                                             loaded: str) -> None:
+def test_saved_collection_opens_and_unknown_names_are_refused(
+    actions: AppActions, loaded: str
+) -> None:
     assert actions.open_saved("my-shapes")[0] == loaded
     with pytest.raises(Exception, match="no collection named"):
         actions.open_saved("nope")
@@ -71,8 +73,7 @@ def test_search_shows_the_query_caption_and_result_cards(actions: AppActions, lo
     assert all(row[1] != 3 for row in item[2])  # the query itself is never a result
 
 
-def test_cross_domain_view_has_one_row_per_target_domain(actions: AppActions,
-                                                         loaded: str) -> None:
+def test_cross_domain_view_has_one_row_per_target_domain(actions: AppActions, loaded: str) -> None:
     settings = ("image", 3, True, ["sketch", "photo"], False, "", 0.5, 1.0, 0.5)
     _, html, table = actions.on_result_click(loaded, "0:123", *settings)
     assert html.count('class="cdir-row"') == 2
@@ -82,16 +83,17 @@ def test_cross_domain_view_has_one_row_per_target_domain(actions: AppActions,
 def api_ids(store: str, item_id: int, **options: object) -> list[int]:
     """The ids the same search gives through the API, in a session of its own."""
     session = api.open_collection(store)
-    return [hit.id for hit in api.search(session, item_id=item_id,
-                                         options=SearchOptions(**options)).hits]
+    return [
+        hit.id
+        for hit in api.search(session, item_id=item_id, options=SearchOptions(**options)).hits
+    ]
 
 
 def card_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'data-id="(\d+)"', html)]
 
 
-def test_result_click_searches_more_like_the_clicked_item(actions: AppActions,
-                                                          loaded: str) -> None:
+def test_result_click_searches_more_like_the_clicked_item(actions: AppActions, loaded: str) -> None:
     query_md, html, table = actions.on_result_click(loaded, "7:1700000000", *SETTINGS)
     assert "item #7" in query_md
     want = api_ids(loaded, 7, mode="caption", k=5)
@@ -107,12 +109,17 @@ def test_sketch_queries_use_the_drawing_on_white(actions: AppActions, loaded: st
     picture = sketch_image({"composite": canvas})
     assert picture.mode == "RGB" and picture.getpixel((0, 0)) == (255, 255, 255)
     assert sketch_image({"composite": Image.new("RGBA", (64, 64))}) is None
-    assert actions.search_sketch(loaded, {"composite": canvas}, *SETTINGS)[1].count(
-        'class="cdir-card"') == 5
+    assert (
+        actions.search_sketch(loaded, {"composite": canvas}, *SETTINGS)[1].count(
+            'class="cdir-card"'
+        )
+        == 5
+    )
 
 
-def test_bad_input_gives_messages_not_crashes(actions: AppActions, loaded: str,
-                                              tmp_path: Path) -> None:
+def test_bad_input_gives_messages_not_crashes(
+    actions: AppActions, loaded: str, tmp_path: Path
+) -> None:
     with pytest.raises(gr.Error, match="Open a collection first"):
         actions.search_text(None, "x", *SETTINGS)
     with pytest.raises((gr.Error, ValueError), match="Drop some images"):
@@ -152,11 +159,15 @@ def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: s
     assert "P@1" in report and "mAP" in report and "caption" in report
     sections = re.findall(r"^### (\w+) → (\w+)\n\n(.*?)(?=^##|\Z)", report, re.M | re.S)
     assert sorted((a, b) for a, b, _ in sections) == sorted(
-        (a, b) for a in DOMAINS for b in DOMAINS if a != b)
+        (a, b) for a in DOMAINS for b in DOMAINS if a != b
+    )
     for a, b, body in sections:
         assert body.startswith(f"Queries: the 12 images of {a}; gallery: the 12 images of {b}.")
-        rows = [[c.strip() for c in line.strip("|").split("|")]
-                for line in body.splitlines() if line.startswith("| ") and "---" not in line]
+        rows = [
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in body.splitlines()
+            if line.startswith("| ") and "---" not in line
+        ]
         counts = {row[0]: (int(row[-2]), int(row[-1])) for row in rows[1:]}  # after the header
         assert counts["image"] == (12, 0), (a, b)
         assert all(q + skipped == 12 for q, skipped in counts.values()), (a, b, counts)
@@ -166,17 +177,21 @@ def test_evaluate_panel_reports_every_domain_pair(actions: AppActions, loaded: s
 EXAMPLES = Path(__file__).resolve().parents[2] / "cdir" / "assets" / "examples"
 # Simple drawings of one class whose pHash differ in at most 8 bits: at the default threshold
 # (precision 0.97 on the calibration set) these pairs of different images are grouped too.
-LOOK_ALIKES = {frozenset(pair) for pair in [
-    ("clipart/boat/clipart_boat_01.jpg", "clipart/boat/clipart_boat_03.jpg"),
-    ("clipart/car/clipart_car_01.jpg", "clipart/car/clipart_car_02.jpg"),
-    ("clipart/flower/clipart_flower_03.jpg", "render3d/flower/render3d_flower_03.jpg"),
-    ("render3d/car/render3d_car_01.jpg", "render3d/car/render3d_car_02.jpg"),
-    ("sketch/car/sketch_car_01.jpg", "sketch/car/sketch_car_03.jpg"),
-]}
+LOOK_ALIKES = {
+    frozenset(pair)
+    for pair in [
+        ("clipart/boat/clipart_boat_01.jpg", "clipart/boat/clipart_boat_03.jpg"),
+        ("clipart/car/clipart_car_01.jpg", "clipart/car/clipart_car_02.jpg"),
+        ("clipart/flower/clipart_flower_03.jpg", "render3d/flower/render3d_flower_03.jpg"),
+        ("render3d/car/render3d_car_01.jpg", "render3d/car/render3d_car_02.jpg"),
+        ("sketch/car/sketch_car_01.jpg", "sketch/car/sketch_car_03.jpg"),
+    ]
+}
 
 
-def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions,
-                                                             tmp_path: Path) -> None:
+def test_duplicates_review_finds_the_bundled_near_duplicates(
+    actions: AppActions, tmp_path: Path
+) -> None:
     store = actions.load_examples("tiny")[0]
     settings = (["exact", "perceptual"], 8, 0.95)
     summary, html, state = actions.find_dupes(store, *settings)
@@ -186,8 +201,14 @@ def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions
     found = {frozenset(rel[m] for m in group["members"]) for group in state}
     manifest = json.loads((EXAMPLES / "manifest.json").read_text(encoding="utf-8"))
     bundled = {frozenset(pair) for pair in manifest["near_duplicate_pairs"]}
-    bundled.add(frozenset({"generated/fish/upscale_fish.png",  # the upscale of the grid's U2
-                           "generated/fish/grid_fish.png#tile2"}))
+    bundled.add(
+        frozenset(
+            {
+                "generated/fish/upscale_fish.png",  # the upscale of the grid's U2
+                "generated/fish/grid_fish.png#tile2",
+            }
+        )
+    )
     assert found == bundled | LOOK_ALIKES  # every bundled pair, each as a group of its own
     group = state[0]
     other = next(m for m in group["members"] if m != group["representative"])
@@ -199,20 +220,25 @@ def test_duplicates_review_finds_the_bundled_near_duplicates(actions: AppActions
     number = state.index(kept)
     rep = next(m for m in kept["members"] if m != other)
     _, html, state = actions.choose_keep(store, f"{number}-{rep}-alternate:6", state, *settings)
-    assert Store.load(store) is not None and "badge decided\">alternate" in html
+    assert Store.load(store) is not None and 'badge decided">alternate' in html
     _, html, state = actions.choose_keep(store, f"{number}-{rep}-undo:7", state, *settings)
-    assert "badge decided\">alternate" not in html
+    assert 'badge decided">alternate' not in html
     last = state[-1]
-    _, html, state = actions.choose_keep(store, f"{len(state) - 1}-{last['members'][0]}-remove:8",
-                                         state, *settings)
-    assert "badge decided\">remove" in html
-    _, _, state = actions.choose_keep(store, f"{len(state) - 1}-{last['members'][0]}-undo:9",
-                                      state, *settings)
+    _, html, state = actions.choose_keep(
+        store, f"{len(state) - 1}-{last['members'][0]}-remove:8", state, *settings
+    )
+    assert 'badge decided">remove' in html
+    _, _, state = actions.choose_keep(
+        store, f"{len(state) - 1}-{last['members'][0]}-undo:9", state, *settings
+    )
     out = Path(actions.export_dupes(store, state, "json"))
     assert out.is_relative_to(Path(store)) and out.suffix == ".json"
     rows = json.loads(out.read_text())
-    assert [r["id"] for r in rows if other in kept["members"] and r["id"] in kept["members"]
-            and r["keep"]] == [other]
+    assert [
+        r["id"]
+        for r in rows
+        if other in kept["members"] and r["id"] in kept["members"] and r["keep"]
+    ] == [other]
     figure, examples = actions.dupes_histogram(store, "perceptual")
     assert figure.data and 'class="cdir-card"' in examples
     drift = actions.prompt_drift(store)

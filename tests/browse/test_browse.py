@@ -28,8 +28,16 @@ ROWS = [  # file, domain, class, label source, caption, prompt, status, size
     ("sketch/cat/a.png", "sketch", "cat", "folder", "a sketch of a cat", None, "ok", 300),
     ("sketch/dog/b.png", "sketch", "dog", "folder", "a drawing of a dog", None, "ok", 100),
     ("photo/cat/c.jpg", "photo", "cat", "manifest", "a photo of a cat on a sofa", "", "ok", 200),
-    ("photo/dog/d.jpg", "photo", "dog", "predicted", "a dog in the park", "dog, park, 4k", "ok",
-     400),
+    (
+        "photo/dog/d.jpg",
+        "photo",
+        "dog",
+        "predicted",
+        "a dog in the park",
+        "dog, park, 4k",
+        "ok",
+        400,
+    ),
     ("gen/e.png", "gen", None, "none", None, "a red CAR at night", "ok", 50),
     ("gen/broken.png", "gen", None, "none", None, None, "failed", 10),
 ]
@@ -38,11 +46,25 @@ ROWS = [  # file, domain, class, label source, caption, prompt, status, size
 def make_store(root: Path, emb: np.ndarray | None = None) -> Store:
     files, domains, classes, sources, captions, prompts, status, sizes = zip(*ROWS, strict=True)
     n = len(ROWS)
-    items = normalise_items(pd.DataFrame({
-        "id": range(n), "path": [str(root / "src" / f) for f in files], "rel_path": files,
-        "sha256": [f"s{i}" for i in range(n)], "domain": domains, "class": classes,
-        "label_source": sources, "caption": captions, "prompt": prompts, "status": status,
-        "file_size": sizes, "width": 64, "height": 48}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(n),
+                "path": [str(root / "src" / f) for f in files],
+                "rel_path": files,
+                "sha256": [f"s{i}" for i in range(n)],
+                "domain": domains,
+                "class": classes,
+                "label_source": sources,
+                "caption": captions,
+                "prompt": prompts,
+                "status": status,
+                "file_size": sizes,
+                "width": 64,
+                "height": 48,
+            }
+        )
+    )
     root.mkdir(parents=True, exist_ok=True)
     return Store(root, items=items, image_emb=emb)
 
@@ -73,8 +95,7 @@ def test_name_sort_is_case_blind_and_ties_go_by_id(store: Store) -> None:
     assert ids(Browser(store), descending=True) == [1, 0, 3, 2, 4, 5]
 
 
-def test_text_filter_reads_file_name_caption_and_prompt_and_needs_every_word(store: Store
-                                                                            ) -> None:
+def test_text_filter_reads_file_name_caption_and_prompt_and_needs_every_word(store: Store) -> None:
     b = Browser(store)
     assert ids(b, text="CAT") == [2, 0]  # captions, any case
     assert ids(b, text="car") == [4]  # in the prompt only
@@ -99,8 +120,9 @@ def test_sort_by_size_and_by_date(store: Store) -> None:
     assert ids(Browser(store), sort="date") == [3, 2, 1, 0, 4, 5]
 
 
-def test_similarity_sort_ranks_by_cosine_and_puts_items_without_vectors_last(tmp_path: Path
-                                                                            ) -> None:
+def test_similarity_sort_ranks_by_cosine_and_puts_items_without_vectors_last(
+    tmp_path: Path,
+) -> None:
     emb = np.array([[1, 0], [0.8, 0.6], [0, 1], [-1, 0], [0.6, 0.8], [0, 0]], np.float32)
     b = Browser(make_store(tmp_path / "s", emb))
     page = b.query(GridQuery(sort="similarity", page_size=10), query_vector=np.array([2.0, 0.0]))
@@ -113,8 +135,7 @@ def test_similarity_sort_ranks_by_cosine_and_puts_items_without_vectors_last(tmp
         b.query(GridQuery(sort="similarity"), query_vector=np.ones(3))
 
 
-def test_pages_cover_every_match_once_and_a_page_past_the_end_gives_the_last(store: Store
-                                                                            ) -> None:
+def test_pages_cover_every_match_once_and_a_page_past_the_end_gives_the_last(store: Store) -> None:
     b = Browser(store)
     pages = [b.query(GridQuery(page=p, page_size=4)) for p in range(2)]
     assert [p.total for p in pages] == [6, 6] and [p.n_pages for p in pages] == [2, 2]
@@ -167,7 +188,13 @@ def test_tag_filter_in_the_grid(store: Store) -> None:
     assert ids(b, tags=("keep",), domains=("photo",)) == [3]
     assert b.query(GridQuery(tags=("later",))).cards[0]["tags"] == ["later"]
     assert list(tagged_mask(b.tags, ["keep", "later"], 6, match_all=True)) == [
-        False, False, False, True, False, False]
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_bad_tags_and_ids_write_nothing(store: Store) -> None:
@@ -197,8 +224,18 @@ def test_tags_export_as_csv_and_json(store: Store, tmp_path: Path) -> None:
 def test_filters_written_as_text(store: Store) -> None:
     from cdir.browse.filters import parse_filters
 
-    query = parse_filters(["domain=sketch", "domain=photo", "text=cat", "has_prompt=no",
-                           "status=ok", "tag=a", "class=cat", "label-source=folder"])
+    query = parse_filters(
+        [
+            "domain=sketch",
+            "domain=photo",
+            "text=cat",
+            "has_prompt=no",
+            "status=ok",
+            "tag=a",
+            "class=cat",
+            "label-source=folder",
+        ]
+    )
     assert query.domains == ("sketch", "photo") and query.text == "cat"
     assert query.has_prompt is False and query.status == "ok" and query.tags == ("a",)
     assert query.classes == ("cat",) and query.label_sources == ("folder",)

@@ -53,7 +53,9 @@ def _search_done(page, previous: str) -> str:
     """Wait until the query panel shows a new search, return its text."""
     page.wait_for_function(
         "prev => { const t = document.querySelector('#query-info').innerText;"
-        " return t.includes('Mode:') && t !== prev; }", arg=previous)
+        " return t.includes('Mode:') && t !== prev; }",
+        arg=previous,
+    )
     page.wait_for_timeout(500)
     return page.inner_text("#query-info")
 
@@ -68,8 +70,9 @@ def test_1_example_collection_loads_with_banner(page, shots: Path) -> None:
     summary = page.inner_text("#collection-summary")
     assert "images" in summary and "sketch" in summary and "photo" in summary
     assert page.locator("#collection-preview .cdir-card").count() >= 6
-    page.wait_for_function("document.querySelector('#status').innerText.includes('captions ready')",
-                           timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#status').innerText.includes('captions ready')", timeout=300_000
+    )
     page.screenshot(path=str(shots / "collection.png"), full_page=True)
 
 
@@ -143,7 +146,8 @@ def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) ->
     assert "complete linkage" in page.inner_text("#dupes-summary")
     assert "job family: grid → tiles U2 → 1 upscale" in page.inner_text("#dupe-groups")
     assert page.get_by_label("semantic: off: random weights").count() == (
-        0 if get_preset(PRESET).trained else 1)
+        0 if get_preset(PRESET).trained else 1
+    )
     # the keys: r remove, u undo, on the focused card (its place kept after the redraw)
     card = f'#dupe-groups .cdir-card[data-id="{item_id}"]'
     page.locator(card).focus()

@@ -44,16 +44,22 @@ def page(served: tuple[str, Path]) -> Iterator[object]:
 
 
 def grid_ids(page) -> list[int]:  # noqa: ANN001
-    return [int(i) for i in page.eval_on_selector_all(
-        "#browse-grid .cdir-card[data-browse-id]", "cards => cards.map(c => c.dataset.browseId)")]
+    return [
+        int(i)
+        for i in page.eval_on_selector_all(
+            "#browse-grid .cdir-card[data-browse-id]", "cards => cards.map(c => c.dataset.browseId)"
+        )
+    ]
 
 
 def changed(page, selector: str, previous: str) -> str:  # noqa: ANN001
-    page.wait_for_function("([s, p]) => { const e = document.querySelector(s);"  # not pending
-                           " return e && e.innerText.trim() && e.innerText !== p"
-                           " && !/\\d+\\.\\ds/.test(e.innerText)"
-                           " && !e.querySelector('.pending, .generating'); }",
-                           arg=[selector, previous])
+    page.wait_for_function(
+        "([s, p]) => { const e = document.querySelector(s);"  # not pending
+        " return e && e.innerText.trim() && e.innerText !== p"
+        " && !/\\d+\\.\\ds/.test(e.innerText)"
+        " && !e.querySelector('.pending, .generating'); }",
+        arg=[selector, previous],
+    )
     page.wait_for_timeout(300)
     return page.inner_text(selector)
 
@@ -83,8 +89,9 @@ def pick(page, dropdown: str, option: str) -> None:  # noqa: ANN001
 def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: ANN001
     page.click("#load-examples")
     page.wait_for_selector("#collection-summary h3")
-    page.wait_for_function("document.querySelector('#status').innerText.includes('captions ready')",
-                           timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#status').innerText.includes('captions ready')", timeout=300_000
+    )
     page.get_by_text("Browse the whole collection").click()
     page.wait_for_selector("#browse-grid .cdir-card")
     line = page.inner_text("#browse-page")
@@ -96,8 +103,9 @@ def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: 
     page.fill("#browse-text input, #browse-text textarea", "house")
     page.press("#browse-text input, #browse-text textarea", "Enter")
     line = changed(page, "#browse-page", line)
-    cards = page.eval_on_selector_all("#browse-grid .cdir-card[data-browse-id]",
-                                      "cs => cs.map(c => c.title + ' ' + c.innerText)")
+    cards = page.eval_on_selector_all(
+        "#browse-grid .cdir-card[data-browse-id]", "cs => cs.map(c => c.title + ' ' + c.innerText)"
+    )
     assert cards and all("house" in c.lower() for c in cards), cards
     assert set(page.locator("#browse-grid .badge.dom").all_inner_texts()) == {"sketch"}
     page.locator("#browse-panel").screenshot(path=str(shots / "browse_grid.png"))
@@ -114,24 +122,36 @@ def test_1_grid_filters_by_domain_and_text(page, shots: Path) -> None:  # noqa: 
 def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> None:  # noqa: ANN001
     first = grid_ids(page)[0]
     page.locator(f"#browse-grid .cdir-card[data-browse-id='{first}']").click()
-    page.wait_for_function("id => document.querySelector('#browse-item').innerText"
-                           ".includes('id ' + id)", arg=str(first))
+    page.wait_for_function(
+        "id => document.querySelector('#browse-item').innerText.includes('id ' + id)",
+        arg=str(first),
+    )
     page.wait_for_selector("#browse-item-neighbours .cdir-card")
     page.get_by_text("Map: draw a box or a lasso").click()
     page.locator("#browse-method").get_by_label("PCA").check()
     page.click("#browse-draw")
-    page.wait_for_function("(() => { const g = document.querySelector('#browse-map "
-                           ".js-plotly-plot'); return g && g.data && g.data.length > 1 && "
-                           "typeof g.on === 'function'; })()")
+    page.wait_for_function(
+        "(() => { const g = document.querySelector('#browse-map "
+        ".js-plotly-plot'); return g && g.data && g.data.length > 1 && "
+        "typeof g.on === 'function'; })()"
+    )
     page.wait_for_timeout(1500)  # the page's listeners bind every 0.5 s
     page.evaluate("""() => { const g = document.querySelector('#browse-map .js-plotly-plot');
         g.on('plotly_selected', e => { window._lassoed = e ? e.points.filter(
             p => Array.isArray(p.customdata)).map(p => p.customdata[0]) : []; }); }""")
     box = page.locator("#browse-map .nsewdrag").first.bounding_box()
-    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], \
-        box["height"]
-    corners = [(cx - 0.3 * w, cy - 0.3 * h), (cx + 0.05 * w, cy - 0.35 * h),
-               (cx + 0.1 * w, cy + 0.3 * h), (cx - 0.35 * w, cy + 0.25 * h)]
+    cx, cy, w, h = (
+        box["x"] + box["width"] / 2,
+        box["y"] + box["height"] / 2,
+        box["width"],
+        box["height"],
+    )
+    corners = [
+        (cx - 0.3 * w, cy - 0.3 * h),
+        (cx + 0.05 * w, cy - 0.35 * h),
+        (cx + 0.1 * w, cy + 0.3 * h),
+        (cx - 0.35 * w, cy + 0.25 * h),
+    ]
     page.mouse.move(*corners[0])
     page.mouse.down()
     for x, y in [*corners[1:], corners[0]]:
@@ -140,8 +160,10 @@ def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> No
     text = changed(page, "#browse-selection", "")
     lassoed = sorted(set(page.evaluate("window._lassoed")))
     assert lassoed and f"{len(lassoed)} items selected" in text
-    page.wait_for_function("n => document.querySelector('#browse-page').innerText"
-                           ".includes(n + ' selected')", arg=str(len(lassoed)))
+    page.wait_for_function(
+        "n => document.querySelector('#browse-page').innerText.includes(n + ' selected')",
+        arg=str(len(lassoed)),
+    )
     assert all_pages(page) == lassoed
     page.locator("#browse-map-panel").screenshot(path=str(shots / "browse_lasso.png"))
     page.fill("#browse-tag input, #browse-tag textarea", "lassoed")
@@ -150,33 +172,39 @@ def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> No
     assert f"added to {len(lassoed)} of {len(lassoed)} items" in result
     line = page.inner_text("#browse-page")
     page.click("#browse-clear")
-    page.wait_for_function("!document.querySelector('#browse-page').innerText"
-                           ".includes('selected')")
+    page.wait_for_function("!document.querySelector('#browse-page').innerText.includes('selected')")
     line = page.inner_text("#browse-page")
     pick(page, "#browse-tags", "lassoed")
     changed(page, "#browse-page", line)
-    page.wait_for_function("n => document.querySelector('#browse-page').innerText"
-                           ".startsWith(n + ' of ')", arg=str(len(lassoed)))
+    page.wait_for_function(
+        "n => document.querySelector('#browse-page').innerText.startsWith(n + ' of ')",
+        arg=str(len(lassoed)),
+    )
     assert all_pages(page) == lassoed
     page.get_by_label("Name the clusters from the captions").check()
     page.click("#browse-draw")
-    page.wait_for_function("(() => { const g = document.querySelector('#browse-map "
-                           ".js-plotly-plot'); return g && g.layout.annotations && "
-                           "g.layout.annotations.length >= 2; })()")
+    page.wait_for_function(
+        "(() => { const g = document.querySelector('#browse-map "
+        ".js-plotly-plot'); return g && g.layout.annotations && "
+        "g.layout.annotations.length >= 2; })()"
+    )
     page.wait_for_timeout(1000)
     page.locator("#browse-map-panel").screenshot(path=str(shots / "browse_named_clusters.png"))
 
 
-def test_3_not_a_duplicate_is_kept_on_a_rerun_and_exported(page, served: tuple[str, Path],
-                                                           shots: Path) -> None:  # noqa: ANN001
+def test_3_not_a_duplicate_is_kept_on_a_rerun_and_exported(
+    page, served: tuple[str, Path], shots: Path
+) -> None:  # noqa: ANN001
     page.get_by_text("Duplicate decisions (saved in the collection)").click()
     page.fill("#browse-perceptual input[type=number]", "20")
     page.press("#browse-perceptual input[type=number]", "Enter")
     page.click("#browse-find")
     page.wait_for_selector("#browse-groups .cdir-group")
     first = page.locator("#browse-groups .cdir-group").first
-    members = [int(m) for m in first.locator("[data-member]").evaluate_all(
-        "ms => ms.map(m => m.dataset.member)")]
+    members = [
+        int(m)
+        for m in first.locator("[data-member]").evaluate_all("ms => ms.map(m => m.dataset.member)")
+    ]
     target = members[-1]
     summary = page.inner_text("#browse-dupes-summary")
     first.locator(f"button[data-decide$='|{target}|not_duplicate']").click()
@@ -190,8 +218,12 @@ def test_3_not_a_duplicate_is_kept_on_a_rerun_and_exported(page, served: tuple[s
     for group in page.locator("#browse-groups .cdir-group").all():
         if "Marked not a duplicate" in group.inner_text():
             continue
-        ids = {int(m) for m in group.locator("[data-member]").evaluate_all(
-            "ms => ms.map(m => m.dataset.member)")}
+        ids = {
+            int(m)
+            for m in group.locator("[data-member]").evaluate_all(
+                "ms => ms.map(m => m.dataset.member)"
+            )
+        }
         assert not (target in ids and ids & (set(members) - {target}))
     assert "Marked not a duplicate" in page.inner_text("#browse-groups")
     page.locator("#browse-dupes-panel").screenshot(path=str(shots / "browse_review.png"))
@@ -217,10 +249,17 @@ def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # no
         page.wait_for_timeout(500)
 
     groups = page.locator("#browse-groups .cdir-group")
-    open_group = next(g for g in groups.all() if "Marked not a duplicate" not in g.inner_text()
-                      and "decided:" not in g.inner_text())
-    members = [int(m) for m in open_group.locator("[data-member]").evaluate_all(
-        "ms => ms.map(m => m.dataset.member)")]
+    open_group = next(
+        g
+        for g in groups.all()
+        if "Marked not a duplicate" not in g.inner_text() and "decided:" not in g.inner_text()
+    )
+    members = [
+        int(m)
+        for m in open_group.locator("[data-member]").evaluate_all(
+            "ms => ms.map(m => m.dataset.member)"
+        )
+    ]
     page.locator(f"#browse-groups .cdir-member[data-member='{members[0]}']").focus()
     press("k")
     assert decision(members[0]) == "decided: keep"
@@ -238,7 +277,8 @@ def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # no
     page.keyboard.press("j")
     after = page.evaluate("document.activeElement.closest('.cdir-group').innerText")
     assert after != before and page.evaluate(
-        "document.activeElement.classList.contains('cdir-member')")
+        "document.activeElement.classList.contains('cdir-member')"
+    )
     family = page.locator("#browse-groups .cdir-family")
     assert family.count() >= 1
     assert "grid → tiles U2 → 1 upscale" in family.first.inner_text()
@@ -252,11 +292,15 @@ def test_5_a_decision_in_one_review_shows_in_the_other(page) -> None:  # noqa: A
     page.click("#browse-find")
     page.wait_for_selector("#browse-groups .cdir-group")
     page.wait_for_timeout(1000)
-    group = next(g for g in page.locator("#browse-groups .cdir-group").all()
-                 if "decided:" not in g.inner_text()
-                 and "Marked not a duplicate" not in g.inner_text())
-    members = [int(m) for m in group.locator("[data-member]").evaluate_all(
-        "ms => ms.map(m => m.dataset.member)")]
+    group = next(
+        g
+        for g in page.locator("#browse-groups .cdir-group").all()
+        if "decided:" not in g.inner_text() and "Marked not a duplicate" not in g.inner_text()
+    )
+    members = [
+        int(m)
+        for m in group.locator("[data-member]").evaluate_all("ms => ms.map(m => m.dataset.member)")
+    ]
     removed, kept = members[-1], members[0]
     shown = page.inner_text("#browse-groups")
     group.locator(f"button[data-decide$='|{removed}|remove']").click()
@@ -277,8 +321,10 @@ def test_5_a_decision_in_one_review_shows_in_the_other(page) -> None:  # noqa: A
     shown = page.inner_text("#browse-groups")
     page.click("#browse-find")
     page.wait_for_function(
-        f"(() => {{ const m = document.querySelector(\"#browse-groups .cdir-member"
+        f'(() => {{ const m = document.querySelector("#browse-groups .cdir-member'
         f"[data-member='{kept}'] .decision\"); "
-        "return m && m.innerText === 'decided: alternate'; })()")
+        "return m && m.innerText === 'decided: alternate'; })()"
+    )
     assert page.inner_text(f"#browse-groups .cdir-member[data-member='{removed}'] .decision") == (
-        "decided: remove")
+        "decided: remove"
+    )

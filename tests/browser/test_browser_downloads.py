@@ -23,10 +23,10 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
     require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
-    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), \
-            browser() as chromium:
-        context = chromium.new_context(viewport={"width": 1400, "height": 1000},
-                                       accept_downloads=True)
+    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), browser() as chromium:
+        context = chromium.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url)
@@ -37,7 +37,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def test_search_results_download_as_json(page, tmp_path: Path) -> None:
     page.click("#load-examples")
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.includes('examples-tiny')")
+        "document.querySelector('#collection-summary').innerText.includes('examples-tiny')"
+    )
     page.get_by_role("tab", name="Search").click()
     page.get_by_role("tab", name="Text").click()
     page.get_by_label("Describe what you are looking for").fill("a house")

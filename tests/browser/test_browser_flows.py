@@ -69,19 +69,22 @@ def _tab(page, name: str) -> None:
     page.wait_for_timeout(400)
 
 
-def test_a_build_of_120_images_shows_its_stage_and_count(page, shots: Path,
-                                                         many_images: list[Path]) -> None:
+def test_a_build_of_120_images_shows_its_stage_and_count(
+    page, shots: Path, many_images: list[Path]
+) -> None:
     _upload(page, many_images)
     page.get_by_label("Collection name").fill("many")
     page.click("#build-collection")
     # the page shows the stage and done / total while the build runs, not only a timer
     page.wait_for_function(
-        "() => /embedding images[\\s\\S]*\\d+\\/120 images/.test(document.body.innerText)")
+        "() => /embedding images[\\s\\S]*\\d+\\/120 images/.test(document.body.innerText)"
+    )
     page.evaluate("window.scrollTo(0, 0)")  # the summary panel, where the bar is
     page.screenshot(path=str(shots / "progress_build.png"), full_page=False)
     page.wait_for_function(
         "document.querySelector('#collection-summary').innerText.includes('120 images searchable')",
-        timeout=300_000)
+        timeout=300_000,
+    )
 
 
 def _message(page, text: str) -> str:
@@ -98,8 +101,9 @@ def _choices(page, dropdown: str) -> list[str]:
     page.click(f"{dropdown} input")
     page.wait_for_timeout(300)
     # the chosen one carries a "✓" line before its name
-    names = [o.strip().split("\n")[-1].strip() for o in
-             page.get_by_role("option").all_inner_texts()]
+    names = [
+        o.strip().split("\n")[-1].strip() for o in page.get_by_role("option").all_inner_texts()
+    ]
     page.keyboard.press("Escape")
     return names
 
@@ -122,7 +126,8 @@ def test_b_switching_collection_clears_every_tab(page) -> None:
     _tab(page, "Collection")
     page.click("#load-examples")
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.includes('examples-tiny')")
+        "document.querySelector('#collection-summary').innerText.includes('examples-tiny')"
+    )
     page.wait_for_function("document.querySelectorAll('#results .cdir-card').length === 0")
     assert "Results appear here" in page.inner_text("#results")
     assert page.inner_text("#dupes-summary").strip() == ""
@@ -130,8 +135,9 @@ def test_b_switching_collection_clears_every_tab(page) -> None:
     assert "Choose a query" in page.inner_text("#query-info")
 
 
-def test_c_an_upload_with_no_image_is_refused_with_reasons(page, tmp_path: Path,
-                                                            shots: Path) -> None:
+def test_c_an_upload_with_no_image_is_refused_with_reasons(
+    page, tmp_path: Path, shots: Path
+) -> None:
     fake = tmp_path / "holiday.png"
     fake.write_text("this is a text file with an image's name")
     _upload(page, [fake])
@@ -158,7 +164,8 @@ def test_d_same_name_asks_then_delete_with_confirmation(page, many_images: list[
     page.wait_for_selector("#name-taken", state="visible")  # the visitor's own "many"
     page.click("#build-new")
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.includes('3 images searchable')")
+        "document.querySelector('#collection-summary').innerText.includes('3 images searchable')"
+    )
     second = _open_name(page)
     assert second != first and second.startswith("many-")
     _choose(page, "#saved", second)
@@ -167,7 +174,8 @@ def test_d_same_name_asks_then_delete_with_confirmation(page, many_images: list[
     assert second in page.inner_text("#confirm-delete")
     page.click("#delete-yes")
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.includes('Deleted')")
+        "document.querySelector('#collection-summary').innerText.includes('Deleted')"
+    )
     left = _choices(page, "#saved")
     assert second not in left and first in left
 
@@ -203,7 +211,8 @@ def _open(page, name: str) -> None:
     _choose(page, "#saved", name)
     page.click("#open-saved")
     page.wait_for_function(
-        f"document.querySelector('#collection-summary').innerText.includes('{name}')")
+        f"document.querySelector('#collection-summary').innerText.includes('{name}')"
+    )
 
 
 def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
@@ -223,8 +232,9 @@ def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
     page.wait_for_selector("#results .cdir-card")
     page.wait_for_function("document.querySelector('#current-query img') !== null")
     # caption matching answers a sketch in two stages: the image match, then the caption's
-    page.wait_for_function("document.querySelector('#query-info').innerText"
-                           ".includes('Showing: caption matching')")
+    page.wait_for_function(
+        "document.querySelector('#query-info').innerText.includes('Showing: caption matching')"
+    )
     page.screenshot(path=str(shots / "search_sketch.png"))
 
 
@@ -236,8 +246,9 @@ def test_h_changing_an_option_reruns_the_current_query(page) -> None:
     card = page.locator("#results .cdir-card").first
     item_id = card.get_attribute("data-id")
     card.click()
-    page.wait_for_function(f"document.querySelector('#query-info').innerText"
-                           f".includes('item #{item_id}')")
+    page.wait_for_function(
+        f"document.querySelector('#query-info').innerText.includes('item #{item_id}')"
+    )
     # the left panel shows the clicked item, and an option change keeps that query
     page.wait_for_function("document.querySelector('#current-query img') !== null")
     page.click("#cross-domain input")
@@ -246,7 +257,8 @@ def test_h_changing_an_option_reruns_the_current_query(page) -> None:
 
 
 def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
-        page, tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page, tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from huggingface_hub import constants
 
     from cdir.app.first_run import startup_preset
@@ -256,8 +268,9 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
     monkeypatch.delenv("CDIR_MODEL_DIR", raising=False)
     preset, notice = startup_preset("default")  # no weights here, and no hub (conftest)
     assert preset == "demo"  # the trained model shipped in cdir/assets/models
-    with served_app(Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset,
-                    notice=notice) as (url, _):
+    with served_app(
+        Workspace(tmp_path / "ws"), tmp_path / "cache", preset=preset, notice=notice
+    ) as (url, _):
         context = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(300_000)
@@ -268,7 +281,8 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
         assert "default" in text and "--model-dir" in text and "drawn pictures" in text
         page.click("#load-examples")
         page.wait_for_function(
-            "document.querySelector('#collection-summary').innerText.includes('searchable')")
+            "document.querySelector('#collection-summary').innerText.includes('searchable')"
+        )
         assert page.get_by_text("Error", exact=True).count() == 0
         page.screenshot(path=str(shots / "offline_banner.png"))
         context.close()
@@ -279,8 +293,9 @@ def test_j_result_cards_work_from_the_keyboard(page) -> None:
     item_id = card.get_attribute("data-id")
     card.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelector('#query-info').innerText"
-                           f".includes('item #{item_id}')")
+    page.wait_for_function(
+        f"document.querySelector('#query-info').innerText.includes('item #{item_id}')"
+    )
 
 
 def test_k_a_zip_inside_a_zip_keeps_its_folder_labels(page, tmp_path: Path) -> None:
@@ -301,6 +316,7 @@ def test_k_a_zip_inside_a_zip_keeps_its_folder_labels(page, tmp_path: Path) -> N
     page.get_by_label("Collection name").fill("nested")
     page.click("#build-collection")
     page.wait_for_function(
-        "document.querySelector('#collection-summary').innerText.startsWith('nested')")
+        "document.querySelector('#collection-summary').innerText.startsWith('nested')"
+    )
     summary = page.inner_text("#collection-summary")
     assert "Domains: photo" in summary and "Classes: car" in summary, summary

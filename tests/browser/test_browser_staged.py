@@ -49,8 +49,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, gate: threading.Event) -> Ite
 
     require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
-    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), \
-            browser() as chromium:
+    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(url)
@@ -58,17 +57,20 @@ def page(tmp_path_factory: pytest.TempPathFactory, gate: threading.Event) -> Ite
 
 
 def _query_info_has(page: Any, text: str) -> str:
-    page.wait_for_function("t => document.querySelector('#query-info').innerText.includes(t)",
-                           arg=text)
+    page.wait_for_function(
+        "t => document.querySelector('#query-info').innerText.includes(t)", arg=text
+    )
     return page.inner_text("#query-info")
 
 
 def test_dropped_image_shows_the_image_match_then_caption_matching(
-        page: Any, gate: threading.Event, tmp_path: Path, shots: Path) -> None:
+    page: Any, gate: threading.Event, tmp_path: Path, shots: Path
+) -> None:
     page.click("#load-examples")
     page.wait_for_selector("#collection-summary h3")
-    page.wait_for_function("document.querySelector('#status').innerText"
-                           ".includes('captions ready')", timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#status').innerText.includes('captions ready')", timeout=300_000
+    )
     page.get_by_role("tab", name="Search").click()
     query = tmp_path / "new query.png"  # not in the collection: its caption is not cached
     draw_image("sketch", "circle", 3, size=96).save(query)

@@ -32,12 +32,21 @@ HIT_KEYS = {"id", "path", "score", "domain", "class", "caption", "prompt"}
 
 
 def run_cli(*args: Any, cwd: Path, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     if cache is not None:
         env["CDIR_CACHE_DIR"] = str(cache)
-    return subprocess.run([sys.executable, "-m", "cdir", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cdir", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def main_json(capsys: pytest.CaptureFixture[str], *args: Any) -> Any:
@@ -64,8 +73,17 @@ def source(workdir: Path) -> Path:
 def ingested(workdir: Path, source: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One collection ingested by a real ``python -m cdir ingest``, shared by the module."""
     store = workdir / "store"
-    done = run_cli("ingest", source, "--store", store, "--preset", "tiny", "--json",
-                   cwd=workdir, cache=workdir / "cache")
+    done = run_cli(
+        "ingest",
+        source,
+        "--store",
+        store,
+        "--preset",
+        "tiny",
+        "--json",
+        cwd=workdir,
+        cache=workdir / "cache",
+    )
     assert done.returncode == 0, done.stderr
     return store, done
 
@@ -78,18 +96,34 @@ def test_ingest_prints_one_json_document(
     report = json.loads(done.stdout)  # the whole of stdout is one document
     assert report["preset"] == "tiny"
     assert (report["added"], report["embedded"], report["captioned"]) == (N_IMAGES,) * 3
-    assert report["counts"] == {"n_items": N_IMAGES, "n_ok": N_IMAGES, "n_failed": 0,
-                                "n_captioned": N_IMAGES}
+    assert report["counts"] == {
+        "n_items": N_IMAGES,
+        "n_ok": N_IMAGES,
+        "n_failed": 0,
+        "n_captioned": N_IMAGES,
+    }
     assert report["failed"] == [] and report["rejected"] == []
     assert Store.load(store).counts() == report["counts"]
 
 
 def test_search_by_id_prints_one_json_document(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], workdir: Path,
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    workdir: Path,
 ) -> None:
     store, _ = ingested
-    done = run_cli("search", store, "--id", 0, "--mode", "caption", "--k", 3, "--json",
-                   cwd=workdir, cache=workdir / "cache")
+    done = run_cli(
+        "search",
+        store,
+        "--id",
+        0,
+        "--mode",
+        "caption",
+        "--k",
+        3,
+        "--json",
+        cwd=workdir,
+        cache=workdir / "cache",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["query"]["id"] == 0 and result["query"]["caption"]
@@ -98,7 +132,8 @@ def test_search_by_id_prints_one_json_document(
 
 
 def test_info_and_models_list(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], workdir: Path,
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    workdir: Path,
 ) -> None:
     store, _ = ingested
     info = run_cli("info", store, "--json", cwd=workdir)
@@ -115,15 +150,24 @@ def test_info_and_models_list(
     assert presets["tiny"]["trained"] is False
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["search", "{tmp}/nowhere", "--id", "0"], r"no collection at .*nowhere.*cdir ingest"),
-    (["ingest", "{src}", "--store", "{tmp}/s1", "--preset", "nope"],
-     r"unknown preset 'nope'.*default.*tiny"),
-    (["ingest", "{tmp}/no-such-folder", "--store", "{tmp}/s2", "--preset", "tiny"],
-     r"source not found: .*no-such-folder"),
-    (["search", "{tmp}/nowhere", "--id", "0", "--mode", "bogus"],
-     r"invalid choice: 'bogus'.*caption-caption"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "{tmp}/nowhere", "--id", "0"], r"no collection at .*nowhere.*cdir ingest"),
+        (
+            ["ingest", "{src}", "--store", "{tmp}/s1", "--preset", "nope"],
+            r"unknown preset 'nope'.*default.*tiny",
+        ),
+        (
+            ["ingest", "{tmp}/no-such-folder", "--store", "{tmp}/s2", "--preset", "tiny"],
+            r"source not found: .*no-such-folder",
+        ),
+        (
+            ["search", "{tmp}/nowhere", "--id", "0", "--mode", "bogus"],
+            r"invalid choice: 'bogus'.*caption-caption",
+        ),
+    ],
+)
 def test_bad_input_exits_2_with_a_message(
     tmp_path: Path, source: Path, args: list[str], message: str
 ) -> None:
@@ -139,7 +183,8 @@ def test_bad_input_exits_2_with_a_message(
 # -------------------------------------------------------------------------------- in process
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "text"])
 def test_search_by_id_in_every_mode(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], capsys: pytest.CaptureFixture[str],
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    capsys: pytest.CaptureFixture[str],
     mode: str,
 ) -> None:
     result = main_json(capsys, "search", ingested[0], "--id", 1, "--mode", mode, "--k", 4)
@@ -149,12 +194,24 @@ def test_search_by_id_in_every_mode(
 
 
 def test_search_by_text_and_by_image(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], capsys: pytest.CaptureFixture[str],
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     store = ingested[0]
-    by_text = main_json(capsys, "search", store, "--text", "a red square", "--mode", "text",
-                        "--k", 3, "--domain", "sketch")
+    by_text = main_json(
+        capsys,
+        "search",
+        store,
+        "--text",
+        "a red square",
+        "--mode",
+        "text",
+        "--k",
+        3,
+        "--domain",
+        "sketch",
+    )
     assert by_text["query"]["text"] == "a red square"
     assert len(by_text["hits"]) == 3 and {h["domain"] for h in by_text["hits"]} == {"sketch"}
     draw_image("photo", "circle", 2, size=72).save(tmp_path / "query.png")
@@ -164,7 +221,8 @@ def test_search_by_text_and_by_image(
 
 
 def test_a_bad_id_exits_2(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], capsys: pytest.CaptureFixture[str],
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     capsys.readouterr()
     assert cli.main(["search", str(ingested[0]), "--id", "99", "--json"]) == 2
@@ -179,8 +237,11 @@ def test_models_save_needs_a_model_dir(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_saved_models_serve_an_ingest(
-    ingested: tuple[Path, subprocess.CompletedProcess[str]], source: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    ingested: tuple[Path, subprocess.CompletedProcess[str]],
+    source: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model_dir = tmp_path / "models"
     saved = main_json(capsys, "models", "save", "--preset", "tiny", "--model-dir", model_dir)
@@ -188,11 +249,26 @@ def test_saved_models_serve_an_ingest(
 
     loaded_from: list[Path | None] = []
     real = cdir.models.encoders.load_open_clip
-    monkeypatch.setattr(cdir.models.loaded, "load_open_clip", lambda spec, preset, local, *a: (
-        loaded_from.append(local) or real(spec, preset, local, *a)))
-    report = main_json(capsys, "ingest", source, "--store", tmp_path / "store", "--preset",
-                       "tiny", "--captions", "none", "--model-dir", model_dir)
+    monkeypatch.setattr(
+        cdir.models.loaded,
+        "load_open_clip",
+        lambda spec, preset, local, *a: loaded_from.append(local) or real(spec, preset, local, *a),
+    )
+    report = main_json(
+        capsys,
+        "ingest",
+        source,
+        "--store",
+        tmp_path / "store",
+        "--preset",
+        "tiny",
+        "--captions",
+        "none",
+        "--model-dir",
+        model_dir,
+    )
     assert loaded_from == [model_dir / "tiny" / "embedder"]
     assert report["counts"]["n_ok"] == N_IMAGES
-    np.testing.assert_allclose(Store.load(tmp_path / "store").image_emb,
-                               Store.load(ingested[0]).image_emb, atol=1e-6)
+    np.testing.assert_allclose(
+        Store.load(tmp_path / "store").image_emb, Store.load(ingested[0]).image_emb, atol=1e-6
+    )

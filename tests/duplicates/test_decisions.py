@@ -32,8 +32,13 @@ from cdir.duplicates.rows import decision_rows
 from cdir.store.collection import Store, StoreError, normalise_items
 
 # pHash of 5 items: 0..2 within 4 bits of each other, 3 is 2 bits from 2 but 6 from 0, 4 far away
-HASHES = ["0000000000000000", "0000000000000003", "000000000000000f", "000000000000003f",
-          "ffffffffffff0000"]
+HASHES = [
+    "0000000000000000",
+    "0000000000000003",
+    "000000000000000f",
+    "000000000000003f",
+    "ffffffffffff0000",
+]
 
 
 def perceptual_store(root: Path) -> Store:
@@ -42,12 +47,25 @@ def perceptual_store(root: Path) -> Store:
     for f in files:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"x")
-    items = normalise_items(pd.DataFrame({
-        "id": range(n), "path": [str(f) for f in files], "rel_path": [f.name for f in files],
-        "sha256": [f"s{i}" for i in range(n)], "pixel_sha256": [f"p{i}" for i in range(n)],
-        "phash": HASHES, "phash_mirror": HASHES, "width": 64, "height": 64, "file_size": 100,
-        "status": "ok", "caption": [f"caption {i}" for i in range(n)],
-        "prompt": ["a prompt", None, None, None, None]}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(n),
+                "path": [str(f) for f in files],
+                "rel_path": [f.name for f in files],
+                "sha256": [f"s{i}" for i in range(n)],
+                "pixel_sha256": [f"p{i}" for i in range(n)],
+                "phash": HASHES,
+                "phash_mirror": HASHES,
+                "width": 64,
+                "height": 64,
+                "file_size": 100,
+                "status": "ok",
+                "caption": [f"caption {i}" for i in range(n)],
+                "prompt": ["a prompt", None, None, None, None],
+            }
+        )
+    )
     root.mkdir(parents=True, exist_ok=True)
     return Store(root, items=items)
 
@@ -63,7 +81,6 @@ def store(tmp_path: Path) -> Store:
 
 def members(groups: list[DupGroup]) -> list[list[int]]:
     return [g.members for g in groups]
-
 
 
 def test_not_a_duplicate_is_kept_across_runs_with_other_thresholds(store: Store) -> None:
@@ -90,8 +107,7 @@ def test_splitting_out_the_representative_scores_the_rest_against_the_next(store
     [rest] = split_apart(store, [group], decided)
     assert rest.members == [1, 2] and rest.representative == 1
     assert rest.scores == {1: 0.0, 2: 2.0}  # 0x3 vs 0xf: 2 bits
-    assert split_apart(store, [DupGroup("perceptual", [0, 2], 0, {0: 0.0, 2: 4.0})],
-                       decided) == []
+    assert split_apart(store, [DupGroup("perceptual", [0, 2], 0, {0: 0.0, 2: 4.0})], decided) == []
     other = DupGroup("perceptual", [0, 4], 0, {0: 0.0, 4: 32.0})  # 0 was not marked apart of 4
     assert split_apart(store, [other], decided) == [other]
 
@@ -105,8 +121,10 @@ def test_semantic_rescoring_uses_cosine(store: Store) -> None:
 
 
 def test_keep_and_remove_survive_and_bulk_accept_respects_earlier_decisions(store: Store) -> None:
-    groups = [DupGroup("perceptual", [0, 1, 2], 0, {0: 0.0, 1: 2.0, 2: 4.0}, keep=0),
-              DupGroup("exact", [3, 4], 3, {3: 1.0, 4: 1.0}, keep=3)]
+    groups = [
+        DupGroup("perceptual", [0, 1, 2], 0, {0: 0.0, 1: 2.0, 2: 4.0}, keep=0),
+        DupGroup("exact", [3, 4], 3, {3: 1.0, 4: 1.0}, keep=3),
+    ]
     decide(store.root, groups[0], 1, "keep")
     assert accept_suggestions(store.root, groups, tiers=("perceptual",)) == 2
     decided = load_decided(store.root)
@@ -170,10 +188,19 @@ def test_a_damaged_decisions_file_says_how_to_recover(store: Store) -> None:
 
 
 # --------------------------------------------------------------------------- exact copies
-@pytest.mark.parametrize(("name", "copy"), [
-    ("cat_copy.png", True), ("cat copy 2.png", True), ("cat-copy.jpg", True),
-    ("Copy of cat.png", True), ("cat (1).png", True), ("cat.png", False),
-    ("copycat.png", False), ("photocopy.png", False)])
+@pytest.mark.parametrize(
+    ("name", "copy"),
+    [
+        ("cat_copy.png", True),
+        ("cat copy 2.png", True),
+        ("cat-copy.jpg", True),
+        ("Copy of cat.png", True),
+        ("cat (1).png", True),
+        ("cat.png", False),
+        ("copycat.png", False),
+        ("photocopy.png", False),
+    ],
+)
 def test_copy_names(name: str, copy: bool) -> None:
     assert looks_like_copy(name) is copy
 
@@ -185,15 +212,27 @@ def exact_store(root: Path, names: list[str], mtimes: list[int]) -> Store:
         path.write_bytes(b"x")
         os.utime(path, (mtime, mtime))
     n = len(names)
-    items = normalise_items(pd.DataFrame({
-        "id": range(n), "path": [str(root / "src" / f) for f in names], "rel_path": names,
-        "sha256": "s", "pixel_sha256": "same", "width": 10, "height": 10, "file_size": 5,
-        "status": "ok"}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(n),
+                "path": [str(root / "src" / f) for f in names],
+                "rel_path": names,
+                "sha256": "s",
+                "pixel_sha256": "same",
+                "width": 10,
+                "height": 10,
+                "file_size": 5,
+                "status": "ok",
+            }
+        )
+    )
     return Store(root, items=items)
 
 
 def test_exact_copies_keep_the_file_not_named_copy_then_the_earliest_then_the_shortest(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     s = exact_store(tmp_path / "a", ["cat_copy.png", "cat (1).png", "cat.png"], [1, 2, 3])
     [group] = find_duplicates(s, DedupConfig(tiers=("exact",)))
     assert group.representative == group.keep == 2  # the keep leads the group
@@ -205,8 +244,11 @@ def test_exact_copies_keep_the_file_not_named_copy_then_the_earliest_then_the_sh
 
 def test_distance_in_words() -> None:
     p = DupGroup("perceptual", [0, 1, 2], 0, {0: 0.0, 1: 2.0, 2: 1.0})
-    assert [p.distance(m) for m in p.members] == ["representative", "pHash 2 bits apart",
-                                                  "pHash 1 bit apart"]
+    assert [p.distance(m) for m in p.members] == [
+        "representative",
+        "pHash 2 bits apart",
+        "pHash 1 bit apart",
+    ]
     s = DupGroup("semantic", [3, 4], 3, {3: 1.0, 4: 0.9712})
     assert s.distance(4) == "cosine 0.97"
     assert DupGroup("exact", [5, 6], 5, {5: 1.0, 6: 1.0}).distance(6) == "identical pixels"
@@ -218,7 +260,10 @@ def test_rows_and_exports(store: Store, tmp_path: Path) -> None:
     decide(store.root, DupGroup("perceptual", [2, 3], 2, {2: 0.0, 3: 2.0}), 3, "not_duplicate")
     rows = decision_rows(store, groups)
     assert [(r["group"], r["id"], r["decision"], r["decided"]) for r in rows] == [
-        (1, 0, "keep", False), (1, 1, "remove", False), (None, 3, "not_duplicate", True)]
+        (1, 0, "keep", False),
+        (1, 1, "remove", False),
+        (None, 3, "not_duplicate", True),
+    ]
     assert rows[0]["prompt"] == "a prompt" and rows[1]["distance"] == "pHash 2 bits apart"
     assert rows[0]["keep_reason"] == "larger" and rows[1]["keep_file"] == "img 0's.png"
     assert rows[2]["apart_from"] == [2]
@@ -233,21 +278,40 @@ def test_rows_and_exports(store: Store, tmp_path: Path) -> None:
 
 
 def test_the_removal_list_is_shell_safe_relative_and_deletes_nothing_itself(
-        store: Store, tmp_path: Path) -> None:
+    store: Store, tmp_path: Path
+) -> None:
     hostile = store.root / "src" / "x'; touch PWNED; echo '$(id) -rf.png"
     hostile.write_bytes(b"x")
     store.items.loc[1, "path"] = str(hostile)
     store.items.loc[1, "rel_path"] = hostile.name
     store.items.loc[2, "tile"] = 2  # a tile: no file of its own
-    rows = [{"group": g, "id": i, "decision": d, "decided": True, "tier": "perceptual",
-             "distance": "pHash 2 bits apart", "keep_file": "img 0's.png"} for g, i, d in [
-        (1, 0, "keep"), (1, 1, "remove"), (1, 2, "remove"), (2, 3, "remove"), (2, 4, "remove")]]
+    rows = [
+        {
+            "group": g,
+            "id": i,
+            "decision": d,
+            "decided": True,
+            "tier": "perceptual",
+            "distance": "pHash 2 bits apart",
+            "keep_file": "img 0's.png",
+        }
+        for g, i, d in [
+            (1, 0, "keep"),
+            (1, 1, "remove"),
+            (1, 2, "remove"),
+            (2, 3, "remove"),
+            (2, 4, "remove"),
+        ]
+    ]
     script = removal_script(store, rows)
     assert hostile.exists()  # nothing deleted by cdir
     assert str(store.root) not in script  # no server path
     commands = [line for line in script.splitlines() if line.startswith("rm ")]
     assert [shlex.split(c, comments=True) for c in commands] == [
-        ["rm", "--", hostile.name], ["rm", "--", "img 3's.png"], ["rm", "--", "img 4's.png"]]
+        ["rm", "--", hostile.name],
+        ["rm", "--", "img 3's.png"],
+        ["rm", "--", "img 4's.png"],
+    ]
     assert all("perceptual, pHash 2 bits apart" in c for c in commands)
     assert "item 2 is a tile" in script and "every member of group 2" in script
     out = export(store, rows, tmp_path / "remove.sh")

@@ -54,8 +54,9 @@ def hashed(dupes: tuple[Path, dict]) -> Store:
 
 
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory: pytest.TempPathFactory, tiny: Models, dupes: tuple[Path, dict]
-             ) -> Store:
+def ingested(
+    tmp_path_factory: pytest.TempPathFactory, tiny: Models, dupes: tuple[Path, dict]
+) -> Store:
     """The generated set ingested with the tiny preset (semantic tier, prompts, the CLI)."""
     store_dir = tmp_path_factory.mktemp("stores") / "dupes"
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
@@ -66,10 +67,18 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, tiny: Models, dupes: tupl
 
 def memory_store(root: Path, n: int, **columns: object) -> Store:
     """An in-memory collection of ``n`` readable items with the given columns."""
-    base = {"id": range(n), "path": [f"/x/{i}.jpg" for i in range(n)],
-            "rel_path": [f"{i}.jpg" for i in range(n)], "sha256": [f"s{i}" for i in range(n)],
-            "width": 100, "height": 100, "file_size": 1000, "status": "ok", "parent_id": -1,
-            "tile": -1}
+    base = {
+        "id": range(n),
+        "path": [f"/x/{i}.jpg" for i in range(n)],
+        "rel_path": [f"{i}.jpg" for i in range(n)],
+        "sha256": [f"s{i}" for i in range(n)],
+        "width": 100,
+        "height": 100,
+        "file_size": 1000,
+        "status": "ok",
+        "parent_id": -1,
+        "tile": -1,
+    }
     emb = columns.pop("image_emb", None)
     items = normalise_items(pd.DataFrame({**base, **columns}))
     return Store(root, items=items, image_emb=None if emb is None else np.asarray(emb, np.float32))
@@ -77,8 +86,10 @@ def memory_store(root: Path, n: int, **columns: object) -> Store:
 
 def show(tier: str, s: PairScores) -> None:
     cells = ", ".join(f"{k} {v:.2f}" for k, v in s.per_transform.items())
-    print(f"\n{tier}: precision {s.precision:.3f} recall {s.recall:.3f} "
-          f"({s.predicted} pairs found, {s.true} true); recall per transform: {cells}")
+    print(
+        f"\n{tier}: precision {s.precision:.3f} recall {s.recall:.3f} "
+        f"({s.predicted} pairs found, {s.true} true); recall per transform: {cells}"
+    )
 
 
 # --------------------------------------------------------------------- tiers on the generated set
@@ -157,8 +168,12 @@ def test_perceptual_chain_does_not_join_far_ends(tmp_path: Path) -> None:
     a = 0x0F0F0F0F0F0F0F0F
     b = a ^ 0b111111  # 6 bits from a
     c = b ^ (0b111111 << 20)  # 6 more: 12 bits from a
-    store = memory_store(tmp_path, 3, phash=[f"{h:016x}" for h in (a, b, c)],
-                         phash_mirror=[f"{~h & (2**64 - 1):016x}" for h in (a, b, c)])
+    store = memory_store(
+        tmp_path,
+        3,
+        phash=[f"{h:016x}" for h in (a, b, c)],
+        phash_mirror=[f"{~h & (2**64 - 1):016x}" for h in (a, b, c)],
+    )
     groups = find_groups(store, DedupConfig(tiers=("perceptual",), perceptual_max_distance=8))
     assert len(groups) == 1 and not {0, 2} <= set(groups[0].members)
 
@@ -175,7 +190,7 @@ def planted(n: int, n_pairs: int, dim: int, seed: int = 0) -> tuple[np.ndarray, 
     sources = rng.choice(n - n_pairs, n_pairs, replace=False)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     copies = x[sources] + 0.1 / np.sqrt(dim) * rng.standard_normal((n_pairs, dim))
-    x[n - n_pairs:] = copies / np.linalg.norm(copies, axis=1, keepdims=True)
+    x[n - n_pairs :] = copies / np.linalg.norm(copies, axis=1, keepdims=True)
     return x.astype(np.float32), {(int(s), n - n_pairs + i) for i, s in enumerate(sources)}
 
 
@@ -192,18 +207,27 @@ def test_20k_items_take_memory_in_n_times_k_not_n_squared(tmp_path: Path) -> Non
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     found = {(min(g.members), max(g.members)) for g in groups if g.tier == "semantic"}
-    print(f"\n20k items, two tiers: {seconds:.1f}s, peak traced {peak / 2**20:.0f} MiB, "
-          f"planted pairs found {len(found & pairs)}/{len(pairs)}")
+    print(
+        f"\n20k items, two tiers: {seconds:.1f}s, peak traced {peak / 2**20:.0f} MiB, "
+        f"planted pairs found {len(found & pairs)}/{len(pairs)}"
+    )
     assert peak < n * n * 4 / 16  # an N x N float32 matrix would be 1.6 GB
     assert len(found & pairs) == len(pairs)
 
 
 # ----------------------------------------------------------------------------- keep and rows
-def test_the_keep_prefers_resolution_then_less_compression_and_files_over_tiles(tmp_path: Path
-                                                                              ) -> None:
-    store = memory_store(tmp_path, 4, width=[100, 200, 200, 400], height=[100, 200, 200, 400],
-                         file_size=[900, 500, 800, 10], tile=[-1, -1, -1, 2],
-                         parent_id=[-1, -1, -1, 0])
+def test_the_keep_prefers_resolution_then_less_compression_and_files_over_tiles(
+    tmp_path: Path,
+) -> None:
+    store = memory_store(
+        tmp_path,
+        4,
+        width=[100, 200, 200, 400],
+        height=[100, 200, 200, 400],
+        file_size=[900, 500, 800, 10],
+        tile=[-1, -1, -1, 2],
+        parent_id=[-1, -1, -1, 0],
+    )
     assert choose_keep(store, "perceptual", [0, 1, 2]).item == 2
     assert choose_keep(store, "perceptual", [0, 1]) == KeepChoice(1, "larger")
     assert choose_keep(store, "perceptual", [1, 3]).item == 1  # the tile is no file
@@ -211,10 +235,17 @@ def test_the_keep_prefers_resolution_then_less_compression_and_files_over_tiles(
 
 
 def test_rows_show_the_groups_keep(tmp_path: Path) -> None:
-    store = memory_store(tmp_path, 3, width=[10, 20, 30], height=[10, 20, 30],
-                         caption=["a", None, "c"], domain="photo")
-    group = DupGroup("semantic", [1, 0, 2], 1, {1: 1.0, 0: 0.97, 2: 0.96}, keep=2,
-                     keep_reason="larger")
+    store = memory_store(
+        tmp_path,
+        3,
+        width=[10, 20, 30],
+        height=[10, 20, 30],
+        caption=["a", None, "c"],
+        domain="photo",
+    )
+    group = DupGroup(
+        "semantic", [1, 0, 2], 1, {1: 1.0, 0: 0.97, 2: 0.96}, keep=2, keep_reason="larger"
+    )
     rows = decision_rows(store, [group], {})
     assert [r["id"] for r in rows] == [1, 0, 2]
     assert [r["keep"] for r in rows] == [False, False, True]
@@ -225,8 +256,10 @@ def test_rows_show_the_groups_keep(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_export_decisions_inside_the_store(tmp_path: Path, fmt: str) -> None:
     store = memory_store(tmp_path, 4, width=[10, 20, 30, 40], height=[10, 20, 30, 40])
-    groups = [DupGroup("perceptual", [0, 1], 0, {0: 0.0, 1: 2.0}, keep=1),
-              DupGroup("exact", [2, 3], 2, {2: 1.0, 3: 1.0}, keep=2)]
+    groups = [
+        DupGroup("perceptual", [0, 1], 0, {0: 0.0, 1: 2.0}, keep=1),
+        DupGroup("exact", [2, 3], 2, {2: 1.0, 3: 1.0}, keep=2),
+    ]
     rows = decision_rows(store, groups, {})
     out = export(store, rows, export_path(store, fmt))
     assert out.parent.parent.parent == store.root and out.suffix == f".{fmt}"
@@ -292,9 +325,23 @@ def test_prompt_agreement(ingested: Store, tiny: Models, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_cli_dupes_json(ingested: Store) -> None:
-    done = subprocess.run([sys.executable, "-m", "cdir", "dupes", str(ingested.root), "--tier",
-                           "exact", "perceptual", "--json"], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cdir",
+            "dupes",
+            str(ingested.root),
+            "--tier",
+            "exact",
+            "perceptual",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["tiers"] == ["exact", "perceptual"] and report["groups"]
@@ -302,8 +349,7 @@ def test_cli_dupes_json(ingested: Store) -> None:
     for g in report["groups"]:
         ids = [m["id"] for m in g["members"]]
         assert g["representative"] == ids[0] and g["keep"] in ids and g["tier"] in report["tiers"]
-        assert all(set(m) == {"id", "file", "score", "distance", "decision"}
-                   for m in g["members"])
+        assert all(set(m) == {"id", "file", "score", "distance", "decision"} for m in g["members"])
 
 
 def test_partitioned_search_finds_the_planted_pairs_of_flat_search() -> None:
@@ -312,15 +358,20 @@ def test_partitioned_search_finds_the_planted_pairs_of_flat_search() -> None:
     emb, truth = planted(6000, 300, 64, seed=3)
     sims, nbr = partitioned_knn(emb, 5)
     flat_sims, flat_nbr = cosine_knn(emb, 5)
-    found = {(min(a, int(b)), max(a, int(b))) for a in range(len(emb))
-             for b, s in zip(nbr[a], sims[a], strict=True) if b >= 0 and s >= 0.95}
+    found = {
+        (min(a, int(b)), max(a, int(b)))
+        for a in range(len(emb))
+        for b, s in zip(nbr[a], sims[a], strict=True)
+        if b >= 0 and s >= 0.95
+    }
     assert truth <= found
     assert np.mean(nbr[:, 0] == flat_nbr[:, 0]) > 0.95  # nearest neighbours mostly exact
     assert np.mean(np.isclose(sims[:, 0], flat_sims[:, 0], atol=1e-5)) > 0.95
 
 
-def test_mirror_hash_from_thumbnails_for_items_ingested_before_it_was_stored(tmp_path: Path
-                                                                            ) -> None:
+def test_mirror_hash_from_thumbnails_for_items_ingested_before_it_was_stored(
+    tmp_path: Path,
+) -> None:
     from PIL import ImageOps
 
     from cdir.imaging.decode import load_rgb, make_thumbnail, save_jpeg_atomic

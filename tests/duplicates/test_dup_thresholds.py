@@ -19,10 +19,19 @@ BASE = 0xF0F0_F0F0_0F0F_0F0F
 
 def memory_store(root: Path, n: int, **columns: object) -> Store:
     """An in-memory collection of ``n`` readable items with the given columns."""
-    base = {"id": range(n), "path": [f"/x/{i}.jpg" for i in range(n)],
-            "rel_path": [f"{i}.jpg" for i in range(n)], "sha256": [f"s{i}" for i in range(n)],
-            "pixel_sha256": [f"p{i}" for i in range(n)], "width": 100, "height": 100,
-            "file_size": 1000, "status": "ok", "parent_id": -1, "tile": -1}
+    base = {
+        "id": range(n),
+        "path": [f"/x/{i}.jpg" for i in range(n)],
+        "rel_path": [f"{i}.jpg" for i in range(n)],
+        "sha256": [f"s{i}" for i in range(n)],
+        "pixel_sha256": [f"p{i}" for i in range(n)],
+        "width": 100,
+        "height": 100,
+        "file_size": 1000,
+        "status": "ok",
+        "parent_id": -1,
+        "tile": -1,
+    }
     emb = columns.pop("image_emb", None)
     items = normalise_items(pd.DataFrame({**base, **columns}))
     return Store(root, items=items, image_emb=None if emb is None else np.asarray(emb, np.float32))
@@ -50,8 +59,9 @@ def test_hashes_exactly_t_bits_apart_are_duplicates_and_t_plus_1_are_not(
     beyond = memory_store(tmp_path, 2, phash=hexes(BASE, flip(BASE, t + 1)))
     assert perceptual(at, t) == [[0, 1]]
     assert perceptual(beyond, t) == []
-    groups = find_groups(at, DedupConfig(tiers=("perceptual",), perceptual_max_distance=t,
-                                         mirror=False))
+    groups = find_groups(
+        at, DedupConfig(tiers=("perceptual",), perceptual_max_distance=t, mirror=False)
+    )
     assert groups[0].scores == {0: 0.0, 1: float(t)}
 
 
@@ -95,8 +105,12 @@ def test_a_cosine_exactly_at_the_semantic_threshold_passes(tmp_path: Path) -> No
     at = memory_store(tmp_path, 2, image_emb=pair(EXACT))
     assert float(at.image_emb[0] @ at.image_emb[1]) == EXACT
     assert semantic(at, EXACT) == [[0, 1]]
-    assert find_groups(at, DedupConfig(tiers=("semantic",), semantic_min_similarity=EXACT)
-                       )[0].scores[1] == EXACT
+    assert (
+        find_groups(at, DedupConfig(tiers=("semantic",), semantic_min_similarity=EXACT))[0].scores[
+            1
+        ]
+        == EXACT
+    )
 
 
 def test_a_cosine_just_below_the_semantic_threshold_does_not(tmp_path: Path) -> None:
@@ -123,6 +137,10 @@ def test_the_centre_hash_finds_a_cropped_copy_at_the_bound(tmp_path: Path, side:
 
 def test_a_missing_centre_hash_never_matches(tmp_path: Path) -> None:
     """A store written before ``phash_centre``: empty values are unknown, not a zero hash."""
-    store = memory_store(tmp_path, 3, phash=hexes(BASE, flip(BASE, 40, start=10), 0),
-                         phash_centre=[f"{flip(BASE, 40, start=10) ^ 1:016x}", None, None])
+    store = memory_store(
+        tmp_path,
+        3,
+        phash=hexes(BASE, flip(BASE, 40, start=10), 0),
+        phash_centre=[f"{flip(BASE, 40, start=10) ^ 1:016x}", None, None],
+    )
     assert perceptual(store, 8) == [[0, 1]]

@@ -70,8 +70,18 @@ def test_folder_groups_are_the_known_duplicates(folder: Path) -> None:
     result = find_folder_groups([folder])
     assert groups_by_file(result) == [
         ("exact", {"a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png"}),
-        ("perceptual", {"a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png", "a_half.jpg",
-                        "a_flip.jpg", "a_crop.jpg"}),
+        (
+            "perceptual",
+            {
+                "a.jpg",
+                "a_copy.jpg",
+                "a_comment.jpg",
+                "a_pixels.png",
+                "a_half.jpg",
+                "a_flip.jpg",
+                "a_crop.jpg",
+            },
+        ),
     ]
     assert [name for name, _ in result.failed] == ["broken.jpg"]
 
@@ -119,8 +129,11 @@ def test_threads_and_processes_give_the_same_groups(folder: Path) -> None:
         by_thread = find_folder_groups([folder], FolderConfig(workers=2, executor="thread"))
     finally:
         folder_module._INLINE_BELOW = old
-    assert groups_by_file(by_process) == groups_by_file(by_thread) == groups_by_file(
-        find_folder_groups([folder]))
+    assert (
+        groups_by_file(by_process)
+        == groups_by_file(by_thread)
+        == groups_by_file(find_folder_groups([folder]))
+    )
 
 
 def test_flat_images_case_matches_the_store_answer() -> None:
@@ -138,8 +151,19 @@ def test_a_zip_gives_the_same_groups_and_leaves_nothing(folder: Path, tmp_path: 
     result = find_folder_groups([archive])
     assert [files for _, files in groups_by_file(result)] == [
         {n for n in ("a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png")},
-        {n for n in ("a.jpg", "a_copy.jpg", "a_comment.jpg", "a_pixels.png", "a_half.jpg",
-                     "a_flip.jpg", "a_crop.jpg")}]
+        {
+            n
+            for n in (
+                "a.jpg",
+                "a_copy.jpg",
+                "a_comment.jpg",
+                "a_pixels.png",
+                "a_half.jpg",
+                "a_flip.jpg",
+                "a_crop.jpg",
+            )
+        },
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.zip"]
 
 
@@ -149,14 +173,19 @@ def test_cli_json_has_the_store_shape(folder: Path, capsys: pytest.CaptureFixtur
     assert report["tiers"] == list(FOLDER_TIERS) and report["store"] is None
     assert {"thresholds", "grouping_rule", "n_groups", "groups"} <= set(report)
     exact = next(g for g in report["groups"] if g["tier"] == "exact")
-    assert {m["file"] for m in exact["members"]} == {"a.jpg", "a_copy.jpg", "a_comment.jpg",
-                                                     "a_pixels.png"}
+    assert {m["file"] for m in exact["members"]} == {
+        "a.jpg",
+        "a_copy.jpg",
+        "a_comment.jpg",
+        "a_pixels.png",
+    }
     assert report["failed"][0]["file"] == "broken.jpg"
     assert not any(p.name == "dupes.json" for p in folder.rglob("*"))  # nothing written
 
 
-def test_cli_store_keeps_the_result(folder: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_store_keeps_the_result(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "kept"
     assert main(["dupes", str(folder), "--store", str(out), "--json", "-q"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -165,19 +194,23 @@ def test_cli_store_keeps_the_result(folder: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("extra", [["--tier", "semantic"], ["--decide", "1=keep"], ["--show"]])
-def test_cli_folder_refuses_what_needs_a_collection(folder: Path, extra: list[str],
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_folder_refuses_what_needs_a_collection(
+    folder: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["dupes", str(folder), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cdir ingest" in err and str(folder.parent) not in err
 
 
-def test_cli_missing_folder_says_what_to_do(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_folder_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["dupes", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: nowhere not found: give a folder of images, a .zip, or a collection "
-                   "made by `cdir ingest`")
+    assert err == (
+        "error: nowhere not found: give a folder of images, a .zip, or a collection "
+        "made by `cdir ingest`"
+    )
     (tmp_path / "notes.txt").write_text("hi")
     assert main(["dupes", str(tmp_path / "notes.txt")]) == 2
     err = capsys.readouterr().err.strip()
@@ -188,12 +221,20 @@ def test_cli_missing_folder_says_what_to_do(tmp_path: Path,
 
 def test_folder_path_loads_no_model_library(folder: Path) -> None:
     """The whole command in a fresh interpreter: torch, open_clip and transformers stay out."""
-    code = ("import sys, io, contextlib\n"
-            "from cdir.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    rc = main(['dupes', {str(folder)!r}, '--json', '-q', '--workers', '2'])\n"
-            "heavy = [m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules]\n"
-            "print(rc, heavy)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True, timeout=120)
+    code = (
+        "import sys, io, contextlib\n"
+        "from cdir.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['dupes', {str(folder)!r}, '--json', '-q', '--workers', '2'])\n"
+        "heavy = [m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules]\n"
+        "print(rc, heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        timeout=120,
+    )
     assert out.stdout.strip() == "0 []"

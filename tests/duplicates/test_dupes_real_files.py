@@ -19,14 +19,15 @@ from tests.shared_cases import case_input
 TIERS = ("exact", "perceptual")
 
 
-def ingested_groups(folder: Path, root: Path, monkeypatch: pytest.MonkeyPatch
-                    ) -> list[set[str]]:
+def ingested_groups(folder: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     monkeypatch.setenv("CDIR_CACHE_DIR", str(root / "cache"))
     ingest([folder], root / "store", load_models("tiny", device="cpu"))
     store = api.open_store(root / "store")
     names = store.items["rel_path"].astype(str).tolist()
-    return [{names[m] for m in g.members}
-            for g in api.find_duplicates(store, api.duplicate_config(TIERS))]
+    return [
+        {names[m] for m in g.members}
+        for g in api.find_duplicates(store, api.duplicate_config(TIERS))
+    ]
 
 
 def folder_groups(folder: Path) -> list[set[str]]:
@@ -36,7 +37,8 @@ def folder_groups(folder: Path) -> list[set[str]]:
 
 
 def test_case_18_animations_sharing_a_first_frame_are_not_duplicates(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = case_input("18")
     for groups in (ingested_groups(folder, tmp_path, monkeypatch), folder_groups(folder)):
         assert groups == [], groups
@@ -45,7 +47,8 @@ def test_case_18_animations_sharing_a_first_frame_are_not_duplicates(
 
 
 def test_case_19_transparent_art_is_judged_with_its_alpha(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = case_input("19")
     for groups in (ingested_groups(folder, tmp_path, monkeypatch), folder_groups(folder)):
         assert {"badge_rgb.png", "badge_rgba.png", "badge_palette.png"} in groups, groups
@@ -59,8 +62,9 @@ def test_case_19_transparent_art_is_judged_with_its_alpha(
 def test_the_same_animation_re_encoded_is_an_exact_duplicate(tmp_path: Path) -> None:
     frames = [Image.new("RGB", (16, 16), c) for c in ((0, 0, 0), (200, 0, 0), (0, 0, 200))]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=50)
-    frames[0].save(tmp_path / "b.webp", save_all=True, append_images=frames[1:], duration=50,
-                   lossless=True)
+    frames[0].save(
+        tmp_path / "b.webp", save_all=True, append_images=frames[1:], duration=50, lossless=True
+    )
     other = [*frames[:2], Image.new("RGB", (16, 16), (0, 200, 0))]
     other[0].save(tmp_path / "c.gif", save_all=True, append_images=other[1:], duration=50)
     keys = {n: pixel_sha256(load_rgb(tmp_path / n)) for n in ("a.gif", "b.webp", "c.gif")}

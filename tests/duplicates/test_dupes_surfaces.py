@@ -58,8 +58,9 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return capsys.readouterr().out
 
 
-def surfaces(store: Path, workspace: Path, capsys: pytest.CaptureFixture[str],
-             tmp: Path) -> dict[str, set[tuple[frozenset[str], str]]]:
+def surfaces(
+    store: Path, workspace: Path, capsys: pytest.CaptureFixture[str], tmp: Path
+) -> dict[str, set[tuple[frozenset[str], str]]]:
     """Each surface's answer: {(the group's files, its keep's file)}."""
     files = names(store)
     out: dict[str, set[tuple[frozenset[str], str]]] = {}
@@ -69,26 +70,34 @@ def surfaces(store: Path, workspace: Path, capsys: pytest.CaptureFixture[str],
     listed: set[tuple[frozenset[str], str]] = set()
     for block in re.split(r"\n(?=group \d)", text)[1:]:
         members = re.findall(r"^  (keep|    ) +\d+ +\S+ +\S+ +(.+)$", block, re.M)
-        listed.add((frozenset(f.strip() for _, f in members),
-                    next(f.strip() for k, f in members if k == "keep")))
+        listed.add(
+            (
+                frozenset(f.strip() for _, f in members),
+                next(f.strip() for k, f in members if k == "keep"),
+            )
+        )
     out["listing"] = listed
     report = json.loads(cli(capsys, str(store), "--tier", "exact", "--json"))
-    out["--json"] = {(frozenset(m["file"] for m in g["members"]), files[g["keep"]])
-                     for g in report["groups"]}
+    out["--json"] = {
+        (frozenset(m["file"] for m in g["members"]), files[g["keep"]]) for g in report["groups"]
+    }
     rows = json.loads(cli(capsys, str(store), "--tier", "exact", "--show", "--json"))
     out["--show"] = by_group(rows, lambda r: r["decision"] == "keep")
     actions = AppActions(Workspace(workspace), "tiny")
     _, _, state = actions.find_dupes(str(store), *EXACT)
-    out["Duplicates tab"] = {(frozenset(files[m] for m in g["members"]), files[g["keep"]])
-                             for g in state}
+    out["Duplicates tab"] = {
+        (frozenset(files[m] for m in g["members"]), files[g["keep"]]) for g in state
+    }
     exported = json.loads(Path(actions.export_dupes(str(store), state, "json")).read_text())
     out["Duplicates tab export"] = by_group(exported, lambda r: r["keep"])
     _, _, panel = DupeActions(BrowseActions(actions)).find(str(store), *EXACT)
-    out["Browse panel"] = {(frozenset(files[m] for m in g["members"]), files[g["keep"]])
-                           for g in panel}
+    out["Browse panel"] = {
+        (frozenset(files[m] for m in g["members"]), files[g["keep"]]) for g in panel
+    }
     found = Endpoints(actions).find_duplicates("holidays", ["exact"])
-    out["/find_duplicates"] = {(frozenset(m["file"] for m in g["members"]), files[g["keep"]])
-                               for g in found["groups"]}
+    out["/find_duplicates"] = {
+        (frozenset(m["file"] for m in g["members"]), files[g["keep"]]) for g in found["groups"]
+    }
     return out
 
 
@@ -97,23 +106,32 @@ def by_group(rows: list[dict[str, Any]], is_keep: Any) -> set[tuple[frozenset[st
     for row in rows:
         if row["group"] is not None:
             groups.setdefault(row["group"], []).append(row)
-    return {(frozenset(r["file"] for r in g), next(r["file"] for r in g if is_keep(r)))
-            for g in groups.values()}
+    return {
+        (frozenset(r["file"] for r in g), next(r["file"] for r in g if is_keep(r)))
+        for g in groups.values()
+    }
 
 
-def test_every_surface_names_the_same_groups_and_keep(case: tuple[Path, Path], tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_surface_names_the_same_groups_and_keep(
+    case: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder, workspace = case
     store = workspace / "holidays"
-    expected = {(frozenset({"holiday.jpg", "holiday (1).jpg"}), "holiday.jpg"),
-                (frozenset({"sunset.png", "Copy of sunset.png"}), "sunset.png")}
+    expected = {
+        (frozenset({"holiday.jpg", "holiday (1).jpg"}), "holiday.jpg"),
+        (frozenset({"sunset.png", "Copy of sunset.png"}), "sunset.png"),
+    }
     # before any decision: the originals, everywhere, also for `cdir dupes FOLDER`
     for surface, answer in surfaces(store, workspace, capsys, tmp_path).items():
         assert answer == expected, surface
     folder_report = json.loads(cli(capsys, str(folder), "--tier", "exact", "--json", "-q"))
-    assert {(frozenset(m["file"] for m in g["members"]),
-             next(m["file"] for m in g["members"] if m["id"] == g["keep"]))
-            for g in folder_report["groups"]} == expected
+    assert {
+        (
+            frozenset(m["file"] for m in g["members"]),
+            next(m["file"] for m in g["members"] if m["id"] == g["keep"]),
+        )
+        for g in folder_report["groups"]
+    } == expected
     # a suggestion is not a decision: the removal list is empty
     cli(capsys, str(store), "--tier", "exact", "--decisions", str(tmp_path / "none.sh"))
     assert "\nrm " not in (tmp_path / "none.sh").read_text()
@@ -123,16 +141,21 @@ def test_every_surface_names_the_same_groups_and_keep(case: tuple[Path, Path], t
         assert answer == expected, surface
     cli(capsys, str(store), "--tier", "exact", "--decisions", str(tmp_path / "remove.sh"))
     script = (tmp_path / "remove.sh").read_text()
-    removed = {c.split("--", 1)[1].split("  #")[0].strip() for c in script.splitlines()
-               if c.startswith("rm ")}
+    removed = {
+        c.split("--", 1)[1].split("  #")[0].strip()
+        for c in script.splitlines()
+        if c.startswith("rm ")
+    }
     assert removed == {"'holiday (1).jpg'", "'Copy of sunset.png'"}
     assert str(folder) not in script and str(store) not in script  # no server path
     assert all("exact, identical pixels" in c for c in script.splitlines() if c.startswith("rm "))
     # the user keeps the copy instead: every surface follows
     copy_id = next(i for i, f in names(store).items() if f == "holiday (1).jpg")
     cli(capsys, str(store), "--tier", "exact", "--decide", f"{copy_id}=keep")
-    after = {(frozenset({"holiday.jpg", "holiday (1).jpg"}), "holiday (1).jpg"),
-             (frozenset({"sunset.png", "Copy of sunset.png"}), "sunset.png")}
+    after = {
+        (frozenset({"holiday.jpg", "holiday (1).jpg"}), "holiday (1).jpg"),
+        (frozenset({"sunset.png", "Copy of sunset.png"}), "sunset.png"),
+    }
     for surface, answer in surfaces(store, workspace, capsys, tmp_path).items():
         assert answer == after, surface
     cli(capsys, str(store), "--tier", "exact", "--decisions", str(tmp_path / "after.sh"))
@@ -158,8 +181,9 @@ def test_every_surface_gives_one_semantic_answer(case: tuple[Path, Path]) -> Non
     actions = AppActions(Workspace(workspace), "tiny")
     summary, _, state = actions.find_dupes(str(store), ["exact", "semantic"], 8, None)
     assert words in summary and state == expected
-    summary, _, panel = DupeActions(BrowseActions(actions)).find(str(store),
-                                                                 ["exact", "semantic"], 8, "")
+    summary, _, panel = DupeActions(BrowseActions(actions)).find(
+        str(store), ["exact", "semantic"], 8, ""
+    )
     assert words in summary and panel == expected
     found = Endpoints(actions).find_duplicates("holidays", ["exact", "semantic"])
     assert [g["keep"] for g in found["groups"]] == [g["keep"] for g in expected]

@@ -47,21 +47,31 @@ def test_upscale_kept_variation_never_removed(tmp_path: Path) -> None:
         f"kai_a_red_fox_{JOB_B}.png": scene(1, 1024),  # its 2x upscale (own job)
         f"kai_a_red_fox_{JOB_C}_1.png": np.clip(  # a Vary (Subtle) sibling: close, not equal
             np.asarray(scene(1, 512), np.int16) + np.asarray(scene(7, 512), np.int16) // 4 - 32,
-            0, 255).astype(np.uint8),
+            0,
+            255,
+        ).astype(np.uint8),
         "fox (1).png": scene(1, 512),  # a re-download without any mark
     }
     for name, image in files.items():
         (Image.fromarray(image) if isinstance(image, np.ndarray) else image).save(src / name)
     names = list(files)
-    items = normalise_items(pd.DataFrame({
-        "id": range(len(names)), "path": [str(src / n) for n in names], "rel_path": names,
-        "sha256": [f"s{i}" for i in range(len(names))],
-        "width": [512, 1024, 512, 512], "height": [512, 1024, 512, 512],
-        "file_size": [(src / n).stat().st_size for n in names], "status": "ok"}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(len(names)),
+                "path": [str(src / n) for n in names],
+                "rel_path": names,
+                "sha256": [f"s{i}" for i in range(len(names))],
+                "width": [512, 1024, 512, 512],
+                "height": [512, 1024, 512, 512],
+                "file_size": [(src / n).stat().st_size for n in names],
+                "status": "ok",
+            }
+        )
+    )
     store = Store(tmp_path / "store", items=items)
     (tmp_path / "store").mkdir()
-    group = with_keep(store, DupGroup("perceptual", [0, 1, 2, 3], 0, {0: 0, 1: 2, 2: 6, 3: 0}),
-                      {})
+    group = with_keep(store, DupGroup("perceptual", [0, 1, 2, 3], 0, {0: 0, 1: 2, 2: 6, 3: 0}), {})
     assert group.keep == 1  # the upscale: the largest rendering
     assert group.alternates == (2,)  # the variation
     rows = {r["file"]: r["decision"] for r in decision_rows(store, [group], {})}
@@ -84,38 +94,58 @@ def test_a_job_family_is_one_review_row(tmp_path: Path) -> None:
     grid = Image.new("RGB", (1024, 1024))
     for n, seed in enumerate((1, 2, 3, 4)):
         grid.paste(scene(seed, 512), ((n % 2) * 512, (n // 2) * 512))
-    sibling = np.clip(np.asarray(scene(1, 512), np.int16)
-                      + np.asarray(scene(7, 512), np.int16) // 4 - 32, 0, 255).astype(np.uint8)
-    files = {f"kai_a_red_fox_{JOB_A}.png": grid,
-             f"kai_a_red_fox_{JOB_B}.png": scene(1, 1024),  # upscale of U1
-             f"kai_a_red_fox_{JOB_C}_1.png": Image.fromarray(sibling),  # variation of U1
-             f"kai_a_red_fox_{JOB_D}_2.png": scene(9, 512),  # same prompt, other job
-             f"kai_a_red_fox_{JOB_D}_2 (1).png": scene(9, 512)}  # and its re-download
+    sibling = np.clip(
+        np.asarray(scene(1, 512), np.int16) + np.asarray(scene(7, 512), np.int16) // 4 - 32, 0, 255
+    ).astype(np.uint8)
+    files = {
+        f"kai_a_red_fox_{JOB_A}.png": grid,
+        f"kai_a_red_fox_{JOB_B}.png": scene(1, 1024),  # upscale of U1
+        f"kai_a_red_fox_{JOB_C}_1.png": Image.fromarray(sibling),  # variation of U1
+        f"kai_a_red_fox_{JOB_D}_2.png": scene(9, 512),  # same prompt, other job
+        f"kai_a_red_fox_{JOB_D}_2 (1).png": scene(9, 512),
+    }  # and its re-download
     for name, image in files.items():
         image.save(src / name)
     names = list(files)
     rows = [(names[0], names[0], 1024, -1, -1)]
     rows += [(names[0], f"{names[0]}#tile{n}", 512, n, 0) for n in (1, 2, 3, 4)]
     rows += [(n, n, files[n].width, -1, -1) for n in names[1:]]
-    items = normalise_items(pd.DataFrame({
-        "id": range(len(rows)), "path": [str(src / r[0]) for r in rows],
-        "rel_path": [r[1] for r in rows], "sha256": [f"s{i}" for i in range(len(rows))],
-        "width": [r[2] for r in rows], "height": [r[2] for r in rows],
-        "tile": [r[3] for r in rows], "parent_id": [r[4] for r in rows],
-        "file_size": [(src / r[0]).stat().st_size for r in rows], "status": "ok"}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(len(rows)),
+                "path": [str(src / r[0]) for r in rows],
+                "rel_path": [r[1] for r in rows],
+                "sha256": [f"s{i}" for i in range(len(rows))],
+                "width": [r[2] for r in rows],
+                "height": [r[2] for r in rows],
+                "tile": [r[3] for r in rows],
+                "parent_id": [r[4] for r in rows],
+                "file_size": [(src / r[0]).stat().st_size for r in rows],
+                "status": "ok",
+            }
+        )
+    )
     store = Store(tmp_path / "store", items=items)
     (tmp_path / "store").mkdir()
     tile, upscale, variation, other, again = 1, 5, 6, 7, 8
-    groups = [with_keep(store, DupGroup("perceptual", [tile, upscale, variation],
-                                        tile, {tile: 0, upscale: 2, variation: 6}), {}),
-              with_keep(store, DupGroup("exact", [other, again], other, {other: 0, again: 0}),
-                        {})]
+    groups = [
+        with_keep(
+            store,
+            DupGroup(
+                "perceptual", [tile, upscale, variation], tile, {tile: 0, upscale: 2, variation: 6}
+            ),
+            {},
+        ),
+        with_keep(store, DupGroup("exact", [other, again], other, {other: 0, again: 0}), {}),
+    ]
     assert groups[0].keep == upscale and groups[0].alternates == (variation,)
     families = family_rows(store, groups)
     assert len(families) == 1 and families[0][1] == [0, 1]
     words = families[0][0]
-    assert words == ("grid → tiles U1 → 1 upscale · variations of job 0f1e2d3c · "
-                     "same prompt, other job")
+    assert words == (
+        "grid → tiles U1 → 1 upscale · variations of job 0f1e2d3c · same prompt, other job"
+    )
     assert "same prompt, other job" in words
     rows_ = decision_rows(store, groups, {})
     decisions = {r["id"]: r["decision"] for r in rows_}
@@ -124,6 +154,11 @@ def test_a_job_family_is_one_review_row(tmp_path: Path) -> None:
     # one row on both surfaces
     panel = panel_html(store, [{**r, "thumb": ""} for r in rows_], [(words, [1, 2])])
     assert panel.count('class="cdir-family"') == 1 and "job family: grid" in panel
-    tab = tab_html([(g.tier, [{**r, "thumb": "", "domain": ""} for r in rows_
-                              if r["group"] == n + 1]) for n, g in enumerate(groups)], families)
+    tab = tab_html(
+        [
+            (g.tier, [{**r, "thumb": "", "domain": ""} for r in rows_ if r["group"] == n + 1])
+            for n, g in enumerate(groups)
+        ],
+        families,
+    )
     assert tab.count('class="cdir-family"') == 1 and tab.count("Group ") == 2

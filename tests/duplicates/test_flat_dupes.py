@@ -31,8 +31,12 @@ def files_of(store: Store, config: DedupConfig = PERCEPTUAL) -> list[set[str]]:
     return [{rel[m] for m in g.members} for g in find_groups(store, config)]
 
 
-def gradient(a: tuple[int, int, int], b: tuple[int, int, int], vertical: bool = True,
-             size: tuple[int, int] = (160, 120)) -> Image.Image:
+def gradient(
+    a: tuple[int, int, int],
+    b: tuple[int, int, int],
+    vertical: bool = True,
+    size: tuple[int, int] = (160, 120),
+) -> Image.Image:
     t = np.linspace(0, 1, size[1] if vertical else size[0], dtype=np.float32)
     ramp = np.array(a, np.float32) + t[:, None] * (np.array(b, np.float32) - np.array(a))
     arr = ramp[:, None, :] if vertical else ramp[None, :, :]
@@ -43,9 +47,7 @@ def gradient(a: tuple[int, int, int], b: tuple[int, int, int], vertical: bool = 
 # --- the handed case -----------------------------------------------------------------------------
 
 
-def test_case_06_flat_images_are_not_duplicates_of_each_other(
-    tmp_path: Path, tiny: Models
-) -> None:
+def test_case_06_flat_images_are_not_duplicates_of_each_other(tmp_path: Path, tiny: Models) -> None:
     folder = case_input("06")
     ingest([folder], tmp_path / "store", tiny, IngestConfig(captions="none"))
     store = Store.load(tmp_path / "store")
@@ -62,20 +64,27 @@ def write(folder: Path, images: dict[str, Image.Image]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, image in images.items():
         image.save(folder / name, quality=80) if name.endswith(".jpg") else image.save(
-            folder / name)
+            folder / name
+        )
     return folder
 
 
 def scanned(folder: Path) -> Store:
-    truth = {p.name: {"family": p.name, "transform": "original"}
-             for p in sorted(folder.iterdir())}
+    truth = {p.name: {"family": p.name, "transform": "original"} for p in sorted(folder.iterdir())}
     return hashed_store(folder, truth)
 
 
 def test_flat_colours_pair_only_with_their_own_copies(tmp_path: Path) -> None:
-    colours = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
-               "red": (220, 0, 0), "blue": (0, 0, 220), "beige": (225, 205, 160),
-               "off_white": (238, 238, 238), "near_black": (14, 14, 14)}
+    colours = {
+        "white": (255, 255, 255),
+        "black": (0, 0, 0),
+        "grey": (128, 128, 128),
+        "red": (220, 0, 0),
+        "blue": (0, 0, 220),
+        "beige": (225, 205, 160),
+        "off_white": (238, 238, 238),
+        "near_black": (14, 14, 14),
+    }
     images = {f"{n}.png": Image.new("RGB", (128, 96), c) for n, c in colours.items()}
     images["white_again.jpg"] = Image.new("RGB", (64, 48), (255, 255, 255))  # recompressed
     images["red_again.jpg"] = Image.new("RGB", (256, 192), (219, 1, 2))  # resized, off by one
@@ -101,11 +110,16 @@ def test_near_flat_gradients_are_told_apart_by_colour_and_direction(tmp_path: Pa
 def test_blank_pages_and_black_frames_are_not_grouped(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     images = {}
-    for name, level in {"page_white": 246, "page_grey": 200, "frame_black": 20,
-                        "frame_dark": 45}.items():
+    for name, level in {
+        "page_white": 246,
+        "page_grey": 200,
+        "frame_black": 20,
+        "frame_dark": 45,
+    }.items():
         arr = level + rng.normal(0, 2.5, (120, 160, 1))
         images[f"{name}.png"] = Image.fromarray(
-            np.repeat(np.clip(arr, 0, 255), 3, 2).astype(np.uint8), "RGB")
+            np.repeat(np.clip(arr, 0, 255), 3, 2).astype(np.uint8), "RGB"
+        )
     store = scanned(write(tmp_path / "in", images))
     assert files_of(store) == []
 
@@ -115,8 +129,11 @@ def test_flat_image_never_joins_a_real_picture(tmp_path: Path) -> None:
     draw = ImageDraw.Draw(tree)
     draw.ellipse([20, 20, 100, 100], fill=(30, 120, 40))
     draw.rectangle([55, 60, 75, 120], fill=(110, 70, 20))
-    images = {"tree.png": tree, "tree.jpg": tree.resize((96, 96)),
-              "beige.png": Image.new("RGB", (128, 128), (240, 230, 200))}
+    images = {
+        "tree.png": tree,
+        "tree.jpg": tree.resize((96, 96)),
+        "beige.png": Image.new("RGB", (128, 128), (240, 230, 200)),
+    }
     store = scanned(write(tmp_path / "in", images))
     assert files_of(store) == [{"tree.png", "tree.jpg"}]
 
@@ -136,8 +153,9 @@ def test_generated_flat_originals_are_never_grouped_with_each_other(tmp_path: Pa
     originals' unmarked copies (a logo on a flat background, the watermark copies, still pairs
     by its logo: excluded here and reported in bench/README.md)."""
     root = tmp_path / "set"
-    truth = make_set(root, transforms=("copy", "png", "resize", "jpeg", "flip"), classes=(),
-                     flat=True)
+    truth = make_set(
+        root, transforms=("copy", "png", "resize", "jpeg", "flip"), classes=(), flat=True
+    )
     store = hashed_store(root, truth)
     family = {rel: t["family"] for rel, t in truth.items()}
     for low_info, expect_mixed in ((None, True), (LowInfoConfig(), False)):

@@ -49,13 +49,25 @@ def drawn_store(root: Path, preset: str) -> Store:
     files.append(copy)
     classes.append("a")
     images = [Image.open(f).convert("RGB") for f in files]
-    items = normalise_items(pd.DataFrame({
-        "id": range(len(files)), "path": [str(f) for f in files],
-        "rel_path": [f.name for f in files], "sha256": [f"s{i}" for i in range(len(files))],
-        "phash": [perceptual_hash(im) for im in images],
-        "width": 128, "height": 128, "file_size": 100, "status": "ok", "class": classes}))
-    store = Store(root, meta={"preset": preset, "revision": 3}, items=items,
-                  image_emb=fake_embed(images))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": range(len(files)),
+                "path": [str(f) for f in files],
+                "rel_path": [f.name for f in files],
+                "sha256": [f"s{i}" for i in range(len(files))],
+                "phash": [perceptual_hash(im) for im in images],
+                "width": 128,
+                "height": 128,
+                "file_size": 100,
+                "status": "ok",
+                "class": classes,
+            }
+        )
+    )
+    store = Store(
+        root, meta={"preset": preset, "revision": 3}, items=items, image_emb=fake_embed(images)
+    )
     return store
 
 
@@ -72,13 +84,18 @@ def test_the_threshold_is_calibrated_saved_and_keeps_classes_apart(tmp_path: Pat
     _, words = semantic_plan(store, config, None)  # shown, from the saved calibration
     assert words.startswith(f"semantic threshold {saved.threshold:.3f}, calibrated for default")
     # a threshold the user sets is used as set
-    assert semantic_plan(store, dedup_config(["semantic"], semantic=0.5), None)[0] \
-        .semantic_min_similarity == 0.5
+    assert (
+        semantic_plan(store, dedup_config(["semantic"], semantic=0.5), None)[
+            0
+        ].semantic_min_similarity
+        == 0.5
+    )
 
 
 @pytest.mark.parametrize("tiers", [["semantic"], ["exact", "semantic"]])
-def test_random_weights_offer_no_semantic_groups_and_say_so(tmp_path: Path,
-                                                            tiers: list[str]) -> None:
+def test_random_weights_offer_no_semantic_groups_and_say_so(
+    tmp_path: Path, tiers: list[str]
+) -> None:
     store = drawn_store(tmp_path, "tiny")
     config = dedup_config(tiers, semantic=0.0)  # even at a threshold that passes everything
     planned, words = semantic_plan(store, config, None)

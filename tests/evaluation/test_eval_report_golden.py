@@ -20,8 +20,11 @@ from cdir.evaluation.report import render_markdown, write_report
 from cdir.retrieval.scoring import FusionWeights
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-HEADER = {"preset": "hand-built", "dataset": "three photos, two sketches",
-          "note": "a | b\nc"}  # a bar and a line break inside a cell
+HEADER = {
+    "preset": "hand-built",
+    "dataset": "three photos, two sketches",
+    "note": "a | b\nc",
+}  # a bar and a line break inside a cell
 D = 6
 E = np.eye(D, dtype=np.float32)
 
@@ -39,15 +42,31 @@ def collection() -> EvalData:
     own (3-5), so every caption-vs-image and caption-vs-caption score is a distinct number and
     the rankings come from the scores, never from the tie rule."""
     image = np.stack([_unit(0.2, 1.0), E[1], E[2], E[1], _unit(1.0, 0.4)])
-    caption = np.stack([_unit(0.9, 0.2, 0, 1.0), np.zeros(D, np.float32),
-                        _unit(0, 0.1, 1.0, 0, 0, 1.0), _unit(0.3, 1.0, 0, 0, 1.0),
-                        _unit(1.0, 0.3, 0, 1.0)])
-    neutral = np.stack([_unit(1.0, 0.1, 0, 1.0), _unit(0.1, 1.0, 0, 0, 1.0),
-                        _unit(0, 0, 1.0, 0, 0, 1.0), _unit(0.2, 1.0, 0, 0, 1.0),
-                        _unit(1.0, 0.2, 0, 0.5, 0.5)])
-    return EvalData(image=image, caption=caption, caption_neutral=neutral,
-                    domains=["photo", "photo", "photo", "sketch", "sketch"],
-                    classes=["cat", "dog", "bird", "dog", "cat"])
+    caption = np.stack(
+        [
+            _unit(0.9, 0.2, 0, 1.0),
+            np.zeros(D, np.float32),
+            _unit(0, 0.1, 1.0, 0, 0, 1.0),
+            _unit(0.3, 1.0, 0, 0, 1.0),
+            _unit(1.0, 0.3, 0, 1.0),
+        ]
+    )
+    neutral = np.stack(
+        [
+            _unit(1.0, 0.1, 0, 1.0),
+            _unit(0.1, 1.0, 0, 0, 1.0),
+            _unit(0, 0, 1.0, 0, 0, 1.0),
+            _unit(0.2, 1.0, 0, 0, 1.0),
+            _unit(1.0, 0.2, 0, 0.5, 0.5),
+        ]
+    )
+    return EvalData(
+        image=image,
+        caption=caption,
+        caption_neutral=neutral,
+        domains=["photo", "photo", "photo", "sketch", "sketch"],
+        classes=["cat", "dog", "bird", "dog", "cat"],
+    )
 
 
 CONFIG = EvalConfig(ks=(1, 2), fusion_grid=(FusionWeights.parse("image=1"),), bias_k=2)
@@ -57,15 +76,30 @@ def gaps() -> EvalData:
     """sketch: cat; photo: cat, dog (no caption); clipart: bird. No pair with clipart has a
     query of a class found on the other side: those pairs have no measured query (NaN)."""
     image = np.stack([E[0], _unit(1.0, 0.5), E[1], E[2]])
-    caption = np.stack([_unit(1.0, 0, 0, 1.0), _unit(0.8, 0.3, 0, 1.0), np.zeros(D, np.float32),
-                        _unit(0, 0, 1.0, 0, 0, 1.0)])
-    return EvalData(image=image, caption=caption, caption_neutral=None,
-                    domains=["sketch", "photo", "photo", "clipart"],
-                    classes=["cat", "cat", "dog", "bird"])
+    caption = np.stack(
+        [
+            _unit(1.0, 0, 0, 1.0),
+            _unit(0.8, 0.3, 0, 1.0),
+            np.zeros(D, np.float32),
+            _unit(0, 0, 1.0, 0, 0, 1.0),
+        ]
+    )
+    return EvalData(
+        image=image,
+        caption=caption,
+        caption_neutral=None,
+        domains=["sketch", "photo", "photo", "clipart"],
+        classes=["cat", "cat", "dog", "bird"],
+    )
 
 
-GAPS_CONFIG = EvalConfig(modes=("image", "caption"), ks=(1,), neutralise=(False,),
-                         domains=("sketch", "photo", "clipart"), bias_k=1)
+GAPS_CONFIG = EvalConfig(
+    modes=("image", "caption"),
+    ks=(1,),
+    neutralise=(False,),
+    domains=("sketch", "photo", "clipart"),
+    bias_k=1,
+)
 SCENARIOS = {"report": (collection, CONFIG), "report_gaps": (gaps, GAPS_CONFIG)}
 
 
@@ -123,8 +157,13 @@ def test_a_gallery_image_without_a_caption_ranks_below_negative_scores() -> None
     """Query caption e0; the relevant sketch's caption scores -0.2; an irrelevant sketch has no
     caption: scored, a zero vector would rank first (0 > -0.2); it must rank last."""
     caption = np.stack([E[0], _unit(-0.2, 1.0), np.zeros(D, np.float32)])
-    data = EvalData(image=np.stack([E[0], E[1], E[2]]), caption=caption, caption_neutral=None,
-                    domains=["photo", "sketch", "sketch"], classes=["cat", "cat", "dog"])
+    data = EvalData(
+        image=np.stack([E[0], E[1], E[2]]),
+        caption=caption,
+        caption_neutral=None,
+        domains=["photo", "sketch", "sketch"],
+        classes=["cat", "cat", "dog"],
+    )
     report = evaluate(data, EvalConfig(modes=("caption-caption",), neutralise=(False,), ks=(1,)))
     assert report.pair("caption-caption", "photo", "sketch").map == 100.0
 

@@ -71,19 +71,32 @@ def store(tmp_path: Path, tiny: Models) -> Store:
     root = tmp_path / "known"
     store = Store.create(root, "tiny", tiny.caption_key, D)
     n = len(ROWS)
-    store.items = pd.DataFrame({
-        "id": range(n), "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
-        "rel_path": [f"img{i}.png" for i in range(n)], "sha256": [f"sha{i}" for i in range(n)],
-        "width": 64, "height": 64, "domain": [r[0] for r in ROWS], "class": [r[1] for r in ROWS],
-        "label_source": ["folder" if r[0] else "none" for r in ROWS],
-        "status": [r[2] for r in ROWS], "caption": [r[5] for r in ROWS], "parent_id": -1,
-    })
+    store.items = pd.DataFrame(
+        {
+            "id": range(n),
+            "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
+            "rel_path": [f"img{i}.png" for i in range(n)],
+            "sha256": [f"sha{i}" for i in range(n)],
+            "width": 64,
+            "height": 64,
+            "domain": [r[0] for r in ROWS],
+            "class": [r[1] for r in ROWS],
+            "label_source": ["folder" if r[0] else "none" for r in ROWS],
+            "status": [r[2] for r in ROWS],
+            "caption": [r[5] for r in ROWS],
+            "parent_id": -1,
+        }
+    )
     store.image_emb = np.stack([r[3] for r in ROWS])
     store.caption_emb = np.stack([r[4] for r in ROWS])
     store.write()
     cache = Cache.for_store(root, shared=False)
-    cache.put_vectors("text_emb", embed_key(tiny), [text_key(t) for t in NEUTRAL_TEXTS],
-                      np.stack(list(NEUTRAL_TEXTS.values())))
+    cache.put_vectors(
+        "text_emb",
+        embed_key(tiny),
+        [text_key(t) for t in NEUTRAL_TEXTS],
+        np.stack(list(NEUTRAL_TEXTS.values())),
+    )
     cache.close()
     return Store.load(root)
 
@@ -107,7 +120,13 @@ def test_every_pair_has_its_known_map_and_precision(store: Store, tiny: Models) 
     report = evaluate_collection(store, tiny, config)
     assert set(report.variants) == {"image", "caption", "caption+neutral"}
     assert report.domain_sizes == {"photo": 2, "sketch": 2}
-    got = {(p.variant, p.query_domain, p.gallery_domain):
-           (round(p.map, 9), round(p.precision[1], 9), round(p.precision[2], 9), p.n_queries)
-           for p in report.pairs}
+    got = {
+        (p.variant, p.query_domain, p.gallery_domain): (
+            round(p.map, 9),
+            round(p.precision[1], 9),
+            round(p.precision[2], 9),
+            p.n_queries,
+        )
+        for p in report.pairs
+    }
     assert got == {key: (m, p1, 100.0, 2) for key, (m, p1) in EXPECTED.items()}

@@ -37,7 +37,11 @@ from tests.drawn import CLASSES, DOMAINS, draw_collection
 REPO = Path(__file__).resolve().parents[2]
 PER_CLASS = 2
 ALL_VARIANTS = {
-    "image", "caption", "caption+neutral", "caption-caption", "caption-caption+neutral",
+    "image",
+    "caption",
+    "caption+neutral",
+    "caption-caption",
+    "caption-caption+neutral",
     "fusion(image=0.5,caption=1,caption-caption=0.5)",
     "fusion(image=0.5,caption=1,caption-caption=0.5)+neutral",
 }
@@ -64,8 +68,14 @@ def first_run(
     stages: list[str] = []
     with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside conftest's guard
         mp.setenv("CDIR_CACHE_DIR", str(module_cache))
-        report, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny_shared,
-                                       progress=lambda done, total, stage: stages.append(stage))
+        report, header = evaluate_tree(
+            tree,
+            store,
+            "tiny",
+            EvalConfig(),
+            models=tiny_shared,
+            progress=lambda done, total, stage: stages.append(stage),
+        )
     return report, header, store, stages
 
 
@@ -89,8 +99,10 @@ def test_header_names_preset_dataset_and_work_done(first_run) -> None:  # noqa: 
     assert header["dataset"].startswith("shapes (") and header["store"] == str(store.resolve())
     assert header["modes"] == "image, caption, caption-caption, fusion"
     n = len(DOMAINS) * len(CLASSES) * PER_CLASS
-    assert header["ingest"] == f"{n} new images; computed now: {n} image embeddings, " \
-                               f"{n} captions; 0 unreadable"
+    assert (
+        header["ingest"] == f"{n} new images; computed now: {n} image embeddings, "
+        f"{n} captions; 0 unreadable"
+    )
     markdown = render_markdown(report, header)
     assert "| preset | tiny (random weights" in markdown and "### photo → sketch" in markdown
 
@@ -104,13 +116,19 @@ def _spy(real: Callable[..., Any], name: str, calls: list[str]) -> Callable[...,
 
 
 def test_rerun_reuses_the_store_and_computes_nothing(
-    first_run, tiny_shared: Models, tree: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    first_run,
+    tiny_shared: Models,
+    tree: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
     report, _, store, _ = first_run
     calls: list[str] = []
     embedder, captioner = tiny_shared.embedder, tiny_shared.captioner
-    for owner, name in ((embedder, "encode_image_tensors"), (embedder, "encode_texts"),
-                        (captioner, "caption")):
+    for owner, name in (
+        (embedder, "encode_image_tensors"),
+        (embedder, "encode_texts"),
+        (captioner, "caption"),
+    ):
         monkeypatch.setattr(owner, name, _spy(getattr(owner, name), name, calls))
     again, header = evaluate_tree(tree, store, "tiny", EvalConfig(), models=tiny_shared)
     assert calls == []
@@ -158,8 +176,13 @@ def test_max_per_class_takes_the_first_files_by_name() -> None:
     files = [_file(f"photo/cat/{n}.png") for n in ("c", "a", "b")]
     files += [_file("photo/dog/z.png"), _file("sketch/cat/b.png"), _file("sketch/cat/a.png")]
     chosen = [f.rel_path for f in select_files(files, max_per_class=2)]
-    assert chosen == ["photo/cat/a.png", "photo/cat/b.png", "photo/dog/z.png",
-                      "sketch/cat/a.png", "sketch/cat/b.png"]
+    assert chosen == [
+        "photo/cat/a.png",
+        "photo/cat/b.png",
+        "photo/dog/z.png",
+        "sketch/cat/a.png",
+        "sketch/cat/b.png",
+    ]
 
 
 def test_subsets_and_unknown_names() -> None:
@@ -181,8 +204,9 @@ def test_scan_tree_leaves_out_unlabelled_files_and_a_store_inside(tmp_path: Path
     store = root / "results" / "store"
     draw_collection(store / "thumbs", domains=("x",), classes=("y",), per_class=1)
     selection = scan_tree(root, max_per_class=2, exclude=store)
-    assert sorted(selection.rel_paths) == [f"{d}/circle/circle_{i}.png"
-                                           for d in ("photo", "sketch") for i in (0, 1)]
+    assert sorted(selection.rel_paths) == [
+        f"{d}/circle/circle_{i}.png" for d in ("photo", "sketch") for i in (0, 1)
+    ]
     assert selection.unlabelled == 1
 
 
@@ -190,9 +214,16 @@ def test_subset_run_ingests_only_the_selected_files(
     tiny_shared: Models, tree: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    report, header = evaluate_tree(tree, store, "tiny", EvalConfig(modes=("image",)), 1,
-                                   domains=("sketch", "photo"), classes=CLASSES[:2],
-                                   models=tiny_shared)
+    report, header = evaluate_tree(
+        tree,
+        store,
+        "tiny",
+        EvalConfig(modes=("image",)),
+        1,
+        domains=("sketch", "photo"),
+        classes=CLASSES[:2],
+        models=tiny_shared,
+    )
     assert report.domain_sizes == {"sketch": 2, "photo": 2}
     assert report.variants == ["image"] and len(report.pairs) == 2
     assert len(Store.load(store).items) == 4
@@ -235,12 +266,27 @@ def test_cli_exit_code_2_for_a_store_without_labels(
 
 
 def test_cli_on_a_store_writes_the_report_files(
-    first_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: ANN001
+    first_run,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],  # noqa: ANN001
 ) -> None:
     _, _, store, _ = first_run
     out = tmp_path / "out"
-    argv = ["eval", str(store), "--modes", "image,caption", "--no-neutral", "--k", "1,3",
-            "--fusion-grid", "image=1,caption=1", "--out", str(out), "--json", "-q"]
+    argv = [
+        "eval",
+        str(store),
+        "--modes",
+        "image,caption",
+        "--no-neutral",
+        "--k",
+        "1,3",
+        "--fusion-grid",
+        "image=1,caption=1",
+        "--out",
+        str(out),
+        "--json",
+        "-q",
+    ]
     assert cli.main(argv) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["variants"] == ["image", "caption", "fusion(image=1,caption=1)"]
@@ -261,15 +307,23 @@ def test_cli_usage_errors(tree: Path, capsys: pytest.CaptureFixture[str]) -> Non
 # ------------------------------------------------------------------------------- subprocess
 @pytest.mark.slow
 def test_cli_json_on_a_generated_tree(
-    first_run, tree: Path, module_cache: Path, tmp_path: Path  # noqa: ANN001
+    first_run,
+    tree: Path,
+    module_cache: Path,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     """A new store in ./stores; the images' embeddings and captions come from the shared cache
     the first run filled, so the subprocess only builds the models and evaluates."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": str(module_cache),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CDIR_CACHE_DIR": str(module_cache),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     command = [sys.executable, "-m", "cdir", "eval", str(tree), "--preset", "tiny", "--json"]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert set(document["variants"]) == ALL_VARIANTS
@@ -280,4 +334,3 @@ def test_cli_json_on_a_generated_tree(
     assert (tmp_path / "stores" / "eval-shapes-tiny" / "meta.json").is_file()
     assert document["header"]["ingest"].endswith("0 image embeddings, 0 captions; 0 unreadable")
     assert document["pairs"] == json.loads(json.dumps(render_json(first_run[0])))["pairs"]
-

@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from cdir.imaging.decode import (
-    HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,
     DecodeLimits,
@@ -26,6 +25,7 @@ from cdir.imaging.decode import (
     pixel_sha256,
     save_jpeg_atomic,
 )
+from cdir.imaging.unreadable import HEIF_NEEDS
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -318,8 +318,18 @@ def test_save_jpeg_atomic_leaves_no_temp_file_on_failure(
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("a.JPG", True), ("x.tiff", True), ("dir/b.webp", True), ("c.svg", False), ("d", False),
-     ("e.jfif", True), ("f.JPE", True), ("g.heic", True), ("h.avif", True), ("i.mpo", True)],
+    [
+        ("a.JPG", True),
+        ("x.tiff", True),
+        ("dir/b.webp", True),
+        ("c.svg", False),
+        ("d", False),
+        ("e.jfif", True),
+        ("f.JPE", True),
+        ("g.heic", True),
+        ("h.avif", True),
+        ("i.mpo", True),
+    ],
 )
 def test_is_image_name(name: str, expected: bool) -> None:
     assert is_image_name(name) is expected

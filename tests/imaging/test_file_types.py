@@ -12,12 +12,12 @@ from PIL import Image, ImageDraw, features
 
 from cdir.imaging import decode
 from cdir.imaging.decode import (
-    HEIF_NEEDS,
     HEIF_SUPPORTED,
     DecodeError,
     load_rgb,
     pixel_sha256,
 )
+from cdir.imaging.unreadable import HEIF_NEEDS
 from cdir.ingest.sources import scan_sources
 from tests.shared_cases import case_input
 
@@ -106,7 +106,8 @@ def test_jpeg_under_every_name(tmp_path: Path, name: str) -> None:
     result = scan_sources([tmp_path / "in"], tmp_path / "x")
     assert [f.rel_path for f in result.files] == [name] and result.rejected == []
     assert pixel_sha256(load_rgb(tmp_path / "in" / name)) == pixel_sha256(
-        Image.open(io.BytesIO(data)).convert("RGB"))
+        Image.open(io.BytesIO(data)).convert("RGB")
+    )
 
 
 @pytest.mark.parametrize("name", ["photo.jpg", "photo.JPG", "photo.jpeg", "photo.heic"])
@@ -120,8 +121,9 @@ def test_png_under_a_jpeg_or_heic_name(tmp_path: Path, name: str) -> None:
 def test_mpo_gives_its_primary_picture(tmp_path: Path, name: str) -> None:
     primary = scene((160, 120))
     second = Image.new("RGB", (80, 60), (0, 0, 0))
-    (tmp_path / name).write_bytes(encoded(primary, "MPO", save_all=True, append_images=[second],
-                                          quality=95))
+    (tmp_path / name).write_bytes(
+        encoded(primary, "MPO", save_all=True, append_images=[second], quality=95)
+    )
     image = load_rgb(tmp_path / name)
     assert image.size == (160, 120) and mean_error(image, primary) < 3
 
@@ -161,8 +163,9 @@ def test_heic_without_pillow_heif_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(decode, "HEIF_SUPPORTED", False)
-    monkeypatch.setattr(decode, "SAFE_FORMATS", tuple(f for f in decode.SAFE_FORMATS
-                                                      if f != "HEIF"))
+    monkeypatch.setattr(
+        decode, "SAFE_FORMATS", tuple(f for f in decode.SAFE_FORMATS if f != "HEIF")
+    )
     path = tmp_path / "IMG_0001.HEIC"  # an iPhone-style ftyp: major brand heic
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     assert reason_of(path) == HEIF_NEEDS
@@ -176,13 +179,17 @@ def test_heic_without_pillow_heif_says_what_to_install(
     ("name", "content", "words"),
     [
         ("notes.jfif", b"just some text\n", "not an image: the file is text"),
-        ("movie.heic", b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isomavc1" + b"\0" * 64,
-         "video or other ISO media"),
+        (
+            "movie.heic",
+            b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isomavc1" + b"\0" * 64,
+            "video or other ISO media",
+        ),
         ("archive.jpe", b"PK\x03\x04" + b"\0" * 64, "zip archive"),
     ],
 )
-def test_a_name_never_makes_a_file_an_image(tmp_path: Path, name: str, content: bytes,
-                                            words: str) -> None:
+def test_a_name_never_makes_a_file_an_image(
+    tmp_path: Path, name: str, content: bytes, words: str
+) -> None:
     (tmp_path / name).write_bytes(content)
     assert words in reason_of(tmp_path / name)
 
@@ -194,8 +201,14 @@ def test_the_name_picks_which_files_are_read(tmp_path: Path) -> None:
         (folder / name).write_bytes(encoded(scene(), "PNG"))
     (folder / "g.xcf").write_bytes(b"gimp")
     result = scan_sources([folder], tmp_path / "x")
-    assert [f.rel_path for f in result.files] == ["a.jfif", "b.jpe", "c.heic", "d.avif",
-                                                  "e.mpo", "f.apng"]
+    assert [f.rel_path for f in result.files] == [
+        "a.jfif",
+        "b.jpe",
+        "c.heic",
+        "d.avif",
+        "e.mpo",
+        "f.apng",
+    ]
     assert [name for name, _ in result.rejected] == ["g.xcf"]
 
 
@@ -208,8 +221,12 @@ def groups_of(folder: Path, store_dir: Path, tiers: tuple[str, ...]) -> list[set
     from cdir.models.loaded import load_models
     from cdir.store.collection import Store
 
-    ingest([folder], store_dir, load_models("tiny", device="cpu"),
-           IngestConfig(captions="none", predict_domains=False))
+    ingest(
+        [folder],
+        store_dir,
+        load_models("tiny", device="cpu"),
+        IngestConfig(captions="none", predict_domains=False),
+    )
     store = Store.load(store_dir)
     assert (store.items["status"] == "ok").all()
     rel = dict(zip(store.items["id"], store.items["rel_path"], strict=True))
@@ -219,7 +236,8 @@ def groups_of(folder: Path, store_dir: Path, tiers: tuple[str, ...]) -> list[set
 def test_case_13_ingested_as_exact_duplicates(tmp_path: Path) -> None:
     folder = case_input("13")
     assert groups_of(folder, tmp_path / "store", ("exact",)) == [
-        {"P1000001.JPG", "same_scene_plain.jpg"}]
+        {"P1000001.JPG", "same_scene_plain.jpg"}
+    ]
 
 
 def test_case_12_rotations_found_as_duplicates(tmp_path: Path) -> None:

@@ -108,8 +108,9 @@ def large_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = (src / "a.jpg").read_bytes()
     (src / "a_comment.jpg").write_bytes(data[:2] + b"\xff\xfe\x00\x07hello" + data[2:])
     second = Image.fromarray(scene(1000, 750, seed=1))
-    Image.fromarray(pixels).save(src / "a_camera.mpo", format="MPO", save_all=True,
-                                 append_images=[second], quality=90)
+    Image.fromarray(pixels).save(
+        src / "a_camera.mpo", format="MPO", save_all=True, append_images=[second], quality=90
+    )
     save_jpeg(src / "other.jpg", scene(2000, 1500, seed=2)[:, ::-1].copy())
     save_jpeg(src / "turned.jpg", scene(2000, 1500, seed=3), orientation=6)
     load_rgb(src / "turned.jpg").save(src / "turned_upright.png")
@@ -121,30 +122,38 @@ def _groups(store: Store) -> set[frozenset[str]]:
     return {frozenset(names[m] for m in g.members) for g in exact_groups(store)}
 
 
-def test_exact_groups_are_those_of_a_full_decode(tmp_path: Path, tiny: Models,
-                                                 large_set: Path) -> None:
+def test_exact_groups_are_those_of_a_full_decode(
+    tmp_path: Path, tiny: Models, large_set: Path
+) -> None:
     got = {}
     for reduced in (True, False):
-        config = IngestConfig(captions="none", predict_domains=False, shared_cache=False,
-                              reduced_decode=reduced)
+        config = IngestConfig(
+            captions="none", predict_domains=False, shared_cache=False, reduced_decode=reduced
+        )
         ingest([large_set], tmp_path / f"store{reduced}", tiny, config)
         got[reduced] = Store.load(tmp_path / f"store{reduced}")
-    expected = {frozenset({"a.jpg", "a_copy.jpg", "a_pixels.png", "a_comment.jpg",
-                           "a_camera.mpo"}),
-                frozenset({"turned.jpg", "turned_upright.png"})}
+    expected = {
+        frozenset({"a.jpg", "a_copy.jpg", "a_pixels.png", "a_comment.jpg", "a_camera.mpo"}),
+        frozenset({"turned.jpg", "turned_upright.png"}),
+    }
     assert _groups(got[False]) == expected
     assert _groups(got[True]) == expected
     keys = got[True].items.set_index("rel_path")["pixel_sha256"]
-    assert keys["other.jpg"] == FILE_KEY + got[True].items.set_index("rel_path").at[
-        "other.jpg", "sha256"]  # nothing else looks like it: never decoded in full
+    assert (
+        keys["other.jpg"]
+        == FILE_KEY + got[True].items.set_index("rel_path").at["other.jpg", "sha256"]
+    )  # nothing else looks like it: never decoded in full
     full = got[False].items.set_index("rel_path")
     assert keys["a.jpg"] == full.at["a.jpg", "pixel_sha256"]
     assert (got[True].items["width"].tolist(), got[True].items["height"].tolist()) == (
-        got[False].items["width"].tolist(), got[False].items["height"].tolist())
+        got[False].items["width"].tolist(),
+        got[False].items["height"].tolist(),
+    )
 
 
 def test_a_png_added_later_joins_the_exact_group_of_a_reduced_jpeg(
-        tmp_path: Path, tiny: Models, large_set: Path) -> None:
+    tmp_path: Path, tiny: Models, large_set: Path
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     shutil.copyfile(large_set / "other.jpg", src / "other.jpg")
@@ -174,12 +183,14 @@ def test_look_alikes_need_the_same_size_another_file_and_a_near_phash() -> None:
 
     a, b = "0" * 16, f"{(1 << PHASH_SLACK) - 1:016x}"  # PHASH_SLACK bits apart
     c = "ffffffff00000000"  # 32 bits from a, 44 from b
-    items = pd.DataFrame({
-        "width": [100, 100, 100, 100, 100, 50, 70, 70, 100],
-        "height": [80, 80, 80, 80, 80, 40, 70, 70, 80],
-        "sha256": ["a", "a", "b", "c", "c", "e", "f", "g", "h"],
-        "phash": [a, a, b, c, c, a, None, a, c],
-    })
+    items = pd.DataFrame(
+        {
+            "width": [100, 100, 100, 100, 100, 50, 70, 70, 100],
+            "height": [80, 80, 80, 80, 80, 40, 70, 70, 80],
+            "sha256": ["a", "a", "b", "c", "c", "e", "f", "g", "h"],
+            "phash": [a, a, b, c, c, a, None, a, c],
+        }
+    )
     ok = np.array([True] * 8 + [False])  # the last one failed: it is no one's peer
     # 0, 1 and 2 are near (other files); 3 and 4 are one file, far from the rest; 5 is alone
     # at its size; 6 has no pHash, so it and 7 (same size) cannot be told apart

@@ -17,7 +17,8 @@ import pytest
 
 from cdir import cli
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import RayPlan, ingest_ray, start_ray
+from cdir.ingest.ray_cluster import RayPlan, start_ray
+from cdir.ingest.ray_engine import ingest_ray
 from cdir.ingest.shards import SHARDS_DIR
 from cdir.models.loaded import load_models
 from cdir.retrieval.search import Searcher, SearchOptions
@@ -33,9 +34,27 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "cdir" / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)  # module fixtures run outside conftest's cache guard
-SAME_COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "phash", "phash_mirror",
-                "width", "height", "domain", "class", "label_source", "caption",
-                "caption_source", "prompt", "status", "error", "parent_id", "tile"]
+SAME_COLUMNS = [
+    "id",
+    "path",
+    "rel_path",
+    "sha256",
+    "pixel_sha256",
+    "phash",
+    "phash_mirror",
+    "width",
+    "height",
+    "domain",
+    "class",
+    "label_source",
+    "caption",
+    "caption_source",
+    "prompt",
+    "status",
+    "error",
+    "parent_id",
+    "tile",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +72,13 @@ def engines(local_ray, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     draw_collection(root / "src")
     local = ingest([root / "src"], root / "local", load_models("tiny", device="cpu"), CONFIG)
     remote = ingest_ray([root / "src"], root / "ray", "tiny", CONFIG, num_workers=2)
-    return {"local": local, "ray": remote, "a": Store.load(root / "local"),
-            "b": Store.load(root / "ray"), "root": root}
+    return {
+        "local": local,
+        "ray": remote,
+        "a": Store.load(root / "local"),
+        "b": Store.load(root / "ray"),
+        "root": root,
+    }
 
 
 def test_ray_and_local_engines_give_the_same_collection(engines) -> None:
@@ -65,14 +89,18 @@ def test_ray_and_local_engines_give_the_same_collection(engines) -> None:
     assert np.abs(a.caption_emb - b.caption_emb).max() < 1e-5
     local, remote = engines["local"], engines["ray"]
     assert remote.counts == local.counts and remote.failed == local.failed == []
-    assert (remote.added, remote.embedded, remote.captioned) == \
-        (local.added, local.embedded, local.captioned)
+    assert (remote.added, remote.embedded, remote.captioned) == (
+        local.added,
+        local.embedded,
+        local.captioned,
+    )
     assert not (b.root / SHARDS_DIR).exists(), "merged shards were left behind"
 
 
 def test_ray_ingest_of_the_bundled_examples(local_ray, tmp_path: Path) -> None:
-    report = ingest_ray([EXAMPLES], tmp_path / "store", "tiny",
-                        IngestConfig(shared_cache=False), num_workers=2)
+    report = ingest_ray(
+        [EXAMPLES], tmp_path / "store", "tiny", IngestConfig(shared_cache=False), num_workers=2
+    )
     store = Store.load(tmp_path / "store")
     manifest = json.loads((EXAMPLES / "manifest.json").read_text(encoding="utf-8"))
     assert report.added == len(manifest["files"]) and not report.failed
@@ -80,17 +108,34 @@ def test_ray_ingest_of_the_bundled_examples(local_ray, tmp_path: Path) -> None:
     assert report.counts["n_ok"] == report.counts["n_captioned"] == len(store.items)
     thumbs = {p.stem for p in (store.root / "thumbs").iterdir()}
     assert set(store.items["sha256"]) <= thumbs
-    hits = Searcher(store, load_models("tiny", device="cpu")).by_id(
-        0, SearchOptions(mode="caption", k=5)).hits
+    hits = (
+        Searcher(store, load_models("tiny", device="cpu"))
+        .by_id(0, SearchOptions(mode="caption", k=5))
+        .hits
+    )
     assert len(hits) == 5
 
 
 def test_cli_engine_ray_prints_one_json_document(local_ray, tmp_path, capsys) -> None:
-    draw_collection(tmp_path / "src", domains=("photo",), classes=("circle", "square"),
-                    per_class=2)
-    code = cli.main(["ingest", str(tmp_path / "src"), "--store", str(tmp_path / "store"),
-                     "--preset", "tiny", "--captions", "none", "--engine", "ray",
-                     "--workers", "2", "--json", "-q"])
+    draw_collection(tmp_path / "src", domains=("photo",), classes=("circle", "square"), per_class=2)
+    code = cli.main(
+        [
+            "ingest",
+            str(tmp_path / "src"),
+            "--store",
+            str(tmp_path / "store"),
+            "--preset",
+            "tiny",
+            "--captions",
+            "none",
+            "--engine",
+            "ray",
+            "--workers",
+            "2",
+            "--json",
+            "-q",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads(out)

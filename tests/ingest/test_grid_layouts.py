@@ -40,11 +40,17 @@ GRIDS = {
     "1024 square, JPEG": (lambda: jpeg(mk.grid_of(PICS[13:17], 1024, 1024)), (1024, 1024), 0),
     "2:3 portrait, JPEG": (lambda: jpeg(mk.grid_of(PICS[30:34], 896, 1344)), (896, 1344), 0),
     "3:2 landscape, PNG": (lambda: mk.grid_of(PICS[40:44], 1344, 896), (1344, 896), 0),
-    "subtle variations": (lambda: jpeg(mk.grid_of([mk._variation(PICS[11], v) for v in range(4)],
-                                                  1024, 1024)), (1024, 1024), 0),
+    "subtle variations": (
+        lambda: jpeg(mk.grid_of([mk._variation(PICS[11], v) for v in range(4)], 1024, 1024)),
+        (1024, 1024),
+        0,
+    ),
     "white seam 2 px": (lambda: jpeg(mk.grid_of(PICS[0:4], 514, 514, 2)), (514, 514), 2),
-    "black seam 4 px": (lambda: jpeg(mk.grid_of(PICS[17:21], 1028, 1028, 4, (0, 0, 0))),
-                        (1028, 1028), 4),
+    "black seam 4 px": (
+        lambda: jpeg(mk.grid_of(PICS[17:21], 1028, 1028, 4, (0, 0, 0))),
+        (1028, 1028),
+        4,
+    ),
 }
 
 
@@ -52,9 +58,12 @@ GRIDS = {
 def test_real_grid_layouts_give_the_four_tile_boxes(name: str) -> None:
     make, (width, height), seam = GRIDS[name]
     tw, th = (width - seam) // 2, (height - seam) // 2
-    assert detect_grid(make()) == [(0, 0, tw, th), (tw + seam, 0, width, th),
-                                   (0, th + seam, tw, height),
-                                   (tw + seam, th + seam, width, height)]
+    assert detect_grid(make()) == [
+        (0, 0, tw, th),
+        (tw + seam, 0, width, th),
+        (0, th + seam, tw, height),
+        (tw + seam, th + seam, width, height),
+    ]
 
 
 # --- look-alikes: never a grid ---------------------------------------------------------------
@@ -63,10 +72,13 @@ BLACK_WHITE, RED_WHITE = ((0, 0, 0), (255, 255, 255)), ((200, 50, 50), (240, 240
 NOISE = Image.effect_noise((64, 64), 80).convert("RGB").resize((512, 512))
 PATCH = PICS[5].resize((256, 256))
 NOT_GRIDS = {
-    **{f"checkerboard {n}x{n}, {c}": (lambda n=n, colours=colours: jpeg(
-        mk._checker(1024, n, *colours), 90))
-       for n in (2, 4, 6, 8, 10, 16, 32)
-       for c, colours in (("black/white", BLACK_WHITE), ("red/white", RED_WHITE))},
+    **{
+        f"checkerboard {n}x{n}, {c}": (
+            lambda n=n, colours=colours: jpeg(mk._checker(1024, n, *colours), 90)
+        )
+        for n in (2, 4, 6, 8, 10, 16, 32)
+        for c, colours in (("black/white", BLACK_WHITE), ("red/white", RED_WHITE))
+    },
     "wallpaper tiled 2x2": lambda: jpeg(mk._tiled(NOISE, 2, mirror=False)),
     "wallpaper mirrored 2x2": lambda: jpeg(mk._tiled(NOISE, 2, mirror=True)),
     "wallpaper tiled 4x4": lambda: jpeg(mk._tiled(PATCH, 4, mirror=False)),
@@ -88,11 +100,25 @@ def test_look_alikes_are_not_grids(name: str) -> None:
 
 
 def test_midjourney_sizes() -> None:
-    for size in [(1024, 1024), (2048, 2048), (2912, 1632), (1792, 2688), (2688, 1792),
-                 (2464, 1856), (1024, 1536)]:
+    for size in [
+        (1024, 1024),
+        (2048, 2048),
+        (2912, 1632),
+        (1792, 2688),
+        (2688, 1792),
+        (2464, 1856),
+        (1024, 1536),
+    ]:
         assert midjourney_size(*size), size
-    for size in [(1600, 1200), (1000, 1000), (3000, 2000), (514, 514), (1920, 1080),
-                 (4032, 3024), (1025, 1024)]:
+    for size in [
+        (1600, 1200),
+        (1000, 1000),
+        (3000, 2000),
+        (514, 514),
+        (1920, 1080),
+        (4032, 3024),
+        (1025, 1024),
+    ]:
         assert not midjourney_size(*size), size
 
 
@@ -115,8 +141,10 @@ def test_ingest_splits_grids_with_evidence_only(tmp_path: Path, tiny: Models) ->
     bare.save(folder / "holiday_collage.jpg", quality=90)
     mk._checker(1024, 8, *BLACK_WHITE).save(folder / "checkerboard.png")
     found = items_of(folder, tmp_path / "store", tiny)
-    assert sorted(found) == sorted(["mj_grid.png", "holiday_collage.jpg", "checkerboard.png"]
-                                   + [f"mj_grid.png#tile{n}" for n in range(1, 5)])
+    assert sorted(found) == sorted(
+        ["mj_grid.png", "holiday_collage.jpg", "checkerboard.png"]
+        + [f"mj_grid.png#tile{n}" for n in range(1, 5)]
+    )
     assert {found[f"mj_grid.png#tile{n}"] for n in range(1, 5)} == {1, 2, 3, 4}
 
 
@@ -128,7 +156,9 @@ def test_an_upscale_of_a_tile_is_evidence(tmp_path: Path, tiny: Models) -> None:
     store_dir = tmp_path / "store"
     assert sorted(items_of(folder, store_dir, tiny)) == ["grid.png"]
     grid.crop((500, 0, 1000, 500)).resize((1000, 1000), Image.Resampling.LANCZOS).save(
-        folder / "grid_U2.png")  # the upscale of tile 2 comes later
+        folder / "grid_U2.png"
+    )  # the upscale of tile 2 comes later
     found = items_of(folder, store_dir, tiny)
-    assert sorted(found) == sorted(["grid.png", "grid_U2.png"]
-                                   + [f"grid.png#tile{n}" for n in range(1, 5)])
+    assert sorted(found) == sorted(
+        ["grid.png", "grid_U2.png"] + [f"grid.png#tile{n}" for n in range(1, 5)]
+    )

@@ -23,12 +23,12 @@ def _pattern(rng: np.random.Generator, width: int, height: int) -> Image.Image:
         thick = int(rng.integers(1, 4))
         value = int(rng.integers(0, 256))
         if axis == 0:
-            grey[:, where:where + thick] = value
+            grey[:, where : where + thick] = value
         else:
-            grey[where:where + thick, :] = value
+            grey[where : where + thick, :] = value
     if rng.random() < 0.5:  # a centre seam, as a grid's
-        grey[:, width // 2:width // 2 + 1] = 255
-        grey[height // 2:height // 2 + 1, :] = 255
+        grey[:, width // 2 : width // 2 + 1] = 255
+        grey[height // 2 : height // 2 + 1, :] = 255
     if rng.random() < 0.3:  # a 1-px line at the right and bottom edges
         grey[:, -1:] = int(rng.integers(0, 256))
         grey[-1:, :] = int(rng.integers(0, 256))

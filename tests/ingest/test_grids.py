@@ -72,15 +72,19 @@ def test_abutting_tiles_are_found_by_the_jump_at_the_middle(quality: int) -> Non
     fish = load_rgb(EXAMPLES / GRID)
     tiles = [fish.crop(b) for b in detect_grid(fish)]
     boxes = detect_grid(jpeg(abutting(tiles, 256), quality))
-    assert boxes == [(0, 0, 256, 256), (256, 0, 512, 256), (0, 256, 256, 512),
-                     (256, 256, 512, 512)]
+    assert boxes == [(0, 0, 256, 256), (256, 0, 512, 256), (0, 256, 256, 512), (256, 256, 512, 512)]
 
 
 def test_abutting_photos_are_a_grid() -> None:
-    photos = [load_rgb(EXAMPLES / f"photo/{c}/photo_{c}_01.jpg") for c in ("boat", "car", "fish",
-                                                                         "house")]
+    photos = [
+        load_rgb(EXAMPLES / f"photo/{c}/photo_{c}_01.jpg") for c in ("boat", "car", "fish", "house")
+    ]
     assert detect_grid(jpeg(abutting(photos, 300), 85)) == [
-        (0, 0, 300, 300), (300, 0, 600, 300), (0, 300, 300, 600), (300, 300, 600, 600)]
+        (0, 0, 300, 300),
+        (300, 0, 600, 300),
+        (0, 300, 300, 600),
+        (300, 300, 600, 600),
+    ]
 
 
 def test_small_plain_and_one_line_images_are_not_grids() -> None:
@@ -118,16 +122,22 @@ def vary_subtle(photo: Image.Image, seed: int) -> list[Image.Image]:
     return out
 
 
-@pytest.mark.parametrize(("subject", "side"), [
-    *itertools.product(["car", "fish"], [256, 512, 1024]), ("boat", 512), ("boat", 1024)])
+@pytest.mark.parametrize(
+    ("subject", "side"),
+    [*itertools.product(["car", "fish"], [256, 512, 1024]), ("boat", 512), ("boat", 1024)],
+)
 def test_a_vary_subtle_grid_is_split(subject: str, side: int) -> None:
     """Four close siblings are alike at a glance (16x16) but not one picture repeated: the grid
     is split into its four tiles, at every size. (The boat's siblings at 256 px meet without a
     jump the middle line is found by: no layout to judge.)"""
     photo = load_rgb(EXAMPLES / f"photo/{subject}/photo_{subject}_01.jpg")
     boxes = detect_grid(jpeg(abutting(vary_subtle(photo, 0), side), 85))
-    assert boxes == [(0, 0, side, side), (side, 0, 2 * side, side), (0, side, side, 2 * side),
-                     (side, side, 2 * side, 2 * side)]
+    assert boxes == [
+        (0, 0, side, side),
+        (side, 0, 2 * side, side),
+        (0, side, side, 2 * side),
+        (side, side, 2 * side, 2 * side),
+    ]
 
 
 @pytest.mark.parametrize("side", [256, 512, 1024])

@@ -28,8 +28,17 @@ from cdir.store.collection import Store
 STYLES = ["photo", "sketch"]
 CLASSES = ["cat", "dog", "tree"]
 # (style, class index, caption, prompt, negative prompt): 6 rows, one of each pair
-ROWS = [(s, c, f"a {s} of a {CLASSES[c]}", f"{CLASSES[c]}, {s} style" if s == "sketch" else None,
-         "blurry" if s == "sketch" else None) for s in STYLES for c in range(len(CLASSES))]
+ROWS = [
+    (
+        s,
+        c,
+        f"a {s} of a {CLASSES[c]}",
+        f"{CLASSES[c]}, {s} style" if s == "sketch" else None,
+        "blurry" if s == "sketch" else None,
+    )
+    for s in STYLES
+    for c in range(len(CLASSES))
+]
 
 
 def _png(n: int, side: int = 24) -> bytes:
@@ -43,15 +52,27 @@ def _png(n: int, side: int = 24) -> bytes:
 
 
 def _dataset() -> datasets.Dataset:
-    features = datasets.Features({
-        "image": datasets.Image(), "style": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=CLASSES), "text": datasets.Value("string"),
-        "prompt": datasets.Value("string"), "negative_prompt": datasets.Value("string")})
-    return datasets.Dataset.from_dict({
-        "image": [{"bytes": _png(n), "path": None} for n in range(len(ROWS))],
-        "style": [r[0] for r in ROWS], "label": [r[1] for r in ROWS],
-        "text": [r[2] for r in ROWS], "prompt": [r[3] for r in ROWS],
-        "negative_prompt": [r[4] for r in ROWS]}, features=features)
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "style": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=CLASSES),
+            "text": datasets.Value("string"),
+            "prompt": datasets.Value("string"),
+            "negative_prompt": datasets.Value("string"),
+        }
+    )
+    return datasets.Dataset.from_dict(
+        {
+            "image": [{"bytes": _png(n), "path": None} for n in range(len(ROWS))],
+            "style": [r[0] for r in ROWS],
+            "label": [r[1] for r in ROWS],
+            "text": [r[2] for r in ROWS],
+            "prompt": [r[3] for r in ROWS],
+            "negative_prompt": [r[4] for r in ROWS],
+        },
+        features=features,
+    )
 
 
 def _expected() -> set[tuple]:
@@ -70,11 +91,19 @@ def _imagefolder(root: Path, fmt: str) -> Path:
         folder = root / "train" / CLASSES[c]
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{n}.png").write_bytes(_png(n))
-        rows.append({"file_name": f"{CLASSES[c]}/{n}.png", "style": style, "text": caption,
-                     "prompt": prompt, "negative_prompt": negative})
+        rows.append(
+            {
+                "file_name": f"{CLASSES[c]}/{n}.png",
+                "style": style,
+                "text": caption,
+                "prompt": prompt,
+                "negative_prompt": negative,
+            }
+        )
     if fmt == "jsonl":
         (root / "train" / "metadata.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+        )
     else:
         import csv
 
@@ -138,7 +167,8 @@ def test_column_overrides(tmp_path: Path, saved: Path) -> None:
     overrides = parse_column_overrides("domain=label,class=style,caption=")
     scan = scan_sources([saved], tmp_path / "files", columns=overrides)
     assert {(f.domain, f.label, f.caption) for f in scan.files} == {
-        (CLASSES[c], s, None) for s, c, *_ in ROWS}
+        (CLASSES[c], s, None) for s, c, *_ in ROWS
+    }
     with pytest.raises(SourceError, match="no column 'nope'.*fix --columns"):
         scan_sources([saved], tmp_path / "files", columns={"class": "nope"})
     with pytest.raises(SourceError, match="roles"):
@@ -185,37 +215,62 @@ def test_round_trip(tmp_path: Path, saved: Path, tiny: Models, form: str) -> Non
     out = tmp_path / "out"
     assert export_store(store_dir, out).rows == 6
     loaded = datasets.load_from_disk(str(out))
-    assert {"image", "file_name", "domain", "class", "caption", "prompt", "negative_prompt",
-            "image_embedding", "caption_embedding"} <= set(loaded.column_names)
-    got = {(r["domain"], r["class"], r["caption"], r["prompt"], r["negative_prompt"])
-           for r in loaded}
+    assert {
+        "image",
+        "file_name",
+        "domain",
+        "class",
+        "caption",
+        "prompt",
+        "negative_prompt",
+        "image_embedding",
+        "caption_embedding",
+    } <= set(loaded.column_names)
+    got = {
+        (r["domain"], r["class"], r["caption"], r["prompt"], r["negative_prompt"]) for r in loaded
+    }
     assert got == _expected()
     by_name = {str(n): i for i, n in enumerate(store.items["rel_path"])}
     for record in loaded:
         row = by_name[record["file_name"]]
         np.testing.assert_allclose(record["image_embedding"], store.image_emb[row], atol=1e-6)
-        np.testing.assert_allclose(record["caption_embedding"], store.caption_emb[row],
-                                   atol=1e-6)
+        np.testing.assert_allclose(record["caption_embedding"], store.caption_emb[row], atol=1e-6)
         assert isinstance(record["image"], Image.Image) and record["image"].size == (24, 24)
     # the export ingests again with the same labels (the loop closes)
     again = tmp_path / "again"
-    assert scan_sources([out], again).files and _labels(scan_sources([out], again).files) == \
-        _expected()
+    assert (
+        scan_sources([out], again).files
+        and _labels(scan_sources([out], again).files) == _expected()
+    )
 
 
-def test_parquet_export_and_cli(tmp_path: Path, saved: Path, tiny: Models,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parquet_export_and_cli(
+    tmp_path: Path, saved: Path, tiny: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store_dir = tmp_path / "store"
-    rc = main(["ingest", str(saved), "--store", str(store_dir), "--preset", "tiny",
-               "--captions", "none", "-q", "--columns", "domain=style,class=label"])
+    rc = main(
+        [
+            "ingest",
+            str(saved),
+            "--store",
+            str(store_dir),
+            "--preset",
+            "tiny",
+            "--captions",
+            "none",
+            "-q",
+            "--columns",
+            "domain=style,class=label",
+        ]
+    )
     assert rc == 0
-    assert main(["export", str(store_dir), str(tmp_path / "t.parquet"), "--format",
-                 "parquet"]) == 0
+    assert main(["export", str(store_dir), str(tmp_path / "t.parquet"), "--format", "parquet"]) == 0
     table = pq.read_table(tmp_path / "t.parquet")
     assert table.num_rows == 6
     assert set(table.column("class").to_pylist()) == set(CLASSES)
-    reread = datasets.Dataset.from_parquet(str(tmp_path / "t.parquet"),
-                                           cache_dir=str(tmp_path / "hfcache"))
+    reread = datasets.Dataset.from_parquet(
+        str(tmp_path / "t.parquet"), cache_dir=str(tmp_path / "hfcache")
+    )
     assert isinstance(reread.features["image"], datasets.Image)
     # saved near-duplicate decisions travel with the rows
     store = Store.load(store_dir)
@@ -258,8 +313,9 @@ def test_tags_travel_as_a_list_column(tmp_path: Path, saved: Path, tiny: Models)
     assert "tags" not in export_store(store_dir, untagged).columns  # no tags: no column
     store = Store.load(store_dir)
     ids = [int(i) for i in store.items["id"]]
-    names = {int(i): str(n) for i, n in zip(store.items["id"], store.items["rel_path"],
-                                             strict=True)}
+    names = {
+        int(i): str(n) for i, n in zip(store.items["id"], store.items["rel_path"], strict=True)
+    }
     add_tags(store_dir, ids[:2], ["keep", "reviewed"])
     add_tags(store_dir, ids[1:2], ["odd one"])
     want = {names[ids[0]]: ["keep", "reviewed"], names[ids[1]]: ["keep", "reviewed", "odd one"]}
@@ -269,5 +325,11 @@ def test_tags_travel_as_a_list_column(tmp_path: Path, saved: Path, tiny: Models)
     assert rows == {name: want.get(name, []) for name in names.values()}
     export_store(store_dir, tmp_path / "t.parquet", "parquet")
     table = pq.read_table(tmp_path / "t.parquet")
-    assert dict(zip(table.column("file_name").to_pylist(), table.column("tags").to_pylist(),
-                    strict=True)) == rows
+    assert (
+        dict(
+            zip(
+                table.column("file_name").to_pylist(), table.column("tags").to_pylist(), strict=True
+            )
+        )
+        == rows
+    )

@@ -125,10 +125,15 @@ def test_unsafe_entries_never_leave_the_store(tmp_path: Path, tiny_shared: Model
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
-        (ArchiveLimits(), r"bomb\.zip: entry big\.bmp is compressed \d+:1, above 200:1 "
-                          r"\(a zip bomb\?\); if you trust it, raise ArchiveLimits\.max_ratio"),
-        (ArchiveLimits(max_total_bytes=2**20, max_ratio=1e9),
-         r"bomb\.zip: it unpacks to 8\.0 MB, above 1\.0 MB; .*ArchiveLimits\.max_total_bytes"),
+        (
+            ArchiveLimits(),
+            r"bomb\.zip: entry big\.bmp is compressed \d+:1, above 200:1 "
+            r"\(a zip bomb\?\); if you trust it, raise ArchiveLimits\.max_ratio",
+        ),
+        (
+            ArchiveLimits(max_total_bytes=2**20, max_ratio=1e9),
+            r"bomb\.zip: it unpacks to 8\.0 MB, above 1\.0 MB; .*ArchiveLimits\.max_total_bytes",
+        ),
     ],
     ids=["ratio", "total-size"],
 )
@@ -184,10 +189,17 @@ def test_fifty_thousand_tiny_files(tmp_path: Path, tiny_shared: Models) -> None:
     extracted = [p for p in (tmp_path / "store" / FILES_DIR).rglob("*") if p.is_file()]
     assert len(extracted) <= 4  # the images and the archive's marker: no 50,000 files on disk
 
-    with pytest.raises(SourceError, match=r"many\.zip: it has more than 10000 entries; if you "
-                                          r"trust it, raise ArchiveLimits\.max_members"):
-        ingest([archive], tmp_path / "strict", tiny_shared,
-               IngestConfig(captions="none", archive_limits=ArchiveLimits(max_members=10_000)))
+    with pytest.raises(
+        SourceError,
+        match=r"many\.zip: it has more than 10000 entries; if you "
+        r"trust it, raise ArchiveLimits\.max_members",
+    ):
+        ingest(
+            [archive],
+            tmp_path / "strict",
+            tiny_shared,
+            IngestConfig(captions="none", archive_limits=ArchiveLimits(max_members=10_000)),
+        )
 
 
 @pytest.mark.slow
@@ -200,8 +212,9 @@ def test_thousands_of_broken_images_are_recorded_quickly(
         for i in range(5_000):
             zf.writestr(f"junk/{i // 1000}/{i}.png", b"x")
     start = time.monotonic()
-    report = ingest([tmp_path / "broken.zip"], tmp_path / "store", tiny_shared,
-                    IngestConfig(captions="none"))
+    report = ingest(
+        [tmp_path / "broken.zip"], tmp_path / "store", tiny_shared, IngestConfig(captions="none")
+    )
     seconds = time.monotonic() - start
     print(f"5,000 broken images ingested in {seconds:.1f} s")
     assert len(report.failed) == 5_000 and seconds < 90
@@ -212,8 +225,9 @@ def test_thousands_of_broken_images_are_recorded_quickly(
 @pytest.fixture
 def app(tmp_path: Path) -> AppActions:
     limits = ArchiveLimits(max_members=1_000, max_total_bytes=4 * 2**20)
-    return AppActions(Workspace(tmp_path / "workspace"), "tiny",
-                      config=IngestConfig(archive_limits=limits))
+    return AppActions(
+        Workspace(tmp_path / "workspace"), "tiny", config=IngestConfig(archive_limits=limits)
+    )
 
 
 def upload(tmp_path: Path, name: str, data: bytes) -> str:
@@ -230,14 +244,18 @@ def test_uploads_of_hostile_archives(tmp_path: Path, app: AppActions) -> None:
     kept = store_state(store)
     extra = upload(tmp_path, "extra.png", png_bytes())
     refusals = {
-        upload(tmp_path, "bomb.zip", zip_bytes({"big.bmp": bytes(3 * 2**20)})):
-            r"refusing archive bomb\.zip: entry big\.bmp is compressed \d+:1, above 200:1",
-        upload(tmp_path, "huge.zip", zip_bytes({f"{i}.bmp": os.urandom(2**20) for i in range(5)})):
-            r"refusing archive huge\.zip: it unpacks to 5\.0 MB, above 4\.0 MB; .*max_total_bytes",
-        upload(tmp_path, "garbage.zip", b"PK\x03\x04 not really"):
-            r"cannot read garbage\.zip: not a valid zip file",
-        str(fifty_thousand(tmp_path / "gradio-tmp" / "many.zip")):
-            r"refusing archive many\.zip: it has more than 1000 entries.*max_members",
+        upload(
+            tmp_path, "bomb.zip", zip_bytes({"big.bmp": bytes(3 * 2**20)})
+        ): r"refusing archive bomb\.zip: entry big\.bmp is compressed \d+:1, above 200:1",
+        upload(
+            tmp_path, "huge.zip", zip_bytes({f"{i}.bmp": os.urandom(2**20) for i in range(5)})
+        ): r"refusing archive huge\.zip: it unpacks to 5\.0 MB, above 4\.0 MB; .*max_total_bytes",
+        upload(
+            tmp_path, "garbage.zip", b"PK\x03\x04 not really"
+        ): r"cannot read garbage\.zip: not a valid zip file",
+        str(
+            fifty_thousand(tmp_path / "gradio-tmp" / "many.zip")
+        ): r"refusing archive many\.zip: it has more than 1000 entries.*max_members",
     }
     evil = str(unsafe_zip(tmp_path / "gradio-tmp" / "evil.zip"))
     outside = snapshot(tmp_path, skip=app.workspace.root)

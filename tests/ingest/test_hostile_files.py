@@ -72,8 +72,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def _png_claiming(width: int, height: int) -> bytes:
     """A 60-byte PNG whose header claims ``width`` x ``height`` pixels."""
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -127,8 +131,9 @@ def _write_odd_but_good(ok: Path) -> None:
     Image.new("RGB", (40, 20), RED).save(ok / "phone rotated.jpg", "JPEG", exif=exif)
     broken_exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff broken"
     Image.new("RGB", (40, 20), BLUE).save(ok / "corrupt exif.jpg", "JPEG", exif=broken_exif)
-    for n, name in enumerate(("naïve café – ünïcödé.png", "emoji 🐱🎨.png",
-                              "name with   spaces .png")):
+    for n, name in enumerate(
+        ("naïve café – ünïcödé.png", "emoji 🐱🎨.png", "name with   spaces .png")
+    ):
         draw_image("clipart", "circle", n).save(ok / name)
 
 

@@ -25,20 +25,26 @@ def tiny() -> Models:
 def folder(tmp_path: Path) -> Path:
     root = tmp_path / "in" / "cats"
     root.mkdir(parents=True)
-    for name, colour in (("good.png", (200, 30, 30)), ("victim.png", (30, 30, 200)),
-                         ("other.png", (30, 200, 30))):
+    for name, colour in (
+        ("good.png", (200, 30, 30)),
+        ("victim.png", (30, 30, 200)),
+        ("other.png", (30, 200, 30)),
+    ):
         Image.new("RGB", (96, 80), colour).save(root / name)
     return root.parent
 
 
 def _only_for_victim(real: Callable[..., Any], exc: Exception) -> Callable[..., Any]:
     """``real``, raising ``exc`` when called on the victim (its path or its blue pixels)."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         first = args[0]
-        if "victim" in str(first) or (hasattr(first, "getpixel")
-                                      and first.getpixel((0, 0))[:3] == (30, 30, 200)):
+        if "victim" in str(first) or (
+            hasattr(first, "getpixel") and first.getpixel((0, 0))[:3] == (30, 30, 200)
+        ):
             raise exc
         return real(*args, **kwargs)
+
     return wrapper
 
 
@@ -49,20 +55,26 @@ FAILING = {  # step -> (reader attribute, whether the file is failed, what the r
     "hashing": ("perceptual_hash", True, "hashing failed: ZeroDivisionError"),
     "thumbnail": ("make_thumbnail", True, "thumbnail failed: MemoryError"),
 }
-ERRORS = {"decode": RuntimeError("boom"), "grid split": IndexError("index 64 is out of bounds"),
-          "metadata": ValueError("odd\nchunk"), "hashing": ZeroDivisionError("x"),
-          "thumbnail": MemoryError("big")}
+ERRORS = {
+    "decode": RuntimeError("boom"),
+    "grid split": IndexError("index 64 is out of bounds"),
+    "metadata": ValueError("odd\nchunk"),
+    "hashing": ZeroDivisionError("x"),
+    "thumbnail": MemoryError("big"),
+}
 
 
 @pytest.mark.parametrize("step", list(FAILING))
-def test_a_failing_step_fails_one_file(step: str, folder: Path, tmp_path: Path, tiny: Models,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_step_fails_one_file(
+    step: str, folder: Path, tmp_path: Path, tiny: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name, fails, reason = FAILING[step]
     if name == "extract_metadata_fields":
         from cdir.ingest.metadata import extract
 
-        monkeypatch.setattr(extract, "extract_metadata",
-                            _only_for_victim(extract.extract_metadata, ERRORS[step]))
+        monkeypatch.setattr(
+            extract, "extract_metadata", _only_for_victim(extract.extract_metadata, ERRORS[step])
+        )
     else:
         monkeypatch.setattr(reader, name, _only_for_victim(getattr(reader, name), ERRORS[step]))
     report = ingest([folder], tmp_path / "store", tiny, IngestConfig(captions="none"))
@@ -82,14 +94,23 @@ def test_folder_hashing_fails_one_file(folder: Path, monkeypatch: pytest.MonkeyP
     from cdir.duplicates import file_hashes
 
     victim, good = folder / "cats" / "victim.png", folder / "cats" / "good.png"
-    monkeypatch.setattr(file_hashes, "thumbnail_hashes", _only_for_victim(
-        file_hashes.thumbnail_hashes, ZeroDivisionError("x\ny")))
+    monkeypatch.setattr(
+        file_hashes,
+        "thumbnail_hashes",
+        _only_for_victim(file_hashes.thumbnail_hashes, ZeroDivisionError("x\ny")),
+    )
     assert file_hashes.hash_file(victim) == "hashing failed: ZeroDivisionError: x y"
     assert not isinstance(file_hashes.hash_file(good), str)
-    monkeypatch.setattr(file_hashes, "draft_thumbnail", _only_for_victim(
-        file_hashes.draft_thumbnail, RuntimeError("boom")))
+    monkeypatch.setattr(
+        file_hashes,
+        "draft_thumbnail",
+        _only_for_victim(file_hashes.draft_thumbnail, RuntimeError("boom")),
+    )
     monkeypatch.setattr(file_hashes, "read_image_bytes", lambda path, limits: str(path))
     assert file_hashes.hash_file(victim) == "cannot decode: RuntimeError: boom"
-    monkeypatch.setattr(file_hashes, "load_rgb_bytes", _only_for_victim(
-        file_hashes.load_rgb_bytes, RuntimeError("boom")))
+    monkeypatch.setattr(
+        file_hashes,
+        "load_rgb_bytes",
+        _only_for_victim(file_hashes.load_rgb_bytes, RuntimeError("boom")),
+    )
     assert file_hashes.pixel_hash(victim) is None

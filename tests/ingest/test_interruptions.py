@@ -41,11 +41,22 @@ from cdir.store.collection import (
 from tests.drawn import CLASSES, draw_collection
 
 REPO = Path(__file__).resolve().parents[2]
-COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "domain", "class", "caption",
-           "status", "error"]
+COLUMNS = [
+    "id",
+    "path",
+    "rel_path",
+    "sha256",
+    "pixel_sha256",
+    "domain",
+    "class",
+    "caption",
+    "status",
+    "error",
+]
 # Checkpoint after every caption batch of 2: many store writes for a kill to land in.
-RESUMABLE = IngestConfig(caption_batch_size=2, workers=1, checkpoint_seconds=0.0,
-                         shared_cache=False)
+RESUMABLE = IngestConfig(
+    caption_batch_size=2, workers=1, checkpoint_seconds=0.0, shared_cache=False
+)
 STEP_DELAY = 0.3  # seconds a killed run pauses after each batch
 RUNNER = """
 import sys
@@ -98,12 +109,21 @@ def _progress(store: Path) -> int:
 def _run(src: Path, store: Path, log: Path, step_delay: float = 0.0) -> subprocess.Popen[bytes]:
     """The ingest in a process of its own; ``step_delay`` seconds after each embedding or
     captioning batch (the pipeline's test-only STEP_DELAY_ENV hook)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": "off",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           STEP_DELAY_ENV: str(step_delay)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CDIR_CACHE_DIR": "off",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        STEP_DELAY_ENV: str(step_delay),
+    }
     with log.open("ab") as err:
-        return subprocess.Popen([sys.executable, "-c", RUNNER, str(src), str(store)], cwd=REPO,
-                                env=env, stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(src), str(store)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def _kill_when(proc: subprocess.Popen[bytes], store: Path, target: int, delay: float) -> bool:
@@ -140,8 +160,12 @@ def test_the_step_delay_hook_pauses_after_batches_only_when_set(
     slowed = pipeline._slowed(report)
     for stage in ("hashing", "embedding images", "captioning", "embedding captions"):
         slowed(1, 2, stage)
-    assert [c[2] for c in calls] == ["hashing", "embedding images", "captioning",
-                                     "embedding captions"]
+    assert [c[2] for c in calls] == [
+        "hashing",
+        "embedding images",
+        "captioning",
+        "embedding captions",
+    ]
     assert slept == [0.25, 0.25]
 
 
@@ -156,8 +180,13 @@ def test_killed_three_times_at_random_moments_ends_as_one_run(
     # anywhere, each a random few milliseconds after the mark (often in the middle of a write).
     # The killed runs pause STEP_DELAY s after each batch, and at least 3 batches remain after
     # any mark, so a kill always lands before the ingest could end: no race with its end.
-    targets = sorted([rng.randint(1, n_images - 1), rng.randint(n_images + 1, 2 * n_images - 3),
-                      rng.randint(1, 2 * n_images - 3)])
+    targets = sorted(
+        [
+            rng.randint(1, n_images - 1),
+            rng.randint(n_images + 1, 2 * n_images - 3),
+            rng.randint(1, 2 * n_images - 3),
+        ]
+    )
     kills, seen = 0, []
     for target in targets:
         proc = _run(src, store, log, step_delay=STEP_DELAY)
@@ -187,17 +216,24 @@ def built(tmp_path: Path, tiny_shared: Models) -> Path:
 def test_a_file_cut_short_is_a_store_error_not_data(built: Path, name: str, damage: str) -> None:
     path = built / name
     data = path.read_bytes()
-    path.write_bytes({"half": data[: len(data) // 2], "empty": b"",
-                      "garbage": b"\x93NUMPY garbage" + data[:40]}[damage])
-    with pytest.raises(StoreError, match=f"{name} is damaged .*Delete it and ingest the same "
-                                         "source into this collection again"):
+    path.write_bytes(
+        {"half": data[: len(data) // 2], "empty": b"", "garbage": b"\x93NUMPY garbage" + data[:40]}[
+            damage
+        ]
+    )
+    with pytest.raises(
+        StoreError,
+        match=f"{name} is damaged .*Delete it and ingest the same "
+        "source into this collection again",
+    ):
         Store.load(built)
     with pytest.raises(StoreError):
         api.info(built)
 
 
-def test_a_damaged_file_recovers_as_the_message_says(built: Path, tmp_path: Path,
-                                                     tiny_shared: Models) -> None:
+def test_a_damaged_file_recovers_as_the_message_says(
+    built: Path, tmp_path: Path, tiny_shared: Models
+) -> None:
     want = Store.load(built)
     (built / ITEMS_FILE).unlink()  # what the message tells a user with a damaged file to do
     report = ingest([tmp_path / "src"], built, tiny_shared, IngestConfig(captions="lazy"))
@@ -227,6 +263,7 @@ def _disk_full(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """Make the disk 'full' for writes that land on ``where`` (a store file name, 'thumbs' or
     'cache')."""
     if where == "cache":
+
         def put(*args: object, **kwargs: object) -> None:
             raise sqlite3.OperationalError("database or disk is full")
 
@@ -252,8 +289,11 @@ def test_a_full_disk_is_a_clear_error_and_the_collection_stays_readable(
     more = source(tmp_path / "two", classes=CLASSES[2:])
     with monkeypatch.context() as patch:
         _disk_full(patch, where)
-        with pytest.raises(StoreError, match=r"^disk full: cannot write .*Free some space .*run "
-                                             r"the same ingest again"):
+        with pytest.raises(
+            StoreError,
+            match=r"^disk full: cannot write .*Free some space .*run "
+            r"the same ingest again",
+        ):
             api.ingest([more], store, "tiny", config)
     assert not list(store.glob(".*.tmp"))
     after = Store.load(store)

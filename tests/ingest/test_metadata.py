@@ -91,7 +91,8 @@ def test_a1111_parameters_keep_the_positive_prompt(tmp_path: Path) -> None:
 
 def test_a1111_without_negative_prompt() -> None:
     assert parse_infotext("a lighthouse\nSteps: 30, Seed: 5, Sampler: Euler").prompt == (
-        "a lighthouse")
+        "a lighthouse"
+    )
     only_negative = parse_infotext("Negative prompt: bad\nSteps: 30, Seed: 5, CFG scale: 7")
     assert only_negative.prompt is None and only_negative.negative_prompt == "bad"
 

@@ -47,8 +47,10 @@ def test_a_bare_text_elsewhere_is_not_infotext() -> None:
 
 
 def test_multi_line_prompt_and_negative() -> None:
-    meta = parse_infotext(f"line one\nline two\nNegative prompt: bad\nworse\n{SETTINGS}\n"
-                          "Template: x\nNegative Template: y")
+    meta = parse_infotext(
+        f"line one\nline two\nNegative prompt: bad\nworse\n{SETTINGS}\n"
+        "Template: x\nNegative Template: y"
+    )
     assert meta.prompt == "line one\nline two" and meta.negative_prompt == "bad\nworse"
     assert meta.settings["Seed"] == "42" and meta.settings["Size"] == "512x512"
     assert meta.settings["extra"] == "Template: x\nNegative Template: y"
@@ -59,17 +61,20 @@ def test_an_empty_prompt_before_the_negative() -> None:
     assert meta.prompt is None and meta.negative_prompt == "bad"
 
 
-@pytest.mark.parametrize("settings,generator", [
-    ("Version: v1.10.1", "A1111"),
-    ("Version: f2.0.1v1.10.1-previous-313-g8a042934", "Forge"),
-    ("Version: f0.0.17v1.8.0rc-latest-276-g29be1da7", "Forge"),
-    ("Version: neoforge-v1.0", "Forge"),
-    ("Version: classic-Forge 1.0", "Forge"),
-    ("App: SD.Next, Version: 82973c4", "SD.Next"),
-    ("Version: SD.Next 2024-10", "SD.Next"),
-    ("Version: Fooocus v2.5.5", "Fooocus"),
-    ("Model: x", "A1111"),
-])
+@pytest.mark.parametrize(
+    "settings,generator",
+    [
+        ("Version: v1.10.1", "A1111"),
+        ("Version: f2.0.1v1.10.1-previous-313-g8a042934", "Forge"),
+        ("Version: f0.0.17v1.8.0rc-latest-276-g29be1da7", "Forge"),
+        ("Version: neoforge-v1.0", "Forge"),
+        ("Version: classic-Forge 1.0", "Forge"),
+        ("App: SD.Next, Version: 82973c4", "SD.Next"),
+        ("Version: SD.Next 2024-10", "SD.Next"),
+        ("Version: Fooocus v2.5.5", "Fooocus"),
+        ("Model: x", "A1111"),
+    ],
+)
 def test_generator_from_version_and_app(settings: str, generator: str) -> None:
     meta = parse_raw(raw("parameters", f"a cat\n{SETTINGS}, {settings}"))
     assert meta.generator == generator and meta.prompt == "a cat"
@@ -79,15 +84,18 @@ def test_generator_from_version_and_app(settings: str, generator: str) -> None:
 def test_quoted_settings() -> None:
     settings = parse_settings(
         'Steps: 20, Hires prompt: "a \\(cat\\), on a \\"roof\\" \\\\ x", '
-        'Lora hashes: "a: 1, b: 2", Seed: 7, Empty: "", Note: "x')
+        'Lora hashes: "a: 1, b: 2", Seed: 7, Empty: "", Note: "x'
+    )
     assert settings["Hires prompt"] == 'a \\(cat\\), on a "roof" \\ x'
     assert settings["Lora hashes"] == "a: 1, b: 2"
     assert settings["Seed"] == "7" and settings["Steps"] == "20"
 
 
 def test_valid_json_quotes_are_json() -> None:
-    assert parse_settings('Steps: 2, Hires prompt: "a\\nb \\u00e9", Seed: 1')["Hires prompt"] \
+    assert (
+        parse_settings('Steps: 2, Hires prompt: "a\\nb \\u00e9", Seed: 1')["Hires prompt"]
         == "a\nb é"
+    )
 
 
 def test_settings_line_rules() -> None:
@@ -105,19 +113,24 @@ def test_weights_and_lora_tags_stay_in_the_stored_prompt() -> None:
     assert meta.prompt == text
 
 
-@pytest.mark.parametrize("prompt,words", [
-    ("(red cat:1.2), [dog|fox] BREAK <lora:style_x:0.8> sitting", "red cat, dog fox, sitting"),
-    ("((masterpiece)), [from:to:0.5], \\(artist\\), {a|b}",
-     "masterpiece, from to, (artist), a b"),
-    ("a cat:1.2 AND a dog", "a cat, a dog"),
-    ("1.5::silver hair::, {{best quality}}, [[blurry]]", "silver hair, best quality, blurry"),
-    ("embedding:easynegative, hi <hypernet:h:1>", "easynegative, hi"),
-    ("at 10:30 (x:1.2", "at 10:30 x:1.2"),
-    ("(word:-0.5) [x:0.5] y", "word x y"),
-    ("<lora:x:1>", None),
-    ("plain words stay", "plain words stay"),
-    ("line one\nline two", "line one\nline two"),
-])
+@pytest.mark.parametrize(
+    "prompt,words",
+    [
+        ("(red cat:1.2), [dog|fox] BREAK <lora:style_x:0.8> sitting", "red cat, dog fox, sitting"),
+        (
+            "((masterpiece)), [from:to:0.5], \\(artist\\), {a|b}",
+            "masterpiece, from to, (artist), a b",
+        ),
+        ("a cat:1.2 AND a dog", "a cat, a dog"),
+        ("1.5::silver hair::, {{best quality}}, [[blurry]]", "silver hair, best quality, blurry"),
+        ("embedding:easynegative, hi <hypernet:h:1>", "easynegative, hi"),
+        ("at 10:30 (x:1.2", "at 10:30 x:1.2"),
+        ("(word:-0.5) [x:0.5] y", "word x y"),
+        ("<lora:x:1>", None),
+        ("plain words stay", "plain words stay"),
+        ("line one\nline two", "line one\nline two"),
+    ],
+)
 def test_prompt_words(prompt: str, words: str | None) -> None:
     assert prompt_words(prompt) == words
 
@@ -163,8 +176,14 @@ def test_browse_text_filter_finds_a_weighted_word(tmp_path: Path) -> None:
 
     from cdir.browse.grid import Browser
 
-    items = pd.DataFrame({"id": [0, 1], "rel_path": ["a.png", "b.png"], "caption": [None, "x"],
-                          "prompt": ["(red fox:1.3), <lora:z:1> BREAK snow", None]})
+    items = pd.DataFrame(
+        {
+            "id": [0, 1],
+            "rel_path": ["a.png", "b.png"],
+            "caption": [None, "x"],
+            "prompt": ["(red fox:1.3), <lora:z:1> BREAK snow", None],
+        }
+    )
     store = SimpleNamespace(items=items, ok_mask=lambda: np.ones(2, bool), root=tmp_path)
     browser = Browser(store)
     assert "red fox, snow" in browser._text[0] and "(red fox:1.3)" in browser._text[0]

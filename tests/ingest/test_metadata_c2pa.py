@@ -34,8 +34,13 @@ CREATED_AI = {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgo
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 def test_generated_by_an_unseen_tool_in_every_container(tmp_path: Path, fmt: str) -> None:
-    data = signed(manifest("Dream Tool", [{**CREATED_AI, "softwareAgent": {
-        "name": "Dream Tool Diffusion", "version": "2.1"}}]), fmt)
+    data = signed(
+        manifest(
+            "Dream Tool",
+            [{**CREATED_AI, "softwareAgent": {"name": "Dream Tool Diffusion", "version": "2.1"}}],
+        ),
+        fmt,
+    )
     meta = extract_metadata(write(tmp_path, f"x.{fmt.lower()}", data))
     assert meta.generator == "Dream Tool Diffusion 2.1"
     assert meta.settings["c2pa_source_type"] == "trainedAlgorithmicMedia"
@@ -46,18 +51,27 @@ def test_generated_by_an_unseen_tool_in_every_container(tmp_path: Path, fmt: str
 def test_chatgpt_image_with_a_description(tmp_path: Path) -> None:
     info = PngInfo()
     info.add_itxt("Description", "an avocado armchair")
-    data = signed(manifest("ChatGPT", [{**CREATED_AI, "softwareAgent": "GPT-4o"}]),
-                  pnginfo=info)
+    data = signed(manifest("ChatGPT", [{**CREATED_AI, "softwareAgent": "GPT-4o"}]), pnginfo=info)
     meta = extract_metadata(write(tmp_path, "dalle.png", data))
     assert meta.generator == "GPT-4o" and meta.prompt == "an avocado armchair"
     assert meta.settings["c2pa_claim_generator"] == "ChatGPT 1.0"
 
 
 def test_firefly_composite_in_jpeg(tmp_path: Path) -> None:
-    data = signed(manifest("Adobe Photoshop", [{
-        "action": "c2pa.edited", "softwareAgent": "Adobe Firefly",
-        "digitalSourceType": IPTC + "compositeWithTrainedAlgorithmicMedia"}], claim_version=1),
-        "JPEG")
+    data = signed(
+        manifest(
+            "Adobe Photoshop",
+            [
+                {
+                    "action": "c2pa.edited",
+                    "softwareAgent": "Adobe Firefly",
+                    "digitalSourceType": IPTC + "compositeWithTrainedAlgorithmicMedia",
+                }
+            ],
+            claim_version=1,
+        ),
+        "JPEG",
+    )
     meta = extract_metadata(write(tmp_path, "fill.jpg", data))
     assert meta.generator == "Adobe Firefly"
     assert meta.settings["c2pa_source_type"] == "compositeWithTrainedAlgorithmicMedia"
@@ -65,8 +79,13 @@ def test_firefly_composite_in_jpeg(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
 def test_a_camera_capture_is_not_generated(tmp_path: Path, fmt: str) -> None:
-    data = signed(manifest("Leica M11-P", [{"action": "c2pa.created",
-                                            "digitalSourceType": IPTC + "digitalCapture"}]), fmt)
+    data = signed(
+        manifest(
+            "Leica M11-P",
+            [{"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCapture"}],
+        ),
+        fmt,
+    )
     meta = extract_metadata(write(tmp_path, f"photo.{fmt.lower()}", data))
     assert meta.generator is None
     assert meta.settings["c2pa_source_type"] == "digitalCapture"
@@ -75,9 +94,13 @@ def test_a_camera_capture_is_not_generated(tmp_path: Path, fmt: str) -> None:
 
 
 def test_a_colour_edit_in_an_editor_is_not_generated(tmp_path: Path) -> None:
-    data = signed(manifest("Adobe Photoshop", [{"action": "c2pa.color_adjustments",
-                                                "softwareAgent": "Adobe Photoshop 25.0"}],
-                           claim_version=1))
+    data = signed(
+        manifest(
+            "Adobe Photoshop",
+            [{"action": "c2pa.color_adjustments", "softwareAgent": "Adobe Photoshop 25.0"}],
+            claim_version=1,
+        )
+    )
     meta = extract_metadata(write(tmp_path, "edit.png", data))
     assert meta.generator is None
     assert meta.settings["c2pa_tool"] == "Adobe Photoshop 25.0"
@@ -86,11 +109,17 @@ def test_a_colour_edit_in_an_editor_is_not_generated(tmp_path: Path) -> None:
 
 
 def test_an_edit_of_a_generated_image_keeps_its_source(tmp_path: Path) -> None:
-    parent = signed(manifest("Image Maker", [{**CREATED_AI, "softwareAgent": "Image Maker"}],
-                             claim_version=1))
-    data = signed(manifest("Adobe Photoshop", [{"action": "c2pa.opened"},
-                                               {"action": "c2pa.cropped"}], claim_version=1),
-                  parent=parent)
+    parent = signed(
+        manifest("Image Maker", [{**CREATED_AI, "softwareAgent": "Image Maker"}], claim_version=1)
+    )
+    data = signed(
+        manifest(
+            "Adobe Photoshop",
+            [{"action": "c2pa.opened"}, {"action": "c2pa.cropped"}],
+            claim_version=1,
+        ),
+        parent=parent,
+    )
     meta = extract_metadata(write(tmp_path, "cropped.png", data))
     assert meta.generator == "Image Maker"
     assert meta.settings["c2pa_source_type"] == "trainedAlgorithmicMedia"
@@ -105,8 +134,12 @@ def test_a_damaged_manifest_is_one_reason_and_no_label(tmp_path: Path) -> None:
     Image.new("RGB", (16, 16)).save(buf, "PNG")
     data = buf.getvalue()
     body = b"\x00\x00\x00\x20jumb\x00\x00\x00\x18jumdc2pa\x00claim_generator: ChatGPT DALL"
-    chunk = (struct.pack(">I", len(body)) + b"caBX" + body
-             + struct.pack(">I", zlib.crc32(b"caBX" + body)))
+    chunk = (
+        struct.pack(">I", len(body))
+        + b"caBX"
+        + body
+        + struct.pack(">I", zlib.crc32(b"caBX" + body))
+    )
     at = data.rindex(b"IEND") - 4
     meta = extract_metadata(write(tmp_path, "bad.png", data[:at] + chunk + data[at:]))
     assert meta.generator is None
@@ -116,7 +149,8 @@ def test_a_damaged_manifest_is_one_reason_and_no_label(tmp_path: Path) -> None:
 
 
 def test_without_the_library_the_manifest_is_reported_not_guessed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     data = signed(manifest("ChatGPT", [CREATED_AI]))
@@ -132,28 +166,70 @@ def store(active: dict[str, Any], **others: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_facts_of_a_v1_manifest() -> None:
-    facts = manifest_facts(store({
+    facts = manifest_facts(
+        store(
+            {
+                "claim_generator": "Adobe_Illustrator/28.0 adobe_c2pa/0.7.6 c2pa-rs/0.25.2",
+                "assertions": [
+                    {
+                        "label": "c2pa.actions",
+                        "data": {
+                            "actions": [
+                                {
+                                    "action": "c2pa.created",
+                                    "softwareAgent": "Adobe Firefly",
+                                    "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    assert facts == {
         "claim_generator": "Adobe_Illustrator/28.0 adobe_c2pa/0.7.6 c2pa-rs/0.25.2",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "softwareAgent": "Adobe Firefly",
-             "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}]}}]}))
-    assert facts == {"claim_generator": "Adobe_Illustrator/28.0 adobe_c2pa/0.7.6 c2pa-rs/0.25.2",
-                     "actions": ["c2pa.created"], "source_type": "trainedAlgorithmicMedia",
-                     "tool": "Adobe Firefly", "generator": "Adobe Firefly"}
+        "actions": ["c2pa.created"],
+        "source_type": "trainedAlgorithmicMedia",
+        "tool": "Adobe Firefly",
+        "generator": "Adobe Firefly",
+    }
 
 
 def test_facts_without_a_tool_name_the_claim_generator() -> None:
-    facts = manifest_facts(store({
-        "claim_generator_info": [{"name": "Bing Image Creator"}],
-        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": IPTC + "algorithmicMedia"}]}}]}))
+    facts = manifest_facts(
+        store(
+            {
+                "claim_generator_info": [{"name": "Bing Image Creator"}],
+                "assertions": [
+                    {
+                        "label": "c2pa.actions.v2",
+                        "data": {
+                            "actions": [
+                                {
+                                    "action": "c2pa.created",
+                                    "digitalSourceType": IPTC + "algorithmicMedia",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+    )
     assert facts["generator"] == "Bing Image Creator" and facts["tool"] == "Bing Image Creator"
 
 
-@pytest.mark.parametrize("broken", [{}, {"manifests": []}, {"active_manifest": "x",
-                                                            "manifests": {"a": {}}},
-                                    store({"assertions": "no"}), store({"assertions": [
-                                        {"label": "c2pa.actions", "data": {"actions": [3]}}]})])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},
+        {"manifests": []},
+        {"active_manifest": "x", "manifests": {"a": {}}},
+        store({"assertions": "no"}),
+        store({"assertions": [{"label": "c2pa.actions", "data": {"actions": [3]}}]}),
+    ],
+)
 def test_odd_stores_give_no_facts_and_no_error(broken: dict[str, Any]) -> None:
     assert "generator" not in manifest_facts(broken)
 
@@ -180,8 +256,10 @@ def test_parse_of_raw_texts() -> None:
     found.add(MANIFEST_KEY, json.dumps(store({"claim_generator": "Cam 1", "assertions": []})))
     meta = parse(found)
     assert meta is not None and meta.prompt == "an owl" and meta.source == "xmp:description"
-    assert meta.generator is None and meta.settings == {"content_credentials": "c2pa",
-                                                        "c2pa_claim_generator": "Cam 1"}
+    assert meta.generator is None and meta.settings == {
+        "content_credentials": "c2pa",
+        "c2pa_claim_generator": "Cam 1",
+    }
     damaged = RawMetadata()
     damaged.add(MANIFEST_KEY, "{not json")
     assert parse(damaged).settings == {"content_credentials": "c2pa (not read)"}
@@ -191,32 +269,67 @@ def test_parse_of_raw_texts() -> None:
 def test_facts_fall_back_to_the_claim_generator_then_to_c2pa() -> None:
     created = {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}
     actions = [{"label": "c2pa.actions", "data": {"actions": [created]}}]
-    assert manifest_facts(store({"claim_generator": "Gen/1.0", "assertions": actions}))[
-        "generator"] == "Gen/1.0"
+    assert (
+        manifest_facts(store({"claim_generator": "Gen/1.0", "assertions": actions}))["generator"]
+        == "Gen/1.0"
+    )
     assert manifest_facts(store({"assertions": actions}))["generator"] == "C2PA"
 
 
 def test_every_actions_assertion_counts() -> None:
-    facts = manifest_facts(store({"claim_generator_info": [{"name": " ", "version": "1"}],
-                                  "claim_generator": "Old Tool 2",
-                                  "assertions": [
-        "not an assertion", {"label": "c2pa.hash.data", "data": {}},
-        {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.opened"}]}},
-        {"label": "c2pa.actions__1", "data": {"actions": [
-            {"action": "c2pa.edited", "softwareAgent": {"name": "Brush"}},
-            {"action": "c2pa.placed", "softwareAgent": {"name": 3}}]}}]}))
+    facts = manifest_facts(
+        store(
+            {
+                "claim_generator_info": [{"name": " ", "version": "1"}],
+                "claim_generator": "Old Tool 2",
+                "assertions": [
+                    "not an assertion",
+                    {"label": "c2pa.hash.data", "data": {}},
+                    {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.opened"}]}},
+                    {
+                        "label": "c2pa.actions__1",
+                        "data": {
+                            "actions": [
+                                {"action": "c2pa.edited", "softwareAgent": {"name": "Brush"}},
+                                {"action": "c2pa.placed", "softwareAgent": {"name": 3}},
+                            ]
+                        },
+                    },
+                ],
+            }
+        )
+    )
     assert facts["actions"] == ["c2pa.opened", "c2pa.edited", "c2pa.placed"]
     assert facts["tool"] == "Brush" and facts["claim_generator"] == "Old Tool 2"
-    assert manifest_facts(store({"claim_generator_info": [], "claim_generator": "T"}))[
-        "claim_generator"] == "T"
+    assert (
+        manifest_facts(store({"claim_generator_info": [], "claim_generator": "T"}))[
+            "claim_generator"
+        ]
+        == "T"
+    )
 
 
 def test_only_the_parent_ingredient_is_followed() -> None:
-    made = {"assertions": [{"label": "c2pa.actions", "data": {"actions": [
-        {"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
-         "softwareAgent": "Maker"}]}}]}
-    edit = {"assertions": [], "ingredients": [{"relationship": "componentOf",
-                                               "active_manifest": "m"}]}
+    made = {
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": IPTC + "trainedAlgorithmicMedia",
+                            "softwareAgent": "Maker",
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    edit = {
+        "assertions": [],
+        "ingredients": [{"relationship": "componentOf", "active_manifest": "m"}],
+    }
     assert "source_type" not in manifest_facts(store(edit, m=made))
     edit["ingredients"].append({"relationship": "parentOf", "active_manifest": 7})
     assert "source_type" not in manifest_facts(store(edit, m=made))

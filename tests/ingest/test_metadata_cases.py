@@ -58,8 +58,9 @@ def test_case14_sidecars_utf16_with_bom(name: str) -> None:
 
 def test_case15_comfyui_sdxl_encoder_behind_a_combiner() -> None:
     meta = extract_metadata(case("15") / "comfy_sdxl.png")
-    assert meta.prompt == ("a cozy reading nook with a cat on a windowsill, soft morning light, "
-                           "film grain")
+    assert meta.prompt == (
+        "a cozy reading nook with a cat on a windowsill, soft morning light, film grain"
+    )
     assert meta.negative_prompt.startswith("worst quality, low quality")
     assert meta.settings["other_positive_texts"] == ["warm colours"]
 
@@ -73,23 +74,32 @@ CABIN = "a small wooden cabin in the snow at night, warm window light"
 @pytest.mark.parametrize("name", ["nai_stripped.png", "nai_original.png"])
 def test_case20_novelai_stealth_alpha(name: str) -> None:
     meta = extract_metadata(case("20") / name)
-    assert (meta.prompt, meta.negative_prompt, meta.generator) == (NAI_PROMPT, NAI_NEGATIVE,
-                                                                   "NovelAI")
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (
+        NAI_PROMPT,
+        NAI_NEGATIVE,
+        "NovelAI",
+    )
     assert meta.settings["seed"] == 1234567890 and not meta.issues
 
 
 def test_case20_forge_stealth_pnginfo() -> None:
     meta = extract_metadata(case("20") / "a1111_stealth.png")
-    assert (meta.prompt, meta.negative_prompt, meta.generator) == (FORGE_PROMPT,
-                                                                   "blurry, watermark", "Forge")
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (
+        FORGE_PROMPT,
+        "blurry, watermark",
+        "Forge",
+    )
     assert meta.settings["Steps"] == "24" and meta.source == "parameters"
 
 
 @pytest.mark.parametrize("name", ["cond_switch.png", "text_switch.png"])
 def test_case21_comfyui_switch_gives_the_selected_prompt(name: str) -> None:
     meta = extract_metadata(case("21") / name)
-    assert (meta.prompt, meta.negative_prompt, meta.generator) == (CABIN, "blurry, lowres",
-                                                                   "ComfyUI")
+    assert (meta.prompt, meta.negative_prompt, meta.generator) == (
+        CABIN,
+        "blurry, lowres",
+        "ComfyUI",
+    )
     assert "cathedral" not in str(meta.settings)
 
 
@@ -99,12 +109,19 @@ EXPECTED = {
     "03": {"comfy_workflow_only.png": "a watercolor fox sleeping under a birch tree"},
     "04": {"comfy_linked_text.png": "an isometric pixel-art castle on a floating island"},
     "05": {"text_after_idat.png": "a paper-cut diorama of a mountain village"},
-    "14": {n: "a ceramic teapot with blue flowers, studio photo"
-           for n in ("teapot.png", "teapot_be.png", "teapot_utf8.png")},
-    "15": {"comfy_sdxl.png": "a cozy reading nook with a cat on a windowsill, soft morning "
-                             "light, film grain"},
-    "20": {"nai_stripped.png": NAI_PROMPT, "nai_original.png": NAI_PROMPT,
-           "a1111_stealth.png": FORGE_PROMPT},
+    "14": {
+        n: "a ceramic teapot with blue flowers, studio photo"
+        for n in ("teapot.png", "teapot_be.png", "teapot_utf8.png")
+    },
+    "15": {
+        "comfy_sdxl.png": "a cozy reading nook with a cat on a windowsill, soft morning "
+        "light, film grain"
+    },
+    "20": {
+        "nai_stripped.png": NAI_PROMPT,
+        "nai_original.png": NAI_PROMPT,
+        "a1111_stealth.png": FORGE_PROMPT,
+    },
     "21": {"cond_switch.png": CABIN, "text_switch.png": CABIN},
 }
 

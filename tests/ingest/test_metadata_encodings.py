@@ -29,8 +29,9 @@ CHINESE = "黄昏时分岩石海岸上的红色灯塔，油画"
 TEXTS = [JAPANESE, RUSSIAN, GERMAN, CHINESE, "a plain ascii prompt"]
 
 
-def jpeg(tmp_path: Path, exif: Image.Exif | None = None, name: str = "x.jpg",
-         **options: object) -> Path:
+def jpeg(
+    tmp_path: Path, exif: Image.Exif | None = None, name: str = "x.jpg", **options: object
+) -> Path:
     path = tmp_path / name
     if exif is not None:
         options["exif"] = exif
@@ -44,8 +45,11 @@ def with_comment(raw: bytes, byte_order: str = "<") -> bytes:
     e = byte_order
     head = (b"II*\x00" if e == "<" else b"MM\x00*") + struct.pack(e + "I", 8)
     ifd0 = struct.pack(e + "H", 1) + struct.pack(e + "HHII", EXIF_IFD, 4, 1, 26) + b"\x00" * 4
-    exif_ifd = (struct.pack(e + "H", 1) + struct.pack(e + "HHII", USER_COMMENT, 7, len(raw), 44)
-                + b"\x00" * 4)
+    exif_ifd = (
+        struct.pack(e + "H", 1)
+        + struct.pack(e + "HHII", USER_COMMENT, 7, len(raw), 44)
+        + b"\x00" * 4
+    )
     return b"Exif\x00\x00" + head + ifd0 + exif_ifd + raw
 
 
@@ -54,7 +58,8 @@ def with_comment(raw: bytes, byte_order: str = "<") -> bytes:
 @pytest.mark.parametrize("order", ["<", ">"])
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_user_comment_unicode_either_byte_order_in_either_tiff_order(
-        tmp_path: Path, text: str, order: str, encoding: str) -> None:
+    tmp_path: Path, text: str, order: str, encoding: str
+) -> None:
     raw = b"UNICODE\x00" + text.encode(encoding)
     path = tmp_path / "x.jpg"
     Image.new("RGB", (8, 8)).save(path, exif=with_comment(raw, order))
@@ -69,7 +74,7 @@ def test_user_comment_bom_decides(bom_encoding: str) -> None:
 
 
 def test_utf16_tie_falls_back_to_the_tiff_byte_order() -> None:
-    """"кот" or "㨄㸄䈄": both readings are clean, neither is ASCII, charset-normalizer ties;
+    """ "кот" or "㨄㸄䈄": both readings are clean, neither is ASCII, charset-normalizer ties;
     only the TIFF header's byte order decides (an ASCII text would be decided earlier)."""
     for encoding, order in (("utf-16-le", "<"), ("utf-16-be", ">")):
         body = "кот".encode(encoding)
@@ -127,30 +132,44 @@ def test_xp_tags_utf16le(tmp_path: Path, tag: int, text: str) -> None:
 
 # --- XMP -----------------------------------------------------------------------------------------
 def xmp(body: str) -> str:
-    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-            f'xmlns:exif="http://ns.adobe.com/exif/1.0/">{body}</rdf:Description></rdf:RDF>'
-            '</x:xmpmeta><?xpacket end="w"?>')
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:exif="http://ns.adobe.com/exif/1.0/">{body}</rdf:Description></rdf:RDF>'
+        '</x:xmpmeta><?xpacket end="w"?>'
+    )
 
 
 def test_xmp_language_alternative_prefers_x_default(tmp_path: Path) -> None:
-    packet = xmp('<dc:description><rdf:Alt><rdf:li xml:lang="ja-JP">' + JAPANESE +
-                 '</rdf:li><rdf:li xml:lang="x-default">' + RUSSIAN +
-                 "</rdf:li></rdf:Alt></dc:description>")
+    packet = xmp(
+        '<dc:description><rdf:Alt><rdf:li xml:lang="ja-JP">'
+        + JAPANESE
+        + '</rdf:li><rdf:li xml:lang="x-default">'
+        + RUSSIAN
+        + "</rdf:li></rdf:Alt></dc:description>"
+    )
     assert extract_metadata(jpeg(tmp_path, xmp=packet.encode("utf-8"))).prompt == RUSSIAN
 
 
 def test_xmp_language_alternative_without_default_takes_the_first(tmp_path: Path) -> None:
-    packet = xmp('<dc:title><rdf:Alt><rdf:li xml:lang="ja">' + JAPANESE +
-                 '</rdf:li><rdf:li xml:lang="de">' + GERMAN + "</rdf:li></rdf:Alt></dc:title>")
+    packet = xmp(
+        '<dc:title><rdf:Alt><rdf:li xml:lang="ja">'
+        + JAPANESE
+        + '</rdf:li><rdf:li xml:lang="de">'
+        + GERMAN
+        + "</rdf:li></rdf:Alt></dc:title>"
+    )
     assert extract_metadata(jpeg(tmp_path, xmp=packet.encode("utf-8"))).prompt == JAPANESE
 
 
 def test_xmp_exif_user_comment_in_webp(tmp_path: Path) -> None:
-    packet = xmp('<exif:UserComment><rdf:Alt><rdf:li xml:lang="x-default">' + CHINESE +
-                 "</rdf:li></rdf:Alt></exif:UserComment>")
+    packet = xmp(
+        '<exif:UserComment><rdf:Alt><rdf:li xml:lang="x-default">'
+        + CHINESE
+        + "</rdf:li></rdf:Alt></exif:UserComment>"
+    )
     path = tmp_path / "x.webp"
     Image.new("RGB", (8, 8)).save(path, "WEBP", xmp=packet.encode("utf-8"))
     assert extract_metadata(path).prompt == CHINESE
@@ -171,8 +190,9 @@ def png_bytes(*chunks: tuple[bytes, bytes], after_idat: bool = False) -> bytes:
     Image.new("RGB", (8, 8), "navy").save(buf, "PNG")
     png = buf.getvalue()
     at = png.rindex(b"IEND") - 4 if after_idat else 33  # after IHDR
-    extra = b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
-                     for k, d in chunks)
+    extra = b"".join(
+        struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks
+    )
     return png[:at] + extra + png[at:]
 
 
@@ -191,7 +211,7 @@ def test_png_text_holding_utf8_is_not_stored_as_mojibake(tmp_path: Path) -> None
 @pytest.mark.parametrize("after_idat", [False, True])
 def test_png_ztxt_and_itxt(tmp_path: Path, after_idat: bool) -> None:
     ztxt = b"Title\x00\x00" + zlib.compress(GERMAN.encode("latin-1"))
-    itxt = (b"Description\x00\x01\x00ja\x00\x00" + zlib.compress(JAPANESE.encode("utf-8")))
+    itxt = b"Description\x00\x01\x00ja\x00\x00" + zlib.compress(JAPANESE.encode("utf-8"))
     path = tmp_path / "x.png"
     path.write_bytes(png_bytes((b"zTXt", ztxt), (b"iTXt", itxt), after_idat=after_idat))
     assert extract_metadata(path).prompt == JAPANESE  # Description before Title
@@ -199,8 +219,11 @@ def test_png_ztxt_and_itxt(tmp_path: Path, after_idat: bool) -> None:
 
 def test_png_itxt_written_by_pillow(tmp_path: Path) -> None:
     info = PngInfo()
-    info.add_itxt("parameters", CHINESE + "\nNegative prompt: 模糊\nSteps: 20, Seed: 1, "
-                                          "Sampler: Euler", zip=True)
+    info.add_itxt(
+        "parameters",
+        CHINESE + "\nNegative prompt: 模糊\nSteps: 20, Seed: 1, Sampler: Euler",
+        zip=True,
+    )
     path = tmp_path / "x.png"
     Image.new("RGB", (8, 8)).save(path, pnginfo=info)
     meta = extract_metadata(path)
@@ -226,8 +249,9 @@ def test_png_ztxt_bomb_is_refused(tmp_path: Path) -> None:
 
 # --- sidecars ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", TEXTS)
-@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le-bom", "utf-16-be-bom",
-                                      "utf-32"])
+@pytest.mark.parametrize(
+    "encoding", ["utf-8-sig", "utf-16", "utf-16-le-bom", "utf-16-be-bom", "utf-32"]
+)
 def test_sidecar_with_byte_order_marks(tmp_path: Path, text: str, encoding: str) -> None:
     if encoding.endswith("-bom"):
         codec = encoding[:-4]
@@ -240,10 +264,15 @@ def test_sidecar_with_byte_order_marks(tmp_path: Path, text: str, encoding: str)
     assert meta.prompt == text and not meta.issues
 
 
-@pytest.mark.parametrize(("text", "encoding"), [
-    (RUSSIAN, "cp1251"), (GERMAN, "cp1252"), (CHINESE + "，" + CHINESE, "gb18030"),
-    ("夕暮れの岩だらけの海岸にある赤い灯台、油絵、静かな風景です。", "shift_jis"),
-])
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (RUSSIAN, "cp1251"),
+        (GERMAN, "cp1252"),
+        (CHINESE + "，" + CHINESE, "gb18030"),
+        ("夕暮れの岩だらけの海岸にある赤い灯台、油絵、静かな風景です。", "shift_jis"),
+    ],
+)
 def test_caption_sidecar_in_a_legacy_code_page(tmp_path: Path, text: str, encoding: str) -> None:
     path = jpeg(tmp_path, name="img.jpg")
     (tmp_path / "img.caption").write_bytes(text.encode(encoding))
@@ -294,6 +323,8 @@ def test_png_text_in_windows_1252(tmp_path: Path) -> None:
 
 
 def test_xmp_empty_default_falls_back_to_a_language_with_text(tmp_path: Path) -> None:
-    packet = xmp('<dc:description><rdf:Alt><rdf:li xml:lang="x-default"></rdf:li>'
-                 '<rdf:li xml:lang="ru">' + RUSSIAN + "</rdf:li></rdf:Alt></dc:description>")
+    packet = xmp(
+        '<dc:description><rdf:Alt><rdf:li xml:lang="x-default"></rdf:li>'
+        '<rdf:li xml:lang="ru">' + RUSSIAN + "</rdf:li></rdf:Alt></dc:description>"
+    )
     assert extract_metadata(jpeg(tmp_path, xmp=packet.encode("utf-8"))).prompt == RUSSIAN

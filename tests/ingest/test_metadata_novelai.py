@@ -63,7 +63,11 @@ def test_values_that_are_not_text_are_not_prompts() -> None:
 
 
 def test_an_empty_v4_caption_falls_back_to_the_prompt() -> None:
-    comment = {"prompt": "a fox", "v4_prompt": {"caption": {"base_caption": "  "}},
-               "v4_negative_prompt": {"caption": {"base_caption": 3}}, "uc": "blurry"}
+    comment = {
+        "prompt": "a fox",
+        "v4_prompt": {"caption": {"base_caption": "  "}},
+        "v4_negative_prompt": {"caption": {"base_caption": 3}},
+        "uc": "blurry",
+    }
     meta = parse(raw(Software="NovelAI", Comment=json.dumps(comment)))
     assert meta is not None and (meta.prompt, meta.negative_prompt) == ("a fox", "blurry")

@@ -17,15 +17,26 @@ from cdir.ingest.metadata.stealth import read_stealth
 
 PROMPT = "1girl, silver hair, reading a book, watercolor"
 NEGATIVE = "lowres, bad hands"
-INFOTEXT = ("a cat asleep on a windowsill, oil painting\nNegative prompt: blurry, watermark\n"
-            "Steps: 24, Sampler: DPM++ 2M, CFG scale: 6, Seed: 42, Size: 96x96, "
-            "Version: f2.0.1v1.10.1")
-NAI = {"Description": PROMPT, "Software": "NovelAI", "Source": "NovelAI Diffusion V4.5",
-       "Comment": json.dumps({"prompt": PROMPT, "uc": NEGATIVE, "steps": 28, "seed": 7})}
+INFOTEXT = (
+    "a cat asleep on a windowsill, oil painting\nNegative prompt: blurry, watermark\n"
+    "Steps: 24, Sampler: DPM++ 2M, CFG scale: 6, Seed: 42, Size: 96x96, "
+    "Version: f2.0.1v1.10.1"
+)
+NAI = {
+    "Description": PROMPT,
+    "Software": "NovelAI",
+    "Source": "NovelAI Diffusion V4.5",
+    "Comment": json.dumps({"prompt": PROMPT, "uc": NEGATIVE, "steps": 28, "seed": 7}),
+}
 
 
-def embed(signature: str, payload: bytes, size: int = 96, length_bits: int | None = None,
-          mode: str = "RGBA") -> Image.Image:
+def embed(
+    signature: str,
+    payload: bytes,
+    size: int = 96,
+    length_bits: int | None = None,
+    mode: str = "RGBA",
+) -> Image.Image:
     """What the writers do: bytes -> bits -> LSBs, column by column (x outer, y inner)."""
     bits_per_pixel = 1 if "png" in signature else 3
     length = len(payload) * 8 if length_bits is None else length_bits
@@ -48,18 +59,23 @@ def embed(signature: str, payload: bytes, size: int = 96, length_bits: int | Non
 NAI_GZIP = gzip.compress(json.dumps(NAI).encode())
 
 
-@pytest.mark.parametrize("signature,payload,mode", [
-    ("stealth_pngcomp", NAI_GZIP, "RGBA"),
-    ("stealth_pnginfo", json.dumps(NAI).encode(), "RGBA"),
-    ("stealth_rgbcomp", NAI_GZIP, "RGB"),
-    ("stealth_rgbinfo", json.dumps(NAI).encode(), "RGB"),
-])
+@pytest.mark.parametrize(
+    "signature,payload,mode",
+    [
+        ("stealth_pngcomp", NAI_GZIP, "RGBA"),
+        ("stealth_pnginfo", json.dumps(NAI).encode(), "RGBA"),
+        ("stealth_rgbcomp", NAI_GZIP, "RGB"),
+        ("stealth_rgbinfo", json.dumps(NAI).encode(), "RGB"),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
-def test_novelai_fields_from_every_signature(tmp_path: Path, signature: str, payload: bytes,
-                                             mode: str, fmt: str) -> None:
+def test_novelai_fields_from_every_signature(
+    tmp_path: Path, signature: str, payload: bytes, mode: str, fmt: str
+) -> None:
     path = tmp_path / f"x.{fmt.lower()}"
-    embed(signature, payload, mode=mode).save(path, fmt, **({"lossless": True}
-                                                             if fmt == "WEBP" else {}))
+    embed(signature, payload, mode=mode).save(
+        path, fmt, **({"lossless": True} if fmt == "WEBP" else {})
+    )
     meta = extract_metadata(path)
     assert (meta.prompt, meta.negative_prompt, meta.generator) == (PROMPT, NEGATIVE, "NovelAI")
     assert meta.settings["steps"] == 28 and meta.settings["model"] == "NovelAI Diffusion V4.5"
@@ -82,16 +98,19 @@ def test_novelai_comment_object_alone_is_read(tmp_path: Path) -> None:
     assert (meta.prompt, meta.negative_prompt, meta.generator) == (PROMPT, NEGATIVE, "NovelAI")
 
 
-@pytest.mark.parametrize("signature,payload,length_bits,reason", [
-    ("stealth_pngcomp", b"not gzip at all", None, "not gzip"),
-    ("stealth_pnginfo", b"\xff\xfe\xfa", None, "not UTF-8"),
-    ("stealth_pnginfo", b"abc", 1 << 30, "too large"),
-    ("stealth_pnginfo", b"abc", 13, "not a byte count"),
-    ("stealth_pnginfo", b"abc", 8 * 4000, "runs past"),
-])
+@pytest.mark.parametrize(
+    "signature,payload,length_bits,reason",
+    [
+        ("stealth_pngcomp", b"not gzip at all", None, "not gzip"),
+        ("stealth_pnginfo", b"\xff\xfe\xfa", None, "not UTF-8"),
+        ("stealth_pnginfo", b"abc", 1 << 30, "too large"),
+        ("stealth_pnginfo", b"abc", 13, "not a byte count"),
+        ("stealth_pnginfo", b"abc", 8 * 4000, "runs past"),
+    ],
+)
 def test_a_damaged_payload_is_one_reason_and_the_image_still_reads(
-        tmp_path: Path, signature: str, payload: bytes, length_bits: int | None,
-        reason: str) -> None:
+    tmp_path: Path, signature: str, payload: bytes, length_bits: int | None, reason: str
+) -> None:
     path = tmp_path / "bad.png"
     embed(signature, payload, size=48, length_bits=length_bits).save(path)
     meta = extract_metadata(path)
@@ -102,8 +121,9 @@ def test_a_damaged_payload_is_one_reason_and_the_image_still_reads(
 
 def test_no_signature_no_text(tmp_path: Path) -> None:
     path = tmp_path / "plain.png"
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 40, 4), dtype=np.uint8),
-                    "RGBA").save(path)
+    Image.fromarray(
+        np.random.default_rng(1).integers(0, 256, (40, 40, 4), dtype=np.uint8), "RGBA"
+    ).save(path)
     assert read_stealth(path) is None
     assert extract_metadata(path).prompt is None
 
@@ -133,9 +153,10 @@ def test_fields_of_each_kind_of_payload() -> None:
 
     comment = {"prompt": "猫", "uc": "x"}
     assert fields(json.dumps({"Description": "猫", "Comment": comment, "Source": None})) == {
-        "Description": "猫", "Comment": json.dumps(comment, ensure_ascii=False)}
-    assert fields(json.dumps(comment)) == {"Comment": json.dumps(comment),
-                                           "Software": "NovelAI"}
+        "Description": "猫",
+        "Comment": json.dumps(comment, ensure_ascii=False),
+    }
+    assert fields(json.dumps(comment)) == {"Comment": json.dumps(comment), "Software": "NovelAI"}
     assert fields('{"software": 1}') == {"parameters": '{"software": 1}'}
     assert fields('{"prompt": "a"}') == {"prompt": "a"}
     assert fields("{not json") == {"parameters": "{not json"}

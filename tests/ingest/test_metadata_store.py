@@ -24,8 +24,10 @@ from cdir.store.collection import ITEMS_FILE, Store
 
 POSITIVE, NEGATIVE = "an isometric castle on a floating island", "blurry, lowres"
 GRAPH = {
-    "3": {"class_type": "KSampler", "inputs": {"positive": ["6", 0], "negative": ["7", 0],
-                                               "seed": 1, "steps": 20}},
+    "3": {
+        "class_type": "KSampler",
+        "inputs": {"positive": ["6", 0], "negative": ["7", 0], "seed": 1, "steps": 20},
+    },
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": ["10", 0], "clip": ["4", 1]}},
     "7": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["4", 1]}},
     "10": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": POSITIVE}},
@@ -39,8 +41,9 @@ def source(tmp_path: Path) -> Path:
     info.add_text("prompt", json.dumps(GRAPH))
     Image.new("RGB", (64, 64), (60, 160, 90)).save(src / "comfy.png", pnginfo=info)
     info = PngInfo()
-    info.add_text("parameters", "a red lighthouse\nNegative prompt: fog\nSteps: 20, Seed: 1, "
-                                "Sampler: Euler a")
+    info.add_text(
+        "parameters", "a red lighthouse\nNegative prompt: fog\nSteps: 20, Seed: 1, Sampler: Euler a"
+    )
     Image.new("RGB", (64, 64), (200, 40, 40)).save(src / "a1111.png", pnginfo=info)
     Image.new("RGB", (64, 64), (20, 40, 200)).save(src / "plain.png")
     return src
@@ -59,7 +62,8 @@ def make_it_old(store_dir: Path) -> None:
 
 
 def test_old_store_opens_and_reingest_updates_metadata_without_embedding(
-        tmp_path: Path, tiny: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, tiny: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src, store_dir = source(tmp_path), tmp_path / "store"
     ingest([src], store_dir, tiny, IngestConfig(captions="none"))
     before = Store.load(store_dir).image_emb.copy()
@@ -85,8 +89,12 @@ def test_old_store_opens_and_reingest_updates_metadata_without_embedding(
     assert items.at["a1111.png", "prompt"] == "a red lighthouse"
     assert pd.isna(items.at["plain.png", "prompt"]) and pd.isna(items.at["plain.png", "generator"])
     assert np.array_equal(store.image_emb, before)
-    assert report.metadata == {"with_prompt": 2, "with_negative_prompt": 2,
-                               "generators": {"A1111": 1, "ComfyUI": 1}, "issues": []}
+    assert report.metadata == {
+        "with_prompt": 2,
+        "with_negative_prompt": 2,
+        "generators": {"A1111": 1, "ComfyUI": 1},
+        "issues": [],
+    }
 
 
 def test_hits_cards_and_report_text_show_the_fields(tmp_path: Path, tiny: Models) -> None:
@@ -101,7 +109,10 @@ def test_hits_cards_and_report_text_show_the_fields(tmp_path: Path, tiny: Models
     hit = next(h for h in result.hits if h.rel_path == "comfy.png")
     as_json = next(h for h in result.to_dict()["hits"] if h["rel_path"] == "comfy.png")
     assert (as_json["prompt"], as_json["negative_prompt"], as_json["generator"]) == (
-        POSITIVE, NEGATIVE, "ComfyUI")
+        POSITIVE,
+        NEGATIVE,
+        "ComfyUI",
+    )
     card = card_html(hit)
     assert POSITIVE in card and "negative: blurry, lowres" in card and ">ComfyUI<" in card
     row = next(r for r in hits_table([result]) if r[-1] == "comfy.png")
@@ -123,15 +134,17 @@ def test_undecodable_metadata_is_reported_in_the_ingest(tmp_path: Path, tiny: Mo
 def test_generation_markdown_of_a_map_point() -> None:
     from cdir.app.views import generation_markdown
 
-    text = generation_markdown({"generator": "ComfyUI", "prompt": "a <b>castle</b>",
-                                "negative_prompt": pd.NA})
+    text = generation_markdown(
+        {"generator": "ComfyUI", "prompt": "a <b>castle</b>", "negative_prompt": pd.NA}
+    )
     assert "**Generated with:** ComfyUI" in text and "&lt;b&gt;castle" in text
     assert "Negative" not in text
     assert generation_markdown({"generator": None, "prompt": None, "negative_prompt": None}) == ""
 
 
-def test_reingest_keeps_the_prompt_of_an_item_whose_file_is_gone(tmp_path: Path, tiny: Models
-                                                                  ) -> None:
+def test_reingest_keeps_the_prompt_of_an_item_whose_file_is_gone(
+    tmp_path: Path, tiny: Models
+) -> None:
     src, store_dir = source(tmp_path), tmp_path / "store"
     ingest([src], store_dir, tiny, IngestConfig(captions="none"))
     make_it_old(store_dir)

@@ -75,8 +75,12 @@ def test_ingest_counts_and_report(ingested: tuple[IngestReport, Path]) -> None:
     assert (report.added, report.already_present) == (N_DRAWN, 0)
     assert (report.embedded, report.captioned) == (n_items, n_items)
     assert report.failed == [] and report.rejected == []
-    assert report.counts == {"n_items": n_items, "n_ok": n_items, "n_failed": 0,
-                             "n_captioned": n_items}
+    assert report.counts == {
+        "n_items": n_items,
+        "n_ok": n_items,
+        "n_failed": 0,
+        "n_captioned": n_items,
+    }
     assert Store.load(store_dir).counts() == report.counts
 
 
@@ -144,8 +148,11 @@ def test_broken_files_are_listed_with_reasons(tmp_path: Path, tiny: Models) -> N
     (folder / "truncated.png").write_bytes(png[: len(png) // 2])
     report = ingest([src], tmp_path / "store", tiny, IngestConfig(captions="none"))
     reasons = {f["file"]: f["reason"] for f in report.failed}
-    assert set(reasons) == {"photo/circle/empty.png", "photo/circle/notes.jpg",
-                            "photo/circle/truncated.png"}
+    assert set(reasons) == {
+        "photo/circle/empty.png",
+        "photo/circle/notes.jpg",
+        "photo/circle/truncated.png",
+    }
     assert "empty" in reasons["photo/circle/empty.png"]
     assert all(len(reason) > 10 for reason in reasons.values())
     assert report.counts["n_ok"] == 2 and report.counts["n_failed"] == 3
@@ -176,8 +183,10 @@ def test_adding_files_computes_only_the_new_ones(
     assert sum(caption_calls) == 2
     store = Store.load(tmp_path / "store")
     assert store.counts()["n_captioned"] == 6
-    assert store.items.loc[4:, "rel_path"].tolist() == ["photo/cross/cross_0.png",
-                                                        "photo/cross/cross_1.png"]
+    assert store.items.loc[4:, "rel_path"].tolist() == [
+        "photo/cross/cross_0.png",
+        "photo/cross/cross_1.png",
+    ]
 
 
 def test_a_second_collection_reuses_the_shared_cache(
@@ -230,10 +239,25 @@ def _cached_captions(store: Path) -> int:
 def _start_cli_ingest(src: Path, store: Path, log: Path) -> subprocess.Popen[bytes]:
     # a pause after each batch (the pipeline's test-only hook): the kill below always lands
     # while captioning is under way, never after the ingest ended
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CDIR_CACHE_DIR": "off", STEP_DELAY_ENV: "0.3",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "cdir", "ingest", str(src), "--store", str(store),
-               "--preset", "tiny", "-q"]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CDIR_CACHE_DIR": "off",
+        STEP_DELAY_ENV: "0.3",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cdir",
+        "ingest",
+        str(src),
+        "--store",
+        str(store),
+        "--preset",
+        "tiny",
+        "-q",
+    ]
     with log.open("wb") as err:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
@@ -298,8 +322,9 @@ def test_no_captions_still_searches_by_image(
     src = small(tmp_path / "src")
     report = ingest([src], tmp_path / "store", tiny, IngestConfig(captions="none"))
     assert report.counts["n_ok"] == 4 and report.counts["n_captioned"] == 0
-    result = Searcher(Store.load(tmp_path / "store"), tiny).by_id(1, SearchOptions(mode="image",
-                                                                                     k=3))
+    result = Searcher(Store.load(tmp_path / "store"), tiny).by_id(
+        1, SearchOptions(mode="image", k=3)
+    )
     assert [hit.rank for hit in result.hits] == [1, 2, 3]
     assert caption_calls == []
 
@@ -309,8 +334,11 @@ def test_an_embedded_prompt_lands_in_the_prompt_column(tmp_path: Path, tiny: Mod
     folder = tmp_path / "src" / "generated" / "castle"
     folder.mkdir(parents=True)
     info = PngInfo()
-    info.add_text("parameters", "a castle on a hill, oil painting\nNegative prompt: blurry\n"
-                                "Steps: 20, Sampler: Euler a, CFG scale: 7")
+    info.add_text(
+        "parameters",
+        "a castle on a hill, oil painting\nNegative prompt: blurry\n"
+        "Steps: 20, Sampler: Euler a, CFG scale: 7",
+    )
     draw_image("clipart", "square", 0).save(folder / "made.png", pnginfo=info)
     draw_image("photo", "circle", 0).save(folder / "plain.png")
     ingest([tmp_path / "src"], tmp_path / "store", tiny, IngestConfig(captions="none"))
@@ -326,15 +354,22 @@ def test_a_csv_manifest_sets_labels(tmp_path: Path, tiny: Models) -> None:
     draw_image("photo", "square", 1).save(src / "b.png")
     manifest = tmp_path / "labels.csv"
     with manifest.open("w", newline="") as f:
-        csv.writer(f).writerows([["path", "domain", "class", "caption"],
-                                 ["a.png", "sketch", "circle", "a drawn circle"],
-                                 ["b.png", "photo", "square", ""]])
+        csv.writer(f).writerows(
+            [
+                ["path", "domain", "class", "caption"],
+                ["a.png", "sketch", "circle", "a drawn circle"],
+                ["b.png", "photo", "square", ""],
+            ]
+        )
     config = IngestConfig(captions="none", manifest=manifest)
     ingest([src], tmp_path / "store", tiny, config)
     store = Store.load(tmp_path / "store")
     items = store.items.set_index("rel_path")
     assert items.loc["a.png", ["domain", "class", "label_source"]].tolist() == [
-        "sketch", "circle", "manifest"]
+        "sketch",
+        "circle",
+        "manifest",
+    ]
     assert items.loc["b.png", ["domain", "class"]].tolist() == ["photo", "square"]
     assert items.at["a.png", "caption"] == "a drawn circle"
     assert items.at["a.png", "caption_source"] == "manifest"

@@ -14,7 +14,8 @@ import pytest
 
 from cdir.ingest import ray_engine as distributed
 from cdir.ingest.pipeline import IngestConfig, ingest
-from cdir.ingest.ray_engine import IngestWorker, RayPlan, WorkerTask, ingest_ray
+from cdir.ingest.ray_cluster import RayPlan
+from cdir.ingest.ray_engine import IngestWorker, WorkerTask, ingest_ray
 from cdir.ingest.shards import (
     SHARDS_DIR,
     Shard,
@@ -33,9 +34,27 @@ from tests.drawn import draw_collection
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "cdir" / "assets" / "examples"
 CONFIG = IngestConfig(shared_cache=False)
-SAME_COLUMNS = ["id", "path", "rel_path", "sha256", "pixel_sha256", "phash", "phash_mirror",
-                "width", "height", "domain", "class", "label_source", "caption",
-                "caption_source", "prompt", "status", "error", "parent_id", "tile"]
+SAME_COLUMNS = [
+    "id",
+    "path",
+    "rel_path",
+    "sha256",
+    "pixel_sha256",
+    "phash",
+    "phash_mirror",
+    "width",
+    "height",
+    "domain",
+    "class",
+    "label_source",
+    "caption",
+    "caption_source",
+    "prompt",
+    "status",
+    "error",
+    "parent_id",
+    "tile",
+]
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +111,15 @@ def assert_same_store(a: Store, b: Store) -> None:
 # ------------------------------------------------------------------------------- worker shards
 def test_shard_round_trip_and_unfinished_writes(tmp_path: Path) -> None:
     shard = Shard({"dim": 3, "embed_key": "e", "caption_key": "c"})
-    shard.add("k1", 0, info='{"width": 1}', caption="a cat", text="a cat",
-              image_vec=np.ones(3, np.float32), text_vec=np.full(3, 2, np.float32))
+    shard.add(
+        "k1",
+        0,
+        info='{"width": 1}',
+        caption="a cat",
+        text="a cat",
+        image_vec=np.ones(3, np.float32),
+        text_vec=np.full(3, 2, np.float32),
+    )
     shard.add("k2", 1, error="cannot decode")
     path = write_shard(tmp_path, shard)
     (tmp_path / ".abc.tmp").mkdir()  # a worker killed while writing
@@ -108,8 +134,15 @@ def test_shard_round_trip_and_unfinished_writes(tmp_path: Path) -> None:
 
 def test_merge_shard_into_cache(tmp_path: Path) -> None:
     shard = Shard({"dim": 2, "embed_key": "e", "caption_key": "c"})
-    shard.add("k1", 0, info="{}", caption="a dog", text="a dog",
-              image_vec=np.array([1, 0], np.float32), text_vec=np.array([0, 1], np.float32))
+    shard.add(
+        "k1",
+        0,
+        info="{}",
+        caption="a dog",
+        text="a dog",
+        image_vec=np.array([1, 0], np.float32),
+        text_vec=np.array([0, 1], np.float32),
+    )
     shard.add("k2", 1, error="broken")
     cache = Cache([tmp_path / "cache.sqlite"])
     with pytest.raises(StoreError, match="other models"):
@@ -133,8 +166,9 @@ def test_inline_ray_engine_equals_local(engines) -> None:
     assert (remote.embedded, remote.captioned) == (local.embedded, local.captioned)
     assert len(engines["sent"]) == 1, "tiles are made by the workers, in the same pass"
     assert not (root / "ray" / SHARDS_DIR).exists()
-    assert sorted(p.name for p in (root / "ray" / THUMBS_DIR).iterdir()) == \
-        sorted(p.name for p in (root / "local" / THUMBS_DIR).iterdir())
+    assert sorted(p.name for p in (root / "ray" / THUMBS_DIR).iterdir()) == sorted(
+        p.name for p in (root / "local" / THUMBS_DIR).iterdir()
+    )
 
 
 def test_local_ingest_after_ray_computes_nothing(tiny, source, engines, inline, tmp_path) -> None:
@@ -180,8 +214,10 @@ def test_merge_stores_renumbers_and_keeps_everything(two_stores, tmp_path) -> No
     assert merged.items["id"].tolist() == list(range(n_a + len(b.items)))
     assert np.array_equal(merged.image_emb, np.vstack([a.image_emb, b.image_emb]))
     assert np.array_equal(merged.caption_emb, np.vstack([a.caption_emb, b.caption_emb]))
-    assert merged.items["caption"].tolist() == a.items["caption"].tolist() + \
-        b.items["caption"].tolist()
+    assert (
+        merged.items["caption"].tolist()
+        == a.items["caption"].tolist() + b.items["caption"].tolist()
+    )
     tiles = merged.items[merged.items["tile"] > 0]
     assert (tiles["parent_id"] < n_a).all() and len(tiles) == 4  # the grid is in store a only
     second = merged.items.iloc[n_a:]
@@ -199,8 +235,9 @@ def test_duplicate_files_stay_separate_items(two_stores, tmp_path) -> None:
     assert (counts == 2).all() and len(counts) > 0
 
 
-def test_merged_store_is_searchable_and_computes_nothing_again(two_stores, tiny, source,
-                                                               tmp_path) -> None:
+def test_merged_store_is_searchable_and_computes_nothing_again(
+    two_stores, tiny, source, tmp_path
+) -> None:
     a, b = two_stores
     merged = merge_stores([a.root, b.root], tmp_path / "merged")
     searcher = Searcher(Store.load(merged.root), tiny)

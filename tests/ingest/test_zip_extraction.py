@@ -27,8 +27,11 @@ def test_a_symlink_in_the_destination_cannot_lead_a_write_outside(tmp_path: Path
     dest.mkdir()
     (dest / "cats").symlink_to(outside, target_is_directory=True)
     archive = make_zip(tmp_path / "pets.zip", {"cats/a.png": PNG, "dogs/b.png": PNG})
-    with pytest.raises(SourceError, match=r"refusing pets\.zip: entry pets\.zip/cats/a\.png "
-                                          r"escapes the folder"):
+    with pytest.raises(
+        SourceError,
+        match=r"refusing pets\.zip: entry pets\.zip/cats/a\.png "
+        r"escapes the folder",
+    ):
         extract_zip(archive, dest, ArchiveLimits(), [])
     assert list(outside.iterdir()) == []
 
@@ -45,15 +48,21 @@ def test_a_symlinked_wrapper_inside_the_destination_is_refused_too(tmp_path: Pat
 
 
 def test_extract_zip_writes_the_planned_files_and_reports_the_rest(tmp_path: Path) -> None:
-    archive = make_zip(tmp_path / "set.zip", {
-        "set/photo/cat/1.png": PNG, "set/photo/cat/notes.exe": b"hi", "set/../up.png": PNG,
-        "set/.DS_Store": b"junk", "set/photo/cat/dup.png": PNG},
-        links={"set/photo/cat/link.png": "../../../etc/passwd"})
+    archive = make_zip(
+        tmp_path / "set.zip",
+        {
+            "set/photo/cat/1.png": PNG,
+            "set/photo/cat/notes.exe": b"hi",
+            "set/../up.png": PNG,
+            "set/.DS_Store": b"junk",
+            "set/photo/cat/dup.png": PNG,
+        },
+        links={"set/photo/cat/link.png": "../../../etc/passwd"},
+    )
     rejected: list[tuple[str, str]] = []
     written = extract_zip(archive, tmp_path / "out", ArchiveLimits(), rejected)
     assert sorted(written) == ["photo/cat/1.png", "photo/cat/dup.png"]  # wrapper "set" dropped
-    assert tree(tmp_path / "out") == {"photo", "photo/cat", "photo/cat/1.png",
-                                      "photo/cat/dup.png"}
+    assert tree(tmp_path / "out") == {"photo", "photo/cat", "photo/cat/1.png", "photo/cat/dup.png"}
     assert (tmp_path / "out/photo/cat/1.png").read_bytes() == PNG
     reasons = dict(rejected)
     assert reasons["set.zip/set/photo/cat/link.png"] == "symlink entry skipped"
@@ -173,8 +182,7 @@ def test_the_reasons_for_skipped_entries_in_full(tmp_path: Path) -> None:
     assert dict(rejected) == {
         "r.zip/../up.png": "unsafe path in archive (absolute, drive letter or '..'): skipped",
         "r.zip/pipe.png": "special file entry skipped",
-        "r.zip/inner.zip/deeper.zip": "nested archive skipped: only one level of zips is "
-                                      "extracted",
+        "r.zip/inner.zip/deeper.zip": "nested archive skipped: only one level of zips is extracted",
     }
 
 
@@ -182,7 +190,13 @@ def test_sizes_in_messages() -> None:
     from cdir.ingest.archives import _size
 
     assert [_size(n) for n in (1023, 1024, 1536, 2**20, 3 * 2**29, 2**30)] == [
-        "1023 bytes", "1.0 KB", "1.5 KB", "1.0 MB", "1.5 GB", "1.0 GB"]
+        "1023 bytes",
+        "1.0 KB",
+        "1.5 KB",
+        "1.0 MB",
+        "1.5 GB",
+        "1.0 GB",
+    ]
 
 
 def stored_zip(path: Path, entries: dict[str, bytes]) -> Path:
@@ -204,7 +218,8 @@ def test_the_entry_limit_is_inclusive_and_counts_nested_entries(tmp_path: Path) 
     assert refusal(z, ArchiveLimits(max_members=3), tmp_path / "1") is None
     assert refusal(z, ArchiveLimits(max_members=2), tmp_path / "2") == (
         "refusing archive z.zip: it has more than 2 entries; if you trust it, raise "
-        "ArchiveLimits.max_members")
+        "ArchiveLimits.max_members"
+    )
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as zf:
         zf.writestr("x.png", PNG)
@@ -221,7 +236,8 @@ def test_the_total_size_limit_is_inclusive_and_counts_nested_entries(tmp_path: P
     assert refusal(z, ArchiveLimits(max_total_bytes=30), tmp_path / "1") is None
     assert refusal(z, ArchiveLimits(max_total_bytes=29), tmp_path / "2") == (
         "refusing archive z.zip: it unpacks to 30 bytes, above 29 bytes; if you trust it, "
-        "raise ArchiveLimits.max_total_bytes")
+        "raise ArchiveLimits.max_total_bytes"
+    )
     inner = io.BytesIO()
     with zipfile.ZipFile(inner, "w") as zf:
         zf.writestr("x.png", bytes(100))
@@ -229,8 +245,7 @@ def test_the_total_size_limit_is_inclusive_and_counts_nested_entries(tmp_path: P
     nested = stored_zip(tmp_path / "n.zip", {"inner.zip": data, "a.png": bytes(10)})
     total = len(data) + 10 + 100  # the inner zip, its entry and the outer entry
     assert refusal(nested, ArchiveLimits(max_total_bytes=total), tmp_path / "3") is None
-    assert "unpacks to" in refusal(nested, ArchiveLimits(max_total_bytes=total - 1),
-                                   tmp_path / "4")
+    assert "unpacks to" in refusal(nested, ArchiveLimits(max_total_bytes=total - 1), tmp_path / "4")
 
 
 def test_the_entry_size_limit_is_inclusive(tmp_path: Path) -> None:
@@ -238,7 +253,8 @@ def test_the_entry_size_limit_is_inclusive(tmp_path: Path) -> None:
     assert refusal(z, ArchiveLimits(max_member_bytes=20), tmp_path / "1") is None
     assert refusal(z, ArchiveLimits(max_member_bytes=19), tmp_path / "2") == (
         "refusing archive z.zip: entry a.png unpacks to 20 bytes, above 19 bytes; if you trust "
-        "it, raise ArchiveLimits.max_member_bytes")
+        "it, raise ArchiveLimits.max_member_bytes"
+    )
 
 
 def test_the_ratio_limit_is_inclusive_and_only_for_large_entries(tmp_path: Path) -> None:
@@ -251,14 +267,13 @@ def test_the_ratio_limit_is_inclusive_and_only_for_large_entries(tmp_path: Path)
     above = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_000)
     assert refusal(z, above, tmp_path / "2") == (
         f"refusing archive z.zip: entry a.png is compressed {ratio:.0f}:1, above "
-        f"{ratio - 1:.0f}:1 (a zip bomb?); if you trust it, raise ArchiveLimits.max_ratio")
+        f"{ratio - 1:.0f}:1 (a zip bomb?); if you trust it, raise ArchiveLimits.max_ratio"
+    )
     small = ArchiveLimits(max_ratio=ratio - 1, ratio_min_bytes=100_001)
     assert refusal(z, small, tmp_path / "3") is None
 
 
-def test_a_folder_of_the_same_name_that_is_not_an_extraction_is_left_alone(
-    tmp_path: Path
-) -> None:
+def test_a_folder_of_the_same_name_that_is_not_an_extraction_is_left_alone(tmp_path: Path) -> None:
     out = tmp_path / "extracted"
     (out / "pics").mkdir(parents=True)
     (out / "pics" / "mine.png").write_bytes(b"mine")
@@ -283,4 +298,5 @@ def test_a_corrupt_zip_says_what_to_do(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip at all")
     assert refusal(bad, ArchiveLimits(), tmp_path / "out") == (
         "cannot read bad.zip: not a valid zip file (File is not a zip file); re-download it or "
-        "create it again")
+        "create it again"
+    )

@@ -26,8 +26,9 @@ def png_bytes(colour: tuple[int, int, int] = (200, 0, 0)) -> bytes:
     return buffer.getvalue()
 
 
-def legacy_zip(path: Path, names: list[str], encoding: str,
-               extra: dict[str, bytes] | None = None) -> Path:
+def legacy_zip(
+    path: Path, names: list[str], encoding: str, extra: dict[str, bytes] | None = None
+) -> Path:
     """A zip whose names are ``encoding`` bytes with the UTF-8 flag (bit 11) clear, as Windows'
     own zip, old WinRAR/7-Zip and many cameras write them."""
 
@@ -126,8 +127,10 @@ def test_the_whole_archive_is_read_with_one_code_page(tmp_path: Path) -> None:
 def test_backslash_separators_of_windows_tools(tmp_path: Path) -> None:
     names = ["Fotos\\Katzen\\Größe.png", "Fotos\\Hunde\\a.png"]
     result = scan_sources([legacy_zip(tmp_path / "w.zip", names, "cp437")], tmp_path / "x")
-    assert labels(result) == {"Fotos/Katzen/Größe.png": ("Fotos", "Katzen"),
-                              "Fotos/Hunde/a.png": ("Fotos", "Hunde")}
+    assert labels(result) == {
+        "Fotos/Katzen/Größe.png": ("Fotos", "Katzen"),
+        "Fotos/Hunde/a.png": ("Fotos", "Hunde"),
+    }
 
 
 def test_unicode_path_extra_field_wins(tmp_path: Path) -> None:
@@ -136,8 +139,7 @@ def test_unicode_path_extra_field_wins(tmp_path: Path) -> None:
     stored = shown.encode("cp866")
     body = b"\x01" + struct.pack("<I", zlib.crc32(stored)) + shown.encode()
     extra = {shown: struct.pack("<HH", 0x7075, len(body)) + body}
-    result = scan_sources([legacy_zip(tmp_path / "u.zip", [shown], "cp866", extra)],
-                          tmp_path / "x")
+    result = scan_sources([legacy_zip(tmp_path / "u.zip", [shown], "cp866", extra)], tmp_path / "x")
     assert labels(result) == {shown: ("Фото", "Кошки")}
     assert result.notes == []  # no name needed guessing
 
@@ -180,17 +182,22 @@ def test_nested_zips_with_the_same_layout_keep_every_image(tmp_path: Path) -> No
     second = zip_bytes({"photo/car/a.png": png_bytes((4, 5, 6))})
     outer = make_outer(tmp_path / "outer.zip", {"one.zip": first, "two.zip": second})
     result = scan_sources([outer], tmp_path / "x")
-    assert labels(result) == {"photo/car/a.png": ("photo", "car"),
-                              "photo/car/a (2).png": ("photo", "car")}
+    assert labels(result) == {
+        "photo/car/a.png": ("photo", "car"),
+        "photo/car/a (2).png": ("photo", "car"),
+    }
     assert result.rejected == []
 
 
 def test_per_domain_nested_zips_use_their_name_as_domain(tmp_path: Path) -> None:
     """DomainNet ships one zip per domain: ``sketch.zip: aircraft/1.png``."""
-    outer = make_outer(tmp_path / "domainnet.zip", {
-        "sketch.zip": zip_bytes({"aircraft/1.png": png_bytes()}),
-        "clipart.zip": zip_bytes({"clipart/aircraft/2.png": png_bytes()}),
-    })
+    outer = make_outer(
+        tmp_path / "domainnet.zip",
+        {
+            "sketch.zip": zip_bytes({"aircraft/1.png": png_bytes()}),
+            "clipart.zip": zip_bytes({"clipart/aircraft/2.png": png_bytes()}),
+        },
+    )
     assert labels(scan_sources([outer], tmp_path / "x")) == {
         "sketch/aircraft/1.png": ("sketch", "aircraft"),
         "clipart/aircraft/2.png": ("clipart", "aircraft"),
@@ -214,13 +221,20 @@ def test_ingest_report_names_the_assumed_code_page(tmp_path: Path) -> None:
     from cdir.store.collection import Store
 
     archive = legacy_zip(tmp_path / "gbk.zip", LAYOUTS["gbk"], "gbk")
-    report = ingest([archive], tmp_path / "store", load_models("tiny", device="cpu"),
-                    IngestConfig(captions="none", predict_domains=False))
+    report = ingest(
+        [archive],
+        tmp_path / "store",
+        load_models("tiny", device="cpu"),
+        IngestConfig(captions="none", predict_domains=False),
+    )
     assert report.notes == ["names in gbk.zip read as gb18030"]
     assert report.to_dict()["notes"] == report.notes  # what ingest --json prints
     items = Store.load(tmp_path / "store").items
     assert sorted(zip(items["domain"], items["class"], strict=True)) == [
-        ("照片", "狗"), ("照片", "猫"), ("素描", "猫")]
+        ("照片", "狗"),
+        ("照片", "猫"),
+        ("素描", "猫"),
+    ]
 
 
 # --- zips found inside a source folder (ingest) --------------------------------------------------
@@ -231,10 +245,17 @@ def test_cases_09_10_as_folders_holding_the_zip(tmp_path: Path, case: str) -> No
     folder = case_input(case)
     result = scan_sources([folder], tmp_path / "x", zips_in_folders=True)
     expected = {
-        "09": {"sketch/cat/c1.png": ("sketch", "cat"), "sketch/dog/d1.png": ("sketch", "dog"),
-               "photo/cat/c2.png": ("photo", "cat")},
-        "10": {"写真/猫/ねこ1.png": ("写真", "猫"), "写真/犬/いぬ1.png": ("写真", "犬"),
-               "スケッチ/猫/ねこ2.png": ("スケッチ", "猫"), "写真/猫/表紙.png": ("写真", "猫")},
+        "09": {
+            "sketch/cat/c1.png": ("sketch", "cat"),
+            "sketch/dog/d1.png": ("sketch", "dog"),
+            "photo/cat/c2.png": ("photo", "cat"),
+        },
+        "10": {
+            "写真/猫/ねこ1.png": ("写真", "猫"),
+            "写真/犬/いぬ1.png": ("写真", "犬"),
+            "スケッチ/猫/ねこ2.png": ("スケッチ", "猫"),
+            "写真/猫/表紙.png": ("写真", "猫"),
+        },
     }
     assert labels(result) == expected[case] and result.rejected == []
 
@@ -244,8 +265,9 @@ def test_zips_in_a_folder_are_labelled_from_their_layout(tmp_path: Path) -> None
     (folder / "sets").mkdir(parents=True)
     (folder / "loose.png").write_bytes(png_bytes())
     (folder / "sets" / "sketch.zip").write_bytes(zip_bytes({"sketch/aircraft/1.png": png_bytes()}))
-    (folder / "sets" / "photos.zip").write_bytes(zip_bytes({"cat/3.png": png_bytes(),
-                                                            "dog/4.png": png_bytes()}))
+    (folder / "sets" / "photos.zip").write_bytes(
+        zip_bytes({"cat/3.png": png_bytes(), "dog/4.png": png_bytes()})
+    )
     (folder / "sets" / "office.zip").write_bytes(zip_bytes({"Art/Alarm/2.png": png_bytes()}))
     legacy_zip(folder / "ru.zip", LAYOUTS["cp1251"][:1], "cp1251")
     (folder / "broken.zip").write_bytes(b"PK\x03\x04 not really")

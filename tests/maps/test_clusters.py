@@ -18,8 +18,11 @@ from cdir.maps.clusters import (
 
 CENTRES = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
 CAPTIONS = [  # per blob: a different subject, each in every style
-    ["a sketch of a cat on a sofa", "a photo of a cat sleeping on a sofa",
-     "a watercolor painting of a cat"],
+    [
+        "a sketch of a cat on a sofa",
+        "a photo of a cat sleeping on a sofa",
+        "a watercolor painting of a cat",
+    ],
     ["a photo of a red car on a road", "a pencil drawing of a car", "a cartoon of a red car"],
     ["a painting of a tree by a lake", "a photo of a tree near a lake", "a sketch of a tree"],
 ]
@@ -38,8 +41,9 @@ def blobs(per: int = 30, seed: int = 0) -> tuple[np.ndarray, list[str], list[int
 @pytest.mark.parametrize("method", ["kmeans", "hdbscan"])
 def test_three_blobs_are_three_clusters_named_by_their_subject(method: str) -> None:
     xy, texts, ids, truth = blobs()
-    config = ClusterConfig(method=method, n_clusters=3 if method == "kmeans" else None,
-                           min_cluster_size=10)
+    config = ClusterConfig(
+        method=method, n_clusters=3 if method == "kmeans" else None, min_cluster_size=10
+    )
     clusters = name_clusters(xy, texts, ids, config)
     assert len(clusters) == 3
     for cluster in clusters:
@@ -63,8 +67,12 @@ def test_names_weigh_words_shared_by_all_clusters_down() -> None:
 def test_noise_is_weighed_but_not_named_and_clusters_without_words_are_numbered() -> None:
     words = cluster_words(["cat", "cat", "tree", None], np.array([0, 0, NOISE, 1]))
     assert set(words) == {0, 1} and words[0][0][0] == "cat" and words[1] == []
-    clusters = name_clusters(np.array([[0, 0], [0, 1], [5, 5], [5, 6]]), [None] * 4,
-                             [7, 8, 9, 10], ClusterConfig(n_clusters=2))
+    clusters = name_clusters(
+        np.array([[0, 0], [0, 1], [5, 5], [5, 6]]),
+        [None] * 4,
+        [7, 8, 9, 10],
+        ClusterConfig(n_clusters=2),
+    )
     assert sorted(c.name for c in clusters) == ["cluster 0", "cluster 1"]
     assert sorted(sorted(c.ids) for c in clusters) == [[7, 8], [9, 10]]
 
@@ -104,10 +112,19 @@ def test_a_collections_map_clusters_are_named(tmp_path) -> None:  # noqa: ANN001
     rng = np.random.default_rng(3)
     emb = np.repeat(np.eye(3)[truth], 3, axis=1) + rng.normal(scale=0.02, size=(36, 9))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    items = normalise_items(pd.DataFrame({
-        "id": ids, "path": [f"/x/{i}.png" for i in ids], "rel_path": [f"{i}.png" for i in ids],
-        "sha256": [f"s{i}" for i in ids], "caption": texts, "status": "ok",
-        "prompt": [None] * 35 + ["a cat on a sofa"]}))
+    items = normalise_items(
+        pd.DataFrame(
+            {
+                "id": ids,
+                "path": [f"/x/{i}.png" for i in ids],
+                "rel_path": [f"{i}.png" for i in ids],
+                "sha256": [f"s{i}" for i in ids],
+                "caption": texts,
+                "status": "ok",
+                "prompt": [None] * 35 + ["a cat on a sofa"],
+            }
+        )
+    )
     (tmp_path / "s").mkdir()
     store = Store(tmp_path / "s", {"preset": "tiny"}, items, emb.astype(np.float32))
     for on in ("map", "vectors"):

@@ -33,8 +33,13 @@ def test_lasso_selection_follows_the_polygon() -> None:
     expected = [100 + 5 * y + x for y in range(5) for x in range(5) if x + y <= 3]
     assert inside.tolist() == expected
     # a concave "U": the notch is outside
-    u = np.array([[0, 0], [4.5, 0], [4.5, 4.5], [3.5, 4.5], [3.5, 1], [0.5, 1], [0.5, 4.5],
-                  [0, 4.5]], dtype=float) - 0.25
+    u = (
+        np.array(
+            [[0, 0], [4.5, 0], [4.5, 4.5], [3.5, 4.5], [3.5, 1], [0.5, 1], [0.5, 4.5], [0, 4.5]],
+            dtype=float,
+        )
+        - 0.25
+    )
     got = in_polygon(GRID, u)
     assert got[GRID.tolist().index([2.0, 3.0])] == False  # noqa: E712  (in the notch)
     assert got[GRID.tolist().index([0.0, 3.0])] and got[GRID.tolist().index([4.0, 3.0])]
@@ -50,16 +55,31 @@ def test_bad_regions_say_what_to_do() -> None:
 
 
 def test_event_points_map_to_ids_once_skipping_points_without_ids() -> None:
-    event = {"points": [{"customdata": [5, "cap"]}, {"customdata": [3]}, {"customdata": 5},
-                        {"x": 1, "y": 2}, {"customdata": ["not an id"]}, {"customdata": "7"}]}
+    event = {
+        "points": [
+            {"customdata": [5, "cap"]},
+            {"customdata": [3]},
+            {"customdata": 5},
+            {"x": 1, "y": 2},
+            {"customdata": ["not an id"]},
+            {"customdata": "7"},
+        ]
+    }
     assert selected_ids(event) == [5, 3, 7]
     assert selected_ids(None) == [] and selected_ids({"points": None}) == []
 
 
 def figure(n: int = 7, thumbs: bool = True):  # noqa: ANN201
-    hover = [{"caption": f"thing {i}", "domain": "a" if i % 2 else "b", "class": "c",
-              "file": f"f{i}.png", **({"thumb": f"/thumb/{i}.jpg?x=1&y=2"} if thumbs else {})}
-             for i in range(n)]
+    hover = [
+        {
+            "caption": f"thing {i}",
+            "domain": "a" if i % 2 else "b",
+            "class": "c",
+            "file": f"f{i}.png",
+            **({"thumb": f"/thumb/{i}.jpg?x=1&y=2"} if thumbs else {}),
+        }
+        for i in range(n)
+    ]
     xy = np.random.default_rng(0).normal(size=(n, 2))
     return map_figure(xy, [h["domain"] for h in hover], hover, list(range(n)), "t")
 

@@ -16,8 +16,12 @@ DOMAINS = ["photo", "sketch", "painting", "photo", "clipart", "sketch", "photo"]
 def items(domains: list[str] = DOMAINS) -> dict[str, object]:
     n = len(domains)
     hover = [
-        {"caption": f"a drawing of thing number {i}", "domain": d, "class": f"c{i % 2}",
-         "file": f"img_{i}.png"}
+        {
+            "caption": f"a drawing of thing number {i}",
+            "domain": d,
+            "class": f"c{i % 2}",
+            "file": f"img_{i}.png",
+        }
         for i, d in enumerate(domains)
     ]
     xy = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)

@@ -38,8 +38,11 @@ def centroid_purity(xy: np.ndarray, labels: np.ndarray) -> float:
 
 
 @pytest.fixture
-def numba_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                tmp_path_factory: pytest.TempPathFactory) -> None:
+def numba_cache(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """Keep numba's compiled UMAP code in .pytest_cache so reruns skip ~50 s of compilation
     (in a temporary directory when pytest runs without its cache plugin)."""
     cache = getattr(request.config, "cache", None)

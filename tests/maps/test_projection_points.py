@@ -93,10 +93,20 @@ def test_after_the_warm_up_a_umap_map_compiles_nothing(tmp_path: Path) -> None:
     on disk, can hide a compilation), ``warm_up_umap`` then a map of other data and a sampled
     map (fit on a sample, the rest placed with transform): numba's compile events during the
     maps must be none."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "-c", WARM_THEN_MAP], cwd=REPO, env=env, text=True,
-                         capture_output=True, timeout=1200, check=False)
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", WARM_THEN_MAP],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=1200,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
     assert result == {"warm": True, "after": [], "shape": [150, 2], "finite": True}

@@ -30,8 +30,11 @@ def blobs(n: int, k: int = 4, dim: int = 64, seed: int = 0) -> tuple[np.ndarray,
 
 
 @pytest.fixture
-def numba_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                tmp_path_factory: pytest.TempPathFactory) -> None:
+def numba_cache(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """numba's compiled UMAP code in .pytest_cache (as in test_projection.py)."""
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("cdir-numba") if cache is not None else tmp_path_factory.mktemp("numba")
@@ -100,8 +103,10 @@ def test_cache_key_says_when_a_map_is_sampled() -> None:
     full = _key_record({"kind": "image"}, fp, ProjectionConfig())
     assert "sampled" not in full and "sample_size" not in full["config"]
     config = ProjectionConfig(sample_above=500, sample_size=200)
-    assert _key_record({"kind": "image"}, fp, config)["sampled"] == {"sample_above": 500,
-                                                                     "sample_size": 200}
+    assert _key_record({"kind": "image"}, fp, config)["sampled"] == {
+        "sample_above": 500,
+        "sample_size": 200,
+    }
     assert "sampled" not in _key_record({"kind": "image"}, fp, replace(config, method="pca"))
     assert "sampled" not in _key_record({"kind": "image"}, fp, replace(config, sample_size=1000))
 
@@ -153,8 +158,10 @@ def test_a_placed_copy_of_a_sampled_point_lands_next_to_it() -> None:
 @pytest.mark.usefixtures("numba_cache")
 def test_full_fit_below_the_threshold_is_unchanged() -> None:
     x, _ = blobs(120, dim=64)
-    np.testing.assert_array_equal(project(x, ProjectionConfig(sample_above=120)),
-                                  project(x, ProjectionConfig(sample_above=10**9)))
+    np.testing.assert_array_equal(
+        project(x, ProjectionConfig(sample_above=120)),
+        project(x, ProjectionConfig(sample_above=10**9)),
+    )
 
 
 @pytest.mark.slow
@@ -164,7 +171,6 @@ def test_sampled_map_is_cached_under_a_key_that_says_so(tmp_path: Path) -> None:
     first = cached_projection(tmp_path, {"kind": "image"}, x, SAMPLED)
     (record,) = (tmp_path / "projections").glob("*.json")
     assert json.loads(record.read_text())["sampled"] == {"sample_above": 150, "sample_size": 150}
-    np.testing.assert_array_equal(cached_projection(tmp_path, {"kind": "image"}, x, SAMPLED),
-                                  first)
+    np.testing.assert_array_equal(cached_projection(tmp_path, {"kind": "image"}, x, SAMPLED), first)
     cached_projection(tmp_path, {"kind": "image"}, x, ProjectionConfig(sample_above=10**9))
     assert len(list((tmp_path / "projections").glob("*.npy"))) == 2  # the full fit: its own key

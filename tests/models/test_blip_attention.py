@@ -16,13 +16,26 @@ from cdir.models.blip_attention import use_fused_attention  # noqa: E402
 def _blip(seed: int = 0):  # noqa: ANN202
     from transformers import BlipConfig, BlipForConditionalGeneration
 
-    block = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-             "intermediate_size": 128}
+    block = {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+    }
     config = BlipConfig(
-        text_config={**block, "vocab_size": 300, "encoder_hidden_size": 64, "bos_token_id": 2,
-                     "sep_token_id": 3, "eos_token_id": 3, "pad_token_id": 0,
-                     "max_position_embeddings": 64},
-        vision_config={**block, "image_size": 64, "patch_size": 16}, projection_dim=64)
+        text_config={
+            **block,
+            "vocab_size": 300,
+            "encoder_hidden_size": 64,
+            "bos_token_id": 2,
+            "sep_token_id": 3,
+            "eos_token_id": 3,
+            "pad_token_id": 0,
+            "max_position_embeddings": 64,
+        },
+        vision_config={**block, "image_size": 64, "patch_size": 16},
+        projection_dim=64,
+    )
     torch.manual_seed(seed)
     model = BlipForConditionalGeneration(config).eval()
     with torch.no_grad():  # visible, varied outputs (the default init leaves them near zero)
@@ -81,8 +94,11 @@ def test_hf_captioner_uses_fused_attention_and_int8_keeps_it() -> None:
     from cdir.models.quantize import quantize_linear_int8
 
     captioner = build_tiny_blip(get_preset("tiny").captioner, seed=0)
-    forwards = {m.forward.__func__ for m in captioner.model.modules()
-                if type(m).__name__ in ("BlipAttention", "BlipTextSelfAttention")}
+    forwards = {
+        m.forward.__func__
+        for m in captioner.model.modules()
+        if type(m).__name__ in ("BlipAttention", "BlipTextSelfAttention")
+    }
     assert forwards == {_vision_forward, _text_forward}
     quantize_linear_int8(captioner.model)
     from PIL import Image
@@ -105,8 +121,7 @@ def test_decoder_runs_on_fewer_threads_and_the_count_comes_back(pair) -> None:  
     _, fused = pair
     before = torch.get_num_threads()
     seen: list[int] = []
-    hook = fused.text_decoder.register_forward_hook(
-        lambda *_: seen.append(torch.get_num_threads()))
+    hook = fused.text_decoder.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
     try:
         with torch.inference_mode(), after_module(fused.vision_model, 1):
             fused.generate(pixel_values=torch.randn(1, 3, 64, 64), max_new_tokens=3)
@@ -114,6 +129,7 @@ def test_decoder_runs_on_fewer_threads_and_the_count_comes_back(pair) -> None:  
         hook.remove()
     assert seen and set(seen) == {1}
     assert torch.get_num_threads() == before
+
     # a worker thread's setting is its own and is undone when it leaves
     def other() -> None:
         with fewer_threads(1), fewer_threads(1):

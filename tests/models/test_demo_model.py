@@ -49,8 +49,7 @@ def test_demo_loads_from_the_bundled_directory(monkeypatch: pytest.MonkeyPatch) 
     assert calls == [BUNDLED_MODEL_DIR / "demo" / "embedder"]
     assert models.preset.trained
     assert offline_fallback() == "demo"
-    weights = sum(p.stat().st_size for p in (BUNDLED_MODEL_DIR / "demo").rglob("*")
-                  if p.is_file())
+    weights = sum(p.stat().st_size for p in (BUNDLED_MODEL_DIR / "demo").rglob("*") if p.is_file())
     assert weights <= 25_000_000
 
 
@@ -60,10 +59,13 @@ def test_demo_captions_name_the_class(tmp_path: Path) -> None:
     rows = draw_set(tmp_path, HELD_OUT_SEED, 1, ("clipart", "photo", "silhouette"))
     images = [Image.open(tmp_path / r["path"]).convert("RGB") for r in rows]
     captions = load_models("demo", device="cpu").captioner.caption(images)
-    right = [any(mts.SYNONYMS[r["class"]][i] in c.split() for i in range(
-        len(mts.SYNONYMS[r["class"]]))) for r, c in zip(rows, captions, strict=True)]
-    assert sum(right) >= CAPTIONS_RIGHT_FLOOR, list(zip([r["class"] for r in rows], captions,
-                                                        strict=True))
+    right = [
+        any(mts.SYNONYMS[r["class"]][i] in c.split() for i in range(len(mts.SYNONYMS[r["class"]])))
+        for r, c in zip(rows, captions, strict=True)
+    ]
+    assert sum(right) >= CAPTIONS_RIGHT_FLOOR, list(
+        zip([r["class"] for r in rows], captions, strict=True)
+    )
 
 
 @pytest.mark.slow

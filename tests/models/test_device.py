@@ -53,13 +53,28 @@ def test_device_choice_order(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(_cuda(), reason="checks the message on a machine without CUDA")
-def test_cuda_without_a_gpu_is_a_clear_usage_error(tmp_path: Any,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cuda_without_a_gpu_is_a_clear_usage_error(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ValueError, match="no CUDA GPU"):
         resolve_device("cuda")
     (tmp_path / "a.png").write_bytes(b"")
-    assert main(["ingest", str(tmp_path), "--store", str(tmp_path / "s"), "--preset", "tiny",
-                 "--device", "cuda", "-q"]) == 2
+    assert (
+        main(
+            [
+                "ingest",
+                str(tmp_path),
+                "--store",
+                str(tmp_path / "s"),
+                "--preset",
+                "tiny",
+                "--device",
+                "cuda",
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "--device auto or cpu" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
     assert resolve_device("auto") == "cpu"
@@ -91,15 +106,19 @@ def test_durations_fit_the_batch() -> None:
     assert zerogpu.seconds_for("caption", 10**6) == zerogpu.MAX_SECONDS
 
 
-def test_model_calls_run_inside_spaces_gpu_on_zerogpu(tiny: Models,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_calls_run_inside_spaces_gpu_on_zerogpu(
+    tiny: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What ZeroGPU would see: each embedding and captioning batch goes through the one
     ``spaces.GPU`` function, with the duration its batch asks for, and gives the same result."""
     import spaces
 
     images = _images(3)
-    direct = (tiny.embedder.encode_images(images), tiny.embedder.encode_texts(["a", "b"]),
-              tiny.captioner.caption(images))
+    direct = (
+        tiny.embedder.encode_images(images),
+        tiny.embedder.encode_texts(["a", "b"]),
+        tiny.captioner.caption(images),
+    )
     calls: list[tuple[str, int]] = []
 
     def fake_gpu(task: Any = None, *, duration: Any = None, size: Any = None) -> Any:
@@ -107,19 +126,26 @@ def test_model_calls_run_inside_spaces_gpu_on_zerogpu(tiny: Models,
             def inside(*args: Any, **kwargs: Any) -> Any:
                 calls.append((args[0].__name__, duration(*args, **kwargs)))
                 return fn(*args, **kwargs)
+
             return inside
+
         return wrap
 
     monkeypatch.setattr(spaces, "GPU", fake_gpu)
     monkeypatch.setattr(zerogpu, "_gpu_call", zerogpu.decorate())
-    routed = (tiny.embedder.encode_images(images), tiny.embedder.encode_texts(["a", "b"]),
-              tiny.captioner.caption(images))
+    routed = (
+        tiny.embedder.encode_images(images),
+        tiny.embedder.encode_texts(["a", "b"]),
+        tiny.captioner.caption(images),
+    )
     np.testing.assert_array_equal(routed[0], direct[0])
     np.testing.assert_array_equal(routed[1], direct[1])
     assert routed[2] == direct[2]
-    assert calls == [("_encode_image_tensors", zerogpu.seconds_for("embed", 3)),
-                     ("_encode_texts", zerogpu.seconds_for("text", 2)),
-                     ("_generate", zerogpu.seconds_for("caption", 3))]
+    assert calls == [
+        ("_encode_image_tensors", zerogpu.seconds_for("embed", 3)),
+        ("_encode_texts", zerogpu.seconds_for("text", 2)),
+        ("_generate", zerogpu.seconds_for("caption", 3)),
+    ]
 
 
 # --- on a GPU -----------------------------------------------------------------------------------
@@ -135,6 +161,10 @@ def test_cuda_matches_cpu_within_tolerance(tiny: Models) -> None:
     assert cuda.dtype == np.float32
     assert np.min(np.sum(cpu * cuda, axis=1)) > 0.99  # cosine of unit vectors, fp16 autocast
     texts = ["a photo of a cat", "a sketch of a dog"]
-    assert np.min(np.sum(tiny.embedder.encode_texts(texts) *
-                         on_gpu.embedder.encode_texts(texts), axis=1)) > 0.99
+    assert (
+        np.min(
+            np.sum(tiny.embedder.encode_texts(texts) * on_gpu.embedder.encode_texts(texts), axis=1)
+        )
+        > 0.99
+    )
     assert len(on_gpu.captioner.caption(images)) == 8

@@ -52,10 +52,9 @@ def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
     return out, time.monotonic() - clock
 
 
-def test_every_surface_runs_demo_when_default_cannot_run(empty_hub: Path, two_images: Path,
-                                                         tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_every_surface_runs_demo_when_default_cannot_run(
+    empty_hub: Path, two_images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cdir.app.first_run import startup_preset
     from cdir.cli import main
 
@@ -64,8 +63,21 @@ def test_every_surface_runs_demo_when_default_cannot_run(empty_hub: Path, two_im
     assert choice.run == "demo" and seconds < DECIDE_S
 
     # CLI: python -m cdir ingest SRC --store S (no --preset)
-    assert main(["ingest", str(two_images), "--store", str(tmp_path / "cli"), "--json", "-q",
-                 "--captions", "none"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(two_images),
+                "--store",
+                str(tmp_path / "cli"),
+                "--json",
+                "-q",
+                "--captions",
+                "none",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     answers["cli"] = Store.read_meta(tmp_path / "cli")["preset"]
     assert report["preset"] == "demo" and "--model-dir" in report["notes"][0]
@@ -95,8 +107,12 @@ def test_every_surface_runs_demo_when_default_cannot_run(empty_hub: Path, two_im
 
 
 def test_every_surface_stops_with_the_same_line_without_the_demo(
-        empty_hub: Path, two_images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    empty_hub: Path,
+    two_images: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from cdir.app import main as app
     from cdir.cli import main
     from cdir.models import weights

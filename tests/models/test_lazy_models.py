@@ -43,8 +43,9 @@ def ingested(tmp_path: Path) -> tuple[Path, Path]:
     return src, store
 
 
-def test_unchanged_reingest_builds_no_model(ingested: tuple[Path, Path],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_reingest_builds_no_model(
+    ingested: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src, store = ingested
     before = Store.load(store)
     monkeypatch.setattr(api, "get_models", refuse)  # what api.ingest loads through
@@ -57,8 +58,9 @@ def test_unchanged_reingest_builds_no_model(ingested: tuple[Path, Path],
     assert after.items["caption"].tolist() == before.items["caption"].tolist()
 
 
-def test_a_new_file_loads_the_models_once(ingested: tuple[Path, Path],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_file_loads_the_models_once(
+    ingested: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src, store = ingested
     calls: list[str] = []
 
@@ -87,14 +89,22 @@ def test_lazy_models_answer_without_loading(monkeypatch: pytest.MonkeyPatch) -> 
 def test_cli_rerun_imports_no_model_library(ingested: tuple[Path, Path]) -> None:
     """`cdir ingest` again on the same folder, in a fresh interpreter."""
     src, store = ingested
-    code = ("import sys, io, contextlib, json\n"
-            "from cdir.cli import main\n"
-            "out = io.StringIO()\n"
-            "with contextlib.redirect_stdout(out):\n"
-            f"    rc = main(['ingest', {str(src)!r}, '--store', {str(store)!r}, '--preset', "
-            "'tiny', '--device', 'cpu', '--json', '-q'])\n"
-            "heavy = [m for m in ('open_clip', 'transformers') if m in sys.modules]\n"
-            "print(json.dumps([rc, heavy, json.loads(out.getvalue())['added']]))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True, timeout=300)
+    code = (
+        "import sys, io, contextlib, json\n"
+        "from cdir.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    rc = main(['ingest', {str(src)!r}, '--store', {str(store)!r}, '--preset', "
+        "'tiny', '--device', 'cpu', '--json', '-q'])\n"
+        "heavy = [m for m in ('open_clip', 'transformers') if m in sys.modules]\n"
+        "print(json.dumps([rc, heavy, json.loads(out.getvalue())['added']]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        timeout=300,
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, [], 0]

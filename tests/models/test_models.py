@@ -56,8 +56,11 @@ def open_clip_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
 
 
 def outputs(models: Models, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    return (models.embedder.encode_images(images), models.embedder.encode_texts(TEXTS),
-            models.captioner.caption(images))
+    return (
+        models.embedder.encode_images(images),
+        models.embedder.encode_texts(TEXTS),
+        models.captioner.caption(images),
+    )
 
 
 # ----------------------------------------------------------------------------------- registry
@@ -102,7 +105,10 @@ def test_tiny_captions_are_made_of_words(tiny: Models, images: list[Image.Image]
 
 # --------------------------------------------------------------------------- local directory
 def test_tiny_loads_back_from_a_saved_directory(
-    tiny: Models, saved_root: Path, images: list[Image.Image], open_clip_calls: list[Path | None],
+    tiny: Models,
+    saved_root: Path,
+    images: list[Image.Image],
+    open_clip_calls: list[Path | None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built_tiny = []
@@ -117,7 +123,9 @@ def test_tiny_loads_back_from_a_saved_directory(
 
 
 def test_tiny_coca_loads_back_from_a_saved_directory(
-    tiny_coca: Models, saved_root: Path, images: list[Image.Image],
+    tiny_coca: Models,
+    saved_root: Path,
+    images: list[Image.Image],
     open_clip_calls: list[Path | None],
 ) -> None:
     assert not (saved_root / "tiny-coca" / CAPTIONER_DIR).exists()  # CoCa captions with itself
@@ -132,9 +140,7 @@ def test_tiny_coca_loads_back_from_a_saved_directory(
     assert all(isinstance(c, str) and c for c in got[2])
 
 
-def test_a_corrupt_saved_model_is_an_error_not_a_fallback(
-    saved_root: Path, tmp_path: Path
-) -> None:
+def test_a_corrupt_saved_model_is_an_error_not_a_fallback(saved_root: Path, tmp_path: Path) -> None:
     import shutil
 
     copy = tmp_path / "copy"

@@ -100,8 +100,10 @@ def open_clip_cfg(preset_name: str) -> tuple[dict, dict]:
     cfg = open_clip.get_model_config(spec.arch)
     assert cfg is not None, f"open_clip has no architecture {spec.arch!r}"
     tag = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
-    assert tag, (f"{spec.pretrained!r} is not a pretrained tag of {spec.arch!r}; tags: "
-                 f"{open_clip.list_pretrained_tags_by_model(spec.arch)}")
+    assert tag, (
+        f"{spec.pretrained!r} is not a pretrained tag of {spec.arch!r}; tags: "
+        f"{open_clip.list_pretrained_tags_by_model(spec.arch)}"
+    )
     return cfg, tag
 
 
@@ -111,8 +113,9 @@ def tag_image_size(tag: dict) -> int:
     size = tag.get("size")
     if size:
         return int(size[0] if isinstance(size, (tuple, list)) else size)
-    found = (re.search(r"_(\d{3})[./]", tag.get("hf_hub", ""))
-             or re.search(r"-(\d{3})x\d{3}-", tag.get("hf_hub", "")))  # ...-256x256-...
+    found = re.search(r"_(\d{3})[./]", tag.get("hf_hub", "")) or re.search(
+        r"-(\d{3})x\d{3}-", tag.get("hf_hub", "")
+    )  # ...-256x256-...
     return int(found.group(1)) if found else 224
 
 
@@ -144,14 +147,16 @@ def test_architecture_agrees_with_tag(name: str) -> None:
         cfg, tag = open_clip_cfg(name)
         assert bool(cfg.get("quick_gelu", False)) == bool(tag.get("quick_gelu", False)), (
             f"{spec.arch} has quick_gelu={cfg.get('quick_gelu', False)} but the "
-            f"{spec.pretrained!r} weights were trained with quick_gelu={tag.get('quick_gelu')}")
+            f"{spec.pretrained!r} weights were trained with quick_gelu={tag.get('quick_gelu')}"
+        )
         assert cfg["vision_cfg"]["image_size"] == tag_image_size(tag)
         mean, std = TAG_MEAN_STD.get(tag.get("hf_hub", "").strip("/"), (OPENAI_MEAN, OPENAI_STD))
         assert tuple(tag.get("mean", OPENAI_MEAN)) == pytest.approx(mean)
         assert tuple(tag.get("std", OPENAI_STD)) == pytest.approx(std)
         hf_name = cfg["text_cfg"].get("hf_tokenizer_name")
-        check_text_tower(cfg, None if hf_name in HF_TOKENIZER_VOCAB
-                         else open_clip.get_tokenizer(spec.arch))
+        check_text_tower(
+            cfg, None if hf_name in HF_TOKENIZER_VOCAB else open_clip.get_tokenizer(spec.arch)
+        )
     elif spec.config is not None:  # random weights: the config is all there is
         assert open_clip.get_model_config(spec.arch) in (None, spec.config)
     else:  # bundled weights: the config shipped with them is the tag
@@ -175,12 +180,15 @@ def test_architecture_agrees_with_tag(name: str) -> None:
     if cap.kind == "coca" and cap.pretrained:  # a captioning checkpoint of its own
         arch = cap.arch or spec.arch
         assert arch.startswith("coca") and open_clip.get_pretrained_cfg(arch, cap.pretrained), (
-            f"{cap.pretrained!r} is not a pretrained tag of the CoCa architecture {arch!r}")
+            f"{cap.pretrained!r} is not a pretrained tag of the CoCa architecture {arch!r}"
+        )
         assert open_clip.get_model_config(arch) == open_clip.get_model_config(spec.arch) or (
-            not spec.arch.startswith("coca")), "the captioner's preprocessing is the embedder's"
+            not spec.arch.startswith("coca")
+        ), "the captioner's preprocessing is the embedder's"
     elif cap.kind == "coca":
         assert spec.arch.startswith(("coca", "cdir-")) and (spec.config or {}).get(
-            "multimodal_cfg", True), "a CoCa captioner needs a CoCa embedder"
+            "multimodal_cfg", True
+        ), "a CoCa captioner needs a CoCa embedder"
 
 
 def _checkpoints() -> list[tuple[str, str, str]]:
@@ -198,8 +206,9 @@ def _checkpoints() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("name", "arch", "pretrained"), _checkpoints())
-def test_loading_the_tag_is_clean(name: str, arch: str, pretrained: str,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loading_the_tag_is_clean(
+    name: str, arch: str, pretrained: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import open_clip
     import torch
     from open_clip import factory
@@ -210,10 +219,8 @@ def test_loading_the_tag_is_clean(name: str, arch: str, pretrained: str,
     cfg = open_clip.get_model_config(arch)
     assert cfg is not None and open_clip.get_pretrained_cfg(arch, pretrained), (name, arch)
     with torch.device("meta"):  # the checkpoint: open_clip's layout for the tag's architecture
-        reference = open_clip.create_model(base_arch(spec.arch), pretrained=None,
-                                             device="meta")
-    checkpoint = {k: torch.empty(v.shape, device="meta") for k, v in
-                  reference.state_dict().items()}
+        reference = open_clip.create_model(base_arch(spec.arch), pretrained=None, device="meta")
+    checkpoint = {k: torch.empty(v.shape, device="meta") for k, v in reference.state_dict().items()}
     for (arch, key), shape in KNOWN_SHAPES.items():
         if arch == base_arch(spec.arch):
             assert tuple(checkpoint[key].shape) == shape, f"{key}: published shape {shape}"
@@ -234,7 +241,8 @@ def test_loading_the_tag_is_clean(name: str, arch: str, pretrained: str,
     result = seen["result"]
     assert not result.missing_keys and not result.unexpected_keys
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in checkpoint.items()}
+        k: tuple(v.shape) for k, v in checkpoint.items()
+    }
 
 
 def test_the_openai_tag_on_plain_vit_l_14_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,12 +256,17 @@ def test_the_openai_tag_on_plain_vit_l_14_is_caught(monkeypatch: pytest.MonkeyPa
     with pytest.raises(AssertionError, match="QuickGELU"), no_warnings(), torch.device("meta"):
         open_clip.create_model("ViT-L-14", pretrained="openai", device="meta")
     cfg = open_clip.get_model_config("ViT-L-14")
-    assert not cfg.get("quick_gelu") and open_clip.get_pretrained_cfg("ViT-L-14", "openai")[
-        "quick_gelu"]
+    assert (
+        not cfg.get("quick_gelu")
+        and open_clip.get_pretrained_cfg("ViT-L-14", "openai")["quick_gelu"]
+    )
 
 
-OFFLINE = [p for p in PRESETS
-           if not get_preset(p).embedder.pretrained and not get_preset(p).captioner.hub_id]
+OFFLINE = [
+    p
+    for p in PRESETS
+    if not get_preset(p).embedder.pretrained and not get_preset(p).captioner.hub_id
+]
 
 
 @pytest.mark.parametrize("name", OFFLINE)

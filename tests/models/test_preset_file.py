@@ -32,24 +32,28 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_a_toml_preset_with_local_weights_and_a_task_prompt_ingests(saved: Path, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture
-                                                                    ) -> None:
+def test_a_toml_preset_with_local_weights_and_a_task_prompt_ingests(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from cdir.cli import main
 
-    path = write(tmp_path, "mine.toml", f'''
+    path = write(
+        tmp_path,
+        "mine.toml",
+        f'''
 name = "mine"
 description = "my own weights"
 licence = "MIT"
 [embedder]
 arch = "cdir-tiny-clip"
-weights = "{saved / 'embedder'}"
+weights = "{saved / "embedder"}"
 [captioner]
 kind = "blip"
-hub_id = "{saved / 'captioner'}"
+hub_id = "{saved / "captioner"}"
 task_prompt = "a picture of"
 max_new_tokens = 5
-''')
+''',
+    )
     preset = load_preset_file(path)
     assert preset.name == "mine" and preset.captioner.task_prompt == "a picture of"
     assert preset.captioner.max_new_tokens == 5 and preset.source_file == str(path.resolve())
@@ -59,8 +63,21 @@ max_new_tokens = 5
 
     for i in range(2):
         Image.new("RGB", (48, 48), (200, 20 * i, 20)).save(src / f"{i}.png")
-    assert main(["ingest", str(tmp_path / "src"), "--store", str(tmp_path / "s"), "--preset",
-                 str(path), "--json", "-q"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(tmp_path / "src"),
+                "--store",
+                str(tmp_path / "s"),
+                "--preset",
+                str(path),
+                "--json",
+                "-q",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["preset"] == "mine" and report["counts"]["n_captioned"] == 2
     meta = Store.read_meta(tmp_path / "s")
@@ -72,36 +89,68 @@ max_new_tokens = 5
 
 
 def test_json_works_too(saved: Path, tmp_path: Path) -> None:
-    path = write(tmp_path, "j.json", json.dumps({
-        "name": "mine-json", "embedder": {"arch": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"},
-        "captioner": {"kind": "florence2", "hub_id": "microsoft/Florence-2-base",
-                      "task_prompt": "<CAPTION>", "max_new_tokens": 20}}))
+    path = write(
+        tmp_path,
+        "j.json",
+        json.dumps(
+            {
+                "name": "mine-json",
+                "embedder": {"arch": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"},
+                "captioner": {
+                    "kind": "florence2",
+                    "hub_id": "microsoft/Florence-2-base",
+                    "task_prompt": "<CAPTION>",
+                    "max_new_tokens": 20,
+                },
+            }
+        ),
+    )
     preset = get_preset(str(path))
     assert preset.name == "mine-json" and get_preset("mine-json") is preset
     assert preset.captioner.kind == "florence2" and preset.quality is not None
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('name = "x"\n', r"\[embedder\] must be a table"),
-    ('name = "bad name!"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n', r"'name'"),
-    ('name = "x"\n[embedder]\narch = "ViT-Q-99"\npretrained = "openai"\n',
-     r"not an open_clip architecture"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "nope"\n',
-     r"'nope' is not a tag of ViT-B-32 \(its tags: .*laion2b_s34b_b79k"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\n', r"exactly one of embedder.pretrained"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\nweights = "nowhere"\n', r"no folder 'nowhere'"),
-    ('name = "x"\ncolour = 1\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n',
-     r"unknown key colour"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
-     'kind = "florence2"\nhub_id = "microsoft/Florence-2-base"\n', r"needs captioner.task_prompt"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
-     'kind = "blip"\nhub_id = "Salesforce/blip-image-captioning-base"\nmax_new_tokens = 0\n',
-     r"max_new_tokens must be a whole number from 1 to 512"),
-    ('name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
-     'kind = "gpt"\n', r"captioner.kind must be one of"),
-    ('name = "default"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n', r"is taken"),
-    ('name = "x\n', r"is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\n', r"\[embedder\] must be a table"),
+        ('name = "bad name!"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n', r"'name'"),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-Q-99"\npretrained = "openai"\n',
+            r"not an open_clip architecture",
+        ),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "nope"\n',
+            r"'nope' is not a tag of ViT-B-32 \(its tags: .*laion2b_s34b_b79k",
+        ),
+        ('name = "x"\n[embedder]\narch = "ViT-B-32"\n', r"exactly one of embedder.pretrained"),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-B-32"\nweights = "nowhere"\n',
+            r"no folder 'nowhere'",
+        ),
+        (
+            'name = "x"\ncolour = 1\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n',
+            r"unknown key colour",
+        ),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
+            'kind = "florence2"\nhub_id = "microsoft/Florence-2-base"\n',
+            r"needs captioner.task_prompt",
+        ),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
+            'kind = "blip"\nhub_id = "Salesforce/blip-image-captioning-base"\nmax_new_tokens = 0\n',
+            r"max_new_tokens must be a whole number from 1 to 512",
+        ),
+        (
+            'name = "x"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n[captioner]\n'
+            'kind = "gpt"\n',
+            r"captioner.kind must be one of",
+        ),
+        ('name = "default"\n[embedder]\narch = "ViT-B-32"\npretrained = "openai"\n', r"is taken"),
+        ('name = "x\n', r"is not valid TOML"),
+    ],
+)
 def test_mistakes_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, "p.toml", text)
     with pytest.raises(PresetFileError, match=message) as caught:
@@ -118,12 +167,16 @@ def test_a_missing_file_is_one_line_and_a_user_error(tmp_path: Path) -> None:
 def test_the_app_accepts_a_preset_file(saved: Path, tmp_path: Path) -> None:
     from cdir.app.first_run import startup_preset
 
-    path = write(tmp_path, "app.toml", f'''
+    path = write(
+        tmp_path,
+        "app.toml",
+        f'''
 name = "mine-app"
 [embedder]
 arch = "cdir-tiny-clip"
-weights = "{saved / 'embedder'}"
-''')
+weights = "{saved / "embedder"}"
+''',
+    )
     from cdir.models.presets import list_presets
 
     assert startup_preset(str(path)) == ("mine-app", "")

@@ -41,13 +41,15 @@ RETRIEVAL = rows("openclip_retrieval_results_excerpt.csv")
 def test_embedder_is_useful_for_retrieval(name: str) -> None:
     spec = get_preset(name).embedder
     key = (table_arch(spec.arch), spec.pretrained)
-    assert key in RETRIEVAL, (f"{key}: no published retrieval figure; add its row to "
-                              "tests/models/published")
+    assert key in RETRIEVAL, (
+        f"{key}: no published retrieval figure; add its row to tests/models/published"
+    )
     r1 = float(RETRIEVAL[key]["Flickr image retr. R@1"])
     assert r1 >= MIN_FLICKR_IMAGE_R1, (
         f"preset {name!r} embeds with {spec.arch}/{spec.pretrained}, whose published Flickr "
         f"text -> image R@1 is {r1:.2%} (< {MIN_FLICKR_IMAGE_R1:.0%}): not a contrastive "
-        "checkpoint of useful retrieval quality")
+        "checkpoint of useful retrieval quality"
+    )
 
 
 @pytest.mark.parametrize("name", TAGGED)
@@ -69,12 +71,19 @@ def test_every_recorded_figure_matches_the_tables() -> None:
     for key, quality in EMBEDDERS.items():
         assert float(RESULTS[key]["ImageNet 1k"]) == pytest.approx(quality.imagenet), key
         assert float(RETRIEVAL[key]["Flickr image retr. R@1"]) == pytest.approx(
-            quality.flickr_image_r1), key
+            quality.flickr_image_r1
+        ), key
 
 
 def test_the_captioning_fine_tune_is_caught() -> None:
     """The check above does fail the checkpoint this file exists for."""
     bad = embedder_quality("coca_ViT-B-32", "mscoco_finetuned_laion2b_s13b_b90k")
     assert bad is not None and not bad.useful_for_retrieval
-    assert float(RETRIEVAL[("coca_ViT-B-32", "mscoco_finetuned_laion2b_s13b_b90k")][
-        "Flickr image retr. R@1"]) < MIN_FLICKR_IMAGE_R1
+    assert (
+        float(
+            RETRIEVAL[("coca_ViT-B-32", "mscoco_finetuned_laion2b_s13b_b90k")][
+                "Flickr image retr. R@1"
+            ]
+        )
+        < MIN_FLICKR_IMAGE_R1
+    )

@@ -41,8 +41,9 @@ def tiny_int8() -> Models:
 
 
 def quantized_linears(model: object) -> int:
-    return sum("quantized" in type(m).__module__ and type(m).__name__ == "Linear"
-               for m in model.modules())  # type: ignore[attr-defined]
+    return sum(
+        "quantized" in type(m).__module__ and type(m).__name__ == "Linear" for m in model.modules()
+    )  # type: ignore[attr-defined]
 
 
 def test_the_mode_comes_from_the_argument_then_the_process_then_the_environment(
@@ -73,8 +74,9 @@ def test_int8_quantises_the_captioner_and_nothing_else(
     assert quantized_linears(tiny_int8.captioner.model) > 0
     assert quantized_linears(plain.captioner.model) == 0
     assert quantized_linears(tiny_int8.embedder.model) == 0
-    np.testing.assert_array_equal(tiny_int8.embedder.encode_images(images),
-                                  plain.embedder.encode_images(images))
+    np.testing.assert_array_equal(
+        tiny_int8.embedder.encode_images(images), plain.embedder.encode_images(images)
+    )
     captions = tiny_int8.captioner.caption(images)
     assert len(captions) == 2 and all(isinstance(c, str) and c for c in captions)
 
@@ -104,8 +106,10 @@ def test_int8_applies_to_a_model_loaded_from_a_saved_directory(
 def test_int8_captions_are_made_of_words(tiny_int8: Models, images: list[Image.Image]) -> None:
     """The same word-pattern check as the float32 captions (tests/models/test_models.py): quantising
     must not turn the decoder's output into sub-word debris or empty strings."""
-    drawings = [*images, *(draw_image(d, c, 2) for d, c in (("clipart", "cross"),
-                                                             ("sketch", "square")))]
+    drawings = [
+        *images,
+        *(draw_image(d, c, 2) for d, c in (("clipart", "cross"), ("sketch", "square"))),
+    ]
     captions = tiny_int8.captioner.caption(drawings)
     assert len(captions) == len(drawings)
     for caption in captions:
@@ -121,8 +125,9 @@ def test_saving_int8_models_is_refused(tiny_int8: Models, tmp_path: Path) -> Non
 
 def test_an_int8_ingest_captions_every_item(tiny_int8: Models, tmp_path: Path) -> None:
     draw_collection(tmp_path / "src", classes=CLASSES[:2], per_class=2)
-    report = ingest([tmp_path / "src"], tmp_path / "store", tiny_int8,
-                    IngestConfig(shared_cache=False))
+    report = ingest(
+        [tmp_path / "src"], tmp_path / "store", tiny_int8, IngestConfig(shared_cache=False)
+    )
     store = Store.load(tmp_path / "store")
     assert report.captioned == len(store.items) == 12
     assert store.items["caption"].str.len().gt(0).all()
@@ -141,8 +146,20 @@ def test_the_cli_flag_reaches_the_models_and_is_put_back_after(
         return models
 
     monkeypatch.setattr(api, "get_models", spy)
-    code = cli.main(["ingest", str(tmp_path / "src"), "--store", str(tmp_path / "store"),
-                     "--preset", "tiny", "--quantize", "int8", "-q", "--json"])
+    code = cli.main(
+        [
+            "ingest",
+            str(tmp_path / "src"),
+            "--store",
+            str(tmp_path / "store"),
+            "--preset",
+            "tiny",
+            "--quantize",
+            "int8",
+            "-q",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["captioned"] == 3

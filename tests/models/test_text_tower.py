@@ -9,8 +9,12 @@ import torch
 from cdir.models import text_tower
 from cdir.models.loaded import Models, load_models
 
-TEXTS = ["a photo of a dog", "x", "",
-         "a pencil sketch of a house with a red door, two windows and a chimney at dusk"]
+TEXTS = [
+    "a photo of a dog",
+    "x",
+    "",
+    "a pencil sketch of a house with a red door, two windows and a chimney at dusk",
+]
 
 
 def reference(model: torch.nn.Module, tokens: torch.Tensor) -> np.ndarray:
@@ -40,8 +44,9 @@ def test_each_text_gets_the_vector_it_gets_alone(tiny: Models) -> None:
 
 def test_the_embedder_uses_it(tiny: Models) -> None:
     tokens = tiny.embedder.tokenizer(TEXTS)
-    np.testing.assert_allclose(tiny.embedder.encode_texts(TEXTS),
-                               reference(tiny.embedder.model, tokens), atol=1e-5)
+    np.testing.assert_allclose(
+        tiny.embedder.encode_texts(TEXTS), reference(tiny.embedder.model, tokens), atol=1e-5
+    )
 
 
 def test_other_text_towers_run_their_own_encode_text(
@@ -51,8 +56,11 @@ def test_other_text_towers_run_their_own_encode_text(
     assert not text_tower.unpaddable(coca.model)
     tokens = coca.tokenizer(TEXTS)
     with torch.inference_mode():
-        np.testing.assert_allclose(text_tower.encode_text(coca.model, tokens).numpy(),
-                                   reference(coca.model, tokens), atol=1e-6)
+        np.testing.assert_allclose(
+            text_tower.encode_text(coca.model, tokens).numpy(),
+            reference(coca.model, tokens),
+            atol=1e-6,
+        )
     monkeypatch.setattr(tiny.embedder.model, "text_pool_type", "last")
     assert not text_tower.unpaddable(tiny.embedder.model)
 

@@ -117,7 +117,9 @@ def test_what_a_removal_leaves_dangling_is_tidied(caption: str, expected: str) -
 
 def test_only_the_first_hash_starts_a_comment() -> None:
     assert Neutraliser.from_text("pencil # a note # with two hashes\nsketch").words == (
-        "pencil", "sketch")
+        "pencil",
+        "sketch",
+    )
 
 
 def test_the_key_of_a_list_is_pinned() -> None:

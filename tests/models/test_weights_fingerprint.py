@@ -71,9 +71,9 @@ def test_fingerprints_follow_the_files_and_are_memoised(tmp_path: Path) -> None:
     assert fingerprint.embed_key(preset, root) != key
 
 
-def test_hub_snapshots_are_fingerprinted_by_their_blob_names(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_hub_snapshots_are_fingerprinted_by_their_blob_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -84,7 +84,8 @@ def test_hub_snapshots_are_fingerprinted_by_their_blob_names(tmp_path: Path,
         (base / "blobs" / blob).write_bytes(b"weights")
         (base / "snapshots" / commit).mkdir(parents=True)
         (base / "snapshots" / commit / "open_clip_model.safetensors").symlink_to(
-            base / "blobs" / blob)
+            base / "blobs" / blob
+        )
         (base / "refs").mkdir(exist_ok=True)
         (base / "refs" / "main").write_text(commit)
         keys.append(fingerprint.embed_key(get_preset("default"), None))

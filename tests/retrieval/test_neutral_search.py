@@ -43,19 +43,28 @@ def searcher(tmp_path: Path, tiny: Models) -> Searcher:
     root = tmp_path / "neutral"
     store = Store.create(root, "tiny", tiny.caption_key, D)
     n = len(ROWS)
-    store.items = pd.DataFrame({
-        "id": range(n), "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
-        "rel_path": [f"img{i}.png" for i in range(n)], "sha256": [f"sha{i}" for i in range(n)],
-        "pixel_sha256": [f"px{i}" for i in range(n)], "width": 64, "height": 64,
-        "domain": ["photo", "sketch", "sketch", "sketch"], "class": "thing",
-        "caption": [row[0] for row in ROWS], "status": "ok",
-    })
+    store.items = pd.DataFrame(
+        {
+            "id": range(n),
+            "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
+            "rel_path": [f"img{i}.png" for i in range(n)],
+            "sha256": [f"sha{i}" for i in range(n)],
+            "pixel_sha256": [f"px{i}" for i in range(n)],
+            "width": 64,
+            "height": 64,
+            "domain": ["photo", "sketch", "sketch", "sketch"],
+            "class": "thing",
+            "caption": [row[0] for row in ROWS],
+            "status": "ok",
+        }
+    )
     store.image_emb = np.stack([row[1] for row in ROWS])
     store.caption_emb = np.stack([row[2] for row in ROWS])
     store.write()
     cache = Cache.for_store(root, shared=False)
-    cache.put_vectors("text_emb", embed_key(tiny), [text_key(t) for t in TEXTS],
-                      np.stack(list(TEXTS.values())))
+    cache.put_vectors(
+        "text_emb", embed_key(tiny), [text_key(t) for t in TEXTS], np.stack(list(TEXTS.values()))
+    )
     cache.close()
     return Searcher(Store.load(root), tiny)
 

@@ -289,21 +289,33 @@ def test_one_non_finite_row_leaves_the_others_valid() -> None:
 def test_the_error_messages_in_full() -> None:
     gallery = make_gallery()
     cases = [
-        (lambda: GalleryVectors(np.ones(3)),
-         "gallery image matrix must have shape (N, D), got (3,)"),
-        (lambda: GalleryVectors(E[:6], E[:5]),
-         f"gallery caption matrix must have shape (6, {D}), got (5, {D})"),
-        (lambda: GalleryVectors(E[:6], has_caption=np.ones(6, int)),
-         "has_caption must be a bool mask of shape (6,), got int64 (6,)"),
+        (
+            lambda: GalleryVectors(np.ones(3)),
+            "gallery image matrix must have shape (N, D), got (3,)",
+        ),
+        (
+            lambda: GalleryVectors(E[:6], E[:5]),
+            f"gallery caption matrix must have shape (6, {D}), got (5, {D})",
+        ),
+        (
+            lambda: GalleryVectors(E[:6], has_caption=np.ones(6, int)),
+            "has_caption must be a bool mask of shape (6,), got int64 (6,)",
+        ),
         (lambda: gallery.matrix("text"), "unknown gallery vector kind 'text'; use image, caption"),
-        (lambda: rank(QUERY, gallery, RankRequest("image", exclude=np.ones(6, int))),
-         "exclude must be a bool mask of shape (6,), got int64 (6,)"),
-        (lambda: rank({"image": E[1]}, gallery, RankRequest("text")),
-         "mode 'text' needs the query's text vector: give a text query (--text), or use "
-         "--mode image"),
-        (lambda: rank(QUERY, GalleryVectors(np.zeros((3, D))), RankRequest("image")),
-         "mode 'image' reads the gallery's image vectors: none of these images could be "
-         "embedded; re-run ingest"),
+        (
+            lambda: rank(QUERY, gallery, RankRequest("image", exclude=np.ones(6, int))),
+            "exclude must be a bool mask of shape (6,), got int64 (6,)",
+        ),
+        (
+            lambda: rank({"image": E[1]}, gallery, RankRequest("text")),
+            "mode 'text' needs the query's text vector: give a text query (--text), or use "
+            "--mode image",
+        ),
+        (
+            lambda: rank(QUERY, GalleryVectors(np.zeros((3, D))), RankRequest("image")),
+            "mode 'image' reads the gallery's image vectors: none of these images could be "
+            "embedded; re-run ingest",
+        ),
     ]
     for call, message in cases:
         with pytest.raises((ValueError, ModeError)) as error:
@@ -316,7 +328,8 @@ def test_the_stale_index_warning_in_full(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="cdir.retrieval.ranking"):
         rank({"image": E[5]}, gallery, RankRequest("image", k=1))
     assert caplog.messages == [
-        f"ignoring the stale image index (4 x {D} vs 6 x {D} vectors); scanning exactly"]
+        f"ignoring the stale image index (4 x {D} vs 6 x {D} vectors); scanning exactly"
+    ]
 
 
 # ------------------------------------------------------------- ties do not follow file order
@@ -331,8 +344,9 @@ def test_caption_ties_go_to_the_row_whose_image_looks_most_like_the_query() -> N
     got = rows(rank(query, GalleryVectors(image, caption), RankRequest("caption-caption", k=2)))
     assert got == [2, 0]
     perm = np.array([3, 2, 1, 0])  # the same items in another file order
-    got = rows(rank(query, GalleryVectors(image[perm], caption[perm]),
-                    RankRequest("caption-caption", k=2)))
+    got = rows(
+        rank(query, GalleryVectors(image[perm], caption[perm]), RankRequest("caption-caption", k=2))
+    )
     assert perm[got].tolist() == [2, 0]
     row_rule = RankRequest("caption-caption", k=2, tie_break="row")
     assert rows(rank(query, GalleryVectors(image, caption), row_rule)) == [0, 1]
@@ -349,8 +363,9 @@ def test_the_content_key_orders_ties_the_same_in_any_file_order(index_kind) -> N
     got = rows(rank(query, image_gallery(tie_images, index_kind), RankRequest("image", k=4)))
     assert got == expected and got != [0, 1, 2, 3]
     perm = np.random.default_rng(11).permutation(8)
-    again = rows(rank(query, image_gallery(tie_images[perm], index_kind),
-                      RankRequest("image", k=4)))
+    again = rows(
+        rank(query, image_gallery(tie_images[perm], index_kind), RankRequest("image", k=4))
+    )
     assert perm[again].tolist() == got
 
 

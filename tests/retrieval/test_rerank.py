@@ -26,10 +26,16 @@ def unit(v: np.ndarray) -> np.ndarray:
 def two_clusters() -> np.ndarray:
     """Gallery rows 0-2: class A (near E0); rows 3-5: class B (near E1). Row 2 is an A image
     that leans towards B's direction but is still closest to the other A images."""
-    return np.stack([
-        unit(E[0] + 0.1 * E[2]), unit(E[0] + 0.1 * E[3]), unit(E[0] + 0.8 * E[1] + 0.3 * E[4]),
-        unit(E[1] + 0.1 * E[5]), unit(E[1] + 0.1 * E[6]), unit(E[1] + 0.1 * E[7]),
-    ])
+    return np.stack(
+        [
+            unit(E[0] + 0.1 * E[2]),
+            unit(E[0] + 0.1 * E[3]),
+            unit(E[0] + 0.8 * E[1] + 0.3 * E[4]),
+            unit(E[1] + 0.1 * E[5]),
+            unit(E[1] + 0.1 * E[6]),
+            unit(E[1] + 0.1 * E[7]),
+        ]
+    )
 
 
 def test_gallery_expansion_lifts_the_item_the_neighbours_vote_for() -> None:
@@ -42,8 +48,10 @@ def test_gallery_expansion_lifts_the_item_the_neighbours_vote_for() -> None:
     out = gallery_expansion(scores, sim, k=2, beta=1.0)
     assert np.argsort(-out[0])[:3].tolist() == [0, 1, 2]
     # beta = 0 is plain (standardised) CM: same order
-    assert np.argsort(-gallery_expansion(scores, sim, k=2, beta=0.0)[0]).tolist() == \
-        np.argsort(-scores[0], kind="stable").tolist()
+    assert (
+        np.argsort(-gallery_expansion(scores, sim, k=2, beta=0.0)[0]).tolist()
+        == np.argsort(-scores[0], kind="stable").tolist()
+    )
 
 
 def test_reciprocal_sets_hold_mutual_neighbours_only() -> None:
@@ -67,8 +75,14 @@ def test_domain_centring_removes_what_a_style_shares() -> None:
     # two styles, each with its own big style component (E7, E6); every sketch also carries E5,
     # and so does the photo of class 1: raw, the class-0 sketch matches the class-1 photo best;
     # centred per style, only the class is left and it matches the class-0 photo
-    rows = np.stack([unit(3 * E[7] + E[0] + 2 * E[5]), unit(3 * E[7] + E[1] + 2 * E[5]),
-                     unit(3 * E[6] + E[0]), unit(3 * E[6] + E[1] + 2 * E[5])])
+    rows = np.stack(
+        [
+            unit(3 * E[7] + E[0] + 2 * E[5]),
+            unit(3 * E[7] + E[1] + 2 * E[5]),
+            unit(3 * E[6] + E[0]),
+            unit(3 * E[6] + E[1] + 2 * E[5]),
+        ]
+    )
     domains = ["sketch", "sketch", "photo", "photo"]
     raw = rows @ rows.T
     assert raw[0, 3] > raw[0, 2]

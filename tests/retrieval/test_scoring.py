@@ -193,14 +193,17 @@ def test_the_fusion_error_messages_in_full() -> None:
     with pytest.raises(ModeError) as unknown:
         FusionWeights.parse("text=1")
     assert str(unknown.value) == (
-        "fusion weights name unknown modes ['text']; use image, caption, caption-caption")
+        "fusion weights name unknown modes ['text']; use image, caption, caption-caption"
+    )
     with pytest.raises(ModeError) as zero:
         FusionWeights.parse("image=0")
     assert str(zero.value) == "fusion needs at least one non-zero weight"
     with pytest.raises(ModeError) as twice:
         FusionWeights.parse("image=0.5=1")  # only the first '=' separates name and weight
-    assert str(twice.value) == ("fusion weights must look like 'image=0.5,caption=1': "
-                                "could not convert string to float: '0.5=1'")
+    assert str(twice.value) == (
+        "fusion weights must look like 'image=0.5,caption=1': "
+        "could not convert string to float: '0.5=1'"
+    )
 
 
 def test_fusion_of_captions_alone_needs_only_the_query_caption() -> None:
@@ -228,8 +231,7 @@ def test_standardise_computes_in_float64_whatever_the_input() -> None:
 
 def test_masks_given_as_zeros_and_ones_are_masks_not_indices() -> None:
     scores = np.array([[1.0, 5.0, 3.0]])
-    np.testing.assert_allclose(standardise(scores, np.array([1, 0, 1])),
-                               [[-1.0, -np.inf, 1.0]])
+    np.testing.assert_allclose(standardise(scores, np.array([1, 0, 1])), [[-1.0, -np.inf, 1.0]])
     _, gallery = orthonormal_case()
     query = {"image": E[0][None, :]}
     out = score_matrix("image", query, gallery, valid={"image": np.array([1, 0, 1, 1])})

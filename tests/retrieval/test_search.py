@@ -94,8 +94,10 @@ def test_the_query_and_its_exact_duplicates_are_excluded(searcher: Searcher) -> 
     ids = [hit.id for hit in result.hits]
     assert original not in ids and copy not in ids
     assert len(ids) == n_items - 2
-    by_file = searcher.by_image(searcher.store.image_path(searcher.store.items.iloc[copy]),
-                                SearchOptions(mode="image", k=n_items))
+    by_file = searcher.by_image(
+        searcher.store.image_path(searcher.store.items.iloc[copy]),
+        SearchOptions(mode="image", k=n_items),
+    )
     assert {original, copy}.isdisjoint(hit.id for hit in by_file.hits)
     kept = searcher.by_id(original, SearchOptions(mode="image", k=1, exclude_duplicates=False))
     assert [hit.id for hit in kept.hits] == [copy]  # identical pixels: the best image match
@@ -186,21 +188,29 @@ def known(tmp_path: Path, tiny: Models) -> Searcher:
     root = tmp_path / "known"
     store = Store.create(root, "tiny", tiny.caption_key, D)
     n = len(HAND_BUILT)
-    store.items = pd.DataFrame({
-        "id": range(n), "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
-        "rel_path": [f"img{i}.png" for i in range(n)], "sha256": [f"sha{i}" for i in range(n)],
-        "pixel_sha256": [row[3] for row in HAND_BUILT], "width": 64, "height": 64,
-        "domain": [row[0] for row in HAND_BUILT], "class": "thing",
-        "caption": [QUERY_CAPTION if i == 0 else f"caption {i}" for i in range(n)],
-        "status": "ok",
-    })
+    store.items = pd.DataFrame(
+        {
+            "id": range(n),
+            "path": [str(tmp_path / f"img{i}.png") for i in range(n)],
+            "rel_path": [f"img{i}.png" for i in range(n)],
+            "sha256": [f"sha{i}" for i in range(n)],
+            "pixel_sha256": [row[3] for row in HAND_BUILT],
+            "width": 64,
+            "height": 64,
+            "domain": [row[0] for row in HAND_BUILT],
+            "class": "thing",
+            "caption": [QUERY_CAPTION if i == 0 else f"caption {i}" for i in range(n)],
+            "status": "ok",
+        }
+    )
     store.image_emb = np.stack([row[1] for row in HAND_BUILT])
     store.caption_emb = np.stack([row[2] for row in HAND_BUILT])
     store.write()
     cache = Cache.for_store(root, shared=False)
     texts = {QUERY_CAPTION: E[1], TYPED: E[4]}
-    cache.put_vectors("text_emb", embed_key(tiny), [text_key(t) for t in texts],
-                      np.stack(list(texts.values())))
+    cache.put_vectors(
+        "text_emb", embed_key(tiny), [text_key(t) for t in texts], np.stack(list(texts.values()))
+    )
     cache.close()
     return Searcher(Store.load(root), tiny)
 
@@ -212,7 +222,7 @@ def ranked(result) -> list[int]:  # noqa: ANN001
 def test_caption_mode_ranks_the_image_matching_the_query_caption_first(known: Searcher) -> None:
     result = known.by_id(0, SearchOptions(mode="caption", k=3))
     assert ranked(result)[:2] == [1, 4]
-    assert [hit.score for hit in result.hits[:2]] == pytest.approx([1.0, 0.5 ** 0.5], abs=1e-5)
+    assert [hit.score for hit in result.hits[:2]] == pytest.approx([1.0, 0.5**0.5], abs=1e-5)
     assert result.query.caption == QUERY_CAPTION
 
 
@@ -232,16 +242,18 @@ def test_text_mode_matches_the_typed_text_with_images(known: Searcher) -> None:
     assert ranked(known.by_text(TYPED, SearchOptions(k=2)))[0] == 3
 
 
-@pytest.mark.parametrize(("weights", "best"), [("caption=1", 1), ("image=1", 2),
-                                                ("caption-caption=1", 3)])
-def test_fusion_with_one_weight_follows_that_mode(known: Searcher, weights: str,
-                                                  best: int) -> None:
+@pytest.mark.parametrize(
+    ("weights", "best"), [("caption=1", 1), ("image=1", 2), ("caption-caption=1", 3)]
+)
+def test_fusion_with_one_weight_follows_that_mode(known: Searcher, weights: str, best: int) -> None:
     assert ranked(known.by_id(0, SearchOptions(mode="fusion", fusion=weights, k=2)))[0] == best
 
 
 def test_target_domains_restrict_the_known_ranking(known: Searcher) -> None:
     assert ranked(known.by_id(0, SearchOptions(mode="caption", k=2, domains=("clipart",)))) == [
-        4, 6]
+        4,
+        6,
+    ]
 
 
 def test_the_query_and_its_duplicate_never_appear(known: Searcher) -> None:
@@ -257,15 +269,16 @@ def test_a_tag_filter_returns_only_tagged_items(known: Searcher) -> None:
 
     add_tags(known.store.root, [4, 6], ["reviewed"])
     add_tags(known.store.root, [3], ["other"])
-    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed",)))) == [
-        4, 6]
-    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed", "other"))
-                              )) == [4, 3, 6]
+    assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed",)))) == [4, 6]
+    assert ranked(
+        known.by_id(0, SearchOptions(mode="caption", k=5, tags=("reviewed", "other")))
+    ) == [4, 3, 6]
     assert ranked(known.by_id(0, SearchOptions(mode="caption", k=5, tags=("nobody",)))) == []
 
 
 def test_a_large_jpeg_keyed_by_its_bytes_is_excluded_when_it_is_the_query(
-        tmp_path: Path, tiny: Models) -> None:
+    tmp_path: Path, tiny: Models
+) -> None:
     """A large JPEG decoded reduced at ingest, with no look-alike, keeps ``file:<sha256>`` as
     its exact key; the same file dropped as a query is still its own duplicate."""
     from PIL import Image
@@ -282,6 +295,7 @@ def test_a_large_jpeg_keyed_by_its_bytes_is_excluded_when_it_is_the_query(
     assert str(searcher.store.items.at[big, "pixel_sha256"]).startswith("file:")
     hits = searcher.by_image(src / "big.jpg", SearchOptions(mode="image", k=5)).hits
     assert big not in [hit.id for hit in hits]
-    kept = searcher.by_image(src / "big.jpg", SearchOptions(mode="image", k=5,
-                                                            exclude_duplicates=False)).hits
+    kept = searcher.by_image(
+        src / "big.jpg", SearchOptions(mode="image", k=5, exclude_duplicates=False)
+    ).hits
     assert big in [hit.id for hit in kept]

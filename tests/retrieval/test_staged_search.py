@@ -47,8 +47,9 @@ def new_query(folder: Path) -> Path:
     rng = np.random.default_rng(n)
     image = Image.new("RGB", (64, 64), "white")
     draw = ImageDraw.Draw(image)
-    draw.ellipse([8, 8, 56, 56], outline=tuple(int(c) for c in rng.integers(0, 255, 3)),
-                 width=1 + n % 5)
+    draw.ellipse(
+        [8, 8, 56, 56], outline=tuple(int(c) for c in rng.integers(0, 255, 3)), width=1 + n % 5
+    )
     path = folder / f"query_{n}.png"
     image.save(path)
     return path
@@ -70,8 +71,7 @@ def failing_captioner(store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
 
 
-def test_cm_stages_are_the_image_ranking_then_the_cm_ranking(store: str,
-                                                            tmp_path: Path) -> None:
+def test_cm_stages_are_the_image_ranking_then_the_cm_ranking(store: str, tmp_path: Path) -> None:
     session = api.session_for(store)
     image, sha = session.searcher.load_picture(new_query(tmp_path))
     options = SearchOptions(mode="caption", k=6)
@@ -90,21 +90,26 @@ def test_cm_stages_are_the_image_ranking_then_the_cm_ranking(store: str,
 def test_other_modes_answer_in_one_stage(store: str, tmp_path: Path) -> None:
     session = api.session_for(store)
     for mode in ("image", "caption-caption", "fusion"):
-        stages = list(api.search_staged(session, image=new_query(tmp_path),
-                                        options=SearchOptions(mode=mode, k=4)))
+        stages = list(
+            api.search_staged(
+                session, image=new_query(tmp_path), options=SearchOptions(mode=mode, k=4)
+            )
+        )
         assert [(s.showing, s.final) for s in stages] == [(mode, True)]
 
 
-def test_handler_shows_the_image_match_then_caption_matching(actions: AppActions, store: str,
-                                                             tmp_path: Path) -> None:
+def test_handler_shows_the_image_match_then_caption_matching(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     path = str(new_query(tmp_path))
     shown = list(actions.ui_search_stages("image", store, path, *CM))
     assert len(shown) == 2
     (md1, html1, table1, query1, picture1), (md2, html2, table2, query2, picture2) = shown
     assert "image match" in md1 and "caption matching in progress" in md1
     assert "Mode:" not in md1  # the search is not done yet
-    caption = api.search(api.session_for(store), image=path,
-                         options=SearchOptions(mode="caption")).query.caption
+    caption = api.search(
+        api.session_for(store), image=path, options=SearchOptions(mode="caption")
+    ).query.caption
     assert "Showing: caption matching" in md2 and caption in md2 and "Mode:" in md2
     assert html1.count('class="cdir-card"') == 5 == html2.count('class="cdir-card"')
     image_ids = [row[1] for row in actions.ui_search("image", store, path, *IMAGE)[2]]
@@ -122,17 +127,21 @@ def test_a_sketch_answers_in_the_same_two_stages(actions: AppActions, store: str
     assert "image match" in shown[0][0] and "Showing: caption matching" in shown[1][0]
 
 
-def test_image_mode_and_text_queries_are_unchanged(actions: AppActions, store: str,
-                                                   tmp_path: Path) -> None:
+def test_image_mode_and_text_queries_are_unchanged(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     path = str(new_query(tmp_path))
     assert list(actions.ui_search_stages("image", store, path, *IMAGE)) == [
-        actions.ui_search("image", store, path, *IMAGE)]
+        actions.ui_search("image", store, path, *IMAGE)
+    ]
     assert list(actions.ui_search_stages("text", store, "a red circle", *CM)) == [
-        actions.ui_search("text", store, "a red circle", *CM)]
+        actions.ui_search("text", store, "a red circle", *CM)
+    ]
 
 
-def test_cross_domain_view_stages_every_row(actions: AppActions, store: str,
-                                            tmp_path: Path) -> None:
+def test_cross_domain_view_stages_every_row(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     shown = list(actions.ui_search_stages("image", store, str(new_query(tmp_path)), *CROSS_CM))
     domains = sorted(api.info(store)["domains"])
     assert len(shown) == 2
@@ -141,8 +150,9 @@ def test_cross_domain_view_stages_every_row(actions: AppActions, store: str,
         assert sorted({row[3] for row in table}) == domains
 
 
-def test_rerun_in_cm_mode_stages_the_current_image_query(actions: AppActions, store: str,
-                                                         tmp_path: Path) -> None:
+def test_rerun_in_cm_mode_stages_the_current_image_query(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     query = {"kind": "image", "value": str(new_query(tmp_path))}
     shown = list(actions.rerun_stages(store, query, *CM))
     assert len(shown) == 2 and "image match" in shown[0][0]
@@ -150,7 +160,8 @@ def test_rerun_in_cm_mode_stages_the_current_image_query(actions: AppActions, st
 
 
 def test_failed_caption_keeps_the_image_results_with_a_message(
-        actions: AppActions, store: str, tmp_path: Path, failing_captioner: None) -> None:
+    actions: AppActions, store: str, tmp_path: Path, failing_captioner: None
+) -> None:
     path = str(new_query(tmp_path))
     shown = list(actions.ui_search_stages("image", store, path, *CM))
     assert len(shown) == 2
@@ -162,7 +173,8 @@ def test_failed_caption_keeps_the_image_results_with_a_message(
 
 
 def test_failed_caption_through_the_page_wrapper_does_not_raise(
-        actions: AppActions, store: str, tmp_path: Path, failing_captioner: None) -> None:
+    actions: AppActions, store: str, tmp_path: Path, failing_captioner: None
+) -> None:
     wrapped = as_message(actions.ui_search_stages, 5)
     shown = list(wrapped("image", store, str(new_query(tmp_path)), *CM))
     assert len(shown) == 2 and "image match only" in shown[1][0]
@@ -177,8 +189,9 @@ def test_page_wrapper_keeps_what_a_stage_showed_when_a_later_one_fails() -> None
     assert shown[0] == "first" and shown[1] == {"__type__": "update"}
 
 
-def test_endpoint_yields_the_image_record_then_the_cm_record(actions: AppActions, store: str,
-                                                             tmp_path: Path) -> None:
+def test_endpoint_yields_the_image_record_then_the_cm_record(
+    actions: AppActions, store: str, tmp_path: Path
+) -> None:
     calls = Endpoints(actions)
     path = str(new_query(tmp_path))
     records = list(calls.search_image_stages("shapes", path, "caption", 4))
@@ -191,8 +204,10 @@ def test_endpoint_yields_the_image_record_then_the_cm_record(actions: AppActions
 
 
 def test_endpoint_with_a_failed_caption_ends_with_image_hits_and_a_message(
-        actions: AppActions, store: str, tmp_path: Path, failing_captioner: None) -> None:
-    records = list(Endpoints(actions).search_image_stages("shapes", str(new_query(tmp_path)),
-                                                          "caption", 4))
+    actions: AppActions, store: str, tmp_path: Path, failing_captioner: None
+) -> None:
+    records = list(
+        Endpoints(actions).search_image_stages("shapes", str(new_query(tmp_path)), "caption", 4)
+    )
     assert [r["stage"] for r in records] == ["image", "final"]
     assert records[1]["hits"] == records[0]["hits"] and "could not be made" in records[1]["message"]

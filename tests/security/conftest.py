@@ -31,5 +31,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         client = Client(url, verbose=False)
         a = build(client, files[:4], "mine")
         b = build(client, files[4:], "mine")  # B picks the same name as A
-        yield Server(url.rstrip("/"), demo, workspace, base, client, a["owner"], a["collection"],
-                     b["owner"], b["collection"], workspace.examples_dir("tiny").name)
+        yield Server(
+            url.rstrip("/"),
+            demo,
+            workspace,
+            base,
+            client,
+            a["owner"],
+            a["collection"],
+            b["owner"],
+            b["collection"],
+            workspace.examples_dir("tiny").name,
+        )

@@ -112,8 +112,16 @@ def _asgi_call(app, path: str = "/gradio_api/upload") -> tuple[int, bytes]:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": path, "headers": [],
-             "query_string": b"", "root_path": "", "scheme": "http", "server": ("x", 80)}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [],
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("x", 80),
+    }
     asyncio.run(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -149,8 +157,9 @@ def test_a_search_on_a_full_disk_still_answers(server, monkeypatch) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(_Layer, "put", full)
-    answer = server.call("/search_text", server.a_name, "a brand new query text", "caption", 2,
-                         [], server.a_key)
+    answer = server.call(
+        "/search_text", server.a_name, "a brand new query text", "caption", 2, [], server.a_key
+    )
     assert len(answer["hits"]) == 2
 
 

@@ -13,8 +13,7 @@ import pytest
 from cdir.app import media
 from cdir.store.collection import Store
 
-COLLECTION_FILES = ["meta.json", "items.parquet", "image_emb.npy", "cache.sqlite", "owner",
-                    ".lock"]
+COLLECTION_FILES = ["meta.json", "items.parquet", "image_emb.npy", "cache.sqlite", "owner", ".lock"]
 
 
 def _file_route(path: str) -> str:
@@ -34,15 +33,26 @@ def test_no_file_of_a_collection_is_served_by_gradios_file_route(server) -> None
     assert answers <= {403, 404} and missing in (403, 404)
 
 
-@pytest.mark.parametrize("target", ["/etc/passwd", "{base}/secret.txt",
-                                    "{workspace}/../secret.txt", "{workspace}/%2e%2e/secret.txt",
-                                    "../../../../../../etc/passwd", "{repo}/app.py"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/etc/passwd",
+        "{base}/secret.txt",
+        "{workspace}/../secret.txt",
+        "{workspace}/%2e%2e/secret.txt",
+        "../../../../../../etc/passwd",
+        "{repo}/app.py",
+    ],
+)
 def test_nothing_outside_the_public_files_is_served(server, target: str) -> None:
     repo = Path(__file__).resolve().parents[2]
     path = target.format(base=server.base, workspace=server.workspace.root, repo=repo)
-    for route in (_file_route(path), "gradio_api/file=" + path,
-                  f"{media.PUBLIC_ROUTE}/examples/{path}",
-                  f"{media.PUBLIC_ROUTE}/examples/../../app.py"):
+    for route in (
+        _file_route(path),
+        "gradio_api/file=" + path,
+        f"{media.PUBLIC_ROUTE}/examples/{path}",
+        f"{media.PUBLIC_ROUTE}/examples/../../app.py",
+    ):
         status, body = server.get(route)
         assert status in (403, 404), (route, status)
         assert b"not in it" not in body and b"root:" not in body
@@ -58,8 +68,22 @@ def test_a_page_shows_thumbnails_through_signed_urls_only(server) -> None:
 
     store = Store.load(server.workspace.root / server.a_name)
     thumb = str(store.thumb_path(str(store.items.at[0, "sha256"])))
-    html = card_html(Hit(rank=1, id=0, score=1.0, path="", rel_path="a.png", thumb=thumb,
-                         domain=None, label=None, caption=None, prompt=None, width=8, height=8))
+    html = card_html(
+        Hit(
+            rank=1,
+            id=0,
+            score=1.0,
+            path="",
+            rel_path="a.png",
+            thumb=thumb,
+            domain=None,
+            label=None,
+            caption=None,
+            prompt=None,
+            width=8,
+            height=8,
+        )
+    )
     urls = _thumb_urls(html)
     assert urls and str(server.workspace.root) not in html
     status, body = server.get(urls[0])
@@ -89,19 +113,22 @@ def test_an_expired_signature_is_refused() -> None:
     _, query = url.split("?")
     params = dict(urllib.parse.parse_qsl(query))
     assert media.verify("c", "a" * 64 + ".jpg", params["e"], params["s"], now=0)
-    assert not media.verify("c", "a" * 64 + ".jpg", params["e"], params["s"],
-                            now=(media.LIFETIME_HOURS + 2) * 3600)
+    assert not media.verify(
+        "c", "a" * 64 + ".jpg", params["e"], params["s"], now=(media.LIFETIME_HOURS + 2) * 3600
+    )
 
 
 def test_no_api_answer_names_a_server_path(server) -> None:
     root = str(server.workspace.root)
-    answers = [server.call("/list_collections", server.a_key),
-               server.call("/open_collection", server.a_name, server.a_key),
-               server.call("/search_text", server.a_name, "a red circle", "caption", 3, [],
-                           server.a_key),
-               server.call("/search_item", server.a_name, 0, "image", 3, [], server.a_key),
-               server.call("/find_duplicates", server.a_name, ["exact", "perceptual"], 8, 0.95,
-                           server.a_key)]
+    answers = [
+        server.call("/list_collections", server.a_key),
+        server.call("/open_collection", server.a_name, server.a_key),
+        server.call("/search_text", server.a_name, "a red circle", "caption", 3, [], server.a_key),
+        server.call("/search_item", server.a_name, 0, "image", 3, [], server.a_key),
+        server.call(
+            "/find_duplicates", server.a_name, ["exact", "perceptual"], 8, 0.95, server.a_key
+        ),
+    ]
     text = json.dumps(answers)
     assert root not in text and str(server.base) not in text
     status, config = server.get("config")

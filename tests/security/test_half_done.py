@@ -20,8 +20,15 @@ from tests.drawn import draw_collection
 def _killed_build(workspace: Workspace, tmp_path: Path, owner: str) -> Path:
     root = workspace.new_collection("killed", unguessable=True)
     workspace.claim(root, owner)
-    api.ingest([draw_collection(tmp_path / "src", domains=("photo",), classes=("circle",),
-                                per_class=2)[0].parent], root, "tiny")
+    api.ingest(
+        [
+            draw_collection(tmp_path / "src", domains=("photo",), classes=("circle",), per_class=2)[
+                0
+            ].parent
+        ],
+        root,
+        "tiny",
+    )
     (root / ITEMS_FILE).unlink()  # as if killed after meta.json, before the table
     return root
 
@@ -45,8 +52,7 @@ def test_a_deletion_a_crash_interrupted_is_finished_at_start(tmp_path: Path) -> 
     assert not (workspace.root / TRASH_DIR).exists()
 
 
-def test_background_captions_stopped_by_a_restart_resume_on_open(server, tmp_path: Path
-                                                                ) -> None:
+def test_background_captions_stopped_by_a_restart_resume_on_open(server, tmp_path: Path) -> None:
     actions = server.demo.cdir_actions
     root = server.workspace.root / server.a_name
     assert Store.load(root).caption_mask().sum() == 0  # built with lazy captions

@@ -46,8 +46,17 @@ def _markdown_to_html(text: str) -> str:
     return MarkdownIt("commonmark", {"linkify": False}).enable("table").render(text)
 
 
-@pytest.mark.parametrize("text", [EVIL, "<img src=x onerror=alert(1)>", "**x** _y_ `z`",
-                                  "| a | b |", "# heading", "![p](https:evil.example/p.png)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        EVIL,
+        "<img src=x onerror=alert(1)>",
+        "**x** _y_ `z`",
+        "| a | b |",
+        "# heading",
+        "![p](https:evil.example/p.png)",
+    ],
+)
 def test_every_user_string_is_escaped_for_markdown_and_html_alike(text: str) -> None:
     shown = views.esc(text)
     html = _markdown_to_html(f"**Domains:** {shown}")
@@ -57,21 +66,35 @@ def test_every_user_string_is_escaped_for_markdown_and_html_alike(text: str) -> 
 
 def _png_claiming(width: int, height: int, path: Path) -> Path:
     """A small PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
 @pytest.mark.parametrize("kind", ["empty", "html", "svg", "bomb", "huge"])
-def test_a_query_file_that_is_no_usable_image_gets_one_line(server, tmp_path: Path,
-                                                            kind: str) -> None:
-    path = tmp_path / {"empty": "q.png", "html": "q.html", "svg": "q.svg", "bomb": "q.png",
-                       "huge": "big.png"}[kind]
+def test_a_query_file_that_is_no_usable_image_gets_one_line(
+    server, tmp_path: Path, kind: str
+) -> None:
+    path = (
+        tmp_path
+        / {"empty": "q.png", "html": "q.html", "svg": "q.svg", "bomb": "q.png", "huge": "big.png"}[
+            kind
+        ]
+    )
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "html":
@@ -83,8 +106,15 @@ def test_a_query_file_that_is_no_usable_image_gets_one_line(server, tmp_path: Pa
     else:
         _png_claiming(9990, 9990, path)  # under Pillow's own limit, over the query budget
     with pytest.raises(AppError) as refused:
-        server.client.predict(server.a_name, handle_file(str(path)), "caption", 3, [],
-                              server.a_key, api_name="/search_image")
+        server.client.predict(
+            server.a_name,
+            handle_file(str(path)),
+            "caption",
+            3,
+            [],
+            server.a_key,
+            api_name="/search_image",
+        )
     message = str(refused.value)
     assert message.strip() and message.strip() != "Error" and "\n" not in message.strip()
     assert str(tmp_path) not in message and str(server.workspace.root) not in message

@@ -34,11 +34,11 @@ def test_the_same_name_gives_each_visitor_an_unguessable_collection(server) -> N
 
 def test_someone_elses_collection_answers_as_one_that_does_not_exist(server) -> None:
     absent = "mine-0000000000"
-    for api_name, args in (("/open_collection", (server.b_name, server.a_key)),
-                           ("/search_text", (server.b_name, "x", "caption", 3, [],
-                                             server.a_key)),
-                           ("/find_duplicates", (server.b_name, ["exact"], 8, 0.95,
-                                                 server.a_key))):
+    for api_name, args in (
+        ("/open_collection", (server.b_name, server.a_key)),
+        ("/search_text", (server.b_name, "x", "caption", 3, [], server.a_key)),
+        ("/find_duplicates", (server.b_name, ["exact"], 8, 0.95, server.a_key)),
+    ):
         theirs = _refusal(server, api_name, *args)
         nothing = _refusal(server, api_name, absent, *args[1:])
         assert theirs.replace(server.b_name, "NAME") == nothing.replace(absent, "NAME")
@@ -96,13 +96,13 @@ def test_a_visitor_cannot_make_a_collection_everyone_sees(tmp_path: Path) -> Non
     assert not workspace.is_examples(fake) and not workspace.visible(fake, "someone else")
 
 
-def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_path: Path
-                                                                  ) -> None:
+def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_path: Path) -> None:
     """The background job is stopped first; the collection is then gone whole and never comes
     back (its job does not write the table again), and the owner sees it gone."""
     actions = server.demo.cdir_actions
-    files = draw_collection(tmp_path, domains=("photo", "sketch"), classes=("circle", "square"),
-                            per_class=3)
+    files = draw_collection(
+        tmp_path, domains=("photo", "sketch"), classes=("circle", "square"), per_class=3
+    )
     gate, entered = threading.Event(), threading.Event()
     made = build(server.client, files, "busy", owner="d-key", captions="lazy")
     root = server.workspace.root / made["collection"]
@@ -120,8 +120,9 @@ def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_pa
     try:
         actions.jobs.start(root, models)
         assert entered.wait(30)
-        deleting = threading.Thread(target=server.call,
-                                    args=("/delete_collection", made["collection"], "d-key"))
+        deleting = threading.Thread(
+            target=server.call, args=("/delete_collection", made["collection"], "d-key")
+        )
         deleting.start()
         time.sleep(0.5)
         assert root.exists()  # waiting for the job to stop
@@ -133,8 +134,7 @@ def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_pa
     actions.jobs.wait(root, 30)
     assert not root.exists()
     assert not any(p.name.startswith(made["collection"]) for p in server.workspace.root.iterdir())
-    assert made["collection"] not in [c["name"] for c in server.call("/list_collections",
-                                                                      "d-key")]
+    assert made["collection"] not in [c["name"] for c in server.call("/list_collections", "d-key")]
     with pytest.raises(StoreError):
         server.workspace.path(made["collection"], "d-key")
 
@@ -152,8 +152,9 @@ def test_tagging_and_deciding_on_the_examples_is_refused_through_the_handlers(se
         browse.tag(examples, "add", "mine-now", "item", "0:1", *filters)
     dupes = DupeActions(browse)
     with pytest.raises(WorkspaceError, match="shared by every visitor"):
-        dupes.decide(examples, "0|0|remove:1", [{"tier": "exact", "members": [0, 1]}],
-                     ["exact"], 8, 0.95)
+        dupes.decide(
+            examples, "0|0|remove:1", [{"tier": "exact", "members": [0, 1]}], ["exact"], 8, 0.95
+        )
     with pytest.raises(WorkspaceError, match="shared by every visitor"):
         dupes.accept(examples, "all", [], ["exact"], 8, 0.95)
     assert not (server.workspace.root / server.examples / "tags.json").exists()

@@ -43,9 +43,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         client = Client(url, verbose=False)
         files = [handle_file(str(p)) for p in sorted(src.rglob("*.png"))]
         built = client.predict(files, "mine", "tiny", "lazy", api_name="/build_collection")
-        yield {"url": url.rstrip("/"), "workspace": workspace, "base": base,
-               "owner": built["owner"], "name": built["collection"],
-               "demo": demo, "store": workspace.root / built["collection"]}
+        yield {
+            "url": url.rstrip("/"),
+            "workspace": workspace,
+            "base": base,
+            "owner": built["owner"],
+            "name": built["collection"],
+            "demo": demo,
+            "store": workspace.root / built["collection"],
+        }
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -62,7 +68,8 @@ def file_url(running: dict[str, Any], path: str, quote: bool = True) -> str:
 
 # ------------------------------------------------------------------------------ what is served
 def test_a_thumbnail_of_a_collection_is_served_only_through_its_signed_url(
-        running: dict[str, Any]) -> None:
+    running: dict[str, Any],
+) -> None:
     from cdir.app.views import file_url as page_url
 
     store = Store.load(running["store"])
@@ -73,11 +80,15 @@ def test_a_thumbnail_of_a_collection_is_served_only_through_its_signed_url(
 
 
 def test_the_bundled_examples_are_served_and_nothing_else_of_the_assets(
-        running: dict[str, Any]) -> None:
+    running: dict[str, Any],
+) -> None:
     from cdir.app.views import file_url as page_url
 
-    example = next(p for p in sorted((REPO / "cdir" / "assets" / "examples").rglob("*"))
-                   if p.suffix in (".png", ".jpg"))
+    example = next(
+        p
+        for p in sorted((REPO / "cdir" / "assets" / "examples").rglob("*"))
+        if p.suffix in (".png", ".jpg")
+    )
     url = page_url(str(example))
     assert url.startswith("cdir-public/examples/") and str(REPO) not in url
     assert get(f"{running['url']}/{url}")[0] == 200
@@ -138,11 +149,16 @@ def test_the_upload_size_limit_is_set_and_enforced(running: dict[str, Any]) -> N
     assert demo.max_file_size == 500 * 2**20
     demo.max_file_size = 1000  # the same check, at a size a test can send
     try:
-        body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n" \
-               b"Content-Type: image/png\r\n\r\n" + bytes(5000) + b"\r\n--b--\r\n"
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + bytes(5000) + b"\r\n--b--\r\n"
+        )
         request = urllib.request.Request(
-            f"{running['url']}/gradio_api/upload", data=body, method="POST",
-            headers={"Content-Type": "multipart/form-data; boundary=b"})
+            f"{running['url']}/gradio_api/upload",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)  # noqa: S310 - localhost
         assert refused.value.code == 413
@@ -153,8 +169,21 @@ def test_the_upload_size_limit_is_set_and_enforced(running: dict[str, Any]) -> N
 # ------------------------------------------------------------------------ user-supplied paths
 @pytest.mark.parametrize(
     "name",
-    ["..", "../etc", "/etc", "/tmp", "mine/../..", "mine/thumbs", "My Collection", "",
-     "%2e%2e", ".gradio", "mine\\..", "mine\x00", "~"],
+    [
+        "..",
+        "../etc",
+        "/etc",
+        "/tmp",
+        "mine/../..",
+        "mine/thumbs",
+        "My Collection",
+        "",
+        "%2e%2e",
+        ".gradio",
+        "mine\\..",
+        "mine\x00",
+        "~",
+    ],
 )
 def test_workspace_paths_refuse_anything_but_a_slug(running: dict[str, Any], name: str) -> None:
     with pytest.raises(WorkspaceError):
@@ -207,16 +236,27 @@ class _Loads(ast.NodeVisitor):
         self._modules([node.module or ""], node)
 
     def _modules(self, names: list[str], node: ast.AST) -> None:
-        risky = {"pickle", "cPickle", "_pickle", "dill", "joblib", "shelve", "marshal",
-                 "cloudpickle"}
+        risky = {
+            "pickle",
+            "cPickle",
+            "_pickle",
+            "dill",
+            "joblib",
+            "shelve",
+            "marshal",
+            "cloudpickle",
+        }
         for name in names:
             if name.split(".")[0] in risky:
                 self.problems.append(f"line {node.lineno}: imports {name}")
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(
-            func.value, ast.Name) else None
+        owner = (
+            func.value.id
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            else None
+        )
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if owner in ("np", "numpy") and name == "load" and not _kw(node, "allow_pickle", False):
             self.problems.append(f"line {node.lineno}: np.load without allow_pickle=False")
@@ -230,8 +270,10 @@ class _Loads(ast.NodeVisitor):
 
 
 def _kw(call: ast.Call, name: str, value: object) -> bool:
-    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value
-               for k in call.keywords)
+    return any(
+        k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value
+        for k in call.keywords
+    )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
@@ -243,8 +285,12 @@ def test_no_code_executing_loader_in_the_sources(path: Path) -> None:
 
 def test_the_checker_finds_what_it_looks_for() -> None:
     visitor = _Loads()
-    visitor.visit(ast.parse("import pickle\nnp.load(p)\ntorch.load(p)\nnp.load(p, "
-                            "allow_pickle=True)\npd.read_pickle(p)\neval(s)\nm.eval()\n"))
+    visitor.visit(
+        ast.parse(
+            "import pickle\nnp.load(p)\ntorch.load(p)\nnp.load(p, "
+            "allow_pickle=True)\npd.read_pickle(p)\neval(s)\nm.eval()\n"
+        )
+    )
     assert len(visitor.problems) == 6
 
 
@@ -260,8 +306,15 @@ class _Payload:
 
 def test_a_store_matrix_holding_a_pickle_is_refused_unrun(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    api.ingest([draw_collection(tmp_path / "src", domains=("photo",), classes=("circle",),
-                                per_class=2)[0].parent], store, "tiny")
+    api.ingest(
+        [
+            draw_collection(tmp_path / "src", domains=("photo",), classes=("circle",), per_class=2)[
+                0
+            ].parent
+        ],
+        store,
+        "tiny",
+    )
     marker = tmp_path / "pwned.txt"
     hostile = np.empty(2, dtype=object)
     hostile[:] = [_Payload(marker), _Payload(marker)]

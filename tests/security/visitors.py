@@ -27,8 +27,10 @@ class Server:
     def get(self, path: str) -> tuple[int, bytes]:
         """GET ``path`` (relative to the server) as a stranger would: (status, body)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/{path.lstrip('/')}",  # noqa: S310
-                                        timeout=30) as response:
+            with urllib.request.urlopen(
+                f"{self.url}/{path.lstrip('/')}",  # noqa: S310
+                timeout=30,
+            ) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
@@ -37,11 +39,22 @@ class Server:
         return self.client.predict(*args, api_name=api_name)
 
 
-def build(client: Any, files: list[Path], name: str, owner: str = "",
-          if_exists: str = "new", captions: str = "lazy") -> dict[str, Any]:
+def build(
+    client: Any,
+    files: list[Path],
+    name: str,
+    owner: str = "",
+    if_exists: str = "new",
+    captions: str = "lazy",
+) -> dict[str, Any]:
     from gradio_client import handle_file
 
-    return client.predict([handle_file(str(p)) for p in files], name, "tiny", captions, owner,
-                          if_exists, api_name="/build_collection")
-
-
+    return client.predict(
+        [handle_file(str(p)) for p in files],
+        name,
+        "tiny",
+        captions,
+        owner,
+        if_exists,
+        api_name="/build_collection",
+    )

@@ -268,8 +268,9 @@ def test_save_load_round_trip(kind, indexes, data, tmp_path) -> None:
 
 
 def test_saved_settings_survive(tmp_path, data) -> None:
-    hnsw = build_index(data[0][:500], IndexConfig("hnsw", hnsw_m=16, ef_search=77,
-                                                  filter_exact_below=9))
+    hnsw = build_index(
+        data[0][:500], IndexConfig("hnsw", hnsw_m=16, ef_search=77, filter_exact_below=9)
+    )
     hnsw.save(tmp_path / "h")
     loaded = load_index(tmp_path / "h")
     assert (loaded.m, loaded.ef_search, loaded.filter_exact_below) == (16, 77, 9)

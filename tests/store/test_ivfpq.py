@@ -52,8 +52,9 @@ def test_recall_floor_with_and_without_reranking(index, data, truth, monkeypatch
     monkeypatch.setattr(index, "rerank", 0)
     scores, ids = index.search(data[1], K)
     compressed = recall(ids, truth)
-    logging.getLogger(__name__).info("ivfpq recall@10: %.3f re-ranked, %.3f PQ", reranked,
-                                     compressed)
+    logging.getLogger(__name__).info(
+        "ivfpq recall@10: %.3f re-ranked, %.3f PQ", reranked, compressed
+    )
     assert reranked >= 0.95, f"re-ranked recall@10 {reranked:.3f}"
     assert compressed >= 0.6, f"PQ-only recall@10 {compressed:.3f}"
     assert reranked > compressed
@@ -78,8 +79,9 @@ def test_memory_mapped_vectors_are_saved_by_path(index, data, tmp_path) -> None:
     assert (before[1] == after[1]).all() and np.allclose(before[0], after[0])
 
 
-def test_missing_vector_file_falls_back_to_pq_scores(index, data, tmp_path, caplog,
-                                                     monkeypatch) -> None:
+def test_missing_vector_file_falls_back_to_pq_scores(
+    index, data, tmp_path, caplog, monkeypatch
+) -> None:
     monkeypatch.setattr(index, "vectors_file", str(tmp_path / "moved-away.npy"))
     index.save(tmp_path / "pq.index")
     with caplog.at_level(logging.WARNING, logger="cdir.store.faiss_indexes"):

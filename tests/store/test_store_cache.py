@@ -67,13 +67,20 @@ def test_a_failed_first_write_leaves_no_file(tmp_path: Path) -> None:
 # -------------------------------------------------------------------------------------- store
 def sample_store(root: Path) -> Store:
     store = Store.create(root, "tiny", "tiny|caption-settings", dim=4)
-    store.items = pd.DataFrame({
-        "id": [0, 1, 2], "path": ["/a.png", "/b.png", "files/c.png"],
-        "rel_path": ["a.png", "b.png", "c.png"], "sha256": ["s0", "s1", "s2"],
-        "domain": ["photo", "sketch", None], "class": ["cat", "dog", None],
-        "caption": ["a cat", None, "a dog"], "status": ["ok", "ok", "failed"],
-        "error": [None, None, "empty file (0 bytes)"], "width": [10, 20, None],
-    })
+    store.items = pd.DataFrame(
+        {
+            "id": [0, 1, 2],
+            "path": ["/a.png", "/b.png", "files/c.png"],
+            "rel_path": ["a.png", "b.png", "c.png"],
+            "sha256": ["s0", "s1", "s2"],
+            "domain": ["photo", "sketch", None],
+            "class": ["cat", "dog", None],
+            "caption": ["a cat", None, "a dog"],
+            "status": ["ok", "ok", "failed"],
+            "error": [None, None, "empty file (0 bytes)"],
+            "width": [10, 20, None],
+        }
+    )
     store.image_emb = np.eye(3, 4, dtype=np.float32)
     caption = np.zeros((3, 4), dtype=np.float32)
     caption[0, 3] = 1
@@ -143,7 +150,9 @@ def test_a_value_put_is_found(tmp_path: Path) -> None:
 def test_the_store_layer_and_the_shared_layer(tmp_path: Path) -> None:
     cache = Cache.for_store(tmp_path / "store")
     assert [layer.path for layer in cache.layers] == [
-        tmp_path / "store" / CACHE_FILE, shared_cache_dir() / CACHE_FILE]
+        tmp_path / "store" / CACHE_FILE,
+        shared_cache_dir() / CACHE_FILE,
+    ]
     cache.close()
 
 

@@ -19,15 +19,36 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "CDIR_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": str(REPO)}
+    return {
+        **os.environ,
+        "CDIR_CACHE_DIR": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+    }
 
 
 def _ingest(src: Path, store: Path, tmp_path: Path, captions: str = "none") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cdir", "ingest", str(src), "--store",
-                             str(store), "--preset", "tiny", "--captions", captions, "-q"],
-                            cwd=REPO, env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cdir",
+            "ingest",
+            str(src),
+            "--store",
+            str(store),
+            "--preset",
+            "tiny",
+            "--captions",
+            captions,
+            "-q",
+        ],
+        cwd=REPO,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(proc: subprocess.Popen) -> None:
@@ -65,9 +86,14 @@ def test_captions_from_a_job_survive_an_ingest_running_at_the_same_time(tmp_path
     store = tmp_path / "store"
     _finish(_ingest(tmp_path / "a", store, tmp_path, captions="lazy"))
     first = Store.load(store).items
-    captioner = subprocess.Popen([sys.executable, "-c", CAPTION_JOB, str(store)], cwd=REPO,
-                                 env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+    captioner = subprocess.Popen(
+        [sys.executable, "-c", CAPTION_JOB, str(store)],
+        cwd=REPO,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ingest = _ingest(tmp_path / "b", store, tmp_path, captions="lazy")
     _finish(captioner)
     _finish(ingest)
@@ -80,16 +106,26 @@ def test_captions_from_a_job_survive_an_ingest_running_at_the_same_time(tmp_path
 def test_merge_keeps_existing_captions_and_adds_missing_ones(tmp_path: Path) -> None:
     import pandas as pd
 
-    from cdir.ingest.pipeline import merge_captions
+    from cdir.ingest.captioning import merge_captions
 
     class Target:
-        items = pd.DataFrame({"id": [0, 1, 2], "sha256": ["a", "b", "c"],
-                              "caption": ["kept", None, None],
-                              "caption_source": ["model", None, None]})
+        items = pd.DataFrame(
+            {
+                "id": [0, 1, 2],
+                "sha256": ["a", "b", "c"],
+                "caption": ["kept", None, None],
+                "caption_source": ["model", None, None],
+            }
+        )
 
-    source = pd.DataFrame({"id": [0, 1, 2], "sha256": ["a", "b", "other"],
-                           "caption": ["new", "added", "wrong item"],
-                           "caption_source": ["model"] * 3})
+    source = pd.DataFrame(
+        {
+            "id": [0, 1, 2],
+            "sha256": ["a", "b", "other"],
+            "caption": ["new", "added", "wrong item"],
+            "caption_source": ["model"] * 3,
+        }
+    )
     assert merge_captions(Target, source) == 1  # type: ignore[arg-type]
     assert Target.items["caption"].tolist()[:2] == ["kept", "added"]
     assert pd.isna(Target.items["caption"].iloc[2])

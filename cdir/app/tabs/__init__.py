@@ -38,13 +38,21 @@ class Downloads:
     file: gr.File
 
 
-def downloads_row(name: str, buttons: Sequence[tuple[str, str]], label: str,
-                  multiple: bool = False) -> Downloads:
+def downloads_row(
+    name: str, buttons: Sequence[tuple[str, str]], label: str, multiple: bool = False
+) -> Downloads:
     """Download buttons ``#download-<name>-<format>`` in a row, and the file they give
     (``#<name>-file``)."""
     with gr.Row(elem_classes="cdir-downloads"):
-        made = {key: gr.Button(text, size="sm", elem_id=f"download-{name}-{key}")
-                for key, text in buttons}
-    file = gr.File(label=label, interactive=False, elem_id=f"{name}-file",
-                   file_count="multiple" if multiple else "single", height=90)
+        made = {
+            key: gr.Button(text, size="sm", elem_id=f"download-{name}-{key}")
+            for key, text in buttons
+        }
+    file = gr.File(
+        label=label,
+        interactive=False,
+        elem_id=f"{name}-file",
+        file_count="multiple" if multiple else "single",
+        height=90,
+    )
     return Downloads(made, file)

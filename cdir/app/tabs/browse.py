@@ -21,6 +21,7 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.tabs.browse_script import JS, STYLE
 from cdir.app.views import semantic_label
 
 if TYPE_CHECKING:
@@ -28,117 +29,13 @@ if TYPE_CHECKING:
 
     from cdir.app.handlers import AppActions
 
-STYLE = """<style>
-.cdir-browse-grid { grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); }
-.cdir-card .file { padding: 0 6px; color: #6b7280; font-size: 0.92em; overflow-wrap: anywhere; }
-.cdir-card .badge.tag { background: #fef3c7; color: #92400e; }
-.cdir-groups { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr));
-  gap: 12px; }
-.cdir-group { border: 1px solid #e5e7eb; border-radius: 10px; padding: 6px; }
-.cdir-group-members { display: grid; grid-template-columns: repeat(auto-fill, minmax(100px, 1fr));
-  gap: 6px; }
-.cdir-member.remove { opacity: 0.55; } .cdir-member.not_duplicate { border-color: #0ea5e9; }
-.cdir-member .decision { padding: 0 6px; font-size: 0.9em; }
-.cdir-member .buttons { display: flex; flex-wrap: wrap; gap: 3px; padding: 4px 6px 6px 6px; }
-#browse-groups button.cdir-decide { border: 1px solid #cbd5e1 !important; border-radius: 6px;
-  padding: 1px 5px !important; font-size: 0.8em !important; font-weight: 500; line-height: 1.4;
-  background: white; cursor: pointer; min-width: 0 !important; width: auto !important; }
-#browse-groups button.cdir-decide.on { background: #6366f1 !important; color: white;
-  border-color: #6366f1 !important; }
-.cdir-hover-thumb { position: fixed; z-index: 1000; max-width: 160px; max-height: 160px;
-  border: 2px solid #6366f1; border-radius: 6px; background: white; pointer-events: none;
-  display: none; }
-</style>"""
-
-JS = """
-if (!window._cdirBrowse) {
-  window._cdirBrowse = true;
-  const send = (target, value) => {
-    const box = document.querySelector(target + " textarea, " + target + " input");
-    if (!box) return;
-    box.value = value;
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-  };
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("button[data-decide]");
-    if (button) { send("#browse-decide", button.dataset.decide + ":" + Date.now()); return; }
-    const card = event.target.closest && event.target.closest(".cdir-card[data-browse-id]");
-    if (card) send("#browse-click", card.dataset.browseId + ":" + Date.now());
-  });
-  // duplicate review by keyboard, on the focused member card: k keep, r remove, a alternate,
-  // n not a duplicate, u undo; j / arrow down: next group, arrow up: previous group
-  const DECISION_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
-  let refocus = null;
-  document.addEventListener("keydown", (event) => {
-    const member = document.activeElement && document.activeElement.closest
-      && document.activeElement.closest("#browse-groups .cdir-member");
-    if (!member || event.ctrlKey || event.metaKey || event.altKey) return;
-    const button = member.querySelector("button[data-decide]");
-    const decision = DECISION_KEYS[event.key];
-    if (decision && button) {
-      const [group, id] = button.dataset.decide.split("|");
-      refocus = id;
-      send("#browse-decide", group + "|" + id + "|" + decision + ":" + Date.now());
-      event.preventDefault();
-      return;
-    }
-    const step = { j: 1, ArrowDown: 1, ArrowUp: -1 }[event.key];
-    if (step) {
-      const groups = [...document.querySelectorAll("#browse-groups .cdir-group")];
-      const next = groups[groups.indexOf(member.closest(".cdir-group")) + step];
-      const card = next && next.querySelector(".cdir-member");
-      if (card) { card.focus(); card.scrollIntoView({ block: "nearest" }); }
-      event.preventDefault();
-    }
-  });
-  new MutationObserver(() => {  // after a decision the groups are drawn again: keep the place
-    if (refocus === null) return;
-    const card = document.querySelector(
-      '#browse-groups .cdir-member[data-member="' + refocus + '"]');
-    if (card) { card.focus(); refocus = null; }
-  }).observe(document.body, { childList: true, subtree: true });
-  let tip = null;
-  const bind = () => {
-    const plot = document.querySelector("#browse-map .js-plotly-plot");
-    if (!plot || plot._cdirBrowse || typeof plot.on !== "function") return;
-    plot._cdirBrowse = true;
-    plot.on("plotly_selected", (event) => {
-      if (!event) return;
-      const region = event.lassoPoints ? { lassoPoints: event.lassoPoints }
-        : (event.range ? { range: event.range } : {});
-      send("#browse-region", JSON.stringify(region) + "|" + Date.now());
-    });
-    plot.on("plotly_deselect", () => send("#browse-region", "|" + Date.now()));
-    plot.on("plotly_click", (event) => {
-      const point = event && event.points && event.points[0];
-      if (point && Array.isArray(point.customdata)) {
-        send("#browse-click", point.customdata[0] + ":" + Date.now());
-      }
-    });
-    plot.on("plotly_hover", (event) => {
-      const point = event && event.points && event.points[0];
-      const url = point && Array.isArray(point.customdata) && point.customdata[5];
-      if (!url) return;
-      if (!tip) {
-        tip = document.createElement("img");
-        tip.className = "cdir-hover-thumb";
-        document.body.appendChild(tip);
-      }
-      tip.src = url;
-      tip.style.display = "block";
-      tip.style.left = (event.event.clientX + 18) + "px";
-      tip.style.top = (event.event.clientY + 18) + "px";
-    });
-    plot.on("plotly_unhover", () => { if (tip) tip.style.display = "none"; });
-  };
-  setInterval(bind, 500);
-}
-"""
-
-
 # The panel's events are page wiring, kept off the API page (cdir.app.endpoints is the API).
-PRIVATE = {"api_name": False, "api_visibility": "private", "concurrency_id": "light",
-           "concurrency_limit": 2}
+PRIVATE = {
+    "api_name": False,
+    "api_visibility": "private",
+    "concurrency_id": "light",
+    "concurrency_limit": 2,
+}
 
 
 @dataclass
@@ -211,8 +108,18 @@ class BrowseTab:
 
     def filters(self) -> list:
         """The grid's filter widgets, in ``BrowseActions.grid`` order."""
-        return [self.domains, self.classes, self.sources, self.prompt, self.status, self.text,
-                self.tags, self.sort, self.descending, self.similar]
+        return [
+            self.domains,
+            self.classes,
+            self.sources,
+            self.prompt,
+            self.status,
+            self.text,
+            self.tags,
+            self.sort,
+            self.descending,
+            self.similar,
+        ]
 
     def facets(self) -> list:
         return [self.domains, self.classes, self.sources, self.tags]
@@ -228,25 +135,37 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
     import gradio as gr
 
     browse = BrowseActions(actions)
-    with gr.Accordion("Browse the whole collection: filter, select on the map, tag, decide on "
-                      "duplicates", open=False, elem_id="browse-panel") as tab:
+    with gr.Accordion(
+        "Browse the whole collection: filter, select on the map, tag, decide on duplicates",
+        open=False,
+        elem_id="browse-panel",
+    ) as tab:
         gr.HTML(STYLE, js_on_load=JS, elem_id="browse-js")
         with gr.Row():
-            facets = [gr.Dropdown([], multiselect=True, label=label, elem_id=f"browse-{key}")
-                      for key, label in (("domains", "Domain"), ("classes", "Class"),
-                                         ("sources", "Label source"), ("tags", "Tag"))]
+            facets = [
+                gr.Dropdown([], multiselect=True, label=label, elem_id=f"browse-{key}")
+                for key, label in (
+                    ("domains", "Domain"),
+                    ("classes", "Class"),
+                    ("sources", "Label source"),
+                    ("tags", "Tag"),
+                )
+            ]
         with gr.Row():
-            text = gr.Textbox(label="Words in file name, caption or prompt (Enter)",
-                              elem_id="browse-text", scale=2)
+            text = gr.Textbox(
+                label="Words in file name, caption or prompt (Enter)",
+                elem_id="browse-text",
+                scale=2,
+            )
             prompt = gr.Radio(PROMPT_CHOICES, value="any", label="Prompt")
             status = gr.Radio(STATUS_CHOICES, value="any", label="Status")
         with gr.Row():
             sort = gr.Dropdown(SORT_CHOICES, value="name", label="Sort by")
             descending = gr.Checkbox(label="Descending")
-            similar = gr.Textbox(label="Similar to: an item id or words",
-                                 elem_id="browse-similar")
-            page = gr.Number(value=1, precision=0, minimum=1, label="Page",
-                             elem_id="browse-page-number")
+            similar = gr.Textbox(label="Similar to: an item id or words", elem_id="browse-similar")
+            page = gr.Number(
+                value=1, precision=0, minimum=1, label="Page", elem_id="browse-page-number"
+            )
             prev = gr.Button("◀ previous", elem_id="browse-prev")
             next_ = gr.Button("next ▶", elem_id="browse-next")
         with gr.Row():
@@ -258,9 +177,16 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 item_md = gr.Markdown("Click a card to open it.", elem_id="browse-item")
                 with gr.Row():
                     tag = gr.Textbox(label="Tag", elem_id="browse-tag")
-                    scope = gr.Radio([("this item", "item"), ("this page", "page"),
-                                      ("every matching item", "matching")],
-                                     value="matching", label="Tag what", elem_id="browse-scope")
+                    scope = gr.Radio(
+                        [
+                            ("this item", "item"),
+                            ("this page", "page"),
+                            ("every matching item", "matching"),
+                        ],
+                        value="matching",
+                        label="Tag what",
+                        elem_id="browse-scope",
+                    )
                 with gr.Row():
                     tag_add = gr.Button("Add tag", elem_id="browse-tag-add")
                     tag_remove = gr.Button("Remove tag", elem_id="browse-tag-remove")
@@ -268,12 +194,41 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 item_html = gr.HTML("", elem_id="browse-item-neighbours")
         map_panel = _map_panel()
         dupes_panel = _dupes_panel(_trained(actions))
-        click, region, decide = (gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
-                                 for key in ("click", "region", "decide"))
-    ui = BrowseTab(tab, *facets, text, prompt, status, sort, descending, similar, page, prev,
-                   next_, page_md, grid, item_image, item_md, tag, scope, tag_add, tag_remove,
-                   tag_md, item_html, map_panel, dupes_panel, click, region, decide,
-                   gr.State(None), gr.State([]), gr.State(None))
+        click, region, decide = (
+            gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
+            for key in ("click", "region", "decide")
+        )
+    ui = BrowseTab(
+        tab,
+        *facets,
+        text,
+        prompt,
+        status,
+        sort,
+        descending,
+        similar,
+        page,
+        prev,
+        next_,
+        page_md,
+        grid,
+        item_image,
+        item_md,
+        tag,
+        scope,
+        tag_add,
+        tag_remove,
+        tag_md,
+        item_html,
+        map_panel,
+        dupes_panel,
+        click,
+        region,
+        decide,
+        gr.State(None),
+        gr.State([]),
+        gr.State(None),
+    )
     _wire(browse, ui, store)
     _wire_dupes(DupeActions(browse), ui, store)
     return ui
@@ -282,15 +237,21 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
 def _map_panel() -> BrowseMap:
     import gradio as gr
 
-    with gr.Accordion("Map: draw a box or a lasso to show those items in the grid", open=False,
-                      elem_id="browse-map-panel"):
+    with gr.Accordion(
+        "Map: draw a box or a lasso to show those items in the grid",
+        open=False,
+        elem_id="browse-map-panel",
+    ):
         with gr.Row():
-            method = gr.Radio([("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
-                              value="umap", label="Projection", elem_id="browse-method")
+            method = gr.Radio(
+                [("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
+                value="umap",
+                label="Projection",
+                elem_id="browse-method",
+            )
             vectors = gr.Radio(["image", "caption"], value="image", label="Embeddings")
             color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
-            named = gr.Checkbox(label="Name the clusters from the captions",
-                                elem_id="browse-named")
+            named = gr.Checkbox(label="Name the clusters from the captions", elem_id="browse-named")
         with gr.Row():
             draw = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
             clear = gr.Button("Clear the selection", elem_id="browse-clear")
@@ -311,16 +272,29 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
     import gradio as gr
 
     tiers = ["exact", "perceptual", "semantic"]
-    with gr.Accordion("Duplicate decisions (saved in the collection)", open=False,
-                      elem_id="browse-dupes-panel"):
+    with gr.Accordion(
+        "Duplicate decisions (saved in the collection)", open=False, elem_id="browse-dupes-panel"
+    ):
         with gr.Row():
-            tier_box = gr.CheckboxGroup(tiers, value=tiers[:2], label="Tiers",
-                                        elem_id="browse-tiers")
-            perceptual = gr.Slider(0, 20, value=8, step=2, elem_id="browse-perceptual",
-                                   label="perceptual: most differing pHash bits")
+            tier_box = gr.CheckboxGroup(
+                tiers, value=tiers[:2], label="Tiers", elem_id="browse-tiers"
+            )
+            perceptual = gr.Slider(
+                0,
+                20,
+                value=8,
+                step=2,
+                elem_id="browse-perceptual",
+                label="perceptual: most differing pHash bits",
+            )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
-            semantic = gr.Number(None, step=0.005, label=semantic_label(trained),
-                                 interactive=trained, elem_id="browse-semantic")
+            semantic = gr.Number(
+                None,
+                step=0.005,
+                label=semantic_label(trained),
+                interactive=trained,
+                elem_id="browse-semantic",
+            )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
         summary = gr.Markdown("", elem_id="browse-dupes-summary")
         groups_html = gr.HTML("", elem_id="browse-groups")
@@ -328,13 +302,27 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
             accept_tier = gr.Radio(["all", *tiers], value="all", label="Accept suggestions of")
             accept = gr.Button("Accept the suggestions", elem_id="browse-accept")
         with gr.Row():
-            exports = {fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
-                       for fmt, label in (("csv", "CSV"), ("json", "JSON"),
-                                          ("sh", "removal list (.sh)"))}
-            export_file = gr.File(label="Decisions (cdir never deletes or moves files)",
-                                  interactive=False, elem_id="browse-export-file")
-    return BrowseDupes(tier_box, perceptual, semantic, find, summary, groups_html, accept_tier,
-                       accept, exports, export_file)
+            exports = {
+                fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
+                for fmt, label in (("csv", "CSV"), ("json", "JSON"), ("sh", "removal list (.sh)"))
+            }
+            export_file = gr.File(
+                label="Decisions (cdir never deletes or moves files)",
+                interactive=False,
+                elem_id="browse-export-file",
+            )
+    return BrowseDupes(
+        tier_box,
+        perceptual,
+        semantic,
+        find,
+        summary,
+        groups_html,
+        accept_tier,
+        accept,
+        exports,
+        export_file,
+    )
 
 
 def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
@@ -366,15 +354,23 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
     facet_widgets = ui.facets()
     for event in (ui.tab.expand, store.change):  # opened, or another collection opened
         event(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
-            refresh, inputs, shown, **PRIVATE)
-    ui.click.change(as_gr_error(browse.open_item), [store, ui.click],
-                    [ui.item_image, ui.item_md, ui.item_html], **PRIVATE)
+            refresh, inputs, shown, **PRIVATE
+        )
+    ui.click.change(
+        as_gr_error(browse.open_item),
+        [store, ui.click],
+        [ui.item_image, ui.item_md, ui.item_html],
+        **PRIVATE,
+    )
     for action, button in (("add", ui.tag_add), ("remove", ui.tag_remove)):
         button.click(
             as_gr_error(functools.partial(_tag, browse, action)),
-            [store, ui.tag, ui.scope, ui.click, *paged[1:]], [ui.tag_md], **PRIVATE
+            [store, ui.tag, ui.scope, ui.click, *paged[1:]],
+            [ui.tag_md],
+            **PRIVATE,
         ).then(as_gr_error(browse.facets), [store], facet_widgets, **PRIVATE).then(
-            as_gr_error(browse.grid), paged, shown, **PRIVATE)
+            as_gr_error(browse.grid), paged, shown, **PRIVATE
+        )
     m = ui.map
     map_inputs = [store, m.method, m.vectors, m.color, m.named]
 
@@ -386,16 +382,26 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
         return browse.select_region(store_path, method, vectors, region)
 
     m.draw.click(as_gr_error(draw), map_inputs, [m.plot, ui.drawn], **PRIVATE)
-    ui.region.change(as_gr_error(select), [store, ui.drawn, ui.region],
-                     [ui.selection, m.sel_md], **PRIVATE).then(
-        refresh, inputs, shown, **PRIVATE)
-    m.clear.click(lambda: (None, "Selection cleared: the grid shows every item."), None,
-                  [ui.selection, m.sel_md], **PRIVATE).then(
-        refresh, inputs, shown, **PRIVATE)
+    ui.region.change(
+        as_gr_error(select), [store, ui.drawn, ui.region], [ui.selection, m.sel_md], **PRIVATE
+    ).then(refresh, inputs, shown, **PRIVATE)
+    m.clear.click(
+        lambda: (None, "Selection cleared: the grid shows every item."),
+        None,
+        [ui.selection, m.sel_md],
+        **PRIVATE,
+    ).then(refresh, inputs, shown, **PRIVATE)
 
 
-def _tag(browse: BrowseActions, action: str, store: str | None, tag: str, scope: str,
-         item: str, *filters: Any) -> str:
+def _tag(
+    browse: BrowseActions,
+    action: str,
+    store: str | None,
+    tag: str,
+    scope: str,
+    item: str,
+    *filters: Any,
+) -> str:
     return browse.tag(store, action, tag, scope, item, *filters)
 
 
@@ -408,13 +414,19 @@ def _wire_dupes(dupes: DupeActions, ui: BrowseTab, store: Any) -> None:
     settings = [d.tiers, d.perceptual, d.semantic]
     shown = [d.summary, d.groups_html, ui.groups]
     d.find.click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
-    ui.decide.change(as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings],
-                     shown, **PRIVATE)
-    d.accept.click(as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings],
-                   shown, **PRIVATE)
+    ui.decide.change(
+        as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings], shown, **PRIVATE
+    )
+    d.accept.click(
+        as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings], shown, **PRIVATE
+    )
     for fmt, button in d.exports.items():
-        button.click(as_gr_error(functools.partial(_export, dupes, fmt)),
-                     [store, ui.groups], [d.export_file], **PRIVATE)
+        button.click(
+            as_gr_error(functools.partial(_export, dupes, fmt)),
+            [store, ui.groups],
+            [d.export_file],
+            **PRIVATE,
+        )
 
 
 def _export(dupes: DupeActions, fmt: str, store: str | None, state: list[dict[str, Any]]) -> str:

@@ -51,63 +51,105 @@ def build(actions: AppActions, store: gr.State) -> CollectionTab:
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 gr.Markdown("#### Try it in one click")
-                examples = gr.Button("Load the example collection", variant="primary",
-                                     elem_id="load-examples")
+                examples = gr.Button(
+                    "Load the example collection", variant="primary", elem_id="load-examples"
+                )
                 gr.Markdown("#### Or bring your own images")
-                files = gr.File(file_count="multiple", file_types=["image", ".zip"],
-                                label="Drop images or a zip — folders <domain>/<class>/ "
-                                      "give labels", elem_id="upload-files")
+                files = gr.File(
+                    file_count="multiple",
+                    file_types=["image", ".zip"],
+                    label="Drop images or a zip — folders <domain>/<class>/ give labels",
+                    elem_id="upload-files",
+                )
                 name = gr.Textbox(label="Collection name", placeholder="my-collection")
-                preset = gr.Dropdown(api.preset_names(), value=actions.preset,
-                                     label="Model preset")
+                preset = gr.Dropdown(api.preset_names(), value=actions.preset, label="Model preset")
                 captions = gr.Radio(webui.CAPTION_CHOICES, value="background", label="Captions")
                 build_btn = gr.Button("Build the collection", elem_id="build-collection")
                 with gr.Group(visible=False, elem_id="name-taken") as taken_row:
-                    gr.Markdown("A collection of that name exists already. Add these files to "
-                                "it, or make a new collection?")
+                    gr.Markdown(
+                        "A collection of that name exists already. Add these files to "
+                        "it, or make a new collection?"
+                    )
                     with gr.Row():
                         build_add = gr.Button("Add to it", elem_id="build-add")
                         build_new = gr.Button("Make a new collection", elem_id="build-new")
                 gr.Markdown("#### Saved collections")
-                saved = gr.Dropdown([], label="Open a saved collection",
-                                    allow_custom_value=False, elem_id="saved")
+                saved = gr.Dropdown(
+                    [], label="Open a saved collection", allow_custom_value=False, elem_id="saved"
+                )
                 with gr.Row():
                     open_btn = gr.Button("Open", elem_id="open-saved")
                     delete = gr.Button("Delete…", variant="stop", elem_id="delete-saved")
                 with gr.Group(visible=False, elem_id="confirm-delete") as delete_row:
                     delete_md = gr.Markdown("")
                     with gr.Row():
-                        delete_yes = gr.Button("Yes, delete it", variant="stop",
-                                               elem_id="delete-yes")
+                        delete_yes = gr.Button(
+                            "Yes, delete it", variant="stop", elem_id="delete-yes"
+                        )
                         delete_no = gr.Button("Cancel", elem_id="delete-no")
             with gr.Column(scale=2):
                 summary = gr.Markdown("Nothing loaded yet.", elem_id="collection-summary")
                 preview = gr.HTML("", elem_id="collection-preview")
                 downloads = downloads_row(
-                    "collection", [("datasets", "Download as a 🤗 dataset (zip)"),
-                                   ("parquet", "Download as Parquet")],
-                    "The collection: images, labels, captions, prompts, embeddings")
+                    "collection",
+                    [
+                        ("datasets", "Download as a 🤗 dataset (zip)"),
+                        ("parquet", "Download as Parquet"),
+                    ],
+                    "The collection: images, labels, captions, prompts, embeddings",
+                )
         browse = build_browse_tab(actions, store)
-    return CollectionTab(tab, examples, files, name, preset, captions, build_btn, taken_row,
-                         build_add, build_new, saved, open_btn, delete, delete_row, delete_md,
-                         delete_yes, delete_no, summary, preview, downloads, browse)
+    return CollectionTab(
+        tab,
+        examples,
+        files,
+        name,
+        preset,
+        captions,
+        build_btn,
+        taken_row,
+        build_add,
+        build_new,
+        saved,
+        open_btn,
+        delete,
+        delete_row,
+        delete_md,
+        delete_yes,
+        delete_no,
+        summary,
+        preview,
+        downloads,
+        browse,
+    )
 
 
-def wire(ui: CollectionTab, actions: AppActions, page: Page, domains: gr.CheckboxGroup,
-         stale: Sequence[Any]) -> None:
+def wire(
+    ui: CollectionTab,
+    actions: AppActions,
+    page: Page,
+    domains: gr.CheckboxGroup,
+    stale: Sequence[Any],
+) -> None:
     """``domains``: the Search tab's target domains (a new collection gives their choices);
     ``stale``: every tab's views that an opened, built or deleted collection empties."""
     store, owner = page.store, page.owner
     loaded = [store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
 
-    def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()
-                      ) -> tuple:
+    def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()) -> tuple:
         return actions.load_examples(preset, progress, owner_key)
 
     def build_as(add: bool | None) -> Callable[..., tuple]:
-        def build(files: list, name: str, preset: str, captions: str, owner_key: str,
-                  progress: gr.Progress = gr.Progress()) -> tuple:
+        def build(
+            files: list,
+            name: str,
+            preset: str,
+            captions: str,
+            owner_key: str,
+            progress: gr.Progress = gr.Progress(),
+        ) -> tuple:
             return actions.build_or_ask(files, name, preset, captions, progress, owner_key, add)
+
         return build
 
     build_inputs = [ui.files, ui.name, ui.preset, ui.captions, owner]
@@ -119,12 +161,21 @@ def wire(ui: CollectionTab, actions: AppActions, page: Page, domains: gr.Checkbo
     on(ui.open.click, actions.open_saved, [ui.saved, owner], loaded)
     on(ui.delete.click, actions.ask_delete, [ui.saved, owner], [ui.delete_row, ui.delete_md])
     on(ui.delete_no.click, lambda: gr.update(visible=False), None, [ui.delete_row])
-    on(ui.delete_yes.click, actions.delete_and_close, [ui.saved, store, owner],
-       [ui.saved, ui.delete_row, *loaded[:4], *stale])
+    on(
+        ui.delete_yes.click,
+        actions.delete_and_close,
+        [ui.saved, store, owner],
+        [ui.saved, ui.delete_row, *loaded[:4], *stale],
+    )
     on(page.timer.tick, actions.tick, [store], [page.status, page.timer])
 
 
 def wire_downloads(ui: CollectionTab, actions: AppActions, page: Page) -> None:
     for fmt, button in ui.downloads.buttons.items():
-        on(button.click, functools.partial(actions.download_collection, fmt), [page.store],
-           [ui.downloads.file], heavy=True)
+        on(
+            button.click,
+            functools.partial(actions.download_collection, fmt),
+            [page.store],
+            [ui.downloads.file],
+            heavy=True,
+        )

@@ -10,12 +10,14 @@ from cdir.app.handlers import AppActions
 from cdir.app.tabs import Downloads, Page, Stale, downloads_row
 from cdir.app.wrappers import on
 
-INTRO = ("The paper's protocol on the open collection: for every ordered pair of domains A → B, "
-         "each image of A queries the images of B, and a hit is an image of the same class. "
-         "Precision@k (denominator min(k, number of relevant images)) and mAP for every mode, "
-         "with and without style words, plus how often each mode's top 10 stays in the query's "
-         "own domain. Needs domain and class labels (folders `<domain>/<class>/` or a CSV "
-         "manifest).")
+INTRO = (
+    "The paper's protocol on the open collection: for every ordered pair of domains A → B, "
+    "each image of A queries the images of B, and a hit is an image of the same class. "
+    "Precision@k (denominator min(k, number of relevant images)) and mAP for every mode, "
+    "with and without style words, plus how often each mode's top 10 stays in the query's "
+    "own domain. Needs domain and class labels (folders `<domain>/<class>/` or a CSV "
+    "manifest)."
+)
 
 
 @dataclass
@@ -36,8 +38,12 @@ def build() -> EvaluateTab:
         run = gr.Button("Evaluate this collection", variant="primary", elem_id="run-eval")
         report = gr.Markdown("", elem_id="eval-report")
         kept = gr.State(None)
-        downloads = downloads_row("eval", [("report", "Download the report (Markdown and CSV)")],
-                                  "The evaluation report", multiple=True)
+        downloads = downloads_row(
+            "eval",
+            [("report", "Download the report (Markdown and CSV)")],
+            "The evaluation report",
+            multiple=True,
+        )
     return EvaluateTab(tab, run, report, kept, downloads)
 
 
@@ -49,5 +55,9 @@ def wire(ui: EvaluateTab, actions: AppActions, page: Page) -> None:
 
 
 def wire_downloads(ui: EvaluateTab, actions: AppActions, page: Page) -> None:
-    on(ui.downloads.buttons["report"].click, actions.download_eval, [page.store, ui.kept],
-       [ui.downloads.file])
+    on(
+        ui.downloads.buttons["report"].click,
+        actions.download_eval,
+        [page.store, ui.kept],
+        [ui.downloads.file],
+    )

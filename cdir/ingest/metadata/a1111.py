@@ -20,16 +20,29 @@ _NEGATIVE = "Negative prompt:"
 _UNESCAPE = re.compile(r'\\(["\\])')
 _SETTINGS_START = ("Steps:", "Sampler:", "Seed:", "CFG scale:", "Size:", "Model:")
 # Where A1111-style infotext is found, in order.
-KEYS = ("parameters", "exif:UserComment", "xmp:UserComment", "jpeg:comment", "iptc:caption",
-        "exif:ImageDescription", "Description", "Comment", "xmp:description", "exif:XPComment")
+KEYS = (
+    "parameters",
+    "exif:UserComment",
+    "xmp:UserComment",
+    "jpeg:comment",
+    "iptc:caption",
+    "exif:ImageDescription",
+    "Description",
+    "Comment",
+    "xmp:description",
+    "exif:XPComment",
+)
 
 
 MAX_SETTINGS_LINE = 16 * 1024  # real ones are a few KiB (LoRA hashes); bounds regex time
 
 
 def is_settings_line(line: str) -> bool:
-    return (len(line) <= MAX_SETTINGS_LINE and line.lstrip().startswith(_SETTINGS_START)
-            and len(_PARAM.findall(line)) >= 3)
+    return (
+        len(line) <= MAX_SETTINGS_LINE
+        and line.lstrip().startswith(_SETTINGS_START)
+        and len(_PARAM.findall(line)) >= 3
+    )
 
 
 def looks_like_infotext(text: str) -> bool:
@@ -54,13 +67,14 @@ def parse_infotext(text: str) -> GenerationMetadata:
             section = extra
         elif line.lstrip().startswith(_NEGATIVE):
             section = negative
-            negative.append(line.lstrip()[len(_NEGATIVE):])
+            negative.append(line.lstrip()[len(_NEGATIVE) :])
         else:
             section.append(line)
     if extra:
         settings["extra"] = "\n".join(extra).strip()
-    return GenerationMetadata("\n".join(prompt).strip(), "\n".join(negative).strip(),
-                              generator_of(settings), settings)
+    return GenerationMetadata(
+        "\n".join(prompt).strip(), "\n".join(negative).strip(), generator_of(settings), settings
+    )
 
 
 def parse_settings(line: str) -> dict[str, Any]:

@@ -26,21 +26,43 @@ log = logging.getLogger(__name__)
 
 MANIFEST_KEY = "c2pa:manifest_store"  # RawMetadata text: the manifest store as JSON
 # IPTC digital source types of media made by an algorithm (the file is "generated")
-GENERATED_SOURCE_TYPES = frozenset({
-    "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia",
-    "compositeSynthetic",
-})
-MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp",
-              "TIFF": "image/tiff", "GIF": "image/gif", "AVIF": "image/avif",
-              "HEIF": "image/heif"}
+GENERATED_SOURCE_TYPES = frozenset(
+    {
+        "trainedAlgorithmicMedia",
+        "compositeWithTrainedAlgorithmicMedia",
+        "algorithmicMedia",
+        "compositeSynthetic",
+    }
+)
+MIME_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "HEIF": "image/heif",
+}
 # Reading only: no remote manifest, no OCSP, no trust list (the answer never depends on a network)
-READ_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False,
-                            "verify_trust": False}}
+READ_SETTINGS = {
+    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": False}
+}
 # a name in the tool's words -> the generator's usual name
-_NAMES = (("dall", "DALL-E"), ("firefly", "Adobe Firefly"), ("imagen", "Google Imagen"),
-          ("bing image creator", "Bing Image Creator"))
-_DESCRIPTION_KEYS = ("xmp:description", "exif:ImageDescription", "Description", "iptc:caption",
-                     "xmp:title", "Title")
+_NAMES = (
+    ("dall", "DALL-E"),
+    ("firefly", "Adobe Firefly"),
+    ("imagen", "Google Imagen"),
+    ("bing image creator", "Bing Image Creator"),
+)
+_DESCRIPTION_KEYS = (
+    "xmp:description",
+    "exif:ImageDescription",
+    "Description",
+    "iptc:caption",
+    "xmp:title",
+    "Title",
+)
 MAX_INGREDIENT_DEPTH = 16
 
 
@@ -71,8 +93,7 @@ def read_manifest_store(path: Path, image_format: str | None) -> str | None:
         raise ManifestError(f"C2PA manifest: cannot read the file ({exc})") from exc
     except Exception as exc:  # c2pa.C2paError and its kinds: a damaged or remote manifest
         text = " ".join(str(exc).split())[:200]
-        raise ManifestError(f"C2PA manifest: not readable ({type(exc).__name__}: "
-                            f"{text})") from exc
+        raise ManifestError(f"C2PA manifest: not readable ({type(exc).__name__}: {text})") from exc
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
@@ -85,8 +106,7 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
     store = raw.json_object(MANIFEST_KEY, "C2PA")
     facts = manifest_facts(store) if store is not None else {}
     settings: dict[str, Any] = {"content_credentials": "c2pa" if facts else "c2pa (not read)"}
-    settings.update({f"c2pa_{name}": value for name, value in facts.items()
-                     if name != "generator"})
+    settings.update({f"c2pa_{name}": value for name, value in facts.items() if name != "generator"})
     result = GenerationMetadata(description, None, facts.get("generator"), settings)
     result.source = key
     return result
@@ -129,16 +149,23 @@ def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _source_typed_action(manifests: dict[str, Any], manifest: dict[str, Any]
-                         ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _source_typed_action(
+    manifests: dict[str, Any], manifest: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The first action with a ``digitalSourceType`` in ``manifest``, else in its parent
     ingredient's manifest (an edit of a generated image), and the manifest it is in."""
     for _ in range(MAX_INGREDIENT_DEPTH):
         action = next((a for a in _actions(manifest) if a.get("digitalSourceType")), None)
         if action is not None:
             return action, manifest
-        parent = next((i for i in manifest.get("ingredients") or [] if isinstance(i, dict)
-                       and i.get("relationship") == "parentOf"), None)
+        parent = next(
+            (
+                i
+                for i in manifest.get("ingredients") or []
+                if isinstance(i, dict) and i.get("relationship") == "parentOf"
+            ),
+            None,
+        )
         label = parent.get("active_manifest") if parent else None
         manifest = manifests.get(label) if isinstance(label, str) else None
         if not isinstance(manifest, dict):

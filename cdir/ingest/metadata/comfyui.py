@@ -18,36 +18,63 @@ the same graph shape: links from its ``links`` table, texts from ``widgets_value
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from typing import Any
 
+from cdir.ingest.metadata.comfyui_switches import (
+    NOT_CONDITIONING,
+    SELECTOR_KINDS,
+    Graph,
+    is_link,
+    selected,
+    selected_input,
+)
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 log = logging.getLogger(__name__)
 
-Graph = dict[str, dict[str, Any]]
-
 MAX_NODES = 20_000
-# Inputs that carry no text towards a prompt: followed nowhere.
-_NOT_CONDITIONING = {"model", "clip", "vae", "image", "images", "pixels", "latent",
-                     "latent_image", "samples", "mask", "control_net", "upscale_model",
-                     "clip_vision", "clip_vision_output", "style_model", "noise", "sigmas",
-                     "sampler", "unet", "lora"}
 _ENCODER_TEXT_KEYS = ("text", "text_g", "t5xxl", "prompt", "clip_l", "text_l")
-_STRING_KEYS = ("populated_text", "text", "value", "string", "prompt", "text_g", "t5xxl",
-                "wildcard_text", "Text", "STRING")
+_STRING_KEYS = (
+    "populated_text",
+    "text",
+    "value",
+    "string",
+    "prompt",
+    "text_g",
+    "t5xxl",
+    "wildcard_text",
+    "Text",
+    "STRING",
+)
 _JOIN_WORDS = ("concat", "join", "combine", "append", "merge")
 _DELIMITER_KEYS = ("delimiter", "separator", "sep")
-_SETTING_KEYS = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler", "denoise",
-                 "ckpt_name", "unet_name", "guidance", "width", "height", "lora_name")
+_SETTING_KEYS = (
+    "seed",
+    "noise_seed",
+    "steps",
+    "cfg",
+    "sampler_name",
+    "scheduler",
+    "denoise",
+    "ckpt_name",
+    "unet_name",
+    "guidance",
+    "width",
+    "height",
+    "lora_name",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
     """ComfyUI metadata from the ``prompt`` graph, else from the ``workflow`` graph (PNG chunks,
     EXIF tags of ComfyUI's WebP), else from a graph that a saver node put in a comment."""
-    for key, to_graph in (("prompt", _api_graph), ("workflow", workflow_graph),
-                          ("exif:UserComment", _any_graph), ("jpeg:comment", _any_graph)):
+    for key, to_graph in (
+        ("prompt", _api_graph),
+        ("workflow", workflow_graph),
+        ("exif:UserComment", _any_graph),
+        ("jpeg:comment", _any_graph),
+    ):
         data = raw.json_object(key, "ComfyUI")
         graph = to_graph(data) if data is not None else None
         if graph:
@@ -59,8 +86,11 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
 
 
 def _api_graph(data: dict[str, Any]) -> Graph | None:
-    nodes = {str(k): v for k, v in list(data.items())[:MAX_NODES]
-             if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)}
+    nodes = {
+        str(k): v
+        for k, v in list(data.items())[:MAX_NODES]
+        if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)
+    }
     return nodes if any("class_type" in n for n in nodes.values()) else None
 
 
@@ -116,7 +146,7 @@ def _name_widgets(kind: str, widgets: Any, inputs: dict[str, Any]) -> None:
         return
     if not isinstance(widgets, list):
         return
-    if any(word in kind.lower() for word in _SELECTOR_KINDS):  # a switch's choice widget
+    if any(word in kind.lower() for word in SELECTOR_KINDS):  # a switch's choice widget
         choice = next((w for w in widgets if isinstance(w, bool | int)), None)
         if choice is not None:
             inputs.setdefault("select", choice)
@@ -142,11 +172,6 @@ def _joins(kind: str) -> bool:
     return any(word in lower for word in _JOIN_WORDS) and "conditioning" not in lower
 
 
-def _is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str | int)
-            and isinstance(value[1], int))
-
-
 # ----------------------------------------------------------------------------------- tracing
 def graph_metadata(graph: Graph) -> GenerationMetadata | None:
     """Positive and negative prompt and sampler settings of an API-shaped graph, or None when
@@ -161,15 +186,21 @@ def graph_metadata(graph: Graph) -> GenerationMetadata | None:
     if not positive_keys:  # nothing traceable: any encoder not feeding a negative input
         positive_keys = [k for k in encoders if k not in negative_keys]
     positive = _unique(texts.node_text(k, True) for k in positive_keys)
-    negative = _unique(texts.node_text(k, False) for k in negative_keys
-                       if k not in positive_keys or _polar(graph[k].get("inputs") or {}))
+    negative = _unique(
+        texts.node_text(k, False)
+        for k in negative_keys
+        if k not in positive_keys or _polar(graph[k].get("inputs") or {})
+    )
     negative = [t for t in negative if t not in positive]
     settings = _settings(graph)
     if len(positive) > 1:
         settings["other_positive_texts"] = sorted(positive, key=len)[:-1]
-    return GenerationMetadata(max(positive, key=len) if positive else None,
-                              max(negative, key=len) if negative else None,
-                              "ComfyUI", settings)
+    return GenerationMetadata(
+        max(positive, key=len) if positive else None,
+        max(negative, key=len) if negative else None,
+        "ComfyUI",
+        settings,
+    )
 
 
 def _unique(texts: Any) -> list[str]:
@@ -177,15 +208,21 @@ def _unique(texts: Any) -> list[str]:
 
 
 def _inputs_named(graph: Graph, name: str) -> list[list[Any]]:
-    return [value for node in graph.values()
-            if _is_link(value := (node.get("inputs") or {}).get(name))]
+    return [
+        value for node in graph.values() if is_link(value := (node.get("inputs") or {}).get(name))
+    ]
 
 
 def _guider_conditioning(graph: Graph) -> list[list[Any]]:
-    return [value for node in graph.values()
-            if ("Guider" in str(node.get("class_type", "")) or "Sampler"
-                in str(node.get("class_type", "")))
-            and _is_link(value := (node.get("inputs") or {}).get("conditioning"))]
+    return [
+        value
+        for node in graph.values()
+        if (
+            "Guider" in str(node.get("class_type", ""))
+            or "Sampler" in str(node.get("class_type", ""))
+        )
+        and is_link(value := (node.get("inputs") or {}).get("conditioning"))
+    ]
 
 
 def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool) -> list[str]:
@@ -209,7 +246,7 @@ def _trace(graph: Graph, texts: _Texts, starts: list[list[Any]], positive: bool)
             inputs = {chosen: inputs[chosen]}
         both = "positive" in inputs and "negative" in inputs
         for name, value in inputs.items():
-            if not _is_link(value) or name in _NOT_CONDITIONING:
+            if not is_link(value) or name in NOT_CONDITIONING:
                 continue
             if both and name in ("positive", "negative"):
                 if name != ("positive" if slot == 0 else "negative"):
@@ -248,19 +285,32 @@ class _Texts:
         node = self.graph.get(key) or {}
         kind = str(node.get("class_type", ""))
         inputs = node.get("inputs") or {}
-        if _is_encoder_kind(kind) or ("clip" in inputs and any(k in inputs for k in
-                                                                _ENCODER_TEXT_KEYS)):
-            return next((t for name in _ENCODER_TEXT_KEYS
-                         if (t := self.string(inputs.get(name), positive))), None)
+        if _is_encoder_kind(kind) or (
+            "clip" in inputs and any(k in inputs for k in _ENCODER_TEXT_KEYS)
+        ):
+            return next(
+                (
+                    t
+                    for name in _ENCODER_TEXT_KEYS
+                    if (t := self.string(inputs.get(name), positive))
+                ),
+                None,
+            )
         if _polar(inputs):
             keys = _POSITIVE_KEYS if positive else _NEGATIVE_KEYS
             values = [inputs.get(k) for k in keys]
-            return next((t for v in values if (isinstance(v, str) or self._stringy(v))
-                         and (t := self.string(v, positive))), None)
+            return next(
+                (
+                    t
+                    for v in values
+                    if (isinstance(v, str) or self._stringy(v)) and (t := self.string(v, positive))
+                ),
+                None,
+            )
         return None
 
     def _stringy(self, value: Any) -> bool:
-        if not _is_link(value):
+        if not is_link(value):
             return False
         kind = str((self.graph.get(str(value[0])) or {}).get("class_type", "")).lower()
         return any(word in kind for word in _STRING_KINDS) and "encode" not in kind
@@ -269,13 +319,16 @@ class _Texts:
         """A literal string, or the string a linked node puts out."""
         if isinstance(value, str):
             return value.strip()[:MAX_TEXT_CHARS] or None
-        if not _is_link(value):
+        if not is_link(value):
             return None
         key = str(value[0])
         if (key, positive) in self.memo:
             return self.memo[(key, positive)]
-        if key in self.busy or len(self.busy) > MAX_DEPTH or not isinstance(self.graph.get(key),
-                                                                             dict):
+        if (
+            key in self.busy
+            or len(self.busy) > MAX_DEPTH
+            or not isinstance(self.graph.get(key), dict)
+        ):
             return None
         self.busy.add(key)
         try:
@@ -288,7 +341,7 @@ class _Texts:
 
     def _node_string(self, node: dict[str, Any], positive: bool) -> str | None:
         inputs = node.get("inputs") or {}
-        chosen = _selected(self.graph, node)
+        chosen = selected(self.graph, node)
         if chosen is not None:
             return self.string(inputs[chosen], positive)
         if _joins(str(node.get("class_type", ""))):
@@ -299,17 +352,20 @@ class _Texts:
         for name in _STRING_KEYS:
             if (text := self.string(inputs.get(name), positive)) is not None:
                 return text
-        links = [v for k, v in inputs.items() if _is_link(v) and k not in _NOT_CONDITIONING]
+        links = [v for k, v in inputs.items() if is_link(v) and k not in NOT_CONDITIONING]
         return next((t for v in links if (t := self.string(v, positive))), None)  # reroutes
 
     def _joined(self, inputs: dict[str, Any], positive: bool) -> str | None:
-        delimiter = next((inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)),
-                         ", ")
+        delimiter = next(
+            (inputs[k] for k in _DELIMITER_KEYS if isinstance(inputs.get(k), str)), ", "
+        )
         delimiter = delimiter.replace("\\n", "\n")
         parts = []
         for name, value in inputs.items():
-            if name in _DELIMITER_KEYS or not (_is_link(value) or any(
-                    word in name.lower() for word in ("text", "string", "prompt", "str"))):
+            if name in _DELIMITER_KEYS or not (
+                is_link(value)
+                or any(word in name.lower() for word in ("text", "string", "prompt", "str"))
+            ):
                 continue
             if (text := self.string(value, positive)) is not None:
                 parts.append(text)
@@ -317,88 +373,6 @@ class _Texts:
 
 
 # ----------------------------------------------------------------------- switches, selectors
-_SELECTOR_KINDS = ("switch", "select", "router", "toggle", "mux", "branch", "index", "pick",
-                   "choose", "choice")
-# Inputs holding the choice (a number, a boolean, or an input's name), first found is used.
-_SELECT_KEYS = ("select", "selected", "selector", "selection", "Input", "input", "index",
-                "switch", "boolean", "cond", "condition", "choice", "choose", "mode", "active",
-                "enabled", "use", "value", "which", "input_index", "Switch", "Index", "Select")
-_SCALAR_KEYS = ("value", "int", "boolean", "number", "Number", "INT", "BOOLEAN", "bool", "select",
-                "Input", "index", "string", "STRING", "text")
-_NUMBER = re.compile(r"(\d+)$")
-
-
-def selected_input(graph: Graph, key: str) -> str | None:
-    """The name of the input that the node ``key`` passes on when it is a switch or selector;
-    None when it is not one (every input is followed then)."""
-    node = graph.get(key)
-    return _selected(graph, node) if isinstance(node, dict) else None
-
-
-def _selected(graph: Graph, node: dict[str, Any]) -> str | None:
-    kind = str(node.get("class_type", "")).lower()
-    if not any(word in kind for word in _SELECTOR_KINDS):
-        return None
-    inputs = node.get("inputs") or {}
-    selector = next((k for k in _SELECT_KEYS if k in inputs
-                     and _scalar(graph, inputs[k], 0) is not None), None)
-    candidates = [name for name, value in inputs.items()
-                  if name != selector and name not in _NOT_CONDITIONING
-                  and (_is_link(value) or (isinstance(value, str) and name.lower() not in
-                                           ("delimiter", "separator", "sep")))]
-    if not candidates:
-        return None
-    if selector is None:  # "any" switch: its first input present in the graph
-        linked = [c for c in candidates if _is_link(inputs[c]) and str(inputs[c][0]) in graph]
-        return min(linked, key=_order) if linked and "any" in kind else None
-    return _pick(candidates, _scalar(graph, inputs[selector], 0))
-
-
-def _order(name: str) -> tuple[int, str]:
-    found = _NUMBER.search(name)
-    return (int(found.group(1)) if found else 1 << 30, name)
-
-
-def _pick(candidates: list[str], choice: bool | int | str) -> str | None:
-    if isinstance(choice, bool):
-        word = "true" if choice else "false"
-        named = [c for c in candidates if word in c.lower()
-                 or c.lower().startswith(word[0] * 2 + "_")]  # Impact's tt_value / ff_value
-        if named:
-            return named[0]
-        numbered = sorted(candidates, key=_order)
-        return numbered[0 if choice else 1] if len(numbered) > 1 else None
-    if isinstance(choice, str):
-        if choice in candidates:
-            return choice
-        if not choice.strip().lstrip("-").isdigit():
-            return None
-        choice = int(choice)
-    numbered = {int(m.group(1)): c for c in candidates if (m := _NUMBER.search(c))}
-    return numbered.get(choice)
-
-
-def _scalar(graph: Graph, value: Any, depth: int) -> bool | int | str | None:
-    """A selector value: a literal int / bool / string, or what a primitive node linked to it
-    holds (followed through reroutes)."""
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if not _is_link(value) or depth > 20:
-        return None
-    node = graph.get(str(value[0]))
-    if not isinstance(node, dict):
-        return None
-    inputs = node.get("inputs") or {}
-    for name in _SCALAR_KEYS:
-        if name in inputs and (found := _scalar(graph, inputs[name], depth + 1)) is not None:
-            return found
-    return None
-
-
 def _settings(graph: Graph) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for node in graph.values():

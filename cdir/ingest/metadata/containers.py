@@ -41,14 +41,25 @@ _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
 _XMP_TIFF_TAG = 700
 # EXIF ASCII-typed tags of IFD0 -> RawMetadata key
-_ASCII_TAGS = {0x010E: "exif:ImageDescription", 0x013B: "exif:Artist", 0x0131: "exif:Software",
-               0x010F: "exif:Make", 0x0110: "exif:Model"}
+_ASCII_TAGS = {
+    0x010E: "exif:ImageDescription",
+    0x013B: "exif:Artist",
+    0x0131: "exif:Software",
+    0x010F: "exif:Make",
+    0x0110: "exif:Model",
+}
 _XP_TAGS = {0x9C9B: "exif:XPTitle", 0x9C9C: "exif:XPComment", 0x9C9F: "exif:XPSubject"}
 _IPTC_CAPTION = (2, 120)
 MAX_RIFF_CHUNKS = 1000
 # Text chunks that already hold a generation record: no need to look in the pixels.
-_GENERATOR_CHUNKS = ("parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata",
-                     "Comment")
+_GENERATOR_CHUNKS = (
+    "parameters",
+    "prompt",
+    "workflow",
+    "invokeai_metadata",
+    "sd-metadata",
+    "Comment",
+)
 MAX_C2PA_BYTES = 16 * 1024 * 1024
 
 
@@ -132,8 +143,9 @@ def _webp_c2pa(path: Path, raw: RawMetadata) -> None:
         log.debug("cannot read %s: %s", path, exc)
 
 
-def _safely(reader: Callable[[Image.Image, RawMetadata], None], img: Image.Image,
-            raw: RawMetadata) -> None:
+def _safely(
+    reader: Callable[[Image.Image, RawMetadata], None], img: Image.Image, raw: RawMetadata
+) -> None:
     try:
         reader(img, raw)
     except TextDecodeError as exc:
@@ -218,8 +230,8 @@ def _comments(img: Image.Image, raw: RawMetadata) -> None:
 def _app_markers(img: Image.Image, raw: RawMetadata) -> None:
     """JPEG APP11 JUMBF boxes: a C2PA manifest (content credentials of DALL-E, Firefly...)."""
     for marker, data in getattr(img, "applist", []) or []:
-        if marker == "APP11" and b"c2pa" in data[:64 * 1024]:
-            raw.markers["c2pa"] = raw.markers.get("c2pa", b"") + data[:1024 * 1024]
+        if marker == "APP11" and b"c2pa" in data[: 64 * 1024]:
+            raw.markers["c2pa"] = raw.markers.get("c2pa", b"") + data[: 1024 * 1024]
 
 
 def sidecar_text(path: Path, raw: RawMetadata) -> str | None:

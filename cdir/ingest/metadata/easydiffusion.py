@@ -7,8 +7,18 @@ from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 _PROMPT_KEYS = ("prompt", "Prompt", "positive_prompt")
 _NEGATIVE_KEYS = ("negative_prompt", "Negative Prompt", "negative prompt", "Negative prompt")
-_SETTING_KEYS = ("seed", "use_stable_diffusion_model", "sampler_name", "num_inference_steps",
-                 "guidance_scale", "width", "height", "use_vae_model", "Seed", "Steps")
+_SETTING_KEYS = (
+    "seed",
+    "use_stable_diffusion_model",
+    "sampler_name",
+    "num_inference_steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "use_vae_model",
+    "Seed",
+    "Steps",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
@@ -20,5 +30,6 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
     if negative is None and not settings:
         return None  # a lone "prompt" chunk: left to the plain-description fallback
     generator = "Easy Diffusion" if "use_stable_diffusion_model" in raw.texts else None
-    return GenerationMetadata(raw.texts[prompt_key], negative, generator, settings,
-                              source=prompt_key)
+    return GenerationMetadata(
+        raw.texts[prompt_key], negative, generator, settings, source=prompt_key
+    )

@@ -37,12 +37,32 @@ log = logging.getLogger(__name__)
 Parser = Callable[[RawMetadata], GenerationMetadata | None]
 # Most specific first: ComfyUI's and InvokeAI's keys are theirs alone; NovelAI and Fooocus before
 # A1111 (a Fooocus JSON sits in ``parameters``); Midjourney before the plain description.
-PARSERS: tuple[Parser, ...] = (comfyui.parse, invokeai.parse, novelai.parse, fooocus.parse,
-                               swarmui.parse, a1111.parse, easydiffusion.parse, midjourney.parse,
-                               c2pa.parse)
-DESCRIPTION_KEYS = ("Description", "Comment", "Title", "exif:ImageDescription",
-                    "exif:UserComment", "exif:XPComment", "exif:XPTitle", "xmp:description",
-                    "xmp:UserComment", "xmp:title", "iptc:caption", "jpeg:comment", "prompt")
+PARSERS: tuple[Parser, ...] = (
+    comfyui.parse,
+    invokeai.parse,
+    novelai.parse,
+    fooocus.parse,
+    swarmui.parse,
+    a1111.parse,
+    easydiffusion.parse,
+    midjourney.parse,
+    c2pa.parse,
+)
+DESCRIPTION_KEYS = (
+    "Description",
+    "Comment",
+    "Title",
+    "exif:ImageDescription",
+    "exif:UserComment",
+    "exif:XPComment",
+    "exif:XPTitle",
+    "xmp:description",
+    "xmp:UserComment",
+    "xmp:title",
+    "iptc:caption",
+    "jpeg:comment",
+    "prompt",
+)
 
 
 def extract_metadata(path: Path) -> GenerationMetadata:

@@ -10,9 +10,22 @@ from typing import Any
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 _KEYS = ("parameters", "exif:UserComment", "fooocus_scheme")
-_SETTING_KEYS = ("styles", "performance", "resolution", "sharpness", "guidance_scale",
-                 "adm_guidance", "base_model", "refiner_model", "sampler", "scheduler", "seed",
-                 "steps", "version", "fooocus_v2_expansion")
+_SETTING_KEYS = (
+    "styles",
+    "performance",
+    "resolution",
+    "sharpness",
+    "guidance_scale",
+    "adm_guidance",
+    "base_model",
+    "refiner_model",
+    "sampler",
+    "scheduler",
+    "seed",
+    "steps",
+    "version",
+    "fooocus_v2_expansion",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
@@ -21,12 +34,19 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
         if data is None:
             continue
         norm = {str(k).strip().lower().replace(" ", "_"): v for k, v in data.items()}
-        if "fooocus" not in str(norm.get("version", "")).lower() and \
-                norm.get("metadata_scheme") != "fooocus":
+        if (
+            "fooocus" not in str(norm.get("version", "")).lower()
+            and norm.get("metadata_scheme") != "fooocus"
+        ):
             continue
         settings = {k: _plain(norm[k]) for k in _SETTING_KEYS if k in norm}
-        result = GenerationMetadata(_text(norm.get("prompt")), _text(norm.get("negative_prompt")),
-                                    "Fooocus", settings, source=key)
+        result = GenerationMetadata(
+            _text(norm.get("prompt")),
+            _text(norm.get("negative_prompt")),
+            "Fooocus",
+            settings,
+            source=key,
+        )
         return result
     return None
 

@@ -12,9 +12,21 @@ from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
 MAX_DREAM_CHARS = 64 * 1024
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
-_SETTING_KEYS = ("seed", "steps", "cfg_scale", "scheduler", "sampler", "width", "height",
-                 "generation_mode", "model", "model_weights", "app_version", "strength",
-                 "rand_device")
+_SETTING_KEYS = (
+    "seed",
+    "steps",
+    "cfg_scale",
+    "scheduler",
+    "sampler",
+    "width",
+    "height",
+    "generation_mode",
+    "model",
+    "model_weights",
+    "app_version",
+    "strength",
+    "rand_device",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
@@ -48,8 +60,12 @@ def _v3(text: str) -> GenerationMetadata | None:
     data = json.loads(text)
     if not isinstance(data, dict):
         return None
-    return GenerationMetadata(_str(data.get("positive_prompt")),
-                              _str(data.get("negative_prompt")), "InvokeAI", _settings(data))
+    return GenerationMetadata(
+        _str(data.get("positive_prompt")),
+        _str(data.get("negative_prompt")),
+        "InvokeAI",
+        _settings(data),
+    )
 
 
 def _v2(text: str) -> GenerationMetadata | None:
@@ -69,7 +85,7 @@ def _dream(text: str) -> GenerationMetadata:
     text = text[:MAX_DREAM_CHARS]
     match = re.match(r'\s*"(.*?)"(\s+-|\s*$)', text, re.S)
     prompt = match.group(1) if match else re.split(r"\s+-[A-Za-z]\b", text, maxsplit=1)[0]
-    options = text[match.end(1) + 1:] if match else text[len(prompt):]
+    options = text[match.end(1) + 1 :] if match else text[len(prompt) :]
     positive, negative = split_brackets(prompt)
     settings = dict(re.findall(r"-([A-Za-z]+)\s+(\S+)", options))
     return GenerationMetadata(positive, negative, "InvokeAI", settings)

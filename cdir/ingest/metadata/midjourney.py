@@ -39,10 +39,10 @@ def parse_description(text: str) -> GenerationMetadata:
     urls = _URL.match(text)
     if urls:
         settings["image_prompts"] = urls.group(0).split()
-        text = text[urls.end():]
+        text = text[urls.end() :]
     first = re.search(r"(^|\s)--[a-z]", text, re.I)
     if first:
-        flags, text = text[first.start():], text[: first.start()]
+        flags, text = text[first.start() :], text[: first.start()]
         for part in re.split(r"\s+--", " " + flags.strip())[1:]:
             name, _, value = part.partition(" ")
             settings[name] = value.strip() or True

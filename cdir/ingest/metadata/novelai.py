@@ -9,8 +9,19 @@ from typing import Any
 
 from cdir.ingest.metadata.result import GenerationMetadata, RawMetadata
 
-_SETTING_KEYS = ("steps", "scale", "seed", "sampler", "strength", "noise", "width", "height",
-                 "cfg_rescale", "noise_schedule", "request_type")
+_SETTING_KEYS = (
+    "steps",
+    "scale",
+    "seed",
+    "sampler",
+    "strength",
+    "noise",
+    "width",
+    "height",
+    "cfg_rescale",
+    "noise_schedule",
+    "request_type",
+)
 
 
 def parse(raw: RawMetadata) -> GenerationMetadata | None:
@@ -30,9 +41,12 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
     settings = {k: data[k] for k in _SETTING_KEYS if isinstance(data.get(k), str | int | float)}
     if source := raw.get("Source"):
         settings["model"] = source
-    result = GenerationMetadata(prompt if isinstance(prompt, str) else None,
-                                negative if isinstance(negative, str) else None,
-                                "NovelAI", settings)
+    result = GenerationMetadata(
+        prompt if isinstance(prompt, str) else None,
+        negative if isinstance(negative, str) else None,
+        "NovelAI",
+        settings,
+    )
     result.source = "Comment" if data else "Description"
     return result
 

@@ -7,10 +7,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Values cameras and editors write by default: they describe nothing.
-PLACEHOLDERS = frozenset({
-    "olympus digital camera", "sony dsc", "default", "image", "picture", "untitled", "ascii",
-    "unicode", "samsung", "digital camera", "camera", "photo",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "olympus digital camera",
+        "sony dsc",
+        "default",
+        "image",
+        "picture",
+        "untitled",
+        "ascii",
+        "unicode",
+        "samsung",
+        "digital camera",
+        "camera",
+        "photo",
+    }
+)
 
 # The item-table fields a GenerationMetadata fills (all text or None).
 FIELDS = ("prompt", "negative_prompt", "generator", "generation_settings", "metadata_issue")
@@ -79,8 +91,10 @@ class GenerationMetadata:
             if text and ("\ufffd" in text or "\x00" in text):
                 setattr(self, name, None)
                 where = f" ({self.source})" if self.source else ""
-                self.issues.append(f"{name.replace('_', ' ')}{where}: holds replacement marks "
-                                   "from a broken encoding (not stored)")
+                self.issues.append(
+                    f"{name.replace('_', ' ')}{where}: holds replacement marks "
+                    "from a broken encoding (not stored)"
+                )
 
     def fields(self) -> dict[str, str | None]:
         """The item-table fields (see :data:`FIELDS`); settings as JSON text."""
@@ -89,8 +103,11 @@ class GenerationMetadata:
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "generator": self.generator,
-            "generation_settings": (json.dumps(settings, ensure_ascii=False, sort_keys=True,
-                                               default=str) if settings else None),
+            "generation_settings": (
+                json.dumps(settings, ensure_ascii=False, sort_keys=True, default=str)
+                if settings
+                else None
+            ),
             "metadata_issue": "; ".join(dict.fromkeys(self.issues)) or None,
         }
 

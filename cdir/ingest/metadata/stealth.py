@@ -57,7 +57,8 @@ def read_stealth(path: Path, max_pixels: int = MAX_PIXELS) -> StealthText | None
         if width * height > max_pixels or width * height < SIGNATURE_BYTES * 8 // 3 + 1:
             return None
         has_alpha = img.mode in ("RGBA", "LA", "RGBa", "La") or (
-            img.mode == "P" and "transparency" in img.info)
+            img.mode == "P" and "transparency" in img.info
+        )
         if img.mode not in ("RGB", "RGBA", "LA", "L", "P", "RGBa", "La"):
             return None
         pixels = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
@@ -84,12 +85,14 @@ def _read_bits(bits: object, signatures: dict[bytes, bool]) -> StealthText | Non
     length_bits = int.from_bytes(header[SIGNATURE_BYTES:], "big")
     length = length_bits // 8
     if length_bits % 8 or length == 0 or length > MAX_PAYLOAD_BYTES:
-        raise StealthError(f"{name}: payload length {length_bits} bits is not a byte count "
-                           "or too large (not read)")
+        raise StealthError(
+            f"{name}: payload length {length_bits} bits is not a byte count or too large (not read)"
+        )
     if head + length * 8 > bits.size:
-        raise StealthError(f"{name}: payload of {length} bytes runs past the image's pixels "
-                           "(not read)")
-    payload = np.packbits(bits[head:head + length * 8]).tobytes()
+        raise StealthError(
+            f"{name}: payload of {length} bytes runs past the image's pixels (not read)"
+        )
+    payload = np.packbits(bits[head : head + length * 8]).tobytes()
     if signatures[signature]:
         payload = _gunzip(payload, name)
     try:
@@ -119,10 +122,14 @@ def stealth_fields(found: StealthText) -> dict[str, str]:
             data = json.loads(text)
         except json.JSONDecodeError:
             data = None
-        if isinstance(data, dict) and any(k in data for k in ("Comment", "Description",
-                                                              "Software", "prompt")):
+        if isinstance(data, dict) and any(
+            k in data for k in ("Comment", "Description", "Software", "prompt")
+        ):
             if "uc" in data and "Comment" not in data:  # NovelAI's Comment object itself
                 return {"Comment": text, "Software": "NovelAI"}
-            return {str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                    for k, v in data.items() if v is not None}
+            return {
+                str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                for k, v in data.items()
+                if v is not None
+            }
     return {"parameters": found.text}

@@ -22,10 +22,17 @@ def parse(raw: RawMetadata) -> GenerationMetadata | None:
         params = data.get("sui_image_params") if isinstance(data, dict) else None
         if not isinstance(params, dict):
             continue
-        settings = {k: v for k, v in params.items() if k not in ("prompt", "negativeprompt")
-                    and isinstance(v, str | int | float)}
+        settings = {
+            k: v
+            for k, v in params.items()
+            if k not in ("prompt", "negativeprompt") and isinstance(v, str | int | float)
+        }
         prompt, negative = params.get("prompt"), params.get("negativeprompt")
-        return GenerationMetadata(prompt if isinstance(prompt, str) else None,
-                                  negative if isinstance(negative, str) else None,
-                                  "SwarmUI", settings, source=key)
+        return GenerationMetadata(
+            prompt if isinstance(prompt, str) else None,
+            negative if isinstance(negative, str) else None,
+            "SwarmUI",
+            settings,
+            source=key,
+        )
     return None

@@ -42,7 +42,7 @@ def strip_bom(data: bytes) -> tuple[bytes, str | None]:
     """(data without its byte-order mark, the encoding the mark names) or (data, None)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):], encoding
+            return data[len(bom) :], encoding
     return data, None
 
 
@@ -152,8 +152,9 @@ def decode_legacy(data: bytes, what: str) -> str:
 
     best = from_bytes(body).best()
     if best is None:
-        raise TextDecodeError(f"{what}: text in an encoding that could not be recognised "
-                              "(not stored)")
+        raise TextDecodeError(
+            f"{what}: text in an encoding that could not be recognised (not stored)"
+        )
     log.debug("%s decoded as %s", what, best.encoding)
     return checked(str(best), what)
 

@@ -46,7 +46,7 @@ def _element(packet: str, name: str) -> str | None:
         if close < 0 or packet[close - 1] == "/":
             continue  # self-closing: its value, if any, is in attributes
         end = packet.find(f"</{name}>", close)
-        return packet[close + 1:end] if end >= 0 else None
+        return packet[close + 1 : end] if end >= 0 else None
     return None
 
 
@@ -56,7 +56,7 @@ def _attribute(packet: str, name: str) -> str | None:
         start = at + 1
         if at and (packet[at - 1].isalnum() or packet[at - 1] in ":_-<"):
             continue
-        rest = packet[at + len(name): at + len(name) + 16].lstrip()
+        rest = packet[at + len(name) : at + len(name) + 16].lstrip()
         if not rest.startswith("="):
             continue
         eq = packet.find("=", at + len(name))
@@ -66,7 +66,7 @@ def _attribute(packet: str, name: str) -> str | None:
         if quote_at >= len(packet) or packet[quote_at] not in "\"'":
             continue
         end = packet.find(packet[quote_at], quote_at + 1)
-        return _unescape(packet[quote_at + 1:end]) if end >= 0 else None
+        return _unescape(packet[quote_at + 1 : end]) if end >= 0 else None
     return None
 
 
@@ -93,7 +93,7 @@ def _list_items(content: str) -> list[tuple[str, str]]:
         end = content.find("</rdf:li>", close)
         if end < 0:
             break
-        items.append((content[at + 7:close], content[close + 1:end]))
+        items.append((content[at + 7 : close], content[close + 1 : end]))
         start = end + 9
     return items
 
