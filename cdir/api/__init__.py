@@ -47,6 +47,14 @@ from cdir.api.collections import (
     is_searchable,
     shown_name,
 )
+from cdir.api.curate import (
+    SavedView,
+    delete_view,
+    list_views,
+    open_view,
+    rename_view,
+    save_view,
+)
 from cdir.api.duplicates import (
     accept,
     decide,

@@ -1,0 +1,81 @@
+"""Curating a collection from the Browse view: saved views, corrected labels, downloads of the
+current filter or selection, a diverse subset, and two duplicates compared side by side.
+
+Lower floors' ValueError and KeyError become :class:`~cdir.api.errors.UsageError` here, with
+their one line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from cdir.api.errors import UsageError
+from cdir.api.sessions import Session
+from cdir.browse.grid import GridQuery
+from cdir.browse.saved_views import SavedView as SavedView  # re-exported
+
+
+@contextmanager
+def _usage() -> Iterator[None]:
+    try:
+        yield
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]) if exc.args else "not found") from exc
+    except ValueError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(str(exc)) from exc
+
+
+# ----------------------------------------------------------------------------- saved views
+def save_view(
+    session: Session,
+    name: str,
+    query: GridQuery,
+    similar: str = "",
+    selection: Sequence[int] | None = None,
+) -> SavedView:
+    """Save the grid's filter and sort (``query``; ``similar``: the similarity query) and map
+    ``selection`` (ids, or None) under ``name`` in the collection (``views.json``); a view of the
+    same name is replaced. UsageError for an empty or over-long name."""
+    from cdir.browse.saved_views import save_view as save
+
+    with _usage():
+        return save(session.store.root, name, query, similar, selection)
+
+
+def list_views(session: Session) -> list[SavedView]:
+    """The views saved in the collection, in the order saved."""
+    from cdir.browse.saved_views import load_views
+
+    return list(load_views(session.store.root).values())
+
+
+def open_view(session: Session, name: str) -> SavedView:
+    """The saved view ``name`` (its query on page 1); UsageError naming the saved ones when
+    there is none. Ids of its selection beyond the collection are dropped."""
+    from cdir.browse.saved_views import get_view
+
+    with _usage():
+        view = get_view(session.store.root, name)
+    if view.selection is None:
+        return view
+    n = len(session.store.items)
+    from dataclasses import replace
+
+    return replace(view, selection=tuple(i for i in view.selection if 0 <= i < n))
+
+
+def rename_view(session: Session, old: str, new: str) -> SavedView:
+    """Rename a saved view; UsageError when ``old`` is not saved or ``new`` is taken."""
+    from cdir.browse.saved_views import rename_view as rename
+
+    with _usage():
+        return rename(session.store.root, old, new)
+
+
+def delete_view(session: Session, name: str) -> bool:
+    """Delete a saved view; returns whether there was one."""
+    from cdir.browse.saved_views import delete_view as delete
+
+    return delete(session.store.root, name)

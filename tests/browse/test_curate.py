@@ -1,0 +1,127 @@
+"""Saved views, corrected labels, downloads of a selection, a diverse subset and two duplicates
+compared: on hand-built collections (real image files, hand-built embeddings) whose right
+answers are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from cdir import api
+from cdir.browse.grid import Browser, GridQuery
+from cdir.browse.saved_views import (
+    delete_view,
+    get_view,
+    load_views,
+    rename_view,
+    save_view,
+)
+from cdir.store.collection import Store, StoreError
+
+D = 8
+
+
+def _write_images(src: Path) -> list[tuple[str, int, int, int]]:
+    """Four real files: (relative path, width, height, size in bytes)."""
+    src.mkdir(parents=True, exist_ok=True)
+    made = []
+    specs = [
+        ("photo/cat/a.png", "PNG", (40, 30), None),
+        ("photo/dog/b.jpg", "JPEG", (40, 30), {0x0110: "Camera A"}),
+        ("sketch/cat/c.jpg", "JPEG", (80, 60), {0x0110: "Camera B"}),
+        ("sketch/dog/d.png", "PNG", (20, 20), None),
+    ]
+    for i, (name, fmt, size, exif) in enumerate(specs):
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = Image.new("RGB", size, (60 * i, 100, 200 - 40 * i))
+        kwargs = {}
+        if exif:
+            data = Image.Exif()
+            data.update(exif)
+            kwargs["exif"] = data
+        image.save(path, fmt, **kwargs)
+        made.append((name, size[0], size[1], path.stat().st_size))
+    return made
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    files = _write_images(tmp_path / "src")
+    root = tmp_path / "store"
+    store = Store.create(root, "tiny", "k", D)
+    store.items = pd.DataFrame(
+        {
+            "id": range(4),
+            "path": [str(tmp_path / "src" / f[0]) for f in files],
+            "rel_path": [f[0] for f in files],
+            "sha256": [f"sha{i}" for i in range(4)],
+            "width": [f[1] for f in files],
+            "height": [f[2] for f in files],
+            "file_size": [f[3] for f in files],
+            "domain": ["photo", "photo", "sketch", "sketch"],
+            "class": ["cat", "dog", "cat", "dog"],
+            "label_source": "folder",
+            "caption": ["a cat", "a dog", "a cat drawn", "a dog drawn"],
+            "prompt": [None, "a dog, 4k", "a dog, 8k", None],
+            "generation_settings": [
+                None,
+                '{"seed": 1, "steps": 20}',
+                '{"seed": 2, "steps": 20}',
+                None,
+            ],
+            "status": "ok",
+            "parent_id": -1,
+            "tile": -1,
+        }
+    )
+    store.image_emb = np.eye(D, dtype=np.float32)[:4]
+    store.caption_emb = np.eye(D, dtype=np.float32)[:4]
+    store.write()
+    return Store.load(root)
+
+
+# ----------------------------------------------------------------------------- saved views
+def test_a_view_is_saved_listed_opened_renamed_and_deleted(store: Store) -> None:
+    query = GridQuery(domains=("sketch",), text="cat", sort="size", descending=True, page=3)
+    save_view(store.root, "sketch cats", query, selection=[2, 3])
+    save_view(store.root, "  all   photos ", GridQuery(domains=("photo",)))
+    assert list(load_views(store.root)) == ["sketch cats", "all photos"]
+    view = get_view(store.root, "sketch cats")
+    assert view.query.page == 0 and view.selection == (2, 3)
+    assert view.query.domains == ("sketch",) and view.query.sort == "size"
+    assert view.query.descending and view.query.text == "cat"
+    # the view gives the same grid it was saved from
+    shown = Browser(store).query(view.query.__class__(**{**view.query.__dict__, "ids": (2, 3)}))
+    assert shown.ids == [2]
+    rename_view(store.root, "sketch cats", "cats drawn")
+    assert list(load_views(store.root)) == ["cats drawn", "all photos"]
+    with pytest.raises(ValueError, match="exists"):
+        rename_view(store.root, "cats drawn", "all photos")
+    with pytest.raises(KeyError, match="saved: cats drawn, all photos"):
+        get_view(store.root, "nope")
+    assert delete_view(store.root, "cats drawn") and not delete_view(store.root, "cats drawn")
+    assert list(load_views(store.root)) == ["all photos"]
+    with pytest.raises(ValueError, match="empty"):
+        save_view(store.root, "  ", GridQuery())
+
+
+def test_a_damaged_views_file_says_how_to_recover(store: Store) -> None:
+    (store.root / "views.json").write_text("{not json")
+    with pytest.raises(StoreError, match="move it away"):
+        load_views(store.root)
+
+
+def test_views_through_the_api(store: Store, tiny) -> None:  # noqa: ANN001
+    session = api.session_for(store.root)
+    api.save_view(session, "v", GridQuery(classes=("dog",)), similar="3", selection=[1, 9])
+    assert [v.name for v in api.list_views(session)] == ["v"]
+    assert api.open_view(session, "v").selection == (1,)  # 9 is past the collection
+    with pytest.raises(api.UsageError, match="no saved view"):
+        api.open_view(session, "w")
+    api.rename_view(session, "v", "w")
+    assert api.delete_view(session, "w")
