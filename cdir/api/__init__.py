@@ -50,10 +50,12 @@ from cdir.api.collections import (
 from cdir.api.curate import (
     SavedView,
     delete_view,
+    export_selection,
     list_views,
     open_view,
     rename_view,
     save_view,
+    zip_folder,
 )
 from cdir.api.duplicates import (
     accept,

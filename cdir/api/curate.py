@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from cdir.api.errors import UsageError
 from cdir.api.sessions import Session
@@ -79,3 +81,24 @@ def delete_view(session: Session, name: str) -> bool:
     from cdir.browse.saved_views import delete_view as delete
 
     return delete(session.store.root, name)
+
+
+# -------------------------------------------------------------------------------- downloads
+def export_selection(
+    session: Session, ids: Sequence[int], fmt: str, stem: str = "selection"
+) -> Any:
+    """Write the items ``ids`` as a file list (``csv``), a zip of the originals (``zip``) or a
+    zipped 🤗 ``datasets`` folder (``datasets``) into ``<store>/exports/``; returns a
+    ``SelectionExport`` (``path``, ``rows``, ``skipped``). UsageError for no item or an unknown
+    id; DownloadError for another format."""
+    from cdir.export.selection import export_selection as export
+
+    with _usage():
+        return export(session.store.root, ids, fmt, stem)
+
+
+def zip_folder(folder: str | Path) -> Path:
+    """``folder`` zipped as ``<folder>.zip`` beside it (written whole, then renamed)."""
+    from cdir.export.selection import zip_folder as zipped
+
+    return zipped(Path(folder))

@@ -16,10 +16,7 @@ handler returns its path(s) for a ``gr.File``. Errors are ValueError (``Download
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -122,7 +119,7 @@ class DownloadActions:
             shutil.rmtree(folder, ignore_errors=True)  # what an interrupted one left
             try:
                 report = api.export(root, folder, "datasets")
-                out = zip_folder(folder)  # <stem>.zip, renamed into place once whole
+                out = api.zip_folder(folder)  # <stem>.zip, renamed into place once whole
             finally:
                 shutil.rmtree(folder, ignore_errors=True)  # the zip is the download
         if report.skipped:
@@ -131,20 +128,3 @@ class DownloadActions:
                 "went since the collection was built."
             )
         return str(out)
-
-
-def zip_folder(folder: Path) -> Path:
-    """``folder`` as ``<folder>.zip`` next to it (entries under the folder's name; written to a
-    temporary name and renamed, so a half-written zip never shows)."""
-    out = folder.with_name(folder.name + ".zip")
-    part = folder.with_name(folder.name + ".zip.part")
-    try:
-        # level 1: the images inside are compressed already; a higher level costs CPU for little
-        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    archive.write(path, Path(folder.name) / path.relative_to(folder))
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
-    return out

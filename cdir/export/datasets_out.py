@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,19 +45,24 @@ class ExportReport:
 
 
 def export_store(
-    store_dir: str | Path, out: str | Path, fmt: str = "datasets", push: str | None = None
+    store_dir: str | Path,
+    out: str | Path,
+    fmt: str = "datasets",
+    push: str | None = None,
+    ids: Sequence[int] | None = None,
 ) -> ExportReport:
     """Write the collection at ``store_dir`` to ``out`` as ``fmt`` (:data:`FORMATS`); with
     ``push`` (``ORG/NAME``) also push it to the Hugging Face hub. ``datasets``: ``out`` is a new
     (or empty) folder. ``parquet``: ``out`` is a ``.parquet`` file, or a folder that receives
-    ``data.parquet``. Raises :class:`ExportError` for an unknown format, an ``out`` that holds
+    ``data.parquet``. ``ids``: only those items (a grid filter or selection), in that order.
+    Raises :class:`ExportError` for an unknown format, an ``out`` that holds
     other files, a missing ``datasets`` package or an unreachable hub; :class:`StoreError` for
     a store that cannot be read."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: choose {' or '.join(FORMATS)}")
     _datasets()
     store = Store.load(store_dir)
-    table = ExportTable.of(store)
+    table = ExportTable.of(store, ids)
     out = Path(out).expanduser()
     if _inside(out, store.root) and not _inside(out, store.root / "exports"):
         raise ExportError("write the export outside the store (or under its exports/ folder)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,10 +59,26 @@ class ExportTable:
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # item id -> decision
     skipped: list[dict[str, str]] = field(default_factory=list)  # items whose file is gone
     tags: dict[int, list[str]] = field(default_factory=dict)  # item id -> its tags
+    ids: tuple[int, ...] | None = None  # only these items (a filter or a selection); None: all
 
     @classmethod
-    def of(cls, store: Store) -> ExportTable:
-        return cls(store, _decisions(store), tags=_tags(store))
+    def of(cls, store: Store, ids: Sequence[int] | None = None) -> ExportTable:
+        """The table of ``store``, or of its items ``ids`` only (in that order; ValueError for an
+        unknown id)."""
+        if ids is not None:
+            ids = tuple(int(i) for i in ids)
+            bad = [i for i in ids if not 0 <= i < len(store.items)]
+            if bad:
+                raise ValueError(f"no item with id {bad[0]} (ids run 0..{len(store.items) - 1})")
+        return cls(store, _decisions(store), tags=_tags(store), ids=ids)
+
+    def chosen_rows(self) -> np.ndarray:
+        """The table rows exported: readable items (of :attr:`ids` when set), (n,) int64."""
+        ok = self.store.ok_mask()
+        if self.ids is None:
+            return np.flatnonzero(ok)
+        rows = np.asarray(list(dict.fromkeys(self.ids)), dtype=np.int64)
+        return rows[ok[rows]] if len(rows) else rows
 
     def features(self) -> Any:
         """The 🤗 ``datasets.Features`` of the table (needs ``datasets``)."""
@@ -111,8 +127,8 @@ class ExportTable:
         store, items = self.store, self.store.items
         image_emb, caption_emb = store.image_emb, store.caption_emb
         has_caption = store.caption_mask() if caption_emb is not None else None
-        for row in np.flatnonzero(store.ok_mask()):
-            data = self._image_bytes(int(row))
+        for row in self.chosen_rows():
+            data = self.image_bytes(int(row))
             if data is None:
                 continue
             record = {
@@ -139,7 +155,9 @@ class ExportTable:
                 record[TAGS_COLUMN] = list(self.tags.get(int(items.at[row, "id"]), []))
             yield record
 
-    def _image_bytes(self, row: int) -> bytes | None:
+    def image_bytes(self, row: int) -> bytes | None:
+        """The image of table row ``row`` as a file's bytes (a tile: as PNG), or None (noted in
+        :attr:`skipped`) when its file is gone or changed."""
         items = self.store.items
         path = self.store.item_path(row)
         tile = int(items.at[row, "tile"]) if "tile" in items else -1

@@ -4,6 +4,9 @@ answers are known."""
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from cdir.browse.saved_views import (
     rename_view,
     save_view,
 )
+from cdir.export.selection import export_selection
 from cdir.store.collection import Store, StoreError
 
 D = 8
@@ -125,3 +129,35 @@ def test_views_through_the_api(store: Store, tiny) -> None:  # noqa: ANN001
         api.open_view(session, "w")
     api.rename_view(session, "v", "w")
     assert api.delete_view(session, "w")
+
+
+# -------------------------------------------------------------------------------- downloads
+def test_a_selection_exports_as_a_file_list_originals_and_a_dataset(
+    store: Store, tmp_path: Path
+) -> None:
+    import datasets
+
+    listed = export_selection(store.root, [3, 1], "csv")
+    assert listed.path.parent == store.root / "exports"
+    rows = list(csv.DictReader(io.StringIO(listed.path.read_text())))
+    assert [(r["id"], r["file"], r["class"]) for r in rows] == [
+        ("3", "sketch/dog/d.png", "dog"),
+        ("1", "photo/dog/b.jpg", "dog"),
+    ]
+    assert str(tmp_path) not in listed.path.read_text()  # no server path
+    originals = export_selection(store.root, [3, 1], "zip")
+    with zipfile.ZipFile(originals.path) as archive:
+        assert sorted(archive.namelist()) == ["1-b.jpg", "3-d.png"]
+        assert archive.read("1-b.jpg") == (tmp_path / "src/photo/dog/b.jpg").read_bytes()
+    dataset = export_selection(store.root, [3, 1], "datasets")
+    assert dataset.path.suffix == ".zip" and dataset.rows == 2
+    with zipfile.ZipFile(dataset.path) as archive:
+        archive.extractall(tmp_path / "out")
+    loaded = datasets.load_from_disk(str(tmp_path / "out" / dataset.path.stem))
+    assert loaded["file_name"] == ["sketch/dog/d.png", "photo/dog/b.jpg"]
+    left = sorted(p.name for p in (store.root / "exports").iterdir())
+    assert len(left) == 3 and all(n.endswith((".csv", ".zip")) for n in left)
+    with pytest.raises(ValueError, match="no item to export"):
+        export_selection(store.root, [], "csv")
+    with pytest.raises(ValueError, match="no item with id 9"):
+        export_selection(store.root, [9], "csv")
