@@ -49,6 +49,7 @@ from cdir.api.collections import (
 )
 from cdir.api.curate import (
     SavedView,
+    correct_label,
     delete_view,
     export_selection,
     list_views,

@@ -83,6 +83,23 @@ def delete_view(session: Session, name: str) -> bool:
     return delete(session.store.root, name)
 
 
+# -------------------------------------------------------------------------- corrected labels
+def correct_label(
+    session: Session, ids: Sequence[int], domain: str | None = None, cls: str | None = None
+) -> int:
+    """Set the domain and/or class of the items ``ids`` by hand (``label_source`` becomes
+    ``corrected``): written into the collection's table, so the grid, search, maps, exports and
+    :func:`cdir.api.evaluate` all use it. Returns how many items changed; the session re-reads
+    the collection. UsageError for an unknown id, nothing to set or a bad label."""
+    from cdir.browse.labels import correct_labels
+
+    with _usage():
+        changed = correct_labels(session.store.root, ids, domain, cls)
+    if changed:
+        session.reload()
+    return changed
+
+
 # -------------------------------------------------------------------------------- downloads
 def export_selection(
     session: Session, ids: Sequence[int], fmt: str, stem: str = "selection"

@@ -16,6 +16,7 @@ from PIL import Image
 
 from cdir import api
 from cdir.browse.grid import Browser, GridQuery
+from cdir.browse.labels import correct_labels
 from cdir.browse.saved_views import (
     delete_view,
     get_view,
@@ -129,6 +130,63 @@ def test_views_through_the_api(store: Store, tiny) -> None:  # noqa: ANN001
         api.open_view(session, "w")
     api.rename_view(session, "v", "w")
     assert api.delete_view(session, "w")
+
+
+# ------------------------------------------------------------------------- corrected labels
+def test_a_corrected_label_is_kept_and_counted_as_given(store: Store) -> None:
+    assert correct_labels(store.root, [1], cls="cat") == 1
+    again = Store.load(store.root)
+    assert again.items.at[1, "class"] == "cat" and again.items.at[1, "label_source"] == "corrected"
+    assert Browser(again).facets()["classes"] == {"cat": 3, "dog": 1}
+    assert correct_labels(store.root, [1], cls="cat") == 0  # already so: nothing written
+    with pytest.raises(ValueError, match="no item with id 7"):
+        correct_labels(store.root, [7], domain="photo")
+    with pytest.raises(ValueError, match="domain or class"):
+        correct_labels(store.root, [1], "", " ")
+
+
+def test_correcting_a_wrong_class_changes_precision_at_k(tmp_path: Path, tiny) -> None:  # noqa: ANN001
+    """Photos: p0 (e0) cat, p1 (e1) dog. Sketches: s0 ≈ e0, s1 ≈ e1, but s0 is labelled dog
+    (wrong) and s1 cat. Image → image, photo → sketch: p0's nearest sketch is s0, labelled dog,
+    so precision@1 is 0 for both queries; correcting s0 to cat and s1 to dog makes it 100."""
+    root = tmp_path / "eval"
+    store = Store.create(root, "tiny", tiny.caption_key, D)
+    e = np.eye(D, dtype=np.float32)
+    store.items = pd.DataFrame(
+        {
+            "id": range(4),
+            "path": [str(tmp_path / f"{i}.png") for i in range(4)],
+            "rel_path": [f"{i}.png" for i in range(4)],
+            "sha256": [f"s{i}" for i in range(4)],
+            "width": 8,
+            "height": 8,
+            "domain": ["photo", "photo", "sketch", "sketch"],
+            "class": ["cat", "dog", "dog", "cat"],
+            "label_source": "folder",
+            "status": "ok",
+            "parent_id": -1,
+        }
+    )
+    store.image_emb = np.stack([e[0], e[1], (e[0] + 0.1 * e[2]), (e[1] + 0.1 * e[2])])
+    store.image_emb /= np.linalg.norm(store.image_emb, axis=1, keepdims=True)
+    store.write()
+    session = api.session_for(root, None)
+    config = api.EvalConfig(modes=("image",), ks=(1,))
+
+    def p_at_1() -> float:
+        report, _ = api.evaluate(session, config)
+        (pair,) = [
+            p
+            for p in report.pairs
+            if (p.variant, p.query_domain, p.gallery_domain) == ("image", "photo", "sketch")
+        ]
+        return round(pair.precision[1], 6)
+
+    assert p_at_1() == 0.0
+    assert api.correct_label(session, [2], cls="cat") == 1
+    assert api.correct_label(session, [3], cls="dog") == 1
+    assert session.store.items["class"].tolist() == ["cat", "dog", "cat", "dog"]
+    assert p_at_1() == 100.0
 
 
 # -------------------------------------------------------------------------------- downloads
