@@ -49,6 +49,7 @@ from cdir.api.collections import (
 )
 from cdir.api.curate import (
     SavedView,
+    compare_items,
     correct_label,
     delete_view,
     export_selection,
@@ -57,6 +58,7 @@ from cdir.api.curate import (
     rename_view,
     save_view,
     zip_folder,
+    zoomed,
 )
 from cdir.api.duplicates import (
     accept,

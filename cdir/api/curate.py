@@ -119,3 +119,22 @@ def zip_folder(folder: str | Path) -> Path:
     from cdir.export.selection import zip_folder as zipped
 
     return zipped(Path(folder))
+
+
+# ------------------------------------------------------------------------------- comparison
+def compare_items(session: Session, a: int, b: int) -> Any:
+    """Two items side by side (:func:`cdir.duplicates.compare.compare`): resolution, file size,
+    format and the metadata fields, with those that differ flagged. UsageError for an unknown
+    id or the same item twice."""
+    from cdir.duplicates.compare import compare
+
+    with _usage():
+        return compare(session.store, int(a), int(b))
+
+
+def zoomed(image: Any, zoom: float) -> Any:
+    """The centre 1/``zoom`` of a PIL image (both sides of a comparison at one zoom)."""
+    from cdir.duplicates.compare import zoomed as crop
+
+    with _usage():
+        return crop(image, zoom)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from cdir.browse.saved_views import (
     rename_view,
     save_view,
 )
+from cdir.duplicates.compare import compare, zoomed
 from cdir.export.selection import export_selection
 from cdir.store.collection import Store, StoreError
 
@@ -219,3 +221,25 @@ def test_a_selection_exports_as_a_file_list_originals_and_a_dataset(
         export_selection(store.root, [], "csv")
     with pytest.raises(ValueError, match="no item with id 9"):
         export_selection(store.root, [9], "csv")
+
+
+# ------------------------------------------------------------------------------- comparison
+def test_two_duplicates_compared_show_what_differs(store: Store) -> None:
+    result = compare(store, 1, 2)
+    rows = {name: (a, b, differs) for name, a, b, differs in result.rows}
+    assert rows["resolution"] == ("40×30 px", "80×60 px", True)
+    assert rows["format"] == ("JPEG", "JPEG", False)
+    assert rows["file size"][2] == (result.a.file_size != result.b.file_size)
+    assert rows["prompt"] == ("a dog, 4k", "a dog, 8k", True)
+    assert rows["settings.seed"] == ("1", "2", True) and rows["settings.steps"][2] is False
+    assert rows["exif.Model"] == ("Camera A", "Camera B", True)
+    assert set(result.differing) >= {"resolution", "prompt", "settings.seed", "exif.Model"}
+    assert "format" not in result.differing
+    assert compare(store, 0, 3).rows[2][1:] == ("PNG", "PNG", False)
+    with pytest.raises(ValueError, match="two different"):
+        compare(store, 1, 1)
+    image = Image.new("RGB", (100, 50))
+    assert zoomed(image, 4).size == (25, 12) and zoomed(image, 1) is image
+    with pytest.raises(ValueError, match="zoom runs"):
+        zoomed(image, 40)
+    json.dumps(result.rows)  # plain values, for a page
