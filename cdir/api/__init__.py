@@ -52,6 +52,7 @@ from cdir.api.curate import (
     compare_items,
     correct_label,
     delete_view,
+    diverse_subset,
     export_selection,
     list_views,
     open_view,

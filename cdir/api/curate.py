@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cdir.api.errors import UsageError
 from cdir.api.sessions import Session
 from cdir.browse.grid import GridQuery
@@ -119,6 +121,29 @@ def zip_folder(folder: str | Path) -> Path:
     from cdir.export.selection import zip_folder as zipped
 
     return zipped(Path(folder))
+
+
+# --------------------------------------------------------------------------- diverse subset
+def diverse_subset(
+    session: Session, k: int, seed: int = 0, ids: Sequence[int] | None = None
+) -> list[int]:
+    """``k`` item ids that cover the collection's image-embedding space (k-means, then the item
+    nearest each centre: :func:`cdir.browse.diverse.diverse_rows`), among ``ids`` (a filter or a
+    selection) or every readable item; the same ids for the same seed. UsageError for k < 1 or
+    no embedded item."""
+    from cdir.browse.diverse import diverse_rows
+
+    store = session.store
+    if store.image_emb is None:
+        raise UsageError("this collection has no image embeddings yet: build it first")
+    pool = np.flatnonzero(store.ok_mask() & (np.abs(store.image_emb).sum(axis=1) > 0))
+    if ids is not None:
+        pool = np.intersect1d(pool, np.asarray(list(ids), dtype=np.int64))
+    if len(pool) == 0:
+        raise UsageError("no embedded item to choose from: change the filters or the selection")
+    with _usage():
+        rows = diverse_rows(store.image_emb[pool], int(k), int(seed))
+    return [int(i) for i in pool[rows]]
 
 
 # ------------------------------------------------------------------------------- comparison

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from cdir import api
+from cdir.browse.diverse import diverse_rows
 from cdir.browse.grid import Browser, GridQuery
 from cdir.browse.labels import correct_labels
 from cdir.browse.saved_views import (
@@ -221,6 +222,36 @@ def test_a_selection_exports_as_a_file_list_originals_and_a_dataset(
         export_selection(store.root, [], "csv")
     with pytest.raises(ValueError, match="no item with id 9"):
         export_selection(store.root, [9], "csv")
+
+
+# --------------------------------------------------------------------------- diverse subset
+def test_the_diverse_subset_covers_every_well_separated_cluster() -> None:
+    """Five clusters of very different sizes (100, 40, 10, 3, 1 points) around orthogonal
+    centres: five items, one from each, whatever the seed; a random draw of five would mostly
+    miss the small ones."""
+    rng = np.random.default_rng(0)
+    sizes = [100, 40, 10, 3, 1]
+    centres = np.eye(16)[:5] * 10
+    points = np.concatenate(
+        [c + rng.normal(scale=0.3, size=(n, 16)) for c, n in zip(centres, sizes, strict=True)]
+    )
+    cluster = np.repeat(np.arange(5), sizes)
+    for seed in (0, 1, 2):
+        chosen = diverse_rows(points, 5, seed)
+        assert sorted(cluster[chosen].tolist()) == [0, 1, 2, 3, 4]
+        assert np.array_equal(chosen, diverse_rows(points, 5, seed))  # deterministic
+    assert len(set(diverse_rows(points, 12, 0).tolist())) == 12
+    assert len(diverse_rows(points[:3], 10, 0)) == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        diverse_rows(points, 0)
+
+
+def test_the_diverse_subset_through_the_api_keeps_to_the_filter(store: Store) -> None:
+    session = api.session_for(store.root)
+    assert sorted(api.diverse_subset(session, 4, seed=0)) == [0, 1, 2, 3]
+    assert sorted(api.diverse_subset(session, 2, ids=[1, 2, 3])) in ([1, 2], [1, 3], [2, 3])
+    with pytest.raises(api.UsageError, match="no embedded item"):
+        api.diverse_subset(session, 2, ids=[])
 
 
 # ------------------------------------------------------------------------------- comparison
