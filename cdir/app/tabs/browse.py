@@ -21,7 +21,9 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.browse_tools import BrowseTools
 from cdir.app.tabs.browse_script import JS, STYLE
+from cdir.app.tabs.browse_tools import BrowseToolsUI, build_tools, wire_tools
 from cdir.app.views import semantic_label
 
 if TYPE_CHECKING:
@@ -97,6 +99,7 @@ class BrowseTab:
     tag_remove: gr.Button
     tag_md: gr.Markdown
     item_html: gr.HTML
+    view_large: gr.Button  # opens the large viewer at the item
     map: BrowseMap
     dupes: BrowseDupes
     click: gr.Textbox  # a clicked card (#browse-click)
@@ -105,6 +108,7 @@ class BrowseTab:
     selection: gr.State  # the ids selected on the map (None: every item)
     groups: gr.State  # the duplicate groups shown
     drawn: gr.State  # (method, vectors) of the map on screen
+    tools: BrowseToolsUI  # saved views, downloads, diverse subset, the viewer
 
     def filters(self) -> list:
         """The grid's filter widgets, in ``BrowseActions.grid`` order."""
@@ -175,6 +179,11 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
             with gr.Column(scale=2):
                 item_image = gr.Image(label="The item", interactive=False, height=260)
                 item_md = gr.Markdown("Click a card to open it.", elem_id="browse-item")
+                view_large = gr.Button(
+                    "⤢ View large (← → or j k: previous, next; Esc: close)",
+                    elem_id="browse-view-large",
+                    size="sm",
+                )
                 with gr.Row():
                     tag = gr.Textbox(label="Tag", elem_id="browse-tag")
                     scope = gr.Radio(
@@ -192,6 +201,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                     tag_remove = gr.Button("Remove tag", elem_id="browse-tag-remove")
                 tag_md = gr.Markdown("", elem_id="browse-tag-result")
                 item_html = gr.HTML("", elem_id="browse-item-neighbours")
+        tools = build_tools()
         map_panel = _map_panel()
         dupes_panel = _dupes_panel(_trained(actions))
         click, region, decide = (
@@ -220,6 +230,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
         tag_remove,
         tag_md,
         item_html,
+        view_large,
         map_panel,
         dupes_panel,
         click,
@@ -228,8 +239,10 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
         gr.State(None),
         gr.State([]),
         gr.State(None),
+        tools,
     )
     _wire(browse, ui, store)
+    wire_tools(BrowseTools(browse), tools, ui, store)
     _wire_dupes(DupeActions(browse), ui, store)
     return ui
 

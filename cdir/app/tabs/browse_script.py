@@ -20,6 +20,11 @@ STYLE = """<style>
   background: white; cursor: pointer; min-width: 0 !important; width: auto !important; }
 #browse-groups button.cdir-decide.on { background: #6366f1 !important; color: white;
   border-color: #6366f1 !important; }
+.cdir-viewer { position: fixed !important; inset: 2vh 2vw; z-index: 900; background: white;
+  border: 2px solid #6366f1; border-radius: 12px; padding: 10px; overflow: auto;
+  box-shadow: 0 10px 40px rgba(0,0,0,0.35); }
+.cdir-viewer-details > div { margin: 4px 0; overflow-wrap: anywhere; }
+.cdir-viewer-details .src { color: #6b7280; font-size: 0.9em; }
 .cdir-hover-thumb { position: fixed; z-index: 1000; max-width: 160px; max-height: 160px;
   border: 2px solid #6366f1; border-radius: 6px; background: white; pointer-events: none;
   display: none; }
@@ -40,6 +45,20 @@ if (!window._cdirBrowse) {
     const card = event.target.closest && event.target.closest(".cdir-card[data-browse-id]");
     if (card) send("#browse-click", card.dataset.browseId + ":" + Date.now());
   });
+  // the large viewer: arrow keys and j / k step through the current view, Esc closes it
+  // (not while typing in one of its fields)
+  const VIEWER_KEYS = { ArrowRight: "next", j: "next", ArrowLeft: "prev", k: "prev",
+    Escape: "close" };
+  document.addEventListener("keydown", (event) => {
+    const viewer = document.querySelector("#browse-viewer");
+    if (!viewer || viewer.offsetParent === null || !VIEWER_KEYS[event.key]) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const tag = (event.target && event.target.tagName) || "";
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(tag) || event.target.isContentEditable) return;
+    send("#browse-key", VIEWER_KEYS[event.key] + ":" + Date.now());
+    event.preventDefault();
+    event.stopPropagation();
+  }, true);
   // duplicate review by keyboard, on the focused member card: k keep, r remove, a alternate,
   // n not a duplicate, u undo; j / arrow down: next group, arrow up: previous group
   const DECISION_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
