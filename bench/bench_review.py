@@ -63,14 +63,14 @@ OPEN = """
 import sys, time, json
 start = time.perf_counter()
 from cdir import api
-from cdir.app.browse_dupes import groups_html
+from cdir.app.views import review_html
 from cdir.store.collection import Store
 imported = time.perf_counter()
 store = Store.load(sys.argv[1])
 groups = api.find_duplicates(store, api.duplicate_config(["exact", "perceptual"]))
 rows = api.duplicate_rows(store, groups[:50])
 api.duplicates_progress(store, groups)
-groups_html(store, rows)
+review_html(store, groups[:50])
 print(json.dumps({"imports": imported - start, "open": time.perf_counter() - imported}))
 """
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--groups", type=int, default=3_000)
     args = parser.parse_args()
-    from cdir.app.browse_dupes import groups_html
+    from cdir.app.views import review_html
     from cdir.duplicates.groups import warm_cache
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,15 +114,14 @@ def main() -> None:
         groups = api.find_duplicates(store, config)
         times["groups and keeps, kept in the collection"] = time.perf_counter() - start
         mark = time.perf_counter()
-        rows = api.duplicate_rows(store, groups[:PAGE])
         done, total = api.duplicates_progress(store, groups)
-        html = groups_html(store, rows)
+        html = review_html(store, groups[:PAGE])
         times["first page (rows, progress, HTML)"] = time.perf_counter() - mark
         times["open again to first page"] = time.perf_counter() - start
         api.decide(store, groups[0], groups[0].members[1], "keep")
         start = time.perf_counter()
         groups = api.find_duplicates(store, config)
-        rows = api.duplicate_rows(store, groups[:PAGE])
+        review_html(store, groups[:PAGE])
         times["after a decision, first page"] = time.perf_counter() - start
     print(
         f"{args.items} items, {len(groups)} groups, {done} of {total} decided; "

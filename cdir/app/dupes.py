@@ -30,15 +30,48 @@ class DuplicateActions:
         self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float | None
     ) -> tuple[str, str, list[dict[str, Any]]]:
         """(summary, groups HTML, groups state) for the chosen tiers."""
+        return self._find(store, tiers, perceptual, semantic)
+
+    def review_item(
+        self,
+        store: str | None,
+        clicked: str,
+        tiers: Sequence[str],
+        perceptual: float,
+        semantic: float | None,
+    ) -> tuple[str, str, list[dict[str, Any]]]:
+        """The review opened at the group of the item ``clicked`` (``"<id>:<time>"``, sent by
+        the Browse panel): that group first, then the others as :meth:`find_dupes` orders them."""
+        text = str(clicked or "").split(":", 1)[0].strip()
+        if not text.isdigit():
+            raise gr.Error("Click a card in the Browse panel first, then review its duplicates.")
+        return self._find(store, tiers, perceptual, semantic, first=int(text))
+
+    def _find(
+        self,
+        store: str | None,
+        tiers: Sequence[str],
+        perceptual: float,
+        semantic: float | None,
+        first: int | None = None,
+    ) -> tuple[str, str, list[dict[str, Any]]]:
         session = self._session(store)
         if not tiers:
             raise gr.Error("Tick at least one tier (exact, perceptual or semantic).")
         config = api.duplicate_config(tiers, perceptual, views.semantic_value(semantic))
-        groups = api.find_duplicates(session, config)
+        groups = list(api.find_duplicates(session, config))
+        lead = ""
+        if first is not None:
+            at = next((n for n, g in enumerate(groups) if first in g.members), None)
+            if at is None:
+                lead = f"**Item {first} is in no group at these thresholds.**\n\n"
+            else:
+                groups.insert(0, groups.pop(at))
+                lead = f"**Item {first}: its group is shown first (group 1).**\n\n"
         summary = views.dupes_summary(groups, api.duplicates_progress(session, groups))
         words = api.semantic_words(session, config)
         return (
-            summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
+            lead + summary + (f"\n\n*Semantic tier:* {words}" if words else ""),
             self._groups_html(session, groups),
             api.groups_to_state(groups),
         )
@@ -53,8 +86,9 @@ class DuplicateActions:
         semantic: float | None,
     ) -> tuple[Any, Any, Any]:
         """A click on a member card (or the key k) saves it as the keep of its group (the
-        others: remove, or alternate for another generation); the keys r, a and u save it as
-        remove or alternate, or drop its decision ("<group>-<id>[-<decision>]:<nonce>")."""
+        others: remove, or alternate for another generation); the keys r, a, n and u save it as
+        remove, alternate or not a duplicate (kept out of every later run), or drop its decision
+        ("<group>-<id>[-<decision>]:<nonce>")."""
         group_no, item_id, decision = _clicked_pair(clicked)
         groups = api.groups_from_state(state)
         if group_no is None or not 0 <= group_no < len(groups):
@@ -65,7 +99,7 @@ class DuplicateActions:
             return gr.update(), gr.update(), gr.update()
         if decision == "undo":
             api.undecide(session, [item_id])
-        elif decision in ("remove", "alternate"):
+        elif decision in ("remove", "alternate", "not_duplicate"):
             api.decide(session, group, item_id, decision)
         else:
             for member in group.members:  # another generation stays an alternate
@@ -77,6 +111,23 @@ class DuplicateActions:
                     else "remove"
                 )
                 api.decide(session, group, member, made)
+        return self.find_dupes(store, tiers, perceptual, semantic)
+
+    def accept_dupes(
+        self,
+        store: str | None,
+        tier: str,
+        state: list[dict[str, Any]],
+        tiers: Sequence[str],
+        perceptual: float,
+        semantic: float | None,
+    ) -> tuple[str, str, list[dict[str, Any]]]:
+        """Accept the keep suggestions of the exact and perceptual groups shown ("all"), or of
+        the one tier named (the semantic tier only so); saved in the collection."""
+        if not state:
+            raise gr.Error("Find near-duplicates first.")
+        session = self._session(store)
+        api.accept(session, api.groups_from_state(state), None if tier in (None, "all") else [tier])
         return self.find_dupes(store, tiers, perceptual, semantic)
 
     def export_dupes(self, store: str | None, state: list[dict[str, Any]], fmt: str) -> str:
@@ -122,21 +173,7 @@ class DuplicateActions:
 
     def _groups_html(self, session: api.Session, groups: Sequence[Any]) -> str:
         """The first :data:`PAGE` groups as cards."""
-        store = session.store
-        rows = api.duplicate_rows(session, groups[:PAGE])
-        tables: list[tuple[str, list[dict[str, Any]]]] = [(g.tier, []) for g in groups[:PAGE]]
-        for row in rows:
-            if row["group"] is None:
-                continue
-            sha = str(store.items.at[row["id"], "sha256"])
-            tables[row["group"] - 1][1].append(
-                {
-                    **row,
-                    "thumb": str(store.thumb_path(sha)),
-                    "domain": store.items.at[row["id"], "domain"],
-                }
-            )
-        return views.groups_html(tables, api.duplicate_families(session, groups[:PAGE]))
+        return views.review_html(session.store, groups[:PAGE])
 
 
 def _clicked_pair(clicked: str | None) -> tuple[int | None, int, str]:

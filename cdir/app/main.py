@@ -89,7 +89,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
             gr.HTML(f'<div class="cdir-banner" id="storage-note">{note}</div>')
         status = gr.Markdown(webui.views.status_line(None, None), elem_id="status")
         timer = gr.Timer(3.0, active=False)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             collection = collection_tab.build(actions, store)
             search = search_tab.build()
             map_ = map_tab.build()
@@ -120,6 +120,8 @@ def build_app(actions: AppActions) -> gr.Blocks:
         ):
             module.wire_downloads(tab, actions, page)
         duplicates_tab.wire(dupes, actions, page)
+        browse = collection.browse  # its duplicates are reviewed in the Duplicates tab
+        duplicates_tab.link_review(dupes, actions, page, browse.review_dupes, browse.click, tabs)
         on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
         _api(endpoints.Endpoints(actions))
     return demo

@@ -342,7 +342,7 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     return (
         f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
         f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
-        'this one; keys: r remove, a alternate, u undo, j / arrows: next group">'
+        'this one; keys: r remove, a alternate, n not a duplicate, u undo, j / arrows: next group">'
         f'<img src="{file_url(member["thumb"])}" '
         f'alt="{esc_name(member["file"])}">'
         f'<div class="meta">{score_text}{keep}{rep}{made}</div>'
@@ -408,6 +408,44 @@ def groups_html(
     return "".join(
         family_block(words, [blocks[n] for n in ns])
         for words, ns in families or [("", [n]) for n in range(len(blocks))]
+    )
+
+
+def review_html(store: Any, groups: Sequence[Any]) -> str:
+    """The duplicate ``groups`` of ``store`` (an ``api.Store``) as rows of member cards, the
+    groups of a job family together, then the items marked not a duplicate."""
+    import pandas as pd
+
+    rows = api.duplicate_rows(store, groups)
+    sha, domain = store.items["sha256"], store.items["domain"]
+    tables: list[tuple[str, list[dict[str, Any]]]] = [(g.tier, []) for g in groups]
+    apart = []
+    for row in rows:
+        shown = {**row, "thumb": str(store.thumb_path(str(sha.iat[row["id"]])))}
+        if row["group"] is not None:
+            value = domain.iat[row["id"]]
+            shown["domain"] = None if pd.isna(value) else str(value)
+            tables[row["group"] - 1][1].append(shown)
+        elif row["decision"] == "not_duplicate":
+            apart.append(shown)
+    return groups_html(tables, api.duplicate_families(store, groups)) + apart_html(apart)
+
+
+def apart_html(rows: Sequence[dict[str, Any]]) -> str:
+    """The items marked not a duplicate (kept out of every run, never in a removal list), as
+    small cards after the groups; "" when there is none."""
+    if not rows:
+        return ""
+    cards = "".join(
+        f'<div class="cdir-card cdir-apart" data-apart="{int(r["id"])}">'
+        f'<img src="{file_url(r["thumb"])}" alt="{esc_name(r["file"])}">'
+        f'<div class="cap">{esc_name(r["file"])}</div></div>'
+        for r in rows
+    )
+    return (
+        '<div class="cdir-row" id="dupe-apart"><div class="cdir-row-title">Marked not a '
+        f"duplicate (kept out of every run, never in a removal list)</div>"
+        f'<div class="cdir-cards strip">{cards}</div></div>'
     )
 
 

@@ -1,5 +1,6 @@
 """The Browse tab's handlers called directly (no browser): grid filters, map selection, item view,
-tags and duplicate decisions on a small drawn collection ingested with the tiny preset."""
+tags, and the duplicate decisions it hands to the Duplicates tab, on a small drawn collection
+ingested with the tiny preset."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 
 from cdir.app.browse import BrowseActions
-from cdir.app.browse_dupes import DupeActions
 from cdir.app.handlers import AppActions
 from cdir.app.workspace import Workspace
 from cdir.duplicates.decisions import load_decided
@@ -117,29 +117,36 @@ def test_opening_an_item_and_tagging(browse: BrowseActions, store: str) -> None:
 def test_duplicate_decisions_stay_across_thresholds_and_export(
     browse: BrowseActions, store: str
 ) -> None:
-    dupes = DupeActions(browse)
-    summary, html, state = dupes.find(store, ["exact", "perceptual"], 20, 0.95)
-    assert state and "data-decide" in html
+    """The panel's review moved to the Duplicates tab (the one review place): its handlers keep
+    every decision the panel made (not a duplicate, accept, undo) and open at an item's group."""
+    dupes = browse.actions
+    tiers = ["exact", "perceptual"]
+    summary, html, state = dupes.find_dupes(store, tiers, 20, 0.95)
+    assert state and "data-group" in html
     group = state[0]
     member = group["members"][-1]
     others = set(group["members"]) - {member}
-    summary, html, state = dupes.decide(
-        store, f"1|{member}|not_duplicate:5", state, ["exact", "perceptual"], 20, 0.95
+    summary, html, state = dupes.choose_keep(
+        store, f"0-{member}-not_duplicate:5", state, tiers, 20, 0.95
     )
     assert load_decided(Path(store))[member].decision == "not_duplicate"
     for bits in (20, 12, 8):
-        _, html, state = dupes.find(store, ["exact", "perceptual"], bits, 0.95)
+        _, html, state = dupes.find_dupes(store, tiers, bits, 0.95)
         for g in state:
             assert not (member in g["members"] and others & set(g["members"]))
-        assert "Marked not a duplicate" in html
-    dupes.accept(store, "all", state, ["exact", "perceptual"], 8, 0.95)
-    out = dupes.export(store, "csv", state)
+        assert "Marked not a duplicate" in html and f'data-apart="{member}"' in html
+    dupes.accept_dupes(store, "all", state, tiers, 8, 0.95)
+    out = dupes.export_dupes(store, state, "csv")
     assert Path(out).is_relative_to(Path(store)) and "not_duplicate" in Path(out).read_text()
-    assert "rm -- " in Path(dupes.export(store, "sh", state)).read_text() or not state
+    assert "rm -- " in Path(dupes.export_dupes(store, state, "sh")).read_text() or not state
     if state:  # the keyboard's undo: back to the suggestion
         decided = state[0]["members"][-1]
         assert decided in load_decided(Path(store))
-        summary, _, state = dupes.decide(
-            store, f"1|{decided}|undo:7", state, ["exact", "perceptual"], 8, 0.95
-        )
+        summary, _, state = dupes.choose_keep(store, f"0-{decided}-undo:7", state, tiers, 8, 0.95)
         assert decided not in load_decided(Path(store)) and "groups decided" in summary
+        # opened from the Browse panel at an item's group: that group first
+        last = state[-1]["members"][0]
+        summary, _, state = dupes.review_item(store, f"{last}:8", tiers, 8, 0.95)
+        assert last in state[0]["members"] and f"Item {last}: its group" in summary
+    summary, _, _ = dupes.review_item(store, f"{member}:9", tiers, 8, 0.95)
+    assert f"Item {member} is in no group" in summary

@@ -1,6 +1,6 @@
 """One duplicates answer on every surface (case 28: byte-identical copies named as browsers and
 file managers name them, the copies newer): the API, the CLI listing, ``--json``, ``--show``,
-``--accept``, the removal list, the Duplicates tab and its export, the Browse decisions panel and
+``--accept``, the removal list, the Duplicates tab (the one review place) and its export, and
 the ``/find_duplicates`` endpoint name the same groups and the same keep, before and after the
 user's decisions."""
 
@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 
 from cdir import api
-from cdir.app.browse import BrowseActions
-from cdir.app.browse_dupes import DupeActions
 from cdir.app.endpoints import Endpoints
 from cdir.app.handlers import AppActions
 from cdir.app.workspace import Workspace
@@ -90,9 +88,9 @@ def surfaces(
     }
     exported = json.loads(Path(actions.export_dupes(str(store), state, "json")).read_text())
     out["Duplicates tab export"] = by_group(exported, lambda r: r["keep"])
-    _, _, panel = DupeActions(BrowseActions(actions)).find(str(store), *EXACT)
-    out["Browse panel"] = {
-        (frozenset(files[m] for m in g["members"]), files[g["keep"]]) for g in panel
+    _, _, reviewed = actions.review_item(str(store), "0:1", *EXACT)  # from the Browse panel
+    out["Duplicates tab opened from Browse"] = {
+        (frozenset(files[m] for m in g["members"]), files[g["keep"]]) for g in reviewed
     }
     found = Endpoints(actions).find_duplicates("holidays", ["exact"])
     out["/find_duplicates"] = {
@@ -166,7 +164,7 @@ def test_every_surface_names_the_same_groups_and_keep(
 def test_every_surface_gives_one_semantic_answer(case: tuple[Path, Path]) -> None:
     """Left empty, the app's semantic field means what the CLI and the API mean: the threshold
     of the collection (here off: the tiny embedder has random weights), the same words and
-    groups on the Duplicates tab, the Browse panel and ``/find_duplicates``."""
+    groups on the Duplicates tab and ``/find_duplicates``."""
     from cdir.app import views
 
     _, workspace = case
@@ -181,10 +179,6 @@ def test_every_surface_gives_one_semantic_answer(case: tuple[Path, Path]) -> Non
     actions = AppActions(Workspace(workspace), "tiny")
     summary, _, state = actions.find_dupes(str(store), ["exact", "semantic"], 8, None)
     assert words in summary and state == expected
-    summary, _, panel = DupeActions(BrowseActions(actions)).find(
-        str(store), ["exact", "semantic"], 8, ""
-    )
-    assert words in summary and panel == expected
     found = Endpoints(actions).find_duplicates("holidays", ["exact", "semantic"])
     assert [g["keep"] for g in found["groups"]] == [g["keep"] for g in expected]
     # a value typed in the field is the user's override, said as such

@@ -141,22 +141,15 @@ def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_pa
 
 def test_tagging_and_deciding_on_the_examples_is_refused_through_the_handlers(server) -> None:
     """The Browse panel's own handlers (what the page calls, and a visitor mimicking the page
-    could call): one line, nothing saved for everyone."""
+    could call): one line, nothing saved for everyone. (Duplicate decisions moved to the
+    Duplicates tab, the one review place.)"""
     from cdir.app.browse import BrowseActions
-    from cdir.app.browse_dupes import DupeActions
 
     browse = BrowseActions(server.demo.cdir_actions)
     examples = str(server.workspace.root / server.examples)
     filters = [[], [], [], "", "", "", [], "name", False, "", 1]
     with pytest.raises(WorkspaceError, match="shared by every visitor"):
         browse.tag(examples, "add", "mine-now", "item", "0:1", *filters)
-    dupes = DupeActions(browse)
-    with pytest.raises(WorkspaceError, match="shared by every visitor"):
-        dupes.decide(
-            examples, "0|0|remove:1", [{"tier": "exact", "members": [0, 1]}], ["exact"], 8, 0.95
-        )
-    with pytest.raises(WorkspaceError, match="shared by every visitor"):
-        dupes.accept(examples, "all", [], ["exact"], 8, 0.95)
     assert not (server.workspace.root / server.examples / "tags.json").exists()
     own = str(server.workspace.root / server.a_name)
     assert "added to 1" in browse.tag(own, "add", "mine-now", "item", "0:1", *filters)

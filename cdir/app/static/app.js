@@ -22,9 +22,10 @@
     if (card) activate(card);
   });
   // cards are focusable (tabindex=0): Enter or Space does what a click does; on a
-  // near-duplicate, k keep, r remove, a alternate, u undo; j / arrow down: next group,
+  // near-duplicate, k keep, r remove, a alternate, n not a duplicate, u undo; j / arrow down:
+  // next group,
   // arrow up: previous group
-  const DUPE_KEYS = { k: "keep", r: "remove", a: "alternate", u: "undo" };
+  const DUPE_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
   let refocus = null, pressedOn = null;
   document.addEventListener("keydown", function (event) {
     const card = event.target.closest && event.target.closest(".cdir-card[data-id]");

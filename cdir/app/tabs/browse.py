@@ -1,11 +1,15 @@
 """The Browse panel's layout and wiring: the filtered grid, the map's box/lasso selection, one item,
-tags, and duplicate decisions. Handlers live in :mod:`cdir.app.browse` and
-:mod:`cdir.app.browse_dupes`; the Collection tab (:mod:`cdir.app.tabs.collection`) adds the panel
-with one call to :func:`build_browse_tab`.
+tags, and the tools of :mod:`cdir.app.tabs.browse_tools` (saved views, downloads, a diverse subset,
+the large viewer). Handlers live in :mod:`cdir.app.browse`; the Collection tab
+(:mod:`cdir.app.tabs.collection`) adds the panel with one call to :func:`build_browse_tab`.
+
+Duplicates are reviewed in one place, the Duplicates tab: the panel's "review its duplicates"
+button opens that tab at the group of the item opened here (wired in :mod:`cdir.app.main`, see
+:func:`cdir.app.tabs.duplicates.link_review`).
 
 Clicks that gradio components cannot report go through hidden textboxes, as in ``app.js``: a
 card (``#browse-click``), a region drawn on the map (``#browse-region``: the plotly
-``range``/``lassoPoints`` as JSON), a decision button (``#browse-decide``).
+``range``/``lassoPoints`` as JSON).
 """
 
 from __future__ import annotations
@@ -13,18 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cdir import api
 from cdir.app.browse import (
     PROMPT_CHOICES,
     SORT_CHOICES,
     STATUS_CHOICES,
     BrowseActions,
 )
-from cdir.app.browse_dupes import DupeActions
 from cdir.app.browse_tools import BrowseTools
 from cdir.app.tabs.browse_script import JS, STYLE
 from cdir.app.tabs.browse_tools import BrowseToolsUI, build_tools, wire_tools
-from cdir.app.views import semantic_label
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -52,22 +53,6 @@ class BrowseMap:
     clear: gr.Button
     sel_md: gr.Markdown
     plot: gr.Plot
-
-
-@dataclass
-class BrowseDupes:
-    """The panel's duplicate decisions, saved in the collection."""
-
-    tiers: gr.CheckboxGroup
-    perceptual: gr.Slider
-    semantic: gr.Number
-    find: gr.Button
-    summary: gr.Markdown
-    groups_html: gr.HTML
-    accept_tier: gr.Radio
-    accept: gr.Button
-    exports: dict[str, gr.Button]  # by format: csv, json, sh
-    export_file: gr.File
 
 
 @dataclass
@@ -100,13 +85,11 @@ class BrowseTab:
     tag_md: gr.Markdown
     item_html: gr.HTML
     view_large: gr.Button  # opens the large viewer at the item
+    review_dupes: gr.Button  # opens the Duplicates tab at the item's group
     map: BrowseMap
-    dupes: BrowseDupes
     click: gr.Textbox  # a clicked card (#browse-click)
     region: gr.Textbox  # a region drawn on the map (#browse-region)
-    decide: gr.Textbox  # a decision button (#browse-decide)
     selection: gr.State  # the ids selected on the map (None: every item)
-    groups: gr.State  # the duplicate groups shown
     drawn: gr.State  # (method, vectors) of the map on screen
     tools: BrowseToolsUI  # saved views, downloads, diverse subset, the viewer
 
@@ -140,7 +123,7 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
 
     browse = BrowseActions(actions)
     with gr.Accordion(
-        "Browse the whole collection: filter, select on the map, tag, decide on duplicates",
+        "Browse the whole collection: filter, select on the map, tag, save views, download",
         open=False,
         elem_id="browse-panel",
     ) as tab:
@@ -184,6 +167,11 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                     elem_id="browse-view-large",
                     size="sm",
                 )
+                review_dupes = gr.Button(
+                    "Review its duplicates (Duplicates tab)",
+                    elem_id="browse-review-dupes",
+                    size="sm",
+                )
                 with gr.Row():
                     tag = gr.Textbox(label="Tag", elem_id="browse-tag")
                     scope = gr.Radio(
@@ -203,10 +191,8 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
                 item_html = gr.HTML("", elem_id="browse-item-neighbours")
         tools = build_tools()
         map_panel = _map_panel()
-        dupes_panel = _dupes_panel(_trained(actions))
-        click, region, decide = (
-            gr.Textbox(visible="hidden", elem_id=f"browse-{key}")
-            for key in ("click", "region", "decide")
+        click, region = (
+            gr.Textbox(visible="hidden", elem_id=f"browse-{key}") for key in ("click", "region")
         )
     ui = BrowseTab(
         tab,
@@ -231,19 +217,16 @@ def build_browse_tab(actions: AppActions, store: Any) -> BrowseTab:
         tag_md,
         item_html,
         view_large,
+        review_dupes,
         map_panel,
-        dupes_panel,
         click,
         region,
-        decide,
         gr.State(None),
-        gr.State([]),
         gr.State(None),
         tools,
     )
     _wire(browse, ui, store)
     wire_tools(BrowseTools(browse), tools, ui, store)
-    _wire_dupes(DupeActions(browse), ui, store)
     return ui
 
 
@@ -271,71 +254,6 @@ def _map_panel() -> BrowseMap:
         sel_md = gr.Markdown("", elem_id="browse-selection")
         plot = gr.Plot(elem_id="browse-map")
     return BrowseMap(method, vectors, color, named, draw, clear, sel_md, plot)
-
-
-def _trained(actions: Any) -> bool:
-    """Whether the app's preset has trained weights (the semantic field is off without)."""
-    try:
-        return bool(api.get_preset(actions.preset).trained)
-    except Exception:  # an unknown preset: leave the field as it is
-        return True
-
-
-def _dupes_panel(trained: bool = True) -> BrowseDupes:
-    import gradio as gr
-
-    tiers = ["exact", "perceptual", "semantic"]
-    with gr.Accordion(
-        "Duplicate decisions (saved in the collection)", open=False, elem_id="browse-dupes-panel"
-    ):
-        with gr.Row():
-            tier_box = gr.CheckboxGroup(
-                tiers, value=tiers[:2], label="Tiers", elem_id="browse-tiers"
-            )
-            perceptual = gr.Slider(
-                0,
-                20,
-                value=8,
-                step=2,
-                elem_id="browse-perceptual",
-                label="perceptual: most differing pHash bits",
-            )
-            # empty: the threshold calibrated for the collection (as the CLI and the API use)
-            semantic = gr.Number(
-                None,
-                step=0.005,
-                label=semantic_label(trained),
-                interactive=trained,
-                elem_id="browse-semantic",
-            )
-            find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
-        summary = gr.Markdown("", elem_id="browse-dupes-summary")
-        groups_html = gr.HTML("", elem_id="browse-groups")
-        with gr.Row():
-            accept_tier = gr.Radio(["all", *tiers], value="all", label="Accept suggestions of")
-            accept = gr.Button("Accept the suggestions", elem_id="browse-accept")
-        with gr.Row():
-            exports = {
-                fmt: gr.Button(f"Export {label}", elem_id=f"browse-export-{fmt}")
-                for fmt, label in (("csv", "CSV"), ("json", "JSON"), ("sh", "removal list (.sh)"))
-            }
-            export_file = gr.File(
-                label="Decisions (cdir never deletes or moves files)",
-                interactive=False,
-                elem_id="browse-export-file",
-            )
-    return BrowseDupes(
-        tier_box,
-        perceptual,
-        semantic,
-        find,
-        summary,
-        groups_html,
-        accept_tier,
-        accept,
-        exports,
-        export_file,
-    )
 
 
 def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
@@ -416,31 +334,3 @@ def _tag(
     *filters: Any,
 ) -> str:
     return browse.tag(store, action, tag, scope, item, *filters)
-
-
-def _wire_dupes(dupes: DupeActions, ui: BrowseTab, store: Any) -> None:
-    import functools
-
-    from cdir.app.wrappers import as_gr_error
-
-    d = ui.dupes
-    settings = [d.tiers, d.perceptual, d.semantic]
-    shown = [d.summary, d.groups_html, ui.groups]
-    d.find.click(as_gr_error(dupes.find), [store, *settings], shown, **PRIVATE)
-    ui.decide.change(
-        as_gr_error(dupes.decide), [store, ui.decide, ui.groups, *settings], shown, **PRIVATE
-    )
-    d.accept.click(
-        as_gr_error(dupes.accept), [store, d.accept_tier, ui.groups, *settings], shown, **PRIVATE
-    )
-    for fmt, button in d.exports.items():
-        button.click(
-            as_gr_error(functools.partial(_export, dupes, fmt)),
-            [store, ui.groups],
-            [d.export_file],
-            **PRIVATE,
-        )
-
-
-def _export(dupes: DupeActions, fmt: str, store: str | None, state: list[dict[str, Any]]) -> str:
-    return dupes.export(store, fmt, state)

@@ -1,25 +1,13 @@
 """The Browse panel's stylesheet and page script (:mod:`cdir.app.tabs.browse` loads them with the
-panel): the grid's columns, and the clicks that gradio components cannot report (a card, a region
-drawn on the map, a decision button) written into the panel's hidden textboxes, as in ``app.js``.
+panel): the grid's columns, the large viewer's overlay and keys, and the clicks that gradio
+components cannot report (a card, a region drawn on the map) written into the panel's hidden
+textboxes, as in ``app.js``.
 """
 
 STYLE = """<style>
 .cdir-browse-grid { grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); }
 .cdir-card .file { padding: 0 6px; color: #6b7280; font-size: 0.92em; overflow-wrap: anywhere; }
 .cdir-card .badge.tag { background: #fef3c7; color: #92400e; }
-.cdir-groups { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr));
-  gap: 12px; }
-.cdir-group { border: 1px solid #e5e7eb; border-radius: 10px; padding: 6px; }
-.cdir-group-members { display: grid; grid-template-columns: repeat(auto-fill, minmax(100px, 1fr));
-  gap: 6px; }
-.cdir-member.remove { opacity: 0.55; } .cdir-member.not_duplicate { border-color: #0ea5e9; }
-.cdir-member .decision { padding: 0 6px; font-size: 0.9em; }
-.cdir-member .buttons { display: flex; flex-wrap: wrap; gap: 3px; padding: 4px 6px 6px 6px; }
-#browse-groups button.cdir-decide { border: 1px solid #cbd5e1 !important; border-radius: 6px;
-  padding: 1px 5px !important; font-size: 0.8em !important; font-weight: 500; line-height: 1.4;
-  background: white; cursor: pointer; min-width: 0 !important; width: auto !important; }
-#browse-groups button.cdir-decide.on { background: #6366f1 !important; color: white;
-  border-color: #6366f1 !important; }
 .cdir-viewer { position: fixed !important; inset: 2vh 2vw; z-index: 900; background: white;
   border: 2px solid #6366f1; border-radius: 12px; padding: 10px; overflow: auto;
   box-shadow: 0 10px 40px rgba(0,0,0,0.35); }
@@ -40,8 +28,6 @@ if (!window._cdirBrowse) {
     box.dispatchEvent(new Event("input", { bubbles: true }));
   };
   document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("button[data-decide]");
-    if (button) { send("#browse-decide", button.dataset.decide + ":" + Date.now()); return; }
     const card = event.target.closest && event.target.closest(".cdir-card[data-browse-id]");
     if (card) send("#browse-click", card.dataset.browseId + ":" + Date.now());
   });
@@ -51,7 +37,7 @@ if (!window._cdirBrowse) {
     Escape: "close" };
   document.addEventListener("keydown", (event) => {
     const viewer = document.querySelector("#browse-viewer");
-    if (!viewer || viewer.offsetParent === null || !VIEWER_KEYS[event.key]) return;
+    if (!viewer || !viewer.getClientRects().length || !VIEWER_KEYS[event.key]) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const tag = (event.target && event.target.tagName) || "";
     if (/^(INPUT|TEXTAREA|SELECT)$/.test(tag) || event.target.isContentEditable) return;
@@ -59,38 +45,6 @@ if (!window._cdirBrowse) {
     event.preventDefault();
     event.stopPropagation();
   }, true);
-  // duplicate review by keyboard, on the focused member card: k keep, r remove, a alternate,
-  // n not a duplicate, u undo; j / arrow down: next group, arrow up: previous group
-  const DECISION_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
-  let refocus = null;
-  document.addEventListener("keydown", (event) => {
-    const member = document.activeElement && document.activeElement.closest
-      && document.activeElement.closest("#browse-groups .cdir-member");
-    if (!member || event.ctrlKey || event.metaKey || event.altKey) return;
-    const button = member.querySelector("button[data-decide]");
-    const decision = DECISION_KEYS[event.key];
-    if (decision && button) {
-      const [group, id] = button.dataset.decide.split("|");
-      refocus = id;
-      send("#browse-decide", group + "|" + id + "|" + decision + ":" + Date.now());
-      event.preventDefault();
-      return;
-    }
-    const step = { j: 1, ArrowDown: 1, ArrowUp: -1 }[event.key];
-    if (step) {
-      const groups = [...document.querySelectorAll("#browse-groups .cdir-group")];
-      const next = groups[groups.indexOf(member.closest(".cdir-group")) + step];
-      const card = next && next.querySelector(".cdir-member");
-      if (card) { card.focus(); card.scrollIntoView({ block: "nearest" }); }
-      event.preventDefault();
-    }
-  });
-  new MutationObserver(() => {  // after a decision the groups are drawn again: keep the place
-    if (refocus === null) return;
-    const card = document.querySelector(
-      '#browse-groups .cdir-member[data-member="' + refocus + '"]');
-    if (card) { card.focus(); refocus = null; }
-  }).observe(document.body, { childList: true, subtree: true });
   let tip = null;
   const bind = () => {
     const plot = document.querySelector("#browse-map .js-plotly-plot");

@@ -11,7 +11,7 @@ import gradio as gr
 from cdir.app.handlers import AppActions
 from cdir.app.tabs import Page, Stale
 from cdir.app.views import semantic_label
-from cdir.app.wrappers import on
+from cdir.app.wrappers import as_message, concurrency, on, one_at_a_time
 
 TIERS = ["exact", "perceptual", "semantic"]
 
@@ -25,6 +25,8 @@ class DuplicatesTab:
     find: gr.Button
     summary: gr.Markdown
     groups: gr.HTML
+    accept_tier: gr.Radio
+    accept: gr.Button
     exports: dict[str, gr.Button]  # by format: csv, json, sh
     export_file: gr.File
     hist_tier: gr.Radio
@@ -79,13 +81,23 @@ def build(trained: bool) -> DuplicatesTab:
         summary = gr.Markdown("", elem_id="dupes-summary")
         groups = gr.HTML("", elem_id="dupe-groups")
         with gr.Row():
+            accept_tier = gr.Radio(
+                ["all", *TIERS],
+                value="all",
+                label="Accept suggestions of",
+                elem_id="dupes-accept-tier",
+            )
+            accept = gr.Button("Accept the suggested keeps", elem_id="dupes-accept")
+        with gr.Row():
             exports = {
-                "csv": gr.Button("Export decisions as CSV"),
+                "csv": gr.Button("Export decisions as CSV", elem_id="dupes-export-csv"),
                 "json": gr.Button("Export decisions as JSON"),
                 "sh": gr.Button("Export the removal list (.sh)"),
             }
             export_file = gr.File(
-                label="Decisions (the app never deletes or moves files)", interactive=False
+                label="Decisions (the app never deletes or moves files)",
+                interactive=False,
+                elem_id="dupes-export-file",
             )
         with gr.Accordion("Set the threshold by looking: nearest-neighbour histogram", open=False):
             with gr.Row():
@@ -112,6 +124,8 @@ def build(trained: bool) -> DuplicatesTab:
         find,
         summary,
         groups,
+        accept_tier,
+        accept,
         exports,
         export_file,
         hist_tier,
@@ -125,12 +139,59 @@ def build(trained: bool) -> DuplicatesTab:
     )
 
 
+FOCUS_ITEM = """(clicked) => {
+  const id = String(clicked || "").split(":")[0];
+  let tries = 0;
+  const timer = setInterval(() => {
+    const card = document.querySelector('#dupe-groups .cdir-card[data-id="' + id + '"]');
+    if (card || ++tries > 600) {
+      clearInterval(timer);
+      if (card) { card.focus(); card.scrollIntoView({ block: "center" }); }
+    }
+  }, 100);
+  return [];
+}"""
+
+
+def link_review(
+    ui: DuplicatesTab,
+    actions: AppActions,
+    page: Page,
+    button: gr.Button,
+    clicked: gr.Textbox,
+    tabs: gr.Tabs,
+) -> None:
+    """The Browse panel's "review its duplicates": this tab opens at the group of the item
+    opened in the panel (``clicked``), its card focused for the review keys."""
+    shown = [ui.summary, ui.groups, ui.groups_state]
+    button.click(
+        lambda: gr.Tabs(selected="duplicates"),
+        None,
+        [tabs],
+        api_name=False,
+        api_visibility="private",
+    ).then(
+        as_message(one_at_a_time(actions.review_item), len(shown)),
+        [page.store, clicked, *ui.settings()],
+        shown,
+        api_name=False,
+        api_visibility="private",
+        **concurrency(True),
+    ).then(None, [clicked], None, js=FOCUS_ITEM)
+
+
 def wire(ui: DuplicatesTab, actions: AppActions, page: Page) -> None:
     store, groups = page.store, ui.groups_state
     settings = ui.settings()
     shown = [ui.summary, ui.groups, groups]
     on(ui.find.click, actions.find_dupes, [store, *settings], shown, heavy=True)
     on(ui.dupe_click.change, actions.choose_keep, [store, ui.dupe_click, groups, *settings], shown)
+    on(
+        ui.accept.click,
+        actions.accept_dupes,
+        [store, ui.accept_tier, groups, *settings],
+        shown,
+    )
     for fmt, button in ui.exports.items():
         on(
             button.click,
