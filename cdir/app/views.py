@@ -342,7 +342,8 @@ def member_card(group_no: int, member: dict[str, Any]) -> str:
     return (
         f'<div class="{cls} {esc(decision)}" data-id="{member["id"]}" '
         f'data-group="{group_no}" tabindex="0" role="button" title="Click (or k) to keep '
-        'this one; keys: r remove, a alternate, n not a duplicate, u undo, j / arrows: next group">'
+        "this one; keys: r remove, a alternate, n not a duplicate, u undo, c compare, "
+        'j: next group">'
         f'<img src="{file_url(member["thumb"])}" '
         f'alt="{esc_name(member["file"])}">'
         f'<div class="meta">{score_text}{keep}{rep}{made}</div>'

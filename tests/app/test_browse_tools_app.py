@@ -103,3 +103,26 @@ def test_the_viewer_escapes_names() -> None:
     }
     html = details_html(row)
     assert "<script>" not in html and "<i>x" not in html and "\u202e" not in html
+
+
+def test_two_members_of_a_group_compare_side_by_side(store: str, tmp_path: Path) -> None:
+    from cdir.app.compare import compare_html, compare_view, pair_of
+
+    state = [{"tier": "exact", "members": [4, 7, 9], "keep": 7}]
+    assert pair_of(state, 1, "") == (7, 4)  # the keep and the next member
+    assert pair_of(state, 1, "", "0-9:5") == (9, 7)  # the card pressed with c, and the keep
+    assert pair_of(state, 1, "", "0-7:5") == (7, 4)  # the keep pressed: the next member
+    assert pair_of(state, 1, " 3, 5 ") == (3, 5)
+    with pytest.raises(Exception, match="Groups run 1..1"):
+        pair_of(state, 2, "")
+    with pytest.raises(Exception, match="Find near-duplicates first"):
+        pair_of([], 1, "")
+    session = api.session_for(store)
+    left, right, html = compare_view(session, state, 1, "0 1", "", 2)
+    items = session.store.items
+    assert left.size == (items.at[0, "width"] // 2, items.at[0, "height"] // 2)
+    assert right is not None and "resolution" in html and "format" in html
+    result = api.compare_items(session, 0, 1)
+    result.a.file = "<b>x\u202e.png"
+    assert "<b>x" not in compare_html(result) and "\u202e" not in compare_html(result)
+    assert html.count('class="differs"') == len(result.differing)

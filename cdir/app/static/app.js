@@ -22,8 +22,8 @@
     if (card) activate(card);
   });
   // cards are focusable (tabindex=0): Enter or Space does what a click does; on a
-  // near-duplicate, k keep, r remove, a alternate, n not a duplicate, u undo; j / arrow down:
-  // next group,
+  // near-duplicate, k keep, r remove, a alternate, n not a duplicate, u undo, c compare with
+  // its group's keep; j / arrow down: next group,
   // arrow up: previous group
   const DUPE_KEYS = { k: "keep", r: "remove", a: "alternate", n: "not_duplicate", u: "undo" };
   let refocus = null, pressedOn = null;
@@ -36,6 +36,13 @@
       return;
     }
     if (card.dataset.group === undefined) return;
+    if (event.key === "c") {  // compare this card with its group's keep
+      send("#compare-click", card.dataset.group + "-" + card.dataset.id);
+      const panel = document.querySelector("#compare-panel");
+      if (panel) panel.scrollIntoView({ block: "start" });
+      event.preventDefault();
+      return;
+    }
     if (DUPE_KEYS[event.key]) {
       refocus = card.dataset.id;
       pressedOn = card;

@@ -5,15 +5,32 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
+from cdir.app.compare import compare_view
 from cdir.app.handlers import AppActions
 from cdir.app.tabs import Page, Stale
 from cdir.app.views import semantic_label
 from cdir.app.wrappers import as_message, concurrency, on, one_at_a_time
 
 TIERS = ["exact", "perceptual", "semantic"]
+
+
+@dataclass
+class Compare:
+    """Two members of a group side by side, at one zoom, with their metadata diff."""
+
+    panel: gr.Accordion
+    group: gr.Number
+    ids: gr.Textbox
+    zoom: gr.Slider
+    run: gr.Button
+    left: gr.Image
+    right: gr.Image
+    table: gr.HTML
+    click: gr.Textbox  # a card pressed with c (#compare-click)
 
 
 @dataclass
@@ -35,6 +52,7 @@ class DuplicatesTab:
     hist_examples: gr.HTML
     drift_btn: gr.Button
     drift_table: gr.Dataframe
+    compare: Compare
     dupe_click: gr.Textbox  # the page writes a chosen keep here (#dupe-click)
     groups_state: gr.State  # the groups shown, with their decisions
 
@@ -99,6 +117,7 @@ def build(trained: bool) -> DuplicatesTab:
                 interactive=False,
                 elem_id="dupes-export-file",
             )
+        compare = _compare()
         with gr.Accordion("Set the threshold by looking: nearest-neighbour histogram", open=False):
             with gr.Row():
                 hist_tier = gr.Radio(["perceptual", "semantic"], value="perceptual", label="Tier")
@@ -134,9 +153,29 @@ def build(trained: bool) -> DuplicatesTab:
         hist_examples,
         drift_btn,
         drift_table,
+        compare,
         dupe_click,
         groups_state,
     )
+
+
+def _compare() -> Compare:
+    with gr.Accordion(
+        "Compare two members side by side (or press c on a card: it and its group's keep)",
+        open=False,
+        elem_id="compare-panel",
+    ) as panel:
+        with gr.Row():
+            group = gr.Number(1, precision=0, minimum=1, label="Group", elem_id="compare-group")
+            ids = gr.Textbox(label="or two item ids, e.g. 12 40", elem_id="compare-ids")
+            zoom = gr.Slider(1, 8, value=1, step=0.5, label="Zoom (centre)", elem_id="compare-zoom")
+            run = gr.Button("Compare", variant="primary", elem_id="compare-run")
+        with gr.Row():
+            left = gr.Image(label="left", interactive=False, height=360, elem_id="compare-left")
+            right = gr.Image(label="right", interactive=False, height=360, elem_id="compare-right")
+        table = gr.HTML("", elem_id="compare-table")
+        click = gr.Textbox(visible="hidden", elem_id="compare-click")
+    return Compare(panel, group, ids, zoom, run, left, right, table, click)
 
 
 FOCUS_ITEM = """(clicked) => {
@@ -206,3 +245,25 @@ def wire(ui: DuplicatesTab, actions: AppActions, page: Page) -> None:
         [ui.hist_plot, ui.hist_examples],
     )
     on(ui.drift_btn.click, actions.prompt_drift, [store], [ui.drift_table])
+    c = ui.compare
+    shown = [c.left, c.right, c.table]
+    inputs = [store, groups, c.group, c.ids]
+    on(c.run.click, functools.partial(_compare_view, actions, ""), [*inputs, c.zoom], shown)
+    on(c.zoom.release, functools.partial(_compare_view, actions, ""), [*inputs, c.zoom], shown)
+    on(
+        c.click.change,
+        functools.partial(_pressed, actions),
+        [*inputs, c.click, c.zoom],
+        [c.panel, *shown],
+    )
+
+
+def _compare_view(actions: AppActions, clicked: str, store: str | None, *values: Any) -> Any:
+    state, group, ids, zoom = values
+    return compare_view(actions._session(store), state, group, ids, clicked, zoom)
+
+
+def _pressed(actions: AppActions, store: str | None, *values: Any) -> Any:
+    state, group, _, clicked, zoom = values
+    view = compare_view(actions._session(store), state, group, "", clicked, zoom)
+    return (gr.Accordion(open=True), *view)
