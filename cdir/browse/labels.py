@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 CORRECTED = "corrected"
 MAX_LABEL_LENGTH = 100
+LOCK_TIMEOUT_S = 10.0  # a build holds the collection for minutes: say so rather than hang
 
 
 def clean_label(value: str | None, what: str) -> str | None:
@@ -44,31 +45,44 @@ def correct_labels(
 ) -> int:
     """Set the ``domain`` and/or class ``cls`` of the items ``ids`` (None or "": keep that one);
     returns how many items changed. ValueError for an unknown id, for nothing to set, or a bad
-    label; nothing is written then."""
+    label, and when the collection stays busy (a build) for :data:`LOCK_TIMEOUT_S` seconds;
+    nothing is written then."""
+    from filelock import Timeout
+
     domain, cls = clean_label(domain, "domain"), clean_label(cls, "class")
     if domain is None and cls is None:
         raise ValueError("type the corrected domain or class (or both)")
-    with collection_lock(root, create=False):
-        store = Store.load(root)
-        items = store.items
-        rows = [int(i) for i in ids]
-        bad = [i for i in rows if not 0 <= i < len(items)]
-        if bad:
-            raise ValueError(f"no item with id {bad[0]} (ids run 0..{len(items) - 1})")
-        changed = 0
-        for row in dict.fromkeys(rows):
-            new = {
-                key: value
-                for key, value in (("domain", domain), ("class", cls))
-                if value is not None and items.at[row, key] != value
-            }
-            if not new:
-                continue
-            for key, value in new.items():
-                items.at[row, key] = value
-            items.at[row, "label_source"] = CORRECTED
-            changed += 1
-        if changed:
-            store.write()
+    try:
+        with collection_lock(root, timeout=LOCK_TIMEOUT_S, create=False):
+            return _write(root, ids, domain, cls)
+    except Timeout:
+        raise ValueError(
+            "the collection is being built or captioned: correct the label when that is done"
+        ) from None
+
+
+def _write(root: Path | str, ids: Iterable[int], domain: str | None, cls: str | None) -> int:
+    """Under the lock: apply the labels to the table read now, write it if anything changed."""
+    store = Store.load(root)
+    items = store.items
+    rows = [int(i) for i in ids]
+    bad = [i for i in rows if not 0 <= i < len(items)]
+    if bad:
+        raise ValueError(f"no item with id {bad[0]} (ids run 0..{len(items) - 1})")
+    changed = 0
+    for row in dict.fromkeys(rows):
+        new = {
+            key: value
+            for key, value in (("domain", domain), ("class", cls))
+            if value is not None and items.at[row, key] != value
+        }
+        if not new:
+            continue
+        for key, value in new.items():
+            items.at[row, key] = value
+        items.at[row, "label_source"] = CORRECTED
+        changed += 1
+    if changed:
+        store.write()
     log.info("corrected the labels of %d items", changed)
     return changed

@@ -270,7 +270,39 @@ def test_two_duplicates_compared_show_what_differs(store: Store) -> None:
     with pytest.raises(ValueError, match="two different"):
         compare(store, 1, 1)
     image = Image.new("RGB", (100, 50))
-    assert zoomed(image, 4).size == (25, 12) and zoomed(image, 1) is image
+    image.putpixel((50, 25), (255, 0, 0))  # the centre pixel becomes a 4x4 block
+    big = zoomed(image, 4)
+    assert big.size == (100, 50) and zoomed(image, 1) is image
+    red = [(x, y) for x in range(100) for y in range(50) if big.getpixel((x, y)) == (255, 0, 0)]
+    assert len(red) == 16
     with pytest.raises(ValueError, match="zoom runs"):
         zoomed(image, 40)
     json.dumps(result.rows)  # plain values, for a page
+
+
+def test_a_correction_during_a_build_says_so_instead_of_waiting(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from cdir.browse import labels
+    from cdir.store.locking import collection_lock
+
+    monkeypatch.setattr(labels, "LOCK_TIMEOUT_S", 0.2)
+    held, done = threading.Event(), threading.Event()
+
+    def build() -> None:  # another thread holds the collection, as an ingest does
+        with collection_lock(store.root):
+            held.set()
+            done.wait(30)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    try:
+        held.wait(30)
+        with pytest.raises(ValueError, match="being built"):
+            correct_labels(store.root, [1], cls="cat")
+    finally:
+        done.set()
+        worker.join()
+    assert Store.load(store.root).items.at[1, "class"] == "dog"  # nothing written
