@@ -133,8 +133,9 @@ def compare(store: Store, a: int, b: int) -> Comparison:
 
 
 def zoomed(image: Any, zoom: float) -> Any:
-    """The centre 1/``zoom`` of a PIL ``image`` (zoom 1: the whole image), for two images to be
-    looked at at the same zoom; ValueError outside 1..:data:`MAX_ZOOM`."""
+    """The centre 1/``zoom`` of a PIL ``image`` enlarged back to the image's size (zoom 1: the
+    image as it is), for two images to be looked at at the same zoom; ValueError outside
+    1..:data:`MAX_ZOOM`."""
     zoom = float(zoom)
     if not 1.0 <= zoom <= MAX_ZOOM:
         raise ValueError(f"zoom runs 1..{MAX_ZOOM:g}, not {zoom:g}")
@@ -143,4 +144,7 @@ def zoomed(image: Any, zoom: float) -> Any:
     width, height = image.size
     w, h = max(1, round(width / zoom)), max(1, round(height / zoom))
     left, top = (width - w) // 2, (height - h) // 2
-    return image.crop((left, top, left + w, top + h))
+    crop = image.crop((left, top, left + w, top + h))
+    # shown at the image's own size, each pixel a block (nearest): compression and resizing
+    # artefacts stay visible instead of being smoothed away
+    return crop.resize((width, height), resample=0)

@@ -120,7 +120,7 @@ def test_two_members_of_a_group_compare_side_by_side(store: str, tmp_path: Path)
     session = api.session_for(store)
     left, right, html = compare_view(session, state, 1, "0 1", "", 2)
     items = session.store.items
-    assert left.size == (items.at[0, "width"] // 2, items.at[0, "height"] // 2)
+    assert left.size == (items.at[0, "width"], items.at[0, "height"])  # the centre, enlarged
     assert right is not None and "resolution" in html and "format" in html
     result = api.compare_items(session, 0, 1)
     result.a.file = "<b>x\u202e.png"
