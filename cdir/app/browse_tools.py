@@ -18,7 +18,11 @@ from cdir.app.views import esc, esc_name
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMATS = {"csv": "file list (CSV)", "zip": "originals (zip)", "datasets": "🤗 dataset"}
+EXPORT_FORMATS = {
+    "csv": "file list (CSV)",
+    "zip": "originals (zip)",
+    "datasets": "Hugging Face dataset",
+}
 
 
 def _error(message: str) -> Exception:

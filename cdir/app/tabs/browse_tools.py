@@ -86,7 +86,10 @@ def build_tools() -> BrowseToolsUI:
                 for fmt, label in EXPORT_FORMATS.items()
             }
             export_file = gr.File(
-                label="Every item of the current view", interactive=False, elem_id="browse-download"
+                label="Every item of the current view",
+                interactive=False,
+                height=90,
+                elem_id="browse-download",
             )
         export_md = gr.Markdown("", elem_id="browse-download-result")
         with gr.Row():

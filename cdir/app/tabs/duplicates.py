@@ -174,7 +174,7 @@ def _compare() -> Compare:
             left = gr.Image(label="left", interactive=False, height=360, elem_id="compare-left")
             right = gr.Image(label="right", interactive=False, height=360, elem_id="compare-right")
         table = gr.HTML("", elem_id="compare-table")
-        click = gr.Textbox(visible="hidden", elem_id="compare-click")
+    click = gr.Textbox(visible="hidden", elem_id="compare-click")  # outside: always in the page
     return Compare(panel, group, ids, zoom, run, left, right, table, click)
 
 
