@@ -1,7 +1,9 @@
 """The Browse tab in headless Chromium (tiny preset, the example collection): filter the grid by
 domain and text, lasso a region of the map and see exactly those items, tag them and filter by
-the tag, name the clusters, mark "not a duplicate", re-run with another threshold and find the
-decision kept, export the decisions. Screenshots as in ``test_browser.py``."""
+the tag, name the clusters; then the duplicate review, in the one place it lives (the Duplicates
+tab, which the Browse panel opens at an item's group): mark "not a duplicate", re-run with another
+threshold and find the decision kept, export the decisions, review by keyboard. Screenshots as in
+``test_browser.py``."""
 
 from __future__ import annotations
 
@@ -192,139 +194,128 @@ def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> No
     page.locator("#browse-map-panel").screenshot(path=str(shots / "browse_named_clusters.png"))
 
 
+def dupe_ids(row) -> list[int]:  # noqa: ANN001
+    return [
+        int(m) for m in row.locator("[data-id]").evaluate_all("ms => ms.map(m => m.dataset.id)")
+    ]
+
+
+def find_dupes(page, bits: int) -> None:  # noqa: ANN001
+    """Find near-duplicates in the Duplicates tab at ``bits`` perceptual bits; wait for them."""
+    summary = page.inner_text("#dupes-summary")
+    page.fill("#dupes-perceptual input[type=number]", str(bits))
+    page.press("#dupes-perceptual input[type=number]", "Enter")
+    page.click("#find-dupes")
+    changed(page, "#dupes-summary", summary)
+    page.wait_for_selector("#dupe-groups .cdir-row")
+
+
 def test_3_not_a_duplicate_is_kept_on_a_rerun_and_exported(
     page, served: tuple[str, Path], shots: Path
 ) -> None:  # noqa: ANN001
-    page.get_by_text("Duplicate decisions (saved in the collection)").click()
-    page.fill("#browse-perceptual input[type=number]", "20")
-    page.press("#browse-perceptual input[type=number]", "Enter")
-    page.click("#browse-find")
-    page.wait_for_selector("#browse-groups .cdir-group")
-    first = page.locator("#browse-groups .cdir-group").first
-    members = [
-        int(m)
-        for m in first.locator("[data-member]").evaluate_all("ms => ms.map(m => m.dataset.member)")
-    ]
+    """Duplicates are reviewed in the Duplicates tab (the one review place): n marks a member
+    not a duplicate; a re-run with another threshold keeps it apart; the export says so."""
+    page.get_by_role("tab", name="Duplicates").click()
+    find_dupes(page, 20)
+    first = page.locator("#dupe-groups .cdir-row").first
+    members = dupe_ids(first)
     target = members[-1]
-    summary = page.inner_text("#browse-dupes-summary")
-    first.locator(f"button[data-decide$='|{target}|not_duplicate']").click()
-    changed(page, "#browse-dupes-summary", summary)
-    assert "Marked not a duplicate" in page.inner_text("#browse-groups")
-    page.fill("#browse-perceptual input[type=number]", "14")
-    page.press("#browse-perceptual input[type=number]", "Enter")
-    summary = page.inner_text("#browse-dupes-summary")
-    page.click("#browse-find")
-    page.wait_for_timeout(3000)
-    for group in page.locator("#browse-groups .cdir-group").all():
-        if "Marked not a duplicate" in group.inner_text():
-            continue
-        ids = {
-            int(m)
-            for m in group.locator("[data-member]").evaluate_all(
-                "ms => ms.map(m => m.dataset.member)"
-            )
-        }
+    first.locator(f".cdir-card[data-id='{target}']").focus()
+    page.keyboard.press("n")
+    page.wait_for_selector(f"#dupe-apart [data-apart='{target}']")
+    assert "Marked not a duplicate" in page.inner_text("#dupe-groups")
+    find_dupes(page, 14)
+    for row in page.locator("#dupe-groups .cdir-row:not(#dupe-apart)").all():
+        ids = set(dupe_ids(row))
         assert not (target in ids and ids & (set(members) - {target}))
-    assert "Marked not a duplicate" in page.inner_text("#browse-groups")
-    page.locator("#browse-dupes-panel").screenshot(path=str(shots / "browse_review.png"))
-    page.click("#browse-export-csv")
-    page.wait_for_selector("#browse-export-file a")
+    assert page.locator(f"#dupe-apart [data-apart='{target}']").count() == 1
+    page.click("#dupes-export-csv")
+    page.wait_for_selector("#dupes-export-file a")
     out = served[1] / "dupes" / "exports" / "duplicate-decisions.csv"
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert any(int(r["id"]) == target and r["decision"] == "not_duplicate" for r in rows)
 
 
 def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # noqa: ANN001
-    """On a focused member: k keep, r remove, a alternate, u undo, j the next group; each key
-    saved at once. The grid's tile and its upscale show as one job
-    family."""
+    """On a focused member: k keep, a alternate, r remove, u undo, j the next group; each key
+    saved at once, the focus kept. The grid's tile and its upscale show as one job family."""
 
-    def decision(member: int) -> str:
-        return page.inner_text(f"#browse-groups .cdir-member[data-member='{member}'] .decision")
+    def card(member: int) -> str:
+        return f"#dupe-groups .cdir-card[data-id='{member}']"
 
     def press(key: str) -> None:
-        shown = page.inner_text("#browse-groups")
+        shown = page.inner_text("#dupe-groups")
         page.keyboard.press(key)
-        changed(page, "#browse-groups", shown)
+        changed(page, "#dupe-groups", shown)
         page.wait_for_timeout(500)
 
-    groups = page.locator("#browse-groups .cdir-group")
     open_group = next(
         g
-        for g in groups.all()
-        if "Marked not a duplicate" not in g.inner_text() and "decided:" not in g.inner_text()
+        for g in page.locator("#dupe-groups .cdir-row:not(#dupe-apart)").all()
+        if g.locator(".badge.decided").count() == 0
     )
-    members = [
-        int(m)
-        for m in open_group.locator("[data-member]").evaluate_all(
-            "ms => ms.map(m => m.dataset.member)"
-        )
-    ]
-    page.locator(f"#browse-groups .cdir-member[data-member='{members[0]}']").focus()
+    members = dupe_ids(open_group)
+    page.locator(card(members[0])).focus()
     press("k")
-    assert decision(members[0]) == "decided: keep"
-    focused = page.evaluate("document.activeElement.dataset.member")
+    page.wait_for_selector(f"{card(members[0])}.kept")
+    focused = page.evaluate("document.activeElement.dataset.id")
     assert int(focused) == members[0]  # the place is kept after the groups are drawn again
     page.keyboard.press("ArrowLeft")  # no key of the review: nothing happens
-    page.locator(f"#browse-groups .cdir-member[data-member='{members[1]}']").focus()
+    page.locator(card(members[1])).focus()
     press("a")
-    assert decision(members[1]) == "decided: alternate"
+    assert page.inner_text(f"{card(members[1])} .badge.decided") == "alternate"
     press("r")
-    assert decision(members[1]) == "decided: remove"
+    assert page.inner_text(f"{card(members[1])} .badge.decided") == "remove"
     press("u")
-    assert decision(members[1]).startswith("suggested:")
-    before = page.evaluate("document.activeElement.closest('.cdir-group').innerText")
+    assert page.locator(f"{card(members[1])} .badge.decided").count() == 0
+    before = page.evaluate("document.activeElement.closest('.cdir-row').innerText")
     page.keyboard.press("j")
-    after = page.evaluate("document.activeElement.closest('.cdir-group').innerText")
-    assert after != before and page.evaluate(
-        "document.activeElement.classList.contains('cdir-member')"
-    )
-    family = page.locator("#browse-groups .cdir-family")
+    after = page.evaluate("document.activeElement.closest('.cdir-row').innerText")
+    assert after != before and page.evaluate("document.activeElement.dataset.id !== undefined")
+    family = page.locator("#dupe-groups .cdir-family")
     assert family.count() >= 1
     assert "grid → tiles U2 → 1 upscale" in family.first.inner_text()
-    family.first.scroll_into_view_if_needed()
-    family.first.screenshot(path=str(shots / "dupes_job_family.png"))
 
 
-def test_5_a_decision_in_one_review_shows_in_the_other(page) -> None:  # noqa: ANN001
-    """One duplicates path: removing an item in the Browse panel shows as decided in the
-    Duplicates tab, and an alternate chosen in the Duplicates tab shows in the panel."""
-    page.click("#browse-find")
-    page.wait_for_selector("#browse-groups .cdir-group")
-    page.wait_for_timeout(1000)
-    group = next(
-        g
-        for g in page.locator("#browse-groups .cdir-group").all()
-        if "decided:" not in g.inner_text() and "Marked not a duplicate" not in g.inner_text()
-    )
-    members = [
-        int(m)
-        for m in group.locator("[data-member]").evaluate_all("ms => ms.map(m => m.dataset.member)")
-    ]
-    removed, kept = members[-1], members[0]
-    shown = page.inner_text("#browse-groups")
-    group.locator(f"button[data-decide$='|{removed}|remove']").click()
-    changed(page, "#browse-groups", shown)
-    page.get_by_role("tab", name="Duplicates").click()
-    page.fill("#dupes-perceptual input[type=number]", "14")  # the panel's threshold
-    page.press("#dupes-perceptual input[type=number]", "Enter")
-    page.click("#find-dupes")
-    card = f'#dupe-groups .cdir-card[data-id="{removed}"]'
-    page.wait_for_selector(f"{card} .badge.decided")
-    assert page.inner_text(f"{card} .badge.decided") == "remove"
-    other = f'#dupe-groups .cdir-card[data-id="{kept}"]'
-    page.locator(other).focus()
-    page.keyboard.press("a")  # the Duplicates tab's key: alternate, saved in the collection
-    page.wait_for_selector(f"{other} .badge.decided")
-    assert page.inner_text(f"{other} .badge.decided") == "alternate"
+def test_5_the_browse_panel_opens_the_review_at_the_items_group(page) -> None:  # noqa: ANN001
+    """The Browse panel has no review of its own: "review its duplicates" on an opened item
+    opens the Duplicates tab with that item's group first and its card focused; a decision
+    made there shows when the panel's item is reviewed again."""
+    row = page.locator("#dupe-groups .cdir-row:not(#dupe-apart)").nth(1)
+    member = dupe_ids(row)[-1]
+    name = page.eval_on_selector(f"#dupe-groups .cdir-card[data-id='{member}'] img", "i => i.alt")
     page.get_by_role("tab", name="Collection").click()
-    shown = page.inner_text("#browse-groups")
-    page.click("#browse-find")
+    line = page.inner_text("#browse-page")
+    page.click("#browse-tags input")  # the tag filter of test 2 off
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Escape")
+    line = changed(page, "#browse-page", line)
+    page.fill("#browse-text input, #browse-text textarea", name.rsplit("/", 1)[-1])
+    page.press("#browse-text input, #browse-text textarea", "Enter")
+    changed(page, "#browse-page", line)
+    page.locator(f"#browse-grid .cdir-card[data-browse-id='{member}']").click()
     page.wait_for_function(
-        f'(() => {{ const m = document.querySelector("#browse-groups .cdir-member'
-        f"[data-member='{kept}'] .decision\"); "
-        "return m && m.innerText === 'decided: alternate'; })()"
+        "id => document.querySelector('#browse-item').innerText.includes('id ' + id)",
+        arg=str(member),
     )
-    assert page.inner_text(f"#browse-groups .cdir-member[data-member='{removed}'] .decision") == (
-        "decided: remove"
+    page.click("#browse-review-dupes")
+    page.wait_for_function(
+        "id => document.querySelector('#dupes-summary').innerText.includes("
+        "'Item ' + id + ': its group is shown first')",
+        arg=str(member),
     )
+    first = page.locator("#dupe-groups .cdir-row").first
+    assert member in dupe_ids(first)
+    page.wait_for_function(f"document.activeElement.dataset.id === '{member}'")
+    page.keyboard.press("r")  # the review keys work at once on the focused card
+    page.wait_for_selector(f"#dupe-groups .cdir-card[data-id='{member}'] .badge.decided")
+    assert page.inner_text(f"#dupe-groups .cdir-card[data-id='{member}'] .badge.decided") == (
+        "remove"
+    )
+    page.get_by_role("tab", name="Collection").click()
+    page.click("#browse-review-dupes")
+    page.wait_for_function(
+        "id => document.querySelector('#dupes-summary').innerText.includes('Item ' + id + ':')",
+        arg=str(member),
+    )
+    page.wait_for_selector(f"#dupe-groups .cdir-card[data-id='{member}'] .badge.decided")
