@@ -83,6 +83,6 @@ def _write(root: Path | str, ids: Iterable[int], domain: str | None, cls: str | 
         items.at[row, "label_source"] = CORRECTED
         changed += 1
     if changed:
-        store.write()
+        store.write(matrices=False)  # the embeddings did not change
     log.info("corrected the labels of %d items", changed)
     return changed

@@ -250,16 +250,17 @@ class Store:
         return matrix
 
     # ---------------------------------------------------------------------------------- writing
-    def write(self) -> None:
-        """Write the matrices, the table, then meta.json, each atomically.
+    def write(self, matrices: bool = True) -> None:
+        """Write the matrices (unless ``matrices`` is False: only the table changed, as when a
+        label is corrected), the table, then meta.json, each atomically.
 
         Items are only ever appended, so a write stopped between two files (a crash, a full
         disk) leaves at worst matrices with rows for items the table does not have yet, which
         :meth:`load` leaves out: readers see the previous collection or the new one.
         """
         self.items = normalise_items(self.items)
-        matrices = ((IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb))
-        for name, matrix in matrices:
+        written = (IMAGE_EMB_FILE, self.image_emb), (CAPTION_EMB_FILE, self.caption_emb)
+        for name, matrix in written if matrices else ():
             if matrix is not None:
                 atomic_write_npy(self.root / name, np.ascontiguousarray(matrix, dtype=np.float32))
         atomic_write(self.root / ITEMS_FILE, lambda f: self.items.to_parquet(f, index=False))
