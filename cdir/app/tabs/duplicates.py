@@ -100,7 +100,7 @@ def build(trained: bool) -> DuplicatesTab:
         groups = gr.HTML("", elem_id="dupe-groups")
         with gr.Row():
             accept_tier = gr.Radio(
-                ["all", *TIERS],
+                [("exact and perceptual", "all"), *((f"{t} only", t) for t in TIERS)],
                 value="all",
                 label="Accept suggestions of",
                 elem_id="dupes-accept-tier",
