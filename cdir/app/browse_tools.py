@@ -94,9 +94,10 @@ class BrowseTools:
         return self.view_names(store), f"View **{esc(name)}** deleted."
 
     # ------------------------------------------------------------------------------ downloads
-    def export(self, store: str | None, fmt: str, *filters: Any) -> tuple[str, str]:
+    def export(self, store: str | None, fmt: str, *filters: Any) -> tuple[Any, str]:
         """Every item of the current view (filters and map selection) as ``fmt``
-        (:data:`EXPORT_FORMATS`), written in the collection's ``exports/``: (path, message)."""
+        (:data:`EXPORT_FORMATS`), written in the collection's ``exports/``: (the download
+        widget showing its path, message)."""
         if fmt not in EXPORT_FORMATS:
             raise _error(f"Download as one of {', '.join(EXPORT_FORMATS)}.")
         session = self.browse.session(store)
@@ -105,7 +106,8 @@ class BrowseTools:
             raise _error("No item matches these filters: change them, then download.")
         done = api.export_selection(session, ids, fmt, stem="browse")
         left = f" · {len(done.skipped)} left out (file gone or unreadable)" if done.skipped else ""
-        return str(done.path), f"{done.rows} items as a {EXPORT_FORMATS[fmt]}{left}."
+        message = f"{done.rows} items as a {EXPORT_FORMATS[fmt]}{left}."
+        return _update(value=str(done.path), visible=True), message
 
     # ------------------------------------------------------------------------ diverse subset
     def diverse(

@@ -57,13 +57,14 @@ def test_a_view_saved_opens_with_its_filters_and_selection(tools: BrowseTools, s
 
 
 def test_the_current_view_downloads_as_a_file_list(tools: BrowseTools, store: str) -> None:
-    path, message = tools.export(store, "csv", *filters(["sketch"]))
-    assert Path(path).parent == Path(store) / "exports"
+    shown, message = tools.export(store, "csv", *filters(["sketch"]))
+    path = shown["value"]
+    assert shown["visible"] and Path(path).parent == Path(store) / "exports"
     rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
     assert rows and {r["domain"] for r in rows} == {"sketch"}
     assert f"{len(rows)} items" in message
-    path, _ = tools.export(store, "zip", *filters(selection=[0, 1]))
-    assert path.endswith(".zip")
+    shown, _ = tools.export(store, "zip", *filters(selection=[0, 1]))
+    assert shown["value"].endswith(".zip")
 
 
 def test_a_diverse_subset_becomes_the_selection(tools: BrowseTools, store: str) -> None:

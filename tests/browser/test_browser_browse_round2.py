@@ -162,6 +162,9 @@ def test_3_the_viewer_steps_with_arrows_and_j_k_and_closes_with_esc(page, shots:
     press("ArrowLeft", ids[0])
     press("ArrowLeft", ids[0])  # the first stays the first
     page.wait_for_selector("#viewer-image img")
+    page.wait_for_function(  # drawn, not pending
+        "!document.querySelector('#browse-viewer .pending, #browse-viewer .generating')"
+    )
     page.screenshot(path=str(shots / "browse_viewer.png"))
     page.keyboard.press("Escape")
     page.wait_for_selector("#browse-viewer", state="hidden")
@@ -212,7 +215,7 @@ def test_5_a_diverse_subset_fills_the_grid_and_downloads(page, served, shots: Pa
     )
     chosen = sorted(grid_ids(page))
     assert len(chosen) == 6
-    page.locator("#browse-panel").screenshot(path=str(shots / "browse_diverse.png"))
+    page.locator("#browse-grid").screenshot(path=str(shots / "browse_diverse.png"))
     message = page.inner_text("#browse-download-result")
     page.click("#browse-download-csv")
     result(page, "#browse-download-result", message)

@@ -9,6 +9,7 @@ STYLE = """<style>
 .cdir-card .file { padding: 0 6px; color: #6b7280; font-size: 0.92em; overflow-wrap: anywhere; }
 .cdir-card .badge.tag { background: #fef3c7; color: #92400e; }
 .cdir-viewer { position: fixed !important; inset: 2vh 2vw; z-index: 900; background: white;
+  width: auto !important; min-width: 0 !important; box-sizing: border-box;
   border: 2px solid #6366f1; border-radius: 12px; padding: 10px; overflow: auto;
   box-shadow: 0 10px 40px rgba(0,0,0,0.35); }
 .cdir-viewer-details > div { margin: 4px 0; overflow-wrap: anywhere; }

@@ -88,7 +88,7 @@ def build_tools() -> BrowseToolsUI:
             export_file = gr.File(
                 label="Every item of the current view",
                 interactive=False,
-                height=90,
+                visible=False,  # shown with its first file
                 elem_id="browse-download",
             )
         export_md = gr.Markdown("", elem_id="browse-download-result")
