@@ -10,7 +10,6 @@ server path.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import os
@@ -88,26 +87,16 @@ def export_selection(
 
 def file_list(table: ExportTable) -> str:
     """The items of ``table`` (every one asked for, readable or not) as CSV text."""
-    items = table.store.items
+    ids = list(dict.fromkeys(table.ids or ()))
+    rows = table.store.items.iloc[ids]
+    frame = rows[["rel_path", "domain", "class", "label_source", "caption", "prompt"]].copy()
+    frame.columns = ["file", "domain", "class", "label_source", "caption", "prompt"]
+    frame.insert(0, "id", ids)
+    for column in ("width", "height", "file_size", "status"):
+        frame[column] = rows[column].to_numpy()
+    frame["tags"] = [";".join(table.tags.get(int(i), [])) for i in ids]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(LIST_COLUMNS)
-    for item in dict.fromkeys(table.ids or ()):
-        row = items.iloc[item]
-        values = {c: row[c] for c in LIST_COLUMNS if c in ("width", "height", "file_size")}
-        for key, column in (
-            ("file", "rel_path"),
-            ("domain", "domain"),
-            ("class", "class"),
-            ("label_source", "label_source"),
-            ("caption", "caption"),
-            ("prompt", "prompt"),
-            ("status", "status"),
-        ):
-            values[key] = _cell(row[column])
-        values["id"] = int(item)
-        values["tags"] = ";".join(table.tags.get(int(item), []))
-        writer.writerow([values[c] for c in LIST_COLUMNS])
+    frame[list(LIST_COLUMNS)].to_csv(out, index=False, lineterminator="\n")
     return out.getvalue()
 
 
@@ -152,9 +141,3 @@ def zip_folder(folder: Path) -> Path:
     finally:
         part.unlink(missing_ok=True)
     return out
-
-
-def _cell(value: object) -> object:
-    import pandas as pd
-
-    return "" if value is None or pd.isna(value) else value
