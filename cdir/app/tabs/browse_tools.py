@@ -23,6 +23,8 @@ PRIVATE = {
     "concurrency_id": "light",
     "concurrency_limit": 2,
 }
+# downloads and the diverse subset (k-means) queue with the other heavy work, one at a time
+HEAVY = {**PRIVATE, "concurrency_id": "heavy", "concurrency_limit": 1}
 
 
 @dataclass
@@ -192,13 +194,13 @@ def wire_tools(tools: BrowseTools, t: BrowseToolsUI, ui: BrowseTab, store: Any) 
             as_gr_error(functools.partial(_export, tools, fmt)),
             [store, *filters],
             [t.export_file, t.export_md],
-            **PRIVATE,
+            **HEAVY,
         )
     t.diverse.click(
         as_gr_error(tools.diverse),
         [store, t.diverse_k, t.diverse_seed, *filters],
         [ui.selection, t.diverse_md],
-        **PRIVATE,
+        **HEAVY,
     ).then(grid, [store, *filters], shown, **PRIVATE)
     v = t.viewer
     viewed = [v.box, v.image, v.details, v.position, v.current, v.domain, v.cls]

@@ -209,6 +209,7 @@ def link_review(
         [tabs],
         api_name=False,
         api_visibility="private",
+        **concurrency(False),
     ).then(
         as_message(one_at_a_time(actions.review_item), len(shown)),
         [page.store, clicked, *ui.settings()],
@@ -216,7 +217,15 @@ def link_review(
         api_name=False,
         api_visibility="private",
         **concurrency(True),
-    ).then(None, [clicked], None, js=FOCUS_ITEM)
+    ).then(
+        None,
+        [clicked],
+        None,
+        js=FOCUS_ITEM,
+        api_name=False,
+        api_visibility="private",
+        **concurrency(False),
+    )
 
 
 def wire(ui: DuplicatesTab, actions: AppActions, page: Page) -> None:
