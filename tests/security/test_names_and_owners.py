@@ -150,7 +150,15 @@ def test_tagging_and_deciding_on_the_examples_is_refused_through_the_handlers(se
     filters = [[], [], [], "", "", "", [], "name", False, "", 1]
     with pytest.raises(WorkspaceError, match="shared by every visitor"):
         browse.tag(examples, "add", "mine-now", "item", "0:1", *filters)
+    from cdir.app.browse_tools import BrowseTools
+
+    tools = BrowseTools(browse)
+    with pytest.raises(WorkspaceError, match="shared by every visitor"):
+        tools.save_view(examples, "mine", *filters, None)
+    with pytest.raises(WorkspaceError, match="shared by every visitor"):
+        tools.correct(examples, 0, "mine", "mine")
     assert not (server.workspace.root / server.examples / "tags.json").exists()
+    assert not (server.workspace.root / server.examples / "views.json").exists()
     own = str(server.workspace.root / server.a_name)
     assert "added to 1" in browse.tag(own, "add", "mine-now", "item", "0:1", *filters)
 
