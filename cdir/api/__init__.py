@@ -23,6 +23,7 @@ from cdir.api.analysis import (
     evaluate_folder,
     report_json,
     report_markdown,
+    report_page,
     write_report,
 )
 from cdir.api.browse import (
