@@ -21,6 +21,7 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.tabs import SETTING_MIN_WIDTH
 from cdir.app.tabs.browse_script import JS, STYLE
 from cdir.app.views import semantic_label
 
@@ -277,7 +278,11 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
     ):
         with gr.Row():
             tier_box = gr.CheckboxGroup(
-                tiers, value=tiers[:2], label="Tiers", elem_id="browse-tiers"
+                tiers,
+                value=tiers[:2],
+                label="Tiers",
+                elem_id="browse-tiers",
+                min_width=SETTING_MIN_WIDTH,
             )
             perceptual = gr.Slider(
                 0,
@@ -285,6 +290,7 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
                 value=8,
                 step=2,
                 elem_id="browse-perceptual",
+                min_width=SETTING_MIN_WIDTH,
                 label="perceptual: most differing pHash bits",
             )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
@@ -294,6 +300,7 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
                 label=semantic_label(trained),
                 interactive=trained,
                 elem_id="browse-semantic",
+                min_width=SETTING_MIN_WIDTH,
             )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
         summary = gr.Markdown("", elem_id="browse-dupes-summary")
