@@ -34,6 +34,7 @@ from cdir.api.browse import (
     draw_map,
     histogram_figure,
     item_image,
+    map_caption,
     region_ids,
     remove_tags,
     tag_items,
