@@ -52,7 +52,12 @@ def build() -> MapTab:
                 value="image",
                 label="Embeddings",
             )
-            color = gr.Radio(["domain", "class", "cluster"], value="domain", label="Colour by")
+            color = gr.Radio(
+                ["domain", "class", "cluster"],
+                value="domain",
+                label="Colour by",
+                elem_id="map-color",
+            )
             draw = gr.Button("Draw the map", variant="primary", elem_id="draw-map")
         with gr.Row():
             with gr.Column(scale=3):
