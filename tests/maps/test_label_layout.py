@@ -85,6 +85,21 @@ def test_box_sizes_and_coverage_by_hand() -> None:
     assert place_labels(xy, [("empty", np.zeros(3, dtype=bool))]) == []
 
 
+def test_the_grid_count_never_misses_a_point_and_overcounts_one_square_at_most() -> None:
+    from cdir.maps.label_layout import _CountGrid
+
+    rng = np.random.default_rng(5)
+    xy = rng.normal(size=(3000, 2))
+    centres = rng.normal(scale=1.5, size=(300, 2))
+    half = np.array([0.4, 0.1])
+    grid = _CountGrid(xy, 0.02)
+    fast = grid.count(centres, half)
+    exact = points_covered(xy, centres, tuple(2 * half))
+    wider = points_covered(xy, centres, tuple(2 * half + 2 * 0.02))
+    assert (fast >= exact).all() and (fast <= wider).all()
+    assert grid.count(np.array([[50.0, 50.0]]), half).tolist() == [0]  # off the grid
+
+
 def test_names_are_drawn_beside_with_a_line_and_a_halo() -> None:
     xy, labels = blobs(per=40)
     fig = map_figure(xy, [str(v) for v in labels], [{}] * len(xy), list(range(len(xy))), "m")
