@@ -21,6 +21,7 @@ from cdir.app.browse import (
     BrowseActions,
 )
 from cdir.app.browse_dupes import DupeActions
+from cdir.app.tabs import SETTING_MIN_WIDTH
 from cdir.app.tabs.browse_script import JS, STYLE
 from cdir.app.views import semantic_label
 
@@ -49,6 +50,7 @@ class BrowseMap:
     draw: gr.Button
     clear: gr.Button
     sel_md: gr.Markdown
+    caption: gr.Markdown  # what the drawn map shows, in one plain sentence
     plot: gr.Plot
 
 
@@ -250,14 +252,15 @@ def _map_panel() -> BrowseMap:
                 elem_id="browse-method",
             )
             vectors = gr.Radio(["image", "caption"], value="image", label="Embeddings")
-            color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
+            color = gr.Radio(["domain", "class", "cluster"], value="domain", label="Colour by")
             named = gr.Checkbox(label="Name the clusters from the captions", elem_id="browse-named")
         with gr.Row():
             draw = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
             clear = gr.Button("Clear the selection", elem_id="browse-clear")
         sel_md = gr.Markdown("", elem_id="browse-selection")
+        caption = gr.Markdown("", elem_id="browse-map-caption")
         plot = gr.Plot(elem_id="browse-map")
-    return BrowseMap(method, vectors, color, named, draw, clear, sel_md, plot)
+    return BrowseMap(method, vectors, color, named, draw, clear, sel_md, caption, plot)
 
 
 def _trained(actions: Any) -> bool:
@@ -277,7 +280,11 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
     ):
         with gr.Row():
             tier_box = gr.CheckboxGroup(
-                tiers, value=tiers[:2], label="Tiers", elem_id="browse-tiers"
+                tiers,
+                value=tiers[:2],
+                label="Tiers",
+                elem_id="browse-tiers",
+                min_width=SETTING_MIN_WIDTH,
             )
             perceptual = gr.Slider(
                 0,
@@ -285,6 +292,7 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
                 value=8,
                 step=2,
                 elem_id="browse-perceptual",
+                min_width=SETTING_MIN_WIDTH,
                 label="perceptual: most differing pHash bits",
             )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
@@ -294,6 +302,7 @@ def _dupes_panel(trained: bool = True) -> BrowseDupes:
                 label=semantic_label(trained),
                 interactive=trained,
                 elem_id="browse-semantic",
+                min_width=SETTING_MIN_WIDTH,
             )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="browse-find")
         summary = gr.Markdown("", elem_id="browse-dupes-summary")
@@ -374,14 +383,17 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
     m = ui.map
     map_inputs = [store, m.method, m.vectors, m.color, m.named]
 
-    def draw(store_path: str | None, method: str, vectors: str, *rest: Any) -> tuple[Any, list]:
-        return browse.draw_map(store_path, method, vectors, *rest), [method, vectors]
+    def draw(
+        store_path: str | None, method: str, vectors: str, color: str, named: bool
+    ) -> tuple[Any, str, list]:
+        figure = browse.draw_map(store_path, method, vectors, color, named)
+        return figure, api.map_caption(method, vectors, color, named), [method, vectors]
 
     def select(store_path: str | None, drawn: list | None, region: str) -> tuple[Any, str]:
         method, vectors = drawn or ("umap", "image")  # the projection on screen
         return browse.select_region(store_path, method, vectors, region)
 
-    m.draw.click(as_gr_error(draw), map_inputs, [m.plot, ui.drawn], **PRIVATE)
+    m.draw.click(as_gr_error(draw), map_inputs, [m.plot, m.caption, ui.drawn], **PRIVATE)
     ui.region.change(
         as_gr_error(select), [store, ui.drawn, ui.region], [ui.selection, m.sel_md], **PRIVATE
     ).then(refresh, inputs, shown, **PRIVATE)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Page, Stale
+from cdir.app.tabs import SETTING_MIN_WIDTH, Page, Stale
 from cdir.app.views import semantic_label
 from cdir.app.wrappers import on
 
@@ -58,6 +58,7 @@ def build(trained: bool) -> DuplicatesTab:
                 TIERS,
                 value=TIERS if trained else TIERS[:2],
                 label="Tiers" if trained else "Tiers (semantic needs trained models)",
+                min_width=SETTING_MIN_WIDTH,
             )
             perceptual = gr.Slider(
                 0,
@@ -65,6 +66,7 @@ def build(trained: bool) -> DuplicatesTab:
                 value=8,
                 step=2,
                 elem_id="dupes-perceptual",
+                min_width=SETTING_MIN_WIDTH,
                 label="perceptual: most differing pHash bits",
             )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
@@ -74,6 +76,7 @@ def build(trained: bool) -> DuplicatesTab:
                 label=semantic_label(trained),
                 interactive=trained,
                 elem_id="dupes-semantic",
+                min_width=SETTING_MIN_WIDTH,
             )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")
         summary = gr.Markdown("", elem_id="dupes-summary")
