@@ -319,6 +319,9 @@ def train(args: argparse.Namespace) -> None:
         "parameters": n_params,
         "cpu": cpu_name(),
     }
+    if args.init is not None:  # a second stage: record the first one's figures too
+        first = args.init.parent / "training.json"
+        info["continued_from"] = json.loads(first.read_text()) if first.is_file() else None
     (args.out / "demo" / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     plot_curve(curve, curve.with_suffix(".png"))
     log.info("trained in %.0f s; wrote %s", seconds, out_dir)
