@@ -10,6 +10,9 @@ in float16, the word-level tokenizer in Hugging Face's layout) plus the loss cur
     nice -n 10 python scripts/train_demo_model.py --data build/demo-train --out cdir/assets/models \
         --minutes 36 --batch 96 --warmup 60 --threads 1
 
+A second stage continues from weights it wrote (``--init <out>/demo/embedder``; its data must give
+the same vocabulary): ``scripts/demo_model.sh`` runs the two stages of the shipped model.
+
 Recipe (docs/reproducing.md): CoCa with a ViT of 64 px / patch 16 / width 128 / 4 layers and text
 and decoder towers of width 128 / 3 layers, ``open_clip.loss.CoCaLoss`` (contrastive + 2 x
 captioning), AdamW, linear warm-up then cosine decay (over ``--steps``, or over the wall-clock
