@@ -15,6 +15,7 @@ training set; "unseen" pairs have at least one held-out style.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -55,6 +56,18 @@ def border_p1(
     """P@1 (%) of the border-colour matcher: nearest gallery border colour (Euclidean)."""
     d = ((queries[:, None, :] - gallery[None, :, :]) ** 2).sum(-1)
     return 100 * float(np.mean(g_labels[np.argmin(d, axis=1)] == q_labels))
+
+
+def model_fingerprint(model_root: str | None) -> str:
+    """A short hash of the demo preset's embedder and captioner weights (cdir.models.fingerprint)
+    that names the cached vectors of a set."""
+    from cdir.models.fingerprint import captioner_fingerprint, embedder_fingerprint
+    from cdir.models.presets import get_preset
+
+    preset = get_preset("demo")
+    root = Path(model_root) if model_root else None
+    parts = f"{embedder_fingerprint(preset, root)}|{captioner_fingerprint(preset, root)}"
+    return hashlib.sha256(parts.encode()).hexdigest()[:12]
 
 
 def embed_set(root: Path, model_root: str | None, cache: Path | None) -> dict:
@@ -256,8 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     per_seed, accuracy = [], []
+    weights = model_fingerprint(args.model_root)
     for root in args.sets:
-        cache = args.cache / f"{root.name}.npz" if args.cache else None
+        # keyed by the weights too: a retrained model never reads the old model's vectors
+        cache = args.cache / f"{root.name}-{weights}.npz" if args.cache else None
         data = embed_set(root, args.model_root, cache)
         trained = set(STYLE) - set(HELD_OUT_DOMAINS)
         per_seed.append(evaluate_set(data, trained))

@@ -10,6 +10,9 @@ in float16, the word-level tokenizer in Hugging Face's layout) plus the loss cur
     nice -n 10 python scripts/train_demo_model.py --data build/demo-train --out cdir/assets/models \
         --minutes 36 --batch 96 --warmup 60 --threads 1
 
+A second stage continues from weights it wrote (``--init <out>/demo/embedder``; its data must give
+the same vocabulary): ``scripts/demo_model.sh`` runs the two stages of the shipped model.
+
 Recipe (docs/reproducing.md): CoCa with a ViT of 64 px / patch 16 / width 128 / 4 layers and text
 and decoder towers of width 128 / 3 layers, ``open_clip.loss.CoCaLoss`` (contrastive + 2 x
 captioning), AdamW, linear warm-up then cosine decay (over ``--steps``, or over the wall-clock
@@ -319,6 +322,9 @@ def train(args: argparse.Namespace) -> None:
         "parameters": n_params,
         "cpu": cpu_name(),
     }
+    if args.init is not None:  # a second stage: record the first one's figures too
+        first = args.init.parent / "training.json"
+        info["continued_from"] = json.loads(first.read_text()) if first.is_file() else None
     (args.out / "demo" / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     plot_curve(curve, curve.with_suffix(".png"))
     log.info("trained in %.0f s; wrote %s", seconds, out_dir)

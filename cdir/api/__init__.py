@@ -23,6 +23,7 @@ from cdir.api.analysis import (
     evaluate_folder,
     report_json,
     report_markdown,
+    report_page,
     write_report,
 )
 from cdir.api.browse import (
@@ -33,6 +34,7 @@ from cdir.api.browse import (
     draw_map,
     histogram_figure,
     item_image,
+    map_caption,
     region_ids,
     remove_tags,
     tag_items,

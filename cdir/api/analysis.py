@@ -61,6 +61,15 @@ def report_markdown(report: Any, header: Mapping[str, str] | None = None) -> str
     return render_markdown(report, header)
 
 
+def report_page(report: Any, header: Mapping[str, str] | None = None) -> str:
+    """An evaluation report for a page: the best mode and the summary table (mode × metric)
+    first, the collection's facts, each domain pair and the domain bias folded in
+    ``<details>`` (Markdown with HTML)."""
+    from cdir.evaluation.report_page import render_page
+
+    return render_page(report, header)
+
+
 def report_json(report: Any, header: Mapping[str, str] | None = None) -> dict[str, Any]:
     """An evaluation report as plain JSON."""
     from cdir.evaluation.report import render_json

@@ -130,9 +130,12 @@ def draw_map(
     named: bool = False,
 ) -> Any:
     """The plotly figure of the collection projected with ``method`` (umap, tsne, pca) from its
-    ``vectors`` (image or caption embeddings), coloured by ``color_by``; ``thumb_url(sha256)``:
-    each point's hover thumbnail; ``named``: the clusters labelled from the captions."""
-    from cdir.maps.collection_map import collection_map, map_clusters
+    ``vectors`` (image or caption embeddings), coloured by ``color_by`` (domain, class, or
+    cluster: the clusters named in the legend); ``thumb_url(sha256)``: each point's hover
+    thumbnail; ``named``: the clusters' names written beside them (placed so they hide few
+    points, see :mod:`cdir.maps.label_layout`). What the map shows, in words:
+    :func:`map_caption`."""
+    from cdir.maps.collection_map import cluster_name_labels, collection_map
     from cdir.maps.plots import add_cluster_labels
 
     fig = collection_map(
@@ -145,9 +148,19 @@ def draw_map(
         thumb_url=thumb_url,
     )
     if named:
-        clusters = map_clusters(session.store, method, vectors)
-        add_cluster_labels(fig, [(c.name, c.position) for c in clusters])
+        add_cluster_labels(fig, cluster_name_labels(session.store, method, vectors))
     return fig
+
+
+def map_caption(
+    method: str, vectors: str = "image", color_by: str = "domain", named: bool = False
+) -> str:
+    """One plain sentence above the map saying what it shows, right for the projection
+    ``method``, the ``vectors`` and the colouring ``color_by`` (see :func:`draw_map`); raises
+    ValueError for an unknown choice."""
+    from cdir.maps.explain import map_caption as caption
+
+    return caption(method, vectors, color_by, named)
 
 
 def region_ids(session: Session, method: str, vectors: str, region: dict[str, Any]) -> list[int]:

@@ -75,7 +75,7 @@ class AnalysisActions:
     def evaluate(self, store: str | None, progress: Any = None) -> str:
         """The paper's protocol on the open collection (needs domain and class labels)."""
         report, header = self.evaluate_report(store, progress)
-        return views.without_paths(api.report_markdown(report, header))
+        return views.without_paths(api.report_page(report, header))
 
     def evaluate_report(
         self, store: str | None, progress: Any = None

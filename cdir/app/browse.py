@@ -285,8 +285,8 @@ def card_html(card: dict[str, Any]) -> str:
     return (
         f'<div class="cdir-card" data-browse-id="{card["id"]}" '
         f'title="{esc_name(card["file"])}">'
-        f'{image}<div class="meta">{score}{badges}{tags}</div><div class="file">'
-        f"{esc(shorten(api.shown_name(card['file']), 40))}</div>"
+        f'{image}<div class="meta">{score}{badges}{tags}</div>'
+        f'<div class="file" title="{esc_name(card["file"])}">{esc_name(card["file"])}</div>'
         f'<div class="cap">{caption}</div>'
         f"{prompt}</div>"
     )

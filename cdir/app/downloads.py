@@ -77,7 +77,7 @@ class DownloadActions:
 
         report, header = self.evaluate_report(store, progress)
         kept = {"store": str(self._session(store).store.root), "report": report, "header": header}
-        return views.without_paths(api.report_markdown(report, header)), kept
+        return views.without_paths(api.report_page(report, header)), kept
 
     def download_eval(self, store: str | None, kept: dict[str, Any] | None) -> list[str]:
         """The last evaluation of the open collection as ``report.md`` and ``report.csv`` (with

@@ -25,6 +25,7 @@ from cdir.imaging.decode import is_image_name
 from cdir.ingest.dataset_columns import ColumnMap, features_from_schema_metadata, resolve_columns
 from cdir.ingest.imagefolder import metadata_files
 from cdir.ingest.source_files import Rejected, SourceError, SourceFile, is_junk, nfc
+from cdir.models import weights
 from cdir.store.collection import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 
 
 def hub_offline() -> bool:
-    """Whether the user turned the Hugging Face hub off (``HF_HUB_OFFLINE`` or
+    """Whether the user turned the Hugging Face hub off for datasets (``HF_HUB_OFFLINE`` or
     ``HF_DATASETS_OFFLINE``), read now rather than when ``huggingface_hub`` was imported."""
-    return any(
-        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    )
+    return weights.hub_offline("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 def is_hub_id(source: object) -> bool:

@@ -11,9 +11,11 @@ from cdir.store.collection import Store
 
 if TYPE_CHECKING:
     from cdir.maps.clusters import Cluster, ClusterConfig
+    from cdir.maps.label_layout import PlacedLabel
 
 VECTOR_KINDS = ("image", "caption")
-COLOR_BY = ("domain", "class")
+COLOR_BY = ("domain", "class", "cluster")
+NO_CLUSTER = "no cluster"
 
 
 def map_rows(store: Store, vectors: str) -> np.ndarray:
@@ -38,8 +40,10 @@ def collection_map(
     progress: Callable[[str], None] | None = None,
     thumb_url: Callable[[str], str] | None = None,
 ) -> Any:
-    """The plotly figure of ``store`` projected with ``method`` (umap, tsne, pca);
-    ``thumb_url(sha256)`` gives the thumbnail URL each point carries for hover."""
+    """The plotly figure of ``store`` projected with ``method`` (umap, tsne, pca), coloured by
+    ``color_by`` (domain, class, or cluster: the named clusters of :func:`map_clusters`, their
+    names in the legend); ``thumb_url(sha256)`` gives the thumbnail URL each point carries for
+    hover."""
     from cdir.maps.plots import map_figure
 
     if color_by not in COLOR_BY:
@@ -57,7 +61,10 @@ def collection_map(
         }
         for _, r in items.iterrows()
     ]
-    colours = [_s(v) or "unlabelled" for v in items[color_by]]
+    if color_by == "cluster":
+        colours = cluster_names_of(store, method, vectors, items["id"].to_numpy())
+    else:
+        colours = [_s(v) or "unlabelled" for v in items[color_by]]
     title = (
         f"{METHOD_NAMES.get(method, method)} of {vectors} embeddings · {len(rows)} images "
         f"· colour: {color_by}"
@@ -115,6 +122,38 @@ def map_clusters(
     matrix = store.image_emb if vectors == "image" else store.caption_emb
     points = matrix[rows] if on == "vectors" and matrix is not None else None
     return name_clusters(xy, texts, items["id"].tolist(), config or ClusterConfig(), points)
+
+
+def cluster_names_of(
+    store: Store,
+    method: str,
+    vectors: str,
+    ids: np.ndarray,
+    clusters: list[Cluster] | None = None,
+) -> list[str]:
+    """The name of the cluster (:func:`map_clusters`) of each item id of ``ids``; two clusters
+    with the same name are told apart by a number, an item in none is "no cluster"."""
+    clusters = map_clusters(store, method, vectors) if clusters is None else clusters
+    names = np.full(len(ids), NO_CLUSTER, dtype=object)
+    seen: dict[str, int] = {}
+    for cluster in clusters:
+        seen[cluster.name] = seen.get(cluster.name, 0) + 1
+        name = cluster.name if seen[cluster.name] == 1 else f"{cluster.name} ({seen[cluster.name]})"
+        names[np.isin(ids, cluster.ids)] = name
+    return names.tolist()
+
+
+def cluster_name_labels(
+    store: Store, method: str, vectors: str = "image", clusters: list[Cluster] | None = None
+) -> list[PlacedLabel]:
+    """The names of the map's clusters (:func:`map_clusters`, largest first), each placed beside
+    its points (:func:`cdir.maps.label_layout.place_labels`)."""
+    from cdir.maps.label_layout import place_labels
+
+    rows, xy = map_points(store, method, vectors)
+    clusters = map_clusters(store, method, vectors) if clusters is None else clusters
+    ids = store.items["id"].to_numpy()[rows]
+    return place_labels(xy, [(c.name, np.isin(ids, c.ids)) for c in clusters])
 
 
 def _s(value: Any) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from cdir.maps.label_layout import PlacedLabel
+
 log = logging.getLogger(__name__)
 
 HOVER_KEYS: tuple[str, ...] = ("caption", "domain", "class", "file")
@@ -29,6 +31,8 @@ HIGHLIGHT_SIZE = 16
 HIGHLIGHT_NAME = "selected"
 MISSING_LABEL = "unknown"
 THUMB_INDEX = 5  # customdata[5]: the thumbnail URL shown on hover
+# a white halo round a cluster name's letters (CSS text-shadow, plotly.js font.shadow)
+LABEL_HALO = "1px 1px 2px #fff, -1px -1px 2px #fff, 1px -1px 2px #fff, -1px 1px 2px #fff"
 
 
 def map_figure(
@@ -192,20 +196,31 @@ def highlight_point(fig: Any, item_id: int | None) -> Any:
     return fig
 
 
-def add_cluster_labels(fig: Any, labels: Sequence[tuple[str, tuple[float, float]]]) -> Any:
-    """Write each ``(name, (x, y))`` on ``fig`` as a boxed annotation (cluster names, see
-    :mod:`cdir.maps.clusters`); names are HTML-escaped. Returns ``fig``."""
-    for name, (x, y) in labels:
+def add_cluster_labels(fig: Any, labels: Sequence[PlacedLabel]) -> Any:
+    """Write each cluster's name on ``fig`` where :func:`cdir.maps.label_layout.place_labels`
+    placed it (beside its points), with a thin line to the cluster when the name had to move
+    away from it, on a half-transparent white box with a white halo round the letters so points
+    underneath stay visible; names are HTML-escaped. Returns ``fig``."""
+    for label in labels:
+        moved = label.position != label.anchor
         fig.add_annotation(
-            x=x,
-            y=y,
-            text=f"<b>{html.escape(name)}</b>",
-            showarrow=False,
-            font={"size": 13, "color": "#111"},
-            bgcolor="rgba(255,255,255,0.75)",
-            bordercolor="#555",
+            x=label.anchor[0],
+            y=label.anchor[1],
+            ax=label.position[0],
+            ay=label.position[1],
+            axref="x",
+            ayref="y",
+            text=f"<b>{html.escape(label.name)}</b>",
+            showarrow=moved,
+            arrowhead=0,
+            arrowwidth=1,
+            arrowcolor="#555",
+            font={"size": 13, "color": "#111", "shadow": LABEL_HALO},
+            bgcolor="rgba(255,255,255,0.6)",
+            bordercolor="#777",
             borderwidth=1,
-            borderpad=3,
+            borderpad=2,
+            name="cluster name",
         )
     return fig
 

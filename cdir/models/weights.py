@@ -51,8 +51,14 @@ def local_component(root: Path | None, preset: str, component: str) -> Path | No
     )
 
 
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+def hub_offline(*variables: str) -> bool:
+    """Whether the user turned the Hugging Face hub off: any of ``variables`` (default
+    ``HF_HUB_OFFLINE``) set to 1/true/yes/on, read now rather than when ``huggingface_hub`` was
+    imported (huggingface_hub's own convention for these variables)."""
+    return any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+        for name in variables or ("HF_HUB_OFFLINE",)
+    )
 
 
 def go_offline() -> None:

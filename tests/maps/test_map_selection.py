@@ -107,10 +107,18 @@ def test_the_clicked_point_is_highlighted_once_and_can_move() -> None:
 
 
 def test_cluster_names_are_drawn_escaped() -> None:
-    fig = add_cluster_labels(figure(), [("cat sofa", (1.0, 2.0)), ("<b>x</b>", (0.0, 0.0))])
+    from cdir.maps.label_layout import PlacedLabel
+
+    labels = [
+        PlacedLabel("cat sofa", (1.0, 2.0), (1.0, 2.0), (1.0, 0.2), 0),
+        PlacedLabel("<b>x</b>", (0.0, 0.0), (0.5, 0.5), (1.0, 0.2), 0),
+    ]
+    fig = add_cluster_labels(figure(), labels)
     texts = [a.text for a in fig.layout.annotations]
     assert texts == ["<b>cat sofa</b>", "<b>&lt;b&gt;x&lt;/b&gt;</b>"]
     assert (fig.layout.annotations[0].x, fig.layout.annotations[0].y) == (1.0, 2.0)
+    # a name left on its cluster has no line; a moved one has
+    assert [a.showarrow for a in fig.layout.annotations] == [False, True]
     json.loads(fig.to_json())
 
 

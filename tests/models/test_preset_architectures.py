@@ -20,6 +20,7 @@ loads, open_clip only warns, and every embedding is wrong. For EVERY preset in t
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 import warnings
@@ -66,6 +67,9 @@ def no_warnings() -> Iterator[None]:
     """Fails if a warning is issued or a WARNING (or worse) is logged inside the block, by any
     logger (open_clip logs on the root logger; transformers on its own, which does not propagate).
     """
+    # objects other tests left for the garbage collector (an event loop they did not close)
+    # warn when collected; collect them now so their ResourceWarning is not blamed on the block
+    gc.collect()
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):

@@ -16,6 +16,11 @@ import gradio as gr
 # (widget, its empty value): a view a tab empties when another collection opens
 Stale = list[tuple[Any, Any]]
 
+# the narrowest a setting (a slider, a number, a group of ticks) sits in a row, in px: a slider
+# with its label, number box, reset button and min / max labels fits without clipping, and a
+# narrow window wraps the row instead of squeezing it
+SETTING_MIN_WIDTH = 240
+
 
 @dataclass
 class Page:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cdir import api
 from cdir.app.browse import (
     PROMPT_CHOICES,
     SORT_CHOICES,
@@ -52,6 +53,7 @@ class BrowseMap:
     draw: gr.Button
     clear: gr.Button
     sel_md: gr.Markdown
+    caption: gr.Markdown  # what the drawn map shows, in one plain sentence
     plot: gr.Plot
 
 
@@ -246,14 +248,15 @@ def _map_panel() -> BrowseMap:
                 elem_id="browse-method",
             )
             vectors = gr.Radio(["image", "caption"], value="image", label="Embeddings")
-            color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
+            color = gr.Radio(["domain", "class", "cluster"], value="domain", label="Colour by")
             named = gr.Checkbox(label="Name the clusters from the captions", elem_id="browse-named")
         with gr.Row():
             draw = gr.Button("Draw the map", variant="primary", elem_id="browse-draw")
             clear = gr.Button("Clear the selection", elem_id="browse-clear")
         sel_md = gr.Markdown("", elem_id="browse-selection")
+        caption = gr.Markdown("", elem_id="browse-map-caption")
         plot = gr.Plot(elem_id="browse-map")
-    return BrowseMap(method, vectors, color, named, draw, clear, sel_md, plot)
+    return BrowseMap(method, vectors, color, named, draw, clear, sel_md, caption, plot)
 
 
 def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
@@ -305,14 +308,17 @@ def _wire(browse: BrowseActions, ui: BrowseTab, store: Any) -> None:
     m = ui.map
     map_inputs = [store, m.method, m.vectors, m.color, m.named]
 
-    def draw(store_path: str | None, method: str, vectors: str, *rest: Any) -> tuple[Any, list]:
-        return browse.draw_map(store_path, method, vectors, *rest), [method, vectors]
+    def draw(
+        store_path: str | None, method: str, vectors: str, color: str, named: bool
+    ) -> tuple[Any, str, list]:
+        figure = browse.draw_map(store_path, method, vectors, color, named)
+        return figure, api.map_caption(method, vectors, color, named), [method, vectors]
 
     def select(store_path: str | None, drawn: list | None, region: str) -> tuple[Any, str]:
         method, vectors = drawn or ("umap", "image")  # the projection on screen
         return browse.select_region(store_path, method, vectors, region)
 
-    m.draw.click(as_gr_error(draw), map_inputs, [m.plot, ui.drawn], **PRIVATE)
+    m.draw.click(as_gr_error(draw), map_inputs, [m.plot, m.caption, ui.drawn], **PRIVATE)
     ui.region.change(
         as_gr_error(select), [store, ui.drawn, ui.region], [ui.selection, m.sel_md], **PRIVATE
     ).then(refresh, inputs, shown, **PRIVATE)

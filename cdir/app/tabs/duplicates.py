@@ -11,7 +11,7 @@ import gradio as gr
 
 from cdir.app.compare import compare_view
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Page, Stale
+from cdir.app.tabs import SETTING_MIN_WIDTH, Page, Stale
 from cdir.app.views import semantic_label
 from cdir.app.wrappers import as_message, concurrency, on, one_at_a_time
 
@@ -78,6 +78,7 @@ def build(trained: bool) -> DuplicatesTab:
                 TIERS,
                 value=TIERS if trained else TIERS[:2],
                 label="Tiers" if trained else "Tiers (semantic needs trained models)",
+                min_width=SETTING_MIN_WIDTH,
             )
             perceptual = gr.Slider(
                 0,
@@ -85,6 +86,7 @@ def build(trained: bool) -> DuplicatesTab:
                 value=8,
                 step=2,
                 elem_id="dupes-perceptual",
+                min_width=SETTING_MIN_WIDTH,
                 label="perceptual: most differing pHash bits",
             )
             # empty: the threshold calibrated for the collection (as the CLI and the API use)
@@ -94,6 +96,7 @@ def build(trained: bool) -> DuplicatesTab:
                 label=semantic_label(trained),
                 interactive=trained,
                 elem_id="dupes-semantic",
+                min_width=SETTING_MIN_WIDTH,
             )
             find = gr.Button("Find near-duplicates", variant="primary", elem_id="find-dupes")
         summary = gr.Markdown("", elem_id="dupes-summary")

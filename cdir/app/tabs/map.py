@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from cdir import api
 from cdir.app.handlers import AppActions
 from cdir.app.tabs import Downloads, Page, Stale, downloads_row
 from cdir.app.wrappers import on
@@ -19,6 +20,7 @@ class MapTab:
     vectors: gr.Radio
     color: gr.Radio
     draw: gr.Button
+    caption: gr.Markdown  # what the drawn map shows, in one plain sentence (#map-caption)
     plot: gr.Plot
     sel_image: gr.Image
     sel_md: gr.Markdown
@@ -43,16 +45,23 @@ def build() -> MapTab:
                 [("UMAP", "umap"), ("t-SNE", "tsne"), ("PCA", "pca")],
                 value="umap",
                 label="Projection",
+                elem_id="map-method",
             )
             vectors = gr.Radio(
                 [("image embeddings", "image"), ("caption embeddings", "caption")],
                 value="image",
                 label="Embeddings",
             )
-            color = gr.Radio(["domain", "class"], value="domain", label="Colour by")
+            color = gr.Radio(
+                ["domain", "class", "cluster"],
+                value="domain",
+                label="Colour by",
+                elem_id="map-color",
+            )
             draw = gr.Button("Draw the map", variant="primary", elem_id="draw-map")
         with gr.Row():
             with gr.Column(scale=3):
+                caption = gr.Markdown(api.map_caption("umap"), elem_id="map-caption")
                 plot = gr.Plot(elem_id="cdir-map", label="Click a point to see the image")
             with gr.Column(scale=2):
                 sel_image = gr.Image(
@@ -70,7 +79,18 @@ def build() -> MapTab:
                 )
         map_click = gr.Textbox(visible="hidden", elem_id="map-click")
     return MapTab(
-        tab, method, vectors, color, draw, plot, sel_image, sel_md, sel_cards, downloads, map_click
+        tab,
+        method,
+        vectors,
+        color,
+        draw,
+        caption,
+        plot,
+        sel_image,
+        sel_md,
+        sel_cards,
+        downloads,
+        map_click,
     )
 
 
@@ -81,12 +101,14 @@ def wire(ui: MapTab, actions: AppActions, page: Page) -> None:
         vectors: str,
         color: str,
         progress: gr.Progress = gr.Progress(),
-    ) -> object:
-        return actions.draw_map(store_path, method, vectors, color, progress)
+    ) -> tuple[object, str]:
+        # the sentence changes with the map it describes, never before it is drawn
+        figure = actions.draw_map(store_path, method, vectors, color, progress)
+        return figure, api.map_caption(method, vectors, color)
 
     map_inputs = [page.store, ui.method, ui.vectors, ui.color]
-    on(ui.draw.click, draw, map_inputs, [ui.plot], heavy=True)
-    on(ui.tab.select, draw, map_inputs, [ui.plot], heavy=True)
+    on(ui.draw.click, draw, map_inputs, [ui.plot, ui.caption], heavy=True)
+    on(ui.tab.select, draw, map_inputs, [ui.plot, ui.caption], heavy=True)
     point = [ui.sel_image, ui.sel_md, ui.sel_cards]
     on(
         ui.map_click.change,
