@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cdir.app.browse_tools import EXPORT_FORMATS, BrowseTools
+from cdir.app.tabs import SETTING_MIN_WIDTH
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -95,8 +96,21 @@ def build_tools() -> BrowseToolsUI:
             )
         export_md = gr.Markdown("", elem_id="browse-download-result")
         with gr.Row():
-            diverse_k = gr.Number(12, precision=0, minimum=1, label="k", elem_id="browse-diverse-k")
-            diverse_seed = gr.Number(0, precision=0, label="seed", elem_id="browse-diverse-seed")
+            diverse_k = gr.Number(
+                12,
+                precision=0,
+                minimum=1,
+                label="k",
+                elem_id="browse-diverse-k",
+                min_width=SETTING_MIN_WIDTH,
+            )
+            diverse_seed = gr.Number(
+                0,
+                precision=0,
+                label="seed",
+                elem_id="browse-diverse-seed",
+                min_width=SETTING_MIN_WIDTH,
+            )
             diverse = gr.Button(
                 "Pick k diverse items (cover the embedding space)", elem_id="browse-diverse"
             )

@@ -169,9 +169,28 @@ def _compare() -> Compare:
         elem_id="compare-panel",
     ) as panel:
         with gr.Row():
-            group = gr.Number(1, precision=0, minimum=1, label="Group", elem_id="compare-group")
-            ids = gr.Textbox(label="or two item ids, e.g. 12 40", elem_id="compare-ids")
-            zoom = gr.Slider(1, 8, value=1, step=0.5, label="Zoom (centre)", elem_id="compare-zoom")
+            group = gr.Number(
+                1,
+                precision=0,
+                minimum=1,
+                label="Group",
+                elem_id="compare-group",
+                min_width=SETTING_MIN_WIDTH,
+            )
+            ids = gr.Textbox(
+                label="or two item ids, e.g. 12 40",
+                elem_id="compare-ids",
+                min_width=SETTING_MIN_WIDTH,
+            )
+            zoom = gr.Slider(
+                1,
+                8,
+                value=1,
+                step=0.5,
+                label="Zoom (centre)",
+                elem_id="compare-zoom",
+                min_width=SETTING_MIN_WIDTH,
+            )
             run = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Row():
             left = gr.Image(label="left", interactive=False, height=360, elem_id="compare-left")
