@@ -23,8 +23,17 @@ PAGE = 50  # groups shown at a time
 class DuplicateActions:
     """Mixed into ``AppActions``, which provides ``_session(store)``."""
 
+    workspace: Any  # AppActions's Workspace
+
     def _session(self, store: str | None) -> api.Session:  # pragma: no cover - AppActions's
         raise NotImplementedError
+
+    def _writable_session(self, store: str | None) -> api.Session:
+        """The session of a collection the visitor may change: decisions on the shared examples
+        are refused with one line (``Workspace.check_writable``), as tags are."""
+        session = self._session(store)
+        self.workspace.check_writable(session.store.root)
+        return session
 
     def find_dupes(
         self, store: str | None, tiers: Sequence[str], perceptual: float, semantic: float | None
@@ -93,7 +102,7 @@ class DuplicateActions:
         groups = api.groups_from_state(state)
         if group_no is None or not 0 <= group_no < len(groups):
             return gr.update(), gr.update(), gr.update()
-        session = self._session(store)
+        session = self._writable_session(store)
         group = groups[group_no]
         if item_id not in group.members:
             return gr.update(), gr.update(), gr.update()
@@ -126,7 +135,7 @@ class DuplicateActions:
         the one tier named (the semantic tier only so); saved in the collection."""
         if not state:
             raise gr.Error("Find near-duplicates first.")
-        session = self._session(store)
+        session = self._writable_session(store)
         api.accept(session, api.groups_from_state(state), None if tier in (None, "all") else [tier])
         return self.find_dupes(store, tiers, perceptual, semantic)
 

@@ -30,7 +30,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from cdir.app.workspace import Workspace
 
     require_chromium()
-    workspace = Workspace(tmp_path_factory.mktemp("workspace"))
+    # a private deployment (--shared-workspace): the review below decides on the examples; on a
+    # public page that is refused (test_browser_flows.py, test_l)
+    workspace = Workspace(tmp_path_factory.mktemp("workspace"), shared=True)
     with served_app(workspace, tmp_path_factory.mktemp("cache"), preset=PRESET) as (url, _):
         yield url
 

@@ -320,3 +320,17 @@ def test_k_a_zip_inside_a_zip_keeps_its_folder_labels(page, tmp_path: Path) -> N
     )
     summary = page.inner_text("#collection-summary")
     assert "Domains: photo" in summary and "Classes: car" in summary, summary
+
+
+def test_l_a_visitor_cannot_decide_on_the_shared_examples(page) -> None:
+    """A public page: the examples' groups are shown, but a keep clicked there is refused with
+    one line (every visitor shares them); the review works on a collection the visitor built."""
+    _open(page, "examples-tiny")
+    _tab(page, "Duplicates")
+    page.click("#find-dupes")
+    page.wait_for_selector("#dupe-groups .cdir-row")
+    other = page.locator("#dupe-groups .cdir-row").first.locator(".cdir-card:not(.kept)").first
+    item_id = other.get_attribute("data-id")
+    other.click()
+    assert "build your own collection" in _message(page, "shared by every visitor")
+    assert page.locator(f'#dupe-groups .cdir-card.kept[data-id="{item_id}"]').count() == 0

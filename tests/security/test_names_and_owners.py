@@ -163,6 +163,24 @@ def test_tagging_and_deciding_on_the_examples_is_refused_through_the_handlers(se
     assert "added to 1" in browse.tag(own, "add", "mine-now", "item", "0:1", *filters)
 
 
+def test_duplicate_decisions_on_the_examples_are_refused_through_the_handlers(server) -> None:
+    """The Duplicates tab's keep, keys and bulk accept (the one review place): one line on the
+    shared examples, nothing saved for everyone; the visitor's own collection takes them."""
+    actions = server.demo.cdir_actions
+    examples = str(server.workspace.root / server.examples)
+    tiers, perceptual = ["exact", "perceptual"], 10.0
+    _, _, state = actions.find_dupes(examples, tiers, perceptual, None)
+    assert state, "the examples have near-duplicate groups"
+    member = state[0]["members"][0]
+    with pytest.raises(WorkspaceError, match="shared by every visitor"):
+        actions.choose_keep(examples, f"0-{member}:1", state, tiers, perceptual, None)
+    with pytest.raises(WorkspaceError, match="shared by every visitor"):
+        actions.choose_keep(examples, f"0-{member}-remove:2", state, tiers, perceptual, None)
+    with pytest.raises(WorkspaceError, match="shared by every visitor"):
+        actions.accept_dupes(examples, "all", state, tiers, perceptual, None)
+    assert not (server.workspace.root / server.examples / "dupes" / "decided.json").exists()
+
+
 def test_a_long_name_is_found_again_by_its_owner(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
     name = "a very long collection name that goes on and on past the slug limit"
