@@ -80,6 +80,7 @@ from cdir.api.errors import (
     as_cdir_error,
     user_errors,
 )
+from cdir.api.queries import mode_note
 from cdir.api.sessions import Session, forget, open_collection, register_store_preset, session_for
 from cdir.api.settings import (
     DEVICE_CHOICES,

@@ -77,6 +77,17 @@ def query_of(kind: str, value: Any) -> dict[str, Any]:
     return {"text": value}
 
 
+MODE_INFO = "How the query is matched with the collection."
+
+
+def mode_widget(kind: str) -> Any:
+    """The retrieval-mode radio after a query of ``kind``: greyed out with the one line that
+    says why (``api.mode_note``) when the mode does nothing for it (a text query), else usable
+    with its usual line."""
+    note = api.mode_note(kind)
+    return gr.update(interactive=not note, info=note or MODE_INFO)
+
+
 def sketch_image(sketch: Any) -> Any:
     """The composite of a sketchpad value as an RGB image on white, or None if blank."""
     from PIL import Image

@@ -374,6 +374,19 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+TEXT_QUERY_MODE_NOTE = (
+    "A text query is matched with the pictures directly (text → image), whatever the mode: "
+    "the modes apply to image, sketch and result queries."
+)
+
+
+def mode_note(kind: str) -> str:
+    """One line saying why the retrieval mode does not apply to a query of ``kind`` (text,
+    image, sketch, item, url), or "" when it does: a typed query is always scored in ``text``
+    mode (:func:`_as_text_mode`)."""
+    return TEXT_QUERY_MODE_NOTE if kind == "text" else ""
+
+
 def _as_text_mode(options: SearchOptions) -> SearchOptions:
     """A typed query is always scored in ``text`` mode (text embedding vs gallery images)."""
     from dataclasses import replace
@@ -383,4 +396,13 @@ def _as_text_mode(options: SearchOptions) -> SearchOptions:
     return replace(options, mode="text")
 
 
-__all__ = ["Hit", "ModeError", "Query", "QueryError", "SearchOptions", "SearchResult", "Searcher"]
+__all__ = [
+    "Hit",
+    "ModeError",
+    "Query",
+    "QueryError",
+    "SearchOptions",
+    "SearchResult",
+    "Searcher",
+    "mode_note",
+]

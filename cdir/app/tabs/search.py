@@ -11,6 +11,7 @@ import gradio as gr
 from cdir import api
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
+from cdir.app.queries import MODE_INFO, mode_widget
 from cdir.app.tabs import Downloads, Page, Stale, downloads_row
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.wrappers import on
@@ -111,7 +112,11 @@ def build() -> SearchTab:
                 show_label=True,
             )
             mode = gr.Radio(
-                webui.MODE_CHOICES, value="caption", label="Retrieval mode", elem_id="mode"
+                webui.MODE_CHOICES,
+                value="caption",
+                label="Retrieval mode",
+                info=MODE_INFO,
+                elem_id="mode",
             )
             k = gr.Slider(1, 48, value=12, step=1, label="Results (k)")
             cross = gr.Checkbox(
@@ -193,10 +198,13 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
             searched,
             trigger_mode="always_last",
         )
+        # a text query greys the modes out, saying why; any other query makes them usable
+        on(event, functools.partial(mode_widget, kind), None, [ui.mode])
     # any option change re-runs the current query with the new options
+    # k: typed in its number box or dragged (the last value wins while a search runs)
     for widget, trigger in (
         (ui.mode, "change"),
-        (ui.k, "release"),
+        (ui.k, "change"),
         (ui.cross, "change"),
         (ui.domains, "change"),
         (ui.neutral, "change"),
@@ -210,6 +218,7 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
             actions.rerun_stages,
             [page.store, ui.query, *settings],
             results,
+            trigger_mode="always_last",
         )
 
 

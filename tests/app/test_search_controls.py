@@ -1,0 +1,45 @@
+"""The Search tab's controls say what they do: a text query greys the modes out with the one
+line that says why, and typing k (not only dragging it) re-runs the query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdir import api
+from cdir.app.queries import MODE_INFO, mode_widget
+
+
+def test_a_text_query_greys_the_modes_out_with_one_line() -> None:
+    note = api.mode_note("text")
+    assert note and "\n" not in note and "text → image" in note
+    update = mode_widget("text")
+    assert update["interactive"] is False and update["info"] == note
+    for kind in ("image", "sketch", "item", "url"):
+        assert api.mode_note(kind) == ""
+        assert mode_widget(kind) == {"__type__": "update", "interactive": True, "info": MODE_INFO}
+
+
+def _listeners(demo, component) -> set[str]:
+    """The events of ``component`` that some dependency of ``demo`` listens to."""
+    return {
+        event
+        for dep in demo.config["dependencies"]
+        for target, event in dep["targets"]
+        if target == component._id
+    }
+
+
+def test_k_reruns_on_any_change_and_the_mode_on_every_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdir.app import main
+    from cdir.app.handlers import AppActions
+    from cdir.app.workspace import Workspace
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    demo = main.build_app(AppActions(Workspace(tmp_path / "ws"), "tiny"))
+    k = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Results (k)")
+    # "change" fires for a typed value too; "release" only at the end of a drag
+    assert "change" in _listeners(demo, k)
