@@ -1,9 +1,20 @@
-"""What a search shows beyond its ranking: which retrieval modes apply to a query
-(``mode_note``). Re-exported by ``cdir.api``."""
+"""What a search shows beyond its ranking: one card per duplicate group (``collapsed``), and
+which retrieval modes apply to a query (``mode_note``). Re-exported by ``cdir.api``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from cdir.api.duplicates import duplicate_config, find_duplicates
+from cdir.api.sessions import Session
+from cdir.retrieval.collapse import collapse_hits, depth_for, merge_overlapping
+from cdir.retrieval.search import SearchOptions, SearchResult
 from cdir.retrieval.search import mode_note as _mode_note
+
+# the groups every collection keeps from its ingest (cdir.duplicates.groups.warm_cache)
+COLLAPSED_TIERS = ("exact", "perceptual")
 
 
 def mode_note(kind: str) -> str:
@@ -11,3 +22,51 @@ def mode_note(kind: str) -> str:
     a typed query is always matched text → image), or "" when the mode applies (image, sketch,
     item, url)."""
     return _mode_note(kind)
+
+
+def search_groups(session: Session) -> list[list[int]]:
+    """The collection's duplicate groups that a search folds, as lists of item ids: the exact
+    and perceptual groups of the one duplicates engine (:func:`cdir.api.find_duplicates`, kept
+    in the collection at ingest, saved decisions applied), those sharing a member joined."""
+    groups = find_duplicates(session.store, duplicate_config(COLLAPSED_TIERS))
+    return merge_overlapping([g.members for g in groups])
+
+
+def collapsed(
+    session: Session, options: SearchOptions, run: Callable[[SearchOptions], SearchResult]
+) -> SearchResult:
+    """``run(options)`` with one card per duplicate group when ``options.collapse_duplicates``
+    (:func:`cdir.retrieval.collapse.collapse_hits`): the ranking is fetched deep enough that
+    ``options.k`` cards remain, each holding the ids of the near-duplicates folded under it."""
+    if not options.collapse_duplicates:
+        return run(options)
+    groups, deep = _deep(session, options)
+    return fold(run(deep), groups, options)
+
+
+def collapsed_rows(
+    session: Session,
+    options: SearchOptions,
+    run: Callable[[SearchOptions], Iterator[Any]],
+) -> Iterator[Any]:
+    """``collapsed`` for a staged search (``run`` yields ``Stage``s): every row of every
+    stage folded."""
+    if not options.collapse_duplicates:
+        yield from run(options)
+        return
+    groups, deep = _deep(session, options)
+    for stage in run(deep):
+        stage.rows = [(d, fold(r, groups, options)) for d, r in stage.rows]
+        yield stage
+
+
+def fold(result: SearchResult, groups: list[list[int]], options: SearchOptions) -> SearchResult:
+    """``result`` folded by ``groups`` to ``options.k`` cards, carrying ``options``."""
+    return replace(result, hits=collapse_hits(result.hits, groups, options.k), options=options)
+
+
+def _deep(session: Session, options: SearchOptions) -> tuple[list[list[int]], SearchOptions]:
+    groups = search_groups(session)
+    n_items = int(session.store.ok_mask().sum())
+    k = depth_for(options.k, groups, n_items) if groups else options.k
+    return groups, replace(options, k=max(k, options.k), collapse_duplicates=False)

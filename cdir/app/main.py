@@ -152,6 +152,7 @@ def _api(calls: endpoints.Endpoints) -> None:
                 multiselect=True,
                 label="tiers",
             ),
+            show_duplicates=gr.Checkbox(False, label="show_duplicates"),
             perceptual=gr.Number(8, label="perceptual"),
             semantic=gr.Number(None, label="semantic (empty: calibrated)"),
         )
@@ -181,9 +182,18 @@ def _api(calls: endpoints.Endpoints) -> None:
         (calls.list_collections, ["owner"]),
         (calls.open_collection, ["name", "owner"]),
         (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
-        (calls.search_image_stages, ["collection", "image", "mode", "k", "domains", "owner"]),
-        (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
-        (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
+        (
+            calls.search_image_stages,
+            ["collection", "image", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
+        (
+            calls.search_text,
+            ["collection", "text", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
+        (
+            calls.search_item,
+            ["collection", "item_id", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
         (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
         (calls.delete_collection, ["name", "owner"]),
     ]

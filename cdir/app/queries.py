@@ -25,6 +25,7 @@ class SearchSettings:
     neutralise: bool = True  # the measured-best default (docs/reproducing.md)
     style_words: str = ""
     weights: tuple[float, float, float] = (0.5, 1.0, 0.5)
+    show_duplicates: bool = False  # False: one card per duplicate group
 
     @classmethod
     def from_widgets(
@@ -38,8 +39,18 @@ class SearchSettings:
         w_image: float,
         w_caption: float,
         w_cc: float,
+        show_duplicates: bool = False,
     ) -> SearchSettings:
-        return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
+        return cls(
+            mode,
+            k,
+            cross,
+            domains,
+            neutral,
+            words,
+            (w_image, w_caption, w_cc),
+            bool(show_duplicates),
+        )
 
     def options(self) -> api.SearchOptions:
         words = api.style_words(self.style_words) if self.style_words.strip() else None
@@ -51,6 +62,7 @@ class SearchSettings:
             neutralise=bool(self.neutralise),
             style_words=words,
             fusion=fusion if self.mode == "fusion" else None,
+            collapse_duplicates=not self.show_duplicates,
         )
 
 

@@ -50,6 +50,8 @@ class SearchOptions:
     fusion: str | dict[str, float] | None = None
     exclude_duplicates: bool = True
     tags: tuple[str, ...] = ()  # only items holding any of these tags (cdir.store.tags)
+    # one hit per duplicate group (cdir.api.search folds them: cdir.retrieval.collapse)
+    collapse_duplicates: bool = False
 
     def __post_init__(self) -> None:
         """Refuse an unknown mode (ModeError, listing the valid ones) and a k below 1 (ValueError),
@@ -93,6 +95,8 @@ class Hit:
     negative_prompt: str | None = None
     generator: str | None = None  # the tool that made the image (A1111, ComfyUI, ...)
     generation_settings: str | None = None  # the tool's other parameters, JSON text
+    # ids of the near-duplicates of this hit folded under its card (cdir.retrieval.collapse)
+    near_duplicates: tuple[int, ...] = ()
 
 
 @dataclass

@@ -36,6 +36,7 @@ class SearchTab:
     w_img: gr.Slider
     w_cap: gr.Slider
     w_cc: gr.Slider
+    show_dupes: gr.Checkbox
     query_md: gr.Markdown
     results: gr.HTML
     table: gr.Dataframe
@@ -54,6 +55,7 @@ class SearchTab:
             self.w_img,
             self.w_cap,
             self.w_cc,
+            self.show_dupes,
         ]
 
     def stale(self) -> Stale:
@@ -122,6 +124,11 @@ def build() -> SearchTab:
             cross = gr.Checkbox(
                 label="Cross-domain view: one row per target domain", elem_id="cross-domain"
             )
+            show_dupes = gr.Checkbox(
+                False,
+                label="Show near-duplicates as their own results (off: one card per group)",
+                elem_id="show-duplicates",
+            )
             domains = gr.CheckboxGroup([], label="Target domains (none ticked = all)")
             with gr.Accordion("Style words and fusion weights", open=False):
                 # on by default: the measured-best variant (docs/reproducing.md)
@@ -170,6 +177,7 @@ def build() -> SearchTab:
         w_img,
         w_cap,
         w_cc,
+        show_dupes,
         query_md,
         results,
         table,
@@ -212,6 +220,7 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
         (ui.w_img, "release"),
         (ui.w_cap, "release"),
         (ui.w_cc, "release"),
+        (ui.show_dupes, "change"),
     ):
         on(
             getattr(widget, trigger),
