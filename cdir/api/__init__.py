@@ -83,6 +83,8 @@ from cdir.api.errors import (
 from cdir.api.queries import (
     collapsed,
     collapsed_rows,
+    fetch_limits,
+    image_from_url,
     mode_note,
     search_groups,
 )

@@ -1,5 +1,6 @@
-"""What a search shows beyond its ranking: one card per duplicate group (``collapsed``), and
-which retrieval modes apply to a query (``mode_note``). Re-exported by ``cdir.api``."""
+"""What a search takes and shows beyond its ranking: one card per duplicate group
+(``collapsed``), a query image from a URL (``image_from_url``), and which retrieval modes apply
+to a query (``mode_note``). Re-exported by ``cdir.api``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from cdir.api.duplicates import duplicate_config, find_duplicates
+from cdir.api.errors import UserInputError
 from cdir.api.sessions import Session
 from cdir.retrieval.collapse import collapse_hits, depth_for, merge_overlapping
 from cdir.retrieval.search import SearchOptions, SearchResult
@@ -70,3 +72,30 @@ def _deep(session: Session, options: SearchOptions) -> tuple[list[list[int]], Se
     n_items = int(session.store.ok_mask().sum())
     k = depth_for(options.k, groups, n_items) if groups else options.k
     return groups, replace(options, k=max(k, options.k), collapse_duplicates=False)
+
+
+def image_from_url(url: str, limits: Any = None) -> Any:
+    """The RGB PIL image at an http(s) ``url``, fetched with strict limits and never from a
+    loopback, private, link-local or reserved address unless the operator allows it
+    (:func:`cdir.imaging.fetch.fetch_image`; ``limits``: a ``FetchLimits``), then decoded as
+    every query file is (``QUERY_DECODE_LIMITS``: the same formats and pixel budget). Raises
+    UserInputError with the one line that says why the URL cannot be used."""
+    from cdir.imaging.decode import QUERY_DECODE_LIMITS, DecodeError, load_rgb_bytes
+    from cdir.imaging.fetch import FetchError, fetch_image
+
+    if not str(url or "").strip():
+        raise UserInputError("Paste the address of an image (http:// or https://) first.")
+    try:
+        return load_rgb_bytes(fetch_image(url, limits), QUERY_DECODE_LIMITS)
+    except FetchError as exc:
+        raise UserInputError(f"Cannot use that URL as a query: {exc}") from None
+    except DecodeError as exc:
+        raise UserInputError(f"Cannot use that URL as a query: {exc.reason}") from None
+
+
+def fetch_limits(**limits: Any) -> Any:
+    """A :class:`cdir.imaging.fetch.FetchLimits` (timeout_s, max_bytes, max_redirects,
+    allow_private)."""
+    from cdir.imaging.fetch import FetchLimits
+
+    return FetchLimits(**limits)

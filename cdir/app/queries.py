@@ -68,8 +68,9 @@ class SearchSettings:
 
 def query_of(kind: str, value: Any) -> dict[str, Any]:
     """The ``api.search`` keywords of a page query: ``kind`` image (a file path), sketch (a
-    sketchpad value), text, or item (a click on a result, "<id>:<nonce>"). Raises gr.Error or
-    ValueError, saying what to do, for an empty or unreadable query."""
+    sketchpad value), url (the http(s) address of an image), text, or item (a click on a
+    result, "<id>:<nonce>"). Raises gr.Error, ValueError or UserInputError, saying what to do,
+    for an empty or unreadable query."""
     if kind == "image":
         if isinstance(value, UnreadableFile):
             raise ValueError(value.message)
@@ -81,6 +82,8 @@ def query_of(kind: str, value: Any) -> dict[str, Any]:
         if picture is None:
             raise gr.Error("Draw something on the sketchpad first.")
         return {"image": picture}
+    if kind == "url":  # fetched with strict limits, decoded as a dropped file (api)
+        return {"image": api.image_from_url(value)}
     if kind == "item":
         item_id = _clicked_id(value)
         if item_id is None:

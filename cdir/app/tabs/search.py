@@ -22,6 +22,8 @@ class SearchTab:
     tab: gr.Tab
     q_image: gr.Image
     img_btn: gr.Button
+    q_url: gr.Textbox
+    url_btn: gr.Button
     sketch: gr.Sketchpad
     sketch_btn: gr.Button
     q_text: gr.Textbox
@@ -87,6 +89,12 @@ def build() -> SearchTab:
                         )
                     )
                     img_btn = gr.Button("Search with this image", variant="primary")
+                    q_url = gr.Textbox(
+                        label="…or the address of an image (http or https)",
+                        placeholder="https://example.org/picture.jpg",
+                        elem_id="query-url",
+                    )
+                    url_btn = gr.Button("Search with this URL", elem_id="search-url")
                 with gr.Tab("Sketch"):
                     sketch = gr.Sketchpad(
                         type="pil",
@@ -163,6 +171,8 @@ def build() -> SearchTab:
         tab,
         q_image,
         img_btn,
+        q_url,
+        url_btn,
         sketch,
         sketch_btn,
         q_text,
@@ -193,6 +203,8 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
     for event, kind, value in (
         (ui.img_btn.click, "image", ui.q_image),
         (ui.q_image.upload, "image", ui.q_image),
+        (ui.url_btn.click, "url", ui.q_url),
+        (ui.q_url.submit, "url", ui.q_url),
         (ui.sketch_btn.click, "sketch", ui.sketch),
         (ui.text_btn.click, "text", ui.q_text),
         (ui.q_text.submit, "text", ui.q_text),
