@@ -63,8 +63,10 @@ def collapsed_rows(
 
 
 def fold(result: SearchResult, groups: list[list[int]], options: SearchOptions) -> SearchResult:
-    """``result`` folded by ``groups`` to ``options.k`` cards, carrying ``options``."""
-    return replace(result, hits=collapse_hits(result.hits, groups, options.k), options=options)
+    """``result`` folded by ``groups`` to ``options.k`` cards; its options (as the search ran
+    them: a text query's mode is ``text``) with the asked k and folding."""
+    ran = replace(result.options, k=options.k, collapse_duplicates=options.collapse_duplicates)
+    return replace(result, hits=collapse_hits(result.hits, groups, options.k), options=ran)
 
 
 def _deep(session: Session, options: SearchOptions) -> tuple[list[list[int]], SearchOptions]:

@@ -126,3 +126,13 @@ def test_an_image_query_in_stages_is_folded_too(collection: Any) -> None:
         hits = stage.rows[0][1].hits
         shown = [member[h.id] for h in hits if h.id in member]
         assert len(shown) == len(set(shown)) and len(hits) == 8
+
+
+def test_a_folded_result_keeps_the_options_it_ran_with(collection: Any) -> None:
+    _, store = collection
+    session = api.session_for(store)
+    options = api.SearchOptions(mode="image", k=5, collapse_duplicates=True)
+    folded = api.search(session, text=TEXT, options=options)
+    plain = api.search(session, text=TEXT, options=api.SearchOptions(mode="image", k=5))
+    assert folded.options.mode == plain.options.mode == "text"  # a text query ran as text
+    assert folded.options.k == 5 and folded.options.collapse_duplicates
