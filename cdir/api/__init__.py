@@ -80,6 +80,7 @@ from cdir.api.errors import (
     as_cdir_error,
     user_errors,
 )
+from cdir.api.links import NO_LINK, QueryLink, parse_query_link, query_link
 from cdir.api.queries import (
     collapsed,
     collapsed_rows,

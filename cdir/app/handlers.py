@@ -20,6 +20,7 @@ from cdir.app import views
 from cdir.app.analysis import AnalysisActions
 from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
+from cdir.app.links import LinkActions
 from cdir.app.media import EXAMPLES_DIR
 from cdir.app.queries import SearchSettings, query_of, sketch_image
 from cdir.app.widgets import _clicked_id, gradio_progress
@@ -60,7 +61,7 @@ def shared_server_config() -> api.IngestConfig:
 
 
 @dataclass
-class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
+class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None

@@ -89,7 +89,7 @@ def build_app(actions: AppActions) -> gr.Blocks:
             gr.HTML(f'<div class="cdir-banner" id="storage-note">{note}</div>')
         status = gr.Markdown(webui.views.status_line(None, None), elem_id="status")
         timer = gr.Timer(3.0, active=False)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             collection = collection_tab.build(actions, store)
             search = search_tab.build()
             map_ = map_tab.build()
@@ -107,7 +107,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
             for pair in tab.stale()
         ]
         actions.stale = tuple(empty for _, empty in stale)
-        collection_tab.wire(collection, actions, page, search.domains, [view for view, _ in stale])
+        loaded = collection_tab.wire(
+            collection, actions, page, search.domains, [view for view, _ in stale]
+        )
         search_tab.wire(search, actions, page)
         method_tab.wire(method, actions, page)
         evaluate_tab.wire(evaluation, actions, page)
@@ -120,7 +122,8 @@ def build_app(actions: AppActions) -> gr.Blocks:
         ):
             module.wire_downloads(tab, actions, page)
         duplicates_tab.wire(dupes, actions, page)
-        on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
+        greeted = on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
+        search_tab.wire_link(search, actions, page, greeted, loaded, tabs)
         _api(endpoints.Endpoints(actions))
     return demo
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
 from cdir import api
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
+from cdir.app.links import PAGE_URL_JS, link_mode
 from cdir.app.queries import MODE_INFO, mode_widget
 from cdir.app.tabs import Downloads, Page, Stale, downloads_row
 from cdir.app.widgets import refuse_unreadable
-from cdir.app.wrappers import on
+from cdir.app.wrappers import concurrency, on
 
 
 @dataclass
 class SearchTab:
     tab: gr.Tab
+    query_tabs: gr.Tabs  # image (and image URL), sketch, text
     q_image: gr.Image
     img_btn: gr.Button
     q_url: gr.Textbox
@@ -43,7 +46,10 @@ class SearchTab:
     results: gr.HTML
     table: gr.Dataframe
     downloads: Downloads
+    link: gr.Textbox  # the link to the current search (cdir.app.links)
+    page_url: gr.Textbox  # the page's own address, from the browser
     query: gr.State  # the current query, re-run when a setting changes
+    link_query: gr.State  # the query a page opened at a search link runs
 
     def settings(self) -> list:
         """The search settings, in ``SearchSettings.from_widgets`` order."""
@@ -71,14 +77,15 @@ class SearchTab:
             (self.query, None),
             (self.current, None),
             (self.downloads.file, None),
+            (self.link, ""),
         ]
 
 
 def build() -> SearchTab:
     with gr.Tab("Search", id="search") as tab, gr.Row():
         with gr.Column(scale=1, min_width=340):
-            with gr.Tabs():
-                with gr.Tab("Image"):
+            with gr.Tabs() as query_tabs:
+                with gr.Tab("Image", id="image"):
                     q_image = refuse_unreadable(
                         gr.Image(
                             type="filepath",
@@ -95,7 +102,7 @@ def build() -> SearchTab:
                         elem_id="query-url",
                     )
                     url_btn = gr.Button("Search with this URL", elem_id="search-url")
-                with gr.Tab("Sketch"):
+                with gr.Tab("Sketch", id="sketch"):
                     sketch = gr.Sketchpad(
                         type="pil",
                         canvas_size=(384, 384),
@@ -109,9 +116,11 @@ def build() -> SearchTab:
                         ),
                     )
                     sketch_btn = gr.Button("Search with this sketch", variant="primary")
-                with gr.Tab("Text"):
+                with gr.Tab("Text", id="text"):
                     q_text = gr.Textbox(
-                        label="Describe what you are looking for", placeholder="a red boat"
+                        label="Describe what you are looking for",
+                        placeholder="a red boat",
+                        elem_id="query-text",
                     )
                     text_btn = gr.Button("Search with this text", variant="primary")
             current = gr.Image(
@@ -128,7 +137,7 @@ def build() -> SearchTab:
                 info=MODE_INFO,
                 elem_id="mode",
             )
-            k = gr.Slider(1, 48, value=12, step=1, label="Results (k)")
+            k = gr.Slider(1, 48, value=12, step=1, label="Results (k)", elem_id="results-k")
             cross = gr.Checkbox(
                 label="Cross-domain view: one row per target domain", elem_id="cross-domain"
             )
@@ -144,6 +153,7 @@ def build() -> SearchTab:
                     True,
                     label="Remove style words from captions before "
                     "matching ('a sketch of', 'painting', ...)",
+                    elem_id="neutral-words",
                 )
                 words = gr.Textbox(
                     api.default_style_words(), lines=6, label="Style words (one per line)"
@@ -159,6 +169,16 @@ def build() -> SearchTab:
             results = gr.HTML(
                 '<div class="cdir-empty">Results appear here.</div>', elem_id="results"
             )
+            link = gr.Textbox(
+                "",
+                label="Link to this search (copy it to share; it names the collection, the "
+                "query, the mode and k)",
+                placeholder="Search for something to get its link.",
+                interactive=False,
+                buttons=["copy"],
+                elem_id="share-link",
+            )
+            page_url = gr.Textbox("", visible="hidden", elem_id="page-url")
             with gr.Accordion("Scores as a table", open=False):
                 table = gr.Dataframe(headers=webui.views.HITS_HEADERS, wrap=True, interactive=False)
             downloads = downloads_row(
@@ -167,8 +187,10 @@ def build() -> SearchTab:
                 "Results with their scores",
             )
         query = gr.State(None)
+        link_query = gr.State(None)
     return SearchTab(
         tab,
+        query_tabs,
         q_image,
         img_btn,
         q_url,
@@ -192,7 +214,10 @@ def build() -> SearchTab:
         results,
         table,
         downloads,
+        link,
+        page_url,
         query,
+        link_query,
     )
 
 
@@ -200,6 +225,7 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
     settings = ui.settings()
     results = [ui.query_md, ui.results, ui.table]
     searched = [*results, ui.query, ui.current]
+    shared = [page.store, ui.query, ui.page_url, ui.mode, ui.k]  # the link's inputs
     for event, kind, value in (
         (ui.img_btn.click, "image", ui.q_image),
         (ui.q_image.upload, "image", ui.q_image),
@@ -211,13 +237,14 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
         (page.result_click.change, "item", page.result_click),
     ):
         # a query dropped while the previous one is still captioned runs after it, not never
-        on(
+        ran = on(
             event,
             functools.partial(actions.ui_search_stages, kind),
             [page.store, value, *settings],
             searched,
             trigger_mode="always_last",
         )
+        on(ran.then, actions.share_link, shared, [ui.link])
         # a text query greys the modes out, saying why; any other query makes them usable
         on(event, functools.partial(mode_widget, kind), None, [ui.mode])
     # any option change re-runs the current query with the new options
@@ -234,13 +261,14 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
         (ui.w_cc, "release"),
         (ui.show_dupes, "change"),
     ):
-        on(
+        ran = on(
             getattr(widget, trigger),
             actions.rerun_stages,
             [page.store, ui.query, *settings],
             results,
             trigger_mode="always_last",
         )
+        on(ran.then, actions.share_link, shared, [ui.link])
 
 
 def wire_downloads(ui: SearchTab, actions: AppActions, page: Page) -> None:
@@ -251,3 +279,32 @@ def wire_downloads(ui: SearchTab, actions: AppActions, page: Page) -> None:
             [page.store, ui.query, *ui.settings()],
             [ui.downloads.file],
         )
+
+
+def wire_link(
+    ui: SearchTab, actions: AppActions, page: Page, greeted: Any, loaded: list, tabs: gr.Tabs
+) -> None:
+    """A page opened at a search link (``cdir.app.links``), once the visitor's owner key is
+    known (``greeted``: the page-load event that reads it): open the collection (``loaded``:
+    the outputs of opening one), restore the query, mode and k, show this tab, run the query,
+    and show its link."""
+    greeted.then(
+        None,
+        None,
+        [ui.page_url],
+        js=PAGE_URL_JS,
+        api_name=False,
+        api_visibility="private",
+        **concurrency(False),  # in the light queue group, as every page event
+    )
+    restored = [ui.q_text, ui.q_url, ui.mode, ui.k, tabs, ui.query_tabs, ui.link_query]
+    opened = on(greeted.then, actions.open_link, [page.owner], [*loaded, *restored])
+    searched = [ui.query_md, ui.results, ui.table, ui.query, ui.current]
+    ran = on(opened.then, actions.run_link, [page.store, ui.link_query, *ui.settings()], searched)
+    shown = on(ran.then, link_mode, [ui.link_query], [ui.mode])
+    on(
+        shown.then,
+        actions.share_link,
+        [page.store, ui.query, ui.page_url, ui.mode, ui.k],
+        [ui.link],
+    )
