@@ -248,10 +248,11 @@ def wire(ui: SearchTab, actions: AppActions, page: Page) -> None:
         # a text query greys the modes out, saying why; any other query makes them usable
         on(event, functools.partial(mode_widget, kind), None, [ui.mode])
     # any option change re-runs the current query with the new options
-    # k: typed in its number box or dragged (the last value wins while a search runs)
+    # mode and k on the visitor's input only (a link restoring them runs its own search): k
+    # typed in its number box or dragged (the last value wins while a search runs)
     for widget, trigger in (
-        (ui.mode, "change"),
-        (ui.k, "change"),
+        (ui.mode, "input"),
+        (ui.k, "input"),
         (ui.cross, "change"),
         (ui.domains, "change"),
         (ui.neutral, "change"),
