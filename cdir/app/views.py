@@ -15,6 +15,7 @@ MODE_LABELS: dict[str, str] = {
     "image": "Image → image (plain CLIP baseline)",
     "caption-caption": "Caption → caption",
     "fusion": "Fusion of the three (weighted z-scores)",
+    "text": "Text → image (a typed query, whatever the mode)",
 }
 
 

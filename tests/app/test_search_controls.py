@@ -21,6 +21,14 @@ def test_a_text_query_greys_the_modes_out_with_one_line() -> None:
         assert mode_widget(kind) == {"__type__": "update", "interactive": True, "info": MODE_INFO}
 
 
+def test_a_text_query_says_it_was_matched_text_to_image() -> None:
+    from cdir.app import views
+    from cdir.retrieval.search import Query
+
+    result = api.SearchResult(Query("text", text="a boat"), [], api.SearchOptions(mode="text"))
+    assert views.query_markdown(result).startswith("**Mode:** Text → image")
+
+
 def _listeners(demo, component) -> set[str]:
     """The events of ``component`` that some dependency of ``demo`` listens to."""
     return {
