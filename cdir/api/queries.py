@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from cdir.api.duplicates import duplicate_config, find_duplicates
@@ -29,9 +30,37 @@ def mode_note(kind: str) -> str:
 def search_groups(session: Session) -> list[list[int]]:
     """The collection's duplicate groups that a search folds, as lists of item ids: the exact
     and perceptual groups of the one duplicates engine (:func:`cdir.api.find_duplicates`, kept
-    in the collection at ingest, saved decisions applied), those sharing a member joined."""
+    in the collection at ingest, saved decisions applied), those sharing a member joined.
+    Remembered per collection until its items, its decisions or its kept groups change."""
+    root = session.store.root
+    stamp = (session.store.meta.get("revision"), *map(_file_stamp, _group_files(root)))
+    known = _memo.get(str(root))
+    if known is not None and known[0] == stamp:
+        return known[1]
     groups = find_duplicates(session.store, duplicate_config(COLLAPSED_TIERS))
-    return merge_overlapping([g.members for g in groups])
+    merged = merge_overlapping([g.members for g in groups])
+    stamp = (session.store.meta.get("revision"), *map(_file_stamp, _group_files(root)))
+    _memo[str(root)] = (stamp, merged)
+    return merged
+
+
+def _group_files(root: Path) -> tuple[Path, Path]:
+    """The files a collection's groups come from: its saved decisions and its kept groups."""
+    from cdir.duplicates.decisions import DECIDED_FILE
+    from cdir.duplicates.groups import CACHE_FILE
+
+    return root / DECIDED_FILE, root / CACHE_FILE
+
+
+_memo: dict[str, tuple[tuple[Any, ...], list[list[int]]]] = {}
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def collapsed(

@@ -136,3 +136,21 @@ def test_a_folded_result_keeps_the_options_it_ran_with(collection: Any) -> None:
     plain = api.search(session, text=TEXT, options=api.SearchOptions(mode="image", k=5))
     assert folded.options.mode == plain.options.mode == "text"  # a text query ran as text
     assert folded.options.k == 5 and folded.options.collapse_duplicates
+
+
+def test_a_decision_changes_what_is_folded(collection: Any, tmp_path: Path) -> None:
+    """The groups a search folds follow the saved decisions (remembered until they change)."""
+    import shutil
+
+    _, store = collection
+    copy = tmp_path / "shapes"
+    shutil.copytree(store, copy)
+    session = api.session_for(copy)
+    groups = api.search_groups(session)
+    assert api.search_groups(session) is groups  # remembered
+    group = next(g for g in api.find_duplicates(session, api.duplicate_config(("exact",))))
+    apart = group.members[-1]
+    api.decide(session, group, apart, "not_duplicate")
+    after = api.search_groups(session)
+    assert after is not groups
+    assert not any(apart in g and group.members[0] in g for g in after)
