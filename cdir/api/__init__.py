@@ -94,6 +94,15 @@ from cdir.api.errors import (
     as_cdir_error,
     user_errors,
 )
+from cdir.api.links import NO_LINK, QueryLink, parse_query_link, query_link
+from cdir.api.queries import (
+    collapsed,
+    collapsed_rows,
+    fetch_limits,
+    image_from_url,
+    mode_note,
+    search_groups,
+)
 from cdir.api.sessions import Session, forget, open_collection, register_store_preset, session_for
 from cdir.api.settings import (
     DEVICE_CHOICES,
@@ -313,12 +322,16 @@ def search(
     options: SearchOptions = SearchOptions(),
 ) -> SearchResult:
     """Exactly one of ``image`` (a file path or a PIL image), ``text`` or ``item_id`` is the
-    query."""
+    query. ``options.collapse_duplicates``: one hit per duplicate group, holding the ids of the
+    others in ``near_duplicates`` (:func:`cdir.api.queries.collapsed`)."""
     given = [
         name for name, v in (("image", image), ("text", text), ("id", item_id)) if v is not None
     ]
     if len(given) != 1:
         raise ValueError(f"give exactly one query (an image, a text or an id), not {given or 0}")
+    if options.collapse_duplicates:  # one card per duplicate group (cdir.api.queries)
+        query = {"image": image, "text": text, "item_id": item_id}
+        return collapsed(session, options, lambda deep: search(session, **query, options=deep))
     if image is not None and not isinstance(image, str | Path):
         return session.searcher.by_picture(image, options)
     if image is not None:
@@ -364,7 +377,9 @@ def search_staged(
     if isinstance(image, str | Path):
         image, sha = session.searcher.load_picture(image)
     domains = list(options.domains or domains_of(session.store)) if per_domain else None
-    return staged_search(session.searcher, image, options, sha, domains)
+    return collapsed_rows(
+        session, options, lambda deep: staged_search(session.searcher, image, deep, sha, domains)
+    )
 
 
 def preview(session: Session, per_domain: int = 6) -> list[tuple[str, list[Any]]]:

@@ -4,7 +4,9 @@ plain JSON, none depending on an earlier call.
 ``app.py`` exposes these as ``/list_collections``, ``/open_collection``, ``/build_collection``,
 ``/search_image``, ``/search_text``, ``/search_item``, ``/find_duplicates`` and
 ``/delete_collection`` (see the README's gradio_client example). A hit is
-``{"rank", "id", "file", "score", "domain", "class", "caption", "prompt"}``; ``file`` is the path
+``{"rank", "id", "file", "score", "domain", "class", "caption", "prompt", "near_duplicates"}``
+(the ids folded under the hit: a search shows one hit per duplicate group unless
+``show_duplicates`` is true); ``file`` is the path
 inside the collection (``photo/car/a.jpg``), never a server path. ``owner`` is the caller's owner
 key: ``/build_collection`` returns one when none is given; pass it back to see that collection.
 """
@@ -39,6 +41,7 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "class": hit.label,
         "caption": hit.caption,
         "prompt": hit.prompt,
+        "near_duplicates": [int(i) for i in hit.near_duplicates],
     }
 
 
@@ -57,6 +60,7 @@ def result_record(collection: str, result: SearchResult) -> dict[str, Any]:
         "mode": result.options.mode,
         "k": result.options.k,
         "domains": list(result.options.domains),
+        "show_duplicates": not result.options.collapse_duplicates,
     }
     return {
         "collection": collection,
@@ -145,11 +149,13 @@ class Endpoints:
         k: int = 12,
         domains: Sequence[str] = (),
         owner: str = "",
+        show_duplicates: bool = False,
     ) -> dict[str, Any]:
         """The ``k`` items closest to a query image (a file), in ``domains`` (empty: all)."""
         if not image:
             raise ValueError("give a query image file")
-        return self._search(collection, {"image": image}, mode, k, domains, owner)
+        query = {"image": image}
+        return self._search(collection, query, mode, k, domains, owner, show_duplicates)
 
     def search_image_stages(
         self,
@@ -159,16 +165,19 @@ class Endpoints:
         k: int = 12,
         domains: Sequence[str] = (),
         owner: str = "",
+        show_duplicates: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """The ``k`` items closest to a query image (a file), in ``domains`` (empty: all). In
         caption-matching mode two answers: image → image first (``"stage": "image"``, as soon
         as the image's embedding is ready), then the CM one (``"stage": "final"``); other modes
         answer once. gradio_client's ``predict`` returns the final answer, ``submit`` shows both.
-        A caption that fails ends with the image → image hits and a ``"message"``."""
+        A caption that fails ends with the image → image hits and a ``"message"``.
+        ``show_duplicates`` False (the default): one hit per duplicate group, the ids of the
+        others in its ``near_duplicates``."""
         if not image:
             raise ValueError("give a query image file")
         session = self._session(collection, owner)
-        options = self._options(mode, k, domains)
+        options = self._options(mode, k, domains, show_duplicates)
         for stage in api.search_staged(session, image=image, options=options):
             record = result_record(collection, stage.rows[0][1])
             record["stage"] = "final" if stage.final else "image"
@@ -185,11 +194,12 @@ class Endpoints:
         k: int = 12,
         domains: Sequence[str] = (),
         owner: str = "",
+        show_duplicates: bool = False,
     ) -> dict[str, Any]:
         """The ``k`` items that best match a text query, in ``domains`` (empty: all)."""
         if not str(text or "").strip():
             raise ValueError("give a text to search for, such as 'a red boat'")
-        return self._search(collection, {"text": text}, mode, k, domains, owner)
+        return self._search(collection, {"text": text}, mode, k, domains, owner, show_duplicates)
 
     def search_item(
         self,
@@ -199,9 +209,11 @@ class Endpoints:
         k: int = 12,
         domains: Sequence[str] = (),
         owner: str = "",
+        show_duplicates: bool = False,
     ) -> dict[str, Any]:
         """More like item ``item_id`` of the collection (what a click on a result does)."""
-        return self._search(collection, {"item_id": int(item_id)}, mode, k, domains, owner)
+        query = {"item_id": int(item_id)}
+        return self._search(collection, query, mode, k, domains, owner, show_duplicates)
 
     def find_duplicates(
         self,
@@ -255,13 +267,19 @@ class Endpoints:
         k: int,
         domains: Sequence[str],
         owner: str,
+        show_duplicates: bool = False,
     ) -> dict[str, Any]:
         session = self._session(collection, owner)
-        options = self._options(mode, k, domains)
+        options = self._options(mode, k, domains, show_duplicates)
         return result_record(collection, api.search(session, options=options, **query))
 
     @staticmethod
-    def _options(mode: str, k: int, domains: Sequence[str]) -> SearchOptions:
+    def _options(
+        mode: str, k: int, domains: Sequence[str], show_duplicates: bool = False
+    ) -> SearchOptions:
         return SearchOptions(
-            mode=mode or "caption", k=int(k), domains=tuple(d for d in domains or () if d)
+            mode=mode or "caption",
+            k=int(k),
+            domains=tuple(d for d in domains or () if d),
+            collapse_duplicates=not show_duplicates,
         )

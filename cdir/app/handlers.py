@@ -20,6 +20,7 @@ from cdir.app import views
 from cdir.app.analysis import AnalysisActions
 from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
+from cdir.app.links import LinkActions
 from cdir.app.media import EXAMPLES_DIR
 from cdir.app.queries import SearchSettings, query_of, sketch_image
 from cdir.app.widgets import _clicked_id, gradio_progress
@@ -38,6 +39,7 @@ CAPTION_CHOICES = [
     ("now, before searching (slow)", "all"),
     ("only when needed (lazy)", "lazy"),
 ]
+STAGED_KINDS = ("image", "sketch", "url")  # queries by a picture: answered in stages in CM
 MODE_CHOICES = [
     ("Caption matching (CM)", "caption"),
     ("Image → image", "image"),
@@ -59,7 +61,7 @@ def shared_server_config() -> api.IngestConfig:
 
 
 @dataclass
-class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
+class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
@@ -329,6 +331,9 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             store, query_of("sketch", sketch), SearchSettings.from_widgets(*settings)
         )
 
+    def search_url(self, store: str | None, url: str, *settings: Any) -> tuple[Any, ...]:
+        return self.search(store, query_of("url", url), SearchSettings.from_widgets(*settings))
+
     def search_text(self, store: str | None, text: str, *settings: Any) -> tuple[Any, ...]:
         return self.search(store, query_of("text", text), SearchSettings.from_widgets(*settings))
 
@@ -356,13 +361,15 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         first shows its image → image results (labelled "image match — caption matching in
         progress…") as soon as its embedding is ready, then the CM results once its caption
         is; a caption that fails keeps the image results with a one-line message. Any other
-        query or mode: one update, exactly ``ui_search``'s."""
+        query or mode: one update, exactly ``ui_search``'s. An image URL (``kind`` url) is a
+        dropped image fetched first."""
         chosen = SearchSettings.from_widgets(*settings)
-        if kind not in ("image", "sketch") or not api.is_staged(chosen.options()):
+        if kind not in STAGED_KINDS or not api.is_staged(chosen.options()):
             yield self.ui_search(kind, store, value, *settings)
             return
-        picture = self._query_picture(store, kind, value)
-        for shown in self.search_stages(store, query_of(kind, value), chosen):
+        query = query_of(kind, value)
+        picture = query["image"] if kind == "url" else self._query_picture(store, kind, value)
+        for shown in self.search_stages(store, query, chosen):
             yield (*shown, {"kind": kind, "value": value}, picture)
 
     def rerun_stages(
@@ -374,7 +381,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
         if (
             not query
             or not store
-            or query["kind"] not in ("image", "sketch")
+            or query["kind"] not in STAGED_KINDS
             or not api.is_staged(chosen.options())
         ):
             yield self.rerun(store, query, *settings)
@@ -415,6 +422,7 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             "image": self.search_image,
             "sketch": self.search_sketch,
             "text": self.search_text,
+            "url": self.search_url,
             "item": self.on_result_click,
         }
 
@@ -423,6 +431,8 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions):
             return value
         if kind == "sketch":
             return sketch_image(value)
+        if kind == "url":
+            return query_of(kind, value)["image"]
         if kind == "item" and store:
             session = self._session(store)
             row = session.store.items.iloc[int(_clicked_id(value))]

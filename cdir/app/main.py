@@ -107,7 +107,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
             for pair in tab.stale()
         ]
         actions.stale = tuple(empty for _, empty in stale)
-        collection_tab.wire(collection, actions, page, search.domains, [view for view, _ in stale])
+        loaded = collection_tab.wire(
+            collection, actions, page, search.domains, [view for view, _ in stale]
+        )
         search_tab.wire(search, actions, page)
         method_tab.wire(method, actions, page)
         evaluate_tab.wire(evaluation, actions, page)
@@ -122,7 +124,8 @@ def build_app(actions: AppActions) -> gr.Blocks:
         duplicates_tab.wire(dupes, actions, page)
         browse = collection.browse  # its duplicates are reviewed in the Duplicates tab
         duplicates_tab.link_review(dupes, actions, page, browse.review_dupes, browse.click, tabs)
-        on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
+        greeted = on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
+        search_tab.wire_link(search, actions, page, greeted, loaded, tabs)
         _api(endpoints.Endpoints(actions))
     return demo
 
@@ -154,6 +157,7 @@ def _api(calls: endpoints.Endpoints) -> None:
                 multiselect=True,
                 label="tiers",
             ),
+            show_duplicates=gr.Checkbox(False, label="show_duplicates"),
             perceptual=gr.Number(8, label="perceptual"),
             semantic=gr.Number(None, label="semantic (empty: calibrated)"),
         )
@@ -183,9 +187,18 @@ def _api(calls: endpoints.Endpoints) -> None:
         (calls.list_collections, ["owner"]),
         (calls.open_collection, ["name", "owner"]),
         (build_collection, ["files", "name", "preset", "captions", "owner", "if_exists"]),
-        (calls.search_image_stages, ["collection", "image", "mode", "k", "domains", "owner"]),
-        (calls.search_text, ["collection", "text", "mode", "k", "domains", "owner"]),
-        (calls.search_item, ["collection", "item_id", "mode", "k", "domains", "owner"]),
+        (
+            calls.search_image_stages,
+            ["collection", "image", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
+        (
+            calls.search_text,
+            ["collection", "text", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
+        (
+            calls.search_item,
+            ["collection", "item_id", "mode", "k", "domains", "owner", "show_duplicates"],
+        ),
         (calls.find_duplicates, ["collection", "tiers", "perceptual", "semantic", "owner"]),
         (calls.delete_collection, ["name", "owner"]),
     ]

@@ -25,6 +25,7 @@ class SearchSettings:
     neutralise: bool = True  # the measured-best default (docs/reproducing.md)
     style_words: str = ""
     weights: tuple[float, float, float] = (0.5, 1.0, 0.5)
+    show_duplicates: bool = False  # False: one card per duplicate group
 
     @classmethod
     def from_widgets(
@@ -38,8 +39,18 @@ class SearchSettings:
         w_image: float,
         w_caption: float,
         w_cc: float,
+        show_duplicates: bool = False,
     ) -> SearchSettings:
-        return cls(mode, k, cross, domains, neutral, words, (w_image, w_caption, w_cc))
+        return cls(
+            mode,
+            k,
+            cross,
+            domains,
+            neutral,
+            words,
+            (w_image, w_caption, w_cc),
+            bool(show_duplicates),
+        )
 
     def options(self) -> api.SearchOptions:
         words = api.style_words(self.style_words) if self.style_words.strip() else None
@@ -51,13 +62,15 @@ class SearchSettings:
             neutralise=bool(self.neutralise),
             style_words=words,
             fusion=fusion if self.mode == "fusion" else None,
+            collapse_duplicates=not self.show_duplicates,
         )
 
 
 def query_of(kind: str, value: Any) -> dict[str, Any]:
     """The ``api.search`` keywords of a page query: ``kind`` image (a file path), sketch (a
-    sketchpad value), text, or item (a click on a result, "<id>:<nonce>"). Raises gr.Error or
-    ValueError, saying what to do, for an empty or unreadable query."""
+    sketchpad value), url (the http(s) address of an image), text, or item (a click on a
+    result, "<id>:<nonce>"). Raises gr.Error, ValueError or UserInputError, saying what to do,
+    for an empty or unreadable query."""
     if kind == "image":
         if isinstance(value, UnreadableFile):
             raise ValueError(value.message)
@@ -69,12 +82,25 @@ def query_of(kind: str, value: Any) -> dict[str, Any]:
         if picture is None:
             raise gr.Error("Draw something on the sketchpad first.")
         return {"image": picture}
+    if kind == "url":  # fetched with strict limits, decoded as a dropped file (api)
+        return {"image": api.image_from_url(value)}
     if kind == "item":
         item_id = _clicked_id(value)
         if item_id is None:
             raise gr.Error("Search for something first.")
         return {"item_id": item_id}
     return {"text": value}
+
+
+MODE_INFO = "How the query is matched with the collection."
+
+
+def mode_widget(kind: str) -> Any:
+    """The retrieval-mode radio after a query of ``kind``: greyed out with the one line that
+    says why (``api.mode_note``) when the mode does nothing for it (a text query), else usable
+    with its usual line."""
+    note = api.mode_note(kind)
+    return gr.update(interactive=not note, info=note or MODE_INFO)
 
 
 def sketch_image(sketch: Any) -> Any:

@@ -15,6 +15,7 @@ MODE_LABELS: dict[str, str] = {
     "image": "Image → image (plain CLIP baseline)",
     "caption-caption": "Caption → caption",
     "fusion": "Fusion of the three (weighted z-scores)",
+    "text": "Text → image (a typed query, whatever the mode)",
 }
 
 
@@ -52,12 +53,19 @@ def card_html(hit: Hit, clickable: bool = True, score: bool = True) -> str:
     )
     caption = esc(hit.caption) if hit.caption else "<i>caption pending…</i>"
     shown = f'<span class="score">{hit.score:.3f}</span>' if score else ""
+    folded = len(hit.near_duplicates)
+    dupes = (
+        f'<div class="dupes" title="ids {", ".join(map(str, hit.near_duplicates))}">'
+        f"+{folded} near-duplicate{'s' if folded > 1 else ''}</div>"
+        if folded
+        else ""
+    )
     name = hit.rel_path.rsplit("/", 1)[-1]
     return (
         f'<div class="cdir-card"{attrs}><img src="{file_url(hit.thumb)}" '
         f'alt="{esc_name(hit.rel_path)}"><div class="meta">{shown}{badges}</div>'
         f'<div class="file" title="{esc_name(hit.rel_path)}">{esc_name(name)}</div>'
-        f'<div class="cap">{caption}</div>{prompt}</div>'
+        f'<div class="cap">{caption}</div>{prompt}{dupes}</div>'
     )
 
 

@@ -21,6 +21,7 @@ def cmd_search(args: argparse.Namespace) -> None:
         neutralise=args.neutralise,
         fusion=args.fusion_weights,
         tags=tuple(args.tag or ()),
+        collapse_duplicates=not args.show_duplicates,
     )
     result = api.search(session, image=args.image, text=args.text, item_id=args.id, options=options)
     emit(args, result.to_dict(), _search_text)
@@ -33,6 +34,7 @@ def _search_text(result: dict[str, Any]) -> str:
         f"{h['rank']:>3}  {h['score']:+.4f}  "
         f"[{api.shown_name(h['domain'])}/{api.shown_name(h['class'])}]  "
         f"{api.shown_name(h['rel_path'])}  — {api.shown_name(h['caption'])}"
+        + (f"  (+{len(h['near_duplicates'])} near-duplicates)" if h["near_duplicates"] else "")
         for h in result["hits"]
     ]
     return "\n".join([head, *rows] if rows else [head, "no results"])
@@ -167,6 +169,12 @@ def add_search(sub: Any) -> None:
         help="drop style words from captions (default: on, the measured-best)",
     )
     p.add_argument("--tag", nargs="+", help="only return items holding any of these tags")
+    p.add_argument(
+        "--show-duplicates",
+        action="store_true",
+        help="list near-duplicates as their own results (default: one result per duplicate "
+        "group, the others' ids in its near_duplicates)",
+    )
     p.add_argument("--fusion-weights", help="e.g. image=0.5,caption=1,caption-caption=0.5")
     common_options(p)
     p.set_defaults(func=cmd_search)

@@ -50,6 +50,8 @@ class SearchOptions:
     fusion: str | dict[str, float] | None = None
     exclude_duplicates: bool = True
     tags: tuple[str, ...] = ()  # only items holding any of these tags (cdir.store.tags)
+    # one hit per duplicate group (cdir.api.search folds them: cdir.retrieval.collapse)
+    collapse_duplicates: bool = False
 
     def __post_init__(self) -> None:
         """Refuse an unknown mode (ModeError, listing the valid ones) and a k below 1 (ValueError),
@@ -93,6 +95,8 @@ class Hit:
     negative_prompt: str | None = None
     generator: str | None = None  # the tool that made the image (A1111, ComfyUI, ...)
     generation_settings: str | None = None  # the tool's other parameters, JSON text
+    # ids of the near-duplicates of this hit folded under its card (cdir.retrieval.collapse)
+    near_duplicates: tuple[int, ...] = ()
 
 
 @dataclass
@@ -374,6 +378,19 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+TEXT_QUERY_MODE_NOTE = (
+    "A text query is matched with the pictures directly (text → image), whatever the mode: "
+    "the modes apply to image, sketch and result queries."
+)
+
+
+def mode_note(kind: str) -> str:
+    """One line saying why the retrieval mode does not apply to a query of ``kind`` (text,
+    image, sketch, item, url), or "" when it does: a typed query is always scored in ``text``
+    mode (:func:`_as_text_mode`)."""
+    return TEXT_QUERY_MODE_NOTE if kind == "text" else ""
+
+
 def _as_text_mode(options: SearchOptions) -> SearchOptions:
     """A typed query is always scored in ``text`` mode (text embedding vs gallery images)."""
     from dataclasses import replace
@@ -383,4 +400,13 @@ def _as_text_mode(options: SearchOptions) -> SearchOptions:
     return replace(options, mode="text")
 
 
-__all__ = ["Hit", "ModeError", "Query", "QueryError", "SearchOptions", "SearchResult", "Searcher"]
+__all__ = [
+    "Hit",
+    "ModeError",
+    "Query",
+    "QueryError",
+    "SearchOptions",
+    "SearchResult",
+    "Searcher",
+    "mode_note",
+]

@@ -27,7 +27,17 @@ ENDPOINTS = {
     "/find_duplicates",
     "/delete_collection",
 }
-HIT_KEYS = {"rank", "id", "file", "score", "domain", "class", "caption", "prompt"}
+HIT_KEYS = {
+    "rank",
+    "id",
+    "file",
+    "score",
+    "domain",
+    "class",
+    "caption",
+    "prompt",
+    "near_duplicates",
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +95,7 @@ def test_the_api_page_lists_the_documented_calls_only(client: Any) -> None:
     assert named == ENDPOINTS  # no /wrapper, /search_image_1, param_2 ...
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     params = [p["parameter_name"] for p in info["/search_text"]["parameters"]]
-    assert params == ["collection", "text", "mode", "k", "domains", "owner"]
+    assert params == ["collection", "text", "mode", "k", "domains", "owner", "show_duplicates"]
 
 
 def test_build_collection_reports_progress_and_returns_an_owner(

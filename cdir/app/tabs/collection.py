@@ -130,9 +130,10 @@ def wire(
     page: Page,
     domains: gr.CheckboxGroup,
     stale: Sequence[Any],
-) -> None:
+) -> list[Any]:
     """``domains``: the Search tab's target domains (a new collection gives their choices);
-    ``stale``: every tab's views that an opened, built or deleted collection empties."""
+    ``stale``: every tab's views that an opened, built or deleted collection empties. Returns
+    the outputs of opening a collection (``AppActions.collection_view``'s)."""
     store, owner = page.store, page.owner
     loaded = [store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
 
@@ -168,6 +169,7 @@ def wire(
         [ui.saved, ui.delete_row, *loaded[:4], *stale],
     )
     on(page.timer.tick, actions.tick, [store], [page.status, page.timer])
+    return loaded
 
 
 def wire_downloads(ui: CollectionTab, actions: AppActions, page: Page) -> None:
