@@ -25,7 +25,9 @@ SETTINGS = ("caption", 5, False, [], False, "", 0.5, 1.0, 0.5)  # the search wid
 
 @pytest.fixture(scope="module")
 def actions(tmp_path_factory: pytest.TempPathFactory) -> AppActions:
-    return AppActions(Workspace(tmp_path_factory.mktemp("workspace")), "tiny")
+    # a private deployment (--shared-workspace): the tests below decide on the examples, which a
+    # public page refuses (tests/security/test_names_and_owners.py)
+    return AppActions(Workspace(tmp_path_factory.mktemp("workspace"), shared=True), "tiny")
 
 
 @pytest.fixture(scope="module")
