@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from cdir import api
 from cdir.app import endpoints
 from cdir.app import handlers as webui
+from cdir.app.building import upload_path
 from cdir.app.first_run import startup_preset
 from cdir.app.guards import DiskFullAnswer
 from cdir.app.handlers import AppActions
@@ -167,7 +168,7 @@ def _api(calls: endpoints.Endpoints) -> None:
         progress: gr.Progress = gr.Progress(),
     ) -> dict:
         return as_gr_error(calls.build_collection)(
-            [webui._upload_path(f) for f in files or []],
+            [upload_path(f) for f in files or []],
             name,
             preset,
             captions,

@@ -203,12 +203,14 @@ HITS_HEADERS = [
 ]
 
 
-def collection_summary(info: dict[str, Any]) -> str:
-    """Markdown: images, domains, classes and failures (with reasons) of a collection."""
+def collection_summary(info: dict[str, Any], note: str = "") -> str:
+    """Markdown: images, domains, classes and failures (with reasons) of a collection; ``note``
+    (under which name a build saved it) as a line below its name."""
     domains = ", ".join(f"{esc(k)} ({v})" for k, v in info["domains"].items()) or "none"
     classes = ", ".join(f"{esc(k)} ({v})" for k, v in info["classes"].items()) or "none"
     lines = [
         f"### {esc(info['name'])}",
+        f'<p class="cdir-note" id="build-note">{esc(note)}</p>\n' if note else "",
         f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
         "captioned · "
         f"{info['n_failed']} failed · preset {esc(info['preset'])}\n",

@@ -1,0 +1,141 @@
+"""The Build buttons' handlers (a part of ``AppActions``): uploads copied into a new collection,
+or added to one the visitor built, and ingested; the one line saying under which name."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from cdir import api
+from cdir.app import views
+from cdir.app.widgets import gradio_progress
+from cdir.app.workspace import (
+    copy_uploads,
+    files_snapshot,
+    new_owner_key,
+    saved_as,
+    undo_files,
+)
+
+log = logging.getLogger(__name__)
+
+
+class BuildActions:
+    """Mixed into ``AppActions``, which provides ``workspace``, ``preset``, ``model_root``,
+    ``config``, ``jobs``, ``stale`` and ``collection_view`` (not declared here: a stub would
+    hide them)."""
+
+    def build(
+        self,
+        files: Sequence[str] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool = False,
+    ) -> tuple[Any, ...]:
+        store, report, note = self.build_store(files, name, preset, captions, progress, owner, add)
+        return self.collection_view(str(store), report.rejected, owner, note)
+
+    def build_store(
+        self,
+        files: Sequence[Any] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool = False,
+    ) -> tuple[Path, Any, str]:
+        """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller
+        built it) and ingest them: (the collection, the ingest report, the one line saying under
+        which name it was saved, :func:`~cdir.app.workspace.saved_as`). Someone else's
+        collection of that name is never touched: the caller gets a new one of their own. A build
+        that yields no searchable image leaves nothing behind and raises ValueError with the
+        reasons."""
+        if not files:
+            raise ValueError("Drop some images or a zip file into the upload box first.")
+        if preset and preset not in api.preset_names():  # names only: never a server-side file
+            raise api.UsageError(
+                f"unknown preset {preset!r}; choose one of: {', '.join(api.preset_names())}"
+            )
+        api.preset_info(preset or self.preset)  # an unknown preset fails before anything is copied
+        existing = self.workspace.find_own(name, owner) if add else None
+        if existing is not None:
+            collection = existing
+        else:  # a visitor's new name is unguessable and never tells what others built
+            collection = self.workspace.new_collection(
+                name, unguessable=bool(owner) and not self.workspace.shared
+            )
+            self.workspace.claim(collection, owner)
+        before = files_snapshot(collection)
+        try:
+            copied = copy_uploads([upload_path(f) for f in files], collection)
+            report = self._ingest(copied, collection, preset or self.preset, captions, progress)
+        except BaseException:
+            if existing is None:
+                self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
+            else:  # a failed add leaves the collection as it was: its copies go
+                undo_files(collection, before)
+            raise
+        if not existing and self.workspace.discard_if_unusable(collection):
+            raise ValueError(views.nothing_usable(report))
+        self._caption_in_background(collection, preset or self.preset, captions)
+        return collection, report, saved_as(name, collection.name, added=existing is not None)
+
+    def _ingest(
+        self, sources: Sequence[Path], store: Path, preset: str, captions: str, progress: Any
+    ) -> Any:
+        config = replace(self.config, captions="lazy" if captions == "background" else captions)
+        return api.ingest(
+            sources,
+            store,
+            preset,
+            config,
+            self.model_root,
+            gradio_progress(progress) if progress is not None else None,
+        )
+
+    def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
+        if captions == "background":
+            self.jobs.start(
+                store, api.get_models(api.collection_preset(store) or preset, self.model_root)
+            )
+
+    def name_taken(self, name: str, owner: str | None) -> bool:
+        """True when building under ``name`` would meet a collection the caller can see."""
+        return self.workspace.find_own(name, owner) is not None
+
+    def build_or_ask(
+        self,
+        files: Sequence[str] | None,
+        name: str,
+        preset: str,
+        captions: str,
+        progress: Any = None,
+        owner: str | None = None,
+        add: bool | None = None,
+    ) -> tuple[Any, ...]:
+        """The Build buttons: ``collection_view``, whether to show the question, and the owner
+        key. With ``add`` None and a collection of that name the caller can see, every view
+        stays as it is and the question shows (add to it, or make a new one). A page that built
+        before its owner key arrived gets one now."""
+        owner = owner or new_owner_key()
+        if add is None and files and self.name_taken(name, owner):
+            return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
+        return (
+            *self.build(files, name, preset, captions, progress, owner, bool(add)),
+            gr.update(visible=False),
+            owner,
+        )
+
+
+def upload_path(upload: Any) -> str:
+    """gradio hands files over as paths (or objects with a ``name``)."""
+    return str(getattr(upload, "name", upload))

