@@ -122,17 +122,25 @@ class BuildActions:
         owner: str | None = None,
         add: bool | None = None,
     ) -> tuple[Any, ...]:
-        """The Build buttons: ``collection_view``, whether to show the question, and the owner
-        key. With ``add`` None and a collection of that name the caller can see, every view
-        stays as it is and the question shows (add to it, or make a new one). A page that built
-        before its owner key arrived gets one now."""
+        """The Build buttons: ``collection_view``, whether to show the question, the owner key
+        and the upload box. With ``add`` None and a collection of that name the caller can see,
+        every view stays as it is and the question shows (add to it, or make a new one). A page
+        that built before its owner key arrived gets one now. A build that succeeds empties the
+        upload box (the next build would add the same files again); one that fails raises, and
+        the page keeps the files, so nothing is lost."""
         owner = owner or new_owner_key()
         if add is None and files and self.name_taken(name, owner):
-            return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
+            return (
+                *[gr.update()] * (7 + len(self.stale)),
+                gr.update(visible=True),
+                owner,
+                gr.update(),
+            )
         return (
             *self.build(files, name, preset, captions, progress, owner, bool(add)),
             gr.update(visible=False),
             owner,
+            gr.update(value=None),
         )
 
 

@@ -42,7 +42,7 @@ def test_visitor_b_builds_a_name_visitor_a_owns_as_their_own(
     assert re.fullmatch(SUFFIXED, a_name)
     b = actions.build_or_ask(files, "mj-set", "tiny", "lazy", owner="key-b")
     b_name = Path(b[0]).name
-    assert b[-2]["visible"] is False  # no "add to it?" question: B has no mj-set
+    assert b[-3]["visible"] is False  # no "add to it?" question: B has no mj-set
     assert re.fullmatch(SUFFIXED, b_name) and b_name != a_name
     summary = _summary(b)
     assert f"Saved as {b_name}, your own collection" in summary
@@ -66,7 +66,7 @@ def test_add_to_a_name_only_another_visitor_owns_makes_a_new_one(
 def test_adding_to_ones_own_collection_says_so(actions: AppActions, files: list[str]) -> None:
     first = actions.build(files[:1], "mj-set", "tiny", "lazy", owner="key-a")
     asked = actions.build_or_ask(files, "mj-set", "tiny", "lazy", owner="key-a")
-    assert asked[-2]["visible"] is True  # the question, nothing built yet
+    assert asked[-3]["visible"] is True  # the question, nothing built yet
     added = actions.build_or_ask(files, "mj-set", "tiny", "lazy", owner="key-a", add=True)
     assert added[0] == first[0]
     assert f"Added to {Path(first[0]).name}, your collection of that name." in _summary(added)
@@ -108,3 +108,19 @@ def test_a_shared_workspace_names_the_taken_name(tmp_path: Path, files: list[str
 def test_saved_as_gives_one_line_per_case(asked: str, made: str, added: bool, line: str) -> None:
     said = saved_as(asked, made, added)
     assert line in said and "\n" not in said and made in said
+
+
+def test_the_upload_box_empties_after_a_build_and_keeps_files_after_a_failure(
+    actions: AppActions, files: list[str], tmp_path: Path
+) -> None:
+    from cdir.app.wrappers import as_message
+
+    built = actions.build_or_ask(files, "mj-set", "tiny", "lazy", owner="key-a")
+    assert built[-1] == {"__type__": "update", "value": None}
+    asked = actions.build_or_ask(files, "mj-set", "tiny", "lazy", owner="key-a")
+    assert asked[-1] == {"__type__": "update"}  # the question: the files stay for the answer
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not an image")
+    outputs = len(built)
+    failed = as_message(actions.build_or_ask, outputs)([str(fake)], "x", "tiny", "lazy", None, "k")
+    assert failed[-1] == {"__type__": "update"}  # as the page wires it: the files stay

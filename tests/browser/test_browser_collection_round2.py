@@ -104,3 +104,33 @@ def test_a_name_another_visitor_used_builds_the_visitors_own(served, chromium, f
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def _upload_box(page) -> str:
+    return page.inner_text("#upload-files")
+
+
+def test_the_upload_box_empties_after_a_build_not_after_a_failure(
+    served, chromium, few, tmp_path: Path
+) -> None:
+    url, _ = served
+    ctx, page = _visitor(chromium, url)
+    try:
+        fake = tmp_path / "holiday.png"
+        fake.write_text("a text file with an image's name")
+        _build(page, [fake], "nothing here")
+        page.get_by_text("No collection was made").first.wait_for()
+        assert "holiday" in _upload_box(page)  # a failed build keeps the files to try again
+        page.locator("#upload-files button[aria-label='Clear']").first.click()
+        page.wait_for_function(
+            "() => !document.querySelector('#upload-files').innerText.includes('holiday')"
+        )
+        _build(page, few, "kept once")
+        _summary_has(page, "2 images searchable")
+        page.wait_for_function(
+            "s => !document.querySelector('#upload-files').innerText.includes(s)",
+            arg=few[0].stem,
+        )
+        assert page.locator("#upload-files input[type=file]").count() == 1  # ready for more
+    finally:
+        ctx.close()

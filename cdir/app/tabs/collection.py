@@ -153,7 +153,7 @@ def wire(
         return build
 
     build_inputs = [ui.files, ui.name, ui.preset, ui.captions, owner]
-    built = [*loaded, ui.taken_row, owner]
+    built = [*loaded, ui.taken_row, owner, ui.files]
     on(ui.examples.click, load_examples, [ui.preset, owner], loaded, heavy=True)
     on(ui.build.click, build_as(None), build_inputs, built, heavy=True)
     on(ui.build_add.click, build_as(True), build_inputs, built, heavy=True)
