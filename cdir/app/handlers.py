@@ -138,8 +138,9 @@ class AppActions(BuildActions, DuplicateActions, AnalysisActions, DownloadAction
 
     def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
         """Every view that shows items of a collection, emptied (in ``stale`` order):
-        after opening, building or deleting a collection nothing of the previous one stays."""
-        return self.stale
+        after opening, building or deleting a collection nothing of the previous one stays.
+        Updates are copied: gradio consumes the dict it is handed."""
+        return tuple(dict(v) if isinstance(v, dict) else v for v in self.stale)
 
     def collection_view(
         self,

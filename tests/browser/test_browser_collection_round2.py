@@ -20,11 +20,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    from cdir.app.first_run import offline_banner
     from cdir.app.workspace import Workspace
 
     require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
-    with served_app(workspace, tmp_path_factory.mktemp("cache")) as served:
+    # the page as a first run without weights shows it: the offline banner above everything
+    notice = offline_banner("default", "its weights are not on this machine", "demo")
+    with served_app(workspace, tmp_path_factory.mktemp("cache"), notice=notice) as served:
         yield served
 
 
@@ -132,5 +135,55 @@ def test_the_upload_box_empties_after_a_build_not_after_a_failure(
             arg=few[0].stem,
         )
         assert page.locator("#upload-files input[type=file]").count() == 1  # ready for more
+    finally:
+        ctx.close()
+
+
+def test_download_boxes_show_only_once_there_is_something_to_download(served, chromium) -> None:
+    url, _ = served
+    ctx, page = _visitor(chromium, url, accept_downloads=True)
+    try:
+        assert page.locator("#download-collection-parquet").is_visible()
+        assert (
+            page.locator("#collection-file").count() == 0
+            or page.locator("#collection-file").is_hidden()
+        )
+        page.click("#load-examples")
+        _summary_has(page, "examples-tiny")
+        page.click("#download-collection-parquet")
+        link = page.locator("#collection-file a[download]").first
+        link.wait_for(state="visible")
+        assert ".parquet" in page.inner_text("#collection-file")
+        page.get_by_role("tab", name="Search").click()
+        assert page.locator("#search-file").count() == 0 or page.locator("#search-file").is_hidden()
+    finally:
+        ctx.close()
+
+
+def test_the_offline_banner_is_one_line_on_a_phone(served, chromium, shots: Path) -> None:
+    url, _ = served
+    ctx = chromium.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        banner = page.locator("#offline-banner")
+        banner.wait_for(state="visible")
+        summary = banner.locator("summary")
+        line = page.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector('#offline-banner summary'))"
+            ".lineHeight) || 24"
+        )
+        assert summary.bounding_box()["height"] <= 1.5 * line  # one line, not a paragraph
+        assert banner.bounding_box()["height"] < 0.1 * 844
+        assert "demo" in summary.inner_text() and "--model-dir" not in banner.inner_text()
+        assert page.locator("#load-examples").is_visible()  # the first screen holds the start
+        page.screenshot(path=str(shots / "phone_offline_banner.png"))
+        summary.click()
+        page.get_by_text("--model-dir").first.wait_for(state="visible")
+        assert "default" in banner.inner_text() and "drawn pictures" in banner.inner_text()
+        page.screenshot(path=str(shots / "phone_offline_banner_open.png"))
     finally:
         ctx.close()

@@ -13,7 +13,7 @@ import gradio as gr
 from cdir import api
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.tabs.browse import BrowseTab, build_browse_tab
 from cdir.app.wrappers import on
 
@@ -43,7 +43,7 @@ class CollectionTab:
     browse: BrowseTab  # the Browse panel, below
 
     def stale(self) -> Stale:
-        return [(self.downloads.file, None), *self.browse.stale()]
+        return [(self.downloads.file, Downloads.emptied()), *self.browse.stale()]
 
 
 def build(actions: AppActions, store: gr.State) -> CollectionTab:
@@ -174,7 +174,7 @@ def wire_downloads(ui: CollectionTab, actions: AppActions, page: Page) -> None:
     for fmt, button in ui.downloads.buttons.items():
         on(
             button.click,
-            functools.partial(actions.download_collection, fmt),
+            offered(functools.partial(actions.download_collection, fmt)),
             [page.store],
             [ui.downloads.file],
             heavy=True,

@@ -11,7 +11,7 @@ import gradio as gr
 from cdir import api
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.wrappers import on
 
@@ -65,7 +65,7 @@ class SearchTab:
             (self.table, []),
             (self.query, None),
             (self.current, None),
-            (self.downloads.file, None),
+            (self.downloads.file, Downloads.emptied()),
         ]
 
 
@@ -217,7 +217,7 @@ def wire_downloads(ui: SearchTab, actions: AppActions, page: Page) -> None:
     for fmt, button in ui.downloads.buttons.items():
         on(
             button.click,
-            functools.partial(actions.download_search, fmt),
+            offered(functools.partial(actions.download_search, fmt)),
             [page.store, ui.query, *ui.settings()],
             [ui.downloads.file],
         )
