@@ -78,6 +78,7 @@ from cdir.api.errors import (
     as_cdir_error,
     user_errors,
 )
+from cdir.api.layouts import AUTO, Layout, LayoutGuess, guess_layout_of, layout, layout_of
 from cdir.api.sessions import Session, forget, open_collection, register_store_preset, session_for
 from cdir.api.settings import (
     DEVICE_CHOICES,

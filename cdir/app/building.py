@@ -39,8 +39,11 @@ class BuildActions:
         progress: Any = None,
         owner: str | None = None,
         add: bool = False,
+        levels: tuple[str, str] = ("auto", "auto"),
     ) -> tuple[Any, ...]:
-        store, report, note = self.build_store(files, name, preset, captions, progress, owner, add)
+        store, report, note = self.build_store(
+            files, name, preset, captions, progress, owner, add, levels
+        )
         return self.collection_view(str(store), report.rejected, owner, note)
 
     def build_store(
@@ -52,11 +55,14 @@ class BuildActions:
         progress: Any = None,
         owner: str | None = None,
         add: bool = False,
+        levels: tuple[str, str] = ("auto", "auto"),
     ) -> tuple[Path, Any, str]:
         """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller
         built it) and ingest them: (the collection, the ingest report, the one line saying under
         which name it was saved, :func:`~cdir.app.workspace.saved_as`). Someone else's
-        collection of that name is never touched: the caller gets a new one of their own. A build
+        collection of that name is never touched: the caller gets a new one of their own.
+        ``levels``: the folder levels of domain and class (``api.layout``: a number, "auto" or
+        "none"), as the preview shows them (:meth:`layout_preview`). A build
         that yields no searchable image leaves nothing behind and raises ValueError with the
         reasons."""
         if not files:
@@ -66,6 +72,7 @@ class BuildActions:
                 f"unknown preset {preset!r}; choose one of: {', '.join(api.preset_names())}"
             )
         api.preset_info(preset or self.preset)  # an unknown preset fails before anything is copied
+        layout = api.layout(*levels)  # so does a level that is no level
         existing = self.workspace.find_own(name, owner) if add else None
         if existing is not None:
             collection = existing
@@ -77,7 +84,9 @@ class BuildActions:
         before = files_snapshot(collection)
         try:
             copied = copy_uploads([upload_path(f) for f in files], collection)
-            report = self._ingest(copied, collection, preset or self.preset, captions, progress)
+            report = self._ingest(
+                copied, collection, preset or self.preset, captions, progress, layout
+            )
         except BaseException:
             if existing is None:
                 self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
@@ -90,9 +99,19 @@ class BuildActions:
         return collection, report, saved_as(name, collection.name, added=existing is not None)
 
     def _ingest(
-        self, sources: Sequence[Path], store: Path, preset: str, captions: str, progress: Any
+        self,
+        sources: Sequence[Path],
+        store: Path,
+        preset: str,
+        captions: str,
+        progress: Any,
+        layout: api.Layout | None = None,
     ) -> Any:
-        config = replace(self.config, captions="lazy" if captions == "background" else captions)
+        config = replace(
+            self.config,
+            captions="lazy" if captions == "background" else captions,
+            layout=layout or api.Layout(),
+        )
         return api.ingest(
             sources,
             store,
@@ -121,6 +140,7 @@ class BuildActions:
         progress: Any = None,
         owner: str | None = None,
         add: bool | None = None,
+        levels: tuple[str, str] = ("auto", "auto"),
     ) -> tuple[Any, ...]:
         """The Build buttons: ``collection_view``, whether to show the question, the owner key
         and the upload box. With ``add`` None and a collection of that name the caller can see,
@@ -137,10 +157,30 @@ class BuildActions:
                 gr.update(),
             )
         return (
-            *self.build(files, name, preset, captions, progress, owner, bool(add)),
+            *self.build(files, name, preset, captions, progress, owner, bool(add), levels),
             gr.update(visible=False),
             owner,
             gr.update(value=None),
+        )
+
+    def layout_preview(
+        self, files: Sequence[Any] | None, domain: str = "auto", cls: str = "auto"
+    ) -> tuple[Any, str, Any, Any]:
+        """The layout box under the upload: (the box shown or hidden, the guess in one line, the
+        domain level's choices, the class level's). Hidden for uploads without folders (loose
+        images); the line is ``api.guess_layout_of``'s, the one ``cdir ingest`` prints."""
+        paths = [upload_path(f) for f in files or []]
+        guess = api.guess_layout_of(paths, api.layout(domain, cls))
+        if not guess.images:
+            return gr.update(visible=False), "", gr.update(value="auto"), gr.update(value="auto")
+        choices = [("guess", "auto"), ("none", "none")] + [
+            (views.level_choice(n, names), str(n)) for n, names in enumerate(guess.levels, 1)
+        ]
+        return (
+            gr.update(visible=True),
+            views.layout_line(guess.describe()),
+            gr.update(choices=choices, value=domain or "auto"),
+            gr.update(choices=choices, value=cls or "auto"),
         )
 
 

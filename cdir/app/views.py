@@ -203,6 +203,17 @@ HITS_HEADERS = [
 ]
 
 
+def layout_line(described: str) -> str:
+    """Markdown: the folder layout an upload will be labelled by, before the build."""
+    return f"**Labels from folders:** {esc(described)}"
+
+
+def level_choice(level: int, names: Sequence[str]) -> str:
+    """A folder level as a dropdown shows it: "level 2: cat, dog, fish, …"."""
+    shown = ", ".join(api.shown_name(n) for n in names[:3]) + (", …" if len(names) > 3 else "")
+    return f"level {level}: {shown}"
+
+
 def collection_summary(info: dict[str, Any], note: str = "") -> str:
     """Markdown: images, domains, classes and failures (with reasons) of a collection; ``note``
     (under which name a build saved it) as a line below its name."""

@@ -187,3 +187,52 @@ def test_the_offline_banner_is_one_line_on_a_phone(served, chromium, shots: Path
         page.screenshot(path=str(shots / "phone_offline_banner_open.png"))
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def batches_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A zip of p0/ and p1/ batch folders, each holding class folders."""
+    import zipfile
+
+    from tests.drawn import draw_image
+
+    root = tmp_path_factory.mktemp("batches")
+    archive = root / "batches.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n, (batch, cls) in enumerate(
+            (b, c) for b in ("p0", "p1") for c in ("circle", "cross", "square")
+        ):
+            image = root / f"{n}.png"
+            draw_image("photo", cls, n % 5).save(image)
+            zf.write(image, f"{batch}/{cls}/{cls}_{n}.png")
+    return archive
+
+
+def _preview_has(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#layout-preview') || {innerText: ''}).innerText.includes(t)",
+        arg=text,
+    )
+
+
+def test_the_layout_guess_shows_before_the_build_and_can_be_changed(
+    served, chromium, batches_zip: Path, shots: Path
+) -> None:
+    url, _ = served
+    ctx, page = _visitor(chromium, url)
+    try:
+        page.set_input_files("#upload-files input[type=file]", [str(batches_zip)])
+        _preview_has(page, "domains: none from folders; classes: 3 (from level 2); 6 images")
+        page.locator("#layout-preview").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "layout_preview.png"))
+        page.click("#domain-level input")
+        page.get_by_role("option", name="level 1: p0, p1", exact=True).click()
+        _preview_has(page, "domains: p0, p1 (from level 1); classes: 3 (from level 2)")
+        page.get_by_label("Collection name").fill("batches")
+        page.click("#build-collection")
+        _summary_has(page, "6 images searchable")
+        summary = page.inner_text("#collection-summary")
+        assert "p0 (3)" in summary and "p1 (3)" in summary and "circle (2)" in summary
+        page.wait_for_selector("#layout-preview", state="hidden")  # the upload box emptied
+    finally:
+        ctx.close()

@@ -23,6 +23,10 @@ class CollectionTab:
     tab: gr.Tab
     examples: gr.Button
     files: gr.File
+    layout_box: gr.Group
+    layout: gr.Markdown
+    domain_level: gr.Dropdown
+    class_level: gr.Dropdown
     name: gr.Textbox
     preset: gr.Dropdown
     captions: gr.Radio
@@ -61,6 +65,16 @@ def build(actions: AppActions, store: gr.State) -> CollectionTab:
                     label="Drop images or a zip — folders <domain>/<class>/ give labels",
                     elem_id="upload-files",
                 )
+                with gr.Group(visible=False, elem_id="layout-box") as layout_box:
+                    layout = gr.Markdown("", elem_id="layout-preview")
+                    with gr.Row():
+                        level_choices = [("guess", "auto"), ("none", "none")]
+                        domain_level = gr.Dropdown(
+                            level_choices, value="auto", label="Domain from", elem_id="domain-level"
+                        )
+                        class_level = gr.Dropdown(
+                            level_choices, value="auto", label="Class from", elem_id="class-level"
+                        )
                 name = gr.Textbox(label="Collection name", placeholder="my-collection")
                 preset = gr.Dropdown(api.preset_names(), value=actions.preset, label="Model preset")
                 captions = gr.Radio(webui.CAPTION_CHOICES, value="background", label="Captions")
@@ -103,6 +117,10 @@ def build(actions: AppActions, store: gr.State) -> CollectionTab:
         tab,
         examples,
         files,
+        layout_box,
+        layout,
+        domain_level,
+        class_level,
         name,
         preset,
         captions,
@@ -146,13 +164,34 @@ def wire(
             preset: str,
             captions: str,
             owner_key: str,
+            domain: str,
+            cls: str,
             progress: gr.Progress = gr.Progress(),
         ) -> tuple:
-            return actions.build_or_ask(files, name, preset, captions, progress, owner_key, add)
+            return actions.build_or_ask(
+                files, name, preset, captions, progress, owner_key, add, (domain, cls)
+            )
 
         return build
 
-    build_inputs = [ui.files, ui.name, ui.preset, ui.captions, owner]
+    build_inputs = [
+        ui.files,
+        ui.name,
+        ui.preset,
+        ui.captions,
+        owner,
+        ui.domain_level,
+        ui.class_level,
+    ]
+    guessed = [ui.layout_box, ui.layout, ui.domain_level, ui.class_level]
+    on(ui.files.change, actions.layout_preview, [ui.files], guessed)
+    for level in (ui.domain_level, ui.class_level):
+        on(
+            level.input,
+            actions.layout_preview,
+            [ui.files, ui.domain_level, ui.class_level],
+            guessed,
+        )
     built = [*loaded, ui.taken_row, owner, ui.files]
     on(ui.examples.click, load_examples, [ui.preset, owner], loaded, heavy=True)
     on(ui.build.click, build_as(None), build_inputs, built, heavy=True)
