@@ -38,6 +38,7 @@ from cdir.api.browse import (
     tag_items,
     text_vector,
 )
+from cdir.api.builds import BuildJob, BuildJobs
 from cdir.api.collections import (
     StoreError,
     collection_preset,

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 class BuildActions:
     """Mixed into ``AppActions``, which provides ``workspace``, ``preset``, ``model_root``,
-    ``config``, ``jobs``, ``stale`` and ``collection_view`` (not declared here: a stub would
-    hide them)."""
+    ``config``, ``jobs``, ``builds``, ``stale`` and ``collection_view`` (not declared here: a
+    stub would hide them)."""
 
     def build(
         self,
@@ -147,7 +147,9 @@ class BuildActions:
         every view stays as it is and the question shows (add to it, or make a new one). A page
         that built before its owner key arrived gets one now. A build that succeeds empties the
         upload box (the next build would add the same files again); one that fails raises, and
-        the page keeps the files, so nothing is lost."""
+        the page keeps the files, so nothing is lost. The build runs as a job of its own
+        (``api.BuildJobs``) that this page follows: a reloaded page finds it again
+        (:meth:`reconnect`)."""
         owner = owner or new_owner_key()
         if add is None and files and self.name_taken(name, owner):
             return (
@@ -156,12 +158,34 @@ class BuildActions:
                 owner,
                 gr.update(),
             )
-        return (
-            *self.build(files, name, preset, captions, progress, owner, bool(add), levels),
-            gr.update(visible=False),
+        job = self.builds.start(
             owner,
-            gr.update(value=None),
+            name,
+            lambda job: self.build(
+                files, name, preset, captions, JobProgress(job), owner, bool(add), levels
+            ),
         )
+        return (*self.follow(job, progress), gr.update(visible=False), owner, gr.update(value=None))
+
+    def follow(self, job: api.BuildJob, progress: Any = None) -> tuple[Any, ...]:
+        """Wait for ``job`` to end, showing its stage and count on ``progress`` (a
+        ``gr.Progress``) meanwhile; its ``collection_view``, or its error raised."""
+        while not job.wait(0.5):
+            if progress is not None and job.total:
+                progress((job.done, job.total), desc=job.stage, unit="images")
+            elif progress is not None:  # no count yet: the stage alone (waiting for the slot)
+                progress(0.0, desc=job.stage)
+        return tuple(job.outcome())
+
+    def reconnect(self, owner: str | None, progress: Any = None) -> tuple[Any, ...]:
+        """On page load: a build of this visitor still running (the page was reloaded, or opened
+        in a new tab) is followed to its end, its progress shown, then its collection opened;
+        without one nothing changes."""
+        job = self.builds.running(owner)
+        if job is None:
+            return tuple(gr.update() for _ in range(7 + len(self.stale)))
+        log.info("a page came back to build %s", job.id)
+        return self.follow(job, progress)
 
     def layout_preview(
         self, files: Sequence[Any] | None, domain: str = "auto", cls: str = "auto"
@@ -182,6 +206,18 @@ class BuildActions:
             gr.update(choices=choices, value=domain or "auto"),
             gr.update(choices=choices, value=cls or "auto"),
         )
+
+
+class JobProgress:
+    """A build job's progress callback in the shape of a ``gr.Progress`` (what
+    ``gradio_progress`` calls): the page that follows the job shows it."""
+
+    def __init__(self, job: api.BuildJob) -> None:
+        self.job = job
+
+    def __call__(self, value: Any, desc: str | None = None, unit: str = "") -> None:
+        done, total = value if isinstance(value, tuple) else (0, 0)
+        self.job.report(int(done or 0), int(total or 0), desc or "")
 
 
 def upload_path(upload: Any) -> str:

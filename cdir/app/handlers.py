@@ -59,6 +59,7 @@ class AppActions(BuildActions, DuplicateActions, AnalysisActions, DownloadAction
     preset: str
     model_root: str | None = None
     jobs: api.CaptionJobs = field(default_factory=api.CaptionJobs)
+    builds: api.BuildJobs = field(default_factory=api.BuildJobs)  # builds, found again by owner
     config: api.IngestConfig = field(default_factory=lambda: shared_server_config())
     notice: str = ""  # a banner for the page (the first-run offline note), HTML
     # the empty values of the views that show items of the open collection, emptied on every

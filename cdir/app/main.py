@@ -122,6 +122,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
             module.wire_downloads(tab, actions, page)
         duplicates_tab.wire(dupes, actions, page)
         on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
+        collection_tab.wire_reconnect(
+            collection, actions, page, search.domains, [view for view, _ in stale], demo.load
+        )
         _api(endpoints.Endpoints(actions))
     return demo
 

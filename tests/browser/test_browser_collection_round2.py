@@ -7,6 +7,7 @@ Screenshots go to ``$CDIR_SCREENSHOT_DIR`` when it is set (``assets/screenshots`
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -235,4 +236,57 @@ def test_the_layout_guess_shows_before_the_build_and_can_be_changed(
         assert "p0 (3)" in summary and "p1 (3)" in summary and "circle (2)" in summary
         page.wait_for_selector("#layout-preview", state="hidden")  # the upload box emptied
     finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """120 small drawn images as loose files."""
+    from tests.drawn import CLASSES, DOMAINS, draw_image
+
+    root = tmp_path_factory.mktemp("many")
+    paths = []
+    for domain in DOMAINS:
+        for cls in CLASSES:
+            for variant in range(10):
+                path = root / f"{domain}_{cls}_{variant}.png"
+                draw_image(domain, cls, variant % 5, size=64 + variant).save(path)
+                paths.append(path)
+    return paths
+
+
+def test_a_reload_during_a_build_comes_back_to_it(served, chromium, many: list[Path]) -> None:
+    """The build is held at its start by holding the server's heavy-work slot (the server runs
+    in this process), so the reload surely lands while it runs; released, it finishes on the
+    reloaded page."""
+    from cdir import api
+
+    url, _ = served
+    ctx, page = _visitor(chromium, url)
+    slot = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with api.heavy_work():
+            slot.set()
+            release.wait(600)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        slot.wait(60)
+        _build(page, many, "reloaded")
+        waiting = '() => document.body.innerText.includes("waiting for the server")'
+        page.wait_for_function(waiting)
+        page.reload()
+        page.wait_for_selector("#build-collection")
+        page.wait_for_function(waiting)  # the reloaded page shows the running build
+        assert "No collection open yet" in page.inner_text("#status")
+        release.set()
+        _summary_has(page, "120 images searchable")
+        assert page.inner_text("#collection-summary").strip().startswith("reloaded-")
+        assert "reloaded-" in " ".join(_choices(page))
+    finally:
+        release.set()
+        holder.join(60)
         ctx.close()

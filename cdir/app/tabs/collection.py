@@ -152,7 +152,7 @@ def wire(
     """``domains``: the Search tab's target domains (a new collection gives their choices);
     ``stale``: every tab's views that an opened, built or deleted collection empties."""
     store, owner = page.store, page.owner
-    loaded = [store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
+    loaded = _loaded(ui, page, domains, stale)
 
     def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()) -> tuple:
         return actions.load_examples(preset, progress, owner_key)
@@ -194,9 +194,11 @@ def wire(
         )
     built = [*loaded, ui.taken_row, owner, ui.files]
     on(ui.examples.click, load_examples, [ui.preset, owner], loaded, heavy=True)
-    on(ui.build.click, build_as(None), build_inputs, built, heavy=True)
-    on(ui.build_add.click, build_as(True), build_inputs, built, heavy=True)
-    on(ui.build_new.click, build_as(False), build_inputs, built, heavy=True)
+    # a build runs as a job holding the heavy slot itself; the page follows it, and a reloaded
+    # page of the same visitor follows it again
+    on(ui.build.click, build_as(None), build_inputs, built, follows=True)
+    on(ui.build_add.click, build_as(True), build_inputs, built, follows=True)
+    on(ui.build_new.click, build_as(False), build_inputs, built, follows=True)
     on(ui.open.click, actions.open_saved, [ui.saved, owner], loaded)
     on(ui.delete.click, actions.ask_delete, [ui.saved, owner], [ui.delete_row, ui.delete_md])
     on(ui.delete_no.click, lambda: gr.update(visible=False), None, [ui.delete_row])
@@ -207,6 +209,28 @@ def wire(
         [ui.saved, ui.delete_row, *loaded[:4], *stale],
     )
     on(page.timer.tick, actions.tick, [store], [page.status, page.timer])
+
+
+def _loaded(ui: CollectionTab, page: Page, domains: Any, stale: Sequence[Any]) -> list[Any]:
+    """The views a collection opened (or built) fills: ``AppActions.collection_view``'s."""
+    return [page.store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
+
+
+def wire_reconnect(
+    ui: CollectionTab,
+    actions: AppActions,
+    page: Page,
+    domains: gr.CheckboxGroup,
+    stale: Sequence[Any],
+    load: Any,
+) -> None:
+    """``load`` (the page's load event): a build of this visitor still running shows its
+    progress again, then its collection (``AppActions.reconnect``)."""
+
+    def reconnect(owner_key: str, progress: gr.Progress = gr.Progress()) -> tuple:
+        return actions.reconnect(owner_key, progress)
+
+    on(load, reconnect, [page.owner], _loaded(ui, page, domains, stale), follows=True)
 
 
 def wire_downloads(ui: CollectionTab, actions: AppActions, page: Page) -> None:
