@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdir.api.errors import CollectionBusyError
 from cdir.models.heavy import heavy_work
 
 log = logging.getLogger(__name__)
 
 WAITING = "waiting for the server's other work"
 KEEP_SECONDS = 3600.0  # finished jobs are forgotten after an hour
+MAX_RUNNING = 64  # builds waiting or running on the server at once (the queue's max_size)
 
 
 def _digest(owner: str) -> str:
@@ -83,10 +85,22 @@ class BuildJobs:
         self, owner: str, name: str, work: Callable[[BuildJob], Any], heavy: bool = True
     ) -> BuildJob:
         """Run ``work(job)`` in a new thread (holding the heavy-work slot when ``heavy``; it
-        reports through ``job.report``) and return the job at once."""
+        reports through ``job.report``) and return the job at once. Raises
+        CollectionBusyError when ``owner`` has a build running already, or the server has
+        :data:`MAX_RUNNING`."""
         job = BuildJob(secrets.token_hex(8), _digest(owner), name)
         with self._lock:
             self._prune()
+            running = [j for j in self._jobs.values() if not j.finished]
+            if any(j.owner == job.owner for j in running):
+                raise CollectionBusyError(
+                    "A build of yours is still running: wait for it to finish (its progress "
+                    "shows here), then build again."
+                )
+            if len(running) >= MAX_RUNNING:
+                raise CollectionBusyError(
+                    f"The server is busy with {len(running)} builds: try again in a few minutes."
+                )
             self._jobs[job.id] = job
 
         def run() -> None:

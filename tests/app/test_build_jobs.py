@@ -124,3 +124,16 @@ def test_a_failed_build_fails_on_the_page_that_came_back_too(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="No collection was made"):
         job.outcome()
     assert list(actions.workspace.root.iterdir()) == []
+
+
+def test_one_running_build_per_visitor() -> None:
+    jobs = api.BuildJobs()
+    gate = threading.Event()
+    first = jobs.start("key-a", "one", lambda job: gate.wait(600), heavy=False)
+    with pytest.raises(api.CollectionBusyError, match="A build of yours is still running"):
+        jobs.start("key-a", "two", lambda job: None, heavy=False)
+    other = jobs.start("key-b", "one", lambda job: None, heavy=False)  # another visitor may
+    gate.set()
+    for job in (first, other):
+        _until(lambda job=job: job.wait(0.05), "the job ended")
+    jobs.start("key-a", "two", lambda job: None, heavy=False)  # once it ended, again
