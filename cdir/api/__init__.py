@@ -40,6 +40,7 @@ from cdir.api.browse import (
     tag_items,
     text_vector,
 )
+from cdir.api.builds import BuildJob, BuildJobs
 from cdir.api.collections import (
     StoreError,
     collection_preset,
@@ -94,6 +95,7 @@ from cdir.api.errors import (
     as_cdir_error,
     user_errors,
 )
+from cdir.api.layouts import AUTO, Layout, LayoutGuess, guess_layout_of, layout, layout_of
 from cdir.api.links import NO_LINK, QueryLink, parse_query_link, query_link
 from cdir.api.queries import (
     collapsed,

@@ -127,14 +127,18 @@ class Endpoints:
     ) -> dict[str, Any]:
         """Build a collection from images and zips (``if_exists``: "new" makes ``name-2`` when
         ``name`` is taken, "add" adds to it). Returns the collection, the owner key (a new one
-        when none was given), the files left out and what the collection holds."""
+        when none was given), the line saying under which name it was saved (``message``), the
+        folder layout that labelled the files (``layout``, as ``cdir ingest`` prints it), the
+        files left out and what the collection holds."""
         owner = owner or new_owner_key()
-        store, report = self.actions.build_store(
+        store, report, note = self.actions.build_store(
             files, name, preset, captions, progress, owner=owner, add=if_exists == "add"
         )
         record = collection_record(api.info(store))
         return {
             "collection": store.name,
+            "message": note,
+            "layout": report.layout,
             "owner": owner,
             "added": int(report.added),
             "rejected": [{"file": r["file"], "reason": r["reason"]} for r in report.rejected],

@@ -25,15 +25,19 @@ def startup_preset(
 
 
 def offline_banner(preset: str, cause: str, fallback: str) -> str:
-    """The banner: which preset, why it cannot run, what runs instead, and the fixes."""
+    """The banner: one short line (which preset runs: it fits a phone's width), and, opened
+    with a click, why the chosen preset cannot run, what the fallback's results are worth and
+    the fixes."""
     p, f = html.escape(preset), html.escape(fallback)
     return (
-        '<div class="cdir-banner" id="offline-banner"><b>Running offline with the '
-        f"<code>{f}</code> preset.</b> The <code>{p}</code> preset cannot run here: "
+        '<div class="cdir-banner" id="offline-banner"><details><summary><b>Offline: the '
+        f'<code>{f}</code> model</b> <span class="cdir-more">why?</span></summary>'
+        f"The <code>{p}</code> preset cannot run here: "
         f"{html.escape(cause)}. {_what_it_knows(fallback)} To get real results: point "
         "<code>--model-dir</code> (or <code>CDIR_MODEL_DIR</code>) at weights saved with "
         f" <code>python -m cdir models save --preset {p} --model-dir DIR"
-        "</code> on a machine that has internet access, or connect this machine once.</div>"
+        "</code> on a machine that has internet access, or connect this machine once."
+        "</details></div>"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +18,14 @@ import gradio as gr
 from cdir import api
 from cdir.app import views
 from cdir.app.analysis import AnalysisActions
+from cdir.app.building import BuildActions
 from cdir.app.downloads import DownloadActions
 from cdir.app.dupes import DuplicateActions
 from cdir.app.links import LinkActions
 from cdir.app.media import EXAMPLES_DIR
 from cdir.app.queries import SearchSettings, query_of, sketch_image
-from cdir.app.widgets import _clicked_id, gradio_progress
-from cdir.app.workspace import (
-    Workspace,
-    copy_uploads,
-    files_snapshot,
-    new_owner_key,
-    undo_files,
-)
+from cdir.app.widgets import _clicked_id
+from cdir.app.workspace import Workspace, new_owner_key
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +56,12 @@ def shared_server_config() -> api.IngestConfig:
 
 
 @dataclass
-class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions):
+class AppActions(BuildActions, DuplicateActions, AnalysisActions, DownloadActions, LinkActions):
     workspace: Workspace
     preset: str
     model_root: str | None = None
     jobs: api.CaptionJobs = field(default_factory=api.CaptionJobs)
+    builds: api.BuildJobs = field(default_factory=api.BuildJobs)  # builds, found again by owner
     config: api.IngestConfig = field(default_factory=lambda: shared_server_config())
     notice: str = ""  # a banner for the page (the first-run offline note), HTML
     # the empty values of the views that show items of the open collection, emptied on every
@@ -81,85 +77,6 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions
         report = self._ingest([EXAMPLES_DIR], store, preset, "background", progress)
         self._caption_in_background(store, preset, "background")
         return self.collection_view(str(store), report.rejected, owner)
-
-    def build(
-        self,
-        files: Sequence[str] | None,
-        name: str,
-        preset: str,
-        captions: str,
-        progress: Any = None,
-        owner: str | None = None,
-        add: bool = False,
-    ) -> tuple[Any, ...]:
-        store, report = self.build_store(files, name, preset, captions, progress, owner, add)
-        return self.collection_view(str(store), report.rejected, owner)
-
-    def build_store(
-        self,
-        files: Sequence[Any] | None,
-        name: str,
-        preset: str,
-        captions: str,
-        progress: Any = None,
-        owner: str | None = None,
-        add: bool = False,
-    ) -> tuple[Path, Any]:
-        """Copy uploads into a new collection (or into ``name`` when ``add`` and the caller may
-        see it) and ingest them. A build that yields no searchable image leaves nothing behind
-        and raises ValueError with the reasons."""
-        if not files:
-            raise ValueError("Drop some images or a zip file into the upload box first.")
-        if preset and preset not in api.preset_names():  # names only: never a server-side file
-            raise api.UsageError(
-                f"unknown preset {preset!r}; choose one of: {', '.join(api.preset_names())}"
-            )
-        api.preset_info(preset or self.preset)  # an unknown preset fails before anything is copied
-        existing = self.workspace.find_own(name, owner) if add else None
-        if existing is not None:
-            collection = existing
-        else:  # a visitor's new name is unguessable and never tells what others built
-            collection = self.workspace.new_collection(
-                name, unguessable=bool(owner) and not self.workspace.shared
-            )
-            self.workspace.claim(collection, owner)
-        before = files_snapshot(collection)
-        try:
-            copied = copy_uploads([_upload_path(f) for f in files], collection)
-            report = self._ingest(copied, collection, preset or self.preset, captions, progress)
-        except BaseException:
-            if existing is None:
-                self.workspace.discard_if_unusable(collection)  # a refused zip leaves nothing
-            else:  # a failed add leaves the collection as it was: its copies go
-                undo_files(collection, before)
-            raise
-        if not existing and self.workspace.discard_if_unusable(collection):
-            raise ValueError(views.nothing_usable(report))
-        self._caption_in_background(collection, preset or self.preset, captions)
-        return collection, report
-
-    def _ingest(
-        self, sources: Sequence[Path], store: Path, preset: str, captions: str, progress: Any
-    ) -> Any:
-        config = replace(self.config, captions="lazy" if captions == "background" else captions)
-        return api.ingest(
-            sources,
-            store,
-            preset,
-            config,
-            self.model_root,
-            gradio_progress(progress) if progress is not None else None,
-        )
-
-    def _caption_in_background(self, store: Path, preset: str, captions: str) -> None:
-        if captions == "background":
-            self.jobs.start(
-                store, api.get_models(api.collection_preset(store) or preset, self.model_root)
-            )
-
-    def name_taken(self, name: str, owner: str | None) -> bool:
-        """True when building under ``name`` would meet a collection the caller can see."""
-        return self.workspace.find_own(name, owner) is not None
 
     def open_saved(self, name: str, owner: str | None = None) -> tuple[Any, ...]:
         """Open a collection the visitor may see; background captions that a stopped server
@@ -184,29 +101,6 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions
         path = self.workspace.check_deletable(name, owner)
         api.delete_collection(
             path, self.workspace.remove, stop_jobs=lambda root: self.jobs.stop(root, timeout=60.0)
-        )
-
-    def build_or_ask(
-        self,
-        files: Sequence[str] | None,
-        name: str,
-        preset: str,
-        captions: str,
-        progress: Any = None,
-        owner: str | None = None,
-        add: bool | None = None,
-    ) -> tuple[Any, ...]:
-        """The Build buttons: ``collection_view``, whether to show the question, and the owner
-        key. With ``add`` None and a collection of that name the caller can see, every view
-        stays as it is and the question shows (add to it, or make a new one). A page that built
-        before its owner key arrived gets one now."""
-        owner = owner or new_owner_key()
-        if add is None and files and self.name_taken(name, owner):
-            return (*[gr.update()] * (7 + len(self.stale)), gr.update(visible=True), owner)
-        return (
-            *self.build(files, name, preset, captions, progress, owner, bool(add)),
-            gr.update(visible=False),
-            owner,
         )
 
     def ask_delete(self, name: str, owner: str | None = None) -> tuple[Any, str]:
@@ -247,16 +141,22 @@ class AppActions(DuplicateActions, AnalysisActions, DownloadActions, LinkActions
 
     def cleared_views(self, store: str | None = None) -> tuple[Any, ...]:
         """Every view that shows items of a collection, emptied (in ``stale`` order):
-        after opening, building or deleting a collection nothing of the previous one stays."""
-        return self.stale
+        after opening, building or deleting a collection nothing of the previous one stays.
+        Updates are copied: gradio consumes the dict it is handed."""
+        return tuple(dict(v) if isinstance(v, dict) else v for v in self.stale)
 
     def collection_view(
-        self, store: str, rejected: Sequence[dict[str, str]] = (), owner: str | None = None
+        self,
+        store: str,
+        rejected: Sequence[dict[str, str]] = (),
+        owner: str | None = None,
+        note: str = "",
     ) -> tuple[Any, ...]:
         """(state, summary, preview, status, domain choices, collection choices, timer, then
-        every view of ``stale`` emptied: nothing of the previous collection stays)."""
+        every view of ``stale`` emptied: nothing of the previous collection stays). ``note``: a
+        line shown above the summary (under which name a build was saved)."""
         info = api.info(store)
-        summary = views.collection_summary(info) + views.rejected_markdown(rejected)
+        summary = views.collection_summary(info, note) + views.rejected_markdown(rejected)
         session = api.session_for(store, self.model_root)
         preview = "".join(
             views.cards_row(
@@ -468,8 +368,3 @@ def _titled(rows: Sequence[tuple[str | None, Any]]) -> list[tuple[str, Any]]:
         )
         for d, r in rows
     ]
-
-
-def _upload_path(upload: Any) -> str:
-    """gradio hands files over as paths (or objects with a ``name``)."""
-    return str(getattr(upload, "name", upload))

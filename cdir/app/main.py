@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from cdir import api
 from cdir.app import endpoints
 from cdir.app import handlers as webui
+from cdir.app.building import upload_path
 from cdir.app.first_run import startup_preset
 from cdir.app.guards import DiskFullAnswer
 from cdir.app.handlers import AppActions
@@ -126,6 +127,9 @@ def build_app(actions: AppActions) -> gr.Blocks:
         duplicates_tab.link_review(dupes, actions, page, browse.review_dupes, browse.click, tabs)
         greeted = on(demo.load, actions.greet, [page.owner], [page.owner, collection.saved])
         search_tab.wire_link(search, actions, page, greeted, loaded, tabs)
+        collection_tab.wire_reconnect(
+            collection, actions, page, search.domains, [view for view, _ in stale], demo.load
+        )
         _api(endpoints.Endpoints(actions))
     return demo
 
@@ -173,7 +177,7 @@ def _api(calls: endpoints.Endpoints) -> None:
         progress: gr.Progress = gr.Progress(),
     ) -> dict:
         return as_gr_error(calls.build_collection)(
-            [webui._upload_path(f) for f in files or []],
+            [upload_path(f) for f in files or []],
             name,
             preset,
             captions,

@@ -211,12 +211,25 @@ HITS_HEADERS = [
 ]
 
 
-def collection_summary(info: dict[str, Any]) -> str:
-    """Markdown: images, domains, classes and failures (with reasons) of a collection."""
+def layout_line(described: str) -> str:
+    """Markdown: the folder layout an upload will be labelled by, before the build."""
+    return f"**Labels from folders:** {esc(described)}"
+
+
+def level_choice(level: int, names: Sequence[str]) -> str:
+    """A folder level as a dropdown shows it: "level 2: cat, dog, fish, …"."""
+    shown = ", ".join(api.shown_name(n) for n in names[:3]) + (", …" if len(names) > 3 else "")
+    return f"level {level}: {shown}"
+
+
+def collection_summary(info: dict[str, Any], note: str = "") -> str:
+    """Markdown: images, domains, classes and failures (with reasons) of a collection; ``note``
+    (under which name a build saved it) as a line below its name."""
     domains = ", ".join(f"{esc(k)} ({v})" for k, v in info["domains"].items()) or "none"
     classes = ", ".join(f"{esc(k)} ({v})" for k, v in info["classes"].items()) or "none"
     lines = [
         f"### {esc(info['name'])}",
+        f'<p class="cdir-note" id="build-note">{esc(note)}</p>\n' if note else "",
         f"**{info['n_ok']} images** searchable{_tiles_note(info)} · {info['n_captioned']} "
         "captioned · "
         f"{info['n_failed']} failed · preset {esc(info['preset'])}\n",

@@ -338,3 +338,32 @@ def _unique(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
         n += 1
     return candidate
+
+
+def saved_as(asked: str | None, made: str, added: bool = False) -> str:
+    """The one line a build answers with: under which name its collection was saved and, when that
+    is not the name asked for, why (no usable name, a name kept for the examples, characters a
+    name cannot hold, or the random ending that keeps each visitor's names apart). Never tells
+    whether another visitor's collection has that name. Plain text; names are slugs."""
+    if added:
+        return f"Added to {made}, your collection of that name."
+    wanted = slug(asked or "", "")
+    if not wanted:
+        return f"No name given (a name needs a letter or a digit): saved as {made}."
+    if wanted == EXAMPLES_NAME or wanted.startswith(f"{EXAMPLES_NAME}-"):
+        return (
+            f'Names starting with "examples" are kept for the example collection: saved as {made}.'
+        )
+    rule = "a name keeps lowercase letters, digits and dashes, 48 characters at most"
+    if made == wanted:
+        return (
+            f"Saved as {made}." if (asked or "").strip() == made else f"Saved as {made} ({rule})."
+        )
+    if _SUFFIXED.fullmatch(made) and made.rsplit("-", 1)[0] == wanted[:_SUFFIXED_BASE]:
+        return (
+            f"Saved as {made}, your own collection: names on this server get a random ending, "
+            "so they never meet another visitor's."
+        )
+    if re.fullmatch(rf"{re.escape(wanted)}-[0-9]+", made):
+        return f"A collection named {wanted} exists already: saved as {made}."
+    return f"Saved as {made} ({rule})."

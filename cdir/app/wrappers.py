@@ -115,21 +115,24 @@ def on(
     inputs: Any,
     outputs: list,
     heavy: bool = False,
+    follows: bool = False,
     **options: Any,
 ) -> Any:
     """Wire a page event, kept off the API page (``cdir.app.endpoints`` is the API); a failure
     shows its one-line message and leaves the outputs as they were. ``heavy``: a build, map,
     evaluation or export, which queues for the server's one heavy-work slot
-    (``concurrency(heavy)``). ``options``: more of the event listener's arguments
-    (``trigger_mode``)."""
-    handler = one_at_a_time(fn) if heavy else fn
+    (``concurrency(heavy)``). ``follows``: a handler that only follows heavy work running in a
+    thread of its own (a build job, which holds the slot itself): it waits in no queue.
+    ``options``: more of the event listener's arguments (``trigger_mode``)."""
+    handler = one_at_a_time(fn) if heavy and not follows else fn
+    queue = dict(concurrency_id="follow", concurrency_limit=None) if follows else concurrency(heavy)
     return event(
         as_message(handler, len(outputs)),
         inputs,
         outputs,
         api_name=False,
         api_visibility="private",
-        **concurrency(heavy),
+        **queue,
         **options,
     )
 

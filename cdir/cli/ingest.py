@@ -20,6 +20,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         manifest=Path(args.manifest) if args.manifest else None,
         shared_cache=not args.no_shared_cache,
         columns=tuple(api.column_overrides(args.columns).items()),
+        layout=api.layout(args.domain_level, args.class_level),
     )
     bars = ProgressBars(not args.quiet)
     try:
@@ -62,6 +63,11 @@ def _ingest_text(report: dict[str, Any]) -> str:
         f"{report['store']}: {counts['n_ok']} images searchable, {counts['n_captioned']} "
         f"captioned ({report['added']} new, {report['embedded']} embedded now)"
     ]
+    if report.get("layout"):
+        lines.append(
+            f"  folders: {api.shown_name(report['layout'])} (change with --domain-level, "
+            "--class-level)"
+        )
     meta = report.get("metadata") or {}
     if meta.get("with_prompt") or meta.get("generators"):
         made = ", ".join(f"{k} {v}" for k, v in meta.get("generators", {}).items()) or "none"
@@ -103,6 +109,14 @@ def add_ingest(sub: Any) -> None:
     )
     p.add_argument("--captions", choices=("all", "lazy", "none"), default="all")
     p.add_argument("--manifest", help="CSV with path,domain,class[,caption]")
+    for role in ("domain", "class"):
+        p.add_argument(
+            f"--{role}-level",
+            default="auto",
+            metavar="N|auto|none",
+            help=f"the folder level (1 = the first folder) that names each image's {role}; "
+            "auto (default): guessed from the layout as a whole (README, Folder layouts)",
+        )
     p.add_argument(
         "--columns",
         help="🤗 dataset columns by role, e.g. domain=style,class=label"

@@ -90,6 +90,8 @@ def apply_manifest(files: list[SourceFile], rows: dict[str, ManifestRow], name: 
         file.domain = row.domain or file.domain
         if row.label:
             file.label, file.label_source = row.label, "manifest"
+        given = {"domain"} if row.domain else set()
+        file.from_manifest |= given | ({"class"} if row.label else set())
         file.caption = row.caption or file.caption
     if used < len(rows):
         unused = len(rows) - used

@@ -27,6 +27,7 @@ from cdir.ingest.captioning import caption_all, forget_other_captions, predict_d
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.ingest_summary import failures, metadata_summary
+from cdir.ingest.layout import Layout
 from cdir.ingest.metadata.extract import extract_fields
 from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
@@ -60,6 +61,7 @@ class IngestConfig:
     only: frozenset[str] | None = None  # keep only the files with these rel_paths (None: all)
     columns: tuple[tuple[str, str], ...] = ()  # 🤗 dataset role=column overrides (--columns)
     reduced_decode: bool = True  # large JPEGs decoded at 1/2-1/8 size (see reader.read_one)
+    layout: Layout = field(default_factory=Layout)  # folder levels of domain, class (AUTO: guess)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class IngestReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how sources were read, e.g. zip encodings
+    layout: str = ""  # the folder layout that labelled the files (LayoutGuess.describe)
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)  # see metadata_summary
@@ -388,7 +391,9 @@ def prepare_rows(
         config.manifest,
         dict(config.columns),
         zips_in_folders=True,
+        layout=config.layout,
     )
+    report.layout = scan.layout.describe() if scan.layout is not None else ""
     report.rejected = [{"file": n, "reason": r} for n, r in scan.rejected]
     report.notes = list(scan.notes)
     files = (

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from cdir.imaging.decode import SUPPORTED_EXTENSIONS
 
@@ -29,6 +30,10 @@ class SourceFile:
     caption: str | None = None
     prompt: str | None = None  # from a dataset's prompt column (files' own prompts: read later)
     negative_prompt: str | None = None
+    # the labels a manifest gave ("domain", "class"): the folder layout leaves them as they are
+    from_manifest: frozenset[str] = frozenset()
+    # the path whose folders the layout reads, when not rel_path (a zip found in a folder: its own)
+    layout_path: str = ""
 
 
 @dataclass
@@ -39,6 +44,7 @@ class ScanResult:
     files: list[SourceFile] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    layout: Any = None  # the LayoutGuess that labelled the folders' and zips' files (or None)
 
 
 Rejected = list[tuple[str, str]]

@@ -19,6 +19,7 @@ from cdir.imaging.decode import is_image_name
 from cdir.ingest.archives import ArchiveLimits, extract_archive, is_zip_name
 from cdir.ingest.hf_datasets import dataset_kind, is_hub_id, scan_dataset
 from cdir.ingest.imagefolder import label_imagefolder
+from cdir.ingest.layout import Layout, relabel
 from cdir.ingest.manifest import apply_manifest, apply_root_manifest, read_manifest
 from cdir.ingest.source_files import (
     Rejected,
@@ -43,6 +44,7 @@ def scan_sources(
     manifest: Path | None = None,
     columns: dict[str, str] | None = None,
     zips_in_folders: bool = False,
+    layout: Layout | None = None,
 ) -> ScanResult:
     """List the images of every source, in source order and sorted within a source.
 
@@ -52,13 +54,17 @@ def scan_sources(
     (see :func:`_scan_folder_zip`); otherwise it is left out with a reason. ``manifest`` applies
     to every file, matched by ``rel_path`` or absolute path. 🤗 datasets (saved folders, Parquet,
     imagefolders, ``hf://datasets/...``) are read by :mod:`cdir.ingest.hf_datasets`, ``columns``
-    naming their columns. Raises :class:`SourceError` for a missing source, a corrupt or
-    oversized archive given as a source, a manifest without the expected columns, or a dataset
-    that cannot be read.
+    naming their columns. The files of folders and zips get their domain and class from the
+    folder levels that ``layout`` names or, where it says AUTO, that the layout of all of them
+    together suggests (:func:`cdir.ingest.layout.guess_layout`; ``result.layout``); a manifest
+    beside them wins. Raises :class:`SourceError` for a missing source, a corrupt or oversized
+    archive given as a source, a manifest without the expected columns, a dataset that cannot be
+    read, or a layout level the files do not have.
     """
     paths = check_sources(sources)
     result = ScanResult()
     loose: list[Path] = []
+    laid_out: list[SourceFile] = []  # files of folders and zips: labelled by the layout
     taken: set[str] = set()
     for path in paths:
         kind = dataset_kind(path)
@@ -72,15 +78,24 @@ def scan_sources(
             )
         elif path.is_dir():
             zips: list[Path] | None = [] if zips_in_folders else None
-            result.files += _scan_folder(path, result.rejected, zips)
+            found = _scan_folder(path, result.rejected, zips)
             for inner in zips or ():
-                result.files += _scan_folder_zip(
+                found += _scan_folder_zip(
                     inner, path.resolve(), Path(extract_dir), limits, taken, result
                 )
+            result.files += found
+            laid_out += found
         elif is_zip_name(path.name):
-            result.files += _scan_zip(path, Path(extract_dir), limits, taken, result)
+            found = _scan_zip(path, Path(extract_dir), limits, taken, result)
+            result.files += found
+            laid_out += found
         else:
             loose.append(path)
+    if laid_out:
+        try:
+            result.layout = relabel(laid_out, layout or Layout())
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
     result.files += _scan_loose(loose, result.rejected)
     if manifest is not None:
         apply_manifest(result.files, read_manifest(_existing(Path(manifest))), str(manifest))
@@ -155,6 +170,7 @@ def _scan_folder_zip(
             file.rel_path = f"{stem}/{file.rel_path}"
             if file.label_source != "manifest":
                 file.domain, file.label, file.label_source = layout_labels(file.rel_path)
+        file.layout_path = file.rel_path
         file.rel_path = nfc(str(folder / file.rel_path))
     return files
 

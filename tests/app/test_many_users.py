@@ -184,6 +184,7 @@ def test_queue_limits_are_the_documented_ones(server: tuple[str, Workspace, Any]
     assert {(f.concurrency_id, f.concurrency_limit) for f in demo.fns.values()} == {
         ("heavy", 1),
         ("light", 2),
+        ("follow", None),  # pages following a build job, which holds the heavy slot itself
     }  # for all visitors together, not per event
     assert "two queue groups" in docs
     assert demo.max_file_size == 500 * 2**20

@@ -68,7 +68,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     owner = new_owner_key()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CDIR_CACHE_DIR", str(base / "cache"))
-        store, _ = actions.build_store(
+        store, *_ = actions.build_store(
             [str(p) for p in sorted((base / "tree").rglob("*.png"))],
             "mine",
             "tiny",

@@ -277,6 +277,7 @@ def test_i_first_run_offline_shows_the_banner_and_runs_the_examples(
         page.goto(url)
         banner = page.locator("#offline-banner")
         banner.wait_for(state="visible")
+        banner.locator("summary").click()  # the details open under the banner's one line
         text = banner.inner_text()
         assert "default" in text and "--model-dir" in text and "drawn pictures" in text
         page.click("#load-examples")

@@ -23,12 +23,16 @@ from tests.drawn import draw_image
 
 def test_every_event_is_in_one_of_two_queue_groups_for_all_visitors(server) -> None:
     """Heavy work one at a time and light work two at a time, across every endpoint: no event
-    keeps gradio's per-event limit (six builds ran at once that way)."""
+    keeps gradio's per-event limit (six builds ran at once that way); the page's build events
+    only follow a build job that takes the heavy-work slot itself."""
     groups: dict[str, set[int]] = {}
     for fn in server.demo.fns.values():
         groups.setdefault(fn.concurrency_id, set()).add(fn.concurrency_limit)
-    assert set(groups) == {"heavy", "light"}, sorted(map(str, groups))
+    assert set(groups) == {"heavy", "light", "follow"}, sorted(map(str, groups))
     assert groups["heavy"] == {1} and groups["light"] == {2}
+    # following a build job waits in no queue: the job itself takes the heavy-work slot
+    follow = [fn for fn in server.demo.fns.values() if fn.concurrency_id == "follow"]
+    assert groups["follow"] == {None} and all(fn.api_visibility == "private" for fn in follow)
     heavy = {fn.api_name for fn in server.demo.fns.values() if fn.concurrency_id == "heavy"}
     assert {"build_collection", "find_duplicates"} <= heavy
 

@@ -7,7 +7,8 @@ buttons and the file they give."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +38,27 @@ class Page:
 
 @dataclass
 class Downloads:
-    """A row of download buttons (by format) and the file they give."""
+    """A row of download buttons (by format) and the file they give: the file box is hidden
+    until a download made something (an empty box before anything exists only takes room)."""
 
     buttons: dict[str, gr.Button]
     file: gr.File
+
+    @staticmethod
+    def emptied() -> dict[str, Any]:
+        """The file box's value when another collection opens: empty, hidden again."""
+        return gr.update(value=None, visible=False)
+
+
+def offered(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A download handler (returning the made file's path, or paths) whose answer also shows
+    the file box."""
+
+    @functools.wraps(handler)
+    def shown(*args: Any, **kwargs: Any) -> Any:
+        return gr.update(value=handler(*args, **kwargs), visible=True)
+
+    return shown
 
 
 def downloads_row(
@@ -59,5 +77,6 @@ def downloads_row(
         elem_id=f"{name}-file",
         file_count="multiple" if multiple else "single",
         height=90,
+        visible=False,
     )
     return Downloads(made, file)

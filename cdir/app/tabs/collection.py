@@ -13,7 +13,7 @@ import gradio as gr
 from cdir import api
 from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.tabs.browse import BrowseTab, build_browse_tab
 from cdir.app.wrappers import on
 
@@ -23,6 +23,10 @@ class CollectionTab:
     tab: gr.Tab
     examples: gr.Button
     files: gr.File
+    layout_box: gr.Group
+    layout: gr.Markdown
+    domain_level: gr.Dropdown
+    class_level: gr.Dropdown
     name: gr.Textbox
     preset: gr.Dropdown
     captions: gr.Radio
@@ -43,7 +47,7 @@ class CollectionTab:
     browse: BrowseTab  # the Browse panel, below
 
     def stale(self) -> Stale:
-        return [(self.downloads.file, None), *self.browse.stale()]
+        return [(self.downloads.file, Downloads.emptied()), *self.browse.stale()]
 
 
 def build(actions: AppActions, store: gr.State) -> CollectionTab:
@@ -61,6 +65,16 @@ def build(actions: AppActions, store: gr.State) -> CollectionTab:
                     label="Drop images or a zip — folders <domain>/<class>/ give labels",
                     elem_id="upload-files",
                 )
+                with gr.Group(visible=False, elem_id="layout-box") as layout_box:
+                    layout = gr.Markdown("", elem_id="layout-preview")
+                    with gr.Row():
+                        level_choices = [("guess", "auto"), ("none", "none")]
+                        domain_level = gr.Dropdown(
+                            level_choices, value="auto", label="Domain from", elem_id="domain-level"
+                        )
+                        class_level = gr.Dropdown(
+                            level_choices, value="auto", label="Class from", elem_id="class-level"
+                        )
                 name = gr.Textbox(label="Collection name", placeholder="my-collection")
                 preset = gr.Dropdown(api.preset_names(), value=actions.preset, label="Model preset")
                 captions = gr.Radio(webui.CAPTION_CHOICES, value="background", label="Captions")
@@ -103,6 +117,10 @@ def build(actions: AppActions, store: gr.State) -> CollectionTab:
         tab,
         examples,
         files,
+        layout_box,
+        layout,
+        domain_level,
+        class_level,
         name,
         preset,
         captions,
@@ -135,7 +153,7 @@ def wire(
     ``stale``: every tab's views that an opened, built or deleted collection empties. Returns
     the outputs of opening a collection (``AppActions.collection_view``'s)."""
     store, owner = page.store, page.owner
-    loaded = [store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
+    loaded = _loaded(ui, page, domains, stale)
 
     def load_examples(preset: str, owner_key: str, progress: gr.Progress = gr.Progress()) -> tuple:
         return actions.load_examples(preset, progress, owner_key)
@@ -147,18 +165,41 @@ def wire(
             preset: str,
             captions: str,
             owner_key: str,
+            domain: str,
+            cls: str,
             progress: gr.Progress = gr.Progress(),
         ) -> tuple:
-            return actions.build_or_ask(files, name, preset, captions, progress, owner_key, add)
+            return actions.build_or_ask(
+                files, name, preset, captions, progress, owner_key, add, (domain, cls)
+            )
 
         return build
 
-    build_inputs = [ui.files, ui.name, ui.preset, ui.captions, owner]
-    built = [*loaded, ui.taken_row, owner]
+    build_inputs = [
+        ui.files,
+        ui.name,
+        ui.preset,
+        ui.captions,
+        owner,
+        ui.domain_level,
+        ui.class_level,
+    ]
+    guessed = [ui.layout_box, ui.layout, ui.domain_level, ui.class_level]
+    on(ui.files.change, actions.layout_preview, [ui.files], guessed)
+    for level in (ui.domain_level, ui.class_level):
+        on(
+            level.input,
+            actions.layout_preview,
+            [ui.files, ui.domain_level, ui.class_level],
+            guessed,
+        )
+    built = [*loaded, ui.taken_row, owner, ui.files]
     on(ui.examples.click, load_examples, [ui.preset, owner], loaded, heavy=True)
-    on(ui.build.click, build_as(None), build_inputs, built, heavy=True)
-    on(ui.build_add.click, build_as(True), build_inputs, built, heavy=True)
-    on(ui.build_new.click, build_as(False), build_inputs, built, heavy=True)
+    # a build runs as a job holding the heavy slot itself; the page follows it, and a reloaded
+    # page of the same visitor follows it again
+    on(ui.build.click, build_as(None), build_inputs, built, follows=True)
+    on(ui.build_add.click, build_as(True), build_inputs, built, follows=True)
+    on(ui.build_new.click, build_as(False), build_inputs, built, follows=True)
     on(ui.open.click, actions.open_saved, [ui.saved, owner], loaded)
     on(ui.delete.click, actions.ask_delete, [ui.saved, owner], [ui.delete_row, ui.delete_md])
     on(ui.delete_no.click, lambda: gr.update(visible=False), None, [ui.delete_row])
@@ -172,11 +213,33 @@ def wire(
     return loaded
 
 
+def _loaded(ui: CollectionTab, page: Page, domains: Any, stale: Sequence[Any]) -> list[Any]:
+    """The views a collection opened (or built) fills: ``AppActions.collection_view``'s."""
+    return [page.store, ui.summary, ui.preview, page.status, domains, ui.saved, page.timer, *stale]
+
+
+def wire_reconnect(
+    ui: CollectionTab,
+    actions: AppActions,
+    page: Page,
+    domains: gr.CheckboxGroup,
+    stale: Sequence[Any],
+    load: Any,
+) -> None:
+    """``load`` (the page's load event): a build of this visitor still running shows its
+    progress again, then its collection (``AppActions.reconnect``)."""
+
+    def reconnect(owner_key: str, progress: gr.Progress = gr.Progress()) -> tuple:
+        return actions.reconnect(owner_key, progress)
+
+    on(load, reconnect, [page.owner], _loaded(ui, page, domains, stale), follows=True)
+
+
 def wire_downloads(ui: CollectionTab, actions: AppActions, page: Page) -> None:
     for fmt, button in ui.downloads.buttons.items():
         on(
             button.click,
-            functools.partial(actions.download_collection, fmt),
+            offered(functools.partial(actions.download_collection, fmt)),
             [page.store],
             [ui.downloads.file],
             heavy=True,

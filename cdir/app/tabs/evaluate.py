@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.wrappers import on
 
 INTRO = (
@@ -29,7 +29,7 @@ class EvaluateTab:
     downloads: Downloads
 
     def stale(self) -> Stale:
-        return [(self.report, ""), (self.downloads.file, None), (self.kept, None)]
+        return [(self.report, ""), (self.downloads.file, Downloads.emptied()), (self.kept, None)]
 
 
 def build() -> EvaluateTab:
@@ -57,7 +57,7 @@ def wire(ui: EvaluateTab, actions: AppActions, page: Page) -> None:
 def wire_downloads(ui: EvaluateTab, actions: AppActions, page: Page) -> None:
     on(
         ui.downloads.buttons["report"].click,
-        actions.download_eval,
+        offered(actions.download_eval),
         [page.store, ui.kept],
         [ui.downloads.file],
     )

@@ -9,7 +9,7 @@ import gradio as gr
 
 from cdir import api
 from cdir.app.handlers import AppActions
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.wrappers import on
 
 
@@ -34,7 +34,7 @@ class MapTab:
             (self.sel_image, None),
             (self.sel_md, "Click a point on the map."),
             (self.sel_cards, ""),
-            (self.downloads.file, None),
+            (self.downloads.file, Downloads.emptied()),
         ]
 
 
@@ -130,7 +130,7 @@ def wire_downloads(ui: MapTab, actions: AppActions, page: Page) -> None:
 
     on(
         ui.downloads.buttons["html"].click,
-        map_file,
+        offered(map_file),
         [page.store, ui.method, ui.vectors, ui.color],
         [ui.downloads.file],
         heavy=True,

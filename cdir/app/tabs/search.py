@@ -14,7 +14,7 @@ from cdir.app import handlers as webui
 from cdir.app.handlers import AppActions
 from cdir.app.links import PAGE_URL_JS, link_mode
 from cdir.app.queries import MODE_INFO, mode_widget
-from cdir.app.tabs import Downloads, Page, Stale, downloads_row
+from cdir.app.tabs import Downloads, Page, Stale, downloads_row, offered
 from cdir.app.widgets import refuse_unreadable
 from cdir.app.wrappers import concurrency, on
 
@@ -76,7 +76,7 @@ class SearchTab:
             (self.table, []),
             (self.query, None),
             (self.current, None),
-            (self.downloads.file, None),
+            (self.downloads.file, Downloads.emptied()),
             (self.link, ""),
         ]
 
@@ -276,7 +276,7 @@ def wire_downloads(ui: SearchTab, actions: AppActions, page: Page) -> None:
     for fmt, button in ui.downloads.buttons.items():
         on(
             button.click,
-            functools.partial(actions.download_search, fmt),
+            offered(functools.partial(actions.download_search, fmt)),
             [page.store, ui.query, *ui.settings()],
             [ui.downloads.file],
         )
