@@ -176,10 +176,7 @@ _models_lock = threading.Lock()
 _loaded: dict[tuple[str, str | None, str, str, str], Models] = {}
 
 
-def get_models(preset: str, model_root: str | Path | None = None) -> Models:
-    """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
-    (cdir.models.quantize)."""
+def _key(preset: str, model_root: str | Path | None) -> tuple[str, str | None, str, str, str]:
     root = model_dir(model_root)
     mode = quantize_mode()
     device = pick_device()
@@ -187,7 +184,25 @@ def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     from cdir.models import fingerprint  # new weights under the same name load anew
 
     weights = f"{fingerprint.embed_key(spec, root)}|{fingerprint.caption_key(spec, root)}"
-    key = (spec.name, str(root) if root else None, mode, device, weights)
+    return (spec.name, str(root) if root else None, mode, device, weights)
+
+
+def loaded_models(preset: str, model_root: str | Path | None = None) -> Models | None:
+    """The models :func:`get_models` would return, if this process has loaded them, else None
+    (nothing is loaded)."""
+    key = _key(preset, model_root)
+    with _models_lock:
+        return _loaded.get(key)
+
+
+def get_models(preset: str, model_root: str | Path | None = None) -> Models:
+    """Models for a preset, loaded once per process (models are large; sessions share them).
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
+    (cdir.models.quantize)."""
+    root = model_dir(model_root)
+    mode = quantize_mode()
+    device = pick_device()
+    key = _key(preset, model_root)
     with _models_lock:
         if key not in _loaded:
             _loaded[key] = load_models(preset, root, device, quantize=mode)
