@@ -4,14 +4,15 @@
 
 Every run is a new ``python -m cdir`` process, timed from outside (start to exit, imports and model
 loading included), as a user at a terminal waits for it: ``search --text`` (a new text each run),
-``search --image`` (a new 640x480 JPEG each run, CM mode: the query is captioned), ``info``, and
-``python -c pass`` as the interpreter's own floor. The collection is synthetic (clustered 512-d
-vectors, preset ``default``; the items' files do not exist, only the table and matrices matter); the
-models are preset ``default``'s architectures (ViT-B-32, BLIP base) with random weights saved where
-``--model-dir`` loads them, the same code path as real saved weights. ``--baseline REPO`` also runs
-the same commands from another checkout (e.g. the main branch) in turn with this one, and prints
-this/baseline ratios pair by pair. Targets: text query < 3 s, image query < 5 s on a quiet 2-core
-machine; commands that need no model import no torch (tests/cli/test_cold_imports.py).
+``search --image`` (a new 640x480 JPEG each run, CM mode: the query is captioned, 15 new tokens as a
+real caption), ``info``, and ``python -c pass`` as the interpreter's own floor. The collection is
+synthetic (clustered 512-d vectors, preset ``default``; the items' files do not exist, only the
+table and matrices matter); the models are preset ``default``'s architectures (ViT-B-32, BLIP base)
+with random weights saved where ``--model-dir`` loads them, the same code path as real saved
+weights. ``--baseline REPO`` also runs the same commands from another checkout (e.g. the main
+branch) in turn with this one, and prints this/baseline ratios pair by pair. Targets: text query < 3
+s, image query < 5 s on a quiet 2-core machine; commands that need no model import no torch
+(tests/cli/test_cold_imports.py).
 ``--quick``: 1,000 items, 2 runs.
 """
 
@@ -30,6 +31,13 @@ from pathlib import Path
 
 import numpy as np
 from common import DIM, REPO, clustered, log, median, photo_like, report
+
+# ``python -m cdir`` with captions fixed at 15 new tokens, a real BLIP base caption's length
+# (random weights never stop early: bench/app_fixed_tokens.py); run from either checkout
+FIXED_TOKENS = (
+    "import sys; sys.path.insert(0, 'bench'); from app_fixed_tokens import fix_caption_tokens; "
+    "fix_caption_tokens(15); from cdir.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def synthetic_store(root: Path, n: int, model_dir: Path) -> None:
@@ -53,7 +61,7 @@ def synthetic_store(root: Path, n: int, model_dir: Path) -> None:
             "height": 480,
             "domain": domains[np.arange(n) % 5],
             "class": [f"c{i % 300}" for i in range(n)],
-            "caption": [f"caption {i}" for i in range(n)],
+            "caption": [f"a picture of a c{i % 300}" for i in range(n)],  # 300 texts to embed
             "caption_source": "model",
             "status": "ok",
         }
@@ -114,7 +122,8 @@ def main() -> None:
                 *[*cdir, "search", store, "--text", f"a red boat {label} {i}", *models]
             ],
             "search --image (CM)": lambda i, label: [
-                *[*cdir, "search", store, "--image", str(queries[label][i]), *models]
+                *[sys.executable, "-c", FIXED_TOKENS, "search", store, "--image"],
+                *[str(queries[label][i]), *models],
             ],
         }
         repos = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
