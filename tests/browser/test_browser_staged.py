@@ -23,10 +23,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def gate() -> Iterator[threading.Event]:
-    """Captions of the served app's models wait until the returned event is set."""
+    """Query captions of the served app's models wait until the returned event is set."""
     from cdir.models.loaded import get_models
 
-    captioner = get_models("tiny").captioner
+    captioner = get_models("tiny").query_captioner
     opened = threading.Event()
     opened.set()
     original = captioner.caption
