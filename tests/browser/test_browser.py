@@ -46,17 +46,18 @@ def page(app_url: str) -> Iterator[object]:
 
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(400)
+    page.get_by_role("tab", name=name, selected=True).wait_for()  # a condition, not a clock
 
 
 def _search_done(page, previous: str) -> str:
     """Wait until the query panel shows a new search, return its text."""
-    page.wait_for_function(
+    page.wait_for_function(  # the final stage shown, and no output still pending
         "prev => { const t = document.querySelector('#query-info').innerText;"
-        " return t.includes('Mode:') && t !== prev; }",
+        " return t.includes('Mode:') && t !== prev"
+        " && !document.querySelector('#query-info .pending, #query-info .generating,"
+        " #results .pending, #results .generating'); }",
         arg=previous,
     )
-    page.wait_for_timeout(500)
     return page.inner_text("#query-info")
 
 

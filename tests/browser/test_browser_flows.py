@@ -66,7 +66,7 @@ def _upload(page, files: list[Path]) -> None:
 
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(400)
+    page.get_by_role("tab", name=name, selected=True).wait_for()  # a condition, not a clock
 
 
 def test_a_build_of_120_images_shows_its_stage_and_count(
@@ -99,7 +99,7 @@ def _message(page, text: str) -> str:
 def _choices(page, dropdown: str) -> list[str]:
     page.fill(f"{dropdown} input", "")  # typed text would filter the list
     page.click(f"{dropdown} input")
-    page.wait_for_timeout(300)
+    page.get_by_role("option").first.wait_for()
     # the chosen one carries a "✓" line before its name
     names = [
         o.strip().split("\n")[-1].strip() for o in page.get_by_role("option").all_inner_texts()
@@ -111,7 +111,9 @@ def _choices(page, dropdown: str) -> list[str]:
 def _choose(page, dropdown: str, name: str) -> None:
     page.click(f"{dropdown} input")
     page.get_by_role("option", name=name, exact=True).click()
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "([d, n]) => document.querySelector(d + ' input').value === n", arg=[dropdown, name]
+    )
 
 
 def test_b_switching_collection_clears_every_tab(page) -> None:
