@@ -39,7 +39,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(app_url: str) -> Iterator[object]:
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(app_url)
         yield page
 

@@ -51,7 +51,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, gate: threading.Event) -> Ite
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
     with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(url)
         yield page
 
