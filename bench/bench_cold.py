@@ -148,14 +148,18 @@ def main() -> None:
         if args.baseline:
             base = times[("baseline", name)]
             ratio = median([b[0] / t[0] for t, b in zip(this, base, strict=True)])
-            row += [f"{median([w for w, _ in base]):.2f}", f"{ratio:.2f}x"]
+            row += [
+                f"{median([w for w, _ in base]):.2f}",
+                f"{median([c for _, c in base]):.2f}",
+                f"{ratio:.2f}x",
+            ]
         target = targets.get(name)
         row += [f"< {target:.0f} s" if target else "", _verdict(wall, target)]
         rows.append(row)
         results[name] = {"wall_s": wall, "cpu_s": cpu, "walls": [w for w, _ in this]}
     headers = ["fresh process", "wall s (median)", "CPU s"]
     if args.baseline:
-        headers += ["baseline wall s", "speed-up (paired)"]
+        headers += ["baseline wall s", "baseline CPU s", "speed-up (paired)"]
     report(f"cold commands, {args.items} items", [*headers, "target", ""], rows, results)
     print(json.dumps({"load_avg": os.getloadavg()}))
 
