@@ -116,7 +116,10 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
     _tab(page, "Map")
     points = page.locator("#cdir-map .scatterlayer .point")
     page.wait_for_selector("#cdir-map .scatterlayer .point")
-    page.wait_for_timeout(1000)
+    page.wait_for_function(  # the page's script has bound its click listener (app.js bindMap)
+        "() => { const p = document.querySelector('#cdir-map .js-plotly-plot');"
+        " return p && p._cdirBound; }"
+    )
     box = points.nth(3).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
