@@ -221,7 +221,9 @@ def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
     _open(page, "examples-tiny")
     _tab(page, "Search")
     _tab(page, "Sketch")
-    page.wait_for_timeout(1500)  # the page selects the brush
+    page.wait_for_function(  # the page has selected the brush (app.js selectBrush)
+        "() => { const p = document.querySelector('#query-sketch'); return p && p._cdirBrush; }"
+    )
     canvas = page.locator("#query-sketch canvas").first
     box = canvas.bounding_box()
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]
