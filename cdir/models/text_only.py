@@ -1,13 +1,12 @@
 """A CLIP text tower alone, for a process that only embeds texts (``cdir search --text``).
 
 Loading a preset's embedder through open_clip imports open_clip (and with it torchvision, torch's
-compiler and transformers: about 2 s on 2 cores), initialises both towers at random and reads
-the whole checkpoint. A text query needs none of that: this module builds just the text
-transformer in plain torch, with no random initialisation (its parameters are the checkpoint's
-tensors), reads only the text tower's tensors from the
-safetensors file, and tokenises with open_clip's own ``tokenizer.py`` loaded as a file (not the
-package). The vectors are open_clip's ``encode_text(normalize=True)``: cosine >= 0.99999 to it
-(tests/models/test_text_only.py).
+compiler and transformers: about 2 s on 2 cores), initialises both towers at random and reads the
+whole checkpoint. A text query needs none of that: this module builds just the text transformer in
+plain torch, with no random initialisation (its parameters are the checkpoint's tensors), reads only
+the text tower's tensors from the safetensors file, and tokenises with open_clip's own
+``tokenizer.py`` loaded as a file (not the package). The vectors are open_clip's
+``encode_text(normalize=True)``: cosine >= 0.99999 to it (tests/models/test_text_only.py).
 
 It applies to a local embedder folder (``--model-dir``, ``$CDIR_MODEL_DIR`` or the bundled models,
 as :mod:`cdir.models.weights` finds it) holding open_clip's standard CLIP text tower (causal
