@@ -120,6 +120,7 @@ from cdir.api.settings import (
     save_models,
     set_device_choice,
     set_quantize_mode,
+    set_query_quantize_default,
     style_words,
     warm_up_maps,
 )

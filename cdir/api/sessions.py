@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cdir.models.loaded import Models, get_models
+from cdir.models.lazy import LazyModels
+from cdir.models.loaded import Models
 from cdir.models.presets import get_preset, list_presets
 from cdir.retrieval.search import Searcher
 from cdir.store.collection import Store
@@ -19,7 +20,7 @@ class Session:
     """An open collection with its models and searcher."""
 
     store: Store
-    models: Models
+    models: Models | LazyModels  # loaded on first use: a text query loads the text tower only
     searcher: Searcher
 
     def reload(self) -> None:
@@ -37,10 +38,14 @@ def register_store_preset(meta: dict[str, Any]) -> None:
 
 
 def open_collection(store: str | Path, model_root: str | Path | None = None) -> Session:
+    """The collection at ``store`` with its preset's models, which load when first used (the
+    process's shared models, :func:`cdir.models.loaded.get_models`; a text query alone loads just
+    the text tower, :mod:`cdir.models.text_only`). Raises StoreError for a missing or damaged
+    collection, UnknownPresetError for a preset this cdir does not know."""
     loaded = Store.load(store)
     register_store_preset(loaded.meta)
-    models = get_models(loaded.preset, model_root)
-    return Session(loaded, models, Searcher(loaded, models))
+    models = LazyModels(loaded.preset, model_root, dim=loaded.meta.get("dim"))
+    return Session(loaded, models, Searcher(loaded, models))  # type: ignore[arg-type]
 
 
 _sessions_lock = threading.Lock()

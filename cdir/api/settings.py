@@ -42,6 +42,15 @@ def set_quantize_mode(mode: str | None) -> str | None:
     return set_mode(mode)
 
 
+def set_query_quantize_default(mode: str) -> str:
+    """This process's default for queries' captions, ``int8`` or ``none`` (the CLI: ``none``, one
+    query per process does not pay back quantising; ``$CDIR_QUERY_QUANTIZE`` still wins); returns
+    the previous default (:mod:`cdir.models.quantize`)."""
+    from cdir.models.quantize import set_query_quantize_default as set_default
+
+    return set_default(mode)
+
+
 def set_device_choice(choice: str | None) -> str | None:
     """Run the models loaded from now on on ``auto`` / ``cpu`` / ``cuda`` (None: the
     environment's); returns the previous setting."""

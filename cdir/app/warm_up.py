@@ -43,4 +43,4 @@ def warm_up_models(preset: str, model_root: str | Path | None = None) -> None:
     image = Image.new("RGB", (64, 48), (128, 128, 128))
     models.embedder.encode_images([image])
     models.embedder.encode_texts(["a grey picture"])
-    models.captioner.caption([image])
+    models.query_captioner.caption([image])

@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     previous = previous_device = None
+    previous_query = api.set_query_quantize_default("none")  # one query per process
     try:
         previous = api.set_quantize_mode(getattr(args, "quantize", None))
         previous_device = api.set_device_choice(getattr(args, "device", None))
@@ -78,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("internal error; please report it with the traceback above")
         return 1
     finally:
+        api.set_query_quantize_default(previous_query)
         api.set_quantize_mode(previous)
         api.set_device_choice(previous_device)
     return 0

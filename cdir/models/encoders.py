@@ -15,6 +15,7 @@ import numpy as np
 from cdir.models import text_tower
 from cdir.models.device import inference_context
 from cdir.models.presets import EmbedderSpec
+from cdir.models.torch_threads import few_texts
 from cdir.models.weights import unavailable
 from cdir.models.zerogpu import run_on_gpu
 
@@ -95,7 +96,7 @@ class ClipEmbedder:
 
     def _encode_texts(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         chunks = []
-        with inference_context(self.device):
+        with inference_context(self.device), few_texts(len(texts)):
             for start in range(0, len(texts), batch_size):
                 tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
                 chunks.append(text_tower.encode_text(self.model, tokens).float().cpu().numpy())

@@ -1,12 +1,13 @@
 """Models that are built only when something needs them: an ingest that finds nothing new (every
 file already embedded and captioned, or in the cache) never imports open_clip nor builds a model.
 
-:class:`LazyModels` answers what ingest asks of :class:`~cdir.models.loaded.Models` without
-loading: ``preset``, ``caption_key`` (the device is only looked at, importing torch, for int8
-BLIP captioners, whose key depends on it) and ``embedder.dim`` (from the store's ``dim`` when it
-has one). Any other use (``embedder.prepare``, ``embedder.encode_*``, ``captioner``, ...) loads
-the models once, through ``loader`` (default :func:`cdir.models.loaded.get_models`, shared per
-process), and forwards to them.
+:class:`LazyModels` answers what ingest asks of :class:`~cdir.models.loaded.Models` without loading:
+``preset``, ``caption_key`` (the device is only looked at, importing torch, for int8 BLIP
+captioners, whose key depends on it) and ``embedder.dim`` (from the store's ``dim`` when it has
+one). ``embedder.encode_texts`` loads the text tower alone when it can
+(:mod:`cdir.models.text_only`: a text query). Any other use (``embedder.prepare``,
+``embedder.encode_images``, ``captioner``, ...) loads the models once, through ``loader`` (default
+:func:`cdir.models.loaded.get_models`, shared per process), and forwards to them.
 """
 
 from __future__ import annotations
@@ -98,6 +99,21 @@ class LazyModels:
     def captioner(self) -> Any:
         return self.load().captioner
 
+    def text_encoder(self) -> Any:
+        """The text tower alone (:mod:`cdir.models.text_only`) while the models are not loaded in
+        this process, on the CPU, when the embedder is a local folder it can read; else None (the
+        whole embedder answers). Models loaded already (the app's) are used instead."""
+        from cdir.models.loaded import loaded_models, pick_device
+
+        if self._models is None:
+            self._models = loaded_models(self.preset.name, self.model_root)
+        if self._models is not None or pick_device() != "cpu":
+            return None
+        from cdir.models import text_only
+        from cdir.models.weights import model_dir
+
+        return text_only.text_encoder(self.preset, model_dir(self.model_root), "cpu")
+
     def __getattr__(self, name: str) -> Any:  # device, quantize, local_root, ...
         if name.startswith("_"):
             raise AttributeError(name)
@@ -116,6 +132,14 @@ class LazyEmbedder:
         if self._dim is not None and not self._owner.loaded:
             return self._dim
         return int(self._owner.load().embedder.dim)
+
+    def encode_texts(self, texts: Any, batch_size: int = 64) -> Any:
+        """As :meth:`ClipEmbedder.encode_texts`, from the text tower alone when it can be had
+        (:meth:`LazyModels.text_encoder`): a text query loads no image tower and no captioner."""
+        encoder = None if self._owner.loaded else self._owner.text_encoder()
+        if encoder is not None:
+            return encoder.encode_texts(texts, batch_size)
+        return self._owner.load().embedder.encode_texts(texts, batch_size)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

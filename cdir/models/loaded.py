@@ -19,7 +19,7 @@ from cdir.models.captioners import (
 from cdir.models.device import resolve_device
 from cdir.models.encoders import ClipEmbedder, load_open_clip, save_open_clip
 from cdir.models.presets import EmbedderSpec, Preset, get_preset
-from cdir.models.quantize import quantize_linear_int8, quantize_mode
+from cdir.models.quantize import quantize_linear_int8, quantize_mode, query_quantize_mode
 from cdir.models.weights import local_component, model_dir
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Models:
     device: str = "cpu"
     quantize: str = "none"  # "int8": the captioner's Linear layers in int8 (cdir.models.quantize)
     _captioner: Captioner | None = field(default=None, repr=False)
+    _query_captioner: Captioner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _keys: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -64,6 +65,38 @@ class Models:
                     )
                 self._captioner = captioner
             return self._captioner
+
+    @property
+    def query_captioner(self) -> Captioner:
+        """The captioner of queries: :attr:`captioner`, or an int8 copy of a BLIP one on the CPU
+        (:attr:`query_captions_int8`), loaded on its own: a user waits for a query's caption,
+        and it is only compared with gallery images, never stored."""
+        if not self.query_captions_int8:
+            return self.captioner
+        with self._lock:
+            if self._query_captioner is None:
+                captioner = load_captioner(self.preset, self.embedder, self.local_root, self.device)
+                captioner.model = quantize_linear_int8(captioner.model)  # an HFCaptioner
+                self._query_captioner = captioner
+            return self._query_captioner
+
+    @property
+    def query_captions_int8(self) -> bool:
+        """Whether queries get their own int8 captioner: BLIP / BLIP-2 on the CPU, when
+        ``$CDIR_QUERY_QUANTIZE`` is ``int8`` (the default) and the collection's captions are not
+        int8 already (then they share it)."""
+        return (
+            query_quantize_mode() == "int8"
+            and not self.captions_quantized
+            and self.device == "cpu"
+            and captioner_kind(self.preset.captioner.kind).int8
+        )
+
+    @property
+    def query_caption_key(self) -> str:
+        """The cache key of queries' captions (:attr:`caption_key`, ``|int8`` for an int8 query
+        captioner)."""
+        return self.caption_key + "|int8" if self.query_captions_int8 else self.caption_key
 
     @property
     def caption_key(self) -> str:
@@ -176,10 +209,7 @@ _models_lock = threading.Lock()
 _loaded: dict[tuple[str, str | None, str, str, str], Models] = {}
 
 
-def get_models(preset: str, model_root: str | Path | None = None) -> Models:
-    """Models for a preset, loaded once per process (models are large; sessions share them).
-    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
-    (cdir.models.quantize)."""
+def _key(preset: str, model_root: str | Path | None) -> tuple[str, str | None, str, str, str]:
     root = model_dir(model_root)
     mode = quantize_mode()
     device = pick_device()
@@ -187,7 +217,25 @@ def get_models(preset: str, model_root: str | Path | None = None) -> Models:
     from cdir.models import fingerprint  # new weights under the same name load anew
 
     weights = f"{fingerprint.embed_key(spec, root)}|{fingerprint.caption_key(spec, root)}"
-    key = (spec.name, str(root) if root else None, mode, device, weights)
+    return (spec.name, str(root) if root else None, mode, device, weights)
+
+
+def loaded_models(preset: str, model_root: str | Path | None = None) -> Models | None:
+    """The models :func:`get_models` would return, if this process has loaded them, else None
+    (nothing is loaded)."""
+    key = _key(preset, model_root)
+    with _models_lock:
+        return _loaded.get(key)
+
+
+def get_models(preset: str, model_root: str | Path | None = None) -> Models:
+    """Models for a preset, loaded once per process (models are large; sessions share them).
+    The captioner is int8 when ``--quantize int8`` / ``$CDIR_QUANTIZE`` asks
+    (cdir.models.quantize)."""
+    root = model_dir(model_root)
+    mode = quantize_mode()
+    device = pick_device()
+    key = _key(preset, model_root)
     with _models_lock:
         if key not in _loaded:
             _loaded[key] = load_models(preset, root, device, quantize=mode)

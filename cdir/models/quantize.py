@@ -18,11 +18,20 @@ are stored and compared with every later query; a CoCa captioner shares its weig
 embedder, so it stays float32 too. Captions made in int8 are cached apart from float32 ones.
 
 Choose it with ``--quantize int8`` (CLI and app) or ``CDIR_QUANTIZE=int8``.
+
+A query's caption is made in int8 by default in the app (``$CDIR_QUERY_QUANTIZE``, ``int8`` or
+``none``): a user waits for it, and it is compared with gallery *images* only, never stored. The
+collection's own captions stay float32 unless ``--quantize int8`` asks
+(``bench/bench_query_captions.py``). Quantising BLIP base takes about 3 s of CPU once per process,
+more than one query's caption gains (about 1 s), so the CLI, which answers one query per process,
+captions queries in float32 unless ``$CDIR_QUERY_QUANTIZE`` says otherwise
+(:func:`set_query_quantize_default`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import Any
 
@@ -35,12 +44,35 @@ QUANTIZE_MODES = ("none", "int8")
 
 
 _SETTING = ProcessSetting("--quantize", QUANTIZE_ENV, QUANTIZE_MODES, "none")
+QUERY_QUANTIZE_ENV = "CDIR_QUERY_QUANTIZE"
+_query_default = ["int8"]
 
 
 def quantize_mode(explicit: str | None = None) -> str:
     """The quantisation asked for: ``explicit``, else the process default set by the CLI or the
     app, else ``$CDIR_QUANTIZE``, else ``none``."""
     return _SETTING.get(explicit)
+
+
+def query_quantize_mode() -> str:
+    """How queries' captions are made: ``$CDIR_QUERY_QUANTIZE``, else the process default
+    (``int8``; see :func:`set_query_quantize_default`). Raises ValueError naming the variable
+    for a value that is not one of :data:`QUANTIZE_MODES`."""
+    value = (os.environ.get(QUERY_QUANTIZE_ENV) or _query_default[0]).strip().lower()
+    if value not in QUANTIZE_MODES:
+        raise ValueError(
+            f"${QUERY_QUANTIZE_ENV} must be one of {', '.join(QUANTIZE_MODES)}, not {value!r}"
+        )
+    return value
+
+
+def set_query_quantize_default(mode: str) -> str:
+    """Make ``mode`` this process's default for queries' captions (``$CDIR_QUERY_QUANTIZE`` still
+    wins); returns the previous default."""
+    if mode not in QUANTIZE_MODES:
+        raise ValueError(f"a query quantisation is one of {', '.join(QUANTIZE_MODES)}")
+    previous, _query_default[0] = _query_default[0], mode
+    return previous
 
 
 def set_quantize_mode(mode: str | None) -> str | None:

@@ -11,7 +11,7 @@ import numpy as np
 from cdir.models.loaded import Models
 from cdir.models.style_words import Neutraliser
 from cdir.store.cache import Cache, text_key
-from cdir.store.collection import Store, atomic_write_npy
+from cdir.store.collection import Store, atomic_write_npy, load_matrix
 
 Progress = Callable[[int, int, str], None]  # (done, total, stage)
 
@@ -62,7 +62,7 @@ def neutral_caption_matrix(
         return None
     path = store.derived_dir() / f"caption_neutral_{neutraliser.key()}.npy"
     if path.is_file():
-        matrix = np.load(path, allow_pickle=False)
+        matrix = load_matrix(path)
         if matrix.shape == store.caption_emb.shape:
             return matrix
     matrix = np.zeros_like(store.caption_emb)

@@ -57,6 +57,17 @@ def after_module(module: Any, n: int) -> Iterator[None]:
             handle.remove()
 
 
+SMALL_TEXT_BATCH = 8  # texts: up to this many are embedded on one torch thread
+
+
+def few_texts(n: int) -> contextlib.AbstractContextManager[None]:
+    """One torch thread for embedding ``n`` <= :data:`SMALL_TEXT_BATCH` texts (a query, a
+    query's caption), else torch's own count. A few short texts are tiny matrix products: on 2
+    Intel Xeon cores at load average 9, one text took 0.05 s on one thread and 0.4-1.2 s on two
+    (bench/bench_cold.py); on a quiet machine the two differ by milliseconds."""
+    return fewer_threads(1) if n <= SMALL_TEXT_BATCH else contextlib.nullcontext()
+
+
 def decoder_threads(load: float | None = None) -> int | None:
     """Torch threads for caption decoder steps: 1 when the 1-minute load average (``load``,
     default ``os.getloadavg()``) is above torch's thread count + 1, i.e. other work competes

@@ -217,11 +217,16 @@ class Searcher:
             return vec
         return found[sha]
 
-    def image_caption(self, image: Any, sha: str) -> str:
-        key = self.models.caption_key
+    def image_caption(self, image: Any, sha: str, query: bool = True) -> str:
+        """The caption of an RGB PIL image, cached by ``sha``: a query's (``query``: made by the
+        models' query captioner, int8 on the CPU by default) or a gallery item's (the
+        collection's captioner)."""
+        models = self.models
+        key = models.query_caption_key if query else models.caption_key
         found = self.cache.get_texts("caption", key, [sha])
         if sha not in found:
-            found[sha] = self.models.captioner.caption([image])[0]
+            captioner = models.query_captioner if query else models.captioner
+            found[sha] = captioner.caption([image])[0]
             self.cache.put_texts("caption", key, found)
         return found[sha]
 
@@ -233,7 +238,7 @@ class Searcher:
             return caption
         row = items.iloc[item_id]
         image = load_item_image(self.store.image_path(row), self.decode_limits, int(row["tile"]))
-        caption = self.image_caption(image, str(items.at[item_id, "sha256"]))
+        caption = self.image_caption(image, str(items.at[item_id, "sha256"]), query=False)
         with self._lock:
             items.at[item_id, "caption"], items.at[item_id, "caption_source"] = caption, "model"
         return caption

@@ -120,6 +120,14 @@ def disk_full_error(exc: BaseException, path: Path) -> StoreError | None:
     )
 
 
+def load_matrix(path: Path) -> np.ndarray:
+    """A ``.npy`` matrix memory-mapped copy-on-write: pages are read when a search touches them,
+    the file stays as it is (changes stay in memory until written through :func:`atomic_write_npy`,
+    which replaces the file; a reader's map keeps the old file's pages). Read whole on Windows,
+    where a mapped file cannot be replaced."""
+    return np.load(path, allow_pickle=False, mmap_mode=None if os.name == "nt" else "c")
+
+
 def atomic_write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
@@ -230,7 +238,7 @@ class Store:
         if not path.is_file():
             return None
         try:
-            matrix = np.load(path, allow_pickle=False)
+            matrix = load_matrix(path)
         except (OSError, ValueError, EOFError) as exc:
             raise self._damaged(path, exc) from exc
         if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.floating):

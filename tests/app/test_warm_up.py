@@ -7,13 +7,15 @@ import pytest
 from cdir.app import warm_up
 
 
-def test_warm_up_loads_the_shared_models_and_their_captioner(monkeypatch) -> None:  # noqa: ANN001
+def test_warm_up_loads_the_shared_models_and_their_query_captioner(monkeypatch) -> None:  # noqa: ANN001
     from cdir import api
 
     monkeypatch.setattr("cdir.maps.projection.warm_up_umap", lambda: 0.0)
     warm_up.warm_up("tiny")
     models = api.get_models("tiny")
-    assert models._captioner is not None  # noqa: SLF001 - loaded, not waiting for the first query
+    # loaded, not waiting for the first query: the captioner queries use (int8 on the CPU)
+    loaded = models._query_captioner if models.query_captions_int8 else models._captioner  # noqa: SLF001
+    assert loaded is not None
 
 
 def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog) -> None:  # noqa: ANN001

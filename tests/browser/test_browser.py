@@ -41,24 +41,25 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(app_url: str) -> Iterator[object]:
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(app_url)
         yield page
 
 
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(400)
+    page.get_by_role("tab", name=name, selected=True).wait_for()  # a condition, not a clock
 
 
 def _search_done(page, previous: str) -> str:
     """Wait until the query panel shows a new search, return its text."""
-    page.wait_for_function(
+    page.wait_for_function(  # the final stage shown, and no output still pending
         "prev => { const t = document.querySelector('#query-info').innerText;"
-        " return t.includes('Mode:') && t !== prev; }",
+        " return t.includes('Mode:') && t !== prev"
+        " && !document.querySelector('#query-info .pending, #query-info .generating,"
+        " #results .pending, #results .generating'); }",
         arg=previous,
     )
-    page.wait_for_timeout(500)
     return page.inner_text("#query-info")
 
 
@@ -117,7 +118,10 @@ def test_5_map_point_selection_shows_image_and_neighbours(page, shots: Path) -> 
     _tab(page, "Map")
     points = page.locator("#cdir-map .scatterlayer .point")
     page.wait_for_selector("#cdir-map .scatterlayer .point")
-    page.wait_for_timeout(1000)
+    page.wait_for_function(  # the page's script has bound its click listener (app.js bindMap)
+        "() => { const p = document.querySelector('#cdir-map .js-plotly-plot');"
+        " return p && p._cdirBound; }"
+    )
     box = points.nth(3).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)

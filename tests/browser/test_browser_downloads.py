@@ -28,7 +28,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             viewport={"width": 1400, "height": 1000}, accept_downloads=True
         )
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(url)
         yield page
         context.close()

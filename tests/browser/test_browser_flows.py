@@ -35,7 +35,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(app_url: str) -> Iterator[object]:
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(app_url)
         yield page
 
@@ -66,7 +66,7 @@ def _upload(page, files: list[Path]) -> None:
 
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(400)
+    page.get_by_role("tab", name=name, selected=True).wait_for()  # a condition, not a clock
 
 
 def test_a_build_of_120_images_shows_its_stage_and_count(
@@ -99,7 +99,7 @@ def _message(page, text: str) -> str:
 def _choices(page, dropdown: str) -> list[str]:
     page.fill(f"{dropdown} input", "")  # typed text would filter the list
     page.click(f"{dropdown} input")
-    page.wait_for_timeout(300)
+    page.get_by_role("option").first.wait_for()
     # the chosen one carries a "✓" line before its name
     names = [
         o.strip().split("\n")[-1].strip() for o in page.get_by_role("option").all_inner_texts()
@@ -111,7 +111,9 @@ def _choices(page, dropdown: str) -> list[str]:
 def _choose(page, dropdown: str, name: str) -> None:
     page.click(f"{dropdown} input")
     page.get_by_role("option", name=name, exact=True).click()
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "([d, n]) => document.querySelector(d + ' input').value === n", arg=[dropdown, name]
+    )
 
 
 def test_b_switching_collection_clears_every_tab(page) -> None:
@@ -219,7 +221,9 @@ def test_g_the_sketchpad_draws_with_its_default_tool(page, shots: Path) -> None:
     _open(page, "examples-tiny")
     _tab(page, "Search")
     _tab(page, "Sketch")
-    page.wait_for_timeout(1500)  # the page selects the brush
+    page.wait_for_function(  # the page has selected the brush (app.js selectBrush)
+        "() => { const p = document.querySelector('#query-sketch'); return p && p._cdirBrush; }"
+    )
     canvas = page.locator("#query-sketch canvas").first
     box = canvas.bounding_box()
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]

@@ -23,10 +23,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def gate() -> Iterator[threading.Event]:
-    """Captions of the served app's models wait until the returned event is set."""
+    """Query captions of the served app's models wait until the returned event is set."""
     from cdir.models.loaded import get_models
 
-    captioner = get_models("tiny").captioner
+    captioner = get_models("tiny").query_captioner
     opened = threading.Event()
     opened.set()
     original = captioner.caption
@@ -51,7 +51,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, gate: threading.Event) -> Ite
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
     with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _), browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(url)
         yield page
 

@@ -178,10 +178,10 @@ def fifty_thousand(path: Path) -> Path:
 
 def test_fifty_thousand_tiny_files(tmp_path: Path, tiny_shared: Models) -> None:
     archive = fifty_thousand(tmp_path / "many.zip")
-    start = time.monotonic()
+    start = time.process_time()  # CPU seconds of this process: the work, not the machine's load
     report = ingest([archive], tmp_path / "store", tiny_shared, IngestConfig(captions="none"))
-    seconds = time.monotonic() - start
-    print(f"50,003 entries ingested in {seconds:.1f} s")  # measured: see docs/reliability.md
+    seconds = time.process_time() - start
+    print(f"50,003 entries ingested in {seconds:.1f} s of CPU")  # see docs/reliability.md
     assert seconds < 30
     assert report.counts["n_ok"] == 3 and report.failed == []
     assert len(report.rejected) == 50_000
@@ -211,12 +211,12 @@ def test_thousands_of_broken_images_are_recorded_quickly(
     with zipfile.ZipFile(tmp_path / "broken.zip", "w", zipfile.ZIP_STORED) as zf:
         for i in range(5_000):
             zf.writestr(f"junk/{i // 1000}/{i}.png", b"x")
-    start = time.monotonic()
+    start = time.process_time()  # CPU seconds: per-row work would show, other jobs would not
     report = ingest(
         [tmp_path / "broken.zip"], tmp_path / "store", tiny_shared, IngestConfig(captions="none")
     )
-    seconds = time.monotonic() - start
-    print(f"5,000 broken images ingested in {seconds:.1f} s")
+    seconds = time.process_time() - start
+    print(f"5,000 broken images ingested in {seconds:.1f} s of CPU")
     assert len(report.failed) == 5_000 and seconds < 90
     assert {f["reason"] for f in report.failed} == {"not an image: the file is text"}
 

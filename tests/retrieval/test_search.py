@@ -43,15 +43,16 @@ def searcher(collection: Path, tiny: Models) -> Searcher:
 
 @pytest.fixture
 def caption_calls(tiny: Models, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many images each call of a captioner received: the collection's (items) and the
+    queries' (an int8 copy on the CPU)."""
     calls: list[int] = []
-    captioner = tiny.captioner
-    real = captioner.caption
+    for captioner in {id(c): c for c in (tiny.captioner, tiny.query_captioner)}.values():
 
-    def spy(images):  # noqa: ANN001, ANN202
-        calls.append(len(images))
-        return real(images)
+        def spy(images, real=captioner.caption):  # noqa: ANN001, ANN202
+            calls.append(len(images))
+            return real(images)
 
-    monkeypatch.setattr(captioner, "caption", spy)
+        monkeypatch.setattr(captioner, "caption", spy)
     return calls
 
 

@@ -61,8 +61,8 @@ def ids(result) -> list[int]:  # noqa: ANN001
 
 @pytest.fixture
 def failing_captioner(store: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The collection's captioner raises, as a broken model or an out-of-memory would."""
-    captioner = api.session_for(store).models.captioner
+    """The queries' captioner raises, as a broken model or an out-of-memory would."""
+    captioner = api.session_for(store).models.query_captioner
 
     def broken(images: object) -> list[str]:
         raise RuntimeError("the captioner broke")
