@@ -34,7 +34,7 @@ def _search_text(result: dict[str, Any]) -> str:
         f"{h['rank']:>3}  {h['score']:+.4f}  "
         f"[{api.shown_name(h['domain'])}/{api.shown_name(h['class'])}]  "
         f"{api.shown_name(h['rel_path'])}  — {api.shown_name(h['caption'])}"
-        + (f"  (+{len(h['near_duplicates'])} near-duplicates)" if h["near_duplicates"] else "")
+        + (f"  (+{len(h['near_duplicates'])} near-duplicates)" if h.get("near_duplicates") else "")
         for h in result["hits"]
     ]
     return "\n".join([head, *rows] if rows else [head, "no results"])

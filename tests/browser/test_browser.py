@@ -144,6 +144,9 @@ def test_6_duplicates_review_finds_groups_and_changes_keep(page, shots: Path) ->
     groups = page.inner_text("#dupe-groups")
     assert "upscale_fish.png" in groups and "grid_fish.png#tile" in groups  # tile ↔ its upscale
     assert groups.count("_dup_") >= 3  # the bundled resized / re-encoded / flipped copies
+    family = page.locator("#dupe-groups .cdir-family").first
+    family.scroll_into_view_if_needed()
+    family.screenshot(path=str(shots / "dupes_job_family.png"))  # the README's job family
     first_group = page.locator("#dupe-groups .cdir-row").first
     other = first_group.locator(".cdir-card:not(.kept)").first
     item_id = other.get_attribute("data-id")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ from tests.served import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+PRESET = os.environ.get("CDIR_BROWSER_PRESET", "tiny")  # demo for the README's screenshots
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     from cdir.app.workspace import Workspace
@@ -28,8 +32,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     require_chromium()
     # a private deployment: the examples may be labelled and their views saved
     workspace = Workspace(tmp_path_factory.mktemp("workspace"), shared=True)
-    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
-        yield url, workspace.examples_dir("tiny")
+    with served_app(workspace, tmp_path_factory.mktemp("cache"), preset=PRESET) as (url, _):
+        yield url, workspace.examples_dir(PRESET)
 
 
 @pytest.fixture(scope="module")

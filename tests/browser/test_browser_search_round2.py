@@ -8,6 +8,7 @@ Screenshots go to ``$CDIR_SCREENSHOT_DIR`` when it is set (``assets/screenshots`
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "cdir" / "assets" / "examples"
-EXAMPLES_NAME = "examples-tiny"
+PRESET = os.environ.get("CDIR_BROWSER_PRESET", "tiny")  # demo for the README's screenshots
+EXAMPLES_NAME = f"examples-{PRESET}"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
     require_chromium()
     workspace = Workspace(tmp_path_factory.mktemp("workspace"))
-    with served_app(workspace, tmp_path_factory.mktemp("cache")) as (url, _):
+    with served_app(workspace, tmp_path_factory.mktemp("cache"), preset=PRESET) as (url, _):
         yield {"url": url, "workspace": workspace}
 
 
