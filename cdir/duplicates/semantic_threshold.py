@@ -6,10 +6,12 @@ more alike than CLIP's). So the threshold is measured on the collection: up to
 JPEG quality 30, 5 % cut from every side) and embedded; the copies' cosines to their original
 must fall inside, so the *inside* bound is a low percentile of them. Different images of one
 class (or, without classes, each image's nearest other image that is not a perceptual copy of
-it) must fall outside: the *outside* bound is a high percentile of their cosines. The threshold
+it) must fall outside: the *outside* bound is the highest of their cosines. The threshold
 is the inside bound, raised above the outside bound when the two overlap (a different picture
-is never grouped to save a copy). It is saved with the collection (``dupes/semantic.json``,
-keyed by the preset and the collection's revision) and shown with the groups.
+is never grouped to save a copy). The outside bound looks at every image (up to 4,000), not
+only the sample: one pair of near-identical different drawings is enough to raise it. It is saved
+with the collection (``dupes/semantic.json``, keyed by the preset and the collection's revision)
+and shown with the groups.
 
 An embedder with random weights (the ``tiny`` preset) is not calibrated: its similarities mean
 nothing, so the semantic tier offers no groups and says so.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from cdir.duplicates.finder import DedupConfig, semantic_rows
 from cdir.store.collection import atomic_write_json
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CALIBRATION_FILE = Path("dupes") / "semantic.json"
+APART_ROWS = 4000  # images whose nearest different picture bounds the threshold
 Embed = Callable[[Sequence[Any]], np.ndarray]
 
 
@@ -42,7 +46,7 @@ Embed = Callable[[Sequence[Any]], np.ndarray]
 class CalibrationConfig:
     sample: int = 48
     copies_percentile: float = 5.0  # inside: this percentile of the copies' cosines
-    apart_percentile: float = 99.0  # outside: this percentile of different images' cosines
+    apart_percentile: float = 100.0  # outside: the closest different images (all of them)
     margin: float = 0.005  # above the outside bound when the two overlap
     seed: int = 0
 
@@ -173,27 +177,47 @@ def _picture(store: Store, row: int) -> Any:
 
 
 def _apart_cosines(store: Store, rows: np.ndarray, picked: np.ndarray) -> tuple[np.ndarray, str]:
-    """Cosines of each picked image with its nearest other image of the same class (or, with
-    no classes, its nearest other image that is no perceptual copy of it)."""
+    """Cosines of each image (every image of the tier, up to :data:`APART_ROWS` of them, not
+    only the ``picked`` sample: one pair of near-identical drawings must not be missed) with its
+    nearest other image of the same class (or, with no classes, its nearest other image), never
+    counting an image that any of its pHashes (plain, mirrored, centre crop; 64 bits) puts within
+    12 bits of it: that one is a copy, not a different picture."""
     from cdir.duplicates.finder import hex_to_uint64
 
     emb = store.image_emb
     assert emb is not None
     classes = store.items["class"].to_numpy()
-    hashes = hex_to_uint64(store.items["phash"].to_numpy())
+    hashes = [
+        hex_to_uint64(store.items[c].to_numpy())
+        for c in ("phash", "phash_mirror", "phash_centre")
+        if c in store.items.columns
+    ]
     labelled = sum(isinstance(classes[r], str) for r in picked) >= len(picked) // 2
-    out = []
-    for row in picked:
-        others = rows[rows != row]
+    queries = rows
+    if len(rows) > APART_ROWS:
+        queries = np.random.default_rng(0).choice(rows, size=APART_ROWS, replace=False)
+    named = np.array([isinstance(c, str) for c in classes], bool)
+    codes = np.where(named, pd.factorize(pd.Series(classes).where(named))[0], -1)
+    if labelled:
+        queries = queries[codes[queries] >= 0]
+    gallery = emb[rows]
+    out: list[np.ndarray] = []
+    for start in range(0, len(queries), 256):  # 256 x len(rows) cosines at a time
+        block = queries[start : start + 256]
+        cos = emb[block] @ gallery.T
+        mask = block[:, None] != rows[None, :]
         if labelled:
-            if not isinstance(classes[row], str):
-                continue
-            others = others[np.array([classes[o] == classes[row] for o in others], bool)]
-        far = np.bitwise_count(hashes[others] ^ hashes[row]) > 12
-        others = others[far]
-        if len(others):
-            out.append(float((emb[others] @ emb[row]).max()))
-    return np.asarray(out), "same class" if labelled else "nearest other"
+            mask &= codes[block][:, None] == codes[rows][None, :]
+        for a in hashes:  # a hash of 0 is unknown (an older store): it says nothing
+            for b in hashes:
+                near = np.bitwise_count(a[rows][None, :] ^ b[block][:, None]) <= 12
+                mask &= ~(near & (a[rows][None, :] != 0) & (b[block][:, None] != 0))
+        cos = np.where(mask, cos, -np.inf).max(axis=1)
+        out.append(cos[np.isfinite(cos)])
+    return (
+        np.concatenate(out) if out else np.zeros(0),
+        "same class" if labelled else "nearest other",
+    )
 
 
 def semantic_plan(

@@ -11,9 +11,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cdir.duplicates.finder import dedup_config
+from cdir.duplicates.finder import dedup_config, semantic_rows
 from cdir.duplicates.groups import find_duplicates
-from cdir.duplicates.semantic_threshold import load_calibration, semantic_plan
+from cdir.duplicates.semantic_threshold import (
+    CalibrationConfig,
+    load_calibration,
+    semantic_plan,
+)
 from cdir.ingest.reader import perceptual_hash
 from cdir.store.collection import Store, normalise_items
 
@@ -36,9 +40,9 @@ def picture(seed: int, base: int) -> Image.Image:
     return Image.fromarray(arr).resize((128, 128), Image.Resampling.NEAREST).convert("RGB")
 
 
-def drawn_store(root: Path, preset: str) -> Store:
+def drawn_store(root: Path, preset: str, count: int = 12) -> Store:
     files, classes = [], []
-    for n in range(12):
+    for n in range(count):
         path = root / "src" / f"{n}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         picture(n, n % 2).save(path)
@@ -90,6 +94,35 @@ def test_the_threshold_is_calibrated_saved_and_keeps_classes_apart(tmp_path: Pat
         ].semantic_min_similarity
         == 0.5
     )
+
+
+def test_two_different_pictures_outside_the_sample_still_bound_the_threshold(
+    tmp_path: Path,
+) -> None:
+    """The copies are made of a sample of 48 images, but the closest different pictures are
+    looked for among all of them: two different drawings of one class that the embedder puts
+    almost together (as a small model does with pencil sketches) are never grouped."""
+    store = drawn_store(tmp_path, "default", count=70)
+    emb = store.image_emb.copy()
+    phash = [int(h, 16) for h in store.items["phash"]]
+    config = CalibrationConfig()
+    rows = semantic_rows(store)
+    sample = set(np.random.default_rng(config.seed).choice(rows, config.sample, replace=False))
+    a, b = next(  # one class (odd rows), outside the sample, pHashes far apart
+        (a, b)
+        for a in range(69, 0, -2)
+        for b in range(a - 2, 0, -2)
+        if a not in sample and b not in sample and (phash[a] ^ phash[b]).bit_count() > 12
+    )
+    emb[b] = emb[a] + 0.15 * emb[b]  # a cosine near 0.99, as pencil sketches of one class
+    emb[b] /= np.linalg.norm(emb[b])
+    store.image_emb = emb
+    groups = find_duplicates(
+        store, dedup_config(["semantic"]), decided={}, embed=lambda: fake_embed
+    )
+    saved = load_calibration(store)
+    assert saved is not None and saved.apart >= float(emb[a] @ emb[b]) - 1e-4
+    assert not any({a, b} <= set(g.members) for g in groups)
 
 
 @pytest.mark.parametrize("tiers", [["semantic"], ["exact", "semantic"]])
