@@ -85,3 +85,14 @@ def served_app(workspace: Workspace, cache_dir: Path, **options: Any) -> Iterato
             yield f"http://127.0.0.1:{port}/", demo
         finally:
             demo.close()
+
+
+def collection_name(page, pattern: str) -> str:
+    """The summary's first line once it matches ``pattern`` (a JavaScript regular expression):
+    while the summary updates, gradio's pending timer ("0.4s") can stand first."""
+    page.wait_for_function(
+        "p => new RegExp(p).test("
+        "document.querySelector('#collection-summary').innerText.trim().split('\\n')[0].trim())",
+        arg=pattern,
+    )
+    return page.inner_text("#collection-summary").strip().splitlines()[0].strip()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.drawn import draw_collection
-from tests.served import browser, require_chromium, served_app
+from tests.served import browser, collection_name, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,17 +68,6 @@ def _summary_has(page, text: str, timeout: float = 300_000) -> None:
     )
 
 
-def _summary_name(page, pattern: str) -> str:
-    """The summary's first line once it matches ``pattern`` (a JavaScript regular expression):
-    while the summary updates, gradio's pending timer ("0.4s") can stand first."""
-    page.wait_for_function(
-        "p => new RegExp(p).test("
-        "document.querySelector('#collection-summary').innerText.trim().split('\\n')[0].trim())",
-        arg=pattern,
-    )
-    return page.inner_text("#collection-summary").strip().splitlines()[0].strip()
-
-
 def _choices(page) -> list[str]:
     page.fill("#saved input", "")
     page.click("#saved input")
@@ -103,12 +92,12 @@ def test_a_name_another_visitor_used_builds_the_visitors_own(served, chromium, f
     try:
         _build(a, few, "mj-set")
         _summary_has(a, "2 images searchable")
-        a_name = _summary_name(a, r"^mj-set-[0-9a-f]{10}$")
+        a_name = collection_name(a, r"^mj-set-[0-9a-f]{10}$")
         _build(b, few[:1], "mj-set")
         _summary_has(b, "1 image")
         assert b.locator("#name-taken").is_hidden()  # B never built an mj-set: no question
         note = b.inner_text("#build-note")
-        b_name = _summary_name(b, r"^mj-set-[0-9a-f]{10}$")
+        b_name = collection_name(b, r"^mj-set-[0-9a-f]{10}$")
         assert b_name != a_name
         assert note.startswith(f"Saved as {b_name}, your own collection")
         assert "no collection named" not in b.inner_text("body")
@@ -293,7 +282,7 @@ def test_a_reload_during_a_build_comes_back_to_it(served, chromium, many: list[P
         assert "No collection open yet" in page.inner_text("#status")
         release.set()
         _summary_has(page, "120 images searchable")
-        _summary_name(page, "^reloaded-")
+        collection_name(page, "^reloaded-")
         assert "reloaded-" in " ".join(_choices(page))
     finally:
         release.set()

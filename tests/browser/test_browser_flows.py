@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.drawn import CLASSES, DOMAINS, draw_image
-from tests.served import browser, require_chromium, served_app
+from tests.served import browser, collection_name, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -153,8 +153,9 @@ def test_c_an_upload_with_no_image_is_refused_with_reasons(
 
 
 def _open_name(page) -> str:
-    """The name of the open collection: the summary's heading."""
-    return page.inner_text("#collection-summary").strip().splitlines()[0].strip()
+    """The name of the open collection: the summary's heading (once gradio's progress line has
+    left it)."""
+    return collection_name(page, r"^many-[0-9a-f]{10}$")
 
 
 def test_d_same_name_asks_then_delete_with_confirmation(page, many_images: list[Path]) -> None:
