@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdir.models.captioner_kinds import captioner_kind
 from cdir.models.presets import Preset, get_preset
-from cdir.models.quantize import quantize_mode
+from cdir.models.quantize import quantize_mode, query_quantize_mode
 
 if TYPE_CHECKING:
     from cdir.models.loaded import Models
@@ -52,6 +52,7 @@ class LazyModels:
         self.embedder = LazyEmbedder(self, dim)
         self._loader = loader or _get_models
         self._models: Models | None = None
+        self._captioners: dict[bool, Any] = {}  # int8 -> a captioner loaded without the embedder
         self._lock = threading.Lock()
 
     @property
@@ -59,11 +60,14 @@ class LazyModels:
         return self._models is not None
 
     def load(self) -> Models:
-        """The real models (built on the first call)."""
+        """The real models (built on the first call); a captioner loaded alone before
+        (:attr:`captioner`) becomes theirs."""
         with self._lock:
             if self._models is None:
                 log.info("loading the %s models: there is work for them", self.preset.name)
                 self._models = self._loader(self.preset.name, self.model_root)
+                for int8, captioner in self._captioners.items():
+                    self._models.adopt_captioner(captioner, int8)
             return self._models
 
     @property
@@ -97,16 +101,79 @@ class LazyModels:
 
     @property
     def captioner(self) -> Any:
-        return self.load().captioner
+        """The collection's captioner: the loaded models' when this process has them, else one
+        with weights of its own (BLIP, BLIP-2, Florence-2) loaded without the embedder; a CoCa
+        loads the models."""
+        return self._captioner(self.captions_quantized)
+
+    @property
+    def query_captioner(self) -> Any:
+        """As :attr:`Models.query_captioner`: a query's caption (an int8 copy of a BLIP on the CPU
+        when :attr:`query_captions_int8`), loaded without the embedder when it can be: a
+        caption-matching query reads the caption's text embedding, not the image tower."""
+        return self._captioner(self.query_captions_int8 or self.captions_quantized)
+
+    @property
+    def captions_quantized(self) -> bool:
+        from cdir.models.loaded import captions_int8
+
+        if self._models is not None:
+            return self._models.captions_quantized
+        if quantize_mode() != "int8" or not captioner_kind(self.preset.captioner.kind).int8:
+            return False  # decided without looking at the device (which imports torch)
+        return captions_int8(self.preset, self._device(), quantize_mode())
+
+    @property
+    def query_captions_int8(self) -> bool:
+        from cdir.models.loaded import query_captions_int8
+
+        if self._models is not None:
+            return self._models.query_captions_int8
+        if query_quantize_mode() != "int8" or not captioner_kind(self.preset.captioner.kind).int8:
+            return False
+        return query_captions_int8(self.preset, self._device(), self.captions_quantized)
+
+    @property
+    def query_caption_key(self) -> str:
+        """:attr:`Models.query_caption_key` without building anything."""
+        if self._models is not None:
+            return self._models.query_caption_key
+        return self.caption_key + "|int8" if self.query_captions_int8 else self.caption_key
+
+    def _device(self) -> str:
+        from cdir.models.loaded import pick_device
+
+        return pick_device()
+
+    def _captioner(self, int8: bool) -> Any:
+        """The captioner that is int8 or not as ``int8`` says: loaded alone (and kept, for the
+        models to adopt if they load later) while the models are not loaded and the kind has
+        weights of its own; else the models'."""
+        with self._lock:
+            if self._models is None:
+                self._models = loaded_models_of(self)
+            alone = self._models is None and captioner_kind(self.preset.captioner.kind).own_weights
+            if alone and int8 not in self._captioners:
+                from cdir.models.loaded import load_own_captioner
+                from cdir.models.weights import model_dir
+
+                log.info("loading the %s captioner alone", self.preset.name)
+                self._captioners[int8] = load_own_captioner(
+                    self.preset, model_dir(self.model_root), self._device(), int8
+                )
+            if alone:
+                return self._captioners[int8]
+        models = self.load()
+        return models.captioner if int8 == models.captions_quantized else models.query_captioner
 
     def text_encoder(self) -> Any:
         """The text tower alone (:mod:`cdir.models.text_only`) while the models are not loaded in
         this process, on the CPU, when the embedder is a local folder it can read; else None (the
         whole embedder answers). Models loaded already (the app's) are used instead."""
-        from cdir.models.loaded import loaded_models, pick_device
+        from cdir.models.loaded import pick_device
 
         if self._models is None:
-            self._models = loaded_models(self.preset.name, self.model_root)
+            self._models = loaded_models_of(self)
         if self._models is not None or pick_device() != "cpu":
             return None
         from cdir.models import text_only
@@ -118,6 +185,14 @@ class LazyModels:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.load(), name)
+
+
+def loaded_models_of(lazy: LazyModels) -> Models | None:
+    """The models of ``lazy``'s preset and model folder if this process has loaded them already
+    (the app's), else None: nothing is loaded."""
+    from cdir.models.loaded import loaded_models
+
+    return loaded_models(lazy.preset.name, lazy.model_root)
 
 
 class LazyEmbedder:

@@ -80,17 +80,22 @@ class Models:
                 self._query_captioner = captioner
             return self._query_captioner
 
+    def adopt_captioner(self, captioner: Captioner, int8: bool) -> None:
+        """Take a captioner of this preset loaded without the embedder
+        (:func:`load_own_captioner`, ``int8``: quantised) as :attr:`captioner` or
+        :attr:`query_captioner`, whichever it is and is not loaded yet: nothing loads twice."""
+        with self._lock:
+            if int8 == self.captions_quantized and self._captioner is None:
+                self._captioner = captioner
+            elif int8 and self.query_captions_int8 and self._query_captioner is None:
+                self._query_captioner = captioner
+
     @property
     def query_captions_int8(self) -> bool:
         """Whether queries get their own int8 captioner: BLIP / BLIP-2 on the CPU, when
         ``$CDIR_QUERY_QUANTIZE`` is ``int8`` (the default) and the collection's captions are not
         int8 already (then they share it)."""
-        return (
-            query_quantize_mode() == "int8"
-            and not self.captions_quantized
-            and self.device == "cpu"
-            and captioner_kind(self.preset.captioner.kind).int8
-        )
+        return query_captions_int8(self.preset, self.device, self.captions_quantized)
 
     @property
     def query_caption_key(self) -> str:
@@ -126,19 +131,52 @@ class Models:
     @property
     def captions_quantized(self) -> bool:
         """Whether captions come from an int8 model (BLIP / BLIP-2 on the CPU only)."""
-        return (
-            self.quantize == "int8"
-            and self.device == "cpu"
-            and captioner_kind(self.preset.captioner.kind).int8
-        )
+        return captions_int8(self.preset, self.device, self.quantize)
+
+
+def captions_int8(preset: Preset, device: str, quantize: str) -> bool:
+    """Whether a collection's captions come from an int8 model: ``quantize`` is ``int8`` and the
+    captioner a BLIP / BLIP-2 on the CPU (:mod:`cdir.models.quantize`)."""
+    return quantize == "int8" and device == "cpu" and captioner_kind(preset.captioner.kind).int8
+
+
+def query_captions_int8(preset: Preset, device: str, collection_int8: bool) -> bool:
+    """Whether queries get an int8 captioner of their own: ``$CDIR_QUERY_QUANTIZE`` is ``int8``
+    (the app's default), the captioner a BLIP / BLIP-2 on the CPU, and the collection's captions
+    (``collection_int8``) not int8 already (then queries share that captioner)."""
+    return (
+        query_quantize_mode() == "int8"
+        and not collection_int8
+        and device == "cpu"
+        and captioner_kind(preset.captioner.kind).int8
+    )
+
+
+def load_own_captioner(preset: Preset, root: Path | None, device: str, int8: bool) -> Captioner:
+    """A captioner with weights of its own (BLIP, BLIP-2, Florence-2: not a CoCa, which is the
+    embedder's), loaded without the embedder: a caption-matching query from a fresh process
+    needs the captioner and the text tower, never the image tower (:mod:`cdir.models.lazy`).
+    ``int8``: its Linear layers quantised. Raises ValueError for a kind that captions with the
+    embedder's weights."""
+    if not captioner_kind(preset.captioner.kind).own_weights:
+        kind = preset.captioner.kind
+        raise ValueError(f"the {kind} captioner of {preset.name!r} needs its embedder")
+    captioner = load_captioner(preset, None, root, device)
+    if int8:
+        captioner.model = quantize_linear_int8(captioner.model)  # an HFCaptioner
+    return captioner
 
 
 def load_captioner(
-    preset: Preset, embedder: ClipEmbedder, root: Path | None, device: str
+    preset: Preset, embedder: ClipEmbedder | None, root: Path | None, device: str
 ) -> Captioner:
+    """``preset``'s captioner; ``embedder`` is read only by a CoCa (it may be None for a kind
+    with weights of its own)."""
     spec = preset.captioner
     kind = captioner_kind(spec.kind)
     local = local_component(root, preset.name, CAPTIONER_DIR)
+    if kind.from_embedder and embedder is None:
+        raise ValueError(f"the {spec.kind} captioner of {preset.name!r} needs its embedder")
     if kind.from_embedder and spec.pretrained:  # a captioning checkpoint of its own
         coca = load_open_clip(
             EmbedderSpec(spec.arch or embedder.arch, spec.pretrained),

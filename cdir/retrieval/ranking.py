@@ -20,7 +20,7 @@ renaming or re-ordering of files changes. Only rows equal on both keys fall back
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +119,10 @@ class GalleryVectors:
 
 
 def rank(
-    query: Mapping[str, np.ndarray], gallery: GalleryVectors, request: RankRequest
+    query: Mapping[str, np.ndarray],
+    gallery: GalleryVectors,
+    request: RankRequest,
+    image_for_ties: Callable[[], np.ndarray] | None = None,
 ) -> list[tuple[int, float]]:
     """The best ``request.k`` gallery rows for ``query`` as ``(row, score)``, best first.
 
@@ -128,6 +131,11 @@ def rank(
     disallowed or lacking the mode's gallery vector never appear; ties go to the lower row.
     Non-fusion modes use ``gallery.indexes`` when present; fusion is a full exact scan, O(N·D)
     per query and per fused mode.
+
+    ``image_for_ties``: makes the query's (D,) image vector when ``query`` has none and the mode
+    does not read it (a CM query from a fresh process never builds the image tower): it is called
+    only when two of the rows found have the same score, where the ``image`` tie-break rule reads
+    it, so the order is the same as with the vector given.
 
     Raises :class:`cdir.retrieval.scoring.ModeError` when the mode needs vectors that do not exist
     (no captions yet, no caption for the query).
@@ -147,10 +155,18 @@ def rank(
     found = rows >= 0
     scores, rows = scores[found], rows[found]
     if request.tie_break != "row" and len(rows) > 1:
-        key = tie_break_key(gallery.image[rows], vectors.get("image"), mode, request.tie_break)
+        query_image = vectors.get("image")
+        if query_image is None and image_for_ties is not None and _has_ties(scores):
+            query_image = np.asarray(image_for_ties(), dtype=np.float32)
+        key = tie_break_key(gallery.image[rows], query_image, mode, request.tie_break)
         order = np.lexsort((rows, -key, -scores.astype(np.float64)))
         scores, rows = scores[order], rows[order]
     return [(int(r), float(s)) for r, s in zip(rows[: request.k], scores[: request.k], strict=True)]
+
+
+def _has_ties(scores: np.ndarray) -> bool:
+    """True when two of ``scores`` are equal (then the tie-break key decides their order)."""
+    return len(np.unique(scores)) < len(scores)
 
 
 def tie_break_key(

@@ -94,6 +94,16 @@ def required_query_kinds(mode: str, fusion: FusionWeights | None = None) -> set[
     return {MODE_VECTORS[mode][0]}
 
 
+def gallery_kinds(mode: str, fusion: FusionWeights | None = None) -> set[str]:
+    """The kinds of gallery vector a mode reads (``image``, ``caption``): CM reads the gallery's
+    images only, so its captions (neutralised or not) need not be embedded for it."""
+    check_mode(mode)
+    if mode == "fusion":
+        weights = (fusion or FusionWeights.parse(None)).active()
+        return {MODE_VECTORS[m][1] for m in weights}
+    return {MODE_VECTORS[mode][1]}
+
+
 def standardise(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Z-score each row of ``scores`` over the columns where ``valid`` is true.
 

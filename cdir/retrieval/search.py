@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from cdir.retrieval.scoring import (
     FusionWeights,
     ModeError,
     check_mode,
+    gallery_kinds,
     required_query_kinds,
 )
 from cdir.store.cache import Cache
@@ -185,18 +187,30 @@ class Searcher:
         self, image: Any, options: SearchOptions = SearchOptions(), sha: str | None = None
     ) -> SearchResult:
         """Query by an RGB PIL image (a sketch drawn in the browser, a pasted picture)."""
-        query, sha = self.picture_query(image, sha)
+        embed = self.needs_image(options)
+        query, sha = self.picture_query(image, sha, embed=embed)
         if self.needs_caption(options):
             query.caption = self.image_caption(image, sha)
-        return self.rank_query(query, options)
+        if embed:
+            return self.rank_query(query, options)
 
-    def picture_query(self, image: Any, sha: str | None = None) -> tuple[Query, str]:
-        """(a Query holding the image embedding of an RGB PIL image, no caption yet; the cache
-        key of the image: ``sha`` when given, else its pixel SHA-256)."""
+        def image_for_ties() -> np.ndarray:  # CM: read only where two scores tie
+            query.vectors["image"] = self.image_vector(image, sha)
+            return query.vectors["image"]
+
+        return self._run(query, options, image_for_ties)
+
+    def picture_query(
+        self, image: Any, sha: str | None = None, embed: bool = True
+    ) -> tuple[Query, str]:
+        """(a Query holding the image embedding of an RGB PIL image (none when not ``embed``),
+        no caption yet; the cache key of the image: ``sha`` when given, else its pixel
+        SHA-256)."""
         pixels = pixel_sha256(image)
         query = Query("image", pixel_sha256=pixels, file_sha256=sha)
         sha = sha or pixels
-        query.vectors["image"] = self.image_vector(image, sha)
+        if embed:
+            query.vectors["image"] = self.image_vector(image, sha)
         return query, sha
 
     def by_text(self, text: str, options: SearchOptions = SearchOptions()) -> SearchResult:
@@ -243,6 +257,13 @@ class Searcher:
             items.at[item_id, "caption"], items.at[item_id, "caption_source"] = caption, "model"
         return caption
 
+    def needs_image(self, options: SearchOptions) -> bool:
+        """True when ``options``' mode scores the query's image embedding (image mode, a fusion
+        that weighs it); CM reads it only to order equal scores (:func:`rank`'s
+        ``image_for_ties``)."""
+        fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
+        return "image" in required_query_kinds(options.mode, fusion)
+
     def needs_caption(self, options: SearchOptions) -> bool:
         """True when ``options``' mode scores the query's caption (CM, caption → caption, a
         fusion that weighs either)."""
@@ -256,7 +277,12 @@ class Searcher:
         is recomputed, or read from the cache, each time)."""
         return self._run(query, options)
 
-    def _run(self, query: Query, options: SearchOptions) -> SearchResult:
+    def _run(
+        self,
+        query: Query,
+        options: SearchOptions,
+        image_for_ties: Callable[[], np.ndarray] | None = None,
+    ) -> SearchResult:
         fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
         if query.caption is not None:
             query.caption_used = (
@@ -267,7 +293,7 @@ class Searcher:
         request = RankRequest(
             options.mode, options.k, allowed, self._excluded(query, options), fusion
         )
-        ranked = rank(query.vectors, self.gallery(options), request)
+        ranked = rank(query.vectors, self.gallery(options), request, image_for_ties)
         return SearchResult(
             query, [self.hit(i + 1, r, s) for i, (r, s) in enumerate(ranked)], options
         )
@@ -325,13 +351,16 @@ class Searcher:
 
     # ---------------------------------------------------------------------------- galleries
     def gallery(self, options: SearchOptions) -> GalleryVectors:
-        """The gallery matrices (captions neutralised when asked), with their indexes."""
-        key = options.neutraliser().key() if options.neutralise else "raw"
+        """The gallery matrices (captions neutralised when asked and the mode reads the
+        gallery's captions: CM and text queries read its images only), with their indexes."""
+        fusion = FusionWeights.parse(options.fusion) if options.mode == "fusion" else None
+        neutral = options.neutralise and "caption" in gallery_kinds(options.mode, fusion)
+        key = options.neutraliser().key() if neutral else "raw"
         with self._lock:
             if key not in self._galleries:
                 caption = (
                     self._neutral_captions(options.neutraliser())
-                    if options.neutralise
+                    if neutral
                     else self.store.caption_emb
                 )
                 self._galleries[key] = GalleryVectors(

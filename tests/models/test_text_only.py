@@ -19,6 +19,8 @@ from cdir.models import text_only
 from cdir.models.lazy import LazyModels
 from cdir.models.loaded import load_models, save_models
 from cdir.models.presets import get_preset
+from cdir.retrieval.search import Searcher, SearchOptions
+from cdir.store.collection import Store
 
 REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["a red boat", "a pencil sketch of a house beside a very tall tree at night", "x", ""]
@@ -106,6 +108,30 @@ def test_a_text_query_imports_no_image_model_library(collection: Path, saved: Pa
         api.open_collection(collection, saved), text="a new text", options=api.SearchOptions()
     )
     assert [h["id"] for h in hits] == [h.id for h in whole.hits]
+
+
+def test_a_cm_image_query_builds_no_image_tower(
+    collection: Path, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # caption matching reads the query's caption (captioner + text tower), never its image
+    # embedding: a fresh process loads the captioner alone and imports no open_clip
+    query = tmp_path / "query.png"
+    pixels = np.random.default_rng(99).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(query)
+    args = ["search", str(collection), "--image", str(query), "--model-dir", str(saved)]
+    rc, heavy, out = run_cli([*args, "--show-duplicates", "--json"])
+    assert rc == 0 and "open_clip" not in heavy and "transformers" in heavy
+    # the same ranking as the whole models, the image embedded first (the app's staged path),
+    # the query captioned in float32 as the CLI does
+    monkeypatch.setenv("CDIR_QUERY_QUANTIZE", "none")
+    searcher = Searcher(Store.load(collection), load_models("tiny", saved, device="cpu"))
+    image, sha = searcher.load_picture(query)
+    eager, sha = searcher.picture_query(image, sha)
+    eager.caption = searcher.image_caption(image, sha)
+    whole = searcher.rank_query(eager, SearchOptions(k=10, neutralise=True))
+    result = json.loads(out)
+    assert result["query"]["caption"] == eager.caption
+    assert [h["id"] for h in result["hits"]] == [h.id for h in whole.hits]
 
 
 @pytest.mark.parametrize("command", [["info"], ["export", "OUT", "--format", "parquet"]])

@@ -96,3 +96,15 @@ def test_a_custom_word_list_neutralises_with_those_words_only(searcher: Searcher
     options = SearchOptions(mode="caption", k=1, neutralise=True, style_words=("a sketch of",))
     best, _, used = top(searcher, options)
     assert used == "a photo of a dog" and best == 1  # "photo" is not in this list
+
+
+def test_cm_embeds_no_neutralised_gallery_captions(searcher: Searcher) -> None:
+    # CM reads the gallery's images only: a first CM query of a fresh collection must not embed
+    # every caption with its style words removed (minutes for a large collection)
+    def neutral_files() -> list[str]:
+        return sorted(p.name for p in searcher.store.derived_dir().glob("caption_neutral_*"))
+
+    searcher.by_id(0, SearchOptions(mode="caption", k=1, neutralise=True))
+    assert neutral_files() == []
+    searcher.by_id(0, SearchOptions(mode="caption-caption", k=1, neutralise=True))
+    assert len(neutral_files()) == 1

@@ -372,3 +372,23 @@ def test_the_content_key_orders_ties_the_same_in_any_file_order(index_kind) -> N
 def test_tie_break_rule_is_checked() -> None:
     with pytest.raises(ValueError, match="tie_break"):
         rank(QUERY, make_gallery(None), RankRequest("image", k=2, tie_break="random"))
+
+
+def test_a_query_image_made_only_for_ties_orders_them_as_if_given() -> None:
+    # CM from a fresh process: the query's image vector is made only when two scores tie
+    caption = np.tile(E[5], (4, 1))
+    image = np.stack([unit(E[0] + 0.5 * E[1]), E[3], unit(E[0] + 0.1 * E[1]), E[4]])
+    calls: list[int] = []
+
+    def image_for_ties() -> np.ndarray:
+        calls.append(1)
+        return E[0]
+
+    request = RankRequest("caption-caption", k=2)
+    given = rank({"image": E[0], "caption": E[5]}, GalleryVectors(image, caption), request)
+    made = rank({"caption": E[5]}, GalleryVectors(image, caption), request, image_for_ties)
+    assert made == given and rows(made) == [2, 0] and calls == [1]
+    # scores that all differ: the vector is never made
+    distinct = np.stack([unit(E[5] + s * E[6]) for s in (0.1, 0.2, 0.3, 0.4)])
+    rank({"caption": E[5]}, GalleryVectors(image, distinct), request, image_for_ties)
+    assert calls == [1]
