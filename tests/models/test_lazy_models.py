@@ -86,6 +86,26 @@ def test_lazy_models_answer_without_loading(monkeypatch: pytest.MonkeyPatch) -> 
         models.embedder.prepare  # noqa: B018  (any real use loads)
 
 
+def test_a_captioner_loaded_alone_is_the_one_the_models_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a CM query loads the captioner without the embedder; models loaded later take it over
+    monkeypatch.setenv("CDIR_QUERY_QUANTIZE", "none")
+    monkeypatch.setattr(lazy, "loaded_models_of", lambda _: None)  # none in this process yet
+    loaded: list[str] = []
+
+    def loader(preset: str, root: object = None) -> object:
+        loaded.append(preset)
+        return load_models(preset, device="cpu")
+
+    models = LazyModels("tiny", dim=64, loader=loader)
+    alone = models.query_captioner
+    assert models.captioner is alone and not models.loaded and loaded == []
+    assert models.query_caption_key == models.caption_key
+    assert models.load().captioner is alone and loaded == ["tiny"]
+    assert models.query_captioner is alone  # nothing loads twice
+
+
 def test_cli_rerun_imports_no_model_library(ingested: tuple[Path, Path]) -> None:
     """`cdir ingest` again on the same folder, in a fresh interpreter."""
     src, store = ingested
