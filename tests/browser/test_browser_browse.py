@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
+from tests.served import CHROMIUM, CHROMIUM_ARGS, plot_drawn, require_chromium, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,7 +62,6 @@ def changed(page, selector: str, previous: str) -> str:  # noqa: ANN001
         " && !e.querySelector('.pending, .generating'); }",
         arg=[selector, previous],
     )
-    page.wait_for_timeout(300)
     return page.inner_text(selector)
 
 
@@ -132,12 +131,11 @@ def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> No
     page.get_by_text("Map: draw a box or a lasso").click()
     page.locator("#browse-method").get_by_label("PCA").check()
     page.click("#browse-draw")
-    page.wait_for_function(
+    page.wait_for_function(  # drawn, and the page's own listeners bound (browse_script.py)
         "(() => { const g = document.querySelector('#browse-map "
         ".js-plotly-plot'); return g && g.data && g.data.length > 1 && "
-        "typeof g.on === 'function'; })()"
+        "g.dataset.cdirBound === '1'; })()"
     )
-    page.wait_for_timeout(1500)  # the page's listeners bind every 0.5 s
     page.evaluate("""() => { const g = document.querySelector('#browse-map .js-plotly-plot');
         g.on('plotly_selected', e => { window._lassoed = e ? e.points.filter(
             p => Array.isArray(p.customdata)).map(p => p.customdata[0]) : []; }); }""")
@@ -190,7 +188,7 @@ def test_2_a_lasso_on_the_map_shows_exactly_those_items(page, shots: Path) -> No
         ".js-plotly-plot'); return g && g.layout.annotations && "
         "g.layout.annotations.length >= 2; })()"
     )
-    page.wait_for_timeout(1000)
+    plot_drawn(page, "#browse-map")  # the names' boxes drawn, not only in the layout
     page.locator("#browse-map-panel").screenshot(path=str(shots / "browse_named_clusters.png"))
 
 
@@ -247,7 +245,10 @@ def test_4_review_by_keyboard_and_a_job_family(page, shots: Path) -> None:  # no
         shown = page.inner_text("#dupe-groups")
         page.keyboard.press(key)
         changed(page, "#dupe-groups", shown)
-        page.wait_for_timeout(500)
+        # the page puts the focus back on the card drawn again (app.js); the next key goes there
+        page.wait_for_function(
+            "() => !!document.activeElement.closest('#dupe-groups .cdir-card[data-id]')"
+        )
 
     open_group = next(
         g

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.drawn import draw_collection
-from tests.served import browser, collection_name, require_chromium, served_app
+from tests.served import browser, collection_name, require_chromium, served_app, upload_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,17 +47,14 @@ def _visitor(chromium, url: str, **context: object):
     """A new visitor: a browser context of its own (its own owner key), on the page."""
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, **context)
     page = ctx.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(600_000)  # a bound for a hang, not a wait
     page.goto(url)
     page.wait_for_selector("#build-collection")
     return ctx, page
 
 
 def _upload(page, files: list[Path]) -> None:
-    page.set_input_files("#upload-files input[type=file]", [str(p) for p in files])
-    page.wait_for_function(
-        "s => document.querySelector('#upload-files').innerText.includes(s)", arg=files[-1].stem
-    )
+    upload_files(page, "#upload-files", files)  # every file uploaded, not only the last named
 
 
 def _summary_has(page, text: str, timeout: float = 300_000) -> None:
@@ -166,7 +163,7 @@ def test_the_offline_banner_is_one_line_on_a_phone(served, chromium, shots: Path
     )
     try:
         page = ctx.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(url)
         banner = page.locator("#offline-banner")
         banner.wait_for(state="visible")

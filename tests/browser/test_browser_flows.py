@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.drawn import CLASSES, DOMAINS, draw_image
-from tests.served import browser, collection_name, require_chromium, served_app
+from tests.served import (
+    browser,
+    clear_upload,
+    collection_name,
+    require_chromium,
+    served_app,
+    upload_files,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,12 +63,8 @@ def many_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _upload(page, files: list[Path]) -> None:
     """Replace what the upload box holds with ``files``."""
-    clear = page.locator("#upload-files button[aria-label='Clear']")
-    if clear.count():
-        clear.first.click()
-        page.wait_for_timeout(300)
-    page.set_input_files("#upload-files input[type=file]", [str(p) for p in files])
-    page.wait_for_timeout(500)
+    clear_upload(page, "#upload-files")
+    upload_files(page, "#upload-files", files)
 
 
 def _tab(page, name: str) -> None:
@@ -190,12 +193,11 @@ def test_e_another_visitor_sees_only_the_examples(page, app_url: str) -> None:
     try:
         other = context.new_page()
         other.goto(app_url)
-        other.wait_for_timeout(1500)
+        # the list is empty until the page's load event fills it: _choices waits for an option
         assert _choices(other, "#saved") == ["examples-tiny"]
     finally:
         context.close()
     page.reload()
-    page.wait_for_timeout(1500)
     assert any(n.startswith("many-") for n in _choices(page, "#saved"))  # the key survives
 
 

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.drawn import draw_image
-from tests.served import browser, require_chromium, served_app
+from tests.served import (
+    browser,
+    open_tab,
+    plot_drawn,
+    require_chromium,
+    served_app,
+    upload_files,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,24 +44,24 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(app_url: str) -> Iterator[object]:
     with browser() as chromium:
         page = chromium.new_page(viewport=WIDE)
-        page.set_default_timeout(120_000)
+        page.set_default_timeout(600_000)  # a bound for a hang, not a wait
         page.goto(app_url)
         yield page
 
 
 def _tab(page, name: str) -> None:  # noqa: ANN001
-    page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(400)
+    open_tab(page, name)
 
 
 def _open_accordions(page) -> None:  # noqa: ANN001
-    """Open every closed accordion on the shown tab, with clicks."""
+    """Open every closed accordion on the shown tab, with clicks (one opened can show more)."""
     closed = page.locator("button.label-wrap:not(.open):visible")
     for _ in range(20):
         if not closed.count():
             return
-        closed.first.click()
-        page.wait_for_timeout(300)
+        button = closed.first.element_handle()
+        button.click()
+        page.wait_for_function("b => b.classList.contains('open')", arg=button)
 
 
 def test_1_the_example_collection_loads(page) -> None:  # noqa: ANN001
@@ -132,7 +139,6 @@ def test_3_every_slider_and_number_label_is_whole_at_800px(page, shots: Path) ->
         for tab in ("Collection", "Search", "Map", "Duplicates", "Evaluate"):
             _tab(page, tab)
             _open_accordions(page)
-            page.wait_for_timeout(500)
             n, bad = page.evaluate(SETTINGS_JS)
             seen += n
             assert not bad, (tab, bad)
@@ -155,22 +161,22 @@ COVERED_JS = """sel => {
 }"""
 
 
-def _drawn(page, selector: str, expected: str) -> str:  # noqa: ANN001
-    """Wait until the map's sentence, no longer pending, includes ``expected``; return it."""
+def _drawn(page, selector: str, expected: str, title: str) -> str:  # noqa: ANN001
+    """Wait until the map's sentence, no longer pending, includes ``expected`` and Plotly has
+    drawn the map whose title includes ``title``; return the sentence."""
     page.wait_for_function(
         "([s, x]) => { const e = document.querySelector(s);"
         " return e && e.innerText.includes(x) && !/\\d+\\.\\ds/.test(e.innerText)"
         " && !e.closest('.pending') && !e.querySelector('.pending, .generating'); }",
         arg=[selector, expected],
     )
-    page.wait_for_selector("#cdir-map .scatterlayer .point")
-    page.wait_for_timeout(500)
+    plot_drawn(page, "#cdir-map", title)
     return page.inner_text(selector)
 
 
 def test_4_the_map_says_what_it_shows_and_its_names_leave_points_visible(page, shots: Path) -> None:  # noqa: ANN001
     _tab(page, "Map")
-    text = _drawn(page, "#map-caption", "UMAP")
+    text = _drawn(page, "#map-caption", "UMAP", "UMAP of image embeddings")
     assert text.startswith("Each dot is one image; images the model sees as similar")
     assert "UMAP" in text and "each image's domain" in text
     # the caption sits above the map
@@ -181,11 +187,11 @@ def test_4_the_map_says_what_it_shows_and_its_names_leave_points_visible(page, s
     page.locator("#map-method").get_by_label("t-SNE").check()
     page.locator("#map-color").get_by_label("class").check()
     page.click("#draw-map")
-    text = _drawn(page, "#map-caption", "t-SNE")
+    text = _drawn(page, "#map-caption", "t-SNE", "colour: class")
     assert "t-SNE" in text and "each image's class" in text and "UMAP" not in text
     page.locator("#map-color").get_by_label("cluster").check()
     page.click("#draw-map")
-    text = _drawn(page, "#map-caption", "group")
+    text = _drawn(page, "#map-caption", "group", "colour: cluster")
     assert "group" in text and "legend" in text
     # the legend is titled "cluster" and names each cluster by its words
     page.wait_for_function(
@@ -208,7 +214,7 @@ def test_4_the_map_says_what_it_shows_and_its_names_leave_points_visible(page, s
         " return g && g.layout.annotations && g.layout.annotations.length >= 2; })()"
     )
     page.wait_for_selector("#browse-map .annotation .bg")
-    page.wait_for_timeout(1000)
+    plot_drawn(page, "#browse-map")  # every name's box drawn
     page.wait_for_function(
         "document.querySelector('#browse-map-caption').innerText.includes('boxed names')"
     )
@@ -227,8 +233,7 @@ def test_5_a_long_file_name_stays_inside_its_card(page, tmp_path: Path, shots: P
         files.append(path)
     assert len(LONG_NAME) == 120
     _tab(page, "Collection")
-    page.set_input_files("#upload-files input[type=file]", [str(p) for p in files])
-    page.wait_for_timeout(500)
+    upload_files(page, "#upload-files", files)
     page.get_by_label("Collection name").fill("long names")
     page.click("#build-collection")
     page.wait_for_function(

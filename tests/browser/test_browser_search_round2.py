@@ -21,7 +21,7 @@ import pytest
 
 from cdir import api
 from tests.drawn import CLASSES, DOMAINS, draw_image
-from tests.served import browser, require_chromium, served_app
+from tests.served import browser, open_tab, require_chromium, served_app, upload_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def chromium(served: dict[str, Any]) -> Iterator[Any]:
 def page(served: dict[str, Any], chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1400, "height": 1100})
     page = context.new_page()
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(600_000)  # a bound for a hang, not a wait
     page.goto(served["url"])
     page.click("#load-examples")
     page.wait_for_selector("#collection-summary h3")
@@ -80,8 +80,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 def _tab(page: Any, name: str) -> None:
-    page.get_by_role("tab", name=name, exact=True).click()
-    page.wait_for_timeout(300)
+    open_tab(page, name)
 
 
 def _cards(page: Any) -> list[tuple[int, int]]:
@@ -204,8 +203,7 @@ def _build_own(page: Any, tmp: Path) -> str:
             draw_image(domain, cls, 0).save(path)
             files.append(str(path))
     _tab(page, "Collection")
-    page.set_input_files("#upload-files input[type=file]", files)
-    page.wait_for_timeout(500)
+    upload_files(page, "#upload-files", files)
     page.get_by_label("Collection name").fill("mine")
     page.click("#build-collection")
     _wait_text(page, "#collection-summary", "mine-")
@@ -248,7 +246,7 @@ def test_3_a_search_link_restores_the_search_for_its_visitor_only(
 
     # another visitor: the same one line as for a collection that does not exist
     other = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    other.set_default_timeout(120_000)
+    other.set_default_timeout(600_000)  # a bound for a hang, not a wait
     other.goto(link)
     refused = _message(other, f"no collection named '{name}'")
     other.goto(link.replace(name, "mine-0123456789"))

@@ -132,7 +132,7 @@ def _kill_when(proc: subprocess.Popen[bytes], store: Path, target: int, delay: f
     deadline = time.monotonic() + 300
     while proc.poll() is None and _progress(store) < target and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(delay)
+    time.sleep(delay)  # the kill's random moment after the mark (not a wait for anything)
     if proc.poll() is not None:
         return False
     proc.send_signal(signal.SIGKILL)

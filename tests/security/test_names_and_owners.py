@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -96,7 +95,9 @@ def test_a_visitor_cannot_make_a_collection_everyone_sees(tmp_path: Path) -> Non
     assert not workspace.is_examples(fake) and not workspace.visible(fake, "someone else")
 
 
-def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_path: Path) -> None:
+def test_delete_while_captions_are_written_removes_all_or_nothing(
+    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The background job is stopped first; the collection is then gone whole and never comes
     back (its job does not write the table again), and the owner sees it gone."""
     actions = server.demo.cdir_actions
@@ -117,6 +118,14 @@ def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_pa
         return original(images)
 
     models.captioner.caption = slow
+    stopping = threading.Event()
+    stop = actions.jobs.stop
+
+    def stop_noted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        stopping.set()  # the delete has reached the job's stop, and waits there for the job
+        return stop(*args, **kwargs)
+
+    monkeypatch.setattr(actions.jobs, "stop", stop_noted)
     try:
         actions.jobs.start(root, models)
         assert entered.wait(30)
@@ -124,7 +133,7 @@ def test_delete_while_captions_are_written_removes_all_or_nothing(server, tmp_pa
             target=server.call, args=("/delete_collection", made["collection"], "d-key")
         )
         deleting.start()
-        time.sleep(0.5)
+        assert stopping.wait(60)
         assert root.exists()  # waiting for the job to stop
         gate.set()
         deleting.join(60)

@@ -68,6 +68,7 @@
     const plot = document.querySelector("#cdir-map .js-plotly-plot");
     if (!plot || plot._cdirBound || typeof plot.on !== "function") return;
     plot._cdirBound = true;
+    plot.dataset.cdirBound = "1";  // a mark in the page that the click is bound (tests wait for it)
     plot.on("plotly_click", function (event) {
       const point = event && event.points && event.points[0];
       if (!point || point.customdata === undefined) return;

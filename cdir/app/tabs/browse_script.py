@@ -51,6 +51,8 @@ if (!window._cdirBrowse) {
     const plot = document.querySelector("#browse-map .js-plotly-plot");
     if (!plot || plot._cdirBrowse || typeof plot.on !== "function") return;
     plot._cdirBrowse = true;
+    // a mark in the page that the listeners below are attached (tests wait for it)
+    plot.dataset.cdirBound = "1";
     plot.on("plotly_selected", (event) => {
       if (!event) return;
       const region = event.lassoPoints ? { lassoPoints: event.lassoPoints }
