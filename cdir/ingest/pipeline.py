@@ -34,6 +34,7 @@ from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.loaded import Models
+from cdir.models.streams import Run, batch_streams
 from cdir.models.text_embeddings import embed_captions, embed_key
 from cdir.names import one_line
 from cdir.store.cache import Cache
@@ -62,6 +63,7 @@ class IngestConfig:
     columns: tuple[tuple[str, str], ...] = ()  # 🤗 dataset role=column overrides (--columns)
     reduced_decode: bool = True  # large JPEGs decoded at 1/2-1/8 size (see reader.read_one)
     layout: Layout = field(default_factory=Layout)  # folder levels of domain, class (AUTO: guess)
+    embed_streams: int | None = None  # batch parts embedded at once (cdir.models.streams)
 
 
 @dataclass
@@ -330,22 +332,31 @@ def embed_images(
         for r in missing
     ]
     done = len(todo) - len(missing)
-    for batch in read_batches(jobs, config.batch_size, config.workers):
-        _embed_batch(store, models, cache, key, batch, vectors)
-        done += len(batch)
-        progress(done, len(todo), "embedding images")
+    with batch_streams(models.embedder.device, config.embed_streams) as run:
+        for batch in read_batches(jobs, config.batch_size, config.workers):
+            _embed_batch(store, models, cache, key, batch, vectors, run)
+            done += len(batch)
+            progress(done, len(todo), "embedding images")
     store.image_emb = _matrix(vectors, len(items), models.embedder.dim)
     return len(missing)
 
 
 def _embed_batch(
-    store: Store, models: Models, cache: Cache, key: str, batch: list[Any], vectors: dict[int, Any]
+    store: Store,
+    models: Models,
+    cache: Cache,
+    key: str,
+    batch: list[Any],
+    vectors: dict[int, Any],
+    run: Run,
 ) -> None:
+    """Embed the readable items of ``batch`` (``run``: :func:`cdir.models.streams.batch_streams`),
+    cache their vectors and decode info, and record them in ``store.items``."""
     good = [r for r in batch if r.error is None]
     mark_failed(store.items, {r.row: r.error for r in batch if r.error is not None})
     if not good:
         return
-    emb = models.embedder.encode_prepared([r.tensor for r in good])
+    emb = run(models.embedder.encode_prepared, [r.tensor for r in good])
     shas = [store.items.at[r.row, "sha256"] for r in good]
     cache.put_vectors("image_emb", key, shas, emb)
     cache.put_texts(
