@@ -7,6 +7,8 @@ ViT-B-32 (preset ``default`` architecture) with random weights: speed does not d
 (b) pipeline: ``cdir.ingest.pipeline.ingest(..., captions="none")`` from JPEG files on disk to a
     written store (hashing, decoding, thumbnails, pHashes, preprocessing, embedding, cache);
 (c) naive: decode, preprocess and embed one image at a time;
+(o) pipeline, one model call: the pipeline with each batch embedded as one call on all torch
+    threads (``IngestConfig(embed_streams=1)``), as before ``cdir.models.streams``;
 (l) loader: a plain PyTorch loop (``bench/plain_loader.py``): a ``DataLoader`` with 2 worker
     processes that decode and preprocess (open_clip's transform), batch 32, open_clip's own
     ViT-B-32 under ``inference_mode``; the pipeline must be at least as fast (issue 17, part 5);
@@ -169,7 +171,8 @@ def main() -> None:
         tensors = torch.stack([models.embedder.preprocess(load_rgb(p)) for p in paths])
         reference = models.embedder.encode_image_tensors(tensors)
         base = IngestConfig(captions="none", predict_domains=False, shared_cache=False)
-        pipelines = {"pipeline": base}
+        # the model as one call on all torch threads per batch, as before cdir.models.streams
+        pipelines = {"pipeline": base, "pipeline, one model call": replace(base, embed_streams=1)}
         if args.sweep:
             pipelines |= {
                 "pipeline workers=1": replace(base, workers=1),
@@ -275,6 +278,11 @@ def summarise(
         f"{args.workers} workers, batch {args.batch}); CPU per image, all processes: "
         f"pipeline {total_ms['pipeline']:.0f} ms, loader {total_ms['loader']:.0f} ms "
         f"(loader/pipeline = {total_ms['loader'] / total_ms['pipeline']:.2f})"
+    )
+    before = "pipeline, one model call"
+    print(
+        f"pipeline with one model call per batch (before)/loader = {loader[before]:.2f} paired; "
+        f"CPU per image {total_ms[before]:.0f} ms"
     )
     print(
         f"pipeline/raw = {paired['pipeline']:.2f} paired, "

@@ -110,7 +110,10 @@ def interleaved(
             own = variants[name]()
             cpu[name].append(time.process_time() - start_cpu)
             wall[name].append(own if own is not None else time.perf_counter() - start)
-            log(f"  rep {rep + 1}/{reps} {name}: {wall[name][-1]:.2f} s, CPU {cpu[name][-1]:.2f} s")
+            log(
+                f"  rep {rep + 1}/{reps} {name}: {wall[name][-1]:.2f} s, CPU {cpu[name][-1]:.2f} s"
+                f" (load average {os.getloadavg()[0]:.1f})"
+            )
     return wall, cpu
 
 

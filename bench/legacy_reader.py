@@ -58,7 +58,7 @@ def legacy_read_one(
     except DecodeError as exc:
         return reader.ReadResult(row, error=exc.reason)
     grid = reader.detect_grid(image) if tile < 1 else None
-    meta = reader.extract_metadata(path).fields()
+    meta = reader.extract_fields(path)
     info = reader.ImageInfo(
         reader.pixel_sha256(image),
         reader.perceptual_hash(image),

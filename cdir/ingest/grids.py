@@ -153,10 +153,11 @@ def _split(strip: tuple[np.ndarray, int], side: int, config: GridConfig) -> tupl
     """(end of the first tile, start of the second) along ``side``, from a seam or a jump."""
     pixels, offset = strip
     middle = side / 2 - offset  # the middle line in strip coordinates
+    share = _uniform_share(pixels, config.seam_tolerance)  # both seam looks read it
     found = (
-        _seam(pixels, middle, side, config, both_sides=True)
+        _seam(share, middle, side, config, both_sides=True)
         or _jump(pixels, middle, side, config)
-        or (_seam(pixels, middle, side, config, both_sides=False) if config.seam_one_side else None)
+        or (_seam(share, middle, side, config, both_sides=False) if config.seam_one_side else None)
     )
     if found is None:
         return None
@@ -286,10 +287,10 @@ def _uniform_share(pixels: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def _seam(
-    pixels: np.ndarray, middle: float, side: int, config: GridConfig, both_sides: bool = True
+    share: np.ndarray, middle: float, side: int, config: GridConfig, both_sides: bool = True
 ) -> tuple[int, int] | None:
-    """A thin run of uniform columns near the middle with content columns on both sides."""
-    share = _uniform_share(pixels, config.seam_tolerance)
+    """A thin run of uniform columns near the middle with content columns on both sides;
+    ``share``: :func:`_uniform_share` of the strip's pixels."""
     uniform = share >= config.seam_fraction
     for start, end in _runs(uniform):
         if start == 0 or end == len(uniform):

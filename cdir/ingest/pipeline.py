@@ -27,13 +27,14 @@ from cdir.ingest.captioning import caption_all, forget_other_captions, predict_d
 from cdir.ingest.exact_keys import resolve_pixel_hashes
 from cdir.ingest.grids import add_tile_items
 from cdir.ingest.ingest_summary import failures, metadata_summary
+from cdir.ingest.item_info import apply_infos, apply_metadata
 from cdir.ingest.layout import Layout
 from cdir.ingest.metadata.extract import extract_fields
-from cdir.ingest.metadata.result import FIELDS as METADATA_FIELDS
 from cdir.ingest.reader import METADATA_VERSION, read_batches, read_one, reduced_decode_side
 from cdir.ingest.source_files import SourceFile
 from cdir.ingest.sources import check_sources, scan_sources
 from cdir.models.loaded import Models
+from cdir.models.streams import Run, batch_streams
 from cdir.models.text_embeddings import embed_captions, embed_key
 from cdir.names import one_line
 from cdir.store.cache import Cache
@@ -62,6 +63,7 @@ class IngestConfig:
     columns: tuple[tuple[str, str], ...] = ()  # 🤗 dataset role=column overrides (--columns)
     reduced_decode: bool = True  # large JPEGs decoded at 1/2-1/8 size (see reader.read_one)
     layout: Layout = field(default_factory=Layout)  # folder levels of domain, class (AUTO: guess)
+    embed_streams: int | None = None  # batch parts embedded at once (cdir.models.streams)
 
 
 @dataclass
@@ -204,28 +206,6 @@ def mark_failed(items: pd.DataFrame, reasons: dict[int, str]) -> None:
 
 
 # ----------------------------------------------------------------------------------- embedding
-def _apply_info(items: pd.DataFrame, row: int, info: dict[str, Any]) -> None:
-    for key in ("pixel_sha256", "phash", "width", "height"):
-        items.at[row, key] = info[key]
-    items.at[row, "phash_mirror"] = info.get("phash_mirror")  # absent in older cache entries
-    items.at[row, "phash_centre"] = info.get("phash_centre")  # absent in older cache entries
-    items.at[row, "status"], items.at[row, "error"] = "ok", None
-
-
-_SOURCE_PROMPTS = ("prompt", "negative_prompt")
-
-
-def _apply_metadata(items: pd.DataFrame, row: int, meta: dict[str, Any]) -> None:
-    """The parsed generation metadata of a file: replaces what an earlier ingest stored, except
-    a prompt or negative prompt a dataset's columns gave (``prompt_source`` "dataset"): the
-    user's own column wins over text embedded in the file."""
-    from_dataset = str(items.at[row, "prompt_source"]) == "dataset"  # NA reads "<NA>"
-    for key in METADATA_FIELDS:
-        if from_dataset and key in _SOURCE_PROMPTS and not pd.isna(items.at[row, key]):
-            continue
-        items.at[row, key] = meta.get(key)
-
-
 def _cached_image_work(
     store: Store, cache: Cache, key: str, rows: np.ndarray, workers: int = 2
 ) -> dict[int, Any]:
@@ -235,13 +215,15 @@ def _cached_image_work(
     rows cached by an older parser are parsed again from their files (metadata only, no pixels,
     no model), so a re-ingest updates prompts without recomputing embeddings."""
     shas = [store.items.at[r, "sha256"] for r in rows]
+    shas_of = dict(zip(rows, shas, strict=True))
     vectors = cache.get_vectors("image_emb", key, shas)
     infos = cache.get_texts("image_info", "v1", shas)
-    found: dict[int, Any] = {}
-    for row, sha in zip(rows, shas, strict=True):
-        if sha in vectors and sha in infos:
-            _apply_info(store.items, row, json.loads(infos[sha]))
-            found[row] = vectors[sha]
+    found = {
+        row: vectors[sha]
+        for row, sha in zip(rows, shas, strict=True)
+        if sha in vectors and sha in infos
+    }
+    apply_infos(store.items, list(found), [json.loads(infos[shas_of[r]]) for r in found])
     _cached_metadata(store, cache, list(found), workers)
     return found
 
@@ -273,9 +255,8 @@ def _cached_metadata(store: Store, cache: Cache, rows: list[int], workers: int) 
         )
         known.update(fresh)
         log.info("read the generation metadata of %d cached item(s) again", len(missing))
-    for row, sha in zip(rows, shas, strict=True):
-        if sha in known:
-            _apply_metadata(items, row, known[sha])
+    applied = [(row, known[sha]) for row, sha in zip(rows, shas, strict=True) if sha in known]
+    apply_metadata(items, [row for row, _ in applied], [meta for _, meta in applied])
 
 
 def _restore_thumbnails(store: Store, vectors: dict[int, Any], config: IngestConfig) -> None:
@@ -330,22 +311,31 @@ def embed_images(
         for r in missing
     ]
     done = len(todo) - len(missing)
-    for batch in read_batches(jobs, config.batch_size, config.workers):
-        _embed_batch(store, models, cache, key, batch, vectors)
-        done += len(batch)
-        progress(done, len(todo), "embedding images")
+    with batch_streams(models.embedder.device, config.embed_streams) as run:
+        for batch in read_batches(jobs, config.batch_size, config.workers):
+            _embed_batch(store, models, cache, key, batch, vectors, run)
+            done += len(batch)
+            progress(done, len(todo), "embedding images")
     store.image_emb = _matrix(vectors, len(items), models.embedder.dim)
     return len(missing)
 
 
 def _embed_batch(
-    store: Store, models: Models, cache: Cache, key: str, batch: list[Any], vectors: dict[int, Any]
+    store: Store,
+    models: Models,
+    cache: Cache,
+    key: str,
+    batch: list[Any],
+    vectors: dict[int, Any],
+    run: Run,
 ) -> None:
+    """Embed the readable items of ``batch`` (``run``: :func:`cdir.models.streams.batch_streams`),
+    cache their vectors and decode info, and record them in ``store.items``."""
     good = [r for r in batch if r.error is None]
     mark_failed(store.items, {r.row: r.error for r in batch if r.error is not None})
     if not good:
         return
-    emb = models.embedder.encode_prepared([r.tensor for r in good])
+    emb = run(models.embedder.encode_prepared, [r.tensor for r in good])
     shas = [store.items.at[r.row, "sha256"] for r in good]
     cache.put_vectors("image_emb", key, shas, emb)
     cache.put_texts(
@@ -358,10 +348,10 @@ def _embed_batch(
         METADATA_VERSION,
         {s: json.dumps(r.info.metadata()) for s, r in zip(shas, good, strict=True)},
     )
-    for r, vec in zip(good, emb, strict=True):
-        _apply_info(store.items, r.row, r.info.to_dict())
-        _apply_metadata(store.items, r.row, r.info.metadata())
-        vectors[r.row] = vec
+    rows = [r.row for r in good]
+    apply_infos(store.items, rows, [r.info.to_dict() for r in good])
+    apply_metadata(store.items, rows, [r.info.metadata() for r in good])
+    vectors.update(zip(rows, emb, strict=True))
 
 
 def _matrix(vectors: dict[int, Any], n: int, dim: int) -> np.ndarray:
