@@ -311,7 +311,9 @@ def embed_images(
         for r in missing
     ]
     done = len(todo) - len(missing)
-    with batch_streams(models.embedder.device, config.embed_streams) as run:
+    # nothing to embed: no model is built (lazy models) and torch is not imported
+    device, streams = (models.embedder.device, config.embed_streams) if missing else ("cpu", 1)
+    with batch_streams(device, streams) as run:
         for batch in read_batches(jobs, config.batch_size, config.workers):
             _embed_batch(store, models, cache, key, batch, vectors, run)
             done += len(batch)
