@@ -92,9 +92,9 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def hub_fingerprint(repo_id: str) -> str | None:
-    """The hash of a hub-cache snapshot's file names and blob names (the files' own hashes), of
-    the revision ``refs/main`` names, else of the newest snapshot; None when none is cached."""
+def hub_snapshot(repo_id: str) -> Path | None:
+    """The hub cache's snapshot folder of ``repo_id``: the revision ``refs/main`` names, else the
+    newest snapshot; None when none is cached (huggingface_hub's cache layout)."""
     base = hub_cache_dir() / f"models--{repo_id.strip('/').replace('/', '--')}"
     snapshots = base / "snapshots"
     if not snapshots.is_dir():
@@ -106,6 +106,15 @@ def hub_fingerprint(repo_id: str) -> str | None:
         if not found:
             return None
         folder = found[-1]
+    return folder
+
+
+def hub_fingerprint(repo_id: str) -> str | None:
+    """The hash of the file names and blob names (the files' own hashes) of ``repo_id``'s
+    :func:`hub_snapshot`; None when none is cached."""
+    folder = hub_snapshot(repo_id)
+    if folder is None:
+        return None
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
         blob = Path(os.readlink(path)).name if path.is_symlink() else file_digest(path)

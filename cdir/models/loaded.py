@@ -161,10 +161,36 @@ def load_own_captioner(preset: Preset, root: Path | None, device: str, int8: boo
     if not captioner_kind(preset.captioner.kind).own_weights:
         kind = preset.captioner.kind
         raise ValueError(f"the {kind} captioner of {preset.name!r} needs its embedder")
-    captioner = load_captioner(preset, None, root, device)
-    if int8:
-        captioner.model = quantize_linear_int8(captioner.model)  # an HFCaptioner
+    captioner = plain_torch_blip(preset, root, device) or load_captioner(preset, None, root, device)
+    if int8:  # an HFCaptioner or a BlipRuntimeCaptioner
+        captioner.model = quantize_linear_int8(captioner.model)
     return captioner
+
+
+def plain_torch_blip(preset: Preset, root: Path | None, device: str) -> Captioner | None:
+    """``preset``'s BLIP captioner on plain torch (:mod:`cdir.models.blip_runtime`: the same
+    captions without importing transformers) when its saved folder is one that runtime
+    reproduces; else None, and transformers loads it. The folder: the model folder's or the
+    bundled captioner, a preset file's local folder, else the hub cache's snapshot."""
+    spec = preset.captioner
+    if spec.kind != "blip" or device != "cpu":
+        return None
+    folder = local_component(root, preset.name, CAPTIONER_DIR)
+    if folder is None and spec.hub_id and Path(spec.hub_id).expanduser().is_dir():
+        folder = Path(spec.hub_id).expanduser()
+    if folder is None and spec.config is None and spec.hub_id:
+        from cdir.models.fingerprint import hub_snapshot
+
+        folder = hub_snapshot(spec.hub_id)
+    if folder is None:
+        return None
+    from cdir.models.blip_runtime import load_blip_runtime
+
+    try:
+        return load_blip_runtime(spec, folder, device)
+    except Exception as exc:  # anything it does not reproduce: transformers loads, or says why
+        log.info("BLIP captioner through transformers: %s", exc)
+        return None
 
 
 def load_captioner(
@@ -239,6 +265,12 @@ def save_models(models: Models, root: str | Path) -> Path:
         save_hf_captioner(captioner, base / CAPTIONER_DIR)
     elif isinstance(captioner, CocaCaptioner) and captioner.embedder is not models.embedder:
         save_open_clip(captioner.embedder, base / CAPTIONER_DIR)
+    elif hasattr(captioner, "checkpoint"):  # BLIP on plain torch: the folder it was read from
+        import shutil
+
+        source, target = captioner.checkpoint.folder, base / CAPTIONER_DIR
+        if source.resolve() != target.resolve():
+            shutil.copytree(source, target, dirs_exist_ok=True)
     log.info("saved preset %s to %s", models.preset.name, base)
     return base
 

@@ -1,6 +1,7 @@
 """A text query loads the CLIP text tower alone (cdir.models.text_only): the same vectors as the
-whole open_clip model, and a fresh ``cdir search --text`` process imports neither open_clip,
-torchvision nor transformers; commands that need no model import no torch at all."""
+whole open_clip model, and a fresh ``cdir search --text`` or caption-matching ``--image`` process
+imports neither open_clip, torchvision nor transformers; commands that need no model import no
+torch at all."""
 
 from __future__ import annotations
 
@@ -114,15 +115,16 @@ def test_a_cm_image_query_builds_no_image_tower(
     collection: Path, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # caption matching reads the query's caption (captioner + text tower), never its image
-    # embedding: a fresh process loads the captioner alone and imports no open_clip
+    # embedding: a fresh process loads the captioner alone, on plain torch (no open_clip, no
+    # transformers: cdir.models.blip_runtime)
     query = tmp_path / "query.png"
     pixels = np.random.default_rng(99).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(query)
     args = ["search", str(collection), "--image", str(query), "--model-dir", str(saved)]
     rc, heavy, out = run_cli([*args, "--show-duplicates", "--json"])
-    assert rc == 0 and "open_clip" not in heavy and "transformers" in heavy
-    # the same ranking as the whole models, the image embedded first (the app's staged path),
-    # the query captioned in float32 as the CLI does
+    assert rc == 0 and heavy == ["torch"]
+    # the same caption and ranking as the whole models through transformers, the image embedded
+    # first (the app's staged path), the query captioned in float32 as the CLI does
     monkeypatch.setenv("CDIR_QUERY_QUANTIZE", "none")
     searcher = Searcher(Store.load(collection), load_models("tiny", saved, device="cpu"))
     image, sha = searcher.load_picture(query)
