@@ -100,8 +100,17 @@ class VisionModel(nn.Module):
 class TextEmbeddings(nn.Module):
     def __init__(self, s: TextShape) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(s.vocab_size, s.hidden_size, padding_idx=s.pad_token_id)
-        self.position_embeddings = nn.Embedding(s.max_positions, s.hidden_size)
+        # given tensors to fill later: no random init (normal_ on the meta device alone would
+        # import about 900 torch modules, a second on 2 cores)
+        self.word_embeddings = nn.Embedding(
+            s.vocab_size,
+            s.hidden_size,
+            padding_idx=s.pad_token_id,
+            _weight=torch.empty(s.vocab_size, s.hidden_size),
+        )
+        self.position_embeddings = nn.Embedding(
+            s.max_positions, s.hidden_size, _weight=torch.empty(s.max_positions, s.hidden_size)
+        )
         self.LayerNorm = nn.LayerNorm(s.hidden_size, eps=s.eps)
 
     def forward(self, ids: torch.Tensor, start: int) -> torch.Tensor:
