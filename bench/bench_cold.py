@@ -4,14 +4,15 @@
 
 Every run is a new ``python -m cdir`` process, timed from outside (start to exit, imports and model
 loading included), as a user at a terminal waits for it: ``search --text`` (a new text each run),
-``search --image`` (a new 640x480 JPEG each run, CM mode: the query is captioned, 15 new tokens as a
-real caption), ``info``, and ``python -c pass`` as the interpreter's own floor. The collection is
-synthetic (clustered 512-d vectors, preset ``default``; the items' files do not exist, only the
-table and matrices matter); the models are preset ``default``'s architectures (ViT-B-32, BLIP base)
-with random weights saved where ``--model-dir`` loads them, the same code path as real saved
-weights. ``--baseline REPO`` also runs the same commands from another checkout (e.g. the main
-branch) in turn with this one, and prints this/baseline ratios pair by pair. Targets: text query < 3
-s, image query < 5 s on a quiet 2-core machine; commands that need no model import no torch
+``search --image`` (a new 640x480 JPEG each run, CM mode: the query is captioned, 15 new tokens as
+a real caption; then the same with ``--mode image`` and ``--mode fusion``), ``info``, and
+``python -c pass`` as the interpreter's own floor. The collection is synthetic (clustered 512-d
+vectors, preset ``default``; the items' files do not exist, only the table and matrices matter);
+the models are preset ``default``'s architectures (ViT-B-32, BLIP base) with random weights saved
+where ``--model-dir`` loads them, the same code path as real saved weights. ``--baseline REPO``
+also runs the same commands from another checkout (e.g. the main branch) in turn with this one,
+and prints this/baseline ratios pair by pair. Targets: text query < 3 s, image query (every image
+mode) < 5 s on a quiet 2-core machine; commands that need no model import no torch
 (tests/cli/test_cold_imports.py).
 ``--quick``: 1,000 items, 2 runs.
 """
@@ -125,6 +126,14 @@ def main() -> None:
                 *[sys.executable, "-c", FIXED_TOKENS, "search", store, "--image"],
                 *[str(queries[label][i]), *models],
             ],
+            "search --image --mode image": lambda i, label: [
+                *[*cdir, "search", store, "--image", str(queries[label][i]), "--mode", "image"],
+                *models,
+            ],
+            "search --image --mode fusion": lambda i, label: [
+                *[sys.executable, "-c", FIXED_TOKENS, "search", store, "--image"],
+                *[str(queries[label][i]), "--mode", "fusion", *models],
+            ],
         }
         repos = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
         env = {**os.environ, "CDIR_DEVICE": "cpu", "CDIR_CACHE_DIR": str(work / "cache")}
@@ -139,7 +148,12 @@ def main() -> None:
                         times.setdefault((label, name), []).append((wall, cpu))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    targets = {"search --text": 3.0, "search --image (CM)": 5.0}
+    targets = {
+        "search --text": 3.0,
+        "search --image (CM)": 5.0,
+        "search --image --mode image": 5.0,
+        "search --image --mode fusion": 5.0,
+    }
     rows, results = [], {"items": args.items, "runs": args.runs}
     for name in commands:
         this = times[("this", name)]

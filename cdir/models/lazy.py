@@ -181,6 +181,20 @@ class LazyModels:
 
         return text_only.text_encoder(self.preset, model_dir(self.model_root), "cpu")
 
+    def image_encoder(self) -> Any:
+        """The image tower alone (:mod:`cdir.models.image_only`) under the same conditions as
+        :meth:`text_encoder`; else None (the whole embedder answers)."""
+        from cdir.models.loaded import pick_device
+
+        if self._models is None:
+            self._models = loaded_models_of(self)
+        if self._models is not None or pick_device() != "cpu":
+            return None
+        from cdir.models import image_only
+        from cdir.models.weights import model_dir
+
+        return image_only.image_encoder(self.preset, model_dir(self.model_root), "cpu")
+
     def __getattr__(self, name: str) -> Any:  # device, quantize, local_root, ...
         if name.startswith("_"):
             raise AttributeError(name)
@@ -215,6 +229,15 @@ class LazyEmbedder:
         if encoder is not None:
             return encoder.encode_texts(texts, batch_size)
         return self._owner.load().embedder.encode_texts(texts, batch_size)
+
+    def encode_images(self, images: Any) -> Any:
+        """As :meth:`ClipEmbedder.encode_images`, from the image tower alone when it can be had
+        (:meth:`LazyModels.image_encoder`): an image query loads no text tower, no captioner
+        and no open_clip."""
+        encoder = None if self._owner.loaded else self._owner.image_encoder()
+        if encoder is not None:
+            return encoder.encode_images(images)
+        return self._owner.load().embedder.encode_images(images)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

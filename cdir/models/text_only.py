@@ -68,10 +68,8 @@ def text_encoder(preset: Preset, root: Path | None, device: str) -> TextEncoder 
     """The text tower of ``preset``'s local embedder (``root``: the model directory), loaded once
     per process; None when there is no local folder or its text tower is not the standard one
     (then load the whole embedder)."""
-    local = local_component(root, preset.name, EMBEDDER_DIR)
-    if local is None and preset.embedder.weights:
-        local = Path(preset.embedder.weights).expanduser()
-    if local is None or not (local / WEIGHTS_FILE).is_file():
+    local = embedder_folder(preset, root)
+    if local is None:
         return None
     key = (str(local.resolve()), device)
     with _lock:
@@ -81,6 +79,18 @@ def text_encoder(preset: Preset, root: Path | None, device: str) -> TextEncoder 
                 return None
             _loaded[key] = load_text_encoder(local, config, device)
         return _loaded[key]
+
+
+def embedder_folder(preset: Preset, root: Path | None) -> Path | None:
+    """``preset``'s local embedder folder holding open_clip safetensors weights (the model
+    directory's, the bundled one, or a preset file's ``weights`` folder); None when there is
+    none (the embedder comes from the hub or a config)."""
+    local = local_component(root, preset.name, EMBEDDER_DIR)
+    if local is None and preset.embedder.weights:
+        local = Path(preset.embedder.weights).expanduser()
+    if local is None or not (local / WEIGHTS_FILE).is_file():
+        return None
+    return local
 
 
 def supported_config(local: Path) -> dict[str, Any] | None:
@@ -148,59 +158,10 @@ def _tower_class() -> type:
     import torch.nn.functional as F
     from torch import nn
 
-    def empty(*shape: int) -> nn.Parameter:
-        """An uninitialised parameter: the checkpoint fills every one (no random init, and no
-        ``meta`` device, whose first use imports much of torch's compiler)."""
-        return nn.Parameter(torch.empty(*shape), requires_grad=False)
+    from cdir.models.clip_blocks import blocks
 
-    class Linear(nn.Module):
-        def __init__(self, n_in: int, n_out: int) -> None:
-            super().__init__()
-            self.weight, self.bias = empty(n_out, n_in), empty(n_out)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return F.linear(x, self.weight, self.bias)
-
-    class QuickGELU(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x * torch.sigmoid(1.702 * x)
-
-    class Attention(nn.Module):
-        """``nn.MultiheadAttention``'s parameters, causal, with fused attention."""
-
-        def __init__(self, width: int, heads: int) -> None:
-            super().__init__()
-            self.heads = heads
-            self.in_proj_weight, self.in_proj_bias = empty(3 * width, width), empty(3 * width)
-            self.out_proj = Linear(width, width)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            b, n, w = x.shape
-            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
-            q, k, v = qkv.view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.out_proj(out.transpose(1, 2).reshape(b, n, w))
-
-    class Block(nn.Module):
-        def __init__(self, width: int, heads: int, mlp_ratio: float, quick_gelu: bool) -> None:
-            super().__init__()
-            hidden = int(width * mlp_ratio)
-            self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
-            self.attn = Attention(width, heads)
-            act = QuickGELU() if quick_gelu else nn.GELU()
-            self.mlp = nn.Sequential()
-            self.mlp.add_module("c_fc", Linear(width, hidden))
-            self.mlp.add_module("gelu", act)
-            self.mlp.add_module("c_proj", Linear(hidden, width))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
-
-    class Transformer(nn.Module):
-        def __init__(self, blocks: list[nn.Module]) -> None:
-            super().__init__()
-            self.resblocks = nn.ModuleList(blocks)
+    parts = blocks()
+    empty = parts.empty
 
     class TextTower(nn.Module):
         """open_clip's CLIP text tower: token and position embeddings, causal blocks, a final
@@ -223,8 +184,10 @@ def _tower_class() -> type:
             self.dim = dim
             self.token_embedding = nn.Embedding(vocab, width, _weight=empty(vocab, width))
             self.positional_embedding = empty(context, width)
-            blocks = [Block(width, heads, mlp_ratio, quick_gelu) for _ in range(layers)]
-            self.transformer = Transformer(blocks)
+            layer_list = [
+                parts.Block(width, heads, mlp_ratio, quick_gelu, causal=True) for _ in range(layers)
+            ]
+            self.transformer = parts.Transformer(layer_list)
             self.ln_final = nn.LayerNorm(width)
             self.text_projection = empty(width, dim)
 
@@ -233,9 +196,7 @@ def _tower_class() -> type:
 
             tokens = tokens[:, : used_length(tokens)]
             x = self.token_embedding(tokens) + self.positional_embedding[: tokens.shape[1]]
-            for block in self.transformer.resblocks:
-                x = block(x)
-            x = self.ln_final(x)
+            x = self.ln_final(self.transformer(x))
             x = x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection
             return F.normalize(x, dim=-1)
 
