@@ -109,11 +109,14 @@ def main() -> None:
         rng = np.random.default_rng(5)
         from PIL import Image
 
-        queries: dict[str, list[Path]] = {"this": [], "baseline": []}
-        for label, files in queries.items():
-            for i in range(args.runs + 1):
-                files.append(work / f"q{label}{i}.jpg")
-                Image.fromarray(photo_like(rng)).save(files[-1], quality=90)
+        # a new image for every run, checkout and mode: no caption or embedding is cached
+        queries: dict[tuple[str, str], list[Path]] = {}
+        for mode in ("cm", "image", "fusion"):
+            for label in ("this", "baseline"):
+                files = queries.setdefault((mode, label), [])
+                for i in range(args.runs + 1):
+                    files.append(work / f"q-{mode}-{label}{i}.jpg")
+                    Image.fromarray(photo_like(rng)).save(files[-1], quality=90)
         store, models = str(work / "store"), ["--model-dir", str(model_dir)]
         cdir = [sys.executable, "-m", "cdir"]
         commands = {  # (run, checkout) -> argv; texts and images new to every run (no cache)
@@ -124,15 +127,15 @@ def main() -> None:
             ],
             "search --image (CM)": lambda i, label: [
                 *[sys.executable, "-c", FIXED_TOKENS, "search", store, "--image"],
-                *[str(queries[label][i]), *models],
+                *[str(queries["cm", label][i]), *models],
             ],
             "search --image --mode image": lambda i, label: [
-                *[*cdir, "search", store, "--image", str(queries[label][i]), "--mode", "image"],
-                *models,
+                *[*cdir, "search", store, "--image", str(queries["image", label][i])],
+                *["--mode", "image", *models],
             ],
             "search --image --mode fusion": lambda i, label: [
                 *[sys.executable, "-c", FIXED_TOKENS, "search", store, "--image"],
-                *[str(queries[label][i]), "--mode", "fusion", *models],
+                *[str(queries["fusion", label][i]), "--mode", "fusion", *models],
             ],
         }
         repos = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
