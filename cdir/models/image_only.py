@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -32,15 +31,18 @@ import numpy as np
 
 from cdir.models.encoders import REDUCING_GAP, BoxReduce, crop_to_aspect
 from cdir.models.presets import Preset
-from cdir.models.text_only import CONFIG_FILE, MODEL_KEYS, WEIGHTS_FILE, embedder_folder
+from cdir.models.text_only import (
+    CONFIG_FILE,
+    MODEL_KEYS,
+    WEIGHTS_FILE,
+    embedder_folder,
+    once_per_process,
+)
 
 log = logging.getLogger(__name__)
 
 VISION_KEYS = {"image_size", "layers", "width", "patch_size", "head_width", "mlp_ratio"}
 PIXEL_KEYS = {"size", "mode", "mean", "std", "interpolation", "resize_mode", "fill_color"}
-
-_lock = threading.Lock()
-_loaded: dict[tuple[str, str], ImageEncoder] = {}
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,12 @@ def image_encoder(preset: Preset, root: Path | None, device: str) -> ImageEncode
     """The image tower of ``preset``'s local embedder (``root``: the model directory), loaded once
     per process; None when there is no local folder or its tower or preprocessing is not the
     standard one (then load the whole embedder)."""
-    local = embedder_folder(preset, root)
-    if local is None:
-        return None
-    key = (str(local.resolve()), device)
-    with _lock:
-        if key not in _loaded:
-            found = supported(local)
-            if found is None:
-                return None
-            _loaded[key] = load_image_encoder(local, *found, device)
-        return _loaded[key]
+
+    def build(local: Path) -> ImageEncoder | None:
+        found = supported(local)
+        return None if found is None else load_image_encoder(local, *found, device)
+
+    return once_per_process("image", embedder_folder(preset, root), device, build)
 
 
 def supported(local: Path) -> tuple[dict[str, Any], PixelSteps] | None:

@@ -21,7 +21,7 @@ import importlib.util
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ TEXT_KEYS = {"context_length", "vocab_size", "width", "heads", "layers", "mlp_ra
 TEXT_PREFIXES = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.")
 
 _lock = threading.Lock()
-_loaded: dict[tuple[str, str], TextEncoder] = {}
+_loaded: dict[tuple[str, str, str], Any] = {}  # (tower, folder, device) -> its encoder
 
 
 class TextEncoder:
@@ -68,16 +68,29 @@ def text_encoder(preset: Preset, root: Path | None, device: str) -> TextEncoder 
     """The text tower of ``preset``'s local embedder (``root``: the model directory), loaded once
     per process; None when there is no local folder or its text tower is not the standard one
     (then load the whole embedder)."""
-    local = embedder_folder(preset, root)
+
+    def build(local: Path) -> TextEncoder | None:
+        config = supported_config(local)
+        return None if config is None else load_text_encoder(local, config, device)
+
+    return once_per_process("text", embedder_folder(preset, root), device, build)
+
+
+def once_per_process(
+    tower: str, local: Path | None, device: str, build: Callable[[Path], Any]
+) -> Any:
+    """``build(local)``: a tower of the embedder folder ``local`` (``tower`` names which), kept
+    for the rest of the process; None when ``local`` is None or ``build`` returns None (the
+    tower is not one these modules reproduce: nothing is kept, the whole embedder loads)."""
     if local is None:
         return None
-    key = (str(local.resolve()), device)
+    key = (tower, str(local.resolve()), device)
     with _lock:
         if key not in _loaded:
-            config = supported_config(local)
-            if config is None:
+            found = build(local)
+            if found is None:
                 return None
-            _loaded[key] = load_text_encoder(local, config, device)
+            _loaded[key] = found
         return _loaded[key]
 
 

@@ -25,14 +25,6 @@ from cdir.models.quantize import quantize_linear_int8
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset's models as ``cdir models save`` writes them (transformers' layout)."""
-    root = tmp_path_factory.mktemp("models")
-    save_models(load_models("tiny", device="cpu"), root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def folder(saved: Path) -> Path:
     return saved / "tiny" / "captioner"
 

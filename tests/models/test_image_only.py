@@ -13,32 +13,12 @@ import torch
 from PIL import Image
 
 from cdir import api
-from cdir.ingest.pipeline import IngestConfig
 from cdir.models import image_only
 from cdir.models.lazy import LazyModels
-from cdir.models.loaded import load_models, save_models
+from cdir.models.loaded import load_models
 from cdir.models.presets import get_preset
 from cdir.models.text_only import CONFIG_FILE, WEIGHTS_FILE
 from tests.models.test_text_only import run_cli
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("models")
-    save_models(load_models("tiny", device="cpu"), root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def collection(saved: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for seed in range(6):
-        pixels = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(src / f"img_{seed}.png")
-    store = tmp_path_factory.mktemp("c") / "store"
-    models = load_models("tiny", saved, device="cpu")
-    api.run_ingest([src], store, models, IngestConfig(captions="all", batch_size=4))
-    return store
 
 
 def pictures() -> list[Image.Image]:

@@ -15,10 +15,9 @@ import pytest
 from PIL import Image
 
 from cdir import api
-from cdir.ingest.pipeline import IngestConfig
 from cdir.models import text_only
 from cdir.models.lazy import LazyModels
-from cdir.models.loaded import load_models, save_models
+from cdir.models.loaded import load_models
 from cdir.models.presets import get_preset
 from cdir.retrieval.search import Searcher, SearchOptions
 from cdir.store.collection import Store
@@ -26,26 +25,6 @@ from cdir.store.collection import Store
 REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["a red boat", "a pencil sketch of a house beside a very tall tree at night", "x", ""]
 HEAVY = ("torch", "open_clip", "torchvision", "transformers")
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset's models saved as ``cdir models save`` writes them."""
-    root = tmp_path_factory.mktemp("models")
-    save_models(load_models("tiny", device="cpu"), root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def collection(saved: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for seed in range(4):
-        pixels = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(src / f"img_{seed}.png")
-    store = tmp_path_factory.mktemp("c") / "store"
-    models = load_models("tiny", saved, device="cpu")
-    api.run_ingest([src], store, models, IngestConfig(captions="all", batch_size=4))
-    return store
 
 
 def test_text_tower_alone_gives_the_whole_models_vectors(saved: Path) -> None:
