@@ -172,8 +172,10 @@ def plain_torch_blip(preset: Preset, root: Path | None, device: str) -> Captione
     captions without importing transformers) when its saved folder is one that runtime
     reproduces; else None, and transformers loads it. The folder: the model folder's or the
     bundled captioner, a preset file's local folder, else the hub cache's snapshot."""
+    from cdir.models.zerogpu import on_zero_gpu
+
     spec = preset.captioner
-    if spec.kind != "blip" or device != "cpu":
+    if spec.kind != "blip" or device != "cpu" or on_zero_gpu():  # a GPU: transformers' model
         return None
     folder = local_component(root, preset.name, CAPTIONER_DIR)
     if folder is None and spec.hub_id and Path(spec.hub_id).expanduser().is_dir():
