@@ -75,7 +75,7 @@ class ClipEmbedder:
         if tensors is None:
             return self.encode_image_tensors(torch.stack(list(items)))
         batch = torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float().div_(255)
-        return self.encode_image_tensors(tensors(batch))
+        return self.encode_image_tensors(normalize_in_place(tensors, batch))
 
     @cached_property
     def _split(self) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
@@ -200,6 +200,17 @@ def split_preprocess(
                 return transforms.Compose(steps[:i]), transforms.Compose(rest)
             break
     return None, None
+
+
+def normalize_in_place(steps: Any, batch: Any) -> Any:
+    """The tensor steps of :func:`split_preprocess` (``Normalize`` only) on a float (B, C, H, W)
+    ``batch`` of the caller's own, overwritten: the same values as ``steps(batch)``, without
+    the copy ``Normalize`` makes first (a third of the cost of the step)."""
+    from torchvision.transforms import functional
+
+    for step in steps.transforms:
+        batch = functional.normalize(batch, step.mean, step.std, inplace=True)
+    return batch
 
 
 def box_reduced(

@@ -52,7 +52,7 @@ FAILING = {  # step -> (reader attribute, whether the file is failed, what the r
     "decode": ("_decode_item", True, "cannot decode: RuntimeError: boom"),
     "grid split": ("detect_grid", False, "grid split failed (kept whole): IndexError"),
     "metadata": ("extract_metadata_fields", False, "metadata not read: ValueError"),
-    "hashing": ("perceptual_hash", True, "hashing failed: ZeroDivisionError"),
+    "hashing": ("perceptual_hashes", True, "hashing failed: ZeroDivisionError"),
     "thumbnail": ("make_thumbnail", True, "thumbnail failed: MemoryError"),
 }
 ERRORS = {
